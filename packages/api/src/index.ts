@@ -1,0 +1,6 @@
+export * from "./CallRecording.js"
+export * from "./CallTranscript.js"
+export * from "./GraphErrorEnvelope.js"
+export * from "./IdentitySet.js"
+export * from "./ODataPage.js"
+export * from "./OnlineMeeting.js"

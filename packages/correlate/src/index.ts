@@ -1,0 +1,2 @@
+export * from "./ArtifactSet.js"
+export * from "./Cue.js"
