@@ -2,12 +2,27 @@
  * The `meeting-artifacts` command tree.
  */
 import { Command } from "@effect/cli"
+import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
 import { syncCommand } from "./SyncCommand.js"
 
+// @effect/cli prints parse errors (and nothing else) through Console.error
+// before any handler runs; bin.ts holds those back to print one line instead.
+// Once a handler starts, Console.error is the command's own and passes through.
+let handlerStarted = false
+/** @internal */
+export const hasHandlerStarted = (): boolean => handlerStarted
+const markStarted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(Effect.sync(() => {
+    handlerStarted = true
+  }), effect)
+
 export const rootCommand = Command.make("meeting-artifacts").pipe(
   Command.withDescription("Export Microsoft Teams meeting recordings and transcripts from Microsoft Graph"),
-  Command.withSubcommands([syncCommand, emulatorCommand])
+  Command.withSubcommands([
+    syncCommand.pipe(Command.transformHandler(markStarted)),
+    emulatorCommand.pipe(Command.transformHandler(markStarted))
+  ])
 )
 
 export const run = Command.run(rootCommand, { name: "meeting-artifacts", version: "0.1.0" })

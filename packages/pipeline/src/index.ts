@@ -1,1 +1,5 @@
-export {}
+export * from "./Progress.js"
+export * from "./ProgressEvent.js"
+export * from "./RunSummary.js"
+export * from "./SyncError.js"
+export * from "./SyncOptions.js"
