@@ -1,0 +1,405 @@
+/**
+ * The checkpoint store: what a sync has done, so a re-run (or a run after a
+ * kill) resumes instead of starting over.
+ *
+ * - progress per organizer + window + kind (status, delta link, item count)
+ * - completed artifact ids with the file they were written to
+ * - dead letters (reason, HTTP status, Graph code, request-id)
+ * - runs (id, window, organizers, counts, started/ended)
+ *
+ * SQLite (default, `<out>/.meeting-artifacts/state.sqlite`, WAL: every call is
+ * one transaction, so a kill at any instant leaves the state before or after
+ * it) or Postgres. Tables are prefixed `checkpoint_` so the store can share a
+ * database with the SQL record sinks.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import { defaultStatePath } from "./Layout.js"
+import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
+import { type SinkError, sinkError } from "./SinkError.js"
+
+const SINK = "checkpoint"
+
+/** Which listing a progress row tracks, e.g. "recordings" / "transcripts" (free-form). */
+export type ProgressKind = string
+
+export interface ProgressKey {
+  readonly organizerId: string
+  /** Window start, ISO (as given on the command line). */
+  readonly windowFrom: string
+  /** Window end, ISO. */
+  readonly windowTo: string
+  readonly kind: ProgressKind
+}
+
+export type ProgressStatus = "pending" | "running" | "done"
+
+export interface Progress extends ProgressKey {
+  readonly status: ProgressStatus
+  /** The last `@odata.deltaLink` received, to resume incrementally. */
+  readonly deltaLink: string | null
+  /** Items seen so far in this window. */
+  readonly items: number
+  readonly updatedAt: string
+}
+
+export interface ProgressUpdate {
+  readonly status?: ProgressStatus | undefined
+  readonly deltaLink?: string | null | undefined
+  readonly items?: number | undefined
+}
+
+export type CompletedKind = "recording" | "transcript" | "transcriptMetadata"
+
+/** An artifact that was written completely, with the facts of its file. */
+export interface CompletedArtifact {
+  readonly kind: CompletedKind
+  readonly id: string
+  readonly meetingId: string
+  readonly organizerId: string
+  /** Path relative to `<out>`. */
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+  readonly contentType: string | null
+  /** Transcripts: number of cues. */
+  readonly cues: number | null
+  readonly runId: string | null
+  readonly completedAt: string
+}
+
+export type CompletedInput = Omit<CompletedArtifact, "completedAt" | "contentType" | "cues" | "runId"> & {
+  readonly contentType?: string | null | undefined
+  readonly cues?: number | null | undefined
+  readonly runId?: string | null | undefined
+}
+
+export interface DeadLetter {
+  readonly kind: string
+  readonly id: string
+  readonly meetingId: string | null
+  readonly organizerId: string | null
+  readonly reason: string
+  readonly status: number | null
+  readonly code: string | null
+  readonly requestId: string | null
+  readonly runId: string | null
+  /** How many times this artifact was dead-lettered (incremented on each add). */
+  readonly attempts: number
+  readonly at: string
+}
+
+export type DeadLetterInput = Omit<DeadLetter, "attempts" | "at" | "runId" | "meetingId" | "organizerId" | "status" | "code" | "requestId"> & {
+  readonly meetingId?: string | null | undefined
+  readonly organizerId?: string | null | undefined
+  readonly status?: number | null | undefined
+  readonly code?: string | null | undefined
+  readonly requestId?: string | null | undefined
+  readonly runId?: string | null | undefined
+}
+
+export type RunStatus = "running" | "succeeded" | "partial" | "failed"
+
+export interface RunRecord {
+  readonly runId: string
+  readonly windowFrom: string
+  readonly windowTo: string
+  readonly organizers: ReadonlyArray<string>
+  readonly startedAt: string
+  readonly endedAt: string | null
+  readonly status: RunStatus
+  readonly counts: Readonly<Record<string, number>>
+}
+
+export interface RunStart {
+  readonly runId?: string | undefined
+  readonly windowFrom: string
+  readonly windowTo: string
+  readonly organizers: ReadonlyArray<string>
+}
+
+export interface CheckpointStoreService {
+  readonly getProgress: (key: ProgressKey) => Effect.Effect<Option.Option<Progress>, SinkError>
+  /** Create or update the progress row; omitted fields keep their value. */
+  readonly setProgress: (key: ProgressKey, update: ProgressUpdate) => Effect.Effect<void, SinkError>
+  readonly getDeltaLink: (key: ProgressKey) => Effect.Effect<Option.Option<string>, SinkError>
+  readonly setDeltaLink: (key: ProgressKey, deltaLink: string | null) => Effect.Effect<void, SinkError>
+  /** Record a completed artifact (upsert by kind + id) and drop its dead letter, in one transaction. */
+  readonly markCompleted: (artifact: CompletedInput) => Effect.Effect<void, SinkError>
+  readonly getCompleted: (kind: CompletedKind, id: string) => Effect.Effect<Option.Option<CompletedArtifact>, SinkError>
+  readonly listCompleted: (filter?: { readonly kind?: CompletedKind; readonly meetingId?: string }) => Effect.Effect<
+    ReadonlyArray<CompletedArtifact>,
+    SinkError
+  >
+  /** Upsert by kind + id, incrementing `attempts`. */
+  readonly addDeadLetter: (dl: DeadLetterInput) => Effect.Effect<void, SinkError>
+  readonly removeDeadLetter: (kind: string, id: string) => Effect.Effect<void, SinkError>
+  readonly listDeadLetters: (filter?: { readonly runId?: string }) => Effect.Effect<ReadonlyArray<DeadLetter>, SinkError>
+  readonly startRun: (run: RunStart) => Effect.Effect<RunRecord, SinkError>
+  readonly finishRun: (
+    runId: string,
+    result: { readonly status: RunStatus; readonly counts: Readonly<Record<string, number>> }
+  ) => Effect.Effect<void, SinkError>
+  readonly getRun: (runId: string) => Effect.Effect<Option.Option<RunRecord>, SinkError>
+  readonly listRuns: Effect.Effect<ReadonlyArray<RunRecord>, SinkError>
+}
+
+export class CheckpointStore extends Context.Tag("@meeting-artifacts/sinks/CheckpointStore")<
+  CheckpointStore,
+  CheckpointStoreService
+>() {}
+
+const migrations = {
+  "1_checkpoint": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_progress (
+      organizer_id TEXT NOT NULL,
+      window_from TEXT NOT NULL,
+      window_to TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      status TEXT NOT NULL,
+      delta_link TEXT,
+      items BIGINT NOT NULL DEFAULT 0,
+      updated_at TEXT NOT NULL,
+      PRIMARY KEY (organizer_id, window_from, window_to, kind)
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_completed (
+      kind TEXT NOT NULL,
+      artifact_id TEXT NOT NULL,
+      meeting_id TEXT NOT NULL,
+      organizer_id TEXT NOT NULL,
+      path TEXT NOT NULL,
+      bytes BIGINT NOT NULL,
+      sha256 TEXT NOT NULL,
+      content_type TEXT,
+      cues BIGINT,
+      run_id TEXT,
+      completed_at TEXT NOT NULL,
+      PRIMARY KEY (kind, artifact_id)
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS checkpoint_completed_meeting ON checkpoint_completed (meeting_id)`
+    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_dead_letters (
+      kind TEXT NOT NULL,
+      artifact_id TEXT NOT NULL,
+      meeting_id TEXT,
+      organizer_id TEXT,
+      reason TEXT NOT NULL,
+      status BIGINT,
+      code TEXT,
+      request_id TEXT,
+      run_id TEXT,
+      attempts BIGINT NOT NULL DEFAULT 1,
+      at TEXT NOT NULL,
+      PRIMARY KEY (kind, artifact_id)
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_runs (
+      run_id TEXT PRIMARY KEY,
+      window_from TEXT NOT NULL,
+      window_to TEXT NOT NULL,
+      organizers TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      ended_at TEXT,
+      status TEXT NOT NULL,
+      counts TEXT NOT NULL
+    )`
+  })
+}
+
+const now = () => new Date().toISOString()
+
+const toProgress = (r: any): Progress => ({
+  organizerId: r.organizer_id,
+  windowFrom: r.window_from,
+  windowTo: r.window_to,
+  kind: r.kind,
+  status: r.status,
+  deltaLink: str(r.delta_link),
+  items: Number(r.items),
+  updatedAt: r.updated_at
+})
+
+const toCompleted = (r: any): CompletedArtifact => ({
+  kind: r.kind,
+  id: r.artifact_id,
+  meetingId: r.meeting_id,
+  organizerId: r.organizer_id,
+  path: r.path,
+  bytes: Number(r.bytes),
+  sha256: r.sha256,
+  contentType: str(r.content_type),
+  cues: num(r.cues),
+  runId: str(r.run_id),
+  completedAt: r.completed_at
+})
+
+const toDeadLetter = (r: any): DeadLetter => ({
+  kind: r.kind,
+  id: r.artifact_id,
+  meetingId: str(r.meeting_id),
+  organizerId: str(r.organizer_id),
+  reason: r.reason,
+  status: num(r.status),
+  code: str(r.code),
+  requestId: str(r.request_id),
+  runId: str(r.run_id),
+  attempts: Number(r.attempts),
+  at: r.at
+})
+
+const toRun = (r: any): RunRecord => ({
+  runId: r.run_id,
+  windowFrom: r.window_from,
+  windowTo: r.window_to,
+  organizers: JSON.parse(r.organizers),
+  startedAt: r.started_at,
+  endedAt: str(r.ended_at),
+  status: r.status,
+  counts: JSON.parse(r.counts)
+})
+
+/** Build the store on the SqlClient in context (SQLite or Postgres), running its migrations first. */
+export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* migrate("checkpoint_migrations", migrations, SINK)
+  const q = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.mapError(eff, sinkError(SINK, op))
+
+  const getProgress = (k: ProgressKey) =>
+    q(
+      "getProgress",
+      sql`SELECT * FROM checkpoint_progress WHERE organizer_id = ${k.organizerId} AND window_from = ${k.windowFrom}
+        AND window_to = ${k.windowTo} AND kind = ${k.kind}`
+    ).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toProgress)))
+
+  const setProgress = (k: ProgressKey, u: ProgressUpdate) =>
+    q(
+      "setProgress",
+      sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql`SELECT * FROM checkpoint_progress WHERE organizer_id = ${k.organizerId}
+          AND window_from = ${k.windowFrom} AND window_to = ${k.windowTo} AND kind = ${k.kind}`
+        const old = rows[0] ? toProgress(rows[0]) : undefined
+        const status = u.status ?? old?.status ?? "pending"
+        const deltaLink = u.deltaLink !== undefined ? u.deltaLink : (old?.deltaLink ?? null)
+        const items = u.items ?? old?.items ?? 0
+        yield* sql`INSERT INTO checkpoint_progress (organizer_id, window_from, window_to, kind, status, delta_link, items, updated_at)
+          VALUES (${k.organizerId}, ${k.windowFrom}, ${k.windowTo}, ${k.kind}, ${status}, ${deltaLink}, ${items}, ${now()})
+          ON CONFLICT (organizer_id, window_from, window_to, kind) DO UPDATE SET status = excluded.status,
+          delta_link = excluded.delta_link, items = excluded.items, updated_at = excluded.updated_at`
+      }))
+    )
+
+  const markCompleted = (a: CompletedInput) =>
+    q(
+      "markCompleted",
+      sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO checkpoint_completed (kind, artifact_id, meeting_id, organizer_id, path, bytes, sha256,
+            content_type, cues, run_id, completed_at)
+          VALUES (${a.kind}, ${a.id}, ${a.meetingId}, ${a.organizerId}, ${a.path}, ${a.bytes}, ${a.sha256},
+            ${a.contentType ?? null}, ${a.cues ?? null}, ${a.runId ?? null}, ${now()})
+          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+            organizer_id = excluded.organizer_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
+            content_type = excluded.content_type, cues = excluded.cues, run_id = excluded.run_id,
+            completed_at = excluded.completed_at`
+        yield* sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${a.kind} AND artifact_id = ${a.id}`
+      }))
+    )
+
+  const getRun = (runId: string) =>
+    q("getRun", sql`SELECT * FROM checkpoint_runs WHERE run_id = ${runId}`).pipe(
+      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRun))
+    )
+
+  return {
+    getProgress,
+    setProgress,
+    getDeltaLink: (k) => Effect.map(getProgress(k), Option.flatMap((p) => Option.fromNullable(p.deltaLink))),
+    setDeltaLink: (k, deltaLink) => setProgress(k, { deltaLink }),
+    markCompleted,
+    getCompleted: (kind, id) =>
+      q("getCompleted", sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCompleted))
+      ),
+    listCompleted: (filter) =>
+      q(
+        "listCompleted",
+        sql`SELECT * FROM checkpoint_completed WHERE ${
+          sql.and([
+            ...(filter?.kind ? [sql`kind = ${filter.kind}`] : []),
+            ...(filter?.meetingId ? [sql`meeting_id = ${filter.meetingId}`] : [])
+          ])
+        } ORDER BY kind, artifact_id`
+      ).pipe(Effect.map((rows) => rows.map(toCompleted))),
+    addDeadLetter: (d) =>
+      q(
+        "addDeadLetter",
+        sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, organizer_id, reason, status, code,
+            request_id, run_id, attempts, at)
+          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${d.status ?? null},
+            ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
+          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+            organizer_id = excluded.organizer_id, reason = excluded.reason, status = excluded.status,
+            code = excluded.code, request_id = excluded.request_id, run_id = excluded.run_id,
+            attempts = checkpoint_dead_letters.attempts + 1, at = excluded.at`
+      ).pipe(Effect.asVoid),
+    removeDeadLetter: (kind, id) =>
+      q("removeDeadLetter", sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
+        Effect.asVoid
+      ),
+    listDeadLetters: (filter) =>
+      q(
+        "listDeadLetters",
+        filter?.runId
+          ? sql`SELECT * FROM checkpoint_dead_letters WHERE run_id = ${filter.runId} ORDER BY kind, artifact_id`
+          : sql`SELECT * FROM checkpoint_dead_letters ORDER BY kind, artifact_id`
+      ).pipe(Effect.map((rows) => rows.map(toDeadLetter))),
+    startRun: (r) =>
+      Effect.gen(function*() {
+        const run: RunRecord = {
+          runId: r.runId ?? `${now()}-${Math.random().toString(36).slice(2, 10)}`,
+          windowFrom: r.windowFrom,
+          windowTo: r.windowTo,
+          organizers: [...r.organizers],
+          startedAt: now(),
+          endedAt: null,
+          status: "running",
+          counts: {}
+        }
+        yield* q(
+          "startRun",
+          sql`INSERT INTO checkpoint_runs (run_id, window_from, window_to, organizers, started_at, ended_at, status, counts)
+            VALUES (${run.runId}, ${run.windowFrom}, ${run.windowTo}, ${JSON.stringify(run.organizers)}, ${run.startedAt},
+              NULL, 'running', '{}')
+            ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, status = 'running', ended_at = NULL`
+        )
+        return run
+      }),
+    finishRun: (runId, result) =>
+      q(
+        "finishRun",
+        sql`UPDATE checkpoint_runs SET ended_at = ${now()}, status = ${result.status},
+          counts = ${JSON.stringify(result.counts)} WHERE run_id = ${runId}`
+      ).pipe(Effect.asVoid),
+    getRun,
+    listRuns: q("listRuns", sql`SELECT * FROM checkpoint_runs ORDER BY started_at, run_id`).pipe(
+      Effect.map((rows) => rows.map(toRun))
+    )
+  }
+})
+
+/** The store on the SqlClient in context. */
+export const layer: Layer.Layer<CheckpointStore, SinkError, SqlClient.SqlClient> = Layer.effect(CheckpointStore, make)
+
+/** The store in a SQLite file (created with its folder when missing). */
+export const layerSqlite = (filename: string): Layer.Layer<CheckpointStore, SinkError> =>
+  layer.pipe(Layer.provide(sqliteClientLayer(filename)))
+
+/** The default: `<out>/.meeting-artifacts/state.sqlite`. */
+export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkError> => layerSqlite(defaultStatePath(out))
+
+/** The store in Postgres (tables `checkpoint_*`). */
+export const layerPostgres = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
+  layer.pipe(Layer.provide(pgClientLayer(url)))
+

@@ -1,0 +1,42 @@
+/**
+ * Where artifact bytes go. A content sink takes a layout path (see `Layout`)
+ * and a byte stream, writes it without holding it in memory, and reports what
+ * it wrote. `FileSystemSink` is the default; `AzureBlobSink` implements the
+ * same interface.
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type { SinkError } from "./SinkError.js"
+
+/** What was written: `path` relative to the sink root (the blob name for blob sinks). */
+export interface WrittenContent {
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+}
+
+export interface ExpectedContent {
+  readonly bytes: number
+  readonly sha256: string
+}
+
+export interface WriteOptions {
+  readonly contentType?: string | undefined
+}
+
+export interface ContentSinkService {
+  readonly name: string
+  /** Stream `content` to `path` atomically; a failed or interrupted write leaves the previous state. */
+  readonly write: <E, R>(
+    path: string,
+    content: Stream.Stream<Uint8Array, E, R>,
+    options?: WriteOptions
+  ) => Effect.Effect<WrittenContent, E | SinkError, R>
+  /** True when `path` exists with exactly this size and sha256 (skip-if-complete). */
+  readonly isComplete: (path: string, expected: ExpectedContent) => Effect.Effect<boolean, SinkError>
+  /** Size and sha256 of what is stored at `path`, or null. */
+  readonly stat: (path: string) => Effect.Effect<ExpectedContent | null, SinkError>
+}
+
+export class ContentSink extends Context.Tag("@meeting-artifacts/sinks/ContentSink")<ContentSink, ContentSinkService>() {}

@@ -1,0 +1,49 @@
+/**
+ * The default content sink: files under `<out>` in the `Layout`, written
+ * atomically (temp file in the same folder, fsync, rename, fsync folder) with
+ * size and sha256 computed while streaming.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Stream from "effect/Stream"
+import { ContentSink, type ContentSinkService, type ExpectedContent, type WrittenContent } from "./ContentSink.js"
+import * as atomic from "./internal/atomic.js"
+import type { SinkError } from "./SinkError.js"
+
+const SINK = "filesystem"
+
+/**
+ * Stream `content` to `<out>/<path>` atomically. `path` is a `/`-separated
+ * relative path (from `Layout`); anything that would escape `out` fails.
+ */
+export const writeContent = <E, R>(
+  out: string,
+  path: string,
+  content: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<WrittenContent, E | SinkError, R> =>
+  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) =>
+    Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 })))
+
+/** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */
+export const statContent = (out: string, path: string): Effect.Effect<ExpectedContent | null, SinkError> =>
+  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.hashFile(abs, SINK))
+
+/** Skip-if-complete: the file exists with exactly this size and sha256. */
+export const isComplete = (out: string, path: string, expected: ExpectedContent): Effect.Effect<boolean, SinkError> =>
+  Effect.map(statContent(out, path), (s) => s !== null && s.bytes === expected.bytes && s.sha256 === expected.sha256)
+
+/** Remove `*.partial` temp files a killed run left under `out`; returns how many. */
+export const removeTempFiles = (out: string): Effect.Effect<number, SinkError> => atomic.removeTempFiles(out, SINK)
+
+/** Write a small file (string or bytes) atomically under `out`. */
+export const writeFile = (out: string, path: string, data: string | Uint8Array): Effect.Effect<void, SinkError> =>
+  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.writeFileAtomic(abs, data, SINK))
+
+export const make = (out: string): ContentSinkService => ({
+  name: `filesystem:${out}`,
+  write: (path, content) => writeContent(out, path, content),
+  isComplete: (path, expected) => isComplete(out, path, expected),
+  stat: (path) => statContent(out, path)
+})
+
+export const layer = (out: string): Layer.Layer<ContentSink> => Layer.succeed(ContentSink, make(out))

@@ -1,0 +1,268 @@
+/**
+ * `<out>/manifest.jsonl`: one JSON object per correlated set, in the shape of
+ * design.md:
+ *
+ * ```
+ * { meetingId, organizerId, contentCorrelationId|null,
+ *   match: "contentCorrelationId"|"time-overlap"|"none",
+ *   recording: null|{ id, createdDateTime, endDateTime, path, bytes, sha256, contentType },
+ *   transcript: null|{ id, createdDateTime, endDateTime, path, bytes, sha256, cues } }
+ * ```
+ *
+ * Upserts keep every recording id and every transcript id in exactly one line:
+ * a new line replaces every line that shares its recording or transcript id,
+ * and an artifact of a replaced line that the new line does not carry stays,
+ * alone, in a line of its own (match "none"). The whole file is rewritten
+ * atomically (temp + fsync + rename) on each upsert, so a kill leaves the old
+ * manifest or the new one.
+ */
+import type { ArtifactSet } from "@meeting-artifacts/correlate"
+import { MatchKind } from "@meeting-artifacts/correlate"
+import * as fsp from "node:fs/promises"
+import * as nodePath from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { writeFileAtomic } from "./internal/atomic.js"
+import { SinkError, sinkError } from "./SinkError.js"
+
+const SINK = "manifest"
+
+export const MANIFEST_FILE = "manifest.jsonl"
+
+export const ManifestRecording = Schema.Struct({
+  id: Schema.String,
+  createdDateTime: Schema.NullOr(Schema.String),
+  endDateTime: Schema.NullOr(Schema.String),
+  path: Schema.String,
+  bytes: Schema.Number,
+  sha256: Schema.String,
+  contentType: Schema.String
+})
+export type ManifestRecording = typeof ManifestRecording.Type
+
+export const ManifestTranscript = Schema.Struct({
+  id: Schema.String,
+  createdDateTime: Schema.NullOr(Schema.String),
+  endDateTime: Schema.NullOr(Schema.String),
+  path: Schema.String,
+  bytes: Schema.Number,
+  sha256: Schema.String,
+  cues: Schema.Number
+})
+export type ManifestTranscript = typeof ManifestTranscript.Type
+
+export const ManifestEntry = Schema.Struct({
+  meetingId: Schema.String,
+  organizerId: Schema.String,
+  contentCorrelationId: Schema.NullOr(Schema.String),
+  match: MatchKind,
+  recording: Schema.NullOr(ManifestRecording),
+  transcript: Schema.NullOr(ManifestTranscript)
+})
+export type ManifestEntry = typeof ManifestEntry.Type
+
+/** The file facts of a written recording. */
+export interface RecordingFile {
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+  readonly contentType: string
+}
+
+/** The file facts of a written transcript, with its cue count. */
+export interface TranscriptFile {
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+  readonly cues: number
+}
+
+/**
+ * Build a manifest line from a correlated set and what was written for it.
+ * An artifact of the set without a file (not written) is left out (null).
+ */
+export const entryFromSet = (
+  set: ArtifactSet,
+  files: { readonly recording?: RecordingFile | null | undefined; readonly transcript?: TranscriptFile | null | undefined }
+): ManifestEntry => ({
+  meetingId: set.meetingId,
+  organizerId: set.organizerId,
+  contentCorrelationId: set.contentCorrelationId,
+  match: set.match,
+  recording: set.recording && files.recording
+    ? {
+      id: set.recording.id,
+      createdDateTime: set.recording.createdDateTime ?? null,
+      endDateTime: set.recording.endDateTime ?? null,
+      path: files.recording.path,
+      bytes: files.recording.bytes,
+      sha256: files.recording.sha256,
+      contentType: files.recording.contentType
+    }
+    : null,
+  transcript: set.transcript && files.transcript
+    ? {
+      id: set.transcript.id,
+      createdDateTime: set.transcript.createdDateTime ?? null,
+      endDateTime: set.transcript.endDateTime ?? null,
+      path: files.transcript.path,
+      bytes: files.transcript.bytes,
+      sha256: files.transcript.sha256,
+      cues: files.transcript.cues
+    }
+    : null
+})
+
+/** One line of JSON with the keys in the documented order. */
+export const formatEntry = (e: ManifestEntry): string =>
+  JSON.stringify({
+    meetingId: e.meetingId,
+    organizerId: e.organizerId,
+    contentCorrelationId: e.contentCorrelationId,
+    match: e.match,
+    recording: e.recording && {
+      id: e.recording.id,
+      createdDateTime: e.recording.createdDateTime,
+      endDateTime: e.recording.endDateTime,
+      path: e.recording.path,
+      bytes: e.recording.bytes,
+      sha256: e.recording.sha256,
+      contentType: e.recording.contentType
+    },
+    transcript: e.transcript && {
+      id: e.transcript.id,
+      createdDateTime: e.transcript.createdDateTime,
+      endDateTime: e.transcript.endDateTime,
+      path: e.transcript.path,
+      bytes: e.transcript.bytes,
+      sha256: e.transcript.sha256,
+      cues: e.transcript.cues
+    }
+  })
+
+const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(ManifestEntry))
+
+/** Parse manifest text; a line that is not a valid entry is a `SinkError` naming the line. */
+export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
+  Effect.suspend(() => {
+    const out: Array<ManifestEntry> = []
+    const lines = text.split("\n")
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim()
+      if (line === "") continue
+      const r = decodeEntry(line)
+      if (r._tag === "Left") {
+        return Effect.fail(
+          new SinkError({ sink: SINK, operation: "parse", message: `manifest line ${i + 1} is not a valid entry: ${r.left.message}` })
+        )
+      }
+      out.push(r.right)
+    }
+    return Effect.succeed(out)
+  })
+
+const keyOf = (e: ManifestEntry): string =>
+  e.recording ? `r:${e.recording.id}` : e.transcript ? `t:${e.transcript.id}` : `m:${e.meetingId}`
+
+/**
+ * Upsert `incoming` into `existing` (pure). Each recording id and each
+ * transcript id ends up in exactly one line; artifacts displaced from a line
+ * keep a line of their own.
+ */
+export const mergeEntries = (
+  existing: ReadonlyArray<ManifestEntry>,
+  incoming: ReadonlyArray<ManifestEntry>
+): Array<ManifestEntry> => {
+  let lines: Array<ManifestEntry> = [...existing]
+  for (const e of incoming) {
+    const rid = e.recording?.id
+    const tid = e.transcript?.id
+    const next: Array<ManifestEntry> = []
+    let replacedAt = -1
+    for (const old of lines) {
+      const hitR = rid !== undefined && old.recording?.id === rid
+      const hitT = tid !== undefined && old.transcript?.id === tid
+      const sameEmpty = !e.recording && !e.transcript && !old.recording && !old.transcript && old.meetingId === e.meetingId
+      if (!hitR && !hitT && !sameEmpty) {
+        next.push(old)
+        continue
+      }
+      if (replacedAt < 0) replacedAt = next.length
+      // Keep what the new line does not carry, alone.
+      const keepR = old.recording && old.recording.id !== rid && old.recording.id !== undefined ? old.recording : null
+      const keepT = old.transcript && old.transcript.id !== tid ? old.transcript : null
+      if (keepR && !(hitR)) next.push({ ...old, match: "none", transcript: null, recording: keepR })
+      if (keepT && !(hitT)) next.push({ ...old, match: "none", recording: null, transcript: keepT })
+    }
+    if (replacedAt < 0) next.push(e)
+    else next.splice(replacedAt, 0, e)
+    lines = next
+  }
+  // Defensive: one line per key.
+  const seen = new Set<string>()
+  return lines.filter((l) => {
+    const k = keyOf(l)
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
+
+export interface ManifestService {
+  /** Absolute path of manifest.jsonl. */
+  readonly path: string
+  /** The current lines. */
+  readonly entries: Effect.Effect<ReadonlyArray<ManifestEntry>>
+  /** Upsert lines and rewrite the file atomically before returning. */
+  readonly upsert: (entries: ManifestEntry | ReadonlyArray<ManifestEntry>) => Effect.Effect<void, SinkError>
+}
+
+export class Manifest extends Context.Tag("@meeting-artifacts/sinks/Manifest")<Manifest, ManifestService>() {}
+
+/** Read `<out>/manifest.jsonl` (empty when absent). */
+export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
+  Effect.tryPromise({
+    try: () =>
+      fsp.readFile(nodePath.join(out, MANIFEST_FILE), "utf8").catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT") return ""
+        throw e
+      }),
+    catch: sinkError(SINK, "read")
+  }).pipe(Effect.flatMap(parseManifest))
+
+/** Load the manifest of `out` and return a store that upserts into it. */
+export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
+  Effect.gen(function*() {
+    const file = nodePath.join(out, MANIFEST_FILE)
+    let lines = yield* read(out)
+    let version = 0
+    let written = 0
+    const lock = yield* Effect.makeSemaphore(1)
+    // Writers that queue behind a rewrite usually find their change already written (coalescing).
+    const flush = (want: number) =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
+          if (written >= want) return Effect.void
+          const v = version
+          const text = lines.map((l) => formatEntry(l) + "\n").join("")
+          return Effect.map(writeFileAtomic(file, text, SINK), () => {
+            written = Math.max(written, v)
+          })
+        })
+      )
+    return {
+      path: file,
+      entries: Effect.sync(() => lines),
+      upsert: (entries) =>
+        Effect.suspend(() => {
+          const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]
+          lines = mergeEntries(lines, list)
+          version++
+          return flush(version)
+        })
+    }
+  })
+
+export const layer = (out: string): Layer.Layer<Manifest, SinkError> => Layer.effect(Manifest, make(out))

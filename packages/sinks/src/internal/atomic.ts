@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as fsp from "node:fs/promises"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { SinkError, sinkError } from "../SinkError.js"
+
+export const TEMP_SUFFIX = ".partial"
+
+/** Resolve `rel` (a `/`-separated layout path) under `root`, refusing anything that escapes it. */
+export const resolveUnder = (root: string, rel: string, sink: string): Effect.Effect<string, SinkError> =>
+  Effect.suspend(() => {
+    const absRoot = path.resolve(root)
+    const parts = rel.split("/")
+    const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
+      parts.some((p) => p === "" || p === "." || p === "..")
+    const abs = path.resolve(absRoot, ...parts)
+    if (bad || !abs.startsWith(absRoot + path.sep)) {
+      return Effect.fail(
+        new SinkError({ sink, operation: "resolve", message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path` })
+      )
+    }
+    return Effect.succeed(abs)
+  })
+
+const tempNameFor = (abs: string) =>
+  path.join(path.dirname(abs), `.${path.basename(abs).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
+
+/** fsync a directory so a rename inside it is durable (no-op where directories can't be opened, e.g. Windows). */
+export const fsyncDir = (dir: string): Promise<void> =>
+  fsp.open(dir, "r").then(
+    (h) => h.sync().catch(() => undefined).finally(() => h.close()),
+    () => undefined
+  )
+
+export interface Written {
+  readonly bytes: number
+  readonly sha256: string
+}
+
+/**
+ * Stream `content` to `abs` atomically: a temp file in the same folder, every
+ * chunk hashed and written as it arrives (constant memory), fsync, rename,
+ * fsync of the folder. On failure or interruption the temp file is removed; a
+ * SIGKILL can leave a `*.partial` temp file, never a partial file under `abs`.
+ */
+export const writeStreamAtomic = <E, R>(
+  abs: string,
+  content: Stream.Stream<Uint8Array, E, R>,
+  sink: string
+): Effect.Effect<Written, E | SinkError, R> =>
+  Effect.gen(function*() {
+    const dir = path.dirname(abs)
+    yield* Effect.tryPromise({ try: () => fsp.mkdir(dir, { recursive: true }), catch: sinkError(sink, "mkdir") })
+    const temp = tempNameFor(abs)
+    return yield* Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => fsp.open(temp, "wx", 0o644), catch: sinkError(sink, "open") }),
+      (handle) =>
+        Effect.gen(function*() {
+          const hash = createHash("sha256")
+          let bytes = 0
+          yield* Stream.runForEach(content, (chunk) =>
+            Effect.tryPromise({
+              try: async () => {
+                let off = 0
+                while (off < chunk.length) {
+                  const { bytesWritten } = await handle.write(chunk, off, chunk.length - off)
+                  off += bytesWritten
+                }
+                hash.update(chunk)
+                bytes += chunk.length
+              },
+              catch: sinkError(sink, "write")
+            }))
+          yield* Effect.tryPromise({ try: () => handle.sync(), catch: sinkError(sink, "fsync") })
+          return { bytes, sha256: hash.digest("hex") }
+        }),
+      (handle, exit) =>
+        Effect.promise(async () => {
+          await handle.close().catch(() => undefined)
+          if (exit._tag === "Failure") await fsp.rm(temp, { force: true }).catch(() => undefined)
+        })
+    ).pipe(
+      Effect.tap(() =>
+        Effect.tryPromise({
+          try: async () => {
+            try {
+              await fsp.rename(temp, abs)
+            } catch (e) {
+              await fsp.rm(temp, { force: true }).catch(() => undefined)
+              throw e
+            }
+            await fsyncDir(dir)
+          },
+          catch: sinkError(sink, "rename")
+        })
+      )
+    )
+  })
+
+/** Write a whole small file atomically (temp + fsync + rename + fsync dir). */
+export const writeFileAtomic = (abs: string, data: string | Uint8Array, sink: string): Effect.Effect<void, SinkError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const dir = path.dirname(abs)
+      await fsp.mkdir(dir, { recursive: true })
+      const temp = tempNameFor(abs)
+      const handle = await fsp.open(temp, "wx", 0o644)
+      try {
+        await handle.writeFile(data)
+        await handle.sync()
+      } catch (e) {
+        await handle.close().catch(() => undefined)
+        await fsp.rm(temp, { force: true }).catch(() => undefined)
+        throw e
+      }
+      await handle.close()
+      try {
+        await fsp.rename(temp, abs)
+      } catch (e) {
+        await fsp.rm(temp, { force: true }).catch(() => undefined)
+        throw e
+      }
+      await fsyncDir(dir)
+    },
+    catch: sinkError(sink, "write")
+  })
+
+/** Size and sha256 of a file, streamed; `null` when it does not exist. */
+export const hashFile = (abs: string, sink: string): Effect.Effect<Written | null, SinkError> =>
+  Effect.tryPromise({
+    try: () =>
+      new Promise<Written | null>((resolve, reject) => {
+        const hash = createHash("sha256")
+        let bytes = 0
+        const rs = fs.createReadStream(abs, { highWaterMark: 1 << 20 })
+        rs.on("data", (chunk) => {
+          const b = chunk as Buffer
+          hash.update(b)
+          bytes += b.length
+        })
+        rs.on("error", (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? resolve(null) : reject(e)))
+        rs.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }))
+      }),
+    catch: sinkError(sink, "read")
+  })
+
+/** Remove `*.partial` temp files a killed process left under `root` (never touches other files). */
+export const removeTempFiles = (root: string, sink: string): Effect.Effect<number, SinkError> =>
+  Effect.tryPromise({
+    try: async () => {
+      let removed = 0
+      const walk = async (dir: string): Promise<void> => {
+        let entries: Array<fs.Dirent>
+        try {
+          entries = await fsp.readdir(dir, { withFileTypes: true })
+        } catch {
+          return
+        }
+        for (const e of entries) {
+          const p = path.join(dir, e.name)
+          if (e.isDirectory()) await walk(p)
+          else if (e.isFile() && e.name.startsWith(".") && e.name.endsWith(TEMP_SUFFIX)) {
+            await fsp.rm(p, { force: true })
+            removed++
+          }
+        }
+      }
+      await walk(path.resolve(root))
+      return removed
+    },
+    catch: sinkError(sink, "cleanup")
+  })
