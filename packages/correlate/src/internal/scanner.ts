@@ -1,0 +1,332 @@
+/**
+ * A single-pass WebVTT block scanner over a string.
+ *
+ * Speed matters (transcripts of long meetings run to tens of MB), so it works
+ * on indices with `charCodeAt` and native `indexOf`, never splits the input
+ * into lines and never runs a regex per line. It finds cue blocks (optional
+ * id line, timing line, payload lines up to a blank line), skips NOTE / STYLE
+ * / REGION blocks and hands each cue's payload range to a callback.
+ */
+
+export interface Issue {
+  readonly message: string
+  readonly line: number
+  readonly column: number
+}
+
+/** Called per cue; returns an error (offset into the input + message) to reject the cue, else undefined. */
+export type OnCue = (
+  id: string | null,
+  startMs: number,
+  endMs: number,
+  payloadStart: number,
+  payloadEnd: number
+) => { readonly offset: number; readonly message: string } | undefined
+
+const LF = 10, CR = 13, SPACE = 32, TAB = 9, COLON = 58, DOT = 46, COMMA = 44
+
+export class Scanner {
+  /** Set by `timestamp` to the index after the parsed timestamp. */
+  private tsEnd = 0
+  private arrowAt = -1
+
+  constructor(readonly s: string) {}
+
+  /** 1-based line and column of an offset (slow path, for errors only). */
+  locate(offset: number): { line: number; column: number } {
+    const s = this.s
+    const base = s.charCodeAt(0) === 0xfeff ? 1 : 0
+    let line = 1
+    let ls = base
+    let i = s.indexOf("\n", base)
+    while (i !== -1 && i < offset) {
+      line++
+      ls = i + 1
+      i = s.indexOf("\n", ls)
+    }
+    return { line, column: offset - ls + 1 }
+  }
+
+  /** Position of the next "-->" at or after `from`, cached so scanning stays linear. */
+  private arrowFrom(from: number): number {
+    if (this.arrowAt !== -2 && this.arrowAt < from) {
+      const k = this.s.indexOf("-->", from)
+      this.arrowAt = k === -1 ? -2 : k
+    }
+    return this.arrowAt === -2 ? Infinity : this.arrowAt
+  }
+
+  /**
+   * Parses `[H+:]M+:S+[.f+]` at `p` (hours, minutes, seconds unpadded or
+   * padded; any number of fraction digits; `,` accepted for `.`). Returns
+   * milliseconds or a negative number on error (then `tsEnd` is the bad spot).
+   */
+  private timestamp(p: number, limit: number): number {
+    const s = this.s
+    let a = 0, b = 0, c = 0, parts = 0
+    let q = p
+    for (;;) {
+      let v = 0, nd = 0
+      while (q < limit) {
+        const d = s.charCodeAt(q) - 48
+        if (d < 0 || d > 9) break
+        v = v * 10 + d
+        nd++
+        q++
+      }
+      if (nd === 0 || nd > 10) {
+        this.tsEnd = q
+        return -1
+      }
+      if (parts === 0) a = v
+      else if (parts === 1) b = v
+      else c = v
+      parts++
+      if (parts < 3 && q < limit && s.charCodeAt(q) === COLON) {
+        q++
+        continue
+      }
+      break
+    }
+    if (parts < 2) {
+      this.tsEnd = q
+      return -1
+    }
+    let h: number, m: number, sec: number
+    if (parts === 3) {
+      h = a
+      m = b
+      sec = c
+      if (m > 59) {
+        this.tsEnd = p
+        return -2
+      }
+    } else {
+      h = 0
+      m = a
+      sec = b
+    }
+    if (sec > 59) {
+      this.tsEnd = p
+      return -2
+    }
+    let ms = 0
+    const sep = q < limit ? s.charCodeAt(q) : -1
+    if (sep === DOT || sep === COMMA) {
+      q++
+      let nd = 0, f = 0
+      while (q < limit) {
+        const d = s.charCodeAt(q) - 48
+        if (d < 0 || d > 9) break
+        // Keep four digits for rounding; the rest cannot change whole ms except through carry, which rounding covers.
+        if (nd < 4) f = f * 10 + d
+        nd++
+        q++
+      }
+      if (nd === 0) {
+        this.tsEnd = q
+        return -1
+      }
+      ms = nd === 1 ? f * 100 : nd === 2 ? f * 10 : nd === 3 ? f : Math.round(f / 10)
+    }
+    this.tsEnd = q
+    return ((h * 60 + m) * 60 + sec) * 1000 + ms
+  }
+
+  /**
+   * Runs the scan. `onIssue` receives each malformed block (return true to
+   * stop, as strict mode does). Returns the number of cues accepted.
+   */
+  scan(onCue: OnCue, onIssue: (issue: Issue) => boolean): number {
+    const s = this.s
+    const n = s.length
+    let pos = s.charCodeAt(0) === 0xfeff ? 1 : 0
+    let line = 1
+    let count = 0
+
+    // Header: "WEBVTT" then end of line or whitespace + free text.
+    const afterMagic = pos + 6
+    const ch = afterMagic < n ? s.charCodeAt(afterMagic) : LF
+    if (!s.startsWith("WEBVTT", pos) || !(ch === LF || ch === CR || ch === SPACE || ch === TAB)) {
+      if (onIssue({ message: "Missing \"WEBVTT\" header", line: 1, column: 1 })) return count
+    } else {
+      // Skip the header block up to the first blank line.
+      for (;;) {
+        let eol = s.indexOf("\n", pos)
+        if (eol === -1) eol = n
+        pos = eol + 1
+        line++
+        if (pos >= n) break
+        let e = s.indexOf("\n", pos)
+        if (e === -1) e = n
+        if (e === pos || (e === pos + 1 && s.charCodeAt(pos) === CR)) break
+        if (this.arrowFrom(pos) < e) {
+          // A timing line right under the header: no blank line; treat it as the first block.
+          break
+        }
+      }
+    }
+
+    while (pos < n) {
+      // Read a line [ls, le) with its CR stripped.
+      const ls = pos
+      let eol = s.indexOf("\n", ls)
+      if (eol === -1) eol = n
+      let le = eol
+      if (le > ls && s.charCodeAt(le - 1) === CR) le--
+      if (le === ls || isBlank(s, ls, le)) {
+        pos = eol + 1
+        line++
+        continue
+      }
+      const blockLine = line
+      let id: string | null = null
+      let tls = ls, tle = le, teol = eol, tline = line
+      if (!(this.arrowFrom(ls) < le)) {
+        const c0 = s.charCodeAt(ls)
+        if (
+          (c0 === 78 && isWord(s, ls, le, "NOTE")) || (c0 === 83 && isWord(s, ls, le, "STYLE")) ||
+          (c0 === 82 && isWord(s, ls, le, "REGION"))
+        ) {
+          const r = skipBlock(s, eol + 1, n)
+          pos = r.pos
+          line += 1 + r.lines
+          continue
+        }
+        // An id line; the timing line must follow.
+        id = s.slice(ls, le)
+        tls = eol + 1
+        tline = line + 1
+        if (tls >= n) {
+          if (onIssue({ message: "Cue identifier without a timing line", line: blockLine, column: 1 })) return count
+          pos = n
+          break
+        }
+        teol = s.indexOf("\n", tls)
+        if (teol === -1) teol = n
+        tle = teol
+        if (tle > tls && s.charCodeAt(tle - 1) === CR) tle--
+        if (!(this.arrowFrom(tls) < tle)) {
+          const blank = tle === tls || isBlank(s, tls, tle)
+          if (
+            onIssue({
+              message: blank ?
+                "Cue identifier without a timing line" :
+                "Expected a timing line \"start --> end\"",
+              line: blank ? blockLine : tline,
+              column: 1
+            })
+          ) return count
+          const r = skipBlock(s, eol + 1, n)
+          pos = r.pos
+          line += 1 + r.lines
+          continue
+        }
+      }
+      // Payload: lines after the timing line up to a blank line or EOF.
+      const ps = teol + 1
+      let pe = ps
+      let p = ps
+      let plines = 0
+      while (p < n) {
+        let e = s.indexOf("\n", p)
+        if (e === -1) e = n
+        let le2 = e
+        if (le2 > p && s.charCodeAt(le2 - 1) === CR) le2--
+        if (le2 === p || isBlank(s, p, le2)) break
+        pe = le2
+        plines++
+        p = e + 1
+      }
+      // Next block starts after the payload (and its terminating blank line, handled by the loop).
+      pos = p
+      line = tline + 1 + plines
+
+      // Timing line: start, whitespace, "-->", whitespace, end, then optional settings.
+      const arrow = this.arrowFrom(tls)
+      const start = this.timestamp(tls, arrow)
+      let bad = -1, why = ""
+      if (start < 0) {
+        bad = this.tsEnd
+        why = start === -2 ? "Minutes and seconds must be below 60" : "Malformed start timestamp"
+      } else {
+        let q = this.tsEnd
+        while (q < arrow && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
+        if (q !== arrow) {
+          bad = q
+          why = "Unexpected text before \"-->\""
+        } else {
+          q = arrow + 3
+          while (q < tle && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
+          const end = this.timestamp(q, tle)
+          if (end < 0) {
+            bad = this.tsEnd
+            why = end === -2 ? "Minutes and seconds must be below 60" : "Malformed end timestamp"
+          } else {
+            const r = this.tsEnd
+            if (r < tle && s.charCodeAt(r) !== SPACE && s.charCodeAt(r) !== TAB) {
+              bad = r
+              why = "Unexpected text after the end timestamp"
+            } else if (end < start) {
+              bad = q
+              why = "Cue ends before it starts"
+            } else {
+              const err = onCue(id, start, end, ps, pe)
+              if (err === undefined) {
+                count++
+                continue
+              }
+              const loc = this.locate(err.offset)
+              if (onIssue({ message: err.message, line: loc.line, column: loc.column })) return count
+              continue
+            }
+          }
+        }
+      }
+      if (onIssue({ message: why, line: tline, column: bad - tls + 1 })) return count
+    }
+    return count
+  }
+}
+
+const isBlank = (s: string, ls: number, le: number): boolean => {
+  for (let i = ls; i < le; i++) {
+    const c = s.charCodeAt(i)
+    if (c !== SPACE && c !== TAB) return false
+  }
+  return true
+}
+
+const isWord = (s: string, ls: number, le: number, w: string): boolean => {
+  if (!s.startsWith(w, ls)) return false
+  const i = ls + w.length
+  if (i >= le) return true
+  const c = s.charCodeAt(i)
+  return c === SPACE || c === TAB
+}
+
+/** Skips lines from `p` up to and including the next blank line; returns the new position and lines consumed. */
+const skipBlock = (s: string, p: number, n: number): { pos: number; lines: number } => {
+  let lines = 0
+  while (p < n) {
+    let e = s.indexOf("\n", p)
+    if (e === -1) e = n
+    let le = e
+    if (le > p && s.charCodeAt(le - 1) === CR) le--
+    if (le === p || isBlank(s, p, le)) break
+    lines++
+    p = e + 1
+  }
+  return { pos: p, lines }
+}
+
+/** Counts cues quickly: every "-->" starts one (cue text cannot contain "-->"). */
+export const countArrows = (s: string): number => {
+  let count = 0
+  let i = s.indexOf("-->")
+  while (i !== -1) {
+    count++
+    i = s.indexOf("-->", i + 3)
+  }
+  return count
+}
