@@ -1,0 +1,162 @@
+/**
+ * `GraphClient`: every meeting-artifact call of Microsoft Graph as an Effect
+ * or a Stream with typed errors, behind one per-tenant rate limiter.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type { TokenCredential } from "@azure/identity"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { CallRecording } from "./CallRecording.js"
+import type { CallTranscript } from "./CallTranscript.js"
+import type { BadRequest, GraphError } from "./GraphError.js"
+import type { GraphPolicy } from "./GraphPolicy.js"
+import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
+import type { OnlineMeeting } from "./OnlineMeeting.js"
+import * as internal from "./internal/client.js"
+
+/** A static bearer token, or any `@azure/identity` credential (client secret, certificate, managed identity, ...). */
+export type GraphCredential = TokenCredential | Redacted.Redacted<string>
+
+export interface GraphClientOptions {
+  /** `https://graph.microsoft.com/v1.0` (default), `.../beta`, a national cloud, or an emulator. */
+  readonly baseUrl?: string | undefined
+  readonly credential: GraphCredential
+  /** Token scope for a TokenCredential; defaults to `https://<graph host>/.default`. */
+  readonly scope?: string | undefined
+  readonly policy?: Partial<GraphPolicy> | undefined
+}
+
+/** Items of a delta stream: the artifacts, then (once, last) the link to resume from next time. */
+export type DeltaEvent<A> =
+  | { readonly _tag: "Item"; readonly item: A }
+  | { readonly _tag: "DeltaLink"; readonly deltaLink: string }
+
+/** Where a delta stream starts: a fresh window, or a deltaLink stored from an earlier run (replayed exactly). */
+export type DeltaStart<W> = W | { readonly deltaLink: string }
+
+/** A content body: streamed, constant memory, each byte exactly once even across resumes. */
+export interface Content {
+  readonly contentType: string | null
+  /** From Content-Length; null when the server streamed without one. */
+  readonly contentLength: number | null
+  readonly stream: Stream.Stream<Uint8Array, GraphError>
+}
+
+/** Counters of one client since it was made (for run summaries). */
+export interface GraphStats {
+  /** HTTP requests sent (attempts and redirect hops included). */
+  readonly requests: number
+  /** Attempts that were retries. */
+  readonly retries: number
+  /** Answers with status 429. */
+  readonly throttled: number
+  /** Total time spent waiting before retries (ms), summed over fibers. */
+  readonly throttleWaitMs: number
+  /** Content bytes delivered to consumers. */
+  readonly bytes: number
+  /** Tokens fetched again after a 401. */
+  readonly tokenRefreshes: number
+  /** Content bodies resumed (206) or restarted (200) after being cut off. */
+  readonly resumes: number
+}
+
+export interface ListOptions {
+  /** `$filter=contentCorrelationId eq '...'`. */
+  readonly contentCorrelationId?: string | undefined
+  /** `$top` (page size). */
+  readonly top?: number | undefined
+}
+
+export interface GraphClientService {
+  readonly baseUrl: string
+  readonly policy: GraphPolicy
+
+  // -- per call (online meeting id, or { adhocCallId }) ------------------------------------
+  readonly listRecordings: (user: UserRef, call: CallRef, options?: ListOptions) => Stream.Stream<CallRecording, GraphError>
+  readonly getRecording: (user: UserRef, call: CallRef, recordingId: string) => Effect.Effect<CallRecording, GraphError>
+  /**
+   * Opens the recording's `/content`. The Effect resolves once headers are in;
+   * the body streams in constant memory, resumed (Range/206) or restarted
+   * (bytes already delivered skipped) when cut short. Holds a download slot
+   * until the stream ends or the scope closes.
+   */
+  readonly recordingContent: (
+    user: UserRef,
+    call: CallRef,
+    recordingId: string
+  ) => Effect.Effect<Content, GraphError, Scope.Scope>
+  readonly listTranscripts: (user: UserRef, call: CallRef, options?: ListOptions) => Stream.Stream<CallTranscript, GraphError>
+  readonly getTranscript: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<CallTranscript, GraphError>
+  /** The transcript as WebVTT text (`$format=text/vtt` and `Accept: text/vtt`). */
+  readonly transcriptContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>
+  /** The same as `transcriptContent`, streamed. */
+  readonly transcriptContentStream: (
+    user: UserRef,
+    call: CallRef,
+    transcriptId: string
+  ) => Effect.Effect<Content, GraphError, Scope.Scope>
+  /** `metadataContent`: WebVTT whose cue payloads are JSON objects. */
+  readonly transcriptMetadataContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>
+
+  // -- organizer-wide ----------------------------------------------------------------------
+  readonly getAllRecordings: (window: OrganizerWindow) => Stream.Stream<CallRecording, GraphError>
+  readonly getAllTranscripts: (window: OrganizerWindow) => Stream.Stream<CallTranscript, GraphError>
+  readonly getAllRecordingsDelta: (
+    start: DeltaStart<OrganizerWindow>
+  ) => Stream.Stream<DeltaEvent<CallRecording>, GraphError>
+  readonly getAllTranscriptsDelta: (
+    start: DeltaStart<OrganizerWindow>
+  ) => Stream.Stream<DeltaEvent<CallTranscript>, GraphError>
+  readonly getAllAdhocRecordings: (window: AdhocWindow) => Stream.Stream<CallRecording, GraphError>
+  readonly getAllAdhocTranscripts: (window: AdhocWindow) => Stream.Stream<CallTranscript, GraphError>
+  readonly getAllAdhocRecordingsDelta: (start: DeltaStart<AdhocWindow>) => Stream.Stream<DeltaEvent<CallRecording>, GraphError>
+  readonly getAllAdhocTranscriptsDelta: (
+    start: DeltaStart<AdhocWindow>
+  ) => Stream.Stream<DeltaEvent<CallTranscript>, GraphError>
+
+  // -- meetings ----------------------------------------------------------------------------
+  readonly getMeeting: (user: UserRef, meetingId: string) => Effect.Effect<OnlineMeeting, GraphError>
+  /** All meetings whose join URL matches (Graph answers a collection; usually one). */
+  readonly findMeetingsByJoinUrl: (user: UserRef, joinWebUrl: string) => Effect.Effect<ReadonlyArray<OnlineMeeting>, GraphError>
+  /** The first meeting with this join URL; `NotFound` when none. */
+  readonly getMeetingByJoinUrl: (user: UserRef, joinWebUrl: string) => Effect.Effect<OnlineMeeting, GraphError>
+
+  /** Counters since the client was made. */
+  readonly stats: Effect.Effect<GraphStats>
+}
+
+export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {
+  /** Builds a client on the `HttpClient` in context. */
+  static readonly make: (options: GraphClientOptions) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =
+    internal.make
+
+  /** A client on the given HttpClient layer (default: Node's undici). */
+  static readonly layerWithoutHttpClient = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> =>
+    Layer.effect(GraphClient, internal.make(options))
+
+  /** A client with its own undici-based HttpClient. */
+  static readonly layer = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest> =>
+    Layer.provide(GraphClient.layerWithoutHttpClient(options), NodeHttpClient.layerUndici)
+
+  /**
+   * From configuration: `GRAPH_BASE_URL` (default Graph v1.0) and
+   * `GRAPH_ACCESS_TOKEN` (static token) if set, else `DefaultAzureCredential`
+   * (AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET or certificate,
+   * managed identity, ...; honours AZURE_AUTHORITY_HOST).
+   */
+  static readonly layerConfig = (options?: {
+    readonly baseUrl?: Config.Config<string> | undefined
+    readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+    readonly policy?: Partial<GraphPolicy> | undefined
+  }): Layer.Layer<GraphClient, ConfigError.ConfigError | BadRequest> =>
+    Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), NodeHttpClient.layerUndici)
+}
+

@@ -1,0 +1,153 @@
+/**
+ * The resilience policy and its pure parts: which answers are retried, how
+ * long to wait (Retry-After first, else exponential backoff with jitter), and
+ * the caps past which a call gives up with a typed error.
+ */
+
+export interface GraphPolicy {
+  /** Attempts per request, the first included. */
+  readonly maxAttempts: number
+  /** Backoff base: the first retry without Retry-After waits about this long. */
+  readonly baseDelayMs: number
+  /** Backoff ceiling (without Retry-After). */
+  readonly maxBackoffMs: number
+  /**
+   * Longest single wait the client accepts. A Retry-After asking for more fails
+   * the call at once with `Throttled` carrying the wait asked for (no silent cap).
+   */
+  readonly maxSingleWaitMs: number
+  /** Total time one call may spend waiting between retries; past it the call fails (`Throttled` for 429). */
+  readonly maxTotalRetryMs: number
+  /** Requests per second per tenant, shared by every fiber using the client. */
+  readonly requestsPerSecond: number
+  /** Requests allowed back to back before the rate applies. */
+  readonly burst: number
+  /** Concurrent requests per tenant (list/get and the opening of downloads). */
+  readonly maxConcurrentRequests: number
+  /** Concurrent content downloads per tenant (held for the whole body). */
+  readonly maxConcurrentDownloads: number
+  /** Times a 200 list page whose body is not valid JSON is fetched again. */
+  readonly malformedPageRetries: number
+  /** Times a cut-off content body is resumed/restarted. */
+  readonly maxResumes: number
+  /** Redirect hops followed per request. */
+  readonly maxRedirects: number
+  /** Time for one attempt to produce a response (a JSON body read included); then it counts as a transport failure. */
+  readonly requestTimeoutMs: number
+  /**
+   * Share the rate limiter and concurrency limits with every client in this
+   * process that uses the same key (e.g. the tenant id). Without it the limits
+   * belong to the client instance.
+   */
+  readonly tenantKey?: string | undefined
+}
+
+export const defaultPolicy: GraphPolicy = {
+  maxAttempts: 10,
+  baseDelayMs: 200,
+  maxBackoffMs: 30_000,
+  maxSingleWaitMs: 10 * 60_000,
+  maxTotalRetryMs: 15 * 60_000,
+  requestsPerSecond: 20,
+  burst: 10,
+  maxConcurrentRequests: 16,
+  maxConcurrentDownloads: 4,
+  malformedPageRetries: 3,
+  maxResumes: 10,
+  maxRedirects: 5,
+  requestTimeoutMs: 120_000
+}
+
+/** Statuses retried: timeouts, throttling, and transient server errors. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
+
+export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES.has(status)
+
+/**
+ * Parses `Retry-After` (RFC 9110: delay-seconds or an HTTP-date) into a wait
+ * in ms, never negative. For a date the wait is measured against our clock
+ * and, when given, against the response's `Date` header, and the longer wins:
+ * a skewed local clock must not make us retry early.
+ * Returns `undefined` when absent or unparsable.
+ */
+export const parseRetryAfter = (
+  value: string | undefined | null,
+  nowMs: number,
+  responseDate?: string | undefined | null
+): number | undefined => {
+  if (value === undefined || value === null) return undefined
+  const v = value.trim()
+  if (v === "") return undefined
+  if (/^\d+$/.test(v)) return Number(v) * 1000
+  if (/^\d+\.\d+$/.test(v)) return Math.ceil(Number(v) * 1000) // lenient: fractional seconds
+  if (/^\d/.test(v) || /^-/.test(v)) return undefined
+  const at = Date.parse(v)
+  if (Number.isNaN(at)) return undefined
+  let wait = at - nowMs
+  if (responseDate) {
+    const server = Date.parse(responseDate)
+    if (!Number.isNaN(server)) wait = Math.max(wait, at - server)
+  }
+  return Math.max(0, wait)
+}
+
+/**
+ * Exponential backoff with "equal jitter" for retry `attempt` (1 = first
+ * retry): half the capped exponential delay plus a random half, so waits grow
+ * but parallel fibers spread out. `random` is in [0, 1).
+ */
+export const backoffDelay = (attempt: number, policy: Pick<GraphPolicy, "baseDelayMs" | "maxBackoffMs">, random: number): number => {
+  const exp = Math.min(policy.maxBackoffMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1))
+  return Math.round(exp / 2 + (exp / 2) * random)
+}
+
+/**
+ * The wait before the next attempt: exactly what Retry-After asked (plus a
+ * little jitter, never less), else backoff.
+ */
+export const retryDelay = (
+  attempt: number,
+  retryAfterMs: number | undefined,
+  policy: Pick<GraphPolicy, "baseDelayMs" | "maxBackoffMs">,
+  random: number
+): number =>
+  retryAfterMs !== undefined
+    ? retryAfterMs + Math.round(Math.min(250, retryAfterMs * 0.1) * random)
+    : backoffDelay(attempt, policy, random)
+
+export type RetryDecision =
+  | { readonly _tag: "Retry"; readonly delayMs: number }
+  | { readonly _tag: "GiveUp"; readonly why: "attempts" | "singleWait" | "totalTime" }
+
+/**
+ * Whether to retry after `attempts` attempts, given what the server asked and
+ * how long we have already waited.
+ */
+export const decideRetry = (args: {
+  readonly attempts: number
+  readonly retryAfterMs: number | undefined
+  readonly waitedMs: number
+  readonly policy: GraphPolicy
+  readonly random: number
+}): RetryDecision => {
+  const { attempts, policy, retryAfterMs, waitedMs } = args
+  if (attempts >= policy.maxAttempts) return { _tag: "GiveUp", why: "attempts" }
+  if (retryAfterMs !== undefined && retryAfterMs > policy.maxSingleWaitMs) return { _tag: "GiveUp", why: "singleWait" }
+  const delayMs = retryDelay(attempts, retryAfterMs, policy, args.random)
+  if (waitedMs + delayMs > policy.maxTotalRetryMs) return { _tag: "GiveUp", why: "totalTime" }
+  return { _tag: "Retry", delayMs }
+}
+
+/** Validates and completes a partial policy. */
+export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
+  const p: GraphPolicy = { ...defaultPolicy, ...(overrides ?? {}) }
+  const positive = ["maxAttempts", "requestsPerSecond", "burst", "maxConcurrentRequests", "maxConcurrentDownloads"] as const
+  for (const k of positive) {
+    if (!(typeof p[k] === "number" && p[k] > 0)) throw new Error(`GraphPolicy.${k} must be a positive number; got ${p[k]}`)
+  }
+  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs"] as const
+  for (const k of nonNegative) {
+    if (!(typeof p[k] === "number" && p[k] >= 0)) throw new Error(`GraphPolicy.${k} must be a non-negative number; got ${p[k]}`)
+  }
+  return p
+}

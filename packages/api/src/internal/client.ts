@@ -1,0 +1,734 @@
+/**
+ * The GraphClient implementation: one request loop (rate limit, auth, retry,
+ * redirects, error mapping) under every endpoint, OData paging, and resumable
+ * content streams.
+ */
+import { DefaultAzureCredential } from "@azure/identity"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
+import { CallRecording } from "../CallRecording.js"
+import { CallTranscript } from "../CallTranscript.js"
+import type {
+  Content,
+  DeltaEvent,
+  DeltaStart,
+  GraphClientOptions,
+  GraphClientService,
+  GraphStats,
+  ListOptions
+} from "../GraphClient.js"
+import { type BadRequest, DecodeError, type GraphError, NotFound } from "../GraphError.js"
+import { decideRetry, type GraphPolicy, isRetryableStatus, makePolicy, parseRetryAfter, backoffDelay } from "../GraphPolicy.js"
+import * as Url from "../GraphUrl.js"
+import { ODataPage } from "../ODataPage.js"
+import { OnlineMeeting } from "../OnlineMeeting.js"
+import { makeTokenProvider, type TokenFailure } from "./auth.js"
+import {
+  describeCause,
+  type ErrorContext,
+  errorFromResponse,
+  type GraphErrorBody,
+  invalidArgument,
+  parseErrorBody,
+  transportError
+} from "./errors.js"
+import { limiterFor } from "./limiter.js"
+
+// -- metrics (process-wide, tagged by route template) ---------------------------------------
+const requestsTotal = Metric.counter("graph_requests_total", { description: "HTTP requests sent to Graph (attempts and redirect hops)", incremental: true })
+const retriesTotal = Metric.counter("graph_retries_total", { description: "Graph request attempts that were retries", incremental: true })
+const throttledTotal = Metric.counter("graph_throttled_total", { description: "Graph answers with status 429", incremental: true })
+const throttleWaitMs = Metric.counter("graph_retry_wait_ms_total", { description: "Time waited before retries (ms)", incremental: true })
+const contentBytes = Metric.counter("graph_content_bytes_total", { description: "Content bytes delivered", incremental: true })
+
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "cookie", "proxy-authorization"])
+const ERROR_BODY_LIMIT = 64 * 1024
+
+/** Removes credential headers, whatever their case (the GHSA-396q-4vc8-28x9 mistake was a case-sensitive strip). */
+export const stripCredentials = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.has(k.toLowerCase())) out[k] = v
+  }
+  return out
+}
+
+/** `Content-Range: bytes 100-199/1000` → { start, end, total } (total null for `*`). */
+export const parseContentRange = (value: string | undefined): { start: number; end: number; total: number | null } | undefined => {
+  if (value === undefined) return undefined
+  const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value)
+  if (m === null) return undefined
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === "*" ? null : Number(m[3]) }
+}
+
+const parseLength = (value: string | undefined): number | null => {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return null
+  return Number(value)
+}
+
+class Cut {
+  readonly _tag = "Cut"
+  constructor(readonly why: string) {}
+}
+
+type Ok<A> =
+  | { readonly _tag: "Value"; readonly value: A }
+  | { readonly _tag: "Malformed"; readonly why: string }
+  | { readonly _tag: "Transport"; readonly why: string }
+
+interface Spec<A, R> {
+  readonly name: string
+  readonly url: string
+  readonly route: string
+  readonly accept: string
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly okStatus: (status: number) => boolean
+  /** Handles a 2xx answer (inside the request slot). */
+  readonly onOk: (res: HttpClientResponse.HttpClientResponse, ctx: ErrorContext, requestId: string | null) => Effect.Effect<Ok<A>, GraphError, R>
+  /** Route-level payload name for DecodeErrors of malformed bodies. */
+  readonly payload: string
+}
+
+type Exec<R> = (req: HttpClientRequest.HttpClientRequest) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, R>
+
+const readBounded = (res: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
+  res.stream.pipe(
+    Stream.runFoldWhile(
+      { parts: [] as Array<Uint8Array>, size: 0 },
+      (s) => s.size < limit,
+      (s, chunk) => {
+        s.parts.push(chunk)
+        s.size += chunk.length
+        return s
+      }
+    ),
+    Effect.map((s) => Buffer.concat(s.parts).subarray(0, limit).toString("utf8")),
+    Effect.catchAll(() => Effect.succeed(""))
+  )
+
+const decodeFailure = (
+  e: ParseResult.ParseError,
+  payload: string,
+  status: number,
+  ctx: ErrorContext,
+  requestId: string | null
+): DecodeError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+  const first = issues[0]
+  const field = first === undefined
+    ? ""
+    : first.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
+  return new DecodeError({
+    status,
+    code: null,
+    innerCode: null,
+    requestId,
+    clientRequestId: ctx.clientRequestId,
+    method: ctx.method,
+    route: ctx.route,
+    payload,
+    field,
+    message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${first?.message ?? e.message} [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
+  })
+}
+
+const malformedFailure = (payload: string, why: string, ctx: ErrorContext, requestId: string | null): DecodeError =>
+  new DecodeError({
+    status: 200,
+    code: null,
+    innerCode: null,
+    requestId,
+    clientRequestId: ctx.clientRequestId,
+    method: ctx.method,
+    route: ctx.route,
+    payload,
+    field: "",
+    message: `${ctx.method} ${ctx.route}: the ${payload} is not valid JSON after ${ctx.attempts} attempt(s) (${why}) [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
+  })
+
+export const make = (options: GraphClientOptions): Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    let baseUrl: string
+    let policy: GraphPolicy
+    try {
+      baseUrl = Url.normalizeBaseUrl(options.baseUrl ?? Url.DEFAULT_BASE_URL)
+      policy = makePolicy(options.policy)
+    } catch (e) {
+      return yield* Effect.fail(invalidArgument((e as Error).message, "NEW", "GraphClient"))
+    }
+    const baseOrigin = new URL(baseUrl).origin
+    const scope = options.scope ?? Url.scopeForBaseUrl(baseUrl)
+    const auth = makeTokenProvider(options.credential, scope)
+    const limiter = limiterFor(policy)
+    // Our own spans carry route templates only; the platform's would record full URLs and response headers.
+    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(() => true))
+    const scopedHttp = HttpClient.withScope(http)
+    const execPlain: Exec<never> = (req) => http.execute(req)
+    const execScoped: Exec<Scope.Scope> = (req) => scopedHttp.execute(req)
+
+    const stats = { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0, bytes: 0, tokenRefreshes: 0, resumes: 0 }
+
+    type Sent =
+      | { readonly _tag: "Response"; readonly res: HttpClientResponse.HttpClientResponse }
+      | { readonly _tag: "Transport"; readonly why: string }
+
+    /** One attempt: the request and any redirect hops, credentials dropped once a hop leaves the Graph origin. */
+    const send = <R>(exec: Exec<R>, url: string, route: string, headers: Record<string, string>): Effect.Effect<Sent, never, R> =>
+      Effect.gen(function*() {
+        let current: URL
+        try {
+          current = new URL(url)
+        } catch {
+          return { _tag: "Transport", why: `invalid URL for ${route}` } as const
+        }
+        const origin = current.origin
+        let h = headers
+        for (let hop = 0;; hop++) {
+          stats.requests++
+          yield* Metric.increment(Metric.tagged(requestsTotal, "route", route))
+          const result = yield* Effect.either(exec(HttpClientRequest.get(current.toString(), { headers: h })))
+          if (Either.isLeft(result)) return { _tag: "Transport", why: describeCause(result.left.cause ?? result.left) } as const
+          const res = result.right
+          if (!REDIRECTS.has(res.status)) return { _tag: "Response", res } as const
+          const location = res.headers["location"]
+          if (location === undefined || location === "") return { _tag: "Response", res } as const
+          yield* readBounded(res, ERROR_BODY_LIMIT)
+          if (hop >= policy.maxRedirects) return { _tag: "Transport", why: `more than ${policy.maxRedirects} redirects` } as const
+          let next: URL
+          try {
+            next = new URL(location, current)
+          } catch {
+            return { _tag: "Transport", why: "redirect to an invalid Location" } as const
+          }
+          if (current.protocol === "https:" && next.protocol !== "https:") {
+            return { _tag: "Transport", why: "refused a redirect from https to plain http" } as const
+          }
+          if (next.protocol !== "https:" && next.protocol !== "http:") {
+            return { _tag: "Transport", why: `refused a redirect to ${next.protocol}` } as const
+          }
+          if (next.origin !== origin) h = stripCredentials(h)
+          current = next
+        }
+      })
+
+    const tokenError = (f: TokenFailure, method: string, route: string) =>
+      errorFromResponse(401, { code: f.code, innerCode: null, message: f.message, requestId: null }, {
+        method,
+        route,
+        clientRequestId: null,
+        attempts: 0
+      }, undefined)
+
+    /** The request loop: rate limit → token → attempt → classify → retry or fail. */
+    const run = <A, R>(spec: Spec<A, R>, exec: Exec<R>): Effect.Effect<A, GraphError, R> => {
+      const method = "GET"
+      let attempts = 0
+      let lastStatus = 0
+      const loop = Effect.gen(function*() {
+        let waited = 0
+        let refreshed = false
+        let malformed = 0
+        for (;;) {
+          attempts++
+          if (attempts > 1) {
+            stats.retries++
+            yield* Metric.increment(Metric.tagged(retriesTotal, "route", spec.route))
+          }
+          yield* limiter.take
+          const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
+          const clientRequestId = randomUUID()
+          const ctx: ErrorContext = { method, route: spec.route, clientRequestId, attempts }
+          const headers: Record<string, string> = {
+            ...spec.headers,
+            accept: spec.accept,
+            authorization: `Bearer ${Redacted.value(token)}`,
+            "client-request-id": clientRequestId,
+            "return-client-request-id": "true"
+          }
+          type Outcome =
+            | { readonly _tag: "Done"; readonly value: A }
+            | { readonly _tag: "Status"; readonly status: number; readonly body: GraphErrorBody; readonly retryAfterMs: number | undefined }
+            | { readonly _tag: "Transport"; readonly why: string }
+            | { readonly _tag: "Malformed"; readonly why: string; readonly requestId: string | null }
+          const attempt: Effect.Effect<Outcome, GraphError, R> = Effect.gen(function*() {
+            const sent = yield* send(exec, spec.url, spec.route, headers)
+            if (sent._tag === "Transport") return sent
+            const res = sent.res
+            lastStatus = res.status
+            const requestId = res.headers["request-id"] ?? null
+            if (spec.okStatus(res.status)) {
+              const ok = yield* spec.onOk(res, ctx, requestId)
+              if (ok._tag === "Value") return { _tag: "Done", value: ok.value } as const
+              if (ok._tag === "Malformed") return { _tag: "Malformed", why: ok.why, requestId } as const
+              return { _tag: "Transport", why: ok.why } as const
+            }
+            const text = yield* readBounded(res, ERROR_BODY_LIMIT)
+            return {
+              _tag: "Status",
+              status: res.status,
+              body: parseErrorBody(text, requestId),
+              retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"])
+            } as const
+          })
+          const timed = Effect.timeoutTo(attempt, {
+            duration: policy.requestTimeoutMs,
+            onTimeout: (): Outcome => ({ _tag: "Transport", why: `no answer within ${policy.requestTimeoutMs} ms` }),
+            onSuccess: (o): Outcome => o
+          })
+          const outcome = yield* limiter.requests.withPermits(1)(timed)
+          if (outcome._tag === "Done") {
+            limiter.success()
+            return outcome.value
+          }
+          let retryAfterMs: number | undefined
+          if (outcome._tag === "Status") {
+            const { status } = outcome
+            if (status === 401 && !refreshed && auth.invalidate(token)) {
+              // One fresh token, then retry at once: an expired token is not a reason to back off.
+              refreshed = true
+              stats.tokenRefreshes++
+              continue
+            }
+            if (!isRetryableStatus(status)) return yield* Effect.fail(errorFromResponse(status, outcome.body, ctx, outcome.retryAfterMs))
+            retryAfterMs = outcome.retryAfterMs
+            if (status === 429) {
+              stats.throttled++
+              yield* Metric.increment(Metric.tagged(throttledTotal, "route", spec.route))
+            }
+          } else if (outcome._tag === "Malformed") {
+            malformed++
+            if (malformed > policy.malformedPageRetries) {
+              return yield* Effect.fail(malformedFailure(spec.payload, outcome.why, ctx, outcome.requestId))
+            }
+          }
+          const decision = decideRetry({ attempts, retryAfterMs, waitedMs: waited, policy, random: Math.random() })
+          if (decision._tag === "GiveUp") {
+            if (outcome._tag === "Status") {
+              return yield* Effect.fail(errorFromResponse(outcome.status, outcome.body, ctx, outcome.retryAfterMs))
+            }
+            if (outcome._tag === "Malformed") {
+              return yield* Effect.fail(malformedFailure(spec.payload, outcome.why, ctx, outcome.requestId))
+            }
+            return yield* Effect.fail(transportError(outcome.why, ctx))
+          }
+          if (outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)) {
+            // Everyone using this tenant waits, not just this fiber.
+            limiter.pause(Date.now() + decision.delayMs, outcome.status === 429)
+          }
+          waited += decision.delayMs
+          stats.throttleWaitMs += decision.delayMs
+          yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
+          yield* Effect.sleep(decision.delayMs)
+        }
+      })
+      return loop.pipe(
+        Effect.onExit(() =>
+          Effect.annotateCurrentSpan({ "http.response.status_code": lastStatus, "graph.attempts": attempts })
+        ),
+        Effect.withSpan(`GraphClient.${spec.name}`, {
+          kind: "client",
+          attributes: { "http.request.method": method, "graph.route": spec.route }
+        })
+      )
+    }
+
+    // -- JSON ----------------------------------------------------------------------------
+    const getJson = <A, I>(name: string, route: Url.GraphRoute, schema: Schema.Schema<A, I>, payload: string): Effect.Effect<A, GraphError> => {
+      const decode = Schema.decodeUnknown(schema)
+      return run<A, never>({
+        name,
+        url: route.url,
+        route: route.route,
+        accept: "application/json",
+        payload,
+        okStatus: (s) => s >= 200 && s < 300,
+        onOk: (res, ctx, requestId) =>
+          Effect.gen(function*() {
+            const text = yield* Effect.either(res.text)
+            if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(text.left.cause ?? text.left) } as const
+            let json: unknown
+            try {
+              json = JSON.parse(text.right)
+            } catch (e) {
+              return { _tag: "Malformed", why: (e as Error).message } as const
+            }
+            const decoded = yield* Effect.either(decode(json))
+            if (Either.isLeft(decoded)) return yield* Effect.fail(decodeFailure(decoded.left, payload, res.status, ctx, requestId))
+            return { _tag: "Value", value: decoded.right } as const
+          })
+      }, execPlain)
+    }
+
+    const guard = <A>(method: string, routeName: string, build: () => A): Either.Either<A, BadRequest> => {
+      try {
+        return Either.right(build())
+      } catch (e) {
+        if (e instanceof Url.InvalidArgument) return Either.left(invalidArgument(e.message, method, routeName))
+        throw e
+      }
+    }
+
+    const checkLink = (link: string, route: string, what: string): Effect.Effect<string, GraphError> => {
+      let origin: string
+      try {
+        origin = new URL(link).origin
+      } catch {
+        return Effect.fail(invalidArgument(`${what} is not an absolute URL`, "GET", route))
+      }
+      // Never send the token to a host a payload named.
+      return origin === baseOrigin
+        ? Effect.succeed(link)
+        : Effect.fail(invalidArgument(`${what} points to ${origin}, not ${baseOrigin}; refusing to send credentials there`, "GET", route))
+    }
+
+    type Page<A> = {
+      readonly value: ReadonlyArray<A>
+      readonly "@odata.nextLink"?: string
+      readonly "@odata.deltaLink"?: string
+    }
+
+    const pageSchemas = {
+      recording: ODataPage(CallRecording),
+      transcript: ODataPage(CallTranscript),
+      meeting: ODataPage(OnlineMeeting)
+    }
+
+    const pages = <A>(
+      name: string,
+      first: Either.Either<Url.GraphRoute, BadRequest>,
+      schema: Schema.Schema<any, any>,
+      payload: string
+    ): Stream.Stream<A, GraphError> => {
+      if (Either.isLeft(first)) return Stream.fail(first.left)
+      const route = first.right.route
+      return Stream.paginateChunkEffect(first.right.url, (url) =>
+        getJson(name, { url, route }, schema, payload).pipe(
+          Effect.flatMap((page: Page<A>) => {
+            const next = page["@odata.nextLink"]
+            // An empty page with a nextLink means "keep going", not "done".
+            if (next === undefined || next === null) return Effect.succeed([Chunk.fromIterable(page.value), Option.none<string>()] as const)
+            return Effect.map(checkLink(next, route, "@odata.nextLink"), (n) => [Chunk.fromIterable(page.value), Option.some(n)] as const)
+          })
+        ))
+    }
+
+    const deltaPages = <A, W>(
+      name: string,
+      start: DeltaStart<W>,
+      build: (w: W) => Url.GraphRoute,
+      schema: Schema.Schema<any, any>,
+      payload: string
+    ): Stream.Stream<DeltaEvent<A>, GraphError> => {
+      let first: Either.Either<Url.GraphRoute, BadRequest>
+      if (start !== null && typeof start === "object" && "deltaLink" in start && typeof start.deltaLink === "string") {
+        first = Either.right({ url: start.deltaLink, route: Url.routeOfLink(baseUrl, start.deltaLink) })
+      } else {
+        first = guard("GET", name, () => build(start as W))
+      }
+      if (Either.isLeft(first)) return Stream.fail(first.left)
+      const route = first.right.route
+      type S = Option.Option<string>
+      return Stream.paginateChunkEffect(Option.some(first.right.url) as S, (state) =>
+        Option.isNone(state)
+          ? Effect.succeed([Chunk.empty<DeltaEvent<A>>(), Option.none<S>()] as const)
+          : checkLink(state.value, route, "delta link").pipe(
+            Effect.flatMap((url) => getJson(name, { url, route }, schema, payload)),
+            Effect.flatMap((page: Page<A>) => {
+              const items = Chunk.fromIterable(page.value.map((item): DeltaEvent<A> => ({ _tag: "Item", item })))
+              const next = page["@odata.nextLink"]
+              if (typeof next === "string") return Effect.succeed([items, Option.some(Option.some(next) as S)] as const)
+              const delta = page["@odata.deltaLink"]
+              if (typeof delta === "string") {
+                return Effect.succeed(
+                  [Chunk.append(items, { _tag: "DeltaLink", deltaLink: delta } as DeltaEvent<A>), Option.none<S>()] as const
+                )
+              }
+              return Effect.fail(
+                new DecodeError({
+                  status: 200,
+                  code: null,
+                  innerCode: null,
+                  requestId: null,
+                  clientRequestId: null,
+                  method: "GET",
+                  route,
+                  payload,
+                  field: "@odata.deltaLink",
+                  message: `GET ${route}: a delta page carries neither @odata.nextLink nor @odata.deltaLink`
+                })
+              )
+            })
+          ))
+    }
+
+    // -- content -------------------------------------------------------------------------
+    interface ContentSpec {
+      readonly name: string
+      readonly route: Url.GraphRoute
+      readonly accept: string
+    }
+
+    const openContent = (spec: ContentSpec, offset: number): Effect.Effect<HttpClientResponse.HttpClientResponse, GraphError, Scope.Scope> =>
+      run<HttpClientResponse.HttpClientResponse, Scope.Scope>({
+        name: spec.name,
+        url: spec.route.url,
+        route: spec.route.route,
+        accept: spec.accept,
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : undefined,
+        payload: "content",
+        okStatus: (s) => s === 200 || s === 206,
+        onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
+      }, execScoped)
+
+    const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
+      transportError(why, { method: "GET", route: spec.route.route, clientRequestId: null, attempts })
+
+    const bodyStream = (
+      spec: ContentSpec,
+      first: HttpClientResponse.HttpClientResponse,
+      total: number | null,
+      firstSkip: number
+    ): Stream.Stream<Uint8Array, GraphError> =>
+      Stream.suspend(() => {
+        let delivered = 0
+        let resumes = 0
+        const segment = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> => {
+          let toSkip = skip
+          return res.stream.pipe(
+            Stream.mapError((e) => new Cut(describeCause(e.cause ?? e))),
+            Stream.mapEffect((chunk) => {
+              let c = chunk
+              if (toSkip > 0) {
+                if (c.length <= toSkip) {
+                  toSkip -= c.length
+                  return Effect.succeed(c.subarray(0, 0))
+                }
+                c = c.subarray(toSkip)
+                toSkip = 0
+              }
+              if (total !== null && delivered + c.length > total) {
+                return Effect.fail(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1))
+              }
+              delivered += c.length
+              stats.bytes += c.length
+              return Effect.as(Metric.incrementBy(contentBytes, c.length), c)
+            }),
+            Stream.filter((c) => c.length > 0)
+          )
+        }
+        const loop = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, GraphError> =>
+          segment(res, skip).pipe(
+            Stream.catchTag("Cut", (cut) => resume(cut.why)),
+            Stream.concat(
+              Stream.suspend(() =>
+                total !== null && delivered < total
+                  ? resume(`the body ended after ${delivered} of ${total} bytes`)
+                  : Stream.empty
+              )
+            )
+          )
+        const resume = (why: string): Stream.Stream<Uint8Array, GraphError> => {
+          resumes++
+          if (resumes > policy.maxResumes) {
+            return Stream.fail(contentError(spec, `body cut short (${why}); gave up after ${policy.maxResumes} resumes`, resumes))
+          }
+          stats.resumes++
+          return Stream.unwrapScoped(
+            Effect.gen(function*() {
+              yield* Effect.sleep(backoffDelay(resumes, policy, Math.random()))
+              const res = yield* openContent(spec, delivered)
+              const length = parseLength(res.headers["content-length"])
+              if (res.status === 206) {
+                const range = parseContentRange(res.headers["content-range"])
+                if (range === undefined || range.start > delivered) {
+                  return Stream.fail(contentError(spec, `resume at byte ${delivered} answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`, resumes))
+                }
+                if (total !== null && range.total !== null && range.total !== total) {
+                  return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${range.total})`, resumes))
+                }
+                return loop(res, delivered - range.start)
+              }
+              // 200: the whole body again; the consumer already has the first `delivered` bytes.
+              if (total !== null && length !== null && length !== total) {
+                return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${length})`, resumes))
+              }
+              return loop(res, delivered)
+            })
+          )
+        }
+        return loop(first, firstSkip)
+      })
+
+    const openStream = (spec: ContentSpec): Effect.Effect<Content, GraphError, Scope.Scope> =>
+      Effect.gen(function*() {
+        let released = false
+        const release = Effect.suspend(() => {
+          if (released) return Effect.void
+          released = true
+          return limiter.downloads.release(1)
+        })
+        // The slot is freed when the body ends or the scope closes, whichever comes first.
+        yield* Effect.acquireRelease(limiter.downloads.take(1), () => release)
+        const res = yield* openContent(spec, 0)
+        let total = parseLength(res.headers["content-length"])
+        let skip = 0
+        if (res.status === 206) {
+          // We did not ask for a range; accept it only if it is the whole body from byte 0.
+          const range = parseContentRange(res.headers["content-range"])
+          if (range === undefined || range.start !== 0) {
+            return yield* Effect.fail(contentError(spec, "unexpected partial answer to a full request", 1))
+          }
+          total = range.total
+          skip = 0
+        }
+        return {
+          contentType: res.headers["content-type"] ?? null,
+          contentLength: total,
+          stream: Stream.ensuring(bodyStream(spec, res, total, skip), release)
+        }
+      })
+
+    const collectText = (spec: ContentSpec): Effect.Effect<string, GraphError> =>
+      Effect.scoped(
+        Effect.flatMap(openStream(spec), (c) =>
+          Stream.runFold(c.stream, [] as Array<Uint8Array>, (acc, chunk) => {
+            acc.push(chunk)
+            return acc
+          }).pipe(
+            // Keep a BOM if the server sent one: the text must match the bytes.
+            Effect.map((parts) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(parts)))
+          ))
+      )
+
+    const contentSpec = (name: string, build: () => Url.GraphRoute, accept: string): Either.Either<ContentSpec, BadRequest> =>
+      Either.map(guard("GET", name, build), (route) => ({ name, route, accept }))
+
+    const VTT_ACCEPT = "text/vtt"
+
+    const service: GraphClientService = {
+      baseUrl,
+      policy,
+      listRecordings: (user, call, options?: ListOptions) =>
+        pages(
+          "listRecordings",
+          guard("GET", "listRecordings", () => Url.listArtifacts(baseUrl, user, call, "recordings", options)),
+          pageSchemas.recording,
+          "CallRecording page"
+        ),
+      getRecording: (user, call, id) =>
+        Either.match(guard("GET", "getRecording", () => Url.artifact(baseUrl, user, call, "recordings", id)), {
+          onLeft: Effect.fail,
+          onRight: (r) => getJson("getRecording", r, CallRecording, "CallRecording")
+        }),
+      recordingContent: (user, call, id) =>
+        Either.match(contentSpec("recordingContent", () => Url.artifact(baseUrl, user, call, "recordings", id, "/content"), "*/*"), {
+          onLeft: Effect.fail,
+          onRight: openStream
+        }),
+      listTranscripts: (user, call, options?: ListOptions) =>
+        pages(
+          "listTranscripts",
+          guard("GET", "listTranscripts", () => Url.listArtifacts(baseUrl, user, call, "transcripts", options)),
+          pageSchemas.transcript,
+          "CallTranscript page"
+        ),
+      getTranscript: (user, call, id) =>
+        Either.match(guard("GET", "getTranscript", () => Url.artifact(baseUrl, user, call, "transcripts", id)), {
+          onLeft: Effect.fail,
+          onRight: (r) => getJson("getTranscript", r, CallTranscript, "CallTranscript")
+        }),
+      transcriptContent: (user, call, id) =>
+        Either.match(contentSpec("transcriptContent", () => Url.transcriptContent(baseUrl, user, call, id), VTT_ACCEPT), {
+          onLeft: Effect.fail,
+          onRight: collectText
+        }),
+      transcriptContentStream: (user, call, id) =>
+        Either.match(contentSpec("transcriptContent", () => Url.transcriptContent(baseUrl, user, call, id), VTT_ACCEPT), {
+          onLeft: Effect.fail,
+          onRight: openStream
+        }),
+      transcriptMetadataContent: (user, call, id) =>
+        Either.match(
+          contentSpec(
+            "transcriptMetadataContent",
+            () => Url.artifact(baseUrl, user, call, "transcripts", id, "/metadataContent"),
+            "text/vtt, application/json;q=0.9, */*;q=0.8"
+          ),
+          { onLeft: Effect.fail, onRight: collectText }
+        ),
+      getAllRecordings: (w) =>
+        pages("getAllRecordings", guard("GET", "getAllRecordings", () => Url.getAllArtifacts(baseUrl, "recordings", w)), pageSchemas.recording, "CallRecording page"),
+      getAllTranscripts: (w) =>
+        pages("getAllTranscripts", guard("GET", "getAllTranscripts", () => Url.getAllArtifacts(baseUrl, "transcripts", w)), pageSchemas.transcript, "CallTranscript page"),
+      getAllRecordingsDelta: (start) =>
+        deltaPages("getAllRecordingsDelta", start, (w: Url.OrganizerWindow) => Url.getAllArtifacts(baseUrl, "recordings", w, true), pageSchemas.recording, "CallRecording delta page"),
+      getAllTranscriptsDelta: (start) =>
+        deltaPages("getAllTranscriptsDelta", start, (w: Url.OrganizerWindow) => Url.getAllArtifacts(baseUrl, "transcripts", w, true), pageSchemas.transcript, "CallTranscript delta page"),
+      getAllAdhocRecordings: (w) =>
+        pages("getAllAdhocRecordings", guard("GET", "getAllAdhocRecordings", () => Url.getAllAdhocArtifacts(baseUrl, "recordings", w)), pageSchemas.recording, "CallRecording page"),
+      getAllAdhocTranscripts: (w) =>
+        pages("getAllAdhocTranscripts", guard("GET", "getAllAdhocTranscripts", () => Url.getAllAdhocArtifacts(baseUrl, "transcripts", w)), pageSchemas.transcript, "CallTranscript page"),
+      getAllAdhocRecordingsDelta: (start) =>
+        deltaPages("getAllAdhocRecordingsDelta", start, (w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(baseUrl, "recordings", w, true), pageSchemas.recording, "CallRecording delta page"),
+      getAllAdhocTranscriptsDelta: (start) =>
+        deltaPages("getAllAdhocTranscriptsDelta", start, (w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(baseUrl, "transcripts", w, true), pageSchemas.transcript, "CallTranscript delta page"),
+      getMeeting: (user, meetingId) =>
+        Either.match(guard("GET", "getMeeting", () => Url.meeting(baseUrl, user, meetingId)), {
+          onLeft: Effect.fail,
+          onRight: (r) => getJson("getMeeting", r, OnlineMeeting, "OnlineMeeting")
+        }),
+      findMeetingsByJoinUrl: (user, joinWebUrl) =>
+        Effect.map(
+          Stream.runCollect(
+            pages<OnlineMeeting>("findMeetingsByJoinUrl", guard("GET", "findMeetingsByJoinUrl", () => Url.meetingByJoinUrl(baseUrl, user, joinWebUrl)), pageSchemas.meeting, "OnlineMeeting page")
+          ),
+          Chunk.toReadonlyArray
+        ),
+      getMeetingByJoinUrl: (user, joinWebUrl) =>
+        Effect.flatMap(service.findMeetingsByJoinUrl(user, joinWebUrl), (meetings) =>
+          meetings.length > 0
+            ? Effect.succeed(meetings[0])
+            : Effect.fail(
+              new NotFound({
+                status: 404,
+                code: "NotFound",
+                innerCode: null,
+                requestId: null,
+                clientRequestId: null,
+                method: "GET",
+                route: "/onlineMeetings?$filter=JoinWebUrl",
+                message: "No online meeting has this join URL for the user in the path (meetings expire 60 days after they end)."
+              })
+            )),
+      stats: Effect.sync((): GraphStats => ({ ...stats }))
+    }
+    return service
+  })
+
+export const makeFromConfig = (options?: {
+  readonly baseUrl?: Config.Config<string> | undefined
+  readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  readonly policy?: Partial<GraphPolicy> | undefined
+}): Effect.Effect<GraphClientService, ConfigError.ConfigError | BadRequest, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const baseUrl = yield* (options?.baseUrl ?? Config.string("GRAPH_BASE_URL").pipe(Config.withDefault(Url.DEFAULT_BASE_URL)))
+    const token = yield* (options?.accessToken ?? Config.option(Config.redacted("GRAPH_ACCESS_TOKEN")))
+    const credential = Option.isSome(token) ? token.value : new DefaultAzureCredential()
+    return yield* make({ baseUrl, credential, policy: options?.policy })
+  })
