@@ -1,0 +1,122 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
+import { parseContentRange, stripCredentials } from "../src/internal/client.js"
+import { errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
+
+const now = Date.parse("2026-01-01T00:00:00Z")
+
+describe("Retry-After", () => {
+  it("parses delay-seconds", () => {
+    expect(parseRetryAfter("7", now)).toBe(7000)
+    expect(parseRetryAfter(" 0 ", now)).toBe(0)
+  })
+
+  it("parses an HTTP date relative to now, never negative", () => {
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:03 GMT", now)).toBe(3000)
+    expect(parseRetryAfter("Wed, 31 Dec 2025 23:59:00 GMT", now)).toBe(0)
+  })
+
+  it("uses the response's Date when our clock runs ahead, so we never retry early", () => {
+    // Our clock says 00:00:02, the server said 00:00:00 and asks for 00:00:03: wait 3 s, not 1 s.
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:03 GMT", now + 2000, "Thu, 01 Jan 2026 00:00:00 GMT")).toBe(3000)
+  })
+
+  it("ignores garbage and absence", () => {
+    expect(parseRetryAfter(undefined, now)).toBeUndefined()
+    expect(parseRetryAfter("", now)).toBeUndefined()
+    expect(parseRetryAfter("soon", now)).toBeUndefined()
+    expect(parseRetryAfter("-5", now)).toBeUndefined()
+  })
+})
+
+describe("backoff", () => {
+  it("grows exponentially within [d/2, d] and respects the cap (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 0.9999, noNaN: true }), (attempt, r) => {
+        const d = backoffDelay(attempt, defaultPolicy, r)
+        const exp = Math.min(defaultPolicy.maxBackoffMs, defaultPolicy.baseDelayMs * 2 ** (attempt - 1))
+        expect(d).toBeGreaterThanOrEqual(Math.floor(exp / 2))
+        expect(d).toBeLessThanOrEqual(exp)
+      })
+    )
+  })
+
+  it("never waits less than Retry-After asked (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 600_000 }), fc.double({ min: 0, max: 0.9999, noNaN: true }), (ra, r) => {
+        expect(retryDelay(3, ra, defaultPolicy, r)).toBeGreaterThanOrEqual(ra)
+      })
+    )
+  })
+})
+
+describe("decideRetry", () => {
+  const policy = makePolicy({ maxAttempts: 4, maxSingleWaitMs: 5_000, maxTotalRetryMs: 8_000 })
+  it("retries within the budget", () => {
+    expect(decideRetry({ attempts: 1, retryAfterMs: 1000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "Retry", delayMs: 1000 })
+  })
+  it("gives up on attempts, on a single wait over the cap, and on total time", () => {
+    expect(decideRetry({ attempts: 4, retryAfterMs: undefined, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "attempts" })
+    expect(decideRetry({ attempts: 1, retryAfterMs: 6000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "singleWait" })
+    expect(decideRetry({ attempts: 2, retryAfterMs: 4000, waitedMs: 5000, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "totalTime" })
+  })
+  it("retries exactly the transient statuses", () => {
+    expect([408, 429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true)
+    expect([400, 401, 402, 403, 404, 409, 501].some(isRetryableStatus)).toBe(false)
+  })
+  it("rejects nonsense policies with a clear message", () => {
+    expect(() => makePolicy({ requestsPerSecond: 0 })).toThrow(/requestsPerSecond must be a positive number/)
+  })
+})
+
+describe("redirect credential strip", () => {
+  it("removes Authorization, Cookie and Proxy-Authorization whatever their case", () => {
+    const out = stripCredentials({
+      Authorization: "Bearer x",
+      authorization: "Bearer y",
+      AUTHORIZATION: "z",
+      CooKie: "a=b",
+      "proxy-Authorization": "Basic q",
+      "client-request-id": "c",
+      Range: "bytes=5-"
+    })
+    expect(out).toEqual({ "client-request-id": "c", Range: "bytes=5-" })
+  })
+  it("parses Content-Range", () => {
+    expect(parseContentRange("bytes 100-199/1000")).toEqual({ start: 100, end: 199, total: 1000 })
+    expect(parseContentRange("bytes 0-0/*")).toEqual({ start: 0, end: 0, total: null })
+    expect(parseContentRange("items 1-2/3")).toBeUndefined()
+  })
+})
+
+describe("error mapping", () => {
+  const ctx = { method: "GET", route: "/users/{userId}/onlineMeetings/{meetingId}/transcripts", clientRequestId: "crid", attempts: 1 }
+  it("tells the admin which PowerShell commands grant the access policy", () => {
+    const body = parseErrorBody(JSON.stringify({ error: { code: "Forbidden", message: "No application access policy found for this app." } }), "rid")
+    const e = errorFromResponse(403, body, ctx, undefined)
+    expect(e._tag).toBe("Forbidden")
+    if (e._tag !== "Forbidden") throw e
+    expect(e.reason).toBe("NoApplicationAccessPolicy")
+    expect(e.message).toContain("New-CsApplicationAccessPolicy")
+    expect(e.message).toContain("Grant-CsApplicationAccessPolicy")
+    expect(e.requestId).toBe("rid")
+    expect(e.clientRequestId).toBe("crid")
+  })
+  it("branches on innerError.code for disabled transcripts and reads request-id from innerError", () => {
+    const body = parseErrorBody(
+      JSON.stringify({ error: { code: "Forbidden", message: "x", innerError: { code: "GraphAccessToTranscriptsDisabled", "request-id": "inner" } } }),
+      null
+    )
+    const e = errorFromResponse(403, body, ctx, undefined)
+    expect(e._tag === "Forbidden" && e.reason).toBe("TranscriptAccessDisabled")
+    expect(e.requestId).toBe("inner")
+    expect(e.innerCode).toBe("GraphAccessToTranscriptsDisabled")
+  })
+  it("says billing for 402 and keeps non-JSON bodies as the message, redacting bearer tokens", () => {
+    expect(errorFromResponse(402, parseErrorBody("{}", null), ctx, undefined).message).toMatch(/billing/)
+    const e = errorFromResponse(400, parseErrorBody("gateway said Bearer eyJabc.def.ghi no", null), ctx, undefined)
+    expect(e._tag).toBe("BadRequest")
+    expect(e.message).not.toContain("eyJabc")
+  })
+})
