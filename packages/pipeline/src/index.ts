@@ -1,5 +1,7 @@
 export * from "./Progress.js"
 export * from "./ProgressEvent.js"
 export * from "./RunSummary.js"
+export * from "./Sync.js"
 export * from "./SyncError.js"
+export * from "./SyncLayer.js"
 export * from "./SyncOptions.js"

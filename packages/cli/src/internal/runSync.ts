@@ -1,8 +1,20 @@
-import { validateSyncOptions } from "@meeting-artifacts/pipeline"
+import { type GraphError, isGraphError } from "@meeting-artifacts/api"
+import {
+  isHttpUrl,
+  Progress,
+  type RunSummary,
+  sync,
+  SyncFatalError,
+  syncLayer,
+  validateSyncOptions
+} from "@meeting-artifacts/pipeline"
+import { parseSinkSpecs, type SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
-import { resolveCredential } from "../Auth.js"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { resolveCredential, scopeFor } from "../Auth.js"
 import { ExitCode } from "../CliExit.js"
-import { isHttpUrl } from "@meeting-artifacts/pipeline"
+import { formatBytes, formatDuration, renderProgress } from "./render.js"
 
 export interface SyncCommandConfig {
   readonly organizers: ReadonlyArray<string>
@@ -20,11 +32,43 @@ export interface SyncCommandConfig {
   readonly json: boolean
 }
 
+const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ").trim()
+
 /** Writes one line to stderr (never through Console, which the CLI shell filters while parsing). */
 export const errorLine = (message: string): Effect.Effect<void> =>
   Effect.sync(() => {
-    process.stderr.write(`meeting-artifacts sync: ${message.replace(/\s*\n\s*/g, " ")}\n`)
+    process.stderr.write(`meeting-artifacts sync: ${oneLine(message)}\n`)
   })
+
+const usd = (n: number) => `$${n.toFixed(4)}`
+
+/** The human summary printed on stdout at the end of a run. */
+export const formatSummary = (s: RunSummary): string => {
+  const kinds = (label: string, c: RunSummary["recordings"]) =>
+    `${label}: ${c.discovered} found, ${c.downloaded} downloaded, ${c.skipped} already complete, ${c.failed} failed`
+  const lines = s.dryRun
+    ? [
+      `Dry run: would download ${s.recordings.downloaded} recording(s) and ${s.transcripts.downloaded} transcript(s) ` +
+      `(${s.recordings.skipped + s.transcripts.skipped} already complete).`,
+      `Metered cost it would incur: ${s.recordingMinutes} recording min (${usd(s.cost.recordings)}) + ` +
+      `${s.transcriptMinutes} transcript min (${usd(s.cost.transcripts)}) = ${usd(s.cost.total)}`
+    ]
+    : [
+      `Exported ${s.sets} set(s) into ${s.out}`,
+      kinds("recordings", s.recordings),
+      kinds("transcripts", s.transcripts),
+      `${formatBytes(s.bytes)} downloaded; ${s.requests} requests, ${s.retries} retries, ${s.throttleWaits} throttled ` +
+      `(${formatDuration(s.throttleWaitMs)} waiting); elapsed ${formatDuration(s.elapsedMs)}`,
+      `Metered: ${s.recordingMinutes} recording min (${usd(s.cost.recordings)}) + ${s.transcriptMinutes} transcript min ` +
+      `(${usd(s.cost.transcripts)}) = ${usd(s.cost.total)}`,
+      `Manifest: ${s.manifest}`
+    ]
+  if (s.failures > 0) lines.push(`${s.failures} item(s) failed for good: see ${s.failuresFile}`)
+  return lines.join("\n")
+}
+
+const describeSetupError = (e: SinkError | GraphError): string =>
+  isGraphError(e) ? `cannot set up the Graph client: ${e.message}` : `cannot open storage: ${e.message}`
 
 /** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
 export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
@@ -48,11 +92,60 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       yield* errorLine(`--graph-url is not an http(s) URL: ${JSON.stringify(config.graphUrl)}`)
       return ExitCode.Fatal
     }
+    const sinks = parseSinkSpecs(config.sinks)
+    if (sinks._tag === "Left") {
+      yield* errorLine(sinks.left.message)
+      return ExitCode.Fatal
+    }
     const auth = yield* Effect.try(() => resolveCredential()).pipe(Effect.either)
     if (auth._tag === "Left") {
       yield* errorLine(`cannot set up authentication: ${String(auth.left)}`)
       return ExitCode.Fatal
     }
-    yield* errorLine("the sync pipeline is not wired yet")
-    return ExitCode.Fatal
+    const layer = syncLayer({
+      out: config.out,
+      state: config.state,
+      sinks: sinks.right,
+      dryRun: config.dryRun,
+      graph: {
+        baseUrl: config.graphUrl,
+        credential: auth.right.credential,
+        scope: process.env.GRAPH_SCOPE ?? scopeFor(config.graphUrl),
+        policy: { maxConcurrentDownloads: config.concurrency }
+      }
+    })
+    const program = Effect.gen(function*() {
+      const progress = yield* Progress
+      const events = yield* progress.subscribe
+      const renderer = yield* Effect.fork(
+        renderProgress(events.pipe(Stream.takeUntil((e) => e._tag === "RunFinished")))
+      )
+      const summary = yield* sync({
+        organizers: config.organizers,
+        from: config.from,
+        to: config.to,
+        meetingIds: config.meetingIds,
+        joinUrls: config.joinUrls,
+        out: config.out,
+        incremental: config.incremental,
+        concurrency: config.concurrency,
+        dryRun: config.dryRun
+      }).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
+      yield* Fiber.join(renderer)
+      return summary
+    }).pipe(Effect.scoped, Effect.provide(Progress.layer), Effect.provide(layer))
+
+    return yield* program.pipe(
+      Effect.flatMap((summary) =>
+        Effect.sync(() => {
+          process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
+          return summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok
+        })
+      ),
+      Effect.catchAll((e) => {
+        if (e instanceof SyncFatalError) return Effect.as(errorLine(e.oneLine), ExitCode.Fatal)
+        if (e._tag === "InvalidSyncOptions") return Effect.as(errorLine(e.message), ExitCode.Fatal)
+        return Effect.as(errorLine(describeSetupError(e)), ExitCode.Fatal)
+      })
+    )
   })

@@ -1,0 +1,167 @@
+/**
+ * Renders a run's progress events on stderr: redrawn progress bars on a TTY
+ * (artifacts, bytes, throttle waits, ETA), plain log lines otherwise. Never
+ * prints anything token-like: events carry ids, paths and Graph codes only.
+ */
+import type { ProgressEvent } from "@meeting-artifacts/pipeline"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+
+export const formatBytes = (n: number): string => {
+  if (n < 1024) return `${n} B`
+  const units = ["KiB", "MiB", "GiB", "TiB"]
+  let v = n / 1024
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`
+}
+
+export const formatDuration = (ms: number): string => {
+  const s = Math.max(0, Math.round(ms / 1000))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const sec = s % 60
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`
+}
+
+const bar = (ratio: number, width = 24): string => {
+  const r = Math.min(1, Math.max(0, Number.isFinite(ratio) ? ratio : 0))
+  const full = Math.round(r * width)
+  return `[${"#".repeat(full)}${"-".repeat(width - full)}]`
+}
+
+/** Running totals of a run, folded from its events. */
+export class ProgressState {
+  pending = 0
+  pendingBytes = 0
+  pendingBytesKnown = true
+  done = 0
+  failed = 0
+  skipped = 0
+  bytes = 0
+  throttleWaits = 0
+  throttleWaitMs = 0
+  retries = 0
+  readonly startedAt = Date.now()
+
+  apply(event: ProgressEvent): void {
+    switch (event._tag) {
+      case "Discovered":
+        this.pending += event.pending
+        if (event.pendingBytes === null) this.pendingBytesKnown = false
+        else this.pendingBytes += event.pendingBytes
+        break
+      case "ArtifactBytes":
+        this.bytes += event.bytes
+        break
+      case "ArtifactCompleted":
+        if (event.skipped) this.skipped++
+        else this.done++
+        break
+      case "ArtifactFailed":
+        this.failed++
+        break
+      case "Stats":
+        this.throttleWaits = event.throttleWaits
+        this.throttleWaitMs = event.throttleWaitMs
+        this.retries = event.retries
+        break
+      default:
+        break
+    }
+  }
+
+  lines(now = Date.now()): ReadonlyArray<string> {
+    const finished = this.done + this.failed + this.skipped
+    const elapsed = now - this.startedAt
+    const total = Math.max(this.pending, finished)
+    let eta = "--:--"
+    if (this.pendingBytesKnown && this.pendingBytes > 0 && this.bytes > 0) {
+      eta = formatDuration((elapsed / this.bytes) * Math.max(0, this.pendingBytes - this.bytes))
+    } else if (finished > 0 && total > finished) {
+      eta = formatDuration((elapsed / finished) * (total - finished))
+    } else if (total > 0 && finished >= total) eta = "0:00"
+    const bytesTotal = this.pendingBytesKnown && this.pendingBytes > 0 ? ` / ${formatBytes(this.pendingBytes)}` : ""
+    return [
+      `artifacts ${bar(total === 0 ? 0 : finished / total)} ${finished}/${total}` +
+      (this.failed > 0 ? ` (${this.failed} failed)` : "") + (this.skipped > 0 ? ` (${this.skipped} already done)` : ""),
+      `bytes     ${bar(this.pendingBytesKnown && this.pendingBytes > 0 ? this.bytes / this.pendingBytes : 0)} ${
+        formatBytes(this.bytes)
+      }${bytesTotal}`,
+      `throttled ${this.throttleWaits} waits (${formatDuration(this.throttleWaitMs)}), ${this.retries} retries   elapsed ${
+        formatDuration(elapsed)
+      }   ETA ${eta}`
+    ]
+  }
+}
+
+/** One plain log line for an event, or null for the chatty ones. */
+export const plainLine = (event: ProgressEvent): string | null => {
+  switch (event._tag) {
+    case "RunStarted":
+      return `sync ${event.runId}: ${event.organizers.length} organizer(s), window ${event.from ?? "-"} .. ${event.to ?? "-"}${
+        event.incremental ? ", incremental" : ""
+      }${event.dryRun ? ", dry run" : ""}`
+    case "Discovered":
+      return `organizer ${event.organizerId}: ${event.recordings} recording(s), ${event.transcripts} transcript(s) in ${event.sets} set(s); ${event.pending} to download`
+    case "ArtifactCompleted":
+      return event.skipped
+        ? `already complete ${event.kind} ${event.id} -> ${event.path}`
+        : `downloaded ${event.kind} ${event.id} (${formatBytes(event.bytes)}) -> ${event.path}`
+    case "ArtifactFailed":
+      return `FAILED ${event.kind} ${event.id} of meeting ${event.meetingId}: ${event.reason}${
+        event.code !== null ? ` (code ${event.code})` : ""
+      }${event.requestId !== null ? ` request-id ${event.requestId}` : ""}`
+    default:
+      return null
+  }
+}
+
+/**
+ * Consumes `events` until it ends, drawing on `stream` (stderr). On a TTY the
+ * three bar lines are redrawn at most every 100 ms, and failures are printed
+ * above them as they happen.
+ */
+export const renderProgress = <E, R>(
+  events: Stream.Stream<ProgressEvent, E, R>,
+  out: NodeJS.WriteStream = process.stderr
+): Effect.Effect<void, E, R> => {
+  const tty = out.isTTY === true && process.env.TERM !== "dumb"
+  if (!tty) {
+    return Stream.runForEach(events, (event) =>
+      Effect.sync(() => {
+        const line = plainLine(event)
+        if (line !== null) out.write(`${line}\n`)
+      }))
+  }
+  const state = new ProgressState()
+  let drawn = 0
+  let lastDraw = 0
+  const clear = () => {
+    if (drawn > 0) out.write(`\u001b[${drawn}A\u001b[0J`)
+    drawn = 0
+  }
+  const draw = (force: boolean) => {
+    const now = Date.now()
+    if (!force && now - lastDraw < 100) return
+    lastDraw = now
+    clear()
+    const columns = out.columns ?? 100
+    const lines = state.lines(now).map((l) => l.slice(0, Math.max(20, columns - 1)))
+    out.write(`${lines.join("\n")}\n`)
+    drawn = lines.length
+  }
+  return Stream.runForEach(events, (event) =>
+    Effect.sync(() => {
+      state.apply(event)
+      if (event._tag === "ArtifactFailed" || event._tag === "RunStarted" || event._tag === "Discovered") {
+        clear()
+        out.write(`${plainLine(event)}\n`)
+        draw(true)
+      } else if (event._tag === "RunFinished") draw(true)
+      else draw(false)
+    })).pipe(Effect.ensuring(Effect.sync(() => draw(true))))
+}

@@ -1,0 +1,54 @@
+/**
+ * The default services of a sync: a Graph client, the filesystem content sink,
+ * manifest and failures files under `<out>`, the checkpoint store (SQLite in
+ * `<out>/.meeting-artifacts/state.sqlite` by default, or Postgres), and the
+ * record sinks named by `--sink` specs.
+ */
+import { GraphClient, type GraphClientOptions, type GraphError } from "@meeting-artifacts/api"
+import {
+  CheckpointStore,
+  Failures,
+  FileSystemSink,
+  Layout,
+  Manifest,
+  recordSinksLayer,
+  type SinkError,
+  type SinkSpec
+} from "@meeting-artifacts/sinks"
+import * as fs from "node:fs"
+import * as Layer from "effect/Layer"
+import type { SyncServices } from "./Sync.js"
+
+export interface SyncLayerOptions {
+  readonly out: string
+  /** A SQLite file, or a `postgres://` URL; default `<out>/.meeting-artifacts/state.sqlite`. */
+  readonly state?: string | undefined
+  readonly graph: GraphClientOptions
+  readonly sinks?: ReadonlyArray<SinkSpec> | undefined
+  /**
+   * A dry run writes nothing: when the state file does not exist yet, an
+   * in-memory store stands in for it.
+   */
+  readonly dryRun?: boolean | undefined
+}
+
+export const statePathFor = (options: { readonly out: string; readonly state?: string | undefined }): string =>
+  options.state ?? Layout.defaultStatePath(options.out)
+
+const checkpointLayer = (options: SyncLayerOptions): Layer.Layer<CheckpointStore.CheckpointStore, SinkError> => {
+  const state = statePathFor(options)
+  if (/^postgres(ql)?:\/\//i.test(state)) return CheckpointStore.layerPostgres(state)
+  if (options.dryRun === true && !fs.existsSync(state)) return CheckpointStore.layerSqlite(":memory:")
+  return CheckpointStore.layerSqlite(state)
+}
+
+/** Every service `sync` needs, from options. */
+export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, SinkError | GraphError> =>
+  Layer.mergeAll(
+    GraphClient.layer(options.graph),
+    checkpointLayer(options),
+    FileSystemSink.layer(options.out),
+    Manifest.layer(options.out),
+    Failures.layer(options.out),
+    recordSinksLayer(options.sinks ?? [])
+  )
