@@ -1,0 +1,69 @@
+/**
+ * What the emulator served, for tests and benchmarks.
+ */
+
+export interface Counters {
+  /** Graph requests received (second origin and token endpoint not included) */
+  readonly total: number
+  /** Graph requests by route name (see `RouteName`) */
+  readonly byRoute: Record<string, number>
+  /** responses by status code, Graph and second origin */
+  readonly byStatus: Record<string, number>
+  /** 429 responses, whatever caused them (fault rules, rate limit, concurrency ceiling) */
+  readonly throttled: number
+  /** injected faults by kind (`FaultKind`, plus `rateLimit`, `concurrency`) */
+  readonly faults: Record<string, number>
+  /**
+   * completed 200/206 content bodies per artifact id (either origin); metadataContent bodies are
+   * counted under `<transcriptId>#metadataContent`
+   */
+  readonly contentRequests: Record<string, number>
+  /** content bytes written (complete or not) */
+  readonly contentBytes: number
+  readonly secondOrigin: { readonly requests: number; readonly withCredentials: number }
+  /** tokens issued by the token endpoint */
+  readonly tokensIssued: number
+}
+
+/** @internal mutable counters behind `counters()` */
+export class MutableCounters {
+  total = 0
+  byRoute: Record<string, number> = {}
+  byStatus: Record<string, number> = {}
+  throttled = 0
+  faults: Record<string, number> = {}
+  contentRequests: Record<string, number> = {}
+  contentBytes = 0
+  secondOrigin = { requests: 0, withCredentials: 0 }
+  tokensIssued = 0
+
+  bump(record: Record<string, number>, key: string, n = 1): void {
+    record[key] = (record[key] ?? 0) + n
+  }
+
+  snapshot(): Counters {
+    return {
+      total: this.total,
+      byRoute: { ...this.byRoute },
+      byStatus: { ...this.byStatus },
+      throttled: this.throttled,
+      faults: { ...this.faults },
+      contentRequests: { ...this.contentRequests },
+      contentBytes: this.contentBytes,
+      secondOrigin: { ...this.secondOrigin },
+      tokensIssued: this.tokensIssued
+    }
+  }
+
+  reset(): void {
+    this.total = 0
+    this.byRoute = {}
+    this.byStatus = {}
+    this.throttled = 0
+    this.faults = {}
+    this.contentRequests = {}
+    this.contentBytes = 0
+    this.secondOrigin = { requests: 0, withCredentials: 0 }
+    this.tokensIssued = 0
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The emulator: a Graph-compatible HTTP server for one tenant, a second origin for redirected content,
+ * and optionally an HTTPS Entra-compatible token endpoint.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodeHttp from "node:http"
+import * as NodeHttps from "node:https"
+import { type Counters, MutableCounters } from "./Counters.js"
+import { type FaultConfig, type FaultProfile, resolveFaults } from "./Faults.js"
+import {
+  FixtureError,
+  FixtureMeeting as FixtureMeetingSchema,
+  FixtureRecording as FixtureRecordingSchema,
+  FixtureTranscript as FixtureTranscriptSchema,
+  loadFixtureFile,
+  validateFixture
+} from "./Fixture.js"
+import type { FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
+import { type GenerateSpec, generateTenant } from "./Generator.js"
+import { errorBody, graphApp, type GraphRuntime, secondOriginApp } from "./internal/graph.js"
+import { FaultEngine } from "./internal/faults.js"
+import { TenantState, TenantStateError } from "./internal/state.js"
+import { tokenEndpointApp } from "./internal/tokenEndpoint.js"
+import { signToken } from "./internal/tokens.js"
+import { type Authority, createTestCa, serverCertificate, type TokenEndpointOptions } from "./TokenEndpoint.js"
+import * as Schema from "effect/Schema"
+
+export interface EmulatorOptions {
+  /** a fixture object, or the path of a fixture JSON file (content files resolve relative to it) */
+  readonly fixture?: TenantFixture | string
+  /** generate a tenant instead of loading a fixture */
+  readonly generate?: GenerateSpec
+  /** Graph listener port; default 0 (any free port) */
+  readonly port?: number
+  readonly faults?: FaultProfile | FaultConfig
+  /** seed for fault decisions when the fault config has none; default 1 */
+  readonly seed?: number
+  /**
+   * lifetime of tokens from the token endpoint and `issueToken` (default 3600), and of `accessToken`
+   * when given (otherwise `accessToken` lives 24 h)
+   */
+  readonly tokenTtlSeconds?: number
+  /** also start the HTTPS Entra-compatible token endpoint */
+  readonly tokenEndpoint?: boolean | TokenEndpointOptions
+  /** default page size of lists (Graph: 10); `$top` overrides up to 100 */
+  readonly pageSize?: number
+}
+
+export interface Emulator {
+  /** `http://127.0.0.1:PORT` */
+  readonly origin: string
+  /** `http://127.0.0.1:PORT/v1.0` */
+  readonly baseUrl: string
+  /** `http://127.0.0.1:PORT/beta` */
+  readonly betaBaseUrl: string
+  /** origin of the listener that serves redirected content */
+  readonly secondOrigin: string
+  /** a valid delegated token whose subject (`/me`) is the first user of the tenant */
+  readonly accessToken: string
+  readonly tenantId: string
+  /** the tenant as loaded or generated (artifacts added later are not reflected here) */
+  readonly fixture: TenantFixture
+  /** set when the token endpoint runs */
+  readonly authority: Authority | undefined
+  readonly counters: () => Counters
+  readonly resetCounters: () => void
+  readonly setFaults: (faults: FaultProfile | FaultConfig) => void
+  readonly addMeeting: (meeting: FixtureMeeting) => void
+  readonly addRecording: (meetingId: string, recording: FixtureRecording) => void
+  readonly addTranscript: (meetingId: string, transcript: FixtureTranscript) => void
+  /** a token for this tenant; `subject` is the user `/me` resolves to (omit for an app-only token); negative ttl = expired */
+  readonly issueToken: (options?: { readonly subject?: string; readonly ttlSeconds?: number }) => string
+}
+
+export class EmulatorError extends Schema.TaggedError<EmulatorError>()("EmulatorError", {
+  message: Schema.String
+}) {}
+
+const loadTenant = (options: EmulatorOptions) => {
+  if (options.generate !== undefined) {
+    return Effect.map(
+      Effect.try({
+        try: () => generateTenant(options.generate!),
+        catch: (e) => new FixtureError({ message: `cannot generate tenant: ${String(e)}` })
+      }),
+      (fixture) => ({ fixture, baseDir: process.cwd() })
+    )
+  }
+  if (options.fixture === undefined) {
+    return Effect.fail(new FixtureError({ message: "either fixture or generate is required" }))
+  }
+  return typeof options.fixture === "string"
+    ? loadFixtureFile(options.fixture)
+    : validateFixture(options.fixture, process.cwd())
+}
+
+/** Listens with a node server we keep a handle on, so closing can drop open (streaming) connections. */
+const listen = (evaluate: () => NodeHttp.Server, port: number) =>
+  Effect.gen(function*() {
+    let node: NodeHttp.Server | undefined
+    const server = yield* NodeHttpServer.make(() => (node = evaluate()), { port, host: "127.0.0.1" })
+    yield* Effect.addFinalizer(() => Effect.sync(() => node?.closeAllConnections()))
+    const address = server.address
+    const actualPort = address._tag === "TcpAddress" ? address.port : 0
+    return { server, port: actualPort }
+  })
+
+const decodeOr = <A, I>(schema: Schema.Schema<A, I>, what: string) => (input: unknown): I => {
+  const result = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(input)
+  if (result._tag === "Left") throw new TenantStateError(`invalid ${what}: ${result.left.message}`)
+  return input as I
+}
+const checkMeeting = decodeOr(FixtureMeetingSchema, "meeting")
+const checkRecording = decodeOr(FixtureRecordingSchema, "recording")
+const checkTranscript = decodeOr(FixtureTranscriptSchema, "transcript")
+
+/** Starts the emulator in the current scope; everything stops when the scope closes. */
+export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureError | EmulatorError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const loaded = yield* loadTenant(options)
+    const state = yield* Effect.try({
+      try: () => new TenantState(loaded.fixture, loaded.baseDir),
+      catch: (e) => new FixtureError({ message: e instanceof Error ? e.message : String(e) })
+    })
+    const secret = NodeCrypto.randomBytes(32)
+    const counters = new MutableCounters()
+    const faults = yield* Effect.try({
+      try: () => new FaultEngine(resolveFaults(options.faults), options.seed ?? 1),
+      catch: (e) => new EmulatorError({ message: String(e) })
+    })
+    let secondOriginUrl = ""
+    const rt: GraphRuntime = {
+      state,
+      secret,
+      counters,
+      faults,
+      pageSize: options.pageSize ?? 10,
+      secondOrigin: () => secondOriginUrl
+    }
+    const ttl = options.tokenTtlSeconds ?? 3600
+    const issueToken = (o?: { readonly subject?: string; readonly ttlSeconds?: number }) => {
+      const now = Math.floor(Date.now() / 1000)
+      return signToken(secret, {
+        aud: "https://graph.microsoft.com",
+        iss: `https://sts.windows.net/${state.tenantId}/`,
+        tid: state.tenantId,
+        iat: now,
+        nbf: now,
+        exp: now + (o?.ttlSeconds ?? ttl),
+        ...(o?.subject !== undefined ? { oid: o.subject, sub: o.subject } : {}),
+        appid: "00000000-0000-0000-0000-00000000e4a1"
+      })
+    }
+    const serveError = (e: unknown) => new EmulatorError({ message: `cannot listen: ${String(e)}` })
+
+    const second = yield* listen(() => NodeHttp.createServer(), 0).pipe(Effect.mapError(serveError))
+    secondOriginUrl = `http://127.0.0.1:${second.port}`
+    yield* HttpServer.serveEffect(secondOriginApp(rt)).pipe(Effect.provideService(HttpServer.HttpServer, second.server))
+
+    const main = yield* listen(() => NodeHttp.createServer(), options.port ?? 0).pipe(Effect.mapError(serveError))
+    const graph = graphApp(rt)
+    const jsonBody = <A>(check: (u: unknown) => A, apply: (a: A) => void) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const body = yield* Effect.orElseSucceed(request.json, () => undefined)
+        try {
+          apply(check(body))
+          return HttpServerResponse.unsafeJson({ ok: true }, { status: 201 })
+        } catch (e) {
+          return HttpServerResponse.unsafeJson({ error: { code: "BadRequest", message: e instanceof Error ? e.message : String(e) } }, { status: 400 })
+        }
+      })
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.get("/_emulator/counters", Effect.sync(() => HttpServerResponse.unsafeJson(counters.snapshot()))),
+      HttpRouter.post("/_emulator/counters/reset", Effect.sync(() => {
+        counters.reset()
+        return HttpServerResponse.empty({ status: 204 })
+      })),
+      HttpRouter.post("/_emulator/meetings", jsonBody(checkMeeting, (m) => state.addMeeting(m))),
+      HttpRouter.post("/_emulator/recordings", jsonBody((u) => {
+        const b = u as { meetingId?: unknown; recording?: unknown }
+        if (typeof b?.meetingId !== "string") throw new TenantStateError("meetingId (string) is required")
+        return { meetingId: b.meetingId, recording: checkRecording(b.recording) }
+      }, (b) => state.addRecording(b.meetingId, b.recording))),
+      HttpRouter.post("/_emulator/transcripts", jsonBody((u) => {
+        const b = u as { meetingId?: unknown; transcript?: unknown }
+        if (typeof b?.meetingId !== "string") throw new TenantStateError("meetingId (string) is required")
+        return { meetingId: b.meetingId, transcript: checkTranscript(b.transcript) }
+      }, (b) => state.addTranscript(b.meetingId, b.transcript))),
+      HttpRouter.put("/_emulator/faults", jsonBody((u) => resolveFaults(u as FaultProfile | FaultConfig), (f) => faults.set(f))),
+      HttpRouter.post("/_emulator/tokens", Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const body = (yield* Effect.orElseSucceed(request.json, () => ({}))) as { subject?: string; ttlSeconds?: number }
+        const token = issueToken({
+          ...(typeof body?.subject === "string" ? { subject: body.subject } : {}),
+          ...(typeof body?.ttlSeconds === "number" ? { ttlSeconds: body.ttlSeconds } : {})
+        })
+        return HttpServerResponse.unsafeJson({ access_token: token, token_type: "Bearer" })
+      })),
+      HttpRouter.all("/v1.0/*", graph),
+      HttpRouter.all("/beta/*", graph),
+      HttpRouter.all("/v1.0", graph),
+      HttpRouter.all("/beta", graph)
+    )
+    const app = router.pipe(
+      Effect.catchTag("RouteNotFound", () =>
+        Effect.sync(() => {
+          const id = NodeCrypto.randomUUID()
+          return HttpServerResponse.text(errorBody("BadRequest", "Invalid version: only v1.0 and beta are served.", id, id), {
+            status: 400,
+            contentType: "application/json",
+            headers: { "request-id": id }
+          })
+        }))
+    )
+    yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, main.server))
+    const origin = `http://127.0.0.1:${main.port}`
+
+    let authority: Authority | undefined
+    if (options.tokenEndpoint) {
+      const teOptions: TokenEndpointOptions = options.tokenEndpoint === true ? {} : options.tokenEndpoint
+      const ca = teOptions.ca ?? (yield* Effect.promise(() => createTestCa()))
+      const cert = yield* Effect.tryPromise({
+        try: () => serverCertificate(ca),
+        catch: (e) => new EmulatorError({ message: `cannot create the token endpoint certificate: ${String(e)}` })
+      })
+      const tls = yield* listen(
+        () => NodeHttps.createServer({ key: cert.key, cert: cert.cert }) as unknown as NodeHttp.Server,
+        0
+      ).pipe(Effect.mapError(serveError))
+      const authorityHost = `https://127.0.0.1:${tls.port}`
+      const clientId = teOptions.clientId ?? "7d3c0c2e-5e0a-4f5e-9b1e-e4a1c11e47a1"
+      const clientSecret = teOptions.clientSecret ?? NodeCrypto.randomBytes(24).toString("base64url")
+      yield* HttpServer.serveEffect(
+        tokenEndpointApp({
+          tenantId: state.tenantId,
+          clientId,
+          clientSecret,
+          secret,
+          ttlSeconds: () => ttl,
+          authority: () => authorityHost,
+          counters
+        })
+      ).pipe(Effect.provideService(HttpServer.HttpServer, tls.server))
+      authority = { authorityHost, caFile: ca.caFile, tenantId: state.tenantId, clientId, clientSecret }
+      if (!NodeFs.existsSync(ca.caFile)) return yield* new EmulatorError({ message: `CA file missing: ${ca.caFile}` })
+    }
+
+    const firstUser = loaded.fixture.users[0]?.id
+    const accessToken = issueToken({
+      ...(firstUser !== undefined ? { subject: firstUser } : {}),
+      ttlSeconds: options.tokenTtlSeconds ?? 86_400
+    })
+    const guard = <A extends ReadonlyArray<unknown>>(f: (...a: A) => void) => (...a: A) => {
+      try {
+        f(...a)
+      } catch (e) {
+        throw e instanceof TenantStateError ? new EmulatorError({ message: e.message }) : e
+      }
+    }
+    return {
+      origin,
+      baseUrl: `${origin}/v1.0`,
+      betaBaseUrl: `${origin}/beta`,
+      secondOrigin: secondOriginUrl,
+      accessToken,
+      tenantId: state.tenantId,
+      fixture: loaded.fixture,
+      authority,
+      counters: () => counters.snapshot(),
+      resetCounters: () => counters.reset(),
+      setFaults: (f) => faults.set(resolveFaults(f)),
+      addMeeting: guard((m: FixtureMeeting) => void state.addMeeting(checkMeeting(m))),
+      addRecording: guard((id: string, r: FixtureRecording) => void state.addRecording(id, checkRecording(r))),
+      addTranscript: guard((id: string, t: FixtureTranscript) => void state.addTranscript(id, checkTranscript(t))),
+      issueToken
+    } satisfies Emulator
+  })
+
+/** A running emulator with a way to stop it. */
+export interface RunningEmulator extends Emulator {
+  readonly close: () => Promise<void>
+}
+
+/** Starts the emulator outside Effect: `await emu.close()` stops it. */
+export const startEmulator = async (options: EmulatorOptions): Promise<RunningEmulator> => {
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(Scope.extend(make(options), scope))
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw Cause.squash(exit.cause)
+  }
+  let closed: Promise<void> | undefined
+  return {
+    ...exit.value,
+    close: () => (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+  }
+}
