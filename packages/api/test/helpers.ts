@@ -1,0 +1,100 @@
+/**
+ * Shared test material: a small tenant whose ids contain `/`, `+` and `=`,
+ * and helpers to run a GraphClient against an emulator over loopback HTTP.
+ */
+import type { FixtureMeeting, TenantFixture } from "@meeting-artifacts/graph-emulator"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import { GraphClient, type GraphClientOptions } from "../src/index.js"
+
+export const ALICE = "a1a1a1a1-0000-4000-8000-00000000a11c"
+export const BOB = "b0b0b0b0-0000-4000-8000-0000000000b0"
+export const WINDOW = { organizerId: ALICE, startDateTime: "2024-01-15T00:00:00Z", endDateTime: "2024-02-15T00:00:00Z" }
+
+export const meetingId = (i: number) => Buffer.from(`1*${ALICE}*0**19:meeting_${i}+x/y@thread.v2`).toString("base64")
+export const recordingId = (i: number) => `rec/${i}+Zm9v=`
+export const transcriptId = (i: number) => `tr/${i}+YmFy==`
+
+export const vtt = (i: number) =>
+  `WEBVTT\r\n\r\n5f0c2a9e-1d7b-4c61-9a3e-2b8f4d6e7a10/18-0\r\n00:00:03.833 --> 00:00:10.338\r\n<v Okonkwo, Adaeze>Meeting ${i}: let's start.</v>\r\n\r\n5f0c2a9e-1d7b-4c61-9a3e-2b8f4d6e7a10/17-0\r\n00:00:04.153 --> 00:00:05.193\r\n<v Jürgen Weiß>Sounds good.</v>\r\n`
+
+export const metadataVtt = (i: number) =>
+  `WEBVTT\n\n00:00:03.833 --> 00:00:10.338\n{"startDateTime":"2024-01-16T09:00:03.833Z","endDateTime":"2024-01-16T09:00:10.338Z","speakerName":"Okonkwo, Adaeze","spokenText":"Meeting ${i}","spokenLanguage":"en-us"}\n`
+
+export const RECORDING_BYTES = (i: number) => 150_000 + i * 7919
+
+export const makeMeeting = (i: number): FixtureMeeting => {
+  const day = String(16 + i).padStart(2, "0")
+  return {
+    id: meetingId(i),
+    organizerId: ALICE,
+    subject: `Meeting ${i}`,
+    joinWebUrl: `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${i}%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d`,
+    startDateTime: `2024-01-${day}T09:00:00Z`,
+    endDateTime: `2024-01-${day}T10:00:00Z`,
+    recordings: [
+      {
+        id: recordingId(i),
+        callId: `c0ffee00-0000-4000-8000-00000000000${i}`,
+        contentCorrelationId: `cc000000-0000-4000-8000-00000000000${i}-0`,
+        createdDateTime: `2024-01-${day}T09:00:01.1234567Z`,
+        endDateTime: `2024-01-${day}T10:00:00.7654321Z`,
+        contentType: "video/mp4",
+        content: { bytes: RECORDING_BYTES(i), seed: i + 1 }
+      }
+    ],
+    transcripts: [
+      {
+        id: transcriptId(i),
+        callId: `c0ffee00-0000-4000-8000-00000000000${i}`,
+        contentCorrelationId: `cc000000-0000-4000-8000-00000000000${i}-0`,
+        createdDateTime: `2024-01-${day}T09:00:02.1234567Z`,
+        endDateTime: `2024-01-${day}T10:00:00.7654321Z`,
+        content: { text: vtt(i) },
+        metadataContent: { text: metadataVtt(i) }
+      }
+    ]
+  }
+}
+
+export const MEETINGS = 5
+
+export const tenant = (): TenantFixture => ({
+  tenantId: "7e57e57e-0000-4000-8000-000000007e57",
+  users: [
+    { id: ALICE, displayName: "Okonkwo, Adaeze", userPrincipalName: "adaeze@example.test" },
+    { id: BOB, displayName: "Bob", userPrincipalName: "bob@example.test" }
+  ],
+  meetings: Array.from({ length: MEETINGS }, (_, i) => makeMeeting(i))
+})
+
+export const clientLayer = (
+  emu: { readonly baseUrl: string; readonly accessToken: string },
+  options?: Partial<GraphClientOptions>
+) =>
+  GraphClient.layer({
+    baseUrl: emu.baseUrl,
+    credential: Redacted.make(emu.accessToken),
+    ...options,
+    policy: { baseDelayMs: 20, maxBackoffMs: 500, ...options?.policy }
+  })
+
+export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** Collects a byte stream (for the small artifacts of tests). */
+export const collectBytes = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+  Effect.map(
+    Stream.runFold(stream, [] as Array<Uint8Array>, (acc, c) => {
+      acc.push(c)
+      return acc
+    }),
+    (parts) => new Uint8Array(Buffer.concat(parts))
+  )
+
+export const provideClient = <A, E>(
+  effect: Effect.Effect<A, E, GraphClient>,
+  layer: Layer.Layer<GraphClient, unknown>
+): Effect.Effect<A, unknown> => Effect.provide(effect, layer)
