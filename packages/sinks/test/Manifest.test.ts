@@ -1,0 +1,141 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as fc from "fast-check"
+import { Failures, Manifest } from "../src/index.js"
+import { runAndKill } from "./support/child.js"
+import { makeSet, tempDir } from "./support/data.js"
+
+const rf = (id: string) => ({ path: `o/m/recording-${id}.mp4`, bytes: 100, sha256: "a".repeat(64), contentType: "video/mp4" })
+const tf = (id: string, cues = 3) => ({ path: `o/m/transcript-${id}.vtt`, bytes: 50, sha256: "b".repeat(64), cues })
+
+const entry = (meeting: string, r: string | null, t: string | null) =>
+  Manifest.entryFromSet(makeSet(meeting, r, t), {
+    recording: r ? rf(r) : null,
+    transcript: t ? tf(t) : null
+  })
+
+const ids = (lines: ReadonlyArray<Manifest.ManifestEntry>) => ({
+  r: lines.flatMap((l) => (l.recording ? [l.recording.id] : [])).sort(),
+  t: lines.flatMap((l) => (l.transcript ? [l.transcript.id] : [])).sort()
+})
+
+describe("Manifest", () => {
+  it.effect("writes lines in the documented shape and key order", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const m = yield* Manifest.make(out)
+      yield* m.upsert(entry("m1", "r1", "t1"))
+      const text = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8")
+      expect(text.endsWith("\n")).toBe(true)
+      const line = JSON.parse(text.trim())
+      expect(Object.keys(line)).toEqual(["meetingId", "organizerId", "contentCorrelationId", "match", "recording", "transcript"])
+      expect(Object.keys(line.recording)).toEqual(["id", "createdDateTime", "endDateTime", "path", "bytes", "sha256", "contentType"])
+      expect(Object.keys(line.transcript)).toEqual(["id", "createdDateTime", "endDateTime", "path", "bytes", "sha256", "cues"])
+      expect(line).toMatchObject({
+        meetingId: "m1",
+        organizerId: "org-1",
+        contentCorrelationId: "cc-m1",
+        match: "contentCorrelationId",
+        recording: { id: "r1", createdDateTime: "2026-03-02T10:00:00.1234567Z", path: "o/m/recording-r1.mp4", bytes: 100 },
+        transcript: { id: "t1", cues: 3 }
+      })
+    }))
+
+  it.effect("re-pairing keeps each id in exactly one line, across reloads", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const m1 = yield* Manifest.make(out)
+      yield* m1.upsert([entry("m1", "r1", null), entry("m1", null, "t1"), entry("m2", "r2", "t2")])
+      yield* m1.upsert(entry("m1", "r1", null)) // same again
+      expect((yield* m1.entries).length).toBe(3)
+      // a later run pairs r1 with t1
+      const m2 = yield* Manifest.make(out)
+      yield* m2.upsert(entry("m1", "r1", "t1"))
+      const lines = yield* Manifest.read(out)
+      expect(lines.length).toBe(2)
+      expect(ids(lines)).toEqual({ r: ["r1", "r2"], t: ["t1", "t2"] })
+      // r2 re-paired with t3: t2 keeps a line of its own
+      yield* m2.upsert(entry("m2", "r2", "t3"))
+      const after = yield* Manifest.read(out)
+      expect(ids(after)).toEqual({ r: ["r1", "r2"], t: ["t1", "t2", "t3"] })
+      const t2 = after.find((l) => l.transcript?.id === "t2")!
+      expect(t2.recording).toBeNull()
+      expect(t2.match).toBe("none")
+    }))
+
+  it("any sequence of upserts keeps every id in exactly one line", () => {
+    const arb = fc.array(
+      fc.record({
+        m: fc.constantFrom("m1", "m2"),
+        r: fc.option(fc.constantFrom("r1", "r2", "r3"), { nil: null }),
+        t: fc.option(fc.constantFrom("t1", "t2", "t3"), { nil: null })
+      }),
+      { maxLength: 30 }
+    )
+    fc.assert(
+      fc.property(arb, (ops) => {
+        let lines: Array<Manifest.ManifestEntry> = []
+        const everR = new Set<string>()
+        const everT = new Set<string>()
+        for (const op of ops) {
+          lines = Manifest.mergeEntries(lines, [entry(op.m, op.r, op.t)])
+          if (op.r) everR.add(op.r)
+          if (op.t) everT.add(op.t)
+          const { r, t } = ids(lines)
+          expect(r).toEqual([...everR].sort())
+          expect(t).toEqual([...everT].sort())
+        }
+        const last = ops.at(-1)
+        if (last && (last.r || last.t)) {
+          expect(lines.some((l) => l.recording?.id === (last.r ?? undefined) && l.transcript?.id === (last.t ?? undefined)))
+            .toBe(true)
+        }
+      })
+    )
+  })
+
+  it.effect("a malformed manifest is a clear error, not silently dropped", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      fs.writeFileSync(path.join(out, "manifest.jsonl"), "{\"meetingId\":1}\n")
+      const err = yield* Effect.flip(Manifest.make(out))
+      expect(err.message).toContain("line 1")
+    }))
+
+  it.live("a writer killed mid-upsert leaves a complete manifest", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      yield* Effect.promise(() => runAndKill(["manifest", out, "100000"], 150))
+      const lines = yield* Manifest.read(out) // parses every line or fails
+      expect(lines.length).toBeGreaterThan(5)
+      expect(lines.map((l) => l.recording!.id)).toEqual(lines.map((_, i) => `r${i}`))
+      const names = fs.readdirSync(out).filter((n) => !n.endsWith(".partial"))
+      expect(names).toEqual(["manifest.jsonl"])
+    }), 60_000)
+})
+
+describe("Failures", () => {
+  it.effect("records, replaces by kind + id, resolves, and removes the file when empty", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const log = yield* Failures.make(out)
+      const f = {
+        kind: "recording" as const, id: "r1", meetingId: "m1", organizerId: "o", reason: "Forbidden: policy",
+        status: 403, code: "Forbidden", requestId: "req-1", at: "2026-01-01T00:00:00.000Z"
+      }
+      yield* log.record(f)
+      yield* log.record({ ...f, reason: "again", requestId: "req-2" })
+      yield* log.record({ ...f, kind: "transcript", id: "t1", status: null, code: null, requestId: null })
+      const lines = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      expect(lines).toHaveLength(2)
+      expect(lines[0]).toEqual({ ...f, reason: "again", requestId: "req-2" })
+      expect(Object.keys(lines[0])).toEqual(["kind", "id", "meetingId", "organizerId", "reason", "status", "code", "requestId", "at"])
+      const reread = yield* Failures.make(out)
+      expect((yield* reread.entries).length).toBe(2)
+      yield* reread.resolve("recording", "r1")
+      yield* reread.resolve("transcript", "t1")
+      expect(fs.existsSync(path.join(out, "failures.jsonl"))).toBe(false)
+    }))
+})
