@@ -109,8 +109,8 @@ export const plainLine = (event: ProgressEvent): string | null => {
       return `organizer ${event.organizerId}: ${event.recordings} recording(s), ${event.transcripts} transcript(s) in ${event.sets} set(s); ${event.pending} to download`
     case "ArtifactCompleted":
       return event.skipped
-        ? `already complete ${event.kind} ${event.id} -> ${event.path}`
-        : `downloaded ${event.kind} ${event.id} (${formatBytes(event.bytes)}) -> ${event.path}`
+        ? `already complete ${event.kind} ${event.id}`
+        : `downloaded ${event.kind} ${event.id} (${formatBytes(event.bytes)})`
     case "ArtifactFailed":
       return `FAILED ${event.kind} ${event.id} of meeting ${event.meetingId}: ${event.reason}${
         event.code !== null ? ` (code ${event.code})` : ""

@@ -1,0 +1,207 @@
+/**
+ * Shared helpers of the end-to-end tests: run the real CLI as a child process
+ * against a real emulator on loopback, and read what it wrote.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { generatedBytes, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+export const cliBin = path.join(repoRoot, "packages/cli/bin/meeting-artifacts.mjs")
+
+export interface CliResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** An environment without any ambient Azure/Graph credentials, plus `extra`. */
+export const cleanEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(AZURE_|GRAPH_|MSI_|IDENTITY_)/.test(k)) continue
+    env[k] = v
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v
+  return env
+}
+
+export const spawnCli = (args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
+  spawn(process.execPath, [cliBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? cleanEnv(),
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+
+export const collect = (child: ChildProcess): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    let stdout = ""
+    let stderr = ""
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+
+export const runCli = (args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
+  collect(spawnCli(args, options))
+
+export const tempDir = (prefix = "ma-e2e-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+
+export const sha256 = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex")
+
+export interface ManifestLine {
+  readonly meetingId: string
+  readonly organizerId: string
+  readonly contentCorrelationId: string | null
+  readonly match: "contentCorrelationId" | "time-overlap" | "none"
+  readonly recording: null | {
+    id: string
+    createdDateTime: string | null
+    endDateTime: string | null
+    path: string
+    bytes: number
+    sha256: string
+    contentType: string
+  }
+  readonly transcript: null | {
+    id: string
+    createdDateTime: string | null
+    endDateTime: string | null
+    path: string
+    bytes: number
+    sha256: string
+    cues: number
+  }
+}
+
+export const readManifest = (out: string): Array<ManifestLine> => {
+  const file = path.join(out, "manifest.jsonl")
+  if (!fs.existsSync(file)) return []
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as ManifestLine)
+}
+
+export const readFailures = (out: string): Array<Record<string, unknown>> => {
+  const file = path.join(out, "failures.jsonl")
+  if (!fs.existsSync(file)) return []
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
+}
+
+export interface ExpectedArtifact {
+  readonly kind: "recording" | "transcript"
+  readonly id: string
+  readonly meetingId: string
+  readonly organizerId: string
+  readonly contentCorrelationId: string | null
+  readonly bytes: number
+  readonly sha256: string
+}
+
+/** Every recording and transcript of a fixture (generated content or inline text), with the bytes it serves. */
+export const expectedArtifacts = (fixture: TenantFixture): Map<string, ExpectedArtifact> => {
+  const map = new Map<string, ExpectedArtifact>()
+  for (const m of fixture.meetings) {
+    for (const r of m.recordings ?? []) {
+      if (!("bytes" in r.content)) throw new Error("only generated recording content is supported here")
+      const data = generatedBytes(r.content.seed ?? 1, r.content.bytes)
+      map.set(`recording:${r.id}`, {
+        kind: "recording",
+        id: r.id,
+        meetingId: m.id,
+        organizerId: m.organizerId,
+        contentCorrelationId: r.contentCorrelationId ?? null,
+        bytes: data.length,
+        sha256: sha256(data)
+      })
+    }
+    for (const t of m.transcripts ?? []) {
+      if (!("text" in t.content)) throw new Error("only inline transcript text is supported here")
+      const data = Buffer.from(t.content.text, "utf8")
+      map.set(`transcript:${t.id}`, {
+        kind: "transcript",
+        id: t.id,
+        meetingId: m.id,
+        organizerId: m.organizerId,
+        contentCorrelationId: t.contentCorrelationId ?? null,
+        bytes: data.length,
+        sha256: sha256(data)
+      })
+    }
+  }
+  return map
+}
+
+/** Every file under `dir`, relative, with `/` separators. */
+export const listFiles = (dir: string): Array<string> => {
+  const out: Array<string> = []
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else out.push(path.relative(dir, p).split(path.sep).join("/"))
+    }
+  }
+  if (fs.existsSync(dir)) walk(dir)
+  return out.sort()
+}
+
+/**
+ * Checks a finished output directory against the fixture: every artifact in
+ * exactly one manifest line, files byte-exact (size and sha256 on disk),
+ * pairs sharing a contentCorrelationId, no stray or partial files.
+ */
+export const verifyOutput = (out: string, expected: Map<string, ExpectedArtifact>): Array<string> => {
+  const problems: Array<string> = []
+  const lines = readManifest(out)
+  const seen = new Map<string, number>()
+  const files = new Set<string>()
+  for (const line of lines) {
+    for (const kind of ["recording", "transcript"] as const) {
+      const a = line[kind]
+      if (a === null) continue
+      const key = `${kind}:${a.id}`
+      seen.set(key, (seen.get(key) ?? 0) + 1)
+      const exp = expected.get(key)
+      if (exp === undefined) {
+        problems.push(`unexpected ${key}`)
+        continue
+      }
+      if (path.isAbsolute(a.path) || a.path.split("/").includes("..")) problems.push(`${key}: path escapes out: ${a.path}`)
+      const file = path.join(out, a.path)
+      files.add(a.path)
+      if (!fs.existsSync(file)) {
+        problems.push(`${key}: missing file ${a.path}`)
+        continue
+      }
+      const data = fs.readFileSync(file)
+      if (data.length !== exp.bytes || sha256(data) !== exp.sha256) problems.push(`${key}: content differs from Graph's`)
+      if (a.bytes !== data.length || a.sha256 !== sha256(data)) problems.push(`${key}: manifest bytes/sha256 differ from the file`)
+      if (line.meetingId !== exp.meetingId) problems.push(`${key}: wrong meetingId`)
+    }
+    if (line.recording !== null && line.transcript !== null) {
+      const r = expected.get(`recording:${line.recording.id}`)
+      const t = expected.get(`transcript:${line.transcript.id}`)
+      if (r && t && r.contentCorrelationId !== null && r.contentCorrelationId !== t.contentCorrelationId) {
+        problems.push(`recording ${r.id} paired with transcript ${t.id} of another contentCorrelationId`)
+      }
+    }
+  }
+  for (const key of expected.keys()) {
+    const n = seen.get(key) ?? 0
+    if (n !== 1) problems.push(`${key} appears in ${n} manifest lines`)
+  }
+  for (const f of listFiles(out)) {
+    if (f === "manifest.jsonl" || f === "failures.jsonl" || files.has(f)) continue
+    if (/^\.meeting-artifacts\/state\.sqlite(-wal|-shm|-journal)?$/.test(f)) continue
+    problems.push(`stray file ${f}`)
+  }
+  return problems
+}
+
+export const organizerArgs = (fixture: TenantFixture): Array<string> =>
+  fixture.users.flatMap((u) => ["--organizer", u.id])
