@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
 import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
 import { type SinkError, sinkError } from "./SinkError.js"
@@ -403,3 +404,13 @@ export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkErro
 export const layerPostgres = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
   layer.pipe(Layer.provide(pgClientLayer(url)))
 
+
+/** The SQLite store as a scoped value (the database closes with the scope). */
+export const makeSqlite = (filename: string): Effect.Effect<CheckpointStoreService, SinkError, Scope.Scope> =>
+  Effect.map(Layer.build(layerSqlite(filename)), Context.get(CheckpointStore))
+
+/** The Postgres store as a scoped value (the pool closes with the scope). */
+export const makePostgres = (
+  url: string | Redacted.Redacted<string>
+): Effect.Effect<CheckpointStoreService, SinkError, Scope.Scope> =>
+  Effect.map(Layer.build(layerPostgres(url)), Context.get(CheckpointStore))

@@ -18,7 +18,7 @@ describe("parseSinkSpec", () => {
     expect(pg._tag).toBe("postgres")
     if (pg._tag === "postgres") expect(Redacted.value(pg.url)).toBe("postgres://u:secret@127.0.0.1:5432/db")
     expect(formatSinkSpec(pg)).toBe("postgres:postgres://u:***@127.0.0.1:5432/db")
-    expect(String(pg.url)).not.toContain("secret")
+    if (pg._tag === "postgres") expect(String(pg.url)).not.toContain("secret")
     // the bare URL is accepted as well
     expect(Either.getOrThrow(parseSinkSpec("postgresql://u@h/db"))._tag).toBe("postgres")
   })

@@ -1,0 +1,96 @@
+import { describe, expect, inject, it } from "@effect/vitest"
+import * as path from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { CheckpointStore } from "../src/index.js"
+import { runAndKill } from "./support/child.js"
+import { tempDir } from "./support/data.js"
+
+const key = { organizerId: "org-1", windowFrom: "2026-01-01T00:00:00Z", windowTo: "2026-02-01T00:00:00Z", kind: "recordings" }
+
+const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.CheckpointStore, unknown>) =>
+  describe(`CheckpointStore (${name})`, () => {
+    it.scoped("progress and delta links per organizer + window + kind", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const k = { ...key, organizerId: `org-${Math.random()}` }
+        expect(yield* store.getProgress(k)).toEqual(Option.none())
+        yield* store.setProgress(k, { status: "running", items: 3 })
+        yield* store.setDeltaLink(k, "https://graph/delta?token=1")
+        yield* store.setProgress({ ...k, kind: "transcripts" }, { status: "done" })
+        const p = Option.getOrThrow(yield* store.getProgress(k))
+        expect(p).toMatchObject({ ...k, status: "running", items: 3, deltaLink: "https://graph/delta?token=1" })
+        expect(yield* store.getDeltaLink(k)).toEqual(Option.some("https://graph/delta?token=1"))
+        expect(yield* store.getDeltaLink({ ...k, kind: "transcripts" })).toEqual(Option.none())
+        expect(yield* store.getDeltaLink({ ...k, windowTo: "2026-03-01T00:00:00Z" })).toEqual(Option.none())
+        yield* store.setProgress(k, { status: "done" })
+        expect(Option.getOrThrow(yield* store.getProgress(k)).deltaLink).toBe("https://graph/delta?token=1")
+      }).pipe(Effect.provide(layer())))
+
+    it.scoped("completed artifacts with their file, dead letters, runs", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const id = `r-${Math.random()}`
+        yield* store.addDeadLetter({ kind: "recording", id, meetingId: "m", reason: "503", status: 503, code: "x", requestId: "q1" })
+        yield* store.addDeadLetter({ kind: "recording", id, meetingId: "m", reason: "503 again", status: 503, requestId: "q2" })
+        const dl = (yield* store.listDeadLetters()).find((d) => d.id === id)!
+        expect(dl).toMatchObject({ kind: "recording", reason: "503 again", status: 503, code: null, requestId: "q2", attempts: 2 })
+        const big = 5 * 1024 * 1024 * 1024 + 7
+        yield* store.markCompleted({
+          kind: "recording", id, meetingId: "m", organizerId: "o", path: "o/m/r.mp4", bytes: big, sha256: "f".repeat(64),
+          contentType: "video/mp4", runId: "run-1"
+        })
+        yield* store.markCompleted({
+          kind: "recording", id, meetingId: "m", organizerId: "o", path: "o/m/r.mp4", bytes: big, sha256: "f".repeat(64),
+          contentType: "video/mp4", runId: "run-1"
+        })
+        const c = Option.getOrThrow(yield* store.getCompleted("recording", id))
+        expect(c).toMatchObject({ id, path: "o/m/r.mp4", bytes: big, contentType: "video/mp4", cues: null, runId: "run-1" })
+        expect((yield* store.listCompleted({ meetingId: "m" })).filter((x) => x.id === id)).toHaveLength(1)
+        expect((yield* store.listDeadLetters()).some((d) => d.id === id)).toBe(false)
+        expect(yield* store.getCompleted("transcript", id)).toEqual(Option.none())
+
+        const runId = `run-${Math.random()}`
+        const run = yield* store.startRun({ runId, windowFrom: key.windowFrom, windowTo: key.windowTo, organizers: ["a", "b"] })
+        expect(run.status).toBe("running")
+        yield* store.finishRun(runId, { status: "partial", counts: { recordings: 3, failed: 1 } })
+        const done = Option.getOrThrow(yield* store.getRun(runId))
+        expect(done).toMatchObject({ runId, organizers: ["a", "b"], status: "partial", counts: { recordings: 3, failed: 1 } })
+        expect(done.endedAt).not.toBeNull()
+        expect((yield* store.listRuns).some((r) => r.runId === runId)).toBe(true)
+      }).pipe(Effect.provide(layer())))
+  })
+
+suite("sqlite", () => CheckpointStore.layerSqlite(path.join(tempDir(), "nested", "state.sqlite")))
+suite("postgres", () => CheckpointStore.layerPostgres(inject("pgUrl")))
+
+describe("CheckpointStore durability", () => {
+  it.scoped("reopening the default store sees what was written", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const s = yield* CheckpointStore.CheckpointStore
+        yield* s.setDeltaLink(key, "d1")
+      }).pipe(Effect.provide(CheckpointStore.layerDefault(out))))
+      const s2 = yield* Effect.map(Layer.build(CheckpointStore.layerDefault(out)), Context.get(CheckpointStore.CheckpointStore))
+      expect(yield* s2.getDeltaLink(key)).toEqual(Option.some("d1"))
+    }))
+
+  it.live("a process killed (SIGKILL) mid-transactions leaves every committed row and no half row", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "state.sqlite")
+      yield* Effect.promise(() => runAndKill(["checkpoint", file, "1000000"], 200))
+      const rows = yield* Effect.scoped(
+        Effect.flatMap(CheckpointStore.CheckpointStore, (s) => s.listCompleted({ kind: "recording" })).pipe(
+          Effect.provide(CheckpointStore.layerSqlite(file))
+        )
+      )
+      expect(rows.length).toBeGreaterThan(5)
+      // ids r0..r(n-1), each complete
+      const ns = rows.map((r) => Number(r.id.slice(1))).sort((a, b) => a - b)
+      expect(ns).toEqual(ns.map((_, i) => i))
+      for (const r of rows) expect(r).toMatchObject({ path: `p/${r.id.slice(1)}`, bytes: Number(r.id.slice(1)), sha256: "s".repeat(64) })
+    }), 60_000)
+})
