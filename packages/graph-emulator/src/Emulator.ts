@@ -32,7 +32,13 @@ import { FaultEngine } from "./internal/faults.js"
 import { TenantState, TenantStateError } from "./internal/state.js"
 import { tokenEndpointApp } from "./internal/tokenEndpoint.js"
 import { signToken } from "./internal/tokens.js"
-import { type Authority, createTestCa, serverCertificate, type TokenEndpointOptions } from "./TokenEndpoint.js"
+import {
+  type Authority,
+  createTestCa,
+  serverCertificate,
+  type TestCa,
+  type TokenEndpointOptions
+} from "./TokenEndpoint.js"
 import * as Schema from "effect/Schema"
 
 export interface EmulatorOptions {
@@ -52,6 +58,11 @@ export interface EmulatorOptions {
   readonly tokenTtlSeconds?: number
   /** also start the HTTPS Entra-compatible token endpoint */
   readonly tokenEndpoint?: boolean | TokenEndpointOptions
+  /**
+   * serve Graph over HTTPS (like the real service; SDKs such as @microsoft/microsoft-graph-client only
+   * follow https nextLinks). The certificate is signed by this CA, or by the token endpoint's CA, or a new one.
+   */
+  readonly tls?: boolean | TestCa
   /** default page size of lists (Graph: 10); `$top` overrides up to 100 */
   readonly pageSize?: number
 }
@@ -145,8 +156,27 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       counters,
       faults,
       pageSize: options.pageSize ?? 10,
-      secondOrigin: () => secondOriginUrl
+      secondOrigin: () => secondOriginUrl,
+      scheme: () => (options.tls ? "https" : "http")
     }
+    // one CA for every HTTPS listener of this emulator
+    const teOptions: TokenEndpointOptions | undefined = options.tokenEndpoint === true
+      ? {}
+      : options.tokenEndpoint === false
+      ? undefined
+      : options.tokenEndpoint
+    const givenCa = typeof options.tls === "object" ? options.tls : teOptions?.ca
+    const ca: TestCa | undefined = givenCa ?? (options.tls || teOptions
+      ? yield* Effect.tryPromise({
+        try: () => createTestCa(),
+        catch: (e) => new EmulatorError({ message: `cannot create a CA: ${String(e)}` })
+      })
+      : undefined)
+    const certificate = (ca: TestCa) =>
+      Effect.tryPromise({
+        try: () => serverCertificate(ca),
+        catch: (e) => new EmulatorError({ message: `cannot create a server certificate: ${String(e)}` })
+      })
     const ttl = options.tokenTtlSeconds ?? 3600
     const issueToken = (o?: { readonly subject?: string; readonly ttlSeconds?: number }) => {
       const now = Math.floor(Date.now() / 1000)
@@ -167,7 +197,14 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
     secondOriginUrl = `http://127.0.0.1:${second.port}`
     yield* HttpServer.serveEffect(secondOriginApp(rt)).pipe(Effect.provideService(HttpServer.HttpServer, second.server))
 
-    const main = yield* listen(() => NodeHttp.createServer(), options.port ?? 0).pipe(Effect.mapError(serveError))
+    const mainCert = options.tls && ca ? yield* certificate(ca) : undefined
+    const main = yield* listen(
+      () =>
+        mainCert
+          ? NodeHttps.createServer({ key: mainCert.key, cert: mainCert.cert }) as unknown as NodeHttp.Server
+          : NodeHttp.createServer(),
+      options.port ?? 0
+    ).pipe(Effect.mapError(serveError))
     const graph = graphApp(rt)
     const jsonBody = <A>(check: (u: unknown) => A, apply: (a: A) => void) =>
       Effect.gen(function*() {
@@ -224,16 +261,11 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
         }))
     )
     yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, main.server))
-    const origin = `http://127.0.0.1:${main.port}`
+    const origin = `${options.tls ? "https" : "http"}://127.0.0.1:${main.port}`
 
     let authority: Authority | undefined
-    if (options.tokenEndpoint) {
-      const teOptions: TokenEndpointOptions = options.tokenEndpoint === true ? {} : options.tokenEndpoint
-      const ca = teOptions.ca ?? (yield* Effect.promise(() => createTestCa()))
-      const cert = yield* Effect.tryPromise({
-        try: () => serverCertificate(ca),
-        catch: (e) => new EmulatorError({ message: `cannot create the token endpoint certificate: ${String(e)}` })
-      })
+    if (teOptions && ca) {
+      const cert = yield* certificate(ca)
       const tls = yield* listen(
         () => NodeHttps.createServer({ key: cert.key, cert: cert.cert }) as unknown as NodeHttp.Server,
         0

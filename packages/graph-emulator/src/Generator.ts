@@ -19,7 +19,7 @@ export interface GenerateSpec {
   /** cues per transcript: [min, max]. Default [4, 24] */
   readonly cues?: readonly [number, number]
   /**
-   * share of meetings of each kind (normalised). Defaults: paired 0.55, restarted 0.1, transcriptOnly 0.1,
+   * share of meetings of each kind (normalised; kinds not named get 0). Defaults: paired 0.55, restarted 0.1, transcriptOnly 0.1,
    * recordingOnly 0.1, legacy 0.1, empty 0.05
    */
   readonly mix?: Partial<Record<MeetingKind, number>>
@@ -136,7 +136,10 @@ export const generateTenant = (spec: GenerateSpec): TenantFixture => {
     ? [spec.recordingBytes, spec.recordingBytes]
     : spec.recordingBytes ?? [16 * 1024, 256 * 1024]
   const [minCues, maxCues] = spec.cues ?? [4, 24]
-  const mix = { ...defaultMix, ...spec.mix }
+  // a given mix replaces the default: kinds it does not name do not occur
+  const mix: Record<MeetingKind, number> = spec.mix
+    ? { paired: 0, restarted: 0, transcriptOnly: 0, recordingOnly: 0, legacy: 0, empty: 0, ...spec.mix }
+    : defaultMix
   const kinds = Object.keys(mix) as Array<MeetingKind>
   const totalWeight = kinds.reduce((s, k) => s + mix[k], 0)
   const pickKind = (): MeetingKind => {

@@ -25,6 +25,7 @@ export const createTestCa = async (dir?: string): Promise<TestCa> => {
   NodeFs.mkdirSync(target, { recursive: true })
   const ca = await selfsigned.generate([{ name: "commonName", value: "meeting-artifacts graph-emulator test CA" }], {
     keyType: "ec",
+    algorithm: "sha256",
     notAfterDate: new Date(Date.now() + 365 * 86_400_000),
     extensions: [
       { name: "basicConstraints", cA: true, critical: true },
@@ -42,6 +43,7 @@ export const createTestCa = async (dir?: string): Promise<TestCa> => {
 export const serverCertificate = async (ca: TestCa): Promise<{ key: string; cert: string }> => {
   const leaf = await selfsigned.generate([{ name: "commonName", value: "127.0.0.1" }], {
     keyType: "ec",
+    algorithm: "sha256",
     notAfterDate: new Date(Date.now() + 30 * 86_400_000),
     ca: { key: NodeFs.readFileSync(ca.keyFile, "utf8"), cert: NodeFs.readFileSync(ca.caFile, "utf8") },
     extensions: [

@@ -43,7 +43,7 @@ export class FaultEngine {
   }
 
   /** The fault to inject for this attempt of the request `key`, if any. */
-  decide(route: RouteName, key: string): FaultKind | undefined {
+  decide(route: RouteName, key: string, exclude: ReadonlyArray<FaultKind> = []): FaultKind | undefined {
     const rules = this.config.rules ?? []
     if (rules.length === 0) return undefined
     const attempt = this.attempts.get(key) ?? 0
@@ -54,6 +54,7 @@ export class FaultEngine {
       const rule = rules[i]!
       if (rule.routes !== undefined ? !rule.routes.includes(route) : !appliesTo(rule.fault, route)) continue
       if (rule.routes !== undefined && !appliesTo(rule.fault, route)) continue
+      if (exclude.includes(rule.fault)) continue
       if (rule.limit !== undefined && (this.used.get(i) ?? 0) >= rule.limit) continue
       if (dice(this.seed, `${key}#${attempt}#${i}`) < rule.probability) {
         this.used.set(i, (this.used.get(i) ?? 0) + 1)

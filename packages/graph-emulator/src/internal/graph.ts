@@ -12,6 +12,7 @@ import * as NodeCrypto from "node:crypto"
 import type { MutableCounters } from "../Counters.js"
 import type { FaultKind, RouteName } from "../Faults.js"
 import type { FixtureRecording, FixtureTranscript, FixtureUser } from "../Fixture.js"
+import type { CallRecordingPayload, CallTranscriptPayload, IdentitySetPayload } from "../Payloads.js"
 import { type ContentSource, sizeOf, streamRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
 import { hash32 } from "./prng.js"
@@ -26,6 +27,8 @@ export interface GraphRuntime {
   readonly pageSize: number
   /** origin of the second (content redirect) listener */
   readonly secondOrigin: () => string
+  /** "http" or "https" (links are built from the Host header and this) */
+  readonly scheme: () => string
 }
 
 export const JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -151,9 +154,13 @@ const parseFunctionCall = (segment: string): { name: string; params: Map<string,
   return { name: m[1]!, params }
 }
 
-const identitySet = (entry: { fixture: { meetingOrganizer?: unknown } }, organizerId: string, tenantId: string) =>
+const identitySet = (
+  entry: { fixture: { meetingOrganizer?: unknown } },
+  organizerId: string,
+  tenantId: string
+): IdentitySetPayload =>
   entry.fixture.meetingOrganizer !== undefined
-    ? entry.fixture.meetingOrganizer
+    ? entry.fixture.meetingOrganizer as IdentitySetPayload
     : {
       application: null,
       device: null,
@@ -166,28 +173,46 @@ const identitySet = (entry: { fixture: { meetingOrganizer?: unknown } }, organiz
       }
     }
 
-export const artifactPayload = (entry: ArtifactEntry, origin: string, version: string, tenantId: string) => {
+export const artifactPayload = (
+  entry: ArtifactEntry,
+  origin: string,
+  version: string,
+  tenantId: string
+): CallRecordingPayload | CallTranscriptPayload => {
   const f = entry.fixture
   const base = `${origin}/${version}/users/${entry.organizerId}/onlineMeetings/${entry.meetingId}`
-  const payload: Record<string, unknown> = { id: f.id, meetingId: entry.meetingId }
-  if (f.callId !== undefined) payload.callId = f.callId
-  if (f.contentCorrelationId !== undefined) payload.contentCorrelationId = f.contentCorrelationId
-  payload.createdDateTime = f.createdDateTime
-  if (f.endDateTime !== undefined) payload.endDateTime = f.endDateTime
+  const optional = {
+    ...(f.callId !== undefined ? { callId: f.callId } : {}),
+    ...(f.contentCorrelationId !== undefined ? { contentCorrelationId: f.contentCorrelationId } : {})
+  }
+  const times = {
+    createdDateTime: f.createdDateTime,
+    ...(f.endDateTime !== undefined ? { endDateTime: f.endDateTime } : {})
+  }
+  const meetingOrganizer = identitySet(entry, entry.organizerId, tenantId)
+  const extra = f.extra ?? {}
   if (entry.kind === "recording") {
     const r = f as FixtureRecording
-    payload.recordingContentUrl = r.recordingContentUrl !== undefined
-      ? r.recordingContentUrl
-      : `${base}/recordings/${f.id}/content`
-  } else {
-    const t = f as FixtureTranscript
-    payload.transcriptContentUrl = t.transcriptContentUrl !== undefined
-      ? t.transcriptContentUrl
-      : `${base}/transcripts/${f.id}/content`
+    const payload: CallRecordingPayload = {
+      id: f.id,
+      meetingId: entry.meetingId,
+      ...optional,
+      ...times,
+      recordingContentUrl: r.recordingContentUrl !== undefined ? r.recordingContentUrl : `${base}/recordings/${f.id}/content`,
+      meetingOrganizer
+    }
+    return { ...payload, ...extra }
   }
-  payload.meetingOrganizer = identitySet(entry, entry.organizerId, tenantId)
-  if (f.extra) Object.assign(payload, f.extra)
-  return payload
+  const t = f as FixtureTranscript
+  const payload: CallTranscriptPayload = {
+    id: f.id,
+    meetingId: entry.meetingId,
+    ...optional,
+    ...times,
+    transcriptContentUrl: t.transcriptContentUrl !== undefined ? t.transcriptContentUrl : `${base}/transcripts/${f.id}/content`,
+    meetingOrganizer
+  }
+  return { ...payload, ...extra }
 }
 
 const threadIdOf = (meetingId: string): string | null => {
@@ -227,7 +252,7 @@ export const meetingPayload = (m: MeetingEntry, tenantId: string, organizer: Fix
   }
 }
 
-const applySelect = (payload: Record<string, unknown>, select: ReadonlyArray<string> | undefined) => {
+const applySelect = (payload: object, select: ReadonlyArray<string> | undefined) => {
   if (select === undefined) return payload
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(payload)) {
@@ -357,6 +382,13 @@ const servePage = (ctx: Ctx, opts: PageOptions) => {
   return jsonResponse(body)
 }
 
+/** A position already served empty once is never emptied again (bounds the empty-page fault). */
+const pagedExclude = (ctx: Ctx): ReadonlyArray<FaultKind> => {
+  const token = ctx.query.get("$skiptoken")
+  const st = token === null ? undefined : openState<PageState>(ctx.rt.secret, token)
+  return st?.e === 1 ? ["emptyPage"] : []
+}
+
 interface Range {
   readonly start: number
   readonly end: number
@@ -420,10 +452,19 @@ export const contentResponse = (
       Stream.concat(Stream.never)
     )
   }
+  let served = 0
   const counted = body.pipe(
-    Stream.tap((chunk) => Effect.sync(() => void (rt.counters.contentBytes += chunk.length))),
-    Stream.concat(Stream.execute(Effect.sync(() => rt.counters.bump(rt.counters.contentRequests, counterKey))))
+    Stream.tap((chunk) =>
+      Effect.sync(() => {
+        rt.counters.contentBytes += chunk.length
+        served += chunk.length
+        // counted when the last byte is handed to the socket, so a client that has read the whole body
+        // always sees it counted
+        if (served === length && !reset) rt.counters.bump(rt.counters.contentRequests, counterKey)
+      })
+    )
   )
+  if (length === 0) rt.counters.bump(rt.counters.contentRequests, counterKey)
   return HttpServerResponse.stream(counted, { status: range === undefined ? 200 : 206, contentType, headers })
 }
 
@@ -439,6 +480,8 @@ const transcriptFormat = (ctx: Ctx): string => {
 
 interface Matched {
   readonly route: RouteName
+  /** faults that must not be injected into this request */
+  readonly exclude?: ReadonlyArray<FaultKind>
   readonly run: (fault: FaultKind | undefined) => HttpServerResponse.HttpServerResponse
 }
 
@@ -544,6 +587,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
       const route: RouteName = `${call.name}${isDelta ? "Delta" : ""}` as RouteName
       return {
         route,
+        exclude: pagedExclude(ctx),
         run: (fault) => {
           if (!user) throw notFoundUser()
           const params = call.params
@@ -616,6 +660,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
   if (segments.length === i) {
     return {
       route: listRoute,
+      exclude: pagedExclude(ctx),
       run: (fault) => {
         const m = requireMeeting()
         const filter = filterOf(ctx)
@@ -774,7 +819,7 @@ export const graphApp = (rt: GraphRuntime) =>
       request,
       requestId,
       clientRequestId,
-      origin: `http://${request.headers["host"] ?? "127.0.0.1"}`,
+      origin: `${rt.scheme()}://${request.headers["host"] ?? "127.0.0.1"}`,
       version,
       rawPath,
       query: new URLSearchParams(rawQuery),
@@ -831,7 +876,7 @@ export const graphApp = (rt: GraphRuntime) =>
     const key = `${request.method} ${url}`
     const latency = rt.faults.latency(key)
     if (latency > 0) yield* Effect.sleep(latency)
-    const fault = rt.faults.decide(matched.route, key)
+    const fault = rt.faults.decide(matched.route, key, matched.exclude ?? [])
     if (fault !== undefined) {
       const failure = faultResponse(rt, fault)
       if (failure) {
