@@ -1,25 +1,357 @@
 /**
- * Azure Blob Storage sink (placeholder while being implemented).
+ * Azure Blob Storage (and ADLS Gen2) sink.
+ *
+ * Content: streamed as 4 MiB blocks (`stageBlock`, a few in flight) and made
+ * visible in one `commitBlockList`, so memory stays bounded whatever the size
+ * and readers see the old blob or the new one, never a partial one. Each
+ * content blob carries `sha256` and `bytes` metadata; a blob whose name and
+ * hash already match is not uploaded again.
+ *
+ * Records (`writeSet`), under `<prefix>` with the filesystem `Layout`:
+ * ```
+ * <organizer>/<meeting>/recording-<id>.mp4          content (copied from <out> when `root` is given)
+ * <organizer>/<meeting>/recording-<id>.json         the Graph recording + file facts
+ * <organizer>/<meeting>/transcript-<id>.vtt         content
+ * <organizer>/<meeting>/transcript-<id>.json        the Graph transcript + file facts + metadataContent
+ * <organizer>/<meeting>/transcript-<id>.cues.json   the parsed cues
+ * <organizer>/<meeting>/set-<setId>.json            the correlated set (merge) / set-<setId>.<loadId>.json (append)
+ * runs/<runId>.json
+ * ```
+ * JSON blobs hold no write timestamps, so rewriting the same set is a no-op
+ * (same name, same hash). Merge re-pairing deletes the set blobs of the meeting
+ * that held the set's artifacts and keeps their other artifact alone.
+ *
+ * Credentials: `connectionString` or AZURE_STORAGE_CONNECTION_STRING; else
+ * `accountUrl` (or AZURE_STORAGE_ACCOUNT_URL, or AZURE_STORAGE_ACCOUNT) with an
+ * `@azure/identity` credential (default `DefaultAzureCredential`).
  */
+import type { TokenCredential } from "@azure/identity"
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob"
+import { createHash, randomBytes, randomUUID } from "node:crypto"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { ContentSinkService } from "./ContentSink.js"
-import type { RecordSinkService, WriteDisposition } from "./RecordSink.js"
-import { SinkError } from "./SinkError.js"
+import * as Stream from "effect/Stream"
+import type { RunRecord } from "./CheckpointStore.js"
+import type { ContentSinkService, ExpectedContent, WrittenContent } from "./ContentSink.js"
+import { meetingDir, segment } from "./Layout.js"
+import {
+  type ArtifactSetWrite,
+  artifactSetId,
+  meetingDate,
+  type RecordSinkService,
+  type SetFile,
+  setIdOf,
+  type WriteDisposition
+} from "./RecordSink.js"
+import { SinkError, sinkError } from "./SinkError.js"
+
+const SINK = "azure-blob"
 
 export interface AzureBlobOptions {
   readonly container: string
+  /** Blob name prefix, "" or ending in "/". */
   readonly prefix?: string | undefined
   readonly disposition?: WriteDisposition | undefined
   /** Defaults to AZURE_STORAGE_CONNECTION_STRING. */
   readonly connectionString?: string | undefined
-  /** With `credential`: https://<account>.blob.core.windows.net (or AZURE_STORAGE_ACCOUNT_URL). */
+  /** With a credential: https://<account>.blob.core.windows.net (default AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT). */
   readonly accountUrl?: string | undefined
-  readonly credential?: unknown
+  /** Default: `DefaultAzureCredential` from @azure/identity. */
+  readonly credential?: TokenCredential | undefined
+  /** Create the container when missing (default true). */
   readonly createContainer?: boolean | undefined
+  /** Block size for content uploads (default 4 MiB). */
+  readonly blockSize?: number | undefined
+  /** Blocks staged concurrently (default 4). */
+  readonly concurrency?: number | undefined
 }
 
-export const make = (
-  _options: AzureBlobOptions
-): Effect.Effect<RecordSinkService & { readonly content: ContentSinkService }, SinkError, Scope.Scope> =>
-  Effect.fail(new SinkError({ sink: "azure-blob", operation: "make", message: "azure-blob: not implemented yet" }))
+export interface AzureBlobSinkService extends RecordSinkService {
+  /** Content sink on the same container and prefix. */
+  readonly content: ContentSinkService
+  readonly containerClient: ContainerClient
+  readonly prefix: string
+}
+
+/**
+ * The blob name of a layout path under a prefix. Refuses empty, "." and ".."
+ * segments, backslashes and NUL, so no name escapes the prefix even for tools
+ * that treat names as paths (ADLS hierarchical namespace).
+ */
+export const blobName = (prefix: string, relPath: string): string => {
+  const parts = relPath.split("/")
+  if (
+    relPath.length === 0 || relPath.includes("\\") || relPath.includes("\0") ||
+    parts.some((p) => p === "" || p === "." || p === "..")
+  ) {
+    throw new SinkError({ sink: SINK, operation: "name", message: `azure-blob: ${JSON.stringify(relPath)} is not a safe blob path` })
+  }
+  return prefix + relPath
+}
+
+const safeName = (prefix: string, relPath: string) =>
+  Effect.try({ try: () => blobName(prefix, relPath), catch: (e) => e as SinkError })
+
+const az = (op: string) => sinkError(SINK, op)
+
+const resolveClient = (options: AzureBlobOptions): Effect.Effect<BlobServiceClient, SinkError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const cs = options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING
+      if (cs) return BlobServiceClient.fromConnectionString(cs)
+      const account = process.env.AZURE_STORAGE_ACCOUNT
+      const url = options.accountUrl ?? process.env.AZURE_STORAGE_ACCOUNT_URL ??
+        (account ? `https://${account}.blob.core.windows.net` : undefined)
+      if (!url) {
+        throw new Error(
+          "no credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT with an Azure identity"
+        )
+      }
+      const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential()
+      return new BlobServiceClient(url, credential)
+    },
+    catch: az("connect")
+  })
+
+/** Bytes of a stream regrouped into blocks of at least `size` (the last may be smaller), hashing as they pass. */
+const toBlocks = <E, R>(
+  content: Stream.Stream<Uint8Array, E, R>,
+  size: number,
+  onChunk: (chunk: Uint8Array) => void
+): Stream.Stream<Buffer, E, R> =>
+  Stream.suspend(() => {
+    let parts: Array<Uint8Array> = []
+    let filled = 0
+    const take = () => {
+      const b = Buffer.concat(parts, filled)
+      parts = []
+      filled = 0
+      return b
+    }
+    return content.pipe(
+      Stream.mapConcat((chunk) => {
+        onChunk(chunk)
+        parts.push(chunk)
+        filled += chunk.length
+        return filled >= size ? [take()] : []
+      }),
+      Stream.concat(Stream.suspend(() => (filled > 0 ? Stream.make(take()) : Stream.empty)))
+    )
+  })
+
+const jsonBytes = (v: unknown) => Buffer.from(JSON.stringify(v, null, 2) + "\n", "utf8")
+
+/** Open the container (creating it unless told not to) and return the sink. */
+export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkService, SinkError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const service = yield* resolveClient(options)
+    const container = service.getContainerClient(options.container)
+    if (options.createContainer !== false) {
+      yield* Effect.tryPromise({ try: () => container.createIfNotExists(), catch: az("createContainer") })
+    }
+    const prefix = options.prefix ?? ""
+    const disposition = options.disposition ?? "merge"
+    const blockSize = options.blockSize ?? 4 * 1024 * 1024
+    const concurrency = options.concurrency ?? 4
+
+    const stat = (name: string): Effect.Effect<ExpectedContent | null, SinkError> =>
+      Effect.tryPromise({
+        try: async () => {
+          try {
+            const p = await container.getBlockBlobClient(name).getProperties()
+            const sha = p.metadata?.["sha256"]
+            return sha ? { bytes: p.contentLength ?? 0, sha256: sha } : null
+          } catch (e: any) {
+            if (e?.statusCode === 404) return null
+            throw e
+          }
+        },
+        catch: az("getProperties")
+      })
+
+    const isCompleteName = (name: string, expected: ExpectedContent) =>
+      Effect.map(stat(name), (s) => s !== null && s.bytes === expected.bytes && s.sha256 === expected.sha256)
+
+    /** Stream into block `name`: stage blocks, then commit them with the hash as metadata. */
+    const upload = <E, R>(name: string, content: Stream.Stream<Uint8Array, E, R>, contentType: string | undefined) =>
+      Effect.gen(function*() {
+        const blob = container.getBlockBlobClient(name)
+        const hash = createHash("sha256")
+        let bytes = 0
+        const tag = randomBytes(8).toString("hex")
+        const blockId = (i: number) => Buffer.from(`${tag}-${String(i).padStart(8, "0")}`).toString("base64")
+        const ids = yield* toBlocks(content, blockSize, (c) => {
+          hash.update(c)
+          bytes += c.length
+        }).pipe(
+          Stream.zipWithIndex,
+          Stream.mapEffect(([buf, i]) =>
+            Effect.tryPromise({
+              try: () => blob.stageBlock(blockId(i), buf, buf.length).then(() => blockId(i)),
+              catch: az("stageBlock")
+            }), { concurrency }),
+          Stream.runCollect
+        )
+        const sha256 = hash.digest("hex")
+        yield* Effect.tryPromise({
+          try: () =>
+            blob.commitBlockList([...ids], {
+              metadata: { sha256, bytes: String(bytes) },
+              ...(contentType ? { blobHTTPHeaders: { blobContentType: contentType } } : {})
+            }),
+          catch: az("commitBlockList")
+        })
+        return { bytes, sha256 }
+      })
+
+    /** Upload small bytes unless the blob already holds exactly them. */
+    const putIfChanged = (name: string, body: Buffer, contentType: string) =>
+      Effect.gen(function*() {
+        const sha256 = createHash("sha256").update(body).digest("hex")
+        if (yield* isCompleteName(name, { bytes: body.length, sha256 })) return false
+        yield* Effect.tryPromise({
+          try: () =>
+            container.getBlockBlobClient(name).upload(body, body.length, {
+              metadata: { sha256, bytes: String(body.length) },
+              blobHTTPHeaders: { blobContentType: contentType }
+            }),
+          catch: az("upload")
+        })
+        return true
+      })
+
+    const content: ContentSinkService = {
+      name: `azure-blob:${options.container}${prefix ? "/" + prefix : ""}`,
+      write: <E, R>(path: string, stream: Stream.Stream<Uint8Array, E, R>, o?: { readonly contentType?: string | undefined }) =>
+        Effect.flatMap(safeName(prefix, path), (name) =>
+          Effect.map(upload(name, stream, o?.contentType), (w): WrittenContent => ({ path, ...w }))),
+      isComplete: (path, expected) => Effect.flatMap(safeName(prefix, path), (n) => isCompleteName(n, expected)),
+      stat: (path) => Effect.flatMap(safeName(prefix, path), stat)
+    }
+
+    /** Copy a local file (from the filesystem sink) unless the blob already has its hash. */
+    const copyFile = (root: string, file: SetFile) =>
+      Effect.gen(function*() {
+        const name = yield* safeName(prefix, file.path)
+        if (yield* isCompleteName(name, file)) return
+        const abs = nodePath.join(root, ...file.path.split("/"))
+        const stream = Stream.fromAsyncIterable(
+          fs.createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
+          az("read")
+        )
+        const w = yield* upload(name, stream, file.contentType ?? undefined)
+        if (w.sha256 !== file.sha256 || w.bytes !== file.bytes) {
+          return yield* new SinkError({
+            sink: SINK,
+            operation: "copy",
+            message: `azure-blob: ${file.path} changed while copying (sha256 ${w.sha256} != ${file.sha256})`
+          })
+        }
+      })
+
+    const metaName = (path: string, suffix: string) => path.replace(/\.[^./]+$/, "") + suffix
+
+    const listSets = (dir: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          const out: Array<{ name: string; body: any }> = []
+          for await (const b of container.listBlobsFlat({ prefix: `${prefix}${dir}/set-` })) {
+            if (!/^set-[0-9a-f]+\.json$/.test(b.name.slice(`${prefix}${dir}/`.length))) continue
+            const buf = await container.getBlockBlobClient(b.name).downloadToBuffer()
+            out.push({ name: b.name, body: JSON.parse(buf.toString("utf8")) })
+          }
+          return out
+        },
+        catch: az("listSets")
+      })
+
+    const deleteBlob = (name: string) =>
+      Effect.tryPromise({ try: () => container.getBlockBlobClient(name).deleteIfExists(), catch: az("delete") })
+
+    const writeSet = (w: ArtifactSetWrite) =>
+      Effect.gen(function*() {
+        const { set } = w
+        const dir = meetingDir(set.organizerId, set.meetingId)
+        const setId = artifactSetId(set)
+        const rid = set.recording?.id ?? null
+        const tid = set.transcript?.id ?? null
+        const loadId = disposition === "merge" ? "" : (w.runId ?? randomUUID())
+
+        if (w.root !== undefined) {
+          if (w.recording) yield* copyFile(w.root, w.recording)
+          if (w.transcript) yield* copyFile(w.root, w.transcript)
+        }
+        if (set.recording) {
+          const base = w.recording?.path ?? `${dir}/recording-${segment(set.recording.id)}`
+          yield* putIfChanged(
+            yield* safeName(prefix, metaName(base, ".json")),
+            jsonBytes({ meetingId: set.meetingId, organizerId: set.organizerId, recording: set.recording, file: w.recording }),
+            "application/json"
+          )
+        }
+        if (set.transcript) {
+          const base = w.transcript?.path ?? `${dir}/transcript-${segment(set.transcript.id)}`
+          yield* putIfChanged(
+            yield* safeName(prefix, metaName(base, ".json")),
+            jsonBytes({
+              meetingId: set.meetingId,
+              organizerId: set.organizerId,
+              transcript: set.transcript,
+              file: w.transcript,
+              cues: w.cues.length,
+              metadataContent: w.transcriptMetadata ?? null
+            }),
+            "application/json"
+          )
+          yield* putIfChanged(yield* safeName(prefix, metaName(base, ".cues.json")), jsonBytes(w.cues), "application/json")
+        }
+        const setBody = (s: { recordingId: string | null; transcriptId: string | null; match: string; cc: string | null; date: string }) => ({
+          setId: setIdOf(s.recordingId, s.transcriptId, set.meetingId),
+          meetingId: set.meetingId,
+          organizerId: set.organizerId,
+          contentCorrelationId: s.cc,
+          match: s.match,
+          recordingId: s.recordingId,
+          transcriptId: s.transcriptId,
+          meetingDate: s.date,
+          recording: s.recordingId === rid ? w.recording : null,
+          transcript: s.transcriptId === tid ? w.transcript : null
+        })
+        if (disposition === "merge") {
+          for (const old of yield* listSets(dir)) {
+            const o = old.body
+            const hit = (rid !== null && o.recordingId === rid) || (tid !== null && o.transcriptId === tid)
+            if (!hit) continue
+            // The new set blob replaces a same-named one; others are deleted.
+            if (o.setId !== setId) yield* deleteBlob(old.name)
+            for (const [r, t] of [[o.recordingId, null], [null, o.transcriptId]] as const) {
+              if ((r !== null && r !== rid) || (t !== null && t !== tid)) {
+                const single = { ...o, ...setBody({ recordingId: r, transcriptId: t, match: "none", cc: o.contentCorrelationId, date: o.meetingDate }) }
+                single.recording = r !== null ? o.recording : null
+                single.transcript = t !== null ? o.transcript : null
+                yield* putIfChanged(yield* safeName(prefix, `${dir}/set-${single.setId}.json`), jsonBytes(single), "application/json")
+              }
+            }
+          }
+        }
+        const body = setBody({ recordingId: rid, transcriptId: tid, match: set.match, cc: set.contentCorrelationId, date: meetingDate(set) })
+        const name = disposition === "merge" ? `${dir}/set-${setId}.json` : `${dir}/set-${setId}.${segment(loadId)}.json`
+        yield* putIfChanged(yield* safeName(prefix, name), jsonBytes(body), "application/json")
+      })
+
+    const writeRun = (run: RunRecord) =>
+      Effect.flatMap(safeName(prefix, `runs/${segment(run.runId)}.json`), (name) =>
+        putIfChanged(name, jsonBytes(run), "application/json")).pipe(Effect.asVoid)
+
+    return {
+      name: content.name,
+      disposition,
+      writeSet,
+      writeRun,
+      content,
+      containerClient: container,
+      prefix
+    }
+  })

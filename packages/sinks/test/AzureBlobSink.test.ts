@@ -1,0 +1,162 @@
+import { describe, expect, inject, it } from "@effect/vitest"
+import * as crypto from "node:crypto"
+import * as path from "node:path"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import * as fc from "fast-check"
+import { AzureBlobSink, FileSystemSink, Layout, makeRecordSink } from "../src/index.js"
+import { cues, makeSet, tempDir } from "./support/data.js"
+
+const containerName = () => `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+
+const open = (options: Partial<AzureBlobSink.AzureBlobOptions> = {}) =>
+  AzureBlobSink.make({ container: containerName(), connectionString: inject("azuriteConnectionString"), ...options })
+
+const listNames = (sink: AzureBlobSink.AzureBlobSinkService) =>
+  Effect.promise(async () => {
+    const names: Array<string> = []
+    for await (const b of sink.containerClient.listBlobsFlat()) names.push(b.name)
+    return names.sort()
+  })
+
+const download = (sink: AzureBlobSink.AzureBlobSinkService, name: string) =>
+  Effect.promise(() => sink.containerClient.getBlockBlobClient(name).downloadToBuffer())
+
+const randomBytes = (n: number) => new Uint8Array(crypto.randomBytes(n))
+const chunked = (b: Uint8Array, size: number) =>
+  Stream.fromChunk(Chunk.unsafeFromArray(Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size))))
+const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
+
+describe("AzureBlobSink (Azurite)", () => {
+  it.scoped("streams content as blocks and records size and sha256", () =>
+    Effect.gen(function*() {
+      const sink = yield* open({ blockSize: 256 * 1024, prefix: "raw/" })
+      const data = randomBytes(1_000_003)
+      const w = yield* sink.content.write("o/m/recording-x.mp4", chunked(data, 70_001), { contentType: "video/mp4" })
+      expect(w).toEqual({ path: "o/m/recording-x.mp4", bytes: data.length, sha256: sha(data) })
+      expect(sha(yield* download(sink, "raw/o/m/recording-x.mp4"))).toBe(sha(data))
+      const blocks = yield* Effect.promise(() =>
+        sink.containerClient.getBlockBlobClient("raw/o/m/recording-x.mp4").getBlockList("committed")
+      )
+      expect(blocks.committedBlocks!.length).toBe(4)
+      expect(yield* sink.content.isComplete(w.path, w)).toBe(true)
+      expect(yield* sink.content.isComplete(w.path, { ...w, sha256: sha(randomBytes(3)) })).toBe(false)
+      expect(yield* sink.content.stat("o/m/none.mp4")).toBeNull()
+      const props = yield* Effect.promise(() => sink.containerClient.getBlockBlobClient("raw/o/m/recording-x.mp4").getProperties())
+      expect(props.contentType).toBe("video/mp4")
+      // empty content is an empty blob
+      const e = yield* sink.content.write("o/m/empty.vtt", Stream.empty)
+      expect(e.bytes).toBe(0)
+    }))
+
+  it.scoped("a failing stream never replaces the committed blob", () =>
+    Effect.gen(function*() {
+      const sink = yield* open({ blockSize: 64 * 1024 })
+      const old = randomBytes(100_000)
+      yield* sink.content.write("a/b.mp4", chunked(old, 10_000))
+      const failing = Stream.concat(chunked(randomBytes(300_000), 10_000), Stream.fail("reset" as const))
+      const exit = yield* Effect.exit(sink.content.write("a/b.mp4", failing))
+      expect(exit).toEqual(Exit.fail("reset"))
+      expect(sha(yield* download(sink, "a/b.mp4"))).toBe(sha(old))
+      expect(yield* listNames(sink)).toEqual(["a/b.mp4"])
+    }))
+
+  it.scoped("writing the same set twice leaves one blob each and does not re-upload", () =>
+    Effect.gen(function*() {
+      const sink = yield* open()
+      const out = tempDir()
+      const set = makeSet("meeting/1", "rec+/=", "tr..")
+      const rp = Layout.recordingPath(set.organizerId, set.meetingId, set.recording!.id, "video/mp4")
+      const tp = Layout.transcriptPath(set.organizerId, set.meetingId, set.transcript!.id)
+      const rf = yield* FileSystemSink.writeContent(out, rp, chunked(randomBytes(50_000), 4096))
+      const tf = yield* FileSystemSink.writeContent(out, tp, Stream.make(new TextEncoder().encode("WEBVTT\n\n")))
+      const write = {
+        set,
+        recording: { ...rf, contentType: "video/mp4" },
+        transcript: { ...tf, contentType: "text/vtt" },
+        cues: cues(4),
+        root: out
+      }
+      yield* sink.writeSet(write)
+      const first = yield* listNames(sink)
+      const etags = yield* Effect.promise(() =>
+        Promise.all(first.map((n) => sink.containerClient.getBlockBlobClient(n).getProperties().then((p) => p.etag)))
+      )
+      yield* sink.writeSet(write)
+      const second = yield* listNames(sink)
+      expect(second).toEqual(first)
+      const etags2 = yield* Effect.promise(() =>
+        Promise.all(second.map((n) => sink.containerClient.getBlockBlobClient(n).getProperties().then((p) => p.etag)))
+      )
+      expect(etags2).toEqual(etags)
+      expect(first.filter((n) => n.includes("/set-"))).toHaveLength(1)
+      expect(first).toContain(rp)
+      expect(first).toContain(tp)
+      expect(sha(yield* download(sink, rp))).toBe(rf.sha256)
+      const setBlob = JSON.parse((yield* download(sink, first.find((n) => n.includes("/set-"))!)).toString())
+      expect(setBlob).toMatchObject({ meetingId: "meeting/1", recordingId: "rec+/=", transcriptId: "tr..", match: "contentCorrelationId" })
+      const cueBlob = JSON.parse((yield* download(sink, first.find((n) => n.endsWith(".cues.json"))!)).toString())
+      expect(cueBlob).toHaveLength(4)
+    }))
+
+  it.scoped("re-pairing keeps each artifact in exactly one set blob", () =>
+    Effect.gen(function*() {
+      const sink = yield* open()
+      const w = (r: string | null, t: string | null) => ({
+        set: makeSet("m1", r, t), recording: null, transcript: null, cues: []
+      })
+      const setsOf = Effect.gen(function*() {
+        const names = (yield* listNames(sink)).filter((n) => n.includes("/set-"))
+        return yield* Effect.forEach(names, (n) => Effect.map(download(sink, n), (b) => JSON.parse(b.toString())))
+      })
+      yield* sink.writeSet(w("r1", null))
+      yield* sink.writeSet(w(null, "t1"))
+      yield* sink.writeSet(w("r1", "t1"))
+      let sets = yield* setsOf
+      expect(sets.map((s: any) => [s.recordingId, s.transcriptId])).toEqual([["r1", "t1"]])
+      yield* sink.writeSet(w("r1", "t2"))
+      sets = yield* setsOf
+      expect(sets.map((s: any) => [s.recordingId, s.transcriptId]).sort()).toEqual([["r1", "t2"], [null, "t1"]].sort())
+    }))
+
+  it.scoped("azure-blob: specs use AZURE_STORAGE_CONNECTION_STRING", () =>
+    Effect.gen(function*() {
+      const before = process.env.AZURE_STORAGE_CONNECTION_STRING
+      process.env.AZURE_STORAGE_CONNECTION_STRING = inject("azuriteConnectionString")
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (before === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING
+          else process.env.AZURE_STORAGE_CONNECTION_STRING = before
+        })
+      )
+      const container = containerName()
+      const sink = yield* makeRecordSink({ _tag: "azure-blob", container, prefix: "p/", disposition: "merge" })
+      yield* sink.writeRun({
+        runId: "run/1", windowFrom: "a", windowTo: "b", organizers: [], startedAt: "s", endedAt: null, status: "running", counts: {}
+      })
+      expect(sink.name).toBe(`azure-blob:${container}/p`)
+    }))
+
+  it("hostile ids never escape the prefix and distinct ids give distinct blob names", () => {
+    const hostile = fc.oneof(
+      fc.constantFrom("../x", "a/b", "+/=", "x".repeat(300), "é🎉", "", "\0", "CON", "..", "."),
+      fc.string({ unit: "binary", maxLength: 300 })
+    )
+    fc.assert(
+      fc.property(hostile, hostile, hostile, (org, meeting, id) => {
+        const name = AzureBlobSink.blobName("pre/", Layout.recordingPath(org, meeting, id))
+        expect(name.startsWith("pre/")).toBe(true)
+        expect(name.split("/").every((s) => s !== "" && s !== "." && s !== "..")).toBe(true)
+        expect(name.length).toBeLessThan(1024)
+        expect(path.posix.normalize(name)).toBe(name)
+        const other = AzureBlobSink.blobName("pre/", Layout.recordingPath(org, meeting, id + "x"))
+        expect(other).not.toBe(name)
+      }),
+      { numRuns: 500 }
+    )
+    for (const bad of ["../x", "a/../b", "/abs", "a\\b", ""]) expect(() => AzureBlobSink.blobName("p/", bad)).toThrow()
+  })
+})
+
