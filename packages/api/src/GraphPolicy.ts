@@ -22,7 +22,7 @@ export interface GraphPolicy {
   readonly requestsPerSecond: number
   /** Requests allowed back to back before the rate applies. */
   readonly burst: number
-  /** Concurrent requests per tenant (list/get and the opening of downloads). */
+  /** Concurrent requests in flight per tenant, content bodies included (keep it above maxConcurrentDownloads). */
   readonly maxConcurrentRequests: number
   /** Concurrent content downloads per tenant (held for the whole body). */
   readonly maxConcurrentDownloads: number
@@ -50,7 +50,7 @@ export const defaultPolicy: GraphPolicy = {
   maxTotalRetryMs: 15 * 60_000,
   requestsPerSecond: 20,
   burst: 10,
-  maxConcurrentRequests: 16,
+  maxConcurrentRequests: 12,
   maxConcurrentDownloads: 4,
   malformedPageRetries: 3,
   maxResumes: 10,

@@ -3,6 +3,8 @@
  * and helpers to run a GraphClient against an emulator over loopback HTTP.
  */
 import type { FixtureMeeting, TenantFixture } from "@meeting-artifacts/graph-emulator"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -98,3 +100,43 @@ export const provideClient = <A, E>(
   effect: Effect.Effect<A, E, GraphClient>,
   layer: Layer.Layer<GraphClient, unknown>
 ): Effect.Effect<A, unknown> => Effect.provide(effect, layer)
+
+/** What the real request path sent and received, observed at the HttpClient (the layer GraphClient uses). */
+export interface Exchange {
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly sentAt: number
+  status?: number
+  receivedAt?: number
+  retryAfter?: string | undefined
+}
+
+/** An undici HttpClient that records every exchange, for GraphClient.layerWithoutHttpClient. */
+export const recordingHttpClient = (log: Array<Exchange>) =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (client) =>
+      HttpClient.transform(client, (effect, request) =>
+        Effect.suspend(() => {
+          const ex: Exchange = { url: request.url, headers: { ...request.headers }, sentAt: Date.now() }
+          log.push(ex)
+          return Effect.tap(effect, (res) =>
+            Effect.sync(() => {
+              ex.status = res.status
+              ex.receivedAt = Date.now()
+              ex.retryAfter = res.headers["retry-after"]
+            }))
+        })))
+  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+export const recordingClientLayer = (
+  emu: { readonly baseUrl: string; readonly accessToken: string },
+  log: Array<Exchange>,
+  options?: Partial<GraphClientOptions>
+) =>
+  GraphClient.layerWithoutHttpClient({
+    baseUrl: emu.baseUrl,
+    credential: Redacted.make(emu.accessToken),
+    ...options,
+    policy: { baseDelayMs: 20, maxBackoffMs: 500, ...options?.policy }
+  }).pipe(Layer.provide(recordingHttpClient(log)))

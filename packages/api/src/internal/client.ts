@@ -236,7 +236,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       }, undefined)
 
     /** The request loop: rate limit → token → attempt → classify → retry or fail. */
-    const run = <A, R>(spec: Spec<A, R>, exec: Exec<R>): Effect.Effect<A, GraphError, R> => {
+    const run = <A, R>(spec: Spec<A, R>, exec: Exec<R>, holdsSlot = false): Effect.Effect<A, GraphError, R> => {
       const method = "GET"
       let attempts = 0
       let lastStatus = 0
@@ -250,7 +250,6 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             stats.retries++
             yield* Metric.increment(Metric.tagged(retriesTotal, "route", spec.route))
           }
-          yield* limiter.take
           const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
           const clientRequestId = randomUUID()
           const ctx: ErrorContext = { method, route: spec.route, clientRequestId, attempts }
@@ -291,7 +290,11 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             onTimeout: (): Outcome => ({ _tag: "Transport", why: `no answer within ${policy.requestTimeoutMs} ms` }),
             onSuccess: (o): Outcome => o
           })
-          const outcome = yield* limiter.requests.withPermits(1)(timed)
+          // Downloads hold their request slot for the whole body (resumes included), so they do not take another.
+          // The rate slot is taken inside the concurrency slot: otherwise fibers queued on the semaphore
+          // would pass the rate gate early and burst out together when slots free up.
+          const paced = Effect.zipRight(limiter.take, timed)
+          const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
           if (outcome._tag === "Done") {
             limiter.success()
             return outcome.value
@@ -494,7 +497,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         payload: "content",
         okStatus: (s) => s === 200 || s === 206,
         onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
-      }, execScoped)
+      }, execScoped, true)
 
     const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
       transportError(why, { method: "GET", route: spec.route.route, clientRequestId: null, attempts })
@@ -577,14 +580,24 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
 
     const openStream = (spec: ContentSpec): Effect.Effect<Content, GraphError, Scope.Scope> =>
       Effect.gen(function*() {
-        let released = false
+        // A download slot and a request slot (a body in flight is a request in flight), freed when the
+        // body ends or the scope closes, whichever comes first.
+        let holdsDownload = false
+        let holdsRequest = false
         const release = Effect.suspend(() => {
-          if (released) return Effect.void
-          released = true
-          return limiter.downloads.release(1)
+          const out: Array<Effect.Effect<void>> = []
+          if (holdsRequest) {
+            holdsRequest = false
+            out.push(limiter.requests.release(1))
+          }
+          if (holdsDownload) {
+            holdsDownload = false
+            out.push(limiter.downloads.release(1))
+          }
+          return Effect.all(out, { discard: true })
         })
-        // The slot is freed when the body ends or the scope closes, whichever comes first.
-        yield* Effect.acquireRelease(limiter.downloads.take(1), () => release)
+        yield* Effect.acquireRelease(Effect.tap(limiter.downloads.take(1), () => (holdsDownload = true)), () => release)
+        yield* Effect.acquireRelease(Effect.tap(limiter.requests.take(1), () => (holdsRequest = true)), () => release)
         const res = yield* openContent(spec, 0)
         let total = parseLength(res.headers["content-length"])
         let skip = 0

@@ -2,11 +2,10 @@
  * One request-rate limiter and concurrency limits per tenant, shared by every
  * fiber using a client (and by every client given the same tenantKey).
  *
- * The rate is a GCRA-style slot reservation: each request reserves the next
- * free slot, so parallel fibers queue instead of stampeding. A 429 anywhere
- * pauses everyone until the asked wait is over and halves the rate; successes
- * win it back slowly (AIMD), so a server limit lower than the configured rate
- * costs a few 429s, not a storm.
+ * The rate is GCRA-style (a burst, then one request per interval); fibers
+ * queue for slots instead of stampeding. A 429 anywhere pauses everyone until
+ * the asked wait is over and lowers the rate; successes win it back (AIMD), so
+ * a server limit below the configured rate costs a few 429s, not a storm.
  */
 import * as Effect from "effect/Effect"
 import type { GraphPolicy } from "../GraphPolicy.js"
@@ -25,31 +24,35 @@ export interface Limiter {
 
 export const makeLimiter = (policy: GraphPolicy): Limiter => {
   const maxRate = policy.requestsPerSecond
-  const minRate = Math.min(maxRate, 0.5)
+  const minRate = Math.min(maxRate, Math.max(0.5, maxRate / 4))
   let rate = maxRate
   let nextFree = 0
   let pausedUntil = 0
-  const reserve = (): number => {
+  // One fiber at a time waits for the next slot, re-checking rate and pause when it wakes: a slot
+  // reserved before a 429 must not fire at the old rate.
+  const gate = Effect.unsafeMakeSemaphore(1)
+  const attempt = (): Effect.Effect<void> => {
     const now = Date.now()
     const interval = 1000 / rate
     const start = Math.max(nextFree, now - policy.burst * interval, pausedUntil)
-    nextFree = start + interval
-    return Math.max(0, start - now)
+    if (start <= now) {
+      nextFree = start + interval
+      return Effect.void
+    }
+    return Effect.flatMap(Effect.sleep(Math.max(1, Math.ceil(start - now))), () => Effect.suspend(attempt))
   }
-  const take: Effect.Effect<void> = Effect.suspend(() => {
-    const wait = reserve()
-    return wait > 0 ? Effect.sleep(wait) : Effect.void
-  })
+  const take: Effect.Effect<void> = gate.withPermits(1)(Effect.suspend(attempt))
   return {
     take,
     pause: (untilMs, throttled) => {
       if (untilMs > pausedUntil) pausedUntil = untilMs
-      // Slots reserved before the pause must not all fire at its end.
+      // After a pause, start from an empty burst allowance.
       if (nextFree < pausedUntil) nextFree = pausedUntil
       if (throttled) rate = Math.max(minRate, rate / 2)
     },
     success: () => {
-      if (rate < maxRate) rate = Math.min(maxRate, rate + maxRate / 50)
+      // Slow additive recovery: a few hundred successes back to full speed.
+      if (rate < maxRate) rate = Math.min(maxRate, rate + maxRate / 500)
     },
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
     downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
