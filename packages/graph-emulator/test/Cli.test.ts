@@ -1,0 +1,82 @@
+/**
+ * `meeting-artifacts emulator` as users run it: a child process printing KEY=value lines, serving until
+ * a signal stops it.
+ */
+import * as NodeChild from "node:child_process"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { docTenant, MEETING3, ORGANIZER3 } from "./helpers.js"
+
+const bin = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "../../cli/bin/meeting-artifacts.mjs")
+
+const spawnEmulator = (args: ReadonlyArray<string>) => {
+  const child = NodeChild.spawn(process.execPath, [bin, "emulator", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  const ready = new Promise<Record<string, string>>((resolve, reject) => {
+    // ready once stdout has its lines and stderr its summary (they arrive on separate pipes)
+    const check = () => {
+      if (stdout.includes("GRAPH_ACCESS_TOKEN=") && stdout.endsWith("\n") && stderr.includes("stop with")) {
+        resolve(Object.fromEntries(stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])))
+      }
+    }
+    child.stdout.on("data", (d) => {
+      stdout += d
+      check()
+    })
+    child.stderr.on("data", (d) => {
+      stderr += d
+      check()
+    })
+    child.on("exit", (code) => reject(new Error(`emulator exited early (${code}): ${stderr}`)))
+  })
+  return { child, ready, exited, stderr: () => stderr, stdout: () => stdout }
+}
+
+describe("meeting-artifacts emulator", () => {
+  it("serves a fixture, prints GRAPH_BASE_URL and GRAPH_ACCESS_TOKEN, stops cleanly on SIGTERM", async () => {
+    const emu = spawnEmulator(["--fixture", docTenant, "--port", "0", "--faults", "none"])
+    const env = await emu.ready
+    expect(Object.keys(env)).toEqual(["GRAPH_BASE_URL", "GRAPH_ACCESS_TOKEN"])
+    expect(env.GRAPH_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\.0$/)
+    const res = await fetch(`${env.GRAPH_BASE_URL}/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings`, {
+      headers: { authorization: `Bearer ${env.GRAPH_ACCESS_TOKEN}` }
+    })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as any).value).toHaveLength(1)
+    emu.child.kill("SIGTERM")
+    const code = await emu.exited
+    // interrupted by the signal: the CLI's runtime reports 130, never an error code
+    expect([0, 130, 143]).toContain(code)
+    expect(emu.stderr()).not.toMatch(/unexpected failure|Error/)
+    await expect(fetch(env.GRAPH_BASE_URL)).rejects.toThrow()
+  })
+
+  it("generates a tenant with --generate, prints the token endpoint settings, stops on SIGINT", async () => {
+    const emu = spawnEmulator(["--generate", "organizers=2,meetings=2,seed=9", "--faults", "throttled", "--token-endpoint"])
+    const env = await emu.ready
+    expect(Object.keys(env)).toEqual([
+      "GRAPH_BASE_URL",
+      "GRAPH_ACCESS_TOKEN",
+      "AZURE_AUTHORITY_HOST",
+      "AZURE_TENANT_ID",
+      "AZURE_CLIENT_ID",
+      "AZURE_CLIENT_SECRET",
+      "NODE_EXTRA_CA_CERTS"
+    ])
+    expect(emu.stderr()).toContain("2 users, 4 meetings")
+    const counters = await fetch(`${new URL(env.GRAPH_BASE_URL!).origin}/_emulator/counters`)
+    expect(counters.status).toBe(200)
+    emu.child.kill("SIGINT")
+    expect([0, 130]).toContain(await emu.exited)
+  })
+
+  it("rejects bad arguments with one line and exit code 2", async () => {
+    const emu = spawnEmulator(["--generate", "organizers=x"])
+    await expect(emu.ready).rejects.toThrow(/must be a non-negative number/)
+    expect(await emu.exited).toBe(2)
+    expect(emu.stderr().trim().split("\n")).toHaveLength(1)
+  })
+})
