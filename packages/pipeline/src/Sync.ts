@@ -21,6 +21,7 @@ import {
   CheckpointStore,
   ContentSink,
   Failures,
+  FileSystemSink,
   Layout,
   Manifest,
   RecordSinks,
@@ -144,6 +145,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       runId = record.runId
       yield* Effect.forEach(recordSinks, (s) => s.writeRun(record), { discard: true }).pipe(Effect.mapError(sinkFatal))
       yield* staging.sweep
+      // Temp files of atomic writes a killed run left behind (never under final names).
+      yield* FileSystemSink.removeTempFiles(out).pipe(Effect.mapError(sinkFatal))
     }
     yield* emit(ProgressEvent.RunStarted({
       runId,
@@ -343,6 +346,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           )
           if (intact) {
             tally.skipped[kind]++
+            // A kill between the checkpoint commit and the cleanup leaves the staged copy behind.
+            if (!opts.dryRun) yield* staging.remove(Staging.stagingKey(kind, id))
             yield* emit(ProgressEvent.ArtifactCompleted({
               kind, id, meetingId, path: c.path, bytes: c.bytes, sha256: c.sha256, skipped: true
             }))

@@ -119,7 +119,7 @@ export const make = (dir: string) => {
       await Promise.all([p.part, p.done, p.meta].map((f) => fsp.rm(f, { force: true }).catch(() => undefined)))
     })
 
-  /** Removes `.part` leftovers of killed runs (never `.done`: those are paid-for bytes). */
+  /** Removes `.part` leftovers of killed runs and their orphaned metadata (never `.done`: those are paid-for bytes). */
   const sweep: Effect.Effect<void> = Effect.promise(async () => {
     let names: Array<string> = []
     try {
@@ -127,9 +127,9 @@ export const make = (dir: string) => {
     } catch {
       return
     }
-    await Promise.all(
-      names.filter((n) => n.endsWith(".part")).map((n) => fsp.rm(nodePath.join(dir, n), { force: true }).catch(() => undefined))
-    )
+    const done = new Set(names.filter((n) => n.endsWith(".done")).map((n) => n.slice(0, -5)))
+    const stale = names.filter((n) => n.endsWith(".part") || (n.endsWith(".json") && !done.has(n.slice(0, -5))))
+    await Promise.all(stale.map((n) => fsp.rm(nodePath.join(dir, n), { force: true }).catch(() => undefined)))
   })
 
   return { find, stage, remove, sweep, dir }

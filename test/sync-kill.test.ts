@@ -1,0 +1,111 @@
+/**
+ * Resumability: a sync killed with SIGKILL at random moments (while it talks
+ * to Graph) and re-run ends with exactly the output of an uninterrupted run:
+ * no duplicate manifest lines, no partial files, and content that was
+ * completed before a kill is never downloaded again (the emulator counts
+ * every content body it serves completely).
+ */
+import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  cleanEnv,
+  collect,
+  expectedArtifacts,
+  organizerArgs,
+  readManifest,
+  runCli,
+  spawnCli,
+  tempDir,
+  verifyOutput
+} from "./helpers.js"
+
+const mulberry32 = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const sortedLines = (out: string) => fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
+
+describe("sync killed with SIGKILL and re-run", () => {
+  let emu: RunningEmulator
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: { organizers: 2, meetingsPerOrganizer: 6, seed: 23, recordingBytes: [64 * 1024, 512 * 1024], cues: [3, 10] },
+      // Latency spreads requests out so kills land in the middle of bodies, not only between them.
+      faults: { latencyMs: { min: 5, max: 40 } }
+    })
+  })
+  afterAll(() => emu?.close())
+
+  it("ends with the uninterrupted run's output, no duplicates, no partial files, no completed content fetched twice", async () => {
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const args = (out: string) => [
+      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
+      "--out", out, "--graph-url", emu.baseUrl, "--concurrency", "3"
+    ]
+    const expected = expectedArtifacts(emu.fixture)
+
+    // The reference: one uninterrupted run.
+    const reference = path.join(tempDir(), "out")
+    const ref = await runCli(args(reference), { env })
+    expect(ref.code, ref.stderr).toBe(0)
+    expect(verifyOutput(reference, expected)).toEqual([])
+    emu.resetCounters()
+
+    const out = path.join(tempDir(), "out")
+    const rand = mulberry32(20240115)
+    const kills: Array<{ completed: Set<string>; contentRequests: Record<string, number> }> = []
+    let finishedEarly = 0
+    for (let attempt = 0; kills.length < 10 && attempt < 30; attempt++) {
+      const done = new Set(readManifest(out).flatMap((l) => [l.recording?.id, l.transcript?.id].filter((x): x is string => !!x)))
+      const remaining = expected.size - done.size
+      const base = emu.counters().total
+      // Kill after a random number of requests of this run, early enough that work is left for later kills.
+      const target = base + 1 + Math.floor(rand() * Math.max(2, Math.min(8, remaining)))
+      const child = spawnCli(args(out), { env })
+      const result = collect(child)
+      let killed = false
+      const timer = setInterval(() => {
+        if (!killed && emu.counters().total >= target) {
+          killed = true
+          child.kill("SIGKILL")
+        }
+      }, 2)
+      const r = await result
+      clearInterval(timer)
+      if (killed && r.signal === "SIGKILL") {
+        const completed = new Set(
+          readManifest(out).flatMap((l) => [l.recording?.id, l.transcript?.id].filter((x): x is string => !!x))
+        )
+        kills.push({ completed, contentRequests: { ...emu.counters().contentRequests } })
+      } else {
+        expect(r.code, r.stderr).toBe(0)
+        finishedEarly++
+      }
+    }
+    expect(kills.length).toBeGreaterThanOrEqual(10)
+    // Kills hit while content was being exported, not only before or after.
+    expect(kills.some((k) => k.completed.size > 0 && k.completed.size < expected.size)).toBe(true)
+
+    const final = await runCli(args(out), { env })
+    expect(final.code, final.stderr).toBe(0)
+
+    expect(verifyOutput(out, expected)).toEqual([])
+    expect(sortedLines(out)).toEqual(sortedLines(reference))
+
+    const counts = emu.counters().contentRequests
+    for (const k of kills) {
+      for (const id of k.completed) {
+        expect(counts[id] ?? 0, `content of ${id} fetched again after it was completed`).toBe(k.contentRequests[id] ?? 0)
+      }
+    }
+    // In-flight downloads cut by a kill may be fetched again; nothing else is.
+    const total = Object.values(counts).reduce((a, b) => a + b, 0)
+    expect(total).toBeLessThanOrEqual(expected.size + kills.length * 3)
+    for (const a of expected.values()) expect(counts[a.id] ?? 0, a.id).toBeGreaterThanOrEqual(1)
+  }, 240_000)
+})
