@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import * as fc from "fast-check"
 import { AzureBlobSink, FileSystemSink, Layout, makeRecordSink } from "../src/index.js"
+import { runAndKill } from "./support/child.js"
 import { cues, makeSet, tempDir } from "./support/data.js"
 
 const containerName = () => `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
@@ -138,6 +139,21 @@ describe("AzureBlobSink (Azurite)", () => {
       })
       expect(sink.name).toBe(`azure-blob:${container}/p`)
     }))
+
+  it.live("a writer killed (SIGKILL) mid-upload leaves the old blob", () =>
+    Effect.gen(function*() {
+      const sink = yield* open()
+      const old = new Uint8Array(65536 * 3).fill(1)
+      yield* sink.content.write("k/blob.mp4", Stream.make(old))
+      const env = { AZURE_STORAGE_CONNECTION_STRING: inject("azuriteConnectionString") }
+      const r = yield* Effect.promise(() =>
+        runAndKill(["blob", sink.containerClient.containerName, "k/blob.mp4", "60", "2"], 100, env)
+      )
+      expect(r.finished).toBe(false)
+      const now = yield* download(sink, "k/blob.mp4")
+      expect(sha(now)).toBe(sha(old))
+      expect(yield* listNames(sink)).toEqual(["k/blob.mp4"])
+    }).pipe(Effect.scoped), 60_000)
 
   it("hostile ids never escape the prefix and distinct ids give distinct blob names", () => {
     const hostile = fc.oneof(

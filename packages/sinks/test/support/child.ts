@@ -8,10 +8,15 @@ const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../f
  * Run the slow writer and SIGKILL it `delayMs` after it says "started".
  * Resolves with whether it finished before the kill.
  */
-export const runAndKill = (args: Array<string>, delayMs: number): Promise<{ finished: boolean; stderr: string }> =>
+export const runAndKill = (
+  args: Array<string>,
+  delayMs: number,
+  env: Record<string, string> = {}
+): Promise<{ finished: boolean; stderr: string }> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", fixture, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
       cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
     })
     let out = ""

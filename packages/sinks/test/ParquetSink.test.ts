@@ -1,0 +1,135 @@
+import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import { CallTranscript } from "@meeting-artifacts/api"
+import { ArtifactSet } from "@meeting-artifacts/correlate"
+import { makeRecordSink, ParquetSink } from "../src/index.js"
+import { runAndKill } from "./support/child.js"
+import { makeSet, setWrite, tempDir } from "./support/data.js"
+
+/** Read the dataset back with a separate DuckDB, as a consumer would. */
+const query = (sql: string) =>
+  Effect.promise(async () => {
+    const instance = await DuckDBInstance.create(":memory:")
+    const c = await DuckDBConnection.create(instance)
+    try {
+      return (await c.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, any>>
+    } finally {
+      c.closeSync()
+      instance.closeSync()
+    }
+  })
+
+const sets = (dir: string, extra = "") =>
+  query(
+    `SELECT * REPLACE (CAST(meeting_date AS VARCHAR) AS meeting_date) FROM read_parquet('${dir}/artifact_sets/*/*.parquet', hive_partitioning = true) ${extra} ORDER BY set_id`
+  )
+const cueCount = (dir: string) =>
+  Effect.map(query(`SELECT COUNT(*) AS n FROM read_parquet('${dir}/transcript_cues/*/*.parquet')`), (r) => Number(r[0]!.n))
+
+const allFiles = (dir: string) =>
+  fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort()
+
+describe("ParquetSink", () => {
+  it.scoped("writes sets and cues partitioned by meeting date; DuckDB reads the same counts back", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const sink = yield* ParquetSink.make({ dir })
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t1", { date: "2026-03-02" }), 5))
+      yield* sink.writeSet(setWrite(makeSet("m2", "r2", null, { date: "2026-03-02" })))
+      yield* sink.writeSet(setWrite(makeSet("m3", null, "t3", { date: "2026-03-04" }), 7))
+      const rows = yield* sets(dir)
+      expect(rows).toHaveLength(3)
+      expect(yield* cueCount(dir)).toBe(12)
+      expect(rows.map((r) => String(r.meeting_date)).sort()).toEqual(["2026-03-02", "2026-03-02", "2026-03-04"])
+      const r1 = rows.find((r) => r.recording_id === "r1")!
+      expect(r1).toMatchObject({ meeting_id: "m1", transcript_id: "t1", match: "contentCorrelationId", recording_path: "r/r1.mp4" })
+      expect(Number(r1.cues)).toBe(5)
+      expect(Number(r1.recording_bytes)).toBe(10)
+      expect(allFiles(dir)).toEqual([
+        "artifact_sets/meeting_date=2026-03-02/part-0.parquet",
+        "artifact_sets/meeting_date=2026-03-04/part-0.parquet",
+        "transcript_cues/meeting_date=2026-03-02/part-0.parquet",
+        "transcript_cues/meeting_date=2026-03-04/part-0.parquet"
+      ])
+      const cue = yield* query(
+        `SELECT * FROM read_parquet('${dir}/transcript_cues/*/*.parquet') WHERE transcript_id = 't1' AND seq = 1`
+      )
+      expect(cue[0]).toMatchObject({ cue_id: "c1", speaker: "Ana", text: "line 1" })
+    }))
+
+  it.scoped("writing the same set twice leaves one row and its cues once", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const sink = yield* ParquetSink.make({ dir })
+      const w = setWrite(makeSet("m1", "r1", "t1"), 4)
+      yield* sink.writeSet(w)
+      yield* sink.writeSet(w)
+      expect(yield* sets(dir)).toHaveLength(1)
+      expect(yield* cueCount(dir)).toBe(4)
+      expect(allFiles(dir).some((f) => f.endsWith(".partial"))).toBe(false)
+    }))
+
+  it.scoped("re-pairing moves artifacts (also across date partitions) and keeps each in one row", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const sink = yield* ParquetSink.make({ dir })
+      // transcript first, dated a day later than the recording it will be paired with
+      const late = new ArtifactSet({
+        ...makeSet("m1", null, "t1"),
+        transcript: new CallTranscript({ id: "t1", createdDateTime: "2026-03-03T00:10:00Z" })
+      })
+      yield* sink.writeSet(setWrite(late, 2))
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", null, { date: "2026-03-02" })))
+      expect(yield* sets(dir)).toHaveLength(2)
+      const paired = new ArtifactSet({ ...makeSet("m1", "r1", null, { date: "2026-03-02" }), transcript: late.transcript, match: "time-overlap" })
+      yield* sink.writeSet(setWrite(paired, 2))
+      let rows = yield* sets(dir)
+      expect(rows.map((r) => [r.recording_id, r.transcript_id, String(r.meeting_date)])).toEqual([["r1", "t1", "2026-03-02"]])
+      expect(yield* cueCount(dir)).toBe(2)
+      expect(allFiles(dir).filter((f) => f.includes("2026-03-03"))).toEqual([])
+      // r1 re-paired with t2: t1 keeps a row of its own
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t2", { date: "2026-03-02" }), 3))
+      rows = yield* sets(dir)
+      expect(rows.map((r) => [r.recording_id, r.transcript_id, r.match]).sort()).toEqual(
+        [["r1", "t2", "contentCorrelationId"], [null, "t1", "none"]].sort()
+      )
+      expect(yield* cueCount(dir)).toBe(5)
+    }))
+
+  it.scoped("append adds a row per load; runs upsert by id", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const sink = yield* makeRecordSink({ _tag: "parquet", dir, disposition: "append" })
+      const set = makeSet("m1", "r1", "t1")
+      yield* sink.writeSet(setWrite(set, 2, { runId: "a" }))
+      yield* sink.writeSet(setWrite(set, 2, { runId: "b" }))
+      yield* sink.writeSet(setWrite(set, 2, { runId: "b" }))
+      expect((yield* sets(dir)).map((r) => r.load_id).sort()).toEqual(["a", "b"])
+      expect(yield* cueCount(dir)).toBe(4)
+      const run = { runId: "a", windowFrom: "f", windowTo: "t", organizers: ["o"], startedAt: "s", endedAt: null, status: "running" as const, counts: {} }
+      yield* sink.writeRun(run)
+      yield* sink.writeRun({ ...run, runId: "b" })
+      yield* sink.writeRun({ ...run, status: "succeeded", endedAt: "e", counts: { recordings: 1 } })
+      const runs = yield* query(`SELECT * FROM read_parquet('${dir}/runs/*.parquet') ORDER BY run_id`)
+      expect(runs.map((r) => [r.run_id, r.status])).toEqual([["a", "succeeded"], ["b", "running"]])
+      expect(JSON.parse(runs[0]!.counts)).toEqual({ recordings: 1 })
+    }))
+
+  it.live("a process killed mid-write leaves readable partitions with whole sets", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      yield* Effect.promise(() => runAndKill(["parquet", dir, "100000"], 400))
+      const rows = yield* sets(dir)
+      expect(rows.length).toBeGreaterThan(2)
+      const n = rows.length
+      expect(rows.map((r) => r.recording_id).sort()).toEqual(Array.from({ length: n }, (_, i) => `r${i}`).sort())
+      // cues are written after the set row: at most the last set's cues can be missing
+      const cues = yield* cueCount(dir)
+      expect([n * 50, (n - 1) * 50]).toContain(cues)
+      expect(allFiles(dir).filter((f) => !f.endsWith(".partial")).every((f) => f.endsWith("part-0.parquet"))).toBe(true)
+    }), 60_000)
+})
