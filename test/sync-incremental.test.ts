@@ -1,0 +1,86 @@
+/**
+ * Incremental sync: after artifacts are added to the running emulator, a
+ * second `--incremental` run (resuming from the stored delta links) fetches
+ * only those, re-pairs a transcript that arrived after its recording, and a
+ * third run with nothing new fetches nothing.
+ */
+import { type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cleanEnv, expectedArtifacts, organizerArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
+
+describe("sync --incremental", () => {
+  let emu: RunningEmulator
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: {
+        organizers: 2,
+        meetingsPerOrganizer: 3,
+        seed: 31,
+        recordingBytes: [4096, 32 * 1024],
+        cues: [2, 5],
+        mix: { paired: 0.5, recordingOnly: 0.5 }
+      },
+      pageSize: 2
+    })
+  })
+  afterAll(() => emu?.close())
+
+  it("fetches only what was added since the previous run", async () => {
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const out = path.join(tempDir(), "out")
+    const args = [
+      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
+      "--out", out, "--graph-url", emu.baseUrl, "--incremental", "--json"
+    ]
+    const first = await runCli(args, { env })
+    expect(first.code, first.stderr).toBe(0)
+    expect(verifyOutput(out, expectedArtifacts(emu.fixture))).toEqual([])
+
+    // A transcript for a meeting that so far only had a recording (same contentCorrelationId),
+    // and a new recording in another meeting.
+    const fixture = structuredClone(emu.fixture) as { -readonly [K in keyof TenantFixture]: any }
+    const lonely = fixture.meetings.find((m: any) => (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0)
+    expect(lonely).toBeDefined()
+    const rec = lonely.recordings[0]
+    const transcript = {
+      id: "added/transcript+1==",
+      callId: rec.callId,
+      contentCorrelationId: rec.contentCorrelationId,
+      createdDateTime: rec.createdDateTime,
+      endDateTime: rec.endDateTime,
+      content: { text: "WEBVTT\n\nx/1-0\n00:00:01.000 --> 00:00:02.500\n<v Priya Raman>Added later.</v>\n" }
+    }
+    emu.addTranscript(lonely.id, transcript)
+    lonely.transcripts = [transcript]
+    const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
+    const recording = {
+      id: "added/recording+2==",
+      callId: "5a1c3e9f-0000-4000-8000-000000000002",
+      contentCorrelationId: "5a1c3e9f-0000-4000-8000-0000000000c2",
+      createdDateTime: "2024-02-10T09:00:00.0000000Z",
+      endDateTime: "2024-02-10T09:30:00.0000000Z",
+      content: { bytes: 20_000, seed: 99 }
+    }
+    emu.addRecording(other.id, recording)
+    other.recordings = [...other.recordings, recording]
+
+    emu.resetCounters()
+    const second = await runCli(args, { env })
+    expect(second.code, second.stderr).toBe(0)
+    expect(Object.keys(emu.counters().contentRequests).sort()).toEqual([recording.id, transcript.id].sort())
+    expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+    // The late transcript joined its recording's line.
+    const line = readManifest(out).find((l) => l.transcript?.id === transcript.id)
+    expect(line?.recording?.id).toBe(rec.id)
+    expect(line?.match).toBe("contentCorrelationId")
+    const summary = JSON.parse(second.stdout)
+    expect(summary.recordings.downloaded + summary.transcripts.downloaded).toBe(2)
+
+    emu.resetCounters()
+    const third = await runCli(args, { env })
+    expect(third.code, third.stderr).toBe(0)
+    expect(emu.counters().contentRequests).toEqual({})
+    expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+  })
+})
