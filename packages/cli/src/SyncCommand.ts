@@ -32,7 +32,7 @@ const out = Options.text("out").pipe(
 )
 const graphUrl = Options.text("graph-url").pipe(
   Options.withPseudoName("base URL"),
-  Options.withDescription("Graph base URL (national clouds, an emulator)."),
+  Options.withDescription(`Graph base URL (national clouds, an emulator). Default: ${DEFAULT_GRAPH_URL}`),
   Options.withDefault(DEFAULT_GRAPH_URL)
 )
 const state = Options.text("state").pipe(
