@@ -25,7 +25,14 @@ const FTYP = Uint8Array.from([
 
 /** Block `index` of a generated content stream (full BLOCK bytes; the caller trims the last one). */
 export const generatedBlock = (seed: number, index: number): Uint8Array => {
-  const words = new Uint32Array(BLOCK / 4)
+  const out = new Uint8Array(BLOCK)
+  fillGeneratedBlock(seed, index, out)
+  return out
+}
+
+/** Writes block `index` into `target` (BLOCK bytes, 4-byte aligned), allocating nothing. */
+export const fillGeneratedBlock = (seed: number, index: number, target: Uint8Array): void => {
+  const words = new Uint32Array(target.buffer, target.byteOffset, BLOCK / 4)
   // xorshift32 seeded from (seed, index): every block is independent of the others
   let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0
   if (x === 0) x = 0x6d2b79f5
@@ -37,9 +44,7 @@ export const generatedBlock = (seed: number, index: number): Uint8Array => {
     x >>>= 0
     words[i] = x
   }
-  const bytes = new Uint8Array(words.buffer)
-  if (index === 0) bytes.set(FTYP, 0)
-  return bytes
+  if (index === 0) target.set(FTYP, 0)
 }
 
 /** The whole generated content in memory: for tests comparing downloads, never used by the server. */
@@ -66,7 +71,8 @@ export const streamRange = (source: ContentSource, start: number, end: number): 
     case "Generated": {
       const first = Math.floor(start / BLOCK)
       const last = Math.floor(end / BLOCK)
-      return Stream.range(first, last).pipe(
+      // one block per chunk: a larger chunk would generate many blocks ahead of backpressure
+      return Stream.range(first, last, 1).pipe(
         Stream.map((index) => {
           const block = generatedBlock(source.seed, index)
           const blockStart = index * BLOCK
@@ -78,3 +84,116 @@ export const streamRange = (source: ContentSource, start: number, end: number): 
     }
   }
 }
+
+export interface WriteOptions {
+  readonly start: number
+  readonly end: number
+  /** called with each chunk's size as it is handed to the socket */
+  readonly onBytes: (n: number) => void
+  /** called once as the last byte is handed to the socket */
+  readonly onComplete: () => void
+  /** destroy the connection after this many bytes (mid-body reset fault) */
+  readonly resetAfter?: number
+}
+
+/**
+ * Writes bytes `[start, end]` of the source to a node response whose head is already written, with two
+ * recycled 64 KiB buffers: a buffer is refilled only after the socket reports it flushed, so serving any
+ * size allocates nothing per block (no garbage for the GC to lag behind) and needs no backpressure
+ * bookkeeping beyond the two buffers in flight.
+ */
+export const writeRange = (
+  res: import("node:http").ServerResponse,
+  source: ContentSource,
+  options: WriteOptions
+): Promise<"complete" | "aborted"> =>
+  new Promise((resolve) => {
+    const { end, start } = options
+    if (source._tag === "Bytes") {
+      const view = source.bytes.subarray(start, end + 1)
+      if (options.resetAfter !== undefined) {
+        const part = view.subarray(0, options.resetAfter)
+        options.onBytes(part.length)
+        res.write(part, () => {
+          res.socket?.destroy()
+          resolve("aborted")
+        })
+        return
+      }
+      options.onBytes(view.length)
+      options.onComplete()
+      res.end(view, () => resolve("complete"))
+      res.once("close", () => resolve(res.writableFinished ? "complete" : "aborted"))
+      return
+    }
+    const fd = source._tag === "File" ? NodeFs.openSync(source.path, "r") : -1
+    const free = [Buffer.allocUnsafeSlow(BLOCK), Buffer.allocUnsafeSlow(BLOCK)]
+    let pos = start
+    let filling = false
+    let ending = false
+    let settled = false
+    const settle = (how: "complete" | "aborted") => {
+      if (settled) return
+      settled = true
+      if (fd >= 0) NodeFs.close(fd, () => {})
+      resolve(how)
+    }
+    res.once("close", () => settle(res.writableFinished ? "complete" : "aborted"))
+    // fills `buf` with the bytes at `at` (up to the block boundary for generated content)
+    const fill = (buf: Buffer, at: number, done: (err: Error | null, n: number) => void) => {
+      if (source._tag === "Generated") {
+        const index = Math.floor(at / BLOCK)
+        fillGeneratedBlock(source.seed, index, buf)
+        const from = at - index * BLOCK
+        const n = Math.min(BLOCK - from, end + 1 - at)
+        if (from > 0) buf.copyWithin(0, from, from + n)
+        done(null, n)
+      } else {
+        NodeFs.read(fd, buf, 0, Math.min(BLOCK, end + 1 - at), at, (err, n) => done(err, n))
+      }
+    }
+    const step = (): void => {
+      while (!settled && !filling && free.length > 0) {
+        if (pos > end) {
+          if (free.length === 2 && !ending) {
+            // everything flushed
+            ending = true
+            res.end(() => settle("complete"))
+          }
+          return
+        }
+        const buf = free.pop()!
+        filling = true
+        fill(buf, pos, (err, n) => {
+          filling = false
+          if (settled) return
+          if (err || n === 0) {
+            res.destroy(err ?? new Error("content source ended early"))
+            return settle("aborted")
+          }
+          let chunk = buf.subarray(0, n)
+          if (options.resetAfter !== undefined && pos - start + n >= options.resetAfter) {
+            chunk = chunk.subarray(0, Math.max(0, options.resetAfter - (pos - start)))
+            options.onBytes(chunk.length)
+            res.write(chunk, () => {
+              res.socket?.destroy()
+              settle("aborted")
+            })
+            return
+          }
+          pos += n
+          options.onBytes(n)
+          // counted as the last byte is handed to the socket: a client that has read it all sees it counted
+          if (pos > end) options.onComplete()
+          res.write(chunk, (werr) => {
+            free.push(buf)
+            if (werr) return settle("aborted")
+            step()
+          })
+          step()
+        })
+      }
+    }
+    if (start > end) options.onComplete()
+    step()
+  })

@@ -7,13 +7,12 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as NodeCrypto from "node:crypto"
 import type { MutableCounters } from "../Counters.js"
 import type { FaultKind, RouteName } from "../Faults.js"
 import type { FixtureRecording, FixtureTranscript, FixtureUser } from "../Fixture.js"
 import type { CallRecordingPayload, CallTranscriptPayload, IdentitySetPayload } from "../Payloads.js"
-import { type ContentSource, sizeOf, streamRange } from "./content.js"
+import { type ContentSource, sizeOf, writeRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
 import { hash32 } from "./prng.js"
 import type { ArtifactEntry, MeetingEntry, TenantState } from "./state.js"
@@ -81,6 +80,8 @@ interface Ctx {
   readonly rawPath: string
   readonly query: URLSearchParams
   readonly rawQuery: string
+  /** headers every response carries (request-id, client-request-id, ...) */
+  readonly common: Record<string, string>
 }
 
 export const errorBody = (code: string, message: string, requestId: string, clientRequestId: string, innerCode?: string) =>
@@ -410,63 +411,51 @@ const parseRange = (header: string | undefined, size: number): Range | undefined
   return { start, end }
 }
 
-/** Streams content with Content-Length, optional Range, counters, and the mid-body reset fault. */
+/**
+ * Content with Content-Length, optional Range (206) and the mid-body reset fault. The body is written
+ * straight to the node response (see `writeRange`): socket-level control for the reset, and recycled
+ * buffers so any size costs constant memory.
+ */
 export const contentResponse = (
   rt: GraphRuntime,
   request: HttpServerRequest.HttpServerRequest,
   counterKey: string,
   source: ContentSource,
   contentType: string,
-  reset: boolean
-) => {
-  const size = sizeOf(source)
-  const range = parseRange(request.headers["range"], size)
-  if (range === "unsatisfiable") {
-    return HttpServerResponse.empty({ status: 416, headers: { "content-range": `bytes */${size}` } })
-  }
-  const start = range?.start ?? 0
-  const end = range?.end ?? size - 1
-  const length = Math.max(0, end - start + 1)
-  const headers: Record<string, string> = { "content-length": String(length) }
-  if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`
-  let body: Stream.Stream<Uint8Array, Error> = streamRange(source, start, end)
-  if (reset) {
-    rt.counters.bump(rt.counters.faults, "reset")
-    // send part of the body, then kill the socket: the client sees a short read
-    const cut = Math.min(Math.floor(length / 2), 256 * 1024)
-    let sent = 0
-    body = body.pipe(
-      Stream.takeWhile(() => sent < cut),
-      Stream.map((chunk) => {
-        const part = chunk.subarray(0, Math.max(0, cut - sent))
-        sent += part.length
-        return part
-      }),
-      Stream.concat(
-        Stream.execute(
-          Effect.sleep(10).pipe(
-            Effect.andThen(Effect.sync(() => NodeHttpServerRequest.toServerResponse(request).socket?.destroy()))
-          )
-        )
-      ),
-      Stream.concat(Stream.never)
-    )
-  }
-  let served = 0
-  const counted = body.pipe(
-    Stream.tap((chunk) =>
-      Effect.sync(() => {
-        rt.counters.contentBytes += chunk.length
-        served += chunk.length
-        // counted when the last byte is handed to the socket, so a client that has read the whole body
-        // always sees it counted
-        if (served === length && !reset) rt.counters.bump(rt.counters.contentRequests, counterKey)
+  reset: boolean,
+  common: Record<string, string>
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.suspend(() => {
+    const size = sizeOf(source)
+    const range = parseRange(request.headers["range"], size)
+    if (range === "unsatisfiable") {
+      return Effect.succeed(HttpServerResponse.empty({ status: 416, headers: { "content-range": `bytes */${size}` } }))
+    }
+    const start = range?.start ?? 0
+    const end = range?.end ?? size - 1
+    const length = Math.max(0, end - start + 1)
+    const status = range === undefined ? 200 : 206
+    const headers: Record<string, string> = { ...common, "content-type": contentType, "content-length": String(length) }
+    if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`
+    const res = NodeHttpServerRequest.toServerResponse(request)
+    res.writeHead(status, headers)
+    // the real status for the counters; its body is never sent (the response has ended by then)
+    const done = HttpServerResponse.empty({ status })
+    if (request.method === "HEAD") {
+      res.end()
+      return Effect.succeed(done)
+    }
+    if (reset) rt.counters.bump(rt.counters.faults, "reset")
+    return Effect.promise(() =>
+      writeRange(res, source, {
+        start,
+        end,
+        onBytes: (n) => void (rt.counters.contentBytes += n),
+        onComplete: () => rt.counters.bump(rt.counters.contentRequests, counterKey),
+        ...(reset ? { resetAfter: Math.min(Math.floor(length / 2), 256 * 1024) } : {})
       })
-    )
-  )
-  if (length === 0) rt.counters.bump(rt.counters.contentRequests, counterKey)
-  return HttpServerResponse.stream(counted, { status: range === undefined ? 200 : 206, contentType, headers })
-}
+    ).pipe(Effect.flatMap((how) => (how === "complete" ? Effect.succeed(done) : Effect.interrupt)))
+  })
 
 const transcriptFormat = (ctx: Ctx): string => {
   // $format wins over Accept; neither (or */*) is rejected like real Graph does
@@ -482,7 +471,9 @@ interface Matched {
   readonly route: RouteName
   /** faults that must not be injected into this request */
   readonly exclude?: ReadonlyArray<FaultKind>
-  readonly run: (fault: FaultKind | undefined) => HttpServerResponse.HttpServerResponse
+  readonly run: (
+    fault: FaultKind | undefined
+  ) => HttpServerResponse.HttpServerResponse | Effect.Effect<HttpServerResponse.HttpServerResponse>
 }
 
 const decodeSegment = (s: string): string => {
@@ -751,7 +742,7 @@ const serveContent = (
     const location = `${ctx.rt.secondOrigin()}/content/${sealState(ctx.rt.secret, ticket)}`
     return HttpServerResponse.empty({ status: 302, headers: { location } })
   }
-  return contentResponse(ctx.rt, ctx.request, counterKey, source, contentType, fault === "reset")
+  return contentResponse(ctx.rt, ctx.request, counterKey, source, contentType, fault === "reset", ctx.common)
 }
 
 const faultResponse = (rt: GraphRuntime, fault: FaultKind): GraphFailure | undefined => {
@@ -823,7 +814,8 @@ export const graphApp = (rt: GraphRuntime) =>
       version,
       rawPath,
       query: new URLSearchParams(rawQuery),
-      rawQuery
+      rawQuery,
+      common
     }
 
     // auth first: a wrong token must never be masked by a fault
@@ -885,8 +877,9 @@ export const graphApp = (rt: GraphRuntime) =>
         return fail(failure)
       }
     }
+    let out: HttpServerResponse.HttpServerResponse | Effect.Effect<HttpServerResponse.HttpServerResponse>
     try {
-      return finish(matched.run(fault))
+      out = matched.run(fault)
     } catch (e) {
       if (e instanceof GraphFailure) {
         release()
@@ -894,6 +887,11 @@ export const graphApp = (rt: GraphRuntime) =>
       }
       throw e
     }
+    // (a response is itself an Effect, so test for the response first)
+    if (HttpServerResponse.isServerResponse(out)) return finish(out)
+    const response = yield* out
+    rt.counters.bump(rt.counters.byStatus, String(response.status))
+    return response
   })
 
 /** The second origin: serves redirected content to requests WITHOUT credentials, like a pre-signed URL. */
@@ -924,5 +922,9 @@ export const secondOriginApp = (rt: GraphRuntime) =>
     const source = ticket.what === "content" ? entry.content : entry.metadataContent
     if (!source) return done(HttpServerResponse.text("", { status: 404 }))
     const key = ticket.what === "content" ? ticket.id : `${ticket.id}#metadataContent`
-    return done(contentResponse(rt, request, key, source, ticket.contentType, false))
+    const response = yield* contentResponse(rt, request, key, source, ticket.contentType, false, {
+      "x-ms-request-id": requestId
+    })
+    rt.counters.bump(rt.counters.byStatus, String(response.status))
+    return response
   })

@@ -1,0 +1,151 @@
+/**
+ * Serving a 1 GiB recording must not cost the emulator memory: the content is generated per 64 KiB
+ * block and streamed with backpressure. The emulator runs in a child process (this script with
+ * `--serve`) so its resident set can be read from /proc; the parent downloads the content with fetch,
+ * hashing it on the fly, and compares the child's peak RSS during the download with its RSS at idle
+ * (the baseline of the same run).
+ *
+ * Two runs: `bundled` (this file bundled by esbuild and run by plain node, as the emulator would be
+ * deployed: the < 100 MB goal applies here) and `tsx` (sources through the tsx loader, as in this
+ * workspace: the loader and unshaken modules add ~100 MB at idle, so only the growth is meaningful).
+ *
+ *   pnpm exec tsx bench/emulator-content.ts [--bytes 1073741824]
+ */
+import * as NodeChild from "node:child_process"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+
+const GOAL_MB = 100
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
+
+const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
+const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
+const ORGANIZER = "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e0001"
+
+const serve = async () => {
+  const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
+  const emu = await startEmulator({
+    fixture: {
+      tenantId: "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e00ff",
+      users: [{ id: ORGANIZER, displayName: "Bench Organizer" }],
+      meetings: [{
+        id: MEETING,
+        organizerId: ORGANIZER,
+        recordings: [{
+          id: RECORDING,
+          createdDateTime: "2024-01-15T09:00:00.0000000Z",
+          content: { bytes: BYTES, seed: 42 }
+        }]
+      }]
+    }
+  })
+  process.stdout.write(`${JSON.stringify({ baseUrl: emu.baseUrl, token: emu.accessToken })}\n`)
+  process.on("SIGTERM", () => void emu.close().then(() => process.exit(0)))
+}
+
+/** VmRSS / VmHWM (peak) of a process, in MB, from /proc. */
+const memory = (pid: number) => {
+  const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN)
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 }
+}
+
+const measure = async (mode: string, command: ReadonlyArray<string>) => {
+  const child = NodeChild.spawn(process.execPath, [...command, "--serve", "--bytes", String(BYTES)], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  const info = await new Promise<{ baseUrl: string; token: string }>((resolve, reject) => {
+    let out = ""
+    child.stdout!.on("data", (d) => {
+      out += d
+      if (out.includes("\n")) resolve(JSON.parse(out.slice(0, out.indexOf("\n"))))
+    })
+    child.on("exit", (code) => reject(new Error(`emulator exited (${code})`)))
+  })
+  // let the child settle, then take the idle baseline
+  await new Promise((r) => setTimeout(r, 500))
+  const idle = memory(child.pid!)
+
+  let peakDuringMb = 0
+  const sampler = setInterval(() => {
+    peakDuringMb = Math.max(peakDuringMb, memory(child.pid!).rssMb)
+  }, 50)
+  const started = performance.now()
+  const url = `${info.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${
+    encodeURIComponent(RECORDING)
+  }/content`
+  const res = await fetch(url, { headers: { authorization: `Bearer ${info.token}` } })
+  if (res.status !== 200) throw new Error(`content request failed: ${res.status}`)
+  const hash = NodeCrypto.createHash("sha256")
+  let received = 0
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    received += chunk.length
+    hash.update(chunk)
+  }
+  const seconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
+  const after = memory(child.pid!)
+  child.kill("SIGTERM")
+
+  const peakMb = Math.max(after.peakMb, peakDuringMb)
+  return {
+    mode,
+    bytes: received,
+    contentLength: Number(res.headers.get("content-length")),
+    complete: received === BYTES,
+    sha256: hash.digest("hex"),
+    seconds: Number(seconds.toFixed(2)),
+    mbPerSecond: Number((received / 1024 / 1024 / seconds).toFixed(1)),
+    emulatorIdleRssMb: Number(idle.rssMb.toFixed(1)),
+    emulatorPeakRssMb: Number(peakMb.toFixed(1)),
+    peakOverIdle: Number((peakMb / idle.rssMb).toFixed(2)),
+    growthMb: Number((peakMb - idle.rssMb).toFixed(1))
+  }
+}
+
+/** Bundles this script with esbuild (tsx's own dependency) into a temp file plain node can run. */
+const bundle = async (): Promise<string> => {
+  const requireFromTsx = createRequire(createRequire(import.meta.url).resolve("tsx"))
+  const esbuild = requireFromTsx("esbuild") as typeof import("esbuild")
+  const outfile = NodePath.join(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "emulator-bench-")), "serve.mjs")
+  await esbuild.build({
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+    // CommonJS dependencies bundled into ESM need a require
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
+  })
+  return outfile
+}
+
+const main = async () => {
+  const bundled = await bundle()
+  const runs = [
+    await measure("bundled", [bundled]),
+    await measure("tsx", [...process.execArgv, process.argv[1]!])
+  ]
+  NodeFs.rmSync(NodePath.dirname(bundled), { recursive: true, force: true })
+  const goal = runs[0]!
+  const report = {
+    goal: `bundled emulator peak RSS < ${GOAL_MB} MB while serving ${(BYTES / 1024 ** 3).toFixed(2)} GiB`,
+    pass: runs.every((r) => r.complete) && goal.emulatorPeakRssMb < GOAL_MB,
+    runs
+  }
+  console.log(JSON.stringify(report, null, 2))
+  process.exitCode = report.pass ? 0 : 1
+}
+
+if (process.argv.includes("--serve")) void serve()
+else void main()
