@@ -3,7 +3,6 @@
  * redirects, error mapping) under every endpoint, OData paging, and resumable
  * content streams.
  */
-import { DefaultAzureCredential } from "@azure/identity"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -513,26 +512,32 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         let resumes = 0
         const segment = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> => {
           let toSkip = skip
+          // One pass per pulled chunk (not per buffer): skip what the consumer already has, count, check.
           return res.stream.pipe(
             Stream.mapError((e) => new Cut(describeCause(e.cause ?? e))),
-            Stream.mapEffect((chunk) => {
-              let c = chunk
-              if (toSkip > 0) {
-                if (c.length <= toSkip) {
-                  toSkip -= c.length
-                  return Effect.succeed(c.subarray(0, 0))
+            Stream.mapChunksEffect((chunk) => {
+              const out: Array<Uint8Array> = []
+              let n = 0
+              for (let c of chunk) {
+                if (toSkip > 0) {
+                  if (c.length <= toSkip) {
+                    toSkip -= c.length
+                    continue
+                  }
+                  c = c.subarray(toSkip)
+                  toSkip = 0
                 }
-                c = c.subarray(toSkip)
-                toSkip = 0
+                if (c.length === 0) continue
+                if (total !== null && delivered + n + c.length > total) {
+                  return Effect.fail(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1))
+                }
+                n += c.length
+                out.push(c)
               }
-              if (total !== null && delivered + c.length > total) {
-                return Effect.fail(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1))
-              }
-              delivered += c.length
-              stats.bytes += c.length
-              return Effect.as(Metric.incrementBy(contentBytes, c.length), c)
-            }),
-            Stream.filter((c) => c.length > 0)
+              delivered += n
+              stats.bytes += n
+              return n === 0 ? Effect.succeed(Chunk.empty()) : Effect.as(Metric.incrementBy(contentBytes, n), Chunk.unsafeFromArray(out))
+            })
           )
         }
         const loop = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, GraphError> =>
@@ -742,6 +747,9 @@ export const makeFromConfig = (options?: {
   Effect.gen(function*() {
     const baseUrl = yield* (options?.baseUrl ?? Config.string("GRAPH_BASE_URL").pipe(Config.withDefault(Url.DEFAULT_BASE_URL)))
     const token = yield* (options?.accessToken ?? Config.option(Config.redacted("GRAPH_ACCESS_TOKEN")))
-    const credential = Option.isSome(token) ? token.value : new DefaultAzureCredential()
+    // Loaded only when needed: @azure/identity (MSAL) is a large module graph.
+    const credential = Option.isSome(token)
+      ? token.value
+      : yield* Effect.promise(() => import("@azure/identity").then((m) => new m.DefaultAzureCredential()))
     return yield* make({ baseUrl, credential, policy: options?.policy })
   })

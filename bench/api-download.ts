@@ -1,0 +1,195 @@
+/**
+ * Downloading a 1 GiB recording through `GraphClient.recordingContent` must take constant memory
+ * (goal: peak RSS of the downloading process under 150 MB) and keep up with `curl` on the same URL.
+ *
+ * The emulator runs in this process; the API download runs in a child process (this script with
+ * `--child`) so its peak RSS is its own: read from process.resourceUsage().maxRSS and /proc VmHWM.
+ * The child runs this script bundled by esbuild (tsx's own dependency) under plain `node`, as
+ * production code would run compiled: under tsx, the TypeScript loader's worker thread alone adds
+ * ~30 MB and the loaded sources more, which would measure the dev loader rather than the client.
+ * curl then downloads the same URL (to /dev/null) in the same run, as the throughput baseline, and
+ * Node's own fetch (same child setup, no Effect) is shown for reference: the client's overhead is
+ * the gap between the two Node rows, the rest is Node's HTTP stack against curl.
+ * The token goes to curl through a config file on stdin, never on a command line or in output.
+ *
+ *   pnpm exec tsx bench/api-download.ts [--bytes 1073741824] [--rounds 2]
+ */
+import * as NodeChild from "node:child_process"
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+
+const GOAL_MB = 150
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
+const CHILD_FLAGS = (argValue("--child-flags") ?? "").split(" ").filter(Boolean)
+const ROUNDS = Number(argValue("--rounds") ?? 2)
+
+const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
+const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
+const ORGANIZER = "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e0001"
+
+const peakFromProc = () => {
+  const status = NodeFs.readFileSync("/proc/self/status", "utf8")
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
+}
+
+/** For comparison only (BENCH_MODE=fetch): Node's own fetch on the same URL, no Effect. */
+const rawFetch = async (baseUrl: string, token: string) => {
+  const url = `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+  let n = 0
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) n += c.length
+  return n
+}
+
+/** Child: the download through the API, reporting bytes, seconds and memory as one JSON line. */
+const child = async () => {
+  const [{ GraphClient }, Effect, Stream, Redacted] = await Promise.all([
+    import("@meeting-artifacts/api"),
+    import("effect/Effect"),
+    import("effect/Stream"),
+    import("effect/Redacted")
+  ])
+  const baseUrl = process.env.BENCH_BASE_URL!
+  const token = process.env.BENCH_TOKEN!
+  const baselineMb = process.memoryUsage().rss / 1024 / 1024
+  const started = performance.now()
+  const bytes = process.env.BENCH_MODE === "fetch" ? await rawFetch(baseUrl, token) : await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function*() {
+        const api = yield* GraphClient
+        const content = yield* api.recordingContent({ userId: ORGANIZER }, MEETING, RECORDING)
+        return yield* Stream.runFold(content.stream, 0, (n, chunk) => n + chunk.length)
+      })
+    ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
+  )
+  const seconds = (performance.now() - started) / 1000
+  const usage = process.resourceUsage()
+  process.stdout.write(
+    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()) })}\n`
+  )
+}
+
+/** Bundles this script with esbuild (resolved through tsx, which depends on it) for plain node. */
+const bundle = (): string => {
+  const self = fileURLToPath(import.meta.url)
+  const requireFromTsx = createRequire(createRequire(self).resolve("tsx/package.json"))
+  const esbuild = requireFromTsx("esbuild") as {
+    buildSync: (o: Record<string, unknown>) => unknown
+  }
+  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "api-download-"))
+  const outfile = NodePath.join(dir, "child.mjs")
+  esbuild.buildSync({
+    entryPoints: [self],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+    minify: true,
+    // never loaded by the child: the emulator (parent only) and @azure/identity (static token here)
+    external: ["@meeting-artifacts/graph-emulator", "@azure/identity"],
+    // CommonJS dependencies bundled into ESM need a require
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
+  })
+  return outfile
+}
+
+const runChild = (script: string, baseUrl: string, token: string, mode: "api" | "fetch" = "api") =>
+  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number }>((resolve, reject) => {
+    const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
+      env: { ...process.env, BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    p.stdout.on("data", (d) => (out += String(d)))
+    p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`child exited ${code}`))))
+  })
+
+const runCurl = (url: string, token: string) =>
+  new Promise<{ bytes: number; seconds: number }>((resolve, reject) => {
+    const p = NodeChild.spawn("curl", ["-sS", "-K", "-", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url], {
+      stdio: ["pipe", "pipe", "inherit"]
+    })
+    let out = ""
+    p.stdout.on("data", (d) => (out += String(d)))
+    p.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`curl exited ${code}`))
+      const [bytes, seconds] = out.trim().split(" ").map(Number)
+      resolve({ bytes: bytes!, seconds: seconds! })
+    })
+    p.stdin.end(`header = "Authorization: Bearer ${token}"\nheader = "Accept: */*"\n`)
+  })
+
+const main = async () => {
+  const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
+  const emu = await startEmulator({
+    fixture: {
+      tenantId: "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e00ff",
+      users: [{ id: ORGANIZER, displayName: "Bench Organizer" }],
+      meetings: [{
+        id: MEETING,
+        organizerId: ORGANIZER,
+        recordings: [{ id: RECORDING, createdDateTime: "2024-01-15T09:00:00.0000000Z", content: { bytes: BYTES, seed: 42 } }]
+      }]
+    }
+  })
+  try {
+    const url = `${emu.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+    const script = bundle()
+    // The emulator generates content on the fly and its JIT warms up on the first download; the
+    // machine may be shared. So: one warm-up curl, then alternate api and curl runs, best of each.
+    await runCurl(url, emu.accessToken)
+    const apiRuns: Array<Awaited<ReturnType<typeof runChild>>> = []
+    const fetchRuns: Array<Awaited<ReturnType<typeof runChild>>> = []
+    const curlRuns: Array<Awaited<ReturnType<typeof runCurl>>> = []
+    for (let i = 0; i < ROUNDS; i++) {
+      apiRuns.push(await runChild(script, emu.baseUrl, emu.accessToken))
+      fetchRuns.push(await runChild(script, emu.baseUrl, emu.accessToken, "fetch"))
+      curlRuns.push(await runCurl(url, emu.accessToken))
+    }
+    NodeFs.rmSync(NodePath.dirname(script), { recursive: true, force: true })
+    const mbps = (r: { bytes: number; seconds: number }) => r.bytes / 1024 / 1024 / r.seconds
+    const best = <R extends { seconds: number }>(runs: Array<R>) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a))
+    const peak = (runs: Array<{ peakMb: number }>) => Math.max(...runs.map((r) => r.peakMb))
+    const apiMbps = mbps(best(apiRuns))
+    const fetchMbps = mbps(best(fetchRuns))
+    const curlMbps = mbps(best(curlRuns))
+    const ok = [...apiRuns, ...fetchRuns, ...curlRuns].every((r) => r.bytes === BYTES) && peak(apiRuns) < GOAL_MB
+    console.log(`api-download: ${(BYTES / 1024 ** 3).toFixed(2)} GiB recording, ${ROUNDS} round(s) of api, node fetch, curl on the same URL`)
+    for (let i = 0; i < ROUNDS; i++) {
+      const a = apiRuns[i]!
+      const f = fetchRuns[i]!
+      console.log(
+        `  round ${i + 1}: api ${mbps(a).toFixed(0)} MiB/s (peak RSS ${a.peakMb.toFixed(0)} MB, idle ${a.baselineMb.toFixed(0)} MB) | node fetch ${mbps(f).toFixed(0)} MiB/s (peak RSS ${f.peakMb.toFixed(0)} MB) | curl ${mbps(curlRuns[i]!).toFixed(0)} MiB/s`
+      )
+    }
+    console.log(`  GraphClient.recordingContent: best ${apiMbps.toFixed(0)} MiB/s, peak RSS ${peak(apiRuns).toFixed(0)} MB (goal < ${GOAL_MB} MB)`)
+    console.log(`  node fetch, no Effect (reference): best ${fetchMbps.toFixed(0)} MiB/s, peak RSS ${peak(fetchRuns).toFixed(0)} MB`)
+    console.log(`  curl (baseline): best ${curlMbps.toFixed(0)} MiB/s`)
+    console.log(`  throughput ratio api/curl: ${(apiMbps / curlMbps).toFixed(2)}; api/node fetch: ${(apiMbps / fetchMbps).toFixed(2)}`)
+    console.log(ok ? "PASS" : "FAIL")
+    process.exitCode = ok ? 0 : 1
+  } finally {
+    await emu.close()
+  }
+}
+
+if (process.argv.includes("--child")) {
+  child().catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(1)
+  })
+} else {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(1)
+  })
+}
