@@ -114,7 +114,8 @@ const measure = async (mode: string, command: ReadonlyArray<string>) => {
 /** Bundles this script with esbuild (tsx's own dependency) into a temp file plain node can run. */
 const bundle = async (): Promise<string> => {
   const requireFromTsx = createRequire(createRequire(import.meta.url).resolve("tsx"))
-  const esbuild = requireFromTsx("esbuild") as typeof import("esbuild")
+  // esbuild comes with tsx; typed here by the one call used
+  const esbuild = requireFromTsx("esbuild") as { build: (options: Record<string, unknown>) => Promise<unknown> }
   const outfile = NodePath.join(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "emulator-bench-")), "serve.mjs")
   await esbuild.build({
     entryPoints: [fileURLToPath(import.meta.url)],
