@@ -91,20 +91,28 @@ const makeVtt = (rand: () => number, speakers: ReadonlyArray<string>, cues: numb
     const speaker = speakers[Math.floor(rand() * speakers.length)]!
     const text = LINES[Math.floor(rand() * LINES.length)]!
     const dur = 800 + Math.floor(rand() * 6000)
-    const id = `${group}/${10 + i}-0`
-    out.push(id, `${vttTime(t)} --> ${vttTime(t + dur)}`, `<v ${speaker}>${text}</v>`, "")
-    meta.push(
-      id,
-      `${vttTime(t)} --> ${vttTime(t + dur)}`,
-      JSON.stringify({
-        startDateTime: new Date(startMs + t).toISOString(),
-        endDateTime: new Date(startMs + t + dur).toISOString(),
-        speakerName: speaker,
-        spokenText: text.replace(/\n/g, " "),
-        spokenLanguage: "en-us"
-      }),
-      ""
-    )
+    // now and then Teams splits one utterance over two cues: `n-0`, `n-1`
+    const pieces = rand() < 0.15 ? [text, LINES[Math.floor(rand() * LINES.length)]!] : [text]
+    let pieceStart = t
+    pieces.forEach((piece, k) => {
+      const id = `${group}/${10 + i}-${k}`
+      const pieceDur = Math.floor(dur / pieces.length)
+      const times = `${vttTime(pieceStart)} --> ${vttTime(pieceStart + pieceDur)}`
+      out.push(id, times, `<v ${speaker}>${piece}</v>`, "")
+      meta.push(
+        id,
+        times,
+        JSON.stringify({
+          startDateTime: new Date(startMs + pieceStart).toISOString(),
+          endDateTime: new Date(startMs + pieceStart + pieceDur).toISOString(),
+          speakerName: speaker,
+          spokenText: piece.replace(/\n/g, " "),
+          spokenLanguage: "en-us"
+        }),
+        ""
+      )
+      pieceStart += pieceDur
+    })
     // overlapping speakers now and then: the next cue may start before this one ends
     t += rand() < 0.15 ? Math.floor(dur / 2) : dur + Math.floor(rand() * 1500)
   }

@@ -571,7 +571,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
     const call = parseFunctionCall(seg)
     if (call && (call.name === "getAllRecordings" || call.name === "getAllTranscripts")) {
       i += 1
-      const isDelta = segments[i] === "delta" || segments[i] === "microsoft.graph.delta"
+      const isDelta = ["delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"].includes(segments[i] ?? "")
       if (isDelta) i += 1
       if (segments.length !== i) throw badRequest(`Resource not found for the segment '${segments[i]}'.`)
       const kind = call.name === "getAllRecordings" ? "recording" : "transcript"
@@ -867,7 +867,10 @@ export const graphApp = (rt: GraphRuntime) =>
 
     const key = `${request.method} ${url}`
     const latency = rt.faults.latency(key)
-    if (latency > 0) yield* Effect.sleep(latency)
+    if (latency > 0) {
+      rt.counters.bump(rt.counters.faults, "latency")
+      yield* Effect.sleep(latency)
+    }
     const fault = rt.faults.decide(matched.route, key, matched.exclude ?? [])
     if (fault !== undefined) {
       const failure = faultResponse(rt, fault)
