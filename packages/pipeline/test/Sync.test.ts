@@ -1,0 +1,237 @@
+/**
+ * The sync job as a library: against the emulator over loopback, with the
+ * real sinks (files, manifest, SQLite checkpoint store) in temp directories.
+ */
+import { generatedBytes, type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  Progress,
+  type ProgressEvent,
+  type RunSummary,
+  sync,
+  SyncFatalError,
+  syncLayer,
+  type SyncOptions
+} from "../src/index.js"
+import { stagingKey } from "../src/internal/staging.js"
+
+const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex")
+const tempOut = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-pipeline-")), "out")
+const WINDOW = { from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z" }
+
+const run = (baseUrl: string, token: string, options: SyncOptions) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const events: Array<ProgressEvent> = []
+      const subscription = yield* Effect.flatMap(Progress, (p) => p.subscribe)
+      const collector = yield* subscription.pipe(
+        Stream.takeUntil((e) => e._tag === "RunFinished"),
+        Stream.runForEach((e) => Effect.sync(() => events.push(e))),
+        Effect.fork
+      )
+      const summary = yield* sync(options)
+      yield* collector.await
+      return { summary, events }
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Progress.layer),
+      Effect.provide(syncLayer({
+        out: options.out,
+        dryRun: options.dryRun,
+        graph: { baseUrl, credential: Redacted.make(token) }
+      }))
+    )
+  )
+
+const manifest = (out: string) =>
+  fs.existsSync(path.join(out, "manifest.jsonl"))
+    ? fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+    : []
+
+const minutes = (a: { createdDateTime: string; endDateTime?: string | null | undefined }) =>
+  a.endDateTime ? Math.floor((Date.parse(a.endDateTime) - Date.parse(a.createdDateTime)) / 60_000) : 0
+
+describe("sync", () => {
+  let emu: RunningEmulator
+  let fixture: TenantFixture
+  let recordings: Array<{ id: string; bytes: Uint8Array; minutes: number; meetingId: string }>
+  let transcripts: Array<{ id: string; text: string; minutes: number; meetingId: string }>
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: { organizers: 2, meetingsPerOrganizer: 3, seed: 5, recordingBytes: [2048, 40_000], cues: [2, 6] },
+      pageSize: 3
+    })
+    fixture = emu.fixture
+    recordings = fixture.meetings.flatMap((m) =>
+      (m.recordings ?? []).map((r) => ({
+        id: r.id,
+        bytes: generatedBytes((r.content as { seed: number }).seed, (r.content as { bytes: number }).bytes),
+        minutes: minutes(r),
+        meetingId: m.id
+      }))
+    )
+    transcripts = fixture.meetings.flatMap((m) =>
+      (m.transcripts ?? []).map((t) => ({ id: t.id, text: (t.content as { text: string }).text, minutes: minutes(t), meetingId: m.id }))
+    )
+  })
+  afterAll(() => emu?.close())
+
+  const organizers = () => fixture.users.map((u) => u.id)
+
+  let first: { out: string; summary: RunSummary; events: Array<ProgressEvent> }
+
+  it("exports a window: files, manifest, typed progress events and a summary with metered cost", async () => {
+    emu.resetCounters()
+    const out = tempOut()
+    const { events, summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    first = { out, summary, events }
+    expect(summary.failures).toBe(0)
+    expect(summary.recordings).toEqual({ discovered: recordings.length, downloaded: recordings.length, skipped: 0, failed: 0 })
+    expect(summary.transcripts).toEqual({ discovered: transcripts.length, downloaded: transcripts.length, skipped: 0, failed: 0 })
+    const bytes = recordings.reduce((n, r) => n + r.bytes.length, 0) + transcripts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
+    expect(summary.bytes).toBe(bytes)
+    const rm = recordings.reduce((n, r) => n + r.minutes, 0)
+    const tm = transcripts.reduce((n, t) => n + t.minutes, 0)
+    expect(summary.recordingMinutes).toBe(rm)
+    expect(summary.transcriptMinutes).toBe(tm)
+    expect(summary.cost.total).toBeCloseTo(rm * 0.003 + tm * 0.0022, 6)
+    expect(summary.requests).toBeGreaterThan(0)
+
+    const lines = manifest(out)
+    const byId = new Map<string, { path: string; bytes: number; sha256: string; cues?: number }>()
+    for (const l of lines) {
+      if (l.recording) byId.set(l.recording.id, l.recording)
+      if (l.transcript) byId.set(l.transcript.id, l.transcript)
+    }
+    expect(byId.size).toBe(recordings.length + transcripts.length)
+    for (const r of recordings) {
+      const e = byId.get(r.id)!
+      expect(sha256(fs.readFileSync(path.join(out, e.path)))).toBe(sha256(r.bytes))
+      expect(e.bytes).toBe(r.bytes.length)
+    }
+    for (const t of transcripts) {
+      const e = byId.get(t.id)!
+      expect(fs.readFileSync(path.join(out, e.path), "utf8")).toBe(t.text)
+      expect(e.cues).toBe(t.text.split("-->").length - 1)
+    }
+
+    expect(events[0]!._tag).toBe("RunStarted")
+    expect(events.at(-1)).toMatchObject({ _tag: "RunFinished", summary })
+    expect(events.filter((e) => e._tag === "Discovered")).toHaveLength(2)
+    expect(events.filter((e) => e._tag === "ArtifactCompleted")).toHaveLength(recordings.length + transcripts.length)
+    expect(events.filter((e) => e._tag === "SetWritten")).toHaveLength(lines.length)
+    const streamed = events.filter((e): e is Extract<ProgressEvent, { _tag: "ArtifactBytes" }> => e._tag === "ArtifactBytes")
+    expect(streamed.reduce((n, e) => n + e.bytes, 0)).toBe(bytes)
+  })
+
+  it("a second run downloads nothing and leaves the manifest as it was", async () => {
+    const before = fs.readFileSync(path.join(first.out, "manifest.jsonl"), "utf8")
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out: first.out })
+    expect(emu.counters().contentRequests).toEqual({})
+    expect(summary.recordings.skipped + summary.transcripts.skipped).toBe(recordings.length + transcripts.length)
+    expect(summary.cost.total).toBe(0)
+    expect(fs.readFileSync(path.join(first.out, "manifest.jsonl"), "utf8")).toBe(before)
+  })
+
+  it("content whose file no longer matches its checkpoint is fetched again", async () => {
+    const line = manifest(first.out).find((l) => l.recording !== null)
+    const file = path.join(first.out, line.recording.path)
+    fs.writeFileSync(file, "corrupted")
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out: first.out })
+    expect(emu.counters().contentRequests).toEqual({ [line.recording.id]: 1 })
+    expect(summary.recordings.downloaded).toBe(1)
+    expect(sha256(fs.readFileSync(file))).toBe(line.recording.sha256)
+  })
+
+  it("a download that fully arrived before a kill is finished from staging, not fetched again", async () => {
+    const out = tempOut()
+    const r = recordings[0]!
+    const staging = path.join(out, ".meeting-artifacts", "staging")
+    fs.mkdirSync(staging, { recursive: true })
+    const key = stagingKey("recording", r.id)
+    fs.writeFileSync(path.join(staging, `${key}.json`), JSON.stringify({ contentType: "video/mp4" }))
+    fs.writeFileSync(path.join(staging, `${key}.done`), r.bytes)
+    // A half-written body of another artifact is discarded.
+    fs.writeFileSync(path.join(staging, `${stagingKey("recording", recordings[1]!.id)}.part`), r.bytes.subarray(0, 100))
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const counts = emu.counters().contentRequests
+    expect(counts[r.id]).toBeUndefined()
+    expect(counts[recordings[1]!.id]).toBe(1)
+    expect(summary.recordings.downloaded).toBe(recordings.length - 1)
+    const line = manifest(out).find((l) => l.recording?.id === r.id)
+    expect(line.recording.sha256).toBe(sha256(r.bytes))
+    expect(fs.readdirSync(staging)).toEqual([])
+  })
+
+  it("a dry run fetches no content, writes nothing, and prices what it would fetch", async () => {
+    const out = tempOut()
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out, dryRun: true })
+    expect(emu.counters().contentRequests).toEqual({})
+    expect(fs.existsSync(out)).toBe(false)
+    expect(summary.dryRun).toBe(true)
+    expect(summary.recordingMinutes).toBe(first.summary.recordingMinutes)
+    expect(summary.transcriptMinutes).toBe(first.summary.transcriptMinutes)
+    expect(summary.cost).toEqual(first.summary.cost)
+  })
+
+  it("--meeting and --join-url export only those meetings; an unknown one is a failure of its own", async () => {
+    const out = tempOut()
+    const withContent = fixture.meetings.filter((m) => (m.recordings ?? []).length + (m.transcripts ?? []).length > 0)
+    const [byId, byUrl] = [withContent[0]!, withContent.at(-1)!]
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, {
+      organizers: organizers(),
+      out,
+      meetingIds: [byId.id, "no-such-meeting"],
+      joinUrls: [byUrl.joinWebUrl!]
+    })
+    expect(new Set(manifest(out).map((l) => l.meetingId))).toEqual(new Set([byId.id, byUrl.id]))
+    expect(summary.failures).toBe(1)
+    const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(failures).toMatchObject([{ kind: "meeting", id: "no-such-meeting" }])
+  })
+})
+
+describe("sync: fatal errors", () => {
+  const server = (status: number, body: object) =>
+    new Promise<{ url: string; close: () => void }>((resolve) => {
+      const s = http.createServer((_q, res) => {
+        res.writeHead(status, { "content-type": "application/json", "request-id": "rid-123" })
+        res.end(JSON.stringify(body))
+      })
+      s.listen(0, "127.0.0.1", () =>
+        resolve({ url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/v1.0`, close: () => s.close() }))
+    })
+
+  it("403 without an application access policy stops the run with the admin's fix", async () => {
+    const s = await server(403, { error: { code: "Forbidden", message: "No application access policy found for this app.", innerError: { "request-id": "rid-123" } } })
+    try {
+      const out = tempOut()
+      const fatal = await Effect.runPromise(
+        sync({ organizers: ["u1"], ...WINDOW, out }).pipe(
+          Effect.flip,
+          Effect.provide(syncLayer({ out, graph: { baseUrl: s.url, credential: Redacted.make("token") } }))
+        )
+      )
+      expect(fatal).toBeInstanceOf(SyncFatalError)
+      expect(fatal).toMatchObject({ requestId: "rid-123", status: 403 })
+      expect((fatal as SyncFatalError).oneLine).toContain("Grant-CsApplicationAccessPolicy")
+    } finally {
+      s.close()
+    }
+  })
+})
+
