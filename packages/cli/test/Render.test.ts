@@ -1,0 +1,85 @@
+import { ProgressEvent, type RunSummary } from "@meeting-artifacts/pipeline"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { describe, expect, it } from "vitest"
+import { formatSummary } from "../src/internal/runSync.js"
+import { formatBytes, formatDuration, plainLine, ProgressState, renderProgress } from "../src/internal/render.js"
+
+const completed = (id: string, bytes: number, skipped = false) =>
+  ProgressEvent.ArtifactCompleted({ kind: "recording", id, meetingId: "m", path: `p/${id}`, bytes, sha256: "x", skipped })
+
+const fakeStream = (isTTY: boolean) => {
+  const chunks: Array<string> = []
+  const stream = { isTTY, columns: 80, write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WriteStream
+  return { stream, text: () => chunks.join("") }
+}
+
+describe("progress rendering", () => {
+  it("formats bytes and durations", () => {
+    expect(formatBytes(512)).toBe("512 B")
+    expect(formatBytes(1536)).toBe("1.5 KiB")
+    expect(formatBytes(5 * 1024 * 1024)).toBe("5.0 MiB")
+    expect(formatDuration(61_000)).toBe("1:01")
+    expect(formatDuration(3_725_000)).toBe("1:02:05")
+  })
+
+  it("folds events into artifact, byte, throttle and ETA lines", () => {
+    const state = new ProgressState()
+    state.apply(ProgressEvent.Discovered({ organizerId: "o", recordings: 4, transcripts: 0, sets: 4, pending: 4, pendingBytes: null }))
+    state.apply(ProgressEvent.ArtifactBytes({ kind: "recording", id: "a", bytes: 2048 }))
+    state.apply(completed("a", 2048))
+    state.apply(completed("b", 10, true))
+    state.apply(ProgressEvent.Stats({ requests: 9, retries: 2, throttleWaits: 3, throttleWaitMs: 4000 }))
+    const [artifacts, bytes, throttled] = state.lines(state.startedAt + 10_000)
+    expect(artifacts).toContain("2/4")
+    expect(artifacts).toContain("[############------------]")
+    expect(artifacts).toContain("1 already done")
+    expect(bytes).toContain("2.0 KiB")
+    expect(throttled).toContain("3 waits (0:04), 2 retries")
+    // Two of four done in 10 s: about 10 s left.
+    expect(throttled).toContain("ETA 0:10")
+  })
+
+  it("prints plain lines when not on a TTY, failures with code and request-id", async () => {
+    const { stream, text } = fakeStream(false)
+    await Effect.runPromise(renderProgress(Stream.make(
+      completed("rec-1", 100),
+      ProgressEvent.ArtifactBytes({ kind: "recording", id: "rec-2", bytes: 5 }),
+      ProgressEvent.ArtifactFailed({ kind: "transcript", id: "t-1", meetingId: "m", reason: "gone", status: 404, code: "NotFound", requestId: "rid-9" })
+    ), stream))
+    expect(text()).toBe("downloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n")
+    expect(plainLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "x", bytes: 1 }))).toBeNull()
+  })
+
+  it("redraws bars in place on a TTY", async () => {
+    const { stream, text } = fakeStream(true)
+    const previous = process.env.TERM
+    process.env.TERM = "xterm"
+    try {
+      await Effect.runPromise(renderProgress(Stream.make(
+        ProgressEvent.Discovered({ organizerId: "o", recordings: 1, transcripts: 0, sets: 1, pending: 1, pendingBytes: null }),
+        completed("rec-1", 100)
+      ), stream))
+    } finally {
+      process.env.TERM = previous
+    }
+    expect(text()).toContain("\u001b[3A\u001b[0J")
+    expect(text()).toContain("artifacts [########################] 1/1")
+  })
+
+  it("summarises a run, pointing at failures.jsonl when something failed", () => {
+    const counts = { discovered: 2, downloaded: 1, skipped: 0, failed: 1 }
+    const summary: RunSummary = {
+      runId: "r", startedAt: "", finishedAt: "", elapsedMs: 1000, dryRun: false, incremental: false, organizers: 1, sets: 1,
+      recordings: counts, transcripts: { discovered: 0, downloaded: 0, skipped: 0, failed: 0 }, bytes: 2048, requests: 5,
+      retries: 1, throttleWaits: 1, throttleWaitMs: 1000, recordingMinutes: 10, transcriptMinutes: 0,
+      cost: { recordings: 0.03, transcripts: 0, total: 0.03, currency: "USD" }, failures: 1, out: "/o", manifest: "/o/manifest.jsonl",
+      failuresFile: "/o/failures.jsonl"
+    }
+    const text = formatSummary(summary)
+    expect(text).toContain("recordings: 2 found, 1 downloaded, 0 already complete, 1 failed")
+    expect(text).toContain("10 recording min ($0.0300)")
+    expect(text).toContain("1 item(s) failed for good: see /o/failures.jsonl")
+    expect(formatSummary({ ...summary, dryRun: true })).toContain("Dry run: would download 1 recording(s)")
+  })
+})
