@@ -55,6 +55,9 @@ export type SyncServices =
 
 type Artifact = CallRecording | CallTranscript
 
+/** Incremental runs retry a dead-lettered artifact this many times, then leave it in failures.jsonl. */
+const MAX_DEAD_LETTER_ATTEMPTS = 5
+
 interface FileFacts {
   readonly path: string
   readonly bytes: number
@@ -202,7 +205,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     // -- discovery --------------------------------------------------------------------------
     const collect = <A>(s: Stream.Stream<A, GraphError>) => Effect.map(Stream.runCollect(s), (c) => [...c])
 
-    const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError> =>
+    const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
       Effect.gen(function*() {
         const window = { organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
         if (!opts.incremental) {
@@ -222,9 +225,17 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         ) =>
           Effect.gen(function*() {
             const stored = yield* checkpoint.getDeltaLink(key(kind))
-            const events = yield* collect(
-              open(Option.isSome(stored) ? { deltaLink: stored.value } : { organizerId, startDateTime: opts.from! })
-            )
+            const fresh = collect(open({ organizerId, startDateTime: opts.from! }))
+            // A stored link Graph no longer accepts (expired sync state: 400/404/410) means starting the
+            // window over; already-exported artifacts are skipped, so this costs metadata calls only.
+            const events = Option.isSome(stored)
+              ? yield* collect(open({ deltaLink: stored.value })).pipe(
+                Effect.catchIf(
+                  (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
+                  () => fresh
+                )
+              )
+              : yield* fresh
             const items: Array<A> = []
             let link: string | null = null
             for (const ev of events) {
@@ -257,21 +268,30 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         }
       })
 
+    /**
+     * Earlier dead letters of this organizer, fetched again by id (delta will not report them again).
+     * Given up on after MAX_DEAD_LETTER_ATTEMPTS; still listed in failures.jsonl then.
+     */
     const retryDeadLetters = (organizerId: string) =>
       Effect.gen(function*() {
         const letters = yield* checkpoint.listDeadLetters()
         const recordings: Array<CallRecording> = []
         const transcripts: Array<CallTranscript> = []
         for (const dl of letters) {
-          if (dl.organizerId !== organizerId || dl.meetingId === null) continue
+          if (dl.organizerId !== organizerId || dl.meetingId === null || dl.attempts >= MAX_DEAD_LETTER_ATTEMPTS) continue
+          if (dl.kind !== "recording" && dl.kind !== "transcript") continue
           const user = { userId: organizerId }
-          if (dl.kind === "recording") {
-            const r = yield* Effect.option(graph.getRecording(user, dl.meetingId, dl.id))
-            if (Option.isSome(r)) recordings.push(r.value)
-          } else if (dl.kind === "transcript") {
-            const t = yield* Effect.option(graph.getTranscript(user, dl.meetingId, dl.id))
-            if (Option.isSome(t)) transcripts.push(t.value)
-          }
+          const got = yield* Effect.either(
+            dl.kind === "recording"
+              ? graph.getRecording(user, dl.meetingId, dl.id)
+              : graph.getTranscript(user, dl.meetingId, dl.id)
+          )
+          if (got._tag === "Left") {
+            const e = got.left
+            if (isFatal(e, "discovery")) return yield* Effect.fail(e)
+            yield* recordFailure(dl.kind, dl.id, dl.meetingId, organizerId, e.message, e)
+          } else if (dl.kind === "recording") recordings.push(got.right as CallRecording)
+          else transcripts.push(got.right as CallTranscript)
         }
         return { recordings, transcripts }
       })
@@ -302,7 +322,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         }
       })
 
-    const discoverTargeted = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError> =>
+    const discoverTargeted = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
       Effect.gen(function*() {
         const user = { userId: organizerId }
         const ids = new Set(opts.meetingIds)
@@ -479,7 +499,13 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     const targeted = opts.meetingIds.length > 0 || opts.joinUrls.length > 0
     for (const organizerId of opts.organizers) {
       const discovery = yield* (targeted ? discoverTargeted(organizerId) : discoverWindow(organizerId)).pipe(
-        Effect.catchAll((e) => e._tag === "SinkError" ? Effect.fail(sinkFatal(e)) : discoveryFailed(organizerId, e))
+        Effect.catchAll((e) =>
+          e._tag === "SyncFatalError"
+            ? Effect.fail(e)
+            : e._tag === "SinkError"
+            ? Effect.fail(sinkFatal(e))
+            : discoveryFailed(organizerId, e)
+        )
       )
       if (discovery === null) continue
       for (const f of discovery.found) found.add(f)
