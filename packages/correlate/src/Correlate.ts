@@ -17,17 +17,18 @@
  *    evidence that they are different content.
  * 4. Whatever stays unmatched becomes a one-sided set with `match: "none"`.
  *
- * Output order is deterministic and independent of input order: by
- * meetingId (UTF-16 code unit order), then by the set's earliest
- * createdDateTime (unknown last), then recording id, then transcript id.
+ * Output order is deterministic and independent of input order: by the
+ * set's createdDateTime (the recording's, else the transcript's; unknown
+ * last), then meetingId, recording id, transcript id (UTF-16 code unit
+ * order). See `sortArtifactSets`.
  */
 import type { CallRecording, CallTranscript } from "@meeting-artifacts/api"
 import * as Chunk from "effect/Chunk"
 import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
-import { ArtifactSet } from "./ArtifactSet.js"
-import type { MatchKind } from "./ArtifactSet.js"
+import type { ArtifactSet, MatchKind } from "./ArtifactSet.js"
 import { parseGraphDateTime } from "./GraphDateTime.js"
+import { makeArtifactSet } from "./internal/construct.js"
 
 export interface CorrelateOptions {
   /** Used when an artifact names no organizer (neither `meetingOrganizer.user.id` nor `meetingOrganizerId`). */
@@ -194,27 +195,15 @@ const makeSet = (
   recording: CallRecording | null,
   transcript: CallTranscript | null
 ): ArtifactSet =>
-  new ArtifactSet({
+  makeArtifactSet(
     meetingId,
-    organizerId: (recording && organizerIdOf(recording)) || (transcript && organizerIdOf(transcript)) ||
-      options?.organizerId || "",
+    (recording && organizerIdOf(recording)) || (transcript && organizerIdOf(transcript)) || options?.organizerId ||
+      "",
     contentCorrelationId,
     match,
     recording,
     transcript
-  }, true)
-
-const setStart = (s: ArtifactSet): number => {
-  const a = s.recording ? parseGraphDateTime(s.recording.createdDateTime) : NaN
-  const b = s.transcript ? parseGraphDateTime(s.transcript.createdDateTime) : NaN
-  const m = Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b)
-  return Number.isNaN(m) ? Infinity : m
-}
-
-const compareWithinMeeting = (x: { s: ArtifactSet; k: number }, y: { s: ArtifactSet; k: number }): number =>
-  x.k !== y.k
-    ? (x.k < y.k ? -1 : 1)
-    : cmpStr(x.s.recording?.id, y.s.recording?.id) || cmpStr(x.s.transcript?.id, y.s.transcript?.id)
+  )
 
 const correlateGroup = (
   meetingId: string,
@@ -299,64 +288,270 @@ const correlateGroup = (
     }
   }
 
-  if (sets.length === 1) {
-    out.push(sets[0])
-    return
+  for (const x of sets.length === 1 ? sets : sortArtifactSets(sets)) out.push(x)
+}
+
+// ---------------------------------------------------------------------------
+// order
+
+/** A set's place in time: the recording's createdDateTime, else the transcript's; unknown sorts last. */
+const orderStart = (s: ArtifactSet): number => {
+  let t = s.recording !== null ? parseGraphDateTime(s.recording.createdDateTime) : NaN
+  if (Number.isNaN(t) && s.transcript !== null) t = parseGraphDateTime(s.transcript.createdDateTime)
+  return Number.isNaN(t) ? Infinity : t
+}
+
+const tieBreak = (x: ArtifactSet, y: ArtifactSet): number =>
+  cmpStr(x.meetingId, y.meetingId) || cmpStr(x.recording?.id, y.recording?.id) ||
+  cmpStr(x.transcript?.id, y.transcript?.id)
+
+/**
+ * Sorts sets into the canonical order: start time (see `orderStart`), then
+ * meetingId, recording id, transcript id (UTF-16 code unit order). Large
+ * inputs use a two-pass radix sort on a 32-bit time key and only compare
+ * within runs of equal keys, so ordering a million sets costs about as much
+ * as one pass over them.
+ */
+export const sortArtifactSets = (sets: ReadonlyArray<ArtifactSet>): Array<ArtifactSet> => {
+  const starts = new Float64Array(sets.length)
+  for (let i = 0; i < sets.length; i++) starts[i] = orderStart(sets[i])
+  return sortByStart(sets, starts)
+}
+
+/** `sortArtifactSets` with the start times (`orderStart`) already computed. */
+const sortByStart = (sets: ReadonlyArray<ArtifactSet>, starts: Float64Array): Array<ArtifactSet> => {
+  const n = sets.length
+  let min = Infinity, max = -Infinity
+  for (let i = 0; i < n; i++) {
+    const t = starts[i]
+    if (t !== Infinity) {
+      if (t < min) min = t
+      if (t > max) max = t
+    }
   }
-  const keyed = sets.map((s) => ({ s, k: setStart(s) }))
-  keyed.sort(compareWithinMeeting)
-  for (const x of keyed) out.push(x.s)
+  const cmp = (a: number, b: number): number => {
+    const x = starts[a], y = starts[b]
+    return x !== y ? (x < y ? -1 : 1) : tieBreak(sets[a], sets[b])
+  }
+  if (n < 256) {
+    const idx = Array.from({ length: n }, (_, i) => i).sort(cmp)
+    return idx.map((i) => sets[i])
+  }
+  const UNKNOWN = 0xffffffff
+  const scale = max > min ? Math.max(1, (max - min) / (UNKNOWN - 1)) : 1
+  const keys = new Uint32Array(n)
+  for (let i = 0; i < n; i++) {
+    const t = starts[i]
+    keys[i] = t === Infinity ? UNKNOWN : Math.min(UNKNOWN - 1, Math.floor((t - min) / scale))
+  }
+  let idx = new Uint32Array(n)
+  let tmp = new Uint32Array(n)
+  for (let i = 0; i < n; i++) idx[i] = i
+  const counts = new Uint32Array(65536)
+  for (let shift = 0; shift <= 16; shift += 16) {
+    counts.fill(0)
+    for (let i = 0; i < n; i++) counts[(keys[idx[i]] >>> shift) & 0xffff]++
+    let sum = 0
+    for (let b = 0; b < 65536; b++) {
+      const c = counts[b]
+      counts[b] = sum
+      sum += c
+    }
+    for (let i = 0; i < n; i++) {
+      const k = idx[i]
+      tmp[counts[(keys[k] >>> shift) & 0xffff]++] = k
+    }
+    const sw = idx
+    idx = tmp
+    tmp = sw
+  }
+  const out = new Array<ArtifactSet>(n)
+  let i = 0
+  while (i < n) {
+    let j = i + 1
+    const k = keys[idx[i]]
+    while (j < n && keys[idx[j]] === k) j++
+    if (j - i > 1) {
+      const run = Array.from(idx.subarray(i, j)).sort(cmp)
+      for (let r = 0; r < run.length; r++) out[i + r] = sets[run[r]]
+    } else {
+      out[i] = sets[idx[i]]
+    }
+    i = j
+  }
+  return out
 }
 
 // ---------------------------------------------------------------------------
 // public
 
+type MutableSet = { -readonly [K in keyof ArtifactSet]: ArtifactSet[K] }
+
 /**
  * Joins a whole collection of recordings and transcripts into artifact sets.
  * Every distinct recording id and transcript id appears in exactly one set.
+ *
+ * The common case (each contentCorrelationId on one recording and one
+ * transcript of the same meeting) costs one Map insert per recording and one
+ * lookup per transcript; everything else (artifacts without an id, several
+ * artifacts sharing an id, duplicates) goes through the per-meeting rules.
  */
 export const correlate = (
   recordings: Iterable<CallRecording>,
   transcripts: Iterable<CallTranscript>,
   options?: CorrelateOptions
 ): Array<ArtifactSet> => {
-  // Group by meeting; a group keeps its first artifact of each kind inline so
-  // the common one-of-each meeting allocates no arrays.
-  const groups = new Map<string, Group>()
-  for (const r of recordings) {
-    const m = meetingIdOf(r, options)
-    const g = groups.get(m)
-    if (g === undefined) groups.set(m, new Group(r, undefined))
-    else if (g.r === undefined) g.r = r
-    else (g.rs ??= [g.r]).push(r)
-  }
-  for (const t of transcripts) {
-    const m = meetingIdOf(t, options)
-    const g = groups.get(m)
-    if (g === undefined) groups.set(m, new Group(undefined, t))
-    else if (g.t === undefined) g.t = t
-    else (g.ts ??= [g.t]).push(t)
-  }
-  const keys = Array.from(groups.keys()).sort()
-  const out: Array<ArtifactSet> = []
-  const none: Array<never> = []
-  for (const k of keys) {
-    const g = groups.get(k)!
-    correlateGroup(
-      k,
-      g.rs ?? (g.r === undefined ? none : [g.r]),
-      g.ts ?? (g.t === undefined ? none : [g.t]),
-      options,
-      out
-    )
-  }
-  return out
-}
+  const fallbackOrganizer = options?.organizerId || ""
+  // contentCorrelationId -> the set holding the recording with that id.
+  const byCcid = new Map<string, MutableSet>()
+  const fast: Array<MutableSet | null> = []
+  // Start times of the sets in `fast`, read while each recording is in cache.
+  let fastStarts = new Float64Array(1024)
+  const slowR: Array<CallRecording> = []
+  const slowT: Array<CallTranscript> = []
+  let collided: Set<string> | undefined
+  let dead: Set<ArtifactSet> | undefined
 
-class Group {
-  rs: Array<CallRecording> | undefined = undefined
-  ts: Array<CallTranscript> | undefined = undefined
-  constructor(public r: CallRecording | undefined, public t: CallTranscript | undefined) {}
+  for (const r of recordings) {
+    const c = r.contentCorrelationId
+    if (!c) {
+      slowR.push(r)
+      continue
+    }
+    const size = byCcid.size
+    const set = makeArtifactSet(
+      meetingIdOf(r, options),
+      organizerIdOf(r) || "",
+      c,
+      "none",
+      r,
+      null
+    ) as MutableSet
+    byCcid.set(c, set)
+    if (byCcid.size === size) (collided ??= new Set()).add(c)
+    if (fast.length === fastStarts.length) {
+      const grown = new Float64Array(fastStarts.length * 2)
+      grown.set(fastStarts)
+      fastStarts = grown
+    }
+    fastStarts[fast.length] = parseGraphDateTime(r.createdDateTime)
+    fast.push(set)
+  }
+  if (collided !== undefined) {
+    // Several recordings (or copies of one) share an id: the per-meeting rules sort them out.
+    for (let i = 0; i < fast.length; i++) {
+      const set = fast[i]!
+      if (collided.has(set.contentCorrelationId!)) {
+        slowR.push(set.recording!)
+        fast[i] = null
+      }
+    }
+    for (const c of collided) byCcid.delete(c)
+  }
+
+  const tOnly = new Map<string, MutableSet>()
+  for (const t of transcripts) {
+    const c = t.contentCorrelationId
+    if (!c) {
+      slowT.push(t)
+      continue
+    }
+    const set = byCcid.get(c)
+    if (set !== undefined) {
+      if (set.meetingId === meetingIdOf(t, options)) {
+        if (set.transcript === null) {
+          set.transcript = t
+          set.match = "contentCorrelationId"
+          if (!set.organizerId) set.organizerId = organizerIdOf(t) || ""
+          continue
+        }
+        if (set.transcript.id === t.id) {
+          set.transcript = preferOf(set.transcript, t) as CallTranscript
+          continue
+        }
+      }
+      // Several transcripts for one id, or one id in two meetings: the per-meeting rules sort them out.
+      ;(collided ??= new Set()).add(c)
+      ;(dead ??= new Set()).add(set)
+      byCcid.delete(c)
+      slowR.push(set.recording!)
+      if (set.transcript !== null) slowT.push(set.transcript)
+      slowT.push(t)
+      continue
+    }
+    if (collided !== undefined && collided.has(c)) {
+      slowT.push(t)
+      continue
+    }
+    const other = tOnly.get(c)
+    if (other !== undefined) {
+      if (other.transcript!.id === t.id && other.meetingId === meetingIdOf(t, options)) {
+        other.transcript = preferOf(other.transcript!, t) as CallTranscript
+        other.organizerId = organizerIdOf(other.transcript) || fallbackOrganizer
+        continue
+      }
+      ;(collided ??= new Set()).add(c)
+      tOnly.delete(c)
+      slowT.push(other.transcript!, t)
+      continue
+    }
+    const only = makeArtifactSet(
+      meetingIdOf(t, options),
+      organizerIdOf(t) || fallbackOrganizer,
+      c,
+      "none",
+      null,
+      t
+    ) as MutableSet
+    tOnly.set(c, only)
+  }
+
+  const all: Array<ArtifactSet> = []
+  if (slowR.length > 0 || slowT.length > 0) {
+    // A copy without an id of an artifact that also arrived with one: the copy with the id wins.
+    const slowIds = new Set<string>()
+    for (const r of slowR) slowIds.add("r" + r.id)
+    for (const t of slowT) slowIds.add("t" + t.id)
+    const fastIds = new Set<string>()
+    for (const s of fast) {
+      if (s === null) continue
+      if (slowIds.has("r" + s.recording!.id)) fastIds.add("r" + s.recording!.id)
+      if (s.transcript !== null && slowIds.has("t" + s.transcript.id)) fastIds.add("t" + s.transcript.id)
+    }
+    for (const s of tOnly.values()) {
+      if (slowIds.has("t" + s.transcript!.id)) fastIds.add("t" + s.transcript!.id)
+    }
+    const groups = new Map<string, { r: Array<CallRecording>; t: Array<CallTranscript> }>()
+    const group = (a: Art) => {
+      const m = meetingIdOf(a, options)
+      let g = groups.get(m)
+      if (g === undefined) groups.set(m, g = { r: [], t: [] })
+      return g
+    }
+    for (const r of slowR) {
+      if (!(ccidOf(r) === undefined && fastIds.has("r" + r.id))) group(r).r.push(r)
+    }
+    for (const t of slowT) {
+      if (!(ccidOf(t) === undefined && fastIds.has("t" + t.id))) group(t).t.push(t)
+    }
+    for (const [m, g] of groups) correlateGroup(m, g.r, g.t, options, all)
+  }
+  const starts = new Float64Array(all.length + fast.length + tOnly.size)
+  for (let i = 0; i < all.length; i++) starts[i] = orderStart(all[i])
+  for (let i = 0; i < fast.length; i++) {
+    const s = fast[i]
+    if (s === null || (dead !== undefined && dead.has(s))) continue
+    if (!s.organizerId) s.organizerId = fallbackOrganizer
+    const t = fastStarts[i]
+    // A recording without createdDateTime falls back to its transcript's.
+    starts[all.length] = Number.isNaN(t) ? orderStart(s) : t
+    all.push(s)
+  }
+  for (const s of tOnly.values()) {
+    starts[all.length] = orderStart(s)
+    all.push(s)
+  }
+  return sortByStart(all, starts.subarray(0, all.length))
 }
 
 /** Joins the artifacts of one meeting (all given artifacts are taken to belong to it). */
@@ -378,10 +573,11 @@ const artifactMeetingId = (a: Artifact, options: CorrelateOptions | undefined): 
  * The streaming join: a `Stream` operator over artifacts that arrive grouped
  * by meeting (all artifacts of a meeting adjacent, e.g. listed per meeting).
  * Memory is bounded by the largest meeting. The sets of each meeting are
- * emitted, in the whole-collection order, as soon as the next meeting
- * starts; so for meetings arriving in meetingId order the output equals
- * `correlate` exactly. A meeting that reappears later is joined again on its
- * own (no cross-group dedupe: that would need unbounded memory).
+ * emitted (in canonical order, see `sortArtifactSets`) as soon as the next
+ * meeting starts. The result holds exactly the sets `correlate` returns for
+ * the same artifacts; `sortArtifactSets` of it equals `correlate`'s output.
+ * A meeting that reappears later is joined again on its own (no cross-group
+ * dedupe: that would need unbounded memory).
  */
 export const correlateStream: {
   (options?: CorrelateOptions): <E, R>(self: Stream.Stream<Artifact, E, R>) => Stream.Stream<ArtifactSet, E, R>

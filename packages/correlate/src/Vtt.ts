@@ -11,7 +11,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { Cue } from "./Cue.js"
+import type { Cue } from "./Cue.js"
+import { makeCue } from "./internal/construct.js"
 import { Scanner, countArrows } from "./internal/scanner.js"
 import type { OnCue } from "./internal/scanner.js"
 import { ParseError, ParseIssue } from "./ParseError.js"
@@ -56,7 +57,20 @@ const stripVoiceTags = (t: string): string => t.replace(/<\/v>|<v(?:\.[^\s>]*)?(
  * Splits a payload into speaker and text. Returns an error offset (relative
  * to the payload start) when a voice tag is not closed by ">".
  */
-const makeCueBuilder = (s: string, out: Array<Cue>, hasCR: boolean): OnCue => (id, startMs, endMs, ps, pe) => {
+const makeCueBuilder = (s: string, out: Array<Cue>, hasCR: boolean): OnCue => {
+  // A meeting has few speakers: reuse their name strings instead of slicing one per cue.
+  const names: Array<string> = []
+  const nameAt = (ns: number, ne: number): string => {
+    const len = ne - ns
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i]
+      if (n.length === len && s.startsWith(n, ns)) return n
+    }
+    const n = s.slice(ns, ne)
+    if (names.length < 64) names.push(n)
+    return n
+  }
+  return (id, startMs, endMs, ps, pe) => {
   let speaker: string | null = null
   let ts = ps
   let te = pe
@@ -69,8 +83,11 @@ const makeCueBuilder = (s: string, out: Array<Cue>, hasCR: boolean): OnCue => (i
     // The name starts after the first whitespace (skipping `.class` annotations).
     let ns = ps + 2
     while (ns < gt && s.charCodeAt(ns) !== 32 && s.charCodeAt(ns) !== 9) ns++
-    const name = s.slice(ns, gt).trim()
-    speaker = name.length > 0 ? name : null
+    // Trim the name without allocating.
+    while (ns < gt && (s.charCodeAt(ns) === 32 || s.charCodeAt(ns) === 9)) ns++
+    let ne = gt
+    while (ne > ns && (s.charCodeAt(ne - 1) === 32 || s.charCodeAt(ne - 1) === 9)) ne--
+    speaker = ne > ns ? nameAt(ns, ne) : null
     ts = gt + 1
     if (te - ts >= 4 && s.startsWith("</v>", te - 4)) te -= 4
   }
@@ -79,8 +96,9 @@ const makeCueBuilder = (s: string, out: Array<Cue>, hasCR: boolean): OnCue => (i
   if (text.indexOf("<") !== -1) text = stripVoiceTags(text)
   if (text.indexOf("&") !== -1) text = decodeEntities(text)
   if (speaker !== null && speaker.indexOf("&") !== -1) speaker = decodeEntities(speaker)
-  out.push(new Cue({ id, startMs, endMs, speaker, text }, true))
+  out.push(makeCue(id, startMs, endMs, speaker, text))
   return undefined
+  }
 }
 
 /** Parses synchronously; strict mode returns the first error as a Left. */

@@ -63,6 +63,23 @@ export class Scanner {
    */
   private timestamp(p: number, limit: number): number {
     const s = this.s
+    // Fast path: the padded "HH:MM:SS.mmm" nearly every file uses.
+    if (
+      p + 12 <= limit && s.charCodeAt(p + 2) === COLON && s.charCodeAt(p + 5) === COLON &&
+      s.charCodeAt(p + 8) === DOT && (p + 12 === limit || !isDigit(s.charCodeAt(p + 12)))
+    ) {
+      const h1 = s.charCodeAt(p) - 48, h2 = s.charCodeAt(p + 1) - 48
+      const m1 = s.charCodeAt(p + 3) - 48, m2 = s.charCodeAt(p + 4) - 48
+      const s1 = s.charCodeAt(p + 6) - 48, s2 = s.charCodeAt(p + 7) - 48
+      const f1 = s.charCodeAt(p + 9) - 48, f2 = s.charCodeAt(p + 10) - 48, f3 = s.charCodeAt(p + 11) - 48
+      if (
+        (h1 | h2 | m1 | m2 | s1 | s2 | f1 | f2 | f3) >= 0 && h1 <= 9 && h2 <= 9 && m1 <= 5 && m2 <= 9 && s1 <= 5 &&
+        s2 <= 9 && f1 <= 9 && f2 <= 9 && f3 <= 9
+      ) {
+        this.tsEnd = p + 12
+        return (((h1 * 10 + h2) * 60 + m1 * 10 + m2) * 60 + s1 * 10 + s2) * 1000 + f1 * 100 + f2 * 10 + f3
+      }
+    }
     let a = 0, b = 0, c = 0, parts = 0
     let q = p
     for (;;) {
@@ -288,6 +305,8 @@ export class Scanner {
     return count
   }
 }
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
 
 const isBlank = (s: string, ls: number, le: number): boolean => {
   for (let i = ls; i < le; i++) {
