@@ -174,6 +174,9 @@ export const writeRange = (
           let chunk = buf.subarray(0, n)
           if (options.resetAfter !== undefined && pos - start + n >= options.resetAfter) {
             chunk = chunk.subarray(0, Math.max(0, options.resetAfter - (pos - start)))
+            // stop the write loop: without this it refilled the other buffer at the same position and
+            // sent the cut chunk twice (a body of the right length with wrong bytes)
+            free.length = 0
             options.onBytes(chunk.length)
             res.write(chunk, () => {
               res.socket?.destroy()
