@@ -196,7 +196,13 @@ export const formatVtt = (cues: Iterable<Pick<Cue, "id" | "startMs" | "endMs" | 
     if (c.id !== null && c.id !== "") block += c.id + "\n"
     block += formatTimestamp(c.startMs) + " --> " + formatTimestamp(c.endMs) + "\n"
     const text = escapeText(c.text)
-    block += c.speaker !== null ? `<v ${escapeText(c.speaker)}>${text}</v>\n` : text + "\n"
+    if (c.speaker !== null) {
+      const name = escapeText(c.speaker)
+      // A name ending in "-" would write "-->" (a cue boundary); the parser trims the space back off.
+      block += `<v ${name}${name.endsWith("-") ? " " : ""}>${text}</v>\n`
+    } else {
+      block += text + "\n"
+    }
     parts.push(block)
   }
   return parts.join("")

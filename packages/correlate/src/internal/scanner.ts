@@ -271,7 +271,7 @@ export class Scanner {
         while (q < arrow && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
         if (q !== arrow) {
           bad = q
-          why = "Unexpected text before \"-->\""
+          why = q === this.tsEnd ? "Malformed start timestamp" : "Unexpected text before \"-->\""
         } else {
           q = arrow + 3
           while (q < tle && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
