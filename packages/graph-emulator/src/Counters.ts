@@ -23,6 +23,11 @@ export interface Counters {
   readonly secondOrigin: { readonly requests: number; readonly withCredentials: number }
   /** tokens issued by the token endpoint */
   readonly tokensIssued: number
+  /**
+   * metered minutes billed: each recording/transcript content or metadataContent download served costs
+   * its artifact's duration in whole minutes (the `meteredQuotaMinutes` policy counts against this)
+   */
+  readonly meteredMinutes: number
 }
 
 /** @internal mutable counters behind `counters()` */
@@ -36,6 +41,7 @@ export class MutableCounters {
   contentBytes = 0
   secondOrigin = { requests: 0, withCredentials: 0 }
   tokensIssued = 0
+  meteredMinutes = 0
 
   bump(record: Record<string, number>, key: string, n = 1): void {
     record[key] = (record[key] ?? 0) + n
@@ -51,7 +57,8 @@ export class MutableCounters {
       contentRequests: { ...this.contentRequests },
       contentBytes: this.contentBytes,
       secondOrigin: { ...this.secondOrigin },
-      tokensIssued: this.tokensIssued
+      tokensIssued: this.tokensIssued,
+      meteredMinutes: this.meteredMinutes
     }
   }
 
@@ -65,5 +72,6 @@ export class MutableCounters {
     this.contentBytes = 0
     this.secondOrigin = { requests: 0, withCredentials: 0 }
     this.tokensIssued = 0
+    this.meteredMinutes = 0
   }
 }

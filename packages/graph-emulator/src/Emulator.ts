@@ -27,6 +27,7 @@ import {
 } from "./Fixture.js"
 import type { FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
 import { type GenerateSpec, generateTenant } from "./Generator.js"
+import type { TenantPolicy } from "./Policy.js"
 import { errorBody, graphApp, type GraphRuntime, secondOriginApp } from "./internal/graph.js"
 import { FaultEngine } from "./internal/faults.js"
 import { TenantState, TenantStateError } from "./internal/state.js"
@@ -65,6 +66,8 @@ export interface EmulatorOptions {
   readonly tls?: boolean | TestCa
   /** default page size of lists (Graph: 10); `$top` overrides up to 100 */
   readonly pageSize?: number
+  /** permanent tenant conditions: missing access policy (403), transcripts disabled (403), metered quota (402) */
+  readonly policy?: TenantPolicy
 }
 
 export interface Emulator {
@@ -86,6 +89,8 @@ export interface Emulator {
   readonly counters: () => Counters
   readonly resetCounters: () => void
   readonly setFaults: (faults: FaultProfile | FaultConfig) => void
+  /** replaces the tenant policy (metered minutes used are in the counters; resetCounters zeroes them) */
+  readonly setPolicy: (policy: TenantPolicy) => void
   readonly addMeeting: (meeting: FixtureMeeting) => void
   readonly addRecording: (meetingId: string, recording: FixtureRecording) => void
   readonly addTranscript: (meetingId: string, transcript: FixtureTranscript) => void
@@ -150,6 +155,7 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       catch: (e) => new EmulatorError({ message: String(e) })
     })
     let secondOriginUrl = ""
+    let policy: TenantPolicy = options.policy ?? {}
     const rt: GraphRuntime = {
       state,
       secret,
@@ -157,7 +163,8 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       faults,
       pageSize: options.pageSize ?? 10,
       secondOrigin: () => secondOriginUrl,
-      scheme: () => (options.tls ? "https" : "http")
+      scheme: () => (options.tls ? "https" : "http"),
+      policy: () => policy
     }
     // one CA for every HTTPS listener of this emulator
     const teOptions: TokenEndpointOptions | undefined = options.tokenEndpoint === true
@@ -234,6 +241,10 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
         if (typeof b?.meetingId !== "string") throw new TenantStateError("meetingId (string) is required")
         return { meetingId: b.meetingId, transcript: checkTranscript(b.transcript) }
       }, (b) => state.addTranscript(b.meetingId, b.transcript))),
+      HttpRouter.put("/_emulator/policy", jsonBody((u) => {
+        if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TenantStateError("policy must be an object")
+        return u as TenantPolicy
+      }, (p) => void (policy = p))),
       HttpRouter.put("/_emulator/faults", jsonBody((u) => resolveFaults(u as FaultProfile | FaultConfig), (f) => faults.set(f))),
       HttpRouter.post("/_emulator/tokens", Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
@@ -312,6 +323,7 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       counters: () => counters.snapshot(),
       resetCounters: () => counters.reset(),
       setFaults: (f) => faults.set(resolveFaults(f)),
+      setPolicy: (p) => void (policy = p),
       addMeeting: guard((m: FixtureMeeting) => void state.addMeeting(checkMeeting(m))),
       addRecording: guard((id: string, r: FixtureRecording) => void state.addRecording(id, checkRecording(r))),
       addTranscript: guard((id: string, t: FixtureTranscript) => void state.addTranscript(id, checkTranscript(t))),

@@ -11,6 +11,7 @@ import * as NodeCrypto from "node:crypto"
 import type { MutableCounters } from "../Counters.js"
 import type { FaultKind, RouteName } from "../Faults.js"
 import type { FixtureRecording, FixtureTranscript, FixtureUser } from "../Fixture.js"
+import type { TenantPolicy } from "../Policy.js"
 import type { CallRecordingPayload, CallTranscriptPayload, IdentitySetPayload } from "../Payloads.js"
 import { type ContentSource, sizeOf, writeRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
@@ -28,6 +29,7 @@ export interface GraphRuntime {
   readonly secondOrigin: () => string
   /** "http" or "https" (links are built from the Host header and this) */
   readonly scheme: () => string
+  readonly policy: () => TenantPolicy
 }
 
 export const JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -467,8 +469,59 @@ const transcriptFormat = (ctx: Ctx): string => {
   throw badRequest(`Invalid format '${chosen}'`)
 }
 
+const TRANSCRIPT_ROUTES: ReadonlyArray<RouteName> = [
+  "transcripts",
+  "transcript",
+  "transcriptContent",
+  "transcriptMetadataContent",
+  "getAllTranscripts",
+  "getAllTranscriptsDelta"
+]
+
+/** Permanent tenant conditions (see TenantPolicy), checked once the route is known. */
+const policyFailure = (policy: TenantPolicy, route: RouteName, userId: string, claims: TokenClaims) => {
+  const denied = policy.noAccessPolicy
+  if (claims.oid === undefined && denied !== undefined && denied !== false) {
+    if (denied === true || denied.some((u) => u.toLowerCase() === userId.toLowerCase())) {
+      return new GraphFailure(403, "Forbidden", "No application access policy found for this app.")
+    }
+  }
+  if (policy.transcriptsDisabled && TRANSCRIPT_ROUTES.includes(route)) {
+    return new GraphFailure(
+      403,
+      "Forbidden",
+      "Access to transcripts is disabled for this tenant.",
+      {},
+      "GraphAccessToTranscriptsDisabled"
+    )
+  }
+  return undefined
+}
+
+/** Whole minutes an artifact's content is billed for (duration rounded down, as Graph meters). */
+const billedMinutes = (a: ArtifactEntry): number => {
+  const end = a.fixture.endDateTime ? Date.parse(a.fixture.endDateTime) : NaN
+  return Number.isNaN(end) ? 0 : Math.max(0, Math.floor((end - a.createdMs) / 60_000))
+}
+
+/** 402 once the metered quota is used up; otherwise the download is billed. */
+const meter = (rt: GraphRuntime, a: ArtifactEntry) => {
+  const quota = rt.policy().meteredQuotaMinutes
+  const cost = billedMinutes(a)
+  if (quota !== undefined && rt.counters.meteredMinutes + cost > quota) {
+    throw new GraphFailure(
+      402,
+      "PaymentRequired",
+      "Evaluation mode capacity has been exceeded. Use a valid billing model with this API."
+    )
+  }
+  rt.counters.meteredMinutes += cost
+}
+
 interface Matched {
   readonly route: RouteName
+  /** the user in the path (id when known) */
+  readonly userId?: string
   /** faults that must not be injected into this request */
   readonly exclude?: ReadonlyArray<FaultKind>
   readonly run: (
@@ -490,7 +543,18 @@ const keyOf = (segment: string): string => {
   return m ? m[1]!.replace(/''/g, "'") : segment
 }
 
-const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClaims): Matched => {
+const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClaims): Matched & { userId: string } => {
+  let matchedUser = ""
+  const m = matchRouteFor(ctx, segments, claims, (u) => (matchedUser = u))
+  return { ...m, userId: matchedUser }
+}
+
+const matchRouteFor = (
+  ctx: Ctx,
+  segments: ReadonlyArray<string>,
+  claims: TokenClaims,
+  setUser: (userId: string) => void
+): Matched => {
   const { rt } = ctx
   const state = rt.state
   let i = 0
@@ -513,6 +577,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
   const user = state.findUser(userId)
   const notFoundUser = () => new GraphFailure(404, "Request_ResourceNotFound", `Resource '${userId}' does not exist or one of its queried reference-property objects are not present.`)
   const userKey = user?.id ?? userId
+  setUser(userKey)
   const ctxBase = `${ctx.origin}/${ctx.version}/$metadata#users('${userKey}')`
 
   if (segments.length === i) {
@@ -703,6 +768,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
         const contentType = kind === "recording"
           ? ((a.fixture as FixtureRecording).contentType ?? "video/mp4")
           : transcriptFormat(ctx)
+        meter(rt, a)
         return serveContent(ctx, a.fixture.id, a.content, contentType, fault, "content")
       }
     }
@@ -713,6 +779,7 @@ const matchRoute = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClai
       run: (fault) => {
         const a = findArtifact()
         if (!a.metadataContent) throw new GraphFailure(404, "NotFound", "The transcript has no metadata content.")
+        meter(rt, a)
         return serveContent(ctx, `${a.fixture.id}#metadataContent`, a.metadataContent, "text/vtt", fault, "metadataContent")
       }
     }
@@ -823,7 +890,8 @@ export const graphApp = (rt: GraphRuntime) =>
     const bearer = auth !== undefined && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : ""
     const unauthorized = (message: string) =>
       new GraphFailure(401, "InvalidAuthenticationToken", message, { "www-authenticate": WWW_AUTH })
-    let matched: Matched
+    let matched: Matched & { userId: string }
+    let claims: TokenClaims
     try {
       if (bearer === "") {
         rt.counters.bump(rt.counters.byRoute, "unknown")
@@ -834,7 +902,8 @@ export const graphApp = (rt: GraphRuntime) =>
         rt.counters.bump(rt.counters.byRoute, "unknown")
         return fail(unauthorized(check.message))
       }
-      matched = matchRoute(ctx, segments.slice(1), check.claims)
+      claims = check.claims
+      matched = matchRoute(ctx, segments.slice(1), claims)
     } catch (e) {
       if (e instanceof GraphFailure) {
         rt.counters.bump(rt.counters.byRoute, "unknown")
@@ -843,6 +912,8 @@ export const graphApp = (rt: GraphRuntime) =>
       throw e
     }
     rt.counters.bump(rt.counters.byRoute, matched.route)
+    const denied = policyFailure(rt.policy(), matched.route, matched.userId, claims)
+    if (denied) return fail(denied)
 
     const nodeResponse = NodeHttpServerRequest.toServerResponse(request)
     const limited = rt.faults.rateLimit(Date.now())
