@@ -44,6 +44,9 @@ export const pagedRoutes: ReadonlyArray<RouteName> = [
  * - `redirect`: content routes only: 302 to the second origin, which refuses requests carrying Authorization
  * - `emptyPage`: paged routes only: `value: []` with an `@odata.nextLink` to the same position
  * - `malformedJson`: paged routes only: a 200 whose JSON body is cut in half
+ * - `deltaDuplicates`: delta routes, replayed deltaLinks only: the round also returns the (up to 3)
+ *   artifacts added just before the previous round ended, already seen: Graph's documented "delta may
+ *   return already seen artifacts" (not in any profile: a client must dedupe by id)
  */
 export type FaultKind =
   | "429-seconds"
@@ -57,6 +60,7 @@ export type FaultKind =
   | "redirect"
   | "emptyPage"
   | "malformedJson"
+  | "deltaDuplicates"
 
 export interface FaultRule {
   readonly fault: FaultKind

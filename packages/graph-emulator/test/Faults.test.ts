@@ -288,6 +288,26 @@ describe("fault injection", () => {
     expect(status).toBe(200)
   })
 
+  it("deltaDuplicates: a replayed deltaLink also returns artifacts already seen", async () => {
+    emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 4, seed: 3, mix: { recordingOnly: 1 } },
+      faults: { rules: [{ fault: "deltaDuplicates", probability: 1 }], maxFaultsPerRequest: 1 }
+    })
+    const org = emu.fixture.users[0]!.id
+    const first = await robustJson(emu, `${emu.baseUrl}/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')/delta?$top=100`)
+    const seen = first.body.value.map((r: any) => r.id)
+    expect(seen).toHaveLength(4)
+    emu.addRecording(emu.fixture.meetings[0]!.id, { id: "new=", createdDateTime: "2024-02-01T00:00:00Z", content: { bytes: 1 } })
+    const replay = await robustJson(emu, first.body["@odata.deltaLink"])
+    const ids = replay.body.value.map((r: any) => r.id)
+    expect(ids).toContain("new=")
+    expect(ids.filter((id: string) => seen.includes(id)).length).toBeGreaterThan(0)
+    // transient: the same deltaLink again returns only what is new
+    const again = await robustJson(emu, first.body["@odata.deltaLink"])
+    expect(again.body.value.map((r: any) => r.id)).toEqual(["new="])
+    expect(emu.counters().faults.deltaDuplicates).toBe(1)
+  })
+
   it("switches faults at runtime (library and admin route)", async () => {
     emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 1, seed: 1 } })
     const m = emu.fixture.meetings[0]!

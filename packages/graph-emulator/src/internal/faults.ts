@@ -13,6 +13,8 @@ const appliesTo = (kind: FaultKind, route: RouteName): boolean => {
     case "emptyPage":
     case "malformedJson":
       return pagedRoutes.includes(route)
+    case "deltaDuplicates":
+      return route === "getAllRecordingsDelta" || route === "getAllTranscriptsDelta"
     default:
       return true
   }

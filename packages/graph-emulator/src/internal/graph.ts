@@ -320,7 +320,7 @@ const linkWith = (ctx: Ctx, param: "$skiptoken" | "$deltatoken", token: string, 
 }
 
 /** Resolves the page requested: snapshot bounds and offset, from $skiptoken / $deltatoken or fresh. */
-const pageState = (ctx: Ctx, pathKey: number, delta: boolean): PageState => {
+const pageState = (ctx: Ctx, pathKey: number, delta: boolean, fault: FaultKind | undefined): PageState => {
   const skip = ctx.query.get("$skiptoken")
   const deltaToken = ctx.query.get("$deltatoken")
   const token = skip ?? deltaToken
@@ -329,7 +329,14 @@ const pageState = (ctx: Ctx, pathKey: number, delta: boolean): PageState => {
   if (!st || st.p !== pathKey || (deltaToken !== null && st.d !== 1)) {
     throw badRequest(deltaToken !== null ? "Invalid delta token." : "Invalid skip token.")
   }
-  if (deltaToken !== null) return { o: 0, s: st.s ?? 0, m: ctx.rt.state.seq, p: pathKey }
+  if (deltaToken !== null) {
+    let since = st.s ?? 0
+    if (fault === "deltaDuplicates") {
+      ctx.rt.counters.bump(ctx.rt.counters.faults, "deltaDuplicates")
+      since = Math.max(0, since - 3)
+    }
+    return { o: 0, s: since, m: ctx.rt.state.seq, p: pathKey }
+  }
   return st
 }
 
@@ -347,7 +354,7 @@ interface PageOptions {
 const servePage = (ctx: Ctx, opts: PageOptions) => {
   const select = parseSelect(ctx, opts.kind)
   const top = parseTop(ctx)
-  const st = pageState(ctx, opts.pathKey, opts.delta)
+  const st = pageState(ctx, opts.pathKey, opts.delta, opts.fault)
   const matching = opts.items.filter((a) => a.seq <= st.m && (st.s === undefined || a.seq > st.s))
   const size = top ?? ctx.rt.pageSize
   const head: Record<string, unknown> = { "@odata.context": opts.context }
