@@ -27,10 +27,11 @@
  */
 import type { TokenCredential } from "@azure/identity"
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob"
-import { createHash, randomBytes, randomUUID } from "node:crypto"
-import * as fs from "node:fs"
+import { createHash, type Hash, randomBytes, randomUUID } from "node:crypto"
+import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { RunRecord } from "./CheckpointStore.js"
@@ -64,7 +65,7 @@ export interface AzureBlobOptions {
   readonly createContainer?: boolean | undefined
   /** Block size for content uploads (default 4 MiB). */
   readonly blockSize?: number | undefined
-  /** Blocks staged concurrently (default 4). */
+  /** Blocks staged concurrently (default 2; memory is (concurrency + 1) x blockSize). */
   readonly concurrency?: number | undefined
 }
 
@@ -115,29 +116,53 @@ const resolveClient = (options: AzureBlobOptions): Effect.Effect<BlobServiceClie
     catch: az("connect")
   })
 
-/** Bytes of a stream regrouped into blocks of at least `size` (the last may be smaller), hashing as they pass. */
+interface Block {
+  /** A pool buffer, returned to the pool once staged. */
+  readonly buffer: Buffer
+  readonly length: number
+}
+
+/**
+ * Bytes of a stream copied into blocks of exactly `size` bytes (the last may
+ * be shorter), hashing as they pass. Blocks come from `pool`, so at most
+ * pool-size blocks exist at once and no block is allocated per upload step.
+ */
 const toBlocks = <E, R>(
   content: Stream.Stream<Uint8Array, E, R>,
   size: number,
+  pool: Queue.Queue<Buffer>,
   onChunk: (chunk: Uint8Array) => void
-): Stream.Stream<Buffer, E, R> =>
+): Stream.Stream<Block, E, R> =>
   Stream.suspend(() => {
-    let parts: Array<Uint8Array> = []
+    let current: Buffer | null = null
     let filled = 0
-    const take = () => {
-      const b = Buffer.concat(parts, filled)
-      parts = []
-      filled = 0
-      return b
-    }
-    return content.pipe(
-      Stream.mapConcat((chunk) => {
+    const fill = (chunk: Uint8Array) =>
+      Effect.gen(function*() {
         onChunk(chunk)
-        parts.push(chunk)
-        filled += chunk.length
-        return filled >= size ? [take()] : []
-      }),
-      Stream.concat(Stream.suspend(() => (filled > 0 ? Stream.make(take()) : Stream.empty)))
+        const out: Array<Block> = []
+        let off = 0
+        while (off < chunk.length) {
+          if (current === null) {
+            current = yield* Queue.take(pool)
+            filled = 0
+          }
+          const n = Math.min(chunk.length - off, size - filled)
+          current.set(chunk.subarray(off, off + n), filled)
+          filled += n
+          off += n
+          if (filled === size) {
+            out.push({ buffer: current, length: filled })
+            current = null
+          }
+        }
+        return out
+      })
+    return content.pipe(
+      Stream.mapEffect(fill),
+      Stream.flattenIterables,
+      Stream.concat(
+        Stream.suspend(() => (current !== null && filled > 0 ? Stream.make({ buffer: current, length: filled }) : Stream.empty))
+      )
     )
   })
 
@@ -154,7 +179,7 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
     const prefix = options.prefix ?? ""
     const disposition = options.disposition ?? "merge"
     const blockSize = options.blockSize ?? 4 * 1024 * 1024
-    const concurrency = options.concurrency ?? 4
+    const concurrency = options.concurrency ?? 2
 
     const stat = (name: string): Effect.Effect<ExpectedContent | null, SinkError> =>
       Effect.tryPromise({
@@ -175,23 +200,34 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
       Effect.map(stat(name), (s) => s !== null && s.bytes === expected.bytes && s.sha256 === expected.sha256)
 
     /** Stream into block `name`: stage blocks, then commit them with the hash as metadata. */
-    const upload = <E, R>(name: string, content: Stream.Stream<Uint8Array, E, R>, contentType: string | undefined) =>
+    /**
+     * Stage the blocks of `makeBlocks` (`concurrency` in flight) and commit
+     * them with the hash as metadata. Blocks come from a pool of
+     * concurrency + 1 buffers: the memory bound of an upload.
+     */
+    const stageAndCommit = <E, R>(
+      name: string,
+      makeBlocks: (pool: Queue.Queue<Buffer>, hash: Hash) => Stream.Stream<Block, E, R>,
+      contentType: string | undefined
+    ) =>
       Effect.gen(function*() {
         const blob = container.getBlockBlobClient(name)
         const hash = createHash("sha256")
         let bytes = 0
         const tag = randomBytes(8).toString("hex")
         const blockId = (i: number) => Buffer.from(`${tag}-${String(i).padStart(8, "0")}`).toString("base64")
-        const ids = yield* toBlocks(content, blockSize, (c) => {
-          hash.update(c)
-          bytes += c.length
-        }).pipe(
+        const pool = yield* Queue.bounded<Buffer>(concurrency + 1)
+        yield* Queue.offerAll(pool, Array.from({ length: concurrency + 1 }, () => Buffer.allocUnsafeSlow(blockSize)))
+        const ids = yield* makeBlocks(pool, hash).pipe(
           Stream.zipWithIndex,
-          Stream.mapEffect(([buf, i]) =>
-            Effect.tryPromise({
-              try: () => blob.stageBlock(blockId(i), buf, buf.length).then(() => blockId(i)),
+          Stream.mapEffect(([block, i]) => {
+            bytes += block.length
+            return Effect.tryPromise({
+              try: () =>
+                blob.stageBlock(blockId(i), block.buffer.subarray(0, block.length), block.length).then(() => blockId(i)),
               catch: az("stageBlock")
-            }), { concurrency }),
+            }).pipe(Effect.ensuring(Queue.offer(pool, block.buffer)))
+          }, { concurrency }),
           Stream.runCollect
         )
         const sha256 = hash.digest("hex")
@@ -205,6 +241,43 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
         })
         return { bytes, sha256 }
       })
+
+    /** Stream into blob `name`, copying chunks into pooled blocks. */
+    const upload = <E, R>(name: string, content: Stream.Stream<Uint8Array, E, R>, contentType: string | undefined) =>
+      stageAndCommit(name, (pool, hash) => toBlocks(content, blockSize, pool, (c) => hash.update(c)), contentType)
+
+    /** Upload a local file, read straight into pooled blocks (no per-read allocation). */
+    const uploadFile = (name: string, abs: string, contentType: string | undefined) =>
+      Effect.acquireUseRelease(
+        Effect.tryPromise({ try: () => fsp.open(abs, "r"), catch: az("open") }),
+        (fh) =>
+          Effect.gen(function*() {
+            const { size } = yield* Effect.tryPromise({ try: () => fh.stat(), catch: az("stat") })
+            const count = Math.ceil(size / blockSize)
+            return yield* stageAndCommit(name, (pool, hash) =>
+              Stream.range(0, count - 1).pipe(
+                Stream.take(count),
+                Stream.mapEffect((i) =>
+                  Effect.flatMap(Queue.take(pool), (buffer) =>
+                    Effect.tryPromise({
+                      try: async (): Promise<Block> => {
+                        const want = Math.min(blockSize, size - i * blockSize)
+                        let filled = 0
+                        while (filled < want) {
+                          const { bytesRead } = await fh.read(buffer, filled, want - filled, i * blockSize + filled)
+                          if (bytesRead === 0) throw new Error(`${abs} shrank while reading`)
+                          filled += bytesRead
+                        }
+                        hash.update(buffer.subarray(0, filled))
+                        return { buffer, length: filled }
+                      },
+                      catch: az("read")
+                    }))
+                )
+              ), contentType)
+          }),
+        (fh) => Effect.promise(() => fh.close())
+      )
 
     /** Upload small bytes unless the blob already holds exactly them. */
     const putIfChanged = (name: string, body: Buffer, contentType: string) =>
@@ -237,11 +310,7 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
         const name = yield* safeName(prefix, file.path)
         if (yield* isCompleteName(name, file)) return
         const abs = nodePath.join(root, ...file.path.split("/"))
-        const stream = Stream.fromAsyncIterable(
-          fs.createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
-          az("read")
-        )
-        const w = yield* upload(name, stream, file.contentType ?? undefined)
+        const w = yield* uploadFile(name, abs, file.contentType ?? undefined)
         if (w.sha256 !== file.sha256 || w.bytes !== file.bytes) {
           return yield* new SinkError({
             sink: SINK,

@@ -66,7 +66,7 @@ describe("AzureBlobSink (Azurite)", () => {
 
   it.scoped("writing the same set twice leaves one blob each and does not re-upload", () =>
     Effect.gen(function*() {
-      const sink = yield* open()
+      const sink = yield* open({ blockSize: 16 * 1024 })
       const out = tempDir()
       const set = makeSet("meeting/1", "rec+/=", "tr..")
       const rp = Layout.recordingPath(set.organizerId, set.meetingId, set.recording!.id, "video/mp4")
