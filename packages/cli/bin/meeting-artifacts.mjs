@@ -50,14 +50,19 @@ const stamp = () => {
 const bundle = async () => {
   if (process.env.MEETING_ARTIFACTS_NO_BUNDLE === "1") return null
   const cacheDir = path.join(cliRoot, "node_modules", ".cache", "meeting-artifacts")
-  const file = path.join(cacheDir, `cli-${stamp()}.mjs`)
-  if (fs.existsSync(file)) return file
+  const dir = path.join(cacheDir, `cli-${stamp()}`)
+  const main = path.join(dir, "bin.mjs")
+  if (fs.existsSync(main)) return main
   const esbuild = await import("esbuild")
   fs.mkdirSync(cacheDir, { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
+  const tmp = `${dir}.${process.pid}.tmp`
   await esbuild.build({
-    entryPoints: [entry],
-    outfile: tmp,
+    entryPoints: { bin: entry },
+    outdir: tmp,
+    outExtension: { ".js": ".mjs" },
+    // Code behind dynamic imports (the sync job and its drivers) loads only when used.
+    splitting: true,
+    chunkNames: "chunk-[hash]",
     bundle: true,
     platform: "node",
     format: "esm",
@@ -82,12 +87,20 @@ const bundle = async () => {
       }
     }]
   })
-  fs.renameSync(tmp, file)
-  // Older bundles of other source states are dead weight.
-  for (const old of fs.readdirSync(cacheDir)) {
-    if (old !== path.basename(file) && /^cli-[0-9a-f]+\.mjs$/.test(old)) fs.rmSync(path.join(cacheDir, old), { force: true })
+  try {
+    fs.renameSync(tmp, dir)
+  } catch (e) {
+    // Another process finished the same bundle first.
+    fs.rmSync(tmp, { recursive: true, force: true })
+    if (!fs.existsSync(main)) throw e
   }
-  return file
+  // Bundles of older source states are dead weight.
+  for (const old of fs.readdirSync(cacheDir)) {
+    if (old !== path.basename(dir) && /^cli-[0-9a-f]+(\.mjs)?$/.test(old)) {
+      fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true })
+    }
+  }
+  return main
 }
 
 let bundled = null

@@ -7,7 +7,7 @@ import { Command, HelpDoc, Options } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { CliExit, ExitCode } from "./CliExit.js"
-import { runSync, type SyncCommandConfig } from "./internal/runSync.js"
+import type { SyncCommandConfig } from "./internal/runSync.js"
 
 export const DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 
@@ -107,7 +107,10 @@ export const syncCommand = Command.make(
       dryRun: flags.dryRun,
       json: flags.json
     }
-    return Effect.flatMap(runSync(config), (code) =>
-      code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code })))
+    // Loaded on use: the Graph client, sinks and their drivers are not needed for --help or a bad flag.
+    return Effect.promise(() => import("./internal/runSync.js")).pipe(
+      Effect.flatMap(({ runSync }) => runSync(config)),
+      Effect.flatMap((code) => code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code })))
+    )
   }
 ).pipe(Command.withDescription(description))
