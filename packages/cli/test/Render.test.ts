@@ -34,7 +34,7 @@ describe("progress rendering", () => {
     expect(artifacts).toContain("2/4")
     expect(artifacts).toContain("[############------------]")
     expect(artifacts).toContain("1 already done")
-    expect(bytes).toContain("2.0 KiB")
+    expect(bytes).toContain("2.0 KiB at 205 B/s")
     expect(throttled).toContain("3 waits (0:04), 2 retries")
     // Two of four done in 10 s: about 10 s left.
     expect(throttled).toContain("ETA 0:10")

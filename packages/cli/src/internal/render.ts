@@ -88,9 +88,10 @@ export class ProgressState {
     return [
       `artifacts ${bar(total === 0 ? 0 : finished / total)} ${finished}/${total}` +
       (this.failed > 0 ? ` (${this.failed} failed)` : "") + (this.skipped > 0 ? ` (${this.skipped} already done)` : ""),
-      `bytes     ${bar(this.pendingBytesKnown && this.pendingBytes > 0 ? this.bytes / this.pendingBytes : 0)} ${
-        formatBytes(this.bytes)
-      }${bytesTotal}`,
+      // Graph's metadata carries no sizes, so without a known total the bytes line shows the rate instead of a bar.
+      this.pendingBytesKnown && this.pendingBytes > 0
+        ? `bytes     ${bar(this.bytes / this.pendingBytes)} ${formatBytes(this.bytes)}${bytesTotal}`
+        : `bytes     ${formatBytes(this.bytes)} at ${formatBytes(elapsed > 0 ? Math.round((this.bytes * 1000) / elapsed) : 0)}/s`,
       `throttled ${this.throttleWaits} waits (${formatDuration(this.throttleWaitMs)}), ${this.retries} retries   elapsed ${
         formatDuration(elapsed)
       }   ETA ${eta}`
@@ -149,7 +150,7 @@ export const renderProgress = <E, R>(
     if (!force && now - lastDraw < 100) return
     lastDraw = now
     clear()
-    const columns = out.columns ?? 100
+    const columns = out.columns !== undefined && out.columns > 0 ? out.columns : 100
     const lines = state.lines(now).map((l) => l.slice(0, Math.max(20, columns - 1)))
     out.write(`${lines.join("\n")}\n`)
     drawn = lines.length
