@@ -34,6 +34,8 @@ export interface GraphPolicy {
   readonly maxRedirects: number
   /** Time for one attempt to produce a response (a JSON body read included); then it counts as a transport failure. */
   readonly requestTimeoutMs: number
+  /** A content body that delivers nothing for this long counts as cut off (and is resumed). */
+  readonly bodyIdleTimeoutMs: number
   /**
    * Share the rate limiter and concurrency limits with every client in this
    * process that uses the same key (e.g. the tenant id). Without it the limits
@@ -55,7 +57,8 @@ export const defaultPolicy: GraphPolicy = {
   malformedPageRetries: 3,
   maxResumes: 10,
   maxRedirects: 5,
-  requestTimeoutMs: 120_000
+  requestTimeoutMs: 120_000,
+  bodyIdleTimeoutMs: 60_000
 }
 
 /** Statuses retried: timeouts, throttling, and transient server errors. */
@@ -145,7 +148,7 @@ export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
   for (const k of positive) {
     if (!(typeof p[k] === "number" && p[k] > 0)) throw new Error(`GraphPolicy.${k} must be a positive number; got ${p[k]}`)
   }
-  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs"] as const
+  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs", "bodyIdleTimeoutMs"] as const
   for (const k of nonNegative) {
     if (!(typeof p[k] === "number" && p[k] >= 0)) throw new Error(`GraphPolicy.${k} must be a non-negative number; got ${p[k]}`)
   }

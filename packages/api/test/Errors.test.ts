@@ -301,6 +301,38 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
       expect(stats.resumes).toBe(1)
     }))
 
+  it.live("a body that stalls is treated as cut off after the idle timeout and resumed with Range", () =>
+    Effect.gen(function*() {
+      const size = 200_000
+      const body = generatedBytes(12, size)
+      const ranges: Array<string | undefined> = []
+      handlers.set("/content", (req, res) => {
+        const range = req.headers["range"]
+        ranges.push(range)
+        if (range === undefined) {
+          // half the body, then silence with the connection open
+          res.writeHead(200, { "content-type": "video/mp4", "content-length": String(size) })
+          res.write(body.subarray(0, 50_000))
+          setTimeout(() => res.destroy(), 5_000).unref()
+          return
+        }
+        const start = Number(/bytes=(\d+)-/.exec(range)![1])
+        res.writeHead(206, {
+          "content-type": "video/mp4",
+          "content-length": String(size - start),
+          "content-range": `bytes ${start}-${size - 1}/${size}`
+        })
+        res.end(body.subarray(start))
+      })
+      const bytes = yield* Effect.provide(
+        Effect.scoped(Effect.flatMap(GraphClient, (api) =>
+          Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r"), (c) => collectBytes(c.stream)))),
+        clientLayer({ baseUrl: tinyBase, accessToken: "t" }, { policy: { bodyIdleTimeoutMs: 300 } })
+      )
+      expect(sha256(bytes)).toBe(sha256(body))
+      expect(ranges).toEqual([undefined, "bytes=50000-"])
+    }))
+
   it.live("spans name the route template, status and attempts, and never carry the token", () =>
     Effect.gen(function*() {
       handlers.set("/recordings", (_req, res) =>

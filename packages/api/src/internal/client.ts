@@ -515,6 +515,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           // One pass per pulled chunk (not per buffer): skip what the consumer already has, count, check.
           return res.stream.pipe(
             Stream.mapError((e) => new Cut(describeCause(e.cause ?? e))),
+            Stream.timeoutFail(() => new Cut(`no data for ${policy.bodyIdleTimeoutMs} ms`), policy.bodyIdleTimeoutMs),
             Stream.mapChunksEffect((chunk) => {
               const out: Array<Uint8Array> = []
               let n = 0
