@@ -105,6 +105,7 @@ describe("sync killed with SIGKILL and re-run", () => {
     }
     // In-flight downloads cut by a kill may be fetched again; nothing else is.
     const total = Object.values(counts).reduce((a, b) => a + b, 0)
+    console.info(`${kills.length} kills, ${finishedEarly} runs finished before their kill; ${total} content bodies served for ${expected.size} artifacts`)
     expect(total).toBeLessThanOrEqual(expected.size + kills.length * 3)
     for (const a of expected.values()) expect(counts[a.id] ?? 0, a.id).toBeGreaterThanOrEqual(1)
   }, 240_000)
