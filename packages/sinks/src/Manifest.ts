@@ -191,10 +191,10 @@ export const mergeEntries = (
       }
       if (replacedAt < 0) replacedAt = next.length
       // Keep what the new line does not carry, alone.
-      const keepR = old.recording && old.recording.id !== rid && old.recording.id !== undefined ? old.recording : null
+      const keepR = old.recording && old.recording.id !== rid ? old.recording : null
       const keepT = old.transcript && old.transcript.id !== tid ? old.transcript : null
-      if (keepR && !(hitR)) next.push({ ...old, match: "none", transcript: null, recording: keepR })
-      if (keepT && !(hitT)) next.push({ ...old, match: "none", recording: null, transcript: keepT })
+      if (keepR) next.push({ ...old, match: "none", transcript: null, recording: keepR })
+      if (keepT) next.push({ ...old, match: "none", recording: null, transcript: keepT })
     }
     if (replacedAt < 0) next.push(e)
     else next.splice(replacedAt, 0, e)

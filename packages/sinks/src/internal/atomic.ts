@@ -16,7 +16,8 @@ export const resolveUnder = (root: string, rel: string, sink: string): Effect.Ef
     const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
       parts.some((p) => p === "" || p === "." || p === "..")
     const abs = path.resolve(absRoot, ...parts)
-    if (bad || !abs.startsWith(absRoot + path.sep)) {
+    const inside = path.relative(absRoot, abs)
+    if (bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
       return Effect.fail(
         new SinkError({ sink, operation: "resolve", message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path` })
       )
