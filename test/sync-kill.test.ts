@@ -5,7 +5,10 @@
  * completed before a kill is never downloaded again (the emulator counts
  * every content body it serves completely).
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -28,6 +31,18 @@ const mulberry32 = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
+/** Rows of the SQLite record sink: counts and ids per table. */
+const readRows = (file: string) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const recordings = yield* sql<{ id: string }>`SELECT id FROM recordings`
+      const transcripts = yield* sql<{ id: string }>`SELECT id FROM transcripts`
+      const sets = yield* sql<{ recording_id: string | null; transcript_id: string | null }>`SELECT recording_id, transcript_id FROM artifact_sets`
+      return { recordings: recordings.map((r) => r.id), transcripts: transcripts.map((t) => t.id), sets }
+    }).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
+  )
+
 const sortedLines = (out: string) => fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
 
 describe("sync killed with SIGKILL and re-run", () => {
@@ -43,9 +58,10 @@ describe("sync killed with SIGKILL and re-run", () => {
 
   it("ends with the uninterrupted run's output, no duplicates, no partial files, no completed content fetched twice", async () => {
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    // Record rows go to a SQLite sink beside the files (outside --out, as a data platform would have it).
     const args = (out: string) => [
       "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-      "--out", out, "--graph-url", emu.baseUrl, "--concurrency", "3"
+      "--out", out, "--graph-url", emu.baseUrl, "--concurrency", "3", "--sink", `sqlite:${out}.sqlite`
     ]
     const expected = expectedArtifacts(emu.fixture)
 
@@ -96,6 +112,15 @@ describe("sync killed with SIGKILL and re-run", () => {
 
     expect(verifyOutput(out, expected)).toEqual([])
     expect(sortedLines(out)).toEqual(sortedLines(reference))
+    // No duplicate rows either: one row per artifact, one set row per manifest line, like the reference.
+    const rows = await readRows(`${out}.sqlite`)
+    const refRows = await readRows(`${reference}.sqlite`)
+    const kindsIn = (kind: "recording" | "transcript") => [...expected.values()].filter((a) => a.kind === kind).map((a) => a.id).sort()
+    expect(rows.recordings.sort()).toEqual(kindsIn("recording"))
+    expect(rows.transcripts.sort()).toEqual(kindsIn("transcript"))
+    const setKey = (s: { recording_id: string | null; transcript_id: string | null }) => `${s.recording_id}|${s.transcript_id}`
+    expect(rows.sets.map(setKey).sort()).toEqual(refRows.sets.map(setKey).sort())
+    expect(rows.sets).toHaveLength(sortedLines(out).length)
 
     const counts = emu.counters().contentRequests
     for (const k of kills) {
