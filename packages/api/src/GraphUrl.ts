@@ -72,6 +72,9 @@ const enc = (id: string, what: string): string => {
   if (typeof id !== "string" || id.length === 0) {
     throw new InvalidArgument(`${what} must be a non-empty string`)
   }
+  // URL parsers remove dot segments even percent-encoded (%2e), so "." / ".." cannot be sent as ids
+  // without changing the path; real Graph ids are base64 and never are.
+  if (id === "." || id === "..") throw new InvalidArgument(`${what} cannot be "." or ".."`)
   return encodeURIComponent(id)
 }
 

@@ -3,6 +3,8 @@ import * as fc from "fast-check"
 import * as Url from "../src/GraphUrl.js"
 
 const base = "https://graph.microsoft.com/v1.0"
+const idArb = fc.oneof(fc.string({ minLength: 1 }), fc.base64String({ minLength: 4 }), fc.string({ minLength: 1, unit: "grapheme" }))
+  .filter((s) => s !== "." && s !== "..")
 
 describe("GraphUrl", () => {
   it("encodes opaque ids with / + = in every path segment", () => {
@@ -13,7 +15,7 @@ describe("GraphUrl", () => {
 
   it("round-trips any id through the path (property)", () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (meetingId, id) => {
+      fc.property(idArb, idArb, (meetingId, id) => {
         const r = Url.artifact(base, "me", meetingId, "transcripts", id)
         const path = new URL(r.url).pathname.split("/")
         expect(decodeURIComponent(path[path.length - 3]!)).toBe(meetingId)
@@ -75,6 +77,9 @@ describe("GraphUrl", () => {
 
   it("rejects empty ids and bad base URLs", () => {
     expect(() => Url.artifact(base, "me", "", "recordings", "x")).toThrow(/meetingId/)
+    // dot segments would be removed by URL parsing (path traversal), even as %2e
+    expect(() => Url.artifact(base, "me", "..", "recordings", "x")).toThrow(/cannot be "." or ".."/)
+    expect(() => Url.artifact(base, "me", "m", "recordings", ".")).toThrow(/recordingId/)
     expect(() => Url.artifact(base, { userId: "" }, "m", "recordings", "x")).toThrow(/userId/)
     expect(() => Url.normalizeBaseUrl("graph.microsoft.com")).toThrow(/absolute/)
     expect(() => Url.normalizeBaseUrl("ftp://x/v1.0")).toThrow(/http/)
