@@ -11,11 +11,14 @@ import {
   FileSystemSink,
   Layout,
   Manifest,
+  RecordSinks,
+  type RecordSinkService,
   recordSinksLayer,
   type SinkError,
   type SinkSpec
 } from "@meeting-artifacts/sinks"
 import * as fs from "node:fs"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SyncServices } from "./Sync.js"
 
@@ -25,6 +28,8 @@ export interface SyncLayerOptions {
   readonly state?: string | undefined
   readonly graph: GraphClientOptions
   readonly sinks?: ReadonlyArray<SinkSpec> | undefined
+  /** Record sinks of your own (any `RecordSinkService`), written after the ones named by `sinks`. */
+  readonly recordSinks?: ReadonlyArray<RecordSinkService> | undefined
   /**
    * A dry run writes nothing: when the state file does not exist yet, an
    * in-memory store stands in for it.
@@ -50,5 +55,10 @@ export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, 
     FileSystemSink.layer(options.out),
     Manifest.layer(options.out),
     Failures.layer(options.out),
-    recordSinksLayer(options.sinks ?? [])
+    options.recordSinks === undefined || options.recordSinks.length === 0
+      ? recordSinksLayer(options.sinks ?? [])
+      : Layer.effect(
+        RecordSinks,
+        Effect.map(RecordSinks, (fromSpecs) => [...fromSpecs, ...options.recordSinks!])
+      ).pipe(Layer.provide(recordSinksLayer(options.sinks ?? [])))
   )
