@@ -4,13 +4,14 @@
  *
  * ```
  * <dir>/artifact_sets/meeting_date=YYYY-MM-DD/part-0.parquet
- * <dir>/transcript_cues/meeting_date=YYYY-MM-DD/part-0.parquet
+ * <dir>/transcript_cues/meeting_date=YYYY-MM-DD/cues-<transcript>.parquet   (one file per transcript)
  * <dir>/runs/part-0.parquet
  * ```
  *
- * Each write rewrites the partitions it touches: the new file is written
- * beside the old one, fsynced and renamed over it, so a reader or a kill sees
- * the old partition or the new one. `merge` replaces the rows of the set's
+ * Each write rewrites the `artifact_sets` partitions it touches and the
+ * transcript's own cue file: every new file is written beside the old one,
+ * fsynced and renamed over it, so a reader or a kill sees the old file or the
+ * new one. `merge` replaces the rows of the set's
  * artifacts (re-pairing keeps a displaced artifact alone, match "none");
  * `append` adds rows tagged with a `load_id`.
  *
@@ -34,6 +35,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RunRecord } from "./CheckpointStore.js"
 import { fsyncDir } from "./internal/atomic.js"
+import { segment } from "./Layout.js"
 import { type ArtifactSetWrite, artifactSetId, meetingDate, type RecordSinkService, setIdOf, type WriteDisposition } from "./RecordSink.js"
 import { type SinkError, sinkError } from "./SinkError.js"
 
@@ -192,6 +194,43 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
       }
     }
 
+    /**
+     * The cues of one transcript (one load) are one file of their own in the
+     * date partition, replaced atomically, so writing a transcript never
+     * rewrites other transcripts' cues. A copy under another date (the set
+     * moved on a re-pair) is removed.
+     */
+    const writeCues = async (tid: string, loadId: string, date: string) => {
+      const name = `cues-${segment(tid)}${loadId === "" ? "" : "." + segment(loadId)}.parquet`
+      const dir = partDir("transcript_cues", date)
+      const file = nodePath.join(dir, name)
+      const n = Number((await rows(`SELECT COUNT(*) AS n FROM new_cues`))[0]!["n"])
+      if (n === 0) await fsp.rm(file, { force: true })
+      else {
+        await fsp.mkdir(dir, { recursive: true })
+        await copyAtomic(`SELECT ${names(CUE_COLUMNS)} FROM new_cues ORDER BY seq`, dir, file)
+      }
+      const tableDir = nodePath.join(root, "transcript_cues")
+      for (const d of await fsp.readdir(tableDir).catch(() => [] as Array<string>)) {
+        if (d === `meeting_date=${date}`) continue
+        await fsp.rm(nodePath.join(tableDir, d, name), { force: true })
+      }
+    }
+
+    /** COPY a query to `file` through a temp file beside it: fsync, rename, fsync dir. */
+    const copyAtomic = async (query: string, dir: string, file: string) => {
+      const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${randomBytes(6).toString("hex")}.partial`)
+      try {
+        await run(`COPY (${query}) TO ${lit(temp)} (FORMAT parquet)`)
+        const h = await fsp.open(temp, "r+")
+        await h.sync().finally(() => h.close())
+        await fsp.rename(temp, file)
+        await fsyncDir(dir)
+      } finally {
+        await fsp.rm(temp, { force: true }).catch(() => undefined)
+      }
+    }
+
     const writeSetNow = async (w: ArtifactSetWrite) => {
       const { set } = w
       const loadId = disposition === "merge" ? "" : (w.runId ?? randomUUID())
@@ -244,9 +283,7 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
       if (disposition === "append") {
         const dropSet = `set_id = ? AND load_id = ?`
         await rewrite("artifact_sets", SET_COLUMNS, date, dropSet, [setId, loadId], "new_sets")
-        if (tid !== null) {
-          await rewrite("transcript_cues", CUE_COLUMNS, date, `transcript_id = ? AND load_id = ?`, [tid, loadId], "new_cues")
-        }
+        if (tid !== null) await writeCues(tid, loadId, date)
         return
       }
 
@@ -283,11 +320,7 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
         }
         await rewrite("artifact_sets", SET_COLUMNS, d, hit, hitValues, "new_sets")
       }
-      if (tid !== null) {
-        const cueHit = `load_id = '' AND transcript_id = ?`
-        const cueDates = new Set([date, ...(await datesWhere("transcript_cues", cueHit, [tid]))])
-        for (const d of cueDates) await rewrite("transcript_cues", CUE_COLUMNS, d, cueHit, [tid], "new_cues")
-      }
+      if (tid !== null) await writeCues(tid, "", date)
     }
 
     const writeRunNow = async (r: RunRecord) => {
