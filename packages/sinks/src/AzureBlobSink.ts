@@ -46,7 +46,8 @@ import {
   setIdOf,
   type WriteDisposition
 } from "./RecordSink.js"
-import { SinkError, sinkError } from "./SinkError.js"
+import { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
 
 const SINK = "azure-blob"
 

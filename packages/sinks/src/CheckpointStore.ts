@@ -21,7 +21,8 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
 import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
-import { type SinkError, sinkError } from "./SinkError.js"
+import type { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
 
 const SINK = "checkpoint"
 

@@ -16,7 +16,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { writeFileAtomic } from "./internal/atomic.js"
-import { SinkError, sinkError } from "./SinkError.js"
+import { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
 
 const SINK = "failures"
 

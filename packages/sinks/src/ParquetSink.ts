@@ -37,7 +37,8 @@ import type { RunRecord } from "./CheckpointStore.js"
 import { fsyncDir } from "./internal/atomic.js"
 import { segment } from "./Layout.js"
 import { type ArtifactSetWrite, artifactSetId, meetingDate, type RecordSinkService, setIdOf, type WriteDisposition } from "./RecordSink.js"
-import { type SinkError, sinkError } from "./SinkError.js"
+import type { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
 
 const SINK = "parquet"
 

@@ -24,7 +24,8 @@ import { randomUUID } from "node:crypto"
 import type { RunRecord } from "./CheckpointStore.js"
 import { migrate, pgClientLayer, sqliteClientLayer } from "./internal/sql.js"
 import { type ArtifactSetWrite, artifactSetId, meetingDate, setIdOf, type RecordSinkService, type WriteDisposition } from "./RecordSink.js"
-import { type SinkError, sinkError } from "./SinkError.js"
+import type { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
 
 export const MIGRATIONS_TABLE = "meeting_artifacts_migrations"
 

@@ -4,7 +4,8 @@ import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { SinkError, sinkError } from "../SinkError.js"
+import { SinkError } from "../SinkError.js"
+import { sinkError } from "./errors.js"
 
 export const TEMP_SUFFIX = ".partial"
 

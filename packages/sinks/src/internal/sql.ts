@@ -7,7 +7,8 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { SinkError, sinkError } from "../SinkError.js"
+import { SinkError } from "../SinkError.js"
+import { sinkError } from "./errors.js"
 
 /** An SqlClient layer for a SQLite file (WAL, parent directory created). */
 export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
