@@ -58,6 +58,9 @@ type Artifact = CallRecording | CallTranscript
 /** Incremental runs retry a dead-lettered artifact this many times, then leave it in failures.jsonl. */
 const MAX_DEAD_LETTER_ATTEMPTS = 5
 
+/** Organizers discovered and processed at the same time. */
+const ORGANIZER_CONCURRENCY = 4
+
 interface FileFacts {
   readonly path: string
   readonly bytes: number
@@ -497,49 +500,53 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     const seen = new Set<string>()
     const found = new Set<string>()
     const targeted = opts.meetingIds.length > 0 || opts.joinUrls.length > 0
-    for (const organizerId of opts.organizers) {
-      const discovery = yield* (targeted ? discoverTargeted(organizerId) : discoverWindow(organizerId)).pipe(
-        Effect.catchAll((e) =>
-          e._tag === "SyncFatalError"
-            ? Effect.fail(e)
-            : e._tag === "SinkError"
-            ? Effect.fail(sinkFatal(e))
-            : discoveryFailed(organizerId, e)
+    // Organizers run side by side (discovery pages are sequential per organizer, so this overlaps one
+    // organizer's paging and throttle waits with another's downloads); content downloads stay bounded
+    // by the shared download slots.
+    yield* Effect.forEach(opts.organizers, (organizerId) =>
+      Effect.gen(function*() {
+        const discovery = yield* (targeted ? discoverTargeted(organizerId) : discoverWindow(organizerId)).pipe(
+          Effect.catchAll((e) =>
+            e._tag === "SyncFatalError"
+              ? Effect.fail(e)
+              : e._tag === "SinkError"
+              ? Effect.fail(sinkFatal(e))
+              : discoveryFailed(organizerId, e)
+          )
         )
-      )
-      if (discovery === null) continue
-      for (const f of discovery.found) found.add(f)
-      // An artifact already handled in this run (another organizer's listing) is not handled twice.
-      const recordings = dedupe(discovery.recordings).filter((r) => !seen.has(`r:${r.id}`))
-      const transcripts = dedupe(discovery.transcripts).filter((t) => !seen.has(`t:${t.id}`))
-      for (const r of recordings) seen.add(`r:${r.id}`)
-      for (const t of transcripts) seen.add(`t:${t.id}`)
-      tally.discovered.recording += recordings.length
-      tally.discovered.transcript += transcripts.length
-      const sets = correlate(recordings, transcripts, { organizerId })
-      let pending = 0
-      for (const s of sets) {
-        for (const [kind, a] of [["recording", s.recording], ["transcript", s.transcript]] as const) {
-          if (a === null) continue
-          const c = yield* checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal))
-          if (Option.isNone(c)) pending++
+        if (discovery === null) return
+        for (const f of discovery.found) found.add(f)
+        // An artifact already handled in this run (another organizer's listing) is not handled twice.
+        const recordings = dedupe(discovery.recordings).filter((r) => !seen.has(`r:${r.id}`))
+        const transcripts = dedupe(discovery.transcripts).filter((t) => !seen.has(`t:${t.id}`))
+        for (const r of recordings) seen.add(`r:${r.id}`)
+        for (const t of transcripts) seen.add(`t:${t.id}`)
+        tally.discovered.recording += recordings.length
+        tally.discovered.transcript += transcripts.length
+        const sets = correlate(recordings, transcripts, { organizerId })
+        let pending = 0
+        for (const s of sets) {
+          for (const [kind, a] of [["recording", s.recording], ["transcript", s.transcript]] as const) {
+            if (a === null) continue
+            const c = yield* checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal))
+            if (Option.isNone(c)) pending++
+          }
         }
-      }
-      yield* emit(ProgressEvent.Discovered({
-        organizerId,
-        recordings: recordings.length,
-        transcripts: transcripts.length,
-        sets: sets.length,
-        pending,
-        pendingBytes: null
-      }))
-      if (opts.dryRun) {
-        yield* Effect.forEach(sets, planSet, { discard: true })
-        continue
-      }
-      yield* Effect.forEach(sets, processSet, { concurrency: opts.concurrency, discard: true })
-      yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
-    }
+        yield* emit(ProgressEvent.Discovered({
+          organizerId,
+          recordings: recordings.length,
+          transcripts: transcripts.length,
+          sets: sets.length,
+          pending,
+          pendingBytes: null
+        }))
+        if (opts.dryRun) {
+          yield* Effect.forEach(sets, planSet, { discard: true })
+          return
+        }
+        yield* Effect.forEach(sets, processSet, { concurrency: opts.concurrency, discard: true })
+        yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
+      }), { concurrency: ORGANIZER_CONCURRENCY, discard: true })
     if (targeted) {
       for (const m of [...opts.meetingIds, ...opts.joinUrls]) {
         if (!found.has(m)) {
