@@ -1,7 +1,8 @@
 /**
  * `meeting-artifacts emulator`: serves the bundled Graph emulator until stopped (SIGINT/SIGTERM).
- * stdout carries only `KEY=value` lines (GRAPH_BASE_URL, GRAPH_ACCESS_TOKEN, and the AZURE_* settings
- * with --token-endpoint) so scripts can `eval`/source them; the human summary goes to stderr.
+ * stdout carries only `KEY=value` lines (GRAPH_BASE_URL, GRAPH_ACCESS_TOKEN, the AZURE_* settings with
+ * --token-endpoint, NODE_EXTRA_CA_CERTS with --tls or --token-endpoint) so scripts can source them; the
+ * human summary goes to stderr.
  */
 import { Command, HelpDoc, Options } from "@effect/cli"
 import {
@@ -47,6 +48,11 @@ const tokenEndpoint = Options.boolean("token-endpoint").pipe(
     "Also serve an HTTPS Entra-compatible token endpoint; prints AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and NODE_EXTRA_CA_CERTS."
   )
 )
+const tls = Options.boolean("tls").pipe(
+  Options.withDescription(
+    "Serve Graph over HTTPS (GRAPH_BASE_URL=https://...), as SDKs that only follow https nextLinks need; prints NODE_EXTRA_CA_CERTS."
+  )
+)
 const tokenTtl = Options.integer("token-ttl").pipe(
   Options.withPseudoName("seconds"),
   Options.withDescription("Lifetime of issued tokens (GRAPH_ACCESS_TOKEN: 24 h unless set)."),
@@ -69,7 +75,7 @@ const resolveFaults = (value: string): Effect.Effect<FaultProfile | FaultConfig,
 
 export const emulatorCommand = Command.make(
   "emulator",
-  { fixture, generate, port, faults, seed, tokenEndpoint, tokenTtl, pageSize },
+  { fixture, generate, port, faults, seed, tokenEndpoint, tls, tokenTtl, pageSize },
   (args) =>
     Effect.scoped(
       Effect.gen(function*() {
@@ -81,6 +87,7 @@ export const emulatorCommand = Command.make(
           port: args.port,
           faults: yield* resolveFaults(args.faults),
           tokenEndpoint: args.tokenEndpoint,
+          tls: args.tls,
           ...(Option.isSome(args.fixture) ? { fixture: args.fixture.value } : {}),
           ...(Option.isSome(args.generate)
             ? {
@@ -101,10 +108,10 @@ export const emulatorCommand = Command.make(
             `AZURE_AUTHORITY_HOST=${emu.authority.authorityHost}`,
             `AZURE_TENANT_ID=${emu.authority.tenantId}`,
             `AZURE_CLIENT_ID=${emu.authority.clientId}`,
-            `AZURE_CLIENT_SECRET=${emu.authority.clientSecret}`,
-            `NODE_EXTRA_CA_CERTS=${emu.authority.caFile}`
+            `AZURE_CLIENT_SECRET=${emu.authority.clientSecret}`
           )
         }
+        if (emu.caFile !== undefined) lines.push(`NODE_EXTRA_CA_CERTS=${emu.caFile}`)
         const meetings = emu.fixture.meetings
         const recordings = meetings.reduce((n, m) => n + (m.recordings?.length ?? 0), 0)
         const transcripts = meetings.reduce((n, m) => n + (m.transcripts?.length ?? 0), 0)

@@ -15,6 +15,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodeHttps from "node:https"
+import * as NodePath from "node:path"
 import { type Counters, MutableCounters } from "./Counters.js"
 import { type FaultConfig, type FaultProfile, resolveFaults } from "./Faults.js"
 import {
@@ -86,6 +87,8 @@ export interface Emulator {
   readonly fixture: TenantFixture
   /** set when the token endpoint runs */
   readonly authority: Authority | undefined
+  /** PEM CA file the HTTPS listeners' certificates are signed with (tls or tokenEndpoint), else undefined */
+  readonly caFile: string | undefined
   readonly counters: () => Counters
   readonly resetCounters: () => void
   readonly setFaults: (faults: FaultProfile | FaultConfig) => void
@@ -174,10 +177,14 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       : options.tokenEndpoint
     const givenCa = typeof options.tls === "object" ? options.tls : teOptions?.ca
     const ca: TestCa | undefined = givenCa ?? (options.tls || teOptions
-      ? yield* Effect.tryPromise({
-        try: () => createTestCa(),
-        catch: (e) => new EmulatorError({ message: `cannot create a CA: ${String(e)}` })
-      })
+      ? yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () => createTestCa(),
+          catch: (e) => new EmulatorError({ message: `cannot create a CA: ${String(e)}` })
+        }),
+        // a CA we created lives as long as the emulator
+        (created) => Effect.sync(() => NodeFs.rmSync(NodePath.dirname(created.caFile), { recursive: true, force: true }))
+      )
       : undefined)
     const certificate = (ca: TestCa) =>
       Effect.tryPromise({
@@ -320,6 +327,7 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       tenantId: state.tenantId,
       fixture: loaded.fixture,
       authority,
+      caFile: ca?.caFile,
       counters: () => counters.snapshot(),
       resetCounters: () => counters.reset(),
       setFaults: (f) => faults.set(resolveFaults(f)),

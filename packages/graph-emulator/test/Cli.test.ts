@@ -3,15 +3,26 @@
  * a signal stops it.
  */
 import * as NodeChild from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeHttps from "node:https"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { docTenant, MEETING3, ORGANIZER3 } from "./helpers.js"
 
 const bin = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "../../cli/bin/meeting-artifacts.mjs")
 
+const children = new Set<NodeChild.ChildProcess>()
+
+// a failed assertion must not leave a server running
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  children.clear()
+})
+
 const spawnEmulator = (args: ReadonlyArray<string>) => {
   const child = NodeChild.spawn(process.execPath, [bin, "emulator", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  children.add(child)
   let stdout = ""
   let stderr = ""
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
@@ -66,11 +77,32 @@ describe("meeting-artifacts emulator", () => {
       "AZURE_CLIENT_SECRET",
       "NODE_EXTRA_CA_CERTS"
     ])
+    const caFile = env.NODE_EXTRA_CA_CERTS!
+    expect(NodeFs.existsSync(caFile)).toBe(true)
     expect(emu.stderr()).toContain("2 users, 4 meetings")
     const counters = await fetch(`${new URL(env.GRAPH_BASE_URL!).origin}/_emulator/counters`)
     expect(counters.status).toBe(200)
     emu.child.kill("SIGINT")
     expect([0, 130]).toContain(await emu.exited)
+    // the CA it created is removed with it
+    expect(NodeFs.existsSync(caFile)).toBe(false)
+  })
+
+  it("--tls serves Graph over HTTPS with a certificate from the printed CA", async () => {
+    const emu = spawnEmulator(["--generate", "organizers=1,meetings=1,seed=2", "--tls"])
+    const env = await emu.ready
+    expect(env.GRAPH_BASE_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0$/)
+    const ca = NodeFs.readFileSync(env.NODE_EXTRA_CA_CERTS!)
+    const body = await new Promise<string>((resolve, reject) => {
+      NodeHttps.get(`${env.GRAPH_BASE_URL}/me`, { ca, headers: { authorization: `Bearer ${env.GRAPH_ACCESS_TOKEN}` } }, (res) => {
+        let text = ""
+        res.on("data", (d) => (text += d))
+        res.on("end", () => resolve(text))
+      }).on("error", reject)
+    })
+    expect(JSON.parse(body)["@odata.context"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/\$metadata#users/)
+    emu.child.kill("SIGTERM")
+    await emu.exited
   })
 
   it("rejects bad arguments with one line and exit code 2", async () => {
