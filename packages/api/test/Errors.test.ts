@@ -306,6 +306,7 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
       const size = 200_000
       const body = generatedBytes(12, size)
       const ranges: Array<string | undefined> = []
+      let clientHungUp = false
       handlers.set("/content", (req, res) => {
         const range = req.headers["range"]
         ranges.push(range)
@@ -313,7 +314,17 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
           // half the body, then silence with the connection open
           res.writeHead(200, { "content-type": "video/mp4", "content-length": String(size) })
           res.write(body.subarray(0, 50_000))
-          setTimeout(() => res.destroy(), 5_000).unref()
+          // the client must give up on its own: we only hang up much later
+          let serverHungUp = false
+          const late = setTimeout(() => {
+            serverHungUp = true
+            res.destroy()
+          }, 30_000)
+          late.unref()
+          res.on("close", () => {
+            clientHungUp = !serverHungUp
+            clearTimeout(late)
+          })
           return
         }
         const start = Number(/bytes=(\d+)-/.exec(range)![1])
@@ -331,6 +342,7 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
       )
       expect(sha256(bytes)).toBe(sha256(body))
       expect(ranges).toEqual([undefined, "bytes=50000-"])
+      expect(clientHungUp).toBe(true)
     }))
 
   it.live("spans name the route template, status and attempts, and never carry the token", () =>

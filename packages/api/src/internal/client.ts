@@ -12,12 +12,14 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import { CallRecording } from "../CallRecording.js"
@@ -498,24 +500,66 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
       }, execScoped, true)
 
+    interface Opened {
+      readonly res: HttpClientResponse.HttpClientResponse
+      /** Aborts the request (closes the scope it was made in): its body then fails. */
+      readonly abort: Effect.Effect<void>
+    }
+
+    /** Opens content in a scope of its own, so a stalled body can be aborted without ending the caller's scope. */
+    const openIn = (spec: ContentSpec, offset: number): Effect.Effect<Opened, GraphError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const outer = yield* Effect.scope
+        const own = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+        const res = yield* Scope.extend(openContent(spec, offset), own)
+        return { res, abort: Scope.close(own, Exit.void) }
+      })
+
     const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
       transportError(why, { method: "GET", route: spec.route.route, clientRequestId: null, attempts })
 
     const bodyStream = (
       spec: ContentSpec,
-      first: HttpClientResponse.HttpClientResponse,
+      first: Opened,
       total: number | null,
       firstSkip: number
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
         let delivered = 0
         let resumes = 0
-        const segment = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> => {
+        const idle = policy.bodyIdleTimeoutMs
+        /**
+         * The body of one response. A watchdog aborts the request when a pull has waited `idle` ms for
+         * data (time the consumer spends between pulls does not count); the body then fails as cut off.
+         */
+        const watched = (opened: Opened): Stream.Stream<Uint8Array, Cut> =>
+          Stream.unwrapScoped(Effect.gen(function*() {
+            const pull = yield* Stream.toPull(opened.res.stream)
+            let waitingSince = 0
+            let stalled = false
+            yield* Effect.forkScoped(Effect.gen(function*() {
+              for (;;) {
+                yield* Effect.sleep(Math.max(10, Math.min(1000, Math.floor(idle / 4))))
+                if (waitingSince !== 0 && Date.now() - waitingSince > idle) {
+                  stalled = true
+                  return yield* opened.abort
+                }
+              }
+            }))
+            return Stream.repeatEffectChunkOption(Effect.suspend(() => {
+              waitingSince = Date.now()
+              return Effect.map(pull, (chunk) => {
+                waitingSince = 0
+                return chunk
+              })
+            })).pipe(
+              Stream.mapError((e) => new Cut(stalled ? `no data for ${idle} ms` : describeCause(e.cause ?? e)))
+            )
+          }))
+        const segment = (opened: Opened, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> => {
           let toSkip = skip
           // One pass per pulled chunk (not per buffer): skip what the consumer already has, count, check.
-          return res.stream.pipe(
-            Stream.mapError((e) => new Cut(describeCause(e.cause ?? e))),
-            Stream.timeoutFail(() => new Cut(`no data for ${policy.bodyIdleTimeoutMs} ms`), policy.bodyIdleTimeoutMs),
+          return watched(opened).pipe(
             Stream.mapChunksEffect((chunk) => {
               const out: Array<Uint8Array> = []
               let n = 0
@@ -541,8 +585,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             })
           )
         }
-        const loop = (res: HttpClientResponse.HttpClientResponse, skip: number): Stream.Stream<Uint8Array, GraphError> =>
-          segment(res, skip).pipe(
+        const loop = (opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
+          segment(opened, skip).pipe(
             Stream.catchTag("Cut", (cut) => resume(cut.why)),
             Stream.concat(
               Stream.suspend(() =>
@@ -561,7 +605,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           return Stream.unwrapScoped(
             Effect.gen(function*() {
               yield* Effect.sleep(backoffDelay(resumes, policy, Math.random()))
-              const res = yield* openContent(spec, delivered)
+              const opened = yield* openIn(spec, delivered)
+              const res = opened.res
               const length = parseLength(res.headers["content-length"])
               if (res.status === 206) {
                 const range = parseContentRange(res.headers["content-range"])
@@ -571,13 +616,13 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
                 if (total !== null && range.total !== null && range.total !== total) {
                   return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${range.total})`, resumes))
                 }
-                return loop(res, delivered - range.start)
+                return loop(opened, delivered - range.start)
               }
               // 200: the whole body again; the consumer already has the first `delivered` bytes.
               if (total !== null && length !== null && length !== total) {
                 return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${length})`, resumes))
               }
-              return loop(res, delivered)
+              return loop(opened, delivered)
             })
           )
         }
@@ -604,7 +649,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         })
         yield* Effect.acquireRelease(Effect.tap(limiter.downloads.take(1), () => (holdsDownload = true)), () => release)
         yield* Effect.acquireRelease(Effect.tap(limiter.requests.take(1), () => (holdsRequest = true)), () => release)
-        const res = yield* openContent(spec, 0)
+        const opened = yield* openIn(spec, 0)
+        const res = opened.res
         let total = parseLength(res.headers["content-length"])
         let skip = 0
         if (res.status === 206) {
@@ -619,7 +665,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         return {
           contentType: res.headers["content-type"] ?? null,
           contentLength: total,
-          stream: Stream.ensuring(bodyStream(spec, res, total, skip), release)
+          stream: Stream.ensuring(bodyStream(spec, opened, total, skip), release)
         }
       })
 
