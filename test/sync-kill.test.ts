@@ -70,6 +70,9 @@ describe("sync killed with SIGKILL and re-run", () => {
     const ref = await runCli(args(reference), { env })
     expect(ref.code, ref.stderr).toBe(0)
     expect(verifyOutput(reference, expected)).toEqual([])
+    // Requests a run makes before and besides content (discovery pages), from the reference run.
+    const refCounters = emu.counters()
+    const overhead = refCounters.total - Object.values(refCounters.contentRequests).reduce((a, b) => a + b, 0)
     emu.resetCounters()
 
     const out = path.join(tempDir(), "out")
@@ -80,8 +83,9 @@ describe("sync killed with SIGKILL and re-run", () => {
       const done = new Set(readManifest(out).flatMap((l) => [l.recording?.id, l.transcript?.id].filter((x): x is string => !!x)))
       const remaining = expected.size - done.size
       const base = emu.counters().total
-      // Kill after a random number of requests of this run, early enough that work is left for later kills.
-      const target = base + 1 + Math.floor(rand() * Math.max(2, Math.min(8, remaining)))
+      // Kill after a random number of requests of this run: during discovery or during the first few
+      // downloads, so that work is left for later kills.
+      const target = base + 1 + Math.floor(rand() * (overhead + Math.max(2, Math.min(6, remaining))))
       const child = spawnCli(args(out), { env })
       const result = collect(child)
       let killed = false
