@@ -103,18 +103,24 @@ describe("SqlRecordSink via specs", () => {
       expect(s1.name).toBe(`sqlite:${file}`)
     }))
 
-  it.live("a process killed mid-write leaves whole transactions (every set with its rows and all its cues)", () =>
-    Effect.gen(function*() {
-      const file = path.join(tempDir(), "kill.sqlite")
-      yield* Effect.promise(() => runAndKill(["sql", file, "100000"], 300))
-      const check = (sql: SqlClient.SqlClient) =>
-        Effect.gen(function*() {
-          const sets = yield* count(sql, "artifact_sets")
-          expect(sets).toBeGreaterThan(2)
-          expect(yield* count(sql, "recordings")).toBe(sets)
-          expect(yield* count(sql, "transcripts")).toBe(sets)
-          expect(yield* count(sql, "transcript_cues")).toBe(sets * 400)
-        })
-      yield* Effect.scoped(Effect.flatMap(openSql({ sqlite: file }), check))
-    }), 60_000)
+  for (const kind of ["sqlite", "postgres"] as const) {
+    it.live(`a process killed mid-write leaves whole transactions (${kind})`, () =>
+      Effect.gen(function*() {
+        const target: Target = kind === "sqlite"
+          ? { sqlite: path.join(tempDir(), "kill.sqlite") }
+          : { pg: yield* freshPgDatabase(inject("pgUrl")) }
+        yield* Effect.promise(() =>
+          runAndKill("sqlite" in target ? ["sql", target.sqlite, "100000"] : ["pg", target.pg, "100000"], 300)
+        )
+        const check = (sql: SqlClient.SqlClient) =>
+          Effect.gen(function*() {
+            const sets = yield* count(sql, "artifact_sets")
+            expect(sets).toBeGreaterThan(2)
+            expect(yield* count(sql, "recordings")).toBe(sets)
+            expect(yield* count(sql, "transcripts")).toBe(sets)
+            expect(yield* count(sql, "transcript_cues")).toBe(sets * 400)
+          })
+        yield* Effect.scoped(Effect.flatMap(openSql(target), check))
+      }), 60_000)
+  }
 })
