@@ -3,8 +3,6 @@
  * (`{ bytes, seed }`) whose bytes are computed per 64 KiB block, so any size costs constant memory
  * and any range can be produced without generating what precedes it.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 
 export const BLOCK = 64 * 1024
@@ -55,34 +53,6 @@ export const generatedBytes = (seed: number, size: number): Uint8Array => {
     out.set(block.subarray(0, Math.min(BLOCK, size - offset)), offset)
   }
   return out
-}
-
-/** Bytes `[start, end]` (inclusive) of the source as a stream of chunks. */
-export const streamRange = (source: ContentSource, start: number, end: number): Stream.Stream<Uint8Array, Error> => {
-  if (end < start) return Stream.empty
-  switch (source._tag) {
-    case "Bytes":
-      return Stream.make(source.bytes.subarray(start, end + 1))
-    case "File":
-      return NodeStream.fromReadable<Error, Uint8Array>(
-        () => NodeFs.createReadStream(source.path, { start, end, highWaterMark: BLOCK }),
-        (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
-      )
-    case "Generated": {
-      const first = Math.floor(start / BLOCK)
-      const last = Math.floor(end / BLOCK)
-      // one block per chunk: a larger chunk would generate many blocks ahead of backpressure
-      return Stream.range(first, last, 1).pipe(
-        Stream.map((index) => {
-          const block = generatedBlock(source.seed, index)
-          const blockStart = index * BLOCK
-          const from = Math.max(start, blockStart) - blockStart
-          const to = Math.min(end + 1, blockStart + BLOCK) - blockStart
-          return block.subarray(from, to)
-        })
-      )
-    }
-  }
 }
 
 export interface WriteOptions {
