@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { generatedBytes, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { GraphClient } from "../src/index.js"
 import {
@@ -137,6 +138,25 @@ describe("endpoints (emulator, no faults)", () => {
       const api = yield* GraphClient
       const recs = yield* Stream.runCollect(api.getAllRecordings({ ...WINDOW, organizerId: BOB }))
       expect(Chunk.size(recs)).toBe(0)
+    })))
+
+  it.live("metrics: requests by route template, content bytes", () =>
+    run(Effect.gen(function*() {
+      const api = yield* GraphClient
+      const value = (name: string, route?: string) =>
+        Effect.map(Metric.snapshot, (pairs) =>
+          pairs
+            .filter((p) => p.metricKey.name === name && (route === undefined || p.metricKey.tags.some((t) => t.key === "route" && t.value === route)))
+            .reduce((n, p) => n + Number((p.metricState as unknown as { count: number }).count), 0))
+      const route = "/users/{userId}/onlineMeetings/{meetingId}/recordings/{recordingId}/content"
+      const before = yield* value("graph_requests_total", route)
+      const bytesBefore = yield* value("graph_content_bytes_total")
+      yield* Effect.scoped(Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)), (c) => Stream.runDrain(c.stream)))
+      expect((yield* value("graph_requests_total", route)) - before).toBe(1)
+      expect((yield* value("graph_content_bytes_total")) - bytesBefore).toBe(RECORDING_BYTES(0))
+      // route tags never carry ids
+      const routes = (yield* Metric.snapshot).flatMap((p) => p.metricKey.tags.filter((t) => t.key === "route").map((t) => t.value))
+      expect(routes.some((r) => r.includes(ALICE) || r.includes(encodeURIComponent(meetingId(0))))).toBe(false)
     })))
 
   it.live("stats count one request per page", () =>

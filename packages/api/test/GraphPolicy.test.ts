@@ -3,6 +3,7 @@ import * as fc from "fast-check"
 import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
 import { parseContentRange, stripCredentials } from "../src/internal/client.js"
 import { errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
+import { limiterFor } from "../src/internal/limiter.js"
 
 const now = Date.parse("2026-01-01T00:00:00Z")
 
@@ -118,5 +119,23 @@ describe("error mapping", () => {
     const e = errorFromResponse(400, parseErrorBody("gateway said Bearer eyJabc.def.ghi no", null), ctx, undefined)
     expect(e._tag).toBe("BadRequest")
     expect(e.message).not.toContain("eyJabc")
+  })
+})
+
+describe("limiter", () => {
+  it("is one per tenantKey across clients, and one per client without a key", () => {
+    const p = makePolicy({ tenantKey: "tenant-a" })
+    expect(limiterFor(p)).toBe(limiterFor(makePolicy({ tenantKey: "tenant-a" })))
+    expect(limiterFor(p)).not.toBe(limiterFor(makePolicy({ tenantKey: "tenant-b" })))
+    expect(limiterFor(makePolicy())).not.toBe(limiterFor(makePolicy()))
+  })
+  it("lowers its rate on 429 and wins it back on successes, within bounds", () => {
+    const l = limiterFor(makePolicy({ requestsPerSecond: 40 }))
+    l.pause(0, true)
+    expect(l.currentRate()).toBe(20)
+    for (let i = 0; i < 10; i++) l.pause(0, true)
+    expect(l.currentRate()).toBe(10) // floor: a quarter of the configured rate
+    for (let i = 0; i < 1000; i++) l.success()
+    expect(l.currentRate()).toBe(40)
   })
 })
