@@ -163,7 +163,7 @@ describe("sync: per-item failures and hostile ids", () => {
     }
   })
 
-  it("ids that look like paths never make it write outside --out", async () => {
+  it("ids that look like paths never make it write outside --out and --state", async () => {
     const organizer = "../../organizer"
     const fixture: TenantFixture = {
       tenantId: "00000000-0000-4000-8000-000000000001",
@@ -197,14 +197,17 @@ describe("sync: per-item failures and hostile ids", () => {
     try {
       const root = tempDir()
       const out = path.join(root, "nested", "out")
-      const r = await runCli(["sync", "--organizer", organizer, ...WINDOW, "--out", out, "--graph-url", emu.baseUrl], {
+      const state = path.join(root, "state", "checkpoints.sqlite")
+      const r = await runCli(["sync", "--organizer", organizer, ...WINDOW, "--out", out, "--state", state, "--graph-url", emu.baseUrl], {
         env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }),
         cwd: root
       })
       expect(r.code, r.stderr).toBe(0)
       expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
-      // Everything written is under root/nested/out; nothing next to it or in the working directory.
-      for (const f of listFiles(root)) expect(f.startsWith("nested/out/"), f).toBe(true)
+      // Everything written is under root/nested/out or the --state file; nothing next to them or in the working directory.
+      for (const f of listFiles(root)) expect(f.startsWith("nested/out/") || f.startsWith("state/checkpoints.sqlite"), f).toBe(true)
+      expect(fs.existsSync(state)).toBe(true)
+      expect(fs.existsSync(path.join(out, ".meeting-artifacts", "state.sqlite"))).toBe(false)
       expect(readManifest(out)).toHaveLength(3)
     } finally {
       await emu.close()
