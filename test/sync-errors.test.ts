@@ -96,7 +96,8 @@ describe("sync: auth and tenant-wide errors", () => {
       expect(r.stderr).toContain("InvalidAuthenticationToken")
       expect(r.stderr).toMatch(/request-id [0-9a-f-]{8,}/i)
       expect(r.stderr + r.stdout).not.toContain(token)
-      expect(lines(r.stderr).at(-1)).toMatch(/GRAPH_ACCESS_TOKEN/)
+      expect(lines(r.stderr)).toHaveLength(1)
+      expect(r.stderr).toMatch(/GRAPH_ACCESS_TOKEN/)
     }
   })
 
@@ -111,6 +112,7 @@ describe("sync: auth and tenant-wide errors", () => {
       expect(r.stderr).toContain("4f2b4f4e-0000-4000-8000-00000000a403")
       expect(r.stderr).toContain("New-CsApplicationAccessPolicy")
       expect(r.stderr).toContain("Grant-CsApplicationAccessPolicy")
+      expect(lines(r.stderr)).toHaveLength(1)
       expect(r.stderr).not.toContain("static-token-value")
     } finally {
       await server.close()

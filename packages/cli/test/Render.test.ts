@@ -43,12 +43,21 @@ describe("progress rendering", () => {
   it("prints plain lines when not on a TTY, failures with code and request-id", async () => {
     const { stream, text } = fakeStream(false)
     await Effect.runPromise(renderProgress(Stream.make(
+      ProgressEvent.RunStarted({ runId: "r1", organizers: ["o"], from: "a", to: "b", incremental: false, dryRun: false }),
       completed("rec-1", 100),
       ProgressEvent.ArtifactBytes({ kind: "recording", id: "rec-2", bytes: 5 }),
       ProgressEvent.ArtifactFailed({ kind: "transcript", id: "t-1", meetingId: "m", reason: "gone", status: 404, code: "NotFound", requestId: "rid-9" })
     ), stream))
-    expect(text()).toBe("downloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n")
+    expect(text()).toBe("sync r1: 1 organizer(s), window a .. b\ndownloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n")
     expect(plainLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "x", bytes: 1 }))).toBeNull()
+  })
+
+  it("holds the run header back until something follows, so an immediate failure stays one line", async () => {
+    const { stream, text } = fakeStream(false)
+    await Effect.runPromise(renderProgress(Stream.make(
+      ProgressEvent.RunStarted({ runId: "r1", organizers: ["o"], from: "a", to: "b", incremental: false, dryRun: false })
+    ), stream))
+    expect(text()).toBe("")
   })
 
   it("redraws bars in place on a TTY", async () => {

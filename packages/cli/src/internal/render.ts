@@ -132,10 +132,19 @@ export const renderProgress = <E, R>(
 ): Effect.Effect<void, E, R> => {
   const tty = out.isTTY === true && process.env.TERM !== "dumb"
   if (!tty) {
+    // The header waits for the next line, so a run that fails at once prints only its one-line error.
+    let header: string | null = null
     return Stream.runForEach(events, (event) =>
       Effect.sync(() => {
         const line = plainLine(event)
-        if (line !== null) out.write(`${line}\n`)
+        if (line === null) return
+        if (event._tag === "RunStarted") {
+          header = line
+          return
+        }
+        if (header !== null) out.write(`${header}\n`)
+        header = null
+        out.write(`${line}\n`)
       }))
   }
   const state = new ProgressState()
