@@ -115,7 +115,8 @@ export const retryDelay = (
   random: number
 ): number =>
   retryAfterMs !== undefined
-    ? retryAfterMs + Math.round(Math.min(250, retryAfterMs * 0.1) * random)
+    // + a few ms: timers and clocks have ms granularity, and "never earlier" must survive rounding
+    ? retryAfterMs + 5 + Math.round(Math.min(250, retryAfterMs * 0.1) * random)
     : backoffDelay(attempt, policy, random)
 
 export type RetryDecision =

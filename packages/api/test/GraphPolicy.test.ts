@@ -55,7 +55,7 @@ describe("backoff", () => {
 describe("decideRetry", () => {
   const policy = makePolicy({ maxAttempts: 4, maxSingleWaitMs: 5_000, maxTotalRetryMs: 8_000 })
   it("retries within the budget", () => {
-    expect(decideRetry({ attempts: 1, retryAfterMs: 1000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "Retry", delayMs: 1000 })
+    expect(decideRetry({ attempts: 1, retryAfterMs: 1000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "Retry", delayMs: 1005 })
   })
   it("gives up on attempts, on a single wait over the cap, and on total time", () => {
     expect(decideRetry({ attempts: 4, retryAfterMs: undefined, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "attempts" })
