@@ -58,46 +58,75 @@ const stripVoiceTags = (t: string): string => t.replace(/<\/v>|<v(?:\.[^\s>]*)?(
  * to the payload start) when a voice tag is not closed by ">".
  */
 const makeCueBuilder = (s: string, out: Array<Cue>, hasCR: boolean): OnCue => {
-  // A meeting has few speakers: reuse their name strings instead of slicing one per cue.
-  const names: Array<string> = []
+  // A meeting has few speakers: reuse their name strings (raw, and entity-decoded)
+  // instead of slicing one per cue.
+  const raw: Array<string> = []
+  const decoded: Array<string> = []
+  // Index of the next "<" / "&" at or after the last search (2^32-1 when there is none):
+  // "&" may be far away, and searching again per cue would be quadratic.
+  let nextAmp = -1
+  let nextLt = -1
   const nameAt = (ns: number, ne: number): string => {
     const len = ne - ns
-    for (let i = 0; i < names.length; i++) {
-      const n = names[i]
-      if (n.length === len && s.startsWith(n, ns)) return n
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i].length === len && s.startsWith(raw[i], ns)) return decoded[i]
     }
     const n = s.slice(ns, ne)
-    if (names.length < 64) names.push(n)
-    return n
+    const d = n.indexOf("&") !== -1 ? decodeEntities(n) : n
+    if (raw.length < 64) {
+      raw.push(n)
+      decoded.push(d)
+    }
+    return d
   }
   return (id, startMs, endMs, ps, pe) => {
-  let speaker: string | null = null
-  let ts = ps
-  let te = pe
-  if (
-    pe - ps >= 3 && s.charCodeAt(ps) === LT && s.charCodeAt(ps + 1) === 118 /* v */ &&
-    (s.charCodeAt(ps + 2) === 32 || s.charCodeAt(ps + 2) === 9 || s.charCodeAt(ps + 2) === 46 /* . classes */)
-  ) {
-    const gt = s.indexOf(">", ps + 2)
-    if (gt === -1 || gt >= pe) return { offset: ps, message: "Unterminated voice tag \"<v\"" }
-    // The name starts after the first whitespace (skipping `.class` annotations).
-    let ns = ps + 2
-    while (ns < gt && s.charCodeAt(ns) !== 32 && s.charCodeAt(ns) !== 9) ns++
-    // Trim the name without allocating.
-    while (ns < gt && (s.charCodeAt(ns) === 32 || s.charCodeAt(ns) === 9)) ns++
-    let ne = gt
-    while (ne > ns && (s.charCodeAt(ne - 1) === 32 || s.charCodeAt(ne - 1) === 9)) ne--
-    speaker = ne > ns ? nameAt(ns, ne) : null
-    ts = gt + 1
-    if (te - ts >= 4 && s.startsWith("</v>", te - 4)) te -= 4
-  }
-  let text = s.slice(ts, te)
-  if (hasCR && text.indexOf("\r") !== -1) text = text.replace(/\r\n/g, "\n")
-  if (text.indexOf("<") !== -1) text = stripVoiceTags(text)
-  if (text.indexOf("&") !== -1) text = decodeEntities(text)
-  if (speaker !== null && speaker.indexOf("&") !== -1) speaker = decodeEntities(speaker)
-  out.push(makeCue(id, startMs, endMs, speaker, text))
-  return undefined
+    let speaker: string | null = null
+    let ts = ps
+    let te = pe
+    if (
+      pe - ps >= 3 && s.charCodeAt(ps) === LT && s.charCodeAt(ps + 1) === 118 /* v */
+    ) {
+      const c2 = s.charCodeAt(ps + 2)
+      let gt = -1
+      if (c2 === 32) {
+        // Fast path: "<v Known Name>" — check the cached names where they would end.
+        for (let i = 0; i < raw.length; i++) {
+          const g = ps + 3 + raw[i].length
+          if (g < pe && s.charCodeAt(g) === 62 && s.startsWith(raw[i], ps + 3)) {
+            gt = g
+            speaker = decoded[i]
+            break
+          }
+        }
+      }
+      if (gt === -1 && (c2 === 32 || c2 === 9 || c2 === 46 /* . classes */)) {
+        gt = s.indexOf(">", ps + 2)
+        if (gt === -1 || gt >= pe) return { offset: ps, message: "Unterminated voice tag \"<v\"" }
+        // The name starts after the first whitespace (skipping `.class` annotations).
+        let ns = ps + 2
+        while (ns < gt && s.charCodeAt(ns) !== 32 && s.charCodeAt(ns) !== 9) ns++
+        // Trim the name without allocating.
+        while (ns < gt && (s.charCodeAt(ns) === 32 || s.charCodeAt(ns) === 9)) ns++
+        let ne = gt
+        while (ne > ns && (s.charCodeAt(ne - 1) === 32 || s.charCodeAt(ne - 1) === 9)) ne--
+        speaker = ne > ns ? nameAt(ns, ne) : null
+      }
+      if (gt !== -1) {
+        ts = gt + 1
+        if (
+          te - ts >= 4 && s.charCodeAt(te - 1) === 62 && s.charCodeAt(te - 2) === 118 &&
+          s.charCodeAt(te - 3) === 47 && s.charCodeAt(te - 4) === 60
+        ) te -= 4
+      }
+    }
+    let text = s.slice(ts, te)
+    if (hasCR && text.indexOf("\r") !== -1) text = text.replace(/\r\n/g, "\n")
+    if (nextLt < ts) nextLt = s.indexOf("<", ts) >>> 0
+    if (nextLt < te) text = stripVoiceTags(text)
+    if (nextAmp < ts) nextAmp = s.indexOf("&", ts) >>> 0
+    if (nextAmp < te) text = decodeEntities(text)
+    out.push(makeCue(id, startMs, endMs, speaker, text))
+    return undefined
   }
 }
 
@@ -108,7 +137,7 @@ export const parseVttEither = (text: string, options?: ParseOptions): Either.Eit
   const issues: Array<ParseIssue> = []
   let first: ParseError | undefined
   const scanner = new Scanner(text)
-  scanner.scan(makeCueBuilder(text, cues, text.indexOf("\r") !== -1), (i) => {
+  scanner.scan(makeCueBuilder(text, cues, scanner.hasCR), (i) => {
     if (strict) {
       first = new ParseError({ message: i.message, line: i.line, column: i.column })
       return true

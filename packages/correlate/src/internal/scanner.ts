@@ -30,21 +30,11 @@ export class Scanner {
   private tsEnd = 0
   private arrowAt = -1
 
-  constructor(readonly s: string) {}
+  /** Whether the input has any CR (then CRLF lines are handled line by line). */
+  readonly hasCR: boolean
 
-  /** 1-based line and column of an offset (slow path, for errors only). */
-  locate(offset: number): { line: number; column: number } {
-    const s = this.s
-    const base = s.charCodeAt(0) === 0xfeff ? 1 : 0
-    let line = 1
-    let ls = base
-    let i = s.indexOf("\n", base)
-    while (i !== -1 && i < offset) {
-      line++
-      ls = i + 1
-      i = s.indexOf("\n", ls)
-    }
-    return { line, column: offset - ls + 1 }
+  constructor(readonly s: string) {
+    this.hasCR = s.indexOf("\r") !== -1
   }
 
   /** Position of the next "-->" at or after `from`, cached so scanning stays linear. */
@@ -150,6 +140,35 @@ export class Scanner {
     return ((h * 60 + m) * 60 + sec) * 1000 + ms
   }
 
+  // Monotonic line locator for error reports: issues arrive in offset order,
+  // so counting newlines from the last answer keeps lenient mode linear.
+  private locLine = 1
+  private locStart = -1
+  private locAt = 0
+
+  /** 1-based line and column of an offset at or after the previous one asked for. */
+  private lineOf(offset: number): { line: number; column: number } {
+    const s = this.s
+    if (this.locStart < 0 || offset < this.locAt) {
+      this.locStart = s.charCodeAt(0) === 0xfeff ? 1 : 0
+      this.locLine = 1
+      this.locAt = this.locStart
+    }
+    let i = s.indexOf("\n", this.locAt)
+    while (i !== -1 && i < offset) {
+      this.locLine++
+      this.locStart = i + 1
+      i = s.indexOf("\n", i + 1)
+    }
+    this.locAt = offset
+    return { line: this.locLine, column: offset - this.locStart + 1 }
+  }
+
+  private issue(onIssue: (issue: Issue) => boolean, message: string, offset: number, column?: number): boolean {
+    const loc = this.lineOf(offset)
+    return onIssue({ message, line: loc.line, column: column ?? loc.column })
+  }
+
   /**
    * Runs the scan. `onIssue` receives each malformed block (return true to
    * stop, as strict mode does). Returns the number of cues accepted.
@@ -157,9 +176,11 @@ export class Scanner {
   scan(onCue: OnCue, onIssue: (issue: Issue) => boolean): number {
     const s = this.s
     const n = s.length
-    let pos = s.charCodeAt(0) === 0xfeff ? 1 : 0
-    let line = 1
+    const start0 = s.charCodeAt(0) === 0xfeff ? 1 : 0
+    let pos = start0
     let count = 0
+    // Without any CR, a cue's payload ends at the next "\n\n": one native search per cue.
+    const lfOnly = !this.hasCR
 
     // Header: "WEBVTT" then end of line or whitespace + free text.
     const afterMagic = pos + 6
@@ -172,12 +193,11 @@ export class Scanner {
         let eol = s.indexOf("\n", pos)
         if (eol === -1) eol = n
         pos = eol + 1
-        line++
         if (pos >= n) break
         let e = s.indexOf("\n", pos)
         if (e === -1) e = n
         if (e === pos || (e === pos + 1 && s.charCodeAt(pos) === CR)) break
-        if (this.arrowFrom(pos) < e) {
+        if (fastArrow(s, pos, e) >= 0 || this.arrowFrom(pos) < e) {
           // A timing line right under the header: no blank line; treat it as the first block.
           break
         }
@@ -191,31 +211,50 @@ export class Scanner {
       if (eol === -1) eol = n
       let le = eol
       if (le > ls && s.charCodeAt(le - 1) === CR) le--
-      if (le === ls || isBlank(s, ls, le)) {
+      if (le === ls || (isSpace(s.charCodeAt(ls)) && isBlank(s, ls, le))) {
         pos = eol + 1
-        line++
         continue
       }
-      const blockLine = line
       let id: string | null = null
-      let tls = ls, tle = le, teol = eol, tline = line
-      if (!(this.arrowFrom(ls) < le)) {
+      let tls = ls, tle = le, teol = eol
+      // Where "-->" is on the timing line; the fixed-width form is recognized without searching.
+      let arrow = fastArrow(s, ls, le)
+      if (arrow < 0) {
+        // Most blocks: an id line, then a fixed-width timing line. Recognizing that form needs
+        // no search (cue text cannot hold "-->", so a line followed by a timing line is not one).
+        const nl = eol + 1
+        const a2 = nl + 16 <= n ? fastArrow(s, nl, n) : -1
+        if (a2 >= 0) {
+          tls = nl
+          arrow = a2
+          // "HH:MM:SS.mmm --> HH:MM:SS.mmm" is 29 characters; else find the line end.
+          const c29 = s.charCodeAt(nl + 29)
+          if (c29 === LF) teol = nl + 29
+          else if (c29 === CR && s.charCodeAt(nl + 30) === LF) teol = nl + 30
+          else {
+            teol = s.indexOf("\n", nl)
+            if (teol === -1) teol = n
+          }
+          tle = teol
+          if (tle > tls && s.charCodeAt(tle - 1) === CR) tle--
+          id = s.slice(ls, le)
+        } else if (this.arrowFrom(ls) < le) {
+          arrow = this.arrowAt
+        }
+      }
+      if (arrow < 0) {
         const c0 = s.charCodeAt(ls)
         if (
           (c0 === 78 && isWord(s, ls, le, "NOTE")) || (c0 === 83 && isWord(s, ls, le, "STYLE")) ||
           (c0 === 82 && isWord(s, ls, le, "REGION"))
         ) {
-          const r = skipBlock(s, eol + 1, n)
-          pos = r.pos
-          line += 1 + r.lines
+          pos = skipBlock(s, eol + 1, n)
           continue
         }
         // An id line; the timing line must follow.
-        id = s.slice(ls, le)
         tls = eol + 1
-        tline = line + 1
         if (tls >= n) {
-          if (onIssue({ message: "Cue identifier without a timing line", line: blockLine, column: 1 })) return count
+          if (this.issue(onIssue, "Cue identifier without a timing line", ls, 1)) return count
           pos = n
           break
         }
@@ -223,44 +262,52 @@ export class Scanner {
         if (teol === -1) teol = n
         tle = teol
         if (tle > tls && s.charCodeAt(tle - 1) === CR) tle--
-        if (!(this.arrowFrom(tls) < tle)) {
+        if (this.arrowFrom(tls) < tle) arrow = this.arrowAt
+        if (arrow < 0) {
           const blank = tle === tls || isBlank(s, tls, tle)
           if (
-            onIssue({
-              message: blank ?
-                "Cue identifier without a timing line" :
-                "Expected a timing line \"start --> end\"",
-              line: blank ? blockLine : tline,
-              column: 1
-            })
+            blank ?
+              this.issue(onIssue, "Cue identifier without a timing line", ls, 1) :
+              this.issue(onIssue, "Expected a timing line \"start --> end\"", tls, 1)
           ) return count
-          const r = skipBlock(s, eol + 1, n)
-          pos = r.pos
-          line += 1 + r.lines
+          pos = skipBlock(s, eol + 1, n)
           continue
         }
+        id = s.slice(ls, le)
       }
       // Payload: lines after the timing line up to a blank line or EOF.
       const ps = teol + 1
-      let pe = ps
-      let p = ps
-      let plines = 0
-      while (p < n) {
-        let e = s.indexOf("\n", p)
-        if (e === -1) e = n
-        let le2 = e
-        if (le2 > p && s.charCodeAt(le2 - 1) === CR) le2--
-        if (le2 === p || isBlank(s, p, le2)) break
-        pe = le2
-        plines++
-        p = e + 1
+      let pe: number
+      if (lfOnly) {
+        if (ps >= n || s.charCodeAt(ps) === LF) {
+          pe = ps
+          pos = ps
+        } else {
+          const k = s.indexOf("\n\n", ps)
+          if (k === -1) {
+            pe = s.charCodeAt(n - 1) === LF ? n - 1 : n
+            pos = n
+          } else {
+            pe = k
+            pos = k + 1
+          }
+        }
+      } else {
+        pe = ps
+        let p = ps
+        while (p < n) {
+          let e = s.indexOf("\n", p)
+          if (e === -1) e = n
+          let le2 = e
+          if (le2 > p && s.charCodeAt(le2 - 1) === CR) le2--
+          if (le2 === p || (isSpace(s.charCodeAt(p)) && isBlank(s, p, le2))) break
+          pe = le2
+          p = e + 1
+        }
+        pos = p
       }
-      // Next block starts after the payload (and its terminating blank line, handled by the loop).
-      pos = p
-      line = tline + 1 + plines
 
       // Timing line: start, whitespace, "-->", whitespace, end, then optional settings.
-      const arrow = this.arrowFrom(tls)
       const start = this.timestamp(tls, arrow)
       let bad = -1, why = ""
       if (start < 0) {
@@ -293,20 +340,31 @@ export class Scanner {
                 count++
                 continue
               }
-              const loc = this.locate(err.offset)
-              if (onIssue({ message: err.message, line: loc.line, column: loc.column })) return count
+              if (this.issue(onIssue, err.message, err.offset)) return count
               continue
             }
           }
         }
       }
-      if (onIssue({ message: why, line: tline, column: bad - tls + 1 })) return count
+      if (this.issue(onIssue, why, bad)) return count
     }
     return count
   }
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57
+const isSpace = (c: number): boolean => c === SPACE || c === TAB
+
+/** The arrow's index when [ls, le) starts with "dd:dd:dd.ddd -->" (the usual form), else -1. */
+const fastArrow = (s: string, ls: number, le: number): number =>
+  le - ls >= 16 && s.charCodeAt(ls + 2) === COLON && s.charCodeAt(ls + 5) === COLON && s.charCodeAt(ls + 8) === DOT &&
+    s.charCodeAt(ls + 12) === SPACE && s.charCodeAt(ls + 13) === 45 && s.charCodeAt(ls + 14) === 45 &&
+    s.charCodeAt(ls + 15) === 62 && isDigit(s.charCodeAt(ls)) && isDigit(s.charCodeAt(ls + 1)) &&
+    isDigit(s.charCodeAt(ls + 3)) && isDigit(s.charCodeAt(ls + 4)) && isDigit(s.charCodeAt(ls + 6)) &&
+    isDigit(s.charCodeAt(ls + 7)) && isDigit(s.charCodeAt(ls + 9)) && isDigit(s.charCodeAt(ls + 10)) &&
+    isDigit(s.charCodeAt(ls + 11)) ?
+    ls + 13 :
+    -1
 
 const isBlank = (s: string, ls: number, le: number): boolean => {
   for (let i = ls; i < le; i++) {
@@ -324,19 +382,17 @@ const isWord = (s: string, ls: number, le: number, w: string): boolean => {
   return c === SPACE || c === TAB
 }
 
-/** Skips lines from `p` up to and including the next blank line; returns the new position and lines consumed. */
-const skipBlock = (s: string, p: number, n: number): { pos: number; lines: number } => {
-  let lines = 0
+/** Skips lines from `p` up to the next blank line; returns the position of that line (or the end). */
+const skipBlock = (s: string, p: number, n: number): number => {
   while (p < n) {
     let e = s.indexOf("\n", p)
     if (e === -1) e = n
     let le = e
     if (le > p && s.charCodeAt(le - 1) === CR) le--
     if (le === p || isBlank(s, p, le)) break
-    lines++
     p = e + 1
   }
-  return { pos: p, lines }
+  return p
 }
 
 /** Counts cues quickly: every "-->" starts one (cue text cannot contain "-->"). */
