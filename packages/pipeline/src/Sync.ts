@@ -224,11 +224,20 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           open: (start: { deltaLink: string } | { organizerId: string; startDateTime: string }) => Stream.Stream<
             { readonly _tag: "Item"; readonly item: A } | { readonly _tag: "DeltaLink"; readonly deltaLink: string },
             GraphError
-          >
+          >,
+          list: Stream.Stream<A, GraphError>
         ) =>
           Effect.gen(function*() {
             const stored = yield* checkpoint.getDeltaLink(key(kind))
-            const fresh = collect(open({ organizerId, startDateTime: opts.from! }))
+            // A service without delta for these functions (400/404 on a fresh delta call) still gets the
+            // window listed in full; nothing is stored, so the next run lists it again.
+            const fresh = collect(open({ organizerId, startDateTime: opts.from! })).pipe(
+              Effect.catchIf(
+                (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
+                () =>
+                  Effect.map(collect(list), (items) => items.map((item) => ({ _tag: "Item" as const, item })))
+              )
+            )
             // A stored link Graph no longer accepts (expired sync state: 400/404/410) means starting the
             // window over; already-exported artifacts are skipped, so this costs metadata calls only.
             const events = Option.isSome(stored)
@@ -248,8 +257,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
             return { items: items.filter((a) => inWindow(a, opts.from, opts.to)), link }
           })
         const [recs, trs] = yield* Effect.all([
-          delta<CallRecording>("recordings", (s) => graph.getAllRecordingsDelta(s)),
-          delta<CallTranscript>("transcripts", (s) => graph.getAllTranscriptsDelta(s))
+          delta<CallRecording>("recordings", (s) => graph.getAllRecordingsDelta(s), graph.getAllRecordings(window)),
+          delta<CallTranscript>("transcripts", (s) => graph.getAllTranscriptsDelta(s), graph.getAllTranscripts(window))
         ], { concurrency: 2 })
         // Earlier dead letters of this organizer: delta will not report them again, so retry them here.
         const retry = yield* retryDeadLetters(organizerId)
@@ -258,7 +267,10 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         for (const a of [...recs.items, ...trs.items, ...retry.recordings, ...retry.transcripts]) {
           if (a.meetingId != null && a.meetingId !== "") meetings.add(a.meetingId)
         }
-        const siblings = yield* listMeetings(organizerId, [...meetings])
+        // (Unless both kinds were listed in full: then every sibling is already here.)
+        const siblings = recs.link === null && trs.link === null
+          ? { recordings: [], transcripts: [], found: [] }
+          : yield* listMeetings(organizerId, [...meetings])
         const commit = opts.dryRun ? Effect.void : Effect.all([
           recs.link === null ? Effect.void : checkpoint.setDeltaLink(key("recordings"), recs.link),
           trs.link === null ? Effect.void : checkpoint.setDeltaLink(key("transcripts"), trs.link)
