@@ -13,8 +13,8 @@
  * - per-item failures are dead-lettered (checkpoint + `failures.jsonl`) and
  *   the run goes on; only app/tenant-wide failures stop it.
  */
-import type { CallRecording, CallTranscript, GraphError, GraphStats } from "@meeting-artifacts/api"
-import { GraphClient } from "@meeting-artifacts/api"
+import type { GraphError, GraphStats } from "@meeting-artifacts/api"
+import { CallRecording, CallTranscript, GraphClient } from "@meeting-artifacts/api"
 import { ArtifactSet, correlate, countCues, parseVttEither } from "@meeting-artifacts/correlate"
 import type { Cue } from "@meeting-artifacts/correlate"
 import {
@@ -325,8 +325,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
             Effect.map(([rs, ts]) => {
               found.push(meetingId)
               // Per-meeting lists may omit meetingId: the artifacts belong to the meeting listed.
-              for (const r of rs) recordings.push(r.meetingId ? r : new (r.constructor as typeof CallRecording)({ ...r, meetingId }))
-              for (const t of ts) transcripts.push(t.meetingId ? t : new (t.constructor as typeof CallTranscript)({ ...t, meetingId }))
+              for (const r of rs) recordings.push(r.meetingId ? r : new CallRecording({ ...r, meetingId }))
+              for (const t of ts) transcripts.push(t.meetingId ? t : new CallTranscript({ ...t, meetingId }))
             }),
             Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.void)
           ), { concurrency: 4, discard: true })
@@ -363,7 +363,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         })
       )
 
-    /** Makes one artifact's content complete in the content sink; null when it failed for good. */
+    /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
     const fetchArtifact = (
       kind: ArtifactKind,
       set: ArtifactSet,
@@ -382,22 +382,18 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           if (intact) {
             tally.skipped[kind]++
             // A kill between the checkpoint commit and the cleanup leaves the staged copy behind.
-            if (!opts.dryRun) yield* staging.remove(Staging.stagingKey(kind, id))
+            yield* staging.remove(Staging.stagingKey(kind, id))
             yield* emit(ProgressEvent.ArtifactCompleted({
               kind, id, meetingId, path: c.path, bytes: c.bytes, sha256: c.sha256, skipped: true
             }))
-            if (!opts.dryRun) yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
+            yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
             return { path: c.path, bytes: c.bytes, sha256: c.sha256, contentType: c.contentType, cues: c.cues }
           }
         }
         const key = Staging.stagingKey(kind, id)
-        let staged = opts.dryRun ? null : yield* staging.find(key)
+        let staged = yield* staging.find(key)
         let fetched = false
         if (staged === null) {
-          if (opts.dryRun) {
-            // Counted by the caller; nothing is fetched.
-            return null
-          }
           if (!meetingId) {
             yield* recordFailure(kind, id, null, organizerId, "the artifact names no meetingId, so its content URL cannot be built", null)
             return null
@@ -461,7 +457,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           set.recording === null ? Effect.succeed(null) : fetchArtifact("recording", set, set.recording),
           set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript)
         ], { concurrency: 2 })
-        if (opts.dryRun || (rec === null && tr === null)) return
+        if (rec === null && tr === null) return
         // Only what was written goes into the line; a side that failed is left out (and retried next run).
         const written = (rec === null) === (set.recording === null) && (tr === null) === (set.transcript === null)
           ? set
