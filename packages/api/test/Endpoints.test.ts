@@ -133,6 +133,18 @@ describe("endpoints (emulator, no faults)", () => {
       expect(trs.filter((e) => e._tag === "Item")).toHaveLength(MEETINGS)
     })))
 
+  it.live("works the same against the beta endpoint", () =>
+    Effect.provide(
+      Effect.gen(function*() {
+        const api = yield* GraphClient
+        expect(api.baseUrl).toBe(emu.betaBaseUrl)
+        const m = yield* api.getMeeting({ userId: ALICE }, meetingId(1))
+        expect(m.id).toBe(meetingId(1))
+        expect(Chunk.size(yield* Stream.runCollect(api.getAllTranscripts(WINDOW)))).toBe(MEETINGS)
+      }),
+      clientLayer({ baseUrl: emu.betaBaseUrl, accessToken: emu.accessToken })
+    ))
+
   it.live("another user's meetings are empty, not an error", () =>
     run(Effect.gen(function*() {
       const api = yield* GraphClient

@@ -216,7 +216,7 @@ describe("fault profiles (emulator)", () => {
           const kinds = Object.keys(c.faults)
           expect(kinds.length).toBeGreaterThanOrEqual(5)
         }
-        // Every artifact's content was delivered completely; restarts never re-download what was received.
+        // Every recording body was served to completion at least once (206 resumes count as bodies too).
         for (let i = 0; i < MEETINGS; i++) {
           expect(c.contentRequests[recordingId(i)]).toBeGreaterThanOrEqual(1)
         }
