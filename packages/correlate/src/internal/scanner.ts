@@ -219,6 +219,8 @@ export class Scanner {
       let tls = ls, tle = le, teol = eol
       // Where "-->" is on the timing line; the fixed-width form is recognized without searching.
       let arrow = fastArrow(s, ls, le)
+      // Whether fastArrow validated the timing line's start timestamp.
+      let fixed = arrow >= 0
       if (arrow < 0) {
         // Most blocks: an id line, then a fixed-width timing line. Recognizing that form needs
         // no search (cue text cannot hold "-->", so a line followed by a timing line is not one).
@@ -227,6 +229,7 @@ export class Scanner {
         if (a2 >= 0) {
           tls = nl
           arrow = a2
+          fixed = true
           // "HH:MM:SS.mmm --> HH:MM:SS.mmm" is 29 characters; else find the line end.
           const c29 = s.charCodeAt(nl + 29)
           if (c29 === LF) teol = nl + 29
@@ -308,7 +311,18 @@ export class Scanner {
       }
 
       // Timing line: start, whitespace, "-->", whitespace, end, then optional settings.
-      const start = this.timestamp(tls, arrow)
+      // fastArrow already checked a fixed-width start's digits: read them directly.
+      let start: number
+      if (fixed) {
+        start = (((s.charCodeAt(tls) - 48) * 10 + s.charCodeAt(tls + 1) - 48) * 3600 +
+          ((s.charCodeAt(tls + 3) - 48) * 10 + s.charCodeAt(tls + 4) - 48) * 60 +
+          (s.charCodeAt(tls + 6) - 48) * 10 + s.charCodeAt(tls + 7) - 48) * 1000 +
+          (s.charCodeAt(tls + 9) - 48) * 100 + (s.charCodeAt(tls + 10) - 48) * 10 + s.charCodeAt(tls + 11) - 48
+        if (s.charCodeAt(tls + 3) > 53 || s.charCodeAt(tls + 6) > 53) start = this.timestamp(tls, arrow)
+        else this.tsEnd = tls + 12
+      } else {
+        start = this.timestamp(tls, arrow)
+      }
       let bad = -1, why = ""
       if (start < 0) {
         bad = this.tsEnd
