@@ -35,6 +35,15 @@ const stamp = () => {
       }
     }
   }
+  // Dependencies are linked by absolute path: a new install means a new bundle.
+  for (const f of [path.join(packagesDir, "..", "pnpm-lock.yaml"), path.join(packagesDir, "..", "node_modules", ".modules.yaml")]) {
+    try {
+      const s = fs.statSync(f)
+      hash.update(`${f}\0${s.size}\0${s.mtimeMs}\n`)
+    } catch {
+      // not a pnpm workspace checkout
+    }
+  }
   for (const pkg of fs.readdirSync(packagesDir).sort()) {
     walk(path.join(packagesDir, pkg, "src"))
     try {
@@ -94,10 +103,15 @@ const bundle = async () => {
     fs.rmSync(tmp, { recursive: true, force: true })
     if (!fs.existsSync(main)) throw e
   }
-  // Bundles of older source states are dead weight.
+  // Bundles of older source states are dead weight once no running process can still load a chunk
+  // from them (the sync job is a lazily imported chunk).
   for (const old of fs.readdirSync(cacheDir)) {
-    if (old !== path.basename(dir) && /^cli-[0-9a-f]+(\.mjs)?$/.test(old)) {
-      fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true })
+    if (old === path.basename(dir) || !/^cli-[0-9a-f]+(\.mjs)?$/.test(old)) continue
+    const p = path.join(cacheDir, old)
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 60 * 60_000) fs.rmSync(p, { recursive: true, force: true })
+    } catch {
+      // already gone
     }
   }
   return main
@@ -109,9 +123,17 @@ try {
 } catch {
   bundled = null
 }
+let loaded = false
 if (bundled !== null) {
-  await import(pathToFileURL(bundled).href)
-} else {
+  try {
+    await import(pathToFileURL(bundled).href)
+    loaded = true
+  } catch (e) {
+    // A dependency moved since the bundle was made: run the sources instead.
+    if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e
+  }
+}
+if (!loaded) {
   const { register } = await import("tsx/esm/api")
   register()
   await import("../src/bin.ts")
