@@ -406,7 +406,7 @@ export const correlate = (
   const byCcid = new Map<string, MutableSet>()
   const fast: Array<MutableSet | null> = []
   // Start times of the sets in `fast`, read while each recording is in cache.
-  let fastStarts = new Float64Array(1024)
+  let fastStarts = new Float64Array(Array.isArray(recordings) ? Math.max(16, recordings.length) : 1024)
   const slowR: Array<CallRecording> = []
   const slowT: Array<CallTranscript> = []
   let collided: Set<string> | undefined

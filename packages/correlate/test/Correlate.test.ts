@@ -242,6 +242,22 @@ describe("correlate", () => {
     expect(Schema.encodeSync(ArtifactSet)(set).recording?.id).toBe(recording.id)
   })
 
+  it.effect("correlateStream works data-first too, and joins a meeting that arrives split across chunks", () =>
+    Effect.gen(function*() {
+      const input = Stream.fromIterable([
+        Artifact.transcript(tr("t1", { meetingId: "m1", contentCorrelationId: "A", createdDateTime: at(1) })),
+        Artifact.recording(rec("r1", { meetingId: "m1", contentCorrelationId: "A", createdDateTime: at(0) })),
+        Artifact.recording(rec("r2", { meetingId: "m2", createdDateTime: at(5), endDateTime: at(9) })),
+        Artifact.transcript(tr("t2", { meetingId: "m2", createdDateTime: at(6) }))
+      ]).pipe(Stream.rechunk(1))
+      const sets = Chunk.toReadonlyArray(yield* Stream.runCollect(correlateStream(input, { organizerId: "o" })))
+      expect(shape(sets)).toEqual([
+        ["m1", "contentCorrelationId", "A", "r1", "t1"],
+        ["m2", "time-overlap", null, "r2", "t2"]
+      ])
+      expect(sets.map((s) => s.organizerId)).toEqual(["o", "o"])
+    }))
+
   it("correlateMeeting joins one meeting's artifacts", () => {
     const sets = correlateMeeting("m", [rec("r", { contentCorrelationId: "A" })], [tr("t", { contentCorrelationId: "A" })])
     expect(shape(sets)).toEqual([["m", "contentCorrelationId", "A", "r", "t"]])

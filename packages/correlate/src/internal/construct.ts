@@ -26,33 +26,7 @@ export const makeCue = (
   text: string
 ): Cue => ({ __proto__: CueProto, id, startMs, endMs, speaker, text }) as unknown as Cue
 
-interface SetCtor {
-  new(
-    meetingId: string,
-    organizerId: string,
-    contentCorrelationId: string | null,
-    match: MatchKind,
-    recording: CallRecording | null,
-    transcript: CallTranscript | null
-  ): ArtifactSet
-}
-const SetImpl = function(
-  this: Record<string, unknown>,
-  meetingId: string,
-  organizerId: string,
-  contentCorrelationId: string | null,
-  match: MatchKind,
-  recording: CallRecording | null,
-  transcript: CallTranscript | null
-) {
-  this.meetingId = meetingId
-  this.organizerId = organizerId
-  this.contentCorrelationId = contentCorrelationId
-  this.match = match
-  this.recording = recording
-  this.transcript = transcript
-} as unknown as SetCtor
-SetImpl.prototype = ArtifactSet.prototype
+const SetProto = ArtifactSet.prototype
 
 export const makeArtifactSet = (
   meetingId: string,
@@ -61,4 +35,6 @@ export const makeArtifactSet = (
   match: MatchKind,
   recording: CallRecording | null,
   transcript: CallTranscript | null
-): ArtifactSet => new SetImpl(meetingId, organizerId, contentCorrelationId, match, recording, transcript)
+): ArtifactSet =>
+  ({ __proto__: SetProto, meetingId, organizerId, contentCorrelationId, match, recording, transcript }) as unknown as
+    ArtifactSet
