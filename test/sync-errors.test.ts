@@ -70,7 +70,7 @@ describe("sync: bad flags", () => {
     const r = await runCli(["sync", "--help"])
     expect(r.code).toBe(0)
     for (const flag of ["--organizer", "--from", "--to", "--out", "--graph-url", "--state", "--concurrency", "--sink",
-      "--incremental", "--meeting", "--join-url", "--dry-run", "--json"]) {
+      "--incremental", "--meeting", "--join-url", "--dry-run", "--metadata-content", "--json"]) {
       expect(r.stdout).toContain(flag)
     }
     expect(r.stdout).toContain("https://graph.microsoft.com/v1.0")

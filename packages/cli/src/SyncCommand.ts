@@ -68,6 +68,11 @@ const joinUrl = Options.text("join-url").pipe(
 const dryRun = Options.boolean("dry-run").pipe(
   Options.withDescription("List what would be fetched and the metered minutes and cost; download and write nothing.")
 )
+const metadataContent = Options.boolean("metadata-content").pipe(
+  Options.withDescription(
+    "Also export each transcript's metadataContent (speaker, language and absolute times per cue; metered) as transcript-<id>.metadata.json."
+  )
+)
 const json = Options.boolean("json").pipe(
   Options.withDescription("Print the run summary as one JSON object on stdout.")
 )
@@ -90,7 +95,7 @@ const description = HelpDoc.blocks([
 
 export const syncCommand = Command.make(
   "sync",
-  { organizer, from, to, out, graphUrl, state, concurrency, sink, incremental, meeting, joinUrl, dryRun, json },
+  { organizer, from, to, out, graphUrl, state, concurrency, sink, incremental, meeting, joinUrl, dryRun, metadataContent, json },
   (flags) => {
     const config: SyncCommandConfig = {
       organizers: flags.organizer,
@@ -105,6 +110,7 @@ export const syncCommand = Command.make(
       meetingIds: flags.meeting,
       joinUrls: flags.joinUrl,
       dryRun: flags.dryRun,
+      metadataContent: flags.metadataContent,
       json: flags.json
     }
     // Loaded on use: the Graph client, sinks and their drivers are not needed for --help or a bad flag.

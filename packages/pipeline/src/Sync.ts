@@ -15,7 +15,13 @@
  */
 import type { GraphError, GraphStats } from "@meeting-artifacts/api"
 import { CallRecording, CallTranscript, GraphClient } from "@meeting-artifacts/api"
-import { ArtifactSet, correlate, countCues, parseVttEither } from "@meeting-artifacts/correlate"
+import {
+  ArtifactSet,
+  correlate,
+  countCues,
+  parseMetadataContentEither,
+  parseVttEither
+} from "@meeting-artifacts/correlate"
 import type { Cue } from "@meeting-artifacts/correlate"
 import {
   CheckpointStore,
@@ -451,6 +457,67 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         return { path: written.path, bytes: written.bytes, sha256: written.sha256, contentType, cues }
       })
 
+    /**
+     * The transcript's metadataContent, parsed, as `transcript-<id>.metadata.json` (opt-in). Same rules as
+     * content: checkpointed, staged before anything slow, never fetched again once complete.
+     */
+    const fetchMetadata = (
+      set: ArtifactSet,
+      transcript: CallTranscript
+    ): Effect.Effect<ReadonlyArray<unknown> | null, SyncFatalError> =>
+      Effect.gen(function*() {
+        const id = transcript.id
+        const meetingId = transcript.meetingId ?? set.meetingId
+        const organizerId = set.organizerId
+        const parse = (text: string) => {
+          const doc = parseMetadataContentEither(text, { mode: "lenient" })
+          return doc._tag === "Right" ? doc.right.cues.map((c) => ({ ...c })) : []
+        }
+        const completed = yield* checkpoint.getCompleted("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
+        if (Option.isSome(completed)) {
+          const c = completed.value
+          const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(Effect.mapError(sinkFatal))
+          if (intact) {
+            yield* staging.remove(Staging.stagingKey("transcriptMetadata", id))
+            const text = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, c.path), "utf8").catch(() => "[]"))
+            return JSON.parse(text) as ReadonlyArray<unknown>
+          }
+        }
+        const key = Staging.stagingKey("transcriptMetadata", id)
+        let staged = yield* staging.find(key)
+        if (staged === null) {
+          const got = yield* downloadSlots.withPermits(1)(
+            graph.transcriptMetadataContent({ userId: organizerId }, meetingId, id)
+          ).pipe(Effect.either)
+          if (got._tag === "Left") {
+            const e = got.left
+            if (isFatal(e, "content")) return yield* Effect.fail(toFatal(e))
+            yield* recordFailure("transcriptMetadata", id, meetingId, organizerId, e.message, e)
+            return null
+          }
+          const bytes = new TextEncoder().encode(got.right)
+          staged = yield* staging.stage(key, Stream.make(bytes), "text/vtt", () => Effect.void).pipe(
+            Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e))
+          )
+          tally.bytes += bytes.length
+          tally.minutes.transcript += meteredMinutes(transcript.createdDateTime, transcript.endDateTime)
+        }
+        const stagedFile = staged
+        const cues = parse(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
+        const path = Layout.transcriptMetadataPath(organizerId, meetingId, id)
+        const json = new TextEncoder().encode(JSON.stringify(cues))
+        const written = yield* content.write(path, Stream.make(json), { contentType: "application/json" }).pipe(
+          Effect.mapError(sinkFatal)
+        )
+        yield* checkpoint.markCompleted({
+          kind: "transcriptMetadata", id, meetingId, organizerId, path: written.path, bytes: written.bytes,
+          sha256: written.sha256, contentType: "application/json", cues: cues.length, runId
+        }).pipe(Effect.mapError(sinkFatal))
+        yield* staging.remove(key)
+        yield* failures.resolve("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
+        return cues
+      })
+
     const processSet = (set: ArtifactSet): Effect.Effect<void, SyncFatalError> =>
       Effect.gen(function*() {
         const [rec, tr] = yield* Effect.all([
@@ -458,6 +525,9 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript)
         ], { concurrency: 2 })
         if (rec === null && tr === null) return
+        const metadata = opts.metadataContent && tr !== null && set.transcript !== null
+          ? yield* fetchMetadata(set, set.transcript)
+          : null
         // Only what was written goes into the line; a side that failed is left out (and retried next run).
         const written = (rec === null) === (set.recording === null) && (tr === null) === (set.transcript === null)
           ? set
@@ -477,7 +547,15 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           const setFile = (f: FileFacts | null): SetFile | null =>
             f === null ? null : { path: f.path, bytes: f.bytes, sha256: f.sha256, contentType: f.contentType }
           yield* Effect.forEach(recordSinks, (sink) =>
-            sink.writeSet({ set: written, recording: setFile(rec), transcript: setFile(tr), cues, runId, root: out }), {
+            sink.writeSet({
+              set: written,
+              recording: setFile(rec),
+              transcript: setFile(tr),
+              cues,
+              runId,
+              root: out,
+              ...(metadata !== null ? { transcriptMetadata: metadata } : {})
+            }), {
             discard: true
           }).pipe(Effect.mapError(sinkFatal))
         }
@@ -502,7 +580,20 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
             tally.minutes[kind] += meteredMinutes(a.createdDateTime, a.endDateTime)
           }
         })
-      }, { discard: true })
+      }, { discard: true }).pipe(
+        Effect.zipRight(
+          opts.metadataContent && set.transcript !== null
+            ? Effect.map(
+              checkpoint.getCompleted("transcriptMetadata", set.transcript.id).pipe(Effect.mapError(sinkFatal)),
+              (c) => {
+                if (Option.isNone(c)) {
+                  tally.minutes.transcript += meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime)
+                }
+              }
+            )
+            : Effect.void
+        )
+      )
 
     // -- the run ----------------------------------------------------------------------------
     const seen = new Set<string>()

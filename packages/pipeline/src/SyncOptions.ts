@@ -24,6 +24,11 @@ export interface SyncOptions {
   readonly concurrency?: number | undefined
   /** Report what would be fetched and what it would cost; fetch no content, write nothing. */
   readonly dryRun?: boolean | undefined
+  /**
+   * Also export each transcript's `metadataContent` (per cue: speaker, spoken language, absolute
+   * times) as `transcript-<id>.metadata.json` and hand it to record sinks. Metered like the transcript.
+   */
+  readonly metadataContent?: boolean | undefined
 }
 
 export interface ValidatedSyncOptions {
@@ -37,6 +42,7 @@ export interface ValidatedSyncOptions {
   readonly incremental: boolean
   readonly concurrency: number
   readonly dryRun: boolean
+  readonly metadataContent: boolean
 }
 
 const isoDateTime =
@@ -105,7 +111,8 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
       out: options.out,
       incremental: options.incremental ?? false,
       concurrency,
-      dryRun: options.dryRun ?? false
+      dryRun: options.dryRun ?? false,
+      metadataContent: options.metadataContent ?? false
     })
   })
 

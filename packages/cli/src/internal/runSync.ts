@@ -29,6 +29,7 @@ export interface SyncCommandConfig {
   readonly meetingIds: ReadonlyArray<string>
   readonly joinUrls: ReadonlyArray<string>
   readonly dryRun: boolean
+  readonly metadataContent: boolean
   readonly json: boolean
 }
 
@@ -129,7 +130,8 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
         out: config.out,
         incremental: config.incremental,
         concurrency: config.concurrency,
-        dryRun: config.dryRun
+        dryRun: config.dryRun,
+        metadataContent: config.metadataContent
       }).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
       yield* Fiber.join(renderer)
       return summary
