@@ -643,8 +643,14 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           yield* Effect.forEach(sets, planSet, { discard: true })
           return
         }
+        // Progress rows say which organizer + window a run is in and which ones finished.
+        const progressKey = { organizerId, windowFrom, windowTo, kind: targeted ? "meetings" : "window" }
+        yield* checkpoint.setProgress(progressKey, { status: "running" }).pipe(Effect.mapError(sinkFatal))
         yield* Effect.forEach(sets, processSet, { concurrency: opts.concurrency, discard: true })
         yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
+        yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length }).pipe(
+          Effect.mapError(sinkFatal)
+        )
       }), { concurrency: ORGANIZER_CONCURRENCY, discard: true })
     if (targeted) {
       for (const m of [...opts.meetingIds, ...opts.joinUrls]) {

@@ -34,6 +34,10 @@ describe("sync --incremental", () => {
           Effect.all([s.getDeltaLink(key("recordings")), s.getDeltaLink(key("transcripts"))])).pipe(Effect.provide(store))
       )
       expect(links.every(Option.isSome)).toBe(true)
+      const progress = await Effect.runPromise(
+        Effect.flatMap(CheckpointStore.CheckpointStore, (s) => s.getProgress(key("window"))).pipe(Effect.provide(store))
+      )
+      expect(Option.getOrThrow(progress)).toMatchObject({ status: "done", items: total })
 
       // Expired sync state: the stored link now names a token Graph does not know.
       await Effect.runPromise(
