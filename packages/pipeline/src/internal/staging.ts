@@ -109,7 +109,13 @@ export const make = (dir: string) => {
       return { file: p.done, bytes, contentType }
     }).pipe(
       Effect.scoped,
-      Effect.tapErrorCause(() => Effect.promise(() => fsp.rm(paths(key).part, { force: true }).catch(() => undefined)))
+      // onError runs uninterruptibly, so an interrupted download (Ctrl-C) also drops its partial file.
+      Effect.onError(() =>
+        Effect.promise(async () => {
+          const p = paths(key)
+          await Promise.all([p.part, p.meta].map((f) => fsp.rm(f, { force: true }).catch(() => undefined)))
+        })
+      )
     )
 
   /** Drops the staged files of `key` once its content is safely in the sink and checkpointed. */
