@@ -402,8 +402,9 @@ export const correlate = (
   options?: CorrelateOptions
 ): Array<ArtifactSet> => {
   const fallbackOrganizer = options?.organizerId || ""
-  // contentCorrelationId -> the set holding the recording with that id.
-  const byCcid = new Map<string, MutableSet>()
+  // contentCorrelationId -> index in `fast` of the set holding that recording. An index, not
+  // the set: a Map (old, large) pointing at a million young objects makes every scavenge slow.
+  const byCcid = new Map<string, number>()
   const fast: Array<MutableSet | null> = []
   // Start times of the sets in `fast`, read while each recording is in cache.
   let fastStarts = new Float64Array(Array.isArray(recordings) ? Math.max(16, recordings.length) : 1024)
@@ -427,7 +428,7 @@ export const correlate = (
       r,
       null
     ) as MutableSet
-    byCcid.set(c, set)
+    byCcid.set(c, fast.length)
     if (byCcid.size === size) (collided ??= new Set()).add(c)
     if (fast.length === fastStarts.length) {
       const grown = new Float64Array(fastStarts.length * 2)
@@ -456,7 +457,8 @@ export const correlate = (
       slowT.push(t)
       continue
     }
-    const set = byCcid.get(c)
+    const at = byCcid.get(c)
+    const set = at === undefined ? undefined : fast[at]!
     if (set !== undefined) {
       if (set.meetingId === meetingIdOf(t, options)) {
         if (set.transcript === null) {
