@@ -27,7 +27,7 @@ import * as Chunk from "effect/Chunk"
 import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
 import type { ArtifactSet, MatchKind } from "./ArtifactSet.js"
-import { parseGraphDateTime } from "./GraphDateTime.js"
+import { graphDateTimeMs, parseGraphDateTime } from "./GraphDateTime.js"
 import { makeArtifactSet } from "./internal/construct.js"
 
 export interface CorrelateOptions {
@@ -296,8 +296,8 @@ const correlateGroup = (
 
 /** A set's place in time: the recording's createdDateTime, else the transcript's; unknown sorts last. */
 const orderStart = (s: ArtifactSet): number => {
-  let t = s.recording !== null ? parseGraphDateTime(s.recording.createdDateTime) : NaN
-  if (Number.isNaN(t) && s.transcript !== null) t = parseGraphDateTime(s.transcript.createdDateTime)
+  let t = s.recording !== null ? graphDateTimeMs(s.recording.createdDateTime) : NaN
+  if (Number.isNaN(t) && s.transcript !== null) t = graphDateTimeMs(s.transcript.createdDateTime)
   return Number.isNaN(t) ? Infinity : t
 }
 
@@ -435,7 +435,7 @@ export const correlate = (
       grown.set(fastStarts)
       fastStarts = grown
     }
-    fastStarts[fast.length] = parseGraphDateTime(r.createdDateTime)
+    fastStarts[fast.length] = graphDateTimeMs(r.createdDateTime)
     fast.push(set)
   }
   if (collided !== undefined) {

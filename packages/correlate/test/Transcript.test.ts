@@ -6,6 +6,7 @@ import {
   diffGraphDateTimeMs,
   MetadataCue,
   ParseError,
+  graphDateTimeMs,
   parseGraphDateTime,
   parseGraphInstant,
   parseMetadataContent,
@@ -130,6 +131,24 @@ describe("GraphDateTime", () => {
       expect(Number.isNaN(parseGraphDateTime(bad))).toBe(true)
     }
     expect(Number.isNaN(parseGraphDateTime(null))).toBe(true)
+  })
+
+  it("graphDateTimeMs (the fast path used for ordering) equals parseGraphDateTime (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date("0001-01-01"), max: new Date("9999-12-31"), noInvalidDate: true }),
+        fc.integer({ min: 0, max: 9999 }),
+        (d, extra) => {
+          const s = d.toISOString().replace("Z", String(extra).padStart(4, "0") + "Z")
+          expect(graphDateTimeMs(s)).toBe(parseGraphDateTime(s))
+        }
+      )
+    )
+    for (const odd of ["2024-02-30T00:00:00.0000000Z", "2024-13-01T00:00:00.0000000Z", "2024-01-01T00:00:0x.0000000Z",
+      "2024-01-01T24:00:00.0000000Z", "2024-01-01T00:00:00.000000xZ", "2024-01-01T00:00:00+01:00", null]) {
+      const a = graphDateTimeMs(odd), b = parseGraphDateTime(odd)
+      expect(Number.isNaN(a) ? "NaN" : a).toEqual(Number.isNaN(b) ? "NaN" : b)
+    }
   })
 
   it("agrees with Date for millisecond timestamps (property)", () => {
