@@ -28,6 +28,8 @@ export interface Counters {
    * its artifact's duration in whole minutes (the `meteredQuotaMinutes` policy counts against this)
    */
   readonly meteredMinutes: number
+  /** content requests answered 404 because the artifact's content was not ready yet (fixture `notReady`) */
+  readonly notReady: number
 }
 
 /** @internal mutable counters behind `counters()` */
@@ -42,6 +44,7 @@ export class MutableCounters {
   secondOrigin = { requests: 0, withCredentials: 0 }
   tokensIssued = 0
   meteredMinutes = 0
+  notReady = 0
 
   bump(record: Record<string, number>, key: string, n = 1): void {
     record[key] = (record[key] ?? 0) + n
@@ -58,7 +61,8 @@ export class MutableCounters {
       contentBytes: this.contentBytes,
       secondOrigin: { ...this.secondOrigin },
       tokensIssued: this.tokensIssued,
-      meteredMinutes: this.meteredMinutes
+      meteredMinutes: this.meteredMinutes,
+      notReady: this.notReady
     }
   }
 
@@ -73,5 +77,6 @@ export class MutableCounters {
     this.secondOrigin = { requests: 0, withCredentials: 0 }
     this.tokensIssued = 0
     this.meteredMinutes = 0
+    this.notReady = 0
   }
 }

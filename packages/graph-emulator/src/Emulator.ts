@@ -19,6 +19,7 @@ import * as NodePath from "node:path"
 import { type Counters, MutableCounters } from "./Counters.js"
 import { type FaultConfig, type FaultProfile, resolveFaults } from "./Faults.js"
 import {
+  FixtureAdhocCall as FixtureAdhocCallSchema,
   FixtureError,
   FixtureMeeting as FixtureMeetingSchema,
   FixtureRecording as FixtureRecordingSchema,
@@ -26,7 +27,7 @@ import {
   loadFixtureFile,
   validateFixture
 } from "./Fixture.js"
-import type { FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
+import type { FixtureAdhocCall, FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
 import { type GenerateSpec, generateTenant } from "./Generator.js"
 import type { TenantPolicy } from "./Policy.js"
 import { errorBody, graphApp, type GraphRuntime, secondOriginApp } from "./internal/graph.js"
@@ -97,6 +98,10 @@ export interface Emulator {
   readonly addMeeting: (meeting: FixtureMeeting) => void
   readonly addRecording: (meetingId: string, recording: FixtureRecording) => void
   readonly addTranscript: (meetingId: string, transcript: FixtureTranscript) => void
+  /** adds an ad hoc call (with any artifacts it lists); its user becomes a user of the tenant if unknown */
+  readonly addAdhocCall: (call: FixtureAdhocCall) => void
+  readonly addAdhocRecording: (callId: string, recording: FixtureRecording) => void
+  readonly addAdhocTranscript: (callId: string, transcript: FixtureTranscript) => void
   /** a token for this tenant; `subject` is the user `/me` resolves to (omit for an app-only token); negative ttl = expired */
   readonly issueToken: (options?: { readonly subject?: string; readonly ttlSeconds?: number }) => string
 }
@@ -142,6 +147,14 @@ const decodeOr = <A, I>(schema: Schema.Schema<A, I>, what: string) => (input: un
 const checkMeeting = decodeOr(FixtureMeetingSchema, "meeting")
 const checkRecording = decodeOr(FixtureRecordingSchema, "recording")
 const checkTranscript = decodeOr(FixtureTranscriptSchema, "transcript")
+const checkAdhocCall = decodeOr(FixtureAdhocCallSchema, "ad hoc call")
+
+/** `{ meetingId }` or `{ adhocCallId }`: where an artifact added through an admin route goes. */
+const ownerOf = (b: { meetingId?: unknown; adhocCallId?: unknown }) => {
+  if (typeof b?.meetingId === "string") return { adhoc: false, id: b.meetingId }
+  if (typeof b?.adhocCallId === "string") return { adhoc: true, id: b.adhocCallId }
+  throw new TenantStateError("meetingId or adhocCallId (string) is required")
+}
 
 /** Starts the emulator in the current scope; everything stops when the scope closes. */
 export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureError | EmulatorError, Scope.Scope> =>
@@ -238,16 +251,21 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
         return HttpServerResponse.empty({ status: 204 })
       })),
       HttpRouter.post("/_emulator/meetings", jsonBody(checkMeeting, (m) => state.addMeeting(m))),
+      HttpRouter.post("/_emulator/adhocCalls", jsonBody(checkAdhocCall, (c) => state.addAdhocCall(c))),
       HttpRouter.post("/_emulator/recordings", jsonBody((u) => {
-        const b = u as { meetingId?: unknown; recording?: unknown }
-        if (typeof b?.meetingId !== "string") throw new TenantStateError("meetingId (string) is required")
-        return { meetingId: b.meetingId, recording: checkRecording(b.recording) }
-      }, (b) => state.addRecording(b.meetingId, b.recording))),
+        const b = u as { meetingId?: unknown; adhocCallId?: unknown; recording?: unknown }
+        return { owner: ownerOf(b), recording: checkRecording(b.recording) }
+      }, (b) =>
+        b.owner.adhoc
+          ? state.addAdhocRecording(b.owner.id, b.recording)
+          : state.addRecording(b.owner.id, b.recording))),
       HttpRouter.post("/_emulator/transcripts", jsonBody((u) => {
-        const b = u as { meetingId?: unknown; transcript?: unknown }
-        if (typeof b?.meetingId !== "string") throw new TenantStateError("meetingId (string) is required")
-        return { meetingId: b.meetingId, transcript: checkTranscript(b.transcript) }
-      }, (b) => state.addTranscript(b.meetingId, b.transcript))),
+        const b = u as { meetingId?: unknown; adhocCallId?: unknown; transcript?: unknown }
+        return { owner: ownerOf(b), transcript: checkTranscript(b.transcript) }
+      }, (b) =>
+        b.owner.adhoc
+          ? state.addAdhocTranscript(b.owner.id, b.transcript)
+          : state.addTranscript(b.owner.id, b.transcript))),
       HttpRouter.put("/_emulator/policy", jsonBody((u) => {
         if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TenantStateError("policy must be an object")
         return u as TenantPolicy
@@ -335,6 +353,9 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       addMeeting: guard((m: FixtureMeeting) => void state.addMeeting(checkMeeting(m))),
       addRecording: guard((id: string, r: FixtureRecording) => void state.addRecording(id, checkRecording(r))),
       addTranscript: guard((id: string, t: FixtureTranscript) => void state.addTranscript(id, checkTranscript(t))),
+      addAdhocCall: guard((c: FixtureAdhocCall) => void state.addAdhocCall(checkAdhocCall(c))),
+      addAdhocRecording: guard((id: string, r: FixtureRecording) => void state.addAdhocRecording(id, checkRecording(r))),
+      addAdhocTranscript: guard((id: string, t: FixtureTranscript) => void state.addAdhocTranscript(id, checkTranscript(t))),
       issueToken
     } satisfies Emulator
   })

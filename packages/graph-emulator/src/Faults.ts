@@ -20,12 +20,27 @@ export type RouteName =
   | "getAllTranscripts"
   | "getAllRecordingsDelta"
   | "getAllTranscriptsDelta"
+  // ad hoc calls (`/users/{id}/adhocCalls/...`)
+  | "adhocRecordings"
+  | "adhocRecording"
+  | "adhocRecordingContent"
+  | "adhocTranscripts"
+  | "adhocTranscript"
+  | "adhocTranscriptContent"
+  | "adhocTranscriptMetadataContent"
+  | "getAllAdhocRecordings"
+  | "getAllAdhocTranscripts"
+  | "getAllAdhocRecordingsDelta"
+  | "getAllAdhocTranscriptsDelta"
   | "unknown"
 
 export const contentRoutes: ReadonlyArray<RouteName> = [
   "recordingContent",
   "transcriptContent",
-  "transcriptMetadataContent"
+  "transcriptMetadataContent",
+  "adhocRecordingContent",
+  "adhocTranscriptContent",
+  "adhocTranscriptMetadataContent"
 ]
 export const pagedRoutes: ReadonlyArray<RouteName> = [
   "recordings",
@@ -33,7 +48,21 @@ export const pagedRoutes: ReadonlyArray<RouteName> = [
   "getAllRecordings",
   "getAllTranscripts",
   "getAllRecordingsDelta",
-  "getAllTranscriptsDelta"
+  "getAllTranscriptsDelta",
+  "adhocRecordings",
+  "adhocTranscripts",
+  "getAllAdhocRecordings",
+  "getAllAdhocTranscripts",
+  "getAllAdhocRecordingsDelta",
+  "getAllAdhocTranscriptsDelta"
+]
+
+/** Delta routes (where `deltaDuplicates` applies). */
+export const deltaRoutes: ReadonlyArray<RouteName> = [
+  "getAllRecordingsDelta",
+  "getAllTranscriptsDelta",
+  "getAllAdhocRecordingsDelta",
+  "getAllAdhocTranscriptsDelta"
 ]
 
 /**

@@ -21,6 +21,15 @@ export type RecordingContent = Schema.Schema.Encoded<typeof RecordingContent>
 export const TextContent = Schema.Union(Schema.Struct({ file: Schema.String }), Schema.Struct({ text: Schema.String }))
 export type TextContent = Schema.Schema.Encoded<typeof TextContent>
 
+/** When an artifact's content becomes available (see `notReady` on recordings and transcripts). */
+export const NotReady = Schema.Struct({
+  /** the first N content requests (either content route of the artifact) answer 404 */
+  requests: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative())),
+  /** content requests before this time answer 404 */
+  until: Schema.optional(Schema.String)
+})
+export type NotReady = Schema.Schema.Encoded<typeof NotReady>
+
 const artifactFields = {
   id: Schema.String,
   /** Absent: the property is omitted from payloads (older artifacts lack it). */
@@ -32,7 +41,13 @@ const artifactFields = {
   /** Overrides the served identity set (e.g. a `#Microsoft.Teams.GraphSvc.teamworkUserIdentity` type). */
   meetingOrganizer: Schema.optional(Schema.Unknown),
   /** Extra properties merged into the served payload (legacy `meetingOrganizerId`, unknown fields). */
-  extra: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+  extra: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  /**
+   * The artifact is listed but its content is not ready yet: `/content` and `/metadataContent` answer
+   * 404 `NotFound` for the first `requests` content requests of this artifact, and/or until `until`
+   * (an ISO timestamp), as Graph does while it still processes a recording or transcript.
+   */
+  notReady: Schema.optional(NotReady)
 }
 
 export const FixtureRecording = Schema.Struct({
@@ -72,12 +87,38 @@ export const FixtureUser = Schema.Struct({
 })
 export type FixtureUser = Schema.Schema.Encoded<typeof FixtureUser>
 
+/**
+ * An ad hoc call (1:1, group or PSTN call, not an online meeting) and its artifacts, served under
+ * `/users/{userId}/adhocCalls/{id}/...` and by `adhocCalls/getAllRecordings(userId='...')`.
+ */
+export const FixtureAdhocCall = Schema.Struct({
+  /** the call id; also the artifacts' `callId` unless they set their own */
+  id: Schema.String,
+  /** the user who started the call (must be in users) */
+  userId: Schema.String,
+  startDateTime: Schema.optional(Schema.NullOr(Schema.String)),
+  endDateTime: Schema.optional(Schema.NullOr(Schema.String)),
+  recordings: Schema.optional(Schema.Array(FixtureRecording)),
+  transcripts: Schema.optional(Schema.Array(FixtureTranscript))
+})
+export type FixtureAdhocCall = Schema.Schema.Encoded<typeof FixtureAdhocCall>
+
 export const TenantFixture = Schema.Struct({
   tenantId: Schema.String,
   users: Schema.Array(FixtureUser),
-  meetings: Schema.Array(FixtureMeeting)
+  meetings: Schema.Array(FixtureMeeting),
+  /** optional: ad hoc calls and their artifacts */
+  adhocCalls: Schema.optional(Schema.Array(FixtureAdhocCall))
 })
 export type TenantFixture = Schema.Schema.Encoded<typeof TenantFixture>
+
+/** What is wrong with an artifact beyond its shape (timestamps that do not parse), if anything. */
+export const artifactProblem = (a: FixtureRecording | FixtureTranscript): string | undefined => {
+  if (Number.isNaN(Date.parse(a.createdDateTime))) return "createdDateTime is not a timestamp"
+  const until = a.notReady?.until
+  if (until !== undefined && Number.isNaN(Date.parse(until))) return `notReady.until is not a timestamp: ${JSON.stringify(until)}`
+  return undefined
+}
 
 /** A fixture that could not be read or does not match the format. */
 export class FixtureError extends Schema.TaggedError<FixtureError>()("FixtureError", {
@@ -109,25 +150,44 @@ export const validateFixture = (
     const users = new Set(fixture.users.map((u) => u.id))
     const meetingIds = new Set<string>()
     const artifactIds = new Set<string>()
+    const checkArtifacts = (
+      artifacts: ReadonlyArray<FixtureRecording | FixtureTranscript>
+    ): string | undefined => {
+      for (const a of artifacts) {
+        if (artifactIds.has(a.id)) return `duplicate artifact id ${JSON.stringify(a.id)}`
+        artifactIds.add(a.id)
+        const problem = artifactProblem(a)
+        if (problem !== undefined) return `artifact ${JSON.stringify(a.id)}: ${problem}`
+        const files = [a.content, "metadataContent" in a ? a.metadataContent : undefined]
+        for (const c of files) {
+          if (c !== undefined && "file" in c) {
+            const resolved = NodePath.resolve(baseDir, c.file)
+            if (!NodeFs.existsSync(resolved)) {
+              return `artifact ${JSON.stringify(a.id)}: content file not found: ${resolved}`
+            }
+          }
+        }
+      }
+      return undefined
+    }
     for (const m of fixture.meetings) {
       if (meetingIds.has(m.id)) return yield* fail(`duplicate meeting id ${JSON.stringify(m.id)}`)
       meetingIds.add(m.id)
       if (!users.has(m.organizerId)) {
         return yield* fail(`meeting ${JSON.stringify(m.id)}: organizerId ${JSON.stringify(m.organizerId)} is not in users`)
       }
-      for (const a of [...(m.recordings ?? []), ...(m.transcripts ?? [])]) {
-        if (artifactIds.has(a.id)) return yield* fail(`duplicate artifact id ${JSON.stringify(a.id)}`)
-        artifactIds.add(a.id)
-        const files = [a.content, "metadataContent" in a ? a.metadataContent : undefined]
-        for (const c of files) {
-          if (c !== undefined && "file" in c) {
-            const resolved = NodePath.resolve(baseDir, c.file)
-            if (!NodeFs.existsSync(resolved)) {
-              return yield* fail(`artifact ${JSON.stringify(a.id)}: content file not found: ${resolved}`)
-            }
-          }
-        }
+      const problem = checkArtifacts([...(m.recordings ?? []), ...(m.transcripts ?? [])])
+      if (problem !== undefined) return yield* fail(problem)
+    }
+    const callIds = new Set<string>()
+    for (const c of fixture.adhocCalls ?? []) {
+      if (callIds.has(c.id)) return yield* fail(`duplicate ad hoc call id ${JSON.stringify(c.id)}`)
+      callIds.add(c.id)
+      if (!users.has(c.userId)) {
+        return yield* fail(`ad hoc call ${JSON.stringify(c.id)}: userId ${JSON.stringify(c.userId)} is not in users`)
       }
+      const problem = checkArtifacts([...(c.recordings ?? []), ...(c.transcripts ?? [])])
+      if (problem !== undefined) return yield* fail(problem)
     }
     return { fixture, baseDir }
   })

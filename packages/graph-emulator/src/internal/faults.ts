@@ -1,7 +1,7 @@
 /**
  * The fault engine: decides, per request, whether and how to misbehave.
  */
-import { contentRoutes, type FaultConfig, type FaultKind, pagedRoutes, type RouteName } from "../Faults.js"
+import { contentRoutes, deltaRoutes, type FaultConfig, type FaultKind, pagedRoutes, type RouteName } from "../Faults.js"
 import { dice } from "./prng.js"
 
 const appliesTo = (kind: FaultKind, route: RouteName): boolean => {
@@ -14,7 +14,7 @@ const appliesTo = (kind: FaultKind, route: RouteName): boolean => {
     case "malformedJson":
       return pagedRoutes.includes(route)
     case "deltaDuplicates":
-      return route === "getAllRecordingsDelta" || route === "getAllTranscriptsDelta"
+      return deltaRoutes.includes(route)
     default:
       return true
   }

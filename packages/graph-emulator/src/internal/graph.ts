@@ -181,11 +181,16 @@ export const artifactPayload = (
   origin: string,
   version: string,
   tenantId: string
-): CallRecordingPayload | CallTranscriptPayload => {
+): CallRecordingPayload | CallTranscriptPayload | AdhocArtifactPayload => {
   const f = entry.fixture
-  const base = `${origin}/${version}/users/${entry.organizerId}/onlineMeetings/${entry.meetingId}`
+  const adhoc = entry.container === "adhocCall"
+  const base = adhoc
+    ? `${origin}/${version}/users/${entry.organizerId}/adhocCalls/${entry.meetingId}`
+    : `${origin}/${version}/users/${entry.organizerId}/onlineMeetings/${entry.meetingId}`
+  // ad hoc calls are not online meetings: no meetingId; their artifacts' callId is the call's id
+  const callId = f.callId !== undefined ? f.callId : adhoc ? entry.meetingId : undefined
   const optional = {
-    ...(f.callId !== undefined ? { callId: f.callId } : {}),
+    ...(callId !== undefined ? { callId } : {}),
     ...(f.contentCorrelationId !== undefined ? { contentCorrelationId: f.contentCorrelationId } : {})
   }
   const times = {
@@ -194,29 +199,35 @@ export const artifactPayload = (
   }
   const meetingOrganizer = identitySet(entry, entry.organizerId, tenantId)
   const extra = f.extra ?? {}
+  const owner = adhoc ? {} : { meetingId: entry.meetingId }
   if (entry.kind === "recording") {
     const r = f as FixtureRecording
-    const payload: CallRecordingPayload = {
+    const payload = {
       id: f.id,
-      meetingId: entry.meetingId,
+      ...owner,
       ...optional,
       ...times,
       recordingContentUrl: r.recordingContentUrl !== undefined ? r.recordingContentUrl : `${base}/recordings/${f.id}/content`,
       meetingOrganizer
     }
-    return { ...payload, ...extra }
+    return { ...payload, ...extra } as CallRecordingPayload | AdhocArtifactPayload
   }
   const t = f as FixtureTranscript
-  const payload: CallTranscriptPayload = {
+  const payload = {
     id: f.id,
-    meetingId: entry.meetingId,
+    ...owner,
     ...optional,
     ...times,
     transcriptContentUrl: t.transcriptContentUrl !== undefined ? t.transcriptContentUrl : `${base}/transcripts/${f.id}/content`,
     meetingOrganizer
   }
-  return { ...payload, ...extra }
+  return { ...payload, ...extra } as CallTranscriptPayload | AdhocArtifactPayload
 }
+
+/** An ad hoc call's recording or transcript: as a meeting's, without `meetingId`. */
+type AdhocArtifactPayload =
+  | Omit<CallRecordingPayload, "meetingId">
+  | Omit<CallTranscriptPayload, "meetingId">
 
 const threadIdOf = (meetingId: string): string | null => {
   try {
@@ -482,7 +493,13 @@ const TRANSCRIPT_ROUTES: ReadonlyArray<RouteName> = [
   "transcriptContent",
   "transcriptMetadataContent",
   "getAllTranscripts",
-  "getAllTranscriptsDelta"
+  "getAllTranscriptsDelta",
+  "adhocTranscripts",
+  "adhocTranscript",
+  "adhocTranscriptContent",
+  "adhocTranscriptMetadataContent",
+  "getAllAdhocTranscripts",
+  "getAllAdhocTranscriptsDelta"
 ]
 
 /** Permanent tenant conditions (see TenantPolicy), checked once the route is known. */
@@ -603,6 +620,15 @@ const matchRouteFor = (
   }
 
   let seg = segments[i]!
+  const adhocKeyed = /^adhocCalls\((.*)\)$/is.exec(seg)
+  if (adhocKeyed || seg.toLowerCase() === "adhoccalls") {
+    return matchAdhoc(ctx, segments, adhocKeyed ? i : i + 1, adhocKeyed ? keyOf(adhocKeyed[1]!) : undefined, {
+      user,
+      userKey,
+      ctxBase,
+      notFoundUser
+    })
+  }
   let meetingKey: string | undefined
   const keyed = /^onlineMeetings\((.*)\)$/is.exec(seg)
   if (keyed) {
@@ -640,51 +666,8 @@ const matchRouteFor = (
 
   if (meetingKey === undefined) {
     seg = segments[i]!
-    const call = parseFunctionCall(seg)
-    if (call && (call.name === "getAllRecordings" || call.name === "getAllTranscripts")) {
-      i += 1
-      const isDelta = ["delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"].includes(segments[i] ?? "")
-      if (isDelta) i += 1
-      if (segments.length !== i) throw badRequest(`Resource not found for the segment '${segments[i]}'.`)
-      const kind = call.name === "getAllRecordings" ? "recording" : "transcript"
-      const route: RouteName = `${call.name}${isDelta ? "Delta" : ""}` as RouteName
-      return {
-        route,
-        exclude: pagedExclude(ctx),
-        run: (fault) => {
-          if (!user) throw notFoundUser()
-          const params = call.params
-          const organizer = params?.get("meetingorganizeruserid")
-          if (params?.has("__invalid")) throw badRequest(`Invalid function parameters: ${seg}`)
-          if (organizer === undefined || organizer === "" || organizer.startsWith("@")) {
-            throw badRequest("The parameter 'meetingOrganizerUserId' is required and must be a quoted string literal.")
-          }
-          const parseDate = (name: string) => {
-            const v = params!.get(name.toLowerCase())
-            if (v === undefined) return undefined
-            const ms = Date.parse(v)
-            if (Number.isNaN(ms) || v.startsWith("@")) throw badRequest(`Invalid value for parameter '${name}': '${v}'.`)
-            return ms
-          }
-          const from = parseDate("startDateTime")
-          const to = parseDate("endDateTime")
-          const organizerUser = state.findUser(organizer)
-          const filter = filterOf(ctx)
-          const items = state.log.filter((a) =>
-            a.kind === kind && a.organizerId === (organizerUser?.id ?? organizer) &&
-            (from === undefined || a.createdMs >= from) && (to === undefined || a.createdMs < to) && filter(a)
-          )
-          return servePage(ctx, {
-            items,
-            context: `${ctx.origin}/${ctx.version}/$metadata#Collection(microsoft.graph.${kind === "recording" ? "callRecording" : "callTranscript"})`,
-            delta: isDelta,
-            kind,
-            fault,
-            pathKey: hash32(7, `${userKey}|${seg}|${isDelta}`)
-          })
-        }
-      }
-    }
+    const getAll = matchGetAll(ctx, segments, i, "meeting", { user, userKey, ctxBase, notFoundUser })
+    if (getAll) return getAll
     meetingKey = seg
     i += 1
   }
@@ -698,7 +681,6 @@ const matchRouteFor = (
     }
     return meeting
   }
-  const meetingCtx = `${ctxBase}/onlineMeetings('${meetingId}')`
 
   if (segments.length === i) {
     return {
@@ -713,31 +695,163 @@ const matchRouteFor = (
     }
   }
 
+  return matchArtifacts(ctx, segments, i, {
+    container: "meeting",
+    require: requireMeeting,
+    context: `${ctxBase}/onlineMeetings('${meetingId}')`,
+    pathKey: `${userKey}|${meetingId}`
+  })
+}
+
+interface UserScope {
+  readonly user: FixtureUser | undefined
+  /** the user's id when known, else the path segment */
+  readonly userKey: string
+  /** `…/$metadata#users('{id}')` */
+  readonly ctxBase: string
+  readonly notFoundUser: () => GraphFailure
+}
+
+/** Route names of a meeting's artifact routes, and their ad hoc call counterparts. */
+const routeFor = (container: "meeting" | "adhocCall", name: string): RouteName =>
+  (container === "meeting" ? name : `adhoc${name[0]!.toUpperCase()}${name.slice(1)}`) as RouteName
+
+/**
+ * `…/adhocCalls/getAllRecordings(userId='…',…)[/delta]` (and transcripts), or
+ * `…/adhocCalls/{callId}` / `…/adhocCalls('{callId}')` followed by the artifact routes.
+ */
+const matchAdhoc = (
+  ctx: Ctx,
+  segments: ReadonlyArray<string>,
+  start: number,
+  keyed: string | undefined,
+  scope: UserScope
+): Matched => {
+  const state = ctx.rt.state
+  let i = start
+  let callId = keyed
+  if (callId === undefined) {
+    const getAll = matchGetAll(ctx, segments, i, "adhocCall", scope)
+    if (getAll) return getAll
+    if (segments[i] === undefined) throw badRequest("Resource not found for the segment 'adhocCalls'.")
+    callId = keyOf(segments[i]!)
+  }
+  i += 1
+  const id = callId
+  const call = state.adhocCalls.get(id)
+  const requireCall = () => {
+    if (!scope.user) throw scope.notFoundUser()
+    if (!call || call.fixture.userId !== scope.user.id) throw notFound("The requested call was not found.")
+    return call
+  }
+  // an ad hoc call itself (GET …/adhocCalls/{id}) is not served: Graph exposes only its artifacts
+  if (segments.length === i) throw badRequest("Resource not found for the segment 'adhocCalls'.")
+  return matchArtifacts(ctx, segments, i, {
+    container: "adhocCall",
+    require: requireCall,
+    context: `${scope.ctxBase}/adhocCalls('${id}')`,
+    pathKey: `${scope.userKey}|adhoc|${id}`
+  })
+}
+
+/** `getAllRecordings(...)` / `getAllTranscripts(...)` (+ `/delta`) at `segments[i]`, for meetings or ad hoc calls. */
+const matchGetAll = (
+  ctx: Ctx,
+  segments: ReadonlyArray<string>,
+  start: number,
+  container: "meeting" | "adhocCall",
+  scope: UserScope
+): Matched | undefined => {
+  const state = ctx.rt.state
+  const seg = segments[start]!
+  const call = parseFunctionCall(seg)
+  if (!call || (call.name !== "getAllRecordings" && call.name !== "getAllTranscripts")) return undefined
+  let i = start + 1
+  const isDelta = ["delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"].includes(segments[i] ?? "")
+  if (isDelta) i += 1
+  if (segments.length !== i) throw badRequest(`Resource not found for the segment '${segments[i]}'.`)
+  const kind = call.name === "getAllRecordings" ? "recording" : "transcript"
+  const what = kind === "recording" ? "Recordings" : "Transcripts"
+  const route = `getAll${container === "adhocCall" ? "Adhoc" : ""}${what}${isDelta ? "Delta" : ""}` as RouteName
+  // scheduled meetings take the organizer, ad hoc calls the user who started them
+  const param = container === "meeting" ? "meetingOrganizerUserId" : "userId"
+  return {
+    route,
+    exclude: pagedExclude(ctx),
+    run: (fault) => {
+      if (!scope.user) throw scope.notFoundUser()
+      const params = call.params
+      const owner = params?.get(param.toLowerCase())
+      if (params?.has("__invalid")) throw badRequest(`Invalid function parameters: ${seg}`)
+      if (owner === undefined || owner === "" || owner.startsWith("@")) {
+        throw badRequest(`The parameter '${param}' is required and must be a quoted string literal.`)
+      }
+      const parseDate = (name: string) => {
+        const v = params!.get(name.toLowerCase())
+        if (v === undefined) return undefined
+        const ms = Date.parse(v)
+        if (Number.isNaN(ms) || v.startsWith("@")) throw badRequest(`Invalid value for parameter '${name}': '${v}'.`)
+        return ms
+      }
+      const from = parseDate("startDateTime")
+      const to = parseDate("endDateTime")
+      const ownerUser = state.findUser(owner)
+      const filter = filterOf(ctx)
+      const items = state.log.filter((a) =>
+        a.kind === kind && a.container === container && a.organizerId === (ownerUser?.id ?? owner) &&
+        (from === undefined || a.createdMs >= from) && (to === undefined || a.createdMs < to) && filter(a)
+      )
+      return servePage(ctx, {
+        items,
+        context: `${ctx.origin}/${ctx.version}/$metadata#Collection(microsoft.graph.${kind === "recording" ? "callRecording" : "callTranscript"})`,
+        delta: isDelta,
+        kind,
+        fault,
+        pathKey: hash32(7, `${scope.userKey}|${container === "meeting" ? "" : "adhoc|"}${seg}|${isDelta}`)
+      })
+    }
+  }
+}
+
+interface ArtifactOwner {
+  readonly container: "meeting" | "adhocCall"
+  /** the meeting or call, or a 404 */
+  readonly require: () => { readonly recordings: ReadonlyArray<ArtifactEntry>; readonly transcripts: ReadonlyArray<ArtifactEntry> }
+  /** `@odata.context` prefix of the owner */
+  readonly context: string
+  readonly pathKey: string
+}
+
+/** `recordings|transcripts[/{id}[/content|/$value|/metadataContent]]` under a meeting or an ad hoc call. */
+const matchArtifacts = (ctx: Ctx, segments: ReadonlyArray<string>, start: number, owner: ArtifactOwner): Matched => {
+  const { rt } = ctx
+  const state = rt.state
+  let i = start
   const collection = segments[i]!
   if (collection !== "recordings" && collection !== "transcripts") {
     throw badRequest(`Resource not found for the segment '${collection}'.`)
   }
   const kind = collection === "recordings" ? "recording" : "transcript"
   i += 1
-  const listRoute: RouteName = collection
+  const route = (name: string) => routeFor(owner.container, name)
   if (segments.length === i) {
     return {
-      route: listRoute,
+      route: route(collection),
       exclude: pagedExclude(ctx),
       run: (fault) => {
-        const m = requireMeeting()
+        const m = owner.require()
         const filter = filterOf(ctx)
         const items = (kind === "recording" ? m.recordings : m.transcripts).filter(filter)
         const select = ctx.query.get("$select")
         return servePage(ctx, {
           items,
-          context: `${meetingCtx}/${collection}${select === null ? "" : `(${select})`}`,
+          context: `${owner.context}/${collection}${select === null ? "" : `(${select})`}`,
           count: true,
           tips: TIPS(collection),
           delta: false,
           kind,
           fault,
-          pathKey: hash32(7, `${userKey}|${meetingId}|${collection}`)
+          pathKey: hash32(7, `${owner.pathKey}|${collection}`)
         })
       }
     }
@@ -746,19 +860,26 @@ const matchRouteFor = (
   const artifactId = keyOf(segments[i]!)
   i += 1
   const findArtifact = (): ArtifactEntry => {
-    const m = requireMeeting()
+    const m = owner.require()
     const a = (kind === "recording" ? m.recordings : m.transcripts).find((x) => x.fixture.id === artifactId)
     if (!a) throw new GraphFailure(404, "NotFound", `The requested ${kind} was not found.`)
     return a
   }
+  /** A listed artifact whose content Graph has not finished processing: 404, not billed. */
+  const requireReady = (a: ArtifactEntry) => {
+    if (state.contentNotReady(a, Date.now())) {
+      rt.counters.notReady++
+      throw new GraphFailure(404, "NotFound", `The content of this ${kind} is not available yet.`)
+    }
+  }
   if (segments.length === i) {
     return {
-      route: kind === "recording" ? "recording" : "transcript",
+      route: route(kind),
       run: () => {
         const a = findArtifact()
         const select = parseSelect(ctx, kind)
         return jsonResponse({
-          "@odata.context": `${meetingCtx}/${collection}/$entity`,
+          "@odata.context": `${owner.context}/${collection}/$entity`,
           ...applySelect(artifactPayload(a, ctx.origin, ctx.version, state.tenantId), select)
         })
       }
@@ -769,12 +890,13 @@ const matchRouteFor = (
   if (segments.length !== i) throw badRequest(`Resource not found for the segment '${segments[i]}'.`)
   if (leaf === "content" || leaf === "$value") {
     return {
-      route: kind === "recording" ? "recordingContent" : "transcriptContent",
+      route: route(kind === "recording" ? "recordingContent" : "transcriptContent"),
       run: (fault) => {
         const a = findArtifact()
         const contentType = kind === "recording"
           ? ((a.fixture as FixtureRecording).contentType ?? "video/mp4")
           : transcriptFormat(ctx)
+        requireReady(a)
         meter(rt, a)
         return serveContent(ctx, a.fixture.id, a.content, contentType, fault, "content")
       }
@@ -782,10 +904,11 @@ const matchRouteFor = (
   }
   if (leaf === "metadataContent" && kind === "transcript") {
     return {
-      route: "transcriptMetadataContent",
+      route: route("transcriptMetadataContent"),
       run: (fault) => {
         const a = findArtifact()
         if (!a.metadataContent) throw new GraphFailure(404, "NotFound", "The transcript has no metadata content.")
+        requireReady(a)
         meter(rt, a)
         return serveContent(ctx, `${a.fixture.id}#metadataContent`, a.metadataContent, "text/vtt", fault, "metadataContent")
       }

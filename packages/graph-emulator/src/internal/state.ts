@@ -5,13 +5,25 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import type { FixtureMeeting, FixtureRecording, FixtureTranscript, FixtureUser, TenantFixture } from "../Fixture.js"
+import {
+  artifactProblem,
+  type FixtureAdhocCall,
+  type FixtureMeeting,
+  type FixtureRecording,
+  type FixtureTranscript,
+  type FixtureUser,
+  type TenantFixture
+} from "../Fixture.js"
 import type { ContentSource } from "./content.js"
 
 export interface ArtifactEntry {
   readonly kind: "recording" | "transcript"
   readonly seq: number
+  /** what the artifact belongs to: an online meeting, or an ad hoc call */
+  readonly container: "meeting" | "adhocCall"
+  /** the online meeting's id, or the ad hoc call's id when `container` is "adhocCall" */
   readonly meetingId: string
+  /** the meeting's organizer, or the user who started the ad hoc call */
   readonly organizerId: string
   readonly fixture: FixtureRecording | FixtureTranscript
   readonly content: ContentSource
@@ -21,6 +33,21 @@ export interface ArtifactEntry {
 
 export interface MeetingEntry {
   readonly fixture: FixtureMeeting
+  readonly recordings: Array<ArtifactEntry>
+  readonly transcripts: Array<ArtifactEntry>
+}
+
+export interface AdhocCallEntry {
+  readonly fixture: FixtureAdhocCall
+  readonly recordings: Array<ArtifactEntry>
+  readonly transcripts: Array<ArtifactEntry>
+}
+
+/** The owner of artifacts being added: a meeting or an ad hoc call. */
+interface Container {
+  readonly kind: "meeting" | "adhocCall"
+  readonly id: string
+  readonly userId: string
   readonly recordings: Array<ArtifactEntry>
   readonly transcripts: Array<ArtifactEntry>
 }
@@ -42,7 +69,10 @@ export class TenantState {
   readonly tenantId: string
   readonly users = new Map<string, FixtureUser>()
   readonly meetings = new Map<string, MeetingEntry>()
+  readonly adhocCalls = new Map<string, AdhocCallEntry>()
   readonly artifacts = new Map<string, ArtifactEntry>()
+  /** content requests seen per artifact id (for `notReady.requests`) */
+  readonly contentAttempts = new Map<string, number>()
   /** all artifacts in sequence order */
   readonly log: Array<ArtifactEntry> = []
   seq = 0
@@ -51,6 +81,7 @@ export class TenantState {
     this.tenantId = fixture.tenantId
     for (const u of fixture.users) this.users.set(u.id, u)
     for (const m of fixture.meetings) this.addMeeting(m)
+    for (const c of fixture.adhocCalls ?? []) this.addAdhocCall(c)
   }
 
   findUser(idOrUpn: string): FixtureUser | undefined {
@@ -76,51 +107,95 @@ export class TenantState {
     return entry
   }
 
+  addAdhocCall(c: FixtureAdhocCall): AdhocCallEntry {
+    if (this.adhocCalls.has(c.id)) throw new TenantStateError(`ad hoc call ${JSON.stringify(c.id)} already exists`)
+    if (!this.users.has(c.userId)) this.users.set(c.userId, { id: c.userId, displayName: null })
+    const entry: AdhocCallEntry = { fixture: { ...c, recordings: [], transcripts: [] }, recordings: [], transcripts: [] }
+    this.adhocCalls.set(c.id, entry)
+    for (const r of c.recordings ?? []) this.addAdhocRecording(c.id, r)
+    for (const t of c.transcripts ?? []) this.addAdhocTranscript(c.id, t)
+    return entry
+  }
+
   addRecording(meetingId: string, r: FixtureRecording): ArtifactEntry {
-    const meeting = this.requireMeeting(meetingId)
+    return this.recordingIn(this.meetingContainer(meetingId), r)
+  }
+
+  addTranscript(meetingId: string, t: FixtureTranscript): ArtifactEntry {
+    return this.transcriptIn(this.meetingContainer(meetingId), t)
+  }
+
+  addAdhocRecording(callId: string, r: FixtureRecording): ArtifactEntry {
+    return this.recordingIn(this.adhocContainer(callId), r)
+  }
+
+  addAdhocTranscript(callId: string, t: FixtureTranscript): ArtifactEntry {
+    return this.transcriptIn(this.adhocContainer(callId), t)
+  }
+
+  /** Counts a content request of `id`; true while its content is still "not ready" (404). */
+  contentNotReady(entry: ArtifactEntry, nowMs: number): boolean {
+    const nr = entry.fixture.notReady
+    if (nr === undefined) return false
+    const seen = this.contentAttempts.get(entry.fixture.id) ?? 0
+    this.contentAttempts.set(entry.fixture.id, seen + 1)
+    if (nr.requests !== undefined && seen < nr.requests) return true
+    return nr.until !== undefined && nowMs < Date.parse(nr.until)
+  }
+
+  private recordingIn(container: Container, r: FixtureRecording): ArtifactEntry {
     this.requireNewId(r.id)
     const content: ContentSource = "file" in r.content
       ? fileSource(NodePath.resolve(this.baseDir, r.content.file))
       : { _tag: "Generated", size: r.content.bytes, seed: r.content.seed ?? 1 }
-    const entry = this.entry("recording", meeting, r, content, undefined)
-    meeting.recordings.push(entry)
+    const entry = this.entry("recording", container, r, content, undefined)
+    container.recordings.push(entry)
     return entry
   }
 
-  addTranscript(meetingId: string, t: FixtureTranscript): ArtifactEntry {
-    const meeting = this.requireMeeting(meetingId)
+  private transcriptIn(container: Container, t: FixtureTranscript): ArtifactEntry {
     this.requireNewId(t.id)
     const content = textSource(t.content, this.baseDir)
     const metadata = t.metadataContent === undefined ? undefined : textSource(t.metadataContent, this.baseDir)
-    const entry = this.entry("transcript", meeting, t, content, metadata)
-    meeting.transcripts.push(entry)
+    const entry = this.entry("transcript", container, t, content, metadata)
+    container.transcripts.push(entry)
     return entry
   }
 
   private entry(
     kind: "recording" | "transcript",
-    meeting: MeetingEntry,
+    container: Container,
     fixture: FixtureRecording | FixtureTranscript,
     content: ContentSource,
     metadataContent: ContentSource | undefined
   ): ArtifactEntry {
-    const createdMs = Date.parse(fixture.createdDateTime)
-    if (Number.isNaN(createdMs)) {
-      throw new TenantStateError(`artifact ${JSON.stringify(fixture.id)}: createdDateTime is not a timestamp`)
-    }
+    const problem = artifactProblem(fixture)
+    if (problem !== undefined) throw new TenantStateError(`artifact ${JSON.stringify(fixture.id)}: ${problem}`)
     const entry: ArtifactEntry = {
       kind,
       seq: ++this.seq,
-      meetingId: meeting.fixture.id,
-      organizerId: meeting.fixture.organizerId,
+      container: container.kind,
+      meetingId: container.id,
+      organizerId: container.userId,
       fixture,
       content,
       metadataContent,
-      createdMs
+      createdMs: Date.parse(fixture.createdDateTime)
     }
     this.artifacts.set(fixture.id, entry)
     this.log.push(entry)
     return entry
+  }
+
+  private meetingContainer(meetingId: string): Container {
+    const m = this.requireMeeting(meetingId)
+    return { kind: "meeting", id: m.fixture.id, userId: m.fixture.organizerId, recordings: m.recordings, transcripts: m.transcripts }
+  }
+
+  private adhocContainer(callId: string): Container {
+    const c = this.adhocCalls.get(callId)
+    if (!c) throw new TenantStateError(`no ad hoc call ${JSON.stringify(callId)}`)
+    return { kind: "adhocCall", id: c.fixture.id, userId: c.fixture.userId, recordings: c.recordings, transcripts: c.transcripts }
   }
 
   private requireMeeting(meetingId: string): MeetingEntry {
