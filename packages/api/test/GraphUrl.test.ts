@@ -53,15 +53,6 @@ describe("GraphUrl", () => {
     expect(() => Url.dateTimeLiteral(new Date(Number.NaN), "endDateTime")).toThrow(/invalid Date/)
   })
 
-  it("builds ad hoc call URLs", () => {
-    expect(Url.listArtifacts(base, { userId: "u" }, { adhocCallId: "c/1" }, "recordings").url).toBe(
-      `${base}/users/u/adhocCalls/c%2F1/recordings`
-    )
-    expect(Url.getAllAdhocArtifacts(base, "transcripts", { userId: "u", startDateTime: "2024-01-01T00:00:00Z" }).url).toBe(
-      `${base}/users/u/adhocCalls/getAllTranscripts(userId='u',startDateTime=2024-01-01T00:00:00Z)`
-    )
-  })
-
   it("filters by contentCorrelationId and join URL with encoded, quote-escaped literals", () => {
     const r = Url.listArtifacts(base, "me", "m", "recordings", { contentCorrelationId: "e87c-0", top: 5 })
     expect(r.url).toBe(`${base}/me/onlineMeetings/m/recordings?$filter=contentCorrelationId%20eq%20'e87c-0'&$top=5`)
