@@ -1,0 +1,277 @@
+/**
+ * Content: making each artifact of a set complete in the content sink (skip
+ * what is complete, finish what is staged, download the rest into staging
+ * first), then writing the set to the manifest and record sinks.
+ */
+import type { CallRecording, CallTranscript } from "@meeting-artifacts/api"
+import {
+  ArtifactSet,
+  countCues,
+  type Cue,
+  parseMetadataContentEither,
+  parseVttEither
+} from "@meeting-artifacts/correlate"
+import { Layout, Manifest, type SetFile } from "@meeting-artifacts/sinks"
+import * as fsp from "node:fs/promises"
+import * as nodePath from "node:path"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { emit } from "../Progress.js"
+import { type ArtifactKind, ProgressEvent } from "../ProgressEvent.js"
+import { meteredMinutes } from "../RunSummary.js"
+import { SyncFatalError } from "../SyncError.js"
+import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, stagingFatal } from "./context.js"
+import { isFatal, toFatal } from "./errors.js"
+import * as Staging from "./staging.js"
+
+type Artifact = CallRecording | CallTranscript
+
+interface FileFacts {
+  readonly path: string
+  readonly bytes: number
+  readonly sha256: string
+  readonly contentType: string | null
+  readonly cues: number | null
+}
+
+export const make = (ctx: RunContext) => {
+  const { checkpoint, content, downloadSlots, failures, graph, manifest, opts, out, recordSinks, runId, staging, tally } = ctx
+  const recordFailure = makeRecordFailure(ctx)
+
+  const readCues = (path: string): Effect.Effect<ReadonlyArray<Cue>> =>
+    Effect.promise(() => fsp.readFile(nodePath.join(out, path), "utf8").catch(() => "")).pipe(
+      Effect.map((text) => {
+        const doc = parseVttEither(text, { mode: "lenient" })
+        return doc._tag === "Right" ? doc.right.cues : []
+      })
+    )
+
+  /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
+  const fetchArtifact = (
+    kind: ArtifactKind,
+    set: ArtifactSet,
+    artifact: Artifact
+  ): Effect.Effect<FileFacts | null, SyncFatalError> =>
+    Effect.gen(function*() {
+      const id = artifact.id
+      const meetingId = artifact.meetingId ?? set.meetingId
+      const organizerId = set.organizerId
+      const completed = yield* checkpoint.getCompleted(kind, id).pipe(Effect.mapError(sinkFatal))
+      if (Option.isSome(completed)) {
+        const c = completed.value
+        const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(
+          Effect.mapError(sinkFatal)
+        )
+        if (intact) {
+          tally.skipped[kind]++
+          // A kill between the checkpoint commit and the cleanup leaves the staged copy behind.
+          yield* staging.remove(Staging.stagingKey(kind, id))
+          yield* emit(ProgressEvent.ArtifactCompleted({
+            kind, id, meetingId, path: c.path, bytes: c.bytes, sha256: c.sha256, skipped: true
+          }))
+          yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
+          return { path: c.path, bytes: c.bytes, sha256: c.sha256, contentType: c.contentType, cues: c.cues }
+        }
+      }
+      const key = Staging.stagingKey(kind, id)
+      let staged = yield* staging.find(key)
+      let fetched = false
+      if (staged === null) {
+        if (!meetingId) {
+          yield* recordFailure(kind, id, null, organizerId, "the artifact names no meetingId, so its content URL cannot be built", null)
+          return null
+        }
+        const user = { userId: organizerId }
+        const download = Effect.scoped(
+          Effect.gen(function*() {
+            const body = kind === "recording"
+              ? yield* graph.recordingContent(user, meetingId, id)
+              : yield* graph.transcriptContentStream(user, meetingId, id)
+            yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
+            return yield* staging.stage(key, body.stream, body.contentType, (bytes) =>
+              emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
+          })
+        )
+        const result = yield* downloadSlots.withPermits(1)(download).pipe(
+          Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
+          Effect.either
+        )
+        if (result._tag === "Left") {
+          const e = result.left
+          if (e instanceof SyncFatalError) return yield* Effect.fail(e)
+          if (isFatal(e, "content")) return yield* Effect.fail(toFatal(e))
+          yield* recordFailure(kind, id, meetingId, organizerId, e.message, e)
+          return null
+        }
+        staged = result.right
+        fetched = true
+      }
+      const stagedFile = staged
+      const contentType = stagedFile.contentType ?? (kind === "recording" ? "video/mp4" : "text/vtt")
+      const path = kind === "recording"
+        ? Layout.recordingPath(organizerId, meetingId, id, contentType)
+        : Layout.transcriptPath(organizerId, meetingId, id)
+      const written = yield* content.write(path, Staging.readStaged(stagedFile.file), { contentType }).pipe(
+        Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : sinkFatal(e)))
+      )
+      const cues = kind === "transcript"
+        ? countCues(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
+        : null
+      yield* checkpoint.markCompleted({
+        kind, id, meetingId, organizerId, path: written.path, bytes: written.bytes, sha256: written.sha256,
+        contentType, cues, runId
+      }).pipe(Effect.mapError(sinkFatal))
+      yield* staging.remove(key)
+      yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
+      if (fetched) {
+        tally.downloaded[kind]++
+        tally.bytes += stagedFile.bytes
+        tally.minutes[kind] += meteredMinutes(artifact.createdDateTime, artifact.endDateTime)
+      } else tally.skipped[kind]++
+      yield* emit(ProgressEvent.ArtifactCompleted({
+        kind, id, meetingId, path: written.path, bytes: written.bytes, sha256: written.sha256, skipped: !fetched
+      }))
+      return { path: written.path, bytes: written.bytes, sha256: written.sha256, contentType, cues }
+    })
+
+  /**
+   * The transcript's metadataContent, parsed, as `transcript-<id>.metadata.json` (opt-in). Same rules as
+   * content: checkpointed, staged before anything slow, never fetched again once complete.
+   */
+  const fetchMetadata = (
+    set: ArtifactSet,
+    transcript: CallTranscript
+  ): Effect.Effect<ReadonlyArray<unknown> | null, SyncFatalError> =>
+    Effect.gen(function*() {
+      const id = transcript.id
+      const meetingId = transcript.meetingId ?? set.meetingId
+      const organizerId = set.organizerId
+      const parse = (text: string) => {
+        const doc = parseMetadataContentEither(text, { mode: "lenient" })
+        return doc._tag === "Right" ? doc.right.cues.map((c) => ({ ...c })) : []
+      }
+      const completed = yield* checkpoint.getCompleted("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
+      if (Option.isSome(completed)) {
+        const c = completed.value
+        const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(Effect.mapError(sinkFatal))
+        if (intact) {
+          yield* staging.remove(Staging.stagingKey("transcriptMetadata", id))
+          const text = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, c.path), "utf8").catch(() => "[]"))
+          return JSON.parse(text) as ReadonlyArray<unknown>
+        }
+      }
+      const key = Staging.stagingKey("transcriptMetadata", id)
+      let staged = yield* staging.find(key)
+      if (staged === null) {
+        const got = yield* downloadSlots.withPermits(1)(
+          graph.transcriptMetadataContent({ userId: organizerId }, meetingId, id)
+        ).pipe(Effect.either)
+        if (got._tag === "Left") {
+          const e = got.left
+          if (isFatal(e, "content")) return yield* Effect.fail(toFatal(e))
+          yield* recordFailure("transcriptMetadata", id, meetingId, organizerId, e.message, e)
+          return null
+        }
+        const bytes = new TextEncoder().encode(got.right)
+        staged = yield* staging.stage(key, Stream.make(bytes), "text/vtt", () => Effect.void).pipe(
+          Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e))
+        )
+        tally.bytes += bytes.length
+        tally.minutes.transcript += meteredMinutes(transcript.createdDateTime, transcript.endDateTime)
+      }
+      const stagedFile = staged
+      const cues = parse(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
+      const path = Layout.transcriptMetadataPath(organizerId, meetingId, id)
+      const json = new TextEncoder().encode(JSON.stringify(cues))
+      const written = yield* content.write(path, Stream.make(json), { contentType: "application/json" }).pipe(
+        Effect.mapError(sinkFatal)
+      )
+      yield* checkpoint.markCompleted({
+        kind: "transcriptMetadata", id, meetingId, organizerId, path: written.path, bytes: written.bytes,
+        sha256: written.sha256, contentType: "application/json", cues: cues.length, runId
+      }).pipe(Effect.mapError(sinkFatal))
+      yield* staging.remove(key)
+      yield* failures.resolve("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
+      return cues
+    })
+
+  const processSet = (set: ArtifactSet): Effect.Effect<void, SyncFatalError> =>
+    Effect.gen(function*() {
+      const [rec, tr] = yield* Effect.all([
+        set.recording === null ? Effect.succeed(null) : fetchArtifact("recording", set, set.recording),
+        set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript)
+      ], { concurrency: 2 })
+      if (rec === null && tr === null) return
+      const metadata = opts.metadataContent && tr !== null && set.transcript !== null
+        ? yield* fetchMetadata(set, set.transcript)
+        : null
+      // Only what was written goes into the line; a side that failed is left out (and retried next run).
+      const written = (rec === null) === (set.recording === null) && (tr === null) === (set.transcript === null)
+        ? set
+        : new ArtifactSet({
+          ...set,
+          match: "none",
+          recording: rec === null ? null : set.recording,
+          transcript: tr === null ? null : set.transcript
+        })
+      const recordingFile = rec === null ? null : { ...rec, contentType: rec.contentType ?? "video/mp4" }
+      const transcriptFile = tr === null ? null : { ...tr, cues: tr.cues ?? 0 }
+      yield* manifest.upsert(Manifest.entryFromSet(written, { recording: recordingFile, transcript: transcriptFile })).pipe(
+        Effect.mapError(sinkFatal)
+      )
+      if (recordSinks.length > 0) {
+        const cues = tr === null ? [] : yield* readCues(tr.path)
+        const setFile = (f: FileFacts | null): SetFile | null =>
+          f === null ? null : { path: f.path, bytes: f.bytes, sha256: f.sha256, contentType: f.contentType }
+        yield* Effect.forEach(recordSinks, (sink) =>
+          sink.writeSet({
+            set: written,
+            recording: setFile(rec),
+            transcript: setFile(tr),
+            cues,
+            runId,
+            root: out,
+            ...(metadata !== null ? { transcriptMetadata: metadata } : {})
+          }), {
+          discard: true
+        }).pipe(Effect.mapError(sinkFatal))
+      }
+      tally.sets++
+      yield* emit(ProgressEvent.SetWritten({
+        meetingId: written.meetingId,
+        recordingId: written.recording?.id ?? null,
+        transcriptId: written.transcript?.id ?? null,
+        match: written.match
+      }))
+    })
+
+  /** Dry run: what would be downloaded (not completed yet) and its metered minutes. */
+  const planSet = (set: ArtifactSet) =>
+    Effect.forEach([set.recording, set.transcript] as const, (a, i) => {
+      if (a === null) return Effect.void
+      const kind: ArtifactKind = i === 0 ? "recording" : "transcript"
+      return Effect.map(checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal)), (c) => {
+        if (Option.isSome(c)) tally.skipped[kind]++
+        else {
+          tally.downloaded[kind]++
+          tally.minutes[kind] += meteredMinutes(a.createdDateTime, a.endDateTime)
+        }
+      })
+    }, { discard: true }).pipe(
+      Effect.zipRight(
+        opts.metadataContent && set.transcript !== null
+          ? Effect.map(
+            checkpoint.getCompleted("transcriptMetadata", set.transcript.id).pipe(Effect.mapError(sinkFatal)),
+            (c) => {
+              if (Option.isNone(c)) {
+                tally.minutes.transcript += meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime)
+              }
+            }
+          )
+          : Effect.void
+      )
+    )
+
+  return { processSet, planSet }
+}

@@ -1,0 +1,88 @@
+/**
+ * What the parts of one run share: options, services, counters, and how
+ * per-item failures are recorded.
+ */
+import type { GraphClientService, GraphError } from "@meeting-artifacts/api"
+import type {
+  CheckpointStore,
+  ContentSinkService,
+  Failures,
+  Manifest,
+  RecordSinkService,
+  SinkError
+} from "@meeting-artifacts/sinks"
+import * as Effect from "effect/Effect"
+import { emit } from "../Progress.js"
+import { ProgressEvent } from "../ProgressEvent.js"
+import { SyncFatalError } from "../SyncError.js"
+import type { ValidatedSyncOptions } from "../SyncOptions.js"
+import { codeOf } from "./errors.js"
+import type * as Staging from "./staging.js"
+
+/** Counters of one run, folded into its summary. */
+export class Tally {
+  discovered = { recording: 0, transcript: 0 }
+  downloaded = { recording: 0, transcript: 0 }
+  skipped = { recording: 0, transcript: 0 }
+  failed = { recording: 0, transcript: 0 }
+  otherFailures = 0
+  minutes = { recording: 0, transcript: 0 }
+  bytes = 0
+  sets = 0
+}
+
+export interface RunContext {
+  readonly opts: ValidatedSyncOptions
+  readonly runId: string
+  /** Absolute output directory. */
+  readonly out: string
+  readonly windowFrom: string
+  readonly windowTo: string
+  readonly graph: GraphClientService
+  readonly checkpoint: CheckpointStore.CheckpointStoreService
+  readonly content: ContentSinkService
+  readonly manifest: Manifest.ManifestService
+  readonly failures: Failures.FailureLogService
+  readonly recordSinks: ReadonlyArray<RecordSinkService>
+  readonly staging: Staging.Staging
+  /** Content downloads in flight (the run's own limit, apart from metadata calls). */
+  readonly downloadSlots: Effect.Semaphore
+  readonly tally: Tally
+}
+
+export const sinkFatal = (e: SinkError): SyncFatalError =>
+  new SyncFatalError({ message: e.message, status: null, code: null, requestId: null, fix: null })
+
+export const stagingFatal = (e: Staging.StagingError): SyncFatalError =>
+  new SyncFatalError({
+    message: `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ""}`,
+    status: null,
+    code: null,
+    requestId: null,
+    fix: "check that the output directory is writable and has free space"
+  })
+
+/** Dead-letters one item: counts it, reports it, and records it in the checkpoint store and failures.jsonl. */
+export const recordFailure = (ctx: RunContext) =>
+(
+  kind: Failures.FailureKind,
+  id: string,
+  meetingId: string | null,
+  organizerId: string | null,
+  reason: string,
+  e: GraphError | null
+): Effect.Effect<void, SyncFatalError> =>
+  Effect.gen(function*() {
+    const { checkpoint, failures, opts, runId, tally } = ctx
+    if (kind === "recording" || kind === "transcript") tally.failed[kind]++
+    else tally.otherFailures++
+    const status = e === null || e.status === 0 ? null : e.status
+    const code = e === null ? null : codeOf(e)
+    const requestId = e?.requestId ?? null
+    if (kind === "recording" || kind === "transcript") {
+      yield* emit(ProgressEvent.ArtifactFailed({ kind, id, meetingId: meetingId ?? "", reason, status, code, requestId }))
+    }
+    if (opts.dryRun) return
+    yield* checkpoint.addDeadLetter({ kind, id, meetingId, organizerId, reason, status, code, requestId, runId })
+    yield* failures.record({ kind, id, meetingId, organizerId, reason, status, code, requestId, at: new Date().toISOString() })
+  }).pipe(Effect.mapError(sinkFatal))
