@@ -11,7 +11,12 @@
  * Each write rewrites the `artifact_sets` partitions it touches and the
  * transcript's own cue file: every new file is written beside the old one,
  * fsynced and renamed over it, so a reader or a kill sees the old file or the
- * new one. `merge` replaces the rows of the set's
+ * new one. Order: the cue file first, then the set row, then stale cue files
+ * are removed; so a set row always finds its cues (`cues` = the number of its
+ * transcript's rows in `transcript_cues` with the same `load_id` and
+ * `meeting_date`). A kill between the two leaves new cues beside the old row
+ * (or no row): the count check shows it, and writing the set again (a re-run
+ * does, as the set was not checkpointed) repairs it. `merge` replaces the rows of the set's
  * artifacts (re-pairing keeps a displaced artifact alone, match "none");
  * `append` adds rows tagged with a `load_id`.
  *
@@ -198,19 +203,29 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
     /**
      * The cues of one transcript (one load) are one file of their own in the
      * date partition, replaced atomically, so writing a transcript never
-     * rewrites other transcripts' cues. A copy under another date (the set
-     * moved on a re-pair) is removed.
+     * rewrites other transcripts' cues. Written BEFORE the set row (see
+     * `writeSetNow`): a set row on disk always has its cue file.
      */
+    const cueFileName = (tid: string, loadId: string) =>
+      `cues-${segment(tid)}${loadId === "" ? "" : "." + segment(loadId)}.parquet`
+
+    /** Step 1: write the new cue file (an empty cue list is removed only after the set row, in `finishCues`). */
     const writeCues = async (tid: string, loadId: string, date: string) => {
-      const name = `cues-${segment(tid)}${loadId === "" ? "" : "." + segment(loadId)}.parquet`
       const dir = partDir("transcript_cues", date)
-      const file = nodePath.join(dir, name)
+      const file = nodePath.join(dir, cueFileName(tid, loadId))
       const n = Number((await rows(`SELECT COUNT(*) AS n FROM new_cues`))[0]!["n"])
-      if (n === 0) await fsp.rm(file, { force: true })
-      else {
-        await fsp.mkdir(dir, { recursive: true })
-        await copyAtomic(`SELECT ${names(CUE_COLUMNS)} FROM new_cues ORDER BY seq`, dir, file)
-      }
+      if (n === 0) return
+      await fsp.mkdir(dir, { recursive: true })
+      await copyAtomic(`SELECT ${names(CUE_COLUMNS)} FROM new_cues ORDER BY seq`, dir, file)
+    }
+
+    /**
+     * Step 3, after the set row: drop the cue file when the transcript now has
+     * no cues, and copies under other dates (the set moved on a re-pair).
+     */
+    const finishCues = async (tid: string, loadId: string, date: string, cueCount: number) => {
+      const name = cueFileName(tid, loadId)
+      if (cueCount === 0) await fsp.rm(nodePath.join(partDir("transcript_cues", date), name), { force: true })
       const tableDir = nodePath.join(root, "transcript_cues")
       for (const d of await fsp.readdir(tableDir).catch(() => [] as Array<string>)) {
         if (d === `meeting_date=${date}`) continue
@@ -283,8 +298,9 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
 
       if (disposition === "append") {
         const dropSet = `set_id = ? AND load_id = ?`
-        await rewrite("artifact_sets", SET_COLUMNS, date, dropSet, [setId, loadId], "new_sets")
         if (tid !== null) await writeCues(tid, loadId, date)
+        await rewrite("artifact_sets", SET_COLUMNS, date, dropSet, [setId, loadId], "new_sets")
+        if (tid !== null) await finishCues(tid, loadId, date, w.cues.length)
         return
       }
 
@@ -294,6 +310,9 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
       })`
       const hitValues: Array<DuckDBValue> = [setId, ...(rid !== null ? [rid] : []), ...(tid !== null ? [tid] : [])]
       const dates = new Set([date, ...(await datesWhere("artifact_sets", hit, hitValues))])
+      // Cues first, set row second: a kill in between leaves the old row (or
+      // none) beside new cues, never a row whose cues are missing.
+      if (tid !== null) await writeCues(tid, "", date)
       for (const d of dates) {
         const file = nodePath.join(partDir("artifact_sets", d), PART)
         if (fs.existsSync(file)) {
@@ -321,7 +340,7 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
         }
         await rewrite("artifact_sets", SET_COLUMNS, d, hit, hitValues, "new_sets")
       }
-      if (tid !== null) await writeCues(tid, "", date)
+      if (tid !== null) await finishCues(tid, "", date, w.cues.length)
     }
 
     const writeRunNow = async (r: RunRecord) => {

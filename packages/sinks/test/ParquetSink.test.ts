@@ -119,6 +119,36 @@ describe("ParquetSink", () => {
       expect(JSON.parse(runs[0]!.counts)).toEqual({ recordings: 1 })
     }))
 
+  it.scoped("new cues beside an old row (a kill between the two files) are detectable and repaired by writing the set again", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const newer = tempDir()
+      const set = makeSet("m1", "r1", "t1")
+      const sink = yield* ParquetSink.make({ dir })
+      yield* sink.writeSet(setWrite(set, 5))
+      // The state a kill after step 1 of a 7-cue write leaves: its cue file, the old row.
+      yield* (yield* ParquetSink.make({ dir: newer })).writeSet(setWrite(set, 7))
+      const cueFile = (d: string) => allFiles(d).find((f) => f.startsWith("transcript_cues/"))!
+      fs.copyFileSync(path.join(newer, cueFile(newer)), path.join(dir, cueFile(dir)))
+      const mismatched = () =>
+        query(
+          `SELECT s.set_id FROM read_parquet('${dir}/artifact_sets/*/*.parquet', hive_partitioning = true) s
+           LEFT JOIN (SELECT transcript_id, load_id, meeting_date, COUNT(*) AS n
+                      FROM read_parquet('${dir}/transcript_cues/*/*.parquet', hive_partitioning = true) GROUP BY ALL) c
+             USING (transcript_id, load_id, meeting_date)
+           WHERE s.cues <> coalesce(c.n, 0)`
+        )
+      expect((yield* mismatched()).length).toBe(1)
+      yield* sink.writeSet(setWrite(set, 7))
+      expect(yield* mismatched()).toEqual([])
+      expect((yield* sets(dir)).map((r) => Number(r.cues))).toEqual([7])
+      expect(yield* cueCount(dir)).toBe(7)
+      // a transcript that loses its cues: row says 0, no cue file left
+      yield* sink.writeSet(setWrite(set, 0))
+      expect((yield* sets(dir)).map((r) => Number(r.cues))).toEqual([0])
+      expect(allFiles(dir).filter((f) => f.startsWith("transcript_cues/"))).toEqual([])
+    }))
+
   it.live("a process killed mid-write leaves readable partitions with whole sets", () =>
     Effect.gen(function*() {
       const dir = tempDir()
@@ -127,9 +157,18 @@ describe("ParquetSink", () => {
       expect(rows.length).toBeGreaterThan(2)
       const n = rows.length
       expect(rows.map((r) => r.recording_id).sort()).toEqual(Array.from({ length: n }, (_, i) => `r${i}`).sort())
-      // cues are written after the set row: at most the last set's cues can be missing
+      // cues are written before the set row: every row has all its cues; at
+      // most the next set's cues are there without their row yet
       const cues = yield* cueCount(dir)
-      expect([n * 50, (n - 1) * 50]).toContain(cues)
+      expect([n * 50, (n + 1) * 50]).toContain(cues)
+      const mismatched = yield* query(
+        `SELECT s.set_id FROM read_parquet('${dir}/artifact_sets/*/*.parquet', hive_partitioning = true) s
+         LEFT JOIN (SELECT transcript_id, load_id, meeting_date, COUNT(*) AS n
+                    FROM read_parquet('${dir}/transcript_cues/*/*.parquet', hive_partitioning = true) GROUP BY ALL) c
+           USING (transcript_id, load_id, meeting_date)
+         WHERE s.cues <> coalesce(c.n, 0)`
+      )
+      expect(mismatched).toEqual([])
       expect(allFiles(dir).filter((f) => !f.endsWith(".partial")).every((f) => f.endsWith(".parquet"))).toBe(true)
     }), 60_000)
 })
