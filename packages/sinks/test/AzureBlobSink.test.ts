@@ -64,6 +64,29 @@ describe("AzureBlobSink (Azurite)", () => {
       expect(yield* listNames(sink)).toEqual(["a/b.mp4"])
     }))
 
+  it.scoped("block buffers reused across failed, concurrent and sequential uploads never mix contents", () =>
+    Effect.gen(function*() {
+      const sink = yield* open({ blockSize: 64 * 1024, concurrency: 2 })
+      // a failed upload returns its buffers to the sink's spare pool
+      const failing = Stream.concat(chunked(randomBytes(500_000), 9_999), Stream.fail("reset" as const))
+      expect(yield* Effect.exit(sink.content.write("x/failed.mp4", failing))).toEqual(Exit.fail("reset"))
+      const datas = Array.from({ length: 4 }, (_, i) => randomBytes(400_000 + i * 77_777))
+      // concurrent uploads (more buffers than one pool), then sequential ones reusing the spares
+      const concurrent = yield* Effect.forEach(
+        datas,
+        (d, i) => sink.content.write(`x/c${i}.mp4`, chunked(d, 10_007 + i)),
+        { concurrency: "unbounded" }
+      )
+      const sequential = yield* Effect.forEach(datas, (d, i) => sink.content.write(`x/s${i}.mp4`, chunked(d, 65_536)))
+      for (const [i, d] of datas.entries()) {
+        expect(concurrent[i]!.sha256).toBe(sha(d))
+        expect(sequential[i]!.sha256).toBe(sha(d))
+        expect(sha(yield* download(sink, `x/c${i}.mp4`))).toBe(sha(d))
+        expect(sha(yield* download(sink, `x/s${i}.mp4`))).toBe(sha(d))
+      }
+      expect((yield* listNames(sink)).includes("x/failed.mp4")).toBe(false)
+    }))
+
   it.scoped("writing the same set twice leaves one blob each and does not re-upload", () =>
     Effect.gen(function*() {
       const sink = yield* open({ blockSize: 16 * 1024 })
