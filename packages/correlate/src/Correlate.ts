@@ -508,7 +508,7 @@ export const correlate = (
     tOnly.set(c, only)
   }
 
-  const all: Array<ArtifactSet> = []
+  const slow: Array<ArtifactSet> = []
   if (slowR.length > 0 || slowT.length > 0) {
     // A copy without an id of an artifact that also arrived with one: the copy with the id wins.
     const slowIds = new Set<string>()
@@ -536,17 +536,41 @@ export const correlate = (
     for (const t of slowT) {
       if (!(ccidOf(t) === undefined && fastIds.has("t" + t.id))) group(t).t.push(t)
     }
-    for (const [m, g] of groups) correlateGroup(m, g.r, g.t, options, all)
+    for (const [m, g] of groups) correlateGroup(m, g.r, g.t, options, slow)
   }
-  const starts = new Float64Array(all.length + fast.length + tOnly.size)
-  for (let i = 0; i < all.length; i++) starts[i] = orderStart(all[i])
-  for (let i = 0; i < fast.length; i++) {
-    const s = fast[i]
-    if (s === null || (dead !== undefined && dead.has(s))) continue
-    if (!s.organizerId) s.organizerId = fallbackOrganizer
-    const t = fastStarts[i]
-    // A recording without createdDateTime falls back to its transcript's.
-    starts[all.length] = Number.isNaN(t) ? orderStart(s) : t
+  // The common case keeps `fast` (and its start times) as the output list: no copy.
+  const n = fast.length
+  let all: Array<ArtifactSet>
+  let starts: Float64Array
+  if (collided === undefined && dead === undefined) {
+    all = fast as Array<ArtifactSet>
+    starts = fastStarts.length >= n + slow.length + tOnly.size ?
+      fastStarts :
+      (() => {
+        const grown = new Float64Array(n + slow.length + tOnly.size)
+        grown.set(fastStarts.subarray(0, n))
+        return grown
+      })()
+    for (let i = 0; i < n; i++) {
+      const s = all[i] as MutableSet
+      if (fallbackOrganizer && !s.organizerId) s.organizerId = fallbackOrganizer
+      // A recording without createdDateTime falls back to its transcript's.
+      if (Number.isNaN(starts[i])) starts[i] = orderStart(s)
+    }
+  } else {
+    all = []
+    starts = new Float64Array(n + slow.length + tOnly.size)
+    for (let i = 0; i < n; i++) {
+      const s = fast[i]
+      if (s === null || (dead !== undefined && dead.has(s))) continue
+      if (fallbackOrganizer && !s.organizerId) s.organizerId = fallbackOrganizer
+      const t = fastStarts[i]
+      starts[all.length] = Number.isNaN(t) ? orderStart(s) : t
+      all.push(s)
+    }
+  }
+  for (const s of slow) {
+    starts[all.length] = orderStart(s)
     all.push(s)
   }
   for (const s of tOnly.values()) {
