@@ -303,7 +303,8 @@ export class Scanner {
           if (e === -1) e = n
           let le2 = e
           if (le2 > p && s.charCodeAt(le2 - 1) === CR) le2--
-          if (le2 === p || (isSpace(s.charCodeAt(p)) && isBlank(s, p, le2))) break
+          // Only an empty line ends a cue (as in the LF path above and the WebVTT spec).
+          if (le2 === p) break
           pe = le2
           p = e + 1
         }
