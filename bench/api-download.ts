@@ -12,7 +12,11 @@
  * the gap between the two Node rows, the rest is Node's HTTP stack against curl.
  * The token goes to curl through a config file on stdin, never on a command line or in output.
  *
- *   pnpm exec tsx bench/api-download.ts [--bytes 1073741824] [--rounds 2]
+ * Each child also reports where its memory was at its highest sampled RSS (V8 heap, external Buffers),
+ * and a raw node:http download (no Effect) runs in the same child setup: with ~63 MB of idle RSS for
+ * the loaded bundle, that floor is what Node's own HTTP stack costs, so the client is judged against it.
+ *
+ *   pnpm exec tsx bench/api-download.ts [--bytes 1073741824] [--rounds 2] [--modes api,http,fetch,api-node]
  */
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
@@ -29,6 +33,15 @@ const argValue = (name: string) => {
 const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
 const CHILD_FLAGS = (argValue("--child-flags") ?? "").split(" ").filter(Boolean)
 const ROUNDS = Number(argValue("--rounds") ?? 2)
+type Mode = "api" | "http" | "fetch" | "api-node"
+const LABELS: Record<Mode, string> = {
+  api: "GraphClient.recordingContent",
+  http: "node:http, no Effect (reference)",
+  fetch: "node fetch/undici, no Effect (ref.)",
+  "api-node": "GraphClient on node:http HttpClient"
+}
+/** `--modes api,http,fetch` (default); `api-node` runs the client on @effect's node:http HttpClient instead of undici */
+const MODES = (argValue("--modes") ?? "api,http,fetch").split(",").filter((m): m is Mode => m in LABELS)
 
 const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
 const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
@@ -48,31 +61,70 @@ const rawFetch = async (baseUrl: string, token: string) => {
   return n
 }
 
+/** For comparison only (BENCH_MODE=http): node:http, 'data' events, no Effect. */
+const rawHttp = async (baseUrl: string, token: string) => {
+  const NodeHttp = await import("node:http")
+  const url = `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+  return new Promise<number>((resolve, reject) => {
+    NodeHttp.get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let n = 0
+      res.on("data", (c: Buffer) => (n += c.length))
+      res.on("end", () => resolve(n))
+      res.on("error", reject)
+    }).on("error", reject)
+  })
+}
+
 /** Child: the download through the API, reporting bytes, seconds and memory as one JSON line. */
 const child = async () => {
-  const [{ GraphClient }, Effect, Stream, Redacted] = await Promise.all([
+  const [{ GraphClient }, Effect, Stream, Redacted, Layer, NodeHttpClient] = await Promise.all([
     import("@meeting-artifacts/api"),
     import("effect/Effect"),
     import("effect/Stream"),
-    import("effect/Redacted")
+    import("effect/Redacted"),
+    import("effect/Layer"),
+    process.env.BENCH_MODE === "api-node" ? import("@effect/platform-node/NodeHttpClient") : Promise.resolve(undefined)
   ])
   const baseUrl = process.env.BENCH_BASE_URL!
   const token = process.env.BENCH_TOKEN!
   const baselineMb = process.memoryUsage().rss / 1024 / 1024
+  // where the memory is at the highest RSS seen (sampled): V8 heap vs external (Buffers) vs the rest
+  const mb = (n: number) => Math.round(n / 1024 / 1024)
+  let atPeak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage()
+    if (m.rss > atPeak.rss) atPeak = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+  }, 20)
   const started = performance.now()
-  const bytes = process.env.BENCH_MODE === "fetch" ? await rawFetch(baseUrl, token) : await Effect.runPromise(
+  const bytes = process.env.BENCH_MODE === "fetch"
+    ? await rawFetch(baseUrl, token)
+    : process.env.BENCH_MODE === "http"
+    ? await rawHttp(baseUrl, token)
+    : await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function*() {
         const api = yield* GraphClient
         const content = yield* api.recordingContent({ userId: ORGANIZER }, MEETING, RECORDING)
         return yield* Stream.runFold(content.stream, 0, (n, chunk) => n + chunk.length)
       })
-    ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
+    ).pipe(Effect.provide(
+      process.env.BENCH_MODE === "api-node"
+        ? Layer.provide(GraphClient.layerWithoutHttpClient({ baseUrl, credential: Redacted.make(token) }), NodeHttpClient!.layer)
+        : GraphClient.layer({ baseUrl, credential: Redacted.make(token) })
+    ))
   )
   const seconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
   const usage = process.resourceUsage()
+  const breakdown = {
+    rss: mb(atPeak.rss),
+    heapTotal: mb(atPeak.heapTotal),
+    heapUsed: mb(atPeak.heapUsed),
+    external: mb(atPeak.external),
+    arrayBuffers: mb(atPeak.arrayBuffers)
+  }
   process.stdout.write(
-    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()) })}\n`
+    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()), breakdown })}\n`
   )
 }
 
@@ -102,8 +154,8 @@ const bundle = (): string => {
   return outfile
 }
 
-const runChild = (script: string, baseUrl: string, token: string, mode: "api" | "fetch" = "api") =>
-  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number }>((resolve, reject) => {
+const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
+  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number; breakdown: Record<string, number> }>((resolve, reject) => {
     const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
       env: { ...process.env, BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode },
       stdio: ["ignore", "pipe", "inherit"]
@@ -147,34 +199,40 @@ const main = async () => {
     // The emulator generates content on the fly and its JIT warms up on the first download; the
     // machine may be shared. So: one warm-up curl, then alternate api and curl runs, best of each.
     await runCurl(url, emu.accessToken)
-    const apiRuns: Array<Awaited<ReturnType<typeof runChild>>> = []
-    const fetchRuns: Array<Awaited<ReturnType<typeof runChild>>> = []
+    type Run = Awaited<ReturnType<typeof runChild>>
+    const runs = new Map<Mode, Array<Run>>(MODES.map((m) => [m, []]))
     const curlRuns: Array<Awaited<ReturnType<typeof runCurl>>> = []
     for (let i = 0; i < ROUNDS; i++) {
-      apiRuns.push(await runChild(script, emu.baseUrl, emu.accessToken))
-      fetchRuns.push(await runChild(script, emu.baseUrl, emu.accessToken, "fetch"))
+      for (const mode of MODES) runs.get(mode)!.push(await runChild(script, emu.baseUrl, emu.accessToken, mode))
       curlRuns.push(await runCurl(url, emu.accessToken))
     }
     NodeFs.rmSync(NodePath.dirname(script), { recursive: true, force: true })
     const mbps = (r: { bytes: number; seconds: number }) => r.bytes / 1024 / 1024 / r.seconds
-    const best = <R extends { seconds: number }>(runs: Array<R>) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a))
-    const peak = (runs: Array<{ peakMb: number }>) => Math.max(...runs.map((r) => r.peakMb))
-    const apiMbps = mbps(best(apiRuns))
-    const fetchMbps = mbps(best(fetchRuns))
+    const best = <R extends { seconds: number }>(rs: Array<R>) => rs.reduce((x, y) => (y.seconds < x.seconds ? y : x))
+    const peak = (rs: Array<{ peakMb: number }>) => Math.max(...rs.map((r) => r.peakMb))
+    const apiRuns = runs.get("api")!
     const curlMbps = mbps(best(curlRuns))
-    const ok = [...apiRuns, ...fetchRuns, ...curlRuns].every((r) => r.bytes === BYTES) && peak(apiRuns) < GOAL_MB
-    console.log(`api-download: ${(BYTES / 1024 ** 3).toFixed(2)} GiB recording, ${ROUNDS} round(s) of api, node fetch, curl on the same URL`)
+    const ok = [...[...runs.values()].flat(), ...curlRuns].every((r) => r.bytes === BYTES) && peak(apiRuns) < GOAL_MB
+    const parts = (b: Record<string, number>) => Object.entries(b).map(([k, v]) => `${k} ${v}`).join(", ")
+    console.log(`api-download: ${(BYTES / 1024 ** 3).toFixed(2)} GiB recording, ${ROUNDS} round(s) of ${MODES.join(", ")}, curl on the same URL`)
     for (let i = 0; i < ROUNDS; i++) {
-      const a = apiRuns[i]!
-      const f = fetchRuns[i]!
+      console.log(`  round ${i + 1}: curl ${mbps(curlRuns[i]!).toFixed(0)} MiB/s`)
+      for (const mode of MODES) {
+        const r = runs.get(mode)![i]!
+        console.log(
+          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${r.peakMb.toFixed(0)} MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${parts(r.breakdown)}`
+        )
+      }
+    }
+    console.log("  summary (best throughput, highest peak RSS over the rounds):")
+    for (const mode of MODES) {
+      const rs = runs.get(mode)!
+      const idle = Math.min(...rs.map((r) => r.baselineMb))
       console.log(
-        `  round ${i + 1}: api ${mbps(a).toFixed(0)} MiB/s (peak RSS ${a.peakMb.toFixed(0)} MB, idle ${a.baselineMb.toFixed(0)} MB) | node fetch ${mbps(f).toFixed(0)} MiB/s (peak RSS ${f.peakMb.toFixed(0)} MB) | curl ${mbps(curlRuns[i]!).toFixed(0)} MiB/s`
+        `    ${LABELS[mode].padEnd(36)} ${mbps(best(rs)).toFixed(0).padStart(4)} MiB/s = ${(mbps(best(rs)) / curlMbps).toFixed(2)}x curl;  peak RSS ${peak(rs).toFixed(0)} MB (idle ${idle.toFixed(0)} MB)${mode === "api" ? ` goal < ${GOAL_MB} MB` : ""}`
       )
     }
-    console.log(`  GraphClient.recordingContent: best ${apiMbps.toFixed(0)} MiB/s, peak RSS ${peak(apiRuns).toFixed(0)} MB (goal < ${GOAL_MB} MB)`)
-    console.log(`  node fetch, no Effect (reference): best ${fetchMbps.toFixed(0)} MiB/s, peak RSS ${peak(fetchRuns).toFixed(0)} MB`)
-    console.log(`  curl (baseline): best ${curlMbps.toFixed(0)} MiB/s`)
-    console.log(`  throughput ratio api/curl: ${(apiMbps / curlMbps).toFixed(2)}; api/node fetch: ${(apiMbps / fetchMbps).toFixed(2)}`)
+    console.log(`    ${"curl (throughput baseline)".padEnd(36)} ${curlMbps.toFixed(0).padStart(4)} MiB/s`)
     console.log(ok ? "PASS" : "FAIL")
     process.exitCode = ok ? 0 : 1
   } finally {
