@@ -45,7 +45,8 @@ const EXTENSIONS: Record<string, string> = {
 export const extensionFor = (contentType: string | null | undefined, fallback: string): string => {
   if (!contentType) return fallback
   const base = contentType.split(";")[0]!.trim().toLowerCase()
-  return EXTENSIONS[base] ?? fallback
+  // own keys only: a served type like "__proto__" or "constructor" must not pick up Object.prototype
+  return Object.hasOwn(EXTENSIONS, base) ? EXTENSIONS[base]! : fallback
 }
 
 export interface ArtifactLocation {

@@ -15,6 +15,13 @@ const kinds = fc.constantFrom("recording", "transcript", "transcriptMetadata") a
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i
 
 describe("Layout", () => {
+  it("content types named like Object.prototype members get the fallback extension", () => {
+    for (const ct of ["__proto__", "constructor", "toString", "hasOwnProperty; charset=x"]) {
+      expect(Layout.extensionFor(ct, "mp4")).toBe("mp4")
+    }
+    expect(Layout.extensionFor("Video/MP4; codecs=x", "bin")).toBe("mp4")
+  })
+
   it("hostile ids never escape the root and make valid segments", () => {
     const root = path.resolve("/srv/out")
     fc.assert(
