@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { writeFileAtomic } from "./internal/atomic.js"
+import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
 
@@ -112,8 +113,8 @@ export const make = (out: string): Effect.Effect<FailureLogService, SinkError> =
     const file = nodePath.join(out, FAILURES_FILE)
     const map = new Map<string, FailureRecord>()
     for (const f of yield* read(out)) map.set(keyOf(f.kind, f.id), f)
-    const lock = yield* Effect.makeSemaphore(1)
-    const flush = lock.withPermits(1)(
+    // Changes that arrive while a rewrite is in flight share the next one.
+    const flush = GroupCommit.make(
       Effect.suspend(() => {
         if (map.size === 0) {
           return Effect.tryPromise({ try: () => fsp.rm(file, { force: true }), catch: sinkError(SINK, "remove") })
@@ -121,7 +122,7 @@ export const make = (out: string): Effect.Effect<FailureLogService, SinkError> =
         const text = [...map.values()].map((f) => formatFailure(f) + "\n").join("")
         return writeFileAtomic(file, text, SINK)
       })
-    )
+    ).commit
     return {
       path: file,
       entries: Effect.sync(() => [...map.values()]),

@@ -13,8 +13,10 @@
  * a new line replaces every line that shares its recording or transcript id,
  * and an artifact of a replaced line that the new line does not carry stays,
  * alone, in a line of its own (match "none"). The whole file is rewritten
- * atomically (temp + fsync + rename) on each upsert, so a kill leaves the old
- * manifest or the new one.
+ * atomically (temp + fsync + rename) before an upsert returns, so a kill
+ * leaves the old manifest or the new one; upserts that arrive during a
+ * rewrite share the next one. Lines are indexed by id and their text cached,
+ * so an upsert costs O(1) and a rewrite is a join plus the write itself.
  */
 import type { ArtifactSet } from "@meeting-artifacts/correlate"
 import { MatchKind } from "@meeting-artifacts/correlate"
@@ -25,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { writeFileAtomic } from "./internal/atomic.js"
+import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
 
@@ -233,35 +236,118 @@ export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError
     catch: sinkError(SINK, "read")
   }).pipe(Effect.flatMap(parseManifest))
 
-/** Load the manifest of `out` and return a store that upserts into it. */
+/**
+ * The lines of a manifest in file order, indexed by recording id, transcript
+ * id and (for lines with neither) meeting id, so an upsert finds the lines it
+ * replaces without a scan, and a rewrite reuses the text of every unchanged
+ * line. Same result, line for line and in the same order, as `mergeEntries`.
+ * Lines live in groups (positions that never move); a replaced line becomes
+ * its replacement and residuals in its own group.
+ */
+export interface ManifestLines {
+  /** Upsert one line (`mergeEntries` semantics). */
+  readonly upsert: (e: ManifestEntry) => void
+  /** The lines, in file order. */
+  readonly lines: () => ReadonlyArray<ManifestEntry>
+  /** The file's text. */
+  readonly text: () => string
+}
+
+export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestLines => {
+  const groups: Array<Array<ManifestEntry>> = []
+  const byRec = new Map<string, number>()
+  const byTr = new Map<string, number>()
+  const byEmpty = new Map<string, number>()
+  const formatted = new WeakMap<ManifestEntry, string>()
+  let snapshot: ReadonlyArray<ManifestEntry> | null = null
+
+  const index = (e: ManifestEntry, g: number) => {
+    if (e.recording) byRec.set(e.recording.id, g)
+    if (e.transcript) byTr.set(e.transcript.id, g)
+    if (!e.recording && !e.transcript) byEmpty.set(e.meetingId, g)
+  }
+  const unindex = (e: ManifestEntry) => {
+    if (e.recording) byRec.delete(e.recording.id)
+    if (e.transcript) byTr.delete(e.transcript.id)
+    if (!e.recording && !e.transcript) byEmpty.delete(e.meetingId)
+  }
+  const find = (g: number | undefined, test: (l: ManifestEntry) => boolean) => {
+    if (g === undefined) return undefined
+    const p = groups[g]!.findIndex(test)
+    return p < 0 ? undefined : { g, p, line: groups[g]![p]! }
+  }
+
+  const upsert = (e: ManifestEntry) => {
+    snapshot = null
+    const rid = e.recording?.id
+    const tid = e.transcript?.id
+    const found = [
+      rid !== undefined ? find(byRec.get(rid), (l) => l.recording?.id === rid) : undefined,
+      tid !== undefined ? find(byTr.get(tid), (l) => l.transcript?.id === tid) : undefined,
+      !e.recording && !e.transcript
+        ? find(byEmpty.get(e.meetingId), (l) => !l.recording && !l.transcript && l.meetingId === e.meetingId)
+        : undefined
+    ].filter((h): h is NonNullable<typeof h> => h !== undefined)
+    const hits = found.filter((h, i) => found.findIndex((o) => o.line === h.line) === i)
+      .sort((x, y) => x.g - y.g || x.p - y.p)
+    if (hits.length === 0) {
+      groups.push([e])
+      index(e, groups.length - 1)
+      return
+    }
+    // Back to front, so positions of earlier hits in the same group stay valid.
+    for (let i = hits.length - 1; i >= 0; i--) {
+      const { g, line: old } = hits[i]!
+      const p = groups[g]!.indexOf(old)
+      const keepR = old.recording && old.recording.id !== rid ? old.recording : null
+      const keepT = old.transcript && old.transcript.id !== tid ? old.transcript : null
+      const replacement: Array<ManifestEntry> = i === 0 ? [e] : []
+      if (keepR) replacement.push({ ...old, match: "none", transcript: null, recording: keepR })
+      if (keepT) replacement.push({ ...old, match: "none", recording: null, transcript: keepT })
+      unindex(old)
+      groups[g]!.splice(p, 1, ...replacement)
+      for (const r of replacement) index(r, g)
+    }
+  }
+
+  for (const e of initial) upsert(e)
+  const lines = () => (snapshot ??= groups.flat())
+  return {
+    upsert,
+    lines,
+    text: () =>
+      lines().map((l) => {
+        let t = formatted.get(l)
+        if (t === undefined) {
+          t = formatEntry(l) + "\n"
+          formatted.set(l, t)
+        }
+        return t
+      }).join("")
+  }
+}
+
+/**
+ * Load the manifest of `out` and return a store that upserts into it. Upserts
+ * that arrive while a rewrite is in flight are written together by the next
+ * one (each still returns only once a rewrite holding it is on disk).
+ */
 export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
   Effect.gen(function*() {
     const file = nodePath.join(out, MANIFEST_FILE)
-    let lines = yield* read(out)
-    let version = 0
-    let written = 0
-    const lock = yield* Effect.makeSemaphore(1)
-    // Writers that queue behind a rewrite usually find their change already written (coalescing).
-    const flush = (want: number) =>
-      lock.withPermits(1)(
-        Effect.suspend(() => {
-          if (written >= want) return Effect.void
-          const v = version
-          const text = lines.map((l) => formatEntry(l) + "\n").join("")
-          return Effect.map(writeFileAtomic(file, text, SINK), () => {
-            written = Math.max(written, v)
-          })
-        })
-      )
+    // A well-formed file loads unchanged; a damaged one (an id in two lines) is
+    // normalised as if its lines were upserted in order.
+    const lines = makeLines(yield* read(out))
+    // Upserts that arrive while a rewrite is in flight share the next one.
+    const group = GroupCommit.make(Effect.suspend(() => writeFileAtomic(file, lines.text(), SINK)))
     return {
       path: file,
-      entries: Effect.sync(() => lines),
+      entries: Effect.sync(() => lines.lines()),
       upsert: (entries) =>
         Effect.suspend(() => {
           const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]
-          lines = mergeEntries(lines, list)
-          version++
-          return flush(version)
+          for (const e of list) lines.upsert(e)
+          return group.commit
         })
     }
   })

@@ -96,6 +96,53 @@ describe("Manifest", () => {
     )
   })
 
+  it("the indexed store (makeLines) gives mergeEntries' lines, in the same order, and the same text", () => {
+    const arb = fc.array(
+      fc.record({
+        m: fc.constantFrom("m1", "m2", "m3"),
+        r: fc.option(fc.constantFrom("r1", "r2", "r3", "r4"), { nil: null }),
+        t: fc.option(fc.constantFrom("t1", "t2", "t3", "t4"), { nil: null }),
+        batch: fc.boolean()
+      }),
+      { maxLength: 40 }
+    )
+    fc.assert(
+      fc.property(arb, fc.nat({ max: 40 }), (ops, reloadAt) => {
+        let reference: Array<Manifest.ManifestEntry> = []
+        let store = Manifest.makeLines()
+        ops.forEach((op, i) => {
+          // a reload (make() on the written file) loads the same lines back
+          if (i === reloadAt) store = Manifest.makeLines(store.lines())
+          const e = entry(op.m, op.r, op.t)
+          reference = Manifest.mergeEntries(reference, op.batch ? [e, e] : [e])
+          store.upsert(e)
+          if (op.batch) store.upsert(e)
+          expect(store.lines()).toEqual(reference)
+        })
+        expect(store.text()).toBe(reference.map((l) => Manifest.formatEntry(l) + "\n").join(""))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it.effect("concurrent upserts coalesce, and each returns only once its line is on disk", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const m = yield* Manifest.make(out)
+      const missing = yield* Effect.forEach(
+        Array.from({ length: 60 }, (_, i) => i),
+        (i) =>
+          Effect.andThen(m.upsert(entry(`m${i}`, `r${i}`, i % 2 ? `t${i}` : null)), () =>
+            Manifest.read(out).pipe(Effect.map((lines) => (lines.some((l) => l.recording?.id === `r${i}`) ? 0 : 1)))),
+        { concurrency: 12 }
+      )
+      expect(missing.filter((x) => x !== 0)).toEqual([])
+      const lines = yield* Manifest.read(out)
+      expect(lines.length).toBe(60)
+      expect(ids(lines).r.length).toBe(60)
+      expect(fs.readdirSync(out).filter((f) => f !== "manifest.jsonl")).toEqual([])
+    }))
+
   it.effect("a malformed manifest is a clear error, not silently dropped", () =>
     Effect.gen(function*() {
       const out = tempDir()
