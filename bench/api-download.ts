@@ -95,6 +95,7 @@ const child = async () => {
     const m = process.memoryUsage()
     if (m.rss > atPeak.rss) atPeak = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
   }, 20)
+  let chunks = 0
   const started = performance.now()
   const bytes = process.env.BENCH_MODE === "fetch"
     ? await rawFetch(baseUrl, token)
@@ -105,7 +106,10 @@ const child = async () => {
       Effect.gen(function*() {
         const api = yield* GraphClient
         const content = yield* api.recordingContent({ userId: ORGANIZER }, MEETING, RECORDING)
-        return yield* Stream.runFold(content.stream, 0, (n, chunk) => n + chunk.length)
+        return yield* Stream.runFold(content.stream, 0, (n, chunk) => {
+          chunks++
+          return n + chunk.length
+        })
       })
     ).pipe(Effect.provide(
       process.env.BENCH_MODE === "api-node"
@@ -124,7 +128,7 @@ const child = async () => {
     arrayBuffers: mb(atPeak.arrayBuffers)
   }
   process.stdout.write(
-    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()), breakdown })}\n`
+    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()), breakdown, chunks })}\n`
   )
 }
 
@@ -155,7 +159,7 @@ const bundle = (): string => {
 }
 
 const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
-  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number; breakdown: Record<string, number> }>((resolve, reject) => {
+  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number; breakdown: Record<string, number>; chunks?: number }>((resolve, reject) => {
     const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
       env: { ...process.env, BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode },
       stdio: ["ignore", "pipe", "inherit"]
@@ -220,7 +224,7 @@ const main = async () => {
       for (const mode of MODES) {
         const r = runs.get(mode)![i]!
         console.log(
-          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${r.peakMb.toFixed(0)} MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${parts(r.breakdown)}`
+          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${r.peakMb.toFixed(0)} MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${parts(r.breakdown)}${r.chunks ? `; ${r.chunks} chunks of ${(r.bytes / r.chunks / 1024).toFixed(1)} KiB avg` : ""}`
         )
       }
     }

@@ -60,6 +60,8 @@ const contentBytes = Metric.counter("graph_content_bytes_total", { description: 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "cookie", "proxy-authorization"])
 const ERROR_BODY_LIMIT = 64 * 1024
+const METRIC_BATCH_BYTES = 8 * 1024 * 1024
+const EMPTY = new Uint8Array(0)
 
 /** Removes credential headers, whatever their case (the GHSA-396q-4vc8-28x9 mistake was a case-sensitive strip). */
 export const stripCredentials = (headers: Readonly<Record<string, string>>): Record<string, string> => {
@@ -528,15 +530,26 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         let delivered = 0
         let resumes = 0
         const idle = policy.bodyIdleTimeoutMs
+        // The content-bytes metric is reported in batches (and at the end): a metric update per chunk
+        // costs more allocation than the rest of the per-chunk work together.
+        let unreported = 0
+        const reportBytes = Effect.suspend(() => {
+          const n = unreported
+          unreported = 0
+          return n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
+        })
         /**
-         * The body of one response. A watchdog aborts the request when a pull has waited `idle` ms for
-         * data (time the consumer spends between pulls does not count); the body then fails as cut off.
+         * The body of one response, `skip` bytes the consumer already has dropped, each pull checked and
+         * counted in one step (one Effect per pulled chunk, no extra stream stages). A watchdog aborts
+         * the request when a pull has waited `idle` ms for data (time the consumer spends between pulls
+         * does not count); the body then fails as cut off.
          */
-        const watched = (opened: Opened): Stream.Stream<Uint8Array, Cut> =>
+        const segment = (opened: Opened, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> =>
           Stream.unwrapScoped(Effect.gen(function*() {
             const pull = yield* Stream.toPull(opened.res.stream)
             let waitingSince = 0
             let stalled = false
+            let toSkip = skip
             yield* Effect.forkScoped(Effect.gen(function*() {
               for (;;) {
                 yield* Effect.sleep(Math.max(10, Math.min(1000, Math.floor(idle / 4))))
@@ -546,45 +559,50 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
                 }
               }
             }))
-            return Stream.repeatEffectChunkOption(Effect.suspend(() => {
-              waitingSince = Date.now()
-              return Effect.map(pull, (chunk) => {
-                waitingSince = 0
-                return chunk
-              })
-            })).pipe(
-              Stream.mapError((e) => new Cut(stalled ? `no data for ${idle} ms` : describeCause(e.cause ?? e)))
-            )
-          }))
-        const segment = (opened: Opened, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> => {
-          let toSkip = skip
-          // One pass per pulled chunk (not per buffer): skip what the consumer already has, count, check.
-          return watched(opened).pipe(
-            Stream.mapChunksEffect((chunk) => {
-              const out: Array<Uint8Array> = []
+            type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Cut | GraphError>>
+            const accept = (chunk: Chunk.Chunk<Uint8Array>): Step => {
+              waitingSince = 0
+              let out: Array<Uint8Array> | undefined
               let n = 0
+              let i = 0
               for (let c of chunk) {
+                const original = c
                 if (toSkip > 0) {
                   if (c.length <= toSkip) {
                     toSkip -= c.length
-                    continue
+                    c = EMPTY
+                  } else {
+                    c = c.subarray(toSkip)
+                    toSkip = 0
                   }
-                  c = c.subarray(toSkip)
-                  toSkip = 0
                 }
-                if (c.length === 0) continue
                 if (total !== null && delivered + n + c.length > total) {
-                  return Effect.fail(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1))
+                  return Effect.fail(Option.some(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1)))
                 }
                 n += c.length
-                out.push(c)
+                // copy the element list only when an element changed (skipped or cut)
+                if (out === undefined && (c !== original || c.length === 0)) out = Chunk.toReadonlyArray(chunk).slice(0, i)
+                if (out !== undefined && c.length > 0) out.push(c)
+                i++
               }
               delivered += n
               stats.bytes += n
-              return n === 0 ? Effect.succeed(Chunk.empty()) : Effect.as(Metric.incrementBy(contentBytes, n), Chunk.unsafeFromArray(out))
-            })
-          )
-        }
+              unreported += n
+              const result = out === undefined ? chunk : Chunk.unsafeFromArray(out)
+              return unreported >= METRIC_BATCH_BYTES ? Effect.as(reportBytes, result) : Effect.succeed(result)
+            }
+            const step: Step = Effect.suspend(() => {
+              waitingSince = Date.now()
+              return pull
+            }).pipe(
+              Effect.matchEffect({
+                onFailure: (e) =>
+                  Effect.fail(Option.map(e, (err) => new Cut(stalled ? `no data for ${idle} ms` : describeCause(err.cause ?? err)))),
+                onSuccess: accept
+              })
+            )
+            return Stream.repeatEffectChunkOption(step)
+          }))
         const loop = (opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
           segment(opened, skip).pipe(
             Stream.catchTag("Cut", (cut) => resume(cut.why)),
@@ -626,7 +644,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             })
           )
         }
-        return loop(first, firstSkip)
+        return Stream.ensuring(loop(first, firstSkip), reportBytes)
       })
 
     const openStream = (spec: ContentSpec): Effect.Effect<Content, GraphError, Scope.Scope> =>
