@@ -23,17 +23,20 @@ export const make = <E>(write: Effect.Effect<void, E>): { readonly commit: Effec
       if (inFlight !== null) return Effect.zipRight(Deferred.await(inFlight), flush(want))
       const done = Deferred.unsafeMake<void>(FiberId.none)
       inFlight = done
-      const v = version
+      // Yield once before taking the snapshot: fibers woken by the last
+      // rewrite (and the ones they start) add their changes to this one.
       return Effect.uninterruptible(
-        write.pipe(
-          Effect.tap(() => {
-            written = Math.max(written, v)
-          }),
-          Effect.ensuring(Effect.suspend(() => {
-            inFlight = null
-            return Deferred.succeed(done, undefined)
-          }))
-        )
+        Effect.yieldNow().pipe(Effect.zipRight(Effect.suspend(() => {
+          const v = version
+          return write.pipe(
+            Effect.tap(() => {
+              written = Math.max(written, v)
+            })
+          )
+        })), Effect.ensuring(Effect.suspend(() => {
+          inFlight = null
+          return Deferred.succeed(done, undefined)
+        })))
       )
     })
   return { commit: Effect.suspend(() => flush(++version)) }
