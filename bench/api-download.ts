@@ -16,7 +16,10 @@
  * and a raw node:http download (no Effect) runs in the same child setup: with ~63 MB of idle RSS for
  * the loaded bundle, that floor is what Node's own HTTP stack costs, so the client is judged against it.
  *
- *   pnpm exec tsx bench/api-download.ts [--bytes 1073741824] [--rounds 2] [--modes api,http,fetch,api-node]
+ * (GraphClient.layer runs on node:http: on undici, as before, the same download peaked ~10 MB higher
+ * and undici's llhttp WebAssembly alone adds ~6 MB of idle RSS.)
+ *
+ *   pnpm exec tsx bench/api-download.ts [--bytes 1073741824] [--rounds 2] [--modes api,http,fetch]
  */
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
@@ -33,14 +36,13 @@ const argValue = (name: string) => {
 const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
 const CHILD_FLAGS = (argValue("--child-flags") ?? "").split(" ").filter(Boolean)
 const ROUNDS = Number(argValue("--rounds") ?? 2)
-type Mode = "api" | "http" | "fetch" | "api-node"
+type Mode = "api" | "http" | "fetch"
 const LABELS: Record<Mode, string> = {
   api: "GraphClient.recordingContent",
   http: "node:http, no Effect (reference)",
-  fetch: "node fetch/undici, no Effect (ref.)",
-  "api-node": "GraphClient on node:http HttpClient"
+  fetch: "node fetch/undici, no Effect (ref.)"
 }
-/** `--modes api,http,fetch` (default); `api-node` runs the client on @effect's node:http HttpClient instead of undici */
+/** `--modes api,http,fetch` (default): which downloads run each round */
 const MODES = (argValue("--modes") ?? "api,http,fetch").split(",").filter((m): m is Mode => m in LABELS)
 
 const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
@@ -77,13 +79,11 @@ const rawHttp = async (baseUrl: string, token: string) => {
 
 /** Child: the download through the API, reporting bytes, seconds and memory as one JSON line. */
 const child = async () => {
-  const [{ GraphClient }, Effect, Stream, Redacted, Layer, NodeHttpClient] = await Promise.all([
+  const [{ GraphClient }, Effect, Stream, Redacted] = await Promise.all([
     import("@meeting-artifacts/api"),
     import("effect/Effect"),
     import("effect/Stream"),
-    import("effect/Redacted"),
-    import("effect/Layer"),
-    process.env.BENCH_MODE === "api-node" ? import("@effect/platform-node/NodeHttpClient") : Promise.resolve(undefined)
+    import("effect/Redacted")
   ])
   const baseUrl = process.env.BENCH_BASE_URL!
   const token = process.env.BENCH_TOKEN!
@@ -111,11 +111,7 @@ const child = async () => {
           return n + chunk.length
         })
       })
-    ).pipe(Effect.provide(
-      process.env.BENCH_MODE === "api-node"
-        ? Layer.provide(GraphClient.layerWithoutHttpClient({ baseUrl, credential: Redacted.make(token) }), NodeHttpClient!.layer)
-        : GraphClient.layer({ baseUrl, credential: Redacted.make(token) })
-    ))
+    ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
   )
   const seconds = (performance.now() - started) / 1000
   clearInterval(sampler)

@@ -133,6 +133,13 @@ export interface GraphClientService {
   readonly stats: Effect.Effect<GraphStats>
 }
 
+/**
+ * The default transport: node:http(s) with keep-alive. Measured against undici (bench/api-download.ts):
+ * the same throughput, ~10 MB lower peak RSS for a 1 GiB download, and undici is not loaded at all
+ * (its llhttp WebAssembly costs ~6 MB of idle RSS).
+ */
+const nodeHttpClient = Layer.provide(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+
 export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {
   /** Builds a client on the `HttpClient` in context. */
   static readonly make: (options: GraphClientOptions) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =
@@ -142,9 +149,12 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
   static readonly layerWithoutHttpClient = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> =>
     Layer.effect(GraphClient, internal.make(options))
 
-  /** A client with its own undici-based HttpClient. */
+  /**
+   * A client with its own HttpClient on Node's `http`/`https` modules (keep-alive connections).
+   * For another transport (e.g. undici: `NodeHttpClient.layerUndici`), use `layerWithoutHttpClient`.
+   */
   static readonly layer = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest> =>
-    Layer.provide(GraphClient.layerWithoutHttpClient(options), NodeHttpClient.layerUndici)
+    Layer.provide(GraphClient.layerWithoutHttpClient(options), nodeHttpClient)
 
   /**
    * From configuration: `GRAPH_BASE_URL` (default Graph v1.0) and
@@ -157,6 +167,6 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
     readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
     readonly policy?: Partial<GraphPolicy> | undefined
   }): Layer.Layer<GraphClient, ConfigError.ConfigError | BadRequest> =>
-    Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), NodeHttpClient.layerUndici)
+    Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), nodeHttpClient)
 }
 
