@@ -156,6 +156,7 @@ describe("ad hoc calls", () => {
     expect((await get(emu, `${call}/recordings/nope/content`)).status).toBe(404)
     expect((await get(emu, `/users/${OTHER}/adhocCalls/other-call/recordings`)).status).toBe(200)
     expect((await get(emu, call)).status).toBe(400)
+    expect((await get(emu, `/users/${USER}/adhocCalls`)).status).toBe(400)
   })
 
   it("adds calls and artifacts at runtime (library and admin route); validates fixtures", async () => {

@@ -731,9 +731,9 @@ const matchAdhoc = (
   let i = start
   let callId = keyed
   if (callId === undefined) {
+    if (segments[i] === undefined) throw badRequest("Resource not found for the segment 'adhocCalls'.")
     const getAll = matchGetAll(ctx, segments, i, "adhocCall", scope)
     if (getAll) return getAll
-    if (segments[i] === undefined) throw badRequest("Resource not found for the segment 'adhocCalls'.")
     callId = keyOf(segments[i]!)
   }
   i += 1
