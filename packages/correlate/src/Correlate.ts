@@ -392,9 +392,10 @@ type MutableSet = { -readonly [K in keyof ArtifactSet]: ArtifactSet[K] }
  * Every distinct recording id and transcript id appears in exactly one set.
  *
  * The common case (each contentCorrelationId on one recording and one
- * transcript of the same meeting) costs one Map insert per recording and one
- * lookup per transcript; everything else (artifacts without an id, several
- * artifacts sharing an id, duplicates) goes through the per-meeting rules.
+ * transcript of the same meeting) costs one Map insert per recording, one
+ * lookup per transcript and a few sequential passes over typed arrays;
+ * everything else (artifacts without an id, several artifacts sharing an id,
+ * duplicates) goes through the per-meeting rules.
  */
 export const correlate = (
   recordings: Iterable<CallRecording>,
@@ -402,110 +403,134 @@ export const correlate = (
   options?: CorrelateOptions
 ): Array<ArtifactSet> => {
   const fallbackOrganizer = options?.organizerId || ""
-  // contentCorrelationId -> index in `fast` of the set holding that recording. An index, not
-  // the set: a Map (old, large) pointing at a million young objects makes every scavenge slow.
-  const byCcid = new Map<string, number>()
-  const fast: Array<MutableSet | null> = []
-  // Start times of the sets in `fast`, read while each recording is in cache.
-  let fastStarts = new Float64Array(Array.isArray(recordings) ? Math.max(16, recordings.length) : 1024)
-  const slowR: Array<CallRecording> = []
-  const slowT: Array<CallTranscript> = []
-  let collided: Set<string> | undefined
-  let dead: Set<ArtifactSet> | undefined
+  const recs: ReadonlyArray<CallRecording> = Array.isArray(recordings) ? recordings : Array.from(recordings)
+  const trs: ReadonlyArray<CallTranscript> = Array.isArray(transcripts) ? transcripts : Array.from(transcripts)
+  const n = recs.length
 
-  for (const r of recordings) {
+  // 1. Recordings: contentCorrelationId -> index (an index, not an object: a large old Map
+  //    pointing at young objects makes every scavenge slow), and each start time, read while
+  //    the recording is in cache. `off[i]`: recording i is not on the fast path.
+  const byCcid = new Map<string, number>()
+  const off = new Uint8Array(n)
+  let starts = new Float64Array(n)
+  const slowR: Array<CallRecording> = []
+  let collided: Set<string> | undefined
+  for (let i = 0; i < n; i++) {
+    const r = recs[i]
     const c = r.contentCorrelationId
     if (!c) {
       slowR.push(r)
+      off[i] = 1
       continue
     }
     const size = byCcid.size
-    const set = makeArtifactSet(
-      meetingIdOf(r, options),
-      organizerIdOf(r) || "",
-      c,
-      "none",
-      r,
-      null
-    ) as MutableSet
-    byCcid.set(c, fast.length)
+    byCcid.set(c, i)
     if (byCcid.size === size) (collided ??= new Set()).add(c)
-    if (fast.length === fastStarts.length) {
-      const grown = new Float64Array(fastStarts.length * 2)
-      grown.set(fastStarts)
-      fastStarts = grown
-    }
-    fastStarts[fast.length] = graphDateTimeMs(r.createdDateTime)
-    fast.push(set)
+    starts[i] = graphDateTimeMs(r.createdDateTime)
   }
   if (collided !== undefined) {
     // Several recordings (or copies of one) share an id: the per-meeting rules sort them out.
-    for (let i = 0; i < fast.length; i++) {
-      const set = fast[i]!
-      if (collided.has(set.contentCorrelationId!)) {
-        slowR.push(set.recording!)
-        fast[i] = null
+    for (let i = 0; i < n; i++) {
+      if (off[i] === 0 && collided.has(recs[i].contentCorrelationId!)) {
+        slowR.push(recs[i])
+        off[i] = 1
       }
     }
     for (const c of collided) byCcid.delete(c)
   }
 
-  const tOnly = new Map<string, MutableSet>()
-  for (const t of transcripts) {
-    const c = t.contentCorrelationId
-    if (!c) {
-      slowT.push(t)
-      continue
-    }
-    const at = byCcid.get(c)
-    const set = at === undefined ? undefined : fast[at]!
-    if (set !== undefined) {
-      if (set.meetingId === meetingIdOf(t, options)) {
-        if (set.transcript === null) {
-          set.transcript = t
-          set.match = "contentCorrelationId"
-          if (!set.organizerId) set.organizerId = organizerIdOf(t) || ""
-          continue
-        }
-        if (set.transcript.id === t.id) {
-          set.transcript = preferOf(set.transcript, t) as CallTranscript
-          continue
-        }
-      }
-      // Several transcripts for one id, or one id in two meetings: the per-meeting rules sort them out.
-      ;(collided ??= new Set()).add(c)
-      ;(dead ??= new Set()).add(set)
-      byCcid.delete(c)
-      slowR.push(set.recording!)
-      if (set.transcript !== null) slowT.push(set.transcript)
-      slowT.push(t)
-      continue
-    }
+  // 2. Transcripts. Recording i's transcript goes to slots[2i + 1], the transcript's meetingId
+  //    to slots[2i]. The first attempt only writes (a store to a random place does not stall
+  //    the way a load does) and checks afterwards, in the sequential pass that builds the sets,
+  //    that every recording got at most one transcript, of its own meeting. Otherwise (several
+  //    transcripts for one id, delta duplicates, one id in two meetings) the careful pass redoes
+  //    this step, reading before it writes.
+  const slots = new Array<string | CallTranscript | null>(2 * n).fill(null)
+  let slowT: Array<CallTranscript> = []
+  let tOnly = new Map<string, MutableSet>()
+  let hits = 0
+  // What step 1 found, for the careful pass to start from (transcript-only ids may add to it).
+  const collidedByRecordings = collided === undefined ? undefined : new Set(collided)
+  const transcriptOnly = (t: CallTranscript, c: string) => {
     if (collided !== undefined && collided.has(c)) {
       slowT.push(t)
-      continue
+      return
     }
     const other = tOnly.get(c)
     if (other !== undefined) {
       if (other.transcript!.id === t.id && other.meetingId === meetingIdOf(t, options)) {
         other.transcript = preferOf(other.transcript!, t) as CallTranscript
         other.organizerId = organizerIdOf(other.transcript) || fallbackOrganizer
-        continue
+        return
       }
       ;(collided ??= new Set()).add(c)
       tOnly.delete(c)
       slowT.push(other.transcript!, t)
+      return
+    }
+    tOnly.set(c, makeArtifactSet(meetingIdOf(t, options), organizerIdOf(t) || fallbackOrganizer, c, "none", null, t) as MutableSet)
+  }
+  for (let j = 0; j < trs.length; j++) {
+    const t = trs[j]
+    const c = t.contentCorrelationId
+    if (!c) {
+      slowT.push(t)
       continue
     }
-    const only = makeArtifactSet(
-      meetingIdOf(t, options),
-      organizerIdOf(t) || fallbackOrganizer,
-      c,
-      "none",
-      null,
-      t
-    ) as MutableSet
-    tOnly.set(c, only)
+    const at = byCcid.get(c)
+    if (at !== undefined) {
+      slots[2 * at] = meetingIdOf(t, options)
+      slots[2 * at + 1] = t
+      hits++
+      continue
+    }
+    transcriptOnly(t, c)
+  }
+  let paired = 0
+  let clean = true
+  for (let i = 0; i < n; i++) {
+    const m = slots[2 * i]
+    if (m === null) continue
+    paired++
+    if (off[i] === 1 || m !== meetingIdOf(recs[i], options)) clean = false
+  }
+  if (!clean || paired !== hits) {
+    // The careful pass starts afresh from what step 1 found.
+    slots.fill(null)
+    slowT = []
+    tOnly = new Map()
+    collided = collidedByRecordings
+    for (let j = 0; j < trs.length; j++) {
+      const t = trs[j]
+      const c = t.contentCorrelationId
+      if (!c) {
+        slowT.push(t)
+        continue
+      }
+      const at = byCcid.get(c)
+      if (at !== undefined) {
+        const prev = slots[2 * at + 1] as CallTranscript | null
+        if (meetingIdOf(recs[at], options) === meetingIdOf(t, options)) {
+          if (prev === null) {
+            slots[2 * at + 1] = t
+            continue
+          }
+          if (prev.id === t.id) {
+            slots[2 * at + 1] = preferOf(prev, t)
+            continue
+          }
+        }
+        // Several transcripts for one id, or one id in two meetings: the per-meeting rules sort them out.
+        ;(collided ??= new Set()).add(c)
+        byCcid.delete(c)
+        slowR.push(recs[at])
+        off[at] = 1
+        if (prev !== null) slowT.push(prev)
+        slowT.push(t)
+        continue
+      }
+      transcriptOnly(t, c)
+    }
   }
 
   const slow: Array<ArtifactSet> = []
@@ -515,10 +540,11 @@ export const correlate = (
     for (const r of slowR) slowIds.add("r" + r.id)
     for (const t of slowT) slowIds.add("t" + t.id)
     const fastIds = new Set<string>()
-    for (const s of fast) {
-      if (s === null) continue
-      if (slowIds.has("r" + s.recording!.id)) fastIds.add("r" + s.recording!.id)
-      if (s.transcript !== null && slowIds.has("t" + s.transcript.id)) fastIds.add("t" + s.transcript.id)
+    for (let i = 0; i < n; i++) {
+      if (off[i] === 1) continue
+      const r = recs[i], t = slots[2 * i + 1] as CallTranscript | null
+      if (slowIds.has("r" + r.id)) fastIds.add("r" + r.id)
+      if (t !== null && slowIds.has("t" + t.id)) fastIds.add("t" + t.id)
     }
     for (const s of tOnly.values()) {
       if (slowIds.has("t" + s.transcript!.id)) fastIds.add("t" + s.transcript!.id)
@@ -538,46 +564,43 @@ export const correlate = (
     }
     for (const [m, g] of groups) correlateGroup(m, g.r, g.t, options, slow)
   }
-  // The common case keeps `fast` (and its start times) as the output list: no copy.
-  const n = fast.length
-  let all: Array<ArtifactSet>
-  let starts: Float64Array
-  if (collided === undefined && dead === undefined) {
-    all = fast as Array<ArtifactSet>
-    starts = fastStarts.length >= n + slow.length + tOnly.size ?
-      fastStarts :
-      (() => {
-        const grown = new Float64Array(n + slow.length + tOnly.size)
-        grown.set(fastStarts.subarray(0, n))
-        return grown
-      })()
-    for (let i = 0; i < n; i++) {
-      const s = all[i] as MutableSet
-      if (fallbackOrganizer && !s.organizerId) s.organizerId = fallbackOrganizer
-      // A recording without createdDateTime falls back to its transcript's.
-      if (Number.isNaN(starts[i])) starts[i] = orderStart(s)
-    }
-  } else {
-    all = []
-    starts = new Float64Array(n + slow.length + tOnly.size)
-    for (let i = 0; i < n; i++) {
-      const s = fast[i]
-      if (s === null || (dead !== undefined && dead.has(s))) continue
-      if (fallbackOrganizer && !s.organizerId) s.organizerId = fallbackOrganizer
-      const t = fastStarts[i]
-      starts[all.length] = Number.isNaN(t) ? orderStart(s) : t
-      all.push(s)
-    }
+
+  // 3. The sets, fast path first, in recording order; their start times move down in place
+  //    (to an index <= i).
+  const total = n - slowR.length + slow.length + tOnly.size
+  if (total > n) {
+    const grown = new Float64Array(total)
+    grown.set(starts)
+    starts = grown
+  }
+  const all = new Array<ArtifactSet>(total)
+  let k = 0
+  for (let i = 0; i < n; i++) {
+    if (off[i] === 1) continue
+    const r = recs[i]
+    const t = slots[2 * i + 1] as CallTranscript | null
+    const set = makeArtifactSet(
+      meetingIdOf(r, options),
+      organizerIdOf(r) || (t !== null && organizerIdOf(t)) || fallbackOrganizer,
+      r.contentCorrelationId!,
+      t === null ? "none" : "contentCorrelationId",
+      r,
+      t
+    )
+    const start = starts[i]
+    // A recording without createdDateTime falls back to its transcript's.
+    starts[k] = Number.isNaN(start) ? orderStart(set) : start
+    all[k++] = set
   }
   for (const s of slow) {
-    starts[all.length] = orderStart(s)
-    all.push(s)
+    starts[k] = orderStart(s)
+    all[k++] = s
   }
   for (const s of tOnly.values()) {
-    starts[all.length] = orderStart(s)
-    all.push(s)
+    starts[k] = orderStart(s)
+    all[k++] = s
   }
-  return sortByStart(all, starts.subarray(0, all.length))
+  return sortByStart(all, starts.subarray(0, k))
 }
 
 /** Joins the artifacts of one meeting (all given artifacts are taken to belong to it). */
