@@ -145,7 +145,7 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
   static readonly make: (options: GraphClientOptions) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =
     internal.make
 
-  /** A client on the given HttpClient layer (default: Node's undici). */
+  /** A client on the HttpClient in context (any transport: `NodeHttpClient.layer`, `layerUndici`, a test double). */
   static readonly layerWithoutHttpClient = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> =>
     Layer.effect(GraphClient, internal.make(options))
 
