@@ -164,6 +164,31 @@ describe("Manifest", () => {
 })
 
 describe("Failures", () => {
+  it.effect("concurrent failure records and resolves each return once the file shows them", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const log = yield* Failures.make(out)
+      const f = (i: number) => ({
+        kind: "recording" as const, id: `r${i}`, meetingId: "m1", organizerId: "o", reason: "Forbidden",
+        status: 403, code: "Forbidden", requestId: `req-${i}`, at: "2026-01-01T00:00:00.000Z"
+      })
+      const onDisk = Effect.map(Failures.read(out), (l) => new Set(l.map((x) => x.id)))
+      const seen = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => Effect.andThen(log.record(f(i)), () => Effect.map(onDisk, (ids) => ids.has(`r${i}`))),
+        { concurrency: 10 }
+      )
+      expect(seen.every((x) => x)).toBe(true)
+      expect((yield* Failures.read(out)).length).toBe(40)
+      const gone = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => Effect.andThen(log.resolve("recording", `r${i}`), () => Effect.map(onDisk, (ids) => !ids.has(`r${i}`))),
+        { concurrency: 10 }
+      )
+      expect(gone.every((x) => x)).toBe(true)
+      expect(fs.existsSync(path.join(out, "failures.jsonl"))).toBe(false)
+    }))
+
   it.effect("records, replaces by kind + id, resolves, and removes the file when empty", () =>
     Effect.gen(function*() {
       const out = tempDir()
