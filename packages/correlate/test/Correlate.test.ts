@@ -445,3 +445,83 @@ describe("correlate properties", () => {
       }
     }))
 })
+
+describe("correlate at scale (fast path, careful pass, distribution sort)", () => {
+  // Thousands of artifacts: enough for the paths small property inputs never reach.
+  const minute = (i: number) => at(i % 97) // clustered: many sets share a start time
+  const large = (n: number, seed: number) => {
+    const recordings: Array<CallRecording> = []
+    const transcripts: Array<CallTranscript> = []
+    let s = seed | 0
+    const next = () => ((s = (Math.imul(s, 1103515245) + 12345) | 0) >>> 0) % 1000
+    for (let i = 0; i < n; i++) {
+      const meetingId = `m${i % 53}`
+      const ccid = `c${i}`
+      const roll = next()
+      // No recording start: taken from the transcript (60..89), or unknown (970..999).
+      const created = (roll >= 60 && roll < 90) || roll >= 970 ? {} : { createdDateTime: minute(i) }
+      if (roll >= 60) recordings.push(rec(`r${i}`, { meetingId, contentCorrelationId: ccid, ...created }))
+      if (roll < 900) {
+        transcripts.push(tr(`t${i}`, { meetingId, contentCorrelationId: ccid, createdDateTime: minute(i + 1) }))
+      }
+    }
+    return { recordings, transcripts }
+  }
+  const reference = (sets: ReadonlyArray<ArtifactSet>) => {
+    const start = (s: ArtifactSet) => {
+      let t = parseGraphDateTime(s.recording?.createdDateTime)
+      if (Number.isNaN(t)) t = parseGraphDateTime(s.transcript?.createdDateTime)
+      return Number.isNaN(t) ? Infinity : t
+    }
+    const cmp = (a = "", b = "") => (a < b ? -1 : a > b ? 1 : 0)
+    return sets.slice().sort((x, y) =>
+      start(x) - start(y) || (start(x) === start(y) ? 0 : 1) ||
+      cmp(x.meetingId, y.meetingId) || cmp(x.recording?.id, y.recording?.id) || cmp(x.transcript?.id, y.transcript?.id)
+    )
+  }
+  const perMeeting = (recordings: ReadonlyArray<CallRecording>, transcripts: ReadonlyArray<CallTranscript>) => {
+    const meetings = [...new Set([...recordings, ...transcripts].map((a) => a.meetingId ?? ""))]
+    return sortArtifactSets(meetings.flatMap((m) =>
+      correlateMeeting(
+        m,
+        recordings.filter((r) => (r.meetingId ?? "") === m),
+        transcripts.filter((t) => (t.meetingId ?? "") === m)
+      )
+    ))
+  }
+
+  it("orders thousands of sets exactly as a comparison sort, whatever the input order", () => {
+    const { recordings, transcripts } = large(3000, 7)
+    const sets = correlate(recordings, transcripts)
+    expect(sets.length).toBe(3000)
+    expect(shape(sets)).toEqual(shape(reference(sets)))
+    expect(correlate(shuffle(recordings, 1), shuffle(transcripts, 2))).toEqual(sets)
+    expect(sortArtifactSets(shuffle(sets, 3))).toEqual(sets)
+    expect(sets).toEqual(perMeeting(recordings, transcripts))
+    // Unknown start times sort last.
+    const unknown = sets.filter((s) => !s.recording?.createdDateTime && !s.transcript?.createdDateTime)
+    expect(unknown.length).toBeGreaterThan(0)
+    expect(sets.slice(sets.length - unknown.length)).toEqual(unknown)
+  })
+
+  it("duplicates, shared ids and one id in two meetings at scale equal the per-meeting rules", () => {
+    const { recordings, transcripts } = large(2000, 11)
+    const extraT: Array<CallTranscript> = []
+    const extraR: Array<CallRecording> = []
+    for (let i = 0; i < 2000; i += 37) {
+      // A delta re-delivery of a transcript, less complete than the first copy.
+      extraT.push(tr(`t${i}`, { meetingId: `m${i % 53}`, createdDateTime: minute(i + 1) }))
+      // A second transcript with the same id (a restarted transcription).
+      extraT.push(tr(`t${i}b`, { meetingId: `m${i % 53}`, contentCorrelationId: `c${i}`, createdDateTime: minute(i + 3) }))
+      // The same contentCorrelationId in another meeting.
+      extraR.push(rec(`r${i}x`, { meetingId: `m${(i + 1) % 53}`, contentCorrelationId: `c${i + 1}` }))
+    }
+    const rs = shuffle([...recordings, ...extraR], 5), ts = shuffle([...transcripts, ...extraT], 6)
+    const sets = correlate(rs, ts)
+    expect(sets).toEqual(perMeeting(rs, ts))
+    expect(shape(sets)).toEqual(shape(reference(sets)))
+    const ids = sets.flatMap((s) => [s.recording?.id, s.transcript?.id].filter((x) => x !== undefined))
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(ids.length).toBe(new Set([...rs.map((r) => r.id), ...ts.map((t) => t.id)]).size)
+  })
+})
