@@ -200,6 +200,11 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             for (;;) {
               if (failure) throw failure.error
               if (abort.signal.aborted) throw new Error("upload interrupted")
+              // at most `concurrency` blocks staging while the next one fills
+              if (inflight.size >= concurrency) {
+                await Promise.race(inflight)
+                continue
+              }
               const b = pool.pop()
               if (b) return b
               if (allocated < poolSize) {
