@@ -39,6 +39,30 @@ export const createTestCa = async (dir?: string): Promise<TestCa> => {
   return { caFile, keyFile }
 }
 
+/**
+ * The CA in a fixed directory (default: `meeting-artifacts-graph-emulator-test-ca` under the temp
+ * directory), created once and reused while younger than 200 days. Creation is atomic (staged, then
+ * renamed), so parallel test runs share one CA and no process ever trusts a file that is later replaced.
+ * Made for test setups that export NODE_EXTRA_CA_CERTS before their workers start.
+ */
+export const sharedTestCa = async (
+  dir: string = NodePath.join(NodeOs.tmpdir(), "meeting-artifacts-graph-emulator-test-ca")
+): Promise<TestCa> => {
+  const ca: TestCa = { caFile: NodePath.join(dir, "ca.pem"), keyFile: NodePath.join(dir, "ca-key.pem") }
+  const fresh = NodeFs.existsSync(ca.keyFile) && Date.now() - NodeFs.statSync(ca.caFile).mtimeMs < 200 * 86_400_000
+  if (!fresh) {
+    const staged = await createTestCa(NodeFs.mkdtempSync(`${dir}-staging-`))
+    NodeFs.rmSync(dir, { recursive: true, force: true })
+    try {
+      NodeFs.renameSync(NodePath.dirname(staged.caFile), dir)
+    } catch {
+      // another run won the race: use its CA
+      NodeFs.rmSync(NodePath.dirname(staged.caFile), { recursive: true, force: true })
+    }
+  }
+  return ca
+}
+
 /** @internal a server certificate for 127.0.0.1/localhost signed by the CA */
 export const serverCertificate = async (ca: TestCa): Promise<{ key: string; cert: string }> => {
   const leaf = await selfsigned.generate([{ name: "commonName", value: "127.0.0.1" }], {
