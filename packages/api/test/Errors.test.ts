@@ -2,10 +2,11 @@
  * Every error type produced by a real HTTP response, token refresh on 401,
  * and what spans record.
  *
- * Most answers come from the emulator. Graph answers the emulator does not
- * produce (403 without an access policy, 403 GraphAccessToTranscriptsDisabled,
- * 402, a payload missing a required field, a server without Range support)
- * come from a tiny node:http server defined in this file, on loopback.
+ * Most answers come from the emulator (tenant-wide 403s and 402 through its
+ * tenant policy). Answers the emulator does not produce on purpose (a payload
+ * missing a required field, a nextLink to another host, a server without Range
+ * support, a stalled body) come from a tiny node:http server defined in this
+ * file, on loopback.
  */
 import type { AccessToken, TokenCredential } from "@azure/identity"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -184,6 +185,53 @@ describe("errors from the emulator", () => {
     }))
 })
 
+describe("tenant-wide errors from the emulator's tenant policy", () => {
+  // An app-only token, as a daemon with application permissions has: the access policy applies to those.
+  const appOnly = () => clientLayer(emu, { credential: Redacted.make(emu.issueToken({ ttlSeconds: 3600 })) })
+
+  it.live("403 without an application access policy → Forbidden with the admin's PowerShell fix", () =>
+    Effect.gen(function*() {
+      emu.setFaults("none")
+      emu.setPolicy({ noAccessPolicy: true })
+      const e = yield* fail(
+        Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listTranscripts({ userId: ALICE }, meetingId(0)))),
+        appOnly()
+      ).pipe(Effect.ensuring(Effect.sync(() => emu.setPolicy({}))))
+      expect(e._tag).toBe("Forbidden")
+      if (e._tag !== "Forbidden") throw e
+      expectCommon(e, 403)
+      expect(e.reason).toBe("NoApplicationAccessPolicy")
+      expect(e.message).toMatch(/New-CsApplicationAccessPolicy.*Grant-CsApplicationAccessPolicy/)
+      expect(e.requestId).toMatch(/^[0-9a-f-]{36}$/)
+      expect(isTenantFatal(e)).toBe(true)
+    }))
+
+  it.live("403 GraphAccessToTranscriptsDisabled → Forbidden, reason TranscriptAccessDisabled", () =>
+    Effect.gen(function*() {
+      emu.setFaults("none")
+      emu.setPolicy({ transcriptsDisabled: true })
+      const e = yield* fail(
+        Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listTranscripts({ userId: ALICE }, meetingId(0))))
+      ).pipe(Effect.ensuring(Effect.sync(() => emu.setPolicy({}))))
+      expect(e._tag === "Forbidden" && e.reason).toBe("TranscriptAccessDisabled")
+      expect(e.innerCode).toBe("GraphAccessToTranscriptsDisabled")
+      expectCommon(e, 403)
+    }))
+
+  it.live("402 once the metered quota is used up → PaymentRequired naming billing", () =>
+    Effect.gen(function*() {
+      emu.setFaults("none")
+      emu.setPolicy({ meteredQuotaMinutes: 0 })
+      const e = yield* fail(
+        Effect.scoped(Effect.flatMap(GraphClient, (api) => api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0))))
+      ).pipe(Effect.ensuring(Effect.sync(() => emu.setPolicy({}))))
+      expect(e._tag).toBe("PaymentRequired")
+      expectCommon(e, 402)
+      expect(e.message).toMatch(/billing/)
+      expect(isTenantFatal(e)).toBe(true)
+    }))
+})
+
 // -- answers the emulator does not give: a tiny loopback server -------------------------------------------------
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -213,38 +261,6 @@ const graphError = (status: number, code: string, message: string, innerCode?: s
 const tinyLayer = () => clientLayer({ baseUrl: tinyBase, accessToken: "static-token-value" }, { policy: { maxAttempts: 2 } })
 
 describe("errors Graph gives that the emulator does not (tiny loopback server)", () => {
-  it.live("403 without an application access policy → Forbidden with the admin's PowerShell fix", () =>
-    Effect.gen(function*() {
-      handlers.set("/transcripts", graphError(403, "Forbidden", "No application access policy found for this app."))
-      const e = yield* fail(Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listTranscripts({ userId: "u" }, "m"))), tinyLayer())
-      expect(e._tag).toBe("Forbidden")
-      if (e._tag !== "Forbidden") throw e
-      expect(e.reason).toBe("NoApplicationAccessPolicy")
-      expect(e.message).toMatch(/New-CsApplicationAccessPolicy.*Grant-CsApplicationAccessPolicy/)
-      expect(e.requestId).toBe("rid-1")
-      expect(isTenantFatal(e)).toBe(true)
-    }))
-
-  it.live("403 GraphAccessToTranscriptsDisabled → Forbidden, reason TranscriptAccessDisabled", () =>
-    Effect.gen(function*() {
-      handlers.set("/transcripts", graphError(403, "Forbidden", "Access denied", "GraphAccessToTranscriptsDisabled"))
-      const e = yield* fail(Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listTranscripts({ userId: "u" }, "m"))), tinyLayer())
-      expect(e._tag === "Forbidden" && e.reason).toBe("TranscriptAccessDisabled")
-      expect(e.innerCode).toBe("GraphAccessToTranscriptsDisabled")
-    }))
-
-  it.live("402 → PaymentRequired naming billing", () =>
-    Effect.gen(function*() {
-      handlers.set("/content", graphError(402, "PaymentRequired", "Payment required"))
-      const e = yield* fail(
-        Effect.scoped(Effect.flatMap(GraphClient, (api) => api.recordingContent({ userId: "u" }, "m", "r"))),
-        tinyLayer()
-      )
-      expect(e._tag).toBe("PaymentRequired")
-      expect(e.status).toBe(402)
-      expect(e.message).toMatch(/billing/)
-    }))
-
   it.live("a payload missing a required field → DecodeError naming the field", () =>
     Effect.gen(function*() {
       handlers.set("/recordings", (_req, res) =>
