@@ -253,11 +253,6 @@ beforeAll(async () => {
 })
 afterAll(() => new Promise<void>((r) => (tiny ? tiny.close(() => r()) : r())))
 
-const graphError = (status: number, code: string, message: string, innerCode?: string): Handler => (_req, res) =>
-  res.writeHead(status, { "content-type": "application/json", "request-id": "rid-1" }).end(
-    JSON.stringify({ error: { code, message, innerError: { code: innerCode, "request-id": "rid-1", date: "2026-01-01T00:00:00" } } })
-  )
-
 const tinyLayer = () => clientLayer({ baseUrl: tinyBase, accessToken: "static-token-value" }, { policy: { maxAttempts: 2 } })
 
 describe("errors Graph gives that the emulator does not (tiny loopback server)", () => {
