@@ -408,11 +408,11 @@ export const correlate = (
   const n = recs.length
 
   // 1. Recordings: contentCorrelationId -> index (an index, not an object: a large old Map
-  //    pointing at young objects makes every scavenge slow), and each start time, read while
-  //    the recording is in cache. `off[i]`: recording i is not on the fast path.
+  //    pointing at young objects makes every scavenge slow). `off[i]`: recording i is not on
+  //    the fast path. Nothing else happens in this loop: reading each start time here as well
+  //    made the loop ~15% slower than reading them in a pass of their own (measured).
   const byCcid = new Map<string, number>()
   const off = new Uint8Array(n)
-  let starts = new Float64Array(n)
   const slowR: Array<CallRecording> = []
   let collided: Set<string> | undefined
   for (let i = 0; i < n; i++) {
@@ -426,7 +426,6 @@ export const correlate = (
     const size = byCcid.size
     byCcid.set(c, i)
     if (byCcid.size === size) (collided ??= new Set()).add(c)
-    starts[i] = graphDateTimeMs(r.createdDateTime)
   }
   if (collided !== undefined) {
     // Several recordings (or copies of one) share an id: the per-meeting rules sort them out.
@@ -565,14 +564,9 @@ export const correlate = (
     for (const [m, g] of groups) correlateGroup(m, g.r, g.t, options, slow)
   }
 
-  // 3. The sets, fast path first, in recording order; their start times move down in place
-  //    (to an index <= i).
+  // 3. The sets, fast path first, in recording order, with their start times.
   const total = n - slowR.length + slow.length + tOnly.size
-  if (total > n) {
-    const grown = new Float64Array(total)
-    grown.set(starts)
-    starts = grown
-  }
+  const starts = new Float64Array(total)
   const all = new Array<ArtifactSet>(total)
   let k = 0
   for (let i = 0; i < n; i++) {
@@ -587,7 +581,7 @@ export const correlate = (
       r,
       t
     )
-    const start = starts[i]
+    const start = graphDateTimeMs(r.createdDateTime)
     // A recording without createdDateTime falls back to its transcript's.
     starts[k] = Number.isNaN(start) ? orderStart(set) : start
     all[k++] = set
