@@ -321,14 +321,6 @@ export const sortArtifactSets = (sets: ReadonlyArray<ArtifactSet>): Array<Artifa
 /** `sortArtifactSets` with the start times (`orderStart`) already computed. */
 const sortByStart = (sets: ReadonlyArray<ArtifactSet>, starts: Float64Array): Array<ArtifactSet> => {
   const n = sets.length
-  let min = Infinity, max = -Infinity
-  for (let i = 0; i < n; i++) {
-    const t = starts[i]
-    if (t !== Infinity) {
-      if (t < min) min = t
-      if (t > max) max = t
-    }
-  }
   const cmp = (a: number, b: number): number => {
     const x = starts[a], y = starts[b]
     return x !== y ? (x < y ? -1 : 1) : tieBreak(sets[a], sets[b])
@@ -337,40 +329,58 @@ const sortByStart = (sets: ReadonlyArray<ArtifactSet>, starts: Float64Array): Ar
     const idx = Array.from({ length: n }, (_, i) => i).sort(cmp)
     return idx.map((i) => sets[i])
   }
+  let min = Infinity, max = -Infinity
+  for (let i = 0; i < n; i++) {
+    const t = starts[i]
+    if (t !== Infinity) {
+      if (t < min) min = t
+      if (t > max) max = t
+    }
+  }
+  // 32-bit keys (ms since the earliest start, coarser only for spans over ~49 days; unknown
+  // last), both 16-bit digit histograms in the same pass, then two scatter passes that move
+  // each key along with its index so that every read is sequential.
   const UNKNOWN = 0xffffffff
   const scale = max > min ? Math.max(1, (max - min) / (UNKNOWN - 1)) : 1
   const keys = new Uint32Array(n)
+  const low = new Uint32Array(65536), high = new Uint32Array(65536)
   for (let i = 0; i < n; i++) {
     const t = starts[i]
-    keys[i] = t === Infinity ? UNKNOWN : Math.min(UNKNOWN - 1, Math.floor((t - min) / scale))
+    const k = t === Infinity ? UNKNOWN : Math.min(UNKNOWN - 1, Math.floor((t - min) / scale))
+    keys[i] = k
+    low[k & 0xffff]++
+    high[k >>> 16]++
   }
-  let idx = new Uint32Array(n)
-  let tmp = new Uint32Array(n)
-  for (let i = 0; i < n; i++) idx[i] = i
-  const counts = new Uint32Array(65536)
-  for (let shift = 0; shift <= 16; shift += 16) {
-    counts.fill(0)
-    for (let i = 0; i < n; i++) counts[(keys[idx[i]] >>> shift) & 0xffff]++
-    let sum = 0
-    for (let b = 0; b < 65536; b++) {
-      const c = counts[b]
-      counts[b] = sum
-      sum += c
-    }
-    for (let i = 0; i < n; i++) {
-      const k = idx[i]
-      tmp[counts[(keys[k] >>> shift) & 0xffff]++] = k
-    }
-    const sw = idx
-    idx = tmp
-    tmp = sw
+  let sumLow = 0, sumHigh = 0
+  for (let b = 0; b < 65536; b++) {
+    const l = low[b], h = high[b]
+    low[b] = sumLow
+    high[b] = sumHigh
+    sumLow += l
+    sumHigh += h
   }
+  const byLowIdx = new Uint32Array(n), byLowKey = new Uint32Array(n)
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]
+    const p = low[k & 0xffff]++
+    byLowIdx[p] = i
+    byLowKey[p] = k
+  }
+  // `keys` now receives the keys in sorted order, `idx` the matching indexes.
+  const idx = new Uint32Array(n)
+  for (let q = 0; q < n; q++) {
+    const k = byLowKey[q]
+    const p = high[k >>> 16]++
+    idx[p] = byLowIdx[q]
+    keys[p] = k
+  }
+  // Equal keys (same millisecond, or unknown): the full comparison decides.
   const out = new Array<ArtifactSet>(n)
   let i = 0
   while (i < n) {
+    const k = keys[i]
     let j = i + 1
-    const k = keys[idx[i]]
-    while (j < n && keys[idx[j]] === k) j++
+    while (j < n && keys[j] === k) j++
     if (j - i > 1) {
       const run = Array.from(idx.subarray(i, j)).sort(cmp)
       for (let r = 0; r < run.length; r++) out[i + r] = sets[run[r]]
@@ -590,9 +600,11 @@ export const correlate = (
     starts[k] = orderStart(s)
     all[k++] = s
   }
-  for (const s of tOnly.values()) {
-    starts[k] = orderStart(s)
-    all[k++] = s
+  if (tOnly.size > 0) {
+    for (const s of tOnly.values()) {
+      starts[k] = orderStart(s)
+      all[k++] = s
+    }
   }
   return sortByStart(all, starts.subarray(0, k))
 }
