@@ -91,7 +91,7 @@ const race = (a: () => unknown, b: () => unknown): { a: Timing; b: Timing } => {
 // ---------------------------------------------------------------------------
 // 1. parse
 
-const makeVtt = (targetBytes: number): string => {
+export const makeVtt = (targetBytes: number): string => {
   const r = rng(42)
   const speakers = ["Okonkwo, Adaeze", "Jürgen Weiß", "Nguyễn Thị Minh", "李伟", "O'Brien, Seán", "Priya Raman"]
   const words = "the quarterly numbers hiring plan revenue came in above let's start with move to then sounds good we need a decision on budget next week okay"
