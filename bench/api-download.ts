@@ -23,10 +23,9 @@
  */
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
-import { createRequire } from "node:module"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import { bundleForNode, memoryOf } from "./internal/child.js"
 
 const GOAL_MB = 150
 const argValue = (name: string) => {
@@ -49,10 +48,7 @@ const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
 const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
 const ORGANIZER = "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e0001"
 
-const peakFromProc = () => {
-  const status = NodeFs.readFileSync("/proc/self/status", "utf8")
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
-}
+const peakFromProc = () => memoryOf().peakMb
 
 /** For comparison only (BENCH_MODE=fetch): Node's own fetch on the same URL, no Effect. */
 const rawFetch = async (baseUrl: string, token: string) => {
@@ -128,32 +124,6 @@ const child = async () => {
   )
 }
 
-/** Bundles this script with esbuild (resolved through tsx, which depends on it) for plain node. */
-const bundle = (): string => {
-  const self = fileURLToPath(import.meta.url)
-  const requireFromTsx = createRequire(createRequire(self).resolve("tsx/package.json"))
-  const esbuild = requireFromTsx("esbuild") as {
-    buildSync: (o: Record<string, unknown>) => unknown
-  }
-  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "api-download-"))
-  const outfile = NodePath.join(dir, "child.mjs")
-  esbuild.buildSync({
-    entryPoints: [self],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile,
-    logLevel: "error",
-    minify: true,
-    // never loaded by the child: the emulator (parent only) and @azure/identity (static token here)
-    external: ["@meeting-artifacts/graph-emulator", "@azure/identity"],
-    // CommonJS dependencies bundled into ESM need a require
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
-  })
-  return outfile
-}
-
 const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
   new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number; breakdown: Record<string, number>; chunks?: number }>((resolve, reject) => {
     const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
@@ -195,7 +165,11 @@ const main = async () => {
   })
   try {
     const url = `${emu.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
-    const script = bundle()
+    const script = bundleForNode(fileURLToPath(import.meta.url), {
+      minify: true,
+      // never loaded by the child: the emulator (parent only) and @azure/identity (static token here)
+      external: ["@meeting-artifacts/graph-emulator", "@azure/identity"]
+    })
     // The emulator generates content on the fly and its JIT warms up on the first download; the
     // machine may be shared. So: one warm-up curl, then alternate api and curl runs, best of each.
     await runCurl(url, emu.accessToken)

@@ -14,10 +14,9 @@
 import * as NodeChild from "node:child_process"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
-import { createRequire } from "node:module"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import { bundleForNode, memoryOf } from "./internal/child.js"
 
 const GOAL_MB = 100
 const argValue = (name: string) => {
@@ -51,12 +50,6 @@ const serve = async () => {
   process.on("SIGTERM", () => void emu.close().then(() => process.exit(0)))
 }
 
-/** VmRSS / VmHWM (peak) of a process, in MB, from /proc. */
-const memory = (pid: number) => {
-  const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN)
-  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 }
-}
 
 const measure = async (mode: string, command: ReadonlyArray<string>) => {
   const child = NodeChild.spawn(process.execPath, [...command, "--serve", "--bytes", String(BYTES)], {
@@ -72,11 +65,11 @@ const measure = async (mode: string, command: ReadonlyArray<string>) => {
   })
   // let the child settle, then take the idle baseline
   await new Promise((r) => setTimeout(r, 500))
-  const idle = memory(child.pid!)
+  const idle = memoryOf(child.pid!)
 
   let peakDuringMb = 0
   const sampler = setInterval(() => {
-    peakDuringMb = Math.max(peakDuringMb, memory(child.pid!).rssMb)
+    peakDuringMb = Math.max(peakDuringMb, memoryOf(child.pid!).rssMb)
   }, 50)
   const started = performance.now()
   const url = `${info.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${
@@ -92,7 +85,7 @@ const measure = async (mode: string, command: ReadonlyArray<string>) => {
   }
   const seconds = (performance.now() - started) / 1000
   clearInterval(sampler)
-  const after = memory(child.pid!)
+  const after = memoryOf(child.pid!)
   child.kill("SIGTERM")
 
   const peakMb = Math.max(after.peakMb, peakDuringMb)
@@ -111,28 +104,8 @@ const measure = async (mode: string, command: ReadonlyArray<string>) => {
   }
 }
 
-/** Bundles this script with esbuild (tsx's own dependency) into a temp file plain node can run. */
-const bundle = async (): Promise<string> => {
-  const requireFromTsx = createRequire(createRequire(import.meta.url).resolve("tsx"))
-  // esbuild comes with tsx; typed here by the one call used
-  const esbuild = requireFromTsx("esbuild") as { build: (options: Record<string, unknown>) => Promise<unknown> }
-  const outfile = NodePath.join(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "emulator-bench-")), "serve.mjs")
-  await esbuild.build({
-    entryPoints: [fileURLToPath(import.meta.url)],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile,
-    logLevel: "error",
-    // CommonJS dependencies bundled into ESM need a require
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
-  })
-  return outfile
-}
-
 const main = async () => {
-  const bundled = await bundle()
+  const bundled = bundleForNode(fileURLToPath(import.meta.url))
   const runs = [
     await measure("bundled", [bundled]),
     await measure("tsx", [...process.execArgv, process.argv[1]!])

@@ -36,10 +36,10 @@
  */
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
-import { createRequire } from "node:module"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import { bundleForNode, memoryOf } from "./internal/child.js"
 
 const GOAL_MB = 150
 const CHUNK = 64 * 1024
@@ -49,10 +49,7 @@ const argValue = (name: string) => {
 }
 const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
 
-const peakFromProc = () => {
-  const status = NodeFs.readFileSync("/proc/self/status", "utf8")
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
-}
+const peakFromProc = () => memoryOf().peakMb
 
 interface Result {
   readonly mode: string
@@ -149,28 +146,6 @@ const child = async (mode: string) => {
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-/** Bundle this script with esbuild (resolved through tsx, which depends on it) for plain node. */
-const bundle = (): string => {
-  const self = fileURLToPath(import.meta.url)
-  const requireFromTsx = createRequire(createRequire(self).resolve("tsx/package.json"))
-  const esbuild = requireFromTsx("esbuild") as { buildSync: (o: Record<string, unknown>) => unknown }
-  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "sinks-content-"))
-  const outfile = NodePath.join(dir, "child.mjs")
-  esbuild.buildSync({
-    entryPoints: [self],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile,
-    logLevel: "error",
-    // Only needed with a token credential, never here.
-    external: ["@azure/identity"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
-  })
-  return outfile
-}
-
 const runChild = (script: string, mode: string, env: Record<string, string>) =>
   new Promise<Result>((resolve, reject) => {
     const p = NodeChild.spawn(process.execPath, [script, "--child", mode], {
@@ -190,7 +165,7 @@ const runChild = (script: string, mode: string, env: Record<string, string>) =>
 
 const main = async () => {
   const { startAzurite } = await import("../packages/sinks/test/support/servers.js")
-  const script = bundle()
+  const script = bundleForNode(fileURLToPath(import.meta.url), { external: ["@azure/identity"] })
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "sinks-content-out-"))
   const azurite = await startAzurite()
   try {

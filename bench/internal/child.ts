@@ -1,0 +1,41 @@
+/**
+ * What the memory benchmarks share: each runs its measured part in a child process of plain `node`
+ * (this script bundled by esbuild, tsx's own dependency), so the tsx loader's memory is not counted,
+ * and reads the child's resident and peak memory from /proc.
+ */
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+
+/** Bundles `entry` into one ESM file in a new temp directory and returns its path. */
+export const bundleForNode = (
+  entry: string,
+  options: { readonly external?: ReadonlyArray<string>; readonly minify?: boolean } = {}
+): string => {
+  const requireFromTsx = createRequire(createRequire(entry).resolve("tsx/package.json"))
+  const esbuild = requireFromTsx("esbuild") as { buildSync: (o: Record<string, unknown>) => unknown }
+  const name = NodePath.basename(entry).replace(/\.[^.]+$/, "")
+  const outfile = NodePath.join(NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), `${name}-`)), "child.mjs")
+  esbuild.buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+    minify: options.minify ?? false,
+    external: [...(options.external ?? [])],
+    // CommonJS dependencies bundled into ESM need a require
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
+  })
+  return outfile
+}
+
+/** VmRSS (now) and VmHWM (peak) of a process, in MB. */
+export const memoryOf = (pid: number | "self" = "self"): { rssMb: number; peakMb: number } => {
+  const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN)
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 }
+}
