@@ -12,7 +12,13 @@ import type { MutableCounters } from "../Counters.js"
 import type { FaultKind, RouteName } from "../Faults.js"
 import type { FixtureRecording, FixtureTranscript, FixtureUser } from "../Fixture.js"
 import type { TenantPolicy } from "../Policy.js"
-import type { CallRecordingPayload, CallTranscriptPayload, IdentitySetPayload } from "../Payloads.js"
+import {
+  type CallRecordingPayload,
+  type CallTranscriptPayload,
+  callRecordingKeys,
+  callTranscriptKeys,
+  type IdentitySetPayload
+} from "../Payloads.js"
 import { type ContentSource, sizeOf, writeRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
 import { hash32 } from "./prng.js"
@@ -37,29 +43,9 @@ export const JSON_TYPE = "application/json;odata.metadata=minimal;odata.streamin
 const TIPS = (what: string) =>
   `Use $select to choose only the properties your app needs, as this can lead to performance improvements. For example: GET me/onlineMeetings('<key>')/${what}?$select=callId,content`
 
-const RECORDING_PROPS = [
-  "id",
-  "meetingId",
-  "callId",
-  "contentCorrelationId",
-  "createdDateTime",
-  "endDateTime",
-  "recordingContentUrl",
-  "meetingOrganizer",
-  "content"
-]
-const TRANSCRIPT_PROPS = [
-  "id",
-  "meetingId",
-  "callId",
-  "contentCorrelationId",
-  "createdDateTime",
-  "endDateTime",
-  "transcriptContentUrl",
-  "meetingOrganizer",
-  "content",
-  "metadataContent"
-]
+// Properties $select accepts: the payload keys plus the streams.
+const RECORDING_PROPS: ReadonlyArray<string> = [...callRecordingKeys, "content"]
+const TRANSCRIPT_PROPS: ReadonlyArray<string> = [...callTranscriptKeys, "content", "metadataContent"]
 
 /** A Graph error ready to send. */
 export class GraphFailure {
