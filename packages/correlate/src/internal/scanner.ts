@@ -292,7 +292,8 @@ export class Scanner {
             pos = n
           } else {
             pe = k
-            pos = k + 1
+            // k + 1 is the blank line that ends the cue: the next block starts after it.
+            pos = k + 2
           }
         }
       } else {
@@ -337,7 +338,22 @@ export class Scanner {
         } else {
           q = arrow + 3
           while (q < tle && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
-          const end = this.timestamp(q, tle)
+          // Fast path, inline: a fixed-width "HH:MM:SS.mmm" that ends the line (the usual form).
+          let end = -1
+          if (q + 12 === tle && s.charCodeAt(q + 2) === COLON && s.charCodeAt(q + 5) === COLON && s.charCodeAt(q + 8) === DOT) {
+            const h1 = s.charCodeAt(q) - 48, h2 = s.charCodeAt(q + 1) - 48
+            const m1 = s.charCodeAt(q + 3) - 48, m2 = s.charCodeAt(q + 4) - 48
+            const s1 = s.charCodeAt(q + 6) - 48, s2 = s.charCodeAt(q + 7) - 48
+            const f1 = s.charCodeAt(q + 9) - 48, f2 = s.charCodeAt(q + 10) - 48, f3 = s.charCodeAt(q + 11) - 48
+            if (
+              (h1 | h2 | m1 | m2 | s1 | s2 | f1 | f2 | f3) >= 0 && h1 <= 9 && h2 <= 9 && m1 <= 5 && m2 <= 9 &&
+              s1 <= 5 && s2 <= 9 && f1 <= 9 && f2 <= 9 && f3 <= 9
+            ) {
+              end = (((h1 * 10 + h2) * 60 + m1 * 10 + m2) * 60 + s1 * 10 + s2) * 1000 + f1 * 100 + f2 * 10 + f3
+              this.tsEnd = tle
+            }
+          }
+          if (end < 0) end = this.timestamp(q, tle)
           if (end < 0) {
             bad = this.tsEnd
             why = end === -2 ? "Minutes and seconds must be below 60" : "Malformed end timestamp"
