@@ -316,12 +316,15 @@ export class Scanner {
       // fastArrow already checked a fixed-width start's digits: read them directly.
       let start: number
       if (fixed) {
-        start = (((s.charCodeAt(tls) - 48) * 10 + s.charCodeAt(tls + 1) - 48) * 3600 +
-          ((s.charCodeAt(tls + 3) - 48) * 10 + s.charCodeAt(tls + 4) - 48) * 60 +
-          (s.charCodeAt(tls + 6) - 48) * 10 + s.charCodeAt(tls + 7) - 48) * 1000 +
-          (s.charCodeAt(tls + 9) - 48) * 100 + (s.charCodeAt(tls + 10) - 48) * 10 + s.charCodeAt(tls + 11) - 48
-        if (s.charCodeAt(tls + 3) > 53 || s.charCodeAt(tls + 6) > 53) start = this.timestamp(tls, arrow)
-        else this.tsEnd = tls + 12
+        // "H+:MM:SS.mmm -->": the hours end 11 characters before the arrow.
+        const b = arrow - 11
+        let h = 0
+        for (let i = tls; i < b; i++) h = h * 10 + s.charCodeAt(i) - 48
+        start = ((h * 60 + (s.charCodeAt(b + 1) - 48) * 10 + s.charCodeAt(b + 2) - 48) * 60 +
+          (s.charCodeAt(b + 4) - 48) * 10 + s.charCodeAt(b + 5) - 48) * 1000 +
+          (s.charCodeAt(b + 7) - 48) * 100 + (s.charCodeAt(b + 8) - 48) * 10 + s.charCodeAt(b + 9) - 48
+        if (s.charCodeAt(b + 1) > 53 || s.charCodeAt(b + 4) > 53) start = this.timestamp(tls, arrow)
+        else this.tsEnd = b + 10
       } else {
         start = this.timestamp(tls, arrow)
       }
@@ -338,18 +341,27 @@ export class Scanner {
         } else {
           q = arrow + 3
           while (q < tle && (s.charCodeAt(q) === SPACE || s.charCodeAt(q) === TAB)) q++
-          // Fast path, inline: a fixed-width "HH:MM:SS.mmm" that ends the line (the usual form).
+          // Fast path, inline: "H+:MM:SS.mmm" that ends the line (the usual form).
           let end = -1
-          if (q + 12 === tle && s.charCodeAt(q + 2) === COLON && s.charCodeAt(q + 5) === COLON && s.charCodeAt(q + 8) === DOT) {
-            const h1 = s.charCodeAt(q) - 48, h2 = s.charCodeAt(q + 1) - 48
-            const m1 = s.charCodeAt(q + 3) - 48, m2 = s.charCodeAt(q + 4) - 48
-            const s1 = s.charCodeAt(q + 6) - 48, s2 = s.charCodeAt(q + 7) - 48
-            const f1 = s.charCodeAt(q + 9) - 48, f2 = s.charCodeAt(q + 10) - 48, f3 = s.charCodeAt(q + 11) - 48
+          const b = tle - 10
+          if (
+            b > q && b - q <= 9 && s.charCodeAt(b) === COLON && s.charCodeAt(b + 3) === COLON &&
+            s.charCodeAt(b + 6) === DOT
+          ) {
+            let h = 0, ok = 1
+            for (let i = q; i < b; i++) {
+              const d = s.charCodeAt(i) - 48
+              if (d < 0 || d > 9) ok = 0
+              h = h * 10 + d
+            }
+            const m1 = s.charCodeAt(b + 1) - 48, m2 = s.charCodeAt(b + 2) - 48
+            const s1 = s.charCodeAt(b + 4) - 48, s2 = s.charCodeAt(b + 5) - 48
+            const f1 = s.charCodeAt(b + 7) - 48, f2 = s.charCodeAt(b + 8) - 48, f3 = s.charCodeAt(b + 9) - 48
             if (
-              (h1 | h2 | m1 | m2 | s1 | s2 | f1 | f2 | f3) >= 0 && h1 <= 9 && h2 <= 9 && m1 <= 5 && m2 <= 9 &&
-              s1 <= 5 && s2 <= 9 && f1 <= 9 && f2 <= 9 && f3 <= 9
+              ok === 1 && (m1 | m2 | s1 | s2 | f1 | f2 | f3) >= 0 && m1 <= 5 && m2 <= 9 && s1 <= 5 && s2 <= 9 &&
+              f1 <= 9 && f2 <= 9 && f3 <= 9
             ) {
-              end = (((h1 * 10 + h2) * 60 + m1 * 10 + m2) * 60 + s1 * 10 + s2) * 1000 + f1 * 100 + f2 * 10 + f3
+              end = ((h * 60 + m1 * 10 + m2) * 60 + s1 * 10 + s2) * 1000 + f1 * 100 + f2 * 10 + f3
               this.tsEnd = tle
             }
           }
@@ -386,16 +398,28 @@ export class Scanner {
 const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const isSpace = (c: number): boolean => c === SPACE || c === TAB
 
-/** The arrow's index when [ls, le) starts with "dd:dd:dd.ddd -->" (the usual form), else -1. */
-const fastArrow = (s: string, ls: number, le: number): number =>
-  le - ls >= 16 && s.charCodeAt(ls + 2) === COLON && s.charCodeAt(ls + 5) === COLON && s.charCodeAt(ls + 8) === DOT &&
-    s.charCodeAt(ls + 12) === SPACE && s.charCodeAt(ls + 13) === 45 && s.charCodeAt(ls + 14) === 45 &&
-    s.charCodeAt(ls + 15) === 62 && isDigit(s.charCodeAt(ls)) && isDigit(s.charCodeAt(ls + 1)) &&
-    isDigit(s.charCodeAt(ls + 3)) && isDigit(s.charCodeAt(ls + 4)) && isDigit(s.charCodeAt(ls + 6)) &&
-    isDigit(s.charCodeAt(ls + 7)) && isDigit(s.charCodeAt(ls + 9)) && isDigit(s.charCodeAt(ls + 10)) &&
-    isDigit(s.charCodeAt(ls + 11)) ?
-    ls + 13 :
+/**
+ * The arrow's index when [ls, le) starts with "H+:dd:dd.ddd -->" (the usual form: hours of 1 to 9
+ * digits, usually 2, 3 in files over 99 hours), else -1.
+ */
+const fastArrow = (s: string, ls: number, le: number): number => {
+  let b = ls + 2
+  if (s.charCodeAt(b) !== COLON) {
+    // Not the two-digit hour: find where the hour digits end.
+    b = ls
+    while (b < le && b - ls < 10 && isDigit(s.charCodeAt(b))) b++
+    if (b === ls || b - ls > 9 || s.charCodeAt(b) !== COLON) return -1
+  } else if (!isDigit(s.charCodeAt(ls)) || !isDigit(s.charCodeAt(ls + 1))) {
+    return -1
+  }
+  return le - b >= 14 && s.charCodeAt(b + 3) === COLON && s.charCodeAt(b + 6) === DOT &&
+      s.charCodeAt(b + 10) === SPACE && s.charCodeAt(b + 11) === 45 && s.charCodeAt(b + 12) === 45 &&
+      s.charCodeAt(b + 13) === 62 && isDigit(s.charCodeAt(b + 1)) && isDigit(s.charCodeAt(b + 2)) &&
+      isDigit(s.charCodeAt(b + 4)) && isDigit(s.charCodeAt(b + 5)) && isDigit(s.charCodeAt(b + 7)) &&
+      isDigit(s.charCodeAt(b + 8)) && isDigit(s.charCodeAt(b + 9)) ?
+    b + 11 :
     -1
+}
 
 const isBlank = (s: string, ls: number, le: number): boolean => {
   for (let i = ls; i < le; i++) {
