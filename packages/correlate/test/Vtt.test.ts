@@ -78,6 +78,23 @@ describe("parseVtt", () => {
       ])
     }))
 
+  it.effect("reads hours of any width (files over 99 hours) with and without an id line or settings", () =>
+    Effect.gen(function*() {
+      const doc = yield* parseVtt(
+        "WEBVTT\n\n100:00:01.000 --> 100:00:02.500\none\n\nid\n1:02:03.004 --> 123:45:06.789 align:start\ntwo\n"
+      )
+      expect(doc.cues.map((c) => [c.id, c.startMs, c.endMs])).toEqual([
+        [null, 360_001_000, 360_002_500],
+        ["id", 3_723_004, 445_506_789]
+      ])
+      const bad = parseVttEither("WEBVTT\n\nid\n100:00:01.000 --> 100:60:02.500\nx\n")
+      expect(Either.isLeft(bad) && [bad.left.line, bad.left.column, bad.left.message]).toEqual([
+        4,
+        19,
+        "Minutes and seconds must be below 60"
+      ])
+    }))
+
   it.effect("handles cues without a voice, header text, NOTE and STYLE blocks, settings and entities", () =>
     Effect.gen(function*() {
       const doc = yield* parseVtt(
