@@ -26,13 +26,10 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode, memoryOf } from "./internal/child.js"
+import { argValue, benchBytes, MEETING, oneRecordingTenant, ORGANIZER, RECORDING, recordingContentUrl } from "./internal/tenant.js"
 
 const GOAL_MB = 150
-const argValue = (name: string) => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
+const BYTES = benchBytes()
 const CHILD_FLAGS = (argValue("--child-flags") ?? "").split(" ").filter(Boolean)
 const ROUNDS = Number(argValue("--rounds") ?? 2)
 type Mode = "api" | "http" | "fetch"
@@ -44,15 +41,12 @@ const LABELS: Record<Mode, string> = {
 /** `--modes api,http,fetch` (default): which downloads run each round */
 const MODES = (argValue("--modes") ?? "api,http,fetch").split(",").filter((m): m is Mode => m in LABELS)
 
-const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
-const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
-const ORGANIZER = "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e0001"
 
 const peakFromProc = () => memoryOf().peakMb
 
 /** For comparison only (BENCH_MODE=fetch): Node's own fetch on the same URL, no Effect. */
 const rawFetch = async (baseUrl: string, token: string) => {
-  const url = `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+  const url = recordingContentUrl(baseUrl)
   const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
   let n = 0
   for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) n += c.length
@@ -62,7 +56,7 @@ const rawFetch = async (baseUrl: string, token: string) => {
 /** For comparison only (BENCH_MODE=http): node:http, 'data' events, no Effect. */
 const rawHttp = async (baseUrl: string, token: string) => {
   const NodeHttp = await import("node:http")
-  const url = `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+  const url = recordingContentUrl(baseUrl)
   return new Promise<number>((resolve, reject) => {
     NodeHttp.get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
       let n = 0
@@ -153,18 +147,10 @@ const runCurl = (url: string, token: string) =>
 const main = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({
-    fixture: {
-      tenantId: "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e00ff",
-      users: [{ id: ORGANIZER, displayName: "Bench Organizer" }],
-      meetings: [{
-        id: MEETING,
-        organizerId: ORGANIZER,
-        recordings: [{ id: RECORDING, createdDateTime: "2024-01-15T09:00:00.0000000Z", content: { bytes: BYTES, seed: 42 } }]
-      }]
-    }
+    fixture: oneRecordingTenant(BYTES)
   })
   try {
-    const url = `${emu.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+    const url = recordingContentUrl(emu.baseUrl)
     const script = bundleForNode(fileURLToPath(import.meta.url), {
       minify: true,
       // never loaded by the child: the emulator (parent only) and @azure/identity (static token here)

@@ -17,34 +17,16 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode, memoryOf } from "./internal/child.js"
+import { benchBytes, oneRecordingTenant, recordingContentUrl } from "./internal/tenant.js"
 
 const GOAL_MB = 100
-const argValue = (name: string) => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
+const BYTES = benchBytes()
 
-const MEETING = "MSoxMjM0KjAqKjE5Om1lZXRpbmdfYmVuY2hAdGhyZWFkLnYy"
-const RECORDING = "YmVuY2gvcmVjb3JkaW5nKzE+MUdpQg=="
-const ORGANIZER = "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e0001"
 
 const serve = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({
-    fixture: {
-      tenantId: "0b5c6c53-7c44-4e55-9e2c-0c0b7e1e00ff",
-      users: [{ id: ORGANIZER, displayName: "Bench Organizer" }],
-      meetings: [{
-        id: MEETING,
-        organizerId: ORGANIZER,
-        recordings: [{
-          id: RECORDING,
-          createdDateTime: "2024-01-15T09:00:00.0000000Z",
-          content: { bytes: BYTES, seed: 42 }
-        }]
-      }]
-    }
+    fixture: oneRecordingTenant(BYTES)
   })
   process.stdout.write(`${JSON.stringify({ baseUrl: emu.baseUrl, token: emu.accessToken })}\n`)
   process.on("SIGTERM", () => void emu.close().then(() => process.exit(0)))
@@ -72,9 +54,7 @@ const measure = async (mode: string, command: ReadonlyArray<string>) => {
     peakDuringMb = Math.max(peakDuringMb, memoryOf(child.pid!).rssMb)
   }, 50)
   const started = performance.now()
-  const url = `${info.baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${
-    encodeURIComponent(RECORDING)
-  }/content`
+  const url = recordingContentUrl(info.baseUrl)
   const res = await fetch(url, { headers: { authorization: `Bearer ${info.token}` } })
   if (res.status !== 200) throw new Error(`content request failed: ${res.status}`)
   const hash = NodeCrypto.createHash("sha256")

@@ -40,14 +40,11 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode, memoryOf } from "./internal/child.js"
+import { argValue, benchBytes } from "./internal/tenant.js"
 
 const GOAL_MB = 150
 const CHUNK = 64 * 1024
-const argValue = (name: string) => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const BYTES = Number(argValue("--bytes") ?? 1024 ** 3)
+const BYTES = benchBytes()
 
 const peakFromProc = () => memoryOf().peakMb
 
