@@ -35,26 +35,20 @@ const SINK = "manifest"
 
 export const MANIFEST_FILE = "manifest.jsonl"
 
-export const ManifestRecording = Schema.Struct({
+// What the manifest says of any exported file, in the order design.md gives.
+const fileFields = {
   id: Schema.String,
   createdDateTime: Schema.NullOr(Schema.String),
   endDateTime: Schema.NullOr(Schema.String),
   path: Schema.String,
   bytes: Schema.Number,
-  sha256: Schema.String,
-  contentType: Schema.String
-})
+  sha256: Schema.String
+}
+
+export const ManifestRecording = Schema.Struct({ ...fileFields, contentType: Schema.String })
 export type ManifestRecording = typeof ManifestRecording.Type
 
-export const ManifestTranscript = Schema.Struct({
-  id: Schema.String,
-  createdDateTime: Schema.NullOr(Schema.String),
-  endDateTime: Schema.NullOr(Schema.String),
-  path: Schema.String,
-  bytes: Schema.Number,
-  sha256: Schema.String,
-  cues: Schema.Number
-})
+export const ManifestTranscript = Schema.Struct({ ...fileFields, cues: Schema.Number })
 export type ManifestTranscript = typeof ManifestTranscript.Type
 
 export const ManifestEntry = Schema.Struct({
