@@ -37,7 +37,7 @@ const graphUrl = Options.text("graph-url").pipe(
 )
 const state = Options.text("state").pipe(
   Options.withPseudoName("path"),
-  Options.withDescription("Checkpoint store (SQLite file). Default: <out>/.meeting-artifacts/state.sqlite"),
+  Options.withDescription("Checkpoint store: a SQLite file or a postgres:// URL. Default: <out>/.meeting-artifacts/state.sqlite"),
   Options.optional
 )
 const concurrency = Options.integer("concurrency").pipe(
@@ -48,7 +48,7 @@ const concurrency = Options.integer("concurrency").pipe(
 const sink = Options.text("sink").pipe(
   Options.withPseudoName("spec"),
   Options.withDescription(
-    "Extra record sink, repeatable: sqlite:<file>, postgres:<url>, parquet:<dir>, azure-blob:<container URL or connection>."
+    "Extra record sink, repeatable: sqlite:<file>, postgres:<url>, parquet:<dir>, azure-blob:<container>[/<prefix>] (credentials from AZURE_STORAGE_CONNECTION_STRING or @azure/identity); <kind>+append: keeps history."
   ),
   Options.repeated
 )
