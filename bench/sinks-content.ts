@@ -24,14 +24,7 @@
  * ~20 MB), which depends on the producer's rate, not on the sink. That garbage
  * is the producer's; the baseline carries it too.
  *
- * `--manifest` measures instead the manifest's cost over a run of N sets
- * (`--sets`, default 20000; lines of ~1.1 KB like Graph's ids make): N
- * upserts with 8 in flight (a sync with --concurrency 8), each returning once
- * its line is on disk, against one whole-file atomic write of the final
- * manifest in the same process (the floor: what a single rewrite costs).
- *
  *   pnpm exec tsx bench/sinks-content.ts [--bytes 1073741824] [--no-fresh] [--mode <mode> [--fresh-chunks]]
- *   pnpm exec tsx bench/sinks-content.ts --manifest [--sets 20000] [--concurrency 8]
  *   (BENCH_TRACE=1 samples memory every 200 ms; BENCH_BLOCK / BENCH_CONCURRENCY tune the blob upload)
  */
 import * as NodeChild from "node:child_process"
@@ -224,69 +217,7 @@ const main = async () => {
 }
 
 
-/** `--manifest`: N upserts through `Manifest.make` vs one whole-file write of the result. */
-const manifestBench = async () => {
-  const [Effect, Manifest, atomic] = await Promise.all([
-    import("effect/Effect"),
-    import("../packages/sinks/src/Manifest.js"),
-    import("../packages/sinks/src/internal/atomic.js")
-  ])
-  const sets = Number(argValue("--sets") ?? 20000)
-  const concurrency = Number(argValue("--concurrency") ?? 8)
-  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "sinks-manifest-"))
-  const id = (kind: string, i: number) => `${kind}-${i}-`.padEnd(150, "A+/=") // Graph ids are ~150 chars of base64
-  const entry = (i: number) => ({
-    meetingId: id("meeting", i),
-    organizerId: "8b081ef6-4792-4def-b2c9-c363a1bf41d5",
-    contentCorrelationId: `cc-${i}`.padEnd(36, "0"),
-    match: "contentCorrelationId" as const,
-    recording: {
-      id: id("rec", i), createdDateTime: "2026-03-02T10:00:00Z", endDateTime: "2026-03-02T11:00:00Z",
-      path: `org~hash/meeting~hash/recording-${i}.mp4`.padEnd(120, "x"), bytes: 1_073_741_824, sha256: "a".repeat(64),
-      contentType: "video/mp4"
-    },
-    transcript: {
-      id: id("tr", i), createdDateTime: "2026-03-02T10:00:00Z", endDateTime: "2026-03-02T11:00:00Z",
-      path: `org~hash/meeting~hash/transcript-${i}.vtt`.padEnd(120, "x"), bytes: 120_000, sha256: "b".repeat(64), cues: 900
-    }
-  })
-  try {
-    const started = performance.now()
-    await Effect.runPromise(Effect.gen(function*() {
-      const m = yield* Manifest.make(dir)
-      yield* Effect.forEach(Array.from({ length: sets }, (_, i) => i), (i) => m.upsert(entry(i)), { concurrency, discard: true })
-    }))
-    const seconds = (performance.now() - started) / 1000
-    const file = NodePath.join(dir, Manifest.MANIFEST_FILE)
-    const text = NodeFs.readFileSync(file, "utf8")
-    const lines = text.split("\n").filter((l) => l !== "").length
-    // The floor: one atomic whole-file write of the final manifest (best of 3).
-    let single = Infinity
-    for (let k = 0; k < 3; k++) {
-      const t = performance.now()
-      await Effect.runPromise(atomic.writeFileAtomic(NodePath.join(dir, "floor.jsonl"), text, "bench"))
-      single = Math.min(single, (performance.now() - t) / 1000)
-    }
-    console.log(`sinks-manifest: ${sets} sets, ${concurrency} upserts in flight, final manifest ${lines} lines, ${(text.length / 1048576).toFixed(1)} MB`)
-    console.log(
-      `  upserts: ${seconds.toFixed(2)} s (${(seconds / sets * 1000).toFixed(2)} ms per set); one whole-file write: ${(single * 1000).toFixed(1)} ms; ratio ${
-        (seconds / single).toFixed(0)
-      }x one write (each upsert returns once its line is on disk: the total is O(sets x file size) divided by how many upserts share a rewrite)`
-    )
-    const ok = lines === sets
-    console.log(ok ? "PASS" : "FAIL (lines != sets)")
-    process.exitCode = ok ? 0 : 1
-  } finally {
-    NodeFs.rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-if (process.argv.includes("--manifest")) {
-  manifestBench().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-} else if (process.argv.includes("--child")) {
+if (process.argv.includes("--child")) {
   child(process.argv[process.argv.indexOf("--child") + 1]!).catch((e) => {
     console.error(e instanceof Error ? e.message : String(e))
     process.exit(1)

@@ -17,6 +17,13 @@
  * leaves the old manifest or the new one; upserts that arrive during a
  * rewrite share the next one. Lines are indexed by id and their text cached,
  * so an upsert costs O(1) and a rewrite is a join plus the write itself.
+ *
+ * The common upsert only adds lines (ids the manifest does not hold yet):
+ * those are appended and fsynced instead, so exporting n sets costs O(n), not
+ * O(n^2). Only an upsert that replaces a line rewrites the file. A kill cannot
+ * tear a write of a few lines in practice; should a power loss leave an
+ * unterminated last line, loading drops it (its upsert never returned, so the
+ * set is exported again) and the next upsert rewrites the file whole.
  */
 import type { ArtifactSet } from "@meeting-artifacts/correlate"
 import { MatchKind } from "@meeting-artifacts/correlate"
@@ -26,7 +33,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { writeFileAtomic } from "./internal/atomic.js"
+import { appendFileDurable, writeFileAtomic } from "./internal/atomic.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
@@ -142,7 +149,11 @@ export const formatEntry = (e: ManifestEntry): string =>
 
 const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(ManifestEntry))
 
-/** Parse manifest text; a line that is not a valid entry is a `SinkError` naming the line. */
+/**
+ * Parse manifest text; a line that is not a valid entry is a `SinkError`
+ * naming the line, except an unterminated last line (an append cut short),
+ * which is left out.
+ */
 export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
   Effect.suspend(() => {
     const out: Array<ManifestEntry> = []
@@ -152,6 +163,7 @@ export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>,
       if (line === "") continue
       const r = decodeEntry(line)
       if (r._tag === "Left") {
+        if (i === lines.length - 1) break
         return Effect.fail(
           new SinkError({ sink: SINK, operation: "parse", message: `manifest line ${i + 1} is not a valid entry: ${r.left.message}` })
         )
@@ -219,8 +231,7 @@ export interface ManifestService {
 
 export class Manifest extends Context.Tag("@meeting-artifacts/sinks/Manifest")<Manifest, ManifestService>() {}
 
-/** Read `<out>/manifest.jsonl` (empty when absent). */
-export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
+const readText = (out: string): Effect.Effect<string, SinkError> =>
   Effect.tryPromise({
     try: () =>
       fsp.readFile(nodePath.join(out, MANIFEST_FILE), "utf8").catch((e: NodeJS.ErrnoException) => {
@@ -228,7 +239,11 @@ export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError
         throw e
       }),
     catch: sinkError(SINK, "read")
-  }).pipe(Effect.flatMap(parseManifest))
+  })
+
+/** Read `<out>/manifest.jsonl` (empty when absent). */
+export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
+  readText(out).pipe(Effect.flatMap(parseManifest))
 
 /**
  * The lines of a manifest in file order, indexed by recording id, transcript
@@ -239,8 +254,11 @@ export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError
  * its replacement and residuals in its own group.
  */
 export interface ManifestLines {
-  /** Upsert one line (`mergeEntries` semantics). */
-  readonly upsert: (e: ManifestEntry) => void
+  /**
+   * Upsert one line (`mergeEntries` semantics) and say what it did to the file:
+   * a line added at the end, lines replaced, or nothing (the same line again).
+   */
+  readonly upsert: (e: ManifestEntry) => "added" | "replaced" | "unchanged"
   /** The lines, in file order. */
   readonly lines: () => ReadonlyArray<ManifestEntry>
   /** The file's text. */
@@ -254,6 +272,15 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
   const byEmpty = new Map<string, number>()
   const formatted = new WeakMap<ManifestEntry, string>()
   let snapshot: ReadonlyArray<ManifestEntry> | null = null
+  /** A line's text, newline included, computed once per line object. */
+  const formatOf = (l: ManifestEntry): string => {
+    let t = formatted.get(l)
+    if (t === undefined) {
+      t = formatEntry(l) + "\n"
+      formatted.set(l, t)
+    }
+    return t
+  }
 
   const index = (e: ManifestEntry, g: number) => {
     if (e.recording) byRec.set(e.recording.id, g)
@@ -287,8 +314,9 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
     if (hits.length === 0) {
       groups.push([e])
       index(e, groups.length - 1)
-      return
+      return "added"
     }
+    if (hits.length === 1 && formatOf(hits[0]!.line) === formatOf(e)) return "unchanged"
     // Back to front, so positions of earlier hits in the same group stay valid.
     for (let i = hits.length - 1; i >= 0; i--) {
       const { g, line: old } = hits[i]!
@@ -302,45 +330,57 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
       groups[g]!.splice(p, 1, ...replacement)
       for (const r of replacement) index(r, g)
     }
+    return "replaced"
   }
 
   for (const e of initial) upsert(e)
   const lines = () => (snapshot ??= groups.flat())
-  return {
-    upsert,
-    lines,
-    text: () =>
-      lines().map((l) => {
-        let t = formatted.get(l)
-        if (t === undefined) {
-          t = formatEntry(l) + "\n"
-          formatted.set(l, t)
-        }
-        return t
-      }).join("")
-  }
+  return { upsert, lines, text: () => lines().map(formatOf).join("") }
 }
 
 /**
  * Load the manifest of `out` and return a store that upserts into it. Upserts
- * that arrive while a rewrite is in flight are written together by the next
- * one (each still returns only once a rewrite holding it is on disk).
+ * that arrive while a write is in flight are written together by the next
+ * one (each still returns only once a write holding it is on disk): appended
+ * when they only add lines, else by a rewrite of the whole file.
  */
 export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
   Effect.gen(function*() {
     const file = nodePath.join(out, MANIFEST_FILE)
+    const text = yield* readText(out)
     // A well-formed file loads unchanged; a damaged one (an id in two lines) is
     // normalised as if its lines were upserted in order.
-    const lines = makeLines(yield* read(out))
-    // Upserts that arrive while a rewrite is in flight share the next one.
-    const group = GroupCommit.make(Effect.suspend(() => writeFileAtomic(file, lines.text(), SINK)))
+    const loaded = yield* parseManifest(text)
+    const lines = makeLines(loaded)
+    // Appends need a file that holds exactly the loaded lines, each ended by a newline.
+    let rewrite = text === "" || !text.endsWith("\n") || lines.text() !== text
+    let appended: Array<ManifestEntry> = []
+    const write = Effect.suspend(() => {
+      const whole = rewrite
+      const batch = appended
+      rewrite = false
+      appended = []
+      const io = whole
+        ? writeFileAtomic(file, lines.text(), SINK)
+        : batch.length > 0
+        ? appendFileDurable(file, batch.map((e) => formatEntry(e) + "\n").join(""), SINK)
+        : Effect.void
+      // After a failed write the file's state is unknown: the next write rewrites it whole.
+      return Effect.tapError(io, () => Effect.sync(() => (rewrite = true)))
+    })
+    // Upserts that arrive while a write is in flight share the next one.
+    const group = GroupCommit.make(write)
     return {
       path: file,
       entries: Effect.sync(() => lines.lines()),
       upsert: (entries) =>
         Effect.suspend(() => {
           const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]
-          for (const e of list) lines.upsert(e)
+          for (const e of list) {
+            const change = lines.upsert(e)
+            if (change === "added") appended.push(e)
+            else if (change === "replaced") rewrite = true
+          }
           return group.commit
         })
     }

@@ -143,6 +143,56 @@ describe("Manifest", () => {
       expect(fs.readdirSync(out).filter((f) => f !== "manifest.jsonl")).toEqual([])
     }))
 
+  it.effect("new lines are appended to the file in place; only a replaced line rewrites it", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const file = path.join(out, "manifest.jsonl")
+      const m = yield* Manifest.make(out)
+      yield* m.upsert(entry("m0", "r0", "t0")) // creates the file (atomically)
+      const ino = fs.statSync(file).ino
+      yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i + 1), (i) => m.upsert(entry(`m${i}`, `r${i}`, null)), {
+        concurrency: 8
+      })
+      yield* m.upsert(entry("m1", "r1", null)) // the same line again: nothing to write
+      expect(fs.statSync(file).ino).toBe(ino)
+      const expected = Manifest.makeLines(yield* m.entries).text()
+      expect(fs.readFileSync(file, "utf8")).toBe(expected)
+      expect(expected.split("\n").length).toBe(202)
+
+      // r7 gets its transcript: that line changes in place, so the file is rewritten whole
+      yield* m.upsert(entry("m7", "r7", "t7"))
+      expect(fs.statSync(file).ino).not.toBe(ino)
+      const lines = yield* Manifest.read(out)
+      expect(lines.length).toBe(201)
+      expect(lines[7]).toMatchObject({ recording: { id: "r7" }, transcript: { id: "t7" } })
+
+      // a reload appends after what it found
+      const ino2 = fs.statSync(file).ino
+      const m2 = yield* Manifest.make(out)
+      yield* m2.upsert(entry("m900", "r900", null))
+      expect(fs.statSync(file).ino).toBe(ino2)
+      expect((yield* Manifest.read(out)).map((l) => l.recording?.id).at(-1)).toBe("r900")
+    }))
+
+  it.effect("an unterminated last line (an append cut short) is dropped; the next write rewrites the file clean", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const file = path.join(out, "manifest.jsonl")
+      const m = yield* Manifest.make(out)
+      yield* m.upsert([entry("m1", "r1", "t1"), entry("m2", "r2", null)])
+      const good = fs.readFileSync(file, "utf8")
+      const torn = Manifest.formatEntry(entry("m3", "r3", "t3")).slice(0, 40)
+      fs.writeFileSync(file, good + torn)
+      expect((yield* Manifest.read(out)).map((l) => l.recording?.id)).toEqual(["r1", "r2"])
+      const m2 = yield* Manifest.make(out)
+      yield* m2.upsert(entry("m4", "r4", null))
+      expect(fs.readFileSync(file, "utf8")).toBe(good + Manifest.formatEntry(entry("m4", "r4", null)) + "\n")
+      // the same damage anywhere but at the end is an error
+      fs.writeFileSync(file, torn + "\n" + good)
+      const err = yield* Effect.flip(Manifest.make(out))
+      expect(err.message).toContain("line 1")
+    }))
+
   it.effect("a malformed manifest is a clear error, not silently dropped", () =>
     Effect.gen(function*() {
       const out = tempDir()

@@ -129,6 +129,25 @@ export const writeFileAtomic = (abs: string, data: string | Uint8Array, sink: st
     catch: sinkError(sink, "write")
   })
 
+/**
+ * Append `data` to the existing file `abs` and fsync it before returning. For
+ * whole lines of a journal-like file: a kill cannot tear a write of this size
+ * in practice, and readers of the file tolerate an unterminated last line.
+ */
+export const appendFileDurable = (abs: string, data: string, sink: string): Effect.Effect<void, SinkError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await fsp.open(abs, "a")
+      try {
+        await handle.writeFile(data)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: sinkError(sink, "append")
+  })
+
 /** Size and sha256 of a file, streamed; `null` when it does not exist. */
 export const hashFile = (abs: string, sink: string): Effect.Effect<Written | null, SinkError> =>
   Effect.tryPromise({
