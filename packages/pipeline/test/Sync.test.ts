@@ -2,7 +2,13 @@
  * The sync job as a library: against the emulator over loopback, with the
  * real sinks (files, manifest, SQLite checkpoint store) in temp directories.
  */
-import { generatedBytes, type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import {
+  generatedBytes,
+  generateTenant,
+  type RunningEmulator,
+  startEmulator,
+  type TenantFixture
+} from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -202,6 +208,43 @@ describe("sync", () => {
     expect(summary.failures).toBe(1)
     const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
     expect(failures).toMatchObject([{ kind: "meeting", id: "no-such-meeting" }])
+  })
+})
+
+describe("sync: a listed item that does not decode", () => {
+  let emu: RunningEmulator
+  let badId: string
+  let others: Array<string>
+  beforeAll(async () => {
+    const fixture = generateTenant({ organizers: 1, meetingsPerOrganizer: 6, seed: 11, recordingBytes: [1024, 4096], cues: [2, 3] })
+    const all = fixture.meetings.flatMap((m) => (m.recordings ?? []).map((r) => r.id))
+    badId = all[1]!
+    others = all.filter((id) => id !== badId)
+    // Graph sends a number where a timestamp belongs, for one recording only.
+    const meetings = fixture.meetings.map((m) => ({
+      ...m,
+      recordings: (m.recordings ?? []).map((r) => (r.id === badId ? { ...r, extra: { createdDateTime: 1705395601 } } : r))
+    }))
+    emu = await startEmulator({ fixture: { ...fixture, meetings }, pageSize: 2 })
+  })
+  afterAll(() => emu?.close())
+
+  it.each([false, true])("is dead-lettered alone; every other artifact is exported (incremental: %s)", async (incremental) => {
+    const out = tempOut()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, {
+      organizers: emu.fixture.users.map((u) => u.id),
+      ...WINDOW,
+      out,
+      incremental
+    })
+    expect(summary.failures).toBe(1)
+    expect(summary.recordings.failed).toBe(1)
+    expect(summary.recordings.downloaded).toBe(others.length)
+    const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(failures).toMatchObject([{ kind: "recording", id: badId }])
+    expect(failures[0].reason).toContain("createdDateTime")
+    const exported = manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : []))
+    expect(exported.sort()).toEqual([...others].sort())
   })
 })
 

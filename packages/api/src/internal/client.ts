@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -36,6 +37,7 @@ import type {
 import { type BadRequest, DecodeError, type GraphError, NotFound } from "../GraphError.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, makePolicy, parseRetryAfter, backoffDelay } from "../GraphPolicy.js"
 import * as Url from "../GraphUrl.js"
+import { currentInvalidItemHandler } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
 import { OnlineMeeting } from "../OnlineMeeting.js"
 import { makeTokenProvider, type TokenFailure } from "./auth.js"
@@ -130,13 +132,15 @@ const decodeFailure = (
   payload: string,
   status: number,
   ctx: ErrorContext,
-  requestId: string | null
+  requestId: string | null,
+  /** Where the decoded value sits in the body (an item of a page: ["value", i]). */
+  at: ReadonlyArray<PropertyKey> = []
 ): DecodeError => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
   const first = issues[0]
   const field = first === undefined
     ? ""
-    : first.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
+    : [...at, ...first.path].map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
   return new DecodeError({
     status,
     code: null,
@@ -150,6 +154,12 @@ const decodeFailure = (
     message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${first?.message ?? e.message} [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
   })
 }
+
+/** Item decoders by page schema (filled per client; the schemas are the client's own). */
+const itemSchemaOf = new WeakMap<object, { readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError> }>()
+
+/** A page whose items are left undecoded, for item-by-item decoding. */
+const decodeLoosePage = Schema.decodeUnknown(ODataPage(Schema.Unknown))
 
 const malformedFailure = (payload: string, why: string, ctx: ErrorContext, requestId: string | null): DecodeError =>
   new DecodeError({
@@ -374,6 +384,26 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             } catch (e) {
               return { _tag: "Malformed", why: (e as Error).message } as const
             }
+            const item = itemSchemaOf.get(schema)
+            const onInvalid = item === undefined ? null : yield* FiberRef.get(currentInvalidItemHandler)
+            if (item !== undefined && onInvalid !== null) {
+              // Item by item: a malformed item goes to the handler, the rest of the page is kept.
+              const page = yield* Effect.either(decodeLoosePage(json))
+              if (Either.isLeft(page)) return yield* Effect.fail(decodeFailure(page.left, payload, res.status, ctx, requestId))
+              const value: Array<unknown> = []
+              const raw = page.right.value
+              for (let i = 0; i < raw.length; i++) {
+                const one = item.decode(raw[i])
+                if (Either.isRight(one)) {
+                  value.push(one.right)
+                  continue
+                }
+                const error = decodeFailure(one.left, payload, res.status, ctx, requestId, ["value", i])
+                const rawId = (raw[i] as { id?: unknown } | null)?.id
+                yield* onInvalid({ route: ctx.route, payload, index: i, id: typeof rawId === "string" ? rawId : null, error })
+              }
+              return { _tag: "Value", value: { ...page.right, value } as A } as const
+            }
             const decoded = yield* Effect.either(decode(json))
             if (Either.isLeft(decoded)) return yield* Effect.fail(decodeFailure(decoded.left, payload, res.status, ctx, requestId))
             return { _tag: "Value", value: decoded.right } as const
@@ -414,6 +444,10 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       transcript: ODataPage(CallTranscript),
       meeting: ODataPage(OnlineMeeting)
     }
+    // Each page schema's item, for listings run inside `handleInvalidItems`.
+    itemSchemaOf.set(pageSchemas.recording, { decode: Schema.decodeUnknownEither(CallRecording) })
+    itemSchemaOf.set(pageSchemas.transcript, { decode: Schema.decodeUnknownEither(CallTranscript) })
+    itemSchemaOf.set(pageSchemas.meeting, { decode: Schema.decodeUnknownEither(OnlineMeeting) })
 
     const pages = <A>(
       name: string,

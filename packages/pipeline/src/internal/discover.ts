@@ -3,7 +3,7 @@
  * (organizer-wide listing, delta links for incremental runs, or listed
  * meetings and join URLs).
  */
-import { CallRecording, CallTranscript, type GraphError } from "@meeting-artifacts/api"
+import { CallRecording, CallTranscript, type GraphError, handleInvalidItems, type InvalidItem } from "@meeting-artifacts/api"
 import type { SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -42,7 +42,34 @@ export const make = (ctx: RunContext) => {
 
   const collect = <A>(s: Stream.Stream<A, GraphError>) => Effect.map(Stream.runCollect(s), (c) => [...c])
 
+  /**
+   * Runs one organizer's discovery with listed items that do not decode dead-lettered one by one
+   * (failures.jsonl, exit 1) instead of failing their page, and with it every later page.
+   */
+  const deadLetterInvalidItems = <A, E>(organizerId: string, discover: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const invalid: Array<InvalidItem> = []
+      const result = yield* handleInvalidItems(discover, (item) => Effect.sync(() => void invalid.push(item)))
+      // One item can be listed twice (a delta page, then its meeting's own list): report it once.
+      const seen = new Set<string>()
+      for (const bad of invalid) {
+        const kind = bad.payload.startsWith("CallRecording")
+          ? "recording" as const
+          : bad.payload.startsWith("CallTranscript")
+          ? "transcript" as const
+          : "meeting" as const
+        const id = bad.id ?? `(item ${bad.index} of a page of ${bad.route}, without an id)`
+        if (seen.has(`${kind}:${id}`)) continue
+        seen.add(`${kind}:${id}`)
+        yield* recordFailure(kind, id, null, organizerId, bad.error.message, bad.error)
+      }
+      return result
+    })
+
   const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
+    deadLetterInvalidItems(organizerId, discoverWindowOf(organizerId))
+
+  const discoverWindowOf = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     Effect.gen(function*() {
       const window = { organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
       if (!opts.incremental) {
@@ -172,6 +199,9 @@ export const make = (ctx: RunContext) => {
     })
 
   const discoverTargeted = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
+    deadLetterInvalidItems(organizerId, discoverTargetedOf(organizerId))
+
+  const discoverTargetedOf = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     Effect.gen(function*() {
       const user = { userId: organizerId }
       const ids = new Set(opts.meetingIds)
