@@ -20,6 +20,10 @@ export interface Counters {
   readonly contentRequests: Record<string, number>
   /** content bytes written (complete or not) */
   readonly contentBytes: number
+  /** content bytes written per artifact id (complete or not, either origin; keys as in `contentRequests`) */
+  readonly contentBytesById: Record<string, number>
+  /** the `Range` headers of content requests per artifact id, in arrival order (keys as in `contentRequests`) */
+  readonly contentRanges: Record<string, ReadonlyArray<string>>
   readonly secondOrigin: { readonly requests: number; readonly withCredentials: number }
   /** tokens issued by the token endpoint */
   readonly tokensIssued: number
@@ -41,6 +45,8 @@ export class MutableCounters {
   faults: Record<string, number> = {}
   contentRequests: Record<string, number> = {}
   contentBytes = 0
+  contentBytesById: Record<string, number> = {}
+  contentRanges: Record<string, Array<string>> = {}
   secondOrigin = { requests: 0, withCredentials: 0 }
   tokensIssued = 0
   meteredMinutes = 0
@@ -59,6 +65,8 @@ export class MutableCounters {
       faults: { ...this.faults },
       contentRequests: { ...this.contentRequests },
       contentBytes: this.contentBytes,
+      contentBytesById: { ...this.contentBytesById },
+      contentRanges: Object.fromEntries(Object.entries(this.contentRanges).map(([k, v]) => [k, [...v]])),
       secondOrigin: { ...this.secondOrigin },
       tokensIssued: this.tokensIssued,
       meteredMinutes: this.meteredMinutes,
@@ -74,6 +82,8 @@ export class MutableCounters {
     this.faults = {}
     this.contentRequests = {}
     this.contentBytes = 0
+    this.contentBytesById = {}
+    this.contentRanges = {}
     this.secondOrigin = { requests: 0, withCredentials: 0 }
     this.tokensIssued = 0
     this.meteredMinutes = 0

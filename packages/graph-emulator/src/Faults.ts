@@ -114,6 +114,13 @@ export interface FaultConfig {
   readonly latencyMs?: number | { readonly min: number; readonly max: number }
   /** Retry-After seconds used by 429-seconds and 503 (default 1; keep small) */
   readonly retryAfterSeconds?: number
+  /**
+   * content routes (both origins) answer every request with 200 and the whole body, ignoring `Range`
+   * (Graph documents no Range support: a client must cope)
+   */
+  readonly ignoreRange?: boolean
+  /** pace every content body to about this many bytes per second (a slow link; default: as fast as the socket takes) */
+  readonly contentBytesPerSecond?: number
 }
 
 export type FaultProfile = "none" | "throttled" | "hostile"

@@ -64,6 +64,8 @@ export interface WriteOptions {
   readonly onComplete: () => void
   /** destroy the connection after this many bytes (mid-body reset fault) */
   readonly resetAfter?: number
+  /** pace generated and file content to about this rate (in-memory `Bytes` content is small and sent at once) */
+  readonly bytesPerSecond?: number
 }
 
 /**
@@ -109,6 +111,14 @@ export const writeRange = (
       resolve(how)
     }
     res.once("close", () => settle(res.writableFinished ? "complete" : "aborted"))
+    const startedAt = Date.now()
+    const rate = options.bytesPerSecond
+    // the next block once the bytes sent so far are due at `rate` (at once without a rate)
+    const paced = (): void => {
+      const wait = rate === undefined ? 0 : startedAt + ((pos - start) * 1000) / rate - Date.now()
+      if (wait <= 0) step()
+      else setTimeout(step, wait)
+    }
     // fills `buf` with the bytes at `at` (up to the block boundary for generated content)
     const fill = (buf: Buffer, at: number, done: (err: Error | null, n: number) => void) => {
       if (source._tag === "Generated") {
@@ -161,9 +171,9 @@ export const writeRange = (
           res.write(chunk, (werr) => {
             free.push(buf)
             if (werr) return settle("aborted")
-            step()
+            paced()
           })
-          step()
+          paced()
         })
       }
     }

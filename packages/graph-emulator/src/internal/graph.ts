@@ -433,7 +433,9 @@ export const contentResponse = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
   Effect.suspend(() => {
     const size = sizeOf(source)
-    const range = parseRange(request.headers["range"], size)
+    const rangeHeader = request.headers["range"]
+    if (rangeHeader !== undefined) (rt.counters.contentRanges[counterKey] ??= []).push(rangeHeader)
+    const range = rt.faults.config.ignoreRange === true ? undefined : parseRange(rangeHeader, size)
     if (range === "unsatisfiable") {
       return Effect.succeed(HttpServerResponse.empty({ status: 416, headers: { "content-range": `bytes */${size}` } }))
     }
@@ -456,8 +458,12 @@ export const contentResponse = (
       writeRange(res, source, {
         start,
         end,
-        onBytes: (n) => void (rt.counters.contentBytes += n),
+        onBytes: (n) => {
+          rt.counters.contentBytes += n
+          rt.counters.bump(rt.counters.contentBytesById, counterKey, n)
+        },
         onComplete: () => rt.counters.bump(rt.counters.contentRequests, counterKey),
+        ...(rt.faults.config.contentBytesPerSecond !== undefined ? { bytesPerSecond: rt.faults.config.contentBytesPerSecond } : {}),
         ...(reset ? { resetAfter: Math.min(Math.floor(length / 2), 256 * 1024) } : {})
       })
     ).pipe(Effect.flatMap((how) => (how === "complete" ? Effect.succeed(done) : Effect.interrupt)))

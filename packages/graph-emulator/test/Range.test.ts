@@ -1,0 +1,76 @@
+/**
+ * Range support on content and the counters that let a test prove what a client paid for: bytes served
+ * per artifact, the Range headers received, `ignoreRange` (a server that answers 200 whatever the Range)
+ * and `contentBytesPerSecond` (a slow link, so a client can be killed in the middle of a body).
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { generatedBytes, type RunningEmulator, startEmulator } from "../src/index.js"
+import { enc, get } from "./helpers.js"
+
+describe("content ranges and byte counters", () => {
+  let emu: RunningEmulator | undefined
+  afterEach(async () => {
+    await emu?.close()
+    emu = undefined
+  })
+
+  const oneRecording = async (bytes: number, faults: Parameters<typeof startEmulator>[0]["faults"] = {}) => {
+    emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 1, seed: 5, mix: { recordingOnly: 1 }, recordingBytes: bytes },
+      faults
+    })
+    const m = emu.fixture.meetings[0]!
+    const r = m.recordings![0]!
+    const content = r.content as { bytes: number; seed?: number }
+    return {
+      emu,
+      id: r.id,
+      data: generatedBytes(content.seed ?? 1, content.bytes),
+      url: `/users/${m.organizerId}/onlineMeetings/${enc(m.id)}/recordings/${enc(r.id)}/content`
+    }
+  }
+
+  it("counts bytes served per artifact and the Range headers it received", async () => {
+    const { data, emu, id, url } = await oneRecording(300_000)
+    const part = await get(emu, url, { headers: { range: "bytes=100000-" } })
+    expect(part.status).toBe(206)
+    expect(part.headers.get("content-range")).toBe("bytes 100000-299999/300000")
+    expect(Buffer.from(await part.arrayBuffer()).equals(Buffer.from(data.subarray(100_000)))).toBe(true)
+    const whole = await get(emu, url)
+    expect((await whole.arrayBuffer()).byteLength).toBe(300_000)
+    const c = emu.counters()
+    expect(c.contentBytesById[id]).toBe(200_000 + 300_000)
+    expect(c.contentRanges[id]).toEqual(["bytes=100000-"])
+    emu.resetCounters()
+    expect(emu.counters().contentBytesById).toEqual({})
+    expect(emu.counters().contentRanges).toEqual({})
+  })
+
+  it("ignoreRange: 200 and the whole body whatever the Range header says", async () => {
+    const { data, emu, id, url } = await oneRecording(100_000, { ignoreRange: true })
+    const res = await get(emu, url, { headers: { range: "bytes=50000-" } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-range")).toBeNull()
+    expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(data))).toBe(true)
+    expect(emu.counters().contentRanges[id]).toEqual(["bytes=50000-"])
+    expect(emu.counters().contentBytesById[id]).toBe(100_000)
+  })
+
+  it("contentBytesPerSecond: a paced body is still byte-exact, and a reader can stop it part way", async () => {
+    // 1 MiB at 4 MiB/s: ~250 ms; the reader stops after the first chunks, long before the end.
+    const { data, emu, id, url } = await oneRecording(1024 * 1024, { contentBytesPerSecond: 4 * 1024 * 1024 })
+    const res = await get(emu, url)
+    const reader = res.body!.getReader()
+    const first = await reader.read()
+    expect(first.done).toBe(false)
+    await reader.cancel()
+    await new Promise((r) => setTimeout(r, 100))
+    const served = emu.counters().contentBytesById[id] ?? 0
+    expect(served).toBeGreaterThan(0)
+    expect(served).toBeLessThan(data.length)
+    expect(emu.counters().contentRequests[id]).toBeUndefined()
+    const full = await get(emu, url)
+    expect(Buffer.from(await full.arrayBuffer()).equals(Buffer.from(data))).toBe(true)
+    expect(emu.counters().contentRequests[id]).toBe(1)
+  })
+})
