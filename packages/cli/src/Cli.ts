@@ -5,6 +5,7 @@ import { Command } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
 import { syncCommand } from "./SyncCommand.js"
+import { verifyCommand } from "./VerifyCommand.js"
 
 // @effect/cli prints parse errors (and nothing else) through Console.error
 // before any handler runs; bin.ts holds those back to print one line instead.
@@ -21,7 +22,8 @@ export const rootCommand = Command.make("meeting-artifacts").pipe(
   Command.withDescription("Export Microsoft Teams meeting recordings and transcripts from Microsoft Graph"),
   Command.withSubcommands([
     syncCommand.pipe(Command.transformHandler(markStarted)),
-    emulatorCommand.pipe(Command.transformHandler(markStarted))
+    emulatorCommand.pipe(Command.transformHandler(markStarted)),
+    verifyCommand.pipe(Command.transformHandler(markStarted))
   ])
 )
 

@@ -1,0 +1,139 @@
+/**
+ * Checks an output directory against its manifest: every file a line names is
+ * there, complete (size and sha256 as recorded) and, for transcripts, holds the
+ * recorded number of cues; every id is in exactly one line. Reads only.
+ *
+ * What a data platform runs before it loads `<out>` (or after copying it):
+ * `meeting-artifacts verify --out <dir>`.
+ */
+import { countCues } from "@meeting-artifacts/correlate"
+import { Failures, FileSystemSink, Manifest, type SinkError } from "@meeting-artifacts/sinks"
+import * as Effect from "effect/Effect"
+import * as fsp from "node:fs/promises"
+import * as nodePath from "node:path"
+
+export type VerifyProblemKind =
+  /** The file a line names is not there (or its path is not a safe relative path). */
+  | "missing"
+  /** Size or sha256 differ from the line. */
+  | "changed"
+  /** The transcript's cue count differs from the line's `cues`. */
+  | "cues"
+  /** An id in more than one line. */
+  | "duplicate"
+
+export interface VerifyProblem {
+  readonly problem: VerifyProblemKind
+  readonly kind: "recording" | "transcript"
+  readonly id: string
+  readonly path: string
+  /** What is wrong, in a sentence. */
+  readonly detail: string
+}
+
+export interface VerifyReport {
+  readonly out: string
+  /** Lines of manifest.jsonl. */
+  readonly sets: number
+  readonly byMatch: { readonly contentCorrelationId: number; readonly "time-overlap": number; readonly none: number }
+  readonly recordings: number
+  readonly transcripts: number
+  /** Bytes of the files the manifest names, as recorded. */
+  readonly bytes: number
+  /** Lines of failures.jsonl: artifacts that failed for good and are not exported. */
+  readonly failures: number
+  readonly problems: ReadonlyArray<VerifyProblem>
+  /** Temp files (`*.partial`) a killed run left behind; the next sync removes them. */
+  readonly leftovers: ReadonlyArray<string>
+}
+
+export interface VerifyOptions {
+  /** Files hashed at a time (default 4). */
+  readonly concurrency?: number | undefined
+}
+
+const STATE_DIR = ".meeting-artifacts"
+
+const listPartials = (out: string): Effect.Effect<Array<string>> =>
+  Effect.promise(async () => {
+    const found: Array<string> = []
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])
+      for (const e of entries) {
+        const r = rel === "" ? e.name : `${rel}/${e.name}`
+        if (e.isDirectory()) {
+          if (rel === "" && e.name === STATE_DIR) continue
+          await walk(nodePath.join(dir, e.name), r)
+        } else if (e.name.endsWith(".partial")) found.push(r)
+      }
+    }
+    await walk(out, "")
+    return found.sort()
+  })
+
+/** Verifies `<out>` against `<out>/manifest.jsonl` (see the module comment). Fails only when the manifest cannot be read. */
+export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError> =>
+  Effect.gen(function*() {
+    const lines = yield* Manifest.read(out)
+    const failures = yield* Failures.read(out)
+    const problems: Array<VerifyProblem> = []
+    const byMatch = { contentCorrelationId: 0, "time-overlap": 0, none: 0 }
+    const seen = new Set<string>()
+    type Check = { kind: "recording" | "transcript"; id: string; path: string; bytes: number; sha256: string; cues: number | null }
+    const checks: Array<Check> = []
+    let bytes = 0
+    for (const line of lines) {
+      byMatch[line.match]++
+      const files: Array<Check> = []
+      if (line.recording) files.push({ kind: "recording", ...line.recording, cues: null })
+      if (line.transcript) files.push({ kind: "transcript", ...line.transcript })
+      for (const f of files) {
+        const key = `${f.kind}:${f.id}`
+        if (seen.has(key)) {
+          problems.push({ problem: "duplicate", kind: f.kind, id: f.id, path: f.path, detail: `${f.kind} ${f.id} is in more than one manifest line` })
+          continue
+        }
+        seen.add(key)
+        bytes += f.bytes
+        checks.push(f)
+      }
+    }
+    yield* Effect.forEach(checks, (f) =>
+      Effect.gen(function*() {
+        const stat = yield* FileSystemSink.statContent(out, f.path).pipe(Effect.catchAll(() => Effect.succeed(null)))
+        if (stat === null) {
+          problems.push({ problem: "missing", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} is missing` })
+          return
+        }
+        if (stat.bytes !== f.bytes || stat.sha256 !== f.sha256) {
+          problems.push({
+            problem: "changed",
+            kind: f.kind,
+            id: f.id,
+            path: f.path,
+            detail: `${f.path} has ${stat.bytes} bytes, sha256 ${stat.sha256.slice(0, 12)}…; the manifest says ${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)}…`
+          })
+          return
+        }
+        if (f.cues !== null) {
+          const text = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, ...f.path.split("/")), "utf8"))
+          const cues = countCues(text)
+          if (cues !== f.cues) {
+            problems.push({ problem: "cues", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} has ${cues} cues; the manifest says ${f.cues}` })
+          }
+        }
+      }), { concurrency: options?.concurrency ?? 4, discard: true })
+    const order = (p: VerifyProblem) => `${p.path}\u0000${p.problem}`
+    problems.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
+    return {
+      out,
+      sets: lines.length,
+      byMatch,
+      recordings: lines.filter((l) => l.recording).length,
+      transcripts: lines.filter((l) => l.transcript).length,
+      bytes,
+      failures: failures.length,
+      problems,
+      leftovers: yield* listPartials(out)
+    }
+  })
