@@ -42,12 +42,37 @@ export type DeltaEvent<A> =
 /** Where a delta stream starts: a fresh window, or a deltaLink stored from an earlier run (replayed exactly). */
 export type DeltaStart<W> = W | { readonly deltaLink: string }
 
-/** A content body: streamed, constant memory, each byte exactly once even across resumes. */
+/**
+ * A content body: streamed, constant memory, each byte exactly once even across resumes.
+ * `stream` delivers bytes `[offset, offset + contentLength)` of the artifact.
+ */
 export interface Content {
   readonly contentType: string | null
-  /** From Content-Length; null when the server streamed without one. */
+  /**
+   * How many bytes `stream` delivers (from Content-Length, or from Content-Range's total minus `offset`
+   * after a 206); null when the server streamed without a length. The artifact's size is
+   * `offset + contentLength`.
+   */
   readonly contentLength: number | null
+  /**
+   * The byte of the artifact at which `stream` starts. 0 without `ContentOptions.offset`; with one, the
+   * requested offset when the server honoured the Range (206), and 0 when it ignored it (200) or the
+   * range could not be satisfied (416, answered by a fresh request without Range): the caller must
+   * then discard what it held and take the stream from byte 0.
+   */
+  readonly offset: number
   readonly stream: Stream.Stream<Uint8Array, GraphError>
+}
+
+/** Options of a content download. */
+export interface ContentOptions {
+  /**
+   * Resume at this byte (a non-negative integer; default 0): the caller already holds bytes
+   * `[0, offset)` (e.g. from a killed run), so the first request carries `Range: bytes=<offset>-`.
+   * Graph documents no Range support, so check `Content.offset` for where the stream really starts.
+   * A 206 whose Content-Range starts after `offset` fails with a `TransportError` (never wrong bytes).
+   */
+  readonly offset?: number | undefined
 }
 
 /** Counters of one client since it was made (for run summaries). */
@@ -86,22 +111,25 @@ export interface GraphClientService {
    * Opens the recording's `/content`. The Effect resolves once headers are in;
    * the body streams in constant memory, resumed (Range/206) or restarted
    * (bytes already delivered skipped) when cut short. Holds a download slot
-   * until the stream ends or the scope closes.
+   * until the stream ends or the scope closes. With `options.offset`, resumes
+   * a download another process started (see `ContentOptions`, `Content.offset`).
    */
   readonly recordingContent: (
     user: UserRef,
     call: CallRef,
-    recordingId: string
+    recordingId: string,
+    options?: ContentOptions
   ) => Effect.Effect<Content, GraphError, Scope.Scope>
   readonly listTranscripts: (user: UserRef, call: CallRef, options?: ListOptions) => Stream.Stream<CallTranscript, GraphError>
   readonly getTranscript: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<CallTranscript, GraphError>
   /** The transcript as WebVTT text (`$format=text/vtt` and `Accept: text/vtt`). */
   readonly transcriptContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>
-  /** The same as `transcriptContent`, streamed. */
+  /** The same as `transcriptContent`, streamed (and resumable like `recordingContent`). */
   readonly transcriptContentStream: (
     user: UserRef,
     call: CallRef,
-    transcriptId: string
+    transcriptId: string,
+    options?: ContentOptions
   ) => Effect.Effect<Content, GraphError, Scope.Scope>
   /** `metadataContent`: WebVTT whose cue payloads are JSON objects. */
   readonly transcriptMetadataContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>

@@ -27,6 +27,7 @@ import { CallRecording } from "../CallRecording.js"
 import { CallTranscript } from "../CallTranscript.js"
 import type {
   Content,
+  ContentOptions,
   DeltaEvent,
   DeltaStart,
   GraphClientOptions,
@@ -532,7 +533,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         accept: spec.accept,
         headers: offset > 0 ? { range: `bytes=${offset}-` } : undefined,
         payload: "content",
-        okStatus: (s) => s === 200 || s === 206,
+        // 416 (range not satisfiable) comes back to the caller, which starts over or fails clearly.
+        okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
         onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
       }, execScoped, true)
 
@@ -554,11 +556,16 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
       transportError(why, { method: "GET", route: spec.route.route, clientRequestId: null, attempts })
 
+    /**
+     * The body from byte `base` of the artifact: `total` is the length of this stream (not of the
+     * artifact), `delivered` counts from `base`; resume requests ask for absolute positions.
+     */
     const bodyStream = (
       spec: ContentSpec,
       first: Opened,
       total: number | null,
-      firstSkip: number
+      firstSkip: number,
+      base: number
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
         let delivered = 0
@@ -657,31 +664,35 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           return Stream.unwrapScoped(
             Effect.gen(function*() {
               yield* Effect.sleep(backoffDelay(resumes, policy, Math.random()))
-              const opened = yield* openIn(spec, delivered)
+              const at = base + delivered
+              const opened = yield* openIn(spec, at)
               const res = opened.res
               const length = parseLength(res.headers["content-length"])
+              if (res.status === 416) {
+                return Stream.fail(contentError(spec, `resume at byte ${at} answered 416 (range not satisfiable)`, resumes))
+              }
               if (res.status === 206) {
                 const range = parseContentRange(res.headers["content-range"])
-                if (range === undefined || range.start > delivered) {
-                  return Stream.fail(contentError(spec, `resume at byte ${delivered} answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`, resumes))
+                if (range === undefined || range.start > at) {
+                  return Stream.fail(contentError(spec, `resume at byte ${at} answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`, resumes))
                 }
-                if (total !== null && range.total !== null && range.total !== total) {
-                  return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${range.total})`, resumes))
+                if (total !== null && range.total !== null && range.total !== base + total) {
+                  return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${range.total})`, resumes))
                 }
-                return loop(opened, delivered - range.start)
+                return loop(opened, at - range.start)
               }
-              // 200: the whole body again; the consumer already has the first `delivered` bytes.
-              if (total !== null && length !== null && length !== total) {
-                return Stream.fail(contentError(spec, `the content changed size between requests (${total} → ${length})`, resumes))
+              // 200: the whole body again; the consumer already has bytes [0, at) of it.
+              if (total !== null && length !== null && length !== base + total) {
+                return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${length})`, resumes))
               }
-              return loop(opened, delivered)
+              return loop(opened, at)
             })
           )
         }
         return Stream.ensuring(loop(first, firstSkip), reportBytes)
       })
 
-    const openStream = (spec: ContentSpec): Effect.Effect<Content, GraphError, Scope.Scope> =>
+    const openStream = (spec: ContentSpec, offset = 0): Effect.Effect<Content, GraphError, Scope.Scope> =>
       Effect.gen(function*() {
         // A download slot and a request slot (a body in flight is a request in flight), freed when the
         // body ends or the scope closes, whichever comes first.
@@ -701,23 +712,42 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         })
         yield* Effect.acquireRelease(Effect.tap(limiter.downloads.take(1), () => (holdsDownload = true)), () => release)
         yield* Effect.acquireRelease(Effect.tap(limiter.requests.take(1), () => (holdsRequest = true)), () => release)
-        const opened = yield* openIn(spec, 0)
+        let asked = offset
+        let opened = yield* openIn(spec, asked)
+        if (opened.res.status === 416) {
+          // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
+          // changed): drop that answer and start over without Range. A second 416 is a BadRequest.
+          yield* opened.abort
+          asked = 0
+          opened = yield* openIn(spec, 0)
+        }
         const res = opened.res
         let total = parseLength(res.headers["content-length"])
         let skip = 0
+        // 200: the server sent the whole body (no Range asked, or Range ignored): the stream starts at 0.
+        let start = 0
         if (res.status === 206) {
-          // We did not ask for a range; accept it only if it is the whole body from byte 0.
+          // Accept a range that starts at or before what we asked for (skipping what the caller has);
+          // one that starts later would leave a gap.
           const range = parseContentRange(res.headers["content-range"])
-          if (range === undefined || range.start !== 0) {
-            return yield* Effect.fail(contentError(spec, "unexpected partial answer to a full request", 1))
+          if (range === undefined || range.start > asked) {
+            return yield* Effect.fail(contentError(
+              spec,
+              asked === 0
+                ? "unexpected partial answer to a full request"
+                : `asked for bytes from ${asked}, answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`,
+              1
+            ))
           }
-          total = range.total
-          skip = 0
+          skip = asked - range.start
+          start = asked
+          total = range.total === null ? null : range.total - asked
         }
         return {
           contentType: res.headers["content-type"] ?? null,
           contentLength: total,
-          stream: Stream.ensuring(bodyStream(spec, opened, total, skip), release)
+          offset: start,
+          stream: Stream.ensuring(bodyStream(spec, opened, total, skip, start), release)
         }
       })
 
@@ -738,6 +768,18 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
 
     const VTT_ACCEPT = "text/vtt"
 
+    /** A content download from `options.offset` (validated: a non-negative safe integer). */
+    const openFrom = (name: string, build: () => Url.GraphRoute, accept: string, options: ContentOptions | undefined) => {
+      const offset = options?.offset ?? 0
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        return Effect.fail(invalidArgument(`offset must be a non-negative integer, got ${String(offset)}`, "GET", name))
+      }
+      return Either.match(contentSpec(name, build, accept), {
+        onLeft: Effect.fail,
+        onRight: (spec) => openStream(spec, offset)
+      })
+    }
+
     const service: GraphClientService = {
       baseUrl,
       policy,
@@ -753,11 +795,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           onLeft: Effect.fail,
           onRight: (r) => getJson("getRecording", r, CallRecording, "CallRecording")
         }),
-      recordingContent: (user, call, id) =>
-        Either.match(contentSpec("recordingContent", () => Url.artifact(baseUrl, user, call, "recordings", id, "/content"), "*/*"), {
-          onLeft: Effect.fail,
-          onRight: openStream
-        }),
+      recordingContent: (user, call, id, options?: ContentOptions) =>
+        openFrom("recordingContent", () => Url.artifact(baseUrl, user, call, "recordings", id, "/content"), "*/*", options),
       listTranscripts: (user, call, options?: ListOptions) =>
         pages(
           "listTranscripts",
@@ -775,11 +814,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           onLeft: Effect.fail,
           onRight: collectText
         }),
-      transcriptContentStream: (user, call, id) =>
-        Either.match(contentSpec("transcriptContent", () => Url.transcriptContent(baseUrl, user, call, id), VTT_ACCEPT), {
-          onLeft: Effect.fail,
-          onRight: openStream
-        }),
+      transcriptContentStream: (user, call, id, options?: ContentOptions) =>
+        openFrom("transcriptContent", () => Url.transcriptContent(baseUrl, user, call, id), VTT_ACCEPT, options),
       transcriptMetadataContent: (user, call, id) =>
         Either.match(
           contentSpec(
