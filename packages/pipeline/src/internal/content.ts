@@ -77,22 +77,52 @@ export const make = (ctx: RunContext) => {
       const key = Staging.stagingKey(kind, id)
       let staged = yield* staging.find(key)
       let fetched = false
+      // Whether this run asked Graph for content (what it pays for), not only finished an earlier run's part.
+      let requested = false
       if (staged === null) {
         if (!meetingId) {
           yield* recordFailure(kind, id, null, organizerId, "the artifact names no meetingId, so its content URL cannot be built", null)
           return null
         }
         const user = { userId: organizerId }
-        const download = Effect.scoped(
-          Effect.gen(function*() {
-            const body = kind === "recording"
-              ? yield* graph.recordingContent(user, meetingId, id)
-              : yield* graph.transcriptContentStream(user, meetingId, id)
-            yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
-            return yield* staging.stage(key, body.stream, body.contentType, (bytes) =>
-              emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
-          })
-        )
+        const owner = { kind, id }
+        /**
+         * One download, appending to `part` when the server honours the Range (206), from byte 0
+         * otherwise. "mismatch": a 206 for content of another size than the part was cut from.
+         * Progress: `expectedBytes` and the ArtifactBytes events count what this request delivers
+         * (the rest after a 206), so they add up per artifact and per run; ArtifactCompleted has the file size.
+         */
+        const attempt = (part: Staging.Resumable | null) =>
+          Effect.scoped(
+            Effect.gen(function*() {
+              const options = part === null ? undefined : { offset: part.bytes }
+              const body = kind === "recording"
+                ? yield* graph.recordingContent(user, meetingId, id, options)
+                : yield* graph.transcriptContentStream(user, meetingId, id, options)
+              requested = true
+              const size = body.contentLength === null ? null : body.offset + body.contentLength
+              if (part !== null && body.offset > 0 && part.size !== null && size !== null && size !== part.size) {
+                return "mismatch" as const
+              }
+              yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
+              return yield* staging.stage(key, owner, {
+                stream: body.stream,
+                contentType: body.contentType,
+                offset: body.offset,
+                size
+              }, (bytes) => emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
+            })
+          )
+        const download = Effect.gen(function*() {
+          const part = Staging.RESUMABLE_KINDS.has(kind) ? yield* staging.resumable(key, owner) : null
+          // Killed after the last byte was written but before the rename: nothing left to ask for.
+          if (part !== null && part.size !== null && part.bytes === part.size) return yield* staging.promote(key)
+          const first = yield* attempt(part)
+          if (first !== "mismatch") return first
+          yield* staging.discard(key)
+          const again = yield* attempt(null)
+          return again === "mismatch" ? yield* Effect.die("a fresh download cannot mismatch") : again
+        })
         const result = yield* downloadSlots.withPermits(1)(download).pipe(
           Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
           Effect.either
@@ -126,8 +156,9 @@ export const make = (ctx: RunContext) => {
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {
         tally.downloaded[kind]++
-        tally.bytes += stagedFile.bytes
-        tally.minutes[kind] += meteredMinutes(artifact.createdDateTime, artifact.endDateTime)
+        // Only what this run received: a resumed download's earlier bytes were counted by the run that got them.
+        tally.bytes += stagedFile.received
+        if (requested) tally.minutes[kind] += meteredMinutes(artifact.createdDateTime, artifact.endDateTime)
       } else tally.skipped[kind]++
       yield* emit(ProgressEvent.ArtifactCompleted({
         kind, id, meetingId, path: written.path, bytes: written.bytes, sha256: written.sha256, skipped: !fetched
@@ -174,7 +205,12 @@ export const make = (ctx: RunContext) => {
           return null
         }
         const bytes = new TextEncoder().encode(got.right)
-        staged = yield* staging.stage(key, Stream.make(bytes), "text/vtt", () => Effect.void).pipe(
+        staged = yield* staging.stage(
+          key,
+          { kind: "transcriptMetadata", id },
+          { stream: Stream.make(bytes), contentType: "text/vtt", size: bytes.length },
+          () => Effect.void
+        ).pipe(
           Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e))
         )
         tally.bytes += bytes.length

@@ -11,6 +11,18 @@
  * write into `<out>`, fsyncs, the checkpoint commit) happens after, from the
  * staged file, and a run that finds a `.done` file uses it instead of
  * downloading again.
+ *
+ * Recordings (large, metered) are also resumable across processes: a `.part`
+ * that a killed (or failed) run left stays, with `<key>.json` naming its
+ * artifact (kind + id) and the artifact's size, and the next run asks Graph
+ * only for the bytes after it (`Range`, see `resumable`). What is trusted is
+ * the `.part`'s size on disk: bytes are written strictly in order, each write
+ * at the end of the file, so whatever a SIGKILL leaves (the page cache keeps
+ * every completed or partial write) is a correct prefix of the body. We
+ * assume no power loss or OS crash between the write and the next run: there a
+ * file system may keep a size whose last blocks never reached the disk, and
+ * we do not fsync per chunk to guard against it. Transcripts and
+ * metadataContent are small: a cut one is simply downloaded again.
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -21,8 +33,32 @@ import * as Stream from "effect/Stream"
 
 export interface Staged {
   readonly file: string
+  /** Size of the complete staged file. */
   readonly bytes: number
+  /** Bytes received by this call (less than `bytes` when it appended to a `.part` of an earlier run). */
+  readonly received: number
   readonly contentType: string | null
+}
+
+/** A `.part` another run left for the same artifact: its bytes on disk and the artifact's size, if known. */
+export interface Resumable {
+  readonly bytes: number
+  readonly size: number | null
+}
+
+/** Whose bytes a staged file holds. */
+export interface Owner {
+  readonly kind: string
+  readonly id: string
+}
+
+/** The body to stage: where its stream starts in the artifact (0: a fresh `.part`) and the artifact's size. */
+export interface StageBody<E, R> {
+  readonly stream: Stream.Stream<Uint8Array, E, R>
+  readonly contentType: string | null
+  /** N > 0 appends to a `.part` holding exactly bytes [0, N) (from `resumable`); 0 (default) starts over. */
+  readonly offset?: number | undefined
+  readonly size?: number | null | undefined
 }
 
 export class StagingError {
@@ -30,11 +66,37 @@ export class StagingError {
   constructor(readonly message: string, readonly cause?: unknown) {}
 }
 
+/** Kinds whose `.part` survives a failed or killed run and is resumed with Range. */
+export const RESUMABLE_KINDS: ReadonlySet<string> = new Set(["recording"])
+
+/**
+ * A resumable `.part` not written to for this long is dropped by `sweep` (its artifact was not asked for
+ * again: out of the window, deleted, or failing for good). Graph keeps recordings 120 days and the meeting
+ * APIs work 60 days after a meeting, but a week bounds the disk a forgotten 1.5 GB part holds.
+ */
+export const PART_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
+
+interface Meta {
+  readonly kind?: string
+  readonly id?: string
+  readonly contentType?: string | null
+  readonly size?: number | null
+}
+
 /** A file name for an artifact: kind + sha256 of the id, so ids never shape paths. */
 export const stagingKey = (kind: string, id: string): string =>
   `${kind}-${createHash("sha256").update(id, "utf8").digest("hex").slice(0, 40)}`
 
-export const make = (dir: string) => {
+const readMeta = async (file: string): Promise<Meta | null> => {
+  try {
+    const meta = JSON.parse(await fsp.readFile(file, "utf8")) as unknown
+    return meta !== null && typeof meta === "object" ? (meta as Meta) : null
+  } catch {
+    return null
+  }
+}
+
+export const make = (dir: string, now: () => number = Date.now) => {
   const paths = (key: string) => ({
     part: nodePath.join(dir, `${key}.part`),
     done: nodePath.join(dir, `${key}.done`),
@@ -46,56 +108,125 @@ export const make = (dir: string) => {
     catch: (e) => new StagingError(`cannot create ${dir}`, e)
   })
 
+  const rmAll = (files: ReadonlyArray<string>) =>
+    Promise.all(files.map((f) => fsp.rm(f, { force: true }).catch(() => undefined))).then(() => undefined)
+
   /** A previously completed download of `key`, if any. */
   const find = (key: string): Effect.Effect<Staged | null> =>
     Effect.promise(async () => {
       const p = paths(key)
       try {
         const stat = await fsp.stat(p.done)
-        let contentType: string | null = null
-        try {
-          contentType = (JSON.parse(await fsp.readFile(p.meta, "utf8")) as { contentType: string | null }).contentType
-        } catch {
-          // meta is written before the rename; absent only if someone removed it
-        }
-        return { file: p.done, bytes: stat.size, contentType }
+        // meta is written before the rename; absent only if someone removed it
+        const contentType = (await readMeta(p.meta))?.contentType ?? null
+        return { file: p.done, bytes: stat.size, received: 0, contentType }
       } catch {
         return null
       }
     })
 
   /**
-   * Streams `body` into `<key>.part`, then renames it to `<key>.done`. On any
-   * failure the `.part` file is removed. `onChunk` sees each chunk's size.
+   * The `.part` of `owner` another run left, if it can be resumed: its meta names the same kind and id
+   * and the kind is resumable. Anything else under the key (no or foreign meta, an empty part, a part
+   * longer than its artifact) is dropped and null returned: the download starts from byte 0.
+   */
+  const resumable = (key: string, owner: Owner): Effect.Effect<Resumable | null> =>
+    Effect.promise(async () => {
+      const p = paths(key)
+      let bytes: number
+      try {
+        bytes = (await fsp.stat(p.part)).size
+      } catch {
+        return null
+      }
+      const meta = await readMeta(p.meta)
+      const size = typeof meta?.size === "number" ? meta.size : null
+      if (
+        RESUMABLE_KINDS.has(owner.kind) && meta?.kind === owner.kind && meta.id === owner.id && bytes > 0 &&
+        (size === null || bytes <= size)
+      ) {
+        return { bytes, size }
+      }
+      await rmAll([p.part, p.meta])
+      return null
+    })
+
+  /**
+   * A `.part` that already holds the whole artifact (the run was killed after its last write, before the
+   * rename): renamed to `.done` without asking Graph again.
+   */
+  const promote = (key: string): Effect.Effect<Staged, StagingError> =>
+    Effect.tryPromise({
+      try: async () => {
+        const p = paths(key)
+        const meta = await readMeta(p.meta)
+        await fsp.rename(p.part, p.done)
+        const stat = await fsp.stat(p.done)
+        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null }
+      },
+      catch: (e) => new StagingError(`cannot finish ${paths(key).part}`, e)
+    })
+
+  /** Drops `key`'s partial download (e.g. it turned out to be of other content). */
+  const discard = (key: string): Effect.Effect<void> =>
+    Effect.promise(() => {
+      const p = paths(key)
+      return rmAll([p.part, p.meta])
+    })
+
+  /**
+   * Streams `body` into `<key>.part` (appending when `body.offset` > 0), then renames it to `<key>.done`.
+   * On failure or interruption the `.part` is kept for resumable kinds (its bytes are a correct prefix)
+   * and removed otherwise. `onChunk` sees each chunk's size.
    */
   const stage = <E, R>(
     key: string,
-    body: Stream.Stream<Uint8Array, E, R>,
-    contentType: string | null,
+    owner: Owner,
+    body: StageBody<E, R>,
     onChunk: (bytes: number) => Effect.Effect<void>
   ): Effect.Effect<Staged, E | StagingError, R> =>
     Effect.gen(function*() {
       yield* ensureDir
       const p = paths(key)
+      const offset = body.offset ?? 0
+      const meta: Meta = { kind: owner.kind, id: owner.id, contentType: body.contentType, size: body.size ?? null }
+      // The meta goes first: a `.part` is only ever resumed under a meta that names its artifact.
       yield* Effect.tryPromise({
-        try: () => fsp.writeFile(p.meta, JSON.stringify({ contentType })),
+        try: () => fsp.writeFile(p.meta, JSON.stringify(meta)),
         catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
       })
       const handle = yield* Effect.acquireRelease(
-        Effect.tryPromise({ try: () => fsp.open(p.part, "w"), catch: (e) => new StagingError(`cannot open ${p.part}`, e) }),
+        Effect.tryPromise({
+          try: async () => {
+            if (offset === 0) return fsp.open(p.part, "w")
+            const h = await fsp.open(p.part, "r+")
+            try {
+              const size = (await h.stat()).size
+              if (size < offset) throw new Error(`it holds ${size} bytes, expected at least ${offset}`)
+              if (size > offset) await h.truncate(offset)
+              return h
+            } catch (e) {
+              await h.close().catch(() => undefined)
+              throw e
+            }
+          },
+          catch: (e) => new StagingError(`cannot open ${p.part}`, e)
+        }),
         (h) => Effect.promise(() => h.close().catch(() => undefined))
       )
-      let bytes = 0
-      yield* Stream.runForEach(body, (chunk) =>
+      // Explicit positions: each write lands right after the previous one, so the size on disk is
+      // always the end of a correct prefix.
+      let position = offset
+      yield* Stream.runForEach(body.stream, (chunk) =>
         Effect.zipRight(
           Effect.tryPromise({
             try: async () => {
               let off = 0
               while (off < chunk.byteLength) {
-                const { bytesWritten } = await handle.write(chunk, off, chunk.byteLength - off)
+                const { bytesWritten } = await handle.write(chunk, off, chunk.byteLength - off, position)
                 off += bytesWritten
+                position += bytesWritten
               }
-              bytes += chunk.byteLength
             },
             catch: (e) => new StagingError(`cannot write ${p.part}`, e)
           }),
@@ -106,26 +237,25 @@ export const make = (dir: string) => {
         try: () => fsp.rename(p.part, p.done),
         catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
       })
-      return { file: p.done, bytes, contentType }
+      return { file: p.done, bytes: position, received: position - offset, contentType: body.contentType }
     }).pipe(
       Effect.scoped,
-      // onError runs uninterruptibly, so an interrupted download (Ctrl-C) also drops its partial file.
-      Effect.onError(() =>
-        Effect.promise(async () => {
-          const p = paths(key)
-          await Promise.all([p.part, p.meta].map((f) => fsp.rm(f, { force: true }).catch(() => undefined)))
-        })
-      )
+      // onError runs uninterruptibly, so an interrupted download (Ctrl-C) is handled the same way.
+      Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key)))
     )
 
   /** Drops the staged files of `key` once its content is safely in the sink and checkpointed. */
   const remove = (key: string): Effect.Effect<void> =>
-    Effect.promise(async () => {
+    Effect.promise(() => {
       const p = paths(key)
-      await Promise.all([p.part, p.done, p.meta].map((f) => fsp.rm(f, { force: true }).catch(() => undefined)))
+      return rmAll([p.part, p.done, p.meta])
     })
 
-  /** Removes `.part` leftovers of killed runs and their orphaned metadata (never `.done`: those are paid-for bytes). */
+  /**
+   * Tidies what killed runs left (never `.done`: those are paid-for bytes): `.part` files that cannot be
+   * resumed (no meta naming a resumable kind) or were not written to for `PART_MAX_AGE_MS`, and metadata
+   * with neither a `.done` nor a `.part` beside it. Resumable parts stay for `stage` to append to.
+   */
   const sweep: Effect.Effect<void> = Effect.promise(async () => {
     let names: Array<string> = []
     try {
@@ -133,12 +263,31 @@ export const make = (dir: string) => {
     } catch {
       return
     }
-    const done = new Set(names.filter((n) => n.endsWith(".done")).map((n) => n.slice(0, -5)))
-    const stale = names.filter((n) => n.endsWith(".part") || (n.endsWith(".json") && !done.has(n.slice(0, -5))))
-    await Promise.all(stale.map((n) => fsp.rm(nodePath.join(dir, n), { force: true }).catch(() => undefined)))
+    const keysOf = (ext: string) => new Set(names.filter((n) => n.endsWith(ext)).map((n) => n.slice(0, -ext.length)))
+    const done = keysOf(".done")
+    const parts = keysOf(".part")
+    const stale: Array<string> = []
+    for (const key of parts) {
+      const p = paths(key)
+      const meta = await readMeta(p.meta)
+      let old = true
+      try {
+        old = now() - (await fsp.stat(p.part)).mtimeMs > PART_MAX_AGE_MS
+      } catch {
+        // vanished meanwhile: nothing to keep
+      }
+      if (old || meta === null || typeof meta.kind !== "string" || typeof meta.id !== "string" || !RESUMABLE_KINDS.has(meta.kind)) {
+        parts.delete(key)
+        stale.push(p.part)
+      }
+    }
+    for (const n of names) {
+      if (n.endsWith(".json") && !done.has(n.slice(0, -5)) && !parts.has(n.slice(0, -5))) stale.push(nodePath.join(dir, n))
+    }
+    await rmAll(stale)
   })
 
-  return { find, stage, remove, sweep, dir }
+  return { find, resumable, promote, discard, stage, remove, sweep, dir }
 }
 
 export type Staging = ReturnType<typeof make>

@@ -1,0 +1,207 @@
+/**
+ * Cross-run resume of recording downloads: a `.part` (with its meta) that an earlier run left is
+ * continued with `Range` instead of paid for again, started over when the server ignores Range or the
+ * part belongs to other content, and tidied by the sweep when it cannot be resumed or is old. Against
+ * the emulator over loopback with the real sinks; the emulator's per-artifact byte counter says what
+ * was served. (The real SIGKILL case is test/sync-resume.test.ts.)
+ */
+import { generatedBytes, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Progress, type ProgressEvent, sync, syncLayer, type SyncOptions } from "../src/index.js"
+import * as Staging from "../src/internal/staging.js"
+
+const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex")
+const tempOut = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-resume-")), "out")
+const WINDOW = { from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z" }
+
+const run = (baseUrl: string, token: string, options: SyncOptions, policy?: Record<string, number>) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const events: Array<ProgressEvent> = []
+      const subscription = yield* Effect.flatMap(Progress, (p) => p.subscribe)
+      const collector = yield* subscription.pipe(
+        Stream.takeUntil((e) => e._tag === "RunFinished"),
+        Stream.runForEach((e) => Effect.sync(() => events.push(e))),
+        Effect.fork
+      )
+      const summary = yield* sync(options)
+      yield* collector.await
+      return { summary, events }
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Progress.layer),
+      Effect.provide(syncLayer({
+        out: options.out,
+        graph: { baseUrl, credential: Redacted.make(token), policy: { baseDelayMs: 10, maxBackoffMs: 100, ...policy } }
+      }))
+    )
+  )
+
+const manifest = (out: string) =>
+  fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+
+describe("resuming a recording download an earlier run left", () => {
+  let emu: RunningEmulator
+  let rec: { id: string; bytes: Uint8Array }
+  const organizers = () => emu.fixture.users.map((u) => u.id)
+  const stagingDir = (out: string) => path.join(out, ".meeting-artifacts", "staging")
+  /** What a killed run leaves: the first `n` bytes in `<key>.part` and the meta naming the artifact. */
+  const leavePart = (out: string, n: number, meta: Record<string, unknown> = {}) => {
+    const dir = stagingDir(out)
+    fs.mkdirSync(dir, { recursive: true })
+    const key = Staging.stagingKey("recording", rec.id)
+    fs.writeFileSync(path.join(dir, `${key}.part`), rec.bytes.subarray(0, n))
+    fs.writeFileSync(
+      path.join(dir, `${key}.json`),
+      JSON.stringify({ kind: "recording", id: rec.id, contentType: "video/mp4", size: rec.bytes.length, ...meta })
+    )
+  }
+  const expectExported = (out: string) => {
+    const line = manifest(out).find((l) => l.recording?.id === rec.id)
+    expect(line.recording.bytes).toBe(rec.bytes.length)
+    expect(line.recording.sha256).toBe(sha256(rec.bytes))
+    expect(sha256(fs.readFileSync(path.join(out, line.recording.path)))).toBe(sha256(rec.bytes))
+    // Nothing left in staging once the artifact is checkpointed.
+    expect(fs.readdirSync(stagingDir(out))).toEqual([])
+  }
+
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 1, seed: 9, mix: { recordingOnly: 1 }, recordingBytes: 600_000 }
+    })
+    const r = emu.fixture.meetings[0]!.recordings![0]!
+    const c = r.content as { bytes: number; seed?: number }
+    rec = { id: r.id, bytes: generatedBytes(c.seed ?? 1, c.bytes) }
+  })
+  afterAll(() => emu?.close())
+
+  it("206: only the missing bytes are served and appended; the file, manifest and progress are of the whole recording", async () => {
+    const out = tempOut()
+    leavePart(out, 250_000)
+    emu.setFaults({})
+    emu.resetCounters()
+    const { events, summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const c = emu.counters()
+    expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
+    expect(c.contentBytesById[rec.id]).toBe(rec.bytes.length - 250_000)
+    expectExported(out)
+    // Progress counts what this run received: expectedBytes and the byte events agree, the completion has the file size.
+    const mine = events.filter((e) => "id" in e && e.id === rec.id)
+    const started = mine.find((e) => e._tag === "ArtifactStarted")
+    expect(started && started._tag === "ArtifactStarted" && started.expectedBytes).toBe(rec.bytes.length - 250_000)
+    const received = mine.reduce((n, e) => n + (e._tag === "ArtifactBytes" ? e.bytes : 0), 0)
+    expect(received).toBe(rec.bytes.length - 250_000)
+    const completed = mine.find((e) => e._tag === "ArtifactCompleted")
+    expect(completed && completed._tag === "ArtifactCompleted" && completed.bytes).toBe(rec.bytes.length)
+    expect(summary.bytes).toBe(rec.bytes.length - 250_000)
+    expect(summary.recordings.downloaded).toBe(1)
+  })
+
+  it("200 (the server ignores Range): the part is truncated and the recording written from byte 0", async () => {
+    const out = tempOut()
+    leavePart(out, 250_000)
+    emu.setFaults({ ignoreRange: true })
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const c = emu.counters()
+    expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
+    expect(c.contentBytesById[rec.id]).toBe(rec.bytes.length)
+    expectExported(out)
+  })
+
+  it("a part whose meta names another artifact, or none, is dropped and the download starts without Range", async () => {
+    for (const meta of [{ id: "someone-else" }, { kind: "transcript" }, null]) {
+      const out = tempOut()
+      leavePart(out, 250_000, meta ?? {})
+      if (meta === null) fs.rmSync(path.join(stagingDir(out), `${Staging.stagingKey("recording", rec.id)}.json`))
+      emu.setFaults({})
+      emu.resetCounters()
+      await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+      expect(emu.counters().contentRanges[rec.id]).toBeUndefined()
+      expect(emu.counters().contentBytesById[rec.id]).toBe(rec.bytes.length)
+      expectExported(out)
+    }
+  })
+
+  it("a part cut from content of another size is dropped after the 206 and the recording fetched whole", async () => {
+    const out = tempOut()
+    leavePart(out, 250_000, { size: rec.bytes.length + 1000 })
+    emu.setFaults({})
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    // The Range request was abandoned at its headers; the second request had no Range.
+    expect(emu.counters().contentRanges[rec.id]).toEqual(["bytes=250000-"])
+    expect(emu.counters().byStatus["206"]).toBe(1)
+    expectExported(out)
+  })
+
+  it("a part that already holds the whole recording is finished without asking Graph", async () => {
+    const out = tempOut()
+    leavePart(out, rec.bytes.length)
+    emu.setFaults({})
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    expect(emu.counters().contentBytesById[rec.id]).toBeUndefined()
+    expect(emu.counters().byRoute["recordingContent"]).toBeUndefined()
+    expect(summary.bytes).toBe(0)
+    expect(summary.recordingMinutes).toBe(0)
+    expectExported(out)
+  })
+
+  it("a download that fails for good keeps its part, and the next run resumes it", async () => {
+    const out = tempOut()
+    // Every body is cut half way (<= 256 KiB) and no resume is allowed: the item fails and is dead-lettered.
+    emu.setFaults({ rules: [{ fault: "reset", probability: 1, routes: ["recordingContent"] }], maxFaultsPerRequest: 100 })
+    emu.resetCounters()
+    const failed = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out }, { maxResumes: 0 })
+    expect(failed.summary.recordings.failed).toBe(1)
+    const key = Staging.stagingKey("recording", rec.id)
+    const kept = fs.statSync(path.join(stagingDir(out), `${key}.part`)).size
+    expect(kept).toBeGreaterThan(0)
+    expect(kept).toBeLessThan(rec.bytes.length)
+    const servedBefore = emu.counters().contentBytesById[rec.id]!
+    emu.setFaults({})
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const c = emu.counters()
+    expect(c.contentRanges[rec.id]).toEqual([`bytes=${kept}-`])
+    expect(c.contentBytesById[rec.id]! - servedBefore).toBe(rec.bytes.length - kept)
+    expectExported(out)
+  })
+})
+
+describe("staging sweep", () => {
+  const write = (dir: string, name: string, data: string | Uint8Array = "x") => fs.writeFileSync(path.join(dir, name), data)
+
+  it("keeps resumable recording parts and .done files; drops other parts, old parts and orphaned meta", async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-sweep-")), "staging")
+    fs.mkdirSync(dir)
+    const meta = (kind: string, id: string) => JSON.stringify({ kind, id, contentType: null, size: 100 })
+    const fresh = Staging.stagingKey("recording", "r-fresh")
+    const old = Staging.stagingKey("recording", "r-old")
+    const transcript = Staging.stagingKey("transcript", "t")
+    const noMeta = Staging.stagingKey("recording", "r-nometa")
+    const done = Staging.stagingKey("recording", "r-done")
+    const orphan = Staging.stagingKey("recording", "r-orphan")
+    write(dir, `${fresh}.part`)
+    write(dir, `${fresh}.json`, meta("recording", "r-fresh"))
+    write(dir, `${old}.part`)
+    write(dir, `${old}.json`, meta("recording", "r-old"))
+    const eightDaysAgo = (Date.now() - 8 * 24 * 3600 * 1000) / 1000
+    fs.utimesSync(path.join(dir, `${old}.part`), eightDaysAgo, eightDaysAgo)
+    write(dir, `${transcript}.part`)
+    write(dir, `${transcript}.json`, meta("transcript", "t"))
+    write(dir, `${noMeta}.part`)
+    write(dir, `${done}.done`)
+    write(dir, `${done}.json`, meta("recording", "r-done"))
+    write(dir, `${orphan}.json`, meta("recording", "r-orphan"))
+    await Effect.runPromise(Staging.make(dir).sweep)
+    expect(fs.readdirSync(dir).sort()).toEqual([`${done}.done`, `${done}.json`, `${fresh}.json`, `${fresh}.part`].sort())
+  })
+})
