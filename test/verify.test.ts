@@ -6,7 +6,7 @@
 import { startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { cleanEnv, organizerArgs, runCli, tempDir } from "./helpers.js"
 
 type Line = {
