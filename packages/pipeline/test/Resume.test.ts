@@ -7,45 +7,17 @@
  */
 import { generatedBytes, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Progress, type ProgressEvent, sync, syncLayer, type SyncOptions } from "../src/index.js"
+import type { SyncOptions } from "../src/index.js"
 import * as Staging from "../src/internal/staging.js"
-
-const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex")
-const tempOut = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-resume-")), "out")
-const WINDOW = { from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z" }
+import { readManifest, runSync, sha256, tempOut, WINDOW } from "./support.js"
 
 const run = (baseUrl: string, token: string, options: SyncOptions, policy?: Record<string, number>) =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      const events: Array<ProgressEvent> = []
-      const subscription = yield* Effect.flatMap(Progress, (p) => p.subscribe)
-      const collector = yield* subscription.pipe(
-        Stream.takeUntil((e) => e._tag === "RunFinished"),
-        Stream.runForEach((e) => Effect.sync(() => events.push(e))),
-        Effect.fork
-      )
-      const summary = yield* sync(options)
-      yield* collector.await
-      return { summary, events }
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(Progress.layer),
-      Effect.provide(syncLayer({
-        out: options.out,
-        graph: { baseUrl, credential: Redacted.make(token), policy: { baseDelayMs: 10, maxBackoffMs: 100, ...policy } }
-      }))
-    )
-  )
-
-const manifest = (out: string) =>
-  fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+  runSync(baseUrl, token, options, { baseDelayMs: 10, maxBackoffMs: 100, ...policy })
+const manifest = readManifest
 
 describe("resuming a recording download an earlier run left", () => {
   let emu: RunningEmulator

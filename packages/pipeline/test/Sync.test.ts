@@ -11,57 +11,17 @@ import {
 } from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  Progress,
-  type ProgressEvent,
-  type RunSummary,
-  sync,
-  SyncFatalError,
-  syncLayer,
-  type SyncOptions
-} from "../src/index.js"
+import { type ProgressEvent, type RunSummary, sync, SyncFatalError, syncLayer } from "../src/index.js"
 import { stagingKey } from "../src/internal/staging.js"
+import { readManifest, runSync, sha256, tempOut, WINDOW } from "./support.js"
 
-const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex")
-const tempOut = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-pipeline-")), "out")
-const WINDOW = { from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z" }
-
-const run = (baseUrl: string, token: string, options: SyncOptions) =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      const events: Array<ProgressEvent> = []
-      const subscription = yield* Effect.flatMap(Progress, (p) => p.subscribe)
-      const collector = yield* subscription.pipe(
-        Stream.takeUntil((e) => e._tag === "RunFinished"),
-        Stream.runForEach((e) => Effect.sync(() => events.push(e))),
-        Effect.fork
-      )
-      const summary = yield* sync(options)
-      yield* collector.await
-      return { summary, events }
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(Progress.layer),
-      Effect.provide(syncLayer({
-        out: options.out,
-        dryRun: options.dryRun,
-        graph: { baseUrl, credential: Redacted.make(token) }
-      }))
-    )
-  )
-
-const manifest = (out: string) =>
-  fs.existsSync(path.join(out, "manifest.jsonl"))
-    ? fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
-    : []
+const run = runSync
+const manifest = readManifest
 
 const minutes = (a: { createdDateTime: string; endDateTime?: string | null | undefined }) =>
   a.endDateTime ? Math.floor((Date.parse(a.endDateTime) - Date.parse(a.createdDateTime)) / 60_000) : 0
