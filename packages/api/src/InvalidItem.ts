@@ -23,10 +23,14 @@ export interface InvalidItem {
   readonly route: string
   /** What was being listed, e.g. `CallRecording page`. */
   readonly payload: string
+  /** The kind of resource the item should have been. */
+  readonly resource: "CallRecording" | "CallTranscript" | "OnlineMeeting"
   /** The item's position in its page. */
   readonly index: number
   /** The item's `id` when it has a string one (else null). */
   readonly id: string | null
+  /** The item's `meetingId` when it has a string one (else null): with `id`, enough to fetch it again by id. */
+  readonly meetingId: string | null
   /** Why it does not decode: `field` is the path inside the page, e.g. `value[3].createdDateTime`. */
   readonly error: DecodeError
 }

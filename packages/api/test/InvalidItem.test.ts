@@ -9,7 +9,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { GraphClient, handleInvalidItems, type InvalidItem } from "../src/index.js"
-import { clientLayer, makeMeeting, MEETINGS, recordingId, tenant, WINDOW } from "./helpers.js"
+import { clientLayer, makeMeeting, MEETINGS, meetingId, recordingId, tenant, WINDOW } from "./helpers.js"
 
 let emu: RunningEmulator
 
@@ -54,7 +54,9 @@ describe("listed items that do not decode", () => {
         [recordingId(1), 1, "value[1].createdDateTime", "CallRecording page"],
         [null, 1, "value[1].id", "CallRecording page"]
       ])
-      expect(invalid.every((i) => i.route.includes("getAllRecordings"))).toBe(true)
+      expect(invalid.every((i) => i.route.includes("getAllRecordings") && i.resource === "CallRecording")).toBe(true)
+      // with id and meetingId, a caller can fetch the item again by id later
+      expect(invalid.map((i) => i.meetingId)).toEqual([meetingId(1), meetingId(3)])
       expect(invalid[0]!.error.requestId).not.toBeNull()
       // the handler stays scoped to the wrapped effect: outside it, the page fails again
       expect((yield* Effect.flip(Stream.runCollect(api.getAllRecordings(WINDOW))))._tag).toBe("DecodeError")

@@ -99,6 +99,11 @@ export interface Emulator {
   readonly addRecording: (meetingId: string, recording: FixtureRecording) => void
   readonly addTranscript: (meetingId: string, transcript: FixtureTranscript) => void
   /** adds an ad hoc call (with any artifacts it lists); its user becomes a user of the tenant if unknown */
+  /**
+   * Replaces the `extra` properties served with a recording or transcript, in place (a delta round
+   * does not report it again), e.g. to serve a malformed value and then the corrected payload.
+   */
+  readonly setArtifactExtra: (id: string, extra: Record<string, unknown> | undefined) => void
   readonly addAdhocCall: (call: FixtureAdhocCall) => void
   readonly addAdhocRecording: (callId: string, recording: FixtureRecording) => void
   readonly addAdhocTranscript: (callId: string, transcript: FixtureTranscript) => void
@@ -352,6 +357,7 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       setPolicy: (p) => void (policy = p),
       addMeeting: guard((m: FixtureMeeting) => void state.addMeeting(checkMeeting(m))),
       addRecording: guard((id: string, r: FixtureRecording) => void state.addRecording(id, checkRecording(r))),
+      setArtifactExtra: guard((id: string, extra: Record<string, unknown> | undefined) => state.setExtra(id, extra)),
       addTranscript: guard((id: string, t: FixtureTranscript) => void state.addTranscript(id, checkTranscript(t))),
       addAdhocCall: guard((c: FixtureAdhocCall) => void state.addAdhocCall(checkAdhocCall(c))),
       addAdhocRecording: guard((id: string, r: FixtureRecording) => void state.addAdhocRecording(id, checkRecording(r))),

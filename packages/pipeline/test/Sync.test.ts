@@ -206,6 +206,25 @@ describe("sync: a listed item that does not decode", () => {
     const exported = manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : []))
     expect(exported.sort()).toEqual([...others].sort())
   })
+
+  it("incremental: once Graph serves it correctly, the next run fetches it by id (delta will not list it again)", async () => {
+    const out = tempOut()
+    const options = { organizers: emu.fixture.users.map((u) => u.id), ...WINDOW, out, incremental: true }
+    const first = await run(emu.baseUrl, emu.accessToken, options)
+    expect(first.summary.recordings.failed).toBe(1)
+    emu.setArtifactExtra(badId, undefined)
+    try {
+      emu.resetCounters()
+      const second = await run(emu.baseUrl, emu.accessToken, options)
+      expect(second.summary.failures).toBe(0)
+      expect(second.summary.recordings.downloaded).toBe(1)
+      expect(emu.counters().byRoute["recording"]).toBe(1)
+      expect(manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : [])).sort()).toEqual([...others, badId].sort())
+      expect(fs.existsSync(path.join(out, "failures.jsonl"))).toBe(false)
+    } finally {
+      emu.setArtifactExtra(badId, { createdDateTime: 1705395601 })
+    }
+  })
 })
 
 describe("sync: fatal errors", () => {

@@ -38,7 +38,7 @@ import type {
 import { type BadRequest, DecodeError, type GraphError, NotFound } from "../GraphError.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, makePolicy, parseRetryAfter, backoffDelay } from "../GraphPolicy.js"
 import * as Url from "../GraphUrl.js"
-import { currentInvalidItemHandler } from "../InvalidItem.js"
+import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
 import { OnlineMeeting } from "../OnlineMeeting.js"
 import { makeTokenProvider, type TokenFailure } from "./auth.js"
@@ -157,7 +157,10 @@ const decodeFailure = (
 }
 
 /** Item decoders by page schema (filled per client; the schemas are the client's own). */
-const itemSchemaOf = new WeakMap<object, { readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError> }>()
+const itemSchemaOf = new WeakMap<object, {
+  readonly resource: InvalidItem["resource"]
+  readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
+}>()
 
 /** A page whose items are left undecoded, for item-by-item decoding. */
 const decodeLoosePage = Schema.decodeUnknown(ODataPage(Schema.Unknown))
@@ -400,8 +403,16 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
                   continue
                 }
                 const error = decodeFailure(one.left, payload, res.status, ctx, requestId, ["value", i])
-                const rawId = (raw[i] as { id?: unknown } | null)?.id
-                yield* onInvalid({ route: ctx.route, payload, index: i, id: typeof rawId === "string" ? rawId : null, error })
+                const fields = (typeof raw[i] === "object" && raw[i] !== null ? raw[i] : {}) as { id?: unknown; meetingId?: unknown }
+                yield* onInvalid({
+                  route: ctx.route,
+                  payload,
+                  resource: item.resource,
+                  index: i,
+                  id: typeof fields.id === "string" ? fields.id : null,
+                  meetingId: typeof fields.meetingId === "string" ? fields.meetingId : null,
+                  error
+                })
               }
               return { _tag: "Value", value: { ...page.right, value } as A } as const
             }
@@ -446,9 +457,9 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       meeting: ODataPage(OnlineMeeting)
     }
     // Each page schema's item, for listings run inside `handleInvalidItems`.
-    itemSchemaOf.set(pageSchemas.recording, { decode: Schema.decodeUnknownEither(CallRecording) })
-    itemSchemaOf.set(pageSchemas.transcript, { decode: Schema.decodeUnknownEither(CallTranscript) })
-    itemSchemaOf.set(pageSchemas.meeting, { decode: Schema.decodeUnknownEither(OnlineMeeting) })
+    itemSchemaOf.set(pageSchemas.recording, { resource: "CallRecording", decode: Schema.decodeUnknownEither(CallRecording) })
+    itemSchemaOf.set(pageSchemas.transcript, { resource: "CallTranscript", decode: Schema.decodeUnknownEither(CallTranscript) })
+    itemSchemaOf.set(pageSchemas.meeting, { resource: "OnlineMeeting", decode: Schema.decodeUnknownEither(OnlineMeeting) })
 
     const pages = <A>(
       name: string,

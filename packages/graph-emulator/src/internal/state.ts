@@ -133,6 +133,18 @@ export class TenantState {
     return this.transcriptIn(this.adhocContainer(callId), t)
   }
 
+  /**
+   * Replaces the extra properties served with artifact `id`, in place: same sequence number, so a
+   * delta round does not report it again (Graph correcting a payload it already listed).
+   */
+  setExtra(id: string, extra: Record<string, unknown> | undefined): void {
+    const entry = this.artifacts.get(id)
+    if (entry === undefined) throw new TenantStateError(`no recording or transcript ${JSON.stringify(id)}`)
+    const { extra: _, ...rest } = entry.fixture
+    // The one entry object is shared by its container, `artifacts` and `log`.
+    ;(entry as { fixture: ArtifactEntry["fixture"] }).fixture = extra === undefined ? rest : { ...rest, extra }
+  }
+
   /** Counts a content request of `id`; true while its content is still "not ready" (404). */
   contentNotReady(entry: ArtifactEntry, nowMs: number): boolean {
     const nr = entry.fixture.notReady

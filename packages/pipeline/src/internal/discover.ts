@@ -44,26 +44,31 @@ export const make = (ctx: RunContext) => {
 
   /**
    * Runs one organizer's discovery with listed items that do not decode dead-lettered one by one
-   * (failures.jsonl, exit 1) instead of failing their page, and with it every later page.
+   * (failures.jsonl, exit 1) instead of failing their page, and with it every later page. An item
+   * with an id and a meetingId is fetched again by id on the next incremental run, like any dead
+   * letter; one without them could only be seen again by listing again, so then this run stores no
+   * delta link (the next run lists from the previous one).
    */
-  const deadLetterInvalidItems = <A, E>(organizerId: string, discover: Effect.Effect<A, E>) =>
+  const deadLetterInvalidItems = <E>(organizerId: string, discover: Effect.Effect<Discovery, E>) =>
     Effect.gen(function*() {
       const invalid: Array<InvalidItem> = []
       const result = yield* handleInvalidItems(discover, (item) => Effect.sync(() => void invalid.push(item)))
       // One item can be listed twice (a delta page, then its meeting's own list): report it once.
       const seen = new Set<string>()
+      let refetchable = true
       for (const bad of invalid) {
-        const kind = bad.payload.startsWith("CallRecording")
+        const kind = bad.resource === "CallRecording"
           ? "recording" as const
-          : bad.payload.startsWith("CallTranscript")
+          : bad.resource === "CallTranscript"
           ? "transcript" as const
           : "meeting" as const
+        if (bad.id === null || (kind !== "meeting" && bad.meetingId === null)) refetchable = false
         const id = bad.id ?? `(item ${bad.index} of a page of ${bad.route}, without an id)`
         if (seen.has(`${kind}:${id}`)) continue
         seen.add(`${kind}:${id}`)
-        yield* recordFailure(kind, id, null, organizerId, bad.error.message, bad.error)
+        yield* recordFailure(kind, id, bad.meetingId, organizerId, bad.error.message, bad.error)
       }
-      return result
+      return refetchable ? result : { ...result, commit: Effect.void }
     })
 
   const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
