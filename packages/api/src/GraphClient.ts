@@ -61,6 +61,18 @@ export interface Content {
    * then discard what it held and take the stream from byte 0.
    */
   readonly offset: number
+  /**
+   * The first response's `ETag` and `Last-Modified` (null when absent): store one with a partial
+   * download and pass it as `ContentOptions.ifRange` when resuming, so changed content comes back whole.
+   */
+  readonly etag: string | null
+  readonly lastModified: string | null
+  /**
+   * Bytes `[offset, offset + contentLength)`. A 206 that stops before the end of the content (its
+   * Content-Range total `*`, or larger than its end) is followed by requests for the next range until an
+   * answer shows the content ended (a 206 reaching its total, a 200, a 416 at that offset); a body is
+   * never ended short silently (a `TransportError` instead).
+   */
   readonly stream: Stream.Stream<Uint8Array, GraphError>
 }
 
@@ -73,6 +85,12 @@ export interface ContentOptions {
    * A 206 whose Content-Range starts after `offset` fails with a `TransportError` (never wrong bytes).
    */
   readonly offset?: number | undefined
+  /**
+   * A validator of the bytes held (a strong `ETag` or a `Last-Modified` from `Content`), sent as
+   * `If-Range` with the Range request: a server whose content changed answers 200 with the whole body
+   * (`Content.offset` 0). Ignored without `offset`.
+   */
+  readonly ifRange?: string | undefined
 }
 
 /** Counters of one client since it was made (for run summaries). */
@@ -89,7 +107,10 @@ export interface GraphStats {
   readonly bytes: number
   /** Tokens fetched again after a 401. */
   readonly tokenRefreshes: number
-  /** Content bodies resumed (206) or restarted (200) after being cut off. */
+  /**
+   * Content bodies resumed (206) or restarted (200) after being cut off, plus downloads continued from
+   * `ContentOptions.offset` (the first answer a 206).
+   */
   readonly resumes: number
 }
 

@@ -536,13 +536,20 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       readonly accept: string
     }
 
-    const openContent = (spec: ContentSpec, offset: number): Effect.Effect<HttpClientResponse.HttpClientResponse, GraphError, Scope.Scope> =>
+    const openContent = (
+      spec: ContentSpec,
+      offset: number,
+      ifRange: string | undefined
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, GraphError, Scope.Scope> =>
       run<HttpClientResponse.HttpClientResponse, Scope.Scope>({
         name: spec.name,
         url: spec.route.url,
         route: spec.route.route,
         accept: spec.accept,
-        headers: offset > 0 ? { range: `bytes=${offset}-` } : undefined,
+        // If-Range: a server whose content no longer matches the validator answers 200 with the whole body.
+        headers: offset > 0
+          ? (ifRange !== undefined ? { range: `bytes=${offset}-`, "if-range": ifRange } : { range: `bytes=${offset}-` })
+          : undefined,
         payload: "content",
         // 416 (range not satisfiable) comes back to the caller, which starts over or fails clearly.
         okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
@@ -556,11 +563,11 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     }
 
     /** Opens content in a scope of its own, so a stalled body can be aborted without ending the caller's scope. */
-    const openIn = (spec: ContentSpec, offset: number): Effect.Effect<Opened, GraphError, Scope.Scope> =>
+    const openIn = (spec: ContentSpec, offset: number, ifRange?: string): Effect.Effect<Opened, GraphError, Scope.Scope> =>
       Effect.gen(function*() {
         const outer = yield* Effect.scope
         const own = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-        const res = yield* Scope.extend(openContent(spec, offset), own)
+        const res = yield* Scope.extend(openContent(spec, offset, ifRange), own)
         return { res, abort: Scope.close(own, Exit.void) }
       })
 
@@ -570,15 +577,23 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     /**
      * The body from byte `base` of the artifact: `total` is the length of this stream (not of the
      * artifact), `delivered` counts from `base`; resume requests ask for absolute positions.
+     * `firstEnd`: where the first response's bytes end (absolute, exclusive) when it is a 206 that may
+     * stop before the end of the content (its total unknown, or larger than its end): the stream then
+     * asks for the next range from there, until an answer shows the content ended (a 206 reaching a
+     * known total, a 200, a 416 at that offset), so it never ends silently short.
      */
     const bodyStream = (
       spec: ContentSpec,
       first: Opened,
-      total: number | null,
+      initialTotal: number | null,
       firstSkip: number,
-      base: number
+      base: number,
+      firstEnd: number | null
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
+        let total = initialTotal
+        // the current response's end (absolute, exclusive) when the content may go on after it
+        let rangeEnd = firstEnd
         let delivered = 0
         let resumes = 0
         const idle = policy.bodyIdleTimeoutMs
@@ -631,6 +646,9 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
                 if (total !== null && delivered + n + c.length > total) {
                   return Effect.fail(Option.some(contentError(spec, `the body is longer than its Content-Length ${total}`, resumes + 1)))
                 }
+                if (rangeEnd !== null && base + delivered + n + c.length > rangeEnd) {
+                  return Effect.fail(Option.some(contentError(spec, `the body goes past the end of its Content-Range (byte ${rangeEnd})`, resumes + 1)))
+                }
                 n += c.length
                 // copy the element list only when an element changed (skipped or cut)
                 if (out === undefined && (c !== original || c.length === 0)) out = Chunk.toReadonlyArray(chunk).slice(0, i)
@@ -659,12 +677,68 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           segment(opened, skip).pipe(
             Stream.catchTag("Cut", (cut) => resume(cut.why)),
             Stream.concat(
-              Stream.suspend(() =>
-                total !== null && delivered < total
+              Stream.suspend(() => {
+                if (rangeEnd !== null && base + delivered < rangeEnd) {
+                  return resume(`the body ended at byte ${base + delivered} before the end of its Content-Range (${rangeEnd})`)
+                }
+                if (rangeEnd !== null && (total === null || delivered < total)) return next()
+                return total !== null && delivered < total
                   ? resume(`the body ended after ${delivered} of ${total} bytes`)
                   : Stream.empty
-              )
+              })
             )
+          )
+        /**
+         * Takes an answer to a request for bytes from `at` (absolute) and streams on from there, or
+         * fails: a 206 that starts after `at`, or that says the content has another size.
+         */
+        const adopt = (opened: Opened, at: number, attempts: number): Stream.Stream<Uint8Array, GraphError> => {
+          const res = opened.res
+          if (res.status === 206) {
+            const range = parseContentRange(res.headers["content-range"])
+            if (range === undefined || range.start > at || range.end < at) {
+              return Stream.fail(contentError(spec, `asked for bytes from ${at}, answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`, attempts))
+            }
+            if (total !== null && range.total !== null && range.total !== base + total) {
+              return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${range.total})`, attempts))
+            }
+            if (range.total !== null && range.end + 1 > range.total) {
+              return Stream.fail(contentError(spec, `Content-Range ${res.headers["content-range"]} ends after its total`, attempts))
+            }
+            if (range.total !== null) total = range.total - base
+            rangeEnd = range.total !== null && range.end + 1 === range.total ? null : range.end + 1
+            return loop(opened, at - range.start)
+          }
+          // 200: the whole body again; the consumer already has bytes [0, at) of it.
+          const length = parseLength(res.headers["content-length"])
+          if (total !== null && length !== null && length !== base + total) {
+            return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${length})`, attempts))
+          }
+          if (length !== null) total = length - base
+          rangeEnd = null
+          return loop(opened, at)
+        }
+        /**
+         * The previous 206 ended cleanly where its Content-Range said and the content may go on: the next
+         * range is asked for (not a resume: nothing was cut). Each answer delivers at least one byte or
+         * ends the stream, so this terminates.
+         */
+        const next = (): Stream.Stream<Uint8Array, GraphError> =>
+          Stream.unwrapScoped(
+            Effect.gen(function*() {
+              const at = base + delivered
+              const opened = yield* openIn(spec, at)
+              // 416 at the end of what we have: the content ended exactly there.
+              if (opened.res.status === 416) {
+                yield* opened.abort
+                rangeEnd = null
+                if (total !== null && delivered < total) {
+                  return Stream.fail(contentError(spec, `asked for bytes from ${at} of ${base + total}, answered 416`, resumes + 1))
+                }
+                return Stream.empty
+              }
+              return adopt(opened, at, resumes + 1)
+            })
           )
         const resume = (why: string): Stream.Stream<Uint8Array, GraphError> => {
           resumes++
@@ -677,33 +751,17 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
               yield* Effect.sleep(backoffDelay(resumes, policy, Math.random()))
               const at = base + delivered
               const opened = yield* openIn(spec, at)
-              const res = opened.res
-              const length = parseLength(res.headers["content-length"])
-              if (res.status === 416) {
+              if (opened.res.status === 416) {
                 return Stream.fail(contentError(spec, `resume at byte ${at} answered 416 (range not satisfiable)`, resumes))
               }
-              if (res.status === 206) {
-                const range = parseContentRange(res.headers["content-range"])
-                if (range === undefined || range.start > at) {
-                  return Stream.fail(contentError(spec, `resume at byte ${at} answered with Content-Range ${res.headers["content-range"] ?? "(none)"}`, resumes))
-                }
-                if (total !== null && range.total !== null && range.total !== base + total) {
-                  return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${range.total})`, resumes))
-                }
-                return loop(opened, at - range.start)
-              }
-              // 200: the whole body again; the consumer already has bytes [0, at) of it.
-              if (total !== null && length !== null && length !== base + total) {
-                return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${length})`, resumes))
-              }
-              return loop(opened, at)
+              return adopt(opened, at, resumes)
             })
           )
         }
         return Stream.ensuring(loop(first, firstSkip), reportBytes)
       })
 
-    const openStream = (spec: ContentSpec, offset = 0): Effect.Effect<Content, GraphError, Scope.Scope> =>
+    const openStream = (spec: ContentSpec, offset = 0, ifRange?: string): Effect.Effect<Content, GraphError, Scope.Scope> =>
       Effect.gen(function*() {
         // A download slot and a request slot (a body in flight is a request in flight), freed when the
         // body ends or the scope closes, whichever comes first.
@@ -724,7 +782,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         yield* Effect.acquireRelease(Effect.tap(limiter.downloads.take(1), () => (holdsDownload = true)), () => release)
         yield* Effect.acquireRelease(Effect.tap(limiter.requests.take(1), () => (holdsRequest = true)), () => release)
         let asked = offset
-        let opened = yield* openIn(spec, asked)
+        let opened = yield* openIn(spec, asked, ifRange)
         if (opened.res.status === 416) {
           // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
           // changed): drop that answer and start over without Range. A second 416 is a BadRequest.
@@ -737,11 +795,13 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         let skip = 0
         // 200: the server sent the whole body (no Range asked, or Range ignored): the stream starts at 0.
         let start = 0
+        // where this 206's bytes end when the content may go on after them (see bodyStream)
+        let end: number | null = null
         if (res.status === 206) {
           // Accept a range that starts at or before what we asked for (skipping what the caller has);
           // one that starts later would leave a gap.
           const range = parseContentRange(res.headers["content-range"])
-          if (range === undefined || range.start > asked) {
+          if (range === undefined || range.start > asked || range.end < asked || (range.total !== null && range.end >= range.total)) {
             return yield* Effect.fail(contentError(
               spec,
               asked === 0
@@ -753,12 +813,17 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           skip = asked - range.start
           start = asked
           total = range.total === null ? null : range.total - asked
+          end = range.total !== null && range.end + 1 === range.total ? null : range.end + 1
+          // another process's download continued (see GraphStats.resumes)
+          if (asked > 0) stats.resumes++
         }
         return {
           contentType: res.headers["content-type"] ?? null,
           contentLength: total,
           offset: start,
-          stream: Stream.ensuring(bodyStream(spec, opened, total, skip, start), release)
+          etag: res.headers["etag"] ?? null,
+          lastModified: res.headers["last-modified"] ?? null,
+          stream: Stream.ensuring(bodyStream(spec, opened, total, skip, start, end), release)
         }
       })
 
@@ -785,9 +850,13 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       if (!Number.isSafeInteger(offset) || offset < 0) {
         return Effect.fail(invalidArgument(`offset must be a non-negative integer, got ${String(offset)}`, "GET", name))
       }
+      const ifRange = options?.ifRange
+      if (ifRange !== undefined && (ifRange === "" || /[\r\n]/.test(ifRange))) {
+        return Effect.fail(invalidArgument("ifRange must be a non-empty header value", "GET", name))
+      }
       return Either.match(contentSpec(name, build, accept), {
         onLeft: Effect.fail,
-        onRight: (spec) => openStream(spec, offset)
+        onRight: (spec) => openStream(spec, offset, options?.ifRange)
       })
     }
 
