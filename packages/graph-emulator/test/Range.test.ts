@@ -46,6 +46,33 @@ describe("content ranges and byte counters", () => {
     expect(emu.counters().contentRanges).toEqual({})
   })
 
+  it("a stable strong ETag per content; If-Range with it keeps the Range (206), any other validator gets 200 and the whole body", async () => {
+    const { data, emu, id, url } = await oneRecording(100_000)
+    const first = await get(emu, url)
+    const etag = first.headers.get("etag")
+    expect(etag).toMatch(/^"[0-9a-f]{32}"$/)
+    await first.arrayBuffer()
+    const again = await get(emu, url, { headers: { range: "bytes=40000-" } })
+    expect(again.headers.get("etag")).toBe(etag)
+    await again.arrayBuffer()
+    const matching = await get(emu, url, { headers: { range: "bytes=60000-", "if-range": etag! } })
+    expect(matching.status).toBe(206)
+    expect(Buffer.from(await matching.arrayBuffer()).equals(Buffer.from(data.subarray(60_000)))).toBe(true)
+    for (const other of ["\"0123\"", "Tue, 02 Jan 2024 10:00:00 GMT"]) {
+      const changed = await get(emu, url, { headers: { range: "bytes=60000-", "if-range": other } })
+      expect(changed.status).toBe(200)
+      expect(changed.headers.get("content-range")).toBeNull()
+      expect(Buffer.from(await changed.arrayBuffer()).equals(Buffer.from(data))).toBe(true)
+    }
+    expect(emu.counters().contentRanges[id]).toEqual(["bytes=40000-", "bytes=60000-", "bytes=60000-", "bytes=60000-"])
+    // other content (another size) has another ETag
+    await emu.close()
+    const other = await oneRecording(100_001)
+    const res = await get(other.emu, other.url)
+    expect(res.headers.get("etag")).not.toBe(etag)
+    await res.arrayBuffer()
+  })
+
   it("ignoreRange: 200 and the whole body whatever the Range header says", async () => {
     const { data, emu, id, url } = await oneRecording(100_000, { ignoreRange: true })
     const res = await get(emu, url, { headers: { range: "bytes=50000-" } })

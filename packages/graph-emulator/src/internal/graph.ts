@@ -8,6 +8,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
 import type { MutableCounters } from "../Counters.js"
 import type { FaultKind, RouteName } from "../Faults.js"
 import type { FixtureRecording, FixtureTranscript, FixtureUser } from "../Fixture.js"
@@ -418,9 +419,24 @@ const parseRange = (header: string | undefined, size: number): Range | undefined
 }
 
 /**
- * Content with Content-Length, optional Range (206) and the mid-body reset fault. The body is written
- * straight to the node response (see `writeRange`): socket-level control for the reset, and recycled
- * buffers so any size costs constant memory.
+ * A strong ETag of an artifact's content: stable for the same bytes (id + generator seed + size, the
+ * file's path + size + mtime, or the inline bytes), different when any of them changes.
+ */
+const contentETag = (id: string, source: ContentSource): string => {
+  const h = NodeCrypto.createHash("sha256").update(id, "utf8").update("\0")
+  if (source._tag === "Generated") h.update(`generated:${source.seed}:${source.size}`)
+  else if (source._tag === "File") {
+    const mtime = NodeFs.statSync(source.path, { throwIfNoEntry: false })?.mtimeMs ?? 0
+    h.update(`file:${source.path}:${source.size}:${mtime}`)
+  } else h.update(source.bytes)
+  return `"${h.digest("hex").slice(0, 32)}"`
+}
+
+/**
+ * Content with Content-Length, a strong ETag, optional Range (206) honoured only when `If-Range` (if
+ * sent) equals the ETag (otherwise 200 and the whole body, as RFC 9110 says) and the mid-body reset
+ * fault. The body is written straight to the node response (see `writeRange`): socket-level control
+ * for the reset, and recycled buffers so any size costs constant memory.
  */
 export const contentResponse = (
   rt: GraphRuntime,
@@ -435,7 +451,11 @@ export const contentResponse = (
     const size = sizeOf(source)
     const rangeHeader = request.headers["range"]
     if (rangeHeader !== undefined) (rt.counters.contentRanges[counterKey] ??= []).push(rangeHeader)
-    const range = rt.faults.config.ignoreRange === true ? undefined : parseRange(rangeHeader, size)
+    const etag = contentETag(counterKey, source)
+    // If-Range: only this exact strong ETag lets the Range apply (a date never matches: no Last-Modified is sent).
+    const ifRange = request.headers["if-range"]
+    const rangeApplies = rt.faults.config.ignoreRange !== true && (ifRange === undefined || ifRange.trim() === etag)
+    const range = rangeApplies ? parseRange(rangeHeader, size) : undefined
     if (range === "unsatisfiable") {
       return Effect.succeed(HttpServerResponse.empty({ status: 416, headers: { "content-range": `bytes */${size}` } }))
     }
@@ -443,7 +463,7 @@ export const contentResponse = (
     const end = range?.end ?? size - 1
     const length = Math.max(0, end - start + 1)
     const status = range === undefined ? 200 : 206
-    const headers: Record<string, string> = { ...common, "content-type": contentType, "content-length": String(length) }
+    const headers: Record<string, string> = { ...common, "content-type": contentType, "content-length": String(length), etag }
     if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`
     const res = NodeHttpServerRequest.toServerResponse(request)
     res.writeHead(status, headers)
