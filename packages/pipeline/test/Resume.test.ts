@@ -5,8 +5,9 @@
  * the emulator over loopback with the real sinks; the emulator's per-artifact byte counter says what
  * was served. (The real SIGKILL case is test/sync-resume.test.ts.)
  */
-import { generatedBytes, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import { generatedBytes, generateTenant, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -21,7 +22,9 @@ const manifest = readManifest
 
 describe("resuming a recording download an earlier run left", () => {
   let emu: RunningEmulator
-  let rec: { id: string; bytes: Uint8Array }
+  let rec: { id: string; bytes: Uint8Array; url: string }
+  /** The ETag the emulator sends for the recording's content. */
+  let etag = ""
   const organizers = () => emu.fixture.users.map((u) => u.id)
   const stagingDir = (out: string) => path.join(out, ".meeting-artifacts", "staging")
   /** What a killed run leaves: the first `n` bytes in `<key>.part` and the meta naming the artifact. */
@@ -50,7 +53,13 @@ describe("resuming a recording download an earlier run left", () => {
     })
     const r = emu.fixture.meetings[0]!.recordings![0]!
     const c = r.content as { bytes: number; seed?: number }
-    rec = { id: r.id, bytes: generatedBytes(c.seed ?? 1, c.bytes) }
+    const m = emu.fixture.meetings[0]!
+    const url = `${emu.baseUrl}/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}/recordings/${encodeURIComponent(r.id)}/content`
+    rec = { id: r.id, bytes: generatedBytes(c.seed ?? 1, c.bytes), url }
+    const head = await fetch(url, { method: "HEAD", headers: { authorization: `Bearer ${emu.accessToken}` } })
+    expect(head.status).toBe(200)
+    etag = head.headers.get("etag") ?? ""
+    expect(etag).not.toBe("")
   })
   afterAll(() => emu?.close())
 
@@ -114,6 +123,47 @@ describe("resuming a recording download an earlier run left", () => {
     expectExported(out)
   })
 
+  it("a stored ETag that still matches: Range + If-Range, a 206 and only the rest served (size unknown: the validator suffices)", async () => {
+    const out = tempOut()
+    leavePart(out, 250_000, { size: null, etag })
+    emu.setFaults({})
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const c = emu.counters()
+    expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
+    expect(c.byStatus["206"]).toBe(1)
+    expect(c.contentBytesById[rec.id]).toBe(rec.bytes.length - 250_000)
+    expectExported(out)
+  })
+
+  it("a stored ETag that no longer matches: If-Range makes the server send the whole body (200), written from byte 0", async () => {
+    const out = tempOut()
+    // A part of other content: its bytes differ, so appending to it would give a wrong file.
+    leavePart(out, 250_000, { etag: "\"an-older-version\"" })
+    const key = Staging.stagingKey("recording", rec.id)
+    fs.writeFileSync(path.join(stagingDir(out), `${key}.part`), new Uint8Array(250_000).fill(7))
+    emu.setFaults({})
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const c = emu.counters()
+    // One request, with Range (and If-Range): answered 200 with the whole body, no 206 ever served.
+    expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
+    expect(c.byStatus["206"]).toBeUndefined()
+    expect(c.contentBytesById[rec.id]).toBe(rec.bytes.length)
+    expectExported(out)
+  })
+
+  it("a part whose meta knows neither the size nor a validator is not resumed: the download starts over without Range", async () => {
+    const out = tempOut()
+    leavePart(out, 250_000, { size: null })
+    emu.setFaults({})
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    expect(emu.counters().contentRanges[rec.id]).toBeUndefined()
+    expect(emu.counters().contentBytesById[rec.id]).toBe(rec.bytes.length)
+    expectExported(out)
+  })
+
   it("a part that already holds the whole recording is finished without asking Graph", async () => {
     const out = tempOut()
     leavePart(out, rec.bytes.length)
@@ -138,6 +188,9 @@ describe("resuming a recording download an earlier run left", () => {
     const kept = fs.statSync(path.join(stagingDir(out), `${key}.part`)).size
     expect(kept).toBeGreaterThan(0)
     expect(kept).toBeLessThan(rec.bytes.length)
+    // The meta keeps the content's ETag for the If-Range of the next run.
+    const meta = JSON.parse(fs.readFileSync(path.join(stagingDir(out), `${key}.json`), "utf8"))
+    expect(meta).toMatchObject({ kind: "recording", id: rec.id, size: rec.bytes.length, etag })
     const servedBefore = emu.counters().contentBytesById[rec.id]!
     emu.setFaults({})
     await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
@@ -175,5 +228,109 @@ describe("staging sweep", () => {
     write(dir, `${orphan}.json`, meta("recording", "r-orphan"))
     await Effect.runPromise(Staging.make(dir).sweep)
     expect(fs.readdirSync(dir).sort()).toEqual([`${done}.done`, `${done}.json`, `${fresh}.json`, `${fresh}.part`].sort())
+  })
+})
+
+describe("staging meta and part lifetime", () => {
+  const newDir = () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-staging-")), "staging")
+    fs.mkdirSync(dir)
+    return dir
+  }
+  const owner = { kind: "recording", id: "r-meta" }
+  const key = Staging.stagingKey("recording", "r-meta")
+  /** A body that delivers `n` bytes and is then cut (the part stays: recordings are resumable). */
+  const cutAfter = (n: number) => Stream.concat(Stream.make(new Uint8Array(n).fill(1)), Stream.fail("cut" as const))
+  const stageCut = (dir: string, offset: number, etag: string) =>
+    Effect.runPromise(Effect.flip(Staging.make(dir).stage(key, owner, {
+      stream: cutAfter(100),
+      contentType: "video/mp4",
+      offset,
+      size: 1000,
+      etag
+    }, () => Effect.void)))
+
+  it("the meta is replaced only by a rename of a complete temp file, and left alone when a resume would not change it", async () => {
+    const dir = newDir()
+    const meta = path.join(dir, `${key}.json`)
+    expect(await stageCut(dir, 0, "\"a\"")).toBe("cut")
+    expect(fs.statSync(path.join(dir, `${key}.part`)).size).toBe(100)
+    const first = fs.statSync(meta)
+    expect(JSON.parse(fs.readFileSync(meta, "utf8"))).toMatchObject({ kind: "recording", id: "r-meta", size: 1000, etag: "\"a\"" })
+    // A resume of the same content: the meta is not written at all (an old mtime survives).
+    const longAgo = new Date(Date.now() - 3600_000)
+    fs.utimesSync(meta, longAgo, longAgo)
+    expect(await stageCut(dir, 100, "\"a\"")).toBe("cut")
+    expect(fs.statSync(path.join(dir, `${key}.part`)).size).toBe(200)
+    const resumed = fs.statSync(meta)
+    expect(resumed.ino).toBe(first.ino)
+    expect(resumed.mtimeMs).toBe(longAgo.getTime())
+    // New facts: a new file takes the meta's name by rename (another inode; an in-place rewrite keeps it),
+    // so a kill at any point leaves the old meta or the new one, never a truncated one.
+    expect(await stageCut(dir, 0, "\"b\"")).toBe("cut")
+    expect(fs.statSync(meta).ino).not.toBe(first.ino)
+    expect(JSON.parse(fs.readFileSync(meta, "utf8"))).toMatchObject({ etag: "\"b\"" })
+    expect(fs.readdirSync(dir).sort()).toEqual([`${key}.json`, `${key}.part`].sort())
+  })
+
+  it("a meta write that fails leaves the old meta whole (and the download fails with a StagingError)", async () => {
+    const dir = newDir()
+    const meta = path.join(dir, `${key}.json`)
+    expect(await stageCut(dir, 0, "\"a\"")).toBe("cut")
+    const before = fs.readFileSync(meta, "utf8")
+    // The temp file's name is taken by a directory: writing it fails before the meta is touched.
+    fs.mkdirSync(`${meta}.tmp`)
+    const e = await stageCut(dir, 0, "\"b\"")
+    expect(e).toBeInstanceOf(Staging.StagingError)
+    expect(fs.readFileSync(meta, "utf8")).toBe(before)
+    fs.rmdirSync(`${meta}.tmp`)
+  })
+
+  it("the sweep drops the temp file of a meta write a kill interrupted", async () => {
+    const dir = newDir()
+    fs.writeFileSync(path.join(dir, `${key}.json.tmp`), "{\"kind\":\"rec")
+    await Effect.runPromise(Staging.make(dir).sweep)
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it("a part found by resumable() is touched, so the age sweep keeps the part of an artifact still asked for", async () => {
+    const dir = newDir()
+    fs.writeFileSync(path.join(dir, `${key}.part`), "x")
+    fs.writeFileSync(path.join(dir, `${key}.json`), JSON.stringify({ ...owner, contentType: null, size: 100 }))
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000)
+    fs.utimesSync(path.join(dir, `${key}.part`), eightDaysAgo, eightDaysAgo)
+    const staging = Staging.make(dir)
+    expect(await Effect.runPromise(staging.resumable(key, owner))).toEqual({ bytes: 1, size: 100, etag: null, lastModified: null })
+    await Effect.runPromise(staging.sweep)
+    expect(fs.readdirSync(dir).sort()).toEqual([`${key}.json`, `${key}.part`].sort())
+  })
+})
+
+describe("a part of an artifact whose content is refused for good", () => {
+  it("404 on content: the part is dropped (a cut body keeps it, see above)", async () => {
+    const fixture = generateTenant({
+      organizers: 1, meetingsPerOrganizer: 1, seed: 12, mix: { recordingOnly: 1 }, recordingBytes: 50_000
+    }) as unknown as { meetings: Array<{ recordings: Array<Record<string, unknown>> }> }
+    const r = fixture.meetings[0]!.recordings[0]!
+    // Content never becomes available during this test: every content request is a 404.
+    r["notReady"] = { requests: 1000 }
+    const emu = await startEmulator({ fixture: fixture as never })
+    try {
+      const out = tempOut()
+      const dir = path.join(out, ".meeting-artifacts", "staging")
+      fs.mkdirSync(dir, { recursive: true })
+      const id = r["id"] as string
+      const key = Staging.stagingKey("recording", id)
+      fs.writeFileSync(path.join(dir, `${key}.part`), new Uint8Array(1000))
+      fs.writeFileSync(path.join(dir, `${key}.json`), JSON.stringify({ kind: "recording", id, contentType: null, size: 50_000 }))
+      const { summary } = await run(emu.baseUrl, emu.accessToken, {
+        organizers: emu.fixture.users.map((u) => u.id), ...WINDOW, out
+      })
+      expect(summary.recordings.failed).toBe(1)
+      expect(emu.counters().byStatus["404"]).toBeGreaterThan(0)
+      expect(fs.readdirSync(dir)).toEqual([])
+    } finally {
+      await emu.close()
+    }
   })
 })

@@ -27,6 +27,12 @@ import * as Staging from "./staging.js"
 
 type Artifact = CallRecording | CallTranscript
 
+/** Content answers after which an artifact's partial download is dropped (fatal ones stop the run first). */
+const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 410])
+
+/** An ETag usable in `If-Range` (RFC 9110 allows only strong ones there), or null. */
+const strongETag = (etag: string | null): string | null => (etag !== null && !etag.startsWith("W/") ? etag : null)
+
 interface FileFacts {
   readonly path: string
   readonly bytes: number
@@ -88,20 +94,29 @@ export const make = (ctx: RunContext) => {
         const owner = { kind, id }
         /**
          * One download, appending to `part` when the server honours the Range (206), from byte 0
-         * otherwise. "mismatch": a 206 for content of another size than the part was cut from.
+         * otherwise. The Range carries `If-Range` with the part's validator (a strong ETag, else
+         * Last-Modified), so a server whose content changed sends it whole (200). "mismatch": a 206 for
+         * content of another size, or with another ETag, than the part was cut from.
          * Progress: `expectedBytes` and the ArtifactBytes events count what this request delivers
          * (the rest after a 206), so they add up per artifact and per run; ArtifactCompleted has the file size.
          */
         const attempt = (part: Staging.Resumable | null) =>
           Effect.scoped(
             Effect.gen(function*() {
-              const options = part === null ? undefined : { offset: part.bytes }
+              const ifRange = part === null ? undefined : strongETag(part.etag) ?? part.lastModified ?? undefined
+              const options = part === null ? undefined : { offset: part.bytes, ifRange }
               const body = kind === "recording"
                 ? yield* graph.recordingContent(user, meetingId, id, options)
                 : yield* graph.transcriptContentStream(user, meetingId, id, options)
               requested = true
               const size = body.contentLength === null ? null : body.offset + body.contentLength
-              if (part !== null && body.offset > 0 && part.size !== null && size !== null && size !== part.size) {
+              const resumed = part !== null && body.offset > 0
+              if (
+                resumed && (
+                  (part.size !== null && size !== null && size !== part.size) ||
+                  (part.etag !== null && body.etag !== null && body.etag !== part.etag)
+                )
+              ) {
                 return "mismatch" as const
               }
               yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
@@ -109,7 +124,10 @@ export const make = (ctx: RunContext) => {
                 stream: body.stream,
                 contentType: body.contentType,
                 offset: body.offset,
-                size
+                size,
+                // a 206 without validators keeps those the part was stored with (it is the same content)
+                etag: body.etag ?? (resumed ? part.etag : null),
+                lastModified: body.lastModified ?? (resumed ? part.lastModified : null)
               }, (bytes) => emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
             })
           )
@@ -131,6 +149,9 @@ export const make = (ctx: RunContext) => {
           const e = result.left
           if (e instanceof SyncFatalError) return yield* Effect.fail(e)
           if (isFatal(e, "content")) return yield* Effect.fail(toFatal(e))
+          // Gone or refused for this artifact: its part will not be resumed soon, so it does not keep
+          // disk until the sweep. Cut bodies, throttling and 5xx keep it for the next run.
+          if (PERMANENT_STATUSES.has(e.status)) yield* staging.discard(key)
           yield* recordFailure(kind, id, meetingId, organizerId, e.message, e)
           return null
         }

@@ -14,8 +14,11 @@
  *
  * Recordings (large, metered) are also resumable across processes: a `.part`
  * that a killed (or failed) run left stays, with `<key>.json` naming its
- * artifact (kind + id) and the artifact's size, and the next run asks Graph
- * only for the bytes after it (`Range`, see `resumable`). What is trusted is
+ * artifact (kind + id), the artifact's size and its validators (ETag,
+ * Last-Modified), and the next run asks Graph only for the bytes after it
+ * (`Range` + `If-Range`, see `resumable`). The meta is only ever replaced by a
+ * rename (never truncated in place), so a kill cannot leave one that no longer
+ * names its part, which would cost the part. What is trusted is
  * the `.part`'s size on disk: bytes are written strictly in order, each write
  * at the end of the file, so whatever a SIGKILL leaves (the page cache keeps
  * every completed or partial write) is a correct prefix of the body. We
@@ -40,10 +43,15 @@ export interface Staged {
   readonly contentType: string | null
 }
 
-/** A `.part` another run left for the same artifact: its bytes on disk and the artifact's size, if known. */
+/**
+ * A `.part` another run left for the same artifact: its bytes on disk, the artifact's size and the
+ * validators of the content it was cut from (null when unknown; at least one of the three is known).
+ */
 export interface Resumable {
   readonly bytes: number
   readonly size: number | null
+  readonly etag: string | null
+  readonly lastModified: string | null
 }
 
 /** Whose bytes a staged file holds. */
@@ -59,6 +67,9 @@ export interface StageBody<E, R> {
   /** N > 0 appends to a `.part` holding exactly bytes [0, N) (from `resumable`); 0 (default) starts over. */
   readonly offset?: number | undefined
   readonly size?: number | null | undefined
+  /** The content's validators, kept in the meta for `If-Range` when the part is resumed. */
+  readonly etag?: string | null | undefined
+  readonly lastModified?: string | null | undefined
 }
 
 export class StagingError {
@@ -81,7 +92,11 @@ interface Meta {
   readonly id?: string
   readonly contentType?: string | null
   readonly size?: number | null
+  readonly etag?: string | null
+  readonly lastModified?: string | null
 }
+
+const TMP = ".tmp"
 
 /** A file name for an artifact: kind + sha256 of the id, so ids never shape paths. */
 export const stagingKey = (kind: string, id: string): string =>
@@ -126,9 +141,26 @@ export const make = (dir: string, now: () => number = Date.now) => {
     })
 
   /**
-   * The `.part` of `owner` another run left, if it can be resumed: its meta names the same kind and id
-   * and the kind is resumable. Anything else under the key (no or foreign meta, an empty part, a part
-   * longer than its artifact) is dropped and null returned: the download starts from byte 0.
+   * Replaces `<key>.json` by a rename of a fully written temp file in the same folder, so a kill leaves
+   * either the old meta or the new one, never a truncated one; nothing is written when the meta already
+   * says the same (a resume of the same content).
+   */
+  const writeMeta = async (file: string, meta: Meta): Promise<void> => {
+    const text = JSON.stringify(meta)
+    const current = await fsp.readFile(file, "utf8").catch(() => null)
+    if (current === text) return
+    const tmp = `${file}${TMP}`
+    await fsp.writeFile(tmp, text)
+    await fsp.rename(tmp, file)
+  }
+
+  /**
+   * The `.part` of `owner` another run left, if it can be resumed: its meta names the same kind and id,
+   * the kind is resumable, and the meta says what content the part was cut from (its size, or a
+   * validator `If-Range` can carry: without either, appending could mix two versions of the content). Anything else under
+   * the key (no or foreign meta, an empty part, a part longer than its artifact) is dropped and null
+   * returned: the download starts from byte 0. A part found is touched, so the sweep, which goes by
+   * age, keeps the part of an artifact that is still being asked for even if no byte arrives.
    */
   const resumable = (key: string, owner: Owner): Effect.Effect<Resumable | null> =>
     Effect.promise(async () => {
@@ -141,11 +173,15 @@ export const make = (dir: string, now: () => number = Date.now) => {
       }
       const meta = await readMeta(p.meta)
       const size = typeof meta?.size === "number" ? meta.size : null
+      const etag = typeof meta?.etag === "string" && meta.etag !== "" ? meta.etag : null
+      const lastModified = typeof meta?.lastModified === "string" && meta.lastModified !== "" ? meta.lastModified : null
       if (
         RESUMABLE_KINDS.has(owner.kind) && meta?.kind === owner.kind && meta.id === owner.id && bytes > 0 &&
-        (size === null || bytes <= size)
+        (size === null || bytes <= size) && (size !== null || (etag !== null && !etag.startsWith("W/")) || lastModified !== null)
       ) {
-        return { bytes, size }
+        const t = new Date(now())
+        await fsp.utimes(p.part, t, t).catch(() => undefined)
+        return { bytes, size, etag, lastModified }
       }
       await rmAll([p.part, p.meta])
       return null
@@ -167,11 +203,11 @@ export const make = (dir: string, now: () => number = Date.now) => {
       catch: (e) => new StagingError(`cannot finish ${paths(key).part}`, e)
     })
 
-  /** Drops `key`'s partial download (e.g. it turned out to be of other content). */
+  /** Drops `key`'s partial download (e.g. it turned out to be of other content, or is gone for good). */
   const discard = (key: string): Effect.Effect<void> =>
     Effect.promise(() => {
       const p = paths(key)
-      return rmAll([p.part, p.meta])
+      return rmAll([p.part, p.meta, `${p.meta}${TMP}`])
     })
 
   /**
@@ -189,10 +225,17 @@ export const make = (dir: string, now: () => number = Date.now) => {
       yield* ensureDir
       const p = paths(key)
       const offset = body.offset ?? 0
-      const meta: Meta = { kind: owner.kind, id: owner.id, contentType: body.contentType, size: body.size ?? null }
+      const meta: Meta = {
+        kind: owner.kind,
+        id: owner.id,
+        contentType: body.contentType,
+        size: body.size ?? null,
+        etag: body.etag ?? null,
+        lastModified: body.lastModified ?? null
+      }
       // The meta goes first: a `.part` is only ever resumed under a meta that names its artifact.
       yield* Effect.tryPromise({
-        try: () => fsp.writeFile(p.meta, JSON.stringify(meta)),
+        try: () => writeMeta(p.meta, meta),
         catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
       })
       const handle = yield* Effect.acquireRelease(
@@ -248,13 +291,14 @@ export const make = (dir: string, now: () => number = Date.now) => {
   const remove = (key: string): Effect.Effect<void> =>
     Effect.promise(() => {
       const p = paths(key)
-      return rmAll([p.part, p.done, p.meta])
+      return rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`])
     })
 
   /**
    * Tidies what killed runs left (never `.done`: those are paid-for bytes): `.part` files that cannot be
    * resumed (no meta naming a resumable kind) or were not written to for `PART_MAX_AGE_MS`, and metadata
-   * with neither a `.done` nor a `.part` beside it. Resumable parts stay for `stage` to append to.
+   * with neither a `.done` nor a `.part` beside it, and temp files of a meta write a kill interrupted.
+   * Resumable parts stay for `stage` to append to.
    */
   const sweep: Effect.Effect<void> = Effect.promise(async () => {
     let names: Array<string> = []
@@ -283,6 +327,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
     }
     for (const n of names) {
       if (n.endsWith(".json") && !done.has(n.slice(0, -5)) && !parts.has(n.slice(0, -5))) stale.push(nodePath.join(dir, n))
+      if (n.endsWith(`.json${TMP}`)) stale.push(nodePath.join(dir, n))
     }
     await rmAll(stale)
   })
