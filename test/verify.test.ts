@@ -4,6 +4,8 @@
  * directory without a manifest is exit 2.
  */
 import { startEmulator } from "@meeting-artifacts/graph-emulator"
+import { Manifest } from "@meeting-artifacts/sinks"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -89,6 +91,29 @@ describe("verify", () => {
     const human = await runCli(["verify", "--out", out], { env: cleanEnv({}) })
     expect(human.code).toBe(1)
     expect(human.stdout).toContain(changed.path)
+  })
+
+  it("a manifest cut short, and journaled lines an interrupted run did not merge, are problems", async () => {
+    const out = copy()
+    const file = path.join(out, "manifest.jsonl")
+    const text = fs.readFileSync(file, "utf8")
+    // what an interrupted run leaves: upserts in the journal that names this manifest
+    fs.writeFileSync(
+      Manifest.journalPath(out),
+      `${JSON.stringify({ manifestSha256: createHash("sha256").update(text).digest("hex") })}\n${text.split("\n")[0]}\n`
+    )
+    let r = await verify(out)
+    expect(r.code, r.stderr).toBe(1)
+    expect(JSON.parse(r.stdout).problems).toMatchObject([{ problem: "unflushed", kind: "manifest" }])
+    // a copy of the export cut in the middle of its last line
+    fs.rmSync(Manifest.journalPath(out))
+    fs.writeFileSync(file, text.slice(0, text.length - 20))
+    r = await verify(out)
+    expect(r.code, r.stderr).toBe(1)
+    const report = JSON.parse(r.stdout)
+    expect(report.problems).toMatchObject([{ problem: "invalid", kind: "manifest" }])
+    expect(report.problems[0].detail).toContain(`line ${lines.length}`)
+    expect(report.sets).toBe(lines.length - 1)
   })
 
   it("a directory without a manifest is nothing to verify: exit 2, one line", async () => {

@@ -7,7 +7,7 @@
  * `meeting-artifacts verify --out <dir>`.
  */
 import { countCues } from "@meeting-artifacts/correlate"
-import { Failures, FileSystemSink, Manifest, type SinkError } from "@meeting-artifacts/sinks"
+import { Failures, FileSystemSink, Manifest, SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -21,10 +21,14 @@ export type VerifyProblemKind =
   | "cues"
   /** An id in more than one line. */
   | "duplicate"
+  /** A line of manifest.jsonl that is not a whole manifest entry (`kind` "manifest"). */
+  | "invalid"
+  /** Lines an interrupted run left in the manifest's journal, not yet in manifest.jsonl (`kind` "manifest"). */
+  | "unflushed"
 
 export interface VerifyProblem {
   readonly problem: VerifyProblemKind
-  readonly kind: "recording" | "transcript"
+  readonly kind: "recording" | "transcript" | "manifest"
   readonly id: string
   readonly path: string
   /** What is wrong, in a sentence. */
@@ -74,9 +78,39 @@ const listPartials = (out: string): Effect.Effect<Array<string>> =>
 /** Verifies `<out>` against `<out>/manifest.jsonl` (see the module comment). Fails only when the manifest cannot be read. */
 export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError> =>
   Effect.gen(function*() {
-    const lines = yield* Manifest.read(out)
-    const failures = yield* Failures.read(out)
+    // manifest.jsonl exactly as a reader finds it, line by line.
+    const text = yield* Effect.tryPromise({
+      try: () => fsp.readFile(nodePath.join(out, Manifest.MANIFEST_FILE), "utf8").catch(() => ""),
+      catch: (e) => new SinkError({ sink: "manifest", operation: "read", message: String(e) })
+    })
     const problems: Array<VerifyProblem> = []
+    const lines: Array<Manifest.ManifestEntry> = []
+    const rows = text.split("\n")
+    for (let i = 0; i < rows.length; i++) {
+      if (rows[i]!.trim() === "") continue
+      const parsed = yield* Effect.either(Manifest.parseManifest(rows[i]! + "\n"))
+      if (parsed._tag === "Right") lines.push(...parsed.right)
+      else {
+        problems.push({
+          problem: "invalid",
+          kind: "manifest",
+          id: "",
+          path: Manifest.MANIFEST_FILE,
+          detail: `line ${i + 1} is not a whole manifest entry${i === rows.length - 1 ? " (cut short)" : ""}: run sync again to rewrite the manifest`
+        })
+      }
+    }
+    const unflushed = yield* Manifest.unflushed(out)
+    if (unflushed > 0) {
+      problems.push({
+        problem: "unflushed",
+        kind: "manifest",
+        id: "",
+        path: Manifest.MANIFEST_FILE,
+        detail: `${unflushed} line${unflushed === 1 ? "" : "s"} of an interrupted run ${unflushed === 1 ? "is" : "are"} in the manifest's journal, not yet in manifest.jsonl: run sync again to merge ${unflushed === 1 ? "it" : "them"}`
+      })
+    }
+    const failures = yield* Failures.read(out)
     const byMatch = { contentCorrelationId: 0, "time-overlap": 0, none: 0 }
     const seen = new Set<string>()
     type Check = { kind: "recording" | "transcript"; id: string; path: string; bytes: number; sha256: string; cues: number | null }
@@ -116,8 +150,12 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
           return
         }
         if (f.cues !== null) {
-          const text = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, ...f.path.split("/")), "utf8"))
-          const cues = countCues(text)
+          const vtt = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, ...f.path.split("/")), "utf8").catch(() => null))
+          if (vtt === null) {
+            problems.push({ problem: "missing", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} is missing` })
+            return
+          }
+          const cues = countCues(vtt)
           if (cues !== f.cues) {
             problems.push({ problem: "cues", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} has ${cues} cues; the manifest says ${f.cues}` })
           }

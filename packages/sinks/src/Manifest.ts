@@ -12,21 +12,27 @@
  * Upserts keep every recording id and every transcript id in exactly one line:
  * a new line replaces every line that shares its recording or transcript id,
  * and an artifact of a replaced line that the new line does not carry stays,
- * alone, in a line of its own (match "none"). The whole file is rewritten
- * atomically (temp + fsync + rename) before an upsert returns, so a kill
- * leaves the old manifest or the new one; upserts that arrive during a
- * rewrite share the next one. Lines are indexed by id and their text cached,
- * so an upsert costs O(1) and a rewrite is a join plus the write itself.
+ * alone, in a line of its own (match "none").
  *
- * The common upsert only adds lines (ids the manifest does not hold yet):
- * those are appended and fsynced instead, so exporting n sets costs O(n), not
- * O(n^2). Only an upsert that replaces a line rewrites the file. A kill cannot
- * tear a write of a few lines in practice; should a power loss leave an
- * unterminated last line, loading drops it (its upsert never returned, so the
- * set is exported again) and the next upsert rewrites the file whole.
+ * manifest.jsonl is only ever replaced whole (temp + fsync + rename), so a
+ * reader, or a kill, never sees a partial line. Rewriting it for every upsert
+ * would cost O(file) per set (O(n^2) for a run), so an upsert is made durable
+ * by appending its lines to a journal, `<out>/.meeting-artifacts/manifest-journal.jsonl`
+ * (fsynced before the upsert returns), and the manifest is rewritten from
+ * memory when the journal has grown to an eighth of it and a second has
+ * passed, or to its full size, and when the store is flushed (the layer does
+ * that when its scope closes). Each rewrite at least doubles what the journal
+ * held since the last, so a run costs O(n) writes in total.
+ *
+ * The journal's first line names the manifest it extends (its sha256). Loading
+ * replays a journal onto the manifest it names and rewrites the manifest;
+ * a journal left behind by a kill after a rewrite (naming an older manifest)
+ * is already in the manifest and is dropped, as is an unterminated last line
+ * (an append cut short, whose upsert never returned).
  */
 import type { ArtifactSet } from "@meeting-artifacts/correlate"
 import { MatchKind } from "@meeting-artifacts/correlate"
+import { createHash } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Context from "effect/Context"
@@ -225,25 +231,73 @@ export interface ManifestService {
   readonly path: string
   /** The current lines. */
   readonly entries: Effect.Effect<ReadonlyArray<ManifestEntry>>
-  /** Upsert lines and rewrite the file atomically before returning. */
+  /** Upsert lines; returns once they are on disk (in manifest.jsonl or its journal). */
   readonly upsert: (entries: ManifestEntry | ReadonlyArray<ManifestEntry>) => Effect.Effect<void, SinkError>
+  /** Rewrites manifest.jsonl with every line (nothing to do when the journal is empty). */
+  readonly flush: Effect.Effect<void, SinkError>
 }
 
 export class Manifest extends Context.Tag("@meeting-artifacts/sinks/Manifest")<Manifest, ManifestService>() {}
 
-const readText = (out: string): Effect.Effect<string, SinkError> =>
+/** Where the journal of `out`'s manifest lives. */
+export const journalPath = (out: string): string => nodePath.join(out, ".meeting-artifacts", "manifest-journal.jsonl")
+
+const readText = (file: string): Effect.Effect<string, SinkError> =>
   Effect.tryPromise({
     try: () =>
-      fsp.readFile(nodePath.join(out, MANIFEST_FILE), "utf8").catch((e: NodeJS.ErrnoException) => {
+      fsp.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
         if (e.code === "ENOENT") return ""
         throw e
       }),
     catch: sinkError(SINK, "read")
   })
 
-/** Read `<out>/manifest.jsonl` (empty when absent). */
+const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
+
+const JournalHeader = Schema.parseJson(Schema.Struct({ manifestSha256: Schema.String }))
+const decodeHeader = Schema.decodeUnknownEither(JournalHeader)
+
+/**
+ * The entries of a journal that extends the manifest whose text has `manifestSha256`
+ * (none when the journal is absent, names another manifest, or has no whole header).
+ */
+const journalEntries = (journal: string, manifestSha256: string): Effect.Effect<Array<ManifestEntry>, SinkError> => {
+  const nl = journal.indexOf("\n")
+  if (nl < 0) return Effect.succeed([])
+  const header = decodeHeader(journal.slice(0, nl))
+  if (header._tag === "Left" || header.right.manifestSha256 !== manifestSha256) return Effect.succeed([])
+  return parseManifest(journal.slice(nl + 1))
+}
+
+/** The text of manifest.jsonl and the lines the manifest holds once its journal is replayed. */
+const load = (out: string) =>
+  Effect.gen(function*() {
+    const text = yield* readText(nodePath.join(out, MANIFEST_FILE))
+    const journal = yield* readText(journalPath(out))
+    const lines = makeLines(yield* parseManifest(text))
+    const replayed = yield* journalEntries(journal, sha256(text))
+    for (const e of replayed) lines.upsert(e)
+    return { text, journal, lines }
+  })
+
+/**
+ * How many upserts a killed run left in the journal that manifest.jsonl does
+ * not hold yet (the next `make` merges them).
+ */
+export const unflushed = (out: string): Effect.Effect<number, SinkError> =>
+  Effect.gen(function*() {
+    const text = yield* readText(nodePath.join(out, MANIFEST_FILE))
+    const journal = yield* readText(journalPath(out))
+    return journal === "" ? 0 : (yield* journalEntries(journal, sha256(text))).length
+  })
+
+/**
+ * Read the manifest of `out` (empty when absent), with what its journal adds:
+ * every line an upsert has returned for, even when a killed run had not yet
+ * rewritten manifest.jsonl.
+ */
 export const read = (out: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
-  readText(out).pipe(Effect.flatMap(parseManifest))
+  Effect.map(load(out), ({ lines }) => [...lines.lines()])
 
 /**
  * The lines of a manifest in file order, indexed by recording id, transcript
@@ -339,34 +393,63 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
 }
 
 /**
- * Load the manifest of `out` and return a store that upserts into it. Upserts
- * that arrive while a write is in flight are written together by the next
- * one (each still returns only once a write holding it is on disk): appended
- * when they only add lines, else by a rewrite of the whole file.
+ * Load the manifest of `out` (replaying a journal a killed run left) and
+ * return a store that upserts into it (see the module comment). Upserts that
+ * arrive while a write is in flight share the next one; each returns once its
+ * lines are on disk. Call `flush` at the end (the layer does) so that
+ * manifest.jsonl holds every line; without it the next `make` or `read` still
+ * finds them in the journal.
  */
 export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
   Effect.gen(function*() {
     const file = nodePath.join(out, MANIFEST_FILE)
-    const text = yield* readText(out)
-    // A well-formed file loads unchanged; a damaged one (an id in two lines) is
-    // normalised as if its lines were upserted in order.
-    const loaded = yield* parseManifest(text)
-    const lines = makeLines(loaded)
-    // Appends need a file that holds exactly the loaded lines, each ended by a newline.
-    let rewrite = text === "" || !text.endsWith("\n") || lines.text() !== text
-    let appended: Array<ManifestEntry> = []
+    const journal = journalPath(out)
+    const loaded = yield* load(out)
+    const lines = loaded.lines
+    let manifestBytes = Buffer.byteLength(loaded.text)
+    let manifestSha = sha256(loaded.text)
+    let journalBytes = 0
+    let lastRewrite = Date.now()
+    let pending: Array<string> = []
+    // A damaged, absent (with something to write) or journaled manifest is rewritten by the first write.
+    let mustRewrite = loaded.journal !== "" || lines.text() !== loaded.text
+
+    const rewrite = Effect.gen(function*() {
+      const text = lines.text()
+      yield* writeFileAtomic(file, text, SINK)
+      manifestBytes = Buffer.byteLength(text)
+      manifestSha = sha256(text)
+      journalBytes = 0
+      lastRewrite = Date.now()
+      // A kill before this removal leaves a journal naming the old manifest: dropped at load.
+      yield* Effect.tryPromise({ try: () => fsp.rm(journal, { force: true }), catch: sinkError(SINK, "remove journal") })
+    })
+
     const write = Effect.suspend(() => {
-      const whole = rewrite
-      const batch = appended
-      rewrite = false
-      appended = []
-      const io = whole
-        ? writeFileAtomic(file, lines.text(), SINK)
-        : batch.length > 0
-        ? appendFileDurable(file, batch.map((e) => formatEntry(e) + "\n").join(""), SINK)
-        : Effect.void
-      // After a failed write the file's state is unknown: the next write rewrites it whole.
-      return Effect.tapError(io, () => Effect.sync(() => (rewrite = true)))
+      const batch = pending.join("")
+      pending = []
+      const grown = journalBytes + Buffer.byteLength(batch)
+      const whole = mustRewrite ||
+        (grown > 0 && (grown >= manifestBytes || (grown * 8 >= manifestBytes && Date.now() - lastRewrite >= 1000)))
+      mustRewrite = false
+      let io: Effect.Effect<void, SinkError>
+      if (whole) io = rewrite
+      else if (batch === "") io = Effect.void
+      else {
+        const first = journalBytes === 0
+        const data = first ? `${JSON.stringify({ manifestSha256: manifestSha })}\n${batch}` : batch
+        io = Effect.zipRight(
+          first
+            ? Effect.tryPromise({
+              try: () => fsp.mkdir(nodePath.dirname(journal), { recursive: true }).then(() => fsp.rm(journal, { force: true })),
+              catch: sinkError(SINK, "create journal")
+            })
+            : Effect.void,
+          appendFileDurable(journal, data, SINK)
+        ).pipe(Effect.tap(() => (journalBytes += Buffer.byteLength(data))))
+      }
+      // After a failed write the files' state is unknown: the next write rewrites the manifest whole.
+      return Effect.tapError(io, () => Effect.sync(() => (mustRewrite = true)))
     })
     // Upserts that arrive while a write is in flight share the next one.
     const group = GroupCommit.make(write)
@@ -377,13 +460,20 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
         Effect.suspend(() => {
           const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]
           for (const e of list) {
-            const change = lines.upsert(e)
-            if (change === "added") appended.push(e)
-            else if (change === "replaced") rewrite = true
+            if (lines.upsert(e) !== "unchanged") pending.push(formatEntry(e) + "\n")
           }
           return group.commit
-        })
+        }),
+      flush: Effect.suspend(() => {
+        if (journalBytes > 0 || pending.length > 0) mustRewrite = true
+        return group.commit
+      })
     }
   })
 
-export const layer = (out: string): Layer.Layer<Manifest, SinkError> => Layer.effect(Manifest, make(out))
+/** The store of `<out>/manifest.jsonl`; flushed (manifest.jsonl rewritten whole) when the layer's scope closes. */
+export const layer = (out: string): Layer.Layer<Manifest, SinkError> =>
+  Layer.scoped(
+    Manifest,
+    Effect.acquireRelease(make(out), (m) => Effect.ignore(m.flush))
+  )

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
@@ -140,57 +141,73 @@ describe("Manifest", () => {
       const lines = yield* Manifest.read(out)
       expect(lines.length).toBe(60)
       expect(ids(lines).r.length).toBe(60)
-      expect(fs.readdirSync(out).filter((f) => f !== "manifest.jsonl")).toEqual([])
+      // flushed: manifest.jsonl holds everything and the journal is gone
+      yield* m.flush
+      expect(Manifest.makeLines(yield* m.entries).text()).toBe(fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8"))
+      expect(fs.existsSync(Manifest.journalPath(out))).toBe(false)
+      expect(fs.readdirSync(out).filter((f) => f !== "manifest.jsonl" && f !== ".meeting-artifacts")).toEqual([])
     }))
 
-  it.effect("new lines are appended to the file in place; only a replaced line rewrites it", () =>
+  it.effect("upserts go to the journal; manifest.jsonl is only ever replaced whole, and holds everything once flushed", () =>
     Effect.gen(function*() {
       const out = tempDir()
       const file = path.join(out, "manifest.jsonl")
+      const wholeLines = () =>
+        fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Manifest.ManifestEntry)
       const m = yield* Manifest.make(out)
-      yield* m.upsert(entry("m0", "r0", "t0")) // creates the file (atomically)
+      yield* m.upsert(entry("m0", "r0", "t0"))
+      expect(wholeLines().map((l) => l.recording?.id)).toEqual(["r0"]) // the first write creates the file
       const ino = fs.statSync(file).ino
-      yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i + 1), (i) => m.upsert(entry(`m${i}`, `r${i}`, null)), {
-        concurrency: 8
-      })
-      yield* m.upsert(entry("m1", "r1", null)) // the same line again: nothing to write
-      expect(fs.statSync(file).ino).toBe(ino)
-      const expected = Manifest.makeLines(yield* m.entries).text()
-      expect(fs.readFileSync(file, "utf8")).toBe(expected)
-      expect(expected.split("\n").length).toBe(202)
-
-      // r7 gets its transcript: that line changes in place, so the file is rewritten whole
-      yield* m.upsert(entry("m7", "r7", "t7"))
+      for (let batch = 0; batch < 10; batch++) {
+        yield* Effect.forEach(Array.from({ length: 20 }, (_, k) => 1 + batch * 20 + k), (i) => m.upsert(entry(`m${i}`, `r${i}`, null)), {
+          concurrency: 8
+        })
+        // every line of manifest.jsonl parses at every point; what it lacks yet is in the journal
+        const visible = wholeLines().map((l) => l.recording!.id)
+        const durable = (yield* Manifest.read(out)).map((l) => l.recording!.id)
+        expect(durable.length).toBe(2 + batch * 20 + 19)
+        expect(durable.slice(0, visible.length)).toEqual(visible)
+      }
+      // the journal grew to the manifest's size at least once: rewritten whole, not 200 times
       expect(fs.statSync(file).ino).not.toBe(ino)
-      const lines = yield* Manifest.read(out)
-      expect(lines.length).toBe(201)
-      expect(lines[7]).toMatchObject({ recording: { id: "r7" }, transcript: { id: "t7" } })
-
-      // a reload appends after what it found
-      const ino2 = fs.statSync(file).ino
-      const m2 = yield* Manifest.make(out)
-      yield* m2.upsert(entry("m900", "r900", null))
-      expect(fs.statSync(file).ino).toBe(ino2)
-      expect((yield* Manifest.read(out)).map((l) => l.recording?.id).at(-1)).toBe("r900")
+      // a late transcript re-pairs r7 through the journal too
+      yield* m.upsert(entry("m7", "r7", "t7"))
+      expect((yield* Manifest.read(out))[7]).toMatchObject({ recording: { id: "r7" }, transcript: { id: "t7" } })
+      yield* m.flush
+      expect(fs.existsSync(Manifest.journalPath(out))).toBe(false)
+      expect(fs.readFileSync(file, "utf8")).toBe(Manifest.makeLines(yield* m.entries).text())
+      expect(wholeLines()[7]).toMatchObject({ recording: { id: "r7" }, transcript: { id: "t7" } })
+      expect(wholeLines().length).toBe(201)
     }))
 
-  it.effect("an unterminated last line (an append cut short) is dropped; the next write rewrites the file clean", () =>
+  it.effect("a journal a killed run left is merged by the next make; a stale one is dropped; a cut last line is dropped", () =>
     Effect.gen(function*() {
       const out = tempDir()
       const file = path.join(out, "manifest.jsonl")
       const m = yield* Manifest.make(out)
-      yield* m.upsert([entry("m1", "r1", "t1"), entry("m2", "r2", null)])
-      const good = fs.readFileSync(file, "utf8")
-      const torn = Manifest.formatEntry(entry("m3", "r3", "t3")).slice(0, 40)
-      fs.writeFileSync(file, good + torn)
-      expect((yield* Manifest.read(out)).map((l) => l.recording?.id)).toEqual(["r1", "r2"])
+      yield* m.upsert([entry("m1", "r1", null), entry("m2", "r2", null)])
+      yield* m.flush
+      const base = fs.readFileSync(file, "utf8")
+      const sha = (t: string) => createHash("sha256").update(t, "utf8").digest("hex")
+      const journal = (manifestText: string, ...lines: Array<string>) => {
+        fs.mkdirSync(path.dirname(Manifest.journalPath(out)), { recursive: true })
+        fs.writeFileSync(Manifest.journalPath(out), [JSON.stringify({ manifestSha256: sha(manifestText) }), ...lines].join("\n"))
+      }
+      const line = (m: string, r: string, t: string | null) => Manifest.formatEntry(entry(m, r, t))
+      // what a killed run leaves: a journal naming this manifest, its last append cut short
+      journal(base, line("m1", "r1", "t1"), line("m3", "r3", null), line("m4", "r4", null).slice(0, 30))
+      expect((yield* Manifest.unflushed(out))).toBe(2)
+      const merged = yield* Manifest.read(out)
+      expect(merged.map((l) => [l.recording?.id, l.transcript?.id ?? null])).toEqual([["r1", "t1"], ["r2", null], ["r3", null]])
       const m2 = yield* Manifest.make(out)
-      yield* m2.upsert(entry("m4", "r4", null))
-      expect(fs.readFileSync(file, "utf8")).toBe(good + Manifest.formatEntry(entry("m4", "r4", null)) + "\n")
-      // the same damage anywhere but at the end is an error
-      fs.writeFileSync(file, torn + "\n" + good)
-      const err = yield* Effect.flip(Manifest.make(out))
-      expect(err.message).toContain("line 1")
+      yield* m2.flush
+      expect(fs.readFileSync(file, "utf8")).toBe(merged.map((l) => Manifest.formatEntry(l) + "\n").join(""))
+      expect(fs.existsSync(Manifest.journalPath(out))).toBe(false)
+      // a journal that names an older manifest (a kill after the rewrite, before its removal) is already merged
+      const now = fs.readFileSync(file, "utf8")
+      journal(base, line("m1", "r1", null))
+      expect(yield* Manifest.unflushed(out)).toBe(0)
+      expect((yield* Manifest.read(out)).map((l) => Manifest.formatEntry(l) + "\n").join("")).toBe(now)
     }))
 
   it.effect("a malformed manifest is a clear error, not silently dropped", () =>
@@ -205,11 +222,17 @@ describe("Manifest", () => {
     Effect.gen(function*() {
       const out = tempDir()
       yield* Effect.promise(() => runAndKill(["manifest", out, "100000"], 150))
-      const lines = yield* Manifest.read(out) // parses every line or fails
+      // manifest.jsonl as any reader finds it: whole lines only, a prefix of what was upserted
+      const visible = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter((l) => l !== "")
+        .map((l) => JSON.parse(l).recording.id as string)
+      expect(visible).toEqual(visible.map((_, i) => `r${i}`))
+      // with the journal: every upsert that returned (at least the 6 before "started")
+      const lines = yield* Manifest.read(out)
       expect(lines.length).toBeGreaterThan(5)
+      expect(lines.length).toBeGreaterThanOrEqual(visible.length)
       expect(lines.map((l) => l.recording!.id)).toEqual(lines.map((_, i) => `r${i}`))
       const names = fs.readdirSync(out).filter((n) => !n.endsWith(".partial"))
-      expect(names).toEqual(["manifest.jsonl"])
+      expect(names.sort()).toEqual([".meeting-artifacts", "manifest.jsonl"])
     }), 60_000)
 })
 

@@ -20,7 +20,7 @@ export const formatReport = (r: VerifyReport): string => {
   if (r.problems.length === 0) lines.push("intact: every file the manifest names is complete")
   else {
     lines.push(`${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}:`)
-    for (const p of r.problems) lines.push(`  ${p.problem.padEnd(9)} ${p.kind} ${p.id}: ${p.detail}`)
+    for (const p of r.problems) lines.push(`  ${p.problem.padEnd(9)} ${p.kind}${p.id === "" ? "" : ` ${p.id}`}: ${p.detail}`)
   }
   if (r.failures > 0) {
     lines.push(`${r.failures} artifact${r.failures === 1 ? "" : "s"} failed for good and ${r.failures === 1 ? "is" : "are"} not exported: see failures.jsonl`)
