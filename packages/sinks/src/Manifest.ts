@@ -171,7 +171,7 @@ export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>,
       if (r._tag === "Left") {
         if (i === lines.length - 1) break
         return Effect.fail(
-          new SinkError({ sink: SINK, operation: "parse", message: `manifest line ${i + 1} is not a valid entry: ${r.left.message}` })
+          new SinkError({ sink: SINK, operation: "parse", message: `manifest line ${i + 1} is not a valid entry (${r.left.message.split("\n")[0]}); move manifest.jsonl aside and run sync again without --incremental: it is rebuilt from the exported files, nothing is downloaded again` })
         )
       }
       out.push(r.right)
