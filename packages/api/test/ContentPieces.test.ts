@@ -19,9 +19,10 @@ const DATA = generatedBytes(11, SIZE)
 /**
  * How the server answers a request for bytes from `start` (after the whole content, `start` = SIZE):
  * "star" `bytes S-E/*` in pieces and 416 past the end; "known-last" the same but the last piece names
- * its total; "200-at-end" pieces, and 200 with the whole body past the end; "stuck" always the first piece.
+ * its total; "200-at-end" pieces, and 200 with the whole body past the end; "stuck" always the first piece;
+ * "changes" pieces whose ETag changes after the first (other content).
  */
-type Mode = "star" | "known-last" | "200-at-end" | "stuck"
+type Mode = "star" | "known-last" | "200-at-end" | "stuck" | "changes"
 
 let server: Server
 let base = ""
@@ -40,7 +41,8 @@ beforeAll(async () => {
     }
     const end = Math.min(start + PIECE, SIZE) - 1
     const total = mode === "known-last" && end === SIZE - 1 ? String(SIZE) : "*"
-    res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/${total}`, etag: "\"v1\"" })
+    const etag = mode === "changes" && start > 0 ? "\"v2\"" : "\"v1\""
+    res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/${total}`, etag })
     res.end(DATA.subarray(start, end + 1))
   })
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
@@ -113,6 +115,15 @@ describe("a 206 that stops before the end of the content", () => {
       const e = yield* Effect.flip(download())
       expect(e._tag).toBe("TransportError")
       expect(e.message).toMatch(/asked for bytes from 3000, answered with Content-Range bytes 0-2999\/\*/)
+    }))
+
+  it.live("a piece with another ETag than the first answer is a TransportError (never bytes of two versions)", () =>
+    Effect.gen(function*() {
+      mode = "changes"
+      seen.length = 0
+      const e = yield* Effect.flip(download())
+      expect(e._tag).toBe("TransportError")
+      expect(e.message).toMatch(/the content changed between requests \(ETag "v1" → "v2"\)/)
     }))
 
   it.live("an If-Range that is not a header value is a BadRequest before any request", () =>

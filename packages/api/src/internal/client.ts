@@ -592,6 +592,8 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
         let total = initialTotal
+        // the content's ETag as first answered: a later answer with another one is other content
+        const etag = first.res.headers["etag"]
         // the current response's end (absolute, exclusive) when the content may go on after it
         let rangeEnd = firstEnd
         let delivered = 0
@@ -694,6 +696,10 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
          */
         const adopt = (opened: Opened, at: number, attempts: number): Stream.Stream<Uint8Array, GraphError> => {
           const res = opened.res
+          const other = res.headers["etag"]
+          if (etag !== undefined && other !== undefined && other !== etag) {
+            return Stream.fail(contentError(spec, `the content changed between requests (ETag ${etag} → ${other})`, attempts))
+          }
           if (res.status === 206) {
             const range = parseContentRange(res.headers["content-range"])
             if (range === undefined || range.start > at || range.end < at) {
