@@ -27,6 +27,12 @@ describe("resuming a recording download an earlier run left", () => {
   let etag = ""
   const organizers = () => emu.fixture.users.map((u) => u.id)
   const stagingDir = (out: string) => path.join(out, ".meeting-artifacts", "staging")
+  /** A run over the window with no faults and fresh counters (what a user's next run is). */
+  const syncAgain = (out: string) => {
+    emu.setFaults({})
+    emu.resetCounters()
+    return run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+  }
   /** What a killed run leaves: the first `n` bytes in `<key>.part` and the meta naming the artifact. */
   const leavePart = (out: string, n: number, meta: Record<string, unknown> = {}) => {
     const dir = stagingDir(out)
@@ -102,9 +108,7 @@ describe("resuming a recording download an earlier run left", () => {
       const out = tempOut()
       leavePart(out, 250_000, meta ?? {})
       if (meta === null) fs.rmSync(path.join(stagingDir(out), `${Staging.stagingKey("recording", rec.id)}.json`))
-      emu.setFaults({})
-      emu.resetCounters()
-      await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+      await syncAgain(out)
       expect(emu.counters().contentRanges[rec.id]).toBeUndefined()
       expect(emu.counters().contentBytesById[rec.id]).toBe(rec.bytes.length)
       expectExported(out)
@@ -114,9 +118,7 @@ describe("resuming a recording download an earlier run left", () => {
   it("a part cut from content of another size is dropped after the 206 and the recording fetched whole", async () => {
     const out = tempOut()
     leavePart(out, 250_000, { size: rec.bytes.length + 1000 })
-    emu.setFaults({})
-    emu.resetCounters()
-    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    await syncAgain(out)
     // The Range request was abandoned at its headers; the second request had no Range.
     expect(emu.counters().contentRanges[rec.id]).toEqual(["bytes=250000-"])
     expect(emu.counters().byStatus["206"]).toBe(1)
@@ -126,9 +128,7 @@ describe("resuming a recording download an earlier run left", () => {
   it("a stored ETag that still matches: Range + If-Range, a 206 and only the rest served (size unknown: the validator suffices)", async () => {
     const out = tempOut()
     leavePart(out, 250_000, { size: null, etag })
-    emu.setFaults({})
-    emu.resetCounters()
-    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    await syncAgain(out)
     const c = emu.counters()
     expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
     expect(c.byStatus["206"]).toBe(1)
@@ -142,9 +142,7 @@ describe("resuming a recording download an earlier run left", () => {
     leavePart(out, 250_000, { etag: "\"an-older-version\"" })
     const key = Staging.stagingKey("recording", rec.id)
     fs.writeFileSync(path.join(stagingDir(out), `${key}.part`), new Uint8Array(250_000).fill(7))
-    emu.setFaults({})
-    emu.resetCounters()
-    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    await syncAgain(out)
     const c = emu.counters()
     // One request, with Range (and If-Range): answered 200 with the whole body, no 206 ever served.
     expect(c.contentRanges[rec.id]).toEqual(["bytes=250000-"])
@@ -156,9 +154,7 @@ describe("resuming a recording download an earlier run left", () => {
   it("a part whose meta knows neither the size nor a validator is not resumed: the download starts over without Range", async () => {
     const out = tempOut()
     leavePart(out, 250_000, { size: null })
-    emu.setFaults({})
-    emu.resetCounters()
-    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    await syncAgain(out)
     expect(emu.counters().contentRanges[rec.id]).toBeUndefined()
     expect(emu.counters().contentBytesById[rec.id]).toBe(rec.bytes.length)
     expectExported(out)
