@@ -53,7 +53,7 @@ export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, 
     GraphClient.layer(options.graph),
     checkpointLayer(options),
     FileSystemSink.layer(options.out),
-    Manifest.layer(options.out),
+    Manifest.layer(options.out, { flushOnClose: options.dryRun !== true }),
     Failures.layer(options.out),
     options.recordSinks === undefined || options.recordSinks.length === 0
       ? recordSinksLayer(options.sinks ?? [])

@@ -161,6 +161,13 @@ const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(ManifestEntry))
  * which is left out.
  */
 export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
+  parseLines(text, (line, why) =>
+    `manifest line ${line} is not a valid entry (${why}); move manifest.jsonl aside and run sync again without --incremental: it is rebuilt from the exported files, nothing is downloaded again`)
+
+const parseLines = (
+  text: string,
+  invalid: (line: number, why: string) => string
+): Effect.Effect<Array<ManifestEntry>, SinkError> =>
   Effect.suspend(() => {
     const out: Array<ManifestEntry> = []
     const lines = text.split("\n")
@@ -171,7 +178,7 @@ export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>,
       if (r._tag === "Left") {
         if (i === lines.length - 1) break
         return Effect.fail(
-          new SinkError({ sink: SINK, operation: "parse", message: `manifest line ${i + 1} is not a valid entry (${r.left.message.split("\n")[0]}); move manifest.jsonl aside and run sync again without --incremental: it is rebuilt from the exported files, nothing is downloaded again` })
+          new SinkError({ sink: SINK, operation: "parse", message: invalid(i + 1, r.left.message.split("\n")[0]!) })
         )
       }
       out.push(r.right)
@@ -266,7 +273,9 @@ const journalEntries = (journal: string, manifestSha256: string): Effect.Effect<
   if (nl < 0) return Effect.succeed([])
   const header = decodeHeader(journal.slice(0, nl))
   if (header._tag === "Left" || header.right.manifestSha256 !== manifestSha256) return Effect.succeed([])
-  return parseManifest(journal.slice(nl + 1))
+  // The header is line 1 of the file.
+  return parseLines(journal.slice(nl + 1), (line, why) =>
+    `manifest journal line ${line + 1} is not a valid entry (${why}); remove .meeting-artifacts/manifest-journal.jsonl (it only holds upserts of an interrupted run) and run sync again without --incremental`)
 }
 
 /** The text of manifest.jsonl and the lines the manifest holds once its journal is replayed. */
@@ -411,12 +420,15 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
     let journalBytes = 0
     let lastRewrite = Date.now()
     let pending: Array<string> = []
-    // A damaged, absent (with something to write) or journaled manifest is rewritten by the first write.
-    let mustRewrite = loaded.journal !== "" || lines.text() !== loaded.text
+    // A damaged or journaled manifest is rewritten whole by the first write or the flush of this store
+    // (not at load: a store that is never written nor flushed, as in a dry run, changes no file).
+    let loadedStale = loaded.journal !== "" || lines.text() !== loaded.text
+    let mustRewrite = false
 
     const rewrite = Effect.gen(function*() {
       const text = lines.text()
       yield* writeFileAtomic(file, text, SINK)
+      loadedStale = false
       manifestBytes = Buffer.byteLength(text)
       manifestSha = sha256(text)
       journalBytes = 0
@@ -430,7 +442,8 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
       pending = []
       const grown = journalBytes + Buffer.byteLength(batch)
       const whole = mustRewrite ||
-        (grown > 0 && (grown >= manifestBytes || (grown * 8 >= manifestBytes && Date.now() - lastRewrite >= 1000)))
+        (grown > 0 &&
+          (loadedStale || grown >= manifestBytes || (grown * 8 >= manifestBytes && Date.now() - lastRewrite >= 1000)))
       mustRewrite = false
       let io: Effect.Effect<void, SinkError>
       if (whole) io = rewrite
@@ -465,15 +478,23 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
           return group.commit
         }),
       flush: Effect.suspend(() => {
-        if (journalBytes > 0 || pending.length > 0) mustRewrite = true
+        if (journalBytes > 0 || pending.length > 0 || loadedStale) mustRewrite = true
         return group.commit
       })
     }
   })
 
-/** The store of `<out>/manifest.jsonl`; flushed (manifest.jsonl rewritten whole) when the layer's scope closes. */
-export const layer = (out: string): Layer.Layer<Manifest, SinkError> =>
+/**
+ * The store of `<out>/manifest.jsonl`, flushed (manifest.jsonl rewritten whole
+ * with every line) when the layer's scope closes, unless `flushOnClose` is
+ * false (a dry run, which must change no file).
+ */
+export const layer = (out: string, options?: { readonly flushOnClose?: boolean }): Layer.Layer<Manifest, SinkError> =>
   Layer.scoped(
     Manifest,
-    Effect.acquireRelease(make(out), (m) => Effect.ignore(m.flush))
+    Effect.acquireRelease(make(out), (m) =>
+      options?.flushOnClose === false ? Effect.void :
+      Effect.catchAll(m.flush, (e) =>
+        // The journal still holds every line: the next run merges it. Say so rather than fail a finished run.
+        Effect.logWarning(`manifest.jsonl was not rewritten at the end (${e.message}); its journal keeps every line and the next sync merges it`)))
   )
