@@ -39,7 +39,7 @@ const download = (options?: ContentOptions) =>
       const api = yield* GraphClient
       const content = yield* api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2), options)
       const bytes = yield* collectBytes(content.stream)
-      return { offset: content.offset, contentLength: content.contentLength, bytes, stats: yield* api.stats }
+      return { offset: content.offset, contentLength: content.contentLength, etag: content.etag, bytes, stats: yield* api.stats }
     })),
     clientLayer(emu)
   )
@@ -92,6 +92,23 @@ describe("content from an offset (emulator)", () => {
       expect(sha256(r.bytes)).toBe(sha256(DATA))
       expect(emu.counters().byStatus["416"]).toBe(1)
       expect(emu.counters().contentRanges[recordingId(2)]).toEqual([`bytes=${SIZE + 10}-`])
+    }))
+
+  it.live("416 at exactly the end with the content's ETag as If-Range (Content-Range bytes */SIZE): an empty stream at SIZE, nothing downloaded again", () =>
+    Effect.gen(function*() {
+      emu.setFaults({})
+      const { etag } = yield* download()
+      expect(etag).not.toBeNull()
+      emu.resetCounters()
+      const r = yield* download({ offset: SIZE, ifRange: etag! })
+      expect(r.offset).toBe(SIZE)
+      expect(r.contentLength).toBe(0)
+      expect(r.bytes.length).toBe(0)
+      const c = emu.counters()
+      expect(c.byStatus["416"]).toBe(1)
+      expect(c.contentRanges[recordingId(2)]).toEqual([`bytes=${SIZE}-`])
+      expect(c.contentBytesById[recordingId(2)]).toBeUndefined()
+      expect(c.byRoute["recordingContent"]).toBe(1)
     }))
 
   it.live("a body resumed from an offset and cut again resumes at offset + delivered", () =>

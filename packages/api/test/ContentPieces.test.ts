@@ -19,10 +19,20 @@ const DATA = generatedBytes(11, SIZE)
 /**
  * How the server answers a request for bytes from `start` (after the whole content, `start` = SIZE):
  * "star" `bytes S-E/*` in pieces and 416 past the end; "known-last" the same but the last piece names
- * its total; "200-at-end" pieces, and 200 with the whole body past the end; "stuck" always the first piece;
- * "changes" pieces whose ETag changes after the first (other content).
+ * its total; "200-at-end" pieces, and 200 with the whole body (same ETag) past the end; "stuck" always the
+ * first piece; "changes" pieces whose ETag changes after the first (other content); "cut-at-end" pieces,
+ * the last one's connection reset after its last byte; "lm-honours" / "lm-ignores" pieces with only a
+ * Last-Modified, the content replaced after the first piece (the server honours If-Range: 200 with the new
+ * content; or ignores it: a 206 of the new content); "shrinks" pieces without validators, the content cut to
+ * SHRUNK bytes after the second piece (416 `bytes *` + `/SHRUNK` past it).
  */
-type Mode = "star" | "known-last" | "200-at-end" | "stuck" | "changes"
+type Mode = "star" | "known-last" | "200-at-end" | "stuck" | "changes" | "cut-at-end" | "lm-honours" | "lm-ignores" | "shrinks"
+
+const DATA2 = generatedBytes(12, SIZE)
+const SHRUNK = 5000
+const LM1 = "Mon, 01 Jan 2024 00:00:00 GMT"
+const LM2 = "Tue, 02 Jan 2024 00:00:00 GMT"
+let served = 0
 
 let server: Server
 let base = ""
@@ -32,12 +42,35 @@ const seen: Array<IncomingHttpHeaders> = []
 beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push(req.headers)
+    served++
     const m = /^bytes=(\d+)-$/.exec(req.headers["range"] ?? "")
     let start = m === null ? 0 : Number(m[1])
     if (mode === "stuck") start = 0
+    if (mode === "lm-honours" || mode === "lm-ignores") {
+      const [data, lm] = served === 1 ? [DATA, LM1] : [DATA2, LM2]
+      if (mode === "lm-honours" && req.headers["if-range"] !== undefined && req.headers["if-range"] !== lm) {
+        return void res.writeHead(200, { "content-length": String(SIZE), "last-modified": lm }).end(data)
+      }
+      const end = Math.min(start + PIECE, SIZE) - 1
+      res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/*`, "last-modified": lm })
+      return void res.end(data.subarray(start, end + 1))
+    }
+    if (mode === "shrinks") {
+      const size = served <= 2 ? SIZE : SHRUNK
+      if (start >= size) return void res.writeHead(416, { "content-range": `bytes */${size}` }).end()
+      const end = Math.min(start + PIECE, size) - 1
+      res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/*` })
+      return void res.end(DATA.subarray(start, end + 1))
+    }
     if (start >= SIZE) {
-      if (mode === "200-at-end") return void res.writeHead(200, { "content-length": String(SIZE) }).end(DATA)
+      if (mode === "200-at-end") return void res.writeHead(200, { "content-length": String(SIZE), etag: "\"v1\"" }).end(DATA)
       return void res.writeHead(416, { "content-range": "bytes */*" }).end()
+    }
+    if (mode === "cut-at-end" && start + PIECE >= SIZE) {
+      // no Content-Length (chunked): the reset after the last byte is a cut body, not a complete one
+      res.writeHead(206, { "content-range": `bytes ${start}-${SIZE - 1}/*`, etag: "\"v1\"" })
+      res.write(DATA.subarray(start), () => setTimeout(() => res.socket?.destroy(), 20))
+      return
     }
     const end = Math.min(start + PIECE, SIZE) - 1
     const total = mode === "known-last" && end === SIZE - 1 ? String(SIZE) : "*"
@@ -50,7 +83,7 @@ beforeAll(async () => {
 })
 afterAll(() => new Promise<void>((r) => server.close(() => r())))
 
-const download = (options?: ContentOptions) =>
+const download = (options?: ContentOptions, maxResumes = 0) =>
   Effect.provide(
     Effect.scoped(Effect.gen(function*() {
       const api = yield* GraphClient
@@ -58,10 +91,15 @@ const download = (options?: ContentOptions) =>
       const bytes = yield* collectBytes(content.stream)
       return { content, bytes, stats: yield* api.stats }
     })),
-    clientLayer({ baseUrl: base, accessToken: "static-token-value" }, { policy: { maxAttempts: 1, maxResumes: 0 } })
+    clientLayer({ baseUrl: base, accessToken: "static-token-value" }, { policy: { maxAttempts: 1, maxResumes, baseDelayMs: 1 } })
   )
 
 const ranges = () => seen.map((h) => h["range"] ?? null)
+const use = (m: Mode) => {
+  mode = m
+  seen.length = 0
+  served = 0
+}
 
 describe("a 206 that stops before the end of the content", () => {
   it.live("`bytes S-E/*` pieces: the next range is asked for until a 416 says the content ended; byte-exact", () =>
@@ -124,6 +162,59 @@ describe("a 206 that stops before the end of the content", () => {
       const e = yield* Effect.flip(download())
       expect(e._tag).toBe("TransportError")
       expect(e.message).toMatch(/the content changed between requests \(ETag "v1" → "v2"\)/)
+    }))
+
+  it.live("every continuation carries the first answer's ETag as If-Range", () =>
+    Effect.gen(function*() {
+      use("star")
+      yield* download()
+      expect(seen.map((h) => h["if-range"] ?? null)).toEqual([null, "\"v1\"", "\"v1\"", "\"v1\"", "\"v1\""])
+    }))
+
+  it.live("a connection cut right after the last byte of a piece of unknown total: the 416 of the resume ends the stream", () =>
+    Effect.gen(function*() {
+      use("cut-at-end")
+      const r = yield* download(undefined, 2)
+      expect(sha256(r.bytes)).toBe(sha256(DATA))
+      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
+      expect(r.stats.resumes).toBe(1)
+    }))
+
+  it.live("Last-Modified only, content replaced after the first piece, If-Range honoured (200): TransportError, never spliced", () =>
+    Effect.gen(function*() {
+      use("lm-honours")
+      const e = yield* Effect.flip(download())
+      expect(e._tag).toBe("TransportError")
+      expect(e.message).toMatch(/the content changed between requests \(Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/)
+      // the continuation asked with the first answer's Last-Modified
+      expect(seen[1]!["if-range"]).toBe(LM1)
+    }))
+
+  it.live("Last-Modified only, content replaced after the first piece, If-Range ignored (206): TransportError, never spliced", () =>
+    Effect.gen(function*() {
+      use("lm-ignores")
+      const e = yield* Effect.flip(download())
+      expect(e._tag).toBe("TransportError")
+      expect(e.message).toMatch(/Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/)
+    }))
+
+  it.live("content that shrank while pieces were fetched (416 naming a smaller length): TransportError, not a short body", () =>
+    Effect.gen(function*() {
+      use("shrinks")
+      const e = yield* Effect.flip(download())
+      expect(e._tag).toBe("TransportError")
+      expect(e.message).toMatch(/asked for bytes from 6000, answered 416 .*the content is 5000 bytes long now/)
+      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-"])
+    }))
+
+  it.live("from an offset at the end of the content (If-Range with the ETag, 416 `bytes *` + `/*`): an empty stream at that offset, one request", () =>
+    Effect.gen(function*() {
+      use("star")
+      const r = yield* download({ offset: SIZE, ifRange: "\"v1\"" })
+      expect(r.content.offset).toBe(SIZE)
+      expect(r.content.contentLength).toBe(0)
+      expect(r.bytes.length).toBe(0)
+      expect(ranges()).toEqual([`bytes=${SIZE}-`])
     }))
 
   it.live("an If-Range that is not a header value is a BadRequest before any request", () =>

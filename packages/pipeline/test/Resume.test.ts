@@ -8,6 +8,8 @@
 import { generatedBytes, generateTenant, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { execFileSync } from "node:child_process"
+import * as Fiber from "effect/Fiber"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -173,6 +175,19 @@ describe("resuming a recording download an earlier run left", () => {
     expectExported(out)
   })
 
+  it("a complete part whose meta has no size (size: null) is finished with one 416, never downloaded again", async () => {
+    const out = tempOut()
+    leavePart(out, rec.bytes.length, { size: null, etag })
+    await syncAgain(out)
+    const c = emu.counters()
+    // Range + If-Range at the end: 416 (Content-Range bytes */SIZE), and nothing else asked for.
+    expect(c.contentRanges[rec.id]).toEqual([`bytes=${rec.bytes.length}-`])
+    expect(c.byStatus["416"]).toBe(1)
+    expect(c.byRoute["recordingContent"]).toBe(1)
+    expect(c.contentBytesById[rec.id]).toBeUndefined()
+    expectExported(out)
+  })
+
   it("a download that fails for good keeps its part, and the next run resumes it", async () => {
     const out = tempOut()
     // Every body is cut half way (<= 256 KiB) and no resume is allowed: the item fails and is dead-lettered.
@@ -281,6 +296,57 @@ describe("staging meta and part lifetime", () => {
     expect(e).toBeInstanceOf(Staging.StagingError)
     expect(fs.readFileSync(meta, "utf8")).toBe(before)
     fs.rmdirSync(`${meta}.tmp`)
+  })
+
+  it("starting over: the old part is emptied before the new meta is renamed in, so an interrupted meta write never leaves old bytes under the new meta", async () => {
+    const dir = newDir()
+    const meta = path.join(dir, `${key}.json`)
+    const part = path.join(dir, `${key}.part`)
+    // What a run left: 100 bytes of version "a".
+    fs.writeFileSync(part, new Uint8Array(100).fill(1))
+    // The meta is a FIFO: the meta write blocks reading it until we write to it, which holds the stage
+    // inside the meta write; it is interrupted there, and the write (a promise) goes on to its rename,
+    // as it does when a run is stopped at that moment.
+    execFileSync("mkfifo", [meta])
+    const staging = Staging.make(dir)
+    const fiber = Effect.runFork(staging.stage(key, owner, {
+      stream: Stream.make(new Uint8Array(1000).fill(2)),
+      contentType: "video/mp4",
+      offset: 0,
+      size: 1000,
+      etag: "\"b\""
+    }, () => Effect.void))
+    // A non-blocking open for writing succeeds once the meta write has the FIFO open for reading (ENXIO
+    // before): the meta write then waits for our bytes.
+    let writer: number | undefined
+    while (writer === undefined) {
+      try {
+        writer = fs.openSync(meta, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
+      } catch {
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    fs.writeSync(writer, "{}")
+    fs.closeSync(writer)
+    while (!fs.statSync(meta).isFile()) await new Promise((r) => setTimeout(r, 5))
+    expect(JSON.parse(fs.readFileSync(meta, "utf8"))).toMatchObject({ etag: "\"b\"" })
+    // The meta names "b"; the part must not hold "a"'s bytes: it is empty, so nothing is resumed.
+    expect(fs.existsSync(part) ? fs.statSync(part).size : 0).toBe(0)
+    expect(await Effect.runPromise(staging.resumable(key, owner))).toBeNull()
+  })
+
+  it("a body of unknown size that ended records its size in the meta before the part becomes .done", async () => {
+    const dir = newDir()
+    const staging = Staging.make(dir)
+    const staged = await Effect.runPromise(staging.stage(key, owner, {
+      stream: Stream.make(new Uint8Array(300).fill(3), new Uint8Array(200).fill(4)),
+      contentType: "video/mp4",
+      size: null,
+      etag: "\"a\""
+    }, () => Effect.void))
+    expect(staged.bytes).toBe(500)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), "utf8"))).toMatchObject({ size: 500, etag: "\"a\"" })
   })
 
   it("the sweep drops the temp file of a meta write a kill interrupted", async () => {

@@ -88,6 +88,23 @@ const parseLength = (value: string | undefined): number | null => {
   return Number(value)
 }
 
+/**
+ * Whether a 416 to a request for bytes from `at` shows that the content ends exactly at `at` (nothing
+ * after it), or why not. The strict rule: its Content-Range (the unsatisfied form, `bytes *` + `/N`)
+ * says N === at, or it names no length and the request carried `If-Range` (a server whose content no longer matched the validator
+ * would have answered 200 with the whole body, so the content is the one asked about and `at` is not
+ * inside it). A length other than `at`, or no length without If-Range, cannot show the end (the content
+ * may have shrunk or changed): the caller fails.
+ */
+const endsAt = (res: HttpClientResponse.HttpClientResponse, at: number, sentIfRange: boolean): true | string => {
+  const header = res.headers["content-range"]
+  const m = header === undefined ? null : /^\s*bytes\s+\*\/(\d+|\*)\s*$/i.exec(header)
+  const total = m === null || m[1] === "*" ? null : Number(m[1])
+  if (total !== null) return total === at ? true : `the content is ${total} bytes long now (Content-Range ${header})`
+  if (sentIfRange) return true
+  return `Content-Range ${header ?? "(none)"} does not say where the content ends`
+}
+
 class Cut {
   readonly _tag = "Cut"
   constructor(readonly why: string) {}
@@ -588,12 +605,19 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       initialTotal: number | null,
       firstSkip: number,
       base: number,
-      firstEnd: number | null
+      firstEnd: number | null,
+      callerIfRange: string | undefined
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
         let total = initialTotal
-        // the content's ETag as first answered: a later answer with another one is other content
+        // the content's validators as first answered: a later answer with others is other content
         const etag = first.res.headers["etag"]
+        const lastModified = first.res.headers["last-modified"]
+        // Sent as If-Range with every later request (a strong ETag, else Last-Modified; else what the caller
+        // sent, when the first answer was a 206 to it), so a server whose content changed answers 200.
+        const ifRange = etag !== undefined && !etag.startsWith("W/")
+          ? etag
+          : lastModified ?? (first.res.status === 206 ? callerIfRange : undefined)
         // the current response's end (absolute, exclusive) when the content may go on after it
         let rangeEnd = firstEnd
         let delivered = 0
@@ -700,6 +724,12 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           if (etag !== undefined && other !== undefined && other !== etag) {
             return Stream.fail(contentError(spec, `the content changed between requests (ETag ${etag} → ${other})`, attempts))
           }
+          const otherModified = res.headers["last-modified"]
+          if (lastModified !== undefined && otherModified !== undefined && otherModified !== lastModified) {
+            return Stream.fail(
+              contentError(spec, `the content changed between requests (Last-Modified ${lastModified} → ${otherModified})`, attempts)
+            )
+          }
           if (res.status === 206) {
             const range = parseContentRange(res.headers["content-range"])
             if (range === undefined || range.start > at || range.end < at) {
@@ -715,7 +745,16 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             rangeEnd = range.total !== null && range.end + 1 === range.total ? null : range.end + 1
             return loop(opened, at - range.start)
           }
-          // 200: the whole body again; the consumer already has bytes [0, at) of it.
+          // 200: the whole body again; the consumer already has bytes [0, at) of it, which is only true when
+          // it carries every validator the first answer had (an If-Range mismatch, or a server that drops
+          // them, means other content: skipping `at` bytes of it would splice two versions).
+          if ((etag !== undefined && other !== etag) || (lastModified !== undefined && otherModified !== lastModified)) {
+            return Stream.fail(contentError(
+              spec,
+              `the content changed between requests (a 200 with ETag ${other ?? "(none)"}, Last-Modified ${otherModified ?? "(none)"}; first answered ETag ${etag ?? "(none)"}, Last-Modified ${lastModified ?? "(none)"})`,
+              attempts
+            ))
+          }
           const length = parseLength(res.headers["content-length"])
           if (total !== null && length !== null && length !== base + total) {
             return Stream.fail(contentError(spec, `the content changed size between requests (${base + total} → ${length})`, attempts))
@@ -723,6 +762,23 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           if (length !== null) total = length - base
           rangeEnd = null
           return loop(opened, at)
+        }
+        /**
+         * A 416 to a request for bytes from `at`: the content ended there (see `endsAt`) when nothing said
+         * it goes on (a known total, or a Content-Range end after `at`); otherwise a TransportError, never a
+         * short body reported whole.
+         */
+        const ended = (opened: Opened, at: number, attempts: number): Stream.Stream<Uint8Array, GraphError> => {
+          const why = total !== null && delivered < total
+            ? `the content is ${base + total} bytes long`
+            : rangeEnd !== null && at < rangeEnd
+            ? `the previous answer's Content-Range went on to byte ${rangeEnd}`
+            : endsAt(opened.res, at, ifRange !== undefined)
+          if (why !== true) {
+            return Stream.fail(contentError(spec, `asked for bytes from ${at}, answered 416 (range not satisfiable): ${why}`, attempts))
+          }
+          rangeEnd = null
+          return Stream.empty
         }
         /**
          * The previous 206 ended cleanly where its Content-Range said and the content may go on: the next
@@ -733,15 +789,10 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           Stream.unwrapScoped(
             Effect.gen(function*() {
               const at = base + delivered
-              const opened = yield* openIn(spec, at)
-              // 416 at the end of what we have: the content ended exactly there.
+              const opened = yield* openIn(spec, at, ifRange)
               if (opened.res.status === 416) {
                 yield* opened.abort
-                rangeEnd = null
-                if (total !== null && delivered < total) {
-                  return Stream.fail(contentError(spec, `asked for bytes from ${at} of ${base + total}, answered 416`, resumes + 1))
-                }
-                return Stream.empty
+                return ended(opened, at, resumes + 1)
               }
               return adopt(opened, at, resumes + 1)
             })
@@ -756,9 +807,10 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             Effect.gen(function*() {
               yield* Effect.sleep(backoffDelay(resumes, policy, Math.random()))
               const at = base + delivered
-              const opened = yield* openIn(spec, at)
+              const opened = yield* openIn(spec, at, ifRange)
               if (opened.res.status === 416) {
-                return Stream.fail(contentError(spec, `resume at byte ${at} answered 416 (range not satisfiable)`, resumes))
+                yield* opened.abort
+                return ended(opened, at, resumes)
               }
               return adopt(opened, at, resumes)
             })
@@ -790,9 +842,22 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
         let asked = offset
         let opened = yield* openIn(spec, asked, ifRange)
         if (opened.res.status === 416) {
-          // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
-          // changed): drop that answer and start over without Range. A second 416 is a BadRequest.
           yield* opened.abort
+          // The content ends exactly at `offset` (the caller has all of it): an empty stream, nothing asked
+          // again. Only a strong If-Range, or a Content-Range naming that length, shows it (see `endsAt`).
+          if (endsAt(opened.res, offset, ifRange !== undefined && !ifRange.startsWith("W/")) === true) {
+            yield* release
+            return {
+              contentType: opened.res.headers["content-type"] ?? null,
+              contentLength: 0,
+              offset,
+              etag: opened.res.headers["etag"] ?? null,
+              lastModified: opened.res.headers["last-modified"] ?? null,
+              stream: Stream.empty
+            }
+          }
+          // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
+          // changed): start over without Range. A second 416 is a BadRequest.
           asked = 0
           opened = yield* openIn(spec, 0)
         }
@@ -829,7 +894,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           offset: start,
           etag: res.headers["etag"] ?? null,
           lastModified: res.headers["last-modified"] ?? null,
-          stream: Stream.ensuring(bodyStream(spec, opened, total, skip, start, end), release)
+          stream: Stream.ensuring(bodyStream(spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined), release)
         }
       })
 

@@ -233,11 +233,10 @@ export const make = (dir: string, now: () => number = Date.now) => {
         etag: body.etag ?? null,
         lastModified: body.lastModified ?? null
       }
-      // The meta goes first: a `.part` is only ever resumed under a meta that names its artifact.
-      yield* Effect.tryPromise({
-        try: () => writeMeta(p.meta, meta),
-        catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
-      })
+      // The part is opened (emptied when starting over) BEFORE the new meta is renamed in: a kill, an
+      // interruption or a failure between the two then leaves an empty part (never resumed) or the old
+      // part under its old meta, never the old content's bytes under a meta naming new content (which the
+      // next run would resume with the new validator as If-Range, splicing two versions).
       const handle = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: async () => {
@@ -257,6 +256,11 @@ export const make = (dir: string, now: () => number = Date.now) => {
         }),
         (h) => Effect.promise(() => h.close().catch(() => undefined))
       )
+      // A `.part` is only ever resumed under a meta that names its artifact.
+      yield* Effect.tryPromise({
+        try: () => writeMeta(p.meta, meta),
+        catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
+      })
       // Explicit positions: each write lands right after the previous one, so the size on disk is
       // always the end of a correct prefix.
       let position = offset
@@ -276,6 +280,15 @@ export const make = (dir: string, now: () => number = Date.now) => {
           onChunk(chunk.byteLength)
         ))
       yield* Effect.tryPromise({ try: () => handle.close(), catch: (e) => new StagingError(`cannot close ${p.part}`, e) })
+      // The stream ended: the part is the whole artifact. A size nobody told us (no total in the answers)
+      // goes into the meta before the rename, so a kill in between leaves a part `promote` recognises as
+      // complete instead of one the next run asks Graph for again.
+      if (meta.size === null) {
+        yield* Effect.tryPromise({
+          try: () => writeMeta(p.meta, { ...meta, size: position }),
+          catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
+        })
+      }
       yield* Effect.tryPromise({
         try: () => fsp.rename(p.part, p.done),
         catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
