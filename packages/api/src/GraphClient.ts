@@ -58,7 +58,9 @@ export interface Content {
    * The byte of the artifact at which `stream` starts. 0 without `ContentOptions.offset`; with one, the
    * requested offset when the server honoured the Range (206), and 0 when it ignored it (200) or the
    * range could not be satisfied (416, answered by a fresh request without Range): the caller must
-   * then discard what it held and take the stream from byte 0.
+   * then discard what it held and take the stream from byte 0. A 416 that shows the content ends
+   * exactly at `offset` (a strong `ifRange` was sent, or its Content-Range names that length) means the
+   * caller holds it all: `offset` is the requested one, `contentLength` 0, the stream empty.
    */
   readonly offset: number
   /**
@@ -70,8 +72,11 @@ export interface Content {
   /**
    * Bytes `[offset, offset + contentLength)`. A 206 that stops before the end of the content (its
    * Content-Range total `*`, or larger than its end) is followed by requests for the next range until an
-   * answer shows the content ended (a 206 reaching its total, a 200, a 416 at that offset); a body is
-   * never ended short silently (a `TransportError` instead).
+   * answer shows the content ended (a 206 reaching its total, a 200 with the first answer's validators,
+   * a 416 whose Content-Range names that length, or none when If-Range was sent). Each later request
+   * carries the first answer's strong ETag (else Last-Modified) as If-Range; an answer with another ETag
+   * or Last-Modified, a 200 lacking one the first had, or a 416 naming another length is a
+   * `TransportError`: a body is never ended short silently nor spliced from two versions.
    */
   readonly stream: Stream.Stream<Uint8Array, GraphError>
 }
