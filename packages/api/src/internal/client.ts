@@ -91,10 +91,10 @@ const parseLength = (value: string | undefined): number | null => {
 /**
  * Whether a 416 to a request for bytes from `at` shows that the content ends exactly at `at` (nothing
  * after it), or why not. The strict rule: its Content-Range (the unsatisfied form, `bytes *` + `/N`)
- * says N === at, or it names no length and the request carried `If-Range` (a server whose content no longer matched the validator
- * would have answered 200 with the whole body, so the content is the one asked about and `at` is not
- * inside it). A length other than `at`, or no length without If-Range, cannot show the end (the content
- * may have shrunk or changed): the caller fails.
+ * says N === at, or it names no length and the request carried `If-Range` (a server whose content no
+ * longer matched the validator would have answered 200 with the whole body, so the content is the one
+ * asked about and `at` is not inside it). A length other than `at` (the content shrank or grew), or no
+ * length without If-Range, cannot show the end: the caller fails.
  */
 const endsAt = (res: HttpClientResponse.HttpClientResponse, at: number, sentIfRange: boolean): true | string => {
   const header = res.headers["content-range"]
@@ -699,21 +699,37 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             )
             return Stream.repeatEffectChunkOption(step)
           }))
-        const loop = (opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
-          segment(opened, skip).pipe(
-            Stream.catchTag("Cut", (cut) => resume(cut.why)),
-            Stream.concat(
-              Stream.suspend(() => {
-                if (rangeEnd !== null && base + delivered < rangeEnd) {
-                  return resume(`the body ended at byte ${base + delivered} before the end of its Content-Range (${rangeEnd})`)
-                }
-                if (rangeEnd !== null && (total === null || delivered < total)) return next()
-                return total !== null && delivered < total
-                  ? resume(`the body ended after ${delivered} of ${total} bytes`)
-                  : Stream.empty
-              })
-            )
-          )
+        // why the last piece was cut off, until the resume that follows it is asked for
+        let cut: string | null = null
+        /** One response's body; a cut ends it (noted in `cut`) for `after` to resume. */
+        const piece = (opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
+          Stream.catchTag(segment(opened, skip), "Cut", (c) => {
+            cut = c.why
+            return Stream.empty
+          })
+        let started = false
+        /**
+         * What follows the last piece: a resume, the next range, or the end (None). The pieces run one after
+         * another (`Stream.flatten`), each closing its request's scope when it ends, so a download of many
+         * pieces holds one request at a time (nesting each piece in the previous one kept them all open).
+         */
+        const after: Effect.Effect<Stream.Stream<Uint8Array, GraphError>, Option.Option<never>> = Effect.suspend(() => {
+          if (!started) {
+            started = true
+            return Effect.succeed(piece(first, firstSkip))
+          }
+          if (cut !== null) {
+            const why = cut
+            cut = null
+            return Effect.succeed(resume(why))
+          }
+          if (rangeEnd !== null && base + delivered < rangeEnd) {
+            return Effect.succeed(resume(`the body ended at byte ${base + delivered} before the end of its Content-Range (${rangeEnd})`))
+          }
+          if (rangeEnd !== null && (total === null || delivered < total)) return Effect.succeed(next())
+          if (total !== null && delivered < total) return Effect.succeed(resume(`the body ended after ${delivered} of ${total} bytes`))
+          return Effect.fail(Option.none())
+        })
         /**
          * Takes an answer to a request for bytes from `at` (absolute) and streams on from there, or
          * fails: a 206 that starts after `at`, or that says the content has another size.
@@ -743,7 +759,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             }
             if (range.total !== null) total = range.total - base
             rangeEnd = range.total !== null && range.end + 1 === range.total ? null : range.end + 1
-            return loop(opened, at - range.start)
+            return piece(opened, at - range.start)
           }
           // 200: the whole body again; the consumer already has bytes [0, at) of it, which is only true when
           // it carries every validator the first answer had (an If-Range mismatch, or a server that drops
@@ -761,7 +777,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           }
           if (length !== null) total = length - base
           rangeEnd = null
-          return loop(opened, at)
+          return piece(opened, at)
         }
         /**
          * A 416 to a request for bytes from `at`: the content ended there (see `endsAt`) when nothing said
@@ -816,7 +832,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             })
           )
         }
-        return Stream.ensuring(loop(first, firstSkip), reportBytes)
+        return Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(after)), reportBytes)
       })
 
     const openStream = (spec: ContentSpec, offset = 0, ifRange?: string): Effect.Effect<Content, GraphError, Scope.Scope> =>
