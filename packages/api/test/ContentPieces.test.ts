@@ -24,12 +24,27 @@ const DATA = generatedBytes(11, SIZE)
  * the last one's connection reset after its last byte; "lm-honours" / "lm-ignores" pieces with only a
  * Last-Modified, the content replaced after the first piece (the server honours If-Range: 200 with the new
  * content; or ignores it: a 206 of the new content); "shrinks" pieces without validators, the content cut to
- * SHRUNK bytes after the second piece (416 `bytes *` + `/SHRUNK` past it).
+ * SHRUNK bytes after the second piece (416 `bytes *` + `/SHRUNK` past it); "caller-validator" a first 206
+ * (to the end, total known) without any validator, cut at CUT, then the content replaced by DATA2 with ETag
+ * "v2" (honouring If-Range); "dynamic-lm" a strong ETag that never changes but a Last-Modified stamped anew
+ * on every response, the first body cut at CUT.
  */
-type Mode = "star" | "known-last" | "200-at-end" | "stuck" | "changes" | "cut-at-end" | "lm-honours" | "lm-ignores" | "shrinks"
+type Mode =
+  | "star"
+  | "known-last"
+  | "200-at-end"
+  | "stuck"
+  | "changes"
+  | "cut-at-end"
+  | "lm-honours"
+  | "lm-ignores"
+  | "shrinks"
+  | "caller-validator"
+  | "dynamic-lm"
 
 const DATA2 = generatedBytes(12, SIZE)
 const SHRUNK = 5000
+const CUT = 6000
 const LM1 = "Mon, 01 Jan 2024 00:00:00 GMT"
 const LM2 = "Tue, 02 Jan 2024 00:00:00 GMT"
 let served = 0
@@ -54,6 +69,19 @@ beforeAll(async () => {
       const end = Math.min(start + PIECE, SIZE) - 1
       res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/*`, "last-modified": lm })
       return void res.end(data.subarray(start, end + 1))
+    }
+    if (mode === "caller-validator" || mode === "dynamic-lm") {
+      const headers = (length: number): Record<string, string> =>
+        mode === "dynamic-lm"
+          ? { "content-length": String(length), etag: "\"v1\"", "last-modified": new Date(Date.UTC(2024, 0, 1, 0, 0, served)).toUTCString() }
+          : served === 1 ? { "content-length": String(length) } : { "content-length": String(length), etag: "\"v2\"" }
+      const data = mode === "caller-validator" && served > 1 ? DATA2 : DATA
+      if (mode === "caller-validator" && served > 1 && req.headers["if-range"] !== "\"v2\"") {
+        return void res.writeHead(200, headers(SIZE)).end(data)
+      }
+      res.writeHead(start > 0 ? 206 : 200, { ...headers(SIZE - start), ...(start > 0 ? { "content-range": `bytes ${start}-${SIZE - 1}/${SIZE}` } : {}) })
+      if (served === 1) return void res.write(data.subarray(start, CUT), () => setTimeout(() => res.socket?.destroy(), 20))
+      return void res.end(data.subarray(start))
     }
     if (mode === "shrinks") {
       const size = served <= 2 ? SIZE : SHRUNK
@@ -215,6 +243,25 @@ describe("a 206 that stops before the end of the content", () => {
       expect(r.content.contentLength).toBe(0)
       expect(r.bytes.length).toBe(0)
       expect(ranges()).toEqual([`bytes=${SIZE}-`])
+    }))
+
+  it.live("a resume whose 206 carries no validator: the caller's If-Range stays the expected one, so new content is a TransportError", () =>
+    Effect.gen(function*() {
+      use("caller-validator")
+      const e = yield* Effect.flip(download({ offset: 2500, ifRange: "\"v1\"" }, 2))
+      expect(e._tag).toBe("TransportError")
+      expect(e.message).toMatch(/the content changed between requests/)
+      // the in-stream resume asked with the caller's validator
+      expect(seen.map((h) => h["if-range"] ?? null)).toEqual(["\"v1\"", "\"v1\""])
+    }))
+
+  it.live("a strong ETag that holds: a Last-Modified stamped anew per response does not stop a cut body from resuming", () =>
+    Effect.gen(function*() {
+      use("dynamic-lm")
+      const r = yield* download(undefined, 2)
+      expect(sha256(r.bytes)).toBe(sha256(DATA))
+      expect(ranges()).toEqual([null, `bytes=${CUT}-`])
+      expect(seen[1]!["if-range"]).toBe("\"v1\"")
     }))
 
   it.live("an If-Range that is not a header value is a BadRequest before any request", () =>

@@ -610,14 +610,22 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     ): Stream.Stream<Uint8Array, GraphError> =>
       Stream.suspend(() => {
         let total = initialTotal
-        // the content's validators as first answered: a later answer with others is other content
-        const etag = first.res.headers["etag"]
-        const lastModified = first.res.headers["last-modified"]
-        // Sent as If-Range with every later request (a strong ETag, else Last-Modified; else what the caller
-        // sent, when the first answer was a 206 to it), so a server whose content changed answers 200.
-        const ifRange = etag !== undefined && !etag.startsWith("W/")
-          ? etag
-          : lastModified ?? (first.res.status === 206 ? callerIfRange : undefined)
+        // The content's validators as first answered: a later answer with others is other content. A 206
+        // to the caller's (strong) If-Range that carries none keeps the caller's as the expected one.
+        const firstEtag = first.res.headers["etag"]
+        const firstModified = first.res.headers["last-modified"]
+        const callerValidator = first.res.status === 206 && firstEtag === undefined && firstModified === undefined &&
+            callerIfRange !== undefined && !callerIfRange.startsWith("W/")
+          ? callerIfRange
+          : undefined
+        const etag = firstEtag ?? (callerValidator?.startsWith("\"") ? callerValidator : undefined)
+        const lastModified = firstModified ??
+          (callerValidator !== undefined && !callerValidator.startsWith("\"") ? callerValidator : undefined)
+        // A strong ETag identifies the content on its own; Last-Modified is the evidence only without one
+        // (some servers stamp it anew on every response).
+        const strongEtag = etag !== undefined && !etag.startsWith("W/")
+        // Sent as If-Range with every later request, so a server whose content changed answers 200.
+        const ifRange = strongEtag ? etag : lastModified
         // the current response's end (absolute, exclusive) when the content may go on after it
         let rangeEnd = firstEnd
         let delivered = 0
@@ -741,7 +749,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
             return Stream.fail(contentError(spec, `the content changed between requests (ETag ${etag} → ${other})`, attempts))
           }
           const otherModified = res.headers["last-modified"]
-          if (lastModified !== undefined && otherModified !== undefined && otherModified !== lastModified) {
+          if (!strongEtag && lastModified !== undefined && otherModified !== undefined && otherModified !== lastModified) {
             return Stream.fail(
               contentError(spec, `the content changed between requests (Last-Modified ${lastModified} → ${otherModified})`, attempts)
             )
@@ -764,7 +772,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
           // 200: the whole body again; the consumer already has bytes [0, at) of it, which is only true when
           // it carries every validator the first answer had (an If-Range mismatch, or a server that drops
           // them, means other content: skipping `at` bytes of it would splice two versions).
-          if ((etag !== undefined && other !== etag) || (lastModified !== undefined && otherModified !== lastModified)) {
+          if ((etag !== undefined && other !== etag) || (!strongEtag && lastModified !== undefined && otherModified !== lastModified)) {
             return Stream.fail(contentError(
               spec,
               `the content changed between requests (a 200 with ETag ${other ?? "(none)"}, Last-Modified ${otherModified ?? "(none)"}; first answered ETag ${etag ?? "(none)"}, Last-Modified ${lastModified ?? "(none)"})`,
