@@ -326,6 +326,8 @@ export interface ManifestLines {
   readonly lines: () => ReadonlyArray<ManifestEntry>
   /** The file's text. */
   readonly text: () => string
+  /** One line's text with its newline, formatted once per line object (shared with `text`). */
+  readonly format: (e: ManifestEntry) => string
 }
 
 export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestLines => {
@@ -398,7 +400,7 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
 
   for (const e of initial) upsert(e)
   const lines = () => (snapshot ??= groups.flat())
-  return { upsert, lines, text: () => lines().map(formatOf).join("") }
+  return { upsert, lines, text: () => lines().map(formatOf).join(""), format: formatOf }
 }
 
 /**
@@ -473,7 +475,7 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
         Effect.suspend(() => {
           const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]
           for (const e of list) {
-            if (lines.upsert(e) !== "unchanged") pending.push(formatEntry(e) + "\n")
+            if (lines.upsert(e) !== "unchanged") pending.push(lines.format(e))
           }
           return group.commit
         }),
