@@ -173,11 +173,21 @@ const decodeFailure = (
   })
 }
 
-/** Item decoders by page schema (filled per client; the schemas are the client's own). */
-const itemSchemaOf = new WeakMap<object, {
+const pageSchemas = {
+  recording: ODataPage(CallRecording),
+  transcript: ODataPage(CallTranscript),
+  meeting: ODataPage(OnlineMeeting)
+}
+
+/** Each page schema's item, for listings run inside `handleInvalidItems`. */
+const itemSchemaOf = new Map<object, {
   readonly resource: InvalidItem["resource"]
   readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
-}>()
+}>([
+  [pageSchemas.recording, { resource: "CallRecording", decode: Schema.decodeUnknownEither(CallRecording) }],
+  [pageSchemas.transcript, { resource: "CallTranscript", decode: Schema.decodeUnknownEither(CallTranscript) }],
+  [pageSchemas.meeting, { resource: "OnlineMeeting", decode: Schema.decodeUnknownEither(OnlineMeeting) }]
+])
 
 /** A page whose items are left undecoded, for item-by-item decoding. */
 const decodeLoosePage = Schema.decodeUnknown(ODataPage(Schema.Unknown))
@@ -468,15 +478,6 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
       readonly "@odata.deltaLink"?: string
     }
 
-    const pageSchemas = {
-      recording: ODataPage(CallRecording),
-      transcript: ODataPage(CallTranscript),
-      meeting: ODataPage(OnlineMeeting)
-    }
-    // Each page schema's item, for listings run inside `handleInvalidItems`.
-    itemSchemaOf.set(pageSchemas.recording, { resource: "CallRecording", decode: Schema.decodeUnknownEither(CallRecording) })
-    itemSchemaOf.set(pageSchemas.transcript, { resource: "CallTranscript", decode: Schema.decodeUnknownEither(CallTranscript) })
-    itemSchemaOf.set(pageSchemas.meeting, { resource: "OnlineMeeting", decode: Schema.decodeUnknownEither(OnlineMeeting) })
 
     const pages = <A>(
       name: string,
