@@ -66,7 +66,7 @@ describe("verify", () => {
     const miscounted = withTr[1]!.transcript!
     fs.appendFileSync(path.join(out, changed.path), "x")
     fs.rmSync(path.join(out, missing.path))
-    fs.writeFileSync(path.join(out, "leftover.mp4.abc123.partial"), "half")
+    fs.writeFileSync(path.join(out, ".leftover.mp4.abc123.partial"), "half")
     const manifest = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Line)
     const edited = manifest.map((l) =>
       l.transcript?.id === miscounted.id ? { ...l, transcript: { ...l.transcript, cues: l.transcript.cues + 1 } } : l
@@ -86,7 +86,7 @@ describe("verify", () => {
       ...(dup.transcript ? [["duplicate", dup.transcript.id]] : [])
     ].sort()
     expect(found).toEqual(expected)
-    expect(report.leftovers).toEqual(["leftover.mp4.abc123.partial"])
+    expect(report.leftovers).toEqual([".leftover.mp4.abc123.partial"])
     // the human report names the damaged file
     const human = await runCli(["verify", "--out", out], { env: cleanEnv({}) })
     expect(human.code).toBe(1)

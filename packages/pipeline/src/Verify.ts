@@ -56,25 +56,6 @@ export interface VerifyOptions {
   readonly concurrency?: number | undefined
 }
 
-const STATE_DIR = ".meeting-artifacts"
-
-const listPartials = (out: string): Effect.Effect<Array<string>> =>
-  Effect.promise(async () => {
-    const found: Array<string> = []
-    const walk = async (dir: string, rel: string): Promise<void> => {
-      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])
-      for (const e of entries) {
-        const r = rel === "" ? e.name : `${rel}/${e.name}`
-        if (e.isDirectory()) {
-          if (rel === "" && e.name === STATE_DIR) continue
-          await walk(nodePath.join(dir, e.name), r)
-        } else if (e.name.endsWith(".partial")) found.push(r)
-      }
-    }
-    await walk(out, "")
-    return found.sort()
-  })
-
 /** Verifies `<out>` against `<out>/manifest.jsonl` (see the module comment). Fails only when the manifest cannot be read. */
 export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError> =>
   Effect.gen(function*() {
@@ -100,7 +81,7 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
         })
       }
     }
-    const unflushed = yield* Manifest.unflushed(out)
+    const unflushed = yield* Manifest.unflushed(out, text)
     if (unflushed > 0) {
       problems.push({
         problem: "unflushed",
@@ -172,6 +153,6 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
       bytes,
       failures: failures.length,
       problems,
-      leftovers: yield* listPartials(out)
+      leftovers: yield* FileSystemSink.listTempFiles(out)
     }
   })

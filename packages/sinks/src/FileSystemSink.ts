@@ -32,6 +32,9 @@ export const statContent = (out: string, path: string): Effect.Effect<ExpectedCo
 export const isComplete = (out: string, path: string, expected: ExpectedContent): Effect.Effect<boolean, SinkError> =>
   Effect.map(statContent(out, path), (s) => s !== null && s.bytes === expected.bytes && s.sha256 === expected.sha256)
 
+/** The `*.partial` temp files a killed run left under `out` (relative paths); the next sync removes them. */
+export const listTempFiles = (out: string): Effect.Effect<Array<string>, SinkError> => atomic.listTempFiles(out, SINK)
+
 /** Remove `*.partial` temp files a killed run left under `out`; returns how many. */
 export const removeTempFiles = (out: string): Effect.Effect<number, SinkError> => atomic.removeTempFiles(out, SINK)
 

@@ -293,9 +293,10 @@ const load = (out: string) =>
  * How many upserts a killed run left in the journal that manifest.jsonl does
  * not hold yet (the next `make` merges them).
  */
-export const unflushed = (out: string): Effect.Effect<number, SinkError> =>
+export const unflushed = (out: string, manifestText?: string): Effect.Effect<number, SinkError> =>
   Effect.gen(function*() {
-    const text = yield* readText(nodePath.join(out, MANIFEST_FILE))
+    // The manifest's text, when the caller has read it already.
+    const text = manifestText ?? (yield* readText(nodePath.join(out, MANIFEST_FILE)))
     const journal = yield* readText(journalPath(out))
     return journal === "" ? 0 : (yield* journalEntries(journal, sha256(text))).length
   })

@@ -168,11 +168,12 @@ export const hashFile = (abs: string, sink: string): Effect.Effect<Written | nul
   })
 
 /** Remove `*.partial` temp files a killed process left under `root` (never touches other files). */
-export const removeTempFiles = (root: string, sink: string): Effect.Effect<number, SinkError> =>
+/** Temp files (`.<name>.<hex>.partial`) a killed writer left under `root`, as `/`-separated relative paths. */
+export const listTempFiles = (root: string, sink: string): Effect.Effect<Array<string>, SinkError> =>
   Effect.tryPromise({
     try: async () => {
-      let removed = 0
-      const walk = async (dir: string): Promise<void> => {
+      const found: Array<string> = []
+      const walk = async (dir: string, rel: string): Promise<void> => {
         let entries: Array<fs.Dirent>
         try {
           entries = await fsp.readdir(dir, { withFileTypes: true })
@@ -180,16 +181,24 @@ export const removeTempFiles = (root: string, sink: string): Effect.Effect<numbe
           return
         }
         for (const e of entries) {
-          const p = path.join(dir, e.name)
-          if (e.isDirectory()) await walk(p)
-          else if (e.isFile() && e.name.startsWith(".") && e.name.endsWith(TEMP_SUFFIX)) {
-            await fsp.rm(p, { force: true })
-            removed++
-          }
+          const r = rel === "" ? e.name : `${rel}/${e.name}`
+          if (e.isDirectory()) await walk(path.join(dir, e.name), r)
+          else if (e.isFile() && e.name.startsWith(".") && e.name.endsWith(TEMP_SUFFIX)) found.push(r)
         }
       }
-      await walk(path.resolve(root))
-      return removed
+      await walk(path.resolve(root), "")
+      return found.sort()
     },
-    catch: sinkError(sink, "cleanup")
+    catch: sinkError(sink, "list temp files")
   })
+
+/** Remove the temp files `listTempFiles` finds; returns how many. */
+export const removeTempFiles = (root: string, sink: string): Effect.Effect<number, SinkError> =>
+  Effect.flatMap(listTempFiles(root, sink), (found) =>
+    Effect.tryPromise({
+      try: async () => {
+        for (const r of found) await fsp.rm(path.join(path.resolve(root), ...r.split("/")), { force: true })
+        return found.length
+      },
+      catch: sinkError(sink, "cleanup")
+    }))
