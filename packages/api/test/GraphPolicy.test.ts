@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
-import { parseContentRange, stripCredentials } from "../src/internal/client.js"
+import { parseContentRange } from "../src/internal/content.js"
+import { stripCredentials } from "../src/internal/request.js"
 import { errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
 import { limiterFor } from "../src/internal/limiter.js"
 

@@ -1,0 +1,250 @@
+/**
+ * JSON answers: single resources, OData paging (`@odata.nextLink`) and delta paging
+ * (`@odata.deltaLink`), with items decoded one by one when an `InvalidItem` handler is installed.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { CallRecording } from "../CallRecording.js"
+import { CallTranscript } from "../CallTranscript.js"
+import type { DeltaEvent, DeltaStart } from "../GraphClient.js"
+import { type BadRequest, DecodeError, type GraphError } from "../GraphError.js"
+import * as Url from "../GraphUrl.js"
+import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
+import { ODataPage } from "../ODataPage.js"
+import { OnlineMeeting } from "../OnlineMeeting.js"
+import { describeCause, type ErrorContext, invalidArgument } from "./errors.js"
+import { type ClientCore, run } from "./request.js"
+
+/** A resource the client lists or gets, with its page schema and item decoder (built once per module). */
+export interface Resource<A> {
+  readonly name: InvalidItem["resource"]
+  readonly schema: Schema.Schema<A, any>
+  readonly page: Schema.Schema<ODataPage<A>, any>
+  readonly decodeItem: (u: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
+const resource = <A, I>(name: InvalidItem["resource"], schema: Schema.Schema<A, I>): Resource<A> => ({
+  name,
+  schema,
+  page: ODataPage(schema) as Schema.Schema<ODataPage<A>, any>,
+  decodeItem: Schema.decodeUnknownEither(schema)
+})
+
+export const resources = {
+  recording: resource("CallRecording", CallRecording),
+  transcript: resource("CallTranscript", CallTranscript),
+  meeting: resource("OnlineMeeting", OnlineMeeting)
+}
+
+/** A page whose items are left undecoded, for item-by-item decoding. */
+const decodeLoosePage = Schema.decodeUnknown(ODataPage(Schema.Unknown))
+
+export const decodeFailure = (
+  e: ParseResult.ParseError,
+  payload: string,
+  status: number,
+  ctx: ErrorContext,
+  requestId: string | null,
+  /** Where the decoded value sits in the body (an item of a page: ["value", i]). */
+  at: ReadonlyArray<PropertyKey> = []
+): DecodeError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+  const first = issues[0]
+  const field = first === undefined
+    ? ""
+    : [...at, ...first.path].map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
+  return new DecodeError({
+    status,
+    code: null,
+    innerCode: null,
+    requestId,
+    clientRequestId: ctx.clientRequestId,
+    method: ctx.method,
+    route: ctx.route,
+    payload,
+    field,
+    message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${first?.message ?? e.message} [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
+  })
+}
+
+/** A route built from caller input, or the BadRequest its builder threw. */
+export const guard = <A>(method: string, routeName: string, build: () => A): Either.Either<A, BadRequest> => {
+  try {
+    return Either.right(build())
+  } catch (e) {
+    if (e instanceof Url.InvalidArgument) return Either.left(invalidArgument(e.message, method, routeName))
+    throw e
+  }
+}
+
+/** Decodes a page item by item: a malformed item goes to the handler, the rest of the page is kept. */
+const decodeItems = <A>(
+  json: unknown,
+  item: Resource<A>,
+  onInvalid: (invalid: InvalidItem) => Effect.Effect<void>,
+  payload: string,
+  status: number,
+  ctx: ErrorContext,
+  requestId: string | null
+): Effect.Effect<ODataPage<A>, DecodeError> =>
+  Effect.gen(function*() {
+    const page = yield* Effect.either(decodeLoosePage(json))
+    if (Either.isLeft(page)) return yield* Effect.fail(decodeFailure(page.left, payload, status, ctx, requestId))
+    const value: Array<A> = []
+    const raw = page.right.value
+    for (let i = 0; i < raw.length; i++) {
+      const one = item.decodeItem(raw[i])
+      if (Either.isRight(one)) {
+        value.push(one.right)
+        continue
+      }
+      const error = decodeFailure(one.left, payload, status, ctx, requestId, ["value", i])
+      const fields = (typeof raw[i] === "object" && raw[i] !== null ? raw[i] : {}) as { id?: unknown; meetingId?: unknown }
+      yield* onInvalid({
+        route: ctx.route,
+        payload,
+        resource: item.name,
+        index: i,
+        id: typeof fields.id === "string" ? fields.id : null,
+        meetingId: typeof fields.meetingId === "string" ? fields.meetingId : null,
+        error
+      })
+    }
+    return { ...page.right, value } as ODataPage<A>
+  })
+
+/**
+ * GET a JSON body and decode it with `schema`; with `pageOf` (a listing) and an `InvalidItem` handler
+ * installed, item by item.
+ */
+export const getJson = <A>(
+  core: ClientCore,
+  name: string,
+  route: Url.GraphRoute,
+  schema: Schema.Schema<A, any>,
+  payload: string,
+  pageOf?: Resource<unknown>
+): Effect.Effect<A, GraphError> => {
+  const decode = Schema.decodeUnknown(schema)
+  return run<A, never>(core, {
+    name,
+    url: route.url,
+    route: route.route,
+    accept: "application/json",
+    payload,
+    okStatus: (s) => s >= 200 && s < 300,
+    onOk: (res, ctx, requestId) =>
+      Effect.gen(function*() {
+        const text = yield* Effect.either(res.text)
+        if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(text.left.cause ?? text.left) } as const
+        let json: unknown
+        try {
+          json = JSON.parse(text.right)
+        } catch (e) {
+          return { _tag: "Malformed", why: (e as Error).message } as const
+        }
+        const onInvalid = pageOf === undefined ? null : yield* FiberRef.get(currentInvalidItemHandler)
+        if (pageOf !== undefined && onInvalid !== null) {
+          const page = yield* decodeItems(json, pageOf, onInvalid, payload, res.status, ctx, requestId)
+          return { _tag: "Value", value: page as A } as const
+        }
+        const decoded = yield* Effect.either(decode(json))
+        if (Either.isLeft(decoded)) return yield* Effect.fail(decodeFailure(decoded.left, payload, res.status, ctx, requestId))
+        return { _tag: "Value", value: decoded.right } as const
+      })
+  }, core.execPlain)
+}
+
+/** A link from a payload, refused unless it points at the client's own origin (the token goes with it). */
+const checkLink = (core: ClientCore, link: string, route: string, what: string): Effect.Effect<string, GraphError> => {
+  let origin: string
+  try {
+    origin = new URL(link).origin
+  } catch {
+    return Effect.fail(invalidArgument(`${what} is not an absolute URL`, "GET", route))
+  }
+  return origin === core.baseOrigin
+    ? Effect.succeed(link)
+    : Effect.fail(invalidArgument(`${what} points to ${origin}, not ${core.baseOrigin}; refusing to send credentials there`, "GET", route))
+}
+
+const getPage = <A>(core: ClientCore, name: string, route: Url.GraphRoute, item: Resource<A>, payload: string) =>
+  getJson(core, name, route, item.page, payload, item as Resource<unknown>)
+
+/** Every item of a listing, page after page. */
+export const pages = <A>(
+  core: ClientCore,
+  name: string,
+  first: Either.Either<Url.GraphRoute, BadRequest>,
+  item: Resource<A>
+): Stream.Stream<A, GraphError> => {
+  if (Either.isLeft(first)) return Stream.fail(first.left)
+  const route = first.right.route
+  const payload = `${item.name} page`
+  return Stream.paginateChunkEffect(first.right.url, (url) =>
+    getPage(core, name, { url, route }, item, payload).pipe(
+      Effect.flatMap((page) => {
+        const next = page["@odata.nextLink"]
+        // An empty page with a nextLink means "keep going", not "done".
+        if (next === undefined || next === null) return Effect.succeed([Chunk.fromIterable(page.value), Option.none<string>()] as const)
+        return Effect.map(checkLink(core, next, route, "@odata.nextLink"), (n) => [Chunk.fromIterable(page.value), Option.some(n)] as const)
+      })
+    ))
+}
+
+/** Every item of a delta listing, then its deltaLink; from a window, or replaying a stored deltaLink. */
+export const deltaPages = <A, W>(
+  core: ClientCore,
+  name: string,
+  start: DeltaStart<W>,
+  build: (w: W) => Url.GraphRoute,
+  item: Resource<A>
+): Stream.Stream<DeltaEvent<A>, GraphError> => {
+  let first: Either.Either<Url.GraphRoute, BadRequest>
+  if (start !== null && typeof start === "object" && "deltaLink" in start && typeof start.deltaLink === "string") {
+    first = Either.right({ url: start.deltaLink, route: Url.routeOfLink(core.baseUrl, start.deltaLink) })
+  } else {
+    first = guard("GET", name, () => build(start as W))
+  }
+  if (Either.isLeft(first)) return Stream.fail(first.left)
+  const route = first.right.route
+  const payload = `${item.name} delta page`
+  type S = Option.Option<string>
+  return Stream.paginateChunkEffect(Option.some(first.right.url) as S, (state) =>
+    Option.isNone(state)
+      ? Effect.succeed([Chunk.empty<DeltaEvent<A>>(), Option.none<S>()] as const)
+      : checkLink(core, state.value, route, "delta link").pipe(
+        Effect.flatMap((url) => getPage(core, name, { url, route }, item, payload)),
+        Effect.flatMap((page) => {
+          const items = Chunk.fromIterable(page.value.map((item): DeltaEvent<A> => ({ _tag: "Item", item })))
+          const next = page["@odata.nextLink"]
+          if (typeof next === "string") return Effect.succeed([items, Option.some(Option.some(next) as S)] as const)
+          const delta = page["@odata.deltaLink"]
+          if (typeof delta === "string") {
+            return Effect.succeed(
+              [Chunk.append(items, { _tag: "DeltaLink", deltaLink: delta } as DeltaEvent<A>), Option.none<S>()] as const
+            )
+          }
+          return Effect.fail(
+            new DecodeError({
+              status: 200,
+              code: null,
+              innerCode: null,
+              requestId: null,
+              clientRequestId: null,
+              method: "GET",
+              route,
+              payload,
+              field: "@odata.deltaLink",
+              message: `GET ${route}: a delta page carries neither @odata.nextLink nor @odata.deltaLink`
+            })
+          )
+        })
+      ))
+}

@@ -1,0 +1,326 @@
+/**
+ * The request loop under every endpoint: rate limit → token → one attempt (redirect hops included) →
+ * classify → retry or fail with a typed error. JSON pages and content bodies plug in through
+ * `RequestSpec.onOk`.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
+import type { GraphStats } from "../GraphClient.js"
+import { DecodeError, type GraphError } from "../GraphError.js"
+import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
+import type { TokenFailure, TokenProvider } from "./auth.js"
+import { describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
+import type { Limiter } from "./limiter.js"
+
+// -- metrics (process-wide, tagged by route template) ---------------------------------------
+const requestsTotal = Metric.counter("graph_requests_total", { description: "HTTP requests sent to Graph (attempts and redirect hops)", incremental: true })
+const retriesTotal = Metric.counter("graph_retries_total", { description: "Graph request attempts that were retries", incremental: true })
+const throttledTotal = Metric.counter("graph_throttled_total", { description: "Graph answers with status 429", incremental: true })
+const throttleWaitMs = Metric.counter("graph_retry_wait_ms_total", { description: "Time waited before retries (ms)", incremental: true })
+
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "cookie", "proxy-authorization"])
+export const ERROR_BODY_LIMIT = 64 * 1024
+
+/** The counters behind `GraphClientService.stats`. */
+export type MutableStats = { -readonly [K in keyof GraphStats]: GraphStats[K] }
+
+/** Sends a request: the plain client, or the scoped one whose response lives as long as the caller's scope. */
+export type Exec<R> = (req: HttpClientRequest.HttpClientRequest) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, R>
+
+/** What every request of one client shares. */
+export interface ClientCore {
+  readonly baseUrl: string
+  readonly baseOrigin: string
+  readonly policy: GraphPolicy
+  readonly auth: TokenProvider
+  readonly limiter: Limiter
+  readonly execPlain: Exec<never>
+  readonly execScoped: Exec<Scope.Scope>
+  readonly stats: MutableStats
+}
+
+export const makeCore = (args: {
+  readonly baseUrl: string
+  readonly policy: GraphPolicy
+  readonly auth: TokenProvider
+  readonly limiter: Limiter
+  readonly http: HttpClient.HttpClient
+}): ClientCore => {
+  // Our own spans carry route templates only; the platform's would record full URLs and response headers.
+  const http = args.http.pipe(HttpClient.withTracerDisabledWhen(() => true))
+  const scopedHttp = HttpClient.withScope(http)
+  return {
+    baseUrl: args.baseUrl,
+    baseOrigin: new URL(args.baseUrl).origin,
+    policy: args.policy,
+    auth: args.auth,
+    limiter: args.limiter,
+    execPlain: (req) => http.execute(req),
+    execScoped: (req) => scopedHttp.execute(req),
+    stats: { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0, bytes: 0, tokenRefreshes: 0, resumes: 0 }
+  }
+}
+
+/** Removes credential headers, whatever their case (the GHSA-396q-4vc8-28x9 mistake was a case-sensitive strip). */
+export const stripCredentials = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.has(k.toLowerCase())) out[k] = v
+  }
+  return out
+}
+
+/** At most `limit` bytes of a body as text ("" when it cannot be read): error bodies and redirect bodies. */
+export const readBounded = (res: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
+  res.stream.pipe(
+    Stream.runFoldWhile(
+      { parts: [] as Array<Uint8Array>, size: 0 },
+      (s) => s.size < limit,
+      (s, chunk) => {
+        s.parts.push(chunk)
+        s.size += chunk.length
+        return s
+      }
+    ),
+    Effect.map((s) => Buffer.concat(s.parts).subarray(0, limit).toString("utf8")),
+    Effect.catchAll(() => Effect.succeed(""))
+  )
+
+/** What a 2xx answer became: a value, a body to fetch again (not JSON), or a transport failure. */
+export type Ok<A> =
+  | { readonly _tag: "Value"; readonly value: A }
+  | { readonly _tag: "Malformed"; readonly why: string }
+  | { readonly _tag: "Transport"; readonly why: string }
+
+/** One endpoint call as the request loop sees it. */
+export interface RequestSpec<A, R> {
+  readonly name: string
+  readonly url: string
+  readonly route: string
+  readonly accept: string
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly okStatus: (status: number) => boolean
+  /** Handles a 2xx answer (inside the request slot). */
+  readonly onOk: (res: HttpClientResponse.HttpClientResponse, ctx: ErrorContext, requestId: string | null) => Effect.Effect<Ok<A>, GraphError, R>
+  /** Route-level payload name for DecodeErrors of malformed bodies. */
+  readonly payload: string
+}
+
+type Sent =
+  | { readonly _tag: "Response"; readonly res: HttpClientResponse.HttpClientResponse }
+  | { readonly _tag: "Transport"; readonly why: string }
+
+/** The request and any redirect hops, credentials dropped once a hop leaves the first URL's origin. */
+export const send = <R>(
+  core: ClientCore,
+  exec: Exec<R>,
+  url: string,
+  route: string,
+  headers: Record<string, string>
+): Effect.Effect<Sent, never, R> =>
+  Effect.gen(function*() {
+    let current: URL
+    try {
+      current = new URL(url)
+    } catch {
+      return { _tag: "Transport", why: `invalid URL for ${route}` } as const
+    }
+    const origin = current.origin
+    const maxRedirects = core.policy.maxRedirects
+    let h = headers
+    for (let hop = 0;; hop++) {
+      core.stats.requests++
+      yield* Metric.increment(Metric.tagged(requestsTotal, "route", route))
+      const result = yield* Effect.either(exec(HttpClientRequest.get(current.toString(), { headers: h })))
+      if (Either.isLeft(result)) return { _tag: "Transport", why: describeCause(result.left.cause ?? result.left) } as const
+      const res = result.right
+      if (!REDIRECTS.has(res.status)) return { _tag: "Response", res } as const
+      const location = res.headers["location"]
+      if (location === undefined || location === "") return { _tag: "Response", res } as const
+      yield* readBounded(res, ERROR_BODY_LIMIT)
+      if (hop >= maxRedirects) return { _tag: "Transport", why: `more than ${maxRedirects} redirects` } as const
+      let next: URL
+      try {
+        next = new URL(location, current)
+      } catch {
+        return { _tag: "Transport", why: "redirect to an invalid Location" } as const
+      }
+      if (current.protocol === "https:" && next.protocol !== "https:") {
+        return { _tag: "Transport", why: "refused a redirect from https to plain http" } as const
+      }
+      if (next.protocol !== "https:" && next.protocol !== "http:") {
+        return { _tag: "Transport", why: `refused a redirect to ${next.protocol}` } as const
+      }
+      if (next.origin !== origin) h = stripCredentials(h)
+      current = next
+    }
+  })
+
+/** How one attempt ended. */
+export type Outcome<A> =
+  | { readonly _tag: "Done"; readonly value: A; readonly status: number }
+  | { readonly _tag: "Status"; readonly status: number; readonly body: GraphErrorBody; readonly retryAfterMs: number | undefined }
+  | { readonly _tag: "Transport"; readonly why: string }
+  | { readonly _tag: "Malformed"; readonly why: string; readonly requestId: string | null; readonly status: number }
+
+/**
+ * One attempt of a request: send it (redirect hops included), then hand a 2xx to the spec or read the
+ * error body, all within `requestTimeoutMs`. The rate and concurrency slots are the caller's. A span
+ * per attempt belongs here.
+ */
+export const attempt = <A, R>(
+  core: ClientCore,
+  spec: RequestSpec<A, R>,
+  exec: Exec<R>,
+  headers: Record<string, string>,
+  ctx: ErrorContext
+): Effect.Effect<Outcome<A>, GraphError, R> => {
+  const timeoutMs = core.policy.requestTimeoutMs
+  return Effect.gen(function*() {
+    const sent = yield* send(core, exec, spec.url, spec.route, headers)
+    if (sent._tag === "Transport") return sent
+    const res = sent.res
+    const requestId = res.headers["request-id"] ?? null
+    if (spec.okStatus(res.status)) {
+      const ok = yield* spec.onOk(res, ctx, requestId)
+      if (ok._tag === "Value") return { _tag: "Done", value: ok.value, status: res.status } as const
+      if (ok._tag === "Malformed") return { _tag: "Malformed", why: ok.why, requestId, status: res.status } as const
+      return { _tag: "Transport", why: ok.why } as const
+    }
+    const text = yield* readBounded(res, ERROR_BODY_LIMIT)
+    return {
+      _tag: "Status",
+      status: res.status,
+      body: parseErrorBody(text, requestId),
+      retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"])
+    } as const
+  }).pipe(
+    Effect.timeoutTo({
+      duration: timeoutMs,
+      onTimeout: (): Outcome<A> => ({ _tag: "Transport", why: `no answer within ${timeoutMs} ms` }),
+      onSuccess: (o): Outcome<A> => o
+    })
+  )
+}
+
+const tokenError = (f: TokenFailure, method: string, route: string) =>
+  errorFromResponse(401, { code: f.code, innerCode: null, message: f.message, requestId: null }, {
+    method,
+    route,
+    clientRequestId: null,
+    attempts: 0
+  }, undefined)
+
+export const malformedFailure = (payload: string, why: string, ctx: ErrorContext, requestId: string | null): DecodeError =>
+  new DecodeError({
+    status: 200,
+    code: null,
+    innerCode: null,
+    requestId,
+    clientRequestId: ctx.clientRequestId,
+    method: ctx.method,
+    route: ctx.route,
+    payload,
+    field: "",
+    message: `${ctx.method} ${ctx.route}: the ${payload} is not valid JSON after ${ctx.attempts} attempt(s) (${why}) [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
+  })
+
+/** The error an outcome that is not retried ends the call with. */
+const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: RequestSpec<A, unknown>, ctx: ErrorContext): GraphError => {
+  switch (outcome._tag) {
+    case "Status":
+      return errorFromResponse(outcome.status, outcome.body, ctx, outcome.retryAfterMs)
+    case "Malformed":
+      return malformedFailure(spec.payload, outcome.why, ctx, outcome.requestId)
+    case "Transport":
+      return transportError(outcome.why, ctx)
+  }
+}
+
+/**
+ * The request loop: rate limit → token → attempt → classify → retry or fail. `holdsSlot`: the caller
+ * already holds a request slot (content downloads hold theirs for the whole body).
+ */
+export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<R>, holdsSlot = false): Effect.Effect<A, GraphError, R> => {
+  const { auth, limiter, policy, stats } = core
+  const method = "GET"
+  let attempts = 0
+  let lastStatus = 0
+  const loop = Effect.gen(function*() {
+    let waited = 0
+    let refreshed = false
+    let malformed = 0
+    for (;;) {
+      attempts++
+      if (attempts > 1) {
+        stats.retries++
+        yield* Metric.increment(Metric.tagged(retriesTotal, "route", spec.route))
+      }
+      const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
+      const clientRequestId = randomUUID()
+      const ctx: ErrorContext = { method, route: spec.route, clientRequestId, attempts }
+      const headers: Record<string, string> = {
+        ...spec.headers,
+        accept: spec.accept,
+        authorization: `Bearer ${Redacted.value(token)}`,
+        "client-request-id": clientRequestId,
+        "return-client-request-id": "true"
+      }
+      // The rate slot is taken inside the concurrency slot: otherwise fibers queued on the semaphore
+      // would pass the rate gate early and burst out together when slots free up.
+      const paced = Effect.zipRight(limiter.take, attempt(core, spec, exec, headers, ctx))
+      const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
+      if (outcome._tag !== "Transport") lastStatus = outcome.status
+      if (outcome._tag === "Done") {
+        limiter.success()
+        return outcome.value
+      }
+      let retryAfterMs: number | undefined
+      if (outcome._tag === "Status") {
+        const { status } = outcome
+        if (status === 401 && !refreshed && auth.invalidate(token)) {
+          // One fresh token, then retry at once: an expired token is not a reason to back off.
+          refreshed = true
+          stats.tokenRefreshes++
+          continue
+        }
+        if (!isRetryableStatus(status)) return yield* Effect.fail(failureOf(outcome, spec, ctx))
+        retryAfterMs = outcome.retryAfterMs
+        if (status === 429) {
+          stats.throttled++
+          yield* Metric.increment(Metric.tagged(throttledTotal, "route", spec.route))
+        }
+      } else if (outcome._tag === "Malformed") {
+        malformed++
+        if (malformed > policy.malformedPageRetries) return yield* Effect.fail(failureOf(outcome, spec, ctx))
+      }
+      const decision = decideRetry({ attempts, retryAfterMs, waitedMs: waited, policy, random: Math.random() })
+      if (decision._tag === "GiveUp") return yield* Effect.fail(failureOf(outcome, spec, ctx))
+      if (outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)) {
+        // Everyone using this tenant waits, not just this fiber.
+        limiter.pause(Date.now() + decision.delayMs, outcome.status === 429)
+      }
+      waited += decision.delayMs
+      stats.throttleWaitMs += decision.delayMs
+      yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
+      yield* Effect.sleep(decision.delayMs)
+    }
+  })
+  return loop.pipe(
+    Effect.onExit(() => Effect.annotateCurrentSpan({ "http.response.status_code": lastStatus, "graph.attempts": attempts })),
+    Effect.withSpan(`GraphClient.${spec.name}`, {
+      kind: "client",
+      attributes: { "http.request.method": method, "graph.route": spec.route }
+    })
+  )
+}
