@@ -82,7 +82,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     const staging = Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging"))
     const startedAt = new Date()
     const stats0 = yield* graph.stats
-    const tally = new Tally()
+    const tally = new Tally(!opts.dryRun)
     const windowFrom = opts.from ?? ""
     const windowTo = opts.to ?? ""
     const downloadSlots = yield* Effect.makeSemaphore(opts.concurrency)
@@ -98,6 +98,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       // Temp files of atomic writes a killed run left behind (never under final names).
       yield* FileSystemSink.removeTempFiles(out).pipe(Effect.mapError(sinkFatal))
     }
+    yield* Effect.annotateCurrentSpan("sync.run_id", runId)
     yield* emit(ProgressEvent.RunStarted({
       runId,
       organizers: opts.organizers,
@@ -144,6 +145,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     yield* Effect.forEach(opts.organizers, (organizerId) =>
       Effect.gen(function*() {
         const discovery = yield* (targeted ? discoverTargeted(organizerId) : discoverWindow(organizerId)).pipe(
+          Effect.withSpan("sync.discover", { attributes: { "sync.organizer_id": organizerId } }),
           Effect.catchAll((e) =>
             e._tag === "SyncFatalError"
               ? Effect.fail(e)
@@ -190,7 +192,10 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length }).pipe(
           Effect.mapError(sinkFatal)
         )
-      }), { concurrency: ORGANIZER_CONCURRENCY, discard: true })
+      }).pipe(Effect.withSpan("sync.organizer", { attributes: { "sync.organizer_id": organizerId } })), {
+      concurrency: ORGANIZER_CONCURRENCY,
+      discard: true
+    })
     if (targeted) {
       for (const m of [...opts.meetingIds, ...opts.joinUrls]) {
         if (!found.has(m)) {
@@ -251,6 +256,23 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         yield* Effect.forEach(recordSinks, (s) => s.writeRun(record.value), { discard: true }).pipe(Effect.mapError(sinkFatal))
       }
     }
+    yield* Effect.annotateCurrentSpan({
+      "sync.sets": summary.sets,
+      "sync.failures": summary.failures,
+      "sync.bytes": summary.bytes,
+      "sync.requests": summary.requests
+    })
     yield* emit(ProgressEvent.RunFinished({ summary }))
     return summary
-  }).pipe(Effect.scoped)
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan("sync", {
+      attributes: {
+        "sync.organizers": opts.organizers.length,
+        "sync.window.from": opts.from ?? "",
+        "sync.window.to": opts.to ?? "",
+        "sync.incremental": opts.incremental,
+        "sync.dry_run": opts.dryRun
+      }
+    })
+  )

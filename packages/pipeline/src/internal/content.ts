@@ -24,6 +24,7 @@ import { SyncFatalError } from "../SyncError.js"
 import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, stagingFatal } from "./context.js"
 import { isFatal, toFatal } from "./errors.js"
 import * as Staging from "./staging.js"
+import { markOutcome } from "./telemetry.js"
 
 type Artifact = CallRecording | CallTranscript
 
@@ -40,6 +41,12 @@ interface FileFacts {
   readonly contentType: string | null
   readonly cues: number | null
 }
+
+/** One artifact's span: its download's Graph requests (and their retries) are its children. */
+const artifactSpan = (kind: string, set: ArtifactSet, artifact: Artifact) =>
+  Effect.withSpan("sync.artifact", {
+    attributes: { "artifact.kind": kind, "artifact.id": artifact.id, "sync.meeting_id": artifact.meetingId ?? set.meetingId }
+  })
 
 export const make = (ctx: RunContext) => {
   const { checkpoint, content, downloadSlots, failures, graph, manifest, opts, out, recordSinks, runId, staging, tally } = ctx
@@ -70,7 +77,8 @@ export const make = (ctx: RunContext) => {
           Effect.mapError(sinkFatal)
         )
         if (intact) {
-          tally.skipped[kind]++
+          tally.artifact(kind, "skipped")
+          yield* markOutcome("skipped", 0)
           // A kill between the checkpoint commit and the cleanup leaves the staged copy behind.
           yield* staging.remove(Staging.stagingKey(kind, id))
           yield* emit(ProgressEvent.ArtifactCompleted({
@@ -176,16 +184,20 @@ export const make = (ctx: RunContext) => {
       yield* staging.remove(key)
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {
-        tally.downloaded[kind]++
+        tally.artifact(kind, "downloaded")
         // Only what this run received: a resumed download's earlier bytes were counted by the run that got them.
-        tally.bytes += stagedFile.received
-        if (requested) tally.minutes[kind] += meteredMinutes(artifact.createdDateTime, artifact.endDateTime)
-      } else tally.skipped[kind]++
+        tally.received(stagedFile.received)
+        if (requested) tally.meteredMinutes(kind, meteredMinutes(artifact.createdDateTime, artifact.endDateTime))
+        yield* markOutcome("downloaded", stagedFile.received)
+      } else {
+        tally.artifact(kind, "skipped")
+        yield* markOutcome("skipped", 0)
+      }
       yield* emit(ProgressEvent.ArtifactCompleted({
         kind, id, meetingId, path: written.path, bytes: written.bytes, sha256: written.sha256, skipped: !fetched
       }))
       return { path: written.path, bytes: written.bytes, sha256: written.sha256, contentType, cues }
-    })
+    }).pipe(artifactSpan(kind, set, artifact))
 
   /**
    * The transcript's metadataContent, parsed, as `transcript-<id>.metadata.json` (opt-in). Same rules as
@@ -234,8 +246,8 @@ export const make = (ctx: RunContext) => {
         ).pipe(
           Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e))
         )
-        tally.bytes += bytes.length
-        tally.minutes.transcript += meteredMinutes(transcript.createdDateTime, transcript.endDateTime)
+        tally.received(bytes.length)
+        tally.meteredMinutes("transcript", meteredMinutes(transcript.createdDateTime, transcript.endDateTime))
       }
       const stagedFile = staged
       const cues = parse(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
@@ -251,7 +263,7 @@ export const make = (ctx: RunContext) => {
       yield* staging.remove(key)
       yield* failures.resolve("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
       return cues
-    })
+    }).pipe(artifactSpan("transcriptMetadata", set, transcript))
 
   const processSet = (set: ArtifactSet): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
@@ -301,7 +313,15 @@ export const make = (ctx: RunContext) => {
         transcriptId: written.transcript?.id ?? null,
         match: written.match
       }))
-    })
+    }).pipe(Effect.withSpan("sync.set", {
+      attributes: {
+        "sync.organizer_id": set.organizerId,
+        "sync.meeting_id": set.meetingId,
+        "sync.match": set.match,
+        "sync.recording_id": set.recording?.id ?? "",
+        "sync.transcript_id": set.transcript?.id ?? ""
+      }
+    }))
 
   /** Dry run: what would be downloaded (not completed yet) and its metered minutes. */
   const planSet = (set: ArtifactSet) =>
@@ -309,10 +329,10 @@ export const make = (ctx: RunContext) => {
       if (a === null) return Effect.void
       const kind: ArtifactKind = i === 0 ? "recording" : "transcript"
       return Effect.map(checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal)), (c) => {
-        if (Option.isSome(c)) tally.skipped[kind]++
+        if (Option.isSome(c)) tally.artifact(kind, "skipped")
         else {
-          tally.downloaded[kind]++
-          tally.minutes[kind] += meteredMinutes(a.createdDateTime, a.endDateTime)
+          tally.artifact(kind, "downloaded")
+          tally.meteredMinutes(kind, meteredMinutes(a.createdDateTime, a.endDateTime))
         }
       })
     }, { discard: true }).pipe(
@@ -322,7 +342,7 @@ export const make = (ctx: RunContext) => {
             checkpoint.getCompleted("transcriptMetadata", set.transcript.id).pipe(Effect.mapError(sinkFatal)),
             (c) => {
               if (Option.isNone(c)) {
-                tally.minutes.transcript += meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime)
+                tally.meteredMinutes("transcript", meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime))
               }
             }
           )

@@ -13,22 +13,43 @@ import type {
 } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import { emit } from "../Progress.js"
-import { ProgressEvent } from "../ProgressEvent.js"
+import { type ArtifactKind, ProgressEvent } from "../ProgressEvent.js"
 import { SyncFatalError } from "../SyncError.js"
 import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { codeOf } from "./errors.js"
 import type * as Staging from "./staging.js"
+import * as Telemetry from "./telemetry.js"
 
-/** Counters of one run, folded into its summary. */
+/**
+ * Counters of one run, folded into its summary. A real run (not a dry run) also moves the matching
+ * metrics (./telemetry.ts) in the same step, so exported metrics agree with the summary.
+ */
 export class Tally {
-  discovered = { recording: 0, transcript: 0 }
-  downloaded = { recording: 0, transcript: 0 }
-  skipped = { recording: 0, transcript: 0 }
-  failed = { recording: 0, transcript: 0 }
+  readonly discovered = { recording: 0, transcript: 0 }
+  readonly downloaded = { recording: 0, transcript: 0 }
+  readonly skipped = { recording: 0, transcript: 0 }
+  readonly failed = { recording: 0, transcript: 0 }
   otherFailures = 0
-  minutes = { recording: 0, transcript: 0 }
+  readonly minutes = { recording: 0, transcript: 0 }
   bytes = 0
   sets = 0
+
+  constructor(private readonly live: boolean) {}
+
+  artifact(kind: ArtifactKind, outcome: Telemetry.ArtifactOutcome): void {
+    this[outcome][kind]++
+    if (this.live) Telemetry.countArtifact(kind, outcome)
+  }
+
+  meteredMinutes(kind: ArtifactKind, minutes: number): void {
+    this.minutes[kind] += minutes
+    if (this.live) Telemetry.countMinutes(kind, minutes)
+  }
+
+  received(bytes: number): void {
+    this.bytes += bytes
+    if (this.live) Telemetry.countBytes(bytes)
+  }
 }
 
 export interface RunContext {
@@ -74,8 +95,9 @@ export const recordFailure = (ctx: RunContext) =>
 ): Effect.Effect<void, SyncFatalError> =>
   Effect.gen(function*() {
     const { checkpoint, failures, opts, runId, tally } = ctx
-    if (kind === "recording" || kind === "transcript") tally.failed[kind]++
+    if (kind === "recording" || kind === "transcript") tally.artifact(kind, "failed")
     else tally.otherFailures++
+    if (kind !== "organizer" && kind !== "meeting") yield* Telemetry.markOutcome("failed")
     const status = e === null || e.status === 0 ? null : e.status
     const code = e === null ? null : codeOf(e)
     const requestId = e?.requestId ?? null

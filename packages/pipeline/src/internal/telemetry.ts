@@ -1,0 +1,47 @@
+/**
+ * The run's own metrics (Graph request metrics live in `api`). Plain Effect metrics: whoever runs
+ * `sync` reads them from Effect's metric registry or exports them (the CLI through OpenTelemetry).
+ * Updated synchronously by `Tally`, so each counter moves exactly where its summary field does.
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+
+export type ArtifactOutcome = "downloaded" | "skipped" | "failed"
+
+/** Artifacts finished by a run, tagged `kind` (recording, transcript) and `outcome`. */
+export const artifactsTotal = Metric.counter("sync_artifacts_total", {
+  description: "Artifacts a sync finished, by kind and outcome (downloaded, skipped: already complete, failed: dead-lettered)",
+  incremental: true
+})
+
+/** Metered minutes fetched, tagged `kind`: what Graph bills. */
+export const meteredMinutesTotal = Metric.counter("sync_metered_minutes_total", {
+  description: "Metered minutes of content fetched (recording and transcript /content, metadataContent), by kind",
+  incremental: true
+})
+
+/** Content bytes written to staging by a run (the summary's `bytes`). */
+export const bytesTotal = Metric.counter("sync_bytes_total", {
+  description: "Content bytes received by syncs (a resumed download counts only the rest)",
+  incremental: true
+})
+
+const labels = (pairs: Record<string, string>) => Object.entries(pairs).map(([k, v]) => MetricLabel.make(k, v))
+
+export const countArtifact = (kind: string, outcome: ArtifactOutcome): void =>
+  artifactsTotal.unsafeUpdate(1, labels({ kind, outcome }))
+
+export const countMinutes = (kind: string, minutes: number): void => {
+  if (minutes > 0) meteredMinutesTotal.unsafeUpdate(minutes, labels({ kind }))
+}
+
+export const countBytes = (bytes: number): void => {
+  if (bytes > 0) bytesTotal.unsafeUpdate(bytes, [])
+}
+
+// -- spans: sync → sync.organizer → (sync.discover | sync.set → sync.artifact) → GraphClient.<endpoint> --
+
+/** Marks the current span (an artifact's) with how it ended. */
+export const markOutcome = (outcome: ArtifactOutcome, bytes?: number): Effect.Effect<void> =>
+  Effect.annotateCurrentSpan(bytes === undefined ? { "artifact.outcome": outcome } : { "artifact.outcome": outcome, "artifact.bytes": bytes })
