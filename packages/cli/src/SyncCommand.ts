@@ -76,6 +76,12 @@ const metadataContent = Options.boolean("metadata-content").pipe(
 const json = Options.boolean("json").pipe(
   Options.withDescription("Print the run summary as one JSON object on stdout.")
 )
+const logFormat = Options.choice("log-format", ["human", "json"]).pipe(
+  Options.withDescription(
+    "Progress, warnings, errors and the summary on stderr: human (bars on a terminal, plain lines otherwise) or json (one JSON object per line: level, time, event, fields)."
+  ),
+  Options.withDefault("human" as const)
+)
 
 const description = HelpDoc.blocks([
   HelpDoc.p(
@@ -95,7 +101,7 @@ const description = HelpDoc.blocks([
 
 export const syncCommand = Command.make(
   "sync",
-  { organizer, from, to, out, graphUrl, state, concurrency, sink, incremental, meeting, joinUrl, dryRun, metadataContent, json },
+  { organizer, from, to, out, graphUrl, state, concurrency, sink, incremental, meeting, joinUrl, dryRun, metadataContent, json, logFormat },
   (flags) => {
     const config: SyncCommandConfig = {
       organizers: flags.organizer,
@@ -111,7 +117,8 @@ export const syncCommand = Command.make(
       joinUrls: flags.joinUrl,
       dryRun: flags.dryRun,
       metadataContent: flags.metadataContent,
-      json: flags.json
+      json: flags.json,
+      logFormat: flags.logFormat
     }
     // Loaded on use: the Graph client, sinks and their drivers are not needed for --help or a bad flag.
     return Effect.promise(() => import("./internal/runSync.js")).pipe(

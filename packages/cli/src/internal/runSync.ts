@@ -11,10 +11,16 @@ import {
 import { parseSinkSpecs, type SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import { resolveCredential, scopeFor } from "../Auth.js"
 import { ExitCode } from "../CliExit.js"
+import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
 import { formatBytes, formatDuration, renderProgress } from "./render.js"
+import { telemetryLayer } from "./telemetry.js"
+
+/** How progress, warnings and errors are written on stderr: for people, or as JSON lines for log collectors. */
+export type LogFormat = "human" | "json"
 
 export interface SyncCommandConfig {
   readonly organizers: ReadonlyArray<string>
@@ -31,6 +37,7 @@ export interface SyncCommandConfig {
   readonly dryRun: boolean
   readonly metadataContent: boolean
   readonly json: boolean
+  readonly logFormat: LogFormat
 }
 
 const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ").trim()
@@ -71,9 +78,18 @@ export const formatSummary = (s: RunSummary): string => {
 const describeSetupError = (e: SinkError | GraphError): string =>
   isGraphError(e) ? `cannot set up the Graph client: ${e.message}` : `cannot open storage: ${e.message}`
 
+/** A fatal error in the chosen log format (a SyncFatalError's Graph code, request-id and fix as fields in JSON). */
+const fatalLine = (format: LogFormat, message: string, details: Readonly<Record<string, unknown>> = {}): Effect.Effect<void> =>
+  format === "json"
+    ? Effect.sync(() => {
+      process.stderr.write(jsonLine("error", "fatal", { message: oneLine(message), ...details }))
+    })
+    : errorLine(message)
+
 /** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
 export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
   Effect.gen(function*() {
+    const fatal = (message: string) => fatalLine(config.logFormat, message)
     const validated = yield* validateSyncOptions({
       organizers: config.organizers,
       from: config.from,
@@ -86,21 +102,21 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       dryRun: config.dryRun
     }).pipe(Effect.either)
     if (validated._tag === "Left") {
-      yield* errorLine(validated.left.message)
+      yield* fatal(validated.left.message)
       return ExitCode.Fatal
     }
     if (!isHttpUrl(config.graphUrl)) {
-      yield* errorLine(`--graph-url is not an http(s) URL: ${JSON.stringify(config.graphUrl)}`)
+      yield* fatal(`--graph-url is not an http(s) URL: ${JSON.stringify(config.graphUrl)}`)
       return ExitCode.Fatal
     }
     const sinks = parseSinkSpecs(config.sinks)
     if (sinks._tag === "Left") {
-      yield* errorLine(sinks.left.message)
+      yield* fatal(sinks.left.message)
       return ExitCode.Fatal
     }
     const auth = yield* Effect.try(() => resolveCredential()).pipe(Effect.either)
     if (auth._tag === "Left") {
-      yield* errorLine(`cannot set up authentication: ${String(auth.left)}`)
+      yield* fatal(`cannot set up authentication: ${String(auth.left)}`)
       return ExitCode.Fatal
     }
     const layer = syncLayer({
@@ -118,8 +134,9 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
     const program = Effect.gen(function*() {
       const progress = yield* Progress
       const events = yield* progress.subscribe
+      const untilFinished = events.pipe(Stream.takeUntil((e) => e._tag === "RunFinished"))
       const renderer = yield* Effect.fork(
-        renderProgress(events.pipe(Stream.takeUntil((e) => e._tag === "RunFinished")))
+        config.logFormat === "json" ? renderJsonLog(untilFinished) : renderProgress(untilFinished)
       )
       const summary = yield* sync({
         organizers: config.organizers,
@@ -135,7 +152,14 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       }).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
       yield* Fiber.join(renderer)
       return summary
-    }).pipe(Effect.scoped, Effect.provide(Progress.layer), Effect.provide(layer))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Progress.layer),
+      Effect.provide(layer),
+      // Outermost, so setting up the services is traced too and the exporters flush when the run ends.
+      Effect.provide(telemetryLayer()),
+      config.logFormat === "json" ? Effect.provide(Logger.replace(Logger.defaultLogger, jsonLogger())) : (e) => e
+    )
 
     return yield* program.pipe(
       Effect.flatMap((summary) =>
@@ -145,9 +169,12 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
         })
       ),
       Effect.catchAll((e) => {
-        if (e instanceof SyncFatalError) return Effect.as(errorLine(e.oneLine), ExitCode.Fatal)
-        if (e._tag === "InvalidSyncOptions") return Effect.as(errorLine(e.message), ExitCode.Fatal)
-        return Effect.as(errorLine(describeSetupError(e)), ExitCode.Fatal)
+        if (e instanceof SyncFatalError) {
+          const { code, fix, requestId, status } = e
+          return Effect.as(fatalLine(config.logFormat, e.oneLine, { status, code, requestId, fix }), ExitCode.Fatal)
+        }
+        if (e._tag === "InvalidSyncOptions") return Effect.as(fatal(e.message), ExitCode.Fatal)
+        return Effect.as(fatal(describeSetupError(e)), ExitCode.Fatal)
       })
     )
   })

@@ -1,0 +1,66 @@
+/**
+ * `--log-format json`: progress, warnings, errors and the summary as JSON lines on stderr, for log
+ * collectors. One object per line: `level`, `time` (ISO 8601), `event`, then the event's fields.
+ * JSON.stringify escapes whatever ids and messages contain, so a line is always one line.
+ */
+import type { ProgressEvent } from "@meeting-artifacts/pipeline"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as Stream from "effect/Stream"
+
+export type LogLevel = "debug" | "info" | "warn" | "error"
+
+/** One JSON log line (with its newline). */
+export const jsonLine = (level: LogLevel, event: string, fields: Readonly<Record<string, unknown>> = {}, now = new Date()): string =>
+  `${JSON.stringify({ level, time: now.toISOString(), event, ...fields })}\n`
+
+/** The line for a progress event, or null for the per-chunk and periodic ones (bytes, stats). */
+export const eventLine = (event: ProgressEvent, now = new Date()): string | null => {
+  const { _tag, ...fields } = event
+  switch (event._tag) {
+    case "RunStarted":
+      return jsonLine("info", "run_started", fields, now)
+    case "Discovered":
+      return jsonLine("info", "discovered", fields, now)
+    case "ArtifactStarted":
+      return jsonLine("debug", "artifact_started", fields, now)
+    case "ArtifactCompleted":
+      return jsonLine("info", "artifact_completed", fields, now)
+    case "ArtifactFailed":
+      return jsonLine("warn", "artifact_failed", fields, now)
+    case "SetWritten":
+      return jsonLine("debug", "set_written", fields, now)
+    case "RunFinished":
+      return jsonLine(event.summary.failures > 0 ? "warn" : "info", "summary", event.summary as unknown as Record<string, unknown>, now)
+    case "ArtifactBytes":
+    case "Stats":
+      return null
+  }
+}
+
+/** Writes each event's line to `out` (stderr) until the stream ends. */
+export const renderJsonLog = <E, R>(
+  events: Stream.Stream<ProgressEvent, E, R>,
+  out: NodeJS.WritableStream = process.stderr
+): Effect.Effect<void, E, R> =>
+  Stream.runForEach(events, (event) =>
+    Effect.sync(() => {
+      const line = eventLine(event)
+      if (line !== null) out.write(line)
+    }))
+
+const levelOf = (label: string): LogLevel =>
+  label === "WARN" ? "warn" : label === "ERROR" || label === "FATAL" ? "error" : label === "INFO" ? "info" : "debug"
+
+/** Effect's own log calls (e.g. a sink's warning) as `event: "log"` lines, annotations as fields. */
+export const jsonLogger = (out: NodeJS.WritableStream = process.stderr): Logger.Logger<unknown, void> =>
+  Logger.make(({ annotations, cause, date, logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
+      .join(" ")
+    const fields: Record<string, unknown> = { message: text }
+    for (const [k, v] of HashMap.toEntries(annotations)) fields[k] = v
+    if (!Cause.isEmpty(cause)) fields.cause = Cause.pretty(cause)
+    out.write(jsonLine(levelOf(logLevel.label), "log", fields, date))
+  })
