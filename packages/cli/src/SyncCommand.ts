@@ -96,6 +96,10 @@ const description = HelpDoc.blocks([
   HelpDoc.p(
     "Exit codes: 0 everything exported; 1 some items failed for good (listed in <out>/failures.jsonl, everything else exported); " +
       "2 fatal (bad arguments, auth, a tenant-wide 403/402)."
+  ),
+  HelpDoc.p(
+    "Telemetry: with OTEL_EXPORTER_OTLP_ENDPOINT set, traces and metrics are exported over OTLP/HTTP " +
+      "(the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...)."
   )
 ])
 
