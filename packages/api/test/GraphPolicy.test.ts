@@ -3,7 +3,7 @@ import * as fc from "fast-check"
 import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
 import { parseContentRange } from "../src/internal/content.js"
 import { stripCredentials } from "../src/internal/request.js"
-import { errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
+import { describeCause, errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
 import { limiterFor } from "../src/internal/limiter.js"
 
 const now = Date.parse("2026-01-01T00:00:00Z")
@@ -138,5 +138,15 @@ describe("limiter", () => {
     expect(l.currentRate()).toBe(10) // floor: a quarter of the configured rate
     for (let i = 0; i < 1000; i++) l.success()
     expect(l.currentRate()).toBe(40)
+  })
+})
+
+describe("transport error text", () => {
+  it("names the host of a URL, never its path or query (a redirect's Location may be pre-signed)", () => {
+    const signed = "https://files.example.net/content/abc123?sig=s3cr3t&se=2030-01-01"
+    const error = new Error(`Transport error (GET ${signed})`, { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) })
+    const text = describeCause(error)
+    expect(text).toBe("Transport error (GET <url at files.example.net>) <- UND_ERR_SOCKET other side closed")
+    expect(text).not.toContain("sig=")
   })
 })

@@ -200,5 +200,18 @@ export const describeCause = (cause: unknown): string => {
     c = e.cause
   }
   if (parts.length === 0) parts.push(String(cause))
-  return parts.join(" <- ")
+  return redactUrls(parts.join(" <- "))
 }
+
+/**
+ * Replaces every URL in a text with its host: a request's URL may be pre-signed (a redirect's
+ * Location) or carry paging tokens, and such text ends up in errors, logs and telemetry.
+ */
+export const redactUrls = (text: string): string =>
+  text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s()<>"']+/gi, (url) => {
+    try {
+      return `<url at ${new URL(url).host}>`
+    } catch {
+      return "<url>"
+    }
+  })

@@ -20,6 +20,7 @@ import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } fro
 import type { TokenFailure, TokenProvider } from "./auth.js"
 import { describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
 import type { Limiter } from "./limiter.js"
+import * as RequestSpan from "./requestSpan.js"
 
 // -- metrics (process-wide, tagged by route template) ---------------------------------------
 const requestsTotal = Metric.counter("graph_requests_total", { description: "HTTP requests sent to Graph (attempts and redirect hops)", incremental: true })
@@ -144,6 +145,7 @@ export const send = <R>(
       const result = yield* Effect.either(exec(HttpClientRequest.get(current.toString(), { headers: h })))
       if (Either.isLeft(result)) return { _tag: "Transport", why: describeCause(result.left.cause ?? result.left) } as const
       const res = result.right
+      yield* RequestSpan.annotateAnswer(res.status, res.headers)
       if (!REDIRECTS.has(res.status)) return { _tag: "Response", res } as const
       const location = res.headers["location"]
       if (location === undefined || location === "") return { _tag: "Response", res } as const
@@ -175,8 +177,8 @@ export type Outcome<A> =
 
 /**
  * One attempt of a request: send it (redirect hops included), then hand a 2xx to the spec or read the
- * error body, all within `requestTimeoutMs`. The rate and concurrency slots are the caller's. A span
- * per attempt belongs here.
+ * error body, all within `requestTimeoutMs`. The rate and concurrency slots are the caller's. Each
+ * answer is recorded on the request's span (by `send`), each retry as an event on it (by `run`).
  */
 export const attempt = <A, R>(
   core: ClientCore,
@@ -254,9 +256,8 @@ const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: Requ
 export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<R>, holdsSlot = false): Effect.Effect<A, GraphError, R> => {
   const { auth, limiter, policy, stats } = core
   const method = "GET"
-  let attempts = 0
-  let lastStatus = 0
   const loop = Effect.gen(function*() {
+    let attempts = 0
     let waited = 0
     let refreshed = false
     let malformed = 0
@@ -280,7 +281,6 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       // would pass the rate gate early and burst out together when slots free up.
       const paced = Effect.zipRight(limiter.take, attempt(core, spec, exec, headers, ctx))
       const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
-      if (outcome._tag !== "Transport") lastStatus = outcome.status
       if (outcome._tag === "Done") {
         limiter.success()
         return outcome.value
@@ -292,6 +292,9 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
           // One fresh token, then retry at once: an expired token is not a reason to back off.
           refreshed = true
           stats.tokenRefreshes++
+          yield* RequestSpan.recordRetry({
+            attempt: attempts, status, reason: "token refresh", requestId: outcome.body.requestId, delayMs: 0, waitedMs: waited
+          })
           continue
         }
         if (!isRetryableStatus(status)) return yield* Effect.fail(failureOf(outcome, spec, ctx))
@@ -311,16 +314,18 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
         limiter.pause(Date.now() + decision.delayMs, outcome.status === 429)
       }
       waited += decision.delayMs
+      yield* RequestSpan.recordRetry({
+        attempt: attempts,
+        status: outcome._tag === "Transport" ? null : outcome.status,
+        reason: outcome._tag === "Status" ? `status ${outcome.status}` : outcome._tag === "Malformed" ? "malformed body" : outcome.why,
+        requestId: outcome._tag === "Status" ? outcome.body.requestId : outcome._tag === "Malformed" ? outcome.requestId : null,
+        delayMs: decision.delayMs,
+        waitedMs: waited
+      })
       stats.throttleWaitMs += decision.delayMs
       yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
       yield* Effect.sleep(decision.delayMs)
     }
   })
-  return loop.pipe(
-    Effect.onExit(() => Effect.annotateCurrentSpan({ "http.response.status_code": lastStatus, "graph.attempts": attempts })),
-    Effect.withSpan(`GraphClient.${spec.name}`, {
-      kind: "client",
-      attributes: { "http.request.method": method, "graph.route": spec.route }
-    })
-  )
+  return RequestSpan.withRequestSpan(spec.name, method, spec.route)(loop)
 }
