@@ -16,28 +16,29 @@ export type LogLevel = "debug" | "info" | "warn" | "error"
 export const jsonLine = (level: LogLevel, event: string, fields: Readonly<Record<string, unknown>> = {}, now = new Date()): string =>
   `${JSON.stringify({ level, time: now.toISOString(), event, ...fields })}\n`
 
-/** The line for a progress event, or null for the per-chunk and periodic ones (bytes, stats). */
+/** Each progress event's level and name; null for the per-chunk and periodic ones (bytes, stats). */
+const EVENTS: { readonly [K in ProgressEvent["_tag"]]: readonly [LogLevel, string] | null } = {
+  RunStarted: ["info", "run_started"],
+  Discovered: ["info", "discovered"],
+  ArtifactStarted: ["debug", "artifact_started"],
+  ArtifactBytes: null,
+  ArtifactCompleted: ["info", "artifact_completed"],
+  ArtifactFailed: ["warn", "artifact_failed"],
+  SetWritten: ["debug", "set_written"],
+  Stats: null,
+  RunFinished: ["info", "summary"]
+}
+
+/** The line for a progress event, or null; the summary's fields are the run summary's, `warn` when items failed. */
 export const eventLine = (event: ProgressEvent, now = new Date()): string | null => {
-  const { _tag, ...fields } = event
-  switch (event._tag) {
-    case "RunStarted":
-      return jsonLine("info", "run_started", fields, now)
-    case "Discovered":
-      return jsonLine("info", "discovered", fields, now)
-    case "ArtifactStarted":
-      return jsonLine("debug", "artifact_started", fields, now)
-    case "ArtifactCompleted":
-      return jsonLine("info", "artifact_completed", fields, now)
-    case "ArtifactFailed":
-      return jsonLine("warn", "artifact_failed", fields, now)
-    case "SetWritten":
-      return jsonLine("debug", "set_written", fields, now)
-    case "RunFinished":
-      return jsonLine(event.summary.failures > 0 ? "warn" : "info", "summary", event.summary as unknown as Record<string, unknown>, now)
-    case "ArtifactBytes":
-    case "Stats":
-      return null
+  const kind = EVENTS[event._tag]
+  if (kind === null) return null
+  if (event._tag === "RunFinished") {
+    const level = event.summary.failures > 0 ? "warn" : kind[0]
+    return jsonLine(level, kind[1], event.summary as unknown as Record<string, unknown>, now)
   }
+  const { _tag, ...fields } = event
+  return jsonLine(kind[0], kind[1], fields, now)
 }
 
 /** Writes each event's line to `out` (stderr) until the stream ends. */
