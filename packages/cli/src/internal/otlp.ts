@@ -15,6 +15,9 @@ import type { OtlpSignals } from "./telemetry.js"
 
 export const SERVICE_NAME = "meeting-artifacts"
 
+/** How long the end of a run waits for each signal's last export. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000
+
 const positiveInt = (value: string | undefined, fallback: number): number => {
   const n = Number(value)
   return value !== undefined && Number.isInteger(n) && n > 0 ? n : fallback
@@ -49,5 +52,5 @@ export const layer = (signals: OtlpSignals, env: NodeJS.ProcessEnv): Layer.Layer
         })
       }
       : {}),
-    shutdownTimeout: 10_000
+    shutdownTimeout: SHUTDOWN_TIMEOUT_MS
   }))

@@ -31,8 +31,8 @@ export const otlpSignals = (env: NodeJS.ProcessEnv): OtlpSignals | null => {
 }
 
 /**
- * The tracer and metric exporters for a run, or nothing. Closing the layer flushes what is buffered
- * (bounded by `OTEL_BSP_EXPORT_TIMEOUT`-like limits in the SDK and a few seconds here).
+ * The tracer and metric exporters for a run, or nothing. Closing the layer exports what is still
+ * buffered, waiting at most `SHUTDOWN_TIMEOUT_MS` per signal (a collector that is down costs no more).
  */
 export const telemetryLayer = (env: NodeJS.ProcessEnv = process.env): Layer.Layer<never> => {
   const signals = otlpSignals(env)
