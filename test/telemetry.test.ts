@@ -64,6 +64,7 @@ describe("telemetry", () => {
           PGPASSWORD: PG_PASSWORD,
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
           OTEL_EXPORTER_OTLP_HEADERS: "x-ma-test=from-env",
+          OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
           OTEL_SERVICE_NAME: "ma-telemetry-test",
           NODE_OPTIONS: `--import=${logImports}`,
           MA_TEST_IMPORT_LOG: importLog
@@ -78,12 +79,13 @@ describe("telemetry", () => {
     expect(summary.throttleWaits).toBeGreaterThan(0)
     expect(fs.readFileSync(importLog, "utf8")).toContain("@opentelemetry/exporter-trace-otlp-http")
 
-    // Both signals arrived, over OTLP/HTTP JSON, with the headers of OTEL_EXPORTER_OTLP_HEADERS.
+    // Both signals arrived, over OTLP/HTTP JSON, with the headers and compression the OTEL_* variables ask for.
     const paths = new Set(receiver.requests.map((r) => r.path))
     expect(paths).toEqual(new Set(["/v1/traces", "/v1/metrics"]))
     for (const r of receiver.requests) {
       expect(r.contentType).toMatch(/^application\/json/)
       expect(r.headers["x-ma-test"]).toBe("from-env")
+      expect(r.headers["content-encoding"]).toBe("gzip")
     }
 
     // -- the span tree ------------------------------------------------------------------------
