@@ -141,6 +141,48 @@ describe("sync", () => {
     expect(fs.readdirSync(staging)).toEqual([])
   })
 
+  it("a staged download is moved into place by a rename (the same inode: no copy), its hash taken from the meta", async () => {
+    const out = tempOut()
+    const r = recordings[0]!
+    const staging = path.join(out, ".meeting-artifacts", "staging")
+    fs.mkdirSync(staging, { recursive: true })
+    const key = stagingKey("recording", r.id)
+    fs.writeFileSync(
+      path.join(staging, `${key}.json`),
+      JSON.stringify({ kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes) })
+    )
+    fs.writeFileSync(path.join(staging, `${key}.done`), r.bytes)
+    const inode = fs.statSync(path.join(staging, `${key}.done`)).ino
+    emu.resetCounters()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    expect(emu.counters().contentRequests[r.id]).toBeUndefined()
+    const line = manifest(out).find((l) => l.recording?.id === r.id)
+    expect(line.recording.sha256).toBe(sha256(r.bytes))
+    expect(fs.statSync(path.join(out, line.recording.path)).ino).toBe(inode)
+    expect(fs.readdirSync(staging)).toEqual([])
+  })
+
+  it("killed after the checkpoint commit but before the rename: the next run moves the staged file in, no download", async () => {
+    const out = tempOut()
+    await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    const r = recordings[0]!
+    const line = manifest(out).find((l) => l.recording?.id === r.id)
+    // what such a kill leaves: the checkpoint says completed, the file is still staging's `.done`
+    const staging = path.join(out, ".meeting-artifacts", "staging")
+    const key = stagingKey("recording", r.id)
+    fs.renameSync(path.join(out, line.recording.path), path.join(staging, `${key}.done`))
+    fs.writeFileSync(
+      path.join(staging, `${key}.json`),
+      JSON.stringify({ kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes) })
+    )
+    emu.resetCounters()
+    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
+    expect(emu.counters().contentRequests).toEqual({})
+    expect(summary.cost.total).toBe(0)
+    expect(sha256(fs.readFileSync(path.join(out, line.recording.path)))).toBe(sha256(r.bytes))
+    expect(fs.readdirSync(staging)).toEqual([])
+  })
+
   it("a dry run fetches no content, writes nothing, and prices what it would fetch", async () => {
     const out = tempOut()
     emu.resetCounters()

@@ -33,6 +33,13 @@ export interface ContentSinkService {
     content: Stream.Stream<Uint8Array, E, R>,
     options?: WriteOptions
   ) => Effect.Effect<WrittenContent, E | SinkError, R>
+  /**
+   * Optional, for sinks that keep files on the local file system: moves `file`, a complete local file
+   * already flushed to disk (fsynced) whose size and sha256 are `expected` (the caller computed them
+   * while writing it), to `path` by a rename: no copy, no read-back; the folder is fsynced. The caller
+   * streams the file through `write` when a sink has no `adopt`.
+   */
+  readonly adopt?: (path: string, file: string, expected: ExpectedContent) => Effect.Effect<WrittenContent, SinkError>
   /** True when `path` exists with exactly this size and sha256 (skip-if-complete). */
   readonly isComplete: (path: string, expected: ExpectedContent) => Effect.Effect<boolean, SinkError>
   /** Size and sha256 of what is stored at `path`, or null. */

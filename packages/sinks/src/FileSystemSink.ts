@@ -1,7 +1,8 @@
 /**
  * The default content sink: files under `<out>` in the `Layout`, written
  * atomically (temp file in the same folder, fsync, rename, fsync folder) with
- * size and sha256 computed while streaming.
+ * size and sha256 computed while streaming, or moved into place by a rename
+ * (`adopt`) when the pipeline already holds the complete file on the same disk.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,6 +25,19 @@ export const writeContent = <E, R>(
   Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) =>
     Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 })))
 
+/**
+ * Move the complete, fsynced local `file` (size and sha256 `expected`, computed by whoever wrote it) to
+ * `<out>/<path>` by a rename and fsync the folder: no copy and no read-back on the same file system.
+ */
+export const adoptContent = (
+  out: string,
+  path: string,
+  file: string,
+  expected: ExpectedContent
+): Effect.Effect<WrittenContent, SinkError> =>
+  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) =>
+    Effect.as(atomic.moveFileAtomic(file, abs, SINK), { path, bytes: expected.bytes, sha256: expected.sha256 }))
+
 /** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */
 export const statContent = (out: string, path: string): Effect.Effect<ExpectedContent | null, SinkError> =>
   Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.hashFile(abs, SINK))
@@ -45,6 +59,7 @@ export const writeFile = (out: string, path: string, data: string | Uint8Array):
 export const make = (out: string): ContentSinkService => ({
   name: `filesystem:${out}`,
   write: (path, content) => writeContent(out, path, content),
+  adopt: (path, file, expected) => adoptContent(out, path, file, expected),
   isComplete: (path, expected) => isComplete(out, path, expected),
   stat: (path) => statContent(out, path)
 })

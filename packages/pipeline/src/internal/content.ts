@@ -11,7 +11,7 @@ import {
   parseMetadataContentEither,
   parseVttEither
 } from "@meeting-artifacts/correlate"
-import { Layout, Manifest, type SetFile } from "@meeting-artifacts/sinks"
+import { Layout, Manifest, type SetFile, type WrittenContent } from "@meeting-artifacts/sinks"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
@@ -59,6 +59,34 @@ export const make = (ctx: RunContext) => {
         return doc._tag === "Right" ? doc.right.cues : []
       })
     )
+
+  /**
+   * Puts a staged file at `path` in the content sink and checkpoints it (`commit`). A sink that can
+   * adopt local files gets the staged file by a rename after the checkpoint commit: a kill between the
+   * two leaves the `.done` file, which the next run (finding the checkpointed file missing) moves in
+   * without downloading again. Other sinks get the bytes streamed through `write` before the commit.
+   */
+  const place = (
+    path: string,
+    staged: Staging.Staged,
+    contentType: string,
+    commit: (written: WrittenContent) => Effect.Effect<void, SyncFatalError>
+  ): Effect.Effect<WrittenContent, SyncFatalError> =>
+    Effect.gen(function*() {
+      const adopt = content.adopt
+      if (adopt === undefined) {
+        const written = yield* content.write(path, Staging.readStaged(staged.file), { contentType }).pipe(
+          Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : sinkFatal(e)))
+        )
+        yield* commit(written)
+        return written
+      }
+      const facts = staged.sha256 === null
+        ? yield* Staging.hashStaged(staged.file).pipe(Effect.mapError(stagingFatal))
+        : { bytes: staged.bytes, sha256: staged.sha256 }
+      yield* commit({ path, ...facts })
+      return yield* adopt(path, staged.file, facts).pipe(Effect.mapError(sinkFatal))
+    })
 
   /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
   const fetchArtifact = (
@@ -171,16 +199,13 @@ export const make = (ctx: RunContext) => {
       const path = kind === "recording"
         ? Layout.recordingPath(organizerId, meetingId, id, contentType)
         : Layout.transcriptPath(organizerId, meetingId, id)
-      const written = yield* content.write(path, Staging.readStaged(stagedFile.file), { contentType }).pipe(
-        Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : sinkFatal(e)))
-      )
       const cues = kind === "transcript"
         ? countCues(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
         : null
-      yield* checkpoint.markCompleted({
-        kind, id, meetingId, organizerId, path: written.path, bytes: written.bytes, sha256: written.sha256,
-        contentType, cues, runId
-      }).pipe(Effect.mapError(sinkFatal))
+      const written = yield* place(path, stagedFile, contentType, (w) =>
+        checkpoint.markCompleted({
+          kind, id, meetingId, organizerId, path: w.path, bytes: w.bytes, sha256: w.sha256, contentType, cues, runId
+        }).pipe(Effect.mapError(sinkFatal)))
       yield* staging.remove(key)
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {

@@ -5,12 +5,13 @@
  * soon as the server has sent it: the longer the gap between "last byte
  * received" and "checkpoint says completed", the more likely a kill in that gap
  * makes the next run pay again. So bytes go straight into
- * `<state dir>/staging/<key>.part` as they arrive, and the moment the stream
- * ends the file is renamed to `<key>.done` (a rename, no fsync: a SIGKILL
- * does not lose page-cache writes). Everything slower (hashing, the atomic
- * write into `<out>`, fsyncs, the checkpoint commit) happens after, from the
- * staged file, and a run that finds a `.done` file uses it instead of
- * downloading again.
+ * `<state dir>/staging/<key>.part` as they arrive, hashed (sha256) on the way.
+ * When the stream ends, the size and hash go into `<key>.json`, the part gets
+ * its one fsync and is renamed to `<key>.done`; a run that finds a `.done`
+ * file (or a `.part` its meta says is complete) uses it instead of
+ * downloading again. The staging folder lives under the output folder, so a
+ * file sink can then rename the `.done` file into its final place (no copy,
+ * no read-back: see `ContentSinkService.adopt`).
  *
  * Recordings (large, metered) are also resumable across processes: a `.part`
  * that a killed (or failed) run left stays, with `<key>.json` naming its
@@ -27,10 +28,11 @@
  * we do not fsync per chunk to guard against it. Transcripts and
  * metadataContent are small: a cut one is simply downloaded again.
  */
-import { createHash } from "node:crypto"
+import { createHash, type Hash } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -38,6 +40,11 @@ export interface Staged {
   readonly file: string
   /** Size of the complete staged file. */
   readonly bytes: number
+  /**
+   * sha256 of the complete staged file, computed while it streamed in (null when unknown: a `.done` or
+   * complete `.part` of a run from before the hash was kept in the meta; `hashStaged` computes it).
+   */
+  readonly sha256: string | null
   /** Bytes received by this call (less than `bytes` when it appended to a `.part` of an earlier run). */
   readonly received: number
   readonly contentType: string | null
@@ -94,6 +101,8 @@ interface Meta {
   readonly size?: number | null
   readonly etag?: string | null
   readonly lastModified?: string | null
+  /** sha256 of the whole content, written with the final size once the body has ended. */
+  readonly sha256?: string
 }
 
 const TMP = ".tmp"
@@ -111,6 +120,62 @@ const readMeta = async (file: string): Promise<Meta | null> => {
   }
 }
 
+/** Writes `buffers` back to back at `position`, whatever a writev leaves short. */
+const writeAllAt = async (handle: fsp.FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<void> => {
+  if (buffers.length === 1) {
+    const b = buffers[0]!
+    let off = 0
+    while (off < b.byteLength) off += (await handle.write(b, off, b.byteLength - off, position + off)).bytesWritten
+    return
+  }
+  const total = buffers.reduce((n, b) => n + b.byteLength, 0)
+  const { bytesWritten } = await handle.writev(buffers as Array<Uint8Array>, position)
+  if (bytesWritten === total) return
+  const rest = Buffer.concat(buffers as Array<Uint8Array>).subarray(bytesWritten)
+  let off = 0
+  while (off < rest.byteLength) {
+    const { bytesWritten: n } = await handle.write(rest, off, rest.byteLength - off, position + bytesWritten + off)
+    off += n
+  }
+}
+
+/** The sha256 a meta records for content of exactly `bytes` bytes, else null. */
+const hashOf = (meta: Meta | null, bytes: number): string | null =>
+  meta !== null && meta.size === bytes && typeof meta.sha256 === "string" && /^[0-9a-f]{64}$/.test(meta.sha256)
+    ? meta.sha256
+    : null
+
+/** fsync a file's data (the one flush a staged file gets, before it can be renamed into place). */
+const syncFile = async (file: string): Promise<void> => {
+  const h = await fsp.open(file, "r")
+  try {
+    await h.sync()
+  } finally {
+    await h.close()
+  }
+}
+
+/** Feeds bytes [0, end) of `file` into `hash` (the prefix a resumed part already holds). */
+const hashPrefix = (file: string, end: number, hash: Hash): Promise<void> =>
+  end === 0 ? Promise.resolve() : new Promise((resolve, reject) => {
+    fs.createReadStream(file, { start: 0, end: end - 1, highWaterMark: 1 << 20 })
+      .on("data", (chunk) => hash.update(chunk as Buffer))
+      .on("error", reject)
+      .on("end", () => resolve())
+  })
+
+/** Size and sha256 of a staged file, read once (for a `.done` whose meta does not record its hash). */
+export const hashStaged = (file: string): Effect.Effect<{ readonly bytes: number; readonly sha256: string }, StagingError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const hash = createHash("sha256")
+      const bytes = (await fsp.stat(file)).size
+      await hashPrefix(file, bytes, hash)
+      return { bytes, sha256: hash.digest("hex") }
+    },
+    catch: (e) => new StagingError(`cannot read ${file}`, e)
+  })
+
 export const make = (dir: string, now: () => number = Date.now) => {
   const paths = (key: string) => ({
     part: nodePath.join(dir, `${key}.part`),
@@ -118,23 +183,39 @@ export const make = (dir: string, now: () => number = Date.now) => {
     meta: nodePath.join(dir, `${key}.json`)
   })
 
-  const ensureDir = Effect.tryPromise({
-    try: () => fsp.mkdir(dir, { recursive: true }),
-    catch: (e) => new StagingError(`cannot create ${dir}`, e)
-  })
+  // Created once per run (not per download); a failed attempt is tried again by the next download.
+  let dirMade = false
+  const ensureDir = Effect.suspend(() =>
+    dirMade ? Effect.void : Effect.tryPromise({
+      try: async () => {
+        await fsp.mkdir(dir, { recursive: true })
+        dirMade = true
+      },
+      catch: (e) => new StagingError(`cannot create ${dir}`, e)
+    })
+  )
+
+  /**
+   * The keys that had files here when `sweep` ran (null until then: every look-up asks the file
+   * system). Within a run only that run's own downloads add files, and each artifact is handled once,
+   * so a key not in the set has no `.done` or `.part` to find: no stat per artifact.
+   */
+  let leftovers: Set<string> | null = null
+  const mayHaveFiles = (key: string) => leftovers === null || leftovers.has(key)
 
   const rmAll = (files: ReadonlyArray<string>) =>
-    Promise.all(files.map((f) => fsp.rm(f, { force: true }).catch(() => undefined))).then(() => undefined)
+    Promise.all(files.map((f) => fsp.unlink(f).catch(() => undefined))).then(() => undefined)
 
   /** A previously completed download of `key`, if any. */
   const find = (key: string): Effect.Effect<Staged | null> =>
     Effect.promise(async () => {
+      if (!mayHaveFiles(key)) return null
       const p = paths(key)
       try {
         const stat = await fsp.stat(p.done)
         // meta is written before the rename; absent only if someone removed it
-        const contentType = (await readMeta(p.meta))?.contentType ?? null
-        return { file: p.done, bytes: stat.size, received: 0, contentType }
+        const meta = await readMeta(p.meta)
+        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null, sha256: hashOf(meta, stat.size) }
       } catch {
         return null
       }
@@ -164,6 +245,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
    */
   const resumable = (key: string, owner: Owner): Effect.Effect<Resumable | null> =>
     Effect.promise(async () => {
+      if (!mayHaveFiles(key)) return null
       const p = paths(key)
       let bytes: number
       try {
@@ -196,9 +278,10 @@ export const make = (dir: string, now: () => number = Date.now) => {
       try: async () => {
         const p = paths(key)
         const meta = await readMeta(p.meta)
+        await syncFile(p.part)
         await fsp.rename(p.part, p.done)
         const stat = await fsp.stat(p.done)
-        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null }
+        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null, sha256: hashOf(meta, stat.size) }
       },
       catch: (e) => new StagingError(`cannot finish ${paths(key).part}`, e)
     })
@@ -256,44 +339,66 @@ export const make = (dir: string, now: () => number = Date.now) => {
         }),
         (h) => Effect.promise(() => h.close().catch(() => undefined))
       )
-      // A `.part` is only ever resumed under a meta that names its artifact.
-      yield* Effect.tryPromise({
-        try: () => writeMeta(p.meta, meta),
-        catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
-      })
-      // Explicit positions: each write lands right after the previous one, so the size on disk is
-      // always the end of a correct prefix.
-      let position = offset
-      yield* Stream.runForEach(body.stream, (chunk) =>
-        Effect.zipRight(
-          Effect.tryPromise({
-            try: async () => {
-              let off = 0
-              while (off < chunk.byteLength) {
-                const { bytesWritten } = await handle.write(chunk, off, chunk.byteLength - off, position)
-                off += bytesWritten
-                position += bytesWritten
-              }
-            },
-            catch: (e) => new StagingError(`cannot write ${p.part}`, e)
-          }),
-          onChunk(chunk.byteLength)
-        ))
-      yield* Effect.tryPromise({ try: () => handle.close(), catch: (e) => new StagingError(`cannot close ${p.part}`, e) })
-      // The stream ended: the part is the whole artifact. A size nobody told us (no total in the answers)
-      // goes into the meta before the rename, so a kill in between leaves a part `promote` recognises as
-      // complete instead of one the next run asks Graph for again.
-      if (meta.size === null) {
+      // A `.part` is only ever resumed under a meta that names its artifact (other kinds are never
+      // resumed and get no meta: a `.done` of theirs a kill left is used with the default content type).
+      if (RESUMABLE_KINDS.has(owner.kind)) {
         yield* Effect.tryPromise({
-          try: () => writeMeta(p.meta, { ...meta, size: position }),
+          try: () => writeMeta(p.meta, meta),
           catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
         })
       }
+      // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
+      // part's prefix is read once here (Node cannot save a sha256 state to resume from).
+      const hash = createHash("sha256")
+      if (offset > 0) {
+        yield* Effect.tryPromise({
+          try: () => hashPrefix(p.part, offset, hash),
+          catch: (e) => new StagingError(`cannot read ${p.part}`, e)
+        })
+      }
+      // What the stream has ready is written at once (one writev, one trip to the thread pool, for all the
+      // socket reads that arrived meanwhile; nothing is held back waiting for more), at explicit
+      // positions: each write lands right after the previous one, so the size on disk is always the end
+      // of a correct prefix.
+      let position = offset
+      yield* Stream.runForEachChunk(body.stream, (chunk) =>
+        Effect.suspend(() => {
+          const buffers = Chunk.toReadonlyArray(chunk)
+          let bytes = 0
+          for (const b of buffers) {
+            hash.update(b)
+            bytes += b.byteLength
+          }
+          const at = position
+          return Effect.zipRight(
+            Effect.tryPromise({
+              try: () => writeAllAt(handle, buffers, at).then(() => {
+                position = at + bytes
+              }),
+              catch: (e) => new StagingError(`cannot write ${p.part}`, e)
+            }),
+            Effect.forEach(buffers, (b) => onChunk(b.byteLength), { discard: true })
+          )
+        }))
+      // The stream ended: the part is the whole artifact. A resumable part whose size nobody told us (no
+      // total in the answers) gets it in its meta, with the hash, before anything else, so a kill from
+      // here on leaves a part `promote` recognises as complete instead of one the next run asks Graph
+      // for again. (With a known size the meta already says so; a part or `.done` a kill left is hashed
+      // once by the run that finishes it.) Then the part's one fsync, then the rename to `.done`.
+      const sha256 = hash.digest("hex")
+      if (RESUMABLE_KINDS.has(owner.kind) && meta.size === null) {
+        yield* Effect.tryPromise({
+          try: () => writeMeta(p.meta, { ...meta, size: position, sha256 }),
+          catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
+        })
+      }
+      yield* Effect.tryPromise({ try: () => handle.sync(), catch: (e) => new StagingError(`cannot fsync ${p.part}`, e) })
+      yield* Effect.tryPromise({ try: () => handle.close(), catch: (e) => new StagingError(`cannot close ${p.part}`, e) })
       yield* Effect.tryPromise({
         try: () => fsp.rename(p.part, p.done),
         catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
       })
-      return { file: p.done, bytes: position, received: position - offset, contentType: body.contentType }
+      return { file: p.done, bytes: position, received: position - offset, contentType: body.contentType, sha256 }
     }).pipe(
       Effect.scoped,
       // onError runs uninterruptibly, so an interrupted download (Ctrl-C) is handled the same way.
@@ -343,6 +448,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
       if (n.endsWith(`.json${TMP}`)) stale.push(nodePath.join(dir, n))
     }
     await rmAll(stale)
+    leftovers = new Set([...done, ...parts])
   })
 
   return { find, resumable, promote, discard, stage, remove, sweep, dir }

@@ -101,6 +101,40 @@ export const writeStreamAtomic = <E, R>(
     )
   })
 
+/**
+ * Move `file`, complete and already fsynced, to `abs` by a rename, then fsync the folder: the final
+ * name appears only with the whole content. Across file systems (EXDEV, e.g. a staging folder mounted
+ * elsewhere) it is streamed into place by `writeStreamAtomic` and removed instead.
+ */
+export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.Effect<void, SinkError> =>
+  Effect.gen(function*() {
+    const dir = path.dirname(abs)
+    const moved = yield* Effect.tryPromise({
+      try: async () => {
+        try {
+          // the folder usually exists (the meeting's other artifact made it): mkdir only when it does not
+          await fsp.rename(file, abs).catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== "ENOENT") throw e
+            await fsp.mkdir(dir, { recursive: true })
+            await fsp.rename(file, abs)
+          })
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EXDEV") return false
+          throw e
+        }
+        await fsyncDir(dir)
+        return true
+      },
+      catch: sinkError(sink, "rename")
+    })
+    if (moved) return
+    const source = Stream.suspend(() =>
+      Stream.fromAsyncIterable(fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>, sinkError(sink, "read"))
+    )
+    yield* writeStreamAtomic(abs, source, sink)
+    yield* Effect.tryPromise({ try: () => fsp.rm(file, { force: true }), catch: sinkError(sink, "remove") })
+  })
+
 /** Write a whole small file atomically (temp + fsync + rename + fsync dir). */
 export const writeFileAtomic = (abs: string, data: string | Uint8Array, sink: string): Effect.Effect<void, SinkError> =>
   Effect.tryPromise({
