@@ -81,7 +81,7 @@ const main = async () => {
       console.log(
         `  round ${i + 1}: start (empty window) ${empty.cpuSeconds.toFixed(2)} s cpu; dry run ${dry.cpuSeconds.toFixed(2)} s cpu` +
           ` = ${ms(dry.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact; full sync ${full.cpuSeconds.toFixed(2)} s cpu` +
-          ` = ${ms(full.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact (wall ${full.seconds.toFixed(1)} s, peak RSS ${full.peakMb.toFixed(0)} MB)`
+          ` = ${ms(full.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact, of it sys ${ms(full.sysSeconds, empty.sysSeconds).toFixed(2)} ms (wall ${full.seconds.toFixed(1)} s, peak RSS ${full.peakMb.toFixed(0)} MB)`
       )
     }
     const best = Math.min(...rows.map((r) => ms(r.full.cpuSeconds, r.empty.cpuSeconds)))

@@ -20,6 +20,8 @@ export interface ChildRun {
   readonly seconds: number
   /** user + sys CPU of the child, seconds (NaN without /usr/bin/time) */
   readonly cpuSeconds: number
+  /** the sys part of cpuSeconds */
+  readonly sysSeconds: number
   /** peak RSS of the child, MB (NaN without /usr/bin/time) */
   readonly peakMb: number
 }
@@ -56,7 +58,7 @@ export const runMeasured = (
       const peakMb = field("Maximum resident set size") / 1024
       // what the child itself wrote, without time's report
       const own = timed ? stderr.slice(0, Math.max(0, stderr.lastIndexOf("\tCommand being timed"))) : stderr
-      resolve({ code, stdout, stderr: own, seconds, cpuSeconds, peakMb })
+      resolve({ code, stdout, stderr: own, seconds, cpuSeconds, sysSeconds: field("System time"), peakMb })
     })
     if (options.stdin !== undefined) p.stdin!.end(options.stdin)
   })

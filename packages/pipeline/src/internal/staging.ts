@@ -202,6 +202,8 @@ export const make = (dir: string, now: () => number = Date.now) => {
    */
   let leftovers: Set<string> | null = null
   const mayHaveFiles = (key: string) => leftovers === null || leftovers.has(key)
+  /** Keys `stage` wrote files for in this run. */
+  const stagedHere = new Set<string>()
 
   const rmAll = (files: ReadonlyArray<string>) =>
     Promise.all(files.map((f) => fsp.unlink(f).catch(() => undefined))).then(() => undefined)
@@ -306,6 +308,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
   ): Effect.Effect<Staged, E | StagingError, R> =>
     Effect.gen(function*() {
       yield* ensureDir
+      stagedHere.add(key)
       const p = paths(key)
       const offset = body.offset ?? 0
       const meta: Meta = {
@@ -405,11 +408,17 @@ export const make = (dir: string, now: () => number = Date.now) => {
       Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key)))
     )
 
-  /** Drops the staged files of `key` once its content is safely in the sink and checkpointed. */
+  /**
+   * Drops the staged files of `key` once its content is safely in the sink and checkpointed. Without
+   * leftovers of earlier runs under the key, only what this run's `stage` can have left is looked at
+   * (the `.done`, when the sink copied rather than adopted it, and a meta), and nothing for a key this
+   * run did not stage.
+   */
   const remove = (key: string): Effect.Effect<void> =>
     Effect.promise(() => {
       const p = paths(key)
-      return rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`])
+      if (mayHaveFiles(key)) return rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`])
+      return stagedHere.delete(key) ? rmAll([p.done, p.meta]) : Promise.resolve()
     })
 
   /**
