@@ -15,7 +15,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { TenantFixture } from "@meeting-artifacts/graph-emulator"
-import { type ChildRun, runCli, runMeasured } from "./internal/cli.js"
+import { type ChildRun, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
 
 const BYTES = Number(argValue("--bytes") ?? 256 * 1024 ** 2)
@@ -124,15 +124,11 @@ const main = async () => {
       `  best: sync ${mibps(bestSync.seconds).toFixed(0)} MiB/s = ${ratio.toFixed(2)}x curl (${mibps(bestCurl.seconds).toFixed(0)} MiB/s), goal >= ${GOAL_RATIO}x;` +
         ` sync peak RSS ${peak.toFixed(0)} MB, goal <= ${GOAL_MB} MB`
     )
-    console.log(ok ? "PASS" : "FAIL")
-    process.exitCode = ok ? 0 : 1
+    verdict(ok)
   } finally {
     NodeFs.rmSync(work, { recursive: true, force: true })
     await emu.close()
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : String(e))
-  process.exit(1)
-})
+runBench(main)

@@ -66,3 +66,17 @@ export const runMeasured = (
 /** Runs the CLI with `args`, the bearer token in GRAPH_ACCESS_TOKEN (never on a command line). */
 export const runCli = (args: ReadonlyArray<string>, token: string, nodeFlags: ReadonlyArray<string> = []): Promise<ChildRun> =>
   runMeasured(process.execPath, [...nodeFlags, cliBin, ...args], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: token }) })
+
+/** Prints PASS or FAIL and sets the exit code to match. */
+export const verdict = (ok: boolean): void => {
+  console.log(ok ? "PASS" : "FAIL")
+  process.exitCode = ok ? 0 : 1
+}
+
+/** Runs a benchmark's `main`: a thrown error is one line on stderr and exit code 1. */
+export const runBench = (main: () => Promise<void>): void => {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(1)
+  })
+}
