@@ -26,6 +26,41 @@ const listAll = (dir: string): Array<string> =>
     .sort()
 
 describe("FileSystemSink", () => {
+  it.effect("adopt moves a complete file into place by a rename (same inode, no copy) and refuses escaping paths", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const data = bytes(70_001)
+      const staged = path.join(out, ".meeting-artifacts", "staging", "x.done")
+      fs.mkdirSync(path.dirname(staged), { recursive: true })
+      fs.writeFileSync(staged, data)
+      const inode = fs.statSync(staged).ino
+      const expected = { bytes: data.length, sha256: sha(data) }
+      const w = yield* FileSystemSink.adoptContent(out, "o/m/recording-x.mp4", staged, expected)
+      expect(w).toEqual({ path: "o/m/recording-x.mp4", ...expected })
+      expect(fs.statSync(path.join(out, "o/m/recording-x.mp4")).ino).toBe(inode)
+      expect(fs.existsSync(staged)).toBe(false)
+      expect(yield* FileSystemSink.isComplete(out, w.path, expected)).toBe(true)
+      fs.writeFileSync(staged, data)
+      const escaped = yield* Effect.exit(FileSystemSink.adoptContent(out, "../outside.mp4", staged, expected))
+      expect(Exit.isFailure(escaped)).toBe(true)
+      expect(fs.existsSync(staged)).toBe(true)
+    }))
+
+  it.effect("adopt across file systems (EXDEV) streams the file into place instead and removes it", () =>
+    Effect.gen(function*() {
+      // /dev/shm is a tmpfs on Linux, the temp dir here is not: the rename fails with EXDEV
+      const out = tempDir()
+      const data = bytes(50_000, 3)
+      const elsewhere = fs.mkdtempSync("/dev/shm/adopt-")
+      const staged = path.join(elsewhere, "x.done")
+      fs.writeFileSync(staged, data)
+      const w = yield* FileSystemSink.adoptContent(out, "o/m/transcript-x.vtt", staged, { bytes: data.length, sha256: sha(data) })
+      expect(new Uint8Array(fs.readFileSync(path.join(out, w.path)))).toEqual(data)
+      expect(fs.existsSync(staged)).toBe(false)
+      expect(listAll(out)).toEqual(["o/m/transcript-x.vtt"])
+      fs.rmSync(elsewhere, { recursive: true, force: true })
+    }))
+
   it.effect("streams to the final path with size and sha256 computed on the way", () =>
     Effect.gen(function*() {
       const out = tempDir()
