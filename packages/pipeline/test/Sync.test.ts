@@ -120,14 +120,20 @@ describe("sync", () => {
     expect(sha256(fs.readFileSync(file))).toBe(line.recording.sha256)
   })
 
-  it("a download that fully arrived before a kill is finished from staging, not fetched again", async () => {
-    const out = tempOut()
-    const r = recordings[0]!
+  /** What a run killed after a recording's body ended leaves in staging: `<key>.done` and its meta. */
+  const leaveDone = (out: string, r: { id: string; bytes: Uint8Array }, meta: Record<string, unknown>) => {
     const staging = path.join(out, ".meeting-artifacts", "staging")
     fs.mkdirSync(staging, { recursive: true })
     const key = stagingKey("recording", r.id)
-    fs.writeFileSync(path.join(staging, `${key}.json`), JSON.stringify({ contentType: "video/mp4" }))
+    fs.writeFileSync(path.join(staging, `${key}.json`), JSON.stringify(meta))
     fs.writeFileSync(path.join(staging, `${key}.done`), r.bytes)
+    return { staging, done: path.join(staging, `${key}.done`) }
+  }
+
+  it("a download that fully arrived before a kill is finished from staging, not fetched again", async () => {
+    const out = tempOut()
+    const r = recordings[0]!
+    const { staging } = leaveDone(out, r, { contentType: "video/mp4" })
     // A half-written body of another artifact is discarded.
     fs.writeFileSync(path.join(staging, `${stagingKey("recording", recordings[1]!.id)}.part`), r.bytes.subarray(0, 100))
     emu.resetCounters()
@@ -144,15 +150,10 @@ describe("sync", () => {
   it("a staged download is moved into place by a rename (the same inode: no copy), its hash taken from the meta", async () => {
     const out = tempOut()
     const r = recordings[0]!
-    const staging = path.join(out, ".meeting-artifacts", "staging")
-    fs.mkdirSync(staging, { recursive: true })
-    const key = stagingKey("recording", r.id)
-    fs.writeFileSync(
-      path.join(staging, `${key}.json`),
-      JSON.stringify({ kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes) })
-    )
-    fs.writeFileSync(path.join(staging, `${key}.done`), r.bytes)
-    const inode = fs.statSync(path.join(staging, `${key}.done`)).ino
+    const { done, staging } = leaveDone(out, r, {
+      kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes)
+    })
+    const inode = fs.statSync(done).ino
     emu.resetCounters()
     await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
     expect(emu.counters().contentRequests[r.id]).toBeUndefined()
