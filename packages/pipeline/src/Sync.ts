@@ -248,7 +248,12 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         transcriptsDownloaded: tally.downloaded.transcript,
         skipped: tally.skipped.recording + tally.skipped.transcript,
         failures: failuresCount,
-        bytes: tally.bytes
+        bytes: tally.bytes,
+        // For the run history (meeting-artifacts view).
+        requests: summary.requests,
+        retries: summary.retries,
+        throttled: summary.throttleWaits,
+        meteredCostUsd: summary.cost.total
       }
       yield* checkpoint.finishRun(runId, { status, counts: runCounts }).pipe(Effect.mapError(sinkFatal))
       const record = yield* checkpoint.getRun(runId).pipe(Effect.mapError(sinkFatal))
