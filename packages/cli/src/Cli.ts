@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
 import { syncCommand } from "./SyncCommand.js"
 import { verifyCommand } from "./VerifyCommand.js"
+import { viewCommand } from "./ViewCommand.js"
 
 // @effect/cli prints parse errors (and nothing else) through Console.error
 // before any handler runs; bin.ts holds those back to print one line instead.
@@ -23,7 +24,8 @@ export const rootCommand = Command.make("meeting-artifacts").pipe(
   Command.withSubcommands([
     syncCommand.pipe(Command.transformHandler(markStarted)),
     emulatorCommand.pipe(Command.transformHandler(markStarted)),
-    verifyCommand.pipe(Command.transformHandler(markStarted))
+    verifyCommand.pipe(Command.transformHandler(markStarted)),
+    viewCommand.pipe(Command.transformHandler(markStarted))
   ])
 )
 
