@@ -380,7 +380,7 @@ export const appJs = String.raw`"use strict";
         h("dt", null, "Correlation id"), h("dd", null, data(e.contentCorrelationId === null ? "–" : e.contentCorrelationId)),
         h("dt", null, "Date"), h("dd", null, date(set.date)),
         h("dt", null, "Recording"), h("dd", null, e.recording ? duration(set.recordingMs) + " · " + bytes(e.recording.bytes) : "–"),
-        h("dt", null, "Transcript"), h("dd", null, e.transcript ? duration(set.transcriptMs) + " · " + count(set.cueList.length) + " cues" : "–"),
+        h("dt", null, "Transcript"), h("dd", null, e.transcript ? duration(set.transcriptMs) + " · " + count(set.cueList.length) + (set.cueList.length === 1 ? " cue" : " cues") : "–"),
         h("dt", null, "Metered cost"), h("dd", null, usd(set.cost)));
       var left = h("section", null, video, notices, h("h2", null, "Talk time"),
         set.cueList.length ? talkChart(set.cueList) : h("p", { "class": "muted" }, "No cues."),
