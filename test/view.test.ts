@@ -1,0 +1,95 @@
+/**
+ * `meeting-artifacts view` over an export a real sync made from the emulator:
+ * exactly one `VIEW_URL=http://127.0.0.1:<port>/` line on stdout once it
+ * serves, the run the sync recorded in the history with its request counts,
+ * every set of the manifest listed, a clean stop on SIGTERM; exit 2 without
+ * a manifest.
+ */
+import { startEmulator } from "@meeting-artifacts/graph-emulator"
+import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { cleanEnv, collect, organizerArgs, runCli, spawnCli, tempDir } from "./helpers.js"
+
+/** Resolves with stdout's first line once it is complete. */
+const firstLine = (child: ChildProcess): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let text = ""
+    const onData = (d: Buffer) => {
+      text += d.toString("utf8")
+      const nl = text.indexOf("\n")
+      if (nl >= 0) {
+        child.stdout?.off("data", onData)
+        resolve(text.slice(0, nl))
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.on("close", (code) => reject(new Error(`view exited (${code}) before it printed VIEW_URL`)))
+  })
+
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1")
+    socket.on("connect", () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.on("error", () => resolve(true))
+  })
+
+describe("view", () => {
+  let out: string
+  let sets: number
+  beforeAll(async () => {
+    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [2048, 4096], cues: [2, 4] } })
+    try {
+      out = path.join(tempDir(), "out")
+      const r = await runCli(
+        ["sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01", "--to", "2024-03-01", "--out", out, "--graph-url", emu.baseUrl],
+        { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
+      )
+      expect(r.code, r.stderr).toBe(0)
+      sets = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").length
+    } finally {
+      await emu.close()
+    }
+  }, 90_000)
+
+  it("prints one VIEW_URL line once it serves, shows the export, and stops on SIGTERM", async () => {
+    const child = spawnCli(["view", "--out", out, "--port", "0"])
+    const done = collect(child)
+    const line = await firstLine(child)
+    expect(line).toMatch(/^VIEW_URL=http:\/\/127\.0\.0\.1:\d+\/$/)
+    const url = line.slice("VIEW_URL=".length)
+    const port = Number(new URL(url).port)
+
+    const page = await fetch(url)
+    expect(page.status).toBe(200)
+    const list = await (await fetch(`${url}api/sets?limit=500`)).json() as { total: number }
+    expect(list.total).toBe(sets)
+    const history = await (await fetch(`${url}api/runs`)).json() as { runs: Array<{ status: string; counts: Record<string, number> }> }
+    expect(history.runs.length).toBe(1)
+    expect(history.runs[0]!.status).toBe("succeeded")
+    expect(history.runs[0]!.counts.requests).toBeGreaterThan(0)
+    expect(history.runs[0]!.counts.sets).toBe(sets)
+
+    child.kill("SIGTERM")
+    const r = await done
+    // Exactly one line on stdout, whatever happened on stderr.
+    expect(r.stdout).toBe(`${line}\n`)
+    expect(r.signal === null || r.signal === "SIGTERM").toBe(true)
+    expect(await refused(port)).toBe(true)
+    // The index stays in the state folder, nowhere else.
+    expect(fs.existsSync(path.join(out, ".meeting-artifacts", "view-index.sqlite"))).toBe(true)
+  })
+
+  it("exit 2 with one line on stderr for a folder without a manifest", async () => {
+    const r = await runCli(["view", "--out", tempDir()])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr.trim().split("\n").length).toBe(1)
+    expect(r.stderr).toContain("manifest.jsonl")
+  })
+})
