@@ -88,6 +88,8 @@ process.stdout.write(
     `  ${path.join(out, "manifest.jsonl")}  (one line per recording/transcript pair)\n` +
     `  ${out}/<organizer>/<meeting>/recording-*.mp4, transcript-*.vtt\n` +
     (code === 1 ? `  ${path.join(out, "failures.jsonl")}  (items that failed)\n` : "") +
-    `Run it again: completed content is skipped, nothing is downloaded twice.\n`
+    `Run it again: completed content is skipped, nothing is downloaded twice.\n` +
+    `\nSee it in a browser (recordings with synced transcripts, search, run history):\n` +
+    `  pnpm exec meeting-artifacts view --out ${/^[\w./:@+-]+$/.test(out) ? out : JSON.stringify(out)}\n`
 )
 process.exit(code)

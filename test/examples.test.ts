@@ -53,7 +53,7 @@ describe("examples", () => {
     }
   })
 
-  it("pnpm sync (scripts/quickstart.mjs) runs the emulator and a sync, then says where the output is", async () => {
+  it("pnpm sync (scripts/quickstart.mjs) runs the emulator and a sync, then says where the output is and how to view it", async () => {
     const cwd = tempDir()
     const r = await collect(spawn(process.execPath, [path.join(repoRoot, "scripts/quickstart.mjs"), "--organizers", "2", "--meetings", "2"], {
       cwd,
@@ -63,6 +63,8 @@ describe("examples", () => {
     expect(r.code, r.stderr).toBe(0)
     const out = path.join(cwd, "out")
     expect(r.stdout).toContain(`Output: ${out}`)
+    // And ends with the command that shows it in a browser.
+    expect(r.stdout.trimEnd().split("\n").at(-1)).toBe(`  pnpm exec meeting-artifacts view --out ${out}`)
     expect(readManifest(out).length).toBeGreaterThan(0)
     // Nothing but ./out in the working directory.
     expect(fs.readdirSync(cwd)).toEqual(["out"])
