@@ -20,7 +20,7 @@ import { resolveInside } from "./internal/safePath.js"
 import { ViewerError } from "./ViewerError.js"
 
 /** Bumped whenever the index's tables change: an older index is rebuilt. */
-const INDEX_VERSION = "1"
+const INDEX_VERSION = "2"
 export const INDEX_FILE = "view-index.sqlite"
 
 // Snippet markers: private-use characters, stripped from indexed text so they only ever mark matches.
@@ -175,8 +175,9 @@ const SCHEMA = `
     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, meeting_id TEXT NOT NULL, organizer_id TEXT NOT NULL,
     correlation_id TEXT, match TEXT NOT NULL, date TEXT, recording_ms INTEGER, transcript_ms INTEGER,
     cues INTEGER, bytes INTEGER NOT NULL, cost REAL NOT NULL, failures INTEGER NOT NULL,
-    offset_ms INTEGER NOT NULL, transcript_issue TEXT, entry TEXT NOT NULL
+    offset_ms INTEGER NOT NULL, has_recording INTEGER NOT NULL, has_transcript INTEGER NOT NULL, transcript_issue TEXT
   );
+  CREATE TABLE entries (set_id INTEGER PRIMARY KEY, entry TEXT NOT NULL);
   CREATE TABLE cues (id INTEGER PRIMARY KEY, set_id INTEGER NOT NULL, start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL, speaker TEXT, text TEXT NOT NULL);
   CREATE TABLE failures (id INTEGER PRIMARY KEY, meeting_id TEXT, record TEXT NOT NULL);
@@ -215,6 +216,7 @@ const build = (
   rootReal: string,
   target: string,
   fingerprint: string,
+  stamp: string,
   entries: ReadonlyArray<Manifest.ManifestEntry>,
   failures: ReadonlyArray<Failures.FailureRecord>
 ): void => {
@@ -228,8 +230,9 @@ const build = (
     const failuresByMeeting = new Map<string, number>()
     const addFailure = db.prepare("INSERT INTO failures (meeting_id, record) VALUES (?, ?)")
     const addSet = db.prepare(`INSERT INTO sets (key, meeting_id, organizer_id, correlation_id, match, date,
-      recording_ms, transcript_ms, cues, bytes, cost, failures, offset_ms, transcript_issue, entry)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      recording_ms, transcript_ms, cues, bytes, cost, failures, offset_ms, has_recording, has_transcript, transcript_issue)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const addEntry = db.prepare("INSERT INTO entries (set_id, entry) VALUES (?, ?)")
     const addCue = db.prepare("INSERT INTO cues (set_id, start_ms, end_ms, speaker, text) VALUES (?, ?, ?, ?, ?)")
     const seen = new Set<string>()
     db.transaction(() => {
@@ -257,16 +260,18 @@ const build = (
           costOf(e),
           failuresByMeeting.get(e.meetingId) ?? 0,
           offsetOf(e),
-          issue,
-          Manifest.formatEntry(e)
+          e.recording === null ? 0 : 1,
+          e.transcript === null ? 0 : 1,
+          issue
         ).lastInsertRowid
+        addEntry.run(setId, Manifest.formatEntry(e))
         for (const c of Correlate.sortCues(cues)) {
           addCue.run(setId, c.startMs, c.endMs, c.speaker?.replace(MARKS, "") ?? null, c.text.replace(MARKS, ""))
         }
       }
     })()
     db.exec(AFTER_LOAD)
-    db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?), ('out', ?)").run(fingerprint, out)
+    db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?), ('stamp', ?), ('out', ?)").run(fingerprint, stamp, out)
   } catch (e) {
     db.close()
     fs.rmSync(tmp, { force: true })
@@ -276,23 +281,27 @@ const build = (
   fs.renameSync(tmp, target)
 }
 
-const storedFingerprint = (file: string): string | undefined => {
-  if (!fs.existsSync(file)) return undefined
+/** What the index at `file` was built from (nothing when there is none we can read). */
+const storedMeta = (file: string): { readonly fingerprint?: string; readonly stamp?: string } => {
+  if (!fs.existsSync(file)) return {}
   try {
     const db = new Database(file, { readonly: true, fileMustExist: true })
     try {
-      const row = db.prepare("SELECT value FROM meta WHERE name = 'fingerprint'").get() as { value: string } | undefined
-      return row?.value
+      const rows = db.prepare("SELECT name, value FROM meta").all() as Array<{ name: string; value: string }>
+      return Object.fromEntries(rows.map((r) => [r.name, r.value]))
     } finally {
       db.close()
     }
   } catch {
     // Not an index we can read (an older layout, a damaged file): built again.
-    return undefined
+    return {}
   }
 }
 
 // -- queries ----------------------------------------------------------------------------------
+
+const LIST_COLUMNS =
+  "key, meeting_id, organizer_id, match, date, recording_ms, transcript_ms, cues, bytes, cost, failures"
 
 const toSetRow = (r: any): SetRow => ({
   key: r.key,
@@ -322,8 +331,8 @@ const SEARCH_COUNT_CAP = 1000
 
 const open = (file: string): ExportIndex => {
   const db = new Database(file, { readonly: true, fileMustExist: true })
-  const listCache = new Map<string, Database.Statement>()
-  const setByKey = db.prepare("SELECT * FROM sets WHERE key = ?")
+  const listCache = new Map<string, { readonly page: Database.Statement; readonly count: Database.Statement }>()
+  const setByKey = db.prepare("SELECT s.*, e.entry FROM sets s JOIN entries e ON e.set_id = s.id WHERE s.key = ?")
   const cuesOf = db.prepare("SELECT start_ms, end_ms, speaker, text FROM cues WHERE set_id = ? ORDER BY start_ms, id")
   const failuresOf = db.prepare("SELECT record FROM failures WHERE meeting_id = ? ORDER BY id")
   const allFailures = db.prepare("SELECT record FROM failures ORDER BY id")
@@ -347,11 +356,11 @@ const open = (file: string): ExportIndex => {
       params.push(q.match)
     }
     const has: Record<string, string> = {
-      recording: "json_extract(entry, '$.recording') IS NOT NULL",
-      transcript: "json_extract(entry, '$.transcript') IS NOT NULL",
-      both: "json_extract(entry, '$.recording') IS NOT NULL AND json_extract(entry, '$.transcript') IS NOT NULL",
-      recordingOnly: "json_extract(entry, '$.recording') IS NOT NULL AND json_extract(entry, '$.transcript') IS NULL",
-      transcriptOnly: "json_extract(entry, '$.recording') IS NULL AND json_extract(entry, '$.transcript') IS NOT NULL"
+      recording: "has_recording = 1",
+      transcript: "has_transcript = 1",
+      both: "has_recording = 1 AND has_transcript = 1",
+      recordingOnly: "has_recording = 1 AND has_transcript = 0",
+      transcriptOnly: "has_recording = 0 AND has_transcript = 1"
     }
     if (q.has !== undefined && has[q.has] !== undefined) where.push(`(${has[q.has]})`)
     const sort = sortSql[q.sort ?? "date"] ?? "date"
@@ -360,17 +369,18 @@ const open = (file: string): ExportIndex => {
     const text = `${whereSql}\u0000${sort} ${dir}`
     let stmts = listCache.get(text)
     if (stmts === undefined) {
-      stmts = db.prepare(
-        `SELECT *, count(*) OVER () AS total FROM sets ${whereSql} ORDER BY ${sort} IS NULL, ${sort} ${dir}, id LIMIT ? OFFSET ?`
-      )
+      stmts = {
+        page: db.prepare(
+          `SELECT ${LIST_COLUMNS} FROM sets ${whereSql} ORDER BY ${sort} IS NULL, ${sort} ${dir}, id LIMIT ? OFFSET ?`
+        ),
+        count: db.prepare(`SELECT count(*) AS n FROM sets ${whereSql}`)
+      }
       listCache.set(text, stmts)
     }
     const limit = clampInt(q.limit, 1, 500, 50)
     const offset = clampInt(q.offset, 0, Number.MAX_SAFE_INTEGER, 0)
-    const rows = stmts.all(...params, limit, offset) as Array<any>
-    const total = rows.length > 0
-      ? Number(rows[0].total)
-      : Number((db.prepare(`SELECT count(*) AS n FROM sets ${whereSql}`).get(...params) as { n: number }).n)
+    const rows = stmts.page.all(...params, limit, offset) as Array<any>
+    const total = Number((stmts.count.get(...params) as { n: number }).n)
     return { total, items: rows.map(toSetRow) }
   }
 
@@ -459,11 +469,15 @@ export const openIndex = (
     }
     const stateDir = nodePath.join(rootReal, Layout.STATE_DIR)
     const file = nodePath.join(stateDir, INDEX_FILE)
-    const fingerprint = yield* Effect.try({
+    // Sizes and mtimes first (before the contents are read): unchanged, the index is current without reading the
+    // manifest; changed, the contents decide (a touched but equal manifest keeps the index).
+    const stamp = sourceStamp(rootReal)
+    const stored = storedMeta(file)
+    const fingerprint = stored.stamp === stamp ? stored.fingerprint : yield* Effect.try({
       try: () => fingerprintOf(rootReal),
       catch: (e) => new ViewerError({ operation: "open", message: `cannot read the manifest: ${(e as Error).message}`, cause: e })
     })
-    if (storedFingerprint(file) !== fingerprint) {
+    if (fingerprint === undefined || stored.fingerprint !== fingerprint) {
       const entries = yield* Manifest.read(rootReal).pipe(
         Effect.mapError((e) => new ViewerError({ operation: "open", message: e.message, cause: e }))
       )
@@ -474,7 +488,7 @@ export const openIndex = (
       yield* Effect.try({
         try: () => {
           fs.mkdirSync(stateDir, { recursive: true })
-          build(rootReal, rootReal, file, fingerprint, entries, failures)
+          build(rootReal, rootReal, file, fingerprint ?? fingerprintOf(rootReal), stamp, entries, failures)
         },
         catch: (e) =>
           new ViewerError({ operation: "index", message: `cannot build the search index in ${file}: ${(e as Error).message}`, cause: e })

@@ -93,8 +93,12 @@ describe("ExportIndex", () => {
     ;(await open(out, builds)).close()
     expect(builds).toEqual([5])
     expect(fs.statSync(file).mtimeMs).toBe(mtime)
-    // A sync adds a set.
+    // Touched but the same (a sync that changed nothing): the contents decide, no build.
     const manifest = path.join(out, "manifest.jsonl")
+    fs.utimesSync(manifest, new Date(), new Date(Date.now() + 5_000))
+    ;(await open(out, builds)).close()
+    expect(builds).toEqual([5])
+    // A sync adds a set.
     const lines = fs.readFileSync(manifest, "utf8").trim().split("\n")
     fs.writeFileSync(manifest, [...lines, lines[0]!.replaceAll("meeting-000", "meeting-new").replaceAll("rec-0", "rec-new").replaceAll("tr-0", "tr-new")].join("\n") + "\n")
     const index = await open(out, builds)

@@ -17,6 +17,13 @@ import { chromium } from "playwright-core"
 import { serve } from "../src/index.js"
 import { fixtureMp4, fixtureVtt, recordRuns, tempDir, writeExport } from "./exportFixture.js"
 
+// Functions given to page.evaluate run in the browser; this project compiles without the DOM lib.
+declare const document: any
+declare const window: any
+declare const location: any
+type HTMLVideoElement = any
+type HTMLTrackElement = any
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const screenshots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../.tmp/screenshots")
 
@@ -211,7 +218,7 @@ describe("Viewer in chromium", () => {
     expect(await page.isVisible("#no-recording")).toBe(true)
     await shot(page, "hostile")
     const injected = await page.evaluate(() => ({
-      pwned: (window as any).__pwned ?? null,
+      pwned: window.__pwned ?? null,
       scripts: [...document.querySelectorAll("script")].map((s) => s.getAttribute("src")),
       imgs: document.querySelectorAll("img").length,
       bolds: document.querySelectorAll("main b").length
@@ -235,7 +242,7 @@ describe("Viewer in chromium", () => {
     expect(failures).toContain("req-7f3a")
     expect(failures).toContain("403")
     expect(failures).toContain("Forbidden <img src=x onerror=\"window.__pwned=4\">")
-    expect(await page.evaluate(() => (window as any).__pwned ?? null)).toBe(null)
+    expect(await page.evaluate(() => window.__pwned ?? null)).toBe(null)
     await shot(page, "runs")
     await page.close()
     expect(dialogs).toEqual([])
