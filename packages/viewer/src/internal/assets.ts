@@ -49,6 +49,8 @@ h2 { font-size:16px; margin:20px 0 8px; }
 .muted { color:var(--muted); }
 .d { unicode-bidi:isolate; overflow-wrap:break-word; }
 .nowrap { white-space:nowrap; }
+.id { display:inline-block; max-width:30ch; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; vertical-align:bottom; }
+h1 .d { overflow-wrap:anywhere; }
 .notice { border-left:4px solid var(--accent); background:var(--band); padding:8px 12px; margin:8px 0; }
 .notice.bad { border-color:var(--bad); }
 .filters { display:flex; flex-wrap:wrap; gap:8px; align-items:center; margin:8px 0 12px; }
@@ -251,8 +253,8 @@ export const appJs = String.raw`"use strict";
       var rows = page.items.map(function (r) {
         return h("tr", null,
           h("td", { "class": "nowrap" }, date(r.date)),
-          h("td", null, data(r.organizerId)),
-          h("td", null, h("a", { href: hashFor("/set", { key: r.key }) }, data(r.meetingId))),
+          h("td", null, h("span", { "class": "d id", title: clean(r.organizerId), text: r.organizerId })),
+          h("td", null, h("a", { "class": "d id", title: clean(r.meetingId), href: hashFor("/set", { key: r.key }) }, clean(r.meetingId))),
           h("td", null, h("span", { "class": "pill" + (r.match === "none" ? " none" : ""), text: r.match })),
           h("td", { "class": "num" }, duration(r.recordingMs)),
           h("td", { "class": "num" }, duration(r.transcriptMs)),
@@ -345,7 +347,8 @@ export const appJs = String.raw`"use strict";
         currentIndex = i;
         if (i >= 0 && items[i]) {
           items[i].classList.add("current"); items[i].setAttribute("aria-current", "true");
-          if (scroll) {
+          if (scroll === "page") items[i].scrollIntoView({ block: "center" });
+          else if (scroll) {
             var li = items[i], top = li.offsetTop - list.offsetTop;
             if (top < list.scrollTop || top + li.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = Math.max(0, top - list.clientHeight / 3);
           }
@@ -364,6 +367,12 @@ export const appJs = String.raw`"use strict";
         if (video) { video.currentTime = at / 1000; }
       }
       if (video) {
+        video.addEventListener("error", function () {
+          if (!document.getElementById("video-error")) {
+            video.insertAdjacentElement("afterend", h("p", { "class": "notice bad", id: "video-error" },
+              "The recording cannot be played here: its file is missing, outside the export, or in a format this browser does not play."));
+          }
+        });
         video.addEventListener("timeupdate", function () { highlight(cueAt(video.currentTime * 1000), true); });
         video.addEventListener("seeked", function () { highlight(cueAt(video.currentTime * 1000), true); });
         if (startAt !== null) {
@@ -390,7 +399,7 @@ export const appJs = String.raw`"use strict";
       if (startAt !== null) {
         var i = cueAt(Number(startAt) + offset);
         if (i < 0) i = cueAt(Number(startAt) + offset + 1);
-        if (i >= 0) highlight(i, true);
+        if (i >= 0) highlight(i, "page");
       }
     });
   }
