@@ -181,4 +181,30 @@ describe("Viewer", () => {
     expect(JSON.parse(r.body.toString()).error).toBe("no such set")
     expect((await request(recording("r:nope"))).status).toBe(404)
   })
+
+  it("shows what a sync adds while it serves: the index is rebuilt and swapped in", async () => {
+    const live = path.join(root, "live")
+    fs.mkdirSync(live)
+    writeExport(live, [{ meetingId: "m-first", transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" } }])
+    const liveScope = Effect.runSync(Scope.make())
+    try {
+      const viewer = await Effect.runPromise(Scope.extend(serve({ out: live, watchIntervalMs: 50 }), liveScope))
+      const total = async () => JSON.parse((await request(`${viewer.url}api/sets`)).body.toString()).total as number
+      expect(await total()).toBe(1)
+      writeExport(live, [
+        { meetingId: "m-first", transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" } },
+        { meetingId: "m-second", transcript: { id: "tr-2", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v B>omega</v>\n" } }
+      ])
+      // Waits for the watcher (a condition, not a fixed sleep).
+      const deadline = Date.now() + 30_000
+      while ((await total()) !== 2) {
+        if (Date.now() > deadline) throw new Error("the new set never showed up")
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const hits = JSON.parse((await request(`${viewer.url}api/search?q=omega`)).body.toString())
+      expect(hits.items.map((h: { meetingId: string }) => h.meetingId)).toEqual(["m-second"])
+    } finally {
+      await Effect.runPromise(Scope.close(liveScope, Exit.void))
+    }
+  })
 })
