@@ -148,7 +148,8 @@ export const appJs = String.raw`"use strict";
   function duration(ms) {
     if (ms === null || ms === undefined) return "–";
     var m = Math.round(ms / 60000);
-    return m >= 60 ? Math.floor(m / 60) + " h " + (m % 60) + " min" : ms >= 60000 ? m + " min" : Math.round(ms / 1000) + " s";
+    return m >= 60 ? Math.floor(m / 60) + " h " + (m % 60) + " min" : ms >= 60000 ? m + " min" :
+      ms >= 10000 ? Math.round(ms / 1000) + " s" : (ms / 1000).toFixed(1) + " s";
   }
   function bytes(n) {
     if (n === null || n === undefined) return "–";
