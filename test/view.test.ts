@@ -87,6 +87,24 @@ describe("view", () => {
     expect(fs.existsSync(path.join(out, ".meeting-artifacts", "view-index.sqlite"))).toBe(true)
   })
 
+  it("--open hands the URL to the platform's opener (xdg-open here)", async () => {
+    // A stand-in xdg-open first on PATH records what it was asked to open.
+    const bin = tempDir()
+    const opened = path.join(bin, "opened.txt")
+    fs.writeFileSync(path.join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${opened}.tmp' && mv '${opened}.tmp' '${opened}'\n`, { mode: 0o755 })
+    const child = spawnCli(["view", "--out", out, "--open"], { env: cleanEnv({ PATH: `${bin}:${process.env.PATH}` }) })
+    const done = collect(child)
+    const line = await firstLine(child)
+    const deadline = Date.now() + 30_000
+    while (!fs.existsSync(opened)) {
+      if (Date.now() > deadline) throw new Error("xdg-open was never called")
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(`VIEW_URL=${fs.readFileSync(opened, "utf8")}`).toBe(line)
+    child.kill("SIGTERM")
+    expect((await done).stdout).toBe(`${line}\n`)
+  })
+
   it("exit 2 with one line on stderr for a folder without a manifest", async () => {
     const r = await runCli(["view", "--out", tempDir()])
     expect(r.code).toBe(2)
