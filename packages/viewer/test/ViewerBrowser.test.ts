@@ -200,6 +200,10 @@ describe("Viewer in chromium", () => {
     await page.waitForSelector("#player")
     await page.waitForFunction(() => Math.abs((document.querySelector("#player") as HTMLVideoElement).currentTime - 1.5) < 0.05)
     expect(await currentCue(page)).toBe(1)
+    // The words searched for are marked in the cue list.
+    expect(await page.textContent("#cues li.current mark")).toBe("budget")
+    expect(await page.locator("#cues mark").count()).toBe(1)
+    await shot(page, "search-result")
     await page.close()
   })
 

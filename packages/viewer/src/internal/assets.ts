@@ -96,7 +96,7 @@ svg.chart .axis { stroke:var(--line); }
 ol.results { list-style:none; padding:0; margin:0; }
 ol.results li { padding:8px 0; border-bottom:1px solid var(--line); }
 ol.results a { color:var(--accent); font-weight:600; text-decoration:none; }
-mark { background:var(--hl); padding:0 1px; }
+mark { background:#ffd43b; color:inherit; padding:0 1px; border-radius:2px; }
 @media (max-width: 900px) { .meeting { grid-template-columns:1fr; } }
 `
 
@@ -320,9 +320,28 @@ export const appJs = String.raw`"use strict";
       })));
   }
 
+  // Text with every word that starts with one of words in <mark> (as text nodes, never markup).
+  function marked(text, words) {
+    var span = h("span", { "class": "d" });
+    if (words.length === 0) { span.textContent = clean(text); return span; }
+    var lower = text.toLowerCase(), at = 0;
+    var re = /[\p{L}\p{N}]+/gu, m;
+    while ((m = re.exec(text)) !== null) {
+      var w = lower.slice(m.index, m.index + m[0].length);
+      if (!words.some(function (q) { return w.indexOf(q) === 0; })) continue;
+      append(span, text.slice(at, m.index));
+      span.appendChild(h("mark", { text: m[0] }));
+      at = m.index + m[0].length;
+    }
+    append(span, text.slice(at));
+    return span;
+  }
+
   function setPageView(params, current) {
     var key = params.get("key") || "";
     var startAt = params.get("t");
+    // From a search: its words are marked in the cues.
+    var words = (params.get("q") || "").toLowerCase().split(/\s+/).filter(function (w) { return w.length > 0; });
     return api("/api/set", { key: key }).then(function (set) {
       if (!current()) return;
       var e = set.entry, offset = set.offsetMs;
@@ -338,7 +357,7 @@ export const appJs = String.raw`"use strict";
           h("button", { type: "button", title: "Jump to " + clock(at), onclick: function () { seek(i); } },
             h("span", { "class": "cue-time" }, clock(at)),
             h("span", { "class": "cue-speaker" }, data(c.speaker === null ? "" : c.speaker)),
-            h("span", { "class": "cue-text" }, data(c.text))));
+            h("span", { "class": "cue-text" }, marked(c.text, words))));
       });
       var list = h("ol", { "class": "cues", id: "cues" }, items);
       var currentIndex = -1;
@@ -440,7 +459,7 @@ export const appJs = String.raw`"use strict";
         res.items.forEach(function (r) {
           var at = r.startMs + (r.offsetMs || 0);
           results.appendChild(h("li", null,
-            h("a", { href: hashFor("/set", { key: r.key, t: r.startMs }) }, data(r.meetingId), " at " + clock(at)),
+            h("a", { href: hashFor("/set", { key: r.key, t: r.startMs, q: q }) }, data(r.meetingId), " at " + clock(at)),
             h("span", { "class": "muted" }, " · ", data(r.speaker === null ? "" : r.speaker), " · organizer ", data(r.organizerId)),
             h("div", null, snippet(r.snippet))));
         });
