@@ -61,9 +61,11 @@ export const serve = (options: ViewerOptions): Effect.Effect<RunningViewer, View
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       return yield* new ViewerError({ operation: "listen", message: `--port must be an integer from 0 to 65535, not ${port}` })
     }
+    // The stamp is taken before the index is opened: a change made meanwhile is seen by the watcher.
+    const stamp = sourceStamp(options.out)
     const state: { index: ExportIndex; stamp: string; port: number } = {
       index: yield* openIndex(options.out, { onBuild: options.onIndexBuild }),
-      stamp: sourceStamp(options.out),
+      stamp,
       port: 0
     }
     yield* Effect.addFinalizer(() => Effect.sync(() => state.index.close()))
