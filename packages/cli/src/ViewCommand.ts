@@ -4,8 +4,8 @@
  * (SIGINT/SIGTERM). stdout carries exactly one line,
  * `VIEW_URL=http://127.0.0.1:<port>/`, printed once the page is served.
  *
- * Exit codes: 2 when there is nothing to show (no such folder, no manifest,
- * an unreadable manifest) or the port cannot be bound.
+ * Exit codes: 2 when there is nothing to show (no such folder; no manifest,
+ * failures.jsonl or state store; an unreadable manifest) or the port cannot be bound.
  */
 import { Command, HelpDoc, Options } from "@effect/cli"
 import * as Effect from "effect/Effect"

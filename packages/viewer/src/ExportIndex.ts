@@ -461,10 +461,13 @@ export const openIndex = (
       },
       catch: (e) => new ViewerError({ operation: "open", message: `${out} is not an export folder: ${(e as Error).message}`, cause: e })
     })
-    if (!fs.existsSync(nodePath.join(rootReal, Manifest.MANIFEST_FILE))) {
+    // A run that exported nothing (everything failed) may leave no manifest, but its failures and run are worth a look.
+    const traces = [Manifest.MANIFEST_FILE, Failures.FAILURES_FILE, nodePath.join(Layout.STATE_DIR, "state.sqlite")]
+    if (!traces.some((f) => fs.existsSync(nodePath.join(rootReal, f)))) {
       return yield* new ViewerError({
         operation: "open",
-        message: `${out} holds no ${Manifest.MANIFEST_FILE}: run meeting-artifacts sync --out ${out} first`
+        message: `${out} holds no ${Manifest.MANIFEST_FILE} (nor ${Failures.FAILURES_FILE} or a state store): ` +
+          `run meeting-artifacts sync --out ${out} first`
       })
     }
     const stateDir = nodePath.join(rootReal, Layout.STATE_DIR)

@@ -112,6 +112,21 @@ describe("ExportIndex", () => {
     }
   })
 
+  it("opens an export where everything failed (failures.jsonl, no manifest): no sets, the failures listed", async () => {
+    const out = tempDir()
+    writeExport(out, [], [
+      { kind: "organizer", id: "o-1", meetingId: null, organizerId: "o-1", reason: "Forbidden", status: 403, code: "Forbidden", requestId: "r-9", at: "2026-03-02T10:00:00Z" }
+    ])
+    fs.rmSync(path.join(out, "manifest.jsonl"))
+    const index = await open(out)
+    try {
+      expect(index.sets({}).total).toBe(0)
+      expect(index.failures().map((f) => f.requestId)).toEqual(["r-9"])
+    } finally {
+      index.close()
+    }
+  })
+
   it("refuses a folder without a manifest, writing nothing there", async () => {
     const out = tempDir()
     const exit = await Effect.runPromiseExit(ExportIndex.openIndex(out))
