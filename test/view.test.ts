@@ -111,5 +111,9 @@ describe("view", () => {
     expect(r.stdout).toBe("")
     expect(r.stderr.trim().split("\n").length).toBe(1)
     expect(r.stderr).toContain("manifest.jsonl")
+    // The run history comes from a SQLite state file only.
+    const pg = await runCli(["view", "--out", out, "--state", "postgres://localhost/state"])
+    expect(pg.code).toBe(2)
+    expect(pg.stderr).toContain("Postgres")
   })
 })

@@ -1,5 +1,5 @@
 /**
- * `meeting-artifacts view --out <dir> [--port 0] [--open]`: a local,
+ * `meeting-artifacts view --out <dir> [--port 0] [--state <sqlite file>] [--open]`: a local,
  * read-only web page over an export, on 127.0.0.1 only, until stopped
  * (SIGINT/SIGTERM). stdout carries exactly one line,
  * `VIEW_URL=http://127.0.0.1:<port>/`, printed once the page is served.
@@ -19,6 +19,11 @@ const port = Options.integer("port").pipe(
   Options.withDescription("Port on 127.0.0.1 (0: any free port)."),
   Options.withDefault(0)
 )
+const state = Options.text("state").pipe(
+  Options.withPseudoName("path"),
+  Options.withDescription("The SQLite checkpoint store the syncs used, if not the default <out>/.meeting-artifacts/state.sqlite (for the run history)."),
+  Options.optional
+)
 const open = Options.boolean("open").pipe(
   Options.withDescription("Open the page in the default browser.")
 )
@@ -32,7 +37,7 @@ const description = HelpDoc.blocks([
   HelpDoc.p("Prints VIEW_URL=http://127.0.0.1:<port>/ on stdout once it serves; stops on Ctrl-C or SIGTERM.")
 ])
 
-export const viewCommand = Command.make("view", { out, port, open }, (flags) =>
+export const viewCommand = Command.make("view", { out, port, state, open }, (flags) =>
   // Loaded on use: --help needs none of the server, the index or SQLite.
   Effect.promise(() => import("./internal/runView.js")).pipe(
     Effect.flatMap(({ runView }) => runView(flags)),

@@ -22,9 +22,13 @@ const parseJson = <A>(text: string, fallback: A): A => {
   }
 }
 
-/** The runs, oldest first; none when there is no state file or it has no runs table yet. */
-export const readRuns = (out: string): ReadonlyArray<RunEntry> => {
-  const file = Layout.defaultStatePath(out)
+/**
+ * The runs, oldest first; none when there is no state file or it has no runs
+ * table yet. `statePath`: the SQLite file a sync was given as `--state`
+ * (default `<out>/.meeting-artifacts/state.sqlite`).
+ */
+export const readRuns = (out: string, statePath?: string): ReadonlyArray<RunEntry> => {
+  const file = statePath ?? Layout.defaultStatePath(out)
   if (!fs.existsSync(file)) return []
   const db = new Database(file, { readonly: true, fileMustExist: true })
   try {

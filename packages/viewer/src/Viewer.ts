@@ -23,6 +23,8 @@ export interface ViewerOptions {
   readonly port?: number | undefined
   /** Hears when the index is (re)built, with the number of sets. */
   readonly onIndexBuild?: ((sets: number) => void) | undefined
+  /** The SQLite checkpoint store the syncs used (`--state`), for the run history; default `<out>/.meeting-artifacts/state.sqlite`. */
+  readonly statePath?: string | undefined
   /** How often to look for a changed manifest, in ms (default 2000). */
   readonly watchIntervalMs?: number | undefined
 }
@@ -72,7 +74,7 @@ export const serve = (options: ViewerOptions): Effect.Effect<RunningViewer, View
     const rootReal = yield* Effect.sync(() => fs.realpathSync(options.out))
     const server = http.createServer((req, res) => {
       try {
-        handle({ rootReal, index: () => state.index, runs: () => readRuns(rootReal), port: () => state.port }, req, res)
+        handle({ rootReal, index: () => state.index, runs: () => readRuns(rootReal, options.statePath), port: () => state.port }, req, res)
       } catch (e) {
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json; charset=utf-8", "x-content-type-options": "nosniff" })

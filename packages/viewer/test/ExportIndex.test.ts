@@ -145,5 +145,10 @@ describe("ExportIndex", () => {
     expect(runs.map((r) => [r.status, r.counts.requests])).toEqual([["succeeded", 7], ["partial", 3]])
     expect(runs[0]!.durationMs).toBeGreaterThanOrEqual(0)
     expect(fs.statSync(state).mtimeMs).toBe(before)
+    // A sync given --state elsewhere: read from there.
+    const elsewhere = path.join(tempDir(), "state.sqlite")
+    await recordRuns(out, [{ counts: { requests: 11 } }], elsewhere)
+    expect(RunHistory.readRuns(out, elsewhere).map((r) => r.counts.requests)).toEqual([11])
+    expect(RunHistory.readRuns(out).length).toBe(2)
   })
 })

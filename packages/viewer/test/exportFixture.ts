@@ -89,11 +89,12 @@ export const writeExport = (out: string, sets: ReadonlyArray<SetSpec>, failures:
 /** Record runs in the export's real checkpoint store (SQLite in the state folder). */
 export const recordRuns = (
   out: string,
-  runs: ReadonlyArray<{ readonly counts: Record<string, number>; readonly status?: CheckpointStore.RunStatus }>
+  runs: ReadonlyArray<{ readonly counts: Record<string, number>; readonly status?: CheckpointStore.RunStatus }>,
+  statePath = path.join(out, ".meeting-artifacts", "state.sqlite")
 ) =>
   Effect.runPromise(
     Effect.scoped(Effect.gen(function*() {
-      const store = yield* CheckpointStore.makeSqlite(path.join(out, ".meeting-artifacts", "state.sqlite"))
+      const store = yield* CheckpointStore.makeSqlite(statePath)
       for (const r of runs) {
         const run = yield* store.startRun({ windowFrom: "2026-03-01T00:00:00Z", windowTo: "2026-03-31T00:00:00Z", organizers: ["organizer-1"] })
         yield* store.finishRun(run.runId, { status: r.status ?? "succeeded", counts: r.counts })
