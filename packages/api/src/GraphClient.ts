@@ -106,8 +106,13 @@ export interface GraphStats {
   readonly retries: number
   /** Answers with status 429. */
   readonly throttled: number
-  /** Total time spent waiting before retries (ms), summed over fibers. */
+  /**
+   * Time (ms) during which at least one request waited because the server asked it to (a 429, or an
+   * answer with Retry-After). Wall-clock time, so never more than the time the client ran.
+   */
   readonly throttleWaitMs: number
+  /** Time (ms) during which at least one request waited to retry after another failure (5xx, refused or cut connection). */
+  readonly retryWaitMs: number
   /** Content bytes delivered to consumers. */
   readonly bytes: number
   /** Tokens fetched again after a 401. */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
 import { parseContentRange } from "../src/internal/content.js"
 import { stripCredentials } from "../src/internal/request.js"
 import { describeCause, errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
-import { limiterFor } from "../src/internal/limiter.js"
+import { EVIDENCE_MIN_THROTTLED, limiterFor } from "../src/internal/limiter.js"
 
 const now = Date.parse("2026-01-01T00:00:00Z")
 
@@ -130,15 +131,17 @@ describe("limiter", () => {
     expect(limiterFor(p)).not.toBe(limiterFor(makePolicy({ tenantKey: "tenant-b" })))
     expect(limiterFor(makePolicy())).not.toBe(limiterFor(makePolicy()))
   })
-  it("lowers its rate on 429 and wins it back on successes, within bounds", () => {
-    const l = limiterFor(makePolicy({ requestsPerSecond: 40 }))
-    l.pause(0, true)
-    expect(l.currentRate()).toBe(20)
-    for (let i = 0; i < 10; i++) l.pause(0, true)
-    expect(l.currentRate()).toBe(10) // floor: a quarter of the configured rate
-    for (let i = 0; i < 1000; i++) l.success()
-    expect(l.currentRate()).toBe(40)
-  })
+  it.effect("lowers its rate on evidence of a spent budget and wins it back on successes, within bounds", () =>
+    Effect.gen(function*() {
+      const l = limiterFor(makePolicy({ requestsPerSecond: 40 }))
+      const spentBudget = Effect.repeatN(l.throttled(0), EVIDENCE_MIN_THROTTLED - 1)
+      yield* spentBudget
+      expect(l.currentRate()).toBe(20)
+      for (let i = 0; i < 10; i++) yield* spentBudget
+      expect(l.currentRate()).toBe(10) // floor: a quarter of the configured rate
+      for (let i = 0; i < 1000; i++) yield* l.success
+      expect(l.currentRate()).toBe(40)
+    }))
 })
 
 describe("transport error text", () => {

@@ -7,7 +7,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
@@ -16,6 +18,7 @@ import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { GraphStats } from "../GraphClient.js"
 import { DecodeError, type GraphError } from "../GraphError.js"
+import { currentRetryHandler } from "../GraphRetry.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
 import type { TokenFailure, TokenProvider } from "./auth.js"
 import { describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
@@ -48,6 +51,9 @@ export interface ClientCore {
   readonly execPlain: Exec<never>
   readonly execScoped: Exec<Scope.Scope>
   readonly stats: MutableStats
+  /** Time requests waited after throttling answers, and after other failures (see `GraphStats`). */
+  readonly throttleWall: WaitTime
+  readonly retryWall: WaitTime
 }
 
 export const makeCore = (args: {
@@ -68,7 +74,9 @@ export const makeCore = (args: {
     limiter: args.limiter,
     execPlain: (req) => http.execute(req),
     execScoped: (req) => scopedHttp.execute(req),
-    stats: { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0, bytes: 0, tokenRefreshes: 0, resumes: 0 }
+    stats: { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0, retryWaitMs: 0, bytes: 0, tokenRefreshes: 0, resumes: 0 },
+    throttleWall: new WaitTime(),
+    retryWall: new WaitTime()
   }
 }
 
@@ -237,6 +245,32 @@ export const malformedFailure = (payload: string, why: string, ctx: ErrorContext
     message: `${ctx.method} ${ctx.route}: the ${payload} is not valid JSON after ${ctx.attempts} attempt(s) (${why}) [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
   })
 
+/** Why an attempt is retried, in a few words. */
+const reasonOf = (outcome: Exclude<Outcome<unknown>, { _tag: "Done" }>): string => {
+  switch (outcome._tag) {
+    case "Status":
+      return `HTTP ${outcome.status}`
+    case "Malformed":
+      return "a body that is not valid JSON"
+    case "Transport":
+      return outcome.why
+  }
+}
+
+/**
+ * The wall-clock time covered by a set of waits (their union), so that waits of concurrent requests
+ * count once: a client's wait totals never exceed the time it ran.
+ */
+export class WaitTime {
+  private coveredUntil = 0
+  /** Adds the wait [from, until) (from never decreases between calls); returns the time it adds. */
+  add(from: number, until: number): number {
+    const added = Math.max(0, until - Math.max(from, this.coveredUntil))
+    if (until > this.coveredUntil) this.coveredUntil = until
+    return added
+  }
+}
+
 /** The error an outcome that is not retried ends the call with. */
 const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: RequestSpec<A, unknown>, ctx: ErrorContext): GraphError => {
   switch (outcome._tag) {
@@ -254,7 +288,7 @@ const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: Requ
  * already holds a request slot (content downloads hold theirs for the whole body).
  */
 export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<R>, holdsSlot = false): Effect.Effect<A, GraphError, R> => {
-  const { auth, limiter, policy, stats } = core
+  const { auth, limiter, policy, retryWall, stats, throttleWall } = core
   const method = "GET"
   const loop = Effect.gen(function*() {
     let attempts = 0
@@ -282,7 +316,7 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       const paced = Effect.zipRight(limiter.take, attempt(core, spec, exec, headers, ctx))
       const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
       if (outcome._tag === "Done") {
-        limiter.success()
+        yield* limiter.success
         return outcome.value
       }
       let retryAfterMs: number | undefined
@@ -309,10 +343,7 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       }
       const decision = decideRetry({ attempts, retryAfterMs, waitedMs: waited, policy, random: Math.random() })
       if (decision._tag === "GiveUp") return yield* Effect.fail(failureOf(outcome, spec, ctx))
-      if (outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)) {
-        // Everyone using this tenant waits, not just this fiber.
-        limiter.pause(Date.now() + decision.delayMs, outcome.status === 429)
-      }
+      const now = yield* Clock.currentTimeMillis
       waited += decision.delayMs
       yield* RequestSpan.recordRetry({
         attempt: attempts,
@@ -322,8 +353,21 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
         delayMs: decision.delayMs,
         waitedMs: waited
       })
-      stats.throttleWaitMs += decision.delayMs
+      // A 429, or another answer with Retry-After: the server asked this request to wait. Only this request
+      // waits (the limiter decides whether the tenant as a whole must); other retries are backoff.
+      const throttled = outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)
+      if (throttled) {
+        yield* limiter.throttled(now + decision.delayMs)
+        stats.throttleWaitMs += throttleWall.add(now, now + decision.delayMs)
+      } else {
+        stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)
+      }
+      // the metric sums every retry's wait over requests (the stats above are wall time)
       yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
+      const onRetry = yield* FiberRef.get(currentRetryHandler)
+      if (onRetry !== null) {
+        yield* onRetry({ route: spec.route, attempt: attempts, delayMs: decision.delayMs, reason: reasonOf(outcome), throttled })
+      }
       yield* Effect.sleep(decision.delayMs)
     }
   })
