@@ -216,3 +216,34 @@ describe("sync: per-item failures and hostile ids", () => {
     }
   })
 })
+
+describe("sync: a Graph URL nobody answers on", () => {
+  it("says what it retries, gives up after the connect budget, and the summary's waits are not throttling", async () => {
+    const closed = http.createServer()
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const out = path.join(tempDir(), "out")
+    const r = await runCli(
+      ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--graph-url", `http://127.0.0.1:${port}/v1.0`, "--json"],
+      { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) }
+    )
+    expect(r.code, r.stderr).toBe(1)
+    const retries = lines(r.stderr).filter((l) => l.startsWith("retrying "))
+    expect(retries.length, r.stderr).toBeGreaterThan(0)
+    for (const l of retries) expect(l).toMatch(/^retrying \/users\/\{userId\}\/onlineMeetings\/getAll\w+\(\.\.\.\) in \d+\.\d s \(attempt \d+\): .*ECONNREFUSED/)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.failures).toBe(1)
+    expect(summary.throttleWaitMs).toBe(0)
+    expect(summary.throttleWaitMs).toBeLessThanOrEqual(summary.elapsedMs)
+    // the default connect budget (GraphPolicy.connectRetryMs, 10 s of waits per request) ends the run,
+    // not maxAttempts (10 attempts, ~50 s of backoff)
+    const waitsPerRoute = new Map<string, number>()
+    for (const l of retries) {
+      const [, route, seconds] = /^retrying (\S+) in (\d+\.\d) s/.exec(l)!
+      waitsPerRoute.set(route!, (waitsPerRoute.get(route!) ?? 0) + Number(seconds))
+    }
+    for (const waited of waitsPerRoute.values()) expect(waited).toBeLessThanOrEqual(10 + 0.05 * retries.length)
+    expect(JSON.stringify(readFailures(out))).toMatch(/could not reach the server.*connectRetryMs/)
+  }, 120_000)
+})

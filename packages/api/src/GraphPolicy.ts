@@ -37,6 +37,12 @@ export interface GraphPolicy {
   /** A content body that delivers nothing for this long counts as cut off (and is resumed). */
   readonly bodyIdleTimeoutMs: number
   /**
+   * How long (ms of waiting between attempts) a request keeps retrying when it cannot reach the server at
+   * all (connection refused, no such host, network unreachable); then the call fails with a
+   * `TransportError`. A server that is down for good should not look like minutes of silence.
+   */
+  readonly connectRetryMs: number
+  /**
    * Share the rate limiter and concurrency limits with every client in this
    * process that uses the same key (e.g. the tenant id). Without it the limits
    * belong to the client instance.
@@ -58,7 +64,8 @@ export const defaultPolicy: GraphPolicy = {
   maxResumes: 10,
   maxRedirects: 5,
   requestTimeoutMs: 120_000,
-  bodyIdleTimeoutMs: 60_000
+  bodyIdleTimeoutMs: 60_000,
+  connectRetryMs: 10_000
 }
 
 /** Statuses retried: timeouts, throttling, and transient server errors. */
@@ -149,7 +156,7 @@ export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
   for (const k of positive) {
     if (!(typeof p[k] === "number" && p[k] > 0)) throw new Error(`GraphPolicy.${k} must be a positive number; got ${p[k]}`)
   }
-  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs", "bodyIdleTimeoutMs"] as const
+  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs", "bodyIdleTimeoutMs", "connectRetryMs"] as const
   for (const k of nonNegative) {
     if (!(typeof p[k] === "number" && p[k] >= 0)) throw new Error(`GraphPolicy.${k} must be a non-negative number; got ${p[k]}`)
   }

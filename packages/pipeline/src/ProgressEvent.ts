@@ -59,6 +59,18 @@ export type ProgressEvent = Data.TaggedEnum<{
     readonly transcriptId: string | null
     readonly match: "contentCorrelationId" | "time-overlap" | "none"
   }
+  /**
+   * A Graph request is about to be sent again: its route template (no ids), the attempts so far, how long
+   * it waits, and why (`HTTP 503`, `connect ECONNREFUSED 127.0.0.1:443`, ...); `throttled` when the
+   * server asked for the wait (a 429, or Retry-After).
+   */
+  Retrying: {
+    readonly route: string
+    readonly attempt: number
+    readonly delayMs: number
+    readonly reason: string
+    readonly throttled: boolean
+  }
   /** Client statistics so far (requests, retries, throttling), emitted periodically. */
   Stats: {
     readonly requests: number

@@ -14,7 +14,7 @@
  *   the run goes on; only app/tenant-wide failures stop it.
  */
 import type { GraphError, GraphStats } from "@meeting-artifacts/api"
-import { GraphClient } from "@meeting-artifacts/api"
+import { GraphClient, handleRetries } from "@meeting-artifacts/api"
 import { correlate } from "@meeting-artifacts/correlate"
 import {
   CheckpointStore,
@@ -68,7 +68,10 @@ const dedupe = <A extends { readonly id: string }>(items: Iterable<A>): Array<A>
 export const sync = (
   options: SyncOptions
 ): Effect.Effect<RunSummary, InvalidSyncOptions | SyncFatalError, SyncServices> =>
-  Effect.flatMap(validateSyncOptions(options), (opts) => run(opts))
+  Effect.flatMap(validateSyncOptions(options), (opts) =>
+    // Every retry of a Graph request is announced, so a run that waits on an unreachable or failing
+    // server says so instead of staying silent.
+    handleRetries(run(opts), (r) => emit(ProgressEvent.Retrying(r))))
 
 const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalError, SyncServices> =>
   Effect.gen(function*() {

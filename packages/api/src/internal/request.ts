@@ -127,7 +127,21 @@ export interface RequestSpec<A, R> {
 
 type Sent =
   | { readonly _tag: "Response"; readonly res: HttpClientResponse.HttpClientResponse }
-  | { readonly _tag: "Transport"; readonly why: string }
+  | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
+
+/** Error codes of a request that never reached a server (nothing was sent). */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"])
+
+/** Whether a request error (or one of its causes) says the server could not be reached at all. */
+const isUnreachable = (error: unknown): boolean => {
+  let c: unknown = error
+  for (let depth = 0; depth < 5 && c !== null && typeof c === "object"; depth++) {
+    const code = (c as { code?: unknown }).code
+    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true
+    c = (c as { cause?: unknown }).cause
+  }
+  return false
+}
 
 /** The request and any redirect hops, credentials dropped once a hop leaves the first URL's origin. */
 export const send = <R>(
@@ -151,7 +165,10 @@ export const send = <R>(
       core.stats.requests++
       yield* Metric.increment(Metric.tagged(requestsTotal, "route", route))
       const result = yield* Effect.either(exec(HttpClientRequest.get(current.toString(), { headers: h })))
-      if (Either.isLeft(result)) return { _tag: "Transport", why: describeCause(result.left.cause ?? result.left) } as const
+      if (Either.isLeft(result)) {
+        const cause = result.left.cause ?? result.left
+        return { _tag: "Transport", why: describeCause(cause), unreachable: isUnreachable(cause) } as const
+      }
       const res = result.right
       yield* RequestSpan.annotateAnswer(res.status, res.headers)
       if (!REDIRECTS.has(res.status)) return { _tag: "Response", res } as const
@@ -180,7 +197,7 @@ export const send = <R>(
 export type Outcome<A> =
   | { readonly _tag: "Done"; readonly value: A; readonly status: number }
   | { readonly _tag: "Status"; readonly status: number; readonly body: GraphErrorBody; readonly retryAfterMs: number | undefined }
-  | { readonly _tag: "Transport"; readonly why: string }
+  | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
   | { readonly _tag: "Malformed"; readonly why: string; readonly requestId: string | null; readonly status: number }
 
 /**
@@ -293,6 +310,8 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
   const loop = Effect.gen(function*() {
     let attempts = 0
     let waited = 0
+    // waits after attempts that could not reach the server at all (bounded by policy.connectRetryMs)
+    let unreachableWaited = 0
     let refreshed = false
     let malformed = 0
     for (;;) {
@@ -343,6 +362,15 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       }
       const decision = decideRetry({ attempts, retryAfterMs, waitedMs: waited, policy, random: Math.random() })
       if (decision._tag === "GiveUp") return yield* Effect.fail(failureOf(outcome, spec, ctx))
+      if (outcome._tag === "Transport" && outcome.unreachable === true) {
+        if (unreachableWaited + decision.delayMs > policy.connectRetryMs) {
+          const why = `could not reach the server (${outcome.why}); gave up after ${attempts} attempt(s) over ${
+            Math.round(unreachableWaited / 100) / 10
+          } s (policy.connectRetryMs ${policy.connectRetryMs})`
+          return yield* Effect.fail(transportError(why, ctx))
+        }
+        unreachableWaited += decision.delayMs
+      }
       const now = yield* Clock.currentTimeMillis
       waited += decision.delayMs
       yield* RequestSpan.recordRetry({

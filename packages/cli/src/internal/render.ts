@@ -45,6 +45,8 @@ export class ProgressState {
   throttleWaits = 0
   throttleWaitMs = 0
   retries = 0
+  /** The latest retry that was not throttling (a server or connection failure), shown until a success moves on. */
+  lastRetry: string | null = null
   readonly startedAt = Date.now()
 
   apply(event: ProgressEvent): void {
@@ -60,9 +62,13 @@ export class ProgressState {
       case "ArtifactCompleted":
         if (event.skipped) this.skipped++
         else this.done++
+        this.lastRetry = null
         break
       case "ArtifactFailed":
         this.failed++
+        break
+      case "Retrying":
+        if (!event.throttled) this.lastRetry = retryLine(event)
         break
       case "Stats":
         this.throttleWaits = event.throttleWaits
@@ -94,10 +100,15 @@ export class ProgressState {
         : `bytes     ${formatBytes(this.bytes)} at ${formatBytes(elapsed > 0 ? Math.round((this.bytes * 1000) / elapsed) : 0)}/s`,
       `throttled ${this.throttleWaits} waits (${formatDuration(this.throttleWaitMs)}), ${this.retries} retries   elapsed ${
         formatDuration(elapsed)
-      }   ETA ${eta}`
+      }   ETA ${eta}`,
+      ...(this.lastRetry !== null ? [this.lastRetry] : [])
     ]
   }
 }
+
+/** What is being retried and why (route templates and error codes only: no ids, no tokens). */
+const retryLine = (event: Extract<ProgressEvent, { _tag: "Retrying" }>): string =>
+  `retrying ${event.route} in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt + 1}): ${event.reason}`
 
 /** One plain log line for an event, or null for the chatty ones. */
 export const plainLine = (event: ProgressEvent): string | null => {
@@ -112,6 +123,9 @@ export const plainLine = (event: ProgressEvent): string | null => {
       return event.skipped
         ? `already complete ${event.kind} ${event.id}`
         : `downloaded ${event.kind} ${event.id} (${formatBytes(event.bytes)})`
+    case "Retrying":
+      // Throttling shows in the summary's counts; a failing or unreachable server is said as it happens.
+      return event.throttled ? null : retryLine(event)
     case "ArtifactFailed":
       return `FAILED ${event.kind} ${event.id} of meeting ${event.meetingId}: ${event.reason}${
         event.code !== null ? ` (code ${event.code})` : ""
