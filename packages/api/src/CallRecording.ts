@@ -14,9 +14,18 @@ export const GraphDateTime = Schema.String.annotations({
   description: "An ISO 8601 timestamp exactly as Graph sent it (often 7 fractional digits)"
 })
 
+/** Ids longer than this are refused (real Graph ids are a few hundred characters): they end up in paths, logs and state. */
+export const MAX_ID_LENGTH = 4096
+
+/** A Graph id: a string of bounded length. */
+export const GraphId = Schema.String.pipe(Schema.maxLength(MAX_ID_LENGTH)).annotations({
+  identifier: "GraphId",
+  message: () => `expected a Graph id: a string of at most ${MAX_ID_LENGTH} characters`
+})
+
 export class CallRecording extends Schema.Class<CallRecording>("CallRecording")({
-  id: Schema.String,
-  meetingId: Schema.optional(Schema.NullOr(Schema.String)),
+  id: GraphId,
+  meetingId: Schema.optional(Schema.NullOr(GraphId)),
   callId: Schema.optional(Schema.NullOr(Schema.String)),
   contentCorrelationId: Schema.optional(Schema.NullOr(Schema.String)),
   createdDateTime: Schema.optional(Schema.NullOr(GraphDateTime)),

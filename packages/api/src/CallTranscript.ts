@@ -3,12 +3,12 @@
  * `transcriptContentUrl` (as unreliable as `recordingContentUrl`).
  */
 import * as Schema from "effect/Schema"
-import { GraphDateTime } from "./CallRecording.js"
+import { GraphDateTime, GraphId } from "./CallRecording.js"
 import { IdentitySet } from "./IdentitySet.js"
 
 export class CallTranscript extends Schema.Class<CallTranscript>("CallTranscript")({
-  id: Schema.String,
-  meetingId: Schema.optional(Schema.NullOr(Schema.String)),
+  id: GraphId,
+  meetingId: Schema.optional(Schema.NullOr(GraphId)),
   callId: Schema.optional(Schema.NullOr(Schema.String)),
   contentCorrelationId: Schema.optional(Schema.NullOr(Schema.String)),
   createdDateTime: Schema.optional(Schema.NullOr(GraphDateTime)),

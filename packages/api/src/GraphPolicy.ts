@@ -43,6 +43,11 @@ export interface GraphPolicy {
    */
   readonly connectRetryMs: number
   /**
+   * Largest JSON answer (a listing page, a resource) read, in bytes: a larger one fails the call with a
+   * `DecodeError` naming this limit, without reading it into memory. Graph pages are far smaller.
+   */
+  readonly maxJsonBytes: number
+  /**
    * Share the rate limiter and concurrency limits with every client in this
    * process that uses the same key (e.g. the tenant id). Without it the limits
    * belong to the client instance.
@@ -65,7 +70,8 @@ export const defaultPolicy: GraphPolicy = {
   maxRedirects: 5,
   requestTimeoutMs: 120_000,
   bodyIdleTimeoutMs: 60_000,
-  connectRetryMs: 10_000
+  connectRetryMs: 10_000,
+  maxJsonBytes: 16 * 1024 * 1024
 }
 
 /** Statuses retried: timeouts, throttling, and transient server errors. */
@@ -152,7 +158,7 @@ export const decideRetry = (args: {
 /** Validates and completes a partial policy. */
 export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
   const p: GraphPolicy = { ...defaultPolicy, ...(overrides ?? {}) }
-  const positive = ["maxAttempts", "requestsPerSecond", "burst", "maxConcurrentRequests", "maxConcurrentDownloads"] as const
+  const positive = ["maxAttempts", "requestsPerSecond", "burst", "maxConcurrentRequests", "maxConcurrentDownloads", "maxJsonBytes"] as const
   for (const k of positive) {
     if (!(typeof p[k] === "number" && p[k] > 0)) throw new Error(`GraphPolicy.${k} must be a positive number; got ${p[k]}`)
   }

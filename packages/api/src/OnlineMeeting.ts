@@ -2,7 +2,7 @@
  * The `onlineMeeting` fields this project uses. Everything else is ignored.
  */
 import * as Schema from "effect/Schema"
-import { GraphDateTime } from "./CallRecording.js"
+import { GraphDateTime, GraphId } from "./CallRecording.js"
 import { IdentitySet } from "./IdentitySet.js"
 
 export class MeetingParticipants extends Schema.Class<MeetingParticipants>("MeetingParticipants")({
@@ -17,7 +17,7 @@ export class MeetingParticipants extends Schema.Class<MeetingParticipants>("Meet
 }) {}
 
 export class OnlineMeeting extends Schema.Class<OnlineMeeting>("OnlineMeeting")({
-  id: Schema.String,
+  id: GraphId,
   subject: Schema.optional(Schema.NullOr(Schema.String)),
   joinWebUrl: Schema.optional(Schema.NullOr(Schema.String)),
   joinMeetingIdSettings: Schema.optional(Schema.NullOr(Schema.Unknown)),

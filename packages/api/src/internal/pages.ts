@@ -10,10 +10,11 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { CallRecording } from "../CallRecording.js"
+import { CallRecording, MAX_ID_LENGTH } from "../CallRecording.js"
 import { CallTranscript } from "../CallTranscript.js"
 import type { DeltaEvent, DeltaStart } from "../GraphClient.js"
 import { type BadRequest, DecodeError, type GraphError } from "../GraphError.js"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Url from "../GraphUrl.js"
 import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
@@ -69,9 +70,19 @@ export const decodeFailure = (
     route: ctx.route,
     payload,
     field,
-    message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${first?.message ?? e.message} [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
+    message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${
+      clip(first?.message ?? e.message)
+    } [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
   })
 }
+
+/** Payload text echoed in messages (parse issues quote the value they saw) is cut to this many characters. */
+const ECHO_LIMIT = 200
+
+const clip = (text: string): string => (text.length <= ECHO_LIMIT ? text : `${text.slice(0, ECHO_LIMIT)}… (${text.length} characters)`)
+
+/** An id from a payload, kept for refetching only when it is a plausible Graph id. */
+const idOf = (u: unknown): string | null => (typeof u === "string" && u.length <= MAX_ID_LENGTH ? u : null)
 
 /** A route built from caller input, or the BadRequest its builder threw. */
 export const guard = <A>(method: string, routeName: string, build: () => A): Either.Either<A, BadRequest> => {
@@ -111,12 +122,46 @@ const decodeItems = <A>(
         payload,
         resource: item.name,
         index: i,
-        id: typeof fields.id === "string" ? fields.id : null,
-        meetingId: typeof fields.meetingId === "string" ? fields.meetingId : null,
+        id: idOf(fields.id),
+        meetingId: idOf(fields.meetingId),
         error
       })
     }
     return { ...page.right, value } as ODataPage<A>
+  })
+
+/** A JSON body as text, or null when it is larger than `limit` bytes (then it is not read any further). */
+const readJson = (res: HttpClientResponse.HttpClientResponse, limit: number) => {
+  // a declared length over the limit: stop before the first chunk
+  const declared = Number(res.headers["content-length"] ?? 0)
+  return res.stream.pipe(
+    Stream.runFoldWhile(
+      { parts: [] as Array<Uint8Array>, size: declared > limit ? declared : 0 },
+      (s) => s.size <= limit,
+      (s, chunk) => {
+        s.parts.push(chunk)
+        s.size += chunk.length
+        return s
+      }
+    ),
+    Effect.map((s) => (s.size > limit ? null : Buffer.concat(s.parts, s.size).toString("utf8")))
+  )
+}
+
+const tooLarge = (payload: string, limit: number, status: number, ctx: ErrorContext, requestId: string | null): DecodeError =>
+  new DecodeError({
+    status,
+    code: null,
+    innerCode: null,
+    requestId,
+    clientRequestId: ctx.clientRequestId,
+    method: ctx.method,
+    route: ctx.route,
+    payload,
+    field: "",
+    message: `${ctx.method} ${ctx.route}: the ${payload} is larger than ${limit} bytes (GraphPolicy.maxJsonBytes); refused without reading it [request-id ${
+      requestId ?? "-"
+    }, client-request-id ${ctx.clientRequestId ?? "-"}]`
   })
 
 /**
@@ -141,8 +186,9 @@ export const getJson = <A>(
     okStatus: (s) => s >= 200 && s < 300,
     onOk: (res, ctx, requestId) =>
       Effect.gen(function*() {
-        const text = yield* Effect.either(res.text)
+        const text = yield* Effect.either(readJson(res, core.policy.maxJsonBytes))
         if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(text.left.cause ?? text.left) } as const
+        if (text.right === null) return yield* Effect.fail(tooLarge(payload, core.policy.maxJsonBytes, res.status, ctx, requestId))
         let json: unknown
         try {
           json = JSON.parse(text.right)
