@@ -103,12 +103,6 @@ const openIn = (core: ClientCore, spec: ContentSpec, offset: number, ifRange?: s
     return { res, abort: Scope.close(own, Exit.void) }
   })
 
-/** A body cut off mid-way (transport failure or stall): resumed, not failed. */
-class Cut {
-  readonly _tag = "Cut"
-  constructor(readonly why: string) {}
-}
-
 /**
  * Where one content stream stands across its pieces (the first answer, resumes, next ranges).
  * `total` is the length of this stream (not of the artifact), `delivered` counts from `base`; requests
@@ -163,7 +157,7 @@ const reportBytes = (body: Body): Effect.Effect<void> =>
     return n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
   })
 
-type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Cut | GraphError>>
+type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<GraphError>>
 
 /**
  * Checks and counts one pulled chunk: drops the `skip` bytes the consumer already has, fails a body
@@ -205,11 +199,12 @@ const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk
 
 /**
  * The body of one response, `skip` bytes the consumer already has dropped, each pull checked and
- * counted in one step (one Effect per pulled chunk, no extra stream stages). A watchdog aborts the
- * request when a pull has waited `bodyIdleTimeoutMs` for data (time the consumer spends between pulls
- * does not count); the body then fails as cut off.
+ * counted in one step (one Effect per pulled chunk, no extra stream stages). A cut (the transport
+ * failed, or a watchdog aborted the request because a pull waited `bodyIdleTimeoutMs` for data; time
+ * the consumer spends between pulls does not count) ends the piece, noted in `body.cut` for
+ * `following` to resume.
  */
-const segment = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, Cut | GraphError> =>
+const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const idle = body.core.policy.bodyIdleTimeoutMs
     const pull = yield* Stream.toPull(opened.res.stream)
@@ -228,8 +223,10 @@ const segment = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8A
       return pull
     }).pipe(
       Effect.matchEffect({
-        onFailure: (e) =>
-          Effect.fail(Option.map(e, (err) => new Cut(state.stalled ? `no data for ${idle} ms` : describeCause(err.cause ?? err)))),
+        onFailure: (e) => {
+          if (Option.isSome(e)) body.cut = state.stalled ? `no data for ${idle} ms` : describeCause(e.value.cause ?? e.value)
+          return Effect.fail(Option.none())
+        },
         onSuccess: (chunk) => {
           state.waitingSince = 0
           return acceptChunk(body, state, chunk)
@@ -238,13 +235,6 @@ const segment = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8A
     )
     return Stream.repeatEffectChunkOption(step)
   }))
-
-/** One response's body; a cut ends it (noted in `body.cut`) for `following` to resume. */
-const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
-  Stream.catchTag(segment(body, opened, skip), "Cut", (c) => {
-    body.cut = c.why
-    return Stream.empty
-  })
 
 /**
  * What follows the last piece: the first piece, a resume, the next range, or the end (None). The pieces
