@@ -6,6 +6,7 @@
  */
 import {
   BadRequest,
+  DecodeError,
   Forbidden,
   type ForbiddenReason,
   type GraphError,
@@ -159,6 +160,30 @@ export const errorFromResponse = (
     : ""
   return new BadRequest({ ...common, message: `${what}${hint}.${tail}` })
 }
+
+/** A 2xx body the client cannot use: `what` says why (after "the <payload> "). */
+export const decodeError = (args: {
+  readonly status: number
+  readonly payload: string
+  readonly field: string
+  readonly what: string
+  readonly ctx: Pick<ErrorContext, "method" | "route" | "clientRequestId">
+  readonly requestId: string | null
+}): DecodeError =>
+  new DecodeError({
+    status: args.status,
+    code: null,
+    innerCode: null,
+    requestId: args.requestId,
+    clientRequestId: args.ctx.clientRequestId,
+    method: args.ctx.method,
+    route: args.ctx.route,
+    payload: args.payload,
+    field: args.field,
+    message: `${args.ctx.method} ${args.ctx.route}: the ${args.payload} ${args.what} [request-id ${args.requestId ?? "-"}, client-request-id ${
+      args.ctx.clientRequestId ?? "-"
+    }]`
+  })
 
 export const transportError = (cause: string, ctx: ErrorContext): TransportError =>
   new TransportError({

@@ -7,7 +7,8 @@
  * as a whole waits only on evidence that its budget is spent: most answers of the last second throttled,
  * from several requests (sporadic 429s are interleaved with successes; a spent budget rejects everyone).
  * Then every request waits until the latest of those deadlines (overlapping waits overlap, never add up)
- * and the rate is halved; successes win it back slowly (AIMD), so a server limit below the configured
+ * and the rate is halved; for a minute after, each further 429 lowers it a little more (a budget near the
+ * current rate is known); successes win it back slowly (AIMD), so a server limit below the configured
  * rate costs a few 429s, not a storm.
  *
  * Times are read from Effect's Clock, so the behaviour is testable with TestClock.
@@ -22,6 +23,13 @@ export const EVIDENCE_WINDOW_MS = 1000
 export const EVIDENCE_MIN_THROTTLED = 4
 /** ...and the share of the window's answers they must be at least. */
 export const EVIDENCE_MIN_SHARE = 0.5
+/**
+ * After such evidence the tenant is known to have a budget near its current rate: for this long every
+ * further 429 lowers the rate a little (without a tenant-wide wait), so the slow recovery does not climb
+ * back over the budget into a steady trickle of 429s.
+ */
+export const BUDGET_MEMORY_MS = 60_000
+const BUDGET_STEP_DOWN = 0.8
 
 /**
  * The recent answers of a tenant and the rule that reads a spent budget from them. Pure: the caller
@@ -79,6 +87,7 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
   // -Infinity: a fresh limiter has its whole burst (also when the clock starts at 0, as TestClock does)
   let nextFree = Number.NEGATIVE_INFINITY
   let pausedUntil = Number.NEGATIVE_INFINITY
+  let budgetSeenAt = Number.NEGATIVE_INFINITY
   // One fiber at a time waits for the next slot, re-checking rate and pause when it wakes: a slot
   // reserved before the tenant slowed down must not fire at the old rate.
   const gate = Effect.unsafeMakeSemaphore(1)
@@ -97,7 +106,11 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     throttled: (retryAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const until = evidence.record(now, retryAt)
-        if (until === null) return
+        if (until === null) {
+          if (now - budgetSeenAt < BUDGET_MEMORY_MS) rate = Math.max(minRate, rate * BUDGET_STEP_DOWN)
+          return
+        }
+        budgetSeenAt = now
         if (until > pausedUntil) pausedUntil = until
         // After a pause, start from an empty burst allowance.
         if (nextFree < pausedUntil) nextFree = pausedUntil

@@ -19,7 +19,7 @@ import * as Url from "../GraphUrl.js"
 import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
 import { OnlineMeeting } from "../OnlineMeeting.js"
-import { describeCause, type ErrorContext, invalidArgument } from "./errors.js"
+import { decodeError, describeCause, type ErrorContext, invalidArgument } from "./errors.js"
 import { type ClientCore, run } from "./request.js"
 
 /** A resource the client lists or gets, with its page schema and item decoder (built once per module). */
@@ -60,20 +60,8 @@ export const decodeFailure = (
   const field = first === undefined
     ? ""
     : [...at, ...first.path].map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
-  return new DecodeError({
-    status,
-    code: null,
-    innerCode: null,
-    requestId,
-    clientRequestId: ctx.clientRequestId,
-    method: ctx.method,
-    route: ctx.route,
-    payload,
-    field,
-    message: `${ctx.method} ${ctx.route}: the ${payload} does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${
-      clip(first?.message ?? e.message)
-    } [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
-  })
+  const what = `does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${clip(first?.message ?? e.message)}`
+  return decodeError({ status, payload, field, what, ctx, requestId })
 }
 
 /** Payload text echoed in messages (parse issues quote the value they saw) is cut to this many characters. */
@@ -149,20 +137,7 @@ const readJson = (res: HttpClientResponse.HttpClientResponse, limit: number) => 
 }
 
 const tooLarge = (payload: string, limit: number, status: number, ctx: ErrorContext, requestId: string | null): DecodeError =>
-  new DecodeError({
-    status,
-    code: null,
-    innerCode: null,
-    requestId,
-    clientRequestId: ctx.clientRequestId,
-    method: ctx.method,
-    route: ctx.route,
-    payload,
-    field: "",
-    message: `${ctx.method} ${ctx.route}: the ${payload} is larger than ${limit} bytes (GraphPolicy.maxJsonBytes); refused without reading it [request-id ${
-      requestId ?? "-"
-    }, client-request-id ${ctx.clientRequestId ?? "-"}]`
-  })
+  decodeError({ status, payload, field: "", what: `is larger than ${limit} bytes (GraphPolicy.maxJsonBytes); refused without reading it`, ctx, requestId })
 
 /**
  * GET a JSON body and decode it with `schema`; with `pageOf` (a listing) and an `InvalidItem` handler

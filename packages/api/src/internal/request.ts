@@ -21,7 +21,7 @@ import { DecodeError, type GraphError } from "../GraphError.js"
 import { currentRetryHandler } from "../GraphRetry.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
 import type { TokenFailure, TokenProvider } from "./auth.js"
-import { describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
+import { decodeError, describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
 import type { Limiter } from "./limiter.js"
 import * as RequestSpan from "./requestSpan.js"
 
@@ -249,18 +249,7 @@ const tokenError = (f: TokenFailure, method: string, route: string) =>
   }, undefined)
 
 export const malformedFailure = (payload: string, why: string, ctx: ErrorContext, requestId: string | null): DecodeError =>
-  new DecodeError({
-    status: 200,
-    code: null,
-    innerCode: null,
-    requestId,
-    clientRequestId: ctx.clientRequestId,
-    method: ctx.method,
-    route: ctx.route,
-    payload,
-    field: "",
-    message: `${ctx.method} ${ctx.route}: the ${payload} is not valid JSON after ${ctx.attempts} attempt(s) (${why}) [request-id ${requestId ?? "-"}, client-request-id ${ctx.clientRequestId ?? "-"}]`
-  })
+  decodeError({ status: 200, payload, field: "", what: `is not valid JSON after ${ctx.attempts} attempt(s) (${why})`, ctx, requestId })
 
 /** Why an attempt is retried, in a few words. */
 const reasonOf = (outcome: Exclude<Outcome<unknown>, { _tag: "Done" }>): string => {
