@@ -25,6 +25,7 @@ const EVENTS: { readonly [K in ProgressEvent["_tag"]]: readonly [LogLevel, strin
   ArtifactCompleted: ["info", "artifact_completed"],
   ArtifactFailed: ["warn", "artifact_failed"],
   SetWritten: ["debug", "set_written"],
+  Retrying: ["info", "retrying"],
   Stats: null,
   RunFinished: ["info", "summary"]
 }
