@@ -1,24 +1,24 @@
 /**
- * Parquet sink through DuckDB (`@duckdb/node-api`): Hive-partitioned by
- * meeting date, readable by DuckDB, Spark, Fabric:
+ * Parquet sink through DuckDB: Hive-partitioned by meeting date, one small
+ * file per set (and per transcript's cues, and per run), readable by DuckDB,
+ * Spark, Fabric with a glob:
  *
  * ```
- * <dir>/artifact_sets/meeting_date=YYYY-MM-DD/part-0.parquet
- * <dir>/transcript_cues/meeting_date=YYYY-MM-DD/cues-<transcript>.parquet   (one file per transcript)
- * <dir>/runs/part-0.parquet
+ * <dir>/artifact_sets/meeting_date=YYYY-MM-DD/set-<setId>.parquet            merge (append: set-<setId>.<load>.parquet)
+ * <dir>/transcript_cues/meeting_date=YYYY-MM-DD/cues-<transcript>.parquet    merge (append: cues-<transcript>.<load>.parquet)
+ * <dir>/runs/run-<runId>.parquet
  * ```
  *
- * Each write rewrites the `artifact_sets` partitions it touches and the
- * transcript's own cue file: every new file is written beside the old one,
- * fsynced and renamed over it, so a reader or a kill sees the old file or the
- * new one. Order: the cue file first, then the set row, then stale cue files
- * are removed; so a set row always finds its cues (`cues` = the number of its
- * transcript's rows in `transcript_cues` with the same `load_id` and
- * `meeting_date`). A kill between the two leaves new cues beside the old row
- * (or no row): the count check shows it, and writing the set again (a re-run
- * does, as the set was not checkpointed) repairs it. `merge` replaces the rows of the set's
- * artifacts (re-pairing keeps a displaced artifact alone, match "none");
- * `append` adds rows tagged with a `load_id`.
+ * A write creates or replaces whole files of its own set and never rewrites
+ * a file holding another set's row (the partition rewrite this replaces lost
+ * every unmatched set sharing a partition with a paired one: a `NOT (... =
+ * NULL)` filter is NULL, so their rows were dropped). Each file is written
+ * beside its final name, fsynced and renamed, so a reader or a kill sees the
+ * old file or the new one. The order of a write keeps every artifact in at
+ * least one row at every instant and every row's cues on disk; see the
+ * package README ("Parquet") for the argument. A kill can leave an artifact
+ * in two rows or cues without their row; writing the set again (a re-run
+ * does) removes them.
  *
  * `artifact_sets` columns: set_id, load_id, meeting_id, organizer_id,
  * content_correlation_id, match, recording_id, recording_created_date_time,
@@ -31,19 +31,19 @@
  * `runs`: run_id, window_from, window_to, organizers, started_at, ended_at,
  * status, counts (JSON text).
  */
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api"
-import { randomBytes, randomUUID } from "node:crypto"
-import * as fs from "node:fs"
+import { randomUUID } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RunRecord } from "./CheckpointStore.js"
-import { fsyncDir } from "./internal/atomic.js"
+import { removeTempFiles } from "./internal/atomic.js"
+import { type Columns, type Duck, openDuck, readParquetFiles, type Value, writeParquet } from "./internal/duckdb.js"
+import { sinkError } from "./internal/errors.js"
+import { type IndexedSet, Locations, SetIndex } from "./internal/parquetIndex.js"
 import { segment } from "./Layout.js"
 import { type ArtifactSetWrite, artifactSetId, meetingDate, type RecordSinkService, setIdOf, type WriteDisposition } from "./RecordSink.js"
 import type { SinkError } from "./SinkError.js"
-import { sinkError } from "./internal/errors.js"
 
 const SINK = "parquet"
 
@@ -74,7 +74,7 @@ const SET_COLUMNS = [
   ["transcript_sha256", "VARCHAR"],
   ["cues", "BIGINT"],
   ["run_id", "VARCHAR"]
-] as const
+] as const satisfies Columns
 
 const CUE_COLUMNS = [
   ["transcript_id", "VARCHAR"],
@@ -86,7 +86,7 @@ const CUE_COLUMNS = [
   ["end_ms", "BIGINT"],
   ["speaker", "VARCHAR"],
   ["text", "VARCHAR"]
-] as const
+] as const satisfies Columns
 
 const RUN_COLUMNS = [
   ["run_id", "VARCHAR"],
@@ -97,283 +97,266 @@ const RUN_COLUMNS = [
   ["ended_at", "VARCHAR"],
   ["status", "VARCHAR"],
   ["counts", "VARCHAR"]
-] as const
+] as const satisfies Columns
 
-type Columns = ReadonlyArray<readonly [string, string]>
-
-const ddl = (cols: Columns) => cols.map(([n, t]) => `${n} ${t}`).join(", ")
-const names = (cols: Columns) => cols.map(([n]) => n).join(", ")
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
-const PART = "part-0.parquet"
+const SETS = "artifact_sets"
+const CUES = "transcript_cues"
+const RUNS = "runs"
+/** The single file per partition (and of `runs`) of the earlier layout, split into per-set files on open. */
+const LEGACY_PART = "part-0.parquet"
+const PARTITION = "meeting_date="
+const MERGE_SET_FILE = /^set-[0-9a-f]{32}\.parquet$/
 
 const sanitizeDate = (d: string) => (/^\d{4}-\d{2}-\d{2}$/.test(d) ? d : "unknown")
+const loadSuffix = (loadId: string) => (loadId === "" ? "" : "." + segment(loadId))
+const setFileName = (setId: string, loadId: string) => `set-${setId}${loadSuffix(loadId)}.parquet`
+const cueFileName = (transcriptId: string, loadId: string) => `cues-${segment(transcriptId)}${loadSuffix(loadId)}.parquet`
+const runFileName = (runId: string) => `run-${segment(runId)}.parquet`
 
+/** The open sink's state: one DuckDB, the index of the folder, one write at a time. */
+interface Ctx {
+  readonly root: string
+  readonly disposition: WriteDisposition
+  readonly duck: Duck
+  readonly sets: SetIndex
+  readonly setFiles: Locations
+  readonly cueFiles: Locations
+}
+
+const partDir = (root: string, table: string, date: string) => nodePath.join(root, table, `${PARTITION}${date}`)
+const dateOfFile = (file: string) => nodePath.basename(nodePath.dirname(file)).slice(PARTITION.length)
+
+/** The `*.parquet` files of a table's date partitions. */
+const listPartitions = async (root: string, table: string): Promise<Array<{ date: string; name: string }>> => {
+  const found: Array<{ date: string; name: string }> = []
+  const dirs = await fsp.readdir(nodePath.join(root, table)).catch(() => [] as Array<string>)
+  for (const d of dirs.filter((d) => d.startsWith(PARTITION)).sort()) {
+    const names = await fsp.readdir(nodePath.join(root, table, d)).catch(() => [] as Array<string>)
+    for (const name of names) {
+      if (name.endsWith(".parquet") && !name.startsWith(".")) found.push({ date: d.slice(PARTITION.length), name })
+    }
+  }
+  return found
+}
+
+/** Rows read back from Parquet hold BIGINTs as bigint; write them back as they came. */
+const rowValues = (row: Record<string, unknown>, cols: Columns): Array<Value> =>
+  cols.map(([n]) => (row[n] ?? null) as Value)
+
+/**
+ * Split files of the earlier layout (one `part-0.parquet` per partition, and
+ * one for `runs`) into one file per row, then remove them. A kill in between
+ * leaves rows twice (the old file and the new ones); the next open finishes.
+ */
+const migrateLegacy = async (duck: Duck, root: string) => {
+  for (const { date, name } of await listPartitions(root, SETS)) {
+    if (name !== LEGACY_PART) continue
+    const legacy = nodePath.join(partDir(root, SETS, date), name)
+    for (const row of await readParquetFiles(duck, [legacy], "*")) {
+      const file = nodePath.join(partDir(root, SETS, date), setFileName(String(row["set_id"]), String(row["load_id"])))
+      await writeParquet(duck, file, SET_COLUMNS, [rowValues(row, SET_COLUMNS)], "set_id")
+    }
+    await fsp.rm(legacy)
+  }
+  const legacyRuns = nodePath.join(root, RUNS, LEGACY_PART)
+  const hasLegacyRuns = await fsp.access(legacyRuns).then(() => true, () => false)
+  for (const row of hasLegacyRuns ? await readParquetFiles(duck, [legacyRuns], "*") : []) {
+    await writeParquet(duck, nodePath.join(root, RUNS, runFileName(String(row["run_id"]))), RUN_COLUMNS, [
+      rowValues(row, RUN_COLUMNS)
+    ], "run_id")
+  }
+  await fsp.rm(legacyRuns, { force: true })
+}
+
+/** Index the folder: every merge set file's ids (read in batches), every file name's dates. */
+const loadIndex = async (ctx: Ctx) => {
+  const merge: Array<string> = []
+  for (const { date, name } of await listPartitions(ctx.root, SETS)) {
+    ctx.setFiles.put(name, date)
+    if (MERGE_SET_FILE.test(name)) merge.push(nodePath.join(partDir(ctx.root, SETS, date), name))
+  }
+  for (const { date, name } of await listPartitions(ctx.root, CUES)) ctx.cueFiles.put(name, date)
+  for (let i = 0; i < merge.length; i += 500) {
+    const rows = await readParquetFiles(ctx.duck, merge.slice(i, i + 500), "set_id, recording_id, transcript_id")
+    for (const r of rows) {
+      ctx.sets.put({
+        file: String(r["filename"]),
+        setId: String(r["set_id"]),
+        recordingId: (r["recording_id"] ?? null) as string | null,
+        transcriptId: (r["transcript_id"] ?? null) as string | null
+      })
+    }
+  }
+}
+
+/** The `artifact_sets` row of a write. */
+const setRow = (w: ArtifactSetWrite, loadId: string): Array<Value> => {
+  const { set } = w
+  const r = set.recording
+  const t = set.transcript
+  return [
+    artifactSetId(set), loadId, set.meetingId, set.organizerId, set.contentCorrelationId, set.match,
+    r?.id ?? null, r?.createdDateTime ?? null, r?.endDateTime ?? null,
+    r ? (w.recording?.path ?? null) : null, r ? (w.recording?.bytes ?? null) : null,
+    r ? (w.recording?.sha256 ?? null) : null, r ? (w.recording?.contentType ?? null) : null,
+    t?.id ?? null, t?.createdDateTime ?? null, t?.endDateTime ?? null,
+    t ? (w.transcript?.path ?? null) : null, t ? (w.transcript?.bytes ?? null) : null,
+    t ? (w.transcript?.sha256 ?? null) : null, t ? w.cues.length : null,
+    w.runId ?? null
+  ]
+}
+
+/** The row an artifact displaced from `old` keeps on its own (match "none", `old`'s date and facts). */
+const residualRow = (old: Record<string, unknown>, keep: "recording" | "transcript"): Array<Value> =>
+  SET_COLUMNS.map(([n]) => {
+    if (n === "set_id") {
+      const id = (k: "recording" | "transcript") => (keep === k ? String(old[`${k}_id`]) : null)
+      return setIdOf(id("recording"), id("transcript"), String(old["meeting_id"]))
+    }
+    if (n === "match") return "none"
+    if (keep === "recording" && (n.startsWith("transcript_") || n === "cues")) return null
+    if (keep === "transcript" && n.startsWith("recording_")) return null
+    return (old[n] ?? null) as Value
+  })
+
+/** Write (or replace) one set file and record it in the index. */
+const putSetFile = async (ctx: Ctx, file: string, row: Array<Value>) => {
+  await writeParquet(ctx.duck, file, SET_COLUMNS, [row], "set_id")
+  ctx.setFiles.put(nodePath.basename(file), dateOfFile(file))
+  if (row[1] === "") {
+    ctx.sets.put({ file, setId: String(row[0]), recordingId: row[6] as string | null, transcriptId: row[13] as string | null })
+  }
+}
+
+const removeSetFile = async (ctx: Ctx, file: string) => {
+  await fsp.rm(file, { force: true })
+  ctx.setFiles.remove(nodePath.basename(file), dateOfFile(file))
+  ctx.sets.remove(file)
+}
+
+/** Before the set row: the transcript's cue file (none for no cues; `finishCues` removes an old one after the row). */
+const writeCues = async (ctx: Ctx, w: ArtifactSetWrite, tid: string, loadId: string, date: string) => {
+  if (w.cues.length === 0) return
+  const name = cueFileName(tid, loadId)
+  await writeParquet(
+    ctx.duck,
+    nodePath.join(partDir(ctx.root, CUES, date), name),
+    CUE_COLUMNS,
+    w.cues.map((c, i) => [
+      tid, loadId, w.set.meetingId, i, c.id, Math.round(c.startMs), Math.round(c.endMs), c.speaker, c.text
+    ]),
+    "seq"
+  )
+  ctx.cueFiles.put(name, date)
+}
+
+/** After the set row: drop the transcript's cue file when it has no cues, and its copies under other dates. */
+const finishCues = async (ctx: Ctx, tid: string, loadId: string, date: string, cueCount: number) => {
+  const name = cueFileName(tid, loadId)
+  for (const d of ctx.cueFiles.datesOf(name)) {
+    if (d === date && cueCount > 0) continue
+    await fsp.rm(nodePath.join(partDir(ctx.root, CUES, d), name), { force: true })
+    ctx.cueFiles.remove(name, d)
+  }
+}
+
+/** Files holding the same name as `file` under other dates (the set moved; a kill left the old one). */
+const sameNameElsewhere = (ctx: Ctx, file: string) =>
+  ctx.setFiles.datesOf(nodePath.basename(file)).filter((d) => d !== dateOfFile(file))
+    .map((d) => nodePath.join(partDir(ctx.root, SETS, d), nodePath.basename(file)))
+
+const writeAppend = async (ctx: Ctx, w: ArtifactSetWrite) => {
+  const loadId = w.runId ?? randomUUID()
+  const date = sanitizeDate(meetingDate(w.set))
+  const tid = w.set.transcript?.id ?? null
+  const file = nodePath.join(partDir(ctx.root, SETS, date), setFileName(artifactSetId(w.set), loadId))
+  if (tid !== null) await writeCues(ctx, w, tid, loadId, date)
+  await putSetFile(ctx, file, setRow(w, loadId))
+  for (const other of sameNameElsewhere(ctx, file)) await removeSetFile(ctx, other)
+  if (tid !== null) await finishCues(ctx, tid, loadId, date, w.cues.length)
+}
+
+/**
+ * Merge: the set's file replaces every file holding its recording or
+ * transcript; an artifact those held that this set does not carry keeps a
+ * row of its own. Order (each step one atomic file), so that every artifact
+ * is in at least one row at every instant and a row's cues are on disk:
+ * 1. the transcript's cue file;
+ * 2. rows of displaced artifacts that go to new files;
+ * 3. the set's own file;
+ * 4. rows of displaced artifacts that replace a file that held this set's artifacts;
+ * 5. removal of the other files that held them, and of stale cue files.
+ */
+const writeMerge = async (ctx: Ctx, w: ArtifactSetWrite) => {
+  const { set } = w
+  const date = sanitizeDate(meetingDate(set))
+  const setId = artifactSetId(set)
+  const rid = set.recording?.id ?? null
+  const tid = set.transcript?.id ?? null
+  const target = nodePath.join(partDir(ctx.root, SETS, date), setFileName(setId, ""))
+  const hits: Array<IndexedSet> = ctx.sets.holding(setId, rid, tid)
+  const hitFiles = new Set(hits.map((h) => h.file))
+  const residuals = new Map<string, Array<Value>>()
+  for (const old of await readParquetFiles(ctx.duck, hits.map((h) => h.file), "*")) {
+    if (old["load_id"] !== "") continue
+    const dir = nodePath.dirname(String(old["filename"]))
+    for (const keep of ["recording", "transcript"] as const) {
+      const id = old[`${keep}_id`] ?? null
+      if (id === null || id === (keep === "recording" ? rid : tid)) continue
+      const row = residualRow(old, keep)
+      residuals.set(nodePath.join(dir, setFileName(String(row[0]), "")), row)
+    }
+  }
+  if (tid !== null) await writeCues(ctx, w, tid, "", date)
+  for (const [file, row] of residuals) if (!hitFiles.has(file) && file !== target) await putSetFile(ctx, file, row)
+  await putSetFile(ctx, target, setRow(w, ""))
+  for (const [file, row] of residuals) if (hitFiles.has(file) && file !== target) await putSetFile(ctx, file, row)
+  for (const file of [...hitFiles, ...sameNameElsewhere(ctx, target)]) {
+    if (file !== target && !residuals.has(file)) await removeSetFile(ctx, file)
+  }
+  if (tid !== null) await finishCues(ctx, tid, "", date, w.cues.length)
+}
+
+const writeRunNow = (ctx: Ctx, r: RunRecord) =>
+  writeParquet(ctx.duck, nodePath.join(ctx.root, RUNS, runFileName(r.runId)), RUN_COLUMNS, [[
+    r.runId, r.windowFrom, r.windowTo, JSON.stringify(r.organizers), r.startedAt, r.endedAt, r.status,
+    JSON.stringify(r.counts)
+  ]], "run_id")
+
+/** Open the folder (created when missing): temp files of a killed writer removed, earlier layout split, index built. */
+const open = async (root: string, disposition: WriteDisposition): Promise<Ctx> => {
+  await fsp.mkdir(root, { recursive: true })
+  const duck = await openDuck()
+  try {
+    await Effect.runPromise(removeTempFiles(root, SINK))
+    await migrateLegacy(duck, root)
+    const ctx: Ctx = { root, disposition, duck, sets: new SetIndex(), setFiles: new Locations(), cueFiles: new Locations() }
+    await loadIndex(ctx)
+    return ctx
+  } catch (e) {
+    duck.close()
+    throw e
+  }
+}
+
+/**
+ * A Parquet record sink in `options.dir`. One writer per folder at a time
+ * (the index of the folder lives in this process).
+ */
 export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, SinkError, Scope.Scope> =>
   Effect.gen(function*() {
-    const root = nodePath.resolve(options.dir)
     const disposition = options.disposition ?? "merge"
-    const conn = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          await fsp.mkdir(root, { recursive: true })
-          const instance = await DuckDBInstance.create(":memory:", { threads: "1" })
-          const c = await DuckDBConnection.create(instance)
-          return { instance, c }
-        },
-        catch: sinkError(SINK, "open")
-      }),
-      ({ c, instance }) =>
-        Effect.sync(() => {
-          c.closeSync()
-          instance.closeSync()
-        })
-    ).pipe(Effect.map((x) => x.c))
+    const ctx = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => open(nodePath.resolve(options.dir), disposition), catch: sinkError(SINK, "open") }),
+      (c) => Effect.sync(() => c.duck.close())
+    )
     const lock = yield* Effect.makeSemaphore(1)
-
-    const run = (sql: string, values?: Array<DuckDBValue>) => conn.run(sql, values)
-    const rows = async (sql: string, values?: Array<DuckDBValue>) =>
-      (await conn.runAndReadAll(sql, values)).getRowObjectsJS() as Array<Record<string, any>>
-
-    const insert = async (table: string, cols: Columns, data: Array<Array<DuckDBValue>>) => {
-      const width = cols.length
-      for (let i = 0; i < data.length; i += 300) {
-        const batch = data.slice(i, i + 300)
-        const placeholders = batch.map(() => `(${Array.from({ length: width }, () => "?").join(", ")})`).join(", ")
-        await run(`INSERT INTO ${table} (${names(cols)}) VALUES ${placeholders}`, batch.flat())
-      }
-    }
-
-    const partDir = (table: string, date: string) => nodePath.join(root, table, `meeting_date=${sanitizeDate(date)}`)
-
-    /** Partition dates of `table` that exist on disk. */
-    const datesOf = async (table: string): Promise<Array<string>> => {
-      const dir = nodePath.join(root, table)
-      const entries = await fsp.readdir(dir).catch(() => [] as Array<string>)
-      return entries.filter((e) => e.startsWith("meeting_date=") && fs.existsSync(nodePath.join(dir, e, PART)))
-        .map((e) => e.slice("meeting_date=".length))
-    }
-
-    /** Dates of `table` partitions holding rows matching `where` (merge rows only). */
-    const datesWhere = async (table: string, where: string, values: Array<DuckDBValue>) => {
-      const dates = await datesOf(table)
-      if (dates.length === 0) return []
-      const files = dates.map((d) => lit(nodePath.join(partDir(table, d), PART))).join(", ")
-      const r = await rows(
-        `SELECT DISTINCT meeting_date FROM read_parquet([${files}], hive_partitioning = true, hive_types = {'meeting_date': VARCHAR})
-         WHERE ${where}`,
-        values
-      )
-      return r.map((x) => String(x["meeting_date"]))
-    }
-
-    /**
-     * Rewrite partition `date` of `table` as: its rows not matching `drop`,
-     * plus the rows of temp table `add` for that date; atomically.
-     */
-    const rewrite = async (table: string, cols: Columns, date: string, drop: string, dropValues: Array<DuckDBValue>, add: string) => {
-      const dir = partDir(table, date)
-      const file = nodePath.join(dir, PART)
-      const exists = fs.existsSync(file)
-      const old = exists
-        ? `SELECT ${names(cols)} FROM read_parquet(${lit(file)}, hive_partitioning = false) WHERE NOT (${drop})`
-        : `SELECT ${names(cols)} FROM ${add} WHERE 1 = 0`
-      const query = `${old} UNION ALL SELECT ${names(cols)} FROM ${add} WHERE meeting_date = ${lit(date)}`
-      const values = exists ? dropValues : []
-      const count = Number((await rows(`SELECT COUNT(*) AS n FROM (${query})`, values))[0]!["n"])
-      if (count === 0) {
-        await fsp.rm(file, { force: true })
-        return
-      }
-      await fsp.mkdir(dir, { recursive: true })
-      const temp = nodePath.join(dir, `.${PART}.${randomBytes(6).toString("hex")}.partial`)
-      try {
-        // Materialise first: COPY does not take bound parameters.
-        await run(`CREATE OR REPLACE TEMP TABLE rewrite_rows AS ${query}`, values)
-        await run(`COPY (SELECT * FROM rewrite_rows ORDER BY ALL) TO ${lit(temp)} (FORMAT parquet)`)
-        const h = await fsp.open(temp, "r+")
-        await h.sync().finally(() => h.close())
-        await fsp.rename(temp, file)
-        await fsyncDir(dir)
-      } finally {
-        await fsp.rm(temp, { force: true }).catch(() => undefined)
-        await run(`DROP TABLE IF EXISTS rewrite_rows`)
-      }
-    }
-
-    /**
-     * The cues of one transcript (one load) are one file of their own in the
-     * date partition, replaced atomically, so writing a transcript never
-     * rewrites other transcripts' cues. Written BEFORE the set row (see
-     * `writeSetNow`): a set row on disk always has its cue file.
-     */
-    const cueFileName = (tid: string, loadId: string) =>
-      `cues-${segment(tid)}${loadId === "" ? "" : "." + segment(loadId)}.parquet`
-
-    /** Step 1: write the new cue file (an empty cue list is removed only after the set row, in `finishCues`). */
-    const writeCues = async (tid: string, loadId: string, date: string) => {
-      const dir = partDir("transcript_cues", date)
-      const file = nodePath.join(dir, cueFileName(tid, loadId))
-      const n = Number((await rows(`SELECT COUNT(*) AS n FROM new_cues`))[0]!["n"])
-      if (n === 0) return
-      await fsp.mkdir(dir, { recursive: true })
-      await copyAtomic(`SELECT ${names(CUE_COLUMNS)} FROM new_cues ORDER BY seq`, dir, file)
-    }
-
-    /**
-     * Step 3, after the set row: drop the cue file when the transcript now has
-     * no cues, and copies under other dates (the set moved on a re-pair).
-     */
-    const finishCues = async (tid: string, loadId: string, date: string, cueCount: number) => {
-      const name = cueFileName(tid, loadId)
-      if (cueCount === 0) await fsp.rm(nodePath.join(partDir("transcript_cues", date), name), { force: true })
-      const tableDir = nodePath.join(root, "transcript_cues")
-      for (const d of await fsp.readdir(tableDir).catch(() => [] as Array<string>)) {
-        if (d === `meeting_date=${date}`) continue
-        await fsp.rm(nodePath.join(tableDir, d, name), { force: true })
-      }
-    }
-
-    /** COPY a query to `file` through a temp file beside it: fsync, rename, fsync dir. */
-    const copyAtomic = async (query: string, dir: string, file: string) => {
-      const temp = nodePath.join(dir, `.${nodePath.basename(file)}.${randomBytes(6).toString("hex")}.partial`)
-      try {
-        await run(`COPY (${query}) TO ${lit(temp)} (FORMAT parquet)`)
-        const h = await fsp.open(temp, "r+")
-        await h.sync().finally(() => h.close())
-        await fsp.rename(temp, file)
-        await fsyncDir(dir)
-      } finally {
-        await fsp.rm(temp, { force: true }).catch(() => undefined)
-      }
-    }
-
-    const writeSetNow = async (w: ArtifactSetWrite) => {
-      const { set } = w
-      const loadId = disposition === "merge" ? "" : (w.runId ?? randomUUID())
-      const date = sanitizeDate(meetingDate(set))
-      const rid = set.recording?.id ?? null
-      const tid = set.transcript?.id ?? null
-      const setId = artifactSetId(set)
-      await run(`CREATE OR REPLACE TEMP TABLE new_sets (${ddl(SET_COLUMNS)}, meeting_date VARCHAR)`)
-      await run(`CREATE OR REPLACE TEMP TABLE new_cues (${ddl(CUE_COLUMNS)}, meeting_date VARCHAR)`)
-      const setRow = (s: {
-        setId: string
-        match: string
-        cc: string | null
-        rec: boolean
-        tr: boolean
-        recordingId?: string | null
-        transcriptId?: string | null
-      }, d: string): Array<DuckDBValue> => [
-        s.setId, loadId, set.meetingId, set.organizerId, s.cc, s.match,
-        s.rec ? rid : (s.recordingId ?? null),
-        s.rec ? (set.recording?.createdDateTime ?? null) : null,
-        s.rec ? (set.recording?.endDateTime ?? null) : null,
-        s.rec ? (w.recording?.path ?? null) : null,
-        s.rec && w.recording ? w.recording.bytes : null,
-        s.rec ? (w.recording?.sha256 ?? null) : null,
-        s.rec ? (w.recording?.contentType ?? null) : null,
-        s.tr ? tid : (s.transcriptId ?? null),
-        s.tr ? (set.transcript?.createdDateTime ?? null) : null,
-        s.tr ? (set.transcript?.endDateTime ?? null) : null,
-        s.tr ? (w.transcript?.path ?? null) : null,
-        s.tr && w.transcript ? w.transcript.bytes : null,
-        s.tr ? (w.transcript?.sha256 ?? null) : null,
-        s.tr && set.transcript ? w.cues.length : null,
-        w.runId ?? null,
-        d
-      ]
-      await insert("new_sets", [...SET_COLUMNS, ["meeting_date", "VARCHAR"]], [
-        setRow({ setId, match: set.match, cc: set.contentCorrelationId, rec: rid !== null, tr: tid !== null }, date)
-      ])
-      if (tid !== null) {
-        await insert(
-          "new_cues",
-          [...CUE_COLUMNS, ["meeting_date", "VARCHAR"]],
-          w.cues.map((c, i) => [
-            tid, loadId, set.meetingId, i, c.id, Math.round(c.startMs), Math.round(c.endMs), c.speaker, c.text, date
-          ])
-        )
-      }
-
-      if (disposition === "append") {
-        const dropSet = `set_id = ? AND load_id = ?`
-        if (tid !== null) await writeCues(tid, loadId, date)
-        await rewrite("artifact_sets", SET_COLUMNS, date, dropSet, [setId, loadId], "new_sets")
-        if (tid !== null) await finishCues(tid, loadId, date, w.cues.length)
-        return
-      }
-
-      // merge: every partition holding one of our artifacts (or this set id) is rewritten.
-      const hit = `load_id = '' AND (set_id = ?${rid !== null ? " OR recording_id = ?" : ""}${
-        tid !== null ? " OR transcript_id = ?" : ""
-      })`
-      const hitValues: Array<DuckDBValue> = [setId, ...(rid !== null ? [rid] : []), ...(tid !== null ? [tid] : [])]
-      const dates = new Set([date, ...(await datesWhere("artifact_sets", hit, hitValues))])
-      // Cues first, set row second: a kill in between leaves the old row (or
-      // none) beside new cues, never a row whose cues are missing.
-      if (tid !== null) await writeCues(tid, "", date)
-      for (const d of dates) {
-        const file = nodePath.join(partDir("artifact_sets", d), PART)
-        if (fs.existsSync(file)) {
-          const olds = await rows(
-            `SELECT * FROM read_parquet(${lit(file)}, hive_partitioning = false) WHERE ${hit}`,
-            hitValues
-          )
-          const residuals: Array<Array<DuckDBValue>> = []
-          for (const o of olds) {
-            const keep: Array<[string | null, string | null]> = []
-            if (o["recording_id"] !== null && o["recording_id"] !== rid) keep.push([o["recording_id"], null])
-            if (o["transcript_id"] !== null && o["transcript_id"] !== tid) keep.push([null, o["transcript_id"]])
-            for (const [r, t] of keep) {
-              const row = SET_COLUMNS.map(([n]) => {
-                if (r === null && n.startsWith("recording_")) return null
-                if (t === null && (n.startsWith("transcript_") || n === "cues")) return null
-                return o[n] === undefined ? null : (typeof o[n] === "bigint" ? Number(o[n]) : o[n])
-              }) as Array<DuckDBValue>
-              row[0] = setIdOf(r, t, String(o["meeting_id"]))
-              row[5] = "none"
-              residuals.push([...row, d])
-            }
-          }
-          if (residuals.length > 0) await insert("new_sets", [...SET_COLUMNS, ["meeting_date", "VARCHAR"]], residuals)
-        }
-        await rewrite("artifact_sets", SET_COLUMNS, d, hit, hitValues, "new_sets")
-      }
-      if (tid !== null) await finishCues(tid, "", date, w.cues.length)
-    }
-
-    const writeRunNow = async (r: RunRecord) => {
-      await run(`CREATE OR REPLACE TEMP TABLE new_runs (${ddl(RUN_COLUMNS)})`)
-      await insert("new_runs", RUN_COLUMNS, [[
-        r.runId, r.windowFrom, r.windowTo, JSON.stringify(r.organizers), r.startedAt, r.endedAt, r.status,
-        JSON.stringify(r.counts)
-      ]])
-      const dir = nodePath.join(root, "runs")
-      const file = nodePath.join(dir, PART)
-      await fsp.mkdir(dir, { recursive: true })
-      const old = fs.existsSync(file)
-        ? `SELECT ${names(RUN_COLUMNS)} FROM read_parquet(${lit(file)}) WHERE run_id <> ? UNION ALL `
-        : ""
-      const temp = nodePath.join(dir, `.${PART}.${randomBytes(6).toString("hex")}.partial`)
-      try {
-        await run(`CREATE OR REPLACE TEMP TABLE rewrite_rows AS ${old}SELECT * FROM new_runs`, old ? [r.runId] : [])
-        await run(`COPY (SELECT * FROM rewrite_rows ORDER BY run_id) TO ${lit(temp)} (FORMAT parquet)`)
-        const h = await fsp.open(temp, "r+")
-        await h.sync().finally(() => h.close())
-        await fsp.rename(temp, file)
-        await fsyncDir(dir)
-      } finally {
-        await fsp.rm(temp, { force: true }).catch(() => undefined)
-      }
-    }
-
+    const serial = <A>(op: string, f: () => Promise<A>) =>
+      lock.withPermits(1)(Effect.tryPromise({ try: f, catch: sinkError(SINK, op) }))
     return {
       name: `parquet:${options.dir}`,
       disposition,
-      writeSet: (w) =>
-        lock.withPermits(1)(Effect.tryPromise({ try: () => writeSetNow(w), catch: sinkError(SINK, "writeSet") })),
-      writeRun: (r) =>
-        lock.withPermits(1)(Effect.tryPromise({ try: () => writeRunNow(r), catch: sinkError(SINK, "writeRun") }))
+      writeSet: (w) => serial("writeSet", () => (disposition === "merge" ? writeMerge(ctx, w) : writeAppend(ctx, w))),
+      writeRun: (r) => serial("writeRun", () => writeRunNow(ctx, r))
     } satisfies RecordSinkService
   })

@@ -49,9 +49,10 @@ describe("ParquetSink", () => {
       expect(r1).toMatchObject({ meeting_id: "m1", transcript_id: "t1", match: "contentCorrelationId", recording_path: "r/r1.mp4" })
       expect(Number(r1.cues)).toBe(5)
       expect(Number(r1.recording_bytes)).toBe(10)
-      expect(allFiles(dir).map((f) => f.replace(/cues-.*\.parquet$/, "cues-*.parquet"))).toEqual([
-        "artifact_sets/meeting_date=2026-03-02/part-0.parquet",
-        "artifact_sets/meeting_date=2026-03-04/part-0.parquet",
+      expect(allFiles(dir).map((f) => f.replace(/(set|cues)-.*\.parquet$/, "$1-*.parquet"))).toEqual([
+        "artifact_sets/meeting_date=2026-03-02/set-*.parquet",
+        "artifact_sets/meeting_date=2026-03-02/set-*.parquet",
+        "artifact_sets/meeting_date=2026-03-04/set-*.parquet",
         "transcript_cues/meeting_date=2026-03-02/cues-*.parquet",
         "transcript_cues/meeting_date=2026-03-04/cues-*.parquet"
       ])
@@ -59,6 +60,63 @@ describe("ParquetSink", () => {
         `SELECT * FROM read_parquet('${dir}/transcript_cues/*/*.parquet') WHERE transcript_id = 't1' AND seq = 1`
       )
       expect(cue[0]).toMatchObject({ cue_id: "c1", speaker: "Ana", text: "line 1" })
+    }))
+
+  // Issue 10: a tenant of paired sets plus unmatched ones (recording-only,
+  // transcript-only) sharing their meeting_date partition lost the unmatched
+  // rows as soon as a paired set was written after them.
+  for (const disposition of ["merge", "append"] as const) {
+    it.scoped(`keeps unmatched sets that share a partition with paired sets, over two runs (${disposition})`, () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const date = "2026-03-02"
+        const tenant = [
+          makeSet("m1", null, "t-alone", { date }),
+          makeSet("m2", "r2", "t2", { date }),
+          makeSet("m3", "r-alone", null, { date }),
+          makeSet("m4", "r4", "t4", { date }),
+          makeSet("m5", "r5", "t5", { date: "2026-03-03" })
+        ]
+        for (const runId of ["run-1", "run-2"]) {
+          const sink = yield* makeRecordSink({ _tag: "parquet", dir, disposition })
+          for (const set of tenant) yield* sink.writeSet(setWrite(set, 3, { runId }))
+        }
+        const loads = disposition === "merge" ? [""] : ["run-1", "run-2"]
+        const rows = yield* sets(dir)
+        const expected = loads.flatMap((load) =>
+          tenant.map((s) => [load, s.recording?.id ?? null, s.transcript?.id ?? null].join("|"))
+        ).sort()
+        expect(rows.map((r) => [r.load_id, r.recording_id, r.transcript_id].join("|")).sort()).toEqual(expected)
+        // 4 transcripts x 3 cues per load
+        expect(yield* cueCount(dir)).toBe(loads.length * 12)
+      }))
+  }
+
+  it.scoped("a folder of the earlier layout (one part-0.parquet per partition) is split on open and keeps every row", () =>
+    Effect.gen(function*() {
+      const fresh = tempDir()
+      const dir = tempDir()
+      const date = "2026-03-02"
+      const sink = yield* ParquetSink.make({ dir: fresh })
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t1", { date }), 2))
+      yield* sink.writeSet(setWrite(makeSet("m2", null, "t2", { date }), 3))
+      yield* sink.writeRun({ runId: "a", windowFrom: "f", windowTo: "t", organizers: ["o"], startedAt: "s", endedAt: null, status: "running", counts: {} })
+      // The earlier layout: every row of a partition in part-0.parquet, the runs in runs/part-0.parquet.
+      fs.mkdirSync(path.join(dir, `artifact_sets/meeting_date=${date}`), { recursive: true })
+      fs.mkdirSync(path.join(dir, "runs"))
+      fs.cpSync(path.join(fresh, "transcript_cues"), path.join(dir, "transcript_cues"), { recursive: true })
+      yield* query(`COPY (SELECT * FROM read_parquet('${fresh}/artifact_sets/meeting_date=${date}/*.parquet')) TO '${dir}/artifact_sets/meeting_date=${date}/part-0.parquet' (FORMAT parquet)`)
+      yield* query(`COPY (SELECT * FROM read_parquet('${fresh}/runs/*.parquet')) TO '${dir}/runs/part-0.parquet' (FORMAT parquet)`)
+      const reopened = yield* ParquetSink.make({ dir })
+      expect(allFiles(dir).filter((f) => f.endsWith("part-0.parquet"))).toEqual([])
+      expect((yield* sets(dir)).map((r) => [r.recording_id, r.transcript_id])).toEqual((yield* sets(fresh)).map((r) => [r.recording_id, r.transcript_id]))
+      expect((yield* query(`SELECT run_id FROM read_parquet('${dir}/runs/*.parquet')`)).map((r) => r.run_id)).toEqual(["a"])
+      // the split rows are indexed: pairing t2 with r1 replaces both old rows
+      yield* reopened.writeSet(setWrite(makeSet("m1", "r1", "t2", { date }), 3))
+      expect((yield* sets(dir)).map((r) => [r.recording_id, r.transcript_id, r.match]).sort()).toEqual(
+        [["r1", "t2", "contentCorrelationId"], [null, "t1", "none"]].sort()
+      )
+      expect(yield* cueCount(dir)).toBe(5)
     }))
 
   it.scoped("writing the same set twice leaves one row and its cues once", () =>
