@@ -1,0 +1,111 @@
+/**
+ * `pnpm soak kill --runs N [--seed S]`: the real CLI with every record sink
+ * (SQLite, Postgres, Parquet, Azure Blob on Azurite; merge and append) and
+ * the state on Postgres, against the emulator's `hostile` profile, SIGKILLed
+ * at a random moment N times (each attempt re-runs the same window, so kills
+ * land in discovery, downloads, manifest and sink writes alike), then run to
+ * the end. The final state must equal a clean run's: the same manifest lines,
+ * files intact, every merge sink holding the same sets (artifact ids, cue
+ * counts) as the clean run's, every append sink holding each completed run's
+ * sets. Starts its own Postgres, Azurite and emulator on loopback.
+ */
+import { startEmulator } from "@meeting-artifacts/graph-emulator"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { formatSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
+import { compareSinks, everySink, startSinkServers } from "../test/everySink.js"
+import { cleanEnv, collect, expectedArtifacts, organizerArgs, runCli, spawnCli, tempDir, verifyOutput } from "../test/helpers.js"
+import { option } from "./internal/args.js"
+
+const kills = option("runs", 20)
+const seed = option("seed", Math.floor(Math.random() * 2 ** 31))
+const mulberry32 = (s: number) => () => {
+  s = (s + 0x6d2b79f5) | 0
+  let t = Math.imul(s ^ (s >>> 15), 1 | s)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+const rand = mulberry32(seed)
+const started = Date.now()
+const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`
+console.log(`soak kill: ${kills} SIGKILLs of sync with every sink (hostile profile), seed ${seed}`)
+
+const servers = await startSinkServers()
+const emu = await startEmulator({
+  generate: {
+    organizers: 2, meetingsPerOrganizer: 5, seed: 10, spanDays: 2, recordingBytes: [4 * 1024, 32 * 1024], cues: [2, 6],
+    mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
+  },
+  faults: "hostile",
+  pageSize: 2
+})
+let failed = false
+try {
+  const base = tempDir("ma-soak-kill-")
+  const setup = async (name: string) => {
+    const dir = path.join(base, name)
+    fs.mkdirSync(dir)
+    const sinks = await everySink(dir, servers)
+    const out = path.join(dir, "out")
+    const args = [
+      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
+      "--out", out, "--graph-url", emu.baseUrl, "--json", ...sinks.args
+    ]
+    return { out, sinks, args, env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...sinks.env }) }
+  }
+  const completedRun = (stdout: string) => (JSON.parse(stdout) as { runId: string }).runId
+
+  // The clean run: the reference, and how long a run takes (kills are spread over that).
+  const clean = await setup("clean")
+  const t0 = Date.now()
+  const ref = await runCli(clean.args, { env: clean.env })
+  const runMs = Date.now() - t0
+  if (ref.code !== 0) throw new Error(`the clean run exited ${ref.code}: ${ref.stderr.slice(-2000)}`)
+  console.log(`clean run: ${runMs} ms (${elapsed()})`)
+
+  const killed = await setup("killed")
+  const completed: Array<string> = []
+  let finishedFirst = 0
+  for (let i = 1; i <= kills; i++) {
+    const delay = Math.round(200 + rand() * runMs)
+    const child = spawnCli(killed.args, { env: killed.env })
+    const timer = setTimeout(() => child.kill("SIGKILL"), delay)
+    const result = await collect(child)
+    clearTimeout(timer)
+    if (result.signal === "SIGKILL") {
+      console.log(`kill ${i}/${kills} after ${delay} ms (${elapsed()})`)
+      continue
+    }
+    // Finished before its kill: a complete run (the next ones re-run an exported window, still writing every sink).
+    if (result.code !== 0) throw new Error(`attempt ${i} exited ${result.code}: ${result.stderr.slice(-2000)}`)
+    completed.push(completedRun(result.stdout))
+    finishedFirst++
+    console.log(`kill ${i}/${kills}: the run finished before ${delay} ms (${elapsed()})`)
+  }
+  const last = await runCli(killed.args, { env: killed.env })
+  if (last.code !== 0) throw new Error(`the final run exited ${last.code}: ${last.stderr.slice(-2000)}`)
+  completed.push(completedRun(last.stdout))
+
+  const problems = [...verifyOutput(killed.out, expectedArtifacts(emu.fixture))]
+  const lines = (out: string) => fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
+  if (JSON.stringify(lines(killed.out)) !== JSON.stringify(lines(clean.out))) problems.push("manifest.jsonl differs from the clean run's")
+  problems.push(...await compareSinks(killed.out, killed.sinks, completed, servers.azureConnectionString))
+  for (const [i, spec] of killed.sinks.specs.entries()) {
+    if (spec.disposition !== "merge") continue
+    const got = formatSets(await sinkSets(spec, servers.azureConnectionString))
+    const want = formatSets(await sinkSets(clean.sinks.specs[i]!, servers.azureConnectionString))
+    if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${spec._tag}: differs from the clean run's`)
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"))
+  console.log(
+    `soak kill: passed: ${kills - finishedFirst} SIGKILLs (${finishedFirst} attempts finished first), then a final run: ` +
+      `manifest, files and ${killed.sinks.specs.length} sinks equal the clean run's (seed ${seed}, ${elapsed()})`
+  )
+} catch (e) {
+  failed = true
+  console.error(`soak kill: FAILED (seed ${seed}, ${elapsed()})\n${e instanceof Error ? e.message : String(e)}`)
+} finally {
+  await emu.close()
+  await servers.stop()
+}
+process.exitCode = failed ? 1 : 0
