@@ -70,6 +70,13 @@ const vttOf = (n: number) =>
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 
+/** How many writes `runPlan` makes for a tenant with `sinks` record sinks (what `killAfter` counts). */
+export const writesOf = (tenant: ReadonlyArray<TenantMeeting>, sinks: number): number =>
+  2 * sinks + 1 + tenantSets(tenant).reduce(
+    (n, s) => n + (s.recording === null ? 0 : 1) + (s.transcript === null ? 0 : 1) + 1 + sinks,
+    0
+  )
+
 export const runPlan = (plan: RunPlan) =>
   Effect.scoped(Effect.gen(function*() {
     let writes = 0

@@ -49,10 +49,15 @@ export const manifestSets = (out: string, load = ""): Promise<Array<SinkSet>> =>
     }))
   )
 
-/** SQLite or Postgres record sink tables. */
+/** SQLite or Postgres record sink tables (none before the sink first opened). */
 export const sqlSets = (target: { readonly sqlite: string } | { readonly pg: string }): Promise<Array<SinkSet>> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+  "sqlite" in target && !fs.existsSync(target.sqlite) ? Promise.resolve([]) : Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const sql = yield* openSql(target)
+    const tables = yield* sql.onDialectOrElse({
+      pg: () => sql.unsafe(`SELECT 1 FROM information_schema.tables WHERE table_name = 'artifact_sets'`),
+      orElse: () => sql.unsafe(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'artifact_sets'`)
+    }).pipe(Effect.orDie)
+    if (tables.length === 0) return []
     const rows = yield* sql.unsafe<Record<string, unknown>>(
       `SELECT s.load_id, s.recording_id, s.transcript_id, t.cues AS declared,
          (SELECT COUNT(*) FROM transcript_cues c WHERE c.transcript_id = s.transcript_id AND c.load_id = s.load_id) AS stored
