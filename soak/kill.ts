@@ -15,16 +15,11 @@ import * as path from "node:path"
 import { formatSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
 import { compareSinks, everySink, startSinkServers } from "../test/everySink.js"
 import { cleanEnv, collect, expectedArtifacts, organizerArgs, runCli, spawnCli, tempDir, verifyOutput } from "../test/helpers.js"
+import { mulberry32 } from "../packages/graph-emulator/src/internal/prng.js"
 import { option } from "./internal/args.js"
 
 const kills = option("runs", 20)
 const seed = option("seed", Math.floor(Math.random() * 2 ** 31))
-const mulberry32 = (s: number) => () => {
-  s = (s + 0x6d2b79f5) | 0
-  let t = Math.imul(s ^ (s >>> 15), 1 | s)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 const rand = mulberry32(seed)
 const started = Date.now()
 const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`

@@ -219,12 +219,23 @@ const residualRow = (old: Record<string, unknown>, keep: "recording" | "transcri
     return (old[n] ?? null) as Value
   })
 
+const column = (name: (typeof SET_COLUMNS)[number][0]) => SET_COLUMNS.findIndex(([n]) => n === name)
+const SET_ID = column("set_id")
+const LOAD_ID = column("load_id")
+const RECORDING_ID = column("recording_id")
+const TRANSCRIPT_ID = column("transcript_id")
+
 /** Write (or replace) one set file and record it in the index. */
 const putSetFile = async (ctx: Ctx, file: string, row: Array<Value>) => {
   await writeParquet(ctx.duck, file, SET_COLUMNS, [row], "set_id")
   ctx.setFiles.put(nodePath.basename(file), dateOfFile(file))
-  if (row[1] === "") {
-    ctx.sets.put({ file, setId: String(row[0]), recordingId: row[6] as string | null, transcriptId: row[13] as string | null })
+  if (row[LOAD_ID] === "") {
+    ctx.sets.put({
+      file,
+      setId: String(row[SET_ID]),
+      recordingId: row[RECORDING_ID] as string | null,
+      transcriptId: row[TRANSCRIPT_ID] as string | null
+    })
   }
 }
 
@@ -304,7 +315,7 @@ const writeMerge = async (ctx: Ctx, w: ArtifactSetWrite) => {
       const id = old[`${keep}_id`] ?? null
       if (id === null || id === (keep === "recording" ? rid : tid)) continue
       const row = residualRow(old, keep)
-      residuals.set(nodePath.join(dir, setFileName(String(row[0]), "")), row)
+      residuals.set(nodePath.join(dir, setFileName(String(row[SET_ID]), "")), row)
     }
   }
   if (tid !== null) await writeCues(ctx, w, tid, "", date)
