@@ -7,10 +7,9 @@
 import { parseSinkSpecs, type SinkSpec } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as path from "node:path"
 import { freshPgDatabase } from "../packages/sinks/test/support/db.js"
 import { type RunningServer, startAzurite, startPostgres } from "../packages/sinks/test/support/servers.js"
-import { formatSets, loadOf, manifestSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
+import { everySinkSpec, formatSets, loadOf, manifestSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
 
 export interface SinkServers {
   readonly pgUrl: string
@@ -41,25 +40,14 @@ export interface EverySink {
   readonly env: Record<string, string>
 }
 
-let containers = 0
-
 /**
- * Every sink kind in merge, plus Parquet and SQLite in append, in fresh
- * places under `base` (a new Postgres database each for the sink and the state).
+ * Every sink kind (`everySinkSpec`) in fresh places under `base`, and a
+ * Postgres state store (a new database each for the sink and the state).
  */
 export const everySink = async (base: string, servers: SinkServers): Promise<EverySink> => {
   const sinkDb = await Effect.runPromise(freshPgDatabase(servers.pgUrl))
   const stateDb = await Effect.runPromise(freshPgDatabase(servers.pgUrl))
-  const container = `every-sink-${process.pid}-${++containers}`
-  const sinks = [
-    `sqlite:${path.join(base, "sink.sqlite")}`,
-    `sqlite+append:${path.join(base, "history.sqlite")}`,
-    `postgres:${sinkDb}`,
-    `parquet:${path.join(base, "parquet")}`,
-    `parquet+append:${path.join(base, "parquet-history")}`,
-    `azure-blob:${container}/merge/`,
-    `azure-blob+append:${container}/history/`
-  ]
+  const sinks = everySinkSpec(base, sinkDb)
   const specs = Either.getOrThrow(parseSinkSpecs(sinks))
   return {
     args: [...sinks.flatMap((s) => ["--sink", s]), "--state", stateDb],

@@ -1,4 +1,3 @@
-import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -8,19 +7,10 @@ import { ArtifactSet } from "@meeting-artifacts/correlate"
 import { makeRecordSink, ParquetSink } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { makeSet, setWrite, tempDir } from "./support/data.js"
+import { duckRows } from "./support/sinkContents.js"
 
 /** Read the dataset back with a separate DuckDB, as a consumer would. */
-const query = (sql: string) =>
-  Effect.promise(async () => {
-    const instance = await DuckDBInstance.create(":memory:")
-    const c = await DuckDBConnection.create(instance)
-    try {
-      return (await c.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, any>>
-    } finally {
-      c.closeSync()
-      instance.closeSync()
-    }
-  })
+const query = (sql: string) => Effect.promise(() => duckRows(sql) as Promise<Array<Record<string, any>>>)
 
 const sets = (dir: string, extra = "") =>
   query(

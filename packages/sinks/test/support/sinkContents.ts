@@ -71,7 +71,8 @@ export const sqlSets = (target: { readonly sqlite: string } | { readonly pg: str
     }))
   })))
 
-const duckRows = async (sql: string): Promise<Array<Record<string, unknown>>> => {
+/** Rows of a query in a fresh DuckDB, as a consumer of the Parquet files would run it. */
+export const duckRows = async (sql: string): Promise<Array<Record<string, unknown>>> => {
   const instance = await DuckDBInstance.create(":memory:")
   const c = await DuckDBConnection.create(instance)
   try {
@@ -150,6 +151,26 @@ export const blobSets = async (connectionString: string, container: string, pref
       cues: tid === null ? null : (transcripts.get(tid) ?? "no transcript blob")
     }
   }))
+}
+
+let containers = 0
+
+/**
+ * `--sink` specs of every kind in fresh places: under `dir`, in the Postgres
+ * database `pgDatabaseUrl` and a new blob container; SQLite, Parquet and Azure
+ * Blob also in `+append`.
+ */
+export const everySinkSpec = (dir: string, pgDatabaseUrl: string): Array<string> => {
+  const container = `sinks-${process.pid}-${++containers}`
+  return [
+    `sqlite:${nodePath.join(dir, "sink.sqlite")}`,
+    `sqlite+append:${nodePath.join(dir, "history.sqlite")}`,
+    `postgres:${pgDatabaseUrl}`,
+    `parquet:${nodePath.join(dir, "parquet")}`,
+    `parquet+append:${nodePath.join(dir, "parquet-history")}`,
+    `azure-blob:${container}/merge/`,
+    `azure-blob+append:${container}/history/`
+  ]
 }
 
 /** What the sink a spec names holds (blob sinks need the Azurite connection string). */

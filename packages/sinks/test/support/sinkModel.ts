@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url"
 import { FileSystemSink, Manifest, parseSinkSpecs, type SinkSpec } from "../../src/index.js"
 import { freshPgDatabase } from "./db.js"
 import { cueCountOf, type RunPlan, runPlan, type TenantMeeting, tenantSets, writesOf } from "./modelRun.js"
-import { formatSets, loadOf, manifestSets, type SinkSet, sinkSets } from "./sinkContents.js"
+import { everySinkSpec, formatSets, loadOf, manifestSets, type SinkSet, sinkSets } from "./sinkContents.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const childScript = path.resolve(here, "../fixtures/model-run.ts")
@@ -263,22 +263,10 @@ const commandOf = (maxKillsPerRun: number) => fc.oneof(
   }
 )
 
-let sequenceCount = 0
-
 /** The sinks of one sequence, in fresh places (a Postgres database and a blob container of its own). */
 const setupReal = async (servers: ModelServers, log: (line: string) => void): Promise<Real> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ma-sink-model-"))
-  const container = `model-${process.pid}-${++sequenceCount}`
-  const pg = await Effect.runPromise(freshPgDatabase(servers.pgUrl))
-  const sinks = [
-    `sqlite:${path.join(dir, "sink.sqlite")}`,
-    `sqlite+append:${path.join(dir, "history.sqlite")}`,
-    `postgres:${pg}`,
-    `parquet:${path.join(dir, "parquet")}`,
-    `parquet+append:${path.join(dir, "parquet-history")}`,
-    `azure-blob:${container}/merge/`,
-    `azure-blob+append:${container}/history/`
-  ]
+  const sinks = everySinkSpec(dir, await Effect.runPromise(freshPgDatabase(servers.pgUrl)))
   const parsed = parseSinkSpecs(sinks)
   if (parsed._tag === "Left") throw parsed.left
   return {
