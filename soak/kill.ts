@@ -96,6 +96,8 @@ try {
     `soak kill: passed: ${kills - finishedFirst} SIGKILLs (${finishedFirst} attempts finished first), then a final run: ` +
       `manifest, files and ${killed.sinks.specs.length} sinks equal the clean run's (seed ${seed}, ${elapsed()})`
   )
+  fs.rmSync(base, { recursive: true, force: true }) // kept on failure, for a look
+
 } catch (e) {
   failed = true
   console.error(`soak kill: FAILED (seed ${seed}, ${elapsed()})\n${e instanceof Error ? e.message : String(e)}`)
