@@ -8,15 +8,16 @@ import type { TokenCredential } from "@azure/identity"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { CallRecording } from "./CallRecording.js"
 import type { CallTranscript } from "./CallTranscript.js"
 import type { BadRequest, GraphError } from "./GraphError.js"
+import * as GraphCredentials from "./GraphCredentials.js"
 import type { GraphPolicy } from "./GraphPolicy.js"
 import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
 import type { OnlineMeeting } from "./OnlineMeeting.js"
@@ -216,16 +217,29 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
     Layer.provide(GraphClient.layerWithoutHttpClient(options), nodeHttpClient)
 
   /**
-   * From configuration: `GRAPH_BASE_URL` (default Graph v1.0) and
-   * `GRAPH_ACCESS_TOKEN` (static token) if set, else `DefaultAzureCredential`
-   * (AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET or certificate,
-   * managed identity, ...; honours AZURE_AUTHORITY_HOST).
+   * From configuration (the environment by default): `GRAPH_BASE_URL` (default Graph v1.0) and the
+   * credential `GraphCredentials.config` resolves (`GRAPH_ACCESS_TOKEN`, else `AZURE_*` through
+   * `@azure/identity`; `GRAPH_SCOPE`), the same rule the CLI uses. `accessToken`, when given and set,
+   * replaces that resolution with a static token.
    */
   static readonly layerConfig = (options?: {
     readonly baseUrl?: Config.Config<string> | undefined
     readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
     readonly policy?: Partial<GraphPolicy> | undefined
   }): Layer.Layer<GraphClient, ConfigError.ConfigError | BadRequest> =>
-    Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), nodeHttpClient)
+    Layer.provide(
+      Layer.effect(
+        GraphClient,
+        Effect.gen(function*() {
+          const baseUrl = options?.baseUrl === undefined ? yield* GraphCredentials.baseUrlConfig : yield* options.baseUrl
+          const token = options?.accessToken === undefined ? Option.none() : yield* options.accessToken
+          const resolved = Option.isSome(token)
+            ? { credential: token.value, scope: undefined }
+            : yield* GraphCredentials.fromConfig
+          return yield* internal.make({ baseUrl, credential: resolved.credential, scope: resolved.scope, policy: options?.policy })
+        })
+      ),
+      nodeHttpClient
+    )
 }
 

@@ -58,6 +58,33 @@ describe("credentials", () => {
       expect(Chunk.size(recs)).toBe(MEETINGS)
     }))
 
+  it.live("layerConfig resolves AZURE_* like the CLI: a client secret at AZURE_AUTHORITY_HOST, from the ConfigProvider", () =>
+    Effect.gen(function*() {
+      emu.resetCounters()
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["GRAPH_BASE_URL", emu.baseUrl],
+          ["AZURE_TENANT_ID", emu.authority!.tenantId],
+          ["AZURE_CLIENT_ID", emu.authority!.clientId],
+          ["AZURE_CLIENT_SECRET", emu.authority!.clientSecret],
+          ["AZURE_AUTHORITY_HOST", emu.authority!.authorityHost]
+        ])
+      )
+      const recs = yield* Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      expect(Chunk.size(recs)).toBe(MEETINGS)
+      expect(emu.counters().tokensIssued).toBe(1)
+    }))
+
+  it.live("layerConfig with a set-but-empty GRAPH_ACCESS_TOKEN fails with a ConfigError before any request", () =>
+    Effect.gen(function*() {
+      emu.resetCounters()
+      const config = ConfigProvider.fromMap(new Map([["GRAPH_BASE_URL", emu.baseUrl], ["GRAPH_ACCESS_TOKEN", ""]]))
+      const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config)))))
+      expect(e._op).toBe("InvalidData")
+      expect(String(e)).toMatch(/GRAPH_ACCESS_TOKEN is set but empty/)
+      expect(emu.counters().total).toBe(0)
+    }))
+
   it.live("an invalid base URL fails the layer with a typed BadRequest", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layer({ baseUrl: "graph.microsoft.com/v1.0", credential: credential() })))
