@@ -155,16 +155,68 @@ export const decideRetry = (args: {
   return { _tag: "Retry", delayMs }
 }
 
+type NumericKey = Exclude<keyof GraphPolicy, "tenantKey">
+
+/** What values a knob accepts. */
+export interface PolicyBound {
+  readonly integer: boolean
+  /** Smallest value accepted. */
+  readonly min: number
+  /** Largest value accepted (Infinity: no cap). */
+  readonly max: number
+}
+
+const positive: PolicyBound = { integer: false, min: Number.MIN_VALUE, max: Infinity }
+const positiveInteger: PolicyBound = { integer: true, min: 1, max: Infinity }
+const nonNegative: PolicyBound = { integer: false, min: 0, max: Infinity }
+
+/**
+ * The values each knob accepts: the one place they are defined. `makePolicy` checks them, and so do
+ * the callers that take a knob from a user (`sync`'s `concurrency`, the CLI's `--rate`, ...), through
+ * `policyValueProblem`.
+ */
+export const policyBounds: { readonly [K in NumericKey]: PolicyBound } = {
+  maxAttempts: positiveInteger,
+  baseDelayMs: nonNegative,
+  maxBackoffMs: nonNegative,
+  maxSingleWaitMs: nonNegative,
+  maxTotalRetryMs: nonNegative,
+  requestsPerSecond: positive,
+  burst: positive,
+  maxConcurrentRequests: positiveInteger,
+  // Each download holds a connection and a staging file; past 64 a tenant only collects 429s.
+  maxConcurrentDownloads: { integer: true, min: 1, max: 64 },
+  malformedPageRetries: nonNegative,
+  maxResumes: nonNegative,
+  maxRedirects: nonNegative,
+  requestTimeoutMs: nonNegative,
+  bodyIdleTimeoutMs: nonNegative,
+  connectRetryMs: nonNegative,
+  maxJsonBytes: positiveInteger
+}
+
+/** "a positive number", "an integer from 1 to 64", ... */
+export const describeBound = (b: PolicyBound): string => {
+  if (b.max !== Infinity) return `${b.integer ? "an integer" : "a number"} from ${b.min} to ${b.max}`
+  if (b.min === 0) return `a non-negative ${b.integer ? "integer" : "number"}`
+  if (b.min === Number.MIN_VALUE || b.min === 1) return `a positive ${b.integer ? "integer" : "number"}`
+  return `${b.integer ? "an integer" : "a number"} of at least ${b.min}`
+}
+
+/** Why `value` is not acceptable for `key` ("must be an integer from 1 to 64"), or undefined when it is. */
+export const policyValueProblem = (key: NumericKey, value: unknown): string | undefined => {
+  const b = policyBounds[key]
+  const ok = typeof value === "number" && Number.isFinite(value) && value >= b.min && value <= b.max &&
+    (!b.integer || Number.isInteger(value))
+  return ok ? undefined : `must be ${describeBound(b)}`
+}
+
 /** Validates and completes a partial policy. */
 export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
   const p: GraphPolicy = { ...defaultPolicy, ...(overrides ?? {}) }
-  const positive = ["maxAttempts", "requestsPerSecond", "burst", "maxConcurrentRequests", "maxConcurrentDownloads", "maxJsonBytes"] as const
-  for (const k of positive) {
-    if (!(typeof p[k] === "number" && p[k] > 0)) throw new Error(`GraphPolicy.${k} must be a positive number; got ${p[k]}`)
-  }
-  const nonNegative = ["baseDelayMs", "maxBackoffMs", "maxSingleWaitMs", "maxTotalRetryMs", "malformedPageRetries", "maxResumes", "maxRedirects", "requestTimeoutMs", "bodyIdleTimeoutMs", "connectRetryMs"] as const
-  for (const k of nonNegative) {
-    if (!(typeof p[k] === "number" && p[k] >= 0)) throw new Error(`GraphPolicy.${k} must be a non-negative number; got ${p[k]}`)
+  for (const k of Object.keys(policyBounds) as Array<NumericKey>) {
+    const problem = policyValueProblem(k, p[k])
+    if (problem !== undefined) throw new Error(`GraphPolicy.${k} ${problem}; got ${p[k]}`)
   }
   return p
 }

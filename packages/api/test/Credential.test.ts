@@ -80,7 +80,7 @@ describe("credentials", () => {
       emu.resetCounters()
       const config = ConfigProvider.fromMap(new Map([["GRAPH_BASE_URL", emu.baseUrl], ["GRAPH_ACCESS_TOKEN", ""]]))
       const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config)))))
-      expect(e._op).toBe("InvalidData")
+      expect("_op" in e && e._op).toBe("InvalidData")
       expect(String(e)).toMatch(/GRAPH_ACCESS_TOKEN is set but empty/)
       expect(emu.counters().total).toBe(0)
     }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
-import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, retryDelay } from "../src/GraphPolicy.js"
+import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, policyValueProblem, retryDelay } from "../src/GraphPolicy.js"
 import { parseContentRange } from "../src/internal/content.js"
 import { stripCredentials } from "../src/internal/request.js"
 import { describeCause, errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
@@ -70,6 +70,15 @@ describe("decideRetry", () => {
   })
   it("rejects nonsense policies with a clear message", () => {
     expect(() => makePolicy({ requestsPerSecond: 0 })).toThrow(/requestsPerSecond must be a positive number/)
+  })
+  it("checks every knob against its one bound: downloads 1-64 integers, requests positive integers, rates finite", () => {
+    expect(() => makePolicy({ maxConcurrentDownloads: 65 })).toThrow("GraphPolicy.maxConcurrentDownloads must be an integer from 1 to 64; got 65")
+    expect(() => makePolicy({ maxConcurrentRequests: 2.5 })).toThrow("GraphPolicy.maxConcurrentRequests must be a positive integer; got 2.5")
+    expect(() => makePolicy({ requestsPerSecond: Infinity })).toThrow(/requestsPerSecond must be a positive number/)
+    expect(() => makePolicy({ maxRedirects: -1 })).toThrow(/maxRedirects must be a non-negative number/)
+    expect(policyValueProblem("requestsPerSecond", 0.5)).toBeUndefined()
+    expect(policyValueProblem("maxConcurrentDownloads", 64)).toBeUndefined()
+    expect(policyValueProblem("maxConcurrentDownloads", "4")).toBe("must be an integer from 1 to 64")
   })
 })
 

@@ -71,7 +71,13 @@ export const sync = (
   Effect.flatMap(validateSyncOptions(options), (opts) =>
     // Every retry of a Graph request is announced, so a run that waits on an unreachable or failing
     // server says so instead of staying silent.
-    handleRetries(run(opts), (r) => emit(ProgressEvent.Retrying(r))))
+    handleRetries(
+      options.concurrency === undefined
+        // Unset: as many downloads as the client allows (one knob, GraphPolicy.maxConcurrentDownloads).
+        ? Effect.flatMap(GraphClient, (graph) => run({ ...opts, concurrency: graph.policy.maxConcurrentDownloads }))
+        : run(opts),
+      (r) => emit(ProgressEvent.Retrying(r))
+    ))
 
 const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalError, SyncServices> =>
   Effect.gen(function*() {

@@ -2,6 +2,7 @@
  * What a sync run exports, and their validation (shared by the CLI and library
  * callers so both reject the same inputs with the same message).
  */
+import { defaultPolicy, policyValueProblem } from "@meeting-artifacts/api"
 import * as Effect from "effect/Effect"
 import { InvalidSyncOptions } from "./SyncError.js"
 
@@ -20,7 +21,10 @@ export interface SyncOptions {
   readonly out: string
   /** Resume discovery from the delta links stored by the previous run. */
   readonly incremental?: boolean | undefined
-  /** Concurrent content downloads (metered `/content` calls); default 4. */
+  /**
+   * Concurrent content downloads (metered `/content` calls); default and bounds are those of
+   * `GraphPolicy.maxConcurrentDownloads` (4, 1-64).
+   */
   readonly concurrency?: number | undefined
   /** Report what would be fetched and what it would cost; fetch no content, write nothing. */
   readonly dryRun?: boolean | undefined
@@ -98,10 +102,9 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
       return invalid(`--from (${options.from}) must be before --to (${options.to})`)
     }
     if (options.out.trim() === "") return invalid("--out must not be empty")
-    const concurrency = options.concurrency ?? 4
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-      return invalid(`--concurrency must be an integer from 1 to 64, got ${concurrency}`)
-    }
+    const concurrency = options.concurrency ?? defaultPolicy.maxConcurrentDownloads
+    const concurrencyProblem = policyValueProblem("maxConcurrentDownloads", concurrency)
+    if (concurrencyProblem !== undefined) return invalid(`--concurrency ${concurrencyProblem}, got ${concurrency}`)
     return Effect.succeed({
       organizers: [...new Set(organizers)],
       from,
