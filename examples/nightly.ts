@@ -7,13 +7,14 @@
  * date-partitioned Parquet dataset next to the files, ready for a data
  * platform. Re-running a night upserts instead of duplicating.
  *
- * Against a real tenant: set GRAPH_ACCESS_TOKEN (or AZURE_* for
- * @azure/identity via the CLI), GRAPH_BASE_URL, ORGANIZERS (comma-separated)
- * and SYNC_FROM. Without them this runs two "nights" against the bundled
+ * Against a real tenant: set ORGANIZERS (comma-separated) and SYNC_FROM, and
+ * the credential as the CLI takes it (GRAPH_ACCESS_TOKEN, or AZURE_* for
+ * @azure/identity: `GraphCredentials.fromEnv`), optionally GRAPH_BASE_URL. Without them this runs two "nights" against the bundled
  * emulator, adding a recording in between.
  *
  *   pnpm --filter @meeting-artifacts/examples nightly [out-dir]
  */
+import { DEFAULT_BASE_URL, type GraphCredential, GraphCredentials } from "@meeting-artifacts/api"
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import { sync, syncLayer } from "@meeting-artifacts/pipeline"
 import { parseSinkSpecs } from "@meeting-artifacts/sinks"
@@ -26,7 +27,7 @@ const out = path.resolve(process.argv[2] ?? "out-nightly")
 const specs = parseSinkSpecs([`sqlite:${path.join(out, "artifacts.sqlite")}`, `parquet:${path.join(out, "parquet")}`])
 if (Either.isLeft(specs)) throw specs.left
 
-const night = (target: { baseUrl: string; token: string; organizers: ReadonlyArray<string>; from: string }) =>
+const night = (target: { baseUrl: string; credential: GraphCredential; organizers: ReadonlyArray<string>; from: string }) =>
   Effect.runPromise(
     sync({
       organizers: target.organizers,
@@ -39,7 +40,7 @@ const night = (target: { baseUrl: string; token: string; organizers: ReadonlyArr
       Effect.provide(syncLayer({
         out,
         sinks: specs.right,
-        graph: { baseUrl: target.baseUrl, credential: Redacted.make(target.token) }
+        graph: { baseUrl: target.baseUrl, credential: target.credential }
       }))
     )
   )
@@ -54,10 +55,10 @@ const report = (label: string, s: Awaited<ReturnType<typeof night>>) =>
     cost: s.cost.total
   }))
 
-if (process.env.GRAPH_ACCESS_TOKEN && process.env.ORGANIZERS && process.env.SYNC_FROM) {
+if (process.env.ORGANIZERS && process.env.SYNC_FROM) {
   report("tonight", await night({
-    baseUrl: process.env.GRAPH_BASE_URL ?? "https://graph.microsoft.com/v1.0",
-    token: process.env.GRAPH_ACCESS_TOKEN,
+    baseUrl: process.env.GRAPH_BASE_URL ?? DEFAULT_BASE_URL,
+    credential: (await Effect.runPromise(GraphCredentials.fromEnv())).credential,
     organizers: process.env.ORGANIZERS.split(",").map((s) => s.trim()).filter(Boolean),
     from: process.env.SYNC_FROM
   }))
@@ -67,7 +68,7 @@ if (process.env.GRAPH_ACCESS_TOKEN && process.env.ORGANIZERS && process.env.SYNC
     emu = await startEmulator({ generate: { organizers: 2, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [8192, 65536] } })
     const target = {
       baseUrl: emu.baseUrl,
-      token: emu.accessToken,
+      credential: Redacted.make(emu.accessToken),
       organizers: emu.fixture.users.map((u) => u.id),
       from: "2024-01-01T00:00:00Z"
     }

@@ -20,11 +20,16 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** An environment without any ambient Azure/Graph credentials, plus `extra`. */
+/**
+ * An environment without any ambient Azure/Graph credentials or meeting-artifacts settings, plus
+ * `extra`. `AZURE_TOKEN_CREDENTIALS=EnvironmentCredential` narrows a `DefaultAzureCredential` a
+ * test falls through to to the environment credential, which fails at once without AZURE_*
+ * variables: no test ever reaches a managed-identity endpoint (or the Azure CLI).
+ */
 export const cleanEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = {}
+  const env: NodeJS.ProcessEnv = { AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential" }
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(AZURE_|GRAPH_|MSI_|IDENTITY_)/.test(k)) continue
+    if (/^(AZURE_|GRAPH_|MSI_|IDENTITY_|MEETING_ARTIFACTS_(?!NO_BUNDLE)|PG[A-Z]+$|DATABASE_URL$|NO_COLOR$|FORCE_COLOR$)/.test(k)) continue
     env[k] = v
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v

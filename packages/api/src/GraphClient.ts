@@ -8,16 +8,15 @@ import type { TokenCredential } from "@azure/identity"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { CallRecording } from "./CallRecording.js"
 import type { CallTranscript } from "./CallTranscript.js"
 import type { BadRequest, GraphError } from "./GraphError.js"
-import * as GraphCredentials from "./GraphCredentials.js"
 import type { GraphPolicy } from "./GraphPolicy.js"
 import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
 import type { OnlineMeeting } from "./OnlineMeeting.js"
@@ -227,19 +226,6 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
     readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
     readonly policy?: Partial<GraphPolicy> | undefined
   }): Layer.Layer<GraphClient, ConfigError.ConfigError | BadRequest> =>
-    Layer.provide(
-      Layer.effect(
-        GraphClient,
-        Effect.gen(function*() {
-          const baseUrl = options?.baseUrl === undefined ? yield* GraphCredentials.baseUrlConfig : yield* options.baseUrl
-          const token = options?.accessToken === undefined ? Option.none() : yield* options.accessToken
-          const resolved = Option.isSome(token)
-            ? { credential: token.value, scope: undefined }
-            : yield* GraphCredentials.fromConfig
-          return yield* internal.make({ baseUrl, credential: resolved.credential, scope: resolved.scope, policy: options?.policy })
-        })
-      ),
-      nodeHttpClient
-    )
+    Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), nodeHttpClient)
 }
 

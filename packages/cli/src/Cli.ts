@@ -4,6 +4,7 @@
 import { Command } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
+import { PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { syncCommand } from "./SyncCommand.js"
 import { verifyCommand } from "./VerifyCommand.js"
 import { viewCommand } from "./ViewCommand.js"
@@ -19,8 +20,8 @@ const markStarted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     handlerStarted = true
   }), effect)
 
-export const rootCommand = Command.make("meeting-artifacts").pipe(
-  Command.withDescription("Export Microsoft Teams meeting recordings and transcripts from Microsoft Graph"),
+export const rootCommand = Command.make(PROGRAM).pipe(
+  Command.withDescription(SUMMARY),
   Command.withSubcommands([
     syncCommand.pipe(Command.transformHandler(markStarted)),
     emulatorCommand.pipe(Command.transformHandler(markStarted)),
@@ -29,4 +30,4 @@ export const rootCommand = Command.make("meeting-artifacts").pipe(
   ])
 )
 
-export const run = Command.run(rootCommand, { name: "meeting-artifacts", version: "0.1.0" })
+export const run = Command.run(rootCommand, { name: PROGRAM, version: VERSION })

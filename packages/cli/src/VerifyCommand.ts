@@ -7,30 +7,19 @@
  * (listed); 2 nothing to verify (no such directory, no manifest) or a
  * manifest that cannot be read.
  */
-import { Command, HelpDoc, Options } from "@effect/cli"
+import { Command } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import { CliExit, ExitCode } from "./CliExit.js"
+import { resolveFlags } from "./internal/flags.js"
+import { parsedValues, tableOptions } from "./internal/options.js"
+import { verifyFlags, verifySummary } from "./internal/verifyFlags.js"
 
-const out = Options.text("out").pipe(
-  Options.withPseudoName("dir"),
-  Options.withDescription("The output directory of a sync (holds manifest.jsonl).")
-)
-const json = Options.boolean("json").pipe(
-  Options.withDescription("Print the report as one JSON object on stdout.")
-)
-
-const description = HelpDoc.blocks([
-  HelpDoc.p(
-    "Check an export against <out>/manifest.jsonl: every recording and transcript file a line names exists with the " +
-      "recorded size and sha256, every transcript has the recorded number of cues, and every id is in exactly one line. " +
-      "Reads only; no Graph calls."
-  ),
-  HelpDoc.p("Exit codes: 0 intact; 1 problems found (listed); 2 nothing to verify (no directory or no manifest.jsonl) or an unreadable manifest.")
-])
-
-export const verifyCommand = Command.make("verify", { out, json }, (flags) =>
-  // Loaded on use, like sync: --help needs none of it.
-  Effect.promise(() => import("./internal/runVerify.js")).pipe(
-    Effect.flatMap(({ runVerify }) => runVerify(flags.out, flags.json)),
+export const verifyCommand = Command.make("verify", tableOptions(verifyFlags), (parsed) =>
+  Effect.try({
+    try: () => resolveFlags(verifyFlags, parsedValues<typeof verifyFlags>(parsed), process.env, undefined),
+    catch: (e) => new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts verify: ${e instanceof Error ? e.message : String(e)}` })
+  }).pipe(
+    // Loaded on use, like sync: --help needs none of it.
+    Effect.flatMap((flags) => Effect.flatMap(Effect.promise(() => import("./internal/runVerify.js")), ({ runVerify }) => runVerify(flags.out, flags.json))),
     Effect.flatMap((code) => (code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code }))))
-  )).pipe(Command.withDescription(description))
+  )).pipe(Command.withDescription(verifySummary))

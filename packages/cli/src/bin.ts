@@ -7,12 +7,28 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { hasHandlerStarted, run } from "./Cli.js"
 import { CliExit, ExitCode } from "./CliExit.js"
+import { commandHelp, PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
+import { type CommandHelp, helpRequest, renderCommandHelp, renderRootHelp, styleFor } from "./internal/help.js"
 
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
 const oneLine = (text: string) => stripAnsi(text).replace(/\s+/g, " ").trim()
 
+// Help is rendered from the commands' flag tables (plain text off a terminal or with NO_COLOR).
+const printHelp = (request: { readonly command: CommandHelp | undefined }) =>
+  Effect.sync(() => {
+    const style = styleFor(process.stdout, process.env)
+    process.stdout.write(
+      request.command === undefined
+        ? renderRootHelp(PROGRAM, VERSION, SUMMARY, commandHelp, style)
+        : renderCommandHelp(PROGRAM, request.command, style)
+    )
+    return ExitCode.Ok as number
+  })
+
 // Parse errors become one line on stderr and exit code 2 (not a help dump and 1).
 const main = Effect.gen(function*() {
+  const help = helpRequest(process.argv.slice(2), commandHelp)
+  if (help !== undefined) return yield* printHelp(help)
   const real = yield* Effect.console
   const parseErrors: Array<string> = []
   const filtered: Console.Console = {

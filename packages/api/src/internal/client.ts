@@ -5,13 +5,14 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Chunk from "effect/Chunk"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import type { GraphClientOptions, GraphClientService, GraphStats } from "../GraphClient.js"
+import * as GraphCredentials from "../GraphCredentials.js"
 import { type BadRequest, NotFound } from "../GraphError.js"
 import { type GraphPolicy, makePolicy } from "../GraphPolicy.js"
 import * as Url from "../GraphUrl.js"
@@ -65,17 +66,15 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     } satisfies GraphClientService
   })
 
+/** `GraphClient.layerConfig`: the base URL and the credential from configuration (`GraphCredentials`). */
 export const makeFromConfig = (options?: {
   readonly baseUrl?: Config.Config<string> | undefined
   readonly accessToken?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
   readonly policy?: Partial<GraphPolicy> | undefined
 }): Effect.Effect<GraphClientService, ConfigError.ConfigError | BadRequest, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const baseUrl = yield* (options?.baseUrl ?? Config.string("GRAPH_BASE_URL").pipe(Config.withDefault(Url.DEFAULT_BASE_URL)))
-    const token = yield* (options?.accessToken ?? Config.option(Config.redacted("GRAPH_ACCESS_TOKEN")))
-    // Loaded only when needed: @azure/identity (MSAL) is a large module graph.
-    const credential = Option.isSome(token)
-      ? token.value
-      : yield* Effect.promise(() => import("@azure/identity").then((m) => new m.DefaultAzureCredential()))
-    return yield* make({ baseUrl, credential, policy: options?.policy })
+    const baseUrl = options?.baseUrl === undefined ? yield* GraphCredentials.baseUrlConfig : yield* options.baseUrl
+    const token = options?.accessToken === undefined ? Option.none() : yield* options.accessToken
+    const resolved = Option.isSome(token) ? { credential: token.value, scope: undefined } : yield* GraphCredentials.fromConfig
+    return yield* make({ baseUrl, credential: resolved.credential, scope: resolved.scope, policy: options?.policy })
   })

@@ -1,4 +1,4 @@
-import { type GraphError, isGraphError } from "@meeting-artifacts/api"
+import { type GraphError, GraphCredentials, isGraphError } from "@meeting-artifacts/api"
 import {
   isHttpUrl,
   Progress,
@@ -9,35 +9,31 @@ import {
   validateSyncOptions
 } from "@meeting-artifacts/pipeline"
 import { parseSinkSpecs, type SinkError } from "@meeting-artifacts/sinks"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
-import { resolveCredential, scopeFor } from "../Auth.js"
 import { ExitCode } from "../CliExit.js"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
 import { formatBytes, formatDuration, renderProgress } from "./render.js"
 import { telemetryLayer } from "./telemetry.js"
 
-/** How progress, warnings and errors are written on stderr: for people, or as JSON lines for log collectors. */
-export type LogFormat = "human" | "json"
+import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
 
-export interface SyncCommandConfig {
-  readonly organizers: ReadonlyArray<string>
-  readonly from: string | undefined
-  readonly to: string | undefined
-  readonly out: string
-  readonly graphUrl: string
-  readonly state: string | undefined
-  readonly concurrency: number
-  readonly sinks: ReadonlyArray<string>
-  readonly incremental: boolean
-  readonly meetingIds: ReadonlyArray<string>
-  readonly joinUrls: ReadonlyArray<string>
-  readonly dryRun: boolean
-  readonly metadataContent: boolean
-  readonly json: boolean
-  readonly logFormat: LogFormat
+
+/** A ConfigError as one line: what is wrong with which variable. */
+const configErrorLine = (e: ConfigError.ConfigError): string => {
+  switch (e._op) {
+    case "And":
+    case "Or":
+      return configErrorLine(e.left)
+    case "InvalidData":
+    case "MissingData":
+    case "SourceUnavailable":
+    case "Unsupported":
+      return e.message
+  }
 }
 
 const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ").trim()
@@ -91,11 +87,11 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
   Effect.gen(function*() {
     const fatal = (message: string) => fatalLine(config.logFormat, message)
     const validated = yield* validateSyncOptions({
-      organizers: config.organizers,
+      organizers: config.organizer,
       from: config.from,
       to: config.to,
-      meetingIds: config.meetingIds,
-      joinUrls: config.joinUrls,
+      meetingIds: config.meeting,
+      joinUrls: config.joinUrl,
       out: config.out,
       incremental: config.incremental,
       concurrency: config.concurrency,
@@ -109,14 +105,14 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       yield* fatal(`--graph-url is not an http(s) URL: ${JSON.stringify(config.graphUrl)}`)
       return ExitCode.Fatal
     }
-    const sinks = parseSinkSpecs(config.sinks)
+    const sinks = parseSinkSpecs(config.sink)
     if (sinks._tag === "Left") {
       yield* fatal(sinks.left.message)
       return ExitCode.Fatal
     }
-    const auth = yield* Effect.try(() => resolveCredential()).pipe(Effect.either)
+    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
     if (auth._tag === "Left") {
-      yield* fatal(`cannot set up authentication: ${String(auth.left)}`)
+      yield* fatal(`cannot set up authentication: ${configErrorLine(auth.left)}`)
       return ExitCode.Fatal
     }
     const layer = syncLayer({
@@ -127,8 +123,12 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       graph: {
         baseUrl: config.graphUrl,
         credential: auth.right.credential,
-        scope: process.env.GRAPH_SCOPE ?? scopeFor(config.graphUrl),
-        policy: { maxConcurrentDownloads: config.concurrency }
+        scope: auth.right.scope,
+        policy: {
+          maxConcurrentDownloads: config.concurrency,
+          requestsPerSecond: config.rate,
+          maxConcurrentRequests: config.maxRequests
+        }
       }
     })
     const program = Effect.gen(function*() {
@@ -139,11 +139,11 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
         config.logFormat === "json" ? renderJsonLog(untilFinished) : renderProgress(untilFinished)
       )
       const summary = yield* sync({
-        organizers: config.organizers,
+        organizers: config.organizer,
         from: config.from,
         to: config.to,
-        meetingIds: config.meetingIds,
-        joinUrls: config.joinUrls,
+        meetingIds: config.meeting,
+        joinUrls: config.joinUrl,
         out: config.out,
         incremental: config.incremental,
         concurrency: config.concurrency,

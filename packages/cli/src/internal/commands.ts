@@ -1,0 +1,24 @@
+/**
+ * What `--help` shows for each command: light data only (no `@effect/cli`, no Graph client), so
+ * help is printed without loading the machinery of a run.
+ */
+import { emulatorDescription, emulatorFlags, emulatorSummary } from "./emulatorFlags.js"
+import type { CommandHelp } from "./help.js"
+import { syncDescription, syncFlags, syncSummary } from "./syncFlags.js"
+import { verifyDescription, verifyFlags, verifySummary } from "./verifyFlags.js"
+
+export const PROGRAM = "meeting-artifacts"
+export const VERSION = "0.1.0"
+export const SUMMARY = "Export Microsoft Teams meeting recordings and transcripts from Microsoft Graph"
+
+export const commandHelp: ReadonlyArray<CommandHelp> = [
+  { name: "sync", summary: syncSummary, description: syncDescription, flags: syncFlags },
+  { name: "verify", summary: verifySummary, description: verifyDescription, flags: verifyFlags },
+  {
+    name: "emulator",
+    summary: emulatorSummary,
+    description: emulatorDescription,
+    flags: emulatorFlags,
+    usage: "--fixture <tenant.json> | --generate <spec> [options]"
+  }
+]
