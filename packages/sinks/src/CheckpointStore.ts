@@ -21,6 +21,8 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
 import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
+import { lockStore } from "./internal/storeLock.js"
+import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
 import type { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
 
@@ -148,6 +150,16 @@ export interface CheckpointStoreService {
   ) => Effect.Effect<void, SinkError>
   readonly getRun: (runId: string) => Effect.Effect<Option.Option<RunRecord>, SinkError>
   readonly listRuns: Effect.Effect<ReadonlyArray<RunRecord>, SinkError>
+  /**
+   * Holds the store's run lock for the scope (see `RunLock`): fails with
+   * `RunLockHeld` naming the holder when another live run holds it. SQLite: a
+   * row with a lease renewed while the scope is open, taken over when its
+   * holder's pid is gone (same host) or its lease expired. Postgres: a
+   * session-level advisory lock on a connection held for the scope, which the
+   * server frees when the holder's session ends (a crash on any host), plus
+   * a row naming the holder for the message.
+   */
+  readonly lock: (holder?: LockHolder) => Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope>
 }
 
 export class CheckpointStore extends Context.Tag("@meeting-artifacts/sinks/CheckpointStore")<
@@ -207,6 +219,17 @@ const migrations = {
       ended_at TEXT,
       status TEXT NOT NULL,
       counts TEXT NOT NULL
+    )`
+  }),
+  "2_lock": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_lock (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      pid BIGINT NOT NULL,
+      host TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      renewed_at TEXT NOT NULL
     )`
   })
 }
@@ -387,7 +410,8 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     getRun,
     listRuns: q("listRuns", sql`SELECT * FROM checkpoint_runs ORDER BY started_at, run_id`).pipe(
       Effect.map((rows) => rows.map(toRun))
-    )
+    ),
+    lock: (holder = currentHolder()) => lockStore(sql, holder)
   }
 })
 

@@ -4,7 +4,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { CheckpointStore } from "../src/index.js"
+import * as os from "node:os"
+import * as Schedule from "effect/Schedule"
+import { CheckpointStore, RunLock } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { tempDir } from "./support/data.js"
 
@@ -65,6 +67,51 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
 
 suite("sqlite", () => CheckpointStore.layerSqlite(path.join(tempDir(), "nested", "state.sqlite")))
 suite("postgres", () => CheckpointStore.layerPostgres(inject("pgUrl")))
+
+/** Holds the lock of a store opened on its own connection(s), as another process would. */
+const tryLock = (state: string) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const store = yield* (state.startsWith("postgres") ? CheckpointStore.makePostgres(state) : CheckpointStore.makeSqlite(state))
+      return yield* Effect.either(store.lock())
+    })
+  )
+
+const lockSuite = (name: string, state: () => string) =>
+  describe(`CheckpointStore run lock (${name})`, () => {
+    it.live("a second holder fails naming the first; the lock is free again once the first scope closes", () =>
+      Effect.gen(function*() {
+        const url = state()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const store = yield* (url.startsWith("postgres") ? CheckpointStore.makePostgres(url) : CheckpointStore.makeSqlite(url))
+          const holder = { ...RunLock.currentHolder(), startedAt: "2026-12-05T08:00:00.000Z" }
+          yield* store.lock(holder)
+          const second = yield* tryLock(url)
+          expect(second._tag).toBe("Left")
+          if (second._tag === "Left") {
+            expect(second.left).toMatchObject({ _tag: "RunLockHeld", pid: process.pid, host: os.hostname(), startedAt: holder.startedAt })
+            expect(second.left.message).toContain(`pid ${process.pid} on host ${os.hostname()}, started 2026-12-05T08:00:00.000Z`)
+          }
+        }))
+        expect((yield* tryLock(url))._tag).toBe("Right")
+      }), 60_000)
+
+    it.live("a holder killed with SIGKILL does not block the next run", () =>
+      Effect.gen(function*() {
+        const url = state()
+        yield* Effect.promise(() => runAndKill(["lock", url], 0))
+        // Postgres frees a dead session's advisory lock once the server has seen the connection close:
+        // wait for that condition (bounded), not for a fixed time.
+        const taken = yield* tryLock(url).pipe(
+          Effect.flatMap((r) => (r._tag === "Right" ? Effect.succeed(r) : Effect.fail(r.left))),
+          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }),
+          Effect.either
+        )
+        expect(taken._tag).toBe("Right")
+      }), 60_000)
+  })
+lockSuite("sqlite", () => path.join(tempDir(), "state.sqlite"))
+lockSuite("postgres", () => inject("pgUrl"))
 
 describe("CheckpointStore durability", () => {
   it.scoped("reopening the default store sees what was written", () =>
