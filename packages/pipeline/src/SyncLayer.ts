@@ -14,6 +14,7 @@ import {
   RecordSinks,
   type RecordSinkService,
   recordSinksLayer,
+  RunLock,
   type SinkError,
   type SinkSpec
 } from "@meeting-artifacts/sinks"
@@ -47,11 +48,28 @@ const checkpointLayer = (options: SyncLayerOptions): Layer.Layer<CheckpointStore
   return CheckpointStore.layerSqlite(state)
 }
 
+/**
+ * The checkpoint store, with the run locks of `out` and of the store held for
+ * the layer's lifetime (a dry run writes nothing and takes none). Everything
+ * else is built after the locks are taken and closed before they are released,
+ * so a second run never touches the manifest (not even loading it) while the
+ * first one writes.
+ */
+const lockedCheckpointLayer = (
+  options: SyncLayerOptions
+): Layer.Layer<CheckpointStore.CheckpointStore, SinkError | RunLock.RunLockHeld> =>
+  options.dryRun === true ? checkpointLayer(options) : Layer.scopedDiscard(
+    Effect.flatMap(CheckpointStore.CheckpointStore, (store) => store.lock())
+  ).pipe(
+    Layer.provideMerge(checkpointLayer(options)),
+    // The folder first: a second run stops before it even opens a store the first one is writing.
+    Layer.provideMerge(Layer.scopedDiscard(RunLock.lockFolder(options.out)))
+  )
+
 /** Every service `sync` needs, from options. */
-export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, SinkError | GraphError> =>
+export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, SinkError | GraphError | RunLock.RunLockHeld> =>
   Layer.mergeAll(
     GraphClient.layer(options.graph),
-    checkpointLayer(options),
     FileSystemSink.layer(options.out),
     Manifest.layer(options.out, { flushOnClose: options.dryRun !== true }),
     Failures.layer(options.out),
@@ -61,4 +79,4 @@ export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, 
         RecordSinks,
         Effect.map(RecordSinks, (fromSpecs) => [...fromSpecs, ...options.recordSinks!])
       ).pipe(Layer.provide(recordSinksLayer(options.sinks ?? [])))
-  )
+  ).pipe(Layer.provideMerge(lockedCheckpointLayer(options)))

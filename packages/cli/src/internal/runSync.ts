@@ -8,7 +8,7 @@ import {
   syncLayer,
   validateSyncOptions
 } from "@meeting-artifacts/pipeline"
-import { parseSinkSpecs, type SinkError } from "@meeting-artifacts/sinks"
+import { parseSinkSpecs, type RunLock, type SinkError } from "@meeting-artifacts/sinks"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -71,8 +71,12 @@ export const formatSummary = (s: RunSummary): string => {
   return lines.join("\n")
 }
 
-const describeSetupError = (e: SinkError | GraphError): string =>
-  isGraphError(e) ? `cannot set up the Graph client: ${e.message}` : `cannot open storage: ${e.message}`
+const describeSetupError = (e: SinkError | GraphError | RunLock.RunLockHeld): string =>
+  e._tag === "RunLockHeld"
+    ? e.message
+    : isGraphError(e)
+    ? `cannot set up the Graph client: ${e.message}`
+    : `cannot open storage: ${e.message}`
 
 /** A fatal error in the chosen log format (a SyncFatalError's Graph code, request-id and fix as fields in JSON). */
 const fatalLine = (format: LogFormat, message: string, details: Readonly<Record<string, unknown>> = {}): Effect.Effect<void> =>
