@@ -30,7 +30,7 @@ import {
 import type { FixtureAdhocCall, FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
 import { type GenerateSpec, generateTenant } from "./Generator.js"
 import type { TenantPolicy } from "./Policy.js"
-import { errorBody, graphApp, type GraphRuntime, secondOriginApp } from "./internal/graph.js"
+import { errorBody, graphApp, type GraphRuntime, type RequestSeen, secondOriginApp } from "./internal/graph.js"
 import { FaultEngine } from "./internal/faults.js"
 import { TenantState, TenantStateError } from "./internal/state.js"
 import { tokenEndpointApp } from "./internal/tokenEndpoint.js"
@@ -70,6 +70,12 @@ export interface EmulatorOptions {
   readonly pageSize?: number
   /** permanent tenant conditions: missing access policy (403), transcripts disabled (403), metered quota (402) */
   readonly policy?: TenantPolicy
+  /**
+   * Test hook: called with each authenticated Graph request once its route is known, before the tenant
+   * policy and faults apply; the request waits for a returned promise. Lets a test change the policy
+   * when the first content request arrives, or hold a run at a known point.
+   */
+  readonly onRequest?: (request: RequestSeen) => void | Promise<void>
 }
 
 export interface Emulator {
@@ -185,7 +191,8 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       pageSize: options.pageSize ?? 10,
       secondOrigin: () => secondOriginUrl,
       scheme: () => (options.tls ? "https" : "http"),
-      policy: () => policy
+      policy: () => policy,
+      onRequest: options.onRequest
     }
     // one CA for every HTTPS listener of this emulator
     const teOptions: TokenEndpointOptions | undefined = options.tokenEndpoint === true

@@ -4,6 +4,7 @@
 export * from "./Counters.js"
 export * as Emulator from "./Emulator.js"
 export { type EmulatorOptions, EmulatorError, type RunningEmulator, startEmulator } from "./Emulator.js"
+export type { RequestSeen } from "./internal/graph.js"
 export type { Emulator as EmulatorHandle } from "./Emulator.js"
 export * from "./Faults.js"
 export * from "./Fixture.js"

@@ -37,6 +37,15 @@ export interface GraphRuntime {
   /** "http" or "https" (links are built from the Host header and this) */
   readonly scheme: () => string
   readonly policy: () => TenantPolicy
+  /** the test hook of `EmulatorOptions.onRequest` */
+  readonly onRequest: ((request: RequestSeen) => void | Promise<void>) | undefined
+}
+
+/** What `EmulatorOptions.onRequest` is told about an authenticated Graph request, before it is answered. */
+export interface RequestSeen {
+  readonly route: RouteName
+  readonly method: string
+  readonly url: string
 }
 
 export const JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -1054,6 +1063,10 @@ export const graphApp = (rt: GraphRuntime) =>
       throw e
     }
     rt.counters.bump(rt.counters.byRoute, matched.route)
+    if (rt.onRequest !== undefined) {
+      const seen: RequestSeen = { route: matched.route, method: request.method, url }
+      yield* Effect.promise(() => Promise.resolve(rt.onRequest!(seen)))
+    }
     const denied = policyFailure(rt.policy(), matched.route, matched.userId, claims)
     if (denied) return fail(denied)
 
