@@ -8,10 +8,10 @@ import type { TokenCredential } from "@azure/identity"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { CallRecording } from "./CallRecording.js"
@@ -20,7 +20,9 @@ import type { BadRequest, GraphError } from "./GraphError.js"
 import type { GraphPolicy } from "./GraphPolicy.js"
 import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
 import type { OnlineMeeting } from "./OnlineMeeting.js"
+import { staticTokenProblem } from "./internal/auth.js"
 import * as internal from "./internal/client.js"
+import { invalidArgument } from "./internal/errors.js"
 
 /** A static bearer token, or any `@azure/identity` credential (client secret, certificate, managed identity, ...). */
 export type GraphCredential = TokenCredential | Redacted.Redacted<string>
@@ -32,6 +34,11 @@ export interface GraphClientOptions {
   /** Token scope for a TokenCredential; defaults to `https://<graph host>/.default`. */
   readonly scope?: string | undefined
   readonly policy?: Partial<GraphPolicy> | undefined
+  /**
+   * Allow an `http://` `baseUrl` to a host other than loopback (default false: the client refuses to
+   * send the token unencrypted over a network; loopback http, e.g. the emulator, is always allowed).
+   */
+  readonly allowInsecureHttp?: boolean | undefined
 }
 
 /** Items of a delta stream: the artifacts, then (once, last) the link to resume from next time. */
@@ -197,16 +204,23 @@ export interface GraphClientService {
  * the same throughput, ~10 MB lower peak RSS for a 1 GiB download, and undici is not loaded at all
  * (its llhttp WebAssembly costs ~6 MB of idle RSS).
  */
+/** A static token that cannot be sent is a configuration error of the client, before any request. */
+const checkCredential = (options: GraphClientOptions): Effect.Effect<void, BadRequest> => {
+  if (!Redacted.isRedacted(options.credential)) return Effect.void
+  const problem = staticTokenProblem(Redacted.value(options.credential as Redacted.Redacted<string>))
+  return problem === null ? Effect.void : Effect.fail(invalidArgument(problem, "NEW", "GraphClient"))
+}
+
 const nodeHttpClient = Layer.provide(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true }))
 
 export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {
   /** Builds a client on the `HttpClient` in context. */
   static readonly make: (options: GraphClientOptions) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =
-    internal.make
+    (options) => Effect.zipRight(checkCredential(options), internal.make(options))
 
   /** A client on the HttpClient in context (any transport: `NodeHttpClient.layer`, `layerUndici`, a test double). */
   static readonly layerWithoutHttpClient = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> =>
-    Layer.effect(GraphClient, internal.make(options))
+    Layer.effect(GraphClient, GraphClient.make(options))
 
   /**
    * A client with its own HttpClient on Node's `http`/`https` modules (keep-alive connections).

@@ -51,19 +51,53 @@ export class InvalidArgument extends Error {
 
 export const DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0"
 
-/** Normalises a base URL: must be absolute http(s); trailing slashes dropped. */
-export const normalizeBaseUrl = (baseUrl: string): string => {
+/**
+ * Masks the password of every `scheme://user:password@` in `text` (`user:***@`), so a URL can be echoed
+ * in a message or a log. Also used for Postgres URLs.
+ */
+export const redactUrlCredentials = (text: string): string =>
+  text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s/]*@/gi, "$1***@")
+
+/** Hosts an `http://` base URL may name without `allowInsecureHttp`: this machine only (an emulator, a proxy). */
+export const isLoopbackHost = (hostname: string): boolean => {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "")
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+}
+
+export interface BaseUrlOptions {
+  /**
+   * Allow `http://` to a host other than loopback. Off by default: the bearer token would cross the
+   * network unencrypted.
+   */
+  readonly allowInsecureHttp?: boolean | undefined
+}
+
+/**
+ * Normalises a base URL: must be absolute http(s) without a user or password, `https` unless the host is
+ * loopback (or `allowInsecureHttp`); trailing slashes dropped. Messages never show a password.
+ */
+export const normalizeBaseUrl = (baseUrl: string, options?: BaseUrlOptions): string => {
+  const shown = redactUrlCredentials(JSON.stringify(baseUrl))
   let url: URL
   try {
     url = new URL(baseUrl)
   } catch {
-    throw new InvalidArgument(`baseUrl is not an absolute URL: ${JSON.stringify(baseUrl)}`)
+    throw new InvalidArgument(`baseUrl is not an absolute URL: ${shown}`)
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new InvalidArgument(`baseUrl must be http(s): ${JSON.stringify(baseUrl)}`)
+    throw new InvalidArgument(`baseUrl must be http(s): ${shown}`)
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new InvalidArgument(`baseUrl must not carry a user name or password (Graph takes a bearer token): ${shown}`)
   }
   if (url.search !== "" || url.hash !== "") {
-    throw new InvalidArgument(`baseUrl must not carry a query or fragment: ${JSON.stringify(baseUrl)}`)
+    throw new InvalidArgument(`baseUrl must not carry a query or fragment: ${shown}`)
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && options?.allowInsecureHttp !== true) {
+    throw new InvalidArgument(
+      `baseUrl ${shown} is plain http to ${url.hostname}: the access token would cross the network unencrypted; ` +
+        "use https, or allow it explicitly (allowInsecureHttp, --allow-insecure-http)"
+    )
   }
   return url.toString().replace(/\/+$/, "")
 }

@@ -77,6 +77,29 @@ describe("GraphUrl", () => {
     expect(Url.normalizeBaseUrl("https://graph.microsoft.us/beta/")).toBe("https://graph.microsoft.us/beta")
   })
 
+  it("plain http only to loopback unless allowInsecureHttp; never a password, never echoed", () => {
+    for (const loopback of ["http://127.0.0.1:1234/v1.0", "http://127.5.6.7/v1.0", "http://localhost:8080/v1.0", "http://[::1]:9/v1.0", "http://graph.localhost/v1.0"]) {
+      expect(Url.normalizeBaseUrl(loopback)).toBe(loopback)
+    }
+    for (const remote of ["http://graph.microsoft.com/v1.0", "http://10.0.0.5/v1.0", "http://127.0.0.1.example.com/v1.0", "http://[::2]/v1.0"]) {
+      expect(() => Url.normalizeBaseUrl(remote)).toThrow(/unencrypted.*allowInsecureHttp/)
+      expect(Url.normalizeBaseUrl(remote, { allowInsecureHttp: true })).toBe(remote)
+    }
+    for (const withPassword of ["http://alice:pw0rd@127.0.0.1/v1.0#x", "https://alice:pw0rd@graph.microsoft.com/v1.0", "ftp://alice:pw0rd@x/v1.0"]) {
+      let message = ""
+      try {
+        Url.normalizeBaseUrl(withPassword)
+      } catch (e) {
+        message = (e as Error).message
+      }
+      expect(message, withPassword).not.toBe("")
+      expect(message).not.toContain("pw0rd")
+    }
+    expect(Url.redactUrlCredentials("a postgres://u:p@ss:w@h:5432/db and http://x:y@z/ too")).toBe(
+      "a postgres://u:***@h:5432/db and http://x:***@z/ too"
+    )
+  })
+
   it("derives the token scope from national cloud hosts", () => {
     expect(Url.scopeForBaseUrl("https://graph.microsoft.us/v1.0")).toBe("https://graph.microsoft.us/.default")
     expect(Url.scopeForBaseUrl("https://microsoftgraph.chinacloudapi.cn/v1.0")).toBe("https://microsoftgraph.chinacloudapi.cn/.default")

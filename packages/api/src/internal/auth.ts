@@ -23,8 +23,23 @@ export class TokenFailure {
 
 const REFRESH_MARGIN_MS = 2 * 60_000
 
+/**
+ * Why a static token cannot be sent (null: it can). A header value cannot carry line breaks or other
+ * control characters; Node would throw a defect from deep inside the HTTP client instead.
+ */
+export const staticTokenProblem = (token: string): string | null => {
+  const bad = /[^\t\x20-\x7e\x80-\xff]/.exec(token)
+  if (bad === null) return null
+  const what = bad[0] === "\n" || bad[0] === "\r"
+    ? "a line break"
+    : `the character U+${bad[0]!.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`
+  return `the access token contains ${what}, which an HTTP header cannot carry`
+}
+
 export const makeTokenProvider = (credential: TokenCredential | Redacted.Redacted<string>, scope: string): TokenProvider => {
   if (Redacted.isRedacted(credential)) {
+    const problem = staticTokenProblem(Redacted.value(credential as Redacted.Redacted<string>))
+    if (problem !== null) return { get: Effect.fail(new TokenFailure(problem, "InvalidCredential")), invalidate: () => false }
     return { get: Effect.succeed(credential as Redacted.Redacted<string>), invalidate: () => false }
   }
   if (credential === null || typeof credential !== "object" || typeof (credential as TokenCredential).getToken !== "function") {

@@ -39,7 +39,7 @@ export const make = (options: GraphClientOptions): Effect.Effect<GraphClientServ
     let baseUrl: string
     let policy: GraphPolicy
     try {
-      baseUrl = Url.normalizeBaseUrl(options.baseUrl ?? Url.DEFAULT_BASE_URL)
+      baseUrl = Url.normalizeBaseUrl(options.baseUrl ?? Url.DEFAULT_BASE_URL, options)
       policy = makePolicy(options.policy)
     } catch (e) {
       return yield* Effect.fail(invalidArgument((e as Error).message, "NEW", "GraphClient"))
