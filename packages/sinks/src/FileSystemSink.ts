@@ -49,6 +49,9 @@ export const isComplete = (out: string, path: string, expected: ExpectedContent)
 /** The `*.partial` temp files a killed run left under `out` (relative paths); the next sync removes them. */
 export const listTempFiles = (out: string): Effect.Effect<Array<string>, SinkError> => atomic.listTempFiles(out, SINK)
 
+/** Symbolic links anywhere under `out` (relative paths): a sync refuses to write through them. */
+export const listSymlinks = (out: string): Effect.Effect<Array<string>, SinkError> => atomic.listSymlinks(out, SINK)
+
 /** Remove `*.partial` temp files a killed run left under `out`; returns how many. */
 export const removeTempFiles = (out: string): Effect.Effect<number, SinkError> => atomic.removeTempFiles(out, SINK)
 

@@ -38,6 +38,7 @@ import * as nodePath from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { appendFileDurable, writeFileAtomic } from "./internal/atomic.js"
 import * as GroupCommit from "./internal/groupCommit.js"
@@ -161,8 +162,27 @@ const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(ManifestEntry))
  * which is left out.
  */
 export const parseManifest = (text: string): Effect.Effect<Array<ManifestEntry>, SinkError> =>
-  parseLines(text, (line, why) =>
-    `manifest line ${line} is not a valid entry (${why}); move manifest.jsonl aside and run sync again without --incremental: it is rebuilt from the exported files, nothing is downloaded again`)
+  parseLines(text, (line, why) => `manifest line ${line} is not a valid entry (${why}); ${DAMAGED_MANIFEST_ADVICE}`)
+
+/** What to do about a damaged manifest.jsonl: the one recovery path both `sync` and `verify` give. */
+export const DAMAGED_MANIFEST_ADVICE =
+  "move manifest.jsonl aside and run sync again without --incremental: it is rebuilt from the exported files, nothing is downloaded again"
+
+/** Why a line is not an entry, in a few words (the first problem and where), never the schema itself. */
+export const describeInvalidLine = (line: string): string => {
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return "not whole JSON: cut short?"
+  }
+  const r = Schema.decodeUnknownEither(ManifestEntry)(json)
+  if (r._tag === "Right") return "valid"
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(r.left)[0]
+  if (issue === undefined) return "not a manifest entry"
+  const where = issue.path.length === 0 ? "the line" : issue.path.map(String).join(".")
+  return `${where}: ${issue.message}`.slice(0, 160)
+}
 
 const parseLines = (
   text: string,
@@ -178,7 +198,7 @@ const parseLines = (
       if (r._tag === "Left") {
         if (i === lines.length - 1) break
         return Effect.fail(
-          new SinkError({ sink: SINK, operation: "parse", message: invalid(i + 1, r.left.message.split("\n")[0]!) })
+          new SinkError({ sink: SINK, operation: "parse", message: invalid(i + 1, describeInvalidLine(line)) })
         )
       }
       out.push(r.right)

@@ -29,7 +29,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { STATE_DIR } from "./Layout.js"
 import { sinkError } from "./internal/errors.js"
-import type { SinkError } from "./SinkError.js"
+import { SinkError } from "./SinkError.js"
 
 /** Who holds a lock. */
 export interface LockHolder {
@@ -169,6 +169,16 @@ const acquireFile = (file: string, holder: LockHolder, resource: string): Effect
   Effect.suspend((): Effect.Effect<void, RunLockHeld | SinkError> => {
     try {
       fs.mkdirSync(nodePath.dirname(file), { recursive: true })
+      // The state folder holds the lock, the staging area and the default state: never somewhere else.
+      if (fs.lstatSync(nodePath.dirname(file)).isSymbolicLink()) {
+        return Effect.fail(
+          new SinkError({
+            sink: "lock",
+            operation: "symlink",
+            message: `lock: refusing to go through the symbolic link ${nodePath.dirname(file)}: remove it (only real folders and files belong there)`
+          })
+        )
+      }
       // Two rounds: a stale lock is broken once, then the lock is created or someone else won it.
       for (let round = 0; round < 3; round++) {
         if (tryCreate(file, holder)) return Effect.void

@@ -10,6 +10,7 @@
  *
  * A kind may carry a write disposition: `sqlite+append:<path>` (default `+merge`).
  */
+import { redactUrlCredentials } from "@meeting-artifacts/api"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { InvalidSinkSpec } from "./SinkError.js"
@@ -39,7 +40,7 @@ const invalid = (spec: string, why: string) =>
   )
 
 /** Hide a password in text that may contain a URL. */
-const redactSpecText = (s: string) => s.replace(/(\/\/[^:/@]*:)[^@/]*@/, "$1***@")
+const redactSpecText = redactUrlCredentials
 
 // Azure container rules: 3-63 chars, lower-case letters, digits, single hyphens, starts/ends alnum.
 const CONTAINER = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/

@@ -9,7 +9,11 @@ import { sinkError } from "./errors.js"
 
 export const TEMP_SUFFIX = ".partial"
 
-/** Resolve `rel` (a `/`-separated layout path) under `root`, refusing anything that escapes it. */
+/**
+ * Resolve `rel` (a `/`-separated layout path) under `root`, refusing anything that escapes it, including
+ * through a symbolic link planted inside `root` (a folder or file of `rel` that is a link): what a sync
+ * writes stays under `root` whatever is put there.
+ */
 export const resolveUnder = (root: string, rel: string, sink: string): Effect.Effect<string, SinkError> =>
   Effect.suspend(() => {
     const absRoot = path.resolve(root)
@@ -23,8 +27,34 @@ export const resolveUnder = (root: string, rel: string, sink: string): Effect.Ef
         new SinkError({ sink, operation: "resolve", message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path` })
       )
     }
-    return Effect.succeed(abs)
+    return Effect.flatMap(
+      Effect.tryPromise({ try: () => symlinkOnPath(absRoot, parts), catch: sinkError(sink, "resolve") }),
+      (link) =>
+        link === null ? Effect.succeed(abs) : Effect.fail(
+          new SinkError({
+            sink,
+            operation: "symlink",
+            message: `${sink}: refusing to go through the symbolic link ${link} inside ${absRoot}: ` +
+              "remove it (only real folders and files belong there)"
+          })
+        )
+    )
   })
+
+/** The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path), or null. */
+export const symlinkOnPath = async (absRoot: string, parts: ReadonlyArray<string>): Promise<string | null> => {
+  let current = absRoot
+  for (let i = 0; i < parts.length; i++) {
+    current = path.join(current, parts[i]!)
+    try {
+      if ((await fsp.lstat(current)).isSymbolicLink()) return parts.slice(0, i + 1).join("/")
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return null
+      throw e
+    }
+  }
+  return null
+}
 
 const tempNameFor = (abs: string) =>
   path.join(path.dirname(abs), `.${path.basename(abs).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
@@ -201,30 +231,36 @@ export const hashFile = (abs: string, sink: string): Effect.Effect<Written | nul
     catch: sinkError(sink, "read")
   })
 
-/** Remove `*.partial` temp files a killed process left under `root` (never touches other files). */
 /** Temp files (`.<name>.<hex>.partial`) a killed writer left under `root`, as `/`-separated relative paths. */
 export const listTempFiles = (root: string, sink: string): Effect.Effect<Array<string>, SinkError> =>
   Effect.tryPromise({
-    try: async () => {
-      const found: Array<string> = []
-      const walk = async (dir: string, rel: string): Promise<void> => {
-        let entries: Array<fs.Dirent>
-        try {
-          entries = await fsp.readdir(dir, { withFileTypes: true })
-        } catch {
-          return
-        }
-        for (const e of entries) {
-          const r = rel === "" ? e.name : `${rel}/${e.name}`
-          if (e.isDirectory()) await walk(path.join(dir, e.name), r)
-          else if (e.isFile() && e.name.startsWith(".") && e.name.endsWith(TEMP_SUFFIX)) found.push(r)
-        }
-      }
-      await walk(path.resolve(root), "")
-      return found.sort()
-    },
+    try: () => walkEntries(root, (e) => e.isFile() && e.name.startsWith(".") && e.name.endsWith(TEMP_SUFFIX)),
     catch: sinkError(sink, "list temp files")
   })
+
+/** Symbolic links anywhere under `root` (never followed), as `/`-separated relative paths. */
+export const listSymlinks = (root: string, sink: string): Effect.Effect<Array<string>, SinkError> =>
+  Effect.tryPromise({ try: () => walkEntries(root, (e) => e.isSymbolicLink()), catch: sinkError(sink, "list symbolic links") })
+
+/** Relative paths of the entries under `root` that `keep` selects (links are not followed). */
+const walkEntries = async (root: string, keep: (e: fs.Dirent) => boolean): Promise<Array<string>> => {
+  const found: Array<string> = []
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    let entries: Array<fs.Dirent>
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const r = rel === "" ? e.name : `${rel}/${e.name}`
+      if (keep(e)) found.push(r)
+      if (e.isDirectory()) await walk(path.join(dir, e.name), r)
+    }
+  }
+  await walk(path.resolve(root), "")
+  return found.sort()
+}
 
 /** Remove the temp files `listTempFiles` finds; returns how many. */
 export const removeTempFiles = (root: string, sink: string): Effect.Effect<number, SinkError> =>
