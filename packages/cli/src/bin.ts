@@ -9,6 +9,7 @@ import { hasHandlerStarted, run } from "./Cli.js"
 import { CliExit, ExitCode } from "./CliExit.js"
 import { commandHelp, PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { type CommandHelp, helpRequest, renderCommandHelp, renderRootHelp, styleFor } from "./internal/help.js"
+import { escapeControl } from "./internal/terminal.js"
 
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
 const oneLine = (text: string) => stripAnsi(text).replace(/\s+/g, " ").trim()
@@ -24,6 +25,11 @@ const printHelp = (request: { readonly command: CommandHelp | undefined }) =>
     )
     return ExitCode.Ok as number
   })
+/** A defect in one line: its name and message, without the stack, control characters escaped. */
+const describeDefect = (defect: unknown): string => {
+  const text = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+  return escapeControl(oneLine(text)).slice(0, 500)
+}
 
 // Parse errors become one line on stderr and exit code 2 (not a help dump and 1).
 const main = Effect.gen(function*() {
@@ -65,11 +71,13 @@ const main = Effect.gen(function*() {
 main.pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
-    disableErrorReporting: false,
+    // stdout carries the summary (one JSON object with --json) and nothing else: a defect is reported
+    // below, on stderr, as one line without a stack trace.
+    disableErrorReporting: true,
     teardown: (exit, onExit) => {
       if (Exit.isSuccess(exit)) return onExit(exit.value as number)
       if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
-      process.stderr.write(`meeting-artifacts: unexpected failure: ${oneLine(Cause.pretty(exit.cause))}\n`)
+      process.stderr.write(`meeting-artifacts: unexpected failure: ${describeDefect(Cause.squash(exit.cause))}\n`)
       return onExit(ExitCode.Fatal)
     }
   })

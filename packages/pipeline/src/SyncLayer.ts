@@ -69,7 +69,6 @@ const lockedCheckpointLayer = (
 /** Every service `sync` needs, from options. */
 export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, SinkError | GraphError | RunLock.RunLockHeld> =>
   Layer.mergeAll(
-    GraphClient.layer(options.graph),
     FileSystemSink.layer(options.out),
     Manifest.layer(options.out, { flushOnClose: options.dryRun !== true }),
     Failures.layer(options.out),
@@ -79,4 +78,8 @@ export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, 
         RecordSinks,
         Effect.map(RecordSinks, (fromSpecs) => [...fromSpecs, ...options.recordSinks!])
       ).pipe(Layer.provide(recordSinksLayer(options.sinks ?? [])))
-  ).pipe(Layer.provideMerge(lockedCheckpointLayer(options)))
+  ).pipe(
+    Layer.provideMerge(lockedCheckpointLayer(options)),
+    // First: a client refused for its options (a bad base URL or token) leaves no file behind.
+    Layer.provideMerge(GraphClient.layer(options.graph))
+  )

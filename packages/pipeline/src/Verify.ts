@@ -7,7 +7,7 @@
  * `meeting-artifacts verify --out <dir>`.
  */
 import { countCues } from "@meeting-artifacts/correlate"
-import { Failures, FileSystemSink, Manifest, SinkError } from "@meeting-artifacts/sinks"
+import { Failures, FileSystemSink, Manifest, RunLock, SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -25,10 +25,12 @@ export type VerifyProblemKind =
   | "invalid"
   /** Lines an interrupted run left in the manifest's journal, not yet in manifest.jsonl (`kind` "manifest"). */
   | "unflushed"
+  /** A symbolic link inside `<out>` (`kind` "out"): an export is real folders and files, and sync refuses to write through links. */
+  | "symlink"
 
 export interface VerifyProblem {
   readonly problem: VerifyProblemKind
-  readonly kind: "recording" | "transcript" | "manifest"
+  readonly kind: "recording" | "transcript" | "manifest" | "out"
   readonly id: string
   readonly path: string
   /** What is wrong, in a sentence. */
@@ -56,13 +58,52 @@ export interface VerifyOptions {
   readonly concurrency?: number | undefined
 }
 
-/** Verifies `<out>` against `<out>/manifest.jsonl` (see the module comment). Fails only when the manifest cannot be read. */
-export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError> =>
+/**
+ * Fails with `RunLockHeld` when a live sync holds `out`'s lock: what it is
+ * writing is not a snapshot worth checking (a stale lock of a crashed run
+ * does not count: its output is what verify is for).
+ */
+export const noSyncRunning = (out: string): Effect.Effect<void, SinkError | RunLock.RunLockHeld> =>
+  Effect.flatMap(RunLock.readFolderLock(out), (lock) =>
+    lock === null || lock.stale ? Effect.void : Effect.fail(
+      new RunLock.RunLockHeld({
+        resource: `--out ${out}`,
+        pid: lock.holder.pid,
+        host: lock.holder.host,
+        startedAt: lock.holder.startedAt,
+        message: `a sync is running on ${out} (pid ${lock.holder.pid} on host ${lock.holder.host}, started ` +
+          `${lock.holder.startedAt}): its output is not a consistent snapshot until it finishes; verify after it`
+      })
+    ))
+
+/**
+ * Verifies `<out>` against `<out>/manifest.jsonl` (see the module comment).
+ * Fails when the manifest cannot be read, and with `RunLockHeld` when a sync
+ * was running on `out` before or after the check (the report would mix states).
+ */
+export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError | RunLock.RunLockHeld> =>
+  Effect.zipLeft(
+    Effect.zipRight(noSyncRunning(out), verifySnapshot(out, options)),
+    noSyncRunning(out)
+  )
+
+const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError> =>
   Effect.gen(function*() {
     // manifest.jsonl exactly as a reader finds it, line by line.
     const text = yield* Effect.tryPromise({
-      try: () => fsp.readFile(nodePath.join(out, Manifest.MANIFEST_FILE), "utf8").catch(() => ""),
-      catch: (e) => new SinkError({ sink: "manifest", operation: "read", message: String(e) })
+      // Absent is an empty export; anything else that cannot be read (a directory, no permission) is an error.
+      try: () =>
+        fsp.readFile(nodePath.join(out, Manifest.MANIFEST_FILE), "utf8").catch((e) => {
+          if (e?.code === "ENOENT") return ""
+          throw e
+        }),
+      catch: (e) =>
+        new SinkError({
+          sink: "manifest",
+          operation: "read",
+          message: `cannot read ${Manifest.MANIFEST_FILE}: ${(e as NodeJS.ErrnoException)?.code === "EISDIR" ? "it is a directory, not a file" : String(e)}`,
+          cause: e
+        })
     })
     const problems: Array<VerifyProblem> = []
     const lines: Array<Manifest.ManifestEntry> = []
@@ -77,7 +118,7 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
           kind: "manifest",
           id: "",
           path: Manifest.MANIFEST_FILE,
-          detail: `line ${i + 1} is not a whole manifest entry${i === rows.length - 1 ? " (cut short)" : ""}: run sync again to rewrite the manifest`
+          detail: `line ${i + 1} is not a whole manifest entry (${Manifest.describeInvalidLine(rows[i]!.trim())}): ${Manifest.DAMAGED_MANIFEST_ADVICE}`
         })
       }
     }
@@ -115,7 +156,13 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
     }
     yield* Effect.forEach(checks, (f) =>
       Effect.gen(function*() {
-        const stat = yield* FileSystemSink.statContent(out, f.path).pipe(Effect.catchAll(() => Effect.succeed(null)))
+        const stat = yield* FileSystemSink.statContent(out, f.path).pipe(
+          Effect.catchAll((e) => Effect.succeed(e.operation === "symlink" ? ("symlink" as const) : null))
+        )
+        if (stat === "symlink") {
+          problems.push({ problem: "symlink", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} goes through a symbolic link` })
+          return
+        }
         if (stat === null) {
           problems.push({ problem: "missing", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} is missing` })
           return
@@ -142,6 +189,15 @@ export const verify = (out: string, options?: VerifyOptions): Effect.Effect<Veri
           }
         }
       }), { concurrency: options?.concurrency ?? 4, discard: true })
+    for (const link of yield* FileSystemSink.listSymlinks(out)) {
+      problems.push({
+        problem: "symlink",
+        kind: "out",
+        id: "",
+        path: link,
+        detail: `${link} is a symbolic link: sync refuses to write through it; replace it with the real folder or file`
+      })
+    }
     const order = (p: VerifyProblem) => `${p.path}\u0000${p.problem}`
     problems.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
     return {

@@ -6,6 +6,7 @@
 import type { ProgressEvent } from "@meeting-artifacts/pipeline"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { escapeControl } from "./terminal.js"
 
 export const formatBytes = (n: number): string => {
   if (n < 1024) return `${n} B`
@@ -110,8 +111,13 @@ export class ProgressState {
 const retryLine = (event: Extract<ProgressEvent, { _tag: "Retrying" }>): string =>
   `retrying ${event.route} in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt + 1}): ${event.reason}`
 
-/** One plain log line for an event, or null for the chatty ones. */
+/** One plain log line for an event (control characters in ids and messages escaped), or null for the chatty ones. */
 export const plainLine = (event: ProgressEvent): string | null => {
+  const line = eventLine(event)
+  return line === null ? null : escapeControl(line)
+}
+
+const eventLine = (event: ProgressEvent): string | null => {
   switch (event._tag) {
     case "RunStarted":
       return `sync ${event.runId}: ${event.organizers.length} organizer(s), window ${event.from ?? "-"} .. ${event.to ?? "-"}${

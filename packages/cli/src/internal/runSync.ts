@@ -1,4 +1,4 @@
-import { type GraphError, GraphCredentials, isGraphError } from "@meeting-artifacts/api"
+import { type GraphError, GraphCredentials, isGraphError, redactUrlCredentials } from "@meeting-artifacts/api"
 import {
   isHttpUrl,
   Progress,
@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import { ExitCode } from "../CliExit.js"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
 import { formatBytes, formatDuration, renderProgress } from "./render.js"
+import { escapeControl } from "./terminal.js"
 import { telemetryLayer } from "./telemetry.js"
 
 import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
@@ -36,7 +37,7 @@ const configErrorLine = (e: ConfigError.ConfigError): string => {
   }
 }
 
-const oneLine = (message: string) => message.replace(/\s*\n\s*/g, " ").trim()
+const oneLine = (message: string) => escapeControl(message.replace(/\s*\n\s*/g, " ").trim())
 
 /** Writes one line to stderr (never through Console, which the CLI shell filters while parsing). */
 export const errorLine = (message: string): Effect.Effect<void> =>
@@ -106,7 +107,7 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       return ExitCode.Fatal
     }
     if (!isHttpUrl(config.graphUrl)) {
-      yield* fatal(`--graph-url is not an http(s) URL: ${JSON.stringify(config.graphUrl)}`)
+      yield* fatal(`--graph-url is not an http(s) URL: ${redactUrlCredentials(JSON.stringify(config.graphUrl))}`)
       return ExitCode.Fatal
     }
     const sinks = parseSinkSpecs(config.sink)
@@ -126,6 +127,7 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       dryRun: config.dryRun,
       graph: {
         baseUrl: config.graphUrl,
+        allowInsecureHttp: config.allowInsecureHttp,
         credential: auth.right.credential,
         scope: auth.right.scope,
         policy: {

@@ -1,13 +1,14 @@
-import { verify, type VerifyReport } from "@meeting-artifacts/pipeline"
+import { noSyncRunning, verify, type VerifyReport } from "@meeting-artifacts/pipeline"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { ExitCode } from "../CliExit.js"
 import { formatBytes } from "./render.js"
+import { escapeControl } from "./terminal.js"
 
 const fatal = (message: string) =>
   Effect.sync(() => {
-    process.stderr.write(`meeting-artifacts verify: ${message.replace(/\s*\n\s*/g, " ")}\n`)
+    process.stderr.write(`meeting-artifacts verify: ${escapeControl(message.replace(/\s*\n\s*/g, " "))}\n`)
     return ExitCode.Fatal as number
   })
 
@@ -28,16 +29,19 @@ export const formatReport = (r: VerifyReport): string => {
   if (r.leftovers.length > 0) {
     lines.push(`${r.leftovers.length} temp file${r.leftovers.length === 1 ? "" : "s"} of a killed run (the next sync removes them)`)
   }
-  return lines.join("\n")
+  // Ids and paths come from the manifest, which anyone could have edited.
+  return lines.map(escapeControl).join("\n")
 }
 
 export const runVerify = (out: string, json: boolean): Effect.Effect<number> =>
   Effect.gen(function*() {
     const dir = nodePath.resolve(out)
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return yield* fatal(`--out ${out}: no such directory`)
-    if (!fs.existsSync(nodePath.join(dir, "manifest.jsonl"))) {
-      return yield* fatal(`--out ${out}: no manifest.jsonl there, nothing to verify`)
-    }
+    const running = yield* Effect.either(noSyncRunning(dir))
+    if (running._tag === "Left") return yield* fatal(running.left.message)
+    const manifest = nodePath.join(dir, "manifest.jsonl")
+    if (!fs.existsSync(manifest)) return yield* fatal(`--out ${out}: no manifest.jsonl there, nothing to verify`)
+    if (!fs.statSync(manifest).isFile()) return yield* fatal(`--out ${out}: manifest.jsonl is not a file, nothing to verify`)
     const report = yield* Effect.either(verify(dir))
     if (report._tag === "Left") return yield* fatal(report.left.message)
     yield* Effect.sync(() => process.stdout.write(`${json ? JSON.stringify(report.right) : formatReport(report.right)}\n`))

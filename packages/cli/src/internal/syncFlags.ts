@@ -48,6 +48,11 @@ export const syncFlags = {
     description: "Graph base URL: national clouds, beta, or an emulator.",
     default: DEFAULT_BASE_URL
   }),
+  allowInsecureHttp: flag("boolean", {
+    ...configurable("allow-insecure-http"),
+    description:
+      "Allow an http:// --graph-url to a host other than this machine: the access token then crosses the network unencrypted."
+  }),
   state: flag("text", {
     ...configurable("state"),
     pseudo: "path|url",
@@ -135,5 +140,5 @@ export const syncDescription: ReadonlyArray<string> = [
   "Telemetry: with OTEL_EXPORTER_OTLP_ENDPOINT set, traces and metrics are exported over OTLP/HTTP " +
   "(the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...).",
   "Exit codes: 0 everything exported; 1 some items failed for good (listed in <out>/failures.jsonl, everything else " +
-  "exported); 2 fatal (bad arguments or configuration, auth, a tenant-wide 403/402)."
+  "exported); 2 fatal (bad arguments or configuration, auth, a tenant-wide 403/402, another sync holding --out or --state)."
 ]
