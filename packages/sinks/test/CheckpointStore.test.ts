@@ -4,11 +4,14 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as Schedule from "effect/Schedule"
 import { CheckpointStore, RunLock } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { tempDir } from "./support/data.js"
+import { openSql } from "./support/db.js"
+import { freePort } from "./support/servers.js"
 
 const key = { organizerId: "org-1", windowFrom: "2026-01-01T00:00:00Z", windowTo: "2026-02-01T00:00:00Z", kind: "recordings" }
 
@@ -110,6 +113,50 @@ const lockSuite = (name: string, state: () => string) =>
         expect(taken._tag).toBe("Right")
       }), 60_000)
   })
+describe("CheckpointStore on Postgres: why a connection failed", () => {
+  const openError = (url: string) =>
+    Effect.scoped(CheckpointStore.makePostgres(url)).pipe(
+      Effect.flip,
+      Effect.map((e) => e.message)
+    )
+
+  it.live("a closed port, a missing database and a wrong password each say which, without the password", () =>
+    Effect.gen(function*() {
+      const server = new URL(inject("pgUrl"))
+      const port = yield* Effect.promise(() => freePort())
+      const closed = yield* openError(`postgres://postgres:hunter2@127.0.0.1:${port}/postgres`)
+      expect(closed).toContain(`127.0.0.1:${port}/postgres: connection refused`)
+      expect(closed).not.toContain("hunter2")
+
+      const missing = new URL(server)
+      missing.pathname = "/no_such_database_here"
+      expect(yield* openError(missing.toString())).toContain("no_such_database_here: that database does not exist")
+
+      // The test cluster trusts every local user; this one role must give its password.
+      const role = `ma_pw_${process.pid}`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sql = yield* openSql({ pg: server.toString() })
+        yield* sql.unsafe(`DROP ROLE IF EXISTS ${role}`)
+        yield* sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'right-one'`)
+        const [{ hba_file }] = yield* sql.unsafe<{ hba_file: string }>("SHOW hba_file")
+        const hba = fs.readFileSync(hba_file, "utf8")
+        if (!hba.includes(role)) fs.writeFileSync(hba_file, `host all ${role} 127.0.0.1/32 scram-sha-256\n${hba}`)
+        yield* sql.unsafe("SELECT pg_reload_conf()")
+      }))
+      const wrong = new URL(server)
+      wrong.username = role
+      wrong.password = "wrong-one"
+      // The reload is asynchronous in the server: wait until the new rule answers (bounded).
+      const message = yield* openError(wrong.toString()).pipe(
+        Effect.flatMap((m) => (/password/.test(m) ? Effect.succeed(m) : Effect.fail(m))),
+        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 })
+      )
+      expect(message).toContain(`${role}@127.0.0.1:${server.port}/`)
+      expect(message).toContain("password authentication failed")
+      expect(message).not.toContain("wrong-one")
+    }), 60_000)
+})
+
 lockSuite("sqlite", () => path.join(tempDir(), "state.sqlite"))
 lockSuite("postgres", () => inject("pgUrl"))
 
