@@ -18,6 +18,8 @@ export interface Counters {
    * counted under `<transcriptId>#metadataContent`
    */
   readonly contentRequests: Record<string, number>
+  /** content bodies the client closed (or a reset cut) before their end, per artifact id (keys as in `contentRequests`) */
+  readonly contentAborted: Record<string, number>
   /** content bytes written (complete or not) */
   readonly contentBytes: number
   /** content bytes written per artifact id (complete or not, either origin; keys as in `contentRequests`) */
@@ -44,6 +46,7 @@ export class MutableCounters {
   throttled = 0
   faults: Record<string, number> = {}
   contentRequests: Record<string, number> = {}
+  contentAborted: Record<string, number> = {}
   contentBytes = 0
   contentBytesById: Record<string, number> = {}
   contentRanges: Record<string, Array<string>> = {}
@@ -64,6 +67,7 @@ export class MutableCounters {
       throttled: this.throttled,
       faults: { ...this.faults },
       contentRequests: { ...this.contentRequests },
+      contentAborted: { ...this.contentAborted },
       contentBytes: this.contentBytes,
       contentBytesById: { ...this.contentBytesById },
       contentRanges: Object.fromEntries(Object.entries(this.contentRanges).map(([k, v]) => [k, [...v]])),
@@ -81,6 +85,7 @@ export class MutableCounters {
     this.throttled = 0
     this.faults = {}
     this.contentRequests = {}
+    this.contentAborted = {}
     this.contentBytes = 0
     this.contentBytesById = {}
     this.contentRanges = {}

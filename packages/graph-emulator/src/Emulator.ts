@@ -76,6 +76,8 @@ export interface EmulatorOptions {
    * when the first content request arrives, or hold a run at a known point.
    */
   readonly onRequest?: (request: RequestSeen) => void | Promise<void>
+  /** the clock of the rate limiter's token bucket, in ms (default `Date.now`): a test can stop time */
+  readonly now?: () => number
 }
 
 export interface Emulator {
@@ -178,7 +180,7 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
     const secret = NodeCrypto.randomBytes(32)
     const counters = new MutableCounters()
     const faults = yield* Effect.try({
-      try: () => new FaultEngine(resolveFaults(options.faults), options.seed ?? 1),
+      try: () => new FaultEngine(resolveFaults(options.faults), options.seed ?? 1, options.now ?? Date.now),
       catch: (e) => new EmulatorError({ message: String(e) })
     })
     let secondOriginUrl = ""
@@ -192,7 +194,8 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       secondOrigin: () => secondOriginUrl,
       scheme: () => (options.tls ? "https" : "http"),
       policy: () => policy,
-      onRequest: options.onRequest
+      onRequest: options.onRequest,
+      now: options.now ?? Date.now
     }
     // one CA for every HTTPS listener of this emulator
     const teOptions: TokenEndpointOptions | undefined = options.tokenEndpoint === true

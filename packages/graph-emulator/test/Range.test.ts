@@ -84,14 +84,17 @@ describe("content ranges and byte counters", () => {
   })
 
   it("contentBytesPerSecond: a paced body is still byte-exact, and a reader can stop it part way", async () => {
-    // 1 MiB at 4 MiB/s: ~250 ms; the reader stops after the first chunks, long before the end.
-    const { data, emu, id, url } = await oneRecording(1024 * 1024, { contentBytesPerSecond: 4 * 1024 * 1024 })
+    // 16 MiB at 16 MiB/s: the reader stops after its first chunk. The body cannot be complete by then,
+    // whatever the load: the emulator's writes block once the loopback buffers (a few MiB) are full.
+    const { data, emu, id, url } = await oneRecording(16 * 1024 * 1024, { contentBytesPerSecond: 16 * 1024 * 1024 })
     const res = await get(emu, url)
     const reader = res.body!.getReader()
     const first = await reader.read()
     expect(first.done).toBe(false)
     await reader.cancel()
-    await new Promise((r) => setTimeout(r, 100))
+    // Wait for the emulator to see the close (a condition, bounded), not for a fixed time.
+    for (let i = 0; i < 1000 && emu.counters().contentAborted[id] === undefined; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(emu.counters().contentAborted[id]).toBe(1)
     const served = emu.counters().contentBytesById[id] ?? 0
     expect(served).toBeGreaterThan(0)
     expect(served).toBeLessThan(data.length)

@@ -30,7 +30,7 @@ export class FaultEngine {
   private refilledAt = 0
   inflight = 0
 
-  constructor(config: FaultConfig, private readonly defaultSeed: number) {
+  constructor(config: FaultConfig, private readonly defaultSeed: number, private readonly now: () => number = Date.now) {
     this.set(config)
   }
 
@@ -41,7 +41,7 @@ export class FaultEngine {
     this.injected.clear()
     this.used.clear()
     this.bucket = config.rateLimit ? (config.rateLimit.burst ?? Math.max(1, config.rateLimit.requestsPerSecond)) : 0
-    this.refilledAt = Date.now()
+    this.refilledAt = this.now()
   }
 
   /** The fault to inject for this attempt of the request `key`, if any. */

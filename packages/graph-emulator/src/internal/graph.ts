@@ -37,6 +37,8 @@ export interface GraphRuntime {
   /** "http" or "https" (links are built from the Host header and this) */
   readonly scheme: () => string
   readonly policy: () => TenantPolicy
+  /** the rate limiter's clock (`EmulatorOptions.now`) */
+  readonly now: () => number
   /** the test hook of `EmulatorOptions.onRequest` */
   readonly onRequest: ((request: RequestSeen) => void | Promise<void>) | undefined
 }
@@ -495,7 +497,11 @@ export const contentResponse = (
         ...(rt.faults.config.contentBytesPerSecond !== undefined ? { bytesPerSecond: rt.faults.config.contentBytesPerSecond } : {}),
         ...(reset ? { resetAfter: Math.min(Math.floor(length / 2), 256 * 1024) } : {})
       })
-    ).pipe(Effect.flatMap((how) => (how === "complete" ? Effect.succeed(done) : Effect.interrupt)))
+    ).pipe(Effect.flatMap((how) => {
+      if (how === "complete") return Effect.succeed(done)
+      rt.counters.bump(rt.counters.contentAborted, counterKey)
+      return Effect.interrupt
+    }))
   })
 
 const transcriptFormat = (ctx: Ctx): string => {
@@ -1071,7 +1077,7 @@ export const graphApp = (rt: GraphRuntime) =>
     if (denied) return fail(denied)
 
     const nodeResponse = NodeHttpServerRequest.toServerResponse(request)
-    const limited = rt.faults.rateLimit(Date.now())
+    const limited = rt.faults.rateLimit(rt.now())
     if (limited !== undefined) {
       rt.counters.bump(rt.counters.faults, "rateLimit")
       return fail(new GraphFailure(429, "TooManyRequests", "Too many requests", { "retry-after": String(limited) }))
