@@ -23,5 +23,5 @@ export const verifyDescription: ReadonlyArray<string> = [
   "Checks an export against <out>/manifest.jsonl: every recording and transcript file a line names exists with the " +
   "recorded size and sha256, every transcript has the recorded number of cues, and every id is in exactly one line. " +
   "Reads only; no Graph calls.",
-  "Exit codes: 0 intact; 1 problems found (listed); 2 nothing to verify (no directory or no manifest.jsonl) or an unreadable manifest."
+  "Exit codes: 0 intact; 1 problems found (listed); 2 nothing to verify (no directory or no manifest.jsonl), an unreadable manifest, or a sync running on --out."
 ]
