@@ -45,8 +45,13 @@ export const FailureRecord = Schema.Struct({
 })
 export type FailureRecord = typeof FailureRecord.Type
 
+/**
+ * One JSON line. JSON.stringify leaves DEL, the C1 controls and the line separators as they are; they are
+ * escaped too (`\u009b`: the same JSON value), so `cat failures.jsonl` cannot drive a terminal with a
+ * Graph-controlled id or message.
+ */
 export const formatFailure = (f: FailureRecord): string =>
-  JSON.stringify({
+  escapeJsonControls(JSON.stringify({
     kind: f.kind,
     id: f.id,
     meetingId: f.meetingId,
@@ -56,7 +61,10 @@ export const formatFailure = (f: FailureRecord): string =>
     code: f.code,
     requestId: f.requestId,
     at: f.at
-  })
+  }))
+
+const escapeJsonControls = (json: string): string =>
+  json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`)
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(FailureRecord))
 

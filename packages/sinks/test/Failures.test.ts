@@ -1,0 +1,23 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { Failures } from "../src/index.js"
+
+describe("failures.jsonl lines", () => {
+  it.effect("ids and messages with terminal controls are escaped in the line and read back unchanged", () =>
+    Effect.gen(function*() {
+      const record: Failures.FailureRecord = {
+        kind: "recording",
+        id: "rec\u001b]0;pwned\u0007\u009b31m\u007f\u2028x",
+        meetingId: "m\n",
+        organizerId: null,
+        reason: "gone \u0085 away",
+        status: 404,
+        code: "NotFound",
+        requestId: null,
+        at: "2026-12-05T09:00:00.000Z"
+      }
+      const line = Failures.formatFailure(record)
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+      expect(yield* Failures.parseFailures(`${line}\n`)).toEqual([record])
+    }))
+})
