@@ -39,7 +39,7 @@ describe("bad input", () => {
   it("a token with a line break: one line, exit 2, no request sent, stdout empty under --json", async () => {
     emu.resetCounters()
     const r = await runCli(args(path.join(tempDir(), "out"), ["--json"]), { env: cleanEnv({ GRAPH_ACCESS_TOKEN: `${emu.accessToken}\nx` }) })
-    expect(expectOneLineFatal(r)).toMatch(/access token contains a line break/)
+    expect(expectOneLineFatal(r)).toMatch(/GRAPH_ACCESS_TOKEN contains whitespace or a control character/)
     expect(emu.counters().total).toBe(0)
   })
 
