@@ -3,5 +3,5 @@ import { shared } from "../../vitest.shared.js"
 
 export default mergeConfig(
   shared,
-  defineProject({ test: { name: "graph-emulator", globalSetup: ["./test/globalSetup.ts"] } })
+  defineProject({ test: { name: "graph-emulator", globalSetup: ["./test/globalSetup.ts", "../cli/scripts/build-bin.mjs"] } })
 )

@@ -26,7 +26,7 @@
  * `@azure/identity` credential (default `DefaultAzureCredential`).
  */
 import type { TokenCredential } from "@azure/identity"
-import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob"
+import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob"
 import { createHash, type Hash, randomBytes, randomUUID } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -46,6 +46,7 @@ import {
   type WriteDisposition
 } from "./RecordSink.js"
 import { SinkError } from "./SinkError.js"
+import { loadDriver } from "./internal/drivers.js"
 import { sinkError } from "./internal/errors.js"
 
 const SINK = "azure-blob"
@@ -97,24 +98,26 @@ const safeName = (prefix: string, relPath: string) =>
 
 const az = (op: string) => sinkError(SINK, op)
 
+// @azure/storage-blob is an optional peer dependency: loaded only when an Azure Blob sink is opened.
 const resolveClient = (options: AzureBlobOptions): Effect.Effect<BlobServiceClient, SinkError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const cs = options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING
-      if (cs) return BlobServiceClient.fromConnectionString(cs)
-      const account = process.env.AZURE_STORAGE_ACCOUNT
-      const url = options.accountUrl ?? process.env.AZURE_STORAGE_ACCOUNT_URL ??
-        (account ? `https://${account}.blob.core.windows.net` : undefined)
-      if (!url) {
-        throw new Error(
-          "no credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT with an Azure identity"
-        )
-      }
-      const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential()
-      return new BlobServiceClient(url, credential)
-    },
-    catch: az("connect")
-  })
+  Effect.flatMap(loadDriver(SINK, "@azure/storage-blob", () => import("@azure/storage-blob")), ({ BlobServiceClient }) =>
+    Effect.tryPromise({
+      try: async () => {
+        const cs = options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING
+        if (cs) return BlobServiceClient.fromConnectionString(cs)
+        const account = process.env.AZURE_STORAGE_ACCOUNT
+        const url = options.accountUrl ?? process.env.AZURE_STORAGE_ACCOUNT_URL ??
+          (account ? `https://${account}.blob.core.windows.net` : undefined)
+        if (!url) {
+          throw new Error(
+            "no credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT with an Azure identity"
+          )
+        }
+        const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential()
+        return new BlobServiceClient(url, credential)
+      },
+      catch: az("connect")
+    }))
 
 /** The block staging of one upload (see `stageAndCommit`). */
 interface Uploader {

@@ -38,7 +38,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { RunRecord } from "./CheckpointStore.js"
 import { removeTempFiles } from "./internal/atomic.js"
-import { type Columns, type Duck, openDuck, readParquetFiles, type Value, writeParquet } from "./internal/duckdb.js"
+import { loadDriver } from "./internal/drivers.js"
+import { type Columns, type Duck, type DuckDriver, openDuck, readParquetFiles, type Value, writeParquet } from "./internal/duckdb.js"
 import { sinkError } from "./internal/errors.js"
 import { type IndexedSet, Locations, SetIndex } from "./internal/parquetIndex.js"
 import { segment } from "./Layout.js"
@@ -335,9 +336,9 @@ const writeRunNow = (ctx: Ctx, r: RunRecord) =>
   ]], "run_id")
 
 /** Open the folder (created when missing): temp files of a killed writer removed, earlier layout split, index built. */
-const open = async (root: string, disposition: WriteDisposition): Promise<Ctx> => {
+const open = async (driver: DuckDriver, root: string, disposition: WriteDisposition): Promise<Ctx> => {
   await fsp.mkdir(root, { recursive: true })
-  const duck = await openDuck()
+  const duck = await openDuck(driver)
   try {
     await Effect.runPromise(removeTempFiles(root, SINK))
     await migrateLegacy(duck, root)
@@ -357,8 +358,9 @@ const open = async (root: string, disposition: WriteDisposition): Promise<Ctx> =
 export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, SinkError, Scope.Scope> =>
   Effect.gen(function*() {
     const disposition = options.disposition ?? "merge"
+    const driver = yield* loadDriver(SINK, "@duckdb/node-api", () => import("@duckdb/node-api"))
     const ctx = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => open(nodePath.resolve(options.dir), disposition), catch: sinkError(SINK, "open") }),
+      Effect.tryPromise({ try: () => open(driver, nodePath.resolve(options.dir), disposition), catch: sinkError(SINK, "open") }),
       (c) => Effect.sync(() => c.duck.close())
     )
     const lock = yield* Effect.makeSemaphore(1)

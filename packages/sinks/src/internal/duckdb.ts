@@ -1,8 +1,9 @@
 /**
- * The one place that imports `@duckdb/node-api`: an in-memory DuckDB
+ * The one place that uses `@duckdb/node-api` (an optional peer dependency,
+ * loaded by the Parquet sink through `loadDriver`): an in-memory DuckDB
  * connection with the few calls the Parquet sink needs.
  */
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api"
+import type { DuckDBValue } from "@duckdb/node-api"
 import { randomBytes } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -17,9 +18,11 @@ export interface Duck {
   readonly close: () => void
 }
 
-export const openDuck = async (): Promise<Duck> => {
-  const instance = await DuckDBInstance.create(":memory:", { threads: "1" })
-  const c = await DuckDBConnection.create(instance)
+export type DuckDriver = typeof import("@duckdb/node-api")
+
+export const openDuck = async (driver: DuckDriver): Promise<Duck> => {
+  const instance = await driver.DuckDBInstance.create(":memory:", { threads: "1" })
+  const c = await driver.DuckDBConnection.create(instance)
   return {
     run: async (sql, values) => {
       await c.run(sql, values)

@@ -1,4 +1,3 @@
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -10,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { redactUrlCredentials } from "@meeting-artifacts/api"
 import { SinkError } from "../SinkError.js"
+import { loadDriver } from "./drivers.js"
 
 /** An SqlClient layer for a SQLite file (WAL, parent directory created). */
 export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
@@ -38,12 +38,21 @@ const sqliteOpenError = (filename: string, e: unknown): SinkError => {
   return new SinkError({ sink: "sqlite", operation: "open", message: `sqlite: cannot open ${filename}: ${why}`, cause: e })
 }
 
-/** An SqlClient layer for a Postgres URL (the password is kept redacted). */
+/**
+ * An SqlClient layer for a Postgres URL (the password is kept redacted).
+ * `@effect/sql-pg` (with `pg`) is an optional peer dependency, loaded here.
+ */
 export const pgClientLayer = (url: string | Redacted.Redacted<string>): Layer.Layer<SqlClient.SqlClient, SinkError> =>
-  PgClient.layer({
-    url: typeof url === "string" ? Redacted.make(url) : url,
-    maxConnections: 4
-  }).pipe(Layer.mapError((e) => pgConnectError(typeof url === "string" ? url : Redacted.value(url), e)))
+  Layer.unwrapEffect(
+    Effect.map(
+      loadDriver("postgres", "@effect/sql-pg", () => import("@effect/sql-pg/PgClient")),
+      (PgClient) =>
+        PgClient.layer({
+          url: typeof url === "string" ? Redacted.make(url) : url,
+          maxConnections: 4
+        }).pipe(Layer.mapError((e) => pgConnectError(typeof url === "string" ? url : Redacted.value(url), e)))
+    )
+  )
 
 /** Where a Postgres URL points, for messages: `user@host:port/db` (never the password). */
 const pgTarget = (url: string): string => {

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// Builds the `meeting-artifacts` command into dist/bin.js: src/bin.ts with everything it imports (the
+// workspace packages' sources, effect, @effect/*) bundled, so a start reads one file instead of resolving
+// and loading hundreds of modules. Code behind dynamic imports (the sync job, the emulator) goes to
+// dist/chunks/, read only when used: --help and --version parse just what they need. Left to Node's resolution at run time: native addons and the drivers that
+// are optional peer dependencies (the sinks load them on use and name the package when it is missing).
+//
+//   node scripts/build-bin.mjs              # always
+//   node scripts/build-bin.mjs --if-stale   # only when a source, package.json or the lockfile changed
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const packagesDir = path.dirname(cliRoot)
+const outDir = path.join(cliRoot, "dist")
+const outFile = path.join(outDir, "bin.js")
+const chunksDir = path.join(outDir, "chunks")
+const stampFile = path.join(outDir, "bin.stamp")
+
+export const external = [
+  "better-sqlite3",
+  "@duckdb/node-api",
+  "@effect/sql-pg",
+  "@effect/sql-pg/*",
+  "@azure/storage-blob",
+  "@azure/identity"
+]
+
+/** Sizes and mtimes of everything the bundle is made from (workspace sources, manifests, the lockfile). */
+const sourceStamp = () => {
+  const hash = createHash("sha256")
+  const add = (file) => {
+    try {
+      const s = fs.statSync(file)
+      hash.update(`${file}\0${s.size}\0${s.mtimeMs}\n`)
+    } catch {
+      // absent: part of the stamp too
+      hash.update(`${file}\0-\n`)
+    }
+  }
+  const walk = (dir) => {
+    let entries
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = path.join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else add(p)
+    }
+  }
+  add(path.join(packagesDir, "..", "pnpm-lock.yaml"))
+  add(fileURLToPath(import.meta.url))
+  for (const pkg of fs.readdirSync(packagesDir).sort()) {
+    add(path.join(packagesDir, pkg, "package.json"))
+    walk(path.join(packagesDir, pkg, "src"))
+  }
+  return hash.digest("hex")
+}
+
+/** Write a file under its final name only once complete (concurrent builds each rename a whole file). */
+const writeAtomic = (file, contents) => {
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, contents)
+  fs.renameSync(tmp, file)
+}
+
+export const buildBin = async ({ ifStale = false } = {}) => {
+  const stamp = sourceStamp()
+  if (ifStale && fs.existsSync(outFile)) {
+    try {
+      if (fs.readFileSync(stampFile, "utf8") === stamp) return { built: false, file: outFile }
+    } catch {
+      // no stamp: build
+    }
+  }
+  const esbuild = await import("esbuild")
+  const result = await esbuild.build({
+    entryPoints: { bin: path.join(cliRoot, "src", "bin.ts") },
+    outdir: outDir,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    bundle: true,
+    write: false,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: "linked",
+    sourcesContent: false,
+    logLevel: "warning",
+    external,
+    // Bundled CommonJS dependencies call require() for Node built-ins.
+    banner: { js: "import { createRequire as __maCreateRequire } from \"node:module\"\nconst require = __maCreateRequire(import.meta.url)" }
+  })
+  fs.mkdirSync(chunksDir, { recursive: true })
+  // Chunks (content-hashed names) before the entry that imports them, each file whole under its name, so a
+  // concurrent start or build never reads a half-written file.
+  const written = new Set()
+  const outputs = [...result.outputFiles].sort((a, b) => Number(a.path === outFile) - Number(b.path === outFile))
+  for (const f of outputs) {
+    writeAtomic(f.path, f.contents)
+    written.add(f.path)
+  }
+  // Chunks of older builds, once no running process can still be loading them.
+  for (const name of fs.readdirSync(chunksDir)) {
+    const p = path.join(chunksDir, name)
+    try {
+      if (!written.has(p) && Date.now() - fs.statSync(p).mtimeMs > 60 * 60_000) fs.rmSync(p, { force: true })
+    } catch {
+      // already gone
+    }
+  }
+  writeAtomic(stampFile, stamp)
+  return { built: true, file: outFile }
+}
+
+/** Vitest global setup of the projects whose tests run the command: they always run the current sources. */
+export const setup = async () => {
+  await buildBin({ ifStale: true })
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await buildBin({ ifStale: process.argv.includes("--if-stale") })
+}
