@@ -80,7 +80,13 @@ const summary = cases.map((c) => {
 const base = summary[0]!
 console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${RUNS} runs each, alternating`)
 for (const s of summary) {
-  const ratio = s === base ? "" : `  (${(s.ms / base.ms).toFixed(2)}x time, ${(s.rssMb / base.rssMb).toFixed(2)}x RSS of node -e 0)`
+  const ratio = s === base
+    ? ""
+    : `  (${(s.ms / base.ms).toFixed(2)}x time, ${(s.rssMb / base.rssMb).toFixed(2)}x RSS of node -e 0)`
   const goal = s === base ? "" : s.ms <= 300 && s.rssMb <= 80 ? "  within 0.3 s / 80 MB" : "  OVER 0.3 s / 80 MB"
-  console.log(`${s.name.padEnd(32)} median ${s.ms.toFixed(0).padStart(5)} ms, peak RSS ${s.rssMb.toFixed(1).padStart(5)} MB${ratio}${goal}`)
+  console.log(
+    `${s.name.padEnd(32)} median ${s.ms.toFixed(0).padStart(5)} ms, peak RSS ${
+      s.rssMb.toFixed(1).padStart(5)
+    } MB${ratio}${goal}`
+  )
 }

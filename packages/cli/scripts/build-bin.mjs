@@ -94,7 +94,10 @@ export const buildBin = async ({ ifStale = false } = {}) => {
     logLevel: "warning",
     external,
     // Bundled CommonJS dependencies call require() for Node built-ins.
-    banner: { js: "import { createRequire as __maCreateRequire } from \"node:module\"\nconst require = __maCreateRequire(import.meta.url)" }
+    banner: {
+      js:
+        "import { createRequire as __maCreateRequire } from \"node:module\"\nconst require = __maCreateRequire(import.meta.url)"
+    }
   })
   fs.mkdirSync(chunksDir, { recursive: true })
   // Chunks (content-hashed names) before the entry that imports them, each file whole under its name, so a

@@ -18,13 +18,17 @@ import type { Resolved } from "./flags.js"
 
 export type EmulatorArgs = Resolved<typeof emulatorFlags>
 
-const fatal = (message: string) => new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts emulator: ${message}` })
+const fatal = (message: string) =>
+  new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts emulator: ${message}` })
 
 const resolveFaults = (value: string): Effect.Effect<FaultProfile | FaultConfig, CliExit> => {
   if (isFaultProfile(value)) return Effect.succeed(value)
   return Effect.try({
     try: () => JSON.parse(NodeFs.readFileSync(value, "utf8")) as FaultConfig,
-    catch: () => fatal(`--faults must be none, throttled, hostile or a readable FaultConfig JSON file, got ${JSON.stringify(value)}`)
+    catch: () =>
+      fatal(
+        `--faults must be none, throttled, hostile or a readable FaultConfig JSON file, got ${JSON.stringify(value)}`
+      )
   })
 }
 
