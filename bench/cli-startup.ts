@@ -7,7 +7,7 @@
  * Goal: each command <= 0.3 s and <= 80 MB RSS on an idle 2-core machine (the baseline is ~0.04 s and
  * ~40 MB there); on a loaded machine compare the ratios.
  *
- * Run: `pnpm bench cli-startup` (options: --runs 15). It builds the bin first when its sources changed.
+ * Run: `pnpm bench cli-startup` (option: `-- --runs=15`). It builds the bin first when its sources changed.
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -16,7 +16,10 @@ import * as os from "node:os"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "..")
+// `--runs 15` or `--runs=15` (`pnpm bench cli-startup -- --runs=15`: bench/run.mjs passes only dashed arguments).
 const arg = (name: string, dflt: number): number => {
+  const eq = process.argv.find((a) => a.startsWith(`--${name}=`))
+  if (eq !== undefined) return Number(eq.slice(name.length + 3))
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
 }
