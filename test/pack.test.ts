@@ -125,6 +125,14 @@ const startInstalledEmulator = (): Promise<RunningEmulator> =>
     child.on("close", (code) => reject(new Error(`emulator exited ${code}: ${stderr}`)))
   })
 
+/** Every package under packages/ that is not private: each must pack and install. */
+const publishedPackages = fs.readdirSync(path.join(repoRoot, "packages")).flatMap((dir) => {
+  const file = path.join(repoRoot, "packages", dir, "package.json")
+  if (!fs.existsSync(file)) return []
+  const manifest = JSON.parse(fs.readFileSync(file, "utf8"))
+  return manifest.private === true ? [] : [{ dir, version: String(manifest.version) }]
+})
+
 let emulator: RunningEmulator
 let cliVersion: string
 
@@ -149,7 +157,7 @@ describe("packed packages installed with npm into a fresh project", () => {
     await must("pnpm", ["-r", "pack", "--pack-destination", packs], repoRoot)
     const tarballs = fs.readdirSync(packs).filter((f) => f.endsWith(".tgz")).map((f) => path.join(packs, f))
     expect(tarballs.map((t) => path.basename(t)).sort()).toEqual(
-      ["api", "cli", "correlate", "graph-emulator", "pipeline", "sinks"].map((p) => `meeting-artifacts-${p}-0.1.0.tgz`)
+      publishedPackages.map((p) => `meeting-artifacts-${p.dir}-${p.version}.tgz`).sort()
     )
     fs.mkdirSync(project)
     fs.writeFileSync(
@@ -182,7 +190,7 @@ describe("packed packages installed with npm into a fresh project", () => {
 
   it("installs real copies: no workspace links, no tsx, no pnpm, none of the optional drivers", () => {
     const modules = path.join(project, "node_modules")
-    for (const p of ["api", "cli", "correlate", "graph-emulator", "pipeline", "sinks"]) {
+    for (const { dir: p } of publishedPackages) {
       const dir = path.join(modules, "@meeting-artifacts", p)
       expect(fs.lstatSync(dir).isSymbolicLink(), p).toBe(false)
       expect(fs.existsSync(path.join(dir, "src")), `${p} ships no sources`).toBe(false)
