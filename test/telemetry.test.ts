@@ -184,7 +184,7 @@ describe("telemetry", () => {
     const summary = JSON.parse(result.stdout)
     // No OTEL_EXPORTER_OTLP_*ENDPOINT: no exporter module resolved, nothing sent.
     const imports = fs.readFileSync(importLog, "utf8")
-    expect(imports).toMatch(/\/effect\/dist\/esm\/Effect\.js/) // the log works: the run's own modules are in it
+    expect(imports).toMatch(/\/packages\/cli\/dist\/bin\.js/) // the log works: the run's own modules are in it
     expect(imports).not.toMatch(/opentelemetry/)
     expect(receiver.requests.length).toBe(before)
 

@@ -25,7 +25,12 @@ export const external = [
   "@effect/sql-pg",
   "@effect/sql-pg/*",
   "@azure/storage-blob",
-  "@azure/identity"
+  "@azure/identity",
+  // Telemetry loads only with OTEL_* set; as packages of their own, the OpenTelemetry SDK and exporters
+  // stay out of the bundle's parse and show as loaded (or not) by name.
+  "@effect/opentelemetry",
+  "@effect/opentelemetry/*",
+  "@opentelemetry/*"
 ]
 
 /** Sizes and mtimes of everything the bundle is made from (workspace sources, manifests, the lockfile). */
