@@ -41,7 +41,7 @@ export const writeExport = (out: string, sets: ReadonlyArray<SetSpec>, failures:
     let recording: Manifest.ManifestRecording | null = null
     if (s.recording) {
       let rel = s.recording.path
-      let data = s.recording.data ?? Buffer.alloc(0)
+      const data = s.recording.data ?? Buffer.alloc(0)
       if (rel === undefined) {
         rel = `org/m${i}/recording.mp4`
         fs.writeFileSync(path.join(out, rel), data)
