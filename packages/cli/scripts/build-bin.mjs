@@ -8,6 +8,7 @@
 //   node scripts/build-bin.mjs              # always
 //   node scripts/build-bin.mjs --if-stale   # only when a source, package.json or the lockfile changed
 import { createHash } from "node:crypto"
+import { createRequire } from "node:module"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -26,6 +27,8 @@ export const external = [
   "@effect/sql-pg/*",
   "@azure/storage-blob",
   "@azure/identity",
+  // A CommonJS package loaded only for a YAML --config: bundled, its named exports are lost behind an interop default.
+  "yaml",
   // Telemetry loads only with OTEL_* set; as packages of their own, the OpenTelemetry SDK and exporters
   // stay out of the bundle's parse and show as loaded (or not) by name.
   "@effect/opentelemetry",
@@ -83,7 +86,9 @@ export const buildBin = async ({ ifStale = false } = {}) => {
       // no stamp: build
     }
   }
-  const esbuild = await import("esbuild")
+  // Resolved from this package (its devDependency), not from whoever loads this file: vitest loads it
+  // as the global setup of projects whose root has no esbuild of its own.
+  const esbuild = await import(pathToFileURL(createRequire(import.meta.url).resolve("esbuild")).href)
   const result = await esbuild.build({
     entryPoints: { bin: path.join(cliRoot, "src", "bin.ts") },
     outdir: outDir,
