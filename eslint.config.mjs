@@ -8,7 +8,7 @@
 import * as effectEslint from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
-const FORMAT_SEVERITY = "warn"
+const FORMAT_SEVERITY = "error"
 
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/.tmp/**", "out/**", "**/*.tmp.*", "bench/results/**"] },

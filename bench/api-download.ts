@@ -26,7 +26,15 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode, memoryOf } from "./internal/child.js"
-import { argValue, benchBytes, MEETING, oneRecordingTenant, ORGANIZER, RECORDING, recordingContentUrl } from "./internal/tenant.js"
+import {
+  argValue,
+  benchBytes,
+  MEETING,
+  oneRecordingTenant,
+  ORGANIZER,
+  RECORDING,
+  recordingContentUrl
+} from "./internal/tenant.js"
 
 const GOAL_MB = 150
 const BYTES = benchBytes()
@@ -40,7 +48,6 @@ const LABELS: Record<Mode, string> = {
 }
 /** `--modes api,http,fetch` (default): which downloads run each round */
 const MODES = (argValue("--modes") ?? "api,http,fetch").split(",").filter((m): m is Mode => m in LABELS)
-
 
 const peakFromProc = () => memoryOf().peakMb
 
@@ -83,7 +90,15 @@ const child = async () => {
   let atPeak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
   const sampler = setInterval(() => {
     const m = process.memoryUsage()
-    if (m.rss > atPeak.rss) atPeak = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+    if (m.rss > atPeak.rss) {
+      atPeak = {
+        rss: m.rss,
+        heapTotal: m.heapTotal,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers
+      }
+    }
   }, 20)
   let chunks = 0
   const started = performance.now()
@@ -92,17 +107,17 @@ const child = async () => {
     : process.env.BENCH_MODE === "http"
     ? await rawHttp(baseUrl, token)
     : await Effect.runPromise(
-    Effect.scoped(
-      Effect.gen(function*() {
-        const api = yield* GraphClient
-        const content = yield* api.recordingContent({ userId: ORGANIZER }, MEETING, RECORDING)
-        return yield* Stream.runFold(content.stream, 0, (n, chunk) => {
-          chunks++
-          return n + chunk.length
+      Effect.scoped(
+        Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.recordingContent({ userId: ORGANIZER }, MEETING, RECORDING)
+          return yield* Stream.runFold(content.stream, 0, (n, chunk) => {
+            chunks++
+            return n + chunk.length
+          })
         })
-      })
-    ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
-  )
+      ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
+    )
   const seconds = (performance.now() - started) / 1000
   clearInterval(sampler)
   const usage = process.resourceUsage()
@@ -114,24 +129,56 @@ const child = async () => {
     arrayBuffers: mb(atPeak.arrayBuffers)
   }
   process.stdout.write(
-    `${JSON.stringify({ bytes, seconds, baselineMb, peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()), breakdown, chunks })}\n`
+    `${
+      JSON.stringify({
+        bytes,
+        seconds,
+        baselineMb,
+        peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()),
+        breakdown,
+        chunks
+      })
+    }\n`
   )
 }
 
 const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
-  new Promise<{ bytes: number; seconds: number; baselineMb: number; peakMb: number; breakdown: Record<string, number>; chunks?: number }>((resolve, reject) => {
+  new Promise<
+    {
+      bytes: number
+      seconds: number
+      baselineMb: number
+      peakMb: number
+      breakdown: Record<string, number>
+      chunks?: number
+    }
+  >((resolve, reject) => {
     const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
       env: { ...process.env, BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode },
       stdio: ["ignore", "pipe", "inherit"]
     })
     let out = ""
     p.stdout.on("data", (d) => (out += String(d)))
-    p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`child exited ${code}`))))
+    p.on(
+      "exit",
+      (code) => (code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").at(-1)!))
+        : reject(new Error(`child exited ${code}`)))
+    )
   })
 
 const runCurl = (url: string, token: string) =>
   new Promise<{ bytes: number; seconds: number }>((resolve, reject) => {
-    const p = NodeChild.spawn("curl", ["-sS", "-K", "-", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url], {
+    const p = NodeChild.spawn("curl", [
+      "-sS",
+      "-K",
+      "-",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{size_download} %{time_total}",
+      url
+    ], {
       stdio: ["pipe", "pipe", "inherit"]
     })
     let out = ""
@@ -174,13 +221,21 @@ const main = async () => {
     const curlMbps = mbps(best(curlRuns))
     const ok = [...[...runs.values()].flat(), ...curlRuns].every((r) => r.bytes === BYTES) && peak(apiRuns) < GOAL_MB
     const parts = (b: Record<string, number>) => Object.entries(b).map(([k, v]) => `${k} ${v}`).join(", ")
-    console.log(`api-download: ${(BYTES / 1024 ** 3).toFixed(2)} GiB recording, ${ROUNDS} round(s) of ${MODES.join(", ")}, curl on the same URL`)
+    console.log(
+      `api-download: ${(BYTES / 1024 ** 3).toFixed(2)} GiB recording, ${ROUNDS} round(s) of ${
+        MODES.join(", ")
+      }, curl on the same URL`
+    )
     for (let i = 0; i < ROUNDS; i++) {
       console.log(`  round ${i + 1}: curl ${mbps(curlRuns[i]!).toFixed(0)} MiB/s`)
       for (const mode of MODES) {
         const r = runs.get(mode)![i]!
         console.log(
-          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${r.peakMb.toFixed(0)} MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${parts(r.breakdown)}${r.chunks ? `; ${r.chunks} chunks of ${(r.bytes / r.chunks / 1024).toFixed(1)} KiB avg` : ""}`
+          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${
+            r.peakMb.toFixed(0)
+          } MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${
+            parts(r.breakdown)
+          }${r.chunks ? `; ${r.chunks} chunks of ${(r.bytes / r.chunks / 1024).toFixed(1)} KiB avg` : ""}`
         )
       }
     }
@@ -189,7 +244,11 @@ const main = async () => {
       const rs = runs.get(mode)!
       const idle = Math.min(...rs.map((r) => r.baselineMb))
       console.log(
-        `    ${LABELS[mode].padEnd(36)} ${mbps(best(rs)).toFixed(0).padStart(4)} MiB/s = ${(mbps(best(rs)) / curlMbps).toFixed(2)}x curl;  peak RSS ${peak(rs).toFixed(0)} MB (idle ${idle.toFixed(0)} MB)${mode === "api" ? ` goal < ${GOAL_MB} MB` : ""}`
+        `    ${LABELS[mode].padEnd(36)} ${mbps(best(rs)).toFixed(0).padStart(4)} MiB/s = ${
+          (mbps(best(rs)) / curlMbps).toFixed(2)
+        }x curl;  peak RSS ${peak(rs).toFixed(0)} MB (idle ${idle.toFixed(0)} MB)${
+          mode === "api" ? ` goal < ${GOAL_MB} MB` : ""
+        }`
       )
     }
     console.log(`    ${"curl (throughput baseline)".padEnd(36)} ${curlMbps.toFixed(0).padStart(4)} MiB/s`)

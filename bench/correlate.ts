@@ -95,8 +95,9 @@ const race = (a: () => unknown, b: () => unknown): { a: Timing; b: Timing } => {
 export const makeVtt = (targetBytes: number): string => {
   const r = rng(42)
   const speakers = ["Okonkwo, Adaeze", "Jürgen Weiß", "Nguyễn Thị Minh", "李伟", "O'Brien, Seán", "Priya Raman"]
-  const words = "the quarterly numbers hiring plan revenue came in above let's start with move to then sounds good we need a decision on budget next week okay"
-    .split(" ")
+  const words =
+    "the quarterly numbers hiring plan revenue came in above let's start with move to then sounds good we need a decision on budget next week okay"
+      .split(" ")
   const session = guid(r)
   const parts: Array<string> = ["WEBVTT\n"]
   let size = 7
@@ -143,9 +144,19 @@ export const makeArtifacts = (n: number) => {
       const start = base + Math.floor(r() * 86_400_000 * 30)
       const created = new Date(start).toISOString().replace("Z", "1234Z")
       const end = new Date(start + 3_600_000).toISOString().replace("Z", "5678Z")
-      const common = { meetingId, contentCorrelationId: ccid, createdDateTime: created, endDateTime: end, meetingOrganizer }
-      recordings.push(new CallRecording({ id: Buffer.from(`rec/${m}/${s}+${hex(r, 16)}`).toString("base64"), ...common }, true))
-      transcripts.push(new CallTranscript({ id: Buffer.from(`tr/${m}/${s}+${hex(r, 16)}`).toString("base64"), ...common }, true))
+      const common = {
+        meetingId,
+        contentCorrelationId: ccid,
+        createdDateTime: created,
+        endDateTime: end,
+        meetingOrganizer
+      }
+      recordings.push(
+        new CallRecording({ id: Buffer.from(`rec/${m}/${s}+${hex(r, 16)}`).toString("base64"), ...common }, true)
+      )
+      transcripts.push(
+        new CallTranscript({ id: Buffer.from(`tr/${m}/${s}+${hex(r, 16)}`).toString("base64"), ...common }, true)
+      )
     }
     m++
   }
@@ -182,14 +193,24 @@ const main = () => {
     // grown the old generation, and the extra major GCs fell on whichever contender allocated
     // more (1.23-1.27x instead of 1.16-1.19x), measuring the previous benchmark's heap.
     for (const part of ["parse", "join"]) {
-      const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2), "--only", part], {
+      const run = spawnSync(process.execPath, [
+        ...process.execArgv,
+        process.argv[1],
+        ...process.argv.slice(2),
+        "--only",
+        part
+      ], {
         stdio: "inherit"
       })
       if (run.status !== 0) process.exit(run.status ?? 1)
     }
     return
   }
-  console.log(`${only}: node ${process.version}; runs=${RUNS}; forced gc between runs: ${process.argv.includes("--gc") && typeof global.gc === "function"}`)
+  console.log(
+    `${only}: node ${process.version}; runs=${RUNS}; forced gc between runs: ${
+      process.argv.includes("--gc") && typeof global.gc === "function"
+    }`
+  )
   if (only === "parse") parseBench()
   else if (only === "join") joinBench()
   else throw new Error(`--only parse|join, not ${only}`)
@@ -227,7 +248,6 @@ const parseBench = () => {
 }
 
 const joinBench = () => {
-
   const { recordings, transcripts } = makeArtifacts(N)
   const sets = correlate(recordings, transcripts)
   const bare = bareMapJoin(recordings, transcripts)

@@ -22,7 +22,6 @@ import { benchBytes, oneRecordingTenant, recordingContentUrl } from "./internal/
 const GOAL_MB = 100
 const BYTES = benchBytes()
 
-
 const serve = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({
@@ -31,7 +30,6 @@ const serve = async () => {
   process.stdout.write(`${JSON.stringify({ baseUrl: emu.baseUrl, token: emu.accessToken })}\n`)
   process.on("SIGTERM", () => void emu.close().then(() => process.exit(0)))
 }
-
 
 const measure = async (mode: string, command: ReadonlyArray<string>) => {
   const child = NodeChild.spawn(process.execPath, [...command, "--serve", "--bytes", String(BYTES)], {

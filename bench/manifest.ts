@@ -57,7 +57,10 @@ const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), "bench-manifest-"))
 const viaManifest = (n: number) =>
   Effect.gen(function*() {
     const m = yield* Manifest.make(fresh())
-    yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => m.upsert(entryOf(i)), { concurrency: CONCURRENCY, discard: true })
+    yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => m.upsert(entryOf(i)), {
+      concurrency: CONCURRENCY,
+      discard: true
+    })
     // and the final rewrite that leaves manifest.jsonl holding every line
     yield* m.flush
   })
@@ -102,7 +105,11 @@ const main = async () => {
     )
   }
   const growth = ratios[1]! / ratios[0]!
-  console.log(`  -> ratio at ${4 * N} / ratio at ${N} = ${growth.toFixed(2)} (goal: flat, <= 1.5): ${growth <= 1.5 ? "OK" : "MISSED"}`)
+  console.log(
+    `  -> ratio at ${4 * N} / ratio at ${N} = ${growth.toFixed(2)} (goal: flat, <= 1.5): ${
+      growth <= 1.5 ? "OK" : "MISSED"
+    }`
+  )
 }
 
 main()

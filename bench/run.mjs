@@ -9,7 +9,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const dir = dirname(fileURLToPath(import.meta.url))
-const benches = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => f.slice(0, -3)).sort()
+const benches = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => f.slice(0, -3))
+  .sort()
 
 /** Splits the command line into benchmark names and the flags (with their values) passed to each. */
 const parseArgs = (args) => {
@@ -22,7 +23,11 @@ const parseArgs = (args) => {
 
 const { names, flags } = parseArgs(process.argv.slice(2))
 if (names.length === 0) {
-  console.log(`benchmarks (see bench/README.md): ${benches.join(", ")}\nrun one: pnpm bench <name> [--flag value ...]; all: pnpm bench all`)
+  console.log(
+    `benchmarks (see bench/README.md): ${
+      benches.join(", ")
+    }\nrun one: pnpm bench <name> [--flag value ...]; all: pnpm bench all`
+  )
   process.exit(0)
 }
 const chosen = names.includes("all") ? benches : names

@@ -71,7 +71,13 @@ const child = async (mode: string) => {
   const sampler = process.env.BENCH_TRACE
     ? setInterval(() => {
       const m = process.memoryUsage()
-      console.error(`  [${mode}] rss ${(m.rss / 1048576).toFixed(0)} heap ${(m.heapUsed / 1048576).toFixed(0)}/${(m.heapTotal / 1048576).toFixed(0)} external ${(m.external / 1048576).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 1048576).toFixed(0)} hwm ${peakFromProc().toFixed(0)}`)
+      console.error(
+        `  [${mode}] rss ${(m.rss / 1048576).toFixed(0)} heap ${(m.heapUsed / 1048576).toFixed(0)}/${
+          (m.heapTotal / 1048576).toFixed(0)
+        } external ${(m.external / 1048576).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 1048576).toFixed(0)} hwm ${
+          peakFromProc().toFixed(0)
+        }`
+      )
     }, 200)
     : undefined
   let out: { bytes: number; sha256: string | null }
@@ -148,8 +154,12 @@ const runChild = (script: string, mode: string, env: Record<string, string>) =>
     })
     let out = ""
     p.stdout.on("data", (d) => (out += String(d)))
-    p.on("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`${mode} child exited ${code}`))
+    p.on(
+      "exit",
+      (code) =>
+        code === 0
+          ? resolve(JSON.parse(out.trim().split("\n").at(-1)!))
+          : reject(new Error(`${mode} child exited ${code}`))
     )
   })
 
@@ -179,7 +189,11 @@ const main = async () => {
       const copy = fresh ? undefined : await runChild(script, "azure-blob-from-file", {
         BENCH_AZURE: azurite.url,
         BENCH_DIR: dir,
-        BENCH_FILE: JSON.stringify({ path: "org/meeting/recording-bench.mp4", bytes: fsResult.bytes, sha256: fsResult.sha256 })
+        BENCH_FILE: JSON.stringify({
+          path: "org/meeting/recording-bench.mp4",
+          bytes: fsResult.bytes,
+          sha256: fsResult.sha256
+        })
       })
       NodeFs.rmSync(dir, { recursive: true, force: true })
       const blob = await runChild(script, "azure-blob", { ...env, BENCH_AZURE: azurite.url })
@@ -203,9 +217,13 @@ const main = async () => {
     const fresh = process.argv.includes("--no-fresh") ? undefined : await series(true)
     console.log(`sinks-content: ${(BYTES / 1024 ** 3).toFixed(2)} GiB in 64 KiB chunks, each mode in its own process`)
     report("chunks from a ring of 16 buffers (goal verdict):", pooled, true)
-    if (fresh) report("fresh chunks (informational: V8 lets the producer's dead chunks pile up before a GC):", fresh, false)
+    if (fresh) {
+      report("fresh chunks (informational: V8 lets the producer's dead chunks pile up before a GC):", fresh, false)
+    }
     const ok = [pooled, ...(fresh ? [fresh] : [])].every((s) =>
-      s.results.every((r) => r.bytes === BYTES && r.sha256 === s.baseline.sha256)
+      s.results.every((r) =>
+        r.bytes === BYTES && r.sha256 === s.baseline.sha256
+      )
     ) && pooled.results.every((r) => r.peakMb < GOAL_MB)
     console.log(ok ? "PASS" : "FAIL")
     process.exitCode = ok ? 0 : 1
@@ -215,7 +233,6 @@ const main = async () => {
     NodeFs.rmSync(dir, { recursive: true, force: true })
   }
 }
-
 
 if (process.argv.includes("--child")) {
   child(process.argv[process.argv.indexOf("--child") + 1]!).catch((e) => {

@@ -44,18 +44,30 @@ const tenant = (): TenantFixture => ({
 })
 
 const contentUrl = (baseUrl: string, i: number) =>
-  `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(meetingId(i))}/recordings/${encodeURIComponent(recordingId(i))}/content`
+  `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(meetingId(i))}/recordings/${
+    encodeURIComponent(recordingId(i))
+  }/content`
 
 const curlAll = (baseUrl: string, token: string, dir: string) => {
-  const lines = [`header = "Authorization: Bearer ${token}"`, "parallel", `parallel-max = ${CONCURRENCY}`, "silent", "show-error", "fail"]
-  for (let i = 0; i < RECORDINGS; i++) lines.push(`url = "${contentUrl(baseUrl, i)}"`, `output = "${NodePath.join(dir, `r${i}.mp4`)}"`)
+  const lines = [
+    `header = "Authorization: Bearer ${token}"`,
+    "parallel",
+    `parallel-max = ${CONCURRENCY}`,
+    "silent",
+    "show-error",
+    "fail"
+  ]
+  for (let i = 0; i < RECORDINGS; i++) {
+    lines.push(`url = "${contentUrl(baseUrl, i)}"`, `output = "${NodePath.join(dir, `r${i}.mp4`)}"`)
+  }
   return runMeasured("curl", ["-K", "-"], { stdin: `${lines.join("\n")}\n` })
 }
 
 const sha256File = (file: string) =>
   new Promise<string>((resolve, reject) => {
     const hash = createHash("sha256")
-    NodeFs.createReadStream(file).on("data", (c) => hash.update(c)).on("error", reject).on("end", () => resolve(hash.digest("hex")))
+    NodeFs.createReadStream(file).on("data", (c) => hash.update(c)).on("error", reject).on("end", () =>
+      resolve(hash.digest("hex")))
   })
 
 const main = async () => {
@@ -65,8 +77,20 @@ const main = async () => {
   const total = BYTES * RECORDINGS
   try {
     const syncArgs = (out: string) => [
-      "sync", "--organizer", ORGANIZER, "--from", "2024-01-01T00:00:00Z", "--to", "2024-02-01T00:00:00Z",
-      "--out", out, "--graph-url", emu.baseUrl, "--concurrency", String(CONCURRENCY), "--json"
+      "sync",
+      "--organizer",
+      ORGANIZER,
+      "--from",
+      "2024-01-01T00:00:00Z",
+      "--to",
+      "2024-02-01T00:00:00Z",
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--concurrency",
+      String(CONCURRENCY),
+      "--json"
     ]
     // the CLI bundles its sources on its first start: not part of what is measured
     await runCli(["--help"], emu.accessToken)
@@ -77,7 +101,10 @@ const main = async () => {
       const curlDir = NodeFs.mkdtempSync(NodePath.join(work, "curl-"))
       const c = await curlAll(emu.baseUrl, emu.accessToken, curlDir)
       if (c.code !== 0) throw new Error(`curl exited ${c.code}: ${c.stderr}`)
-      const sizes = Array.from({ length: RECORDINGS }, (_, i) => NodeFs.statSync(NodePath.join(curlDir, `r${i}.mp4`)).size)
+      const sizes = Array.from(
+        { length: RECORDINGS },
+        (_, i) => NodeFs.statSync(NodePath.join(curlDir, `r${i}.mp4`)).size
+      )
       if (sizes.some((s) => s !== BYTES)) throw new Error(`curl wrote ${sizes.join(", ")} bytes`)
       curlRuns.push(c)
       const out = NodeFs.mkdtempSync(NodePath.join(work, "sync-"))
@@ -97,7 +124,9 @@ const main = async () => {
             sha256File(NodePath.join(curlDir, `r${i}.mp4`)),
             sha256File(NodePath.join(out, line.recording.path))
           ])
-          if (fromCurl !== fromSync || fromSync !== line.recording.sha256) throw new Error(`recording ${i}: content differs`)
+          if (fromCurl !== fromSync || fromSync !== line.recording.sha256) {
+            throw new Error(`recording ${i}: content differs`)
+          }
         }
         checked = true
       }
@@ -110,18 +139,30 @@ const main = async () => {
     const bestSync = best(syncRuns)
     const ratio = bestCurl.seconds / bestSync.seconds
     const peak = Math.max(...syncRuns.map((r) => r.peakMb))
-    console.log(`sync-bulk: ${RECORDINGS} x ${(BYTES / 1024 ** 2).toFixed(0)} MiB, concurrency ${CONCURRENCY}, ${ROUNDS} round(s); load: ${NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+    console.log(
+      `sync-bulk: ${RECORDINGS} x ${
+        (BYTES / 1024 ** 2).toFixed(0)
+      } MiB, concurrency ${CONCURRENCY}, ${ROUNDS} round(s); load: ${
+        NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")
+      }`
+    )
     for (let i = 0; i < ROUNDS; i++) {
       const c = curlRuns[i]!
       const s = syncRuns[i]!
       console.log(
-        `  round ${i + 1}: curl ${c.seconds.toFixed(2)} s (${mibps(c.seconds).toFixed(0)} MiB/s, cpu ${c.cpuSeconds.toFixed(2)} s, peak ${c.peakMb.toFixed(0)} MB);` +
-          ` sync ${s.seconds.toFixed(2)} s (${mibps(s.seconds).toFixed(0)} MiB/s; its elapsedMs ${(s.elapsedMs / 1000).toFixed(2)} s, cpu ${s.cpuSeconds.toFixed(2)} s, peak RSS ${s.peakMb.toFixed(0)} MB)`
+        `  round ${i + 1}: curl ${c.seconds.toFixed(2)} s (${mibps(c.seconds).toFixed(0)} MiB/s, cpu ${
+          c.cpuSeconds.toFixed(2)
+        } s, peak ${c.peakMb.toFixed(0)} MB);` +
+          ` sync ${s.seconds.toFixed(2)} s (${mibps(s.seconds).toFixed(0)} MiB/s; its elapsedMs ${
+            (s.elapsedMs / 1000).toFixed(2)
+          } s, cpu ${s.cpuSeconds.toFixed(2)} s, peak RSS ${s.peakMb.toFixed(0)} MB)`
       )
     }
     const ok = ratio >= GOAL_RATIO && peak <= GOAL_MB
     console.log(
-      `  best: sync ${mibps(bestSync.seconds).toFixed(0)} MiB/s = ${ratio.toFixed(2)}x curl (${mibps(bestCurl.seconds).toFixed(0)} MiB/s), goal >= ${GOAL_RATIO}x;` +
+      `  best: sync ${mibps(bestSync.seconds).toFixed(0)} MiB/s = ${ratio.toFixed(2)}x curl (${
+        mibps(bestCurl.seconds).toFixed(0)
+      } MiB/s), goal >= ${GOAL_RATIO}x;` +
         ` sync peak RSS ${peak.toFixed(0)} MB, goal <= ${GOAL_MB} MB`
     )
     verdict(ok)

@@ -14,7 +14,13 @@
  *
  * `pnpm bench sync-faults -- --seeds 1,2,3 --rates 5,20 --concurrency 4 [--only faults|bucket]`
  */
-import { generateTenant, type FaultConfig, profiles, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import {
+  generateTenant,
+  type FaultConfig,
+  profiles,
+  startEmulator,
+  type TenantFixture
+} from "@meeting-artifacts/graph-emulator"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -48,7 +54,11 @@ interface BaselineResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** One GET, following redirects (credentials only to the first origin); the body as bytes. */
-const get = (url: string, headers: Record<string, string>, hops = 0): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> =>
+const get = (
+  url: string,
+  headers: Record<string, string>,
+  hops = 0
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> =>
   new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
       const parts: Array<Buffer> = []
@@ -122,7 +132,9 @@ const runBaseline = async (job: BaselineJob): Promise<BaselineResult> => {
       "@odata.nextLink"?: string
     }
     for (const item of page.value) {
-      const base = `${job.baseUrl}/users/${organizer}/onlineMeetings/${encodeURIComponent(item.meetingId)}/${kind}/${encodeURIComponent(item.id)}/content`
+      const base = `${job.baseUrl}/users/${organizer}/onlineMeetings/${encodeURIComponent(item.meetingId)}/${kind}/${
+        encodeURIComponent(item.id)
+      }/content`
       queue.push(download(kind === "transcripts" ? `${base}?$format=${encodeURIComponent("text/vtt")}` : base))
     }
     if (page["@odata.nextLink"] !== undefined) queue.push(list(page["@odata.nextLink"], kind, organizer))
@@ -130,7 +142,13 @@ const runBaseline = async (job: BaselineJob): Promise<BaselineResult> => {
   for (const organizer of job.organizers) {
     for (const kind of ["recordings", "transcripts"] as const) {
       const fn = kind === "recordings" ? "getAllRecordings" : "getAllTranscripts"
-      queue.push(list(`${job.baseUrl}/users/${organizer}/onlineMeetings/${fn}(meetingOrganizerUserId='${organizer}',startDateTime=${FROM},endDateTime=${TO})`, kind, organizer))
+      queue.push(
+        list(
+          `${job.baseUrl}/users/${organizer}/onlineMeetings/${fn}(meetingOrganizerUserId='${organizer}',startDateTime=${FROM},endDateTime=${TO})`,
+          kind,
+          organizer
+        )
+      )
     }
   }
   let active = 0
@@ -153,7 +171,10 @@ const runBaseline = async (job: BaselineJob): Promise<BaselineResult> => {
 
 // -- the parent ----------------------------------------------------------------------------------------
 
-const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> =>
+const run = (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv
+): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> =>
   new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
@@ -175,25 +196,58 @@ const cleanEnv = (token: string): NodeJS.ProcessEnv => {
 const artifacts = (fixture: TenantFixture) =>
   fixture.meetings.reduce((n, m) => n + (m.recordings?.length ?? 0) + (m.transcripts?.length ?? 0), 0)
 
-const runCliSync = async (emu: { baseUrl: string; accessToken: string; fixture: TenantFixture }, concurrency: number) => {
+const runCliSync = async (
+  emu: { baseUrl: string; accessToken: string; fixture: TenantFixture },
+  concurrency: number
+) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sync-faults-"))
   try {
     const r = await run(
-      [cliBin, "sync", ...emu.fixture.users.flatMap((u) => ["--organizer", u.id]), "--from", FROM, "--to", TO, "--out", out,
-        "--graph-url", emu.baseUrl, "--concurrency", String(concurrency), "--json"],
+      [
+        cliBin,
+        "sync",
+        ...emu.fixture.users.flatMap((u) => ["--organizer", u.id]),
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl,
+        "--concurrency",
+        String(concurrency),
+        "--json"
+      ],
       cleanEnv(emu.accessToken)
     )
     if (r.code !== 0 && r.code !== 1) throw new Error(`sync exited ${r.code}: ${r.stderr.slice(0, 2000)}`)
-    const summary = JSON.parse(r.stdout) as { failures: number; elapsedMs: number; requests: number; throttleWaitMs: number }
+    const summary = JSON.parse(r.stdout) as {
+      failures: number
+      elapsedMs: number
+      requests: number
+      throttleWaitMs: number
+    }
     return { wallMs: r.wallMs, summary }
   } finally {
     fs.rmSync(out, { recursive: true, force: true })
   }
 }
 
-const runBaselineChild = async (emu: { baseUrl: string; accessToken: string; fixture: TenantFixture }, concurrency: number) => {
-  const job: BaselineJob = { baseUrl: emu.baseUrl, token: emu.accessToken, organizers: emu.fixture.users.map((u) => u.id), concurrency }
-  const r = await run(["--import", "tsx", fileURLToPath(import.meta.url), "--baseline", JSON.stringify(job)], process.env)
+const runBaselineChild = async (
+  emu: { baseUrl: string; accessToken: string; fixture: TenantFixture },
+  concurrency: number
+) => {
+  const job: BaselineJob = {
+    baseUrl: emu.baseUrl,
+    token: emu.accessToken,
+    organizers: emu.fixture.users.map((u) => u.id),
+    concurrency
+  }
+  const r = await run(
+    ["--import", "tsx", fileURLToPath(import.meta.url), "--baseline", JSON.stringify(job)],
+    process.env
+  )
   if (r.code !== 0) throw new Error(`baseline exited ${r.code}: ${r.stderr.slice(0, 2000)}`)
   return { wallMs: r.wallMs, result: JSON.parse(r.stdout) as BaselineResult }
 }
@@ -201,11 +255,19 @@ const runBaselineChild = async (emu: { baseUrl: string; accessToken: string; fix
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "inf") : (a / b).toFixed(2))
 
 const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) => {
-  const fixture = generateTenant({ organizers: 2, meetingsPerOrganizer: 6, seed: 12, recordingBytes: [8 * 1024, 96 * 1024], cues: [3, 8] })
+  const fixture = generateTenant({
+    organizers: 2,
+    meetingsPerOrganizer: 6,
+    seed: 12,
+    recordingBytes: [8 * 1024, 96 * 1024],
+    cues: [3, 8]
+  })
   const emu = await startEmulator({ fixture, pageSize: 5 })
   try {
     console.log(`faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}`)
-    console.log("profile   seed | cli run  base run  ratio | cli wall  base wall  ratio | cli 429s  base 429s  ratio | cli failed  base failed")
+    console.log(
+      "profile   seed | cli run  base run  ratio | cli wall  base wall  ratio | cli 429s  base 429s  ratio | cli failed  base failed"
+    )
     let ok = true
     // `none`: the same work without faults, for reference (how much of a run is not about faults at all)
     for (const profile of ["none", "throttled", "hostile"] as const) {
@@ -224,7 +286,13 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         const throttleRatio = base429 === 0 ? (cli429 === 0 ? 1 : Infinity) : cli429 / base429
         if (profile !== "none") ok &&= wallRatio <= 1.2 && throttleRatio <= 1.1 && cli.summary.failures === 0
         console.log(
-          `${profile.padEnd(9)} ${String(seed).padStart(4)} | ${(cli.summary.elapsedMs / 1000).toFixed(2).padStart(6)}s ${(base.result.elapsedMs / 1000).toFixed(2).padStart(7)}s ${ratio(cli.summary.elapsedMs, base.result.elapsedMs).padStart(6)} | ${(cli.wallMs / 1000).toFixed(2).padStart(7)}s ${(base.wallMs / 1000).toFixed(2).padStart(8)}s ${ratio(cli.wallMs, base.wallMs).padStart(6)} | ` +
+          `${profile.padEnd(9)} ${String(seed).padStart(4)} | ${
+            (cli.summary.elapsedMs / 1000).toFixed(2).padStart(6)
+          }s ${(base.result.elapsedMs / 1000).toFixed(2).padStart(7)}s ${
+            ratio(cli.summary.elapsedMs, base.result.elapsedMs).padStart(6)
+          } | ${(cli.wallMs / 1000).toFixed(2).padStart(7)}s ${(base.wallMs / 1000).toFixed(2).padStart(8)}s ${
+            ratio(cli.wallMs, base.wallMs).padStart(6)
+          } | ` +
             `${String(cli429).padStart(8)} ${String(base429).padStart(10)} ${ratio(cli429, base429).padStart(6)} | ` +
             `${String(cli.summary.failures).padStart(10)} ${String(base.result.failed).padStart(12)}` +
             `   (cli throttleWaitMs ${cli.summary.throttleWaitMs})`
@@ -243,7 +311,13 @@ const bucketBench = async (rates: ReadonlyArray<number>, concurrency: number) =>
   for (const rate of rates) {
     // enough requests that the first seconds (the client learning the rate) weigh little
     const meetings = Math.max(10, Math.round((rate * 25) / 4))
-    const fixture = generateTenant({ organizers: 2, meetingsPerOrganizer: meetings, seed: 5, recordingBytes: [1024, 4096], cues: [2, 3] })
+    const fixture = generateTenant({
+      organizers: 2,
+      meetingsPerOrganizer: meetings,
+      seed: 5,
+      recordingBytes: [1024, 4096],
+      cues: [2, 3]
+    })
     const emu = await startEmulator({ fixture, pageSize: 50, faults: { rateLimit: { requestsPerSecond: rate } } })
     try {
       const cli = await runCliSync(emu, concurrency)
@@ -253,8 +327,12 @@ const bucketBench = async (rates: ReadonlyArray<number>, concurrency: number) =>
       const goodput = (c.total - c.throttled) / (cli.summary.elapsedMs / 1000)
       ok &&= goodput >= 0.9 * rate && share <= 0.05 && cli.summary.failures === 0
       console.log(
-        `${String(rate).padStart(6)} | ${String(c.total).padStart(8)} ${String(c.throttled).padStart(5)} ${(100 * share).toFixed(1).padStart(5)}% | ` +
-          `${(cli.summary.elapsedMs / 1000).toFixed(1).padStart(5)} ${goodput.toFixed(2).padStart(10)} ${(goodput / rate).toFixed(2).padStart(13)}`
+        `${String(rate).padStart(6)} | ${String(c.total).padStart(8)} ${String(c.throttled).padStart(5)} ${
+          (100 * share).toFixed(1).padStart(5)
+        }% | ` +
+          `${(cli.summary.elapsedMs / 1000).toFixed(1).padStart(5)} ${goodput.toFixed(2).padStart(10)} ${
+            (goodput / rate).toFixed(2).padStart(13)
+          }`
       )
     } finally {
       await emu.close()

@@ -42,16 +42,34 @@ const main = async () => {
   const work = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "bench-sync-overhead-"))
   try {
     const organizers = emu.fixture.users.map((u) => u.id)
-    const artifacts = emu.fixture.meetings.reduce((n, m) => n + (m.recordings?.length ?? 0) + (m.transcripts?.length ?? 0), 0)
+    const artifacts = emu.fixture.meetings.reduce(
+      (n, m) => n + (m.recordings?.length ?? 0) + (m.transcripts?.length ?? 0),
+      0
+    )
     const help = await runCli(["sync", "--help"], emu.accessToken)
     const rate = help.stdout.includes("--rate") ? ["--rate", "100000"] : []
     const args = (out: string, window: readonly [string, string], extra: ReadonlyArray<string> = []) => [
-      "sync", ...organizers.flatMap((o) => ["--organizer", o]), "--from", window[0], "--to", window[1],
-      "--out", out, "--graph-url", emu.baseUrl, "--json", ...rate, ...extra
+      "sync",
+      ...organizers.flatMap((o) => ["--organizer", o]),
+      "--from",
+      window[0],
+      "--to",
+      window[1],
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--json",
+      ...rate,
+      ...extra
     ]
     const FULL = ["2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"] as const
     const EMPTY = ["2023-01-01T00:00:00Z", "2023-01-02T00:00:00Z"] as const
-    const sync = async (window: readonly [string, string], extra: ReadonlyArray<string> = [], flags: ReadonlyArray<string> = []) => {
+    const sync = async (
+      window: readonly [string, string],
+      extra: ReadonlyArray<string> = [],
+      flags: ReadonlyArray<string> = []
+    ) => {
       const out = NodeFs.mkdtempSync(NodePath.join(work, "out-"))
       const r = await runCli(args(out, window, extra), emu.accessToken, flags)
       NodeFs.rmSync(out, { recursive: true, force: true })
@@ -61,27 +79,47 @@ const main = async () => {
         transcripts: { downloaded: number }
         elapsedMs: number
       }
-      return { ...r, downloaded: summary.recordings.downloaded + summary.transcripts.downloaded, elapsedMs: summary.elapsedMs }
+      return {
+        ...r,
+        downloaded: summary.recordings.downloaded + summary.transcripts.downloaded,
+        elapsedMs: summary.elapsedMs
+      }
     }
-    const rows: Array<{ empty: ChildRun; dry: ChildRun & { downloaded: number }; full: ChildRun & { downloaded: number; elapsedMs: number } }> = []
+    const rows: Array<
+      {
+        empty: ChildRun
+        dry: ChildRun & { downloaded: number }
+        full: ChildRun & { downloaded: number; elapsedMs: number }
+      }
+    > = []
     for (let round = 0; round < ROUNDS; round++) {
       const empty = await sync(EMPTY)
       const dry = await sync(FULL, ["--dry-run"])
       const full = await sync(FULL, [], PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE])
       if (full.downloaded !== artifacts) throw new Error(`sync downloaded ${full.downloaded} of ${artifacts} artifacts`)
-      if (dry.downloaded !== artifacts) throw new Error(`the dry run planned ${dry.downloaded} of ${artifacts} artifacts`)
+      if (dry.downloaded !== artifacts) {
+        throw new Error(`the dry run planned ${dry.downloaded} of ${artifacts} artifacts`)
+      }
       rows.push({ empty, dry, full })
     }
     const ms = (cpu: number, base: number) => ((cpu - base) * 1000) / artifacts
     console.log(
       `sync-overhead: ${artifacts} artifacts (${ORGANIZERS} organizers x ${MEETINGS} meetings, recording + transcript each),` +
-        ` ${rate.length > 0 ? "--rate 100000" : "no --rate flag in this CLI: default client rate"}; load: ${NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")}`
+        ` ${rate.length > 0 ? "--rate 100000" : "no --rate flag in this CLI: default client rate"}; load: ${
+          NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")
+        }`
     )
     for (const [i, { dry, empty, full }] of rows.entries()) {
       console.log(
-        `  round ${i + 1}: start (empty window) ${empty.cpuSeconds.toFixed(2)} s cpu; dry run ${dry.cpuSeconds.toFixed(2)} s cpu` +
-          ` = ${ms(dry.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact; full sync ${full.cpuSeconds.toFixed(2)} s cpu` +
-          ` = ${ms(full.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact, of it sys ${ms(full.sysSeconds, empty.sysSeconds).toFixed(2)} ms (wall ${full.seconds.toFixed(1)} s, peak RSS ${full.peakMb.toFixed(0)} MB)`
+        `  round ${i + 1}: start (empty window) ${empty.cpuSeconds.toFixed(2)} s cpu; dry run ${
+          dry.cpuSeconds.toFixed(2)
+        } s cpu` +
+          ` = ${ms(dry.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact; full sync ${
+            full.cpuSeconds.toFixed(2)
+          } s cpu` +
+          ` = ${ms(full.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact, of it sys ${
+            ms(full.sysSeconds, empty.sysSeconds).toFixed(2)
+          } ms (wall ${full.seconds.toFixed(1)} s, peak RSS ${full.peakMb.toFixed(0)} MB)`
       )
     }
     const best = Math.min(...rows.map((r) => ms(r.full.cpuSeconds, r.empty.cpuSeconds)))

@@ -43,7 +43,24 @@ const rand = () => {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff
   return seed / 0x80000000
 }
-const syllables = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "dor", "pi", "an", "qua", "ter", "zo", "bri", "mun", "el"]
+const syllables = [
+  "ka",
+  "lo",
+  "mi",
+  "ren",
+  "tu",
+  "sa",
+  "vel",
+  "dor",
+  "pi",
+  "an",
+  "qua",
+  "ter",
+  "zo",
+  "bri",
+  "mun",
+  "el"
+]
 const vocabulary = Array.from({ length: 5000 }, () => {
   const n = 2 + Math.floor(rand() * 3)
   return Array.from({ length: n }, () => syllables[Math.floor(rand() * syllables.length)]).join("")
@@ -70,7 +87,8 @@ const generate = (out: string) => {
     for (let c = 0; c < CUES; c++) {
       const len = 1500 + Math.floor(rand() * 4000)
       // One cue in ~10k says a word no other says.
-      const text = Array.from({ length: 6 + Math.floor(rand() * 10) }, word).join(" ") + ((i * CUES + c) % 10_007 === 5 ? " xylophonist" : "")
+      const text = Array.from({ length: 6 + Math.floor(rand() * 10) }, word).join(" ") +
+        ((i * CUES + c) % 10_007 === 5 ? " xylophonist" : "")
       parts.push(`\n${i}-${c}/${c}-0\n${ts(t)} --> ${ts(t + len)}\n<v ${who[c % 4]}>${text}</v>\n`)
       t += len + 200
     }
@@ -134,7 +152,11 @@ const main = async () => {
     await Effect.runPromise(Scope.extend(serve({ out }), scope))
     const buildMs = ms(t0)
     await Effect.runPromise(Scope.close(scope, Exit.void))
-    console.log(`index opened (built when missing or stale) in ${fmt(buildMs)} (${(fs.statSync(path.join(out, ".meeting-artifacts", "view-index.sqlite")).size / 1e6).toFixed(0)} MB)`)
+    console.log(
+      `index opened (built when missing or stale) in ${fmt(buildMs)} (${
+        (fs.statSync(path.join(out, ".meeting-artifacts", "view-index.sqlite")).size / 1e6).toFixed(0)
+      } MB)`
+    )
 
     // First page: a fresh server on the built index, then the page's requests.
     const firstPages: Array<number> = []
@@ -143,7 +165,9 @@ const main = async () => {
     for (let run = 0; run < 5; run++) {
       // Baseline: the whole manifest read and parsed.
       t0 = process.hrtime.bigint()
-      const parsed = fs.readFileSync(path.join(out, Manifest.MANIFEST_FILE), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const parsed = fs.readFileSync(path.join(out, Manifest.MANIFEST_FILE), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l)
+      )
       if (parsed.length !== SETS) throw new Error("baseline read the wrong number of sets")
       baselines.push(ms(t0))
 
@@ -197,12 +221,24 @@ const main = async () => {
     const worstSearch = Math.max(...searchMedians)
     const scan = median(scanTimes)
     console.log(`\nload: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} cores`)
-    console.log(`first page (fresh server, /, app.js, facets, 50 sets): median ${fmt(first)} (runs ${firstPages.map(fmt).join(", ")})`)
+    console.log(
+      `first page (fresh server, /, app.js, facets, 50 sets): median ${fmt(first)} (runs ${
+        firstPages.map(fmt).join(", ")
+      })`
+    )
     console.log(`  baseline, read + parse manifest.jsonl: median ${fmt(base)}; ratio ${(first / base).toFixed(2)}x`)
     console.log(`sorted + filtered page 2: median ${fmt(median(sorted))}`)
     console.log(`search medians: ${queries.map((q, i) => `"${q}" ${fmt(searchMedians[i]!)}`).join(", ")}`)
-    console.log(`  baseline, scan every transcript file: median ${fmt(scan)}; worst search / scan ${(worstSearch / scan).toFixed(3)}x`)
-    console.log(`goals: first page <= 1000 ms: ${first <= 1000 ? "met" : "MISSED"}; search <= 200 ms: ${worstSearch <= 200 ? "met" : "MISSED"}`)
+    console.log(
+      `  baseline, scan every transcript file: median ${fmt(scan)}; worst search / scan ${
+        (worstSearch / scan).toFixed(3)
+      }x`
+    )
+    console.log(
+      `goals: first page <= 1000 ms: ${first <= 1000 ? "met" : "MISSED"}; search <= 200 ms: ${
+        worstSearch <= 200 ? "met" : "MISSED"
+      }`
+    )
   } finally {
     if (dirArg === undefined) fs.rmSync(out, { recursive: true, force: true })
   }

@@ -31,11 +31,15 @@ class MinutesSink extends Context.Tag("example/MinutesSink")<MinutesSink, {
           const lines = [
             `# Meeting ${set.meetingId.slice(0, 12)}…`,
             "",
-            `Transcript ${set.transcript?.createdDateTime ?? "?"}; recording: ${set.recording ? set.recording.id : "none"} (${set.match})`,
+            `Transcript ${set.transcript?.createdDateTime ?? "?"}; recording: ${
+              set.recording ? set.recording.id : "none"
+            } (${set.match})`,
             "",
             "| speaker | talk time (s) | words |",
             "|---|---|---|",
-            ...summary.speakers.map((s) => `| ${s.speaker ?? "?"} | ${(s.talkTimeMs / 1000).toFixed(1)} | ${s.words} |`),
+            ...summary.speakers.map((s) =>
+              `| ${s.speaker ?? "?"} | ${(s.talkTimeMs / 1000).toFixed(1)} | ${s.words} |`
+            ),
             "",
             ...said.map((u) => `- **${u.speaker ?? "?"}**: ${u.text.replace(/\n/g, " ")}`),
             ""

@@ -27,7 +27,9 @@ const out = path.resolve(process.argv[2] ?? "out-nightly")
 const specs = parseSinkSpecs([`sqlite:${path.join(out, "artifacts.sqlite")}`, `parquet:${path.join(out, "parquet")}`])
 if (Either.isLeft(specs)) throw specs.left
 
-const night = (target: { baseUrl: string; credential: GraphCredential; organizers: ReadonlyArray<string>; from: string }) =>
+const night = (
+  target: { baseUrl: string; credential: GraphCredential; organizers: ReadonlyArray<string>; from: string }
+) =>
   Effect.runPromise(
     sync({
       organizers: target.organizers,
@@ -56,16 +58,21 @@ const report = (label: string, s: Awaited<ReturnType<typeof night>>) =>
   }))
 
 if (process.env.ORGANIZERS && process.env.SYNC_FROM) {
-  report("tonight", await night({
-    baseUrl: process.env.GRAPH_BASE_URL ?? DEFAULT_BASE_URL,
-    credential: (await Effect.runPromise(GraphCredentials.fromEnv())).credential,
-    organizers: process.env.ORGANIZERS.split(",").map((s) => s.trim()).filter(Boolean),
-    from: process.env.SYNC_FROM
-  }))
+  report(
+    "tonight",
+    await night({
+      baseUrl: process.env.GRAPH_BASE_URL ?? DEFAULT_BASE_URL,
+      credential: (await Effect.runPromise(GraphCredentials.fromEnv())).credential,
+      organizers: process.env.ORGANIZERS.split(",").map((s) => s.trim()).filter(Boolean),
+      from: process.env.SYNC_FROM
+    })
+  )
 } else {
   let emu: RunningEmulator | undefined
   try {
-    emu = await startEmulator({ generate: { organizers: 2, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [8192, 65536] } })
+    emu = await startEmulator({
+      generate: { organizers: 2, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [8192, 65536] }
+    })
     const target = {
       baseUrl: emu.baseUrl,
       credential: Redacted.make(emu.accessToken),

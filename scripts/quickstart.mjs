@@ -70,12 +70,18 @@ const args = [
   path.join(root, "packages/cli/bin/meeting-artifacts.mjs"),
   "sync",
   ...organizers.flatMap((o) => ["--organizer", o]),
-  "--from", from,
-  "--to", to,
-  "--out", out,
-  "--graph-url", emu.baseUrl
+  "--from",
+  from,
+  "--to",
+  to,
+  "--out",
+  out,
+  "--graph-url",
+  emu.baseUrl
 ]
-process.stderr.write(`$ meeting-artifacts sync --organizer ... --from ${from} --to ${to} --out ${out} --graph-url ${emu.baseUrl}\n\n`)
+process.stderr.write(
+  `$ meeting-artifacts sync --organizer ... --from ${from} --to ${to} --out ${out} --graph-url ${emu.baseUrl}\n\n`
+)
 const child = spawn(process.execPath, args, {
   stdio: "inherit",
   // The token goes through the environment, never the command line.

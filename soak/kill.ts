@@ -14,7 +14,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { formatSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
 import { compareSinks, everySink, startSinkServers } from "../test/everySink.js"
-import { cleanEnv, collect, expectedArtifacts, organizerArgs, runCli, spawnCli, tempDir, verifyOutput } from "../test/helpers.js"
+import {
+  cleanEnv,
+  collect,
+  expectedArtifacts,
+  organizerArgs,
+  runCli,
+  spawnCli,
+  tempDir,
+  verifyOutput
+} from "../test/helpers.js"
 import { mulberry32 } from "../packages/graph-emulator/src/internal/prng.js"
 import { option } from "./internal/args.js"
 
@@ -28,7 +37,12 @@ console.log(`soak kill: ${kills} SIGKILLs of sync with every sink (hostile profi
 const servers = await startSinkServers()
 const emu = await startEmulator({
   generate: {
-    organizers: 2, meetingsPerOrganizer: 5, seed: 10, spanDays: 2, recordingBytes: [4 * 1024, 32 * 1024], cues: [2, 6],
+    organizers: 2,
+    meetingsPerOrganizer: 5,
+    seed: 10,
+    spanDays: 2,
+    recordingBytes: [4 * 1024, 32 * 1024],
+    cues: [2, 6],
     mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
   },
   faults: "hostile",
@@ -43,8 +57,18 @@ try {
     const sinks = await everySink(dir, servers)
     const out = path.join(dir, "out")
     const args = [
-      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-      "--out", out, "--graph-url", emu.baseUrl, "--json", ...sinks.args
+      "sync",
+      ...organizerArgs(emu.fixture),
+      "--from",
+      "2024-01-01T00:00:00Z",
+      "--to",
+      "2024-03-01T00:00:00Z",
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--json",
+      ...sinks.args
     ]
     return { out, sinks, args, env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...sinks.env }) }
   }
@@ -82,8 +106,11 @@ try {
   completed.push(completedRun(last.stdout))
 
   const problems = [...verifyOutput(killed.out, expectedArtifacts(emu.fixture))]
-  const lines = (out: string) => fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
-  if (JSON.stringify(lines(killed.out)) !== JSON.stringify(lines(clean.out))) problems.push("manifest.jsonl differs from the clean run's")
+  const lines = (out: string) =>
+    fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
+  if (JSON.stringify(lines(killed.out)) !== JSON.stringify(lines(clean.out))) {
+    problems.push("manifest.jsonl differs from the clean run's")
+  }
   problems.push(...await compareSinks(killed.out, killed.sinks, completed, servers.azureConnectionString))
   for (const [i, spec] of killed.sinks.specs.entries()) {
     if (spec.disposition !== "merge") continue
@@ -93,11 +120,12 @@ try {
   }
   if (problems.length > 0) throw new Error(problems.join("\n"))
   console.log(
-    `soak kill: passed: ${kills - finishedFirst} SIGKILLs (${finishedFirst} attempts finished first), then a final run: ` +
+    `soak kill: passed: ${
+      kills - finishedFirst
+    } SIGKILLs (${finishedFirst} attempts finished first), then a final run: ` +
       `manifest, files and ${killed.sinks.specs.length} sinks equal the clean run's (seed ${seed}, ${elapsed()})`
   )
   fs.rmSync(base, { recursive: true, force: true }) // kept on failure, for a look
-
 } catch (e) {
   failed = true
   console.error(`soak kill: FAILED (seed ${seed}, ${elapsed()})\n${e instanceof Error ? e.message : String(e)}`)

@@ -32,13 +32,22 @@ describe("bad input", () => {
   })
   afterAll(() => emu?.close())
   const args = (out: string, extra: Array<string> = [], graphUrl = emu.baseUrl) => [
-    "sync", ...organizerArgs(emu.fixture), ...WINDOW, "--out", out, "--graph-url", graphUrl, ...extra
+    "sync",
+    ...organizerArgs(emu.fixture),
+    ...WINDOW,
+    "--out",
+    out,
+    "--graph-url",
+    graphUrl,
+    ...extra
   ]
   const env = () => cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
 
   it("a token with a line break: one line, exit 2, no request sent, stdout empty under --json", async () => {
     emu.resetCounters()
-    const r = await runCli(args(path.join(tempDir(), "out"), ["--json"]), { env: cleanEnv({ GRAPH_ACCESS_TOKEN: `${emu.accessToken}\nx` }) })
+    const r = await runCli(args(path.join(tempDir(), "out"), ["--json"]), {
+      env: cleanEnv({ GRAPH_ACCESS_TOKEN: `${emu.accessToken}\nx` })
+    })
     expect(expectOneLineFatal(r)).toMatch(/GRAPH_ACCESS_TOKEN contains whitespace or a control character/)
     expect(emu.counters().total).toBe(0)
   })
@@ -50,7 +59,11 @@ describe("bad input", () => {
     const before = fs.readFileSync(notDb)
     expect(expectOneLineFatal(await runCli(args(path.join(root, "a"), ["--json", "--state", notDb]), { env: env() })))
       .toContain(`cannot open ${notDb}: it is not a SQLite database`)
-    expect(expectOneLineFatal(await runCli(args(path.join(root, "b"), ["--json", "--sink", `sqlite:${notDb}`]), { env: env() })))
+    expect(
+      expectOneLineFatal(
+        await runCli(args(path.join(root, "b"), ["--json", "--sink", `sqlite:${notDb}`]), { env: env() })
+      )
+    )
       .toContain(`cannot open ${notDb}: it is not a SQLite database`)
     expect(fs.readFileSync(notDb)).toEqual(before)
 
@@ -67,7 +80,13 @@ describe("bad input", () => {
 
   it("a password in --graph-url is never echoed", async () => {
     const out = path.join(tempDir(), "out")
-    for (const url of ["http://alice:s3cret-pw@127.0.0.1:9/v1.0#x", "ftp://alice:s3cret-pw@127.0.0.1:9/v1.0", "http://alice:s3cret-pw@graph.example.com/v1.0"]) {
+    for (
+      const url of [
+        "http://alice:s3cret-pw@127.0.0.1:9/v1.0#x",
+        "ftp://alice:s3cret-pw@127.0.0.1:9/v1.0",
+        "http://alice:s3cret-pw@graph.example.com/v1.0"
+      ]
+    ) {
       const line = expectOneLineFatal(await runCli(args(out, [], url), { env: env() }))
       expect(line).not.toContain("s3cret-pw")
       expect(line).toContain("alice:***@")
@@ -83,7 +102,10 @@ describe("bad input", () => {
     // so it stops there at once instead of trying to reach the host).
     const notDb = path.join(tempDir(), "notes.txt")
     fs.writeFileSync(notDb, "not a database\n".repeat(100))
-    const optedIn = await runCli(args(out, ["--allow-insecure-http", "--state", notDb], "http://graph.example.invalid/v1.0"), { env: env() })
+    const optedIn = await runCli(
+      args(out, ["--allow-insecure-http", "--state", notDb], "http://graph.example.invalid/v1.0"),
+      { env: env() }
+    )
     expect(expectOneLineFatal(optedIn)).toContain("not a SQLite database")
   })
 
@@ -112,7 +134,9 @@ describe("bad input", () => {
     const v = await runCli(["verify", "--out", copy, "--json"], { env: env() })
     expect(v.code, v.stderr).toBe(1)
     const report = JSON.parse(v.stdout)
-    expect(report.problems).toContainEqual(expect.objectContaining({ problem: "symlink", kind: "out", path: organizerDir }))
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ problem: "symlink", kind: "out", path: organizerDir })
+    )
   })
 
   it("verify of a folder whose manifest.jsonl is a directory: exit 2, one line", async () => {
@@ -132,7 +156,8 @@ describe("bad input", () => {
 
     const v = await runCli(["verify", "--out", out, "--json"], { env: env() })
     expect(v.code, v.stderr).toBe(1)
-    const advice = JSON.parse(v.stdout).problems.find((p: { problem: string }) => p.problem === "invalid").detail as string
+    const advice = JSON.parse(v.stdout).problems.find((p: { problem: string }) => p.problem === "invalid")
+      .detail as string
     expect(advice).toContain("move manifest.jsonl aside and run sync again without --incremental")
 
     const s = await runCli(args(out), { env: env() })
@@ -162,7 +187,12 @@ describe("ids with terminal control sequences", () => {
       joinWebUrl: "https://teams.microsoft.com/l/meetup-join/esc",
       startDateTime: "2024-01-10T10:00:00Z",
       endDateTime: "2024-01-10T11:00:00Z",
-      recordings: [{ id: `rec${evil}`, createdDateTime: "2024-01-10T10:00:05Z", endDateTime: "2024-01-10T10:50:00Z", content: { bytes: 2048, seed: 3 } }],
+      recordings: [{
+        id: `rec${evil}`,
+        createdDateTime: "2024-01-10T10:00:05Z",
+        endDateTime: "2024-01-10T10:50:00Z",
+        content: { bytes: 2048, seed: 3 }
+      }],
       transcripts: [{
         id: `tr${evil}`,
         createdDateTime: "2024-01-10T10:00:05Z",

@@ -9,7 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { freshPgDatabase } from "../packages/sinks/test/support/db.js"
 import { type RunningServer, startAzurite, startPostgres } from "../packages/sinks/test/support/servers.js"
-import { everySinkSpec, formatSets, loadOf, manifestSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
+import {
+  everySinkSpec,
+  formatSets,
+  loadOf,
+  manifestSets,
+  sinkSets
+} from "../packages/sinks/test/support/sinkContents.js"
 
 export interface SinkServers {
   readonly pgUrl: string
@@ -25,7 +31,11 @@ export const startSinkServers = async (): Promise<SinkServers> => {
     started.push(pg)
     const az = await startAzurite()
     started.push(az)
-    return { pgUrl: pg.url, azureConnectionString: az.url, stop: () => Promise.all(started.map((s) => s.stop())).then(() => undefined) }
+    return {
+      pgUrl: pg.url,
+      azureConnectionString: az.url,
+      stop: () => Promise.all(started.map((s) => s.stop())).then(() => undefined)
+    }
   } catch (e) {
     await Promise.all(started.map((s) => s.stop()))
     throw e
@@ -77,9 +87,15 @@ export const compareSinks = async (
     const want = formatSets(expected)
     const missing = want.filter((s) => !got.includes(s))
     const extra = got.filter((s) => !want.includes(s))
-    if (spec.disposition === "merge" && held.length !== got.length) extra.push(`${held.length - got.length} rows of other loads`)
+    if (spec.disposition === "merge" && held.length !== got.length) {
+      extra.push(`${held.length - got.length} rows of other loads`)
+    }
     if (missing.length > 0 || extra.length > 0 || got.length !== want.length) {
-      problems.push(`${spec._tag}+${spec.disposition}: missing [${missing.join("; ")}], unexpected [${extra.join("; ")}] (${got.length} rows, ${want.length} expected)`)
+      problems.push(
+        `${spec._tag}+${spec.disposition}: missing [${missing.join("; ")}], unexpected [${
+          extra.join("; ")
+        }] (${got.length} rows, ${want.length} expected)`
+      )
     }
   }
   return problems

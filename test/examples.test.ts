@@ -10,7 +10,13 @@ import { cleanEnv, collect, listFiles, readManifest, repoRoot, tempDir } from ".
 
 const examples = path.join(repoRoot, "examples")
 const runExample = (file: string, out: string) =>
-  collect(spawn(process.execPath, ["--import", "tsx", file, out], { cwd: examples, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] }))
+  collect(
+    spawn(process.execPath, ["--import", "tsx", file, out], {
+      cwd: examples,
+      env: cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+  )
 
 describe("examples", () => {
   it("quickstart.ts syncs a generated tenant into the given directory", async () => {
@@ -55,11 +61,13 @@ describe("examples", () => {
 
   it("pnpm sync (scripts/quickstart.mjs) runs the emulator and a sync, then says where the output is and how to view it", async () => {
     const cwd = tempDir()
-    const r = await collect(spawn(process.execPath, [path.join(repoRoot, "scripts/quickstart.mjs"), "--organizers", "2", "--meetings", "2"], {
-      cwd,
-      env: cleanEnv(),
-      stdio: ["ignore", "pipe", "pipe"]
-    }))
+    const r = await collect(
+      spawn(process.execPath, [path.join(repoRoot, "scripts/quickstart.mjs"), "--organizers", "2", "--meetings", "2"], {
+        cwd,
+        env: cleanEnv(),
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+    )
     expect(r.code, r.stderr).toBe(0)
     const out = path.join(cwd, "out")
     expect(r.stdout).toContain(`Output: ${out}`)

@@ -17,7 +17,9 @@ const helpOf = async (args: ReadonlyArray<string>, env: Record<string, string> =
 /** The lines of the option list from `--<flag>` up to the next option. */
 const optionBlock = (help: string, flag: string): string => {
   const lines = help.split("\n")
-  const start = lines.findIndex((l) => l.startsWith(`  --${flag} `) || l === `  --${flag}` || l.startsWith(`  --${flag}  `))
+  const start = lines.findIndex((l) =>
+    l.startsWith(`  --${flag} `) || l === `  --${flag}` || l.startsWith(`  --${flag}  `)
+  )
   expect(start, `--${flag} in help`).toBeGreaterThanOrEqual(0)
   const end = lines.findIndex((l, i) => i > start && l.startsWith("  --"))
   return lines.slice(start, end).join("\n")
@@ -47,17 +49,35 @@ describe("--help", () => {
     finished(help)
     expect(help).toMatch(/^Usage:\n  meeting-artifacts sync --organizer <userId>\.\.\. --out <dir> \[options\]$/m)
     expect(help).toContain("precedence: flag > environment > config file > default")
-    expect(optionBlock(help, "organizer")).toMatch(/required, repeatable[\s\S]*env MEETING_ARTIFACTS_ORGANIZER \(comma-separated\)/)
+    expect(optionBlock(help, "organizer")).toMatch(
+      /required, repeatable[\s\S]*env MEETING_ARTIFACTS_ORGANIZER \(comma-separated\)/
+    )
     expect(optionBlock(help, "out")).toMatch(/--out <dir> +required\n[\s\S]*env MEETING_ARTIFACTS_OUT; config key out/)
     expect(optionBlock(help, "from")).toMatch(/required unless --meeting or --join-url/)
-    expect(optionBlock(help, "graph-url")).toMatch(/optional,\s+default https:\/\/graph\.microsoft\.com\/v1\.0[\s\S]*env GRAPH_BASE_URL/)
-    expect(optionBlock(help, "state")).toMatch(/optional,\s+default <out>\/\.meeting-artifacts\/state\.sqlite[\s\S]*DATABASE_URL/)
-    expect(optionBlock(help, "concurrency")).toMatch(new RegExp(`optional, default ${defaultPolicy.maxConcurrentDownloads}\\n`))
-    expect(optionBlock(help, "rate")).toMatch(new RegExp(`--rate <requests/s> +optional, default ${defaultPolicy.requestsPerSecond}\\n[\\s\\S]*MEETING_ARTIFACTS_RATE`))
-    expect(optionBlock(help, "max-requests")).toMatch(new RegExp(`optional, default ${defaultPolicy.maxConcurrentRequests}\\n[\\s\\S]*MEETING_ARTIFACTS_MAX_REQUESTS`))
-    expect(optionBlock(help, "config")).toMatch(/--config <file> +optional[\s\S]*JSON or YAML[\s\S]*MEETING_ARTIFACTS_CONFIG/)
+    expect(optionBlock(help, "graph-url")).toMatch(
+      /optional,\s+default https:\/\/graph\.microsoft\.com\/v1\.0[\s\S]*env GRAPH_BASE_URL/
+    )
+    expect(optionBlock(help, "state")).toMatch(
+      /optional,\s+default <out>\/\.meeting-artifacts\/state\.sqlite[\s\S]*DATABASE_URL/
+    )
+    expect(optionBlock(help, "concurrency")).toMatch(
+      new RegExp(`optional, default ${defaultPolicy.maxConcurrentDownloads}\\n`)
+    )
+    expect(optionBlock(help, "rate")).toMatch(
+      new RegExp(
+        `--rate <requests/s> +optional, default ${defaultPolicy.requestsPerSecond}\\n[\\s\\S]*MEETING_ARTIFACTS_RATE`
+      )
+    )
+    expect(optionBlock(help, "max-requests")).toMatch(
+      new RegExp(`optional, default ${defaultPolicy.maxConcurrentRequests}\\n[\\s\\S]*MEETING_ARTIFACTS_MAX_REQUESTS`)
+    )
+    expect(optionBlock(help, "config")).toMatch(
+      /--config <file> +optional[\s\S]*JSON or YAML[\s\S]*MEETING_ARTIFACTS_CONFIG/
+    )
     for (const flag of ["sink", "meeting", "join-url"]) expect(optionBlock(help, flag)).toMatch(/optional, repeatable/)
-    for (const flag of ["incremental", "dry-run", "metadata-content", "json"]) expect(optionBlock(help, flag)).toMatch(new RegExp(`--${flag} +optional\\n`))
+    for (const flag of ["incremental", "dry-run", "metadata-content", "json"]) {
+      expect(optionBlock(help, flag)).toMatch(new RegExp(`--${flag} +optional\\n`))
+    }
     expect(help).toMatch(/GRAPH_ACCESS_TOKEN[\s\S]*Exit codes: 0/)
   })
 

@@ -29,7 +29,10 @@ export interface CliResult {
 export const cleanEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential" }
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(AZURE_|GRAPH_|MSI_|IDENTITY_|MEETING_ARTIFACTS_(?!NO_BUNDLE)|PG[A-Z]+$|DATABASE_URL$|NO_COLOR$|FORCE_COLOR$)/.test(k)) continue
+    if (
+      /^(AZURE_|GRAPH_|MSI_|IDENTITY_|MEETING_ARTIFACTS_(?!NO_BUNDLE)|PG[A-Z]+$|DATABASE_URL$|NO_COLOR$|FORCE_COLOR$)/
+        .test(k)
+    ) continue
     env[k] = v
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v
@@ -88,7 +91,9 @@ export interface ManifestLine {
 export const readManifest = (out: string): Array<ManifestLine> => {
   const file = path.join(out, "manifest.jsonl")
   if (!fs.existsSync(file)) return []
-  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as ManifestLine)
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) =>
+    JSON.parse(l) as ManifestLine
+  )
 }
 
 export const readFailures = (out: string): Array<Record<string, unknown>> => {
@@ -176,7 +181,9 @@ export const verifyOutput = (out: string, expected: Map<string, ExpectedArtifact
         problems.push(`unexpected ${key}`)
         continue
       }
-      if (path.isAbsolute(a.path) || a.path.split("/").includes("..")) problems.push(`${key}: path escapes out: ${a.path}`)
+      if (path.isAbsolute(a.path) || a.path.split("/").includes("..")) {
+        problems.push(`${key}: path escapes out: ${a.path}`)
+      }
       const file = path.join(out, a.path)
       files.add(a.path)
       if (!fs.existsSync(file)) {
@@ -184,8 +191,12 @@ export const verifyOutput = (out: string, expected: Map<string, ExpectedArtifact
         continue
       }
       const data = fs.readFileSync(file)
-      if (data.length !== exp.bytes || sha256(data) !== exp.sha256) problems.push(`${key}: content differs from Graph's`)
-      if (a.bytes !== data.length || a.sha256 !== sha256(data)) problems.push(`${key}: manifest bytes/sha256 differ from the file`)
+      if (data.length !== exp.bytes || sha256(data) !== exp.sha256) {
+        problems.push(`${key}: content differs from Graph's`)
+      }
+      if (a.bytes !== data.length || a.sha256 !== sha256(data)) {
+        problems.push(`${key}: manifest bytes/sha256 differ from the file`)
+      }
       if (line.meetingId !== exp.meetingId) problems.push(`${key}: wrong meetingId`)
     }
     if (line.recording !== null && line.transcript !== null) {

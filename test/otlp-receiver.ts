@@ -134,7 +134,9 @@ export const startOtlpReceiver = async (): Promise<OtlpReceiver> => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   const json = <A>(path: string): Array<A> =>
-    requests.filter((r) => r.path === path && r.contentType.startsWith("application/json")).map((r) => JSON.parse(r.body) as A)
+    requests.filter((r) => r.path === path && r.contentType.startsWith("application/json")).map((r) =>
+      JSON.parse(r.body) as A
+    )
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,

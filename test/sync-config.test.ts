@@ -15,7 +15,9 @@ let emu: RunningEmulator
 let organizers: Array<string>
 
 beforeAll(async () => {
-  emu = await startEmulator({ generate: { organizers: 2, meetingsPerOrganizer: 2, seed: 23, recordingBytes: 2048, cues: [2, 3] } })
+  emu = await startEmulator({
+    generate: { organizers: 2, meetingsPerOrganizer: 2, seed: 23, recordingBytes: 2048, cues: [2, 3] }
+  })
   organizers = [...new Set(emu.fixture.meetings.map((m) => m.organizerId))]
 })
 afterAll(() => emu?.close())
@@ -50,27 +52,39 @@ describe("sync settings from flags, environment and --config", () => {
 
   it("flag > environment > config file (YAML and JSON) > default, value by value", async () => {
     const root = tempDir()
-    const dirs = { file: path.join(root, "from-file"), env: path.join(root, "from-env"), flag: path.join(root, "from-flag") }
-    const yaml = write(root, "settings.yaml", [
-      "# a nightly job's settings",
-      `organizer: [${organizers.join(", ")}]`,
-      "from: 2024-01-01",
-      "to: '2024-03-01'",
-      `out: ${dirs.file}`,
-      `graph-url: ${emu.baseUrl}`,
-      "dry-run: true",
-      "json: true",
-      "concurrency: 2"
-    ].join("\n"))
-    const json = write(root, "settings.json", JSON.stringify({
-      organizer: organizers,
-      from: "2024-01-01",
-      to: "2024-03-01",
-      out: dirs.file,
-      "graph-url": emu.baseUrl,
-      "dry-run": true,
-      json: true
-    }))
+    const dirs = {
+      file: path.join(root, "from-file"),
+      env: path.join(root, "from-env"),
+      flag: path.join(root, "from-flag")
+    }
+    const yaml = write(
+      root,
+      "settings.yaml",
+      [
+        "# a nightly job's settings",
+        `organizer: [${organizers.join(", ")}]`,
+        "from: 2024-01-01",
+        "to: '2024-03-01'",
+        `out: ${dirs.file}`,
+        `graph-url: ${emu.baseUrl}`,
+        "dry-run: true",
+        "json: true",
+        "concurrency: 2"
+      ].join("\n")
+    )
+    const json = write(
+      root,
+      "settings.json",
+      JSON.stringify({
+        organizer: organizers,
+        from: "2024-01-01",
+        to: "2024-03-01",
+        out: dirs.file,
+        "graph-url": emu.baseUrl,
+        "dry-run": true,
+        json: true
+      })
+    )
     const env = (extra: Record<string, string> = {}) => cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...extra })
     const [fromYaml, fromJson, fromEnv, fromFlag, configFromEnv] = await Promise.all([
       runCli(["sync", "--config", yaml], { env: env() }),
@@ -91,18 +105,49 @@ describe("sync settings from flags, environment and --config", () => {
 
   it("a list given as a flag replaces the environment's, it does not add to it", async () => {
     const r = await runCli(
-      ["sync", "--organizer", organizers[0]!, "--from", "2024-01-01", "--to", "2024-03-01", "--out", tempDir(), "--dry-run", "--json"],
-      { env: cleanEnv({ GRAPH_BASE_URL: emu.baseUrl, GRAPH_ACCESS_TOKEN: emu.accessToken, MEETING_ARTIFACTS_ORGANIZER: organizers.join(",") }) }
+      [
+        "sync",
+        "--organizer",
+        organizers[0]!,
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-03-01",
+        "--out",
+        tempDir(),
+        "--dry-run",
+        "--json"
+      ],
+      {
+        env: cleanEnv({
+          GRAPH_BASE_URL: emu.baseUrl,
+          GRAPH_ACCESS_TOKEN: emu.accessToken,
+          MEETING_ARTIFACTS_ORGANIZER: organizers.join(",")
+        })
+      }
     )
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout).organizers).toBe(1)
   })
 
   it("--rate paces the run: with a burst of 10, N requests at 4/s take at least (N - 11) / 4 seconds", async () => {
-    const big = await startEmulator({ generate: { organizers: 2, meetingsPerOrganizer: 6, seed: 5, recordingBytes: 1024, cues: [1, 2] } })
+    const big = await startEmulator({
+      generate: { organizers: 2, meetingsPerOrganizer: 6, seed: 5, recordingBytes: 1024, cues: [1, 2] }
+    })
     const r = await runCli(
-      ["sync", ...[...new Set(big.fixture.meetings.map((m) => m.organizerId))].flatMap((o) => ["--organizer", o]), "--from", "2024-01-01",
-        "--to", "2024-03-01", "--out", tempDir(), "--json", "--rate", "4"],
+      [
+        "sync",
+        ...[...new Set(big.fixture.meetings.map((m) => m.organizerId))].flatMap((o) => ["--organizer", o]),
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-03-01",
+        "--out",
+        tempDir(),
+        "--json",
+        "--rate",
+        "4"
+      ],
       { env: cleanEnv({ GRAPH_BASE_URL: big.baseUrl, GRAPH_ACCESS_TOKEN: big.accessToken }) }
     ).finally(() => big.close())
     expect(r.code, r.stderr).toBe(0)
@@ -116,18 +161,44 @@ describe("sync settings from flags, environment and --config", () => {
   it("bad values exit 2 with one line naming where they came from, before any request", async () => {
     emu.resetCounters()
     const root = tempDir()
-    const base = ["sync", "--organizer", "o", "--from", "2024-01-01", "--to", "2024-03-01", "--out", path.join(root, "out")]
-    const env = (extra: Record<string, string>) => cleanEnv({ GRAPH_BASE_URL: emu.baseUrl, GRAPH_ACCESS_TOKEN: emu.accessToken, ...extra })
+    const base = [
+      "sync",
+      "--organizer",
+      "o",
+      "--from",
+      "2024-01-01",
+      "--to",
+      "2024-03-01",
+      "--out",
+      path.join(root, "out")
+    ]
+    const env = (extra: Record<string, string>) =>
+      cleanEnv({ GRAPH_BASE_URL: emu.baseUrl, GRAPH_ACCESS_TOKEN: emu.accessToken, ...extra })
     const unknownKey = write(root, "typo.yaml", "organiser: [a]\n")
-    const broken = write(root, "broken.json", '{"state": "postgres://u:hunter2@db/x",')
+    const broken = write(root, "broken.json", "{\"state\": \"postgres://u:hunter2@db/x\",")
     const cases: Array<[string, Array<string>, NodeJS.ProcessEnv, RegExp]> = [
-      ["env out of range", base, env({ MEETING_ARTIFACTS_CONCURRENCY: "100" }), /--concurrency \(from MEETING_ARTIFACTS_CONCURRENCY\) must be an integer from 1 to 64, got 100/],
+      [
+        "env out of range",
+        base,
+        env({ MEETING_ARTIFACTS_CONCURRENCY: "100" }),
+        /--concurrency \(from MEETING_ARTIFACTS_CONCURRENCY\) must be an integer from 1 to 64, got 100/
+      ],
       ["flag out of range", [...base, "--rate", "0"], env({}), /--rate must be a positive number, got 0/],
       ["unknown file key", [...base, "--config", unknownKey], env({}), /typo\.yaml: unknown key "organiser"/],
       ["broken file", [...base, "--config", broken], env({}), /broken\.json: not valid JSON/],
-      ["required", ["sync", "--organizer", "o", "--from", "2024-01-01", "--to", "2024-03-01"], env({}), /--out <dir> is required \(or MEETING_ARTIFACTS_OUT/],
+      [
+        "required",
+        ["sync", "--organizer", "o", "--from", "2024-01-01", "--to", "2024-03-01"],
+        env({}),
+        /--out <dir> is required \(or MEETING_ARTIFACTS_OUT/
+      ],
       ["empty token", base, env({ GRAPH_ACCESS_TOKEN: "" }), /GRAPH_ACCESS_TOKEN is set but empty/],
-      ["token with a line break", base, env({ GRAPH_ACCESS_TOKEN: "abc\ndef" }), /GRAPH_ACCESS_TOKEN contains whitespace or a control character/]
+      [
+        "token with a line break",
+        base,
+        env({ GRAPH_ACCESS_TOKEN: "abc\ndef" }),
+        /GRAPH_ACCESS_TOKEN contains whitespace or a control character/
+      ]
     ]
     const results = await Promise.all(cases.map(([, args, e]) => runCli(args, { env: e })))
     results.forEach((r, i) => {
@@ -145,8 +216,26 @@ describe("sync settings from flags, environment and --config", () => {
   it("`--state postgres` takes DATABASE_URL from the environment, and never prints its password", async () => {
     // A closed port: the URL is used (the error is Postgres's), and its password stays out of the output.
     const r = await runCli(
-      ["sync", "--organizer", "o", "--from", "2024-01-01", "--to", "2024-03-01", "--out", tempDir(), "--state", "postgres"],
-      { env: cleanEnv({ GRAPH_BASE_URL: emu.baseUrl, GRAPH_ACCESS_TOKEN: emu.accessToken, DATABASE_URL: "postgres://alice:hunter2@127.0.0.1:1/db" }) }
+      [
+        "sync",
+        "--organizer",
+        "o",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-03-01",
+        "--out",
+        tempDir(),
+        "--state",
+        "postgres"
+      ],
+      {
+        env: cleanEnv({
+          GRAPH_BASE_URL: emu.baseUrl,
+          GRAPH_ACCESS_TOKEN: emu.accessToken,
+          DATABASE_URL: "postgres://alice:hunter2@127.0.0.1:1/db"
+        })
+      }
     )
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/postgres/i)
@@ -165,8 +254,21 @@ describe("sync settings from flags, environment and --config", () => {
         ...(url.password !== "" ? { PGPASSWORD: decodeURIComponent(url.password) } : {})
       }
       const out = path.join(tempDir(), "out")
-      const args = ["sync", ...organizers.flatMap((o) => ["--organizer", o]), "--from", "2024-01-01", "--to", "2024-03-01", "--out", out,
-        "--state", "postgres", "--sink", "postgres", "--json"]
+      const args = [
+        "sync",
+        ...organizers.flatMap((o) => ["--organizer", o]),
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-03-01",
+        "--out",
+        out,
+        "--state",
+        "postgres",
+        "--sink",
+        "postgres",
+        "--json"
+      ]
       const env = cleanEnv({ GRAPH_BASE_URL: emu.baseUrl, GRAPH_ACCESS_TOKEN: emu.accessToken, ...pgEnv })
       const first = await runCli(args, { env })
       expect(first.code, first.stderr).toBe(0)

@@ -13,12 +13,27 @@ const minutes = (a: { createdDateTime: string; endDateTime?: string | null | und
 
 describe("sync --dry-run", () => {
   it("prices the window without downloading or writing anything", async () => {
-    const emu = await startEmulator({ generate: { organizers: 2, meetingsPerOrganizer: 2, seed: 17, recordingBytes: 4096, cues: [2, 3] } })
+    const emu = await startEmulator({
+      generate: { organizers: 2, meetingsPerOrganizer: 2, seed: 17, recordingBytes: 4096, cues: [2, 3] }
+    })
     try {
       const root = tempDir()
       const out = path.join(root, "out")
       const r = await runCli(
-        ["sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01", "--to", "2024-03-01", "--out", out, "--graph-url", emu.baseUrl, "--dry-run", "--json"],
+        [
+          "sync",
+          ...organizerArgs(emu.fixture),
+          "--from",
+          "2024-01-01",
+          "--to",
+          "2024-03-01",
+          "--out",
+          out,
+          "--graph-url",
+          emu.baseUrl,
+          "--dry-run",
+          "--json"
+        ],
         { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }), cwd: root }
       )
       expect(r.code, r.stderr).toBe(0)

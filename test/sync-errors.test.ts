@@ -32,7 +32,11 @@ const errorServer = async (status: number, code: string, message: string, reques
   const server = http.createServer((_req, res) => {
     res.writeHead(status, { "content-type": "application/json", "request-id": requestId })
     res.end(JSON.stringify({
-      error: { code, message, innerError: { date: "2024-01-15T00:00:00", "request-id": requestId, "client-request-id": requestId } }
+      error: {
+        code,
+        message,
+        innerError: { date: "2024-01-15T00:00:00", "request-id": requestId, "client-request-id": requestId }
+      }
     }))
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
@@ -46,15 +50,39 @@ describe("sync: bad flags", () => {
     const out = path.join(root, "out")
     const cases: Array<[string, Array<string>, RegExp]> = [
       ["no flags", ["sync"], /--(out|organizer|from|to)/],
-      ["from after to", ["sync", "--organizer", "u1", "--from", "2024-02-01T00:00:00Z", "--to", "2024-01-01T00:00:00Z", "--out", out], /before/],
-      ["not a date", ["sync", "--organizer", "u1", "--from", "yesterday", "--to", "2024-01-01T00:00:00Z", "--out", out], /--from/],
+      ["from after to", [
+        "sync",
+        "--organizer",
+        "u1",
+        "--from",
+        "2024-02-01T00:00:00Z",
+        "--to",
+        "2024-01-01T00:00:00Z",
+        "--out",
+        out
+      ], /before/],
+      [
+        "not a date",
+        ["sync", "--organizer", "u1", "--from", "yesterday", "--to", "2024-01-01T00:00:00Z", "--out", out],
+        /--from/
+      ],
       ["no organizer", ["sync", ...WINDOW, "--out", out], /--organizer/],
-      ["bad graph url", ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--graph-url", "not a url"], /--graph-url/],
-      ["bad concurrency", ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--concurrency", "0"], /--concurrency/],
+      [
+        "bad graph url",
+        ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--graph-url", "not a url"],
+        /--graph-url/
+      ],
+      [
+        "bad concurrency",
+        ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--concurrency", "0"],
+        /--concurrency/
+      ],
       ["bad sink", ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--sink", "ftp:somewhere"], /sink/],
       ["unknown flag", ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--frobnicate"], /frobnicate/]
     ]
-    const results = await Promise.all(cases.map(([, args]) => runCli(args, { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) })))
+    const results = await Promise.all(
+      cases.map(([, args]) => runCli(args, { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) }))
+    )
     results.forEach((r, i) => {
       const [name, , pattern] = cases[i]!
       expect(r.code, `${name}: ${r.stderr}`).toBe(2)
@@ -70,8 +98,24 @@ describe("sync: bad flags", () => {
   it("--help documents every flag and the exit codes", async () => {
     const r = await runCli(["sync", "--help"])
     expect(r.code).toBe(0)
-    for (const flag of ["--organizer", "--from", "--to", "--out", "--graph-url", "--state", "--concurrency", "--sink",
-      "--incremental", "--meeting", "--join-url", "--dry-run", "--metadata-content", "--json"]) {
+    for (
+      const flag of [
+        "--organizer",
+        "--from",
+        "--to",
+        "--out",
+        "--graph-url",
+        "--state",
+        "--concurrency",
+        "--sink",
+        "--incremental",
+        "--meeting",
+        "--join-url",
+        "--dry-run",
+        "--metadata-content",
+        "--json"
+      ]
+    ) {
       expect(r.stdout).toContain(flag)
     }
     expect(r.stdout).toContain("https://graph.microsoft.com/v1.0")
@@ -83,7 +127,9 @@ describe("sync: bad flags", () => {
 describe("sync: auth and tenant-wide errors", () => {
   let emu: RunningEmulator
   beforeAll(async () => {
-    emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 2, seed: 3, recordingBytes: 4096, cues: [2, 3] } })
+    emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 2, seed: 3, recordingBytes: 4096, cues: [2, 3] }
+    })
   })
   afterAll(() => emu?.close())
 
@@ -91,7 +137,15 @@ describe("sync: auth and tenant-wide errors", () => {
     const expired = emu.issueToken({ ttlSeconds: -120 })
     for (const token of ["not-a-real-token", expired]) {
       const out = path.join(tempDir(), "out")
-      const r = await runCli(["sync", ...organizerArgs(emu.fixture), ...WINDOW, "--out", out, "--graph-url", emu.baseUrl], {
+      const r = await runCli([
+        "sync",
+        ...organizerArgs(emu.fixture),
+        ...WINDOW,
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl
+      ], {
         env: cleanEnv({ GRAPH_ACCESS_TOKEN: token })
       })
       expect(r.code, r.stderr).toBe(2)
@@ -104,7 +158,12 @@ describe("sync: auth and tenant-wide errors", () => {
   })
 
   it("403 without an application access policy exits 2 with the admin's fix", async () => {
-    const server = await errorServer(403, "Forbidden", "No application access policy found for this app.", "4f2b4f4e-0000-4000-8000-00000000a403")
+    const server = await errorServer(
+      403,
+      "Forbidden",
+      "No application access policy found for this app.",
+      "4f2b4f4e-0000-4000-8000-00000000a403"
+    )
     try {
       const out = path.join(tempDir(), "out")
       const r = await runCli(["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--graph-url", server.baseUrl], {
@@ -140,7 +199,12 @@ describe("sync: auth and tenant-wide errors", () => {
 describe("sync: per-item failures and hostile ids", () => {
   it("a 404 on one artifact lands in failures.jsonl, the rest is exported, exit 1", async () => {
     const base = (await import("@meeting-artifacts/graph-emulator")).generateTenant({
-      organizers: 1, meetingsPerOrganizer: 3, seed: 41, recordingBytes: 4096, cues: [2, 3], mix: { paired: 1 }
+      organizers: 1,
+      meetingsPerOrganizer: 3,
+      seed: 41,
+      recordingBytes: 4096,
+      cues: [2, 3],
+      mix: { paired: 1 }
     })
     const fixture = structuredClone(base) as any
     const broken = fixture.meetings[1].recordings[0]
@@ -149,7 +213,16 @@ describe("sync: per-item failures and hostile ids", () => {
     const emu = await startEmulator({ fixture })
     try {
       const out = path.join(tempDir(), "out")
-      const r = await runCli(["sync", ...organizerArgs(fixture), ...WINDOW, "--out", out, "--graph-url", emu.baseUrl, "--json"], {
+      const r = await runCli([
+        "sync",
+        ...organizerArgs(fixture),
+        ...WINDOW,
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl,
+        "--json"
+      ], {
         env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
       })
       expect(r.code, r.stderr).toBe(1)
@@ -179,19 +252,47 @@ describe("sync: per-item failures and hostile ids", () => {
           startDateTime: "2024-01-20T10:00:00.0000000Z",
           endDateTime: "2024-01-20T11:00:00.0000000Z",
           recordings: [
-            { id: "/etc/passwd", contentCorrelationId: "c1", createdDateTime: "2024-01-20T10:00:01.0000000Z", endDateTime: "2024-01-20T10:59:00.0000000Z", content: { bytes: 1000, seed: 1 } },
-            { id: "../..", contentCorrelationId: "c2", createdDateTime: "2024-01-20T10:00:02.0000000Z", endDateTime: "2024-01-20T10:30:00.0000000Z", content: { bytes: 1200, seed: 2 } }
+            {
+              id: "/etc/passwd",
+              contentCorrelationId: "c1",
+              createdDateTime: "2024-01-20T10:00:01.0000000Z",
+              endDateTime: "2024-01-20T10:59:00.0000000Z",
+              content: { bytes: 1000, seed: 1 }
+            },
+            {
+              id: "../..",
+              contentCorrelationId: "c2",
+              createdDateTime: "2024-01-20T10:00:02.0000000Z",
+              endDateTime: "2024-01-20T10:30:00.0000000Z",
+              content: { bytes: 1200, seed: 2 }
+            }
           ],
           transcripts: [
-            { id: "..\\..\\..\\windows\\evil", contentCorrelationId: "c1", createdDateTime: "2024-01-20T10:00:03.0000000Z", endDateTime: "2024-01-20T10:59:00.0000000Z", content: { text: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nhi\n" } },
-            { id: "CON", contentCorrelationId: "c2", createdDateTime: "2024-01-20T10:00:04.0000000Z", endDateTime: "2024-01-20T10:30:00.0000000Z", content: { text: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nyo\n" } }
+            {
+              id: "..\\..\\..\\windows\\evil",
+              contentCorrelationId: "c1",
+              createdDateTime: "2024-01-20T10:00:03.0000000Z",
+              endDateTime: "2024-01-20T10:59:00.0000000Z",
+              content: { text: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nhi\n" }
+            },
+            {
+              id: "CON",
+              contentCorrelationId: "c2",
+              createdDateTime: "2024-01-20T10:00:04.0000000Z",
+              endDateTime: "2024-01-20T10:30:00.0000000Z",
+              content: { text: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nyo\n" }
+            }
           ]
         },
         {
           id: "/absolute/meeting",
           organizerId: organizer,
           recordings: [
-            { id: "a/../../b%2F..%2F", createdDateTime: "2024-01-21T10:00:01.0000000Z", content: { bytes: 500, seed: 3 } }
+            {
+              id: "a/../../b%2F..%2F",
+              createdDateTime: "2024-01-21T10:00:01.0000000Z",
+              content: { bytes: 500, seed: 3 }
+            }
           ],
           transcripts: []
         }
@@ -202,14 +303,27 @@ describe("sync: per-item failures and hostile ids", () => {
       const root = tempDir()
       const out = path.join(root, "nested", "out")
       const state = path.join(root, "state", "checkpoints.sqlite")
-      const r = await runCli(["sync", "--organizer", organizer, ...WINDOW, "--out", out, "--state", state, "--graph-url", emu.baseUrl], {
+      const r = await runCli([
+        "sync",
+        "--organizer",
+        organizer,
+        ...WINDOW,
+        "--out",
+        out,
+        "--state",
+        state,
+        "--graph-url",
+        emu.baseUrl
+      ], {
         env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }),
         cwd: root
       })
       expect(r.code, r.stderr).toBe(0)
       expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
       // Everything written is under root/nested/out or the --state file; nothing next to them or in the working directory.
-      for (const f of listFiles(root)) expect(f.startsWith("nested/out/") || f.startsWith("state/checkpoints.sqlite"), f).toBe(true)
+      for (const f of listFiles(root)) {
+        expect(f.startsWith("nested/out/") || f.startsWith("state/checkpoints.sqlite"), f).toBe(true)
+      }
       expect(fs.existsSync(state)).toBe(true)
       expect(fs.existsSync(path.join(out, ".meeting-artifacts", "state.sqlite"))).toBe(false)
       expect(readManifest(out)).toHaveLength(3)
@@ -220,32 +334,50 @@ describe("sync: per-item failures and hostile ids", () => {
 })
 
 describe("sync: a Graph URL nobody answers on", () => {
-  it("says what it retries, gives up after the connect budget, and the summary's waits are not throttling", async () => {
-    const closed = http.createServer()
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const out = path.join(tempDir(), "out")
-    const r = await runCli(
-      ["sync", "--organizer", "u1", ...WINDOW, "--out", out, "--graph-url", `http://127.0.0.1:${port}/v1.0`, "--json"],
-      { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) }
-    )
-    expect(r.code, r.stderr).toBe(1)
-    const retries = lines(r.stderr).filter((l) => l.startsWith("retrying "))
-    expect(retries.length, r.stderr).toBeGreaterThan(0)
-    for (const l of retries) expect(l).toMatch(/^retrying \/users\/\{userId\}\/onlineMeetings\/getAll\w+\(\.\.\.\) in \d+\.\d s \(attempt \d+\): .*ECONNREFUSED/)
-    const summary = JSON.parse(r.stdout)
-    expect(summary.failures).toBe(1)
-    expect(summary.throttleWaitMs).toBe(0)
-    expect(summary.throttleWaitMs).toBeLessThanOrEqual(summary.elapsedMs)
-    // the default connect budget (GraphPolicy.connectRetryMs, 10 s of waits per request) ends the run,
-    // not maxAttempts (10 attempts, ~50 s of backoff)
-    const waitsPerRoute = new Map<string, number>()
-    for (const l of retries) {
-      const [, route, seconds] = /^retrying (\S+) in (\d+\.\d) s/.exec(l)!
-      waitsPerRoute.set(route!, (waitsPerRoute.get(route!) ?? 0) + Number(seconds))
-    }
-    for (const waited of waitsPerRoute.values()) expect(waited).toBeLessThanOrEqual(10 + 0.05 * retries.length)
-    expect(JSON.stringify(readFailures(out))).toMatch(/could not reach the server.*connectRetryMs/)
-  }, 120_000)
+  it(
+    "says what it retries, gives up after the connect budget, and the summary's waits are not throttling",
+    async () => {
+      const closed = http.createServer()
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+      const port = (closed.address() as AddressInfo).port
+      await new Promise<void>((resolve) => closed.close(() => resolve()))
+      const out = path.join(tempDir(), "out")
+      const r = await runCli(
+        [
+          "sync",
+          "--organizer",
+          "u1",
+          ...WINDOW,
+          "--out",
+          out,
+          "--graph-url",
+          `http://127.0.0.1:${port}/v1.0`,
+          "--json"
+        ],
+        { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) }
+      )
+      expect(r.code, r.stderr).toBe(1)
+      const retries = lines(r.stderr).filter((l) => l.startsWith("retrying "))
+      expect(retries.length, r.stderr).toBeGreaterThan(0)
+      for (const l of retries) {
+        expect(l).toMatch(
+          /^retrying \/users\/\{userId\}\/onlineMeetings\/getAll\w+\(\.\.\.\) in \d+\.\d s \(attempt \d+\): .*ECONNREFUSED/
+        )
+      }
+      const summary = JSON.parse(r.stdout)
+      expect(summary.failures).toBe(1)
+      expect(summary.throttleWaitMs).toBe(0)
+      expect(summary.throttleWaitMs).toBeLessThanOrEqual(summary.elapsedMs)
+      // the default connect budget (GraphPolicy.connectRetryMs, 10 s of waits per request) ends the run,
+      // not maxAttempts (10 attempts, ~50 s of backoff)
+      const waitsPerRoute = new Map<string, number>()
+      for (const l of retries) {
+        const [, route, seconds] = /^retrying (\S+) in (\d+\.\d) s/.exec(l)!
+        waitsPerRoute.set(route!, (waitsPerRoute.get(route!) ?? 0) + Number(seconds))
+      }
+      for (const waited of waitsPerRoute.values()) expect(waited).toBeLessThanOrEqual(10 + 0.05 * retries.length)
+      expect(JSON.stringify(readFailures(out))).toMatch(/could not reach the server.*connectRetryMs/)
+    },
+    120_000
+  )
 })

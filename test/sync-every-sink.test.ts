@@ -21,7 +21,12 @@ describe("sync with every sink", () => {
     servers = await startSinkServers()
     emu = await startEmulator({
       generate: {
-        organizers: 2, meetingsPerOrganizer: 7, seed: 10, spanDays: 2, recordingBytes: [4 * 1024, 32 * 1024], cues: [2, 6],
+        organizers: 2,
+        meetingsPerOrganizer: 7,
+        seed: 10,
+        spanDays: 2,
+        recordingBytes: [4 * 1024, 32 * 1024],
+        cues: [2, 6],
         mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
       },
       faults: "hostile",
@@ -39,8 +44,18 @@ describe("sync with every sink", () => {
     const sinks = await everySink(base, servers)
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...sinks.env })
     const args = [
-      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-      "--out", out, "--graph-url", emu.baseUrl, "--json", ...sinks.args
+      "sync",
+      ...organizerArgs(emu.fixture),
+      "--from",
+      "2024-01-01T00:00:00Z",
+      "--to",
+      "2024-03-01T00:00:00Z",
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--json",
+      ...sinks.args
     ]
     const lines = () => readManifest(out)
     const runs: Array<string> = []

@@ -14,7 +14,13 @@ describe("sync against the hostile profile", () => {
   let emu: RunningEmulator
   beforeAll(async () => {
     emu = await startEmulator({
-      generate: { organizers: 2, meetingsPerOrganizer: 4, seed: 11, recordingBytes: [8 * 1024, 96 * 1024], cues: [3, 8] },
+      generate: {
+        organizers: 2,
+        meetingsPerOrganizer: 4,
+        seed: 11,
+        recordingBytes: [8 * 1024, 96 * 1024],
+        cues: [3, 8]
+      },
       faults: "hostile",
       pageSize: 2
     })
@@ -24,8 +30,19 @@ describe("sync against the hostile profile", () => {
   it("exports every artifact exactly once, byte-exact, correctly paired, exit 0", async () => {
     const out = path.join(tempDir(), "out")
     const result = await runCli(
-      ["sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-        "--out", out, "--graph-url", emu.baseUrl, "--json"],
+      [
+        "sync",
+        ...organizerArgs(emu.fixture),
+        "--from",
+        "2024-01-01T00:00:00Z",
+        "--to",
+        "2024-03-01T00:00:00Z",
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl,
+        "--json"
+      ],
       { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
     )
     expect(result.stderr).not.toContain(emu.accessToken)

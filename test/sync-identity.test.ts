@@ -31,8 +31,16 @@ describe("sync with @azure/identity and AZURE_AUTHORITY_HOST", () => {
     })
   }
   const args = (out: string) => [
-    "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-    "--out", out, "--graph-url", emu.baseUrl
+    "sync",
+    ...organizerArgs(emu.fixture),
+    "--from",
+    "2024-01-01T00:00:00Z",
+    "--to",
+    "2024-03-01T00:00:00Z",
+    "--out",
+    out,
+    "--graph-url",
+    emu.baseUrl
   ]
 
   it("exports everything with a client secret credential", async () => {

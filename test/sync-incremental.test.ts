@@ -30,8 +30,18 @@ describe("sync --incremental", () => {
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
     const out = path.join(tempDir(), "out")
     const args = [
-      "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-      "--out", out, "--graph-url", emu.baseUrl, "--incremental", "--json"
+      "sync",
+      ...organizerArgs(emu.fixture),
+      "--from",
+      "2024-01-01T00:00:00Z",
+      "--to",
+      "2024-03-01T00:00:00Z",
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--incremental",
+      "--json"
     ]
     const first = await runCli(args, { env })
     expect(first.code, first.stderr).toBe(0)
@@ -40,7 +50,9 @@ describe("sync --incremental", () => {
     // A transcript for a meeting that so far only had a recording (same contentCorrelationId),
     // and a new recording in another meeting.
     const fixture = structuredClone(emu.fixture) as { -readonly [K in keyof TenantFixture]: any }
-    const lonely = fixture.meetings.find((m: any) => (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0)
+    const lonely = fixture.meetings.find((m: any) =>
+      (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0
+    )
     expect(lonely).toBeDefined()
     const rec = lonely.recordings[0]
     const transcript = {

@@ -11,7 +11,16 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, collect, expectedArtifacts, organizerArgs, runCli, spawnCli, tempDir, verifyOutput } from "./helpers.js"
+import {
+  cleanEnv,
+  collect,
+  expectedArtifacts,
+  organizerArgs,
+  runCli,
+  spawnCli,
+  tempDir,
+  verifyOutput
+} from "./helpers.js"
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "")
 
@@ -40,15 +49,30 @@ describe("two syncs at once", () => {
   const gate = new Gate()
   beforeAll(async () => {
     emu = await startEmulator({
-      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 5, recordingBytes: [16 * 1024, 64 * 1024], cues: [2, 4] },
+      generate: {
+        organizers: 1,
+        meetingsPerOrganizer: 3,
+        seed: 5,
+        recordingBytes: [16 * 1024, 64 * 1024],
+        cues: [2, 4]
+      },
       onRequest: gate.onRequest
     })
   })
   afterAll(() => emu?.close())
 
   const args = (out: string, extra: Array<string> = []) => [
-    "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-    "--out", out, "--graph-url", emu.baseUrl, ...extra
+    "sync",
+    ...organizerArgs(emu.fixture),
+    "--from",
+    "2024-01-01T00:00:00Z",
+    "--to",
+    "2024-03-01T00:00:00Z",
+    "--out",
+    out,
+    "--graph-url",
+    emu.baseUrl,
+    ...extra
   ]
   const env = () => cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
 
@@ -57,7 +81,10 @@ describe("two syncs at once", () => {
     gate.close()
     const child = spawnCli(cliArgs, { env: env() })
     const done = collect(child)
-    await Promise.race([gate.reached, done.then((r) => Promise.reject(new Error(`first sync ended early: ${r.stderr}`)))])
+    await Promise.race([
+      gate.reached,
+      done.then((r) => Promise.reject(new Error(`first sync ended early: ${r.stderr}`)))
+    ])
     return { child, done }
   }
 
@@ -70,7 +97,9 @@ describe("two syncs at once", () => {
     expect(second.code, second.stderr).toBe(2)
     expect(second.stdout).toBe("")
     expect(lines(second.stderr)).toHaveLength(1)
-    expect(second.stderr).toContain(`another sync holds --out ${out} (pid ${first.child.pid} on host ${os.hostname()}, started 20`)
+    expect(second.stderr).toContain(
+      `another sync holds --out ${out} (pid ${first.child.pid} on host ${os.hostname()}, started 20`
+    )
     expect(fs.readdirSync(path.join(out, ".meeting-artifacts")).sort()).toEqual(filesBefore)
 
     const verify = await runCli(["verify", "--out", out], { env: env() })
@@ -98,7 +127,9 @@ describe("two syncs at once", () => {
     expect(second.code, second.stderr).toBe(2)
     expect(second.stdout).toBe("")
     expect(lines(second.stderr)).toHaveLength(1)
-    expect(second.stderr).toContain(`another sync holds the checkpoint store (--state) (pid ${first.child.pid} on host ${os.hostname()}`)
+    expect(second.stderr).toContain(
+      `another sync holds the checkpoint store (--state) (pid ${first.child.pid} on host ${os.hostname()}`
+    )
     expect(fs.existsSync(path.join(root, "b", "manifest.jsonl"))).toBe(false)
     gate.release()
     expect((await first.done).code).toBe(0)

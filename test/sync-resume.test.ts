@@ -39,8 +39,16 @@ describe("sync killed in the middle of a recording body and re-run", () => {
   afterAll(() => emu?.close())
 
   const args = (out: string) => [
-    "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-    "--out", out, "--graph-url", emu.baseUrl
+    "sync",
+    ...organizerArgs(emu.fixture),
+    "--from",
+    "2024-01-01T00:00:00Z",
+    "--to",
+    "2024-03-01T00:00:00Z",
+    "--out",
+    out,
+    "--graph-url",
+    emu.baseUrl
   ]
 
   /** Runs the CLI and SIGKILLs it once the emulator has served `at` bytes of the recording. */
@@ -94,7 +102,9 @@ describe("sync killed in the middle of a recording body and re-run", () => {
     expect(served - servedBeforeKill).toBe(SIZE - partBytes)
     expect(served).toBeLessThan(1.5 * SIZE)
     console.info(
-      `recording ${SIZE} B: killed after ${servedBeforeKill} B served (${partBytes} B on disk), re-run served ${served - servedBeforeKill} B; ` +
+      `recording ${SIZE} B: killed after ${servedBeforeKill} B served (${partBytes} B on disk), re-run served ${
+        served - servedBeforeKill
+      } B; ` +
         `total ${served} B = ${(served / SIZE).toFixed(3)}x`
     )
   }, 120_000)

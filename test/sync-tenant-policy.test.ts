@@ -7,7 +7,12 @@
  * files (`verify` says intact), and a re-run once the tenant is fixed
  * completes the export.
  */
-import { type RequestSeen, type RunningEmulator, startEmulator, type TenantPolicy } from "@meeting-artifacts/graph-emulator"
+import {
+  type RequestSeen,
+  type RunningEmulator,
+  startEmulator,
+  type TenantPolicy
+} from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -37,15 +42,31 @@ describe("a tenant-wide refusal during content download", () => {
   }
   beforeAll(async () => {
     emu = await startEmulator({
-      generate: { organizers: 2, meetingsPerOrganizer: 4, seed: 31, recordingBytes: [16 * 1024, 64 * 1024], cues: [2, 6] },
+      generate: {
+        organizers: 2,
+        meetingsPerOrganizer: 4,
+        seed: 31,
+        recordingBytes: [16 * 1024, 64 * 1024],
+        cues: [2, 6]
+      },
       onRequest
     })
   })
   afterAll(() => emu?.close())
 
   const cases: Array<[string, RegExp, TenantPolicy, RegExp]> = [
-    ["403 no application access policy", /^recordingContent$/, { noAccessPolicy: true }, /New-CsApplicationAccessPolicy/],
-    ["403 transcripts switched off", /^transcriptContent$/, { transcriptsDisabled: true }, /switched off Graph access to meeting transcripts/],
+    [
+      "403 no application access policy",
+      /^recordingContent$/,
+      { noAccessPolicy: true },
+      /New-CsApplicationAccessPolicy/
+    ],
+    [
+      "403 transcripts switched off",
+      /^transcriptContent$/,
+      { transcriptsDisabled: true },
+      /switched off Graph access to meeting transcripts/
+    ],
     ["402 metered quota used up", /Content$/, { meteredQuotaMinutes: 0 }, /billing/]
   ]
 
@@ -57,8 +78,18 @@ describe("a tenant-wide refusal during content download", () => {
       const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.issueToken() })
       const out = path.join(tempDir(), "out")
       const args = [
-        "sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z",
-        "--out", out, "--graph-url", emu.baseUrl, "--concurrency", "2"
+        "sync",
+        ...organizerArgs(emu.fixture),
+        "--from",
+        "2024-01-01T00:00:00Z",
+        "--to",
+        "2024-03-01T00:00:00Z",
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl,
+        "--concurrency",
+        "2"
       ]
       trigger = { route, policy, seen: 0 }
       const r = await runCli(args, { env })
@@ -71,15 +102,21 @@ describe("a tenant-wide refusal during content download", () => {
 
       // What the stopped run left: only complete files under final names, each in the manifest.
       const manifest = readManifest(out)
-      const named = new Set(manifest.flatMap((l) => [l.recording?.path, l.transcript?.path]).filter((p) => p !== undefined))
-      const content = listFiles(out).filter((f) => !f.startsWith(".meeting-artifacts/") && f !== "manifest.jsonl" && f !== "failures.jsonl")
+      const named = new Set(
+        manifest.flatMap((l) => [l.recording?.path, l.transcript?.path]).filter((p) => p !== undefined)
+      )
+      const content = listFiles(out).filter((f) =>
+        !f.startsWith(".meeting-artifacts/") && f !== "manifest.jsonl" && f !== "failures.jsonl"
+      )
       // Under a final name only whole artifacts (a set's line waits for both of its files, so a complete
       // recording whose transcript was refused is not in the manifest yet); temp files of interrupted
       // writes keep their temp names, which verify counts and the next sync removes.
       const whole = new Set([...expectedArtifacts(emu.fixture).values()].map((a) => a.sha256))
       for (const f of content) {
         if (path.basename(f).startsWith(".") && f.endsWith(".partial")) continue
-        if (!named.has(f)) expect(whole.has(sha256(fs.readFileSync(path.join(out, f)))), `${f} is not a whole artifact`).toBe(true)
+        if (!named.has(f)) {
+          expect(whole.has(sha256(fs.readFileSync(path.join(out, f)))), `${f} is not a whole artifact`).toBe(true)
+        }
       }
       if (fs.existsSync(path.join(out, "manifest.jsonl"))) {
         const v = await runCli(["verify", "--out", out, "--json"], { env: cleanEnv({}) })

@@ -41,7 +41,13 @@ describe("telemetry", () => {
   let receiver: OtlpReceiver
   beforeAll(async () => {
     emu = await startEmulator({
-      generate: { organizers: 2, meetingsPerOrganizer: 3, seed: 11, recordingBytes: [8 * 1024, 96 * 1024], cues: [3, 8] },
+      generate: {
+        organizers: 2,
+        meetingsPerOrganizer: 3,
+        seed: 11,
+        recordingBytes: [8 * 1024, 96 * 1024],
+        cues: [3, 8]
+      },
       faults: "hostile",
       pageSize: 2
     })
@@ -98,10 +104,16 @@ describe("telemetry", () => {
     const root = roots[0]!
     expect(root.parentSpanId).toBe("")
     expect(root.resource["service.name"]).toBe("ma-telemetry-test")
-    expect(root.attributes).toMatchObject({ "sync.run_id": summary.runId, "sync.sets": summary.sets, "sync.failures": 0 })
+    expect(root.attributes).toMatchObject({
+      "sync.run_id": summary.runId,
+      "sync.sets": summary.sets,
+      "sync.failures": 0
+    })
 
     const organizers = named("sync.organizer")
-    expect(organizers.map((s) => s.attributes["sync.organizer_id"]).sort()).toEqual(emu.fixture.users.map((u) => u.id).sort())
+    expect(organizers.map((s) => s.attributes["sync.organizer_id"]).sort()).toEqual(
+      emu.fixture.users.map((u) => u.id).sort()
+    )
     for (const o of organizers) expect(parentOf(o)).toBe(root)
     for (const d of named("sync.discover")) expect(parentOf(d)?.name).toBe("sync.organizer")
 
@@ -130,7 +142,9 @@ describe("telemetry", () => {
       }
     }
     for (const a of downloaded) {
-      const content = requests.filter((r) => parentOf(r) === a && String(r.attributes["graph.route"]).endsWith("/content"))
+      const content = requests.filter((r) =>
+        parentOf(r) === a && String(r.attributes["graph.route"]).endsWith("/content")
+      )
       expect(content.length, `content request under ${a.attributes["artifact.id"]}`).toBeGreaterThan(0)
       expect(content.some((r) => Number(r.attributes["http.response.body.size"]) > 0)).toBe(true)
     }
@@ -156,14 +170,18 @@ describe("telemetry", () => {
     expect(sumOf(points, "sync_metered_minutes_total", { kind: "recording" })).toBe(summary.recordingMinutes)
     expect(sumOf(points, "sync_metered_minutes_total", { kind: "transcript" })).toBe(summary.transcriptMinutes)
     for (const kind of ["recording", "transcript"] as const) {
-      expect(sumOf(points, "sync_artifacts_total", { kind, outcome: "downloaded" })).toBe(summary[`${kind}s`].downloaded)
+      expect(sumOf(points, "sync_artifacts_total", { kind, outcome: "downloaded" })).toBe(
+        summary[`${kind}s`].downloaded
+      )
     }
     expect(points.filter((p) => p.metric === "graph_requests_total").every((p) => p.monotonic)).toBe(true)
 
     // -- nothing secret, nothing signed, no raw URL ---------------------------------------------
     const everything = receiver.requests.map((r) => r.body).join("\n")
     const signature = emu.accessToken.split(".").pop()!
-    for (const secret of [emu.accessToken, signature, CLIENT_SECRET, PG_PASSWORD, "Bearer", emu.secondOrigin, emu.origin]) {
+    for (
+      const secret of [emu.accessToken, signature, CLIENT_SECRET, PG_PASSWORD, "Bearer", emu.secondOrigin, emu.origin]
+    ) {
       expect(everything).not.toContain(secret)
     }
     expect(everything).not.toMatch(/\$?(skiptoken|deltatoken)=/i)
@@ -177,8 +195,25 @@ describe("telemetry", () => {
     const importLog = path.join(tempDir(), "imports.log")
     const before = receiver.requests.length
     const result = await runCli(
-      ["sync", ...organizerArgs(emu.fixture), ...window, "--out", out, "--graph-url", emu.baseUrl, "--json", "--log-format", "json"],
-      { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, NODE_OPTIONS: `--import=${logImports}`, MA_TEST_IMPORT_LOG: importLog }) }
+      [
+        "sync",
+        ...organizerArgs(emu.fixture),
+        ...window,
+        "--out",
+        out,
+        "--graph-url",
+        emu.baseUrl,
+        "--json",
+        "--log-format",
+        "json"
+      ],
+      {
+        env: cleanEnv({
+          GRAPH_ACCESS_TOKEN: emu.accessToken,
+          NODE_OPTIONS: `--import=${logImports}`,
+          MA_TEST_IMPORT_LOG: importLog
+        })
+      }
     )
     expect(result.code, result.stderr).toBe(0)
     const summary = JSON.parse(result.stdout)
@@ -209,12 +244,27 @@ describe("telemetry", () => {
   it("--log-format json reports a fatal error as one JSON line", async () => {
     const out = path.join(tempDir(), "out")
     const result = await runCli(
-      ["sync", "--organizer", "u1", ...window, "--out", out, "--graph-url", "ftp://example.invalid", "--log-format", "json"],
+      [
+        "sync",
+        "--organizer",
+        "u1",
+        ...window,
+        "--out",
+        out,
+        "--graph-url",
+        "ftp://example.invalid",
+        "--log-format",
+        "json"
+      ],
       { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) }
     )
     expect(result.code).toBe(2)
     const lines = result.stderr.split("\n").filter((l) => l !== "")
     expect(lines).toHaveLength(1)
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "error", event: "fatal", message: expect.stringContaining("--graph-url") })
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: "error",
+      event: "fatal",
+      message: expect.stringContaining("--graph-url")
+    })
   })
 })

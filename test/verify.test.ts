@@ -22,11 +22,24 @@ describe("verify", () => {
   let source: string
   let lines: Array<Line>
   beforeAll(async () => {
-    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 4, seed: 23, recordingBytes: [2048, 8192], cues: [2, 5] } })
+    const emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 4, seed: 23, recordingBytes: [2048, 8192], cues: [2, 5] }
+    })
     try {
       source = path.join(tempDir(), "out")
       const r = await runCli(
-        ["sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01", "--to", "2024-03-01", "--out", source, "--graph-url", emu.baseUrl],
+        [
+          "sync",
+          ...organizerArgs(emu.fixture),
+          "--from",
+          "2024-01-01",
+          "--to",
+          "2024-03-01",
+          "--out",
+          source,
+          "--graph-url",
+          emu.baseUrl
+        ],
         { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
       )
       expect(r.code, r.stderr).toBe(0)
@@ -67,7 +80,9 @@ describe("verify", () => {
     fs.appendFileSync(path.join(out, changed.path), "x")
     fs.rmSync(path.join(out, missing.path))
     fs.writeFileSync(path.join(out, ".leftover.mp4.abc123.partial"), "half")
-    const manifest = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Line)
+    const manifest = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) =>
+      JSON.parse(l) as Line
+    )
     const edited = manifest.map((l) =>
       l.transcript?.id === miscounted.id ? { ...l, transcript: { ...l.transcript, cues: l.transcript.cues + 1 } } : l
     )

@@ -43,11 +43,24 @@ describe("view", () => {
   let out: string
   let sets: number
   beforeAll(async () => {
-    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [2048, 4096], cues: [2, 4] } })
+    const emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 7, recordingBytes: [2048, 4096], cues: [2, 4] }
+    })
     try {
       out = path.join(tempDir(), "out")
       const r = await runCli(
-        ["sync", ...organizerArgs(emu.fixture), "--from", "2024-01-01", "--to", "2024-03-01", "--out", out, "--graph-url", emu.baseUrl],
+        [
+          "sync",
+          ...organizerArgs(emu.fixture),
+          "--from",
+          "2024-01-01",
+          "--to",
+          "2024-03-01",
+          "--out",
+          out,
+          "--graph-url",
+          emu.baseUrl
+        ],
         { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
       )
       expect(r.code, r.stderr).toBe(0)
@@ -69,7 +82,9 @@ describe("view", () => {
     expect(page.status).toBe(200)
     const list = await (await fetch(`${url}api/sets?limit=500`)).json() as { total: number }
     expect(list.total).toBe(sets)
-    const history = await (await fetch(`${url}api/runs`)).json() as { runs: Array<{ status: string; counts: Record<string, number> }> }
+    const history = await (await fetch(`${url}api/runs`)).json() as {
+      runs: Array<{ status: string; counts: Record<string, number> }>
+    }
     expect(history.runs.length).toBe(1)
     expect(history.runs[0]!.status).toBe("succeeded")
     expect(history.runs[0]!.counts.requests).toBeGreaterThan(0)
@@ -91,7 +106,11 @@ describe("view", () => {
     // A stand-in xdg-open first on PATH records what it was asked to open.
     const bin = tempDir()
     const opened = path.join(bin, "opened.txt")
-    fs.writeFileSync(path.join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${opened}.tmp' && mv '${opened}.tmp' '${opened}'\n`, { mode: 0o755 })
+    fs.writeFileSync(
+      path.join(bin, "xdg-open"),
+      `#!/bin/sh\nprintf '%s' "$1" > '${opened}.tmp' && mv '${opened}.tmp' '${opened}'\n`,
+      { mode: 0o755 }
+    )
     const child = spawnCli(["view", "--out", out, "--open"], { env: cleanEnv({ PATH: `${bin}:${process.env.PATH}` }) })
     const done = collect(child)
     const line = await firstLine(child)

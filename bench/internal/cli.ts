@@ -8,7 +8,10 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const cliBin = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "../../packages/cli/bin/meeting-artifacts.mjs")
+export const cliBin = NodePath.resolve(
+  NodePath.dirname(fileURLToPath(import.meta.url)),
+  "../../packages/cli/bin/meeting-artifacts.mjs"
+)
 
 const TIME = "/usr/bin/time"
 
@@ -64,7 +67,11 @@ export const runMeasured = (
   })
 
 /** Runs the CLI with `args`, the bearer token in GRAPH_ACCESS_TOKEN (never on a command line). */
-export const runCli = (args: ReadonlyArray<string>, token: string, nodeFlags: ReadonlyArray<string> = []): Promise<ChildRun> =>
+export const runCli = (
+  args: ReadonlyArray<string>,
+  token: string,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<ChildRun> =>
   runMeasured(process.execPath, [...nodeFlags, cliBin, ...args], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: token }) })
 
 /** Prints PASS or FAIL and sets the exit code to match. */

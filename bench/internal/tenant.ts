@@ -29,4 +29,6 @@ export const oneRecordingTenant = (bytes: number): TenantFixture => ({
 
 /** The recording's `/content` URL under a Graph base URL. */
 export const recordingContentUrl = (baseUrl: string): string =>
-  `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${encodeURIComponent(RECORDING)}/content`
+  `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${
+    encodeURIComponent(RECORDING)
+  }/content`

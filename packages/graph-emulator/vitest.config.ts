@@ -3,5 +3,7 @@ import { shared } from "../../vitest.shared.js"
 
 export default mergeConfig(
   shared,
-  defineProject({ test: { name: "graph-emulator", globalSetup: ["./test/globalSetup.ts", "../cli/scripts/build-bin.mjs"] } })
+  defineProject({
+    test: { name: "graph-emulator", globalSetup: ["./test/globalSetup.ts", "../cli/scripts/build-bin.mjs"] }
+  })
 )

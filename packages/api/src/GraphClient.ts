@@ -143,7 +143,11 @@ export interface GraphClientService {
   readonly policy: GraphPolicy
 
   // -- per call (online meeting id, or { adhocCallId }) ------------------------------------
-  readonly listRecordings: (user: UserRef, call: CallRef, options?: ListOptions) => Stream.Stream<CallRecording, GraphError>
+  readonly listRecordings: (
+    user: UserRef,
+    call: CallRef,
+    options?: ListOptions
+  ) => Stream.Stream<CallRecording, GraphError>
   readonly getRecording: (user: UserRef, call: CallRef, recordingId: string) => Effect.Effect<CallRecording, GraphError>
   /**
    * Opens the recording's `/content`. The Effect resolves once headers are in;
@@ -158,8 +162,16 @@ export interface GraphClientService {
     recordingId: string,
     options?: ContentOptions
   ) => Effect.Effect<Content, GraphError, Scope.Scope>
-  readonly listTranscripts: (user: UserRef, call: CallRef, options?: ListOptions) => Stream.Stream<CallTranscript, GraphError>
-  readonly getTranscript: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<CallTranscript, GraphError>
+  readonly listTranscripts: (
+    user: UserRef,
+    call: CallRef,
+    options?: ListOptions
+  ) => Stream.Stream<CallTranscript, GraphError>
+  readonly getTranscript: (
+    user: UserRef,
+    call: CallRef,
+    transcriptId: string
+  ) => Effect.Effect<CallTranscript, GraphError>
   /** The transcript as WebVTT text (`$format=text/vtt` and `Accept: text/vtt`). */
   readonly transcriptContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>
   /** The same as `transcriptContent`, streamed (and resumable like `recordingContent`). */
@@ -170,7 +182,11 @@ export interface GraphClientService {
     options?: ContentOptions
   ) => Effect.Effect<Content, GraphError, Scope.Scope>
   /** `metadataContent`: WebVTT whose cue payloads are JSON objects. */
-  readonly transcriptMetadataContent: (user: UserRef, call: CallRef, transcriptId: string) => Effect.Effect<string, GraphError>
+  readonly transcriptMetadataContent: (
+    user: UserRef,
+    call: CallRef,
+    transcriptId: string
+  ) => Effect.Effect<string, GraphError>
 
   // -- organizer-wide ----------------------------------------------------------------------
   readonly getAllRecordings: (window: OrganizerWindow) => Stream.Stream<CallRecording, GraphError>
@@ -183,7 +199,9 @@ export interface GraphClientService {
   ) => Stream.Stream<DeltaEvent<CallTranscript>, GraphError>
   readonly getAllAdhocRecordings: (window: AdhocWindow) => Stream.Stream<CallRecording, GraphError>
   readonly getAllAdhocTranscripts: (window: AdhocWindow) => Stream.Stream<CallTranscript, GraphError>
-  readonly getAllAdhocRecordingsDelta: (start: DeltaStart<AdhocWindow>) => Stream.Stream<DeltaEvent<CallRecording>, GraphError>
+  readonly getAllAdhocRecordingsDelta: (
+    start: DeltaStart<AdhocWindow>
+  ) => Stream.Stream<DeltaEvent<CallRecording>, GraphError>
   readonly getAllAdhocTranscriptsDelta: (
     start: DeltaStart<AdhocWindow>
   ) => Stream.Stream<DeltaEvent<CallTranscript>, GraphError>
@@ -191,7 +209,10 @@ export interface GraphClientService {
   // -- meetings ----------------------------------------------------------------------------
   readonly getMeeting: (user: UserRef, meetingId: string) => Effect.Effect<OnlineMeeting, GraphError>
   /** All meetings whose join URL matches (Graph answers a collection; usually one). */
-  readonly findMeetingsByJoinUrl: (user: UserRef, joinWebUrl: string) => Effect.Effect<ReadonlyArray<OnlineMeeting>, GraphError>
+  readonly findMeetingsByJoinUrl: (
+    user: UserRef,
+    joinWebUrl: string
+  ) => Effect.Effect<ReadonlyArray<OnlineMeeting>, GraphError>
   /** The first meeting with this join URL; `NotFound` when none. */
   readonly getMeetingByJoinUrl: (user: UserRef, joinWebUrl: string) => Effect.Effect<OnlineMeeting, GraphError>
 
@@ -211,16 +232,22 @@ const checkCredential = (options: GraphClientOptions): Effect.Effect<void, BadRe
   return problem === null ? Effect.void : Effect.fail(invalidArgument(problem, "NEW", "GraphClient"))
 }
 
-const nodeHttpClient = Layer.provide(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+const nodeHttpClient = Layer.provide(
+  NodeHttpClient.layerWithoutAgent,
+  NodeHttpClient.makeAgentLayer({ keepAlive: true })
+)
 
 export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {
   /** Builds a client on the `HttpClient` in context. */
-  static readonly make: (options: GraphClientOptions) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =
-    (options) => Effect.zipRight(checkCredential(options), internal.make(options))
+  static readonly make: (
+    options: GraphClientOptions
+  ) => Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> = (options) =>
+    Effect.zipRight(checkCredential(options), internal.make(options))
 
   /** A client on the HttpClient in context (any transport: `NodeHttpClient.layer`, `layerUndici`, a test double). */
-  static readonly layerWithoutHttpClient = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> =>
-    Layer.effect(GraphClient, GraphClient.make(options))
+  static readonly layerWithoutHttpClient = (
+    options: GraphClientOptions
+  ): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> => Layer.effect(GraphClient, GraphClient.make(options))
 
   /**
    * A client with its own HttpClient on Node's `http`/`https` modules (keep-alive connections).
@@ -242,4 +269,3 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
   }): Layer.Layer<GraphClient, ConfigError.ConfigError | BadRequest> =>
     Layer.provide(Layer.effect(GraphClient, internal.makeFromConfig(options)), nodeHttpClient)
 }
-

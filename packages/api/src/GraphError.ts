@@ -108,7 +108,17 @@ export const GraphError = Schema.Union(
   TransportError
 )
 
-const tags = new Set(["Unauthorized", "Forbidden", "PaymentRequired", "NotFound", "Throttled", "BadRequest", "ServerError", "DecodeError", "TransportError"])
+const tags = new Set([
+  "Unauthorized",
+  "Forbidden",
+  "PaymentRequired",
+  "NotFound",
+  "Throttled",
+  "BadRequest",
+  "ServerError",
+  "DecodeError",
+  "TransportError"
+])
 
 export const isGraphError = (u: unknown): u is GraphError =>
   typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag) && "route" in u

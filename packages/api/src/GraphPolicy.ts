@@ -112,7 +112,11 @@ export const parseRetryAfter = (
  * retry): half the capped exponential delay plus a random half, so waits grow
  * but parallel fibers spread out. `random` is in [0, 1).
  */
-export const backoffDelay = (attempt: number, policy: Pick<GraphPolicy, "baseDelayMs" | "maxBackoffMs">, random: number): number => {
+export const backoffDelay = (
+  attempt: number,
+  policy: Pick<GraphPolicy, "baseDelayMs" | "maxBackoffMs">,
+  random: number
+): number => {
   const exp = Math.min(policy.maxBackoffMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1))
   return Math.round(exp / 2 + (exp / 2) * random)
 }

@@ -210,7 +210,9 @@ export const transcriptContent = (baseUrl: string, user: UserRef, call: CallRef,
   return { url: `${r.url}?$format=${encodeURIComponent("text/vtt")}`, route: r.route }
 }
 
-const windowArgs = (w: { readonly startDateTime?: string | Date | undefined; readonly endDateTime?: string | Date | undefined }) => {
+const windowArgs = (
+  w: { readonly startDateTime?: string | Date | undefined; readonly endDateTime?: string | Date | undefined }
+) => {
   const args: Array<string> = []
   if (w.startDateTime !== undefined) args.push(`startDateTime=${dateTimeLiteral(w.startDateTime, "startDateTime")}`)
   if (w.endDateTime !== undefined) args.push(`endDateTime=${dateTimeLiteral(w.endDateTime, "endDateTime")}`)
@@ -224,7 +226,9 @@ const fnName = (kind: ArtifactKind) => (kind === "recordings" ? "getAllRecording
  * (or `getAllTranscripts`), with `/delta` appended when asked.
  */
 export const getAllArtifacts = (baseUrl: string, kind: ArtifactKind, w: OrganizerWindow, delta = false): GraphRoute => {
-  if (w === null || typeof w !== "object") throw new InvalidArgument("a window { organizerId, startDateTime, endDateTime } is required")
+  if (w === null || typeof w !== "object") {
+    throw new InvalidArgument("a window { organizerId, startDateTime, endDateTime } is required")
+  }
   enc(w.organizerId, "organizerId")
   const args = [
     `meetingOrganizerUserId=${encodeURIComponent(odataString(w.organizerId))}`,
@@ -234,20 +238,33 @@ export const getAllArtifacts = (baseUrl: string, kind: ArtifactKind, w: Organize
   return join(
     baseUrl,
     userPath({ userId: w.userId ?? w.organizerId }),
-    seg(`/onlineMeetings/${fn}(${args.join(",")})${delta ? "/delta" : ""}`, `/onlineMeetings/${fn}(...)${delta ? "/delta" : ""}`)
+    seg(
+      `/onlineMeetings/${fn}(${args.join(",")})${delta ? "/delta" : ""}`,
+      `/onlineMeetings/${fn}(...)${delta ? "/delta" : ""}`
+    )
   )
 }
 
 /** `/users/{id}/adhocCalls/getAllRecordings(userId='{oid}',startDateTime=..,endDateTime=..)` (or transcripts). */
-export const getAllAdhocArtifacts = (baseUrl: string, kind: ArtifactKind, w: AdhocWindow, delta = false): GraphRoute => {
-  if (w === null || typeof w !== "object") throw new InvalidArgument("a window { userId, startDateTime, endDateTime } is required")
+export const getAllAdhocArtifacts = (
+  baseUrl: string,
+  kind: ArtifactKind,
+  w: AdhocWindow,
+  delta = false
+): GraphRoute => {
+  if (w === null || typeof w !== "object") {
+    throw new InvalidArgument("a window { userId, startDateTime, endDateTime } is required")
+  }
   enc(w.userId, "userId")
   const args = [`userId=${encodeURIComponent(odataString(w.userId))}`, ...windowArgs(w)]
   const fn = fnName(kind)
   return join(
     baseUrl,
     userPath({ userId: w.userId }),
-    seg(`/adhocCalls/${fn}(${args.join(",")})${delta ? "/delta" : ""}`, `/adhocCalls/${fn}(...)${delta ? "/delta" : ""}`)
+    seg(
+      `/adhocCalls/${fn}(${args.join(",")})${delta ? "/delta" : ""}`,
+      `/adhocCalls/${fn}(...)${delta ? "/delta" : ""}`
+    )
   )
 }
 
@@ -278,7 +295,8 @@ export const routeOfLink = (baseUrl: string, link: string): string => {
     return path
       .split("/")
       .map((s) =>
-        s === "" || /^(me|users|onlineMeetings|adhocCalls|recordings|transcripts|content|metadataContent|delta)$/.test(s)
+        s === "" ||
+          /^(me|users|onlineMeetings|adhocCalls|recordings|transcripts|content|metadataContent|delta)$/.test(s)
           ? s
           : s.startsWith("getAll")
           ? s.replace(/\(.*$/, "(...)")
@@ -293,6 +311,11 @@ export const routeOfLink = (baseUrl: string, link: string): string => {
 /** Well-known Graph hosts and the token scope each wants; anything else (an emulator) uses the public cloud scope. */
 export const scopeForBaseUrl = (baseUrl: string): string => {
   const host = new URL(baseUrl).host.toLowerCase()
-  const known = ["graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"]
+  const known = [
+    "graph.microsoft.com",
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn"
+  ]
   return known.includes(host) ? `https://${host}/.default` : "https://graph.microsoft.com/.default"
 }

@@ -4,7 +4,12 @@
  * whose content is not ready yet (404 → NotFound).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { generatedBytes, type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import {
+  generatedBytes,
+  type RunningEmulator,
+  startEmulator,
+  type TenantFixture
+} from "@meeting-artifacts/graph-emulator"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -46,15 +51,33 @@ const adhocTenant = (): TenantFixture => ({
       }]
     })),
     // outside the window
-    { id: "adhoc-march", userId: ALICE, recordings: [{ id: "march/rec=", createdDateTime: "2024-03-05T00:00:00Z", content: { bytes: 5, seed: 2 } }] },
+    {
+      id: "adhoc-march",
+      userId: ALICE,
+      recordings: [{ id: "march/rec=", createdDateTime: "2024-03-05T00:00:00Z", content: { bytes: 5, seed: 2 } }]
+    },
     // another user's call
-    { id: "adhoc-bob", userId: BOB, recordings: [{ id: "bob/rec=", createdDateTime: "2024-02-05T00:00:00Z", content: { bytes: 5, seed: 3 } }] },
+    {
+      id: "adhoc-bob",
+      userId: BOB,
+      recordings: [{ id: "bob/rec=", createdDateTime: "2024-02-05T00:00:00Z", content: { bytes: 5, seed: 3 } }]
+    },
     // listed at once, content not ready for the first 2 requests
     {
       id: "adhoc-processing",
       userId: BOB,
-      recordings: [{ id: "processing/rec=", createdDateTime: "2024-02-06T00:00:00Z", content: { bytes: 4096, seed: 4 }, notReady: { requests: 2 } }],
-      transcripts: [{ id: "processing/tr=", createdDateTime: "2024-02-06T00:00:00Z", content: { text: "WEBVTT\n\n" }, notReady: { requests: 1 } }]
+      recordings: [{
+        id: "processing/rec=",
+        createdDateTime: "2024-02-06T00:00:00Z",
+        content: { bytes: 4096, seed: 4 },
+        notReady: { requests: 2 }
+      }],
+      transcripts: [{
+        id: "processing/tr=",
+        createdDateTime: "2024-02-06T00:00:00Z",
+        content: { text: "WEBVTT\n\n" },
+        notReady: { requests: 1 }
+      }]
     }
   ]
 })
@@ -100,7 +123,9 @@ describe("ad hoc calls (emulator, no faults)", () => {
       const recs = Chunk.toReadonlyArray(yield* Stream.runCollect(api.listRecordings(user, call)))
       expect(ids(recs)).toEqual([recId(1)])
       const filtered = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(api.listTranscripts(user, call, { contentCorrelationId: recs[0]!.contentCorrelationId! }))
+        yield* Stream.runCollect(
+          api.listTranscripts(user, call, { contentCorrelationId: recs[0]!.contentCorrelationId! })
+        )
       )
       expect(ids(filtered)).toEqual([trId(1)])
       const none = Chunk.toReadonlyArray(
@@ -131,16 +156,28 @@ describe("ad hoc calls (emulator, no faults)", () => {
       if (last._tag !== "DeltaLink") throw new Error("the delta stream must end with its deltaLink")
       expect(last.deltaLink).toContain("/adhocCalls/getAllRecordings(")
 
-      emu.addAdhocRecording(callId(2), { id: "adhoc/new+1=", createdDateTime: "2024-02-20T00:00:00Z", content: { bytes: 7, seed: 5 } })
+      emu.addAdhocRecording(callId(2), {
+        id: "adhoc/new+1=",
+        createdDateTime: "2024-02-20T00:00:00Z",
+        content: { bytes: 7, seed: 5 }
+      })
       // an ad hoc call added later shows up too; a meeting recording does not
       emu.addAdhocCall({
         id: "adhoc-late",
         userId: ALICE,
         recordings: [{ id: "late/rec=", createdDateTime: "2024-02-21T00:00:00Z", content: { bytes: 7, seed: 6 } }]
       })
-      emu.addRecording("bWVldGluZy0x", { id: "meeting/new=", createdDateTime: "2024-02-22T00:00:00Z", content: { bytes: 7, seed: 7 } })
-      const second = Chunk.toReadonlyArray(yield* Stream.runCollect(api.getAllAdhocRecordingsDelta({ deltaLink: last.deltaLink })))
-      expect(second.flatMap((e) => (e._tag === "Item" ? [e.item.id] : [])).sort()).toEqual(["adhoc/new+1=", "late/rec="].sort())
+      emu.addRecording("bWVldGluZy0x", {
+        id: "meeting/new=",
+        createdDateTime: "2024-02-22T00:00:00Z",
+        content: { bytes: 7, seed: 7 }
+      })
+      const second = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(api.getAllAdhocRecordingsDelta({ deltaLink: last.deltaLink }))
+      )
+      expect(second.flatMap((e) => (e._tag === "Item" ? [e.item.id] : [])).sort()).toEqual(
+        ["adhoc/new+1=", "late/rec="].sort()
+      )
       expect(second[second.length - 1]!._tag).toBe("DeltaLink")
 
       const trs = Chunk.toReadonlyArray(yield* Stream.runCollect(api.getAllAdhocTranscriptsDelta(WINDOW)))
@@ -150,11 +187,15 @@ describe("ad hoc calls (emulator, no faults)", () => {
   it.live("another user's call → NotFound naming the ad hoc route template", () =>
     run(Effect.gen(function*() {
       const api = yield* GraphClient
-      const e = yield* Effect.flip(Stream.runCollect(api.listRecordings({ userId: ALICE }, { adhocCallId: "adhoc-bob" })))
+      const e = yield* Effect.flip(
+        Stream.runCollect(api.listRecordings({ userId: ALICE }, { adhocCallId: "adhoc-bob" }))
+      )
       expect(e._tag).toBe("NotFound")
       expect(e.status).toBe(404)
       expect(e.route).toBe("/users/{userId}/adhocCalls/{callId}/recordings")
-      const ok = Chunk.toReadonlyArray(yield* Stream.runCollect(api.listRecordings({ userId: BOB }, { adhocCallId: "adhoc-bob" })))
+      const ok = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(api.listRecordings({ userId: BOB }, { adhocCallId: "adhoc-bob" }))
+      )
       expect(ids(ok)).toEqual(["bob/rec="])
     })))
 })
@@ -170,7 +211,9 @@ describe("content not ready yet", () => {
       expect(ids(listed)).toEqual(["processing/rec="])
       const before = emu.counters().notReady
       // ...but its content is not there yet: a typed NotFound with Graph's details, after one request
-      const download = Effect.scoped(Effect.flatMap(api.recordingContent(user, call, "processing/rec="), (c) => collectBytes(c.stream)))
+      const download = Effect.scoped(
+        Effect.flatMap(api.recordingContent(user, call, "processing/rec="), (c) => collectBytes(c.stream))
+      )
       const e: GraphError = yield* Effect.flip(download)
       expect(e._tag).toBe("NotFound")
       expect(e.status).toBe(404)
@@ -204,7 +247,9 @@ describe("ad hoc calls under the hostile profile", () => {
         expect(ids(recs)).toEqual(Array.from({ length: CALLS }, (_, i) => recId(i)).sort())
         for (let i = 0; i < CALLS; i++) {
           const call = { adhocCallId: recs.find((r) => r.id === recId(i))!.callId! }
-          const bytes = yield* Effect.scoped(Effect.flatMap(api.recordingContent({ userId: ALICE }, call, recId(i)), (c) => collectBytes(c.stream)))
+          const bytes = yield* Effect.scoped(
+            Effect.flatMap(api.recordingContent({ userId: ALICE }, call, recId(i)), (c) => collectBytes(c.stream))
+          )
           expect(sha256(bytes)).toBe(sha256(generatedBytes(20 + i, 120_000 + i * 1000)))
           expect(yield* api.transcriptContent({ userId: ALICE }, call, trId(i))).toBe(vtt(i))
         }

@@ -37,15 +37,22 @@ describe("bad payloads", () => {
   for (const declared of [true, false]) {
     it.scoped(`a page over maxJsonBytes (${declared ? "with" : "without"} Content-Length) fails with a DecodeError naming the limit`, () =>
       Effect.gen(function*() {
-        const page = JSON.stringify({ value: Array.from({ length: 2000 }, (_, i) => item(`id-${i}-${"x".repeat(100)}`)) })
+        const page = JSON.stringify({
+          value: Array.from({ length: 2000 }, (_, i) => item(`id-${i}-${"x".repeat(100)}`))
+        })
         let served = 0
         const server = yield* serve((res) => {
           served++
-          res.writeHead(200, { "content-type": "application/json", ...(declared ? { "content-length": Buffer.byteLength(page) } : {}) })
+          res.writeHead(200, {
+            "content-type": "application/json",
+            ...(declared ? { "content-length": Buffer.byteLength(page) } : {})
+          })
           res.end(page)
         })
         const e = yield* Effect.flip(
-          Effect.flatMap(GraphClient, (api) => Stream.runCollect(api.getAllRecordings(WINDOW))).pipe(Effect.provide(client(server.baseUrl)))
+          Effect.flatMap(GraphClient, (api) => Stream.runCollect(api.getAllRecordings(WINDOW))).pipe(
+            Effect.provide(client(server.baseUrl))
+          )
         )
         expect(e._tag).toBe("DecodeError")
         expect(e.message).toContain(`larger than ${64 * 1024} bytes (GraphPolicy.maxJsonBytes)`)

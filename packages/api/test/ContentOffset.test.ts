@@ -39,7 +39,13 @@ const download = (options?: ContentOptions) =>
       const api = yield* GraphClient
       const content = yield* api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2), options)
       const bytes = yield* collectBytes(content.stream)
-      return { offset: content.offset, contentLength: content.contentLength, etag: content.etag, bytes, stats: yield* api.stats }
+      return {
+        offset: content.offset,
+        contentLength: content.contentLength,
+        etag: content.etag,
+        bytes,
+        stats: yield* api.stats
+      }
     })),
     clientLayer(emu)
   )
@@ -113,7 +119,11 @@ describe("content from an offset (emulator)", () => {
 
   it.live("a body resumed from an offset and cut again resumes at offset + delivered", () =>
     Effect.gen(function*() {
-      emu.setFaults({ seed: 3, rules: [{ fault: "reset", probability: 1, limit: 1, routes: ["recordingContent"] }], maxFaultsPerRequest: 1 })
+      emu.setFaults({
+        seed: 3,
+        rules: [{ fault: "reset", probability: 1, limit: 1, routes: ["recordingContent"] }],
+        maxFaultsPerRequest: 1
+      })
       emu.resetCounters()
       const r = yield* download({ offset: 50_000 })
       expect(r.offset).toBe(50_000)
@@ -137,7 +147,9 @@ describe("content from an offset (emulator)", () => {
       const r = yield* Effect.provide(
         Effect.scoped(Effect.gen(function*() {
           const api = yield* GraphClient
-          const content = yield* api.transcriptContentStream({ userId: ALICE }, meetingId(1), transcriptId(1), { offset: 10 })
+          const content = yield* api.transcriptContentStream({ userId: ALICE }, meetingId(1), transcriptId(1), {
+            offset: 10
+          })
           return { offset: content.offset, bytes: yield* collectBytes(content.stream) }
         })),
         clientLayer(emu)
@@ -179,8 +191,16 @@ describe("content from an offset (tiny loopback server)", () => {
   it.live("a 206 that starts after the asked offset is a TransportError, never bytes with a gap", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(Effect.provide(
-        Effect.scoped(Effect.flatMap(GraphClient, (api) =>
-          Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r", { offset: 200 }), (c) => Stream.runDrain(c.stream)))),
+        Effect.scoped(
+          Effect.flatMap(
+            GraphClient,
+            (api) =>
+              Effect.flatMap(
+                api.recordingContent({ userId: "u" }, "m", "r", { offset: 200 }),
+                (c) => Stream.runDrain(c.stream)
+              )
+          )
+        ),
         clientLayer({ baseUrl: base, accessToken: "static-token-value" }, { policy: { maxAttempts: 1 } })
       ))
       expect(e._tag).toBe("TransportError")

@@ -67,20 +67,35 @@ beforeAll(async () => {
         return void res.writeHead(200, { "content-length": String(SIZE), "last-modified": lm }).end(data)
       }
       const end = Math.min(start + PIECE, SIZE) - 1
-      res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/*`, "last-modified": lm })
+      res.writeHead(206, {
+        "content-length": String(end - start + 1),
+        "content-range": `bytes ${start}-${end}/*`,
+        "last-modified": lm
+      })
       return void res.end(data.subarray(start, end + 1))
     }
     if (mode === "caller-validator" || mode === "dynamic-lm") {
       const headers = (length: number): Record<string, string> =>
         mode === "dynamic-lm"
-          ? { "content-length": String(length), etag: "\"v1\"", "last-modified": new Date(Date.UTC(2024, 0, 1, 0, 0, served)).toUTCString() }
-          : served === 1 ? { "content-length": String(length) } : { "content-length": String(length), etag: "\"v2\"" }
+          ? {
+            "content-length": String(length),
+            etag: "\"v1\"",
+            "last-modified": new Date(Date.UTC(2024, 0, 1, 0, 0, served)).toUTCString()
+          }
+          : served === 1
+          ? { "content-length": String(length) }
+          : { "content-length": String(length), etag: "\"v2\"" }
       const data = mode === "caller-validator" && served > 1 ? DATA2 : DATA
       if (mode === "caller-validator" && served > 1 && req.headers["if-range"] !== "\"v2\"") {
         return void res.writeHead(200, headers(SIZE)).end(data)
       }
-      res.writeHead(start > 0 ? 206 : 200, { ...headers(SIZE - start), ...(start > 0 ? { "content-range": `bytes ${start}-${SIZE - 1}/${SIZE}` } : {}) })
-      if (served === 1) return void res.write(data.subarray(start, CUT), () => setTimeout(() => res.socket?.destroy(), 20))
+      res.writeHead(start > 0 ? 206 : 200, {
+        ...headers(SIZE - start),
+        ...(start > 0 ? { "content-range": `bytes ${start}-${SIZE - 1}/${SIZE}` } : {})
+      })
+      if (served === 1) {
+        return void res.write(data.subarray(start, CUT), () => setTimeout(() => res.socket?.destroy(), 20))
+      }
       return void res.end(data.subarray(start))
     }
     if (mode === "shrinks") {
@@ -91,7 +106,9 @@ beforeAll(async () => {
       return void res.end(DATA.subarray(start, end + 1))
     }
     if (start >= SIZE) {
-      if (mode === "200-at-end") return void res.writeHead(200, { "content-length": String(SIZE), etag: "\"v1\"" }).end(DATA)
+      if (mode === "200-at-end") {
+        return void res.writeHead(200, { "content-length": String(SIZE), etag: "\"v1\"" }).end(DATA)
+      }
       return void res.writeHead(416, { "content-range": "bytes */*" }).end()
     }
     if (mode === "cut-at-end" && start + PIECE >= SIZE) {
@@ -103,7 +120,11 @@ beforeAll(async () => {
     const end = Math.min(start + PIECE, SIZE) - 1
     const total = mode === "known-last" && end === SIZE - 1 ? String(SIZE) : "*"
     const etag = mode === "changes" && start > 0 ? "\"v2\"" : "\"v1\""
-    res.writeHead(206, { "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/${total}`, etag })
+    res.writeHead(206, {
+      "content-length": String(end - start + 1),
+      "content-range": `bytes ${start}-${end}/${total}`,
+      etag
+    })
     res.end(DATA.subarray(start, end + 1))
   })
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
@@ -119,7 +140,9 @@ const download = (options?: ContentOptions, maxResumes = 0) =>
       const bytes = yield* collectBytes(content.stream)
       return { content, bytes, stats: yield* api.stats }
     })),
-    clientLayer({ baseUrl: base, accessToken: "static-token-value" }, { policy: { maxAttempts: 1, maxResumes, baseDelayMs: 1 } })
+    clientLayer({ baseUrl: base, accessToken: "static-token-value" }, {
+      policy: { maxAttempts: 1, maxResumes, baseDelayMs: 1 }
+    })
   )
 
 const ranges = () => seen.map((h) => h["range"] ?? null)
@@ -213,7 +236,9 @@ describe("a 206 that stops before the end of the content", () => {
       use("lm-honours")
       const e = yield* Effect.flip(download())
       expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/the content changed between requests \(Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/)
+      expect(e.message).toMatch(
+        /the content changed between requests \(Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/
+      )
       // the continuation asked with the first answer's Last-Modified
       expect(seen[1]!["if-range"]).toBe(LM1)
     }))

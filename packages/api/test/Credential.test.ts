@@ -44,7 +44,12 @@ describe("credentials", () => {
 
   it.live("a wrong client secret → Unauthorized naming Entra's error, never the secret", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layer({ baseUrl: emu.baseUrl, credential: credential("wrong-secret-value") })))
+      const e = yield* Effect.flip(
+        Effect.provide(
+          listAll,
+          GraphClient.layer({ baseUrl: emu.baseUrl, credential: credential("wrong-secret-value") })
+        )
+      )
       expect(e._tag).toBe("Unauthorized")
       expect(e.message).toMatch(/AADSTS7000215/)
       expect(e.message).not.toContain("wrong-secret-value")
@@ -53,8 +58,13 @@ describe("credentials", () => {
 
   it.live("layerConfig reads GRAPH_BASE_URL and GRAPH_ACCESS_TOKEN", () =>
     Effect.gen(function*() {
-      const config = ConfigProvider.fromMap(new Map([["GRAPH_BASE_URL", emu.baseUrl], ["GRAPH_ACCESS_TOKEN", emu.accessToken]]))
-      const recs = yield* Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      const config = ConfigProvider.fromMap(
+        new Map([["GRAPH_BASE_URL", emu.baseUrl], ["GRAPH_ACCESS_TOKEN", emu.accessToken]])
+      )
+      const recs = yield* Effect.provide(
+        listAll,
+        GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config)))
+      )
       expect(Chunk.size(recs)).toBe(MEETINGS)
     }))
 
@@ -70,7 +80,10 @@ describe("credentials", () => {
           ["AZURE_AUTHORITY_HOST", emu.authority!.authorityHost]
         ])
       )
-      const recs = yield* Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      const recs = yield* Effect.provide(
+        listAll,
+        GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config)))
+      )
       expect(Chunk.size(recs)).toBe(MEETINGS)
       expect(emu.counters().tokensIssued).toBe(1)
     }))
@@ -79,7 +92,9 @@ describe("credentials", () => {
     Effect.gen(function*() {
       emu.resetCounters()
       const config = ConfigProvider.fromMap(new Map([["GRAPH_BASE_URL", emu.baseUrl], ["GRAPH_ACCESS_TOKEN", ""]]))
-      const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config)))))
+      const e = yield* Effect.flip(
+        Effect.provide(listAll, GraphClient.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      )
       expect("_op" in e && e._op).toBe("InvalidData")
       expect(String(e)).toMatch(/GRAPH_ACCESS_TOKEN is set but empty/)
       expect(emu.counters().total).toBe(0)
@@ -87,7 +102,9 @@ describe("credentials", () => {
 
   it.live("an invalid base URL fails the layer with a typed BadRequest", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(Effect.provide(listAll, GraphClient.layer({ baseUrl: "graph.microsoft.com/v1.0", credential: credential() })))
+      const e = yield* Effect.flip(
+        Effect.provide(listAll, GraphClient.layer({ baseUrl: "graph.microsoft.com/v1.0", credential: credential() }))
+      )
       expect(e._tag).toBe("BadRequest")
       expect(e.message).toMatch(/baseUrl is not an absolute URL/)
     }))

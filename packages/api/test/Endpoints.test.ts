@@ -61,7 +61,11 @@ describe("endpoints (emulator, no faults)", () => {
       expect(asUser.map((r) => r.id)).toEqual([recordingId(2)])
       expect(asMe.map((r) => r.id)).toEqual([recordingId(2)])
       const filtered = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(api.listTranscripts({ userId: ALICE }, { meetingId: m }, { contentCorrelationId: asUser[0]!.contentCorrelationId! }))
+        yield* Stream.runCollect(
+          api.listTranscripts({ userId: ALICE }, { meetingId: m }, {
+            contentCorrelationId: asUser[0]!.contentCorrelationId!
+          })
+        )
       )
       expect(filtered.map((t) => t.id)).toEqual([transcriptId(2)])
       const rec = yield* api.getRecording({ userId: ALICE }, m, recordingId(2))
@@ -102,7 +106,9 @@ describe("endpoints (emulator, no faults)", () => {
       expect(m.subject).toBe("Meeting 4")
       const byUrl = yield* api.getMeetingByJoinUrl({ userId: ALICE }, makeMeeting(4).joinWebUrl!)
       expect(byUrl.id).toBe(meetingId(4))
-      const none = yield* Effect.flip(api.getMeetingByJoinUrl({ userId: ALICE }, "https://teams.microsoft.com/l/meetup-join/nope"))
+      const none = yield* Effect.flip(
+        api.getMeetingByJoinUrl({ userId: ALICE }, "https://teams.microsoft.com/l/meetup-join/nope")
+      )
       expect(none._tag).toBe("NotFound")
     })))
 
@@ -158,16 +164,24 @@ describe("endpoints (emulator, no faults)", () => {
       const value = (name: string, route?: string) =>
         Effect.map(Metric.snapshot, (pairs) =>
           pairs
-            .filter((p) => p.metricKey.name === name && (route === undefined || p.metricKey.tags.some((t) => t.key === "route" && t.value === route)))
+            .filter((p) =>
+              p.metricKey.name === name &&
+              (route === undefined || p.metricKey.tags.some((t) => t.key === "route" && t.value === route))
+            )
             .reduce((n, p) => n + Number((p.metricState as unknown as { count: number }).count), 0))
       const route = "/users/{userId}/onlineMeetings/{meetingId}/recordings/{recordingId}/content"
       const before = yield* value("graph_requests_total", route)
       const bytesBefore = yield* value("graph_content_bytes_total")
-      yield* Effect.scoped(Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)), (c) => Stream.runDrain(c.stream)))
+      yield* Effect.scoped(Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)), (c) =>
+        Stream.runDrain(c.stream)))
       expect((yield* value("graph_requests_total", route)) - before).toBe(1)
       expect((yield* value("graph_content_bytes_total")) - bytesBefore).toBe(RECORDING_BYTES(0))
       // route tags never carry ids
-      const routes = (yield* Metric.snapshot).flatMap((p) => p.metricKey.tags.filter((t) => t.key === "route").map((t) => t.value))
+      const routes = (yield* Metric.snapshot).flatMap((p) =>
+        p.metricKey.tags.filter((t) =>
+          t.key === "route"
+        ).map((t) => t.value)
+      )
       expect(routes.some((r) => r.includes(ALICE) || r.includes(encodeURIComponent(meetingId(0))))).toBe(false)
     })))
 

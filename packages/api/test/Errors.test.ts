@@ -91,7 +91,9 @@ describe("errors from the emulator", () => {
 
   it.live("404 → NotFound", () =>
     Effect.gen(function*() {
-      const e = yield* fail(Effect.flatMap(GraphClient, (api) => api.getRecording({ userId: ALICE }, meetingId(0), "no/such+id=")))
+      const e = yield* fail(
+        Effect.flatMap(GraphClient, (api) => api.getRecording({ userId: ALICE }, meetingId(0), "no/such+id="))
+      )
       expect(e._tag).toBe("NotFound")
       expectCommon(e, 404)
       expect(e.route).toBe("/users/{userId}/onlineMeetings/{meetingId}/recordings/{recordingId}")
@@ -107,7 +109,8 @@ describe("errors from the emulator", () => {
       expect(e._tag).toBe("BadRequest")
       expectCommon(e, 400)
       emu.resetCounters()
-      const bad = yield* fail(Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.getAllRecordings({ ...WINDOW, startDateTime: "last tuesday" }))))
+      const bad = yield* fail(Effect.flatMap(GraphClient, (api) =>
+        Stream.runDrain(api.getAllRecordings({ ...WINDOW, startDateTime: "last tuesday" }))))
       expect(bad._tag).toBe("BadRequest")
       expect(bad.status).toBe(0)
       expect(bad.message).toMatch(/startDateTime must be an ISO 8601 date-time/)
@@ -129,7 +132,11 @@ describe("errors from the emulator", () => {
 
   it.live("a Retry-After longer than the single-wait cap → Throttled at once, carrying the wait asked for", () =>
     Effect.gen(function*() {
-      emu.setFaults({ rules: [{ fault: "429-seconds", probability: 1 }], maxFaultsPerRequest: 100, retryAfterSeconds: 2 })
+      emu.setFaults({
+        rules: [{ fault: "429-seconds", probability: 1 }],
+        maxFaultsPerRequest: 100,
+        retryAfterSeconds: 2
+      })
       emu.resetCounters()
       const e = yield* fail(
         Effect.flatMap(GraphClient, (api) => api.getRecording({ userId: ALICE }, meetingId(0), recordingId(0))),
@@ -145,7 +152,11 @@ describe("errors from the emulator", () => {
 
   it.live("throttled past the total retry budget → Throttled", () =>
     Effect.gen(function*() {
-      emu.setFaults({ rules: [{ fault: "429-seconds", probability: 1 }], maxFaultsPerRequest: 100, retryAfterSeconds: 1 })
+      emu.setFaults({
+        rules: [{ fault: "429-seconds", probability: 1 }],
+        maxFaultsPerRequest: 100,
+        retryAfterSeconds: 1
+      })
       const e = yield* fail(
         Effect.flatMap(GraphClient, (api) => api.getRecording({ userId: ALICE }, meetingId(0), recordingId(0))),
         clientLayer(emu, { policy: { maxTotalRetryMs: 1500 } })
@@ -223,7 +234,9 @@ describe("tenant-wide errors from the emulator's tenant policy", () => {
       emu.setFaults("none")
       emu.setPolicy({ meteredQuotaMinutes: 0 })
       const e = yield* fail(
-        Effect.scoped(Effect.flatMap(GraphClient, (api) => api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0))))
+        Effect.scoped(
+          Effect.flatMap(GraphClient, (api) => api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)))
+        )
       ).pipe(Effect.ensuring(Effect.sync(() => emu.setPolicy({}))))
       expect(e._tag).toBe("PaymentRequired")
       expectCommon(e, 402)
@@ -246,23 +259,33 @@ beforeAll(async () => {
     const path = (req.url ?? "").split("?")[0]!
     const h = [...handlers.entries()].find(([suffix]) => path.endsWith(suffix))?.[1]
     if (h) return h(req, res)
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "NotFound", message: "nope" } }))
+    res.writeHead(404, { "content-type": "application/json" }).end(
+      JSON.stringify({ error: { code: "NotFound", message: "nope" } })
+    )
   })
   await new Promise<void>((r) => tiny.listen(0, "127.0.0.1", () => r()))
   tinyBase = `http://127.0.0.1:${(tiny.address() as AddressInfo).port}/v1.0`
 })
 afterAll(() => new Promise<void>((r) => (tiny ? tiny.close(() => r()) : r())))
 
-const tinyLayer = () => clientLayer({ baseUrl: tinyBase, accessToken: "static-token-value" }, { policy: { maxAttempts: 2 } })
+const tinyLayer = () =>
+  clientLayer({ baseUrl: tinyBase, accessToken: "static-token-value" }, { policy: { maxAttempts: 2 } })
 
 describe("errors Graph gives that the emulator does not (tiny loopback server)", () => {
   it.live("a payload missing a required field → DecodeError naming the field", () =>
     Effect.gen(function*() {
       handlers.set("/recordings", (_req, res) =>
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ value: [{ id: "ok" }, { meetingId: "m" }] })))
-      const e = yield* fail(Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listRecordings({ userId: "u" }, "m"))), tinyLayer())
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({ value: [{ id: "ok" }, { meetingId: "m" }] })
+        ))
+      const e = yield* fail(
+        Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listRecordings({ userId: "u" }, "m"))),
+        tinyLayer()
+      )
       expect(e._tag).toBe("DecodeError")
-      if (e._tag !== "DecodeError") throw e
+      if (e._tag !== "DecodeError") {
+        throw e
+      }
       expect(e.field).toBe("value[1].id")
       expect(e.payload).toBe("CallRecording page")
     }))
@@ -273,7 +296,10 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
         res.writeHead(200, { "content-type": "application/json" }).end(
           JSON.stringify({ value: [{ id: "a" }], "@odata.nextLink": "http://198.51.100.7/v1.0/steal?$skiptoken=x" })
         ))
-      const e = yield* fail(Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listRecordings({ userId: "u" }, "m"))), tinyLayer())
+      const e = yield* fail(
+        Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listRecordings({ userId: "u" }, "m"))),
+        tinyLayer()
+      )
       expect(e._tag).toBe("BadRequest")
       expect(e.message).toMatch(/refusing to send credentials/)
     }))
@@ -347,8 +373,12 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
         res.end(body.subarray(start))
       })
       const bytes = yield* Effect.provide(
-        Effect.scoped(Effect.flatMap(GraphClient, (api) =>
-          Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r"), (c) => collectBytes(c.stream)))),
+        Effect.scoped(
+          Effect.flatMap(
+            GraphClient,
+            (api) => Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r"), (c) => collectBytes(c.stream))
+          )
+        ),
         clientLayer({ baseUrl: tinyBase, accessToken: "t" }, { policy: { bodyIdleTimeoutMs: 300 } })
       )
       expect(sha256(bytes)).toBe(sha256(body))
@@ -358,8 +388,11 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
 
   it.live("spans name the route template, status and attempts, and never carry the token", () =>
     Effect.gen(function*() {
-      handlers.set("/recordings", (_req, res) =>
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ value: [{ id: "a" }] })))
+      handlers.set(
+        "/recordings",
+        (_req, res) =>
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ value: [{ id: "a" }] }))
+      )
       const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
       const tracer = Tracer.make({
         span: (name, parent, context, links, startTime, kind) => {
@@ -387,7 +420,10 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
         context: (f) => f()
       })
       yield* Effect.provide(
-        Effect.flatMap(GraphClient, (api) => Stream.runDrain(api.listRecordings({ userId: "user-with-id" }, "meeting/1"))),
+        Effect.flatMap(
+          GraphClient,
+          (api) => Stream.runDrain(api.listRecordings({ userId: "user-with-id" }, "meeting/1"))
+        ),
         tinyLayer()
       ).pipe(Effect.withTracer(tracer))
       const span = spans.find((s) => s.name === "GraphClient.listRecordings")
@@ -409,7 +445,10 @@ describe("stats", () => {
       const s = yield* Effect.provide(
         Effect.gen(function*() {
           const api = yield* GraphClient
-          yield* Effect.scoped(Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)), (c) => Stream.runDrain(c.stream)))
+          yield* Effect.scoped(
+            Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(0), recordingId(0)), (c) =>
+              Stream.runDrain(c.stream))
+          )
           return yield* api.stats
         }),
         clientLayer(emu)

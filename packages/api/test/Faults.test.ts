@@ -3,7 +3,13 @@
  * the emulator's own counters.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { type FaultConfig, type FaultKind, generatedBytes, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import {
+  type FaultConfig,
+  type FaultKind,
+  generatedBytes,
+  type RunningEmulator,
+  startEmulator
+} from "@meeting-artifacts/graph-emulator"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -71,7 +77,9 @@ describe("faults on list pages (emulator)", () => {
 
   it.live("429 with Retry-After as an HTTP date: the retry is sent no earlier than that date", () =>
     Effect.gen(function*() {
-      emu.setFaults(only("429-date", { rules: [{ fault: "429-date", probability: 1, limit: 2, routes: ["getAllRecordings"] }] }))
+      emu.setFaults(
+        only("429-date", { rules: [{ fault: "429-date", probability: 1, limit: 2, routes: ["getAllRecordings"] }] })
+      )
       emu.resetCounters()
       const log: Array<Exchange> = []
       const ids = yield* Effect.provide(listAll, recordingClientLayer(emu, log))
@@ -89,7 +97,11 @@ describe("faults on list pages (emulator)", () => {
 
   it.live("429 with Retry-After seconds: the retry waits at least that long", () =>
     Effect.gen(function*() {
-      emu.setFaults(only("429-seconds", { rules: [{ fault: "429-seconds", probability: 1, limit: 1, routes: ["getAllRecordings"] }] }))
+      emu.setFaults(
+        only("429-seconds", {
+          rules: [{ fault: "429-seconds", probability: 1, limit: 1, routes: ["getAllRecordings"] }]
+        })
+      )
       const log: Array<Exchange> = []
       yield* Effect.provide(listAll, recordingClientLayer(emu, log))
       const t = log.find((e) => e.status === 429)!
@@ -101,7 +113,9 @@ describe("faults on list pages (emulator)", () => {
 describe("faults on content (emulator)", () => {
   it.live("a body cut off mid-stream is resumed with Range and completed byte-exact", () =>
     Effect.gen(function*() {
-      emu.setFaults(only("reset", { rules: [{ fault: "reset", probability: 1, limit: 2, routes: ["recordingContent"] }] }))
+      emu.setFaults(
+        only("reset", { rules: [{ fault: "reset", probability: 1, limit: 2, routes: ["recordingContent"] }] })
+      )
       emu.resetCounters()
       const log: Array<Exchange> = []
       const { bytes, stats } = yield* Effect.provide(
@@ -124,14 +138,19 @@ describe("faults on content (emulator)", () => {
 
   it.live("a cross-origin redirect reaches the second origin without credentials", () =>
     Effect.gen(function*() {
-      emu.setFaults(only("redirect", { rules: [{ fault: "redirect", probability: 1, routes: ["recordingContent", "transcriptContent"] }] }))
+      emu.setFaults(
+        only("redirect", {
+          rules: [{ fault: "redirect", probability: 1, routes: ["recordingContent", "transcriptContent"] }]
+        })
+      )
       emu.resetCounters()
       const log: Array<Exchange> = []
       const { bytes, text } = yield* Effect.provide(
         Effect.gen(function*() {
           const api = yield* GraphClient
           const bytes = yield* Effect.scoped(
-            Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2)), (c) => collectBytes(c.stream))
+            Effect.flatMap(api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2)), (c) =>
+              collectBytes(c.stream))
           )
           const text = yield* api.transcriptContent({ userId: ALICE }, meetingId(2), transcriptId(2))
           return { bytes, text }
@@ -145,9 +164,13 @@ describe("faults on content (emulator)", () => {
       expect(c.secondOrigin.requests).toBe(2)
       expect(c.secondOrigin.withCredentials).toBe(0)
       // and the Graph origin did get the token on the first hop
-      const graphHops = log.filter((e) => e.url.startsWith(emu.origin))
+      const graphHops = log.filter((e) =>
+        e.url.startsWith(emu.origin)
+      )
       expect(graphHops.every((e) => typeof e.headers["authorization"] === "string")).toBe(true)
-      expect(log.filter((e) => e.url.startsWith(emu.secondOrigin)).every((e) => e.headers["authorization"] === undefined)).toBe(true)
+      expect(
+        log.filter((e) => e.url.startsWith(emu.secondOrigin)).every((e) => e.headers["authorization"] === undefined)
+      ).toBe(true)
     }))
 
   it.live("transcript content sends both $format=text/vtt and Accept: text/vtt, with a fresh client-request-id each time", () =>
@@ -190,10 +213,16 @@ describe("fault profiles (emulator)", () => {
         ),
       { concurrency: 4 }
     )
-    const texts = yield* Effect.forEach(trs, (t) => api.transcriptContent({ userId: ALICE }, t.meetingId!, t.id), { concurrency: 4 })
-    const metas = yield* Effect.forEach(trs, (t) => api.transcriptMetadataContent({ userId: ALICE }, t.meetingId!, t.id), {
+    const texts = yield* Effect.forEach(trs, (t) => api.transcriptContent({ userId: ALICE }, t.meetingId!, t.id), {
       concurrency: 4
     })
+    const metas = yield* Effect.forEach(
+      trs,
+      (t) => api.transcriptMetadataContent({ userId: ALICE }, t.meetingId!, t.id),
+      {
+        concurrency: 4
+      }
+    )
     return { recs, trs, delta, hashes, texts, metas, stats: yield* api.stats }
   })
 
@@ -202,7 +231,10 @@ describe("fault profiles (emulator)", () => {
       Effect.gen(function*() {
         emu.setFaults(profile)
         emu.resetCounters()
-        const r = yield* Effect.provide(exportEverything, clientLayer(emu, { policy: { baseDelayMs: 20, maxBackoffMs: 300 } }))
+        const r = yield* Effect.provide(
+          exportEverything,
+          clientLayer(emu, { policy: { baseDelayMs: 20, maxBackoffMs: 300 } })
+        )
         expect(r.recs.map((x) => x.id).sort()).toEqual(allRecordingIds)
         expect(r.trs).toHaveLength(MEETINGS)
         expect(r.delta.filter((e) => e._tag === "Item")).toHaveLength(MEETINGS)
@@ -242,15 +274,21 @@ describe("rate limit (emulator)", () => {
         const calls = yield* Effect.fork(Effect.forEach(
           Array.from({ length: 200 }, (_, i) => i),
           (i) =>
-            Effect.map(Stream.runCollect(api.listRecordings({ userId: ALICE }, meetingId(i % MEETINGS))), Chunk.size).pipe(
-              Effect.tap(() => ++completed === burst ? Deferred.succeed(burstDone, undefined) : Effect.void)
-            ),
+            Effect.map(Stream.runCollect(api.listRecordings({ userId: ALICE }, meetingId(i % MEETINGS))), Chunk.size)
+              .pipe(
+                Effect.tap(() => ++completed === burst ? Deferred.succeed(burstDone, undefined) : Effect.void)
+              ),
           { concurrency: "unbounded" }
         ))
         yield* Deferred.await(burstDone)
         expect(emu.counters().total).toBe(burst)
         // then the clock runs (each step lets the woken requests go) until every call is answered
-        const clock = yield* Effect.fork(Effect.forever(Effect.zipRight(TestClock.adjust(50), Effect.promise(() => new Promise((r) => setTimeout(r, 1))))))
+        const clock = yield* Effect.fork(
+          Effect.forever(Effect.zipRight(
+            TestClock.adjust(50),
+            Effect.promise(() => new Promise((r) => setTimeout(r, 1)))
+          ))
+        )
         const results = yield* Fiber.join(calls)
         yield* Fiber.interrupt(clock)
         return results

@@ -13,7 +13,12 @@ const resolve = (env: Record<string, string>) => GraphCredentials.fromEnv(env)
 describe("GraphCredentials.fromEnv", () => {
   it.effect("prefers GRAPH_ACCESS_TOKEN, trimmed and kept redacted", () =>
     Effect.gen(function*() {
-      const r = yield* resolve({ GRAPH_ACCESS_TOKEN: "  tok-123\n", AZURE_TENANT_ID: "t", AZURE_CLIENT_ID: "c", AZURE_CLIENT_SECRET: "s" })
+      const r = yield* resolve({
+        GRAPH_ACCESS_TOKEN: "  tok-123\n",
+        AZURE_TENANT_ID: "t",
+        AZURE_CLIENT_ID: "c",
+        AZURE_CLIENT_SECRET: "s"
+      })
       expect(Redacted.isRedacted(r.credential)).toBe(true)
       expect(Redacted.value(r.credential as Redacted.Redacted<string>)).toBe("tok-123")
       expect(String(r.credential)).not.toContain("tok-123")
@@ -23,7 +28,12 @@ describe("GraphCredentials.fromEnv", () => {
 
   it.effect("a client secret credential when tenant, client and secret are set; the description names no secret", () =>
     Effect.gen(function*() {
-      const r = yield* resolve({ AZURE_TENANT_ID: "t", AZURE_CLIENT_ID: "c", AZURE_CLIENT_SECRET: "very-secret", GRAPH_SCOPE: "api://x/.default" })
+      const r = yield* resolve({
+        AZURE_TENANT_ID: "t",
+        AZURE_CLIENT_ID: "c",
+        AZURE_CLIENT_SECRET: "very-secret",
+        GRAPH_SCOPE: "api://x/.default"
+      })
       expect(r.credential).toBeInstanceOf(ClientSecretCredential)
       expect(r.description).toBe("client secret for app c in tenant t")
       expect(`${r.description} ${String(r.scope)}`).not.toContain("very-secret")
@@ -32,7 +42,11 @@ describe("GraphCredentials.fromEnv", () => {
 
   it.effect("a certificate credential when a certificate path is set", () =>
     Effect.gen(function*() {
-      const r = yield* resolve({ AZURE_TENANT_ID: "t", AZURE_CLIENT_ID: "c", AZURE_CLIENT_CERTIFICATE_PATH: "/nonexistent.pem" })
+      const r = yield* resolve({
+        AZURE_TENANT_ID: "t",
+        AZURE_CLIENT_ID: "c",
+        AZURE_CLIENT_CERTIFICATE_PATH: "/nonexistent.pem"
+      })
       expect(r.credential).toBeInstanceOf(ClientCertificateCredential)
     }))
 
@@ -45,7 +59,15 @@ describe("GraphCredentials.fromEnv", () => {
 
   it.effect("a set-but-empty variable is a ConfigError naming it, not a fall-through to the next credential", () =>
     Effect.gen(function*() {
-      for (const name of ["GRAPH_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST", "GRAPH_SCOPE"]) {
+      for (
+        const name of [
+          "GRAPH_ACCESS_TOKEN",
+          "AZURE_CLIENT_SECRET",
+          "AZURE_TENANT_ID",
+          "AZURE_AUTHORITY_HOST",
+          "GRAPH_SCOPE"
+        ]
+      ) {
         const e = yield* Effect.flip(resolve({ AZURE_TENANT_ID: "t", AZURE_CLIENT_ID: "c", [name]: "  " }))
         expect(e._op).toBe("InvalidData")
         expect(String(e)).toContain(`${name} is set but empty`)

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
-import { backoffDelay, decideRetry, defaultPolicy, isRetryableStatus, makePolicy, parseRetryAfter, policyValueProblem, retryDelay } from "../src/GraphPolicy.js"
+import {
+  backoffDelay,
+  decideRetry,
+  defaultPolicy,
+  isRetryableStatus,
+  makePolicy,
+  parseRetryAfter,
+  policyValueProblem,
+  retryDelay
+} from "../src/GraphPolicy.js"
 import { parseContentRange } from "../src/internal/content.js"
 import { stripCredentials } from "../src/internal/request.js"
 import { describeCause, errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
@@ -57,12 +66,24 @@ describe("backoff", () => {
 describe("decideRetry", () => {
   const policy = makePolicy({ maxAttempts: 4, maxSingleWaitMs: 5_000, maxTotalRetryMs: 8_000 })
   it("retries within the budget", () => {
-    expect(decideRetry({ attempts: 1, retryAfterMs: 1000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "Retry", delayMs: 1005 })
+    expect(decideRetry({ attempts: 1, retryAfterMs: 1000, waitedMs: 0, policy, random: 0 })).toEqual({
+      _tag: "Retry",
+      delayMs: 1005
+    })
   })
   it("gives up on attempts, on a single wait over the cap, and on total time", () => {
-    expect(decideRetry({ attempts: 4, retryAfterMs: undefined, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "attempts" })
-    expect(decideRetry({ attempts: 1, retryAfterMs: 6000, waitedMs: 0, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "singleWait" })
-    expect(decideRetry({ attempts: 2, retryAfterMs: 4000, waitedMs: 5000, policy, random: 0 })).toEqual({ _tag: "GiveUp", why: "totalTime" })
+    expect(decideRetry({ attempts: 4, retryAfterMs: undefined, waitedMs: 0, policy, random: 0 })).toEqual({
+      _tag: "GiveUp",
+      why: "attempts"
+    })
+    expect(decideRetry({ attempts: 1, retryAfterMs: 6000, waitedMs: 0, policy, random: 0 })).toEqual({
+      _tag: "GiveUp",
+      why: "singleWait"
+    })
+    expect(decideRetry({ attempts: 2, retryAfterMs: 4000, waitedMs: 5000, policy, random: 0 })).toEqual({
+      _tag: "GiveUp",
+      why: "totalTime"
+    })
   })
   it("retries exactly the transient statuses", () => {
     expect([408, 429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true)
@@ -72,8 +93,12 @@ describe("decideRetry", () => {
     expect(() => makePolicy({ requestsPerSecond: 0 })).toThrow(/requestsPerSecond must be a positive number/)
   })
   it("checks every knob against its one bound: downloads 1-64 integers, requests positive integers, rates finite", () => {
-    expect(() => makePolicy({ maxConcurrentDownloads: 65 })).toThrow("GraphPolicy.maxConcurrentDownloads must be an integer from 1 to 64; got 65")
-    expect(() => makePolicy({ maxConcurrentRequests: 2.5 })).toThrow("GraphPolicy.maxConcurrentRequests must be a positive integer; got 2.5")
+    expect(() => makePolicy({ maxConcurrentDownloads: 65 })).toThrow(
+      "GraphPolicy.maxConcurrentDownloads must be an integer from 1 to 64; got 65"
+    )
+    expect(() => makePolicy({ maxConcurrentRequests: 2.5 })).toThrow(
+      "GraphPolicy.maxConcurrentRequests must be a positive integer; got 2.5"
+    )
     expect(() => makePolicy({ requestsPerSecond: Infinity })).toThrow(/requestsPerSecond must be a positive number/)
     expect(() => makePolicy({ maxRedirects: -1 })).toThrow(/maxRedirects must be a non-negative number/)
     expect(policyValueProblem("requestsPerSecond", 0.5)).toBeUndefined()
@@ -103,9 +128,17 @@ describe("redirect credential strip", () => {
 })
 
 describe("error mapping", () => {
-  const ctx = { method: "GET", route: "/users/{userId}/onlineMeetings/{meetingId}/transcripts", clientRequestId: "crid", attempts: 1 }
+  const ctx = {
+    method: "GET",
+    route: "/users/{userId}/onlineMeetings/{meetingId}/transcripts",
+    clientRequestId: "crid",
+    attempts: 1
+  }
   it("tells the admin which PowerShell commands grant the access policy", () => {
-    const body = parseErrorBody(JSON.stringify({ error: { code: "Forbidden", message: "No application access policy found for this app." } }), "rid")
+    const body = parseErrorBody(
+      JSON.stringify({ error: { code: "Forbidden", message: "No application access policy found for this app." } }),
+      "rid"
+    )
     const e = errorFromResponse(403, body, ctx, undefined)
     expect(e._tag).toBe("Forbidden")
     if (e._tag !== "Forbidden") throw e
@@ -117,7 +150,13 @@ describe("error mapping", () => {
   })
   it("branches on innerError.code for disabled transcripts and reads request-id from innerError", () => {
     const body = parseErrorBody(
-      JSON.stringify({ error: { code: "Forbidden", message: "x", innerError: { code: "GraphAccessToTranscriptsDisabled", "request-id": "inner" } } }),
+      JSON.stringify({
+        error: {
+          code: "Forbidden",
+          message: "x",
+          innerError: { code: "GraphAccessToTranscriptsDisabled", "request-id": "inner" }
+        }
+      }),
       null
     )
     const e = errorFromResponse(403, body, ctx, undefined)
@@ -156,7 +195,9 @@ describe("limiter", () => {
 describe("transport error text", () => {
   it("names the host of a URL, never its path or query (a redirect's Location may be pre-signed)", () => {
     const signed = "https://files.example.net/content/abc123?sig=s3cr3t&se=2030-01-01"
-    const error = new Error(`Transport error (GET ${signed})`, { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) })
+    const error = new Error(`Transport error (GET ${signed})`, {
+      cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" })
+    })
     const text = describeCause(error)
     expect(text).toBe("Transport error (GET <url at files.example.net>) <- UND_ERR_SOCKET other side closed")
     expect(text).not.toContain("sig=")

@@ -3,7 +3,11 @@ import * as fc from "fast-check"
 import * as Url from "../src/GraphUrl.js"
 
 const base = "https://graph.microsoft.com/v1.0"
-const idArb = fc.oneof(fc.string({ minLength: 1 }), fc.base64String({ minLength: 4 }), fc.string({ minLength: 1, unit: "grapheme" }))
+const idArb = fc.oneof(
+  fc.string({ minLength: 1 }),
+  fc.base64String({ minLength: 4 }),
+  fc.string({ minLength: 1, unit: "grapheme" })
+)
   .filter((s) => s !== "." && s !== "..")
 
 describe("GraphUrl", () => {
@@ -36,8 +40,14 @@ describe("GraphUrl", () => {
     )
     expect(r.url).not.toContain("@")
     expect(r.route).toBe("/users/{userId}/onlineMeetings/getAllRecordings(...)")
-    const d = Url.getAllArtifacts(base, "transcripts", { organizerId: "o", startDateTime: "2024-01-15T00:00:00.1234567Z", userId: "admin" }, true)
-    expect(d.url).toBe(`${base}/users/admin/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='o',startDateTime=2024-01-15T00:00:00.1234567Z)/delta`)
+    const d = Url.getAllArtifacts(base, "transcripts", {
+      organizerId: "o",
+      startDateTime: "2024-01-15T00:00:00.1234567Z",
+      userId: "admin"
+    }, true)
+    expect(d.url).toBe(
+      `${base}/users/admin/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='o',startDateTime=2024-01-15T00:00:00.1234567Z)/delta`
+    )
   })
 
   it("escapes quotes in OData literals and keeps the function call one path segment", () => {
@@ -63,7 +73,9 @@ describe("GraphUrl", () => {
   })
 
   it("asks for VTT with $format", () => {
-    expect(Url.transcriptContent(base, "me", "m", "t").url).toBe(`${base}/me/onlineMeetings/m/transcripts/t/content?$format=text%2Fvtt`)
+    expect(Url.transcriptContent(base, "me", "m", "t").url).toBe(
+      `${base}/me/onlineMeetings/m/transcripts/t/content?$format=text%2Fvtt`
+    )
   })
 
   it("rejects empty ids and bad base URLs", () => {
@@ -78,14 +90,35 @@ describe("GraphUrl", () => {
   })
 
   it("plain http only to loopback unless allowInsecureHttp; never a password, never echoed", () => {
-    for (const loopback of ["http://127.0.0.1:1234/v1.0", "http://127.5.6.7/v1.0", "http://localhost:8080/v1.0", "http://[::1]:9/v1.0", "http://graph.localhost/v1.0"]) {
+    for (
+      const loopback of [
+        "http://127.0.0.1:1234/v1.0",
+        "http://127.5.6.7/v1.0",
+        "http://localhost:8080/v1.0",
+        "http://[::1]:9/v1.0",
+        "http://graph.localhost/v1.0"
+      ]
+    ) {
       expect(Url.normalizeBaseUrl(loopback)).toBe(loopback)
     }
-    for (const remote of ["http://graph.microsoft.com/v1.0", "http://10.0.0.5/v1.0", "http://127.0.0.1.example.com/v1.0", "http://[::2]/v1.0"]) {
+    for (
+      const remote of [
+        "http://graph.microsoft.com/v1.0",
+        "http://10.0.0.5/v1.0",
+        "http://127.0.0.1.example.com/v1.0",
+        "http://[::2]/v1.0"
+      ]
+    ) {
       expect(() => Url.normalizeBaseUrl(remote)).toThrow(/unencrypted.*allowInsecureHttp/)
       expect(Url.normalizeBaseUrl(remote, { allowInsecureHttp: true })).toBe(remote)
     }
-    for (const withPassword of ["http://alice:pw0rd@127.0.0.1/v1.0#x", "https://alice:pw0rd@graph.microsoft.com/v1.0", "ftp://alice:pw0rd@x/v1.0"]) {
+    for (
+      const withPassword of [
+        "http://alice:pw0rd@127.0.0.1/v1.0#x",
+        "https://alice:pw0rd@graph.microsoft.com/v1.0",
+        "ftp://alice:pw0rd@x/v1.0"
+      ]
+    ) {
       let message = ""
       try {
         Url.normalizeBaseUrl(withPassword)
@@ -102,13 +135,18 @@ describe("GraphUrl", () => {
 
   it("derives the token scope from national cloud hosts", () => {
     expect(Url.scopeForBaseUrl("https://graph.microsoft.us/v1.0")).toBe("https://graph.microsoft.us/.default")
-    expect(Url.scopeForBaseUrl("https://microsoftgraph.chinacloudapi.cn/v1.0")).toBe("https://microsoftgraph.chinacloudapi.cn/.default")
+    expect(Url.scopeForBaseUrl("https://microsoftgraph.chinacloudapi.cn/v1.0")).toBe(
+      "https://microsoftgraph.chinacloudapi.cn/.default"
+    )
     expect(Url.scopeForBaseUrl("http://127.0.0.1:1234/v1.0")).toBe("https://graph.microsoft.com/.default")
   })
 
   it("turns stored links into route templates without ids", () => {
     expect(
-      Url.routeOfLink(base, `${base}/users/abc/onlineMeetings/getAllRecordings(meetingOrganizerUserId='abc')/delta?$deltatoken=xyz`)
+      Url.routeOfLink(
+        base,
+        `${base}/users/abc/onlineMeetings/getAllRecordings(meetingOrganizerUserId='abc')/delta?$deltatoken=xyz`
+      )
     ).toBe("/users/{id}/onlineMeetings/getAllRecordings(...)/delta")
   })
 })

@@ -105,7 +105,12 @@ describe("throttling through the client (emulator, TestClock)", () => {
         const ids = Chunk.toReadonlyArray(yield* Fiber.join(listing)).map((r) => r.id)
         return { retry, others, ids }
       }).pipe(Effect.provide(clientLayer(emu)))
-      expect(result.retry).toMatchObject({ route: expect.stringContaining("getAllRecordings"), attempt: 1, reason: "HTTP 429", throttled: true })
+      expect(result.retry).toMatchObject({
+        route: expect.stringContaining("getAllRecordings"),
+        attempt: 1,
+        reason: "HTTP 429",
+        throttled: true
+      })
       expect(result.retry.delayMs).toBeGreaterThanOrEqual(30_000)
       expect(result.others.map((r) => r.id)).toEqual(Array.from({ length: MEETINGS }, (_, i) => recordingId(i)))
       expect(result.ids.sort()).toEqual(Array.from({ length: MEETINGS }, (_, i) => recordingId(i)).sort())

@@ -43,7 +43,11 @@ describe("schemas", () => {
 
   it("decodes the error envelope with a nested innerError code", () => {
     const env = Schema.decodeUnknownSync(GraphErrorEnvelope)({
-      error: { code: "Forbidden", message: "x", innerError: { code: "GraphAccessToTranscriptsDisabled", "request-id": "r" } }
+      error: {
+        code: "Forbidden",
+        message: "x",
+        innerError: { code: "GraphAccessToTranscriptsDisabled", "request-id": "r" }
+      }
     })
     expect(env.error.innerError?.code).toBe("GraphAccessToTranscriptsDisabled")
   })

@@ -36,7 +36,12 @@ describe("unreachable server", () => {
           )
         )
         // the waits are on TestClock: move it on (a step at a time, letting each refused attempt happen)
-        const clock = yield* Effect.fork(Effect.forever(Effect.zipRight(TestClock.adjust(100), Effect.promise(() => new Promise((r) => setTimeout(r, 1))))))
+        const clock = yield* Effect.fork(
+          Effect.forever(Effect.zipRight(
+            TestClock.adjust(100),
+            Effect.promise(() => new Promise((r) => setTimeout(r, 1)))
+          ))
+        )
         const outcome = yield* Fiber.join(listing)
         yield* Fiber.interrupt(clock)
         return { outcome, stats: yield* api.stats }

@@ -34,7 +34,8 @@ export const makeMeeting = (i: number): FixtureMeeting => {
     id: meetingId(i),
     organizerId: ALICE,
     subject: `Meeting ${i}`,
-    joinWebUrl: `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${i}%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d`,
+    joinWebUrl:
+      `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${i}%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d`,
     startDateTime: `2024-01-${day}T09:00:00Z`,
     endDateTime: `2024-01-${day}T10:00:00Z`,
     recordings: [

@@ -16,9 +16,12 @@ let handlerStarted = false
 /** @internal */
 export const hasHandlerStarted = (): boolean => handlerStarted
 const markStarted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.zipRight(Effect.sync(() => {
-    handlerStarted = true
-  }), effect)
+  Effect.zipRight(
+    Effect.sync(() => {
+      handlerStarted = true
+    }),
+    effect
+  )
 
 export const rootCommand = Command.make(PROGRAM).pipe(
   Command.withDescription(SUMMARY),

@@ -11,7 +11,8 @@ import { emulatorFlags, emulatorSummary } from "./internal/emulatorFlags.js"
 import { resolveFlags } from "./internal/flags.js"
 import { parsedValues, tableOptions } from "./internal/options.js"
 
-const fatal = (message: string) => new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts emulator: ${message}` })
+const fatal = (message: string) =>
+  new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts emulator: ${message}` })
 
 export const emulatorCommand = Command.make(
   "emulator",
@@ -22,6 +23,11 @@ export const emulatorCommand = Command.make(
       catch: (e) => fatal(e instanceof Error ? e.message : String(e))
     }).pipe(
       // Loaded on use: --help and a bad flag need none of the emulator.
-      Effect.flatMap((args) => Effect.flatMap(Effect.promise(() => import("./internal/runEmulator.js")), ({ runEmulator }) => runEmulator(args)))
+      Effect.flatMap((args) =>
+        Effect.flatMap(
+          Effect.promise(() => import("./internal/runEmulator.js")),
+          ({ runEmulator }) => runEmulator(args)
+        )
+      )
     )
 ).pipe(Command.withDescription(emulatorSummary))

@@ -21,10 +21,14 @@ export const syncCommand = Command.make("sync", tableOptions(syncFlags), (flags)
     catch: (e) =>
       new CliExit({
         code: ExitCode.Fatal,
-        message: `meeting-artifacts sync: ${e instanceof FlagError ? e.message : `cannot read the configuration: ${String(e)}`}`
+        message: `meeting-artifacts sync: ${
+          e instanceof FlagError ? e.message : `cannot read the configuration: ${String(e)}`
+        }`
       })
   }).pipe(
     // Loaded on use: the Graph client, sinks and their drivers are not needed for --help or a bad flag.
-    Effect.flatMap((config) => Effect.flatMap(Effect.promise(() => import("./internal/runSync.js")), ({ runSync }) => runSync(config))),
+    Effect.flatMap((config) =>
+      Effect.flatMap(Effect.promise(() => import("./internal/runSync.js")), ({ runSync }) => runSync(config))
+    ),
     Effect.flatMap((code) => code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code })))
   )).pipe(Command.withDescription(syncSummary))

@@ -17,9 +17,16 @@ import { verifyFlags, verifySummary } from "./internal/verifyFlags.js"
 export const verifyCommand = Command.make("verify", tableOptions(verifyFlags), (parsed) =>
   Effect.try({
     try: () => resolveFlags(verifyFlags, parsedValues<typeof verifyFlags>(parsed), process.env, undefined),
-    catch: (e) => new CliExit({ code: ExitCode.Fatal, message: `meeting-artifacts verify: ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) =>
+      new CliExit({
+        code: ExitCode.Fatal,
+        message: `meeting-artifacts verify: ${e instanceof Error ? e.message : String(e)}`
+      })
   }).pipe(
     // Loaded on use, like sync: --help needs none of it.
-    Effect.flatMap((flags) => Effect.flatMap(Effect.promise(() => import("./internal/runVerify.js")), ({ runVerify }) => runVerify(flags.out, flags.json))),
+    Effect.flatMap((flags) =>
+      Effect.flatMap(Effect.promise(() => import("./internal/runVerify.js")), ({ runVerify }) =>
+        runVerify(flags.out, flags.json))
+    ),
     Effect.flatMap((code) => (code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code }))))
   )).pipe(Command.withDescription(verifySummary))

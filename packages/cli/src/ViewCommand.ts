@@ -21,7 +21,9 @@ const port = Options.integer("port").pipe(
 )
 const state = Options.text("state").pipe(
   Options.withPseudoName("path"),
-  Options.withDescription("The SQLite checkpoint store the syncs used, if not the default <out>/.meeting-artifacts/state.sqlite (for the run history)."),
+  Options.withDescription(
+    "The SQLite checkpoint store the syncs used, if not the default <out>/.meeting-artifacts/state.sqlite (for the run history)."
+  ),
   Options.optional
 )
 const open = Options.boolean("open").pipe(

@@ -44,26 +44,49 @@ describe("resolveFlags (sync's table)", () => {
 
   it("booleans: true/false/yes/no/1/0 in the environment, YAML booleans in a file", () => {
     expect(resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_DRY_RUN: "Yes" }, undefined).dryRun).toBe(true)
-    expect(resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_DRY_RUN: "0" }, file({ "dry-run": true })).dryRun).toBe(false)
+    expect(resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_DRY_RUN: "0" }, file({ "dry-run": true })).dryRun).toBe(
+      false
+    )
     expect(resolveFlags(syncFlags, base, {}, file({ json: true })).json).toBe(true)
     expect(() => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_DRY_RUN: "maybe" }, undefined)).toThrow(
-      'MEETING_ARTIFACTS_DRY_RUN: expected true or false, got "maybe"'
+      "MEETING_ARTIFACTS_DRY_RUN: expected true or false, got \"maybe\""
     )
   })
 
   it("rejects, naming the source: set-but-empty variables, non-numbers, out-of-bounds knobs, unknown file keys, missing required", () => {
     const cases: Array<[() => unknown, string]> = [
-      [() => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_SINK: " " }, undefined), "MEETING_ARTIFACTS_SINK is set but empty"],
-      [() => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_CONCURRENCY: "4.5" }, undefined), 'MEETING_ARTIFACTS_CONCURRENCY: expected an integer, got "4.5"'],
-      [() => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_RATE: "fast" }, undefined), 'MEETING_ARTIFACTS_RATE: expected a number, got "fast"'],
+      [
+        () => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_SINK: " " }, undefined),
+        "MEETING_ARTIFACTS_SINK is set but empty"
+      ],
+      [
+        () => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_CONCURRENCY: "4.5" }, undefined),
+        "MEETING_ARTIFACTS_CONCURRENCY: expected an integer, got \"4.5\""
+      ],
+      [
+        () => resolveFlags(syncFlags, base, { MEETING_ARTIFACTS_RATE: "fast" }, undefined),
+        "MEETING_ARTIFACTS_RATE: expected a number, got \"fast\""
+      ],
       [() => resolveFlags(syncFlags, { ...base, rate: 0 }, {}, undefined), "--rate must be a positive number, got 0"],
-      [() => resolveFlags(syncFlags, { ...base, maxRequests: 0 }, {}, undefined), "--max-requests must be a positive integer, got 0"],
-      [() => resolveFlags(syncFlags, base, {}, file({ concurrency: 65 })), "--concurrency (from job.yaml: concurrency) must be an integer from 1 to 64, got 65"],
-      [() => resolveFlags(syncFlags, base, {}, file({ concurrency: "many" })), 'job.yaml: concurrency: expected an integer, got "many"'],
-      [() => resolveFlags(syncFlags, base, {}, file({ organiser: ["a"] })), 'job.yaml: unknown key "organiser"'],
-      [() => resolveFlags(syncFlags, base, {}, file({ config: "other.yaml" })), 'job.yaml: unknown key "config"'],
+      [
+        () => resolveFlags(syncFlags, { ...base, maxRequests: 0 }, {}, undefined),
+        "--max-requests must be a positive integer, got 0"
+      ],
+      [
+        () => resolveFlags(syncFlags, base, {}, file({ concurrency: 65 })),
+        "--concurrency (from job.yaml: concurrency) must be an integer from 1 to 64, got 65"
+      ],
+      [
+        () => resolveFlags(syncFlags, base, {}, file({ concurrency: "many" })),
+        "job.yaml: concurrency: expected an integer, got \"many\""
+      ],
+      [() => resolveFlags(syncFlags, base, {}, file({ organiser: ["a"] })), "job.yaml: unknown key \"organiser\""],
+      [() => resolveFlags(syncFlags, base, {}, file({ config: "other.yaml" })), "job.yaml: unknown key \"config\""],
       [() => resolveFlags(syncFlags, { organizer: ["o"] }, {}, file({ out: "" })), "job.yaml: out is empty"],
-      [() => resolveFlags(syncFlags, { organizer: ["o"] }, {}, undefined), "--out <dir> is required (or MEETING_ARTIFACTS_OUT, or out: in the --config file)"],
+      [
+        () => resolveFlags(syncFlags, { organizer: ["o"] }, {}, undefined),
+        "--out <dir> is required (or MEETING_ARTIFACTS_OUT, or out: in the --config file)"
+      ],
       [() => resolveFlags(syncFlags, { out: "/x" }, {}, undefined), "--organizer <userId> is required"]
     ]
     for (const [run, message] of cases) {
@@ -81,17 +104,21 @@ describe("loadConfigFile", () => {
     return p
   }
   it("reads YAML (comments, lists, plain dates stay strings) and JSON", async () => {
-    const y = await loadConfigFile(write("a.yaml", "# nightly\norganizer:\n  - a\n  - b\nfrom: 2024-01-01\nconcurrency: 8\n"))
+    const y = await loadConfigFile(
+      write("a.yaml", "# nightly\norganizer:\n  - a\n  - b\nfrom: 2024-01-01\nconcurrency: 8\n")
+    )
     expect(y.values).toEqual({ organizer: ["a", "b"], from: "2024-01-01", concurrency: 8 })
-    expect((await loadConfigFile(write("b.json", '{"out": "/x"}'))).values).toEqual({ out: "/x" })
+    expect((await loadConfigFile(write("b.json", "{\"out\": \"/x\"}"))).values).toEqual({ out: "/x" })
     expect((await loadConfigFile(write("empty.yaml", ""))).values).toEqual({})
   })
   it("a file that is not a mapping, not valid, or not there is a FlagError that does not echo its contents", async () => {
-    await expect(loadConfigFile(write("list.yaml", "- a\n- b\n"))).rejects.toThrow("expected a mapping of flag names to values")
-    const broken = loadConfigFile(write("broken.json", '{"state": "postgres://u:hunter2@db/x",'))
+    await expect(loadConfigFile(write("list.yaml", "- a\n- b\n"))).rejects.toThrow(
+      "expected a mapping of flag names to values"
+    )
+    const broken = loadConfigFile(write("broken.json", "{\"state\": \"postgres://u:hunter2@db/x\","))
     await expect(broken).rejects.toThrow(/not valid JSON/)
     await expect(broken).rejects.not.toThrow(/hunter2/)
-    const badYaml = loadConfigFile(write("bad.yaml", 'state: "postgres://u:hunter2@db/x\nfoo: [\n'))
+    const badYaml = loadConfigFile(write("bad.yaml", "state: \"postgres://u:hunter2@db/x\nfoo: [\n"))
     await expect(badYaml).rejects.toThrow(/not valid YAML/)
     await expect(badYaml).rejects.not.toThrow(/hunter2/)
     await expect(loadConfigFile(path.join(dir, "missing.yaml"))).rejects.toThrow("cannot read it (ENOENT)")
@@ -113,10 +140,16 @@ describe("resolveSyncConfig: Postgres from the environment", () => {
     const parsed = { ...base, state: "postgres", sink: ["postgres", "postgres+append", "sqlite:x.db"] }
     const withUrl = await resolveSyncConfig(parsed, { DATABASE_URL: "postgres://u:pw@db/teams" })
     expect(withUrl.state).toBe("postgres://u:pw@db/teams")
-    expect(withUrl.sink).toEqual(["postgres:postgres://u:pw@db/teams", "postgres+append:postgres://u:pw@db/teams", "sqlite:x.db"])
+    expect(withUrl.sink).toEqual([
+      "postgres:postgres://u:pw@db/teams",
+      "postgres+append:postgres://u:pw@db/teams",
+      "sqlite:x.db"
+    ])
     const fromPg = await resolveSyncConfig(parsed, { PGHOST: "db" })
     expect(fromPg.state).toBe("postgres:///")
     await expect(resolveSyncConfig(parsed, { DATABASE_URL: "" })).rejects.toThrow("DATABASE_URL is set but empty")
-    expect((await resolveSyncConfig({ ...base, state: "/var/lib/state.sqlite" }, {})).state).toBe("/var/lib/state.sqlite")
+    expect((await resolveSyncConfig({ ...base, state: "/var/lib/state.sqlite" }, {})).state).toBe(
+      "/var/lib/state.sqlite"
+    )
   })
 })

@@ -10,7 +10,15 @@ describe("--log-format json lines", () => {
   it("writes a failure as one warn line whose fields survive ids with newlines, quotes and escapes", () => {
     const id = "evil\nid \"with\" \u001b[31mansi\u001b[0m"
     const line = eventLine(
-      ProgressEvent.ArtifactFailed({ kind: "transcript", id, meetingId: "m1", reason: "gone", status: 404, code: "NotFound", requestId: "r-1" }),
+      ProgressEvent.ArtifactFailed({
+        kind: "transcript",
+        id,
+        meetingId: "m1",
+        reason: "gone",
+        status: 404,
+        code: "NotFound",
+        requestId: "r-1"
+      }),
       at
     )!
     expect(line.endsWith("\n")).toBe(true)
@@ -32,7 +40,11 @@ describe("--log-format json lines", () => {
   it("leaves out the per-chunk and periodic events", () => {
     expect(eventLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "a", bytes: 10 }))).toBeNull()
     expect(eventLine(ProgressEvent.Stats({ requests: 1, retries: 0, throttleWaits: 0, throttleWaitMs: 0 }))).toBeNull()
-    expect(JSON.parse(eventLine(ProgressEvent.SetWritten({ meetingId: "m", recordingId: null, transcriptId: "t", match: "none" }))!))
+    expect(
+      JSON.parse(
+        eventLine(ProgressEvent.SetWritten({ meetingId: "m", recordingId: null, transcriptId: "t", match: "none" }))!
+      )
+    )
       .toMatchObject({ level: "debug", event: "set_written", transcriptId: "t" })
   })
 
@@ -46,6 +58,11 @@ describe("--log-format json lines", () => {
       )
     )
     expect(written).toHaveLength(1)
-    expect(JSON.parse(written[0]!)).toMatchObject({ level: "warn", event: "log", message: "manifest.jsonl was not rewritten", out: "/data" })
+    expect(JSON.parse(written[0]!)).toMatchObject({
+      level: "warn",
+      event: "log",
+      message: "manifest.jsonl was not rewritten",
+      out: "/data"
+    })
   })
 })

@@ -6,7 +6,15 @@ import { formatSummary } from "../src/internal/runSync.js"
 import { formatBytes, formatDuration, plainLine, ProgressState, renderProgress } from "../src/internal/render.js"
 
 const completed = (id: string, bytes: number, skipped = false) =>
-  ProgressEvent.ArtifactCompleted({ kind: "recording", id, meetingId: "m", path: `p/${id}`, bytes, sha256: "x", skipped })
+  ProgressEvent.ArtifactCompleted({
+    kind: "recording",
+    id,
+    meetingId: "m",
+    path: `p/${id}`,
+    bytes,
+    sha256: "x",
+    skipped
+  })
 
 const fakeStream = (isTTY: boolean) => {
   const chunks: Array<string> = []
@@ -25,7 +33,16 @@ describe("progress rendering", () => {
 
   it("folds events into artifact, byte, throttle and ETA lines", () => {
     const state = new ProgressState()
-    state.apply(ProgressEvent.Discovered({ organizerId: "o", recordings: 4, transcripts: 0, sets: 4, pending: 4, pendingBytes: null }))
+    state.apply(
+      ProgressEvent.Discovered({
+        organizerId: "o",
+        recordings: 4,
+        transcripts: 0,
+        sets: 4,
+        pending: 4,
+        pendingBytes: null
+      })
+    )
     state.apply(ProgressEvent.ArtifactBytes({ kind: "recording", id: "a", bytes: 2048 }))
     state.apply(completed("a", 2048))
     state.apply(completed("b", 10, true))
@@ -42,21 +59,51 @@ describe("progress rendering", () => {
 
   it("prints plain lines when not on a TTY, failures with code and request-id", async () => {
     const { stream, text } = fakeStream(false)
-    await Effect.runPromise(renderProgress(Stream.make(
-      ProgressEvent.RunStarted({ runId: "r1", organizers: ["o"], from: "a", to: "b", incremental: false, dryRun: false }),
-      completed("rec-1", 100),
-      ProgressEvent.ArtifactBytes({ kind: "recording", id: "rec-2", bytes: 5 }),
-      ProgressEvent.ArtifactFailed({ kind: "transcript", id: "t-1", meetingId: "m", reason: "gone", status: 404, code: "NotFound", requestId: "rid-9" })
-    ), stream))
-    expect(text()).toBe("sync r1: 1 organizer(s), window a .. b\ndownloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n")
+    await Effect.runPromise(renderProgress(
+      Stream.make(
+        ProgressEvent.RunStarted({
+          runId: "r1",
+          organizers: ["o"],
+          from: "a",
+          to: "b",
+          incremental: false,
+          dryRun: false
+        }),
+        completed("rec-1", 100),
+        ProgressEvent.ArtifactBytes({ kind: "recording", id: "rec-2", bytes: 5 }),
+        ProgressEvent.ArtifactFailed({
+          kind: "transcript",
+          id: "t-1",
+          meetingId: "m",
+          reason: "gone",
+          status: 404,
+          code: "NotFound",
+          requestId: "rid-9"
+        })
+      ),
+      stream
+    ))
+    expect(text()).toBe(
+      "sync r1: 1 organizer(s), window a .. b\ndownloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n"
+    )
     expect(plainLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "x", bytes: 1 }))).toBeNull()
   })
 
   it("holds the run header back until something follows, so an immediate failure stays one line", async () => {
     const { stream, text } = fakeStream(false)
-    await Effect.runPromise(renderProgress(Stream.make(
-      ProgressEvent.RunStarted({ runId: "r1", organizers: ["o"], from: "a", to: "b", incremental: false, dryRun: false })
-    ), stream))
+    await Effect.runPromise(renderProgress(
+      Stream.make(
+        ProgressEvent.RunStarted({
+          runId: "r1",
+          organizers: ["o"],
+          from: "a",
+          to: "b",
+          incremental: false,
+          dryRun: false
+        })
+      ),
+      stream
+    ))
     expect(text()).toBe("")
   })
 
@@ -65,10 +112,20 @@ describe("progress rendering", () => {
     const previous = process.env.TERM
     process.env.TERM = "xterm"
     try {
-      await Effect.runPromise(renderProgress(Stream.make(
-        ProgressEvent.Discovered({ organizerId: "o", recordings: 1, transcripts: 0, sets: 1, pending: 1, pendingBytes: null }),
-        completed("rec-1", 100)
-      ), stream))
+      await Effect.runPromise(renderProgress(
+        Stream.make(
+          ProgressEvent.Discovered({
+            organizerId: "o",
+            recordings: 1,
+            transcripts: 0,
+            sets: 1,
+            pending: 1,
+            pendingBytes: null
+          }),
+          completed("rec-1", 100)
+        ),
+        stream
+      ))
     } finally {
       process.env.TERM = previous
     }
@@ -79,10 +136,27 @@ describe("progress rendering", () => {
   it("summarises a run, pointing at failures.jsonl when something failed", () => {
     const counts = { discovered: 2, downloaded: 1, skipped: 0, failed: 1 }
     const summary: RunSummary = {
-      runId: "r", startedAt: "", finishedAt: "", elapsedMs: 1000, dryRun: false, incremental: false, organizers: 1, sets: 1,
-      recordings: counts, transcripts: { discovered: 0, downloaded: 0, skipped: 0, failed: 0 }, bytes: 2048, requests: 5,
-      retries: 1, throttleWaits: 1, throttleWaitMs: 1000, recordingMinutes: 10, transcriptMinutes: 0,
-      cost: { recordings: 0.03, transcripts: 0, total: 0.03, currency: "USD" }, failures: 1, out: "/o", manifest: "/o/manifest.jsonl",
+      runId: "r",
+      startedAt: "",
+      finishedAt: "",
+      elapsedMs: 1000,
+      dryRun: false,
+      incremental: false,
+      organizers: 1,
+      sets: 1,
+      recordings: counts,
+      transcripts: { discovered: 0, downloaded: 0, skipped: 0, failed: 0 },
+      bytes: 2048,
+      requests: 5,
+      retries: 1,
+      throttleWaits: 1,
+      throttleWaitMs: 1000,
+      recordingMinutes: 10,
+      transcriptMinutes: 0,
+      cost: { recordings: 0.03, transcripts: 0, total: 0.03, currency: "USD" },
+      failures: 1,
+      out: "/o",
+      manifest: "/o/manifest.jsonl",
       failuresFile: "/o/failures.jsonl"
     }
     const text = formatSummary(summary)

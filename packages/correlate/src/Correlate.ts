@@ -61,8 +61,7 @@ export const organizerIdOf = (a: Art): string | undefined =>
 
 const ccidOf = (a: Art): string | undefined => a.contentCorrelationId || undefined
 
-const meetingIdOf = (a: Art, options: CorrelateOptions | undefined): string =>
-  a.meetingId || options?.meetingId || ""
+const meetingIdOf = (a: Art, options: CorrelateOptions | undefined): string => a.meetingId || options?.meetingId || ""
 
 // ---------------------------------------------------------------------------
 // duplicates
@@ -477,7 +476,10 @@ export const correlate = (
       slowT.push(other.transcript!, t)
       return
     }
-    tOnly.set(c, makeArtifactSet(meetingIdOf(t, options), organizerIdOf(t) || fallbackOrganizer, c, "none", null, t) as MutableSet)
+    tOnly.set(
+      c,
+      makeArtifactSet(meetingIdOf(t, options), organizerIdOf(t) || fallbackOrganizer, c, "none", null, t) as MutableSet
+    )
   }
   for (let j = 0; j < trs.length; j++) {
     const t = trs[j]
@@ -528,8 +530,8 @@ export const correlate = (
             slots[2 * at + 1] = preferOf(prev, t)
             continue
           }
-        }
-        // Several transcripts for one id, or one id in two meetings: the per-meeting rules sort them out.
+        } // Several transcripts for one id, or one id in two meetings: the per-meeting rules sort them out.
+
         ;(collided ??= new Set()).add(c)
         byCcid.delete(c)
         slowR.push(recs[at])

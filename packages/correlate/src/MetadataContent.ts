@@ -99,5 +99,4 @@ export const parseMetadataContentEither = (
 export const parseMetadataContent: {
   (text: string, options: { readonly mode: "lenient" }): Effect.Effect<MetadataDocument>
   (text: string, options?: ParseOptions): Effect.Effect<MetadataDocument, ParseError>
-} = ((text: string, options?: ParseOptions) =>
-  Effect.suspend(() => parseMetadataContentEither(text, options))) as any
+} = ((text: string, options?: ParseOptions) => Effect.suspend(() => parseMetadataContentEither(text, options))) as any

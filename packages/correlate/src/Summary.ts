@@ -99,9 +99,7 @@ export const summarize = (cues: ReadonlyArray<AnyCue>): TranscriptSummary => {
     talkTimeMs: unionLength(s.intervals),
     words: s.words,
     cues: s.cues
-  })).sort((a, b) =>
-    b.talkTimeMs - a.talkTimeMs || (a.speaker ?? "\uffff").localeCompare(b.speaker ?? "\uffff")
-  )
+  })).sort((a, b) => b.talkTimeMs - a.talkTimeMs || (a.speaker ?? "\uffff").localeCompare(b.speaker ?? "\uffff"))
   const langList: Array<LanguageSummary> = Array.from(langs, ([language, l]) => ({
     language,
     cues: l.cues,

@@ -241,6 +241,6 @@ export const formatVtt = (cues: Iterable<Pick<Cue, "id" | "startMs" | "endMs" | 
 export const sortCues = <C extends { readonly startMs: number; readonly endMs: number }>(
   cues: ReadonlyArray<C>
 ): Array<C> =>
-  cues.map((c, i) => ({ c, i })).sort((a, b) =>
-    a.c.startMs - b.c.startMs || a.c.endMs - b.c.endMs || a.i - b.i
-  ).map((x) => x.c)
+  cues.map((c, i) => ({ c, i })).sort((a, b) => a.c.startMs - b.c.startMs || a.c.endMs - b.c.endMs || a.i - b.i).map((
+    x
+  ) => x.c)

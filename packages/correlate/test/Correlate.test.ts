@@ -22,7 +22,8 @@ type Fields = Omit<ConstructorParameters<typeof CallRecording>[0], "id">
 const rec = (id: string, f: Fields = {}) => new CallRecording({ id, ...f })
 const tr = (id: string, f: Fields = {}) => new CallTranscript({ id, ...f })
 const at = (minute: number) => new Date(Date.UTC(2024, 6, 12, 10, minute)).toISOString().replace("Z", "0000Z")
-const org = (id: string) => new IdentitySet({ user: new Identity({ id, displayName: null, userIdentityType: "aadUser" }) })
+const org = (id: string) =>
+  new IdentitySet({ user: new Identity({ id, displayName: null, userIdentityType: "aadUser" }) })
 
 const shape = (sets: ReadonlyArray<ArtifactSet>) =>
   sets.map((s) => [s.meetingId, s.match, s.contentCorrelationId, s.recording?.id ?? null, s.transcript?.id ?? null])
@@ -201,7 +202,10 @@ describe("correlate", () => {
       ["m2", "legacy"],
       ["m3", "from-transcript"]
     ])
-    const alone = correlate([rec("r", { contentCorrelationId: "Z" })], [], { organizerId: "fallback", meetingId: "given" })
+    const alone = correlate([rec("r", { contentCorrelationId: "Z" })], [], {
+      organizerId: "fallback",
+      meetingId: "given"
+    })
     expect(shape(alone)).toEqual([["given", "none", "Z", "r", null]])
     expect(alone[0].organizerId).toBe("fallback")
   })
@@ -226,7 +230,10 @@ describe("correlate", () => {
 
   it("joins the documentation's real recording payload to its transcript", () => {
     const page = JSON.parse(
-      readFileSync(new URL("./fixtures/doc-example-3-list-recordings-filter-contentCorrelationId.json", import.meta.url), "utf8")
+      readFileSync(
+        new URL("./fixtures/doc-example-3-list-recordings-filter-contentCorrelationId.json", import.meta.url),
+        "utf8"
+      )
     )
     const recording = Schema.decodeUnknownSync(CallRecording)(page.value[0])
     const transcript = Schema.decodeUnknownSync(CallTranscript)({
@@ -259,7 +266,9 @@ describe("correlate", () => {
     }))
 
   it("correlateMeeting joins one meeting's artifacts", () => {
-    const sets = correlateMeeting("m", [rec("r", { contentCorrelationId: "A" })], [tr("t", { contentCorrelationId: "A" })])
+    const sets = correlateMeeting("m", [rec("r", { contentCorrelationId: "A" })], [
+      tr("t", { contentCorrelationId: "A" })
+    ])
     expect(shape(sets)).toEqual([["m", "contentCorrelationId", "A", "r", "t"]])
   })
 })
@@ -299,7 +308,9 @@ interface Raw {
 const build = <A>(make: (id: string, f: Fields) => A, raw: Raw, variant: number): A =>
   make(raw.id, {
     meetingId: raw.meetingId,
-    ...(raw.contentCorrelationId !== undefined && variant !== 2 ? { contentCorrelationId: raw.contentCorrelationId } : {}),
+    ...(raw.contentCorrelationId !== undefined && variant !== 2
+      ? { contentCorrelationId: raw.contentCorrelationId }
+      : {}),
     ...(raw.start !== undefined ? { createdDateTime: at(raw.start) } : {}),
     ...(raw.start !== undefined && raw.length !== undefined && variant !== 1 ?
       { endDateTime: at(raw.start + raw.length) } :
@@ -512,7 +523,9 @@ describe("correlate at scale (fast path, careful pass, distribution sort)", () =
       // A delta re-delivery of a transcript, less complete than the first copy.
       extraT.push(tr(`t${i}`, { meetingId: `m${i % 53}`, createdDateTime: minute(i + 1) }))
       // A second transcript with the same id (a restarted transcription).
-      extraT.push(tr(`t${i}b`, { meetingId: `m${i % 53}`, contentCorrelationId: `c${i}`, createdDateTime: minute(i + 3) }))
+      extraT.push(
+        tr(`t${i}b`, { meetingId: `m${i % 53}`, contentCorrelationId: `c${i}`, createdDateTime: minute(i + 3) })
+      )
       // The same contentCorrelationId in another meeting.
       extraR.push(rec(`r${i}x`, { meetingId: `m${(i + 1) % 53}`, contentCorrelationId: `c${i + 1}` }))
     }

@@ -120,7 +120,10 @@ describe("GraphDateTime", () => {
     })
     expect(diffGraphDateTimeMs("2023-04-10T08:13:17.5990966Z", "2023-04-10T08:13:17.5990965Z")).toBe(0.0001)
     expect(diffGraphDateTimeMs("2024-01-01T00:00:00.0000001Z", "2023-12-31T23:59:59.9999999Z")).toBe(0.0002)
-    expect(parseGraphDateTime("2024-07-12T11:37:59.0113199Z") - Date.UTC(2024, 6, 12, 11, 37, 59, 11)).toBeCloseTo(0.3199, 3)
+    expect(parseGraphDateTime("2024-07-12T11:37:59.0113199Z") - Date.UTC(2024, 6, 12, 11, 37, 59, 11)).toBeCloseTo(
+      0.3199,
+      3
+    )
   })
 
   it("reads offsets, short fractions and no fraction; rejects garbage", () => {
@@ -144,8 +147,17 @@ describe("GraphDateTime", () => {
         }
       )
     )
-    for (const odd of ["2024-02-30T00:00:00.0000000Z", "2024-13-01T00:00:00.0000000Z", "2024-01-01T00:00:0x.0000000Z",
-      "2024-01-01T24:00:00.0000000Z", "2024-01-01T00:00:00.000000xZ", "2024-01-01T00:00:00+01:00", null]) {
+    for (
+      const odd of [
+        "2024-02-30T00:00:00.0000000Z",
+        "2024-13-01T00:00:00.0000000Z",
+        "2024-01-01T00:00:0x.0000000Z",
+        "2024-01-01T24:00:00.0000000Z",
+        "2024-01-01T00:00:00.000000xZ",
+        "2024-01-01T00:00:00+01:00",
+        null
+      ]
+    ) {
       const a = graphDateTimeMs(odd), b = parseGraphDateTime(odd)
       expect(Number.isNaN(a) ? "NaN" : a).toEqual(Number.isNaN(b) ? "NaN" : b)
     }
@@ -236,7 +248,9 @@ describe("parseMetadataContent", () => {
       const lenient = yield* parseMetadataContent(bad, { mode: "lenient" })
       expect(lenient.cues).toHaveLength(2)
       expect(lenient.issues.map((i) => i.line)).toEqual([14])
-      const typed = yield* Effect.flip(parseMetadataContent(META.replace(`"spokenLanguage":"de-de"`, `"spokenLanguage":7`)))
+      const typed = yield* Effect.flip(
+        parseMetadataContent(META.replace(`"spokenLanguage":"de-de"`, `"spokenLanguage":7`))
+      )
       expect(typed.message).toMatch(/spokenLanguage/)
       const notObject = yield* Effect.flip(parseMetadataContent("WEBVTT\n\n00:00.000 --> 00:01.000\n[1,2]\n"))
       expect(notObject.message).toMatch(/JSON object/)

@@ -257,7 +257,11 @@ describe("cue counting", () => {
 
 const nameArb = fc.oneof(
   fc.constantFrom("Okonkwo, Adaeze", "Jürgen Weiß", "李伟", "O'Brien, Seán", "Nguyễn Thị Minh", "A <B> & C"),
-  fc.string({ unit: fc.constantFrom("a", "Z", "é", ",", " ", "ß", "&", "<", ">", "-", "漢"), minLength: 1, maxLength: 12 })
+  fc.string({
+    unit: fc.constantFrom("a", "Z", "é", ",", " ", "ß", "&", "<", ">", "-", "漢"),
+    minLength: 1,
+    maxLength: 12
+  })
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
 )

@@ -20,9 +20,17 @@ const sameInstance = <A extends object>(fast: A, built: A, schema: Schema.Schema
 
 describe("hot-loop constructors", () => {
   it("a parsed cue is a Cue like `new Cue(...)`", () => {
-    const [cue] = Either.getOrThrow(parseVttEither("WEBVTT\n\nabc/1-0\n00:00:01.000 --> 00:00:02.500\n<v Jürgen Weiß>Hallo.</v>\n")).cues
-    sameInstance(cue, new Cue({ id: "abc/1-0", startMs: 1000, endMs: 2500, speaker: "Jürgen Weiß", text: "Hallo." }), Cue)
-    expect(Equal.equals(cue, new Cue({ id: "abc/1-0", startMs: 1000, endMs: 2501, speaker: "Jürgen Weiß", text: "Hallo." })))
+    const [cue] =
+      Either.getOrThrow(parseVttEither("WEBVTT\n\nabc/1-0\n00:00:01.000 --> 00:00:02.500\n<v Jürgen Weiß>Hallo.</v>\n"))
+        .cues
+    sameInstance(
+      cue,
+      new Cue({ id: "abc/1-0", startMs: 1000, endMs: 2500, speaker: "Jürgen Weiß", text: "Hallo." }),
+      Cue
+    )
+    expect(
+      Equal.equals(cue, new Cue({ id: "abc/1-0", startMs: 1000, endMs: 2501, speaker: "Jürgen Weiß", text: "Hallo." }))
+    )
       .toBe(false)
   })
 

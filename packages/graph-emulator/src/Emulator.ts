@@ -211,7 +211,8 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
           catch: (e) => new EmulatorError({ message: `cannot create a CA: ${String(e)}` })
         }),
         // a CA we created lives as long as the emulator
-        (created) => Effect.sync(() => NodeFs.rmSync(NodePath.dirname(created.caFile), { recursive: true, force: true }))
+        (created) =>
+          Effect.sync(() => NodeFs.rmSync(NodePath.dirname(created.caFile), { recursive: true, force: true }))
       )
       : undefined)
     const certificate = (ca: TestCa) =>
@@ -256,45 +257,70 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
           apply(check(body))
           return HttpServerResponse.unsafeJson({ ok: true }, { status: 201 })
         } catch (e) {
-          return HttpServerResponse.unsafeJson({ error: { code: "BadRequest", message: e instanceof Error ? e.message : String(e) } }, { status: 400 })
+          return HttpServerResponse.unsafeJson({
+            error: { code: "BadRequest", message: e instanceof Error ? e.message : String(e) }
+          }, { status: 400 })
         }
       })
     const router = HttpRouter.empty.pipe(
       HttpRouter.get("/_emulator/counters", Effect.sync(() => HttpServerResponse.unsafeJson(counters.snapshot()))),
-      HttpRouter.post("/_emulator/counters/reset", Effect.sync(() => {
-        counters.reset()
-        return HttpServerResponse.empty({ status: 204 })
-      })),
+      HttpRouter.post(
+        "/_emulator/counters/reset",
+        Effect.sync(() => {
+          counters.reset()
+          return HttpServerResponse.empty({ status: 204 })
+        })
+      ),
       HttpRouter.post("/_emulator/meetings", jsonBody(checkMeeting, (m) => state.addMeeting(m))),
       HttpRouter.post("/_emulator/adhocCalls", jsonBody(checkAdhocCall, (c) => state.addAdhocCall(c))),
-      HttpRouter.post("/_emulator/recordings", jsonBody((u) => {
-        const b = u as { meetingId?: unknown; adhocCallId?: unknown; recording?: unknown }
-        return { owner: ownerOf(b), recording: checkRecording(b.recording) }
-      }, (b) =>
-        b.owner.adhoc
-          ? state.addAdhocRecording(b.owner.id, b.recording)
-          : state.addRecording(b.owner.id, b.recording))),
-      HttpRouter.post("/_emulator/transcripts", jsonBody((u) => {
-        const b = u as { meetingId?: unknown; adhocCallId?: unknown; transcript?: unknown }
-        return { owner: ownerOf(b), transcript: checkTranscript(b.transcript) }
-      }, (b) =>
-        b.owner.adhoc
-          ? state.addAdhocTranscript(b.owner.id, b.transcript)
-          : state.addTranscript(b.owner.id, b.transcript))),
-      HttpRouter.put("/_emulator/policy", jsonBody((u) => {
-        if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TenantStateError("policy must be an object")
-        return u as TenantPolicy
-      }, (p) => void (policy = p))),
-      HttpRouter.put("/_emulator/faults", jsonBody((u) => resolveFaults(u as FaultProfile | FaultConfig), (f) => faults.set(f))),
-      HttpRouter.post("/_emulator/tokens", Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const body = (yield* Effect.orElseSucceed(request.json, () => ({}))) as { subject?: string; ttlSeconds?: number }
-        const token = issueToken({
-          ...(typeof body?.subject === "string" ? { subject: body.subject } : {}),
-          ...(typeof body?.ttlSeconds === "number" ? { ttlSeconds: body.ttlSeconds } : {})
+      HttpRouter.post(
+        "/_emulator/recordings",
+        jsonBody((u) => {
+          const b = u as { meetingId?: unknown; adhocCallId?: unknown; recording?: unknown }
+          return { owner: ownerOf(b), recording: checkRecording(b.recording) }
+        }, (b) =>
+          b.owner.adhoc
+            ? state.addAdhocRecording(b.owner.id, b.recording)
+            : state.addRecording(b.owner.id, b.recording))
+      ),
+      HttpRouter.post(
+        "/_emulator/transcripts",
+        jsonBody((u) => {
+          const b = u as { meetingId?: unknown; adhocCallId?: unknown; transcript?: unknown }
+          return { owner: ownerOf(b), transcript: checkTranscript(b.transcript) }
+        }, (b) =>
+          b.owner.adhoc
+            ? state.addAdhocTranscript(b.owner.id, b.transcript)
+            : state.addTranscript(b.owner.id, b.transcript))
+      ),
+      HttpRouter.put(
+        "/_emulator/policy",
+        jsonBody((u) => {
+          if (typeof u !== "object" || u === null || Array.isArray(u)) {
+            throw new TenantStateError("policy must be an object")
+          }
+          return u as TenantPolicy
+        }, (p) => void (policy = p))
+      ),
+      HttpRouter.put(
+        "/_emulator/faults",
+        jsonBody((u) => resolveFaults(u as FaultProfile | FaultConfig), (f) => faults.set(f))
+      ),
+      HttpRouter.post(
+        "/_emulator/tokens",
+        Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const body = (yield* Effect.orElseSucceed(request.json, () => ({}))) as {
+            subject?: string
+            ttlSeconds?: number
+          }
+          const token = issueToken({
+            ...(typeof body?.subject === "string" ? { subject: body.subject } : {}),
+            ...(typeof body?.ttlSeconds === "number" ? { ttlSeconds: body.ttlSeconds } : {})
+          })
+          return HttpServerResponse.unsafeJson({ access_token: token, token_type: "Bearer" })
         })
-        return HttpServerResponse.unsafeJson({ access_token: token, token_type: "Bearer" })
-      })),
+      ),
       HttpRouter.all("/v1.0/*", graph),
       HttpRouter.all("/beta/*", graph),
       HttpRouter.all("/v1.0", graph),
@@ -304,11 +330,14 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       Effect.catchTag("RouteNotFound", () =>
         Effect.sync(() => {
           const id = NodeCrypto.randomUUID()
-          return HttpServerResponse.text(errorBody("BadRequest", "Invalid version: only v1.0 and beta are served.", id, id), {
-            status: 400,
-            contentType: "application/json",
-            headers: { "request-id": id }
-          })
+          return HttpServerResponse.text(
+            errorBody("BadRequest", "Invalid version: only v1.0 and beta are served.", id, id),
+            {
+              status: 400,
+              contentType: "application/json",
+              headers: { "request-id": id }
+            }
+          )
         }))
     )
     yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, main.server))
@@ -370,8 +399,12 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       setArtifactExtra: guard((id: string, extra: Record<string, unknown> | undefined) => state.setExtra(id, extra)),
       addTranscript: guard((id: string, t: FixtureTranscript) => void state.addTranscript(id, checkTranscript(t))),
       addAdhocCall: guard((c: FixtureAdhocCall) => void state.addAdhocCall(checkAdhocCall(c))),
-      addAdhocRecording: guard((id: string, r: FixtureRecording) => void state.addAdhocRecording(id, checkRecording(r))),
-      addAdhocTranscript: guard((id: string, t: FixtureTranscript) => void state.addAdhocTranscript(id, checkTranscript(t))),
+      addAdhocRecording: guard((id: string, r: FixtureRecording) =>
+        void state.addAdhocRecording(id, checkRecording(r))
+      ),
+      addAdhocTranscript: guard((id: string, t: FixtureTranscript) =>
+        void state.addAdhocTranscript(id, checkTranscript(t))
+      ),
       issueToken
     } satisfies Emulator
   })

@@ -161,7 +161,9 @@ export const resolveFaults = (input: FaultProfile | FaultConfig | undefined): Fa
   if (input === undefined) return profiles.none
   if (typeof input === "string") {
     const p = profiles[input]
-    if (p === undefined) throw new Error(`unknown fault profile ${JSON.stringify(input)}: expected none, throttled or hostile`)
+    if (p === undefined) {
+      throw new Error(`unknown fault profile ${JSON.stringify(input)}: expected none, throttled or hostile`)
+    }
     return p
   }
   return input

@@ -116,7 +116,9 @@ export type TenantFixture = Schema.Schema.Encoded<typeof TenantFixture>
 export const artifactProblem = (a: FixtureRecording | FixtureTranscript): string | undefined => {
   if (Number.isNaN(Date.parse(a.createdDateTime))) return "createdDateTime is not a timestamp"
   const until = a.notReady?.until
-  if (until !== undefined && Number.isNaN(Date.parse(until))) return `notReady.until is not a timestamp: ${JSON.stringify(until)}`
+  if (until !== undefined && Number.isNaN(Date.parse(until))) {
+    return `notReady.until is not a timestamp: ${JSON.stringify(until)}`
+  }
   return undefined
 }
 
@@ -174,7 +176,9 @@ export const validateFixture = (
       if (meetingIds.has(m.id)) return yield* fail(`duplicate meeting id ${JSON.stringify(m.id)}`)
       meetingIds.add(m.id)
       if (!users.has(m.organizerId)) {
-        return yield* fail(`meeting ${JSON.stringify(m.id)}: organizerId ${JSON.stringify(m.organizerId)} is not in users`)
+        return yield* fail(
+          `meeting ${JSON.stringify(m.id)}: organizerId ${JSON.stringify(m.organizerId)} is not in users`
+        )
       }
       const problem = checkArtifacts([...(m.recordings ?? []), ...(m.transcripts ?? [])])
       if (problem !== undefined) return yield* fail(problem)

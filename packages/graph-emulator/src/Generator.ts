@@ -209,7 +209,9 @@ export const generateTenant = (spec: GenerateSpec): TenantFixture => {
         id: mid,
         organizerId: id,
         subject: `Meeting ${o + 1}.${n + 1}`,
-        joinWebUrl: `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${guid(rand).replace(/-/g, "")}%40thread.v2/0?context=%7b%22Tid%22%3a%22${tenantId}%22%2c%22Oid%22%3a%22${id}%22%7d`,
+        joinWebUrl: `https://teams.microsoft.com/l/meetup-join/19%3ameeting_${
+          guid(rand).replace(/-/g, "")
+        }%40thread.v2/0?context=%7b%22Tid%22%3a%22${tenantId}%22%2c%22Oid%22%3a%22${id}%22%7d`,
         startDateTime: graphTime(startMs, rand),
         endDateTime: graphTime(startMs + durationMs, rand),
         recordings,
@@ -271,7 +273,9 @@ export const parseGenerateSpec = (text: string): GenerateSpec => {
       }
       default:
         throw new Error(
-          `generate spec: unknown key ${JSON.stringify(k)} (accepted: organizers, meetings, seed, tenant, from, days, bytes)`
+          `generate spec: unknown key ${
+            JSON.stringify(k)
+          } (accepted: organizers, meetings, seed, tenant, from, days, bytes)`
         )
     }
   }

@@ -50,7 +50,11 @@ const fixture = (): TenantFixture => ({
       userId: USER,
       recordings: [{ id: "late-rec", createdDateTime: "2024-04-10T00:00:00Z", content: { bytes: 5, seed: 2 } }]
     },
-    { id: "other-call", userId: OTHER, recordings: [{ id: "other-rec", createdDateTime: "2024-03-02T00:00:00Z", content: { bytes: 5, seed: 3 } }] }
+    {
+      id: "other-call",
+      userId: OTHER,
+      recordings: [{ id: "other-rec", createdDateTime: "2024-03-02T00:00:00Z", content: { bytes: 5, seed: 3 } }]
+    }
   ]
 })
 
@@ -66,7 +70,9 @@ describe("ad hoc calls", () => {
   it("lists, gets and streams a call's recordings and transcripts; payloads carry callId, no meetingId", async () => {
     const list = await getJson(emu, `${call}/recordings`)
     expect(list.status).toBe(200)
-    expect(list.body["@odata.context"]).toBe(`${emu.origin}/v1.0/$metadata#users('${USER}')/adhocCalls('${CALL}')/recordings`)
+    expect(list.body["@odata.context"]).toBe(
+      `${emu.origin}/v1.0/$metadata#users('${USER}')/adhocCalls('${CALL}')/recordings`
+    )
     expect(list.body["@odata.count"]).toBe(1)
     const rec = list.body.value[0]
     expect(rec).toMatchObject({
@@ -79,7 +85,12 @@ describe("ad hoc calls", () => {
     expect(rec.meetingOrganizer.user.id).toBe(USER)
 
     // the keyed form and $filter on contentCorrelationId work as for meetings
-    const keyed = await getJson(emu, `/users/${USER}/adhocCalls('${enc(CALL)}')/transcripts?$filter=contentCorrelationId eq 'aa000000-0000-4000-8000-0000000000c1'`)
+    const keyed = await getJson(
+      emu,
+      `/users/${USER}/adhocCalls('${
+        enc(CALL)
+      }')/transcripts?$filter=contentCorrelationId eq 'aa000000-0000-4000-8000-0000000000c1'`
+    )
     expect(keyed.body.value.map((t: { id: string }) => t.id)).toEqual([TR])
     expect(keyed.body.value[0].callId).toBe("explicit-call-id")
 
@@ -121,10 +132,16 @@ describe("ad hoc calls", () => {
       `/users/${USER}/adhocCalls/getAllRecordings(userId='${USER}',startDateTime=2024-03-01T00:00:00Z,endDateTime=2024-04-01T00:00:00Z)`
     )
     expect(windowed.body.value.map((r: { id: string }) => r.id)).toEqual([REC])
-    const transcripts = await getJson(emu, enc(`/users/${USER}/adhocCalls/getAllTranscripts(userId='${USER}')`).replace(/%2F/g, "/"))
+    const transcripts = await getJson(
+      emu,
+      enc(`/users/${USER}/adhocCalls/getAllTranscripts(userId='${USER}')`).replace(/%2F/g, "/")
+    )
     expect(transcripts.body.value.map((t: { id: string }) => t.id)).toEqual([TR])
     // the scheduled-meeting function does not see ad hoc artifacts
-    const meetings = await getJson(emu, `/users/${USER}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${USER}')`)
+    const meetings = await getJson(
+      emu,
+      `/users/${USER}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${USER}')`
+    )
     expect(meetings.body.value.map((r: { id: string }) => r.id)).toEqual(["meeting-rec"])
     // the user argument is required (and the meeting one is not accepted instead)
     const missing = await getJson(emu, `/users/${USER}/adhocCalls/getAllRecordings(meetingOrganizerUserId='${USER}')`)
@@ -133,7 +150,8 @@ describe("ad hoc calls", () => {
   })
 
   it("delta: pages, a deltaLink, and a replay returning only artifacts added since", async () => {
-    const first = `/users/${USER}/adhocCalls/getAllRecordings(userId='${USER}',startDateTime=2024-01-01T00:00:00Z)/delta`
+    const first =
+      `/users/${USER}/adhocCalls/getAllRecordings(userId='${USER}',startDateTime=2024-01-01T00:00:00Z)/delta`
     let page = await getJson(emu, first)
     const seen: Array<string> = []
     while (page.body["@odata.nextLink"] !== undefined) {
@@ -144,7 +162,11 @@ describe("ad hoc calls", () => {
     expect(seen.sort()).toEqual(["late-rec", REC].sort())
     const deltaLink = page.body["@odata.deltaLink"] as string
     expect(deltaLink).toContain("$deltatoken=")
-    emu.addAdhocRecording(CALL2, { id: "new-rec", createdDateTime: "2024-04-11T00:00:00Z", content: { bytes: 3, seed: 4 } })
+    emu.addAdhocRecording(CALL2, {
+      id: "new-rec",
+      createdDateTime: "2024-04-11T00:00:00Z",
+      content: { bytes: 3, seed: 4 }
+    })
     const replay = await getJson(emu, deltaLink)
     expect(replay.body.value.map((r: { id: string }) => r.id)).toEqual(["new-rec"])
     expect(emu.counters().byRoute.getAllAdhocRecordingsDelta).toBe(2)
@@ -171,7 +193,10 @@ describe("ad hoc calls", () => {
     expect(res.status).toBe(201)
     const bad = await fetch(`${emu.origin}/_emulator/recordings`, {
       method: "POST",
-      body: JSON.stringify({ adhocCallId: "no-such-call", recording: { id: "x", createdDateTime: "2024-05-01T00:00:00Z", content: { bytes: 1 } } })
+      body: JSON.stringify({
+        adhocCallId: "no-such-call",
+        recording: { id: "x", createdDateTime: "2024-05-01T00:00:00Z", content: { bytes: 1 } }
+      })
     })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/no ad hoc call/)
@@ -181,9 +206,19 @@ describe("ad hoc calls", () => {
 
     const cases: Array<[TenantFixture, RegExp]> = [
       [{ ...fixture(), adhocCalls: [{ id: "x", userId: "nobody" }] }, /userId "nobody" is not in users/],
-      [{ ...fixture(), adhocCalls: [{ id: "x", userId: USER }, { id: "x", userId: USER }] }, /duplicate ad hoc call id/],
       [
-        { ...fixture(), adhocCalls: [{ id: "x", userId: USER, recordings: [{ id: "meeting-rec", createdDateTime: "2024-01-01T00:00:00Z", content: { bytes: 1 } }] }] },
+        { ...fixture(), adhocCalls: [{ id: "x", userId: USER }, { id: "x", userId: USER }] },
+        /duplicate ad hoc call id/
+      ],
+      [
+        {
+          ...fixture(),
+          adhocCalls: [{
+            id: "x",
+            userId: USER,
+            recordings: [{ id: "meeting-rec", createdDateTime: "2024-01-01T00:00:00Z", content: { bytes: 1 } }]
+          }]
+        },
         /duplicate artifact id "meeting-rec"/
       ]
     ]
@@ -203,7 +238,12 @@ describe("content not ready yet", () => {
       id: "m",
       organizerId: USER,
       recordings: [
-        { id: "r-count", createdDateTime: "2024-03-01T10:00:00Z", content: { bytes: 64, seed: 5 }, notReady: { requests: 2 } },
+        {
+          id: "r-count",
+          createdDateTime: "2024-03-01T10:00:00Z",
+          content: { bytes: 64, seed: 5 },
+          notReady: { requests: 2 }
+        },
         { id: "r-until", createdDateTime: "2024-03-01T10:00:00Z", content: { bytes: 64, seed: 6 }, notReady: { until } }
       ],
       transcripts: [{
@@ -214,7 +254,16 @@ describe("content not ready yet", () => {
         notReady: { requests: 1 }
       }]
     }],
-    adhocCalls: [{ id: "call", userId: USER, recordings: [{ id: "a-count", createdDateTime: "2024-03-01T10:00:00Z", content: { bytes: 8, seed: 7 }, notReady: { requests: 1 } }] }]
+    adhocCalls: [{
+      id: "call",
+      userId: USER,
+      recordings: [{
+        id: "a-count",
+        createdDateTime: "2024-03-01T10:00:00Z",
+        content: { bytes: 8, seed: 7 },
+        notReady: { requests: 1 }
+      }]
+    }]
   })
 
   it("answers 404 NotFound for the first N content requests or until a time, while the artifact is listed", async () => {

@@ -30,7 +30,11 @@ const spawnEmulator = (args: ReadonlyArray<string>) => {
     // ready once stdout has its lines and stderr its summary (they arrive on separate pipes)
     const check = () => {
       if (stdout.includes("GRAPH_ACCESS_TOKEN=") && stdout.endsWith("\n") && stderr.includes("stop with")) {
-        resolve(Object.fromEntries(stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])))
+        resolve(
+          Object.fromEntries(
+            stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])
+          )
+        )
       }
     }
     child.stdout.on("data", (d) => {
@@ -66,7 +70,13 @@ describe("meeting-artifacts emulator", () => {
   })
 
   it("generates a tenant with --generate, prints the token endpoint settings, stops on SIGINT", async () => {
-    const emu = spawnEmulator(["--generate", "organizers=2,meetings=2,seed=9", "--faults", "throttled", "--token-endpoint"])
+    const emu = spawnEmulator([
+      "--generate",
+      "organizers=2,meetings=2,seed=9",
+      "--faults",
+      "throttled",
+      "--token-endpoint"
+    ])
     const env = await emu.ready
     expect(Object.keys(env)).toEqual([
       "GRAPH_BASE_URL",
@@ -94,11 +104,15 @@ describe("meeting-artifacts emulator", () => {
     expect(env.GRAPH_BASE_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0$/)
     const ca = NodeFs.readFileSync(env.NODE_EXTRA_CA_CERTS!)
     const body = await new Promise<string>((resolve, reject) => {
-      NodeHttps.get(`${env.GRAPH_BASE_URL}/me`, { ca, headers: { authorization: `Bearer ${env.GRAPH_ACCESS_TOKEN}` } }, (res) => {
-        let text = ""
-        res.on("data", (d) => (text += d))
-        res.on("end", () => resolve(text))
-      }).on("error", reject)
+      NodeHttps.get(
+        `${env.GRAPH_BASE_URL}/me`,
+        { ca, headers: { authorization: `Bearer ${env.GRAPH_ACCESS_TOKEN}` } },
+        (res) => {
+          let text = ""
+          res.on("data", (d) => (text += d))
+          res.on("end", () => resolve(text))
+        }
+      ).on("error", reject)
     })
     expect(JSON.parse(body)["@odata.context"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/\$metadata#users/)
     emu.child.kill("SIGTERM")

@@ -26,7 +26,10 @@ const retryAfterMs = (value: string | null) => {
 const robustFetch = async (emu: RunningEmulator, url: string, headers: Record<string, string> = {}) => {
   for (let attempt = 0; attempt < 25; attempt++) {
     try {
-      let res = await fetch(url, { headers: { authorization: `Bearer ${emu.accessToken}`, ...headers }, redirect: "manual" })
+      let res = await fetch(url, {
+        headers: { authorization: `Bearer ${emu.accessToken}`, ...headers },
+        redirect: "manual"
+      })
       if (res.status === 302) res = await fetch(res.headers.get("location")!, { headers, redirect: "manual" })
       if ([429, 500, 502, 503, 504].includes(res.status)) {
         await res.arrayBuffer()
@@ -92,7 +95,10 @@ describe("fault injection", () => {
     expect(listed.Recordings.map((r) => r.id).sort()).toEqual([...recordings.keys()].sort())
     expect(listed.Transcripts.map((t) => t.id).sort()).toEqual([...transcripts.keys()].sort())
     for (const r of listed.Recordings) {
-      const res = await robustFetch(emu, `${emu.baseUrl}/users/${org}/onlineMeetings/${enc(r.meetingId)}/recordings/${enc(r.id)}/content`)
+      const res = await robustFetch(
+        emu,
+        `${emu.baseUrl}/users/${org}/onlineMeetings/${enc(r.meetingId)}/recordings/${enc(r.id)}/content`
+      )
       const spec = recordings.get(r.id)!.content as { bytes: number; seed: number }
       expect(res.status).toBe(200)
       expect(sha(res.body)).toBe(sha(generatedBytes(spec.seed, spec.bytes)))
@@ -100,7 +106,9 @@ describe("fault injection", () => {
     for (const t of listed.Transcripts) {
       const res = await robustFetch(
         emu,
-        `${emu.baseUrl}/users/${org}/onlineMeetings/${enc(t.meetingId)}/transcripts/${enc(t.id)}/content?$format=text/vtt`,
+        `${emu.baseUrl}/users/${org}/onlineMeetings/${enc(t.meetingId)}/transcripts/${
+          enc(t.id)
+        }/content?$format=text/vtt`,
         { accept: "text/vtt" }
       )
       expect(res.status).toBe(200)
@@ -112,13 +120,18 @@ describe("fault injection", () => {
     expect(kinds.length).toBeGreaterThanOrEqual(5)
     expect(c.faults.malformedJson).toBe(1)
     expect(c.secondOrigin.withCredentials).toBe(0)
-    for (const id of [...recordings.keys(), ...transcripts.keys()]) expect(c.contentRequests[id]).toBeGreaterThanOrEqual(1)
+    for (const id of [...recordings.keys(), ...transcripts.keys()]) {
+      expect(c.contentRequests[id]).toBeGreaterThanOrEqual(1)
+    }
   })
 
   it("is deterministic from the seed", async () => {
     const config: FaultConfig = {
       seed: 99,
-      rules: [{ fault: "429-seconds", probability: 0.3 }, { fault: "500", probability: 0.2 }, { fault: "emptyPage", probability: 0.3 }],
+      rules: [{ fault: "429-seconds", probability: 0.3 }, { fault: "500", probability: 0.2 }, {
+        fault: "emptyPage",
+        probability: 0.3
+      }],
       maxFaultsPerRequest: 5
     }
     const run = async () => {
@@ -126,7 +139,10 @@ describe("fault injection", () => {
       const statuses: Array<number> = []
       const org = e.fixture.users[0]!.id
       for (let i = 0; i < 30; i++) {
-        const res = await get(e, `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')?i=${i % 7}`)
+        const res = await get(
+          e,
+          `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')?i=${i % 7}`
+        )
         statuses.push(res.status * 10 + (res.status === 200 && ((await res.json()) as any).value.length === 0 ? 1 : 0))
       }
       await e.close()
@@ -163,7 +179,9 @@ describe("fault injection", () => {
     expect(c.contentRequests[r.id]).toBe(1)
     // transcript content redirects too, keeping its content type
     const t = m.transcripts![0]!
-    const tr = await get(emu, `/users/${m.organizerId}/onlineMeetings/${enc(m.id)}/transcripts/${enc(t.id)}/content`, { headers: { accept: "text/vtt" } })
+    const tr = await get(emu, `/users/${m.organizerId}/onlineMeetings/${enc(m.id)}/transcripts/${enc(t.id)}/content`, {
+      headers: { accept: "text/vtt" }
+    })
     expect(tr.status).toBe(302)
     const followed = await fetch(tr.headers.get("location")!)
     expect(followed.headers.get("content-type")).toBe("text/vtt")
@@ -172,7 +190,13 @@ describe("fault injection", () => {
 
   it("resets the connection in the middle of a content body, once per request", async () => {
     emu = await startEmulator({
-      generate: { organizers: 1, meetingsPerOrganizer: 1, seed: 1, mix: { recordingOnly: 1 }, recordingBytes: 2_000_000 },
+      generate: {
+        organizers: 1,
+        meetingsPerOrganizer: 1,
+        seed: 1,
+        mix: { recordingOnly: 1 },
+        recordingBytes: 2_000_000
+      },
       faults: { rules: [{ fault: "reset", probability: 1 }], maxFaultsPerRequest: 1 }
     })
     const m = emu.fixture.meetings[0]!
@@ -241,7 +265,8 @@ describe("fault injection", () => {
     expect((await get(emu, `${base}/recordings/${enc(m.recordings![0]!.id)}`)).status).toBe(200)
     // retrying each succeeds (transient)
     for (const u of [`${base}/recordings`, `${base}/transcripts`, base]) expect((await get(emu, u)).status).toBe(200)
-    expect((await get(emu, `${base}/transcripts/${enc(t.id)}/content`, { headers: { accept: "text/vtt" } })).status).toBe(200)
+    expect((await get(emu, `${base}/transcripts/${enc(t.id)}/content`, { headers: { accept: "text/vtt" } })).status)
+      .toBe(200)
     expect(emu.counters().throttled).toBe(3)
   })
 
@@ -271,16 +296,25 @@ describe("fault injection", () => {
 
   it("enforces a concurrency ceiling (content bodies in flight count)", async () => {
     emu = await startEmulator({
-      generate: { organizers: 1, meetingsPerOrganizer: 1, seed: 1, mix: { recordingOnly: 1 }, recordingBytes: 64_000_000 },
+      generate: {
+        organizers: 1,
+        meetingsPerOrganizer: 1,
+        seed: 1,
+        mix: { recordingOnly: 1 },
+        recordingBytes: 64_000_000
+      },
       faults: { maxConcurrency: 1 }
     })
     const m = emu.fixture.meetings[0]!
     const r = m.recordings![0]!
     const controller = new AbortController()
-    const slow = await fetch(`${emu.baseUrl}/users/${m.organizerId}/onlineMeetings/${enc(m.id)}/recordings/${enc(r.id)}/content`, {
-      headers: { authorization: `Bearer ${emu.accessToken}` },
-      signal: controller.signal
-    })
+    const slow = await fetch(
+      `${emu.baseUrl}/users/${m.organizerId}/onlineMeetings/${enc(m.id)}/recordings/${enc(r.id)}/content`,
+      {
+        headers: { authorization: `Bearer ${emu.accessToken}` },
+        signal: controller.signal
+      }
+    )
     expect(slow.status).toBe(200)
     const second = await get(emu, `/users/${m.organizerId}/onlineMeetings/${enc(m.id)}`)
     expect(second.status).toBe(429)
@@ -300,10 +334,17 @@ describe("fault injection", () => {
       faults: { rules: [{ fault: "deltaDuplicates", probability: 1 }], maxFaultsPerRequest: 1 }
     })
     const org = emu.fixture.users[0]!.id
-    const first = await robustJson(emu, `${emu.baseUrl}/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')/delta?$top=100`)
+    const first = await robustJson(
+      emu,
+      `${emu.baseUrl}/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')/delta?$top=100`
+    )
     const seen = first.body.value.map((r: any) => r.id)
     expect(seen).toHaveLength(4)
-    emu.addRecording(emu.fixture.meetings[0]!.id, { id: "new=", createdDateTime: "2024-02-01T00:00:00Z", content: { bytes: 1 } })
+    emu.addRecording(emu.fixture.meetings[0]!.id, {
+      id: "new=",
+      createdDateTime: "2024-02-01T00:00:00Z",
+      content: { bytes: 1 }
+    })
     const replay = await robustJson(emu, first.body["@odata.deltaLink"])
     const ids = replay.body.value.map((r: any) => r.id)
     expect(ids).toContain("new=")
@@ -321,7 +362,10 @@ describe("fault injection", () => {
     expect((await get(emu, url)).status).toBe(200)
     emu.setFaults({ rules: [{ fault: "504", probability: 1 }], maxFaultsPerRequest: 1 })
     expect((await get(emu, url)).status).toBe(504)
-    const put = await fetch(`${emu.origin}/_emulator/faults`, { method: "PUT", body: JSON.stringify({ rules: [{ fault: "502", probability: 1 }] }) })
+    const put = await fetch(`${emu.origin}/_emulator/faults`, {
+      method: "PUT",
+      body: JSON.stringify({ rules: [{ fault: "502", probability: 1 }] })
+    })
     expect(put.status).toBe(201)
     expect((await get(emu, url)).status).toBe(502)
     const unknown = await fetch(`${emu.origin}/_emulator/faults`, { method: "PUT", body: JSON.stringify("nasty") })

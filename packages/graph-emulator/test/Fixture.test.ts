@@ -18,10 +18,20 @@ describe("fixtures", () => {
     const dir = tmp()
     const cases: Array<[unknown, RegExp]> = [
       [{ ...base, meetings: [{ id: "m1", organizerId: "nobody" }] }, /organizerId "nobody" is not in users/],
-      [{ ...base, meetings: [{ id: "m1", organizerId: "u1" }, { id: "m1", organizerId: "u1" }] }, /duplicate meeting id/],
+      [
+        { ...base, meetings: [{ id: "m1", organizerId: "u1" }, { id: "m1", organizerId: "u1" }] },
+        /duplicate meeting id/
+      ],
       [{ tenantId: "t" }, /invalid tenant fixture/],
       [
-        { ...base, meetings: [{ id: "m1", organizerId: "u1", recordings: [{ id: "r", createdDateTime: "2024-01-01T00:00:00Z", content: { file: "missing.mp4" } }] }] },
+        {
+          ...base,
+          meetings: [{
+            id: "m1",
+            organizerId: "u1",
+            recordings: [{ id: "r", createdDateTime: "2024-01-01T00:00:00Z", content: { file: "missing.mp4" } }]
+          }]
+        },
         /content file not found/
       ]
     ]
@@ -50,7 +60,12 @@ describe("fixtures", () => {
         id: "m1",
         organizerId: "u1",
         recordings: [
-          { id: "a/1+", createdDateTime: "2024-01-01T00:00:00Z", content: { file: "media/a.mp4" }, contentType: "video/mp4" },
+          {
+            id: "a/1+",
+            createdDateTime: "2024-01-01T00:00:00Z",
+            content: { file: "media/a.mp4" },
+            contentType: "video/mp4"
+          },
           { id: "empty=", createdDateTime: "2024-01-01T01:00:00Z", content: { bytes: 0, seed: 1 } }
         ],
         transcripts: [{ id: "t1", createdDateTime: "2024-01-01T00:00:00Z", content: { file: "media/t.vtt" } }]
@@ -61,7 +76,9 @@ describe("fixtures", () => {
     try {
       const file = await get(emu, `/users/u1/onlineMeetings/m1/recordings/${enc("a/1+")}/content`)
       expect(Buffer.from(await file.arrayBuffer()).equals(video)).toBe(true)
-      const range = await get(emu, `/users/u1/onlineMeetings/m1/recordings/${enc("a/1+")}/content`, { headers: { range: "bytes=-1000" } })
+      const range = await get(emu, `/users/u1/onlineMeetings/m1/recordings/${enc("a/1+")}/content`, {
+        headers: { range: "bytes=-1000" }
+      })
       expect(range.status).toBe(206)
       expect(Buffer.from(await range.arrayBuffer()).equals(video.subarray(video.length - 1000))).toBe(true)
       const empty = await get(emu, `/users/u1/onlineMeetings/m1/recordings/${enc("empty=")}/content`)
@@ -88,15 +105,29 @@ describe("fixtures", () => {
     const emu = await startEmulator({ fixture: base })
     try {
       emu.addMeeting({ id: "m2", organizerId: "u1", subject: "later" })
-      emu.addTranscript("m2", { id: "t2", createdDateTime: "2024-01-02T00:00:00.0000000Z", content: { text: "WEBVTT\n\n" } })
+      emu.addTranscript("m2", {
+        id: "t2",
+        createdDateTime: "2024-01-02T00:00:00.0000000Z",
+        content: { text: "WEBVTT\n\n" }
+      })
       const list = await get(emu, `/users/u1/onlineMeetings/m2/transcripts`)
       expect(((await list.json()) as any).value.map((t: any) => t.id)).toEqual(["t2"])
-      expect(() => emu.addTranscript("m2", { id: "t2", createdDateTime: "2024-01-02T00:00:00Z", content: { text: "" } })).toThrow(EmulatorError)
-      expect(() => emu.addRecording("nope", { id: "r9", createdDateTime: "2024-01-02T00:00:00Z", content: { bytes: 1 } })).toThrow(/no meeting/)
-      const admin = await fetch(`${emu.origin}/_emulator/meetings`, { method: "POST", body: JSON.stringify({ id: "m3", organizerId: "u1" }) })
+      expect(() =>
+        emu.addTranscript("m2", { id: "t2", createdDateTime: "2024-01-02T00:00:00Z", content: { text: "" } })
+      ).toThrow(EmulatorError)
+      expect(() =>
+        emu.addRecording("nope", { id: "r9", createdDateTime: "2024-01-02T00:00:00Z", content: { bytes: 1 } })
+      ).toThrow(/no meeting/)
+      const admin = await fetch(`${emu.origin}/_emulator/meetings`, {
+        method: "POST",
+        body: JSON.stringify({ id: "m3", organizerId: "u1" })
+      })
       expect(admin.status).toBe(201)
       expect((await get(emu, `/users/u1/onlineMeetings/m3`)).status).toBe(200)
-      const bad = await fetch(`${emu.origin}/_emulator/transcripts`, { method: "POST", body: JSON.stringify({ meetingId: "m3", transcript: { id: 5 } }) })
+      const bad = await fetch(`${emu.origin}/_emulator/transcripts`, {
+        method: "POST",
+        body: JSON.stringify({ meetingId: "m3", transcript: { id: 5 } })
+      })
       expect(bad.status).toBe(400)
     } finally {
       await emu.close()

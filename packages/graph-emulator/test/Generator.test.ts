@@ -24,7 +24,9 @@ describe("generateTenant", () => {
       if (t === 0) return "recordingOnly"
       return m.recordings![0]!.contentCorrelationId === undefined ? "legacy" : "paired"
     })
-    for (const k of ["paired", "restarted", "transcriptOnly", "recordingOnly", "legacy", "empty"]) expect(kinds).toContain(k)
+    for (const k of ["paired", "restarted", "transcriptOnly", "recordingOnly", "legacy", "empty"]) {
+      expect(kinds).toContain(k)
+    }
     // paired sessions share their contentCorrelationId, in both the GUID and the GUID-n form
     const corr = recordings.map((r) => r.contentCorrelationId).filter((c): c is string => typeof c === "string")
     expect(corr.some((c) => /^[0-9a-f-]{36}$/.test(c))).toBe(true)
@@ -55,11 +57,23 @@ describe("generateTenant", () => {
     expect(transcripts.some((t) => /\/\d+-1\n/.test((t.content as { text: string }).text))).toBe(true)
     const meta = (transcripts[0]!.metadataContent as { text: string }).text
     const firstPayload = meta.split("\n").find((l) => l.startsWith("{"))!
-    expect(Object.keys(JSON.parse(firstPayload))).toEqual(["startDateTime", "endDateTime", "speakerName", "spokenText", "spokenLanguage"])
+    expect(Object.keys(JSON.parse(firstPayload))).toEqual([
+      "startDateTime",
+      "endDateTime",
+      "speakerName",
+      "spokenText",
+      "spokenLanguage"
+    ])
   })
 
   it("honours a given mix and a fixed recording size", () => {
-    const only = generateTenant({ organizers: 1, meetingsPerOrganizer: 10, seed: 1, mix: { recordingOnly: 1 }, recordingBytes: 1234 })
+    const only = generateTenant({
+      organizers: 1,
+      meetingsPerOrganizer: 10,
+      seed: 1,
+      mix: { recordingOnly: 1 },
+      recordingBytes: 1234
+    })
     expect(only.meetings.every((m) => m.recordings?.length === 1 && (m.transcripts?.length ?? 0) === 0)).toBe(true)
     expect(only.meetings.every((m) => (m.recordings![0]!.content as { bytes: number }).bytes === 1234)).toBe(true)
   })
@@ -73,7 +87,10 @@ describe("parseGenerateSpec", () => {
       seed: 9,
       recordingBytes: [100, 200]
     })
-    expect(parseGenerateSpec(`{"organizers":2,"meetingsPerOrganizer":1}`)).toEqual({ organizers: 2, meetingsPerOrganizer: 1 })
+    expect(parseGenerateSpec(`{"organizers":2,"meetingsPerOrganizer":1}`)).toEqual({
+      organizers: 2,
+      meetingsPerOrganizer: 1
+    })
   })
 
   it("rejects unknown keys and bad numbers with a clear message", () => {

@@ -46,13 +46,19 @@ describe("doc payloads", () => {
       expect(status).toBe(200)
       expect(asGraph(emu, body)).toEqual(docJson("doc-example-3-list-recordings-filter-contentCorrelationId.json"))
     }
-    const none = await getJson(emu, `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings?$filter=contentCorrelationId eq 'nope'`)
+    const none = await getJson(
+      emu,
+      `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings?$filter=contentCorrelationId eq 'nope'`
+    )
     expect(none.body.value).toEqual([])
     expect(none.body["@odata.count"]).toBe(0)
   })
 
   it("serves timestamps exactly as written and ids with / + = percent-encoded in paths", async () => {
-    const { body, status } = await getJson(emu, `/users/${ORGANIZER3}/onlineMeetings/${enc(MEETING3)}/transcripts/${enc(TRANSCRIPT3)}`)
+    const { body, status } = await getJson(
+      emu,
+      `/users/${ORGANIZER3}/onlineMeetings/${enc(MEETING3)}/transcripts/${enc(TRANSCRIPT3)}`
+    )
     expect(status).toBe(200)
     expect(body.id).toBe(TRANSCRIPT3)
     expect(body.createdDateTime).toBe("2024-07-12T11:38:20.4413199Z")
@@ -64,11 +70,15 @@ describe("doc payloads", () => {
   })
 
   it("sets request-id on every response and echoes client-request-id", async () => {
-    const res = await get(emu, `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}`, { headers: { "client-request-id": "abc-123" } })
+    const res = await get(emu, `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}`, {
+      headers: { "client-request-id": "abc-123" }
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get("client-request-id")).toBe("abc-123")
     expect(res.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/)
-    const err = await get(emu, `/users/${ORGANIZER3}/onlineMeetings/nope`, { headers: { "client-request-id": "def-456" } })
+    const err = await get(emu, `/users/${ORGANIZER3}/onlineMeetings/nope`, {
+      headers: { "client-request-id": "def-456" }
+    })
     expect(err.status).toBe(404)
     const body = (await err.json()) as any
     expect(body.error.code).toBe("NotFound")
@@ -107,13 +117,18 @@ describe("doc payloads", () => {
     const badFormat = await get(emu, `${path}?$format=application/pdf`, { headers: { accept: "text/vtt" } })
     expect(badFormat.status).toBe(400)
     expect(((await badFormat.json()) as any).error.message).toBe("Invalid format 'application/pdf'")
-    const meta = await get(emu, `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/transcripts/${enc(TRANSCRIPT3)}/metadataContent`)
+    const meta = await get(
+      emu,
+      `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/transcripts/${enc(TRANSCRIPT3)}/metadataContent`
+    )
     expect(meta.status).toBe(200)
     expect(await meta.text()).toContain("\"speakerName\":\"Okonkwo, Adaeze\"")
   })
 
   it("streams recording content byte-exact with Content-Length and honours Range with 206", async () => {
-    const rec = `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings/${enc(emu.fixture.meetings[0]!.recordings![0]!.id)}/content`
+    const rec = `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings/${
+      enc(emu.fixture.meetings[0]!.recordings![0]!.id)
+    }/content`
     const full = await get(emu, rec)
     expect(full.status).toBe(200)
     expect(full.headers.get("content-type")).toBe("video/mp4")
@@ -131,7 +146,10 @@ describe("doc payloads", () => {
   })
 
   it("answers unknown $select properties and bad $top with 400, and applies $select", async () => {
-    const sel = await getJson(emu, `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings?$select=callId,contentCorrelationId`)
+    const sel = await getJson(
+      emu,
+      `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}/recordings?$select=callId,contentCorrelationId`
+    )
     expect(sel.status).toBe(200)
     expect(Object.keys(sel.body.value[0]).sort()).toEqual(["callId", "contentCorrelationId", "id"])
     expect(sel.body["@microsoft.graph.tips"]).toBeUndefined()
@@ -151,7 +169,9 @@ describe("auth", () => {
     const other = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 1 } })
     try {
       const path = `/users/${ORGANIZER3}/onlineMeetings/${MEETING3}`
-      for (const token of [null, "garbage", emu.issueToken({ ttlSeconds: -5 }), other.accessToken, `${emu.accessToken}x`]) {
+      for (
+        const token of [null, "garbage", emu.issueToken({ ttlSeconds: -5 }), other.accessToken, `${emu.accessToken}x`]
+      ) {
         const res = await get(emu, path, { token })
         expect(res.status).toBe(401)
         expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /)
@@ -198,7 +218,8 @@ describe("organizer-wide listing and paging", () => {
 
   it("pages getAllRecordings / getAllTranscripts with opaque skip tokens, raw or percent-encoded", async () => {
     const org = organizer()
-    const call = `getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z,endDateTime=2024-12-31T00:00:00Z)`
+    const call =
+      `getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z,endDateTime=2024-12-31T00:00:00Z)`
     const raw = await walk(`/users/${org}/onlineMeetings/${call}`)
     expect(raw.ids).toEqual(expectedIds("recordings", org))
     expect(raw.pages).toBeGreaterThan(2)
@@ -207,14 +228,22 @@ describe("organizer-wide listing and paging", () => {
     const tr = await walk(`/users/${org}/onlineMeetings/${call.replace("getAllRecordings", "getAllTranscripts")}`)
     expect(tr.ids).toEqual(expectedIds("transcripts", org))
     // the window excludes everything
-    const empty = await walk(`/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2020-01-01T00:00:00Z,endDateTime=2020-02-01T00:00:00Z)`)
+    const empty = await walk(
+      `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2020-01-01T00:00:00Z,endDateTime=2020-02-01T00:00:00Z)`
+    )
     expect(empty.ids).toEqual([])
   })
 
   it("rejects getAllRecordings without an organizer, with SDK alias parameters, and tampered skip tokens", async () => {
     const org = organizer()
-    expect((await get(emu, `/users/${org}/onlineMeetings/getAllRecordings(startDateTime=2024-01-01T00:00:00Z)`)).status).toBe(400)
-    expect((await get(emu, `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId=@meetingOrganizerUserId)?@meetingOrganizerUserId='${org}'`)).status).toBe(400)
+    expect((await get(emu, `/users/${org}/onlineMeetings/getAllRecordings(startDateTime=2024-01-01T00:00:00Z)`)).status)
+      .toBe(400)
+    expect(
+      (await get(
+        emu,
+        `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId=@meetingOrganizerUserId)?@meetingOrganizerUserId='${org}'`
+      )).status
+    ).toBe(400)
     const first = await getJson(emu, `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')`)
     const next = new URL(first.body["@odata.nextLink"])
     const token = next.searchParams.get("$skiptoken")!
@@ -224,14 +253,18 @@ describe("organizer-wide listing and paging", () => {
 
   it("honours $top as page size on lists", async () => {
     const org = organizer()
-    const r = await getJson(emu, `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')?$top=5`)
+    const r = await getJson(
+      emu,
+      `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}')?$top=5`
+    )
     expect(r.body.value.length).toBe(5)
     expect(r.body["@odata.nextLink"]).toContain("$top=5")
   })
 
   it("delta: nextLink pages then a deltaLink; replaying it returns only artifacts added since", async () => {
     const org = organizer()
-    const url = `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z)/delta`
+    const url =
+      `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z)/delta`
     const first = await walk(url)
     expect(first.ids).toEqual(expectedIds("recordings", org))
     const deltaLink = first.last["@odata.deltaLink"] as string
@@ -262,7 +295,10 @@ describe("organizer-wide listing and paging", () => {
     expect(again.ids).toEqual([])
     const dup = await fetch(`${emu.origin}/_emulator/recordings`, {
       method: "POST",
-      body: JSON.stringify({ meetingId: meeting.id, recording: { id: "added/by+admin==", createdDateTime: "2024-02-02T10:00:00Z", content: { bytes: 5 } } })
+      body: JSON.stringify({
+        meetingId: meeting.id,
+        recording: { id: "added/by+admin==", createdDateTime: "2024-02-02T10:00:00Z", content: { bytes: 5 } }
+      })
     })
     expect(dup.status).toBe(400)
   })

@@ -46,7 +46,9 @@ describe("@microsoft/microsoft-graph-client", () => {
     const expected = emu.fixture.meetings.flatMap((m) => (m.recordings ?? []).map((r) => r.id))
     expect(expected.length).toBeGreaterThan(6)
     const client = clientFor(emu)
-    const first = await client.api(`/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z,endDateTime=2025-01-01T00:00:00Z)`).get()
+    const first = await client.api(
+      `/users/${org}/onlineMeetings/getAllRecordings(meetingOrganizerUserId='${org}',startDateTime=2024-01-01T00:00:00Z,endDateTime=2025-01-01T00:00:00Z)`
+    ).get()
     expect(first.value).toEqual([])
     expect(first["@odata.nextLink"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\//)
     const seen: Array<string> = []
@@ -62,7 +64,13 @@ describe("@microsoft/microsoft-graph-client", () => {
 
   it("RetryHandler gets through the throttled profile and getStream returns content byte-exact", async () => {
     emu = await startEmulator({
-      generate: { organizers: 1, meetingsPerOrganizer: 6, seed: 5, recordingBytes: [100_000, 300_000], mix: { paired: 1 } },
+      generate: {
+        organizers: 1,
+        meetingsPerOrganizer: 6,
+        seed: 5,
+        recordingBytes: [100_000, 300_000],
+        mix: { paired: 1 }
+      },
       tls: ca,
       faults: "throttled",
       seed: 3
@@ -77,7 +85,11 @@ describe("@microsoft/microsoft-graph-client", () => {
       expect(page.value.map((r: { id: string }) => r.id)).toEqual((meeting.recordings ?? []).map((r) => r.id))
       for (const r of meeting.recordings ?? []) {
         const stream = await client
-          .api(`/users/${org}/onlineMeetings/${encodeURIComponent(meeting.id)}/recordings/${encodeURIComponent(r.id)}/content`)
+          .api(
+            `/users/${org}/onlineMeetings/${encodeURIComponent(meeting.id)}/recordings/${
+              encodeURIComponent(r.id)
+            }/content`
+          )
           .middlewareOptions([retry])
           .getStream()
         const bytes = await readAll(stream)
@@ -90,6 +102,8 @@ describe("@microsoft/microsoft-graph-client", () => {
     // the profile did throttle, and every throttled request was retried to success
     expect(counters.throttled).toBeGreaterThan(0)
     expect(counters.faults["429-seconds"] ?? 0).toBeGreaterThan(0)
-    expect(Object.keys(counters.contentRequests).length).toBe(emu.fixture.meetings.flatMap((m) => m.recordings ?? []).length)
+    expect(Object.keys(counters.contentRequests).length).toBe(
+      emu.fixture.meetings.flatMap((m) => m.recordings ?? []).length
+    )
   })
 })

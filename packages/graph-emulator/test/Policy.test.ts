@@ -45,13 +45,18 @@ describe("tenant policy", () => {
   })
 
   it("403 GraphAccessToTranscriptsDisabled on every transcript route, recordings unaffected", async () => {
-    const put = await fetch(`${emu.origin}/_emulator/policy`, { method: "PUT", body: JSON.stringify({ transcriptsDisabled: true }) })
+    const put = await fetch(`${emu.origin}/_emulator/policy`, {
+      method: "PUT",
+      body: JSON.stringify({ transcriptsDisabled: true })
+    })
     expect(put.status).toBe(201)
-    for (const path of [
-      `/users/u1/onlineMeetings/m1/transcripts`,
-      `/users/u1/onlineMeetings/m1/transcripts/t1/content?$format=text/vtt`,
-      `/users/u1/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='u1')`
-    ]) {
+    for (
+      const path of [
+        `/users/u1/onlineMeetings/m1/transcripts`,
+        `/users/u1/onlineMeetings/m1/transcripts/t1/content?$format=text/vtt`,
+        `/users/u1/onlineMeetings/getAllTranscripts(meetingOrganizerUserId='u1')`
+      ]
+    ) {
       const r = await getJson(emu, path)
       expect(r.status).toBe(403)
       expect(r.body.error.innerError.code).toBe("GraphAccessToTranscriptsDisabled")
@@ -64,9 +69,11 @@ describe("tenant policy", () => {
     emu.resetCounters()
     emu.setPolicy({ meteredQuotaMinutes: 100 })
     const rec = `/users/u1/onlineMeetings/m1/recordings/${enc("r1")}/content`
-    expect((await fetch(`${emu.baseUrl}${rec}`, { headers: { authorization: `Bearer ${emu.accessToken}` } })).status).toBe(200)
+    expect((await fetch(`${emu.baseUrl}${rec}`, { headers: { authorization: `Bearer ${emu.accessToken}` } })).status)
+      .toBe(200)
     expect(emu.counters().meteredMinutes).toBe(45)
-    expect((await fetch(`${emu.baseUrl}${rec}`, { headers: { authorization: `Bearer ${emu.accessToken}` } })).status).toBe(200)
+    expect((await fetch(`${emu.baseUrl}${rec}`, { headers: { authorization: `Bearer ${emu.accessToken}` } })).status)
+      .toBe(200)
     expect(emu.counters().meteredMinutes).toBe(90)
     const over = await getJson(emu, rec)
     expect(over.status).toBe(402)

@@ -93,7 +93,9 @@ describe("content ranges and byte counters", () => {
     expect(first.done).toBe(false)
     await reader.cancel()
     // Wait for the emulator to see the close (a condition, bounded), not for a fixed time.
-    for (let i = 0; i < 1000 && emu.counters().contentAborted[id] === undefined; i++) await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 1000 && emu.counters().contentAborted[id] === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
     expect(emu.counters().contentAborted[id]).toBe(1)
     const served = emu.counters().contentBytesById[id] ?? 0
     expect(served).toBeGreaterThan(0)

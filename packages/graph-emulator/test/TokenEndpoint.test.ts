@@ -34,20 +34,26 @@ describe("Entra-compatible token endpoint", () => {
     expect(token.token.split(".")).toHaveLength(3)
     expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now())
     const m = emu.fixture.meetings[0]!
-    const res = await get(emu, `/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}`, { token: token.token })
+    const res = await get(emu, `/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}`, {
+      token: token.token
+    })
     expect(res.status).toBe(200)
     // an app-only token has no /me
     expect((await get(emu, `/me/onlineMeetings/${encodeURIComponent(m.id)}`, { token: token.token })).status).toBe(400)
     expect(emu.counters().tokensIssued).toBeGreaterThanOrEqual(1)
     // the token expires after tokenTtlSeconds: then 401 InvalidAuthenticationToken
     await sleep(2100)
-    const expired = await get(emu, `/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}`, { token: token.token })
+    const expired = await get(emu, `/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}`, {
+      token: token.token
+    })
     expect(expired.status).toBe(401)
     expect(((await expired.json()) as any).error.code).toBe("InvalidAuthenticationToken")
   })
 
   it("rejects a wrong client secret like Entra does", async () => {
-    await expect(credential("wrong-secret").getToken("https://graph.microsoft.com/.default")).rejects.toThrow(/AADSTS7000215/)
+    await expect(credential("wrong-secret").getToken("https://graph.microsoft.com/.default")).rejects.toThrow(
+      /AADSTS7000215/
+    )
   })
 
   it("serves OIDC discovery for the tenant only", async () => {
@@ -55,7 +61,9 @@ describe("Entra-compatible token endpoint", () => {
     expect(ok.status).toBe(200)
     const doc = (await ok.json()) as any
     expect(doc.token_endpoint).toBe(`${emu.authority!.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`)
-    const other = await fetch(`${emu.authority!.authorityHost}/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration`)
+    const other = await fetch(
+      `${emu.authority!.authorityHost}/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration`
+    )
     expect(other.status).toBe(400)
   })
 })

@@ -32,7 +32,10 @@ describe("payload types", () => {
   it("served JSON carries only CallRecording / CallTranscript properties, with the right value types", async () => {
     const org = emu.fixture.users[0]!.id
     for (const kind of ["Recordings", "Transcripts"] as const) {
-      const { body } = await getJson(emu, `/users/${org}/onlineMeetings/getAll${kind}(meetingOrganizerUserId='${org}')?$top=100`)
+      const { body } = await getJson(
+        emu,
+        `/users/${org}/onlineMeetings/getAll${kind}(meetingOrganizerUserId='${org}')?$top=100`
+      )
       const keys: ReadonlyArray<string> = kind === "Recordings" ? callRecordingKeys : callTranscriptKeys
       expect(body.value.length).toBeGreaterThan(0)
       for (const item of body.value as Array<Record<string, unknown>>) {

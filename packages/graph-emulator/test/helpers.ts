@@ -15,7 +15,11 @@ export const MEETING1 =
 
 export const enc = encodeURIComponent
 
-export const get = (emu: RunningEmulator, url: string, init: { token?: string | null; headers?: Record<string, string> } = {}) => {
+export const get = (
+  emu: RunningEmulator,
+  url: string,
+  init: { token?: string | null; headers?: Record<string, string> } = {}
+) => {
   const headers: Record<string, string> = { ...init.headers }
   const token = init.token === undefined ? emu.accessToken : init.token
   if (token !== null) headers.authorization = `Bearer ${token}`

@@ -35,7 +35,10 @@ export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress"
 
 /** Publishes when a `Progress` service is provided; a no-op otherwise. */
 export const emit = (event: ProgressEvent): Effect.Effect<void> =>
-  Effect.flatMap(Effect.serviceOption(Progress), Option.match({
-    onNone: () => Effect.void,
-    onSome: (p) => p.publish(event)
-  }))
+  Effect.flatMap(
+    Effect.serviceOption(Progress),
+    Option.match({
+      onNone: () => Effect.void,
+      onSome: (p) => p.publish(event)
+    })
+  )

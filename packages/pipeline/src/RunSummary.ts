@@ -40,7 +40,12 @@ export interface RunSummary {
   /** Metered minutes fetched (or, in a dry run, that would be fetched). */
   readonly recordingMinutes: number
   readonly transcriptMinutes: number
-  readonly cost: { readonly recordings: number; readonly transcripts: number; readonly total: number; readonly currency: "USD" }
+  readonly cost: {
+    readonly recordings: number
+    readonly transcripts: number
+    readonly total: number
+    readonly currency: "USD"
+  }
   readonly failures: number
   readonly out: string
   readonly manifest: string

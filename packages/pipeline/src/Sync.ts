@@ -131,8 +131,20 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     )
 
     const ctx: RunContext = {
-      opts, runId, out, windowFrom, windowTo, graph, checkpoint, content, manifest, failures, recordSinks, staging,
-      downloadSlots, tally
+      opts,
+      runId,
+      out,
+      windowFrom,
+      windowTo,
+      graph,
+      checkpoint,
+      content,
+      manifest,
+      failures,
+      recordSinks,
+      staging,
+      downloadSlots,
+      tally
     }
     const recordFailure = makeRecordFailure(ctx)
     const { discoverTargeted, discoverWindow } = Discover.make(ctx)
@@ -198,9 +210,10 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         yield* checkpoint.setProgress(progressKey, { status: "running" }).pipe(Effect.mapError(sinkFatal))
         yield* Effect.forEach(sets, processSet, { concurrency: opts.concurrency, discard: true })
         yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
-        yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length }).pipe(
-          Effect.mapError(sinkFatal)
-        )
+        yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length })
+          .pipe(
+            Effect.mapError(sinkFatal)
+          )
       }).pipe(Effect.withSpan("sync.organizer", { attributes: { "sync.organizer_id": organizerId } })), {
       concurrency: ORGANIZER_CONCURRENCY,
       discard: true
@@ -208,8 +221,14 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     if (targeted) {
       for (const m of [...opts.meetingIds, ...opts.joinUrls]) {
         if (!found.has(m)) {
-          yield* recordFailure("meeting", m, opts.meetingIds.includes(m) ? m : null, null,
-            `no organizer given (${opts.organizers.join(", ")}) has this meeting`, null)
+          yield* recordFailure(
+            "meeting",
+            m,
+            opts.meetingIds.includes(m) ? m : null,
+            null,
+            `no organizer given (${opts.organizers.join(", ")}) has this meeting`,
+            null
+          )
         }
       }
     }
@@ -267,7 +286,9 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       yield* checkpoint.finishRun(runId, { status, counts: runCounts }).pipe(Effect.mapError(sinkFatal))
       const record = yield* checkpoint.getRun(runId).pipe(Effect.mapError(sinkFatal))
       if (Option.isSome(record)) {
-        yield* Effect.forEach(recordSinks, (s) => s.writeRun(record.value), { discard: true }).pipe(Effect.mapError(sinkFatal))
+        yield* Effect.forEach(recordSinks, (s) => s.writeRun(record.value), { discard: true }).pipe(
+          Effect.mapError(sinkFatal)
+        )
       }
     }
     yield* Effect.annotateCurrentSpan({

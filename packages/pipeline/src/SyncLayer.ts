@@ -67,7 +67,9 @@ const lockedCheckpointLayer = (
   )
 
 /** Every service `sync` needs, from options. */
-export const syncLayer = (options: SyncLayerOptions): Layer.Layer<SyncServices, SinkError | GraphError | RunLock.RunLockHeld> =>
+export const syncLayer = (
+  options: SyncLayerOptions
+): Layer.Layer<SyncServices, SinkError | GraphError | RunLock.RunLockHeld> =>
   Layer.mergeAll(
     FileSystemSink.layer(options.out),
     Manifest.layer(options.out, { flushOnClose: options.dryRun !== true }),

@@ -67,7 +67,11 @@ export const parseIsoDateTime = (text: string): string | null => {
   const hasTime = m[4] !== undefined
   const zone = m[8] === undefined || !hasTime ? "Z" : m[8]
   const fraction = m[7] === undefined ? "" : `.${m[7].slice(0, 3).padEnd(3, "0")}`
-  const normalizedZone = zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`
+  const normalizedZone = zone.toUpperCase() === "Z"
+    ? "Z"
+    : zone.includes(":")
+    ? zone
+    : `${zone.slice(0, 3)}:${zone.slice(3)}`
   const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${normalizedZone}`)
   if (!Number.isFinite(ms)) return null
   const iso = new Date(ms).toISOString()

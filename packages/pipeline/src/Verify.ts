@@ -81,7 +81,10 @@ export const noSyncRunning = (out: string): Effect.Effect<void, SinkError | RunL
  * Fails when the manifest cannot be read, and with `RunLockHeld` when a sync
  * was running on `out` before or after the check (the report would mix states).
  */
-export const verify = (out: string, options?: VerifyOptions): Effect.Effect<VerifyReport, SinkError | RunLock.RunLockHeld> =>
+export const verify = (
+  out: string,
+  options?: VerifyOptions
+): Effect.Effect<VerifyReport, SinkError | RunLock.RunLockHeld> =>
   Effect.zipLeft(
     Effect.zipRight(noSyncRunning(out), verifySnapshot(out, options)),
     noSyncRunning(out)
@@ -101,7 +104,9 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
         new SinkError({
           sink: "manifest",
           operation: "read",
-          message: `cannot read ${Manifest.MANIFEST_FILE}: ${(e as NodeJS.ErrnoException)?.code === "EISDIR" ? "it is a directory, not a file" : String(e)}`,
+          message: `cannot read ${Manifest.MANIFEST_FILE}: ${
+            (e as NodeJS.ErrnoException)?.code === "EISDIR" ? "it is a directory, not a file" : String(e)
+          }`,
           cause: e
         })
     })
@@ -118,7 +123,9 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
           kind: "manifest",
           id: "",
           path: Manifest.MANIFEST_FILE,
-          detail: `line ${i + 1} is not a whole manifest entry (${Manifest.describeInvalidLine(rows[i]!.trim())}): ${Manifest.DAMAGED_MANIFEST_ADVICE}`
+          detail: `line ${i + 1} is not a whole manifest entry (${
+            Manifest.describeInvalidLine(rows[i]!.trim())
+          }): ${Manifest.DAMAGED_MANIFEST_ADVICE}`
         })
       }
     }
@@ -129,13 +136,24 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
         kind: "manifest",
         id: "",
         path: Manifest.MANIFEST_FILE,
-        detail: `${unflushed} line${unflushed === 1 ? "" : "s"} of an interrupted run ${unflushed === 1 ? "is" : "are"} in the manifest's journal, not yet in manifest.jsonl: run sync again to merge ${unflushed === 1 ? "it" : "them"}`
+        detail: `${unflushed} line${unflushed === 1 ? "" : "s"} of an interrupted run ${
+          unflushed === 1 ? "is" : "are"
+        } in the manifest's journal, not yet in manifest.jsonl: run sync again to merge ${
+          unflushed === 1 ? "it" : "them"
+        }`
       })
     }
     const failures = yield* Failures.read(out)
     const byMatch = { contentCorrelationId: 0, "time-overlap": 0, none: 0 }
     const seen = new Set<string>()
-    type Check = { kind: "recording" | "transcript"; id: string; path: string; bytes: number; sha256: string; cues: number | null }
+    type Check = {
+      kind: "recording" | "transcript"
+      id: string
+      path: string
+      bytes: number
+      sha256: string
+      cues: number | null
+    }
     const checks: Array<Check> = []
     let bytes = 0
     for (const line of lines) {
@@ -146,7 +164,13 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
       for (const f of files) {
         const key = `${f.kind}:${f.id}`
         if (seen.has(key)) {
-          problems.push({ problem: "duplicate", kind: f.kind, id: f.id, path: f.path, detail: `${f.kind} ${f.id} is in more than one manifest line` })
+          problems.push({
+            problem: "duplicate",
+            kind: f.kind,
+            id: f.id,
+            path: f.path,
+            detail: `${f.kind} ${f.id} is in more than one manifest line`
+          })
           continue
         }
         seen.add(key)
@@ -160,7 +184,13 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
           Effect.catchAll((e) => Effect.succeed(e.operation === "symlink" ? ("symlink" as const) : null))
         )
         if (stat === "symlink") {
-          problems.push({ problem: "symlink", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} goes through a symbolic link` })
+          problems.push({
+            problem: "symlink",
+            kind: f.kind,
+            id: f.id,
+            path: f.path,
+            detail: `${f.path} goes through a symbolic link`
+          })
           return
         }
         if (stat === null) {
@@ -173,19 +203,29 @@ const verifySnapshot = (out: string, options?: VerifyOptions): Effect.Effect<Ver
             kind: f.kind,
             id: f.id,
             path: f.path,
-            detail: `${f.path} has ${stat.bytes} bytes, sha256 ${stat.sha256.slice(0, 12)}…; the manifest says ${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)}…`
+            detail: `${f.path} has ${stat.bytes} bytes, sha256 ${
+              stat.sha256.slice(0, 12)
+            }…; the manifest says ${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)}…`
           })
           return
         }
         if (f.cues !== null) {
-          const vtt = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, ...f.path.split("/")), "utf8").catch(() => null))
+          const vtt = yield* Effect.promise(() =>
+            fsp.readFile(nodePath.join(out, ...f.path.split("/")), "utf8").catch(() => null)
+          )
           if (vtt === null) {
             problems.push({ problem: "missing", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} is missing` })
             return
           }
           const cues = countCues(vtt)
           if (cues !== f.cues) {
-            problems.push({ problem: "cues", kind: f.kind, id: f.id, path: f.path, detail: `${f.path} has ${cues} cues; the manifest says ${f.cues}` })
+            problems.push({
+              problem: "cues",
+              kind: f.kind,
+              id: f.id,
+              path: f.path,
+              detail: `${f.path} has ${cues} cues; the manifest says ${f.cues}`
+            })
           }
         }
       }), { concurrency: options?.concurrency ?? 4, discard: true })

@@ -16,22 +16,37 @@ import { sync, syncLayer, type SyncOptions } from "../src/index.js"
 
 describe("sync --incremental", () => {
   it("stores delta links, and starts the window over when Graph rejects a stored one", async () => {
-    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 8, recordingBytes: 4096, cues: [2, 3] } })
+    const emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 8, recordingBytes: 4096, cues: [2, 3] }
+    })
     try {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-incr-")), "out")
       const organizerId = emu.fixture.users[0]!.id
-      const options: SyncOptions = { organizers: [organizerId], from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", out, incremental: true }
+      const options: SyncOptions = {
+        organizers: [organizerId],
+        from: "2024-01-01T00:00:00Z",
+        to: "2024-03-01T00:00:00Z",
+        out,
+        incremental: true
+      }
       const layer = syncLayer({ out, graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) } })
       const first = await Effect.runPromise(sync(options).pipe(Effect.provide(layer)))
       expect(first.failures).toBe(0)
       const total = first.recordings.downloaded + first.transcripts.downloaded
       expect(total).toBeGreaterThan(0)
 
-      const key = (kind: string) => ({ organizerId, windowFrom: "2024-01-01T00:00:00Z", windowTo: "2024-03-01T00:00:00Z", kind })
+      const key = (kind: string) => ({
+        organizerId,
+        windowFrom: "2024-01-01T00:00:00Z",
+        windowTo: "2024-03-01T00:00:00Z",
+        kind
+      })
       const store = CheckpointStore.layerSqlite(path.join(out, ".meeting-artifacts", "state.sqlite"))
       const links = await Effect.runPromise(
-        Effect.flatMap(CheckpointStore.CheckpointStore, (s) =>
-          Effect.all([s.getDeltaLink(key("recordings")), s.getDeltaLink(key("transcripts"))])).pipe(Effect.provide(store))
+        Effect.flatMap(
+          CheckpointStore.CheckpointStore,
+          (s) => Effect.all([s.getDeltaLink(key("recordings")), s.getDeltaLink(key("transcripts"))])
+        ).pipe(Effect.provide(store))
       )
       expect(links.every(Option.isSome)).toBe(true)
       const progress = await Effect.runPromise(
@@ -61,7 +76,9 @@ describe("sync --incremental", () => {
   })
 
   it("lists the window in full when the service has no delta for these functions", async () => {
-    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 13, recordingBytes: 4096, cues: [2, 3] } })
+    const emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 13, recordingBytes: 4096, cues: [2, 3] }
+    })
     // A proxy in front of the emulator that answers 404 to every delta call, like a Graph stand-in without it.
     const target = new URL(emu.origin)
     const proxy = http.createServer((req, res) => {
@@ -70,7 +87,13 @@ describe("sync --incremental", () => {
         res.end(JSON.stringify({ error: { code: "NotFound", message: "Resource not found for the segment 'delta'." } }))
         return
       }
-      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      const upstream = http.request({
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers
+      }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
         up.pipe(res)
       })
@@ -81,10 +104,17 @@ describe("sync --incremental", () => {
       const baseUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v1.0`
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-incr-")), "out")
       const options: SyncOptions = {
-        organizers: emu.fixture.users.map((u) => u.id), from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", out, incremental: true
+        organizers: emu.fixture.users.map((u) => u.id),
+        from: "2024-01-01T00:00:00Z",
+        to: "2024-03-01T00:00:00Z",
+        out,
+        incremental: true
       }
       const layer = syncLayer({ out, graph: { baseUrl, credential: Redacted.make(emu.accessToken) } })
-      const expected = emu.fixture.meetings.reduce((n, m) => n + (m.recordings ?? []).length + (m.transcripts ?? []).length, 0)
+      const expected = emu.fixture.meetings.reduce(
+        (n, m) => n + (m.recordings ?? []).length + (m.transcripts ?? []).length,
+        0
+      )
       const first = await Effect.runPromise(sync(options).pipe(Effect.provide(layer)))
       expect(first.failures).toBe(0)
       expect(first.recordings.downloaded + first.transcripts.downloaded).toBe(expected)

@@ -16,7 +16,14 @@ import { sync, syncLayer } from "../src/index.js"
 describe("sync({ metadataContent: true })", () => {
   it("writes parsed metadataContent beside each transcript and does not fetch it again", async () => {
     const emu = await startEmulator({
-      generate: { organizers: 1, meetingsPerOrganizer: 2, seed: 21, recordingBytes: 4096, cues: [2, 4], mix: { paired: 1 } }
+      generate: {
+        organizers: 1,
+        meetingsPerOrganizer: 2,
+        seed: 21,
+        recordingBytes: 4096,
+        cues: [2, 4],
+        mix: { paired: 1 }
+      }
     })
     try {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-meta-")), "out")
@@ -27,12 +34,27 @@ describe("sync({ metadataContent: true })", () => {
         writeSet: (w) => Effect.sync(() => void writes.push(w)),
         writeRun: () => Effect.void
       }
-      const layer = syncLayer({ out, recordSinks: [memory], graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) } })
-      const options = { organizers: emu.fixture.users.map((u) => u.id), from: "2024-01-01", to: "2024-03-01", out, metadataContent: true }
+      const layer = syncLayer({
+        out,
+        recordSinks: [memory],
+        graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) }
+      })
+      const options = {
+        organizers: emu.fixture.users.map((u) => u.id),
+        from: "2024-01-01",
+        to: "2024-03-01",
+        out,
+        metadataContent: true
+      }
       const withMeta = await Effect.runPromise(sync(options).pipe(Effect.provide(layer)))
       const without = await Effect.runPromise(
         sync({ ...options, out: `${out}-plain`, metadataContent: false }).pipe(
-          Effect.provide(syncLayer({ out: `${out}-plain`, graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) } }))
+          Effect.provide(
+            syncLayer({
+              out: `${out}-plain`,
+              graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) }
+            })
+          )
         )
       )
       // Metered twice per transcript: its content and its metadataContent.

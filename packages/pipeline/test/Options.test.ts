@@ -11,7 +11,17 @@ describe("parseIsoDateTime", () => {
     expect(parseIsoDateTime("2024-01-15T08:30:00.5990966Z")).toBe("2024-01-15T08:30:00.599Z")
   })
   it("rejects text that is not a real instant", () => {
-    for (const bad of ["", "yesterday", "2024-13-01", "2024-02-30", "2024-01-15T25:00:00Z", "15/01/2024", "2024-01-15T08:30:00+2"]) {
+    for (
+      const bad of [
+        "",
+        "yesterday",
+        "2024-13-01",
+        "2024-02-30",
+        "2024-01-15T25:00:00Z",
+        "15/01/2024",
+        "2024-01-15T08:30:00+2"
+      ]
+    ) {
       expect(parseIsoDateTime(bad), bad).toBeNull()
     }
   })
@@ -24,7 +34,13 @@ describe("validateSyncOptions", () => {
 
   it("accepts a window and fills defaults", () => {
     const v = Effect.runSync(validateSyncOptions({ ...base, organizers: ["u1", "u1", "u2"] }))
-    expect(v).toMatchObject({ organizers: ["u1", "u2"], from: "2024-01-01T00:00:00Z", concurrency: 4, incremental: false, dryRun: false })
+    expect(v).toMatchObject({
+      organizers: ["u1", "u2"],
+      from: "2024-01-01T00:00:00Z",
+      concurrency: 4,
+      incremental: false,
+      dryRun: false
+    })
   })
   it("names the offending flag in one line", () => {
     expect(message({ ...base, organizers: [] })).toMatch(/--organizer/)

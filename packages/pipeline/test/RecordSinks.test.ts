@@ -15,7 +15,9 @@ import { sync, syncLayer } from "../src/index.js"
 
 describe("syncLayer({ recordSinks })", () => {
   it("hands every written set, with its cues, to a custom record sink", async () => {
-    const emu = await startEmulator({ generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 12, recordingBytes: 4096, cues: [2, 5] } })
+    const emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 12, recordingBytes: 4096, cues: [2, 5] }
+    })
     try {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-sinks-")), "out")
       const sets: Array<ArtifactSetWrite> = []
@@ -35,11 +37,15 @@ describe("syncLayer({ recordSinks })", () => {
           }))
         )
       )
-      const manifest = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const manifest = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l)
+      )
       expect(sets).toHaveLength(manifest.length)
       expect(summary.sets).toBe(manifest.length)
       for (const w of sets) {
-        const line = manifest.find((l) => l.meetingId === w.set.meetingId && l.recording?.id === (w.set.recording?.id ?? undefined))
+        const line = manifest.find((l) =>
+          l.meetingId === w.set.meetingId && l.recording?.id === (w.set.recording?.id ?? undefined)
+        )
         expect(line).toBeDefined()
         if (w.transcript !== null) {
           expect(w.cues.length).toBe(line.transcript.cues)

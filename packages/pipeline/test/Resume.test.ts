@@ -62,7 +62,9 @@ describe("resuming a recording download an earlier run left", () => {
     const r = emu.fixture.meetings[0]!.recordings![0]!
     const c = r.content as { bytes: number; seed?: number }
     const m = emu.fixture.meetings[0]!
-    const url = `${emu.baseUrl}/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}/recordings/${encodeURIComponent(r.id)}/content`
+    const url = `${emu.baseUrl}/users/${m.organizerId}/onlineMeetings/${encodeURIComponent(m.id)}/recordings/${
+      encodeURIComponent(r.id)
+    }/content`
     rec = { id: r.id, bytes: generatedBytes(c.seed ?? 1, c.bytes), url }
     const head = await fetch(url, { method: "HEAD", headers: { authorization: `Bearer ${emu.accessToken}` } })
     expect(head.status).toBe(200)
@@ -191,9 +193,14 @@ describe("resuming a recording download an earlier run left", () => {
   it("a download that fails for good keeps its part, and the next run resumes it", async () => {
     const out = tempOut()
     // Every body is cut half way (<= 256 KiB) and no resume is allowed: the item fails and is dead-lettered.
-    emu.setFaults({ rules: [{ fault: "reset", probability: 1, routes: ["recordingContent"] }], maxFaultsPerRequest: 100 })
+    emu.setFaults({
+      rules: [{ fault: "reset", probability: 1, routes: ["recordingContent"] }],
+      maxFaultsPerRequest: 100
+    })
     emu.resetCounters()
-    const failed = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out }, { maxResumes: 0 })
+    const failed = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out }, {
+      maxResumes: 0
+    })
     expect(failed.summary.recordings.failed).toBe(1)
     const key = Staging.stagingKey("recording", rec.id)
     const kept = fs.statSync(path.join(stagingDir(out), `${key}.part`)).size
@@ -213,7 +220,8 @@ describe("resuming a recording download an earlier run left", () => {
 })
 
 describe("staging sweep", () => {
-  const write = (dir: string, name: string, data: string | Uint8Array = "x") => fs.writeFileSync(path.join(dir, name), data)
+  const write = (dir: string, name: string, data: string | Uint8Array = "x") =>
+    fs.writeFileSync(path.join(dir, name), data)
 
   it("keeps resumable recording parts and .done files; drops other parts, old parts and orphaned meta", async () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-sweep-")), "staging")
@@ -238,7 +246,9 @@ describe("staging sweep", () => {
     write(dir, `${done}.json`, meta("recording", "r-done"))
     write(dir, `${orphan}.json`, meta("recording", "r-orphan"))
     await Effect.runPromise(Staging.make(dir).sweep)
-    expect(fs.readdirSync(dir).sort()).toEqual([`${done}.done`, `${done}.json`, `${fresh}.json`, `${fresh}.part`].sort())
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [`${done}.done`, `${done}.json`, `${fresh}.json`, `${fresh}.part`].sort()
+    )
   })
 })
 
@@ -253,13 +263,15 @@ describe("staging meta and part lifetime", () => {
   /** A body that delivers `n` bytes and is then cut (the part stays: recordings are resumable). */
   const cutAfter = (n: number) => Stream.concat(Stream.make(new Uint8Array(n).fill(1)), Stream.fail("cut" as const))
   const stageCut = (dir: string, offset: number, etag: string) =>
-    Effect.runPromise(Effect.flip(Staging.make(dir).stage(key, owner, {
-      stream: cutAfter(100),
-      contentType: "video/mp4",
-      offset,
-      size: 1000,
-      etag
-    }, () => Effect.void)))
+    Effect.runPromise(Effect.flip(
+      Staging.make(dir).stage(key, owner, {
+        stream: cutAfter(100),
+        contentType: "video/mp4",
+        offset,
+        size: 1000,
+        etag
+      }, () => Effect.void)
+    ))
 
   it("the meta is replaced only by a rename of a complete temp file, and left alone when a resume would not change it", async () => {
     const dir = newDir()
@@ -267,7 +279,12 @@ describe("staging meta and part lifetime", () => {
     expect(await stageCut(dir, 0, "\"a\"")).toBe("cut")
     expect(fs.statSync(path.join(dir, `${key}.part`)).size).toBe(100)
     const first = fs.statSync(meta)
-    expect(JSON.parse(fs.readFileSync(meta, "utf8"))).toMatchObject({ kind: "recording", id: "r-meta", size: 1000, etag: "\"a\"" })
+    expect(JSON.parse(fs.readFileSync(meta, "utf8"))).toMatchObject({
+      kind: "recording",
+      id: "r-meta",
+      size: 1000,
+      etag: "\"a\""
+    })
     // A resume of the same content: the meta is not written at all (an old mtime survives).
     const longAgo = new Date(Date.now() - 3600_000)
     fs.utimesSync(meta, longAgo, longAgo)
@@ -346,7 +363,10 @@ describe("staging meta and part lifetime", () => {
       etag: "\"a\""
     }, () => Effect.void))
     expect(staged.bytes).toBe(500)
-    expect(JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), "utf8"))).toMatchObject({ size: 500, etag: "\"a\"" })
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), "utf8"))).toMatchObject({
+      size: 500,
+      etag: "\"a\""
+    })
   })
 
   it("the sweep drops the temp file of a meta write a kill interrupted", async () => {
@@ -363,7 +383,12 @@ describe("staging meta and part lifetime", () => {
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000)
     fs.utimesSync(path.join(dir, `${key}.part`), eightDaysAgo, eightDaysAgo)
     const staging = Staging.make(dir)
-    expect(await Effect.runPromise(staging.resumable(key, owner))).toEqual({ bytes: 1, size: 100, etag: null, lastModified: null })
+    expect(await Effect.runPromise(staging.resumable(key, owner))).toEqual({
+      bytes: 1,
+      size: 100,
+      etag: null,
+      lastModified: null
+    })
     await Effect.runPromise(staging.sweep)
     expect(fs.readdirSync(dir).sort()).toEqual([`${key}.json`, `${key}.part`].sort())
   })
@@ -372,7 +397,11 @@ describe("staging meta and part lifetime", () => {
 describe("a part of an artifact whose content is refused for good", () => {
   it("404 on content: the part is dropped (a cut body keeps it, see above)", async () => {
     const fixture = generateTenant({
-      organizers: 1, meetingsPerOrganizer: 1, seed: 12, mix: { recordingOnly: 1 }, recordingBytes: 50_000
+      organizers: 1,
+      meetingsPerOrganizer: 1,
+      seed: 12,
+      mix: { recordingOnly: 1 },
+      recordingBytes: 50_000
     }) as unknown as { meetings: Array<{ recordings: Array<Record<string, unknown>> }> }
     const r = fixture.meetings[0]!.recordings[0]!
     // Content never becomes available during this test: every content request is a 404.
@@ -385,9 +414,14 @@ describe("a part of an artifact whose content is refused for good", () => {
       const id = r["id"] as string
       const key = Staging.stagingKey("recording", id)
       fs.writeFileSync(path.join(dir, `${key}.part`), new Uint8Array(1000))
-      fs.writeFileSync(path.join(dir, `${key}.json`), JSON.stringify({ kind: "recording", id, contentType: null, size: 50_000 }))
+      fs.writeFileSync(
+        path.join(dir, `${key}.json`),
+        JSON.stringify({ kind: "recording", id, contentType: null, size: 50_000 })
+      )
       const { summary } = await run(emu.baseUrl, emu.accessToken, {
-        organizers: emu.fixture.users.map((u) => u.id), ...WINDOW, out
+        organizers: emu.fixture.users.map((u) => u.id),
+        ...WINDOW,
+        out
       })
       expect(summary.recordings.failed).toBe(1)
       expect(emu.counters().byStatus["404"]).toBeGreaterThan(0)

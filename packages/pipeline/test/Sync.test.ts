@@ -46,7 +46,12 @@ describe("sync", () => {
       }))
     )
     transcripts = fixture.meetings.flatMap((m) =>
-      (m.transcripts ?? []).map((t) => ({ id: t.id, text: (t.content as { text: string }).text, minutes: minutes(t), meetingId: m.id }))
+      (m.transcripts ?? []).map((t) => ({
+        id: t.id,
+        text: (t.content as { text: string }).text,
+        minutes: minutes(t),
+        meetingId: m.id
+      }))
     )
   })
   afterAll(() => emu?.close())
@@ -61,9 +66,20 @@ describe("sync", () => {
     const { events, summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
     first = { out, summary, events }
     expect(summary.failures).toBe(0)
-    expect(summary.recordings).toEqual({ discovered: recordings.length, downloaded: recordings.length, skipped: 0, failed: 0 })
-    expect(summary.transcripts).toEqual({ discovered: transcripts.length, downloaded: transcripts.length, skipped: 0, failed: 0 })
-    const bytes = recordings.reduce((n, r) => n + r.bytes.length, 0) + transcripts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
+    expect(summary.recordings).toEqual({
+      discovered: recordings.length,
+      downloaded: recordings.length,
+      skipped: 0,
+      failed: 0
+    })
+    expect(summary.transcripts).toEqual({
+      discovered: transcripts.length,
+      downloaded: transcripts.length,
+      skipped: 0,
+      failed: 0
+    })
+    const bytes = recordings.reduce((n, r) => n + r.bytes.length, 0) +
+      transcripts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
     expect(summary.bytes).toBe(bytes)
     const rm = recordings.reduce((n, r) => n + r.minutes, 0)
     const tm = transcripts.reduce((n, t) => n + t.minutes, 0)
@@ -95,7 +111,9 @@ describe("sync", () => {
     expect(events.filter((e) => e._tag === "Discovered")).toHaveLength(2)
     expect(events.filter((e) => e._tag === "ArtifactCompleted")).toHaveLength(recordings.length + transcripts.length)
     expect(events.filter((e) => e._tag === "SetWritten")).toHaveLength(lines.length)
-    const streamed = events.filter((e): e is Extract<ProgressEvent, { _tag: "ArtifactBytes" }> => e._tag === "ArtifactBytes")
+    const streamed = events.filter((e): e is Extract<ProgressEvent, { _tag: "ArtifactBytes" }> =>
+      e._tag === "ArtifactBytes"
+    )
     expect(streamed.reduce((n, e) => n + e.bytes, 0)).toBe(bytes)
   })
 
@@ -151,7 +169,11 @@ describe("sync", () => {
     const out = tempOut()
     const r = recordings[0]!
     const { done, staging } = leaveDone(out, r, {
-      kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes)
+      kind: "recording",
+      id: r.id,
+      contentType: "video/mp4",
+      size: r.bytes.length,
+      sha256: sha256(r.bytes)
     })
     const inode = fs.statSync(done).ino
     emu.resetCounters()
@@ -174,7 +196,13 @@ describe("sync", () => {
     fs.renameSync(path.join(out, line.recording.path), path.join(staging, `${key}.done`))
     fs.writeFileSync(
       path.join(staging, `${key}.json`),
-      JSON.stringify({ kind: "recording", id: r.id, contentType: "video/mp4", size: r.bytes.length, sha256: sha256(r.bytes) })
+      JSON.stringify({
+        kind: "recording",
+        id: r.id,
+        contentType: "video/mp4",
+        size: r.bytes.length,
+        sha256: sha256(r.bytes)
+      })
     )
     emu.resetCounters()
     const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out })
@@ -187,7 +215,12 @@ describe("sync", () => {
   it("a dry run fetches no content, writes nothing, and prices what it would fetch", async () => {
     const out = tempOut()
     emu.resetCounters()
-    const { summary } = await run(emu.baseUrl, emu.accessToken, { organizers: organizers(), ...WINDOW, out, dryRun: true })
+    const { summary } = await run(emu.baseUrl, emu.accessToken, {
+      organizers: organizers(),
+      ...WINDOW,
+      out,
+      dryRun: true
+    })
     expect(emu.counters().contentRequests).toEqual({})
     expect(fs.existsSync(out)).toBe(false)
     expect(summary.dryRun).toBe(true)
@@ -209,7 +242,9 @@ describe("sync", () => {
     })
     expect(new Set(manifest(out).map((l) => l.meetingId))).toEqual(new Set([byId.id, byUrl.id]))
     expect(summary.failures).toBe(1)
-    const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) =>
+      JSON.parse(l)
+    )
     expect(failures).toMatchObject([{ kind: "meeting", id: "no-such-meeting" }])
   })
 })
@@ -219,36 +254,49 @@ describe("sync: a listed item that does not decode", () => {
   let badId: string
   let others: Array<string>
   beforeAll(async () => {
-    const fixture = generateTenant({ organizers: 1, meetingsPerOrganizer: 6, seed: 11, recordingBytes: [1024, 4096], cues: [2, 3] })
+    const fixture = generateTenant({
+      organizers: 1,
+      meetingsPerOrganizer: 6,
+      seed: 11,
+      recordingBytes: [1024, 4096],
+      cues: [2, 3]
+    })
     const all = fixture.meetings.flatMap((m) => (m.recordings ?? []).map((r) => r.id))
     badId = all[1]!
     others = all.filter((id) => id !== badId)
     // Graph sends a number where a timestamp belongs, for one recording only.
     const meetings = fixture.meetings.map((m) => ({
       ...m,
-      recordings: (m.recordings ?? []).map((r) => (r.id === badId ? { ...r, extra: { createdDateTime: 1705395601 } } : r))
+      recordings: (m.recordings ?? []).map((
+        r
+      ) => (r.id === badId ? { ...r, extra: { createdDateTime: 1705395601 } } : r))
     }))
     emu = await startEmulator({ fixture: { ...fixture, meetings }, pageSize: 2 })
   })
   afterAll(() => emu?.close())
 
-  it.each([false, true])("is dead-lettered alone; every other artifact is exported (incremental: %s)", async (incremental) => {
-    const out = tempOut()
-    const { summary } = await run(emu.baseUrl, emu.accessToken, {
-      organizers: emu.fixture.users.map((u) => u.id),
-      ...WINDOW,
-      out,
-      incremental
-    })
-    expect(summary.failures).toBe(1)
-    expect(summary.recordings.failed).toBe(1)
-    expect(summary.recordings.downloaded).toBe(others.length)
-    const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
-    expect(failures).toMatchObject([{ kind: "recording", id: badId }])
-    expect(failures[0].reason).toContain("createdDateTime")
-    const exported = manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : []))
-    expect(exported.sort()).toEqual([...others].sort())
-  })
+  it.each([false, true])(
+    "is dead-lettered alone; every other artifact is exported (incremental: %s)",
+    async (incremental) => {
+      const out = tempOut()
+      const { summary } = await run(emu.baseUrl, emu.accessToken, {
+        organizers: emu.fixture.users.map((u) => u.id),
+        ...WINDOW,
+        out,
+        incremental
+      })
+      expect(summary.failures).toBe(1)
+      expect(summary.recordings.failed).toBe(1)
+      expect(summary.recordings.downloaded).toBe(others.length)
+      const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l)
+      )
+      expect(failures).toMatchObject([{ kind: "recording", id: badId }])
+      expect(failures[0].reason).toContain("createdDateTime")
+      const exported = manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : []))
+      expect(exported.sort()).toEqual([...others].sort())
+    }
+  )
 
   it("incremental: once Graph serves it correctly, the next run fetches it by id (delta will not list it again)", async () => {
     const out = tempOut()
@@ -262,7 +310,9 @@ describe("sync: a listed item that does not decode", () => {
       expect(second.summary.failures).toBe(0)
       expect(second.summary.recordings.downloaded).toBe(1)
       expect(emu.counters().byRoute["recording"]).toBe(1)
-      expect(manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : [])).sort()).toEqual([...others, badId].sort())
+      expect(manifest(out).flatMap((l) => (l.recording ? [l.recording.id] : [])).sort()).toEqual(
+        [...others, badId].sort()
+      )
       expect(fs.existsSync(path.join(out, "failures.jsonl"))).toBe(false)
     } finally {
       emu.setArtifactExtra(badId, { createdDateTime: 1705395601 })
@@ -278,11 +328,20 @@ describe("sync: fatal errors", () => {
         res.end(JSON.stringify(body))
       })
       s.listen(0, "127.0.0.1", () =>
-        resolve({ url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/v1.0`, close: () => s.close() }))
+        resolve({
+          url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/v1.0`,
+          close: () => s.close()
+        }))
     })
 
   it("403 without an application access policy stops the run with the admin's fix", async () => {
-    const s = await server(403, { error: { code: "Forbidden", message: "No application access policy found for this app.", innerError: { "request-id": "rid-123" } } })
+    const s = await server(403, {
+      error: {
+        code: "Forbidden",
+        message: "No application access policy found for this app.",
+        innerError: { "request-id": "rid-123" }
+      }
+    })
     try {
       const out = tempOut()
       const fatal = await Effect.runPromise(
@@ -299,4 +358,3 @@ describe("sync: fatal errors", () => {
     }
   })
 })
-

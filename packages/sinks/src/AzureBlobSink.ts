@@ -88,7 +88,11 @@ export const blobName = (prefix: string, relPath: string): string => {
     relPath.length === 0 || relPath.includes("\\") || relPath.includes("\0") ||
     parts.some((p) => p === "" || p === "." || p === "..")
   ) {
-    throw new SinkError({ sink: SINK, operation: "name", message: `azure-blob: ${JSON.stringify(relPath)} is not a safe blob path` })
+    throw new SinkError({
+      sink: SINK,
+      operation: "name",
+      message: `azure-blob: ${JSON.stringify(relPath)} is not a safe blob path`
+    })
   }
   return prefix + relPath
 }
@@ -100,24 +104,27 @@ const az = (op: string) => sinkError(SINK, op)
 
 // @azure/storage-blob is an optional peer dependency: loaded only when an Azure Blob sink is opened.
 const resolveClient = (options: AzureBlobOptions): Effect.Effect<BlobServiceClient, SinkError> =>
-  Effect.flatMap(loadDriver(SINK, "@azure/storage-blob", () => import("@azure/storage-blob")), ({ BlobServiceClient }) =>
-    Effect.tryPromise({
-      try: async () => {
-        const cs = options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING
-        if (cs) return BlobServiceClient.fromConnectionString(cs)
-        const account = process.env.AZURE_STORAGE_ACCOUNT
-        const url = options.accountUrl ?? process.env.AZURE_STORAGE_ACCOUNT_URL ??
-          (account ? `https://${account}.blob.core.windows.net` : undefined)
-        if (!url) {
-          throw new Error(
-            "no credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT with an Azure identity"
-          )
-        }
-        const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential()
-        return new BlobServiceClient(url, credential)
-      },
-      catch: az("connect")
-    }))
+  Effect.flatMap(
+    loadDriver(SINK, "@azure/storage-blob", () => import("@azure/storage-blob")),
+    ({ BlobServiceClient }) =>
+      Effect.tryPromise({
+        try: async () => {
+          const cs = options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING
+          if (cs) return BlobServiceClient.fromConnectionString(cs)
+          const account = process.env.AZURE_STORAGE_ACCOUNT
+          const url = options.accountUrl ?? process.env.AZURE_STORAGE_ACCOUNT_URL ??
+            (account ? `https://${account}.blob.core.windows.net` : undefined)
+          if (!url) {
+            throw new Error(
+              "no credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_ACCOUNT with an Azure identity"
+            )
+          }
+          const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential()
+          return new BlobServiceClient(url, credential)
+        },
+        catch: az("connect")
+      })
+  )
 
 /** The block staging of one upload (see `stageAndCommit`). */
 interface Uploader {
@@ -226,7 +233,9 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             const id = Buffer.from(`${tag}-${String(ids.length).padStart(8, "0")}`).toString("base64")
             ids.push(id)
             u.bytes += length
-            const p: Promise<void> = blob.stageBlock(id, buffer.subarray(0, length), length, { abortSignal: abort.signal })
+            const p: Promise<void> = blob.stageBlock(id, buffer.subarray(0, length), length, {
+              abortSignal: abort.signal
+            })
               .then(
                 () => undefined,
                 (error) => {
@@ -355,9 +364,15 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
 
     const content: ContentSinkService = {
       name: `azure-blob:${options.container}${prefix ? "/" + prefix : ""}`,
-      write: <E, R>(path: string, stream: Stream.Stream<Uint8Array, E, R>, o?: { readonly contentType?: string | undefined }) =>
-        Effect.flatMap(safeName(prefix, path), (name) =>
-          Effect.map(upload(name, stream, o?.contentType), (w): WrittenContent => ({ path, ...w }))),
+      write: <E, R>(
+        path: string,
+        stream: Stream.Stream<Uint8Array, E, R>,
+        o?: { readonly contentType?: string | undefined }
+      ) =>
+        Effect.flatMap(
+          safeName(prefix, path),
+          (name) => Effect.map(upload(name, stream, o?.contentType), (w): WrittenContent => ({ path, ...w }))
+        ),
       isComplete: (path, expected) => Effect.flatMap(safeName(prefix, path), (n) => isCompleteName(n, expected)),
       stat: (path) => Effect.flatMap(safeName(prefix, path), stat)
     }
@@ -414,7 +429,12 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
           const base = w.recording?.path ?? `${dir}/recording-${segment(set.recording.id)}`
           yield* putIfChanged(
             yield* safeName(prefix, metaName(base, ".json")),
-            jsonBytes({ meetingId: set.meetingId, organizerId: set.organizerId, recording: set.recording, file: w.recording }),
+            jsonBytes({
+              meetingId: set.meetingId,
+              organizerId: set.organizerId,
+              recording: set.recording,
+              file: w.recording
+            }),
             "application/json"
           )
         }
@@ -432,9 +452,15 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             }),
             "application/json"
           )
-          yield* putIfChanged(yield* safeName(prefix, metaName(base, ".cues.json")), jsonBytes(w.cues), "application/json")
+          yield* putIfChanged(
+            yield* safeName(prefix, metaName(base, ".cues.json")),
+            jsonBytes(w.cues),
+            "application/json"
+          )
         }
-        const setBody = (s: { recordingId: string | null; transcriptId: string | null; match: string; cc: string | null; date: string }) => ({
+        const setBody = (
+          s: { recordingId: string | null; transcriptId: string | null; match: string; cc: string | null; date: string }
+        ) => ({
           setId: setIdOf(s.recordingId, s.transcriptId, set.meetingId),
           meetingId: set.meetingId,
           organizerId: set.organizerId,
@@ -455,22 +481,45 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             if (o.setId !== setId) yield* deleteBlob(old.name)
             for (const [r, t] of [[o.recordingId, null], [null, o.transcriptId]] as const) {
               if ((r !== null && r !== rid) || (t !== null && t !== tid)) {
-                const single = { ...o, ...setBody({ recordingId: r, transcriptId: t, match: "none", cc: o.contentCorrelationId, date: o.meetingDate }) }
+                const single = {
+                  ...o,
+                  ...setBody({
+                    recordingId: r,
+                    transcriptId: t,
+                    match: "none",
+                    cc: o.contentCorrelationId,
+                    date: o.meetingDate
+                  })
+                }
                 single.recording = r !== null ? o.recording : null
                 single.transcript = t !== null ? o.transcript : null
-                yield* putIfChanged(yield* safeName(prefix, `${dir}/set-${single.setId}.json`), jsonBytes(single), "application/json")
+                yield* putIfChanged(
+                  yield* safeName(prefix, `${dir}/set-${single.setId}.json`),
+                  jsonBytes(single),
+                  "application/json"
+                )
               }
             }
           }
         }
-        const body = setBody({ recordingId: rid, transcriptId: tid, match: set.match, cc: set.contentCorrelationId, date: meetingDate(set) })
-        const name = disposition === "merge" ? `${dir}/set-${setId}.json` : `${dir}/set-${setId}.${segment(loadId)}.json`
+        const body = setBody({
+          recordingId: rid,
+          transcriptId: tid,
+          match: set.match,
+          cc: set.contentCorrelationId,
+          date: meetingDate(set)
+        })
+        const name = disposition === "merge"
+          ? `${dir}/set-${setId}.json`
+          : `${dir}/set-${setId}.${segment(loadId)}.json`
         yield* putIfChanged(yield* safeName(prefix, name), jsonBytes(body), "application/json")
       })
 
     const writeRun = (run: RunRecord) =>
-      Effect.flatMap(safeName(prefix, `runs/${segment(run.runId)}.json`), (name) =>
-        putIfChanged(name, jsonBytes(run), "application/json")).pipe(Effect.asVoid)
+      Effect.flatMap(
+        safeName(prefix, `runs/${segment(run.runId)}.json`),
+        (name) => putIfChanged(name, jsonBytes(run), "application/json")
+      ).pipe(Effect.asVoid)
 
     return {
       name: content.name,

@@ -97,14 +97,16 @@ export interface DeadLetter {
   readonly at: string
 }
 
-export type DeadLetterInput = Omit<DeadLetter, "attempts" | "at" | "runId" | "meetingId" | "organizerId" | "status" | "code" | "requestId"> & {
-  readonly meetingId?: string | null | undefined
-  readonly organizerId?: string | null | undefined
-  readonly status?: number | null | undefined
-  readonly code?: string | null | undefined
-  readonly requestId?: string | null | undefined
-  readonly runId?: string | null | undefined
-}
+export type DeadLetterInput =
+  & Omit<DeadLetter, "attempts" | "at" | "runId" | "meetingId" | "organizerId" | "status" | "code" | "requestId">
+  & {
+    readonly meetingId?: string | null | undefined
+    readonly organizerId?: string | null | undefined
+    readonly status?: number | null | undefined
+    readonly code?: string | null | undefined
+    readonly requestId?: string | null | undefined
+    readonly runId?: string | null | undefined
+  }
 
 export type RunStatus = "running" | "succeeded" | "partial" | "failed"
 
@@ -142,7 +144,9 @@ export interface CheckpointStoreService {
   /** Upsert by kind + id, incrementing `attempts`. */
   readonly addDeadLetter: (dl: DeadLetterInput) => Effect.Effect<void, SinkError>
   readonly removeDeadLetter: (kind: string, id: string) => Effect.Effect<void, SinkError>
-  readonly listDeadLetters: (filter?: { readonly runId?: string }) => Effect.Effect<ReadonlyArray<DeadLetter>, SinkError>
+  readonly listDeadLetters: (
+    filter?: { readonly runId?: string }
+  ) => Effect.Effect<ReadonlyArray<DeadLetter>, SinkError>
   readonly startRun: (run: RunStart) => Effect.Effect<RunRecord, SinkError>
   readonly finishRun: (
     runId: string,
@@ -362,7 +366,9 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
         "addDeadLetter",
         sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, organizer_id, reason, status, code,
             request_id, run_id, attempts, at)
-          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${d.status ?? null},
+          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${
+          d.status ?? null
+        },
             ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
           ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
             organizer_id = excluded.organizer_id, reason = excluded.reason, status = excluded.status,
@@ -395,7 +401,9 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
         yield* q(
           "startRun",
           sql`INSERT INTO checkpoint_runs (run_id, window_from, window_to, organizers, started_at, ended_at, status, counts)
-            VALUES (${run.runId}, ${run.windowFrom}, ${run.windowTo}, ${JSON.stringify(run.organizers)}, ${run.startedAt},
+            VALUES (${run.runId}, ${run.windowFrom}, ${run.windowTo}, ${
+            JSON.stringify(run.organizers)
+          }, ${run.startedAt},
               NULL, 'running', '{}')
             ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, status = 'running', ended_at = NULL`
         )
@@ -428,7 +436,6 @@ export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkErro
 /** The store in Postgres (tables `checkpoint_*`). */
 export const layerPostgres = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
   layer.pipe(Layer.provide(pgClientLayer(url)))
-
 
 /** The SQLite store as a scoped value (the database closes with the scope). */
 export const makeSqlite = (filename: string): Effect.Effect<CheckpointStoreService, SinkError, Scope.Scope> =>

@@ -46,4 +46,6 @@ export interface ContentSinkService {
   readonly stat: (path: string) => Effect.Effect<ExpectedContent | null, SinkError>
 }
 
-export class ContentSink extends Context.Tag("@meeting-artifacts/sinks/ContentSink")<ContentSink, ContentSinkService>() {}
+export class ContentSink
+  extends Context.Tag("@meeting-artifacts/sinks/ContentSink")<ContentSink, ContentSinkService>()
+{}

@@ -78,7 +78,11 @@ export const parseFailures = (text: string): Effect.Effect<Array<FailureRecord>,
       const r = decode(line)
       if (r._tag === "Left") {
         return Effect.fail(
-          new SinkError({ sink: SINK, operation: "parse", message: `failures line ${i + 1} is not valid: ${r.left.message}` })
+          new SinkError({
+            sink: SINK,
+            operation: "parse",
+            message: `failures line ${i + 1} is not valid: ${r.left.message}`
+          })
         )
       }
       out.push(r.right)
@@ -139,8 +143,7 @@ export const make = (out: string): Effect.Effect<FailureLogService, SinkError> =
           map.set(keyOf(failure.kind, failure.id), failure)
           return flush
         }),
-      resolve: (kind, id) =>
-        Effect.suspend(() => (map.delete(keyOf(kind, id)) ? flush : Effect.void)),
+      resolve: (kind, id) => Effect.suspend(() => (map.delete(keyOf(kind, id)) ? flush : Effect.void)),
       clear: Effect.suspend(() => {
         map.clear()
         return flush

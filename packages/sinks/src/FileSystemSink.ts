@@ -22,8 +22,11 @@ export const writeContent = <E, R>(
   path: string,
   content: Stream.Stream<Uint8Array, E, R>
 ): Effect.Effect<WrittenContent, E | SinkError, R> =>
-  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) =>
-    Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 })))
+  Effect.flatMap(
+    atomic.resolveUnder(out, path, SINK),
+    (abs) =>
+      Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 }))
+  )
 
 /**
  * Move the complete, fsynced local `file` (size and sha256 `expected`, computed by whoever wrote it) to
@@ -35,8 +38,10 @@ export const adoptContent = (
   file: string,
   expected: ExpectedContent
 ): Effect.Effect<WrittenContent, SinkError> =>
-  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) =>
-    Effect.as(atomic.moveFileAtomic(file, abs, SINK), { path, bytes: expected.bytes, sha256: expected.sha256 }))
+  Effect.flatMap(
+    atomic.resolveUnder(out, path, SINK),
+    (abs) => Effect.as(atomic.moveFileAtomic(file, abs, SINK), { path, bytes: expected.bytes, sha256: expected.sha256 })
+  )
 
 /** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */
 export const statContent = (out: string, path: string): Effect.Effect<ExpectedContent | null, SinkError> =>

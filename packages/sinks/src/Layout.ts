@@ -76,8 +76,12 @@ export const artifactPath = (loc: ArtifactLocation): string => {
   }
 }
 
-export const recordingPath = (organizerId: string, meetingId: string, recordingId: string, contentType?: string | null) =>
-  artifactPath({ kind: "recording", organizerId, meetingId, id: recordingId, contentType })
+export const recordingPath = (
+  organizerId: string,
+  meetingId: string,
+  recordingId: string,
+  contentType?: string | null
+) => artifactPath({ kind: "recording", organizerId, meetingId, id: recordingId, contentType })
 
 export const transcriptPath = (organizerId: string, meetingId: string, transcriptId: string) =>
   artifactPath({ kind: "transcript", organizerId, meetingId, id: transcriptId })

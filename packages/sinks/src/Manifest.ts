@@ -97,7 +97,10 @@ export interface TranscriptFile {
  */
 export const entryFromSet = (
   set: ArtifactSet,
-  files: { readonly recording?: RecordingFile | null | undefined; readonly transcript?: TranscriptFile | null | undefined }
+  files: {
+    readonly recording?: RecordingFile | null | undefined
+    readonly transcript?: TranscriptFile | null | undefined
+  }
 ): ManifestEntry => ({
   meetingId: set.meetingId,
   organizerId: set.organizerId,
@@ -227,7 +230,8 @@ export const mergeEntries = (
     for (const old of lines) {
       const hitR = rid !== undefined && old.recording?.id === rid
       const hitT = tid !== undefined && old.transcript?.id === tid
-      const sameEmpty = !e.recording && !e.transcript && !old.recording && !old.transcript && old.meetingId === e.meetingId
+      const sameEmpty = !e.recording && !e.transcript && !old.recording && !old.transcript &&
+        old.meetingId === e.meetingId
       if (!hitR && !hitT && !sameEmpty) {
         next.push(old)
         continue
@@ -294,8 +298,13 @@ const journalEntries = (journal: string, manifestSha256: string): Effect.Effect<
   const header = decodeHeader(journal.slice(0, nl))
   if (header._tag === "Left" || header.right.manifestSha256 !== manifestSha256) return Effect.succeed([])
   // The header is line 1 of the file.
-  return parseLines(journal.slice(nl + 1), (line, why) =>
-    `manifest journal line ${line + 1} is not a valid entry (${why}); remove .meeting-artifacts/manifest-journal.jsonl (it only holds upserts of an interrupted run) and run sync again without --incremental`)
+  return parseLines(
+    journal.slice(nl + 1),
+    (line, why) =>
+      `manifest journal line ${
+        line + 1
+      } is not a valid entry (${why}); remove .meeting-artifacts/manifest-journal.jsonl (it only holds upserts of an interrupted run) and run sync again without --incremental`
+  )
 }
 
 /** The text of manifest.jsonl and the lines the manifest holds once its journal is replayed. */
@@ -457,7 +466,10 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
       journalBytes = 0
       lastRewrite = Date.now()
       // A kill before this removal leaves a journal naming the old manifest: dropped at load.
-      yield* Effect.tryPromise({ try: () => fsp.rm(journal, { force: true }), catch: sinkError(SINK, "remove journal") })
+      yield* Effect.tryPromise({
+        try: () => fsp.rm(journal, { force: true }),
+        catch: sinkError(SINK, "remove journal")
+      })
     })
 
     const write = Effect.suspend(() => {
@@ -477,7 +489,8 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
         io = Effect.zipRight(
           first
             ? Effect.tryPromise({
-              try: () => fsp.mkdir(nodePath.dirname(journal), { recursive: true }).then(() => fsp.rm(journal, { force: true })),
+              try: () =>
+                fsp.mkdir(nodePath.dirname(journal), { recursive: true }).then(() => fsp.rm(journal, { force: true })),
               catch: sinkError(SINK, "create journal")
             })
             : Effect.void,
@@ -516,8 +529,11 @@ export const layer = (out: string, options?: { readonly flushOnClose?: boolean }
   Layer.scoped(
     Manifest,
     Effect.acquireRelease(make(out), (m) =>
-      options?.flushOnClose === false ? Effect.void :
-      Effect.catchAll(m.flush, (e) =>
-        // The journal still holds every line: the next run merges it. Say so rather than fail a finished run.
-        Effect.logWarning(`manifest.jsonl was not rewritten at the end (${e.message}); its journal keeps every line and the next sync merges it`)))
+      options?.flushOnClose === false ?
+        Effect.void :
+        Effect.catchAll(m.flush, (e) =>
+          // The journal still holds every line: the next run merges it. Say so rather than fail a finished run.
+          Effect.logWarning(
+            `manifest.jsonl was not rewritten at the end (${e.message}); its journal keeps every line and the next sync merges it`
+          )))
   )

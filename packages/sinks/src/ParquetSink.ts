@@ -39,11 +39,26 @@ import type * as Scope from "effect/Scope"
 import type { RunRecord } from "./CheckpointStore.js"
 import { removeTempFiles } from "./internal/atomic.js"
 import { loadDriver } from "./internal/drivers.js"
-import { type Columns, type Duck, type DuckDriver, openDuck, readParquetFiles, type Value, writeParquet } from "./internal/duckdb.js"
+import {
+  type Columns,
+  type Duck,
+  type DuckDriver,
+  openDuck,
+  readParquetFiles,
+  type Value,
+  writeParquet
+} from "./internal/duckdb.js"
 import { sinkError } from "./internal/errors.js"
 import { type IndexedSet, Locations, SetIndex } from "./internal/parquetIndex.js"
 import { segment } from "./Layout.js"
-import { type ArtifactSetWrite, artifactSetId, meetingDate, type RecordSinkService, setIdOf, type WriteDisposition } from "./RecordSink.js"
+import {
+  type ArtifactSetWrite,
+  artifactSetId,
+  meetingDate,
+  type RecordSinkService,
+  setIdOf,
+  type WriteDisposition
+} from "./RecordSink.js"
 import type { SinkError } from "./SinkError.js"
 
 const SINK = "parquet"
@@ -111,7 +126,8 @@ const MERGE_SET_FILE = /^set-[0-9a-f]{32}\.parquet$/
 const sanitizeDate = (d: string) => (/^\d{4}-\d{2}-\d{2}$/.test(d) ? d : "unknown")
 const loadSuffix = (loadId: string) => (loadId === "" ? "" : "." + segment(loadId))
 const setFileName = (setId: string, loadId: string) => `set-${setId}${loadSuffix(loadId)}.parquet`
-const cueFileName = (transcriptId: string, loadId: string) => `cues-${segment(transcriptId)}${loadSuffix(loadId)}.parquet`
+const cueFileName = (transcriptId: string, loadId: string) =>
+  `cues-${segment(transcriptId)}${loadSuffix(loadId)}.parquet`
 const runFileName = (runId: string) => `run-${segment(runId)}.parquet`
 
 /** The open sink's state: one DuckDB, the index of the folder, one write at a time. */
@@ -196,13 +212,26 @@ const setRow = (w: ArtifactSetWrite, loadId: string): Array<Value> => {
   const r = set.recording
   const t = set.transcript
   return [
-    artifactSetId(set), loadId, set.meetingId, set.organizerId, set.contentCorrelationId, set.match,
-    r?.id ?? null, r?.createdDateTime ?? null, r?.endDateTime ?? null,
-    r ? (w.recording?.path ?? null) : null, r ? (w.recording?.bytes ?? null) : null,
-    r ? (w.recording?.sha256 ?? null) : null, r ? (w.recording?.contentType ?? null) : null,
-    t?.id ?? null, t?.createdDateTime ?? null, t?.endDateTime ?? null,
-    t ? (w.transcript?.path ?? null) : null, t ? (w.transcript?.bytes ?? null) : null,
-    t ? (w.transcript?.sha256 ?? null) : null, t ? w.cues.length : null,
+    artifactSetId(set),
+    loadId,
+    set.meetingId,
+    set.organizerId,
+    set.contentCorrelationId,
+    set.match,
+    r?.id ?? null,
+    r?.createdDateTime ?? null,
+    r?.endDateTime ?? null,
+    r ? (w.recording?.path ?? null) : null,
+    r ? (w.recording?.bytes ?? null) : null,
+    r ? (w.recording?.sha256 ?? null) : null,
+    r ? (w.recording?.contentType ?? null) : null,
+    t?.id ?? null,
+    t?.createdDateTime ?? null,
+    t?.endDateTime ?? null,
+    t ? (w.transcript?.path ?? null) : null,
+    t ? (w.transcript?.bytes ?? null) : null,
+    t ? (w.transcript?.sha256 ?? null) : null,
+    t ? w.cues.length : null,
     w.runId ?? null
   ]
 }
@@ -255,7 +284,15 @@ const writeCues = async (ctx: Ctx, w: ArtifactSetWrite, tid: string, loadId: str
     nodePath.join(partDir(ctx.root, CUES, date), name),
     CUE_COLUMNS,
     w.cues.map((c, i) => [
-      tid, loadId, w.set.meetingId, i, c.id, Math.round(c.startMs), Math.round(c.endMs), c.speaker, c.text
+      tid,
+      loadId,
+      w.set.meetingId,
+      i,
+      c.id,
+      Math.round(c.startMs),
+      Math.round(c.endMs),
+      c.speaker,
+      c.text
     ]),
     "seq"
   )
@@ -331,7 +368,13 @@ const writeMerge = async (ctx: Ctx, w: ArtifactSetWrite) => {
 
 const writeRunNow = (ctx: Ctx, r: RunRecord) =>
   writeParquet(ctx.duck, nodePath.join(ctx.root, RUNS, runFileName(r.runId)), RUN_COLUMNS, [[
-    r.runId, r.windowFrom, r.windowTo, JSON.stringify(r.organizers), r.startedAt, r.endedAt, r.status,
+    r.runId,
+    r.windowFrom,
+    r.windowTo,
+    JSON.stringify(r.organizers),
+    r.startedAt,
+    r.endedAt,
+    r.status,
     JSON.stringify(r.counts)
   ]], "run_id")
 
@@ -342,7 +385,14 @@ const open = async (driver: DuckDriver, root: string, disposition: WriteDisposit
   try {
     await Effect.runPromise(removeTempFiles(root, SINK))
     await migrateLegacy(duck, root)
-    const ctx: Ctx = { root, disposition, duck, sets: new SetIndex(), setFiles: new Locations(), cueFiles: new Locations() }
+    const ctx: Ctx = {
+      root,
+      disposition,
+      duck,
+      sets: new SetIndex(),
+      setFiles: new Locations(),
+      cueFiles: new Locations()
+    }
     await loadIndex(ctx)
     return ctx
   } catch (e) {
@@ -360,7 +410,10 @@ export const make = (options: ParquetOptions): Effect.Effect<RecordSinkService, 
     const disposition = options.disposition ?? "merge"
     const driver = yield* loadDriver(SINK, "@duckdb/node-api", () => import("@duckdb/node-api"))
     const ctx = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => open(driver, nodePath.resolve(options.dir), disposition), catch: sinkError(SINK, "open") }),
+      Effect.tryPromise({
+        try: () => open(driver, nodePath.resolve(options.dir), disposition),
+        catch: sinkError(SINK, "open")
+      }),
       (c) => Effect.sync(() => c.duck.close())
     )
     const lock = yield* Effect.makeSemaphore(1)

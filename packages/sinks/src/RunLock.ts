@@ -62,7 +62,8 @@ export const runLockHeld = (resource: string, holder: Omit<LockHolder, "token">)
     pid: holder.pid,
     host: holder.host,
     startedAt: holder.startedAt,
-    message: `another sync holds ${resource} (pid ${holder.pid} on host ${holder.host}, started ${holder.startedAt}): ` +
+    message:
+      `another sync holds ${resource} (pid ${holder.pid} on host ${holder.host}, started ${holder.startedAt}): ` +
       "wait for it to finish; a lock left by a run that crashed is taken over by the next run"
   })
 
@@ -120,7 +121,8 @@ const readLockFile = (file: string): FolderLockState | null => {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw e
   }
-  const holder = decodeHolder(text) ?? { pid: 0, host: "unknown", startedAt: new Date(mtimeMs).toISOString(), token: "" }
+  const holder = decodeHolder(text) ??
+    { pid: 0, host: "unknown", startedAt: new Date(mtimeMs).toISOString(), token: "" }
   return { holder, stale: holder.host === "unknown" ? Date.now() - mtimeMs > LEASE_MS : isStale(holder, mtimeMs) }
 }
 
@@ -165,7 +167,11 @@ const tryCreate = (file: string, holder: LockHolder): boolean => {
   }
 }
 
-const acquireFile = (file: string, holder: LockHolder, resource: string): Effect.Effect<void, RunLockHeld | SinkError> =>
+const acquireFile = (
+  file: string,
+  holder: LockHolder,
+  resource: string
+): Effect.Effect<void, RunLockHeld | SinkError> =>
   Effect.suspend((): Effect.Effect<void, RunLockHeld | SinkError> => {
     try {
       fs.mkdirSync(nodePath.dirname(file), { recursive: true })
@@ -175,7 +181,9 @@ const acquireFile = (file: string, holder: LockHolder, resource: string): Effect
           new SinkError({
             sink: "lock",
             operation: "symlink",
-            message: `lock: refusing to go through the symbolic link ${nodePath.dirname(file)}: remove it (only real folders and files belong there)`
+            message: `lock: refusing to go through the symbolic link ${
+              nodePath.dirname(file)
+            }: remove it (only real folders and files belong there)`
           })
         )
       }
@@ -226,7 +234,11 @@ export const lockFolder = (
   const file = lockPath(out)
   return Effect.acquireRelease(acquireFile(file, holder, `--out ${out}`), () => releaseFile(file, holder)).pipe(
     Effect.zipRight(
-      renewFile(file).pipe(Effect.repeat(Schedule.spaced(Duration.millis(RENEW_MS))), Effect.interruptible, Effect.forkScoped)
+      renewFile(file).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(RENEW_MS))),
+        Effect.interruptible,
+        Effect.forkScoped
+      )
     ),
     Effect.asVoid
   )

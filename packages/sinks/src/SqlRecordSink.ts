@@ -23,7 +23,14 @@ import type * as Redacted from "effect/Redacted"
 import { randomUUID } from "node:crypto"
 import type { RunRecord } from "./CheckpointStore.js"
 import { migrate, pgClientLayer, sqliteClientLayer } from "./internal/sql.js"
-import { type ArtifactSetWrite, artifactSetId, meetingDate, setIdOf, type RecordSinkService, type WriteDisposition } from "./RecordSink.js"
+import {
+  type ArtifactSetWrite,
+  artifactSetId,
+  meetingDate,
+  setIdOf,
+  type RecordSinkService,
+  type WriteDisposition
+} from "./RecordSink.js"
 import type { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
 
@@ -252,9 +259,7 @@ export const makeSqlite = (
   options: SqlRecordSinkOptions = {}
 ): Effect.Effect<RecordSinkService, SinkError, Scope.Scope> =>
   Layer.build(sqliteClientLayer(filename)).pipe(
-    Effect.flatMap((ctx) =>
-      Effect.provide(make({ name: `sqlite:${filename}`, ...options }), ctx)
-    )
+    Effect.flatMap((ctx) => Effect.provide(make({ name: `sqlite:${filename}`, ...options }), ctx))
   )
 
 /** A Postgres record sink. */

@@ -27,7 +27,11 @@ const download = (sink: AzureBlobSink.AzureBlobSinkService, name: string) =>
 
 const randomBytes = (n: number) => new Uint8Array(crypto.randomBytes(n))
 const chunked = (b: Uint8Array, size: number) =>
-  Stream.fromChunk(Chunk.unsafeFromArray(Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size))))
+  Stream.fromChunk(
+    Chunk.unsafeFromArray(
+      Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size))
+    )
+  )
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
 describe("AzureBlobSink (Azurite)", () => {
@@ -45,7 +49,9 @@ describe("AzureBlobSink (Azurite)", () => {
       expect(yield* sink.content.isComplete(w.path, w)).toBe(true)
       expect(yield* sink.content.isComplete(w.path, { ...w, sha256: sha(randomBytes(3)) })).toBe(false)
       expect(yield* sink.content.stat("o/m/none.mp4")).toBeNull()
-      const props = yield* Effect.promise(() => sink.containerClient.getBlockBlobClient("raw/o/m/recording-x.mp4").getProperties())
+      const props = yield* Effect.promise(() =>
+        sink.containerClient.getBlockBlobClient("raw/o/m/recording-x.mp4").getProperties()
+      )
       expect(props.contentType).toBe("video/mp4")
       // empty content is an empty blob
       const e = yield* sink.content.write("o/m/empty.vtt", Stream.empty)
@@ -120,7 +126,12 @@ describe("AzureBlobSink (Azurite)", () => {
       expect(first).toContain(tp)
       expect(sha(yield* download(sink, rp))).toBe(rf.sha256)
       const setBlob = JSON.parse((yield* download(sink, first.find((n) => n.includes("/set-"))!)).toString())
-      expect(setBlob).toMatchObject({ meetingId: "meeting/1", recordingId: "rec+/=", transcriptId: "tr..", match: "contentCorrelationId" })
+      expect(setBlob).toMatchObject({
+        meetingId: "meeting/1",
+        recordingId: "rec+/=",
+        transcriptId: "tr..",
+        match: "contentCorrelationId"
+      })
       const cueBlob = JSON.parse((yield* download(sink, first.find((n) => n.endsWith(".cues.json"))!)).toString())
       expect(cueBlob).toHaveLength(4)
     }))
@@ -129,7 +140,10 @@ describe("AzureBlobSink (Azurite)", () => {
     Effect.gen(function*() {
       const sink = yield* open()
       const w = (r: string | null, t: string | null) => ({
-        set: makeSet("m1", r, t), recording: null, transcript: null, cues: []
+        set: makeSet("m1", r, t),
+        recording: null,
+        transcript: null,
+        cues: []
       })
       const setsOf = Effect.gen(function*() {
         const names = (yield* listNames(sink)).filter((n) => n.includes("/set-"))
@@ -158,7 +172,14 @@ describe("AzureBlobSink (Azurite)", () => {
       const container = containerName()
       const sink = yield* makeRecordSink({ _tag: "azure-blob", container, prefix: "p/", disposition: "merge" })
       yield* sink.writeRun({
-        runId: "run/1", windowFrom: "a", windowTo: "b", organizers: [], startedAt: "s", endedAt: null, status: "running", counts: {}
+        runId: "run/1",
+        windowFrom: "a",
+        windowTo: "b",
+        organizers: [],
+        startedAt: "s",
+        endedAt: null,
+        status: "running",
+        counts: {}
       })
       expect(sink.name).toBe(`azure-blob:${container}/p`)
     }))
@@ -198,4 +219,3 @@ describe("AzureBlobSink (Azurite)", () => {
     for (const bad of ["../x", "a/../b", "/abs", "a\\b", ""]) expect(() => AzureBlobSink.blobName("p/", bad)).toThrow()
   })
 })
-

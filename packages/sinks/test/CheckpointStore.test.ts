@@ -13,7 +13,12 @@ import { tempDir } from "./support/data.js"
 import { openSql } from "./support/db.js"
 import { freePort } from "./support/servers.js"
 
-const key = { organizerId: "org-1", windowFrom: "2026-01-01T00:00:00Z", windowTo: "2026-02-01T00:00:00Z", kind: "recordings" }
+const key = {
+  organizerId: "org-1",
+  windowFrom: "2026-01-01T00:00:00Z",
+  windowTo: "2026-02-01T00:00:00Z",
+  kind: "recordings"
+}
 
 const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.CheckpointStore, unknown>) =>
   describe(`CheckpointStore (${name})`, () => {
@@ -38,31 +43,84 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
       Effect.gen(function*() {
         const store = yield* CheckpointStore.CheckpointStore
         const id = `r-${Math.random()}`
-        yield* store.addDeadLetter({ kind: "recording", id, meetingId: "m", reason: "503", status: 503, code: "x", requestId: "q1" })
-        yield* store.addDeadLetter({ kind: "recording", id, meetingId: "m", reason: "503 again", status: 503, requestId: "q2" })
+        yield* store.addDeadLetter({
+          kind: "recording",
+          id,
+          meetingId: "m",
+          reason: "503",
+          status: 503,
+          code: "x",
+          requestId: "q1"
+        })
+        yield* store.addDeadLetter({
+          kind: "recording",
+          id,
+          meetingId: "m",
+          reason: "503 again",
+          status: 503,
+          requestId: "q2"
+        })
         const dl = (yield* store.listDeadLetters()).find((d) => d.id === id)!
-        expect(dl).toMatchObject({ kind: "recording", reason: "503 again", status: 503, code: null, requestId: "q2", attempts: 2 })
+        expect(dl).toMatchObject({
+          kind: "recording",
+          reason: "503 again",
+          status: 503,
+          code: null,
+          requestId: "q2",
+          attempts: 2
+        })
         const big = 5 * 1024 * 1024 * 1024 + 7
         yield* store.markCompleted({
-          kind: "recording", id, meetingId: "m", organizerId: "o", path: "o/m/r.mp4", bytes: big, sha256: "f".repeat(64),
-          contentType: "video/mp4", runId: "run-1"
+          kind: "recording",
+          id,
+          meetingId: "m",
+          organizerId: "o",
+          path: "o/m/r.mp4",
+          bytes: big,
+          sha256: "f".repeat(64),
+          contentType: "video/mp4",
+          runId: "run-1"
         })
         yield* store.markCompleted({
-          kind: "recording", id, meetingId: "m", organizerId: "o", path: "o/m/r.mp4", bytes: big, sha256: "f".repeat(64),
-          contentType: "video/mp4", runId: "run-1"
+          kind: "recording",
+          id,
+          meetingId: "m",
+          organizerId: "o",
+          path: "o/m/r.mp4",
+          bytes: big,
+          sha256: "f".repeat(64),
+          contentType: "video/mp4",
+          runId: "run-1"
         })
         const c = Option.getOrThrow(yield* store.getCompleted("recording", id))
-        expect(c).toMatchObject({ id, path: "o/m/r.mp4", bytes: big, contentType: "video/mp4", cues: null, runId: "run-1" })
+        expect(c).toMatchObject({
+          id,
+          path: "o/m/r.mp4",
+          bytes: big,
+          contentType: "video/mp4",
+          cues: null,
+          runId: "run-1"
+        })
         expect((yield* store.listCompleted({ meetingId: "m" })).filter((x) => x.id === id)).toHaveLength(1)
         expect((yield* store.listDeadLetters()).some((d) => d.id === id)).toBe(false)
         expect(yield* store.getCompleted("transcript", id)).toEqual(Option.none())
 
         const runId = `run-${Math.random()}`
-        const run = yield* store.startRun({ runId, windowFrom: key.windowFrom, windowTo: key.windowTo, organizers: ["a", "b"] })
+        const run = yield* store.startRun({
+          runId,
+          windowFrom: key.windowFrom,
+          windowTo: key.windowTo,
+          organizers: ["a", "b"]
+        })
         expect(run.status).toBe("running")
         yield* store.finishRun(runId, { status: "partial", counts: { recordings: 3, failed: 1 } })
         const done = Option.getOrThrow(yield* store.getRun(runId))
-        expect(done).toMatchObject({ runId, organizers: ["a", "b"], status: "partial", counts: { recordings: 3, failed: 1 } })
+        expect(done).toMatchObject({
+          runId,
+          organizers: ["a", "b"],
+          status: "partial",
+          counts: { recordings: 3, failed: 1 }
+        })
         expect(done.endedAt).not.toBeNull()
         expect((yield* store.listRuns).some((r) => r.runId === runId)).toBe(true)
       }).pipe(Effect.provide(layer())))
@@ -75,7 +133,8 @@ suite("postgres", () => CheckpointStore.layerPostgres(inject("pgUrl")))
 const tryLock = (state: string) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const store = yield* (state.startsWith("postgres") ? CheckpointStore.makePostgres(state) : CheckpointStore.makeSqlite(state))
+      const store =
+        yield* (state.startsWith("postgres") ? CheckpointStore.makePostgres(state) : CheckpointStore.makeSqlite(state))
       return yield* Effect.either(store.lock())
     })
   )
@@ -86,14 +145,22 @@ const lockSuite = (name: string, state: () => string) =>
       Effect.gen(function*() {
         const url = state()
         yield* Effect.scoped(Effect.gen(function*() {
-          const store = yield* (url.startsWith("postgres") ? CheckpointStore.makePostgres(url) : CheckpointStore.makeSqlite(url))
+          const store =
+            yield* (url.startsWith("postgres") ? CheckpointStore.makePostgres(url) : CheckpointStore.makeSqlite(url))
           const holder = { ...RunLock.currentHolder(), startedAt: "2026-12-05T08:00:00.000Z" }
           yield* store.lock(holder)
           const second = yield* tryLock(url)
           expect(second._tag).toBe("Left")
           if (second._tag === "Left") {
-            expect(second.left).toMatchObject({ _tag: "RunLockHeld", pid: process.pid, host: os.hostname(), startedAt: holder.startedAt })
-            expect(second.left.message).toContain(`pid ${process.pid} on host ${os.hostname()}, started 2026-12-05T08:00:00.000Z`)
+            expect(second.left).toMatchObject({
+              _tag: "RunLockHeld",
+              pid: process.pid,
+              host: os.hostname(),
+              startedAt: holder.startedAt
+            })
+            expect(second.left.message).toContain(
+              `pid ${process.pid} on host ${os.hostname()}, started 2026-12-05T08:00:00.000Z`
+            )
           }
         }))
         expect((yield* tryLock(url))._tag).toBe("Right")
@@ -102,7 +169,9 @@ const lockSuite = (name: string, state: () => string) =>
     it.live("a holder killed with SIGKILL does not block the next run", () =>
       Effect.gen(function*() {
         const url = state()
-        yield* Effect.promise(() => runAndKill(["lock", url], 0))
+        yield* Effect.promise(() =>
+          runAndKill(["lock", url], 0)
+        )
         // Postgres frees a dead session's advisory lock once the server has seen the connection close:
         // wait for that condition (bounded), not for a fixed time.
         const taken = yield* tryLock(url).pipe(
@@ -120,41 +189,45 @@ describe("CheckpointStore on Postgres: why a connection failed", () => {
       Effect.map((e) => e.message)
     )
 
-  it.live("a closed port, a missing database and a wrong password each say which, without the password", () =>
-    Effect.gen(function*() {
-      const server = new URL(inject("pgUrl"))
-      const port = yield* Effect.promise(() => freePort())
-      const closed = yield* openError(`postgres://postgres:hunter2@127.0.0.1:${port}/postgres`)
-      expect(closed).toContain(`127.0.0.1:${port}/postgres: connection refused`)
-      expect(closed).not.toContain("hunter2")
+  it.live(
+    "a closed port, a missing database and a wrong password each say which, without the password",
+    () =>
+      Effect.gen(function*() {
+        const server = new URL(inject("pgUrl"))
+        const port = yield* Effect.promise(() => freePort())
+        const closed = yield* openError(`postgres://postgres:hunter2@127.0.0.1:${port}/postgres`)
+        expect(closed).toContain(`127.0.0.1:${port}/postgres: connection refused`)
+        expect(closed).not.toContain("hunter2")
 
-      const missing = new URL(server)
-      missing.pathname = "/no_such_database_here"
-      expect(yield* openError(missing.toString())).toContain("no_such_database_here: that database does not exist")
+        const missing = new URL(server)
+        missing.pathname = "/no_such_database_here"
+        expect(yield* openError(missing.toString())).toContain("no_such_database_here: that database does not exist")
 
-      // The test cluster trusts every local user; this one role must give its password.
-      const role = `ma_pw_${process.pid}`
-      yield* Effect.scoped(Effect.gen(function*() {
-        const sql = yield* openSql({ pg: server.toString() })
-        yield* sql.unsafe(`DROP ROLE IF EXISTS ${role}`)
-        yield* sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'right-one'`)
-        const [{ hba_file }] = yield* sql.unsafe<{ hba_file: string }>("SHOW hba_file")
-        const hba = fs.readFileSync(hba_file, "utf8")
-        if (!hba.includes(role)) fs.writeFileSync(hba_file, `host all ${role} 127.0.0.1/32 scram-sha-256\n${hba}`)
-        yield* sql.unsafe("SELECT pg_reload_conf()")
-      }))
-      const wrong = new URL(server)
-      wrong.username = role
-      wrong.password = "wrong-one"
-      // The reload is asynchronous in the server: wait until the new rule answers (bounded).
-      const message = yield* openError(wrong.toString()).pipe(
-        Effect.flatMap((m) => (/password/.test(m) ? Effect.succeed(m) : Effect.fail(m))),
-        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 })
-      )
-      expect(message).toContain(`${role}@127.0.0.1:${server.port}/`)
-      expect(message).toContain("password authentication failed")
-      expect(message).not.toContain("wrong-one")
-    }), 60_000)
+        // The test cluster trusts every local user; this one role must give its password.
+        const role = `ma_pw_${process.pid}`
+        yield* Effect.scoped(Effect.gen(function*() {
+          const sql = yield* openSql({ pg: server.toString() })
+          yield* sql.unsafe(`DROP ROLE IF EXISTS ${role}`)
+          yield* sql.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'right-one'`)
+          const [{ hba_file }] = yield* sql.unsafe<{ hba_file: string }>("SHOW hba_file")
+          const hba = fs.readFileSync(hba_file, "utf8")
+          if (!hba.includes(role)) fs.writeFileSync(hba_file, `host all ${role} 127.0.0.1/32 scram-sha-256\n${hba}`)
+          yield* sql.unsafe("SELECT pg_reload_conf()")
+        }))
+        const wrong = new URL(server)
+        wrong.username = role
+        wrong.password = "wrong-one"
+        // The reload is asynchronous in the server: wait until the new rule answers (bounded).
+        const message = yield* openError(wrong.toString()).pipe(
+          Effect.flatMap((m) => (/password/.test(m) ? Effect.succeed(m) : Effect.fail(m))),
+          Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 })
+        )
+        expect(message).toContain(`${role}@127.0.0.1:${server.port}/`)
+        expect(message).toContain("password authentication failed")
+        expect(message).not.toContain("wrong-one")
+      }),
+    60_000
+  )
 })
 
 lockSuite("sqlite", () => path.join(tempDir(), "state.sqlite"))
@@ -164,27 +237,38 @@ describe("CheckpointStore durability", () => {
   it.scoped("reopening the default store sees what was written", () =>
     Effect.gen(function*() {
       const out = tempDir()
-      yield* Effect.scoped(Effect.gen(function*() {
-        const s = yield* CheckpointStore.CheckpointStore
-        yield* s.setDeltaLink(key, "d1")
-      }).pipe(Effect.provide(CheckpointStore.layerDefault(out))))
-      const s2 = yield* Effect.map(Layer.build(CheckpointStore.layerDefault(out)), Context.get(CheckpointStore.CheckpointStore))
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const s = yield* CheckpointStore.CheckpointStore
+          yield* s.setDeltaLink(key, "d1")
+        }).pipe(Effect.provide(CheckpointStore.layerDefault(out)))
+      )
+      const s2 = yield* Effect.map(
+        Layer.build(CheckpointStore.layerDefault(out)),
+        Context.get(CheckpointStore.CheckpointStore)
+      )
       expect(yield* s2.getDeltaLink(key)).toEqual(Option.some("d1"))
     }))
 
-  it.live("a process killed (SIGKILL) mid-transactions leaves every committed row and no half row", () =>
-    Effect.gen(function*() {
-      const file = path.join(tempDir(), "state.sqlite")
-      yield* Effect.promise(() => runAndKill(["checkpoint", file, "1000000"], 200))
-      const rows = yield* Effect.scoped(
-        Effect.flatMap(CheckpointStore.CheckpointStore, (s) => s.listCompleted({ kind: "recording" })).pipe(
-          Effect.provide(CheckpointStore.layerSqlite(file))
+  it.live(
+    "a process killed (SIGKILL) mid-transactions leaves every committed row and no half row",
+    () =>
+      Effect.gen(function*() {
+        const file = path.join(tempDir(), "state.sqlite")
+        yield* Effect.promise(() => runAndKill(["checkpoint", file, "1000000"], 200))
+        const rows = yield* Effect.scoped(
+          Effect.flatMap(CheckpointStore.CheckpointStore, (s) => s.listCompleted({ kind: "recording" })).pipe(
+            Effect.provide(CheckpointStore.layerSqlite(file))
+          )
         )
-      )
-      expect(rows.length).toBeGreaterThan(5)
-      // ids r0..r(n-1), each complete
-      const ns = rows.map((r) => Number(r.id.slice(1))).sort((a, b) => a - b)
-      expect(ns).toEqual(ns.map((_, i) => i))
-      for (const r of rows) expect(r).toMatchObject({ path: `p/${r.id.slice(1)}`, bytes: Number(r.id.slice(1)), sha256: "s".repeat(64) })
-    }), 60_000)
+        expect(rows.length).toBeGreaterThan(5)
+        // ids r0..r(n-1), each complete
+        const ns = rows.map((r) => Number(r.id.slice(1))).sort((a, b) => a - b)
+        expect(ns).toEqual(ns.map((_, i) => i))
+        for (const r of rows) {
+          expect(r).toMatchObject({ path: `p/${r.id.slice(1)}`, bytes: Number(r.id.slice(1)), sha256: "s".repeat(64) })
+        }
+      }),
+    60_000
+  )
 })

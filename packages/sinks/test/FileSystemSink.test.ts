@@ -16,7 +16,11 @@ const bytes = (n: number, seed = 1) => {
   return b
 }
 const chunked = (b: Uint8Array, size = 1000) =>
-  Stream.fromChunk(Chunk.unsafeFromArray(Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.slice(i * size, (i + 1) * size))))
+  Stream.fromChunk(
+    Chunk.unsafeFromArray(
+      Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.slice(i * size, (i + 1) * size))
+    )
+  )
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
 const listAll = (dir: string): Array<string> =>
@@ -54,7 +58,10 @@ describe("FileSystemSink", () => {
       const elsewhere = fs.mkdtempSync("/dev/shm/adopt-")
       const staged = path.join(elsewhere, "x.done")
       fs.writeFileSync(staged, data)
-      const w = yield* FileSystemSink.adoptContent(out, "o/m/transcript-x.vtt", staged, { bytes: data.length, sha256: sha(data) })
+      const w = yield* FileSystemSink.adoptContent(out, "o/m/transcript-x.vtt", staged, {
+        bytes: data.length,
+        sha256: sha(data)
+      })
       expect(new Uint8Array(fs.readFileSync(path.join(out, w.path)))).toEqual(data)
       expect(fs.existsSync(staged)).toBe(false)
       expect(listAll(out)).toEqual(["o/m/transcript-x.vtt"])
@@ -120,30 +127,34 @@ describe("FileSystemSink", () => {
       expect(listAll(out)).toEqual([])
     }))
 
-  it.live("a writer killed (SIGKILL) mid-write leaves the old file or the new one, never a partial one", () =>
-    Effect.gen(function*() {
-      const out = tempDir()
-      const rel = "org/meet/recording-r.mp4"
-      const chunk = 65536
-      yield* FileSystemSink.writeContent(out, rel, chunked(new Uint8Array(chunk * 4).fill(1), chunk))
-      const seen = new Set<string>()
-      for (const delay of [0, 10_000]) {
-        const r = yield* Effect.promise(() => runAndKill(["content", out, rel, "60", "2"], delay))
-        const now = new Uint8Array(fs.readFileSync(path.join(out, rel)))
-        const allOld = now.length === chunk * 4 && now.every((b) => b === 1)
-        const allNew = now.length === chunk * 60 && now.every((b) => b === 2)
-        expect(allOld || allNew).toBe(true)
-        if (r.finished) expect(allNew).toBe(true)
-        seen.add(allNew ? "new" : "old")
-        yield* FileSystemSink.removeTempFiles(out)
-        expect(listAll(out)).toEqual([rel])
-        if (allNew) {
-          // restore the old content for the next round
-          yield* FileSystemSink.writeContent(out, rel, chunked(new Uint8Array(chunk * 4).fill(1), chunk))
+  it.live(
+    "a writer killed (SIGKILL) mid-write leaves the old file or the new one, never a partial one",
+    () =>
+      Effect.gen(function*() {
+        const out = tempDir()
+        const rel = "org/meet/recording-r.mp4"
+        const chunk = 65536
+        yield* FileSystemSink.writeContent(out, rel, chunked(new Uint8Array(chunk * 4).fill(1), chunk))
+        const seen = new Set<string>()
+        for (const delay of [0, 10_000]) {
+          const r = yield* Effect.promise(() => runAndKill(["content", out, rel, "60", "2"], delay))
+          const now = new Uint8Array(fs.readFileSync(path.join(out, rel)))
+          const allOld = now.length === chunk * 4 && now.every((b) => b === 1)
+          const allNew = now.length === chunk * 60 && now.every((b) => b === 2)
+          expect(allOld || allNew).toBe(true)
+          if (r.finished) expect(allNew).toBe(true)
+          seen.add(allNew ? "new" : "old")
+          yield* FileSystemSink.removeTempFiles(out)
+          expect(listAll(out)).toEqual([rel])
+          if (allNew) {
+            // restore the old content for the next round
+            yield* FileSystemSink.writeContent(out, rel, chunked(new Uint8Array(chunk * 4).fill(1), chunk))
+          }
         }
-      }
-      // The first kill interrupts; the last round (killed only after 10 s) completes.
-      expect(seen.has("old")).toBe(true)
-      expect(seen.has("new")).toBe(true)
-    }), 120_000)
+        // The first kill interrupts; the last round (killed only after 10 s) completes.
+        expect(seen.has("old")).toBe(true)
+        expect(seen.has("new")).toBe(true)
+      }),
+    120_000
+  )
 })

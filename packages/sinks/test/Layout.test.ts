@@ -4,7 +4,23 @@ import * as path from "node:path"
 import { Layout } from "../src/index.js"
 
 const hostile = fc.oneof(
-  fc.constantFrom("../x", "a/b", "+/=", "x".repeat(300), "é🎉日本", "", "\0", "CON", "con.txt", ".", "..", "a\\b", " ", "NUL", "..\\..\\x"),
+  fc.constantFrom(
+    "../x",
+    "a/b",
+    "+/=",
+    "x".repeat(300),
+    "é🎉日本",
+    "",
+    "\0",
+    "CON",
+    "con.txt",
+    ".",
+    "..",
+    "a\\b",
+    " ",
+    "NUL",
+    "..\\..\\x"
+  ),
   fc.string({ unit: "binary", maxLength: 400 }),
   fc.string({ unit: "grapheme", maxLength: 50 }),
   fc.stringMatching(/^[A-Za-z0-9+/=._-]{0,200}$/)

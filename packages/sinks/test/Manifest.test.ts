@@ -8,7 +8,12 @@ import { Failures, Manifest } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { makeSet, tempDir } from "./support/data.js"
 
-const rf = (id: string) => ({ path: `o/m/recording-${id}.mp4`, bytes: 100, sha256: "a".repeat(64), contentType: "video/mp4" })
+const rf = (id: string) => ({
+  path: `o/m/recording-${id}.mp4`,
+  bytes: 100,
+  sha256: "a".repeat(64),
+  contentType: "video/mp4"
+})
 const tf = (id: string, cues = 3) => ({ path: `o/m/transcript-${id}.vtt`, bytes: 50, sha256: "b".repeat(64), cues })
 
 const entry = (meeting: string, r: string | null, t: string | null) =>
@@ -31,15 +36,43 @@ describe("Manifest", () => {
       const text = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8")
       expect(text.endsWith("\n")).toBe(true)
       const line = JSON.parse(text.trim())
-      expect(Object.keys(line)).toEqual(["meetingId", "organizerId", "contentCorrelationId", "match", "recording", "transcript"])
-      expect(Object.keys(line.recording)).toEqual(["id", "createdDateTime", "endDateTime", "path", "bytes", "sha256", "contentType"])
-      expect(Object.keys(line.transcript)).toEqual(["id", "createdDateTime", "endDateTime", "path", "bytes", "sha256", "cues"])
+      expect(Object.keys(line)).toEqual([
+        "meetingId",
+        "organizerId",
+        "contentCorrelationId",
+        "match",
+        "recording",
+        "transcript"
+      ])
+      expect(Object.keys(line.recording)).toEqual([
+        "id",
+        "createdDateTime",
+        "endDateTime",
+        "path",
+        "bytes",
+        "sha256",
+        "contentType"
+      ])
+      expect(Object.keys(line.transcript)).toEqual([
+        "id",
+        "createdDateTime",
+        "endDateTime",
+        "path",
+        "bytes",
+        "sha256",
+        "cues"
+      ])
       expect(line).toMatchObject({
         meetingId: "m1",
         organizerId: "org-1",
         contentCorrelationId: "cc-m1",
         match: "contentCorrelationId",
-        recording: { id: "r1", createdDateTime: "2026-03-02T10:00:00.1234567Z", path: "o/m/recording-r1.mp4", bytes: 100 },
+        recording: {
+          id: "r1",
+          createdDateTime: "2026-03-02T10:00:00.1234567Z",
+          path: "o/m/recording-r1.mp4",
+          bytes: 100
+        },
         transcript: { id: "t1", cues: 3 }
       })
     }))
@@ -90,7 +123,9 @@ describe("Manifest", () => {
         }
         const last = ops.at(-1)
         if (last && (last.r || last.t)) {
-          expect(lines.some((l) => l.recording?.id === (last.r ?? undefined) && l.transcript?.id === (last.t ?? undefined)))
+          expect(
+            lines.some((l) => l.recording?.id === (last.r ?? undefined) && l.transcript?.id === (last.t ?? undefined))
+          )
             .toBe(true)
         }
       })
@@ -133,8 +168,11 @@ describe("Manifest", () => {
       const missing = yield* Effect.forEach(
         Array.from({ length: 60 }, (_, i) => i),
         (i) =>
-          Effect.andThen(m.upsert(entry(`m${i}`, `r${i}`, i % 2 ? `t${i}` : null)), () =>
-            Manifest.read(out).pipe(Effect.map((lines) => (lines.some((l) => l.recording?.id === `r${i}`) ? 0 : 1)))),
+          Effect.andThen(
+            m.upsert(entry(`m${i}`, `r${i}`, i % 2 ? `t${i}` : null)),
+            () =>
+              Manifest.read(out).pipe(Effect.map((lines) => (lines.some((l) => l.recording?.id === `r${i}`) ? 0 : 1)))
+          ),
         { concurrency: 12 }
       )
       expect(missing.filter((x) => x !== 0)).toEqual([])
@@ -143,7 +181,9 @@ describe("Manifest", () => {
       expect(ids(lines).r.length).toBe(60)
       // flushed: manifest.jsonl holds everything and the journal is gone
       yield* m.flush
-      expect(Manifest.makeLines(yield* m.entries).text()).toBe(fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8"))
+      expect(Manifest.makeLines(yield* m.entries).text()).toBe(
+        fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8")
+      )
       expect(fs.existsSync(Manifest.journalPath(out))).toBe(false)
       expect(fs.readdirSync(out).filter((f) => f !== "manifest.jsonl" && f !== ".meeting-artifacts")).toEqual([])
     }))
@@ -153,15 +193,21 @@ describe("Manifest", () => {
       const out = tempDir()
       const file = path.join(out, "manifest.jsonl")
       const wholeLines = () =>
-        fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Manifest.ManifestEntry)
+        fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) =>
+          JSON.parse(l) as Manifest.ManifestEntry
+        )
       const m = yield* Manifest.make(out)
       yield* m.upsert(entry("m0", "r0", "t0"))
       expect(wholeLines().map((l) => l.recording?.id)).toEqual(["r0"]) // the first write creates the file
       let seen = 1
       for (let batch = 0; batch < 10; batch++) {
-        yield* Effect.forEach(Array.from({ length: 20 }, (_, k) => 1 + batch * 20 + k), (i) => m.upsert(entry(`m${i}`, `r${i}`, null)), {
-          concurrency: 8
-        })
+        yield* Effect.forEach(
+          Array.from({ length: 20 }, (_, k) => 1 + batch * 20 + k),
+          (i) => m.upsert(entry(`m${i}`, `r${i}`, null)),
+          {
+            concurrency: 8
+          }
+        )
         // every line of manifest.jsonl parses at every point; what it lacks yet is in the journal
         const visible = wholeLines().map((l) => l.recording!.id)
         const durable = (yield* Manifest.read(out)).map((l) => l.recording!.id)
@@ -192,14 +238,20 @@ describe("Manifest", () => {
       const sha = (t: string) => createHash("sha256").update(t, "utf8").digest("hex")
       const journal = (manifestText: string, ...lines: Array<string>) => {
         fs.mkdirSync(path.dirname(Manifest.journalPath(out)), { recursive: true })
-        fs.writeFileSync(Manifest.journalPath(out), [JSON.stringify({ manifestSha256: sha(manifestText) }), ...lines].join("\n"))
+        fs.writeFileSync(
+          Manifest.journalPath(out),
+          [JSON.stringify({ manifestSha256: sha(manifestText) }), ...lines].join("\n")
+        )
       }
       const line = (m: string, r: string, t: string | null) => Manifest.formatEntry(entry(m, r, t))
       // what a killed run leaves: a journal naming this manifest, its last append cut short
       journal(base, line("m1", "r1", "t1"), line("m3", "r3", null), line("m4", "r4", null).slice(0, 30))
-      expect((yield* Manifest.unflushed(out))).toBe(2)
+      expect(yield* Manifest.unflushed(out)).toBe(2)
       const merged = yield* Manifest.read(out)
-      expect(merged.map((l) => [l.recording?.id, l.transcript?.id ?? null])).toEqual([["r1", "t1"], ["r2", null], ["r3", null]])
+      expect(merged.map((l) => [l.recording?.id, l.transcript?.id ?? null])).toEqual([["r1", "t1"], ["r2", null], [
+        "r3",
+        null
+      ]])
       // loading alone changes no file (a dry run loads and never flushes)
       const journaled = fs.readFileSync(Manifest.journalPath(out), "utf8")
       yield* Manifest.make(out)
@@ -250,8 +302,15 @@ describe("Failures", () => {
       const out = tempDir()
       const log = yield* Failures.make(out)
       const f = (i: number) => ({
-        kind: "recording" as const, id: `r${i}`, meetingId: "m1", organizerId: "o", reason: "Forbidden",
-        status: 403, code: "Forbidden", requestId: `req-${i}`, at: "2026-01-01T00:00:00.000Z"
+        kind: "recording" as const,
+        id: `r${i}`,
+        meetingId: "m1",
+        organizerId: "o",
+        reason: "Forbidden",
+        status: 403,
+        code: "Forbidden",
+        requestId: `req-${i}`,
+        at: "2026-01-01T00:00:00.000Z"
       })
       const onDisk = Effect.map(Failures.read(out), (l) => new Set(l.map((x) => x.id)))
       const seen = yield* Effect.forEach(
@@ -275,16 +334,35 @@ describe("Failures", () => {
       const out = tempDir()
       const log = yield* Failures.make(out)
       const f = {
-        kind: "recording" as const, id: "r1", meetingId: "m1", organizerId: "o", reason: "Forbidden: policy",
-        status: 403, code: "Forbidden", requestId: "req-1", at: "2026-01-01T00:00:00.000Z"
+        kind: "recording" as const,
+        id: "r1",
+        meetingId: "m1",
+        organizerId: "o",
+        reason: "Forbidden: policy",
+        status: 403,
+        code: "Forbidden",
+        requestId: "req-1",
+        at: "2026-01-01T00:00:00.000Z"
       }
       yield* log.record(f)
       yield* log.record({ ...f, reason: "again", requestId: "req-2" })
       yield* log.record({ ...f, kind: "transcript", id: "t1", status: null, code: null, requestId: null })
-      const lines = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const lines = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l)
+      )
       expect(lines).toHaveLength(2)
       expect(lines[0]).toEqual({ ...f, reason: "again", requestId: "req-2" })
-      expect(Object.keys(lines[0])).toEqual(["kind", "id", "meetingId", "organizerId", "reason", "status", "code", "requestId", "at"])
+      expect(Object.keys(lines[0])).toEqual([
+        "kind",
+        "id",
+        "meetingId",
+        "organizerId",
+        "reason",
+        "status",
+        "code",
+        "requestId",
+        "at"
+      ])
       const reread = yield* Failures.make(out)
       expect((yield* reread.entries).length).toBe(2)
       yield* reread.resolve("recording", "r1")

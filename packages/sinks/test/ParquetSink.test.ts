@@ -17,7 +17,10 @@ const sets = (dir: string, extra = "") =>
     `SELECT * REPLACE (CAST(meeting_date AS VARCHAR) AS meeting_date) FROM read_parquet('${dir}/artifact_sets/*/*.parquet', hive_partitioning = true) ${extra} ORDER BY set_id`
   )
 const cueCount = (dir: string) =>
-  Effect.map(query(`SELECT COUNT(*) AS n FROM read_parquet('${dir}/transcript_cues/*/*.parquet')`), (r) => Number(r[0]!.n))
+  Effect.map(
+    query(`SELECT COUNT(*) AS n FROM read_parquet('${dir}/transcript_cues/*/*.parquet')`),
+    (r) => Number(r[0]!.n)
+  )
 
 const allFiles = (dir: string) =>
   fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
@@ -36,7 +39,12 @@ describe("ParquetSink", () => {
       expect(yield* cueCount(dir)).toBe(12)
       expect(rows.map((r) => String(r.meeting_date)).sort()).toEqual(["2026-03-02", "2026-03-02", "2026-03-04"])
       const r1 = rows.find((r) => r.recording_id === "r1")!
-      expect(r1).toMatchObject({ meeting_id: "m1", transcript_id: "t1", match: "contentCorrelationId", recording_path: "r/r1.mp4" })
+      expect(r1).toMatchObject({
+        meeting_id: "m1",
+        transcript_id: "t1",
+        match: "contentCorrelationId",
+        recording_path: "r/r1.mp4"
+      })
       expect(Number(r1.cues)).toBe(5)
       expect(Number(r1.recording_bytes)).toBe(10)
       expect(allFiles(dir).map((f) => f.replace(/(set|cues)-.*\.parquet$/, "$1-*.parquet"))).toEqual([
@@ -90,17 +98,34 @@ describe("ParquetSink", () => {
       const sink = yield* ParquetSink.make({ dir: fresh })
       yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t1", { date }), 2))
       yield* sink.writeSet(setWrite(makeSet("m2", null, "t2", { date }), 3))
-      yield* sink.writeRun({ runId: "a", windowFrom: "f", windowTo: "t", organizers: ["o"], startedAt: "s", endedAt: null, status: "running", counts: {} })
+      yield* sink.writeRun({
+        runId: "a",
+        windowFrom: "f",
+        windowTo: "t",
+        organizers: ["o"],
+        startedAt: "s",
+        endedAt: null,
+        status: "running",
+        counts: {}
+      })
       // The earlier layout: every row of a partition in part-0.parquet, the runs in runs/part-0.parquet.
       fs.mkdirSync(path.join(dir, `artifact_sets/meeting_date=${date}`), { recursive: true })
       fs.mkdirSync(path.join(dir, "runs"))
       fs.cpSync(path.join(fresh, "transcript_cues"), path.join(dir, "transcript_cues"), { recursive: true })
-      yield* query(`COPY (SELECT * FROM read_parquet('${fresh}/artifact_sets/meeting_date=${date}/*.parquet')) TO '${dir}/artifact_sets/meeting_date=${date}/part-0.parquet' (FORMAT parquet)`)
-      yield* query(`COPY (SELECT * FROM read_parquet('${fresh}/runs/*.parquet')) TO '${dir}/runs/part-0.parquet' (FORMAT parquet)`)
+      yield* query(
+        `COPY (SELECT * FROM read_parquet('${fresh}/artifact_sets/meeting_date=${date}/*.parquet')) TO '${dir}/artifact_sets/meeting_date=${date}/part-0.parquet' (FORMAT parquet)`
+      )
+      yield* query(
+        `COPY (SELECT * FROM read_parquet('${fresh}/runs/*.parquet')) TO '${dir}/runs/part-0.parquet' (FORMAT parquet)`
+      )
       const reopened = yield* ParquetSink.make({ dir })
       expect(allFiles(dir).filter((f) => f.endsWith("part-0.parquet"))).toEqual([])
-      expect((yield* sets(dir)).map((r) => [r.recording_id, r.transcript_id])).toEqual((yield* sets(fresh)).map((r) => [r.recording_id, r.transcript_id]))
-      expect((yield* query(`SELECT run_id FROM read_parquet('${dir}/runs/*.parquet')`)).map((r) => r.run_id)).toEqual(["a"])
+      expect((yield* sets(dir)).map((r) => [r.recording_id, r.transcript_id])).toEqual(
+        (yield* sets(fresh)).map((r) => [r.recording_id, r.transcript_id])
+      )
+      expect((yield* query(`SELECT run_id FROM read_parquet('${dir}/runs/*.parquet')`)).map((r) => r.run_id)).toEqual([
+        "a"
+      ])
       // the split rows are indexed: pairing t2 with r1 replaces both old rows
       yield* reopened.writeSet(setWrite(makeSet("m1", "r1", "t2", { date }), 3))
       expect((yield* sets(dir)).map((r) => [r.recording_id, r.transcript_id, r.match]).sort()).toEqual(
@@ -133,10 +158,18 @@ describe("ParquetSink", () => {
       yield* sink.writeSet(setWrite(late, 2))
       yield* sink.writeSet(setWrite(makeSet("m1", "r1", null, { date: "2026-03-02" })))
       expect(yield* sets(dir)).toHaveLength(2)
-      const paired = new ArtifactSet({ ...makeSet("m1", "r1", null, { date: "2026-03-02" }), transcript: late.transcript, match: "time-overlap" })
+      const paired = new ArtifactSet({
+        ...makeSet("m1", "r1", null, { date: "2026-03-02" }),
+        transcript: late.transcript,
+        match: "time-overlap"
+      })
       yield* sink.writeSet(setWrite(paired, 2))
       let rows = yield* sets(dir)
-      expect(rows.map((r) => [r.recording_id, r.transcript_id, String(r.meeting_date)])).toEqual([["r1", "t1", "2026-03-02"]])
+      expect(rows.map((r) => [r.recording_id, r.transcript_id, String(r.meeting_date)])).toEqual([[
+        "r1",
+        "t1",
+        "2026-03-02"
+      ]])
       expect(yield* cueCount(dir)).toBe(2)
       expect(allFiles(dir).filter((f) => f.includes("2026-03-03"))).toEqual([])
       // r1 re-paired with t2: t1 keeps a row of its own
@@ -158,7 +191,16 @@ describe("ParquetSink", () => {
       yield* sink.writeSet(setWrite(set, 2, { runId: "b" }))
       expect((yield* sets(dir)).map((r) => r.load_id).sort()).toEqual(["a", "b"])
       expect(yield* cueCount(dir)).toBe(4)
-      const run = { runId: "a", windowFrom: "f", windowTo: "t", organizers: ["o"], startedAt: "s", endedAt: null, status: "running" as const, counts: {} }
+      const run = {
+        runId: "a",
+        windowFrom: "f",
+        windowTo: "t",
+        organizers: ["o"],
+        startedAt: "s",
+        endedAt: null,
+        status: "running" as const,
+        counts: {}
+      }
       yield* sink.writeRun(run)
       yield* sink.writeRun({ ...run, runId: "b" })
       yield* sink.writeRun({ ...run, status: "succeeded", endedAt: "e", counts: { recordings: 1 } })

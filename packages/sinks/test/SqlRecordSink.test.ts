@@ -33,8 +33,13 @@ const suite = (name: string, target: Effect.Effect<Target>) =>
         expect(yield* count(sql, "transcript_cues")).toBe(5)
         const rows = yield* sql<any>`SELECT * FROM artifact_sets`
         expect(rows[0]).toMatchObject({
-          set_id: artifactSetId(w.set), meeting_id: "m1", recording_id: "r1", transcript_id: "t1",
-          match: "contentCorrelationId", meeting_date: "2026-03-02", load_id: ""
+          set_id: artifactSetId(w.set),
+          meeting_id: "m1",
+          recording_id: "r1",
+          transcript_id: "t1",
+          match: "contentCorrelationId",
+          meeting_date: "2026-03-02",
+          load_id: ""
         })
         const rec = (yield* sql<any>`SELECT * FROM recordings`)[0]
         expect(rec).toMatchObject({ id: "r1", path: "r/r1.mp4", sha256: "0".repeat(64), content_type: "video/mp4" })
@@ -61,9 +66,12 @@ const suite = (name: string, target: Effect.Effect<Target>) =>
         expect(yield* count(sql, "artifact_sets", "recording_id = 'r1' AND transcript_id = 't1'")).toBe(1)
         // r2 now pairs with t3: t2 keeps a set of its own
         yield* sink.writeSet(setWrite(makeSet("m2", "r2", "t3")))
-        expect(yield* count(sql, "artifact_sets", "transcript_id = 't2' AND recording_id IS NULL AND match = 'none'")).toBe(1)
+        expect(yield* count(sql, "artifact_sets", "transcript_id = 't2' AND recording_id IS NULL AND match = 'none'"))
+          .toBe(1)
         for (const id of ["r1", "r2"]) expect(yield* count(sql, "artifact_sets", `recording_id = '${id}'`)).toBe(1)
-        for (const id of ["t1", "t2", "t3"]) expect(yield* count(sql, "artifact_sets", `transcript_id = '${id}'`)).toBe(1)
+        for (const id of ["t1", "t2", "t3"]) {
+          expect(yield* count(sql, "artifact_sets", `transcript_id = '${id}'`)).toBe(1)
+        }
       }))
 
     it.scoped("append adds rows per load and runs upsert by id", () =>
@@ -77,11 +85,22 @@ const suite = (name: string, target: Effect.Effect<Target>) =>
         expect(yield* count(sql, "recordings")).toBe(2)
         expect(yield* count(sql, "transcript_cues")).toBe(6)
         const run = {
-          runId: "run-a", windowFrom: "a", windowTo: "b", organizers: ["o"], startedAt: "s", endedAt: null,
-          status: "running" as const, counts: {}
+          runId: "run-a",
+          windowFrom: "a",
+          windowTo: "b",
+          organizers: ["o"],
+          startedAt: "s",
+          endedAt: null,
+          status: "running" as const,
+          counts: {}
         }
         yield* sink.writeRun(run)
-        yield* sink.writeRun({ ...run, endedAt: "e", status: "succeeded", counts: { recordings: 4, transcripts: 2, failed: 1 } })
+        yield* sink.writeRun({
+          ...run,
+          endedAt: "e",
+          status: "succeeded",
+          counts: { recordings: 4, transcripts: 2, failed: 1 }
+        })
         const runs = yield* sql<any>`SELECT * FROM runs`
         expect(runs).toHaveLength(1)
         expect(runs[0]).toMatchObject({ run_id: "run-a", ended_at: "e", status: "succeeded" })

@@ -145,7 +145,13 @@ const readOptional = (file: string): string => {
 /** What the index was built from: the texts of manifest.jsonl, its journal and failures.jsonl. */
 const fingerprintOf = (out: string): string => {
   const hash = createHash("sha256").update(INDEX_VERSION).update("\0")
-  for (const file of [nodePath.join(out, Manifest.MANIFEST_FILE), Manifest.journalPath(out), nodePath.join(out, Failures.FAILURES_FILE)]) {
+  for (
+    const file of [
+      nodePath.join(out, Manifest.MANIFEST_FILE),
+      Manifest.journalPath(out),
+      nodePath.join(out, Failures.FAILURES_FILE)
+    ]
+  ) {
     hash.update(readOptional(file)).update("\0")
   }
   return hash.digest("hex")
@@ -166,8 +172,7 @@ const costOf = (e: Manifest.ManifestEntry): number =>
 const keyOf = (e: Manifest.ManifestEntry): string =>
   e.recording ? `r:${e.recording.id}` : e.transcript ? `t:${e.transcript.id}` : `m:${e.meetingId}`
 
-const offsetOf = (e: Manifest.ManifestEntry): number =>
-  Correlate.recordingOffsetMs(e.transcript, e.recording) ?? 0
+const offsetOf = (e: Manifest.ManifestEntry): number => Correlate.recordingOffsetMs(e.transcript, e.recording) ?? 0
 
 const SCHEMA = `
   CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -271,7 +276,11 @@ const build = (
       }
     })()
     db.exec(AFTER_LOAD)
-    db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?), ('stamp', ?), ('out', ?)").run(fingerprint, stamp, out)
+    db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?), ('stamp', ?), ('out', ?)").run(
+      fingerprint,
+      stamp,
+      out
+    )
   } catch (e) {
     db.close()
     fs.rmSync(tmp, { force: true })
@@ -340,14 +349,18 @@ const open = (file: string): ExportIndex => {
       snippet(cue_text, 0, '${MARK_START}', '${MARK_END}', '…', 16) AS snippet
     FROM cue_text JOIN cues c ON c.id = cue_text.rowid JOIN sets s ON s.id = c.set_id
     WHERE cue_text MATCH ? ORDER BY cue_text.rowid LIMIT ? OFFSET ?`)
-  const searchCount = db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM cue_text WHERE cue_text MATCH ? LIMIT ${SEARCH_COUNT_CAP + 1})`)
+  const searchCount = db.prepare(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM cue_text WHERE cue_text MATCH ? LIMIT ${SEARCH_COUNT_CAP + 1})`
+  )
   const decodeFailure = (r: any): Failures.FailureRecord => JSON.parse(r.record)
 
   const setsQuery = (q: SetQuery) => {
     const where: Array<string> = []
     const params: Array<string> = []
     if (q.text !== undefined && q.text.trim() !== "") {
-      where.push("(instr(meeting_id, ?) > 0 OR instr(organizer_id, ?) > 0 OR instr(coalesce(correlation_id, ''), ?) > 0)")
+      where.push(
+        "(instr(meeting_id, ?) > 0 OR instr(organizer_id, ?) > 0 OR instr(coalesce(correlation_id, ''), ?) > 0)"
+      )
       const t = q.text.trim()
       params.push(t, t, t)
     }
@@ -387,9 +400,10 @@ const open = (file: string): ExportIndex => {
   return {
     path: file,
     facets: () => {
-      const matches = db.prepare("SELECT match, count(*) AS count FROM sets GROUP BY match ORDER BY match").all() as Array<
-        { match: string; count: number }
-      >
+      const matches = db.prepare("SELECT match, count(*) AS count FROM sets GROUP BY match ORDER BY match")
+        .all() as Array<
+          { match: string; count: number }
+        >
       const total = matches.reduce((n, m) => n + m.count, 0)
       const organizers = (db.prepare("SELECT count(DISTINCT organizer_id) AS n FROM sets").get() as { n: number }).n
       const cues = (db.prepare("SELECT max(id) AS n FROM cues").get() as { n: number | null }).n ?? 0
@@ -459,7 +473,12 @@ export const openIndex = (
         if (!fs.statSync(real).isDirectory()) throw new Error("not a directory")
         return real
       },
-      catch: (e) => new ViewerError({ operation: "open", message: `${out} is not an export folder: ${(e as Error).message}`, cause: e })
+      catch: (e) =>
+        new ViewerError({
+          operation: "open",
+          message: `${out} is not an export folder: ${(e as Error).message}`,
+          cause: e
+        })
     })
     // A run that exported nothing (everything failed) may leave no manifest, but its failures and run are worth a look.
     const traces = [Manifest.MANIFEST_FILE, Failures.FAILURES_FILE, nodePath.join(Layout.STATE_DIR, "state.sqlite")]
@@ -478,7 +497,8 @@ export const openIndex = (
     const stored = storedMeta(file)
     const fingerprint = stored.stamp === stamp ? stored.fingerprint : yield* Effect.try({
       try: () => fingerprintOf(rootReal),
-      catch: (e) => new ViewerError({ operation: "open", message: `cannot read the manifest: ${(e as Error).message}`, cause: e })
+      catch: (e) =>
+        new ViewerError({ operation: "open", message: `cannot read the manifest: ${(e as Error).message}`, cause: e })
     })
     if (fingerprint === undefined || stored.fingerprint !== fingerprint) {
       const entries = yield* Manifest.read(rootReal).pipe(
@@ -494,12 +514,17 @@ export const openIndex = (
           build(rootReal, rootReal, file, fingerprint ?? fingerprintOf(rootReal), stamp, entries, failures)
         },
         catch: (e) =>
-          new ViewerError({ operation: "index", message: `cannot build the search index in ${file}: ${(e as Error).message}`, cause: e })
+          new ViewerError({
+            operation: "index",
+            message: `cannot build the search index in ${file}: ${(e as Error).message}`,
+            cause: e
+          })
       })
     }
     return yield* Effect.try({
       try: () => open(file),
-      catch: (e) => new ViewerError({ operation: "index", message: `cannot open ${file}: ${(e as Error).message}`, cause: e })
+      catch: (e) =>
+        new ViewerError({ operation: "index", message: `cannot open ${file}: ${(e as Error).message}`, cause: e })
     })
   })
 

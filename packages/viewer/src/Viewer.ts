@@ -41,7 +41,12 @@ const HOST = "127.0.0.1"
 
 const listen = (server: http.Server, port: number) =>
   Effect.async<number, ViewerError>((resume) => {
-    const onError = (e: Error) => resume(Effect.fail(new ViewerError({ operation: "listen", message: `cannot listen on ${HOST}:${port}: ${e.message}`, cause: e })))
+    const onError = (e: Error) =>
+      resume(
+        Effect.fail(
+          new ViewerError({ operation: "listen", message: `cannot listen on ${HOST}:${port}: ${e.message}`, cause: e })
+        )
+      )
     server.once("error", onError)
     server.listen(port, HOST, () => {
       server.off("error", onError)
@@ -61,7 +66,10 @@ export const serve = (options: ViewerOptions): Effect.Effect<RunningViewer, View
   Effect.gen(function*() {
     const port = options.port ?? 0
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      return yield* new ViewerError({ operation: "listen", message: `--port must be an integer from 0 to 65535, not ${port}` })
+      return yield* new ViewerError({
+        operation: "listen",
+        message: `--port must be an integer from 0 to 65535, not ${port}`
+      })
     }
     // The stamp is taken before the index is opened: a change made meanwhile is seen by the watcher.
     const stamp = sourceStamp(options.out)
@@ -74,7 +82,16 @@ export const serve = (options: ViewerOptions): Effect.Effect<RunningViewer, View
     const rootReal = yield* Effect.sync(() => fs.realpathSync(options.out))
     const server = http.createServer((req, res) => {
       try {
-        handle({ rootReal, index: () => state.index, runs: () => readRuns(rootReal, options.statePath), port: () => state.port }, req, res)
+        handle(
+          {
+            rootReal,
+            index: () => state.index,
+            runs: () => readRuns(rootReal, options.statePath),
+            port: () => state.port
+          },
+          req,
+          res
+        )
       } catch (e) {
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json; charset=utf-8", "x-content-type-options": "nosniff" })

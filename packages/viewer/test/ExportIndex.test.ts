@@ -11,7 +11,9 @@ import { recordRuns, tempDir, writeExport } from "./exportFixture.js"
 
 const vtt = (...cues: Array<[number, number, string, string]>) =>
   "WEBVTT\n\n" +
-  cues.map(([a, b, who, text]) => `00:00:${String(a).padStart(2, "0")}.000 --> 00:00:${String(b).padStart(2, "0")}.000\n<v ${who}>${text}</v>\n`)
+  cues.map(([a, b, who, text]) =>
+    `00:00:${String(a).padStart(2, "0")}.000 --> 00:00:${String(b).padStart(2, "0")}.000\n<v ${who}>${text}</v>\n`
+  )
     .join("\n")
 
 const exportOf = (n: number) => {
@@ -24,10 +26,25 @@ const exportOf = (n: number) => {
       recording: i % 4 === 3 ? null : { id: `rec-${i}`, data: Buffer.alloc(100 + i) },
       transcript: i % 5 === 4 ? null : {
         id: `tr-${i}`,
-        vtt: vtt([1, 3, "Adele Vance", `Agenda item ${i}: the budget`], [4, 6, "Alex Wilber", i === 7 ? "Ünïcode façade" : "noted"])
+        vtt: vtt([1, 3, "Adele Vance", `Agenda item ${i}: the budget`], [
+          4,
+          6,
+          "Alex Wilber",
+          i === 7 ? "Ünïcode façade" : "noted"
+        ])
       }
     })),
-    [{ kind: "recording", id: "rec-x", meetingId: "meeting-002", organizerId: "organizer-2", reason: "Forbidden", status: 403, code: "Forbidden", requestId: "r-1", at: "2026-03-02T10:00:00Z" }]
+    [{
+      kind: "recording",
+      id: "rec-x",
+      meetingId: "meeting-002",
+      organizerId: "organizer-2",
+      reason: "Forbidden",
+      status: 403,
+      code: "Forbidden",
+      requestId: "r-1",
+      at: "2026-03-02T10:00:00Z"
+    }]
   )
   return out
 }
@@ -49,7 +66,9 @@ describe("ExportIndex", () => {
       const byBytes = index.sets({ limit: 3, sort: "bytes", descending: true }).items.map((r) => r.bytes)
       expect(byBytes).toEqual([...byBytes].sort((a, b) => b - a))
       expect(index.sets({ text: "organizer-1" }).total).toBe(40)
-      expect(index.sets({ has: "transcriptOnly" }).items.every((r) => r.recordingMs === null && r.transcriptMs !== null)).toBe(true)
+      expect(
+        index.sets({ has: "transcriptOnly" }).items.every((r) => r.recordingMs === null && r.transcriptMs !== null)
+      ).toBe(true)
       // i % 4 === 3 has no recording, i % 5 === 4 no transcript; i % 20 === 19 neither.
       expect(index.sets({ has: "transcriptOnly" }).total).toBe(30 - 6)
       expect(index.sets({ has: "recordingOnly" }).total).toBe(18)
@@ -100,7 +119,13 @@ describe("ExportIndex", () => {
     expect(builds).toEqual([5])
     // A sync adds a set.
     const lines = fs.readFileSync(manifest, "utf8").trim().split("\n")
-    fs.writeFileSync(manifest, [...lines, lines[0]!.replaceAll("meeting-000", "meeting-new").replaceAll("rec-0", "rec-new").replaceAll("tr-0", "tr-new")].join("\n") + "\n")
+    fs.writeFileSync(
+      manifest,
+      [
+        ...lines,
+        lines[0]!.replaceAll("meeting-000", "meeting-new").replaceAll("rec-0", "rec-new").replaceAll("tr-0", "tr-new")
+      ].join("\n") + "\n"
+    )
     const index = await open(out, builds)
     try {
       expect(builds).toEqual([5, 6])
@@ -115,7 +140,17 @@ describe("ExportIndex", () => {
   it("opens an export where everything failed (failures.jsonl, no manifest): no sets, the failures listed", async () => {
     const out = tempDir()
     writeExport(out, [], [
-      { kind: "organizer", id: "o-1", meetingId: null, organizerId: "o-1", reason: "Forbidden", status: 403, code: "Forbidden", requestId: "r-9", at: "2026-03-02T10:00:00Z" }
+      {
+        kind: "organizer",
+        id: "o-1",
+        meetingId: null,
+        organizerId: "o-1",
+        reason: "Forbidden",
+        status: 403,
+        code: "Forbidden",
+        requestId: "r-9",
+        at: "2026-03-02T10:00:00Z"
+      }
     ])
     fs.rmSync(path.join(out, "manifest.jsonl"))
     const index = await open(out)

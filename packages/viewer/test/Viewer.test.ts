@@ -44,11 +44,18 @@ beforeAll(async () => {
   // Outside the export: a secret file the viewer must never serve.
   fs.writeFileSync(path.join(root, "secret.txt"), "top secret")
   writeExport(out, [
-    { meetingId: "m-plain", recording: { id: "rec-a", data: mp4 }, transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") } },
+    {
+      meetingId: "m-plain",
+      recording: { id: "rec-a", data: mp4 },
+      transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") }
+    },
     { meetingId: "m-dotdot", recording: { id: "rec-dotdot", path: "../secret.txt" } },
     { meetingId: "m-link", recording: { id: "rec-link", path: "org/link.mp4" } },
     { meetingId: "m-state", recording: { id: "rec-state", path: ".meeting-artifacts/state.sqlite" } },
-    { meetingId: "m-html", recording: { id: "rec-html", data: Buffer.from("<script>alert(1)</script>"), contentType: "text/html" } },
+    {
+      meetingId: "m-html",
+      recording: { id: "rec-html", data: Buffer.from("<script>alert(1)</script>"), contentType: "text/html" }
+    },
     {
       meetingId: "m-<img src=x onerror=alert(1)>",
       organizerId: "org\u202Egnp.exe",
@@ -169,7 +176,9 @@ describe("Viewer", () => {
     expect(body.total).toBe(1)
     expect(body.items[0].meetingId).toBe("m-<img src=x onerror=alert(1)>")
     expect(body.items[0].organizerId).toBe("org\u202Egnp.exe")
-    const one = JSON.parse((await request(`${base}api/set?key=${encodeURIComponent(`r:${hostileId}`)}`)).body.toString())
+    const one = JSON.parse(
+      (await request(`${base}api/set?key=${encodeURIComponent(`r:${hostileId}`)}`)).body.toString()
+    )
     expect(one.entry.recording.id).toBe(hostileId)
     // And the hostile id is a working key for its recording.
     expect((await request(recording(`r:${hostileId}`), { headers: { range: "bytes=0-3" } })).status).toBe(206)
@@ -185,15 +194,24 @@ describe("Viewer", () => {
   it("shows what a sync adds while it serves: the index is rebuilt and swapped in", async () => {
     const live = path.join(root, "live")
     fs.mkdirSync(live)
-    writeExport(live, [{ meetingId: "m-first", transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" } }])
+    writeExport(live, [{
+      meetingId: "m-first",
+      transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" }
+    }])
     const liveScope = Effect.runSync(Scope.make())
     try {
       const viewer = await Effect.runPromise(Scope.extend(serve({ out: live, watchIntervalMs: 50 }), liveScope))
       const total = async () => JSON.parse((await request(`${viewer.url}api/sets`)).body.toString()).total as number
       expect(await total()).toBe(1)
       writeExport(live, [
-        { meetingId: "m-first", transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" } },
-        { meetingId: "m-second", transcript: { id: "tr-2", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v B>omega</v>\n" } }
+        {
+          meetingId: "m-first",
+          transcript: { id: "tr-1", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v A>alpha</v>\n" }
+        },
+        {
+          meetingId: "m-second",
+          transcript: { id: "tr-2", vtt: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v B>omega</v>\n" }
+        }
       ])
       // Waits for the watcher (a condition, not a fixed sleep).
       const deadline = Date.now() + 30_000

@@ -48,7 +48,11 @@ beforeAll(async () => {
   out = tempDir()
   const mp4 = fs.readFileSync(fixtureMp4)
   writeExport(out, [
-    { meetingId: "m-budget-review", recording: { id: "rec-a", data: mp4 }, transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") } },
+    {
+      meetingId: "m-budget-review",
+      recording: { id: "rec-a", data: mp4 },
+      transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") }
+    },
     { meetingId: hostileMeeting, organizerId: hostileOrganizer, transcript: { id: "tr-hostile", vtt: hostileVtt } },
     { meetingId: "m-recording-only", recording: { id: "rec-c", data: mp4 } },
     { meetingId: "m-outside", recording: { id: "rec-out", path: "../outside.mp4" } }
@@ -105,7 +109,8 @@ const newPage = async (): Promise<Page> => {
   return page
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(screenshots, `viewer-${name}.png`), fullPage: true })
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: path.join(screenshots, `viewer-${name}.png`), fullPage: true })
 
 const currentCue = (page: Page) =>
   page.evaluate(() => {
@@ -121,7 +126,9 @@ describe("Viewer in chromium", () => {
     expect(await page.locator("#sets tbody tr").count()).toBe(4)
     await page.click("button[data-sort=meeting]")
     await page.waitForFunction(() => location.hash.includes("sort=meeting"))
-    await page.waitForFunction(() => document.querySelector("#sets tbody tr td:nth-child(3)")?.textContent === "m-recording-only")
+    await page.waitForFunction(() =>
+      document.querySelector("#sets tbody tr td:nth-child(3)")?.textContent === "m-recording-only"
+    )
     await page.fill("#filter-text", "budget")
     await page.waitForFunction(() => document.querySelectorAll("#sets tbody tr").length === 1)
     expect(await page.textContent("#sets tbody")).toContain("m-budget-review")
@@ -141,7 +148,9 @@ describe("Viewer in chromium", () => {
     })
     expect(track.kind).toBe("captions")
     // The browser loads the track as WebVTT: its cues become the text track's cues.
-    await page.waitForFunction(() => ((document.querySelector("#player") as HTMLVideoElement).textTracks[0]?.cues?.length ?? 0) === 4)
+    await page.waitForFunction(() =>
+      ((document.querySelector("#player") as HTMLVideoElement).textTracks[0]?.cues?.length ?? 0) === 4
+    )
     await page.evaluate(() => {
       const v = document.querySelector("#player") as HTMLVideoElement
       v.muted = true
@@ -182,7 +191,9 @@ describe("Viewer in chromium", () => {
     await page.waitForSelector("#cues li")
     await page.waitForFunction(() => (document.querySelector("#player") as HTMLVideoElement).readyState >= 1)
     await page.click("#cues li[data-index='3'] button")
-    await page.waitForFunction(() => Math.abs((document.querySelector("#player") as HTMLVideoElement).currentTime - 4.5) < 0.05)
+    await page.waitForFunction(() =>
+      Math.abs((document.querySelector("#player") as HTMLVideoElement).currentTime - 4.5) < 0.05
+    )
     expect(await currentCue(page)).toBe(3)
     await shot(page, "meeting-seeked")
     await page.close()
@@ -198,7 +209,9 @@ describe("Viewer in chromium", () => {
     await shot(page, "search")
     await page.click("#results li a")
     await page.waitForSelector("#player")
-    await page.waitForFunction(() => Math.abs((document.querySelector("#player") as HTMLVideoElement).currentTime - 1.5) < 0.05)
+    await page.waitForFunction(() =>
+      Math.abs((document.querySelector("#player") as HTMLVideoElement).currentTime - 1.5) < 0.05
+    )
     expect(await currentCue(page)).toBe(1)
     // The words searched for are marked in the cue list.
     expect(await page.textContent("#cues li.current mark")).toBe("budget")

@@ -24,7 +24,12 @@ export interface SetSpec {
   readonly organizerId?: string
   readonly match?: "contentCorrelationId" | "time-overlap" | "none"
   /** Content of the recording, or a path to write into the manifest as is (no file written). */
-  readonly recording?: { readonly id: string; readonly data?: Buffer; readonly path?: string; readonly contentType?: string } | null
+  readonly recording?: {
+    readonly id: string
+    readonly data?: Buffer
+    readonly path?: string
+    readonly contentType?: string
+  } | null
   readonly transcript?: { readonly id: string; readonly vtt: string } | null
   readonly start?: string
 }
@@ -32,7 +37,11 @@ export interface SetSpec {
 const at = (start: string, plusMs: number) => new Date(Date.parse(start) + plusMs).toISOString()
 
 /** Write the sets into `out` (a fresh folder), the way sync lays them out. */
-export const writeExport = (out: string, sets: ReadonlyArray<SetSpec>, failures: ReadonlyArray<FailuresNs.FailureRecord> = []) => {
+export const writeExport = (
+  out: string,
+  sets: ReadonlyArray<SetSpec>,
+  failures: ReadonlyArray<FailuresNs.FailureRecord> = []
+) => {
   const lines: Array<string> = []
   sets.forEach((s, i) => {
     const start = s.start ?? at("2026-03-02T09:00:00.000Z", i * 3_600_000)
@@ -96,7 +105,11 @@ export const recordRuns = (
     Effect.scoped(Effect.gen(function*() {
       const store = yield* CheckpointStore.makeSqlite(statePath)
       for (const r of runs) {
-        const run = yield* store.startRun({ windowFrom: "2026-03-01T00:00:00Z", windowTo: "2026-03-31T00:00:00Z", organizers: ["organizer-1"] })
+        const run = yield* store.startRun({
+          windowFrom: "2026-03-01T00:00:00Z",
+          windowTo: "2026-03-31T00:00:00Z",
+          organizers: ["organizer-1"]
+        })
         yield* store.finishRun(run.runId, { status: r.status ?? "succeeded", counts: r.counts })
       }
     }))

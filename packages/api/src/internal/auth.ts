@@ -36,13 +36,24 @@ export const staticTokenProblem = (token: string): string | null => {
   return `the access token contains ${what}, which an HTTP header cannot carry`
 }
 
-export const makeTokenProvider = (credential: TokenCredential | Redacted.Redacted<string>, scope: string): TokenProvider => {
+export const makeTokenProvider = (
+  credential: TokenCredential | Redacted.Redacted<string>,
+  scope: string
+): TokenProvider => {
   if (Redacted.isRedacted(credential)) {
     const problem = staticTokenProblem(Redacted.value(credential as Redacted.Redacted<string>))
-    if (problem !== null) return { get: Effect.fail(new TokenFailure(problem, "InvalidCredential")), invalidate: () => false }
+    if (problem !== null) {
+      return {
+        get: Effect.fail(new TokenFailure(problem, "InvalidCredential")),
+        invalidate: () => false
+      }
+    }
     return { get: Effect.succeed(credential as Redacted.Redacted<string>), invalidate: () => false }
   }
-  if (credential === null || typeof credential !== "object" || typeof (credential as TokenCredential).getToken !== "function") {
+  if (
+    credential === null || typeof credential !== "object" ||
+    typeof (credential as TokenCredential).getToken !== "function"
+  ) {
     const failure = new TokenFailure("credential must be a TokenCredential or a Redacted token", "InvalidCredential")
     return { get: Effect.fail(failure), invalidate: () => false }
   }
@@ -67,7 +78,9 @@ export const makeTokenProvider = (credential: TokenCredential | Redacted.Redacte
           const expires = typeof t.expiresOnTimestamp === "number" ? t.expiresOnTimestamp : now + 60_000
           // Short-lived tokens (tests, emulators) keep most of their life instead of a fixed 2 min margin.
           const byExpiry = expires - Math.min(REFRESH_MARGIN_MS, Math.max(0, expires - now) / 4)
-          const refreshAt = typeof t.refreshAfterTimestamp === "number" ? Math.min(t.refreshAfterTimestamp, byExpiry) : byExpiry
+          const refreshAt = typeof t.refreshAfterTimestamp === "number"
+            ? Math.min(t.refreshAfterTimestamp, byExpiry)
+            : byExpiry
           cached = { token: Redacted.make(t.token), refreshAt }
           return cached.token
         })

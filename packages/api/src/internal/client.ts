@@ -34,7 +34,9 @@ const noMeetingWithJoinUrl = new NotFound({
   message: "No online meeting has this join URL for the user in the path (meetings expire 60 days after they end)."
 })
 
-export const make = (options: GraphClientOptions): Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =>
+export const make = (
+  options: GraphClientOptions
+): Effect.Effect<GraphClientService, BadRequest, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     let baseUrl: string
     let policy: GraphPolicy
@@ -75,6 +77,8 @@ export const makeFromConfig = (options?: {
   Effect.gen(function*() {
     const baseUrl = options?.baseUrl === undefined ? yield* GraphCredentials.baseUrlConfig : yield* options.baseUrl
     const token = options?.accessToken === undefined ? Option.none() : yield* options.accessToken
-    const resolved = Option.isSome(token) ? { credential: token.value, scope: undefined } : yield* GraphCredentials.fromConfig
+    const resolved = Option.isSome(token)
+      ? { credential: token.value, scope: undefined }
+      : yield* GraphCredentials.fromConfig
     return yield* make({ baseUrl, credential: resolved.credential, scope: resolved.scope, policy: options?.policy })
   })

@@ -20,13 +20,18 @@ import { describeCause, invalidArgument, transportError } from "./errors.js"
 import { guard } from "./pages.js"
 import { type ClientCore, run } from "./request.js"
 
-const contentBytes = Metric.counter("graph_content_bytes_total", { description: "Content bytes delivered", incremental: true })
+const contentBytes = Metric.counter("graph_content_bytes_total", {
+  description: "Content bytes delivered",
+  incremental: true
+})
 
 const METRIC_BATCH_BYTES = 8 * 1024 * 1024
 const EMPTY = new Uint8Array(0)
 
 /** `Content-Range: bytes 100-199/1000` → { start, end, total } (total null for `*`). */
-export const parseContentRange = (value: string | undefined): { start: number; end: number; total: number | null } | undefined => {
+export const parseContentRange = (
+  value: string | undefined
+): { start: number; end: number; total: number | null } | undefined => {
   if (value === undefined) return undefined
   const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value)
   if (m === null) return undefined
@@ -79,23 +84,33 @@ const request = (
   offset: number,
   ifRange: string | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, GraphError, Scope.Scope> =>
-  run<HttpClientResponse.HttpClientResponse, Scope.Scope>(core, {
-    name: spec.name,
-    url: spec.route.url,
-    route: spec.route.route,
-    accept: spec.accept,
-    // If-Range: a server whose content no longer matches the validator answers 200 with the whole body.
-    headers: offset > 0
-      ? (ifRange !== undefined ? { range: `bytes=${offset}-`, "if-range": ifRange } : { range: `bytes=${offset}-` })
-      : undefined,
-    payload: "content",
-    // 416 (range not satisfiable) comes back to the caller, which starts over or fails clearly.
-    okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
-    onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
-  }, core.execScoped, true)
+  run<HttpClientResponse.HttpClientResponse, Scope.Scope>(
+    core,
+    {
+      name: spec.name,
+      url: spec.route.url,
+      route: spec.route.route,
+      accept: spec.accept,
+      // If-Range: a server whose content no longer matches the validator answers 200 with the whole body.
+      headers: offset > 0
+        ? (ifRange !== undefined ? { range: `bytes=${offset}-`, "if-range": ifRange } : { range: `bytes=${offset}-` })
+        : undefined,
+      payload: "content",
+      // 416 (range not satisfiable) comes back to the caller, which starts over or fails clearly.
+      okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
+      onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
+    },
+    core.execScoped,
+    true
+  )
 
 /** Opens content in a scope of its own, so a stalled body can be aborted without ending the caller's scope. */
-const openIn = (core: ClientCore, spec: ContentSpec, offset: number, ifRange?: string): Effect.Effect<Opened, GraphError, Scope.Scope> =>
+const openIn = (
+  core: ClientCore,
+  spec: ContentSpec,
+  offset: number,
+  ifRange?: string
+): Effect.Effect<Opened, GraphError, Scope.Scope> =>
   Effect.gen(function*() {
     const outer = yield* Effect.scope
     const own = yield* Scope.fork(outer, ExecutionStrategy.sequential)
@@ -180,10 +195,16 @@ const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk
       }
     }
     if (total !== null && body.delivered + n + c.length > total) {
-      return Effect.fail(Option.some(contentError(spec, `the body is longer than its Content-Length ${total}`, body.resumes + 1)))
+      return Effect.fail(
+        Option.some(contentError(spec, `the body is longer than its Content-Length ${total}`, body.resumes + 1))
+      )
     }
     if (rangeEnd !== null && base + body.delivered + n + c.length > rangeEnd) {
-      return Effect.fail(Option.some(contentError(spec, `the body goes past the end of its Content-Range (byte ${rangeEnd})`, body.resumes + 1)))
+      return Effect.fail(
+        Option.some(
+          contentError(spec, `the body goes past the end of its Content-Range (byte ${rangeEnd})`, body.resumes + 1)
+        )
+      )
     }
     n += c.length
     if (out === undefined && (c !== original || c.length === 0)) out = Chunk.toReadonlyArray(chunk).slice(0, i)
@@ -224,7 +245,11 @@ const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Arr
     }).pipe(
       Effect.matchEffect({
         onFailure: (e) => {
-          if (Option.isSome(e)) body.cut = state.stalled ? `no data for ${idle} ms` : describeCause(e.value.cause ?? e.value)
+          if (Option.isSome(e)) {
+            body.cut = state.stalled
+              ? `no data for ${idle} ms`
+              : describeCause(e.value.cause ?? e.value)
+          }
           return Effect.fail(Option.none())
         },
         onSuccess: (chunk) => {
@@ -254,10 +279,14 @@ const following = (body: Body): Effect.Effect<Stream.Stream<Uint8Array, GraphErr
       return Effect.succeed(resume(body, why))
     }
     if (rangeEnd !== null && base + delivered < rangeEnd) {
-      return Effect.succeed(resume(body, `the body ended at byte ${base + delivered} before the end of its Content-Range (${rangeEnd})`))
+      return Effect.succeed(
+        resume(body, `the body ended at byte ${base + delivered} before the end of its Content-Range (${rangeEnd})`)
+      )
     }
     if (rangeEnd !== null && (total === null || delivered < total)) return Effect.succeed(nextRange(body))
-    if (total !== null && delivered < total) return Effect.succeed(resume(body, `the body ended after ${delivered} of ${total} bytes`))
+    if (total !== null && delivered < total) {
+      return Effect.succeed(resume(body, `the body ended after ${delivered} of ${total} bytes`))
+    }
     return Effect.fail(Option.none())
   })
 
@@ -288,7 +317,9 @@ const resume = (body: Body, why: string): Stream.Stream<Uint8Array, GraphError> 
   const { policy, stats } = body.core
   body.resumes++
   if (body.resumes > policy.maxResumes) {
-    return Stream.fail(contentError(body.spec, `body cut short (${why}); gave up after ${policy.maxResumes} resumes`, body.resumes))
+    return Stream.fail(
+      contentError(body.spec, `body cut short (${why}); gave up after ${policy.maxResumes} resumes`, body.resumes)
+    )
   }
   stats.resumes++
   return continueAt(body, body.resumes, backoffDelay(body.resumes, policy, Math.random()))
@@ -307,7 +338,9 @@ const ended = (body: Body, opened: Opened, at: number, attempts: number): Stream
     ? `the previous answer's Content-Range went on to byte ${rangeEnd}`
     : endsAt(opened.res, at, body.ifRange !== undefined)
   if (why !== true) {
-    return Stream.fail(contentError(body.spec, `asked for bytes from ${at}, answered 416 (range not satisfiable): ${why}`, attempts))
+    return Stream.fail(
+      contentError(body.spec, `asked for bytes from ${at}, answered 416 (range not satisfiable): ${why}`, attempts)
+    )
   }
   body.rangeEnd = null
   return Stream.empty
@@ -347,9 +380,14 @@ const adopt = (body: Body, opened: Opened, at: number, attempts: number): Stream
   // 200: the whole body again; the consumer already has bytes [0, at) of it, which is only true when it
   // carries every validator the first answer had (an If-Range mismatch, or a server that drops them,
   // means other content: skipping `at` bytes of it would splice two versions).
-  if ((etag !== undefined && other !== etag) || (!strongEtag && lastModified !== undefined && otherModified !== lastModified)) {
+  if (
+    (etag !== undefined && other !== etag) ||
+    (!strongEtag && lastModified !== undefined && otherModified !== lastModified)
+  ) {
     return fail(
-      `the content changed between requests (a 200 with ETag ${other ?? "(none)"}, Last-Modified ${otherModified ?? "(none)"}; first answered ETag ${etag ?? "(none)"}, Last-Modified ${lastModified ?? "(none)"})`
+      `the content changed between requests (a 200 with ETag ${other ?? "(none)"}, Last-Modified ${
+        otherModified ?? "(none)"
+      }; first answered ETag ${etag ?? "(none)"}, Last-Modified ${lastModified ?? "(none)"})`
     )
   }
   const length = parseLength(res.headers["content-length"])
@@ -399,14 +437,22 @@ const makeSlots = (core: ClientCore) => {
     return Effect.all(out, { discard: true })
   })
   const acquire = Effect.gen(function*() {
-    yield* Effect.acquireRelease(Effect.tap(core.limiter.downloads.take(1), () => (held.download = true)), () => release)
+    yield* Effect.acquireRelease(
+      Effect.tap(core.limiter.downloads.take(1), () => (held.download = true)),
+      () => release
+    )
     yield* Effect.acquireRelease(Effect.tap(core.limiter.requests.take(1), () => (held.request = true)), () => release)
   })
   return { acquire, release }
 }
 
 /** Opens a content stream from `offset`: the Effect resolves once headers are in. */
-export const open = (core: ClientCore, spec: ContentSpec, offset = 0, ifRange?: string): Effect.Effect<Content, GraphError, Scope.Scope> =>
+export const open = (
+  core: ClientCore,
+  spec: ContentSpec,
+  offset = 0,
+  ifRange?: string
+): Effect.Effect<Content, GraphError, Scope.Scope> =>
   Effect.gen(function*() {
     // A download slot and a request slot (a body in flight is a request in flight), freed when the
     // body ends or the scope closes, whichever comes first.
@@ -445,7 +491,10 @@ export const open = (core: ClientCore, spec: ContentSpec, offset = 0, ifRange?: 
       // Accept a range that starts at or before what we asked for (skipping what the caller has);
       // one that starts later would leave a gap.
       const range = parseContentRange(res.headers["content-range"])
-      if (range === undefined || range.start > asked || range.end < asked || (range.total !== null && range.end >= range.total)) {
+      if (
+        range === undefined || range.start > asked || range.end < asked ||
+        (range.total !== null && range.end >= range.total)
+      ) {
         return yield* Effect.fail(contentError(
           spec,
           asked === 0
@@ -467,7 +516,10 @@ export const open = (core: ClientCore, spec: ContentSpec, offset = 0, ifRange?: 
       offset: start,
       etag: res.headers["etag"] ?? null,
       lastModified: res.headers["last-modified"] ?? null,
-      stream: Stream.ensuring(bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined), slots.release)
+      stream: Stream.ensuring(
+        bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined),
+        slots.release
+      )
     }
   })
 
@@ -501,11 +553,18 @@ export const openFrom = (
     return Effect.fail(invalidArgument("ifRange must be a non-empty header value", "GET", name))
   }
   const route = guard("GET", name, build)
-  return route._tag === "Left" ? Effect.fail(route.left) : open(core, { name, route: route.right, accept }, offset, ifRange)
+  return route._tag === "Left"
+    ? Effect.fail(route.left)
+    : open(core, { name, route: route.right, accept }, offset, ifRange)
 }
 
 /** A whole body as text (e.g. transcripts): the route checked first. */
-export const text = (core: ClientCore, name: string, build: () => Url.GraphRoute, accept: string): Effect.Effect<string, GraphError> => {
+export const text = (
+  core: ClientCore,
+  name: string,
+  build: () => Url.GraphRoute,
+  accept: string
+): Effect.Effect<string, GraphError> => {
   const route = guard("GET", name, build)
   return route._tag === "Left" ? Effect.fail(route.left) : collectText(core, { name, route: route.right, accept })
 }

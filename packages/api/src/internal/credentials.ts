@@ -48,7 +48,12 @@ const bearerToken = (name: string): Config.Config<Option.Option<Redacted.Redacte
       onNone: () => Either.right(Option.none()),
       onSome: (token) =>
         /[\s\u0000-\u001f\u007f]/.test(token)
-          ? Either.left(ConfigError.InvalidData([name], `${name} contains whitespace or a control character; a bearer token never does`))
+          ? Either.left(
+            ConfigError.InvalidData(
+              [name],
+              `${name} contains whitespace or a control character; a bearer token never does`
+            )
+          )
           : Either.right(Option.some(Redacted.make(token)))
     }))
   )
@@ -116,12 +121,16 @@ const identityOptions = (authorityHost: string | undefined) =>
     ? {}
     : {
       authorityHost,
-      ...(knownAuthorityHosts.has(new URL(authorityHost).hostname.toLowerCase()) ? {} : { disableInstanceDiscovery: true })
+      ...(knownAuthorityHosts.has(new URL(authorityHost).hostname.toLowerCase())
+        ? {}
+        : { disableInstanceDiscovery: true })
     }
 
 /** Safe to print: names what was chosen, never a secret. */
 export const describe = (settings: GraphCredentialSettings): string => {
-  const where = "authorityHost" in settings && settings.authorityHost !== undefined ? ` at ${settings.authorityHost}` : ""
+  const where = "authorityHost" in settings && settings.authorityHost !== undefined
+    ? ` at ${settings.authorityHost}`
+    : ""
   switch (settings._tag) {
     case "StaticToken":
       return "static token from GRAPH_ACCESS_TOKEN"
@@ -141,7 +150,12 @@ const build = (settings: Exclude<GraphCredentialSettings, { _tag: "StaticToken" 
       const common = identityOptions(settings.authorityHost)
       switch (settings._tag) {
         case "ClientSecret":
-          return new identity.ClientSecretCredential(settings.tenantId, settings.clientId, Redacted.value(settings.secret), common)
+          return new identity.ClientSecretCredential(
+            settings.tenantId,
+            settings.clientId,
+            Redacted.value(settings.secret),
+            common
+          )
         case "ClientCertificate":
           return new identity.ClientCertificateCredential(settings.tenantId, settings.clientId, {
             certificatePath: settings.certificatePath,

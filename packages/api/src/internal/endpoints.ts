@@ -18,13 +18,29 @@ type Endpoint<F> = (core: ClientCore) => F
 
 type Build<P extends ReadonlyArray<unknown>> = (baseUrl: string, ...args: P) => Url.GraphRoute
 
-const listing = <A, P extends ReadonlyArray<unknown>>(name: string, item: Resource<A>, build: Build<P>): Endpoint<(...args: P) => Stream.Stream<A, GraphError>> => (core) => (...args) =>
-  pages(core, name, guard("GET", name, () => build(core.baseUrl, ...args)), item)
+const listing = <A, P extends ReadonlyArray<unknown>>(
+  name: string,
+  item: Resource<A>,
+  build: Build<P>
+): Endpoint<(...args: P) => Stream.Stream<A, GraphError>> =>
+(core) =>
+(...args) => pages(core, name, guard("GET", name, () => build(core.baseUrl, ...args)), item)
 
-const delta = <A, W>(name: string, item: Resource<A>, build: Build<[W]>): Endpoint<(start: DeltaStart<W>) => Stream.Stream<DeltaEvent<A>, GraphError>> => (core) => (start) =>
-  deltaPages(core, name, start, (w: W) => build(core.baseUrl, w), item)
+const delta = <A, W>(
+  name: string,
+  item: Resource<A>,
+  build: Build<[W]>
+): Endpoint<(start: DeltaStart<W>) => Stream.Stream<DeltaEvent<A>, GraphError>> =>
+(core) =>
+(start) => deltaPages(core, name, start, (w: W) => build(core.baseUrl, w), item)
 
-const single = <A, P extends ReadonlyArray<unknown>>(name: string, item: Resource<A>, build: Build<P>): Endpoint<(...args: P) => Effect.Effect<A, GraphError>> => (core) => (...args) =>
+const single = <A, P extends ReadonlyArray<unknown>>(
+  name: string,
+  item: Resource<A>,
+  build: Build<P>
+): Endpoint<(...args: P) => Effect.Effect<A, GraphError>> =>
+(core) =>
+(...args) =>
   Either.match(guard("GET", name, () => build(core.baseUrl, ...args)), {
     onLeft: Effect.fail,
     onRight: (route) => getJson(core, name, route, item.schema, item.name)
@@ -33,39 +49,120 @@ const single = <A, P extends ReadonlyArray<unknown>>(name: string, item: Resourc
 /** Content downloads all address one artifact of a call, and take `ContentOptions`. */
 type ArtifactArgs = [user: Url.UserRef, call: Url.CallRef, id: string]
 
-const download = (name: string, accept: string, build: Build<ArtifactArgs>): Endpoint<(...args: [...ArtifactArgs, options?: ContentOptions]) => Effect.Effect<Content, GraphError, Scope.Scope>> => (core) => (user, call, id, options) =>
-  Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options)
+const download = (
+  name: string,
+  accept: string,
+  build: Build<ArtifactArgs>
+): Endpoint<
+  (...args: [...ArtifactArgs, options?: ContentOptions]) => Effect.Effect<Content, GraphError, Scope.Scope>
+> =>
+(core) =>
+(user, call, id, options) => Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options)
 
-const text = <P extends ReadonlyArray<unknown>>(name: string, accept: string, build: Build<P>): Endpoint<(...args: P) => Effect.Effect<string, GraphError>> => (core) => (...args) =>
-  Content_.text(core, name, () => build(core.baseUrl, ...args), accept)
+const text = <P extends ReadonlyArray<unknown>>(
+  name: string,
+  accept: string,
+  build: Build<P>
+): Endpoint<(...args: P) => Effect.Effect<string, GraphError>> =>
+(core) =>
+(...args) => Content_.text(core, name, () => build(core.baseUrl, ...args), accept)
 
 const VTT = "text/vtt"
 const { meeting, recording, transcript } = resources
 
 /** Every endpoint of the service but the derived ones (`getMeetingByJoinUrl`, `findMeetingsByJoinUrl`). */
 export const table = {
-  listRecordings: listing("listRecordings", recording, (b, user: Url.UserRef, call: Url.CallRef, o?: ListOptions) => Url.listArtifacts(b, user, call, "recordings", o)),
-  getRecording: single("getRecording", recording, (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.artifact(b, user, call, "recordings", id)),
-  recordingContent: download("recordingContent", "*/*", (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content")),
-  listTranscripts: listing("listTranscripts", transcript, (b, user: Url.UserRef, call: Url.CallRef, o?: ListOptions) => Url.listArtifacts(b, user, call, "transcripts", o)),
-  getTranscript: single("getTranscript", transcript, (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.artifact(b, user, call, "transcripts", id)),
-  transcriptContent: text("transcriptContent", VTT, (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.transcriptContent(b, user, call, id)),
-  transcriptContentStream: download("transcriptContent", VTT, (b, user, call, id) => Url.transcriptContent(b, user, call, id)),
+  listRecordings: listing(
+    "listRecordings",
+    recording,
+    (b, user: Url.UserRef, call: Url.CallRef, o?: ListOptions) => Url.listArtifacts(b, user, call, "recordings", o)
+  ),
+  getRecording: single(
+    "getRecording",
+    recording,
+    (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.artifact(b, user, call, "recordings", id)
+  ),
+  recordingContent: download(
+    "recordingContent",
+    "*/*",
+    (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content")
+  ),
+  listTranscripts: listing(
+    "listTranscripts",
+    transcript,
+    (b, user: Url.UserRef, call: Url.CallRef, o?: ListOptions) => Url.listArtifacts(b, user, call, "transcripts", o)
+  ),
+  getTranscript: single(
+    "getTranscript",
+    transcript,
+    (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.artifact(b, user, call, "transcripts", id)
+  ),
+  transcriptContent: text(
+    "transcriptContent",
+    VTT,
+    (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.transcriptContent(b, user, call, id)
+  ),
+  transcriptContentStream: download(
+    "transcriptContent",
+    VTT,
+    (b, user, call, id) => Url.transcriptContent(b, user, call, id)
+  ),
   transcriptMetadataContent: text(
     "transcriptMetadataContent",
     "text/vtt, application/json;q=0.9, */*;q=0.8",
-    (b, user: Url.UserRef, call: Url.CallRef, id: string) => Url.artifact(b, user, call, "transcripts", id, "/metadataContent")
+    (b, user: Url.UserRef, call: Url.CallRef, id: string) =>
+      Url.artifact(b, user, call, "transcripts", id, "/metadataContent")
   ),
-  getAllRecordings: listing("getAllRecordings", recording, (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "recordings", w)),
-  getAllTranscripts: listing("getAllTranscripts", transcript, (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "transcripts", w)),
-  getAllRecordingsDelta: delta("getAllRecordingsDelta", recording, (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "recordings", w, true)),
-  getAllTranscriptsDelta: delta("getAllTranscriptsDelta", transcript, (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "transcripts", w, true)),
-  getAllAdhocRecordings: listing("getAllAdhocRecordings", recording, (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "recordings", w)),
-  getAllAdhocTranscripts: listing("getAllAdhocTranscripts", transcript, (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "transcripts", w)),
-  getAllAdhocRecordingsDelta: delta("getAllAdhocRecordingsDelta", recording, (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "recordings", w, true)),
-  getAllAdhocTranscriptsDelta: delta("getAllAdhocTranscriptsDelta", transcript, (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "transcripts", w, true)),
-  getMeeting: single("getMeeting", meeting, (b, user: Url.UserRef, meetingId: string) => Url.meeting(b, user, meetingId)),
-  listMeetingsByJoinUrl: listing("findMeetingsByJoinUrl", meeting, (b, user: Url.UserRef, joinWebUrl: string) => Url.meetingByJoinUrl(b, user, joinWebUrl))
+  getAllRecordings: listing(
+    "getAllRecordings",
+    recording,
+    (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "recordings", w)
+  ),
+  getAllTranscripts: listing(
+    "getAllTranscripts",
+    transcript,
+    (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "transcripts", w)
+  ),
+  getAllRecordingsDelta: delta(
+    "getAllRecordingsDelta",
+    recording,
+    (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "recordings", w, true)
+  ),
+  getAllTranscriptsDelta: delta(
+    "getAllTranscriptsDelta",
+    transcript,
+    (b, w: Url.OrganizerWindow) => Url.getAllArtifacts(b, "transcripts", w, true)
+  ),
+  getAllAdhocRecordings: listing(
+    "getAllAdhocRecordings",
+    recording,
+    (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "recordings", w)
+  ),
+  getAllAdhocTranscripts: listing(
+    "getAllAdhocTranscripts",
+    transcript,
+    (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "transcripts", w)
+  ),
+  getAllAdhocRecordingsDelta: delta(
+    "getAllAdhocRecordingsDelta",
+    recording,
+    (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "recordings", w, true)
+  ),
+  getAllAdhocTranscriptsDelta: delta(
+    "getAllAdhocTranscriptsDelta",
+    transcript,
+    (b, w: Url.AdhocWindow) => Url.getAllAdhocArtifacts(b, "transcripts", w, true)
+  ),
+  getMeeting: single(
+    "getMeeting",
+    meeting,
+    (b, user: Url.UserRef, meetingId: string) => Url.meeting(b, user, meetingId)
+  ),
+  listMeetingsByJoinUrl: listing(
+    "findMeetingsByJoinUrl",
+    meeting,
+    (b, user: Url.UserRef, joinWebUrl: string) => Url.meetingByJoinUrl(b, user, joinWebUrl)
+  )
 } satisfies Record<string, Endpoint<unknown>>
 
 type Table = typeof table

@@ -59,7 +59,9 @@ export const parseErrorBody = (text: string, headerRequestId: string | null): Gr
   return { code, innerCode, message, requestId }
 }
 
-const sanitize = (s: string | null): string => (s === null ? "" : s.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer <redacted>").slice(0, 500))
+const sanitize = (
+  s: string | null
+): string => (s === null ? "" : s.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer <redacted>").slice(0, 500))
 
 const describe = (status: number, body: GraphErrorBody, ctx: ErrorContext): string => {
   const bits = [`${ctx.method} ${ctx.route} -> ${status}`]
@@ -106,13 +108,15 @@ export const errorFromResponse = (
   if (status === 401) {
     return new Unauthorized({
       ...common,
-      message: `${what}. The access token was rejected even after fetching a fresh one: check the credential, the token audience (Graph) and that the app has OnlineMeetingRecording.Read.All / OnlineMeetingTranscript.Read.All consented.${tail}`
+      message:
+        `${what}. The access token was rejected even after fetching a fresh one: check the credential, the token audience (Graph) and that the app has OnlineMeetingRecording.Read.All / OnlineMeetingTranscript.Read.All consented.${tail}`
     })
   }
   if (status === 402) {
     return new PaymentRequired({
       ...common,
-      message: `${what}. Recording/transcript content is a metered Graph API: the evaluation quota (600 minutes per month per app per tenant) is used up or the app has no Azure billing (metered API subscription) set up. Set up billing for metered Microsoft 365 APIs, then rerun.${tail}`
+      message:
+        `${what}. Recording/transcript content is a metered Graph API: the evaluation quota (600 minutes per month per app per tenant) is used up or the app has no Azure billing (metered API subscription) set up. Set up billing for metered Microsoft 365 APIs, then rerun.${tail}`
     })
   }
   if (status === 403) {
@@ -127,7 +131,8 @@ export const errorFromResponse = (
   if (status === 404) {
     return new NotFound({
       ...common,
-      message: `${what}. Check the user in the path; the artifact may not be ready yet or the meeting has expired (meetings expire 60 days after they end).${tail}`
+      message:
+        `${what}. Check the user in the path; the artifact may not be ready yet or the meeting has expired (meetings expire 60 days after they end).${tail}`
     })
   }
   if (status === 429) {
@@ -135,7 +140,9 @@ export const errorFromResponse = (
       ...common,
       retryAfterMs: retryAfterMs ?? null,
       attempts: ctx.attempts,
-      message: `${what}. Still throttled after ${ctx.attempts} attempt(s)${retryAfterMs !== undefined ? `; the server asked to wait ${Math.ceil(retryAfterMs / 1000)} s` : ""}. Lower the concurrency or rate, or raise the retry caps.${tail}`
+      message: `${what}. Still throttled after ${ctx.attempts} attempt(s)${
+        retryAfterMs !== undefined ? `; the server asked to wait ${Math.ceil(retryAfterMs / 1000)} s` : ""
+      }. Lower the concurrency or rate, or raise the retry caps.${tail}`
     })
   }
   if ((status === 503 || status === 504) && retryAfterMs !== undefined) {
@@ -143,14 +150,17 @@ export const errorFromResponse = (
       ...common,
       retryAfterMs,
       attempts: ctx.attempts,
-      message: `${what}. The service is busy and asked to wait ${Math.ceil(retryAfterMs / 1000)} s, beyond the retry budget after ${ctx.attempts} attempt(s).${tail}`
+      message: `${what}. The service is busy and asked to wait ${
+        Math.ceil(retryAfterMs / 1000)
+      } s, beyond the retry budget after ${ctx.attempts} attempt(s).${tail}`
     })
   }
   if (status >= 500) {
     return new ServerError({
       ...common,
       attempts: ctx.attempts,
-      message: `${what}. Graph kept failing after ${ctx.attempts} attempt(s); try again later and quote the request-id to Microsoft support if it persists.${tail}`
+      message:
+        `${what}. Graph kept failing after ${ctx.attempts} attempt(s); try again later and quote the request-id to Microsoft support if it persists.${tail}`
     })
   }
   const hint = /Invalid format/i.test(body.message ?? "")
@@ -180,9 +190,9 @@ export const decodeError = (args: {
     route: args.ctx.route,
     payload: args.payload,
     field: args.field,
-    message: `${args.ctx.method} ${args.ctx.route}: the ${args.payload} ${args.what} [request-id ${args.requestId ?? "-"}, client-request-id ${
-      args.ctx.clientRequestId ?? "-"
-    }]`
+    message: `${args.ctx.method} ${args.ctx.route}: the ${args.payload} ${args.what} [request-id ${
+      args.requestId ?? "-"
+    }, client-request-id ${args.ctx.clientRequestId ?? "-"}]`
   })
 
 export const transportError = (cause: string, ctx: ErrorContext): TransportError =>
@@ -217,8 +227,18 @@ export const describeCause = (cause: unknown): string => {
   let c: unknown = cause
   while (c !== null && c !== undefined && typeof c === "object" && !seen.has(c) && parts.length < 4) {
     seen.add(c)
-    const e = c as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; reason?: unknown; _tag?: unknown }
-    const label = [typeof e.code === "string" ? e.code : undefined, typeof e.message === "string" ? e.message : undefined]
+    const e = c as {
+      name?: unknown
+      code?: unknown
+      message?: unknown
+      cause?: unknown
+      reason?: unknown
+      _tag?: unknown
+    }
+    const label = [
+      typeof e.code === "string" ? e.code : undefined,
+      typeof e.message === "string" ? e.message : undefined
+    ]
       .filter(Boolean)
       .join(" ")
     if (label) parts.push(label)

@@ -59,15 +59,20 @@ export const decodeFailure = (
   const first = issues[0]
   const field = first === undefined
     ? ""
-    : [...at, ...first.path].map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("")
-  const what = `does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${clip(first?.message ?? e.message)}`
+    : [...at, ...first.path].map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+      .join("")
+  const what = `does not have the expected shape at ${field === "" ? "the top level" : `"${field}"`}: ${
+    clip(first?.message ?? e.message)
+  }`
   return decodeError({ status, payload, field, what, ctx, requestId })
 }
 
 /** Payload text echoed in messages (parse issues quote the value they saw) is cut to this many characters. */
 const ECHO_LIMIT = 200
 
-const clip = (text: string): string => (text.length <= ECHO_LIMIT ? text : `${text.slice(0, ECHO_LIMIT)}… (${text.length} characters)`)
+const clip = (
+  text: string
+): string => (text.length <= ECHO_LIMIT ? text : `${text.slice(0, ECHO_LIMIT)}… (${text.length} characters)`)
 
 /** An id from a payload, kept for refetching only when it is a plausible Graph id. */
 const idOf = (u: unknown): string | null => (typeof u === "string" && u.length <= MAX_ID_LENGTH ? u : null)
@@ -104,7 +109,10 @@ const decodeItems = <A>(
         continue
       }
       const error = decodeFailure(one.left, payload, status, ctx, requestId, ["value", i])
-      const fields = (typeof raw[i] === "object" && raw[i] !== null ? raw[i] : {}) as { id?: unknown; meetingId?: unknown }
+      const fields = (typeof raw[i] === "object" && raw[i] !== null ? raw[i] : {}) as {
+        id?: unknown
+        meetingId?: unknown
+      }
       yield* onInvalid({
         route: ctx.route,
         payload,
@@ -136,8 +144,21 @@ const readJson = (res: HttpClientResponse.HttpClientResponse, limit: number) => 
   )
 }
 
-const tooLarge = (payload: string, limit: number, status: number, ctx: ErrorContext, requestId: string | null): DecodeError =>
-  decodeError({ status, payload, field: "", what: `is larger than ${limit} bytes (GraphPolicy.maxJsonBytes); refused without reading it`, ctx, requestId })
+const tooLarge = (
+  payload: string,
+  limit: number,
+  status: number,
+  ctx: ErrorContext,
+  requestId: string | null
+): DecodeError =>
+  decodeError({
+    status,
+    payload,
+    field: "",
+    what: `is larger than ${limit} bytes (GraphPolicy.maxJsonBytes); refused without reading it`,
+    ctx,
+    requestId
+  })
 
 /**
  * GET a JSON body and decode it with `schema`; with `pageOf` (a listing) and an `InvalidItem` handler
@@ -163,7 +184,9 @@ export const getJson = <A>(
       Effect.gen(function*() {
         const text = yield* Effect.either(readJson(res, core.policy.maxJsonBytes))
         if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(text.left.cause ?? text.left) } as const
-        if (text.right === null) return yield* Effect.fail(tooLarge(payload, core.policy.maxJsonBytes, res.status, ctx, requestId))
+        if (text.right === null) {
+          return yield* Effect.fail(tooLarge(payload, core.policy.maxJsonBytes, res.status, ctx, requestId))
+        }
         let json: unknown
         try {
           json = JSON.parse(text.right)
@@ -176,7 +199,9 @@ export const getJson = <A>(
           return { _tag: "Value", value: page as A } as const
         }
         const decoded = yield* Effect.either(decode(json))
-        if (Either.isLeft(decoded)) return yield* Effect.fail(decodeFailure(decoded.left, payload, res.status, ctx, requestId))
+        if (Either.isLeft(decoded)) {
+          return yield* Effect.fail(decodeFailure(decoded.left, payload, res.status, ctx, requestId))
+        }
         return { _tag: "Value", value: decoded.right } as const
       })
   }, core.execPlain)
@@ -192,7 +217,13 @@ const checkLink = (core: ClientCore, link: string, route: string, what: string):
   }
   return origin === core.baseOrigin
     ? Effect.succeed(link)
-    : Effect.fail(invalidArgument(`${what} points to ${origin}, not ${core.baseOrigin}; refusing to send credentials there`, "GET", route))
+    : Effect.fail(
+      invalidArgument(
+        `${what} points to ${origin}, not ${core.baseOrigin}; refusing to send credentials there`,
+        "GET",
+        route
+      )
+    )
 }
 
 const getPage = <A>(core: ClientCore, name: string, route: Url.GraphRoute, item: Resource<A>, payload: string) =>
@@ -213,8 +244,11 @@ export const pages = <A>(
       Effect.flatMap((page) => {
         const next = page["@odata.nextLink"]
         // An empty page with a nextLink means "keep going", not "done".
-        if (next === undefined || next === null) return Effect.succeed([Chunk.fromIterable(page.value), Option.none<string>()] as const)
-        return Effect.map(checkLink(core, next, route, "@odata.nextLink"), (n) => [Chunk.fromIterable(page.value), Option.some(n)] as const)
+        if (next === undefined || next === null) {
+          return Effect.succeed([Chunk.fromIterable(page.value), Option.none<string>()] as const)
+        }
+        return Effect.map(checkLink(core, next, route, "@odata.nextLink"), (n) =>
+          [Chunk.fromIterable(page.value), Option.some(n)] as const)
       })
     ))
 }

@@ -21,15 +21,35 @@ import { DecodeError, type GraphError } from "../GraphError.js"
 import { currentRetryHandler } from "../GraphRetry.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
 import type { TokenFailure, TokenProvider } from "./auth.js"
-import { decodeError, describeCause, type ErrorContext, errorFromResponse, type GraphErrorBody, parseErrorBody, transportError } from "./errors.js"
+import {
+  decodeError,
+  describeCause,
+  type ErrorContext,
+  errorFromResponse,
+  type GraphErrorBody,
+  parseErrorBody,
+  transportError
+} from "./errors.js"
 import type { Limiter } from "./limiter.js"
 import * as RequestSpan from "./requestSpan.js"
 
 // -- metrics (process-wide, tagged by route template) ---------------------------------------
-const requestsTotal = Metric.counter("graph_requests_total", { description: "HTTP requests sent to Graph (attempts and redirect hops)", incremental: true })
-const retriesTotal = Metric.counter("graph_retries_total", { description: "Graph request attempts that were retries", incremental: true })
-const throttledTotal = Metric.counter("graph_throttled_total", { description: "Graph answers with status 429", incremental: true })
-const throttleWaitMs = Metric.counter("graph_retry_wait_ms_total", { description: "Time waited before retries (ms)", incremental: true })
+const requestsTotal = Metric.counter("graph_requests_total", {
+  description: "HTTP requests sent to Graph (attempts and redirect hops)",
+  incremental: true
+})
+const retriesTotal = Metric.counter("graph_retries_total", {
+  description: "Graph request attempts that were retries",
+  incremental: true
+})
+const throttledTotal = Metric.counter("graph_throttled_total", {
+  description: "Graph answers with status 429",
+  incremental: true
+})
+const throttleWaitMs = Metric.counter("graph_retry_wait_ms_total", {
+  description: "Time waited before retries (ms)",
+  incremental: true
+})
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "cookie", "proxy-authorization"])
@@ -39,7 +59,9 @@ export const ERROR_BODY_LIMIT = 64 * 1024
 export type MutableStats = { -readonly [K in keyof GraphStats]: GraphStats[K] }
 
 /** Sends a request: the plain client, or the scoped one whose response lives as long as the caller's scope. */
-export type Exec<R> = (req: HttpClientRequest.HttpClientRequest) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, R>
+export type Exec<R> = (
+  req: HttpClientRequest.HttpClientRequest
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, R>
 
 /** What every request of one client shares. */
 export interface ClientCore {
@@ -74,7 +96,16 @@ export const makeCore = (args: {
     limiter: args.limiter,
     execPlain: (req) => http.execute(req),
     execScoped: (req) => scopedHttp.execute(req),
-    stats: { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0, retryWaitMs: 0, bytes: 0, tokenRefreshes: 0, resumes: 0 },
+    stats: {
+      requests: 0,
+      retries: 0,
+      throttled: 0,
+      throttleWaitMs: 0,
+      retryWaitMs: 0,
+      bytes: 0,
+      tokenRefreshes: 0,
+      resumes: 0
+    },
     throttleWall: new WaitTime(),
     retryWall: new WaitTime()
   }
@@ -120,7 +151,11 @@ export interface RequestSpec<A, R> {
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly okStatus: (status: number) => boolean
   /** Handles a 2xx answer (inside the request slot). */
-  readonly onOk: (res: HttpClientResponse.HttpClientResponse, ctx: ErrorContext, requestId: string | null) => Effect.Effect<Ok<A>, GraphError, R>
+  readonly onOk: (
+    res: HttpClientResponse.HttpClientResponse,
+    ctx: ErrorContext,
+    requestId: string | null
+  ) => Effect.Effect<Ok<A>, GraphError, R>
   /** Route-level payload name for DecodeErrors of malformed bodies. */
   readonly payload: string
 }
@@ -130,7 +165,14 @@ type Sent =
   | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
 
 /** Error codes of a request that never reached a server (nothing was sent). */
-const UNREACHABLE_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"])
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL"
+])
 
 /** Whether a request error (or one of its causes) says the server could not be reached at all. */
 const isUnreachable = (error: unknown): boolean => {
@@ -196,7 +238,12 @@ export const send = <R>(
 /** How one attempt ended. */
 export type Outcome<A> =
   | { readonly _tag: "Done"; readonly value: A; readonly status: number }
-  | { readonly _tag: "Status"; readonly status: number; readonly body: GraphErrorBody; readonly retryAfterMs: number | undefined }
+  | {
+    readonly _tag: "Status"
+    readonly status: number
+    readonly body: GraphErrorBody
+    readonly retryAfterMs: number | undefined
+  }
   | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
   | { readonly _tag: "Malformed"; readonly why: string; readonly requestId: string | null; readonly status: number }
 
@@ -248,8 +295,20 @@ const tokenError = (f: TokenFailure, method: string, route: string) =>
     attempts: 0
   }, undefined)
 
-export const malformedFailure = (payload: string, why: string, ctx: ErrorContext, requestId: string | null): DecodeError =>
-  decodeError({ status: 200, payload, field: "", what: `is not valid JSON after ${ctx.attempts} attempt(s) (${why})`, ctx, requestId })
+export const malformedFailure = (
+  payload: string,
+  why: string,
+  ctx: ErrorContext,
+  requestId: string | null
+): DecodeError =>
+  decodeError({
+    status: 200,
+    payload,
+    field: "",
+    what: `is not valid JSON after ${ctx.attempts} attempt(s) (${why})`,
+    ctx,
+    requestId
+  })
 
 /** Why an attempt is retried, in a few words. */
 const reasonOf = (outcome: Exclude<Outcome<unknown>, { _tag: "Done" }>): string => {
@@ -278,7 +337,11 @@ export class WaitTime {
 }
 
 /** The error an outcome that is not retried ends the call with. */
-const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: RequestSpec<A, unknown>, ctx: ErrorContext): GraphError => {
+const failureOf = <A>(
+  outcome: Exclude<Outcome<A>, { _tag: "Done" }>,
+  spec: RequestSpec<A, unknown>,
+  ctx: ErrorContext
+): GraphError => {
   switch (outcome._tag) {
     case "Status":
       return errorFromResponse(outcome.status, outcome.body, ctx, outcome.retryAfterMs)
@@ -293,7 +356,12 @@ const failureOf = <A>(outcome: Exclude<Outcome<A>, { _tag: "Done" }>, spec: Requ
  * The request loop: rate limit → token → attempt → classify → retry or fail. `holdsSlot`: the caller
  * already holds a request slot (content downloads hold theirs for the whole body).
  */
-export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<R>, holdsSlot = false): Effect.Effect<A, GraphError, R> => {
+export const run = <A, R>(
+  core: ClientCore,
+  spec: RequestSpec<A, R>,
+  exec: Exec<R>,
+  holdsSlot = false
+): Effect.Effect<A, GraphError, R> => {
   const { auth, limiter, policy, retryWall, stats, throttleWall } = core
   const method = "GET"
   const loop = Effect.gen(function*() {
@@ -335,7 +403,12 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
           refreshed = true
           stats.tokenRefreshes++
           yield* RequestSpan.recordRetry({
-            attempt: attempts, status, reason: "token refresh", requestId: outcome.body.requestId, delayMs: 0, waitedMs: waited
+            attempt: attempts,
+            status,
+            reason: "token refresh",
+            requestId: outcome.body.requestId,
+            delayMs: 0,
+            waitedMs: waited
           })
           continue
         }
@@ -365,8 +438,16 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       yield* RequestSpan.recordRetry({
         attempt: attempts,
         status: outcome._tag === "Transport" ? null : outcome.status,
-        reason: outcome._tag === "Status" ? `status ${outcome.status}` : outcome._tag === "Malformed" ? "malformed body" : outcome.why,
-        requestId: outcome._tag === "Status" ? outcome.body.requestId : outcome._tag === "Malformed" ? outcome.requestId : null,
+        reason: outcome._tag === "Status"
+          ? `status ${outcome.status}`
+          : outcome._tag === "Malformed"
+          ? "malformed body"
+          : outcome.why,
+        requestId: outcome._tag === "Status"
+          ? outcome.body.requestId
+          : outcome._tag === "Malformed"
+          ? outcome.requestId
+          : null,
         delayMs: decision.delayMs,
         waitedMs: waited
       })
@@ -383,7 +464,13 @@ export const run = <A, R>(core: ClientCore, spec: RequestSpec<A, R>, exec: Exec<
       yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
       const onRetry = yield* FiberRef.get(currentRetryHandler)
       if (onRetry !== null) {
-        yield* onRetry({ route: spec.route, attempt: attempts, delayMs: decision.delayMs, reason: reasonOf(outcome), throttled })
+        yield* onRetry({
+          route: spec.route,
+          attempt: attempts,
+          delayMs: decision.delayMs,
+          reason: reasonOf(outcome),
+          throttled
+        })
       }
       yield* Effect.sleep(decision.delayMs)
     }

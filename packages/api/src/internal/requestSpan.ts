@@ -11,12 +11,17 @@ import * as Effect from "effect/Effect"
 export const RETRY_EVENT = "graph.retry"
 
 /** Wraps a request's whole retry loop in its span. */
-export const withRequestSpan = (name: string, method: string, route: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withSpan(self, `GraphClient.${name}`, {
-    kind: "client",
-    attributes: { "http.request.method": method, "graph.route": route, "graph.attempts": 1, "graph.throttle_wait_ms": 0 }
-  })
+export const withRequestSpan =
+  (name: string, method: string, route: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withSpan(self, `GraphClient.${name}`, {
+      kind: "client",
+      attributes: {
+        "http.request.method": method,
+        "graph.route": route,
+        "graph.attempts": 1,
+        "graph.throttle_wait_ms": 0
+      }
+    })
 
 const bodySize = (contentLength: string | undefined): number | undefined => {
   if (contentLength === undefined || !/^\s*\d+\s*$/.test(contentLength)) return undefined
@@ -28,7 +33,10 @@ const bodySize = (contentLength: string | undefined): number | undefined => {
  * announced body size, and Graph's request-id when it sent one (a redirect target such as a
  * pre-signed download host sends none, so the id of the Graph answer that redirected stays).
  */
-export const annotateAnswer = (status: number, headers: Readonly<Record<string, string | undefined>>): Effect.Effect<void> => {
+export const annotateAnswer = (
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>
+): Effect.Effect<void> => {
   // A redirect's own body is not the answer's.
   const size = status >= 300 && status < 400 ? undefined : bodySize(headers["content-length"])
   const requestId = headers["request-id"]

@@ -39,7 +39,8 @@ export const emulatorFlags = {
   }),
   tls: flag("boolean", {
     name: "tls",
-    description: "Serve Graph over HTTPS (GRAPH_BASE_URL=https://...), as SDKs that only follow https nextLinks need; prints NODE_EXTRA_CA_CERTS."
+    description:
+      "Serve Graph over HTTPS (GRAPH_BASE_URL=https://...), as SDKs that only follow https nextLinks need; prints NODE_EXTRA_CA_CERTS."
   }),
   tokenTtl: flag("integer", {
     name: "token-ttl",

@@ -34,7 +34,8 @@ export interface Flag<K extends FlagKind = FlagKind> {
 /** The value a flag resolves to. */
 export type FlagValue<F> = F extends Flag<"list"> ? ReadonlyArray<string>
   : F extends Flag<"boolean"> ? boolean
-  : F extends { readonly default: string | number } | { readonly required: "required" } ? (F extends Flag<"text"> ? string : number)
+  : F extends { readonly default: string | number } | { readonly required: "required" } ?
+    (F extends Flag<"text"> ? string : number)
   : F extends Flag<"text"> ? string | undefined
   : number | undefined
 
@@ -50,7 +51,10 @@ export class FlagError extends Error {
   readonly _tag = "FlagError"
 }
 
-export const flag = <const K extends FlagKind, const F extends Omit<Flag<K>, "kind">>(kind: K, spec: F): F & { readonly kind: K } => ({
+export const flag = <const K extends FlagKind, const F extends Omit<Flag<K>, "kind">>(
+  kind: K,
+  spec: F
+): F & { readonly kind: K } => ({
   kind,
   ...spec
 })
@@ -78,7 +82,9 @@ const parseText = (f: Flag, text: string, where: string): Parsed => {
     case "number": {
       const n = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(text) ? Number(text) : Number.NaN
       if (!Number.isFinite(n) || (f.kind === "integer" && !Number.isInteger(n))) {
-        throw new FlagError(`${where}: expected ${f.kind === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(text)}`)
+        throw new FlagError(
+          `${where}: expected ${f.kind === "integer" ? "an integer" : "a number"}, got ${JSON.stringify(text)}`
+        )
       }
       return n
     }
@@ -94,12 +100,16 @@ const fromFileValue = (f: Flag, value: unknown, where: string): Parsed => {
     return items.map(String)
   }
   if (f.kind === "boolean" && typeof value === "boolean") return value
-  if ((f.kind === "integer" || f.kind === "number") && typeof value === "number") return parseText(f, String(value), where)
+  if ((f.kind === "integer" || f.kind === "number") && typeof value === "number") {
+    return parseText(f, String(value), where)
+  }
   if (typeof value === "string") {
     if (value.trim() === "") throw new FlagError(`${where} is empty`)
     return parseText(f, value, where)
   }
-  throw new FlagError(`${where}: expected ${f.kind === "boolean" ? "true or false" : f.kind === "text" ? "a string" : `a number`}`)
+  throw new FlagError(
+    `${where}: expected ${f.kind === "boolean" ? "true or false" : f.kind === "text" ? "a string" : `a number`}`
+  )
 }
 
 const isGiven = (v: Parsed): boolean => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0)
@@ -147,8 +157,14 @@ export const resolveFlags = <T extends FlagTable>(
       }
     }
     if (f.required === "required" && !isGiven(value)) {
-      const also = [f.env, f.inFile === true ? `${f.name}: in the --config file` : undefined].filter((x) => x !== undefined)
-      throw new FlagError(`--${f.name}${f.pseudo !== undefined ? ` <${f.pseudo}>` : ""} is required${also.length > 0 ? ` (or ${also.join(", or ")})` : ""}`)
+      const also = [f.env, f.inFile === true ? `${f.name}: in the --config file` : undefined].filter((x) =>
+        x !== undefined
+      )
+      throw new FlagError(
+        `--${f.name}${f.pseudo !== undefined ? ` <${f.pseudo}>` : ""} is required${
+          also.length > 0 ? ` (or ${also.join(", or ")})` : ""
+        }`
+      )
     }
     out[key] = value ?? (f.kind === "list" ? [] : f.kind === "boolean" ? false : undefined)
   }

@@ -30,7 +30,9 @@ const wrap = (text: string, indent: number, width = WIDTH): Array<string> => {
 }
 
 const signature = (f: Flag): string =>
-  `--${f.name}${f.kind === "boolean" ? "" : ` <${f.pseudo ?? (f.kind === "text" ? "value" : "n")}>`}${f.kind === "list" ? "..." : ""}`
+  `--${f.name}${f.kind === "boolean" ? "" : ` <${f.pseudo ?? (f.kind === "text" ? "value" : "n")}>`}${
+    f.kind === "list" ? "..." : ""
+  }`
 
 const status = (f: Flag): string => {
   const parts = [f.required ?? "optional"]
@@ -63,11 +65,19 @@ export const plain: Style = { bold: (t) => t }
 const ansi: Style = { bold: (t) => `\u001b[1m${t}\u001b[22m` }
 
 /** Bold headings only on a terminal without NO_COLOR (https://no-color.org: any non-empty value). */
-export const styleFor = (stream: { readonly isTTY?: boolean | undefined }, env: Record<string, string | undefined>): Style =>
-  stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "") ? ansi : plain
+export const styleFor = (
+  stream: { readonly isTTY?: boolean | undefined },
+  env: Record<string, string | undefined>
+): Style => stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "") ? ansi : plain
 
 export const renderCommandHelp = (program: string, c: CommandHelp, style: Style = plain): string => {
-  const out: Array<string> = [...wrap(`${program} ${c.name}: ${c.summary}`, 0), "", style.bold("Usage:"), ...wrap(usageLine(program, c), 2), ""]
+  const out: Array<string> = [
+    ...wrap(`${program} ${c.name}: ${c.summary}`, 0),
+    "",
+    style.bold("Usage:"),
+    ...wrap(usageLine(program, c), 2),
+    ""
+  ]
   for (const p of c.description) out.push(...wrap(p, 0), "")
   const flags = Object.values(c.flags)
   const order = [

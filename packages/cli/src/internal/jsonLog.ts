@@ -13,8 +13,12 @@ import * as Stream from "effect/Stream"
 export type LogLevel = "debug" | "info" | "warn" | "error"
 
 /** One JSON log line (with its newline). */
-export const jsonLine = (level: LogLevel, event: string, fields: Readonly<Record<string, unknown>> = {}, now = new Date()): string =>
-  `${JSON.stringify({ level, time: now.toISOString(), event, ...fields })}\n`
+export const jsonLine = (
+  level: LogLevel,
+  event: string,
+  fields: Readonly<Record<string, unknown>> = {},
+  now = new Date()
+): string => `${JSON.stringify({ level, time: now.toISOString(), event, ...fields })}\n`
 
 /** Each progress event's level and name; null for the per-chunk and periodic ones (bytes, stats). */
 const EVENTS: { readonly [K in ProgressEvent["_tag"]]: readonly [LogLevel, string] | null } = {
@@ -59,7 +63,9 @@ const levelOf = (label: string): LogLevel =>
 /** Effect's own log calls (e.g. a sink's warning) as `event: "log"` lines, annotations as fields. */
 export const jsonLogger = (out: NodeJS.WritableStream = process.stderr): Logger.Logger<unknown, void> =>
   Logger.make(({ annotations, cause, date, logLevel, message }) => {
-    const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
+    const text = (Array.isArray(message) ? message : [message]).map((
+      m
+    ) => (typeof m === "string" ? m : JSON.stringify(m)))
       .join(" ")
     const fields: Record<string, unknown> = { message: text }
     for (const [k, v] of HashMap.toEntries(annotations)) fields[k] = v

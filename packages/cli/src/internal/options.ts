@@ -35,7 +35,9 @@ export const tableOptions = <T extends FlagTable>(table: T): TableOptions<T> =>
   Object.fromEntries(Object.entries(table).map(([k, f]) => [k, toOption(f)])) as unknown as TableOptions<T>
 
 /** What the options parsed, as `resolveFlags` takes it. */
-export const parsedValues = <T extends FlagTable>(parsed: { readonly [K in keyof T]: unknown }): { readonly [K in keyof T]?: Parsed } =>
+export const parsedValues = <T extends FlagTable>(
+  parsed: { readonly [K in keyof T]: unknown }
+): { readonly [K in keyof T]?: Parsed } =>
   Object.fromEntries(
     Object.entries(parsed).map(([k, v]) => [k, Option.isOption(v) ? Option.getOrUndefined(v) : v])
   ) as { readonly [K in keyof T]?: Parsed }

@@ -25,7 +25,9 @@ export const formatDuration = (ms: number): string => {
   const h = Math.floor(s / 3600)
   const m = Math.floor((s % 3600) / 60)
   const sec = s % 60
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`
+  return h > 0
+    ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`
+    : `${m}:${String(sec).padStart(2, "0")}`
 }
 
 const bar = (ratio: number, width = 24): string => {
@@ -98,10 +100,12 @@ export class ProgressState {
       // Graph's metadata carries no sizes, so without a known total the bytes line shows the rate instead of a bar.
       this.pendingBytesKnown && this.pendingBytes > 0
         ? `bytes     ${bar(this.bytes / this.pendingBytes)} ${formatBytes(this.bytes)}${bytesTotal}`
-        : `bytes     ${formatBytes(this.bytes)} at ${formatBytes(elapsed > 0 ? Math.round((this.bytes * 1000) / elapsed) : 0)}/s`,
-      `throttled ${this.throttleWaits} waits (${formatDuration(this.throttleWaitMs)}), ${this.retries} retries   elapsed ${
-        formatDuration(elapsed)
-      }   ETA ${eta}`,
+        : `bytes     ${formatBytes(this.bytes)} at ${
+          formatBytes(elapsed > 0 ? Math.round((this.bytes * 1000) / elapsed) : 0)
+        }/s`,
+      `throttled ${this.throttleWaits} waits (${
+        formatDuration(this.throttleWaitMs)
+      }), ${this.retries} retries   elapsed ${formatDuration(elapsed)}   ETA ${eta}`,
       ...(this.lastRetry !== null ? [this.lastRetry] : [])
     ]
   }
@@ -120,9 +124,9 @@ export const plainLine = (event: ProgressEvent): string | null => {
 const eventLine = (event: ProgressEvent): string | null => {
   switch (event._tag) {
     case "RunStarted":
-      return `sync ${event.runId}: ${event.organizers.length} organizer(s), window ${event.from ?? "-"} .. ${event.to ?? "-"}${
-        event.incremental ? ", incremental" : ""
-      }${event.dryRun ? ", dry run" : ""}`
+      return `sync ${event.runId}: ${event.organizers.length} organizer(s), window ${event.from ?? "-"} .. ${
+        event.to ?? "-"
+      }${event.incremental ? ", incremental" : ""}${event.dryRun ? ", dry run" : ""}`
     case "Discovered":
       return `organizer ${event.organizerId}: ${event.recordings} recording(s), ${event.transcripts} transcript(s) in ${event.sets} set(s); ${event.pending} to download`
     case "ArtifactCompleted":

@@ -36,55 +36,57 @@ const resolveFaults = (value: string): Effect.Effect<FaultProfile | FaultConfig,
 export const runEmulator = (args: EmulatorArgs): Effect.Effect<never, CliExit> =>
   Effect.scoped(
     Effect.gen(function*() {
-    if ((args.fixture === undefined) === (args.generate === undefined)) {
-      return yield* fatal("give exactly one of --fixture <file> or --generate <spec>")
-    }
-    if (args.fixture !== undefined && !NodeFs.existsSync(args.fixture)) {
-      return yield* fatal(`--fixture ${args.fixture}: no such file`)
-    }
-    if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) return yield* fatal("--port must be 0-65535")
-    const generate = args.generate
-    const options: EmulatorOptions = {
-      port: args.port,
-      faults: yield* resolveFaults(args.faults),
-      tokenEndpoint: args.tokenEndpoint,
-      tls: args.tls,
-      ...(args.fixture !== undefined ? { fixture: args.fixture } : {}),
-      ...(generate !== undefined
-        ? {
-          generate: yield* Effect.try({
-            try: () => parseGenerateSpec(generate),
-            catch: (e) => fatal(e instanceof Error ? e.message : String(e))
-          })
-        }
-        : {}),
-      ...(args.seed !== undefined ? { seed: args.seed } : {}),
-      ...(args.tokenTtl !== undefined ? { tokenTtlSeconds: args.tokenTtl } : {}),
-      ...(args.pageSize !== undefined ? { pageSize: args.pageSize } : {})
-    }
-    const emu = yield* Emulator.make(options).pipe(Effect.mapError((e) => fatal(e.message)))
-    const lines = [`GRAPH_BASE_URL=${emu.baseUrl}`, `GRAPH_ACCESS_TOKEN=${emu.accessToken}`]
-    if (emu.authority) {
-      lines.push(
-        `AZURE_AUTHORITY_HOST=${emu.authority.authorityHost}`,
-        `AZURE_TENANT_ID=${emu.authority.tenantId}`,
-        `AZURE_CLIENT_ID=${emu.authority.clientId}`,
-        `AZURE_CLIENT_SECRET=${emu.authority.clientSecret}`
-      )
-    }
-    if (emu.caFile !== undefined) lines.push(`NODE_EXTRA_CA_CERTS=${emu.caFile}`)
-    const meetings = emu.fixture.meetings
-    const recordings = meetings.reduce((n, m) => n + (m.recordings?.length ?? 0), 0)
-    const transcripts = meetings.reduce((n, m) => n + (m.transcripts?.length ?? 0), 0)
-    yield* Effect.sync(() => {
-      process.stdout.write(`${lines.join("\n")}\n`)
-      process.stderr.write(
-        `graph-emulator: tenant ${emu.tenantId}: ${emu.fixture.users.length} users, ${meetings.length} meetings, ` +
-          `${recordings} recordings, ${transcripts} transcripts; faults: ${args.faults}\n` +
-          `graph-emulator: organizers: ${[...new Set(meetings.map((m) => m.organizerId))].join(",")}\n` +
-          `graph-emulator: admin and counters at ${emu.origin}/_emulator/...; stop with Ctrl-C or SIGTERM\n`
-      )
-    })
+      if ((args.fixture === undefined) === (args.generate === undefined)) {
+        return yield* fatal("give exactly one of --fixture <file> or --generate <spec>")
+      }
+      if (args.fixture !== undefined && !NodeFs.existsSync(args.fixture)) {
+        return yield* fatal(`--fixture ${args.fixture}: no such file`)
+      }
+      if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
+        return yield* fatal("--port must be 0-65535")
+      }
+      const generate = args.generate
+      const options: EmulatorOptions = {
+        port: args.port,
+        faults: yield* resolveFaults(args.faults),
+        tokenEndpoint: args.tokenEndpoint,
+        tls: args.tls,
+        ...(args.fixture !== undefined ? { fixture: args.fixture } : {}),
+        ...(generate !== undefined
+          ? {
+            generate: yield* Effect.try({
+              try: () => parseGenerateSpec(generate),
+              catch: (e) => fatal(e instanceof Error ? e.message : String(e))
+            })
+          }
+          : {}),
+        ...(args.seed !== undefined ? { seed: args.seed } : {}),
+        ...(args.tokenTtl !== undefined ? { tokenTtlSeconds: args.tokenTtl } : {}),
+        ...(args.pageSize !== undefined ? { pageSize: args.pageSize } : {})
+      }
+      const emu = yield* Emulator.make(options).pipe(Effect.mapError((e) => fatal(e.message)))
+      const lines = [`GRAPH_BASE_URL=${emu.baseUrl}`, `GRAPH_ACCESS_TOKEN=${emu.accessToken}`]
+      if (emu.authority) {
+        lines.push(
+          `AZURE_AUTHORITY_HOST=${emu.authority.authorityHost}`,
+          `AZURE_TENANT_ID=${emu.authority.tenantId}`,
+          `AZURE_CLIENT_ID=${emu.authority.clientId}`,
+          `AZURE_CLIENT_SECRET=${emu.authority.clientSecret}`
+        )
+      }
+      if (emu.caFile !== undefined) lines.push(`NODE_EXTRA_CA_CERTS=${emu.caFile}`)
+      const meetings = emu.fixture.meetings
+      const recordings = meetings.reduce((n, m) => n + (m.recordings?.length ?? 0), 0)
+      const transcripts = meetings.reduce((n, m) => n + (m.transcripts?.length ?? 0), 0)
+      yield* Effect.sync(() => {
+        process.stdout.write(`${lines.join("\n")}\n`)
+        process.stderr.write(
+          `graph-emulator: tenant ${emu.tenantId}: ${emu.fixture.users.length} users, ${meetings.length} meetings, ` +
+            `${recordings} recordings, ${transcripts} transcripts; faults: ${args.faults}\n` +
+            `graph-emulator: organizers: ${[...new Set(meetings.map((m) => m.organizerId))].join(",")}\n` +
+            `graph-emulator: admin and counters at ${emu.origin}/_emulator/...; stop with Ctrl-C or SIGTERM\n`
+        )
+      })
       return yield* Effect.never
     })
   )

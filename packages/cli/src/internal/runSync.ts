@@ -22,7 +22,6 @@ import { telemetryLayer } from "./telemetry.js"
 
 import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
 
-
 /** A ConfigError as one line: what is wrong with which variable. */
 const configErrorLine = (e: ConfigError.ConfigError): string => {
   switch (e._op) {
@@ -62,9 +61,13 @@ export const formatSummary = (s: RunSummary): string => {
       `Exported ${s.sets} set(s) into ${s.out}`,
       kinds("recordings", s.recordings),
       kinds("transcripts", s.transcripts),
-      `${formatBytes(s.bytes)} downloaded; ${s.requests} requests, ${s.retries} retries, ${s.throttleWaits} throttled ` +
+      `${
+        formatBytes(s.bytes)
+      } downloaded; ${s.requests} requests, ${s.retries} retries, ${s.throttleWaits} throttled ` +
       `(${formatDuration(s.throttleWaitMs)} waiting); elapsed ${formatDuration(s.elapsedMs)}`,
-      `Metered: ${s.recordingMinutes} recording min (${usd(s.cost.recordings)}) + ${s.transcriptMinutes} transcript min ` +
+      `Metered: ${s.recordingMinutes} recording min (${
+        usd(s.cost.recordings)
+      }) + ${s.transcriptMinutes} transcript min ` +
       `(${usd(s.cost.transcripts)}) = ${usd(s.cost.total)}`,
       `Manifest: ${s.manifest}`
     ]
@@ -80,7 +83,11 @@ const describeSetupError = (e: SinkError | GraphError | RunLock.RunLockHeld): st
     : `cannot open storage: ${e.message}`
 
 /** A fatal error in the chosen log format (a SyncFatalError's Graph code, request-id and fix as fields in JSON). */
-const fatalLine = (format: LogFormat, message: string, details: Readonly<Record<string, unknown>> = {}): Effect.Effect<void> =>
+const fatalLine = (
+  format: LogFormat,
+  message: string,
+  details: Readonly<Record<string, unknown>> = {}
+): Effect.Effect<void> =>
   format === "json"
     ? Effect.sync(() => {
       process.stderr.write(jsonLine("error", "fatal", { message: oneLine(message), ...details }))

@@ -15,19 +15,31 @@ const fatal = (message: string) =>
 /** The human report printed on stdout. */
 export const formatReport = (r: VerifyReport): string => {
   const lines = [
-    `${r.out}: ${r.sets} sets (${r.byMatch.contentCorrelationId} by contentCorrelationId, ${r.byMatch["time-overlap"]} by time overlap, ` +
+    `${r.out}: ${r.sets} sets (${r.byMatch.contentCorrelationId} by contentCorrelationId, ${
+      r.byMatch["time-overlap"]
+    } by time overlap, ` +
     `${r.byMatch.none} unpaired), ${r.recordings} recordings, ${r.transcripts} transcripts, ${formatBytes(r.bytes)}`
   ]
   if (r.problems.length === 0) lines.push("intact: every file the manifest names is complete")
   else {
     lines.push(`${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}:`)
-    for (const p of r.problems) lines.push(`  ${p.problem.padEnd(9)} ${p.kind}${p.id === "" ? "" : ` ${p.id}`}: ${p.detail}`)
+    for (const p of r.problems) {
+      lines.push(`  ${p.problem.padEnd(9)} ${p.kind}${p.id === "" ? "" : ` ${p.id}`}: ${p.detail}`)
+    }
   }
   if (r.failures > 0) {
-    lines.push(`${r.failures} artifact${r.failures === 1 ? "" : "s"} failed for good and ${r.failures === 1 ? "is" : "are"} not exported: see failures.jsonl`)
+    lines.push(
+      `${r.failures} artifact${r.failures === 1 ? "" : "s"} failed for good and ${
+        r.failures === 1 ? "is" : "are"
+      } not exported: see failures.jsonl`
+    )
   }
   if (r.leftovers.length > 0) {
-    lines.push(`${r.leftovers.length} temp file${r.leftovers.length === 1 ? "" : "s"} of a killed run (the next sync removes them)`)
+    lines.push(
+      `${r.leftovers.length} temp file${
+        r.leftovers.length === 1 ? "" : "s"
+      } of a killed run (the next sync removes them)`
+    )
   }
   // Ids and paths come from the manifest, which anyone could have edited.
   return lines.map(escapeControl).join("\n")
@@ -41,9 +53,13 @@ export const runVerify = (out: string, json: boolean): Effect.Effect<number> =>
     if (running._tag === "Left") return yield* fatal(running.left.message)
     const manifest = nodePath.join(dir, "manifest.jsonl")
     if (!fs.existsSync(manifest)) return yield* fatal(`--out ${out}: no manifest.jsonl there, nothing to verify`)
-    if (!fs.statSync(manifest).isFile()) return yield* fatal(`--out ${out}: manifest.jsonl is not a file, nothing to verify`)
+    if (!fs.statSync(manifest).isFile()) {
+      return yield* fatal(`--out ${out}: manifest.jsonl is not a file, nothing to verify`)
+    }
     const report = yield* Effect.either(verify(dir))
     if (report._tag === "Left") return yield* fatal(report.left.message)
-    yield* Effect.sync(() => process.stdout.write(`${json ? JSON.stringify(report.right) : formatReport(report.right)}\n`))
+    yield* Effect.sync(() =>
+      process.stdout.write(`${json ? JSON.stringify(report.right) : formatReport(report.right)}\n`)
+    )
     return report.right.problems.length === 0 ? ExitCode.Ok : ExitCode.PartialFailure
   })

@@ -34,7 +34,9 @@ export const runView = (
     Effect.gen(function*() {
       const state = Option.getOrUndefined(flags.state)
       if (state !== undefined && /^postgres(ql)?:\/\//i.test(state)) {
-        return yield* fatal("--state: the run history is read from a SQLite state file; a Postgres store is not supported by view")
+        return yield* fatal(
+          "--state: the run history is read from a SQLite state file; a Postgres store is not supported by view"
+        )
       }
       const viewer = yield* Effect.either(serve({
         out: flags.out,
@@ -46,7 +48,9 @@ export const runView = (
       const { url } = viewer.right
       yield* Effect.sync(() => {
         process.stdout.write(`VIEW_URL=${url}\n`)
-        process.stderr.write(`meeting-artifacts view: serving ${flags.out} at ${url} (read-only); stop with Ctrl-C or SIGTERM\n`)
+        process.stderr.write(
+          `meeting-artifacts view: serving ${flags.out} at ${url} (read-only); stop with Ctrl-C or SIGTERM\n`
+        )
         if (flags.open) openInBrowser(url)
       })
       return yield* Effect.never

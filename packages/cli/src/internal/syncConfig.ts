@@ -46,4 +46,3 @@ export const resolveSyncConfig = async (
     sink: settings.sink.map((spec) => POSTGRES_BARE.test(spec.trim()) ? `${spec.trim()}:${postgresFromEnv(env)}` : spec)
   }
 }
-

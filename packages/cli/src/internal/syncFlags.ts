@@ -71,7 +71,8 @@ export const syncFlags = {
   rate: flag("number", {
     ...configurable("rate"),
     pseudo: "requests/s",
-    description: "Graph requests per second for the tenant, shared by every download and listing (Graph's budget is per app and tenant).",
+    description:
+      "Graph requests per second for the tenant, shared by every download and listing (Graph's budget is per app and tenant).",
     default: defaultPolicy.requestsPerSecond,
     check: (n: number) => policyValueProblem("requestsPerSecond", n)
   }),

@@ -26,7 +26,8 @@ export const otlpSignals = (env: NodeJS.ProcessEnv): OtlpSignals | null => {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return null
   const shared = isSet(env.OTEL_EXPORTER_OTLP_ENDPOINT)
   const traces = (shared || isSet(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) && exporterSelected(env.OTEL_TRACES_EXPORTER)
-  const metrics = (shared || isSet(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) && exporterSelected(env.OTEL_METRICS_EXPORTER)
+  const metrics = (shared || isSet(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) &&
+    exporterSelected(env.OTEL_METRICS_EXPORTER)
   return traces || metrics ? { traces, metrics } : null
 }
 

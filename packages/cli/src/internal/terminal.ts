@@ -5,7 +5,7 @@
  * the Unicode line separators and the bidirectional overrides are shown as
  * visible escapes (`\x1b`, `\n`, `\u{202e}`) instead.
  */
-// eslint-disable-next-line no-control-regex
+
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }

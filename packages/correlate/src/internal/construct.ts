@@ -56,5 +56,12 @@ export const makeArtifactSet = (
   recording: CallRecording | null,
   transcript: CallTranscript | null
 ): ArtifactSet =>
-  ({ __proto__: SetProto, meetingId, organizerId, contentCorrelationId, match, recording, transcript }) as unknown as
-    ArtifactSet
+  ({
+    __proto__: SetProto,
+    meetingId,
+    organizerId,
+    contentCorrelationId,
+    match,
+    recording,
+    transcript
+  }) as unknown as ArtifactSet

@@ -321,7 +321,7 @@ export class Scanner {
         let h = 0
         for (let i = tls; i < b; i++) h = h * 10 + s.charCodeAt(i) - 48
         start = ((h * 60 + (s.charCodeAt(b + 1) - 48) * 10 + s.charCodeAt(b + 2) - 48) * 60 +
-          (s.charCodeAt(b + 4) - 48) * 10 + s.charCodeAt(b + 5) - 48) * 1000 +
+              (s.charCodeAt(b + 4) - 48) * 10 + s.charCodeAt(b + 5) - 48) * 1000 +
           (s.charCodeAt(b + 7) - 48) * 100 + (s.charCodeAt(b + 8) - 48) * 10 + s.charCodeAt(b + 9) - 48
         if (s.charCodeAt(b + 1) > 53 || s.charCodeAt(b + 4) > 53) start = this.timestamp(tls, arrow)
         else this.tsEnd = b + 10

@@ -12,13 +12,34 @@ export type ContentSource =
   | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
   | { readonly _tag: "Generated"; readonly size: number; readonly seed: number }
 
-export const sizeOf = (source: ContentSource): number =>
-  source._tag === "Bytes" ? source.bytes.length : source.size
+export const sizeOf = (source: ContentSource): number => source._tag === "Bytes" ? source.bytes.length : source.size
 
 // The first bytes of a generated recording look like an MP4 `ftyp` box, so sniffers see video.
 const FTYP = Uint8Array.from([
-  0x00, 0x00, 0x00, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0x00, 0x00, 0x02, 0x00,
-  0x69, 0x73, 0x6f, 0x6d, 0x6d, 0x70, 0x34, 0x31
+  0x00,
+  0x00,
+  0x00,
+  0x18,
+  0x66,
+  0x74,
+  0x79,
+  0x70,
+  0x69,
+  0x73,
+  0x6f,
+  0x6d,
+  0x00,
+  0x00,
+  0x02,
+  0x00,
+  0x69,
+  0x73,
+  0x6f,
+  0x6d,
+  0x6d,
+  0x70,
+  0x34,
+  0x31
 ])
 
 /** Block `index` of a generated content stream (full BLOCK bytes; the caller trims the last one). */

@@ -30,7 +30,11 @@ export class FaultEngine {
   private refilledAt = 0
   inflight = 0
 
-  constructor(config: FaultConfig, private readonly defaultSeed: number, private readonly now: () => number = Date.now) {
+  constructor(
+    config: FaultConfig,
+    private readonly defaultSeed: number,
+    private readonly now: () => number = Date.now
+  ) {
     this.set(config)
   }
 

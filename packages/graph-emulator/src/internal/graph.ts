@@ -50,7 +50,8 @@ export interface RequestSeen {
   readonly url: string
 }
 
-export const JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+export const JSON_TYPE =
+  "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 const TIPS = (what: string) =>
   `Use $select to choose only the properties your app needs, as this can lead to performance improvements. For example: GET me/onlineMeetings('<key>')/${what}?$select=callId,content`
@@ -84,7 +85,13 @@ interface Ctx {
   readonly common: Record<string, string>
 }
 
-export const errorBody = (code: string, message: string, requestId: string, clientRequestId: string, innerCode?: string) =>
+export const errorBody = (
+  code: string,
+  message: string,
+  requestId: string,
+  clientRequestId: string,
+  innerCode?: string
+) =>
   JSON.stringify({
     error: {
       code,
@@ -205,7 +212,9 @@ export const artifactPayload = (
       ...owner,
       ...optional,
       ...times,
-      recordingContentUrl: r.recordingContentUrl !== undefined ? r.recordingContentUrl : `${base}/recordings/${f.id}/content`,
+      recordingContentUrl: r.recordingContentUrl !== undefined
+        ? r.recordingContentUrl
+        : `${base}/recordings/${f.id}/content`,
       meetingOrganizer
     }
     return { ...payload, ...extra } as CallRecordingPayload | AdhocArtifactPayload
@@ -216,7 +225,9 @@ export const artifactPayload = (
     ...owner,
     ...optional,
     ...times,
-    transcriptContentUrl: t.transcriptContentUrl !== undefined ? t.transcriptContentUrl : `${base}/transcripts/${f.id}/content`,
+    transcriptContentUrl: t.transcriptContentUrl !== undefined
+      ? t.transcriptContentUrl
+      : `${base}/transcripts/${f.id}/content`,
     meetingOrganizer
   }
   return { ...payload, ...extra } as CallTranscriptPayload | AdhocArtifactPayload
@@ -283,7 +294,9 @@ const parseSelect = (ctx: Ctx, kind: "recording" | "transcript"): Array<string> 
       throw new GraphFailure(
         400,
         "BadRequest",
-        `Could not find a property named '${p}' on type 'microsoft.graph.${kind === "recording" ? "callRecording" : "callTranscript"}'.`
+        `Could not find a property named '${p}' on type 'microsoft.graph.${
+          kind === "recording" ? "callRecording" : "callTranscript"
+        }'.`
       )
     }
   }
@@ -298,7 +311,7 @@ const parseTop = (ctx: Ctx): number | undefined => {
   return Math.min(n, 100)
 }
 
-const filterOf = (ctx: Ctx): ((a: ArtifactEntry) => boolean) => {
+const filterOf = (ctx: Ctx): (a: ArtifactEntry) => boolean => {
   const raw = ctx.query.get("$filter")
   if (raw === null) return () => true
   const f = parseEqFilter(raw)
@@ -378,7 +391,9 @@ const servePage = (ctx: Ctx, opts: PageOptions) => {
     })
   }
   const slice = matching.slice(st.o, st.o + size)
-  const value = slice.map((a) => applySelect(artifactPayload(a, ctx.origin, ctx.version, ctx.rt.state.tenantId), select))
+  const value = slice.map((a) =>
+    applySelect(artifactPayload(a, ctx.origin, ctx.version, ctx.rt.state.tenantId), select)
+  )
   const body: Record<string, unknown> = { ...head }
   const nextOffset = st.o + slice.length
   // Graph's documented delta quirk: $top drops the nextLink, so only the first page is seen
@@ -387,7 +402,11 @@ const servePage = (ctx: Ctx, opts: PageOptions) => {
     const next: PageState = { o: nextOffset, m: st.m, p: st.p, ...(st.s !== undefined ? { s: st.s } : {}) }
     body["@odata.nextLink"] = linkWith(ctx, "$skiptoken", sealState(ctx.rt.secret, next))
   } else if (opts.delta) {
-    body["@odata.deltaLink"] = linkWith(ctx, "$deltatoken", sealState(ctx.rt.secret, { o: 0, s: st.m, m: st.m, p: st.p, d: 1 }))
+    body["@odata.deltaLink"] = linkWith(
+      ctx,
+      "$deltatoken",
+      sealState(ctx.rt.secret, { o: 0, s: st.m, m: st.m, p: st.p, d: 1 })
+    )
   }
   body.value = value
   if (opts.fault === "malformedJson") {
@@ -474,7 +493,12 @@ export const contentResponse = (
     const end = range?.end ?? size - 1
     const length = Math.max(0, end - start + 1)
     const status = range === undefined ? 200 : 206
-    const headers: Record<string, string> = { ...common, "content-type": contentType, "content-length": String(length), etag }
+    const headers: Record<string, string> = {
+      ...common,
+      "content-type": contentType,
+      "content-length": String(length),
+      etag
+    }
     if (range !== undefined) headers["content-range"] = `bytes ${start}-${end}/${size}`
     const res = NodeHttpServerRequest.toServerResponse(request)
     res.writeHead(status, headers)
@@ -494,7 +518,9 @@ export const contentResponse = (
           rt.counters.bump(rt.counters.contentBytesById, counterKey, n)
         },
         onComplete: () => rt.counters.bump(rt.counters.contentRequests, counterKey),
-        ...(rt.faults.config.contentBytesPerSecond !== undefined ? { bytesPerSecond: rt.faults.config.contentBytesPerSecond } : {}),
+        ...(rt.faults.config.contentBytesPerSecond !== undefined
+          ? { bytesPerSecond: rt.faults.config.contentBytesPerSecond }
+          : {}),
         ...(reset ? { resetAfter: Math.min(Math.floor(length / 2), 256 * 1024) } : {})
       })
     ).pipe(Effect.flatMap((how) => {
@@ -626,7 +652,12 @@ const matchRouteFor = (
     throw badRequest(`Resource not found for the segment '${segments[i] ?? ""}'.`)
   }
   const user = state.findUser(userId)
-  const notFoundUser = () => new GraphFailure(404, "Request_ResourceNotFound", `Resource '${userId}' does not exist or one of its queried reference-property objects are not present.`)
+  const notFoundUser = () =>
+    new GraphFailure(
+      404,
+      "Request_ResourceNotFound",
+      `Resource '${userId}' does not exist or one of its queried reference-property objects are not present.`
+    )
   const userKey = user?.id ?? userId
   setUser(userKey)
   const ctxBase = `${ctx.origin}/${ctx.version}/$metadata#users('${userKey}')`
@@ -830,7 +861,9 @@ const matchGetAll = (
       )
       return servePage(ctx, {
         items,
-        context: `${ctx.origin}/${ctx.version}/$metadata#Collection(microsoft.graph.${kind === "recording" ? "callRecording" : "callTranscript"})`,
+        context: `${ctx.origin}/${ctx.version}/$metadata#Collection(microsoft.graph.${
+          kind === "recording" ? "callRecording" : "callTranscript"
+        })`,
         delta: isDelta,
         kind,
         fault,
@@ -843,7 +876,10 @@ const matchGetAll = (
 interface ArtifactOwner {
   readonly container: "meeting" | "adhocCall"
   /** the meeting or call, or a 404 */
-  readonly require: () => { readonly recordings: ReadonlyArray<ArtifactEntry>; readonly transcripts: ReadonlyArray<ArtifactEntry> }
+  readonly require: () => {
+    readonly recordings: ReadonlyArray<ArtifactEntry>
+    readonly transcripts: ReadonlyArray<ArtifactEntry>
+  }
   /** `@odata.context` prefix of the owner */
   readonly context: string
   readonly pathKey: string
@@ -937,7 +973,14 @@ const matchArtifacts = (ctx: Ctx, segments: ReadonlyArray<string>, start: number
         if (!a.metadataContent) throw new GraphFailure(404, "NotFound", "The transcript has no metadata content.")
         requireReady(a)
         meter(rt, a)
-        return serveContent(ctx, `${a.fixture.id}#metadataContent`, a.metadataContent, "text/vtt", fault, "metadataContent")
+        return serveContent(
+          ctx,
+          `${a.fixture.id}#metadataContent`,
+          a.metadataContent,
+          "text/vtt",
+          fault,
+          "metadataContent"
+        )
       }
     }
   }
@@ -986,7 +1029,9 @@ const faultResponse = (rt: GraphRuntime, fault: FaultKind): GraphFailure | undef
     case "502":
       return new GraphFailure(502, "BadGateway", "Bad gateway.")
     case "503":
-      return new GraphFailure(503, "serviceNotAvailable", "The service is temporarily unavailable.", { "retry-after": retry })
+      return new GraphFailure(503, "serviceNotAvailable", "The service is temporarily unavailable.", {
+        "retry-after": retry
+      })
     case "504":
       return new GraphFailure(504, "GatewayTimeout", "The gateway timed out.")
     default:
@@ -1006,7 +1051,9 @@ export const graphApp = (rt: GraphRuntime) =>
     const common = {
       "request-id": requestId,
       "client-request-id": clientRequestId,
-      "x-ms-ags-diagnostic": JSON.stringify({ ServerInfo: { DataCenter: "Emulator", Slice: "E", Ring: "0", ScaleUnit: "000", RoleInstance: "127.0.0.1" } }),
+      "x-ms-ags-diagnostic": JSON.stringify({
+        ServerInfo: { DataCenter: "Emulator", Slice: "E", Ring: "0", ScaleUnit: "000", RoleInstance: "127.0.0.1" }
+      }),
       "strict-transport-security": "max-age=31536000"
     }
     const url = request.url
@@ -1143,7 +1190,12 @@ export const secondOriginApp = (rt: GraphRuntime) =>
       rt.counters.secondOrigin.withCredentials++
       return done(
         HttpServerResponse.text(
-          errorBody("InvalidAuthenticationInfo", "Authorization header is not allowed on a pre-authenticated URL.", requestId, requestId),
+          errorBody(
+            "InvalidAuthenticationInfo",
+            "Authorization header is not allowed on a pre-authenticated URL.",
+            requestId,
+            requestId
+          ),
           { status: 401, contentType: "application/json" }
         )
       )

@@ -3,7 +3,7 @@
  */
 
 /** mulberry32: a 32-bit PRNG, good enough for test data and fault dice. */
-export const mulberry32 = (seed: number): (() => number) => {
+export const mulberry32 = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -110,7 +110,11 @@ export class TenantState {
   addAdhocCall(c: FixtureAdhocCall): AdhocCallEntry {
     if (this.adhocCalls.has(c.id)) throw new TenantStateError(`ad hoc call ${JSON.stringify(c.id)} already exists`)
     if (!this.users.has(c.userId)) this.users.set(c.userId, { id: c.userId, displayName: null })
-    const entry: AdhocCallEntry = { fixture: { ...c, recordings: [], transcripts: [] }, recordings: [], transcripts: [] }
+    const entry: AdhocCallEntry = {
+      fixture: { ...c, recordings: [], transcripts: [] },
+      recordings: [],
+      transcripts: []
+    }
     this.adhocCalls.set(c.id, entry)
     for (const r of c.recordings ?? []) this.addAdhocRecording(c.id, r)
     for (const t of c.transcripts ?? []) this.addAdhocTranscript(c.id, t)
@@ -140,8 +144,7 @@ export class TenantState {
   setExtra(id: string, extra: Record<string, unknown> | undefined): void {
     const entry = this.artifacts.get(id)
     if (entry === undefined) throw new TenantStateError(`no recording or transcript ${JSON.stringify(id)}`)
-    const { extra: _, ...rest } = entry.fixture
-    // The one entry object is shared by its container, `artifacts` and `log`.
+    const { extra: _, ...rest } = entry.fixture // The one entry object is shared by its container, `artifacts` and `log`.
     ;(entry as { fixture: ArtifactEntry["fixture"] }).fixture = extra === undefined ? rest : { ...rest, extra }
   }
 
@@ -201,13 +204,25 @@ export class TenantState {
 
   private meetingContainer(meetingId: string): Container {
     const m = this.requireMeeting(meetingId)
-    return { kind: "meeting", id: m.fixture.id, userId: m.fixture.organizerId, recordings: m.recordings, transcripts: m.transcripts }
+    return {
+      kind: "meeting",
+      id: m.fixture.id,
+      userId: m.fixture.organizerId,
+      recordings: m.recordings,
+      transcripts: m.transcripts
+    }
   }
 
   private adhocContainer(callId: string): Container {
     const c = this.adhocCalls.get(callId)
     if (!c) throw new TenantStateError(`no ad hoc call ${JSON.stringify(callId)}`)
-    return { kind: "adhocCall", id: c.fixture.id, userId: c.fixture.userId, recordings: c.recordings, transcripts: c.transcripts }
+    return {
+      kind: "adhocCall",
+      id: c.fixture.id,
+      userId: c.fixture.userId,
+      recordings: c.recordings,
+      transcripts: c.transcripts
+    }
   }
 
   private requireMeeting(meetingId: string): MeetingEntry {

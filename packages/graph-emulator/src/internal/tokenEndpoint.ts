@@ -24,7 +24,10 @@ const aadError = (status: number, error: string, code: number, description: stri
   return HttpServerResponse.unsafeJson(
     {
       error,
-      error_description: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${new Date().toISOString()}`,
+      error_description:
+        `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${
+          new Date().toISOString()
+        }`,
       error_codes: [code],
       timestamp: new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z"),
       trace_id: traceId,
@@ -98,14 +101,24 @@ export const tokenEndpointApp = (rt: TokenEndpointRuntime) =>
         return aadError(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
       }
       if (clientId !== rt.clientId) {
-        return aadError(400, "unauthorized_client", 700016, `Application with identifier '${clientId}' was not found in the directory.`)
+        return aadError(
+          400,
+          "unauthorized_client",
+          700016,
+          `Application with identifier '${clientId}' was not found in the directory.`
+        )
       }
       if (clientSecret !== rt.clientSecret) {
         return aadError(401, "invalid_client", 7000215, "Invalid client secret provided.")
       }
       const scope = form.get("scope") ?? ""
       if (!scope.split(" ").some((s) => s.endsWith("/.default"))) {
-        return aadError(400, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
+        return aadError(
+          400,
+          "invalid_scope",
+          1002012,
+          "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier."
+        )
       }
       const ttl = rt.ttlSeconds()
       const now = Math.floor(Date.now() / 1000)

@@ -33,7 +33,9 @@ export type TokenCheck =
 
 export const verifyToken = (secret: Buffer, tenantId: string, token: string, nowMs: number): TokenCheck => {
   const parts = token.split(".")
-  if (parts.length !== 3) return { _tag: "Invalid", message: "IDX14100: JWT is not well formed, there are no dots (.)." }
+  if (parts.length !== 3) {
+    return { _tag: "Invalid", message: "IDX14100: JWT is not well formed, there are no dots (.)." }
+  }
   const [header, payload, sig] = parts as [string, string, string]
   const expected = NodeCrypto.createHmac("sha256", secret).update(`${header}.${payload}`).digest()
   const given = Buffer.from(sig, "base64url")
@@ -46,10 +48,14 @@ export const verifyToken = (secret: Buffer, tenantId: string, token: string, now
   } catch {
     return { _tag: "Invalid", message: "Invalid JWT token." }
   }
-  if (claims.tid !== tenantId) return { _tag: "Invalid", message: "Invalid JWT token. The token is for another tenant." }
+  if (claims.tid !== tenantId) {
+    return { _tag: "Invalid", message: "Invalid JWT token. The token is for another tenant." }
+  }
   const now = Math.floor(nowMs / 1000)
   if (now >= claims.exp) return { _tag: "Invalid", message: "Lifetime validation failed, the token is expired." }
-  if (now < claims.nbf - 300) return { _tag: "Invalid", message: "Lifetime validation failed, the token is not yet valid." }
+  if (now < claims.nbf - 300) {
+    return { _tag: "Invalid", message: "Lifetime validation failed, the token is not yet valid." }
+  }
   return { _tag: "Valid", claims }
 }
 

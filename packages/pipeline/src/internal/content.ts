@@ -45,11 +45,28 @@ interface FileFacts {
 /** One artifact's span: its download's Graph requests (and their retries) are its children. */
 const artifactSpan = (kind: string, set: ArtifactSet, artifact: Artifact) =>
   Effect.withSpan("sync.artifact", {
-    attributes: { "artifact.kind": kind, "artifact.id": artifact.id, "sync.meeting_id": artifact.meetingId ?? set.meetingId }
+    attributes: {
+      "artifact.kind": kind,
+      "artifact.id": artifact.id,
+      "sync.meeting_id": artifact.meetingId ?? set.meetingId
+    }
   })
 
 export const make = (ctx: RunContext) => {
-  const { checkpoint, content, downloadSlots, failures, graph, manifest, opts, out, recordSinks, runId, staging, tally } = ctx
+  const {
+    checkpoint,
+    content,
+    downloadSlots,
+    failures,
+    graph,
+    manifest,
+    opts,
+    out,
+    recordSinks,
+    runId,
+    staging,
+    tally
+  } = ctx
   const recordFailure = makeRecordFailure(ctx)
 
   const readCues = (path: string): Effect.Effect<ReadonlyArray<Cue>> =>
@@ -110,7 +127,13 @@ export const make = (ctx: RunContext) => {
           // A kill between the checkpoint commit and the cleanup leaves the staged copy behind.
           yield* staging.remove(Staging.stagingKey(kind, id))
           yield* emit(ProgressEvent.ArtifactCompleted({
-            kind, id, meetingId, path: c.path, bytes: c.bytes, sha256: c.sha256, skipped: true
+            kind,
+            id,
+            meetingId,
+            path: c.path,
+            bytes: c.bytes,
+            sha256: c.sha256,
+            skipped: true
           }))
           yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
           return { path: c.path, bytes: c.bytes, sha256: c.sha256, contentType: c.contentType, cues: c.cues }
@@ -123,7 +146,14 @@ export const make = (ctx: RunContext) => {
       let requested = false
       if (staged === null) {
         if (!meetingId) {
-          yield* recordFailure(kind, id, null, organizerId, "the artifact names no meetingId, so its content URL cannot be built", null)
+          yield* recordFailure(
+            kind,
+            id,
+            null,
+            organizerId,
+            "the artifact names no meetingId, so its content URL cannot be built",
+            null
+          )
           return null
         }
         const user = { userId: organizerId }
@@ -204,7 +234,16 @@ export const make = (ctx: RunContext) => {
         : null
       const written = yield* place(path, stagedFile, contentType, (w) =>
         checkpoint.markCompleted({
-          kind, id, meetingId, organizerId, path: w.path, bytes: w.bytes, sha256: w.sha256, contentType, cues, runId
+          kind,
+          id,
+          meetingId,
+          organizerId,
+          path: w.path,
+          bytes: w.bytes,
+          sha256: w.sha256,
+          contentType,
+          cues,
+          runId
         }).pipe(Effect.mapError(sinkFatal)))
       yield* staging.remove(key)
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
@@ -219,7 +258,13 @@ export const make = (ctx: RunContext) => {
         yield* markOutcome("skipped", 0)
       }
       yield* emit(ProgressEvent.ArtifactCompleted({
-        kind, id, meetingId, path: written.path, bytes: written.bytes, sha256: written.sha256, skipped: !fetched
+        kind,
+        id,
+        meetingId,
+        path: written.path,
+        bytes: written.bytes,
+        sha256: written.sha256,
+        skipped: !fetched
       }))
       return { path: written.path, bytes: written.bytes, sha256: written.sha256, contentType, cues }
     }).pipe(artifactSpan(kind, set, artifact))
@@ -243,7 +288,9 @@ export const make = (ctx: RunContext) => {
       const completed = yield* checkpoint.getCompleted("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
       if (Option.isSome(completed)) {
         const c = completed.value
-        const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(Effect.mapError(sinkFatal))
+        const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(
+          Effect.mapError(sinkFatal)
+        )
         if (intact) {
           yield* staging.remove(Staging.stagingKey("transcriptMetadata", id))
           const text = yield* Effect.promise(() => fsp.readFile(nodePath.join(out, c.path), "utf8").catch(() => "[]"))
@@ -282,8 +329,16 @@ export const make = (ctx: RunContext) => {
         Effect.mapError(sinkFatal)
       )
       yield* checkpoint.markCompleted({
-        kind: "transcriptMetadata", id, meetingId, organizerId, path: written.path, bytes: written.bytes,
-        sha256: written.sha256, contentType: "application/json", cues: cues.length, runId
+        kind: "transcriptMetadata",
+        id,
+        meetingId,
+        organizerId,
+        path: written.path,
+        bytes: written.bytes,
+        sha256: written.sha256,
+        contentType: "application/json",
+        cues: cues.length,
+        runId
       }).pipe(Effect.mapError(sinkFatal))
       yield* staging.remove(key)
       yield* failures.resolve("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
@@ -311,9 +366,10 @@ export const make = (ctx: RunContext) => {
         })
       const recordingFile = rec === null ? null : { ...rec, contentType: rec.contentType ?? "video/mp4" }
       const transcriptFile = tr === null ? null : { ...tr, cues: tr.cues ?? 0 }
-      yield* manifest.upsert(Manifest.entryFromSet(written, { recording: recordingFile, transcript: transcriptFile })).pipe(
-        Effect.mapError(sinkFatal)
-      )
+      yield* manifest.upsert(Manifest.entryFromSet(written, { recording: recordingFile, transcript: transcriptFile }))
+        .pipe(
+          Effect.mapError(sinkFatal)
+        )
       if (recordSinks.length > 0) {
         const cues = tr === null ? [] : yield* readCues(tr.path)
         const setFile = (f: FileFacts | null): SetFile | null =>
@@ -367,7 +423,10 @@ export const make = (ctx: RunContext) => {
             checkpoint.getCompleted("transcriptMetadata", set.transcript.id).pipe(Effect.mapError(sinkFatal)),
             (c) => {
               if (Option.isNone(c)) {
-                tally.meteredMinutes("transcript", meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime))
+                tally.meteredMinutes(
+                  "transcript",
+                  meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime)
+                )
               }
             }
           )

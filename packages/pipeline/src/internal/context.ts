@@ -102,9 +102,21 @@ export const recordFailure = (ctx: RunContext) =>
     const code = e === null ? null : codeOf(e)
     const requestId = e?.requestId ?? null
     if (kind === "recording" || kind === "transcript") {
-      yield* emit(ProgressEvent.ArtifactFailed({ kind, id, meetingId: meetingId ?? "", reason, status, code, requestId }))
+      yield* emit(
+        ProgressEvent.ArtifactFailed({ kind, id, meetingId: meetingId ?? "", reason, status, code, requestId })
+      )
     }
     if (opts.dryRun) return
     yield* checkpoint.addDeadLetter({ kind, id, meetingId, organizerId, reason, status, code, requestId, runId })
-    yield* failures.record({ kind, id, meetingId, organizerId, reason, status, code, requestId, at: new Date().toISOString() })
+    yield* failures.record({
+      kind,
+      id,
+      meetingId,
+      organizerId,
+      reason,
+      status,
+      code,
+      requestId,
+      at: new Date().toISOString()
+    })
   }).pipe(Effect.mapError(sinkFatal))

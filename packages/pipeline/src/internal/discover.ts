@@ -3,7 +3,13 @@
  * (organizer-wide listing, delta links for incremental runs, or listed
  * meetings and join URLs).
  */
-import { CallRecording, CallTranscript, type GraphError, handleInvalidItems, type InvalidItem } from "@meeting-artifacts/api"
+import {
+  CallRecording,
+  CallTranscript,
+  type GraphError,
+  handleInvalidItems,
+  type InvalidItem
+} from "@meeting-artifacts/api"
 import type { SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -100,8 +106,7 @@ export const make = (ctx: RunContext) => {
           const fresh = collect(open({ organizerId, startDateTime: opts.from! })).pipe(
             Effect.catchIf(
               (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
-              () =>
-                Effect.map(collect(list), (items) => items.map((item) => ({ _tag: "Item" as const, item })))
+              () => Effect.map(collect(list), (items) => items.map((item) => ({ _tag: "Item" as const, item })))
             )
           )
           // A stored link Graph no longer accepts (expired sync state: 400/404/410) means starting the
@@ -191,13 +196,20 @@ export const make = (ctx: RunContext) => {
           Effect.map(([rs, ts]) => {
             found.push(meetingId)
             // Per-meeting lists may omit meetingId: the artifacts belong to the meeting listed.
-            for (const r of rs) recordings.push(r.meetingId ? r : new CallRecording({ ...r, meetingId }))
-            for (const t of ts) transcripts.push(t.meetingId ? t : new CallTranscript({ ...t, meetingId }))
+            for (const r of rs) {
+              recordings.push(r.meetingId ? r : new CallRecording({ ...r, meetingId }))
+            }
+            for (const t of ts) {
+              transcripts.push(t.meetingId ? t : new CallTranscript({ ...t, meetingId }))
+            }
           }),
-          Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.void)
+          Effect.catchIf((e): e is GraphError =>
+            e._tag === "NotFound", () => Effect.void)
         ), { concurrency: 4, discard: true })
       return {
-        recordings: recordings.filter((a) => inWindow(a, opts.from, opts.to)),
+        recordings: recordings.filter((a) =>
+          inWindow(a, opts.from, opts.to)
+        ),
         transcripts: transcripts.filter((a) => inWindow(a, opts.from, opts.to)),
         found
       }
@@ -220,7 +232,12 @@ export const make = (ctx: RunContext) => {
           Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.void)
         ), { concurrency: 2, discard: true })
       const listed = yield* listMeetings(organizerId, [...ids])
-      return { recordings: listed.recordings, transcripts: listed.transcripts, commit: Effect.void, found: [...listed.found, ...foundUrls] }
+      return {
+        recordings: listed.recordings,
+        transcripts: listed.transcripts,
+        commit: Effect.void,
+        found: [...listed.found, ...foundUrls]
+      }
     })
 
   return { discoverWindow, discoverTargeted }

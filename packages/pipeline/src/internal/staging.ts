@@ -121,7 +121,11 @@ const readMeta = async (file: string): Promise<Meta | null> => {
 }
 
 /** Writes `buffers` back to back at `position`, whatever a writev leaves short. */
-const writeAllAt = async (handle: fsp.FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<void> => {
+const writeAllAt = async (
+  handle: fsp.FileHandle,
+  buffers: ReadonlyArray<Uint8Array>,
+  position: number
+): Promise<void> => {
   if (buffers.length === 1) {
     const b = buffers[0]!
     let off = 0
@@ -165,7 +169,9 @@ const hashPrefix = (file: string, end: number, hash: Hash): Promise<void> =>
   })
 
 /** Size and sha256 of a staged file, read once (for a `.done` whose meta does not record its hash). */
-export const hashStaged = (file: string): Effect.Effect<{ readonly bytes: number; readonly sha256: string }, StagingError> =>
+export const hashStaged = (
+  file: string
+): Effect.Effect<{ readonly bytes: number; readonly sha256: string }, StagingError> =>
   Effect.tryPromise({
     try: async () => {
       const hash = createHash("sha256")
@@ -217,7 +223,13 @@ export const make = (dir: string, now: () => number = Date.now) => {
         const stat = await fsp.stat(p.done)
         // meta is written before the rename; absent only if someone removed it
         const meta = await readMeta(p.meta)
-        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null, sha256: hashOf(meta, stat.size) }
+        return {
+          file: p.done,
+          bytes: stat.size,
+          received: 0,
+          contentType: meta?.contentType ?? null,
+          sha256: hashOf(meta, stat.size)
+        }
       } catch {
         return null
       }
@@ -261,7 +273,8 @@ export const make = (dir: string, now: () => number = Date.now) => {
       const lastModified = typeof meta?.lastModified === "string" && meta.lastModified !== "" ? meta.lastModified : null
       if (
         RESUMABLE_KINDS.has(owner.kind) && meta?.kind === owner.kind && meta.id === owner.id && bytes > 0 &&
-        (size === null || bytes <= size) && (size !== null || (etag !== null && !etag.startsWith("W/")) || lastModified !== null)
+        (size === null || bytes <= size) &&
+        (size !== null || (etag !== null && !etag.startsWith("W/")) || lastModified !== null)
       ) {
         const t = new Date(now())
         await fsp.utimes(p.part, t, t).catch(() => undefined)
@@ -283,7 +296,13 @@ export const make = (dir: string, now: () => number = Date.now) => {
         await syncFile(p.part)
         await fsp.rename(p.part, p.done)
         const stat = await fsp.stat(p.done)
-        return { file: p.done, bytes: stat.size, received: 0, contentType: meta?.contentType ?? null, sha256: hashOf(meta, stat.size) }
+        return {
+          file: p.done,
+          bytes: stat.size,
+          received: 0,
+          contentType: meta?.contentType ?? null,
+          sha256: hashOf(meta, stat.size)
+        }
       },
       catch: (e) => new StagingError(`cannot finish ${paths(key).part}`, e)
     })
@@ -375,9 +394,10 @@ export const make = (dir: string, now: () => number = Date.now) => {
           const at = position
           return Effect.zipRight(
             Effect.tryPromise({
-              try: () => writeAllAt(handle, buffers, at).then(() => {
-                position = at + bytes
-              }),
+              try: () =>
+                writeAllAt(handle, buffers, at).then(() => {
+                  position = at + bytes
+                }),
               catch: (e) => new StagingError(`cannot write ${p.part}`, e)
             }),
             Effect.forEach(buffers, (b) => onChunk(b.byteLength), { discard: true })
@@ -395,8 +415,14 @@ export const make = (dir: string, now: () => number = Date.now) => {
           catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
         })
       }
-      yield* Effect.tryPromise({ try: () => handle.sync(), catch: (e) => new StagingError(`cannot fsync ${p.part}`, e) })
-      yield* Effect.tryPromise({ try: () => handle.close(), catch: (e) => new StagingError(`cannot close ${p.part}`, e) })
+      yield* Effect.tryPromise({
+        try: () => handle.sync(),
+        catch: (e) => new StagingError(`cannot fsync ${p.part}`, e)
+      })
+      yield* Effect.tryPromise({
+        try: () => handle.close(),
+        catch: (e) => new StagingError(`cannot close ${p.part}`, e)
+      })
       yield* Effect.tryPromise({
         try: () => fsp.rename(p.part, p.done),
         catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
@@ -447,13 +473,18 @@ export const make = (dir: string, now: () => number = Date.now) => {
       } catch {
         // vanished meanwhile: nothing to keep
       }
-      if (old || meta === null || typeof meta.kind !== "string" || typeof meta.id !== "string" || !RESUMABLE_KINDS.has(meta.kind)) {
+      if (
+        old || meta === null || typeof meta.kind !== "string" || typeof meta.id !== "string" ||
+        !RESUMABLE_KINDS.has(meta.kind)
+      ) {
         parts.delete(key)
         stale.push(p.part)
       }
     }
     for (const n of names) {
-      if (n.endsWith(".json") && !done.has(n.slice(0, -5)) && !parts.has(n.slice(0, -5))) stale.push(nodePath.join(dir, n))
+      if (n.endsWith(".json") && !done.has(n.slice(0, -5)) && !parts.has(n.slice(0, -5))) {
+        stale.push(nodePath.join(dir, n))
+      }
       if (n.endsWith(`.json${TMP}`)) stale.push(nodePath.join(dir, n))
     }
     await rmAll(stale)

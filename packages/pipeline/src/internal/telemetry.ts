@@ -11,7 +11,8 @@ export type ArtifactOutcome = "downloaded" | "skipped" | "failed"
 
 /** Artifacts finished by a run, tagged `kind` (recording, transcript) and `outcome`. */
 export const artifactsTotal = Metric.counter("sync_artifacts_total", {
-  description: "Artifacts a sync finished, by kind and outcome (downloaded, skipped: already complete, failed: dead-lettered)",
+  description:
+    "Artifacts a sync finished, by kind and outcome (downloaded, skipped: already complete, failed: dead-lettered)",
   incremental: true
 })
 
@@ -44,4 +45,6 @@ export const countBytes = (bytes: number): void => {
 
 /** Marks the current span (an artifact's) with how it ended. */
 export const markOutcome = (outcome: ArtifactOutcome, bytes?: number): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan(bytes === undefined ? { "artifact.outcome": outcome } : { "artifact.outcome": outcome, "artifact.bytes": bytes })
+  Effect.annotateCurrentSpan(
+    bytes === undefined ? { "artifact.outcome": outcome } : { "artifact.outcome": outcome, "artifact.bytes": bytes }
+  )

@@ -24,7 +24,11 @@ export const resolveUnder = (root: string, rel: string, sink: string): Effect.Ef
     const inside = path.relative(absRoot, abs)
     if (bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
       return Effect.fail(
-        new SinkError({ sink, operation: "resolve", message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path` })
+        new SinkError({
+          sink,
+          operation: "resolve",
+          message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
+        })
       )
     }
     return Effect.flatMap(
@@ -159,7 +163,10 @@ export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.
     })
     if (moved) return
     const source = Stream.suspend(() =>
-      Stream.fromAsyncIterable(fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>, sinkError(sink, "read"))
+      Stream.fromAsyncIterable(
+        fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
+        sinkError(sink, "read")
+      )
     )
     yield* writeStreamAtomic(abs, source, sink)
     yield* Effect.tryPromise({ try: () => fsp.rm(file, { force: true }), catch: sinkError(sink, "remove") })
@@ -240,7 +247,10 @@ export const listTempFiles = (root: string, sink: string): Effect.Effect<Array<s
 
 /** Symbolic links anywhere under `root` (never followed), as `/`-separated relative paths. */
 export const listSymlinks = (root: string, sink: string): Effect.Effect<Array<string>, SinkError> =>
-  Effect.tryPromise({ try: () => walkEntries(root, (e) => e.isSymbolicLink()), catch: sinkError(sink, "list symbolic links") })
+  Effect.tryPromise({
+    try: () => walkEntries(root, (e) => e.isSymbolicLink()),
+    catch: sinkError(sink, "list symbolic links")
+  })
 
 /** Relative paths of the entries under `root` that `keep` selects (links are not followed). */
 const walkEntries = async (root: string, keep: (e: fs.Dirent) => boolean): Promise<Array<string>> => {

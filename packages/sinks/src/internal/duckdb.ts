@@ -27,7 +27,8 @@ export const openDuck = async (driver: DuckDriver): Promise<Duck> => {
     run: async (sql, values) => {
       await c.run(sql, values)
     },
-    rows: async (sql, values) => (await c.runAndReadAll(sql, values)).getRowObjectsJS() as Array<Record<string, unknown>>,
+    rows: async (sql, values) =>
+      (await c.runAndReadAll(sql, values)).getRowObjectsJS() as Array<Record<string, unknown>>,
     close: () => {
       c.closeSync()
       instance.closeSync()
@@ -64,7 +65,10 @@ export const writeParquet = async (
     const placeholders = batch.map(() => `(${Array.from({ length: width }, () => "?").join(", ")})`).join(", ")
     await duck.run(`INSERT INTO parquet_rows (${names(cols)}) VALUES ${placeholders}`, batch.flat())
   }
-  const temp = nodePath.join(dir, `.${nodePath.basename(file).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
+  const temp = nodePath.join(
+    dir,
+    `.${nodePath.basename(file).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`
+  )
   try {
     await duck.run(`COPY (SELECT * FROM parquet_rows ORDER BY ${orderBy}) TO ${lit(temp)} (FORMAT parquet)`)
     const h = await fsp.open(temp, "r+")
@@ -82,5 +86,7 @@ export const readParquetFiles = (duck: Duck, files: ReadonlyArray<string>, colum
   files.length === 0
     ? Promise.resolve([])
     : duck.rows(
-      `SELECT ${columns}, filename FROM read_parquet([${files.map(lit).join(", ")}], filename = true, hive_partitioning = false)`
+      `SELECT ${columns}, filename FROM read_parquet([${
+        files.map(lit).join(", ")
+      }], filename = true, hive_partitioning = false)`
     )

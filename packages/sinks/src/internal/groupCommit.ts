@@ -26,17 +26,20 @@ export const make = <E>(write: Effect.Effect<void, E>): { readonly commit: Effec
       // Yield once before taking the snapshot: fibers woken by the last
       // rewrite (and the ones they start) add their changes to this one.
       return Effect.uninterruptible(
-        Effect.yieldNow().pipe(Effect.zipRight(Effect.suspend(() => {
-          const v = version
-          return write.pipe(
-            Effect.tap(() => {
-              written = Math.max(written, v)
-            })
-          )
-        })), Effect.ensuring(Effect.suspend(() => {
-          inFlight = null
-          return Deferred.succeed(done, undefined)
-        })))
+        Effect.yieldNow().pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            const v = version
+            return write.pipe(
+              Effect.tap(() => {
+                written = Math.max(written, v)
+              })
+            )
+          })),
+          Effect.ensuring(Effect.suspend(() => {
+            inFlight = null
+            return Deferred.succeed(done, undefined)
+          }))
+        )
       )
     })
   return { commit: Effect.suspend(() => flush(++version)) }

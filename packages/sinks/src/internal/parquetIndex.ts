@@ -13,7 +13,9 @@ export interface IndexedSet {
   readonly transcriptId: string | null
 }
 
-const keysOf = (s: { readonly setId: string; readonly recordingId: string | null; readonly transcriptId: string | null }) => [
+const keysOf = (
+  s: { readonly setId: string; readonly recordingId: string | null; readonly transcriptId: string | null }
+) => [
   `s:${s.setId}`,
   ...(s.recordingId !== null ? [`r:${s.recordingId}`] : []),
   ...(s.transcriptId !== null ? [`t:${s.transcriptId}`] : [])

@@ -20,7 +20,9 @@ export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlCl
         // The driver throws (a defect) for a file that is not a database: that is an error to report.
         return SqliteClient.layer({ filename }).pipe(
           Layer.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause) ? Layer.failCause(cause as Cause.Cause<never>) : Layer.fail(sqliteOpenError(filename, Cause.squash(cause)))
+            Cause.isInterruptedOnly(cause)
+              ? Layer.failCause(cause as Cause.Cause<never>)
+              : Layer.fail(sqliteOpenError(filename, Cause.squash(cause)))
           )
         )
       },
@@ -35,7 +37,12 @@ const sqliteOpenError = (filename: string, e: unknown): SinkError => {
     : code === "SQLITE_CORRUPT"
     ? "the database file is damaged"
     : (e as Error)?.message ?? String(e)
-  return new SinkError({ sink: "sqlite", operation: "open", message: `sqlite: cannot open ${filename}: ${why}`, cause: e })
+  return new SinkError({
+    sink: "sqlite",
+    operation: "open",
+    message: `sqlite: cannot open ${filename}: ${why}`,
+    cause: e
+  })
 }
 
 /**
@@ -58,7 +65,9 @@ export const pgClientLayer = (url: string | Redacted.Redacted<string>): Layer.La
 const pgTarget = (url: string): string => {
   try {
     const u = new URL(url)
-    return `${u.username === "" ? "" : `${decodeURIComponent(u.username)}@`}${u.hostname}:${u.port || "5432"}/${decodeURIComponent(u.pathname.slice(1))}`
+    return `${u.username === "" ? "" : `${decodeURIComponent(u.username)}@`}${u.hostname}:${u.port || "5432"}/${
+      decodeURIComponent(u.pathname.slice(1))
+    }`
   } catch {
     return "the given URL"
   }
@@ -101,7 +110,9 @@ export const migrate = (
   Migrator.make({})({ loader: Migrator.fromRecord(migrations), table }).pipe(
     Effect.asVoid,
     Effect.mapError((e) =>
-      e instanceof SinkError ? e : new SinkError({ sink, operation: "migrate", message: `${sink}: migration failed: ${e.message}`, cause: e })
+      e instanceof SinkError
+        ? e
+        : new SinkError({ sink, operation: "migrate", message: `${sink}: migration failed: ${e.message}`, cause: e })
     )
   )
 

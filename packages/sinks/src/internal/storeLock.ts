@@ -42,14 +42,19 @@ const releaseRow = (sql: SqlClient.SqlClient, h: LockHolder) =>
   sql`DELETE FROM checkpoint_lock WHERE name = ${NAME} AND token = ${h.token}`.pipe(Effect.ignore)
 
 /** SQLite: a row with a lease; a stale row is deleted by its token only, so two takers cannot both win. */
-const lockRow = (sql: SqlClient.SqlClient, holder: LockHolder): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
+const lockRow = (
+  sql: SqlClient.SqlClient,
+  holder: LockHolder
+): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
   Effect.gen(function*() {
     for (let round = 0; round < 3; round++) {
       const row = yield* q("lock", readHolderRow(sql))
       if (row !== undefined) {
         if (row.token === holder.token) return
         const current = toHolder(row)
-        if (!isStale(current, Date.parse(String(row.renewed_at)))) return yield* Effect.fail(runLockHeld(RESOURCE, current))
+        if (!isStale(current, Date.parse(String(row.renewed_at)))) {
+          return yield* Effect.fail(runLockHeld(RESOURCE, current))
+        }
         yield* q("lock", sql`DELETE FROM checkpoint_lock WHERE name = ${NAME} AND token = ${current.token}`)
       }
       yield* q("lock", writeHolderRow(sql, holder, "nothing"))
@@ -72,13 +77,21 @@ const lockRow = (sql: SqlClient.SqlClient, holder: LockHolder): Effect.Effect<vo
   )
 
 /** Postgres: a session-level advisory lock on a connection reserved for the scope; the row only names the holder. */
-const lockAdvisory = (sql: SqlClient.SqlClient, holder: LockHolder): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
+const lockAdvisory = (
+  sql: SqlClient.SqlClient,
+  holder: LockHolder
+): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
   Effect.gen(function*() {
     const conn = yield* q("lock", sql.reserve)
-    const rows = yield* q("lock", conn.execute("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [ADVISORY_KEY], undefined))
+    const rows = yield* q(
+      "lock",
+      conn.execute("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [ADVISORY_KEY], undefined)
+    )
     if (rows[0]?.ok !== true) {
       const row = yield* q("lock", readHolderRow(sql))
-      return yield* Effect.fail(runLockHeld(RESOURCE, row === undefined ? { ...holder, host: "unknown" } : toHolder(row)))
+      return yield* Effect.fail(
+        runLockHeld(RESOURCE, row === undefined ? { ...holder, host: "unknown" } : toHolder(row))
+      )
     }
     yield* Effect.addFinalizer(() =>
       conn.execute("SELECT pg_advisory_unlock(hashtext($1))", [ADVISORY_KEY], undefined).pipe(Effect.ignore)
@@ -87,5 +100,8 @@ const lockAdvisory = (sql: SqlClient.SqlClient, holder: LockHolder): Effect.Effe
     yield* Effect.addFinalizer(() => releaseRow(sql, holder))
   })
 
-export const lockStore = (sql: SqlClient.SqlClient, holder: LockHolder): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
+export const lockStore = (
+  sql: SqlClient.SqlClient,
+  holder: LockHolder
+): Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope> =>
   sql.onDialectOrElse({ pg: () => lockAdvisory(sql, holder), orElse: () => lockRow(sql, holder) })

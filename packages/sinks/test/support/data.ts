@@ -43,8 +43,16 @@ export const makeSet = (
   })
 
 export const cues = (n: number, prefix = "line") =>
-  Array.from({ length: n }, (_, i) =>
-    new Cue({ id: `c${i}`, startMs: i * 1000, endMs: i * 1000 + 900, speaker: i % 2 ? "Ana" : null, text: `${prefix} ${i}` })
+  Array.from(
+    { length: n },
+    (_, i) =>
+      new Cue({
+        id: `c${i}`,
+        startMs: i * 1000,
+        endMs: i * 1000 + 900,
+        speaker: i % 2 ? "Ana" : null,
+        text: `${prefix} ${i}`
+      })
   )
 
 const file = (p: string, contentType: string | null): SetFile => ({

@@ -32,5 +32,8 @@ export const openSql = (target: { readonly sqlite: string } | { readonly pg: str
   ).pipe(Effect.orDie)
 
 export const count = (sql: SqlClient.SqlClient, table: string, where = "1 = 1") =>
-  Effect.map(sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`), (r) => Number(r[0]!.n))
+  Effect.map(
+    sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`),
+    (r) => Number(r[0]!.n)
+  )
     .pipe(Effect.orDie)

@@ -47,12 +47,24 @@ export const tenantSets = (tenant: ReadonlyArray<TenantMeeting>) =>
     return correlate(
       meetings.flatMap((m) =>
         m.recordings.map((r) =>
-          new CallRecording({ id: r.id, meetingId: m.id, contentCorrelationId: r.cc, createdDateTime: r.start, endDateTime: r.end })
+          new CallRecording({
+            id: r.id,
+            meetingId: m.id,
+            contentCorrelationId: r.cc,
+            createdDateTime: r.start,
+            endDateTime: r.end
+          })
         )
       ),
       meetings.flatMap((m) =>
         m.transcripts.map((t) =>
-          new CallTranscript({ id: t.id, meetingId: m.id, contentCorrelationId: t.cc, createdDateTime: t.start, endDateTime: t.end })
+          new CallTranscript({
+            id: t.id,
+            meetingId: m.id,
+            contentCorrelationId: t.cc,
+            createdDateTime: t.start,
+            endDateTime: t.end
+          })
         )
       ),
       { organizerId }
@@ -63,10 +75,15 @@ export const cueCountOf = (tenant: ReadonlyArray<TenantMeeting>, transcriptId: s
   tenant.flatMap((m) => m.transcripts).find((t) => t.id === transcriptId)!.cues
 
 const cuesFor = (n: number) =>
-  Array.from({ length: n }, (_, i) => new Cue({ id: `c${i}`, startMs: i * 1000, endMs: i * 1000 + 900, speaker: "Ana", text: `line ${i}` }))
+  Array.from(
+    { length: n },
+    (_, i) => new Cue({ id: `c${i}`, startMs: i * 1000, endMs: i * 1000 + 900, speaker: "Ana", text: `line ${i}` })
+  )
 
 const vttOf = (n: number) =>
-  "WEBVTT\n\n" + Array.from({ length: n }, (_, i) => `c${i}\n00:00:0${i % 10}.000 --> 00:00:0${i % 10}.900\n<v Ana>line ${i}</v>\n`).join("\n")
+  "WEBVTT\n\n" +
+  Array.from({ length: n }, (_, i) => `c${i}\n00:00:0${i % 10}.000 --> 00:00:0${i % 10}.900\n<v Ana>line ${i}</v>\n`)
+    .join("\n")
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 
@@ -87,8 +104,14 @@ export const runPlan = (plan: RunPlan) =>
     const sinks = yield* makeRecordSinks(specs)
     const manifest = yield* Manifest.make(plan.out)
     const run = {
-      runId: plan.runId, windowFrom: "2026-03-01T00:00:00Z", windowTo: "2026-04-01T00:00:00Z", organizers: ["org-1", "org-2"],
-      startedAt: new Date().toISOString(), endedAt: null, status: "running" as const, counts: {}
+      runId: plan.runId,
+      windowFrom: "2026-03-01T00:00:00Z",
+      windowTo: "2026-04-01T00:00:00Z",
+      organizers: ["org-1", "org-2"],
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      status: "running" as const,
+      counts: {}
     }
     for (const sink of sinks) yield* Effect.zipRight(sink.writeRun(run), wrote)
     const sets = tenantSets(plan.tenant)
@@ -98,7 +121,11 @@ export const runPlan = (plan: RunPlan) =>
       const n = set.transcript === null ? 0 : cueCountOf(plan.tenant, set.transcript.id)
       if (set.recording !== null) {
         const path = Layout.recordingPath(set.organizerId, set.meetingId, set.recording.id, "video/mp4")
-        const w = yield* FileSystemSink.writeContent(plan.out, path, Stream.make(bytes(`recording ${set.recording.id}\n`.repeat(50))))
+        const w = yield* FileSystemSink.writeContent(
+          plan.out,
+          path,
+          Stream.make(bytes(`recording ${set.recording.id}\n`.repeat(50)))
+        )
         recording = { ...w, contentType: "video/mp4" }
         yield* wrote
       }
@@ -120,6 +147,11 @@ export const runPlan = (plan: RunPlan) =>
     }
     yield* manifest.flush
     yield* wrote
-    const ended = { ...run, endedAt: new Date().toISOString(), status: "succeeded" as const, counts: { sets: sets.length } }
+    const ended = {
+      ...run,
+      endedAt: new Date().toISOString(),
+      status: "succeeded" as const,
+      counts: { sets: sets.length }
+    }
     for (const sink of sinks) yield* Effect.zipRight(sink.writeRun(ended), wrote)
   }))

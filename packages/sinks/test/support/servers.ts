@@ -28,8 +28,12 @@ export const freePort = (): Promise<number> =>
 
 const run = (cmd: string, args: Array<string>): Promise<string> =>
   new Promise((resolve, reject) =>
-    execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(" ")} failed: ${err.message}\n${stderr}`)) : resolve(stdout)
+    execFile(
+      cmd,
+      args,
+      { timeout: 120_000 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${cmd} ${args.join(" ")} failed: ${err.message}\n${stderr}`)) : resolve(stdout)
     )
   )
 
@@ -64,8 +68,7 @@ export const startPostgres = async (): Promise<RunningServer> => {
 }
 
 export const AZURITE_ACCOUNT = "devstoreaccount1"
-export const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 export const azuriteConnectionString = (port: number) =>
   `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +

@@ -51,25 +51,27 @@ export const manifestSets = (out: string, load = ""): Promise<Array<SinkSet>> =>
 
 /** SQLite or Postgres record sink tables (none before the sink first opened). */
 export const sqlSets = (target: { readonly sqlite: string } | { readonly pg: string }): Promise<Array<SinkSet>> =>
-  "sqlite" in target && !fs.existsSync(target.sqlite) ? Promise.resolve([]) : Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const sql = yield* openSql(target)
-    const tables = yield* sql.onDialectOrElse({
-      pg: () => sql.unsafe(`SELECT 1 FROM information_schema.tables WHERE table_name = 'artifact_sets'`),
-      orElse: () => sql.unsafe(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'artifact_sets'`)
-    }).pipe(Effect.orDie)
-    if (tables.length === 0) return []
-    const rows = yield* sql.unsafe<Record<string, unknown>>(
-      `SELECT s.load_id, s.recording_id, s.transcript_id, t.cues AS declared,
+  "sqlite" in target && !fs.existsSync(target.sqlite) ?
+    Promise.resolve([]) :
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const sql = yield* openSql(target)
+      const tables = yield* sql.onDialectOrElse({
+        pg: () => sql.unsafe(`SELECT 1 FROM information_schema.tables WHERE table_name = 'artifact_sets'`),
+        orElse: () => sql.unsafe(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'artifact_sets'`)
+      }).pipe(Effect.orDie)
+      if (tables.length === 0) return []
+      const rows = yield* sql.unsafe<Record<string, unknown>>(
+        `SELECT s.load_id, s.recording_id, s.transcript_id, t.cues AS declared,
          (SELECT COUNT(*) FROM transcript_cues c WHERE c.transcript_id = s.transcript_id AND c.load_id = s.load_id) AS stored
        FROM artifact_sets s LEFT JOIN transcripts t ON t.id = s.transcript_id AND t.load_id = s.load_id`
-    ).pipe(Effect.orDie)
-    return rows.map((r) => ({
-      load: String(r["load_id"]),
-      recordingId: (r["recording_id"] ?? null) as string | null,
-      transcriptId: (r["transcript_id"] ?? null) as string | null,
-      cues: cueCount(r["declared"], r["stored"], r["transcript_id"])
-    }))
-  })))
+      ).pipe(Effect.orDie)
+      return rows.map((r) => ({
+        load: String(r["load_id"]),
+        recordingId: (r["recording_id"] ?? null) as string | null,
+        transcriptId: (r["transcript_id"] ?? null) as string | null,
+        cues: cueCount(r["declared"], r["stored"], r["transcript_id"])
+      }))
+    })))
 
 /** Rows of a query in a fresh DuckDB, as a consumer of the Parquet files would run it. */
 export const duckRows = async (sql: string): Promise<Array<Record<string, unknown>>> => {
@@ -128,7 +130,8 @@ export const parquetSets = async (dir: string): Promise<Array<SinkSet>> => {
 export const blobSets = async (connectionString: string, container: string, prefix = ""): Promise<Array<SinkSet>> => {
   const client = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container)
   if (!(await client.exists())) return []
-  const read = async (name: string) => JSON.parse((await client.getBlockBlobClient(name).downloadToBuffer()).toString("utf8"))
+  const read = async (name: string) =>
+    JSON.parse((await client.getBlockBlobClient(name).downloadToBuffer()).toString("utf8"))
   const setBlobs: Array<{ name: string; load: string }> = []
   const transcripts = new Map<string, number | string>()
   for await (const b of client.listBlobsFlat({ prefix })) {
@@ -183,7 +186,11 @@ export const sinkSets = (spec: SinkSpec, azureConnectionString?: string): Promis
     case "parquet":
       return parquetSets(spec.dir)
     case "azure-blob":
-      return blobSets(azureConnectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING ?? "", spec.container, spec.prefix)
+      return blobSets(
+        azureConnectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING ?? "",
+        spec.container,
+        spec.prefix
+      )
   }
 }
 

@@ -66,7 +66,8 @@ interface Real {
 }
 
 const DAYS = ["2026-03-02", "2026-03-03"] as const
-const at = (day: string, hour: number, second = 0) => `${day}T${String(hour).padStart(2, "0")}:00:${String(second).padStart(2, "0")}Z`
+const at = (day: string, hour: number, second = 0) =>
+  `${day}T${String(hour).padStart(2, "0")}:00:${String(second).padStart(2, "0")}Z`
 
 type Shape = "paired" | "legacy" | "recordingOnly" | "transcriptOnly"
 
@@ -85,13 +86,16 @@ class NewMeeting implements fc.AsyncCommand<Model, Real> {
       id,
       organizerId: `org-${this.organizer}`,
       recordings: withRecording ? [{ id: `r${n}`, cc, start: at(day, hour, 5), end: at(day, hour + 1) }] : [],
-      transcripts: withTranscript ? [{ id: `t${n}`, cc, start: at(day, hour), end: at(day, hour + 1), cues: this.cues }] : []
+      transcripts: withTranscript
+        ? [{ id: `t${n}`, cc, start: at(day, hour), end: at(day, hour + 1), cues: this.cues }]
+        : []
     })
   }
   toString = () => `NewMeeting(${this.shape}, day ${this.day}, org-${this.organizer}, ${this.cues} cues)`
 }
 
-const recordingOnlyMeetings = (m: Model) => m.tenant.filter((x) => x.recordings.length > 0 && x.transcripts.length === 0)
+const recordingOnlyMeetings = (m: Model) =>
+  m.tenant.filter((x) => x.recordings.length > 0 && x.transcripts.length === 0)
 const pairedMeetings = (m: Model) => m.tenant.filter((x) => x.recordings.length > 0 && x.transcripts.length > 0)
 
 /** A transcript arrives for a meeting that so far had only a recording; `dayBefore`: it starts before midnight. */
@@ -123,7 +127,12 @@ class RestartRecording implements fc.AsyncCommand<Model, Real> {
     meeting.recordings.push(
       this.takes
         ? { id, cc: t.cc, start: t.start, end: t.end }
-        : { id, cc: `cc-${id}`, start: new Date(Date.parse(t.end) + 60_000).toISOString(), end: new Date(Date.parse(t.end) + 120_000).toISOString() }
+        : {
+          id,
+          cc: `cc-${id}`,
+          start: new Date(Date.parse(t.end) + 60_000).toISOString(),
+          end: new Date(Date.parse(t.end) + 120_000).toISOString()
+        }
     )
   }
   toString = () => `RestartRecording(${this.pick}, takes ${this.takes})`
@@ -142,12 +151,20 @@ const diff = (label: string, got: ReadonlyArray<string>, want: ReadonlyArray<str
   const extra = got.filter((s) => !want.includes(s))
   return missing.length === 0 && extra.length === 0 && got.length === want.length
     ? []
-    : [`${label}: missing [${missing.join("; ")}], unexpected [${extra.join("; ")}] (${got.length} rows, ${want.length} expected)`]
+    : [
+      `${label}: missing [${missing.join("; ")}], unexpected [${
+        extra.join("; ")
+      }] (${got.length} rows, ${want.length} expected)`
+    ]
 }
 
 /** Artifact ids a merge sink holds (for "a kill loses nothing"). */
 const artifactIds = (sets: ReadonlyArray<SinkSet>) =>
-  new Set(sets.flatMap((s) => [s.recordingId && `r:${s.recordingId}`, s.transcriptId && `t:${s.transcriptId}`]).filter((x): x is string => !!x))
+  new Set(
+    sets.flatMap((s) => [s.recordingId && `r:${s.recordingId}`, s.transcriptId && `t:${s.transcriptId}`]).filter((
+      x
+    ): x is string => !!x)
+  )
 
 const runChild = (plan: RunPlan, dir: string): Promise<boolean> =>
   new Promise((resolve, reject) => {
@@ -177,7 +194,9 @@ const checkAll = async (m: Model, r: Real) => {
   problems.push(...diff("manifest", formatSets(await manifestSets(r.out)), want))
   for (const e of await Effect.runPromise(Manifest.read(r.out))) {
     for (const f of [e.recording, e.transcript]) {
-      if (f !== null && !(await Effect.runPromise(FileSystemSink.isComplete(r.out, f.path, f)))) problems.push(`file ${f.path} is not intact`)
+      if (f !== null && !(await Effect.runPromise(FileSystemSink.isComplete(r.out, f.path, f)))) {
+        problems.push(`file ${f.path} is not intact`)
+      }
     }
   }
   for (const spec of r.specs) {
@@ -192,13 +211,21 @@ const checkAll = async (m: Model, r: Real) => {
     if (strays.length > 0) problems.push(`${label}: rows of unknown loads: ${formatSets(strays).join("; ")}`)
     for (const run of r.completed) {
       const load = loadOf(spec, run.runId)
-      problems.push(...diff(`${label} load ${run.runId}`, formatSets(held.filter((s) => s.load === load)), formatSets(run.sets.map((s) => ({ ...s, load })))))
+      problems.push(
+        ...diff(
+          `${label} load ${run.runId}`,
+          formatSets(held.filter((s) => s.load === load)),
+          formatSets(run.sets.map((s) => ({ ...s, load })))
+        )
+      )
     }
     for (const run of r.killed) {
       const load = loadOf(spec, run.runId)
       const allowed = formatSets(run.sets.map((s) => ({ ...s, load })))
       const unexpected = formatSets(held.filter((s) => s.load === load)).filter((s) => !allowed.includes(s))
-      if (unexpected.length > 0) problems.push(`${label} killed load ${run.runId}: sets it never wrote: ${unexpected.join("; ")}`)
+      if (unexpected.length > 0) {
+        problems.push(`${label} killed load ${run.runId}: sets it never wrote: ${unexpected.join("; ")}`)
+      }
     }
   }
   if (problems.length > 0) throw new Error(`after a completed run:\n  ${problems.join("\n  ")}`)
@@ -235,33 +262,44 @@ class Run implements fc.AsyncCommand<Model, Real> {
     await Effect.runPromise(runPlan({ out: r.out, sinks: r.sinks, runId, tenant, killAfter: null }))
     r.completed.push({ runId, sets })
     await checkAll(m, r)
-    r.log(`  Run: ${[...outcomes, "completed"].join(", ")}: ${sets.length} sets agree in ${r.specs.length} sinks (${Date.now() - started} ms)`)
+    r.log(
+      `  Run: ${[...outcomes, "completed"].join(", ")}: ${sets.length} sets agree in ${r.specs.length} sinks (${
+        Date.now() - started
+      } ms)`
+    )
   }
-  toString = () => `Run(${this.kills.length === 0 ? "" : "killed at " + this.kills.map((k) => k.toFixed(2)).join(", then ")})`
+  toString = () =>
+    `Run(${this.kills.length === 0 ? "" : "killed at " + this.kills.map((k) => k.toFixed(2)).join(", then ")})`
 }
 
-const commandOf = (maxKillsPerRun: number) => fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.tuple(
-      fc.constantFrom<Shape>("paired", "paired", "legacy", "recordingOnly", "recordingOnly", "transcriptOnly"),
-      fc.constantFrom<0 | 1>(0, 1),
-      fc.constantFrom<1 | 2>(1, 2),
-      fc.integer({ min: 0, max: 5 })
-    ).map(([shape, day, org, cues]): fc.AsyncCommand<Model, Real> => new NewMeeting(shape, day, org, cues))
-  },
-  {
-    weight: 2,
-    arbitrary: fc.tuple(fc.nat(), fc.boolean(), fc.integer({ min: 0, max: 5 }))
-      .map(([p, d, c]): fc.AsyncCommand<Model, Real> => new LateTranscript(p, d, c))
-  },
-  { weight: 2, arbitrary: fc.tuple(fc.nat(), fc.boolean()).map(([p, t]): fc.AsyncCommand<Model, Real> => new RestartRecording(p, t)) },
-  {
-    weight: 2,
-    arbitrary: fc.array(fc.integer({ min: 0, max: 1000 }).map((k) => k / 1000), { maxLength: maxKillsPerRun })
-      .map((k): fc.AsyncCommand<Model, Real> => new Run(k))
-  }
-)
+const commandOf = (maxKillsPerRun: number) =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.tuple(
+        fc.constantFrom<Shape>("paired", "paired", "legacy", "recordingOnly", "recordingOnly", "transcriptOnly"),
+        fc.constantFrom<0 | 1>(0, 1),
+        fc.constantFrom<1 | 2>(1, 2),
+        fc.integer({ min: 0, max: 5 })
+      ).map(([shape, day, org, cues]): fc.AsyncCommand<Model, Real> => new NewMeeting(shape, day, org, cues))
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.nat(), fc.boolean(), fc.integer({ min: 0, max: 5 }))
+        .map(([p, d, c]): fc.AsyncCommand<Model, Real> => new LateTranscript(p, d, c))
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.nat(), fc.boolean()).map(([p, t]): fc.AsyncCommand<Model, Real> =>
+        new RestartRecording(p, t)
+      )
+    },
+    {
+      weight: 2,
+      arbitrary: fc.array(fc.integer({ min: 0, max: 1000 }).map((k) => k / 1000), { maxLength: maxKillsPerRun })
+        .map((k): fc.AsyncCommand<Model, Real> => new Run(k))
+    }
+  )
 
 /** The sinks of one sequence, in fresh places (a Postgres database and a blob container of its own). */
 const setupReal = async (servers: ModelServers, log: (line: string) => void): Promise<Real> => {
@@ -270,8 +308,13 @@ const setupReal = async (servers: ModelServers, log: (line: string) => void): Pr
   const parsed = parseSinkSpecs(sinks)
   if (parsed._tag === "Left") throw parsed.left
   return {
-    out: path.join(dir, "out"), sinks, specs: parsed.right, completed: [], killed: [],
-    azureConnectionString: servers.azureConnectionString, log
+    out: path.join(dir, "out"),
+    sinks,
+    specs: parsed.right,
+    completed: [],
+    killed: [],
+    azureConnectionString: servers.azureConnectionString,
+    log
   }
 }
 
@@ -295,7 +338,9 @@ export const checkSinkModel = async (servers: ModelServers, options: ModelOption
       log(`sequence in ${path.dirname(real.out)}: ${cmds.map(String).join(", ")}`)
       // Every sequence starts from issue 10's case: unmatched sets sharing a date with a paired one.
       const model: Model = { tenant: [], next: 0 }
-      for (const shape of ["paired", "recordingOnly", "transcriptOnly"] as const) await new NewMeeting(shape, 0, 1, 2).run(model)
+      for (const shape of ["paired", "recordingOnly", "transcriptOnly"] as const) {
+        await new NewMeeting(shape, 0, 1, 2).run(model)
+      }
       await fc.asyncModelRun(() => ({ model, real }), cmds)
       await new Run([]).run(model, real)
       fs.rmSync(path.dirname(real.out), { recursive: true, force: true })

@@ -108,7 +108,12 @@ const sendFile = (
     return notFound(req, res)
   }
   const size = fs.fstatSync(fd).size
-  const headers = { ...baseHeaders(DATA_CSP), "content-type": contentType, "accept-ranges": "bytes", "cache-control": "no-cache" }
+  const headers = {
+    ...baseHeaders(DATA_CSP),
+    "content-type": contentType,
+    "accept-ranges": "bytes",
+    "cache-control": "no-cache"
+  }
   const range = parseRange(req.headers.range, size)
   if (range._tag === "Unsatisfiable") {
     fs.closeSync(fd)
@@ -136,7 +141,13 @@ const trackVtt = (index: ExportIndex, key: string): string | undefined => {
   const set = index.set(key)
   if (set === undefined || set.entry.transcript === null) return undefined
   const cues = set.cueList
-    .map((c) => ({ id: null, startMs: c.startMs + set.offsetMs, endMs: c.endMs + set.offsetMs, speaker: c.speaker, text: c.text }))
+    .map((c) => ({
+      id: null,
+      startMs: c.startMs + set.offsetMs,
+      endMs: c.endMs + set.offsetMs,
+      speaker: c.speaker,
+      text: c.text
+    }))
     .filter((c) => c.endMs > 0)
     .map((c) => ({ ...c, startMs: Math.max(0, c.startMs) }))
   return Correlate.formatVtt(cues)
@@ -182,7 +193,10 @@ export const handle = (ctx: HandlerContext, req: http.IncomingMessage, res: http
         req,
         res,
         200,
-        ctx.index().search(params.get("q") ?? "", { offset: intParam(params, "offset"), limit: intParam(params, "limit") })
+        ctx.index().search(params.get("q") ?? "", {
+          offset: intParam(params, "offset"),
+          limit: intParam(params, "limit")
+        })
       )
     case "/api/runs":
       return sendJson(req, res, 200, { runs: ctx.runs(), failures: ctx.index().failures() })
@@ -191,7 +205,9 @@ export const handle = (ctx: HandlerContext, req: http.IncomingMessage, res: http
       const recording = ctx.index().entry(key)?.recording
       if (recording == null) return notFound(req, res, "no recording")
       const file = resolveInside(ctx.rootReal, recording.path)
-      if (file === null) return sendJson(req, res, 403, { error: "the recording's path is missing or leads outside the export" })
+      if (file === null) {
+        return sendJson(req, res, 403, { error: "the recording's path is missing or leads outside the export" })
+      }
       return sendFile(req, res, file, mediaType(recording.contentType))
     }
     case "/media/transcript.vtt": {
