@@ -37,7 +37,7 @@ describe("--help", () => {
       const help = await helpOf(args)
       finished(help)
       expect(help).toMatch(/^meeting-artifacts 0\.1\.0: Export Microsoft Teams/)
-      for (const command of ["sync", "verify", "emulator"]) {
+      for (const command of ["sync", "verify", "view", "emulator"]) {
         expect(help).toMatch(new RegExp(`^  ${command} +[A-Z][^\\n]+$`, "m"))
       }
       expect(help).toMatch(/^  --version /m)
@@ -81,7 +81,7 @@ describe("--help", () => {
     expect(help).toMatch(/GRAPH_ACCESS_TOKEN[\s\S]*Exit codes: 0/)
   })
 
-  it("verify and emulator read the same way", async () => {
+  it("verify, view and emulator read the same way", async () => {
     const verify = await helpOf(["verify", "--help"])
     finished(verify)
     expect(verify).toMatch(/^meeting-artifacts verify: Check an export/)
@@ -94,5 +94,12 @@ describe("--help", () => {
     expect(optionBlock(emulator, "port")).toMatch(/optional, default 0/)
     expect(optionBlock(emulator, "faults")).toMatch(/optional, default none[\s\S]*throttled, hostile/)
     expect(emulator).toMatch(/GRAPH_BASE_URL=/)
+    const view = await helpOf(["view", "--help"])
+    finished(view)
+    expect(view).toMatch(/^meeting-artifacts view: Serve a read-only web page/)
+    expect(optionBlock(view, "out")).toMatch(/required[\s\S]*env MEETING_ARTIFACTS_OUT/)
+    expect(optionBlock(view, "port")).toMatch(/optional, default 0/)
+    expect(optionBlock(view, "open")).toMatch(/optional/)
+    expect(view).toMatch(/VIEW_URL=http:\/\/127\.0\.0\.1:<port>\//)
   })
 })

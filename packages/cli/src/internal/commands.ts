@@ -6,6 +6,7 @@ import { emulatorDescription, emulatorFlags, emulatorSummary } from "./emulatorF
 import type { CommandHelp } from "./help.js"
 import { syncDescription, syncFlags, syncSummary } from "./syncFlags.js"
 import { verifyDescription, verifyFlags, verifySummary } from "./verifyFlags.js"
+import { viewDescription, viewFlags, viewSummary } from "./viewFlags.js"
 
 export const PROGRAM = "meeting-artifacts"
 export const VERSION = "0.1.0"
@@ -14,6 +15,7 @@ export const SUMMARY = "Export Microsoft Teams meeting recordings and transcript
 export const commandHelp: ReadonlyArray<CommandHelp> = [
   { name: "sync", summary: syncSummary, description: syncDescription, flags: syncFlags },
   { name: "verify", summary: verifySummary, description: verifyDescription, flags: verifyFlags },
+  { name: "view", summary: viewSummary, description: viewDescription, flags: viewFlags },
   {
     name: "emulator",
     summary: emulatorSummary,

@@ -1,7 +1,6 @@
 import { serve } from "@meeting-artifacts/viewer"
 import { spawn } from "node:child_process"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import { ExitCode } from "../CliExit.js"
 
 const fatal = (message: string) =>
@@ -28,11 +27,11 @@ const openInBrowser = (url: string): void => {
 
 /** Serves until interrupted (SIGINT/SIGTERM end the program's fiber, which closes the server and the index). */
 export const runView = (
-  flags: { readonly out: string; readonly port: number; readonly state: Option.Option<string>; readonly open: boolean }
+  flags: { readonly out: string; readonly port: number; readonly state: string | undefined; readonly open: boolean }
 ): Effect.Effect<number> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const state = Option.getOrUndefined(flags.state)
+      const state = flags.state
       if (state !== undefined && /^postgres(ql)?:\/\//i.test(state)) {
         return yield* fatal(
           "--state: the run history is read from a SQLite state file; a Postgres store is not supported by view"
