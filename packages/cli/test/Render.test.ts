@@ -1,3 +1,6 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { ProgressEvent, type RunSummary } from "@meeting-artifacts/pipeline"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -164,5 +167,42 @@ describe("progress rendering", () => {
     expect(text).toContain("10 recording min ($0.0300)")
     expect(text).toContain("1 item(s) failed for good: see /o/failures.jsonl")
     expect(formatSummary({ ...summary, dryRun: true })).toContain("Dry run: would download 1 recording(s)")
+  })
+
+  it("points at the manifest only when one was written (a run whose discovery failed wrote none)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ma-render-"))
+    try {
+      const counts = { discovered: 0, downloaded: 0, skipped: 0, failed: 0 }
+      const summary: RunSummary = {
+        runId: "r",
+        startedAt: "",
+        finishedAt: "",
+        elapsedMs: 10,
+        dryRun: false,
+        incremental: false,
+        organizers: 1,
+        sets: 0,
+        recordings: counts,
+        transcripts: counts,
+        bytes: 0,
+        requests: 0,
+        retries: 0,
+        throttleWaits: 0,
+        throttleWaitMs: 0,
+        recordingMinutes: 0,
+        transcriptMinutes: 0,
+        cost: { recordings: 0, transcripts: 0, total: 0, currency: "USD" },
+        failures: 1,
+        out: dir,
+        manifest: path.join(dir, "manifest.jsonl"),
+        failuresFile: path.join(dir, "failures.jsonl")
+      }
+      expect(formatSummary(summary)).toContain("Manifest: none written (no set exported)")
+      expect(formatSummary(summary)).not.toContain(summary.manifest)
+      fs.writeFileSync(summary.manifest, "")
+      expect(formatSummary(summary)).toContain(`Manifest: ${summary.manifest}`)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -11,6 +11,7 @@ import {
 import { parseSinkSpecs, type RunLock, type SinkError } from "@meeting-artifacts/sinks"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as NodeFs from "node:fs"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
@@ -69,7 +70,8 @@ export const formatSummary = (s: RunSummary): string => {
         usd(s.cost.recordings)
       }) + ${s.transcriptMinutes} transcript min ` +
       `(${usd(s.cost.transcripts)}) = ${usd(s.cost.total)}`,
-      `Manifest: ${s.manifest}`
+      // A run that exported nothing (discovery failed) may have no manifest to point at.
+      NodeFs.existsSync(s.manifest) ? `Manifest: ${s.manifest}` : "Manifest: none written (no set exported)"
     ]
   if (s.failures > 0) lines.push(`${s.failures} item(s) failed for good: see ${s.failuresFile}`)
   return lines.join("\n")
