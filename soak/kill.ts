@@ -18,7 +18,7 @@ import {
   cleanEnv,
   collect,
   expectedArtifacts,
-  organizerArgs,
+  syncArgs,
   runCli,
   spawnCli,
   tempDir,
@@ -57,16 +57,7 @@ try {
     const sinks = await everySink(dir, servers)
     const out = path.join(dir, "out")
     const args = [
-      "sync",
-      ...organizerArgs(emu.fixture),
-      "--from",
-      "2024-01-01T00:00:00Z",
-      "--to",
-      "2024-03-01T00:00:00Z",
-      "--out",
-      out,
-      "--graph-url",
-      emu.baseUrl,
+      ...syncArgs(emu, out),
       "--json",
       ...sinks.args
     ]

@@ -221,3 +221,12 @@ export const verifyOutput = (out: string, expected: Map<string, ExpectedArtifact
 
 export const organizerArgs = (fixture: TenantFixture): Array<string> =>
   fixture.users.flatMap((u) => ["--organizer", u.id])
+
+/** The window every e2e tenant lies in. */
+export const WINDOW_ARGS: ReadonlyArray<string> = ["--from", "2024-01-01T00:00:00Z", "--to", "2024-03-01T00:00:00Z"]
+
+/** `sync` of every organizer of an emulator's tenant, over the e2e window, into `out`. */
+export const syncArgs = (
+  emu: { readonly fixture: TenantFixture; readonly baseUrl: string },
+  out: string
+): Array<string> => ["sync", ...organizerArgs(emu.fixture), ...WINDOW_ARGS, "--out", out, "--graph-url", emu.baseUrl]

@@ -12,7 +12,7 @@ import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-em
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { compareSinks, everySink, type SinkServers, startSinkServers } from "./everySink.js"
-import { cleanEnv, expectedArtifacts, organizerArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
+import { cleanEnv, expectedArtifacts, syncArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
 
 describe("sync with every sink", () => {
   let emu: RunningEmulator
@@ -44,16 +44,7 @@ describe("sync with every sink", () => {
     const sinks = await everySink(base, servers)
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...sinks.env })
     const args = [
-      "sync",
-      ...organizerArgs(emu.fixture),
-      "--from",
-      "2024-01-01T00:00:00Z",
-      "--to",
-      "2024-03-01T00:00:00Z",
-      "--out",
-      out,
-      "--graph-url",
-      emu.baseUrl,
+      ...syncArgs(emu, out),
       "--json",
       ...sinks.args
     ]

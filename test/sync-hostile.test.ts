@@ -8,7 +8,7 @@
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, expectedArtifacts, organizerArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
+import { cleanEnv, expectedArtifacts, syncArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
 
 describe("sync against the hostile profile", () => {
   let emu: RunningEmulator
@@ -31,16 +31,7 @@ describe("sync against the hostile profile", () => {
     const out = path.join(tempDir(), "out")
     const result = await runCli(
       [
-        "sync",
-        ...organizerArgs(emu.fixture),
-        "--from",
-        "2024-01-01T00:00:00Z",
-        "--to",
-        "2024-03-01T00:00:00Z",
-        "--out",
-        out,
-        "--graph-url",
-        emu.baseUrl,
+        ...syncArgs(emu, out),
         "--json"
       ],
       { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }

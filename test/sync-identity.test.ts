@@ -8,7 +8,7 @@
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, expectedArtifacts, organizerArgs, runCli, tempDir, verifyOutput } from "./helpers.js"
+import { cleanEnv, expectedArtifacts, syncArgs, runCli, tempDir, verifyOutput } from "./helpers.js"
 
 describe("sync with @azure/identity and AZURE_AUTHORITY_HOST", () => {
   let emu: RunningEmulator
@@ -31,16 +31,7 @@ describe("sync with @azure/identity and AZURE_AUTHORITY_HOST", () => {
     })
   }
   const args = (out: string) => [
-    "sync",
-    ...organizerArgs(emu.fixture),
-    "--from",
-    "2024-01-01T00:00:00Z",
-    "--to",
-    "2024-03-01T00:00:00Z",
-    "--out",
-    out,
-    "--graph-url",
-    emu.baseUrl
+    ...syncArgs(emu, out)
   ]
 
   it("exports everything with a client secret credential", async () => {

@@ -7,7 +7,7 @@
 import { type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, expectedArtifacts, organizerArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
+import { cleanEnv, expectedArtifacts, syncArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
 
 describe("sync --incremental", () => {
   let emu: RunningEmulator
@@ -30,16 +30,7 @@ describe("sync --incremental", () => {
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
     const out = path.join(tempDir(), "out")
     const args = [
-      "sync",
-      ...organizerArgs(emu.fixture),
-      "--from",
-      "2024-01-01T00:00:00Z",
-      "--to",
-      "2024-03-01T00:00:00Z",
-      "--out",
-      out,
-      "--graph-url",
-      emu.baseUrl,
+      ...syncArgs(emu, out),
       "--incremental",
       "--json"
     ]

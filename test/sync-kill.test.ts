@@ -16,7 +16,7 @@ import {
   cleanEnv,
   collect,
   expectedArtifacts,
-  organizerArgs,
+  syncArgs,
   readManifest,
   runCli,
   spawnCli,
@@ -71,16 +71,7 @@ describe("sync killed with SIGKILL and re-run", () => {
       const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
       // Record rows go to a SQLite sink beside the files (outside --out, as a data platform would have it).
       const args = (out: string) => [
-        "sync",
-        ...organizerArgs(emu.fixture),
-        "--from",
-        "2024-01-01T00:00:00Z",
-        "--to",
-        "2024-03-01T00:00:00Z",
-        "--out",
-        out,
-        "--graph-url",
-        emu.baseUrl,
+        ...syncArgs(emu, out),
         "--concurrency",
         "3",
         "--sink",

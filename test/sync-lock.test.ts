@@ -11,16 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  cleanEnv,
-  collect,
-  expectedArtifacts,
-  organizerArgs,
-  runCli,
-  spawnCli,
-  tempDir,
-  verifyOutput
-} from "./helpers.js"
+import { cleanEnv, collect, expectedArtifacts, syncArgs, runCli, spawnCli, tempDir, verifyOutput } from "./helpers.js"
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "")
 
@@ -62,16 +53,7 @@ describe("two syncs at once", () => {
   afterAll(() => emu?.close())
 
   const args = (out: string, extra: Array<string> = []) => [
-    "sync",
-    ...organizerArgs(emu.fixture),
-    "--from",
-    "2024-01-01T00:00:00Z",
-    "--to",
-    "2024-03-01T00:00:00Z",
-    "--out",
-    out,
-    "--graph-url",
-    emu.baseUrl,
+    ...syncArgs(emu, out),
     ...extra
   ]
   const env = () => cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })

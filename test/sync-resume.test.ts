@@ -15,7 +15,7 @@ import {
   collect,
   expectedArtifacts,
   type ExpectedArtifact,
-  organizerArgs,
+  syncArgs,
   readManifest,
   runCli,
   spawnCli,
@@ -39,16 +39,7 @@ describe("sync killed in the middle of a recording body and re-run", () => {
   afterAll(() => emu?.close())
 
   const args = (out: string) => [
-    "sync",
-    ...organizerArgs(emu.fixture),
-    "--from",
-    "2024-01-01T00:00:00Z",
-    "--to",
-    "2024-03-01T00:00:00Z",
-    "--out",
-    out,
-    "--graph-url",
-    emu.baseUrl
+    ...syncArgs(emu, out)
   ]
 
   /** Runs the CLI and SIGKILLs it once the emulator has served `at` bytes of the recording. */

@@ -20,7 +20,7 @@ import {
   cleanEnv,
   expectedArtifacts,
   listFiles,
-  organizerArgs,
+  syncArgs,
   readManifest,
   runCli,
   sha256,
@@ -78,16 +78,7 @@ describe("a tenant-wide refusal during content download", () => {
       const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.issueToken() })
       const out = path.join(tempDir(), "out")
       const args = [
-        "sync",
-        ...organizerArgs(emu.fixture),
-        "--from",
-        "2024-01-01T00:00:00Z",
-        "--to",
-        "2024-03-01T00:00:00Z",
-        "--out",
-        out,
-        "--graph-url",
-        emu.baseUrl,
+        ...syncArgs(emu, out),
         "--concurrency",
         "2"
       ]
