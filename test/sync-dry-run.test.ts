@@ -6,7 +6,7 @@ import { startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { cleanEnv, organizerArgs, runCli, tempDir } from "./helpers.js"
+import { cleanEnv, runCli, tempDir, syncArgs } from "./helpers.js"
 
 const minutes = (a: { createdDateTime: string; endDateTime?: string | null | undefined }) =>
   a.endDateTime ? Math.floor((Date.parse(a.endDateTime) - Date.parse(a.createdDateTime)) / 60_000) : 0
@@ -21,16 +21,7 @@ describe("sync --dry-run", () => {
       const out = path.join(root, "out")
       const r = await runCli(
         [
-          "sync",
-          ...organizerArgs(emu.fixture),
-          "--from",
-          "2024-01-01",
-          "--to",
-          "2024-03-01",
-          "--out",
-          out,
-          "--graph-url",
-          emu.baseUrl,
+          ...syncArgs(emu, out),
           "--dry-run",
           "--json"
         ],

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, organizerArgs, runCli, tempDir } from "./helpers.js"
+import { cleanEnv, runCli, tempDir, syncArgs } from "./helpers.js"
 
 type Line = {
   meetingId: string
@@ -29,16 +29,7 @@ describe("verify", () => {
       source = path.join(tempDir(), "out")
       const r = await runCli(
         [
-          "sync",
-          ...organizerArgs(emu.fixture),
-          "--from",
-          "2024-01-01",
-          "--to",
-          "2024-03-01",
-          "--out",
-          source,
-          "--graph-url",
-          emu.baseUrl
+          ...syncArgs(emu, source)
         ],
         { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
       )

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, collect, organizerArgs, runCli, spawnCli, tempDir } from "./helpers.js"
+import { cleanEnv, collect, runCli, spawnCli, tempDir, syncArgs } from "./helpers.js"
 
 /** Resolves with stdout's first line once it is complete. */
 const firstLine = (child: ChildProcess): Promise<string> =>
@@ -50,16 +50,7 @@ describe("view", () => {
       out = path.join(tempDir(), "out")
       const r = await runCli(
         [
-          "sync",
-          ...organizerArgs(emu.fixture),
-          "--from",
-          "2024-01-01",
-          "--to",
-          "2024-03-01",
-          "--out",
-          out,
-          "--graph-url",
-          emu.baseUrl
+          ...syncArgs(emu, out)
         ],
         { env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }) }
       )

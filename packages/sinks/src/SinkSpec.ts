@@ -10,7 +10,7 @@
  *
  * A kind may carry a write disposition: `sqlite+append:<path>` (default `+merge`).
  */
-import { redactUrlCredentials } from "@meeting-artifacts/api"
+import { redactUrlCredentials } from "@meeting-artifacts/api/GraphUrl"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { InvalidSinkSpec } from "./SinkError.js"

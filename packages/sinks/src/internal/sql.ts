@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Cause from "effect/Cause"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { redactUrlCredentials } from "@meeting-artifacts/api"
+import { redactUrlCredentials } from "@meeting-artifacts/api/GraphUrl"
 import { SinkError } from "../SinkError.js"
 import { loadDriver } from "./drivers.js"
 
