@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { GraphCredential } from "../GraphClient.js"
 import type { GraphCredentialSettings, ResolvedGraphCredential } from "../GraphCredentials.js"
+import { staticTokenProblem } from "./auth.js"
 
 // Authorities whose instance metadata Entra serves; any other host (a sovereign proxy or a local
 // test endpoint) cannot answer instance discovery.
@@ -40,14 +41,14 @@ export const optionalNonEmpty = (name: string): Config.Config<Option.Option<stri
     }))
   )
 
-// A bearer token is one printable word: a line break or control character would also split or
-// corrupt the Authorization header.
+// A bearer token is one printable word: what no HTTP header can carry (staticTokenProblem, the
+// client's own check) and whitespace both mean the variable holds something else.
 const bearerToken = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
   optionalNonEmpty(name).pipe(
     Config.mapOrFail(Option.match({
       onNone: () => Either.right(Option.none()),
       onSome: (token) =>
-        /[\s\u0000-\u001f\u007f]/.test(token)
+        staticTokenProblem(token) !== null || /\s/.test(token)
           ? Either.left(
             ConfigError.InvalidData(
               [name],
