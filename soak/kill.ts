@@ -13,7 +13,7 @@ import { startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { formatSets, sinkSets } from "../packages/sinks/test/support/sinkContents.js"
-import { compareSinks, everySink, startSinkServers } from "../test/everySink.js"
+import { compareSinks, everySink, sharedPartitionTenant, startSinkServers } from "../test/everySink.js"
 import {
   cleanEnv,
   collect,
@@ -35,19 +35,7 @@ const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`
 console.log(`soak kill: ${kills} SIGKILLs of sync with every sink (hostile profile), seed ${seed}`)
 
 const servers = await startSinkServers()
-const emu = await startEmulator({
-  generate: {
-    organizers: 2,
-    meetingsPerOrganizer: 5,
-    seed: 10,
-    spanDays: 2,
-    recordingBytes: [4 * 1024, 32 * 1024],
-    cues: [2, 6],
-    mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
-  },
-  faults: "hostile",
-  pageSize: 2
-})
+const emu = await startEmulator(sharedPartitionTenant(5))
 let failed = false
 try {
   const base = tempDir("ma-soak-kill-")

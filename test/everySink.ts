@@ -100,3 +100,22 @@ export const compareSinks = async (
   }
   return problems
 }
+
+/**
+ * The emulator tenant the every-sink checks run against (issue 10's case): paired, restarted,
+ * transcript-only, recording-only and legacy meetings over two days, so unmatched sets share date
+ * partitions with paired ones; hostile faults, two items a page.
+ */
+export const sharedPartitionTenant = (meetingsPerOrganizer: number) => ({
+  generate: {
+    organizers: 2,
+    meetingsPerOrganizer,
+    seed: 10,
+    spanDays: 2,
+    recordingBytes: [4 * 1024, 32 * 1024] as [number, number],
+    cues: [2, 6] as [number, number],
+    mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
+  },
+  faults: "hostile" as const,
+  pageSize: 2
+})

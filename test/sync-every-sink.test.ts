@@ -11,7 +11,7 @@
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { compareSinks, everySink, type SinkServers, startSinkServers } from "./everySink.js"
+import { compareSinks, everySink, sharedPartitionTenant, type SinkServers, startSinkServers } from "./everySink.js"
 import { cleanEnv, expectedArtifacts, syncArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
 
 describe("sync with every sink", () => {
@@ -19,19 +19,7 @@ describe("sync with every sink", () => {
   let servers: SinkServers
   beforeAll(async () => {
     servers = await startSinkServers()
-    emu = await startEmulator({
-      generate: {
-        organizers: 2,
-        meetingsPerOrganizer: 7,
-        seed: 10,
-        spanDays: 2,
-        recordingBytes: [4 * 1024, 32 * 1024],
-        cues: [2, 6],
-        mix: { paired: 0.4, restarted: 0.15, transcriptOnly: 0.15, recordingOnly: 0.15, legacy: 0.15 }
-      },
-      faults: "hostile",
-      pageSize: 2
-    })
+    emu = await startEmulator(sharedPartitionTenant(7))
   })
   afterAll(async () => {
     await emu?.close()
