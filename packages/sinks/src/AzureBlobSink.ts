@@ -472,13 +472,26 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
           recording: s.recordingId === rid ? w.recording : null,
           transcript: s.transcriptId === tid ? w.transcript : null
         })
+        const body = setBody({
+          recordingId: rid,
+          transcriptId: tid,
+          match: set.match,
+          cc: set.contentCorrelationId,
+          date: meetingDate(set)
+        })
+        const name = disposition === "merge"
+          ? `${dir}/set-${setId}.json`
+          : `${dir}/set-${setId}.${segment(loadId)}.json`
+        // Merge: the sets this one re-pairs are read first, the new set blob is written next, and only then
+        // are the old ones split or deleted, so a kill in between leaves an artifact listed twice (the next
+        // run's rewrite of this set removes the stale blob), never missing.
+        const olds = disposition === "merge" ? yield* listSets(dir) : []
+        yield* putIfChanged(yield* safeName(prefix, name), jsonBytes(body), "application/json")
         if (disposition === "merge") {
-          for (const old of yield* listSets(dir)) {
+          for (const old of olds) {
             const o = old.body
             const hit = (rid !== null && o.recordingId === rid) || (tid !== null && o.transcriptId === tid)
             if (!hit) continue
-            // The new set blob replaces a same-named one; others are deleted.
-            if (o.setId !== setId) yield* deleteBlob(old.name)
             for (const [r, t] of [[o.recordingId, null], [null, o.transcriptId]] as const) {
               if ((r !== null && r !== rid) || (t !== null && t !== tid)) {
                 const single = {
@@ -500,19 +513,10 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
                 )
               }
             }
+            // The new set blob replaced a same-named one; another one goes once its leftovers stand alone.
+            if (o.setId !== setId) yield* deleteBlob(old.name)
           }
         }
-        const body = setBody({
-          recordingId: rid,
-          transcriptId: tid,
-          match: set.match,
-          cc: set.contentCorrelationId,
-          date: meetingDate(set)
-        })
-        const name = disposition === "merge"
-          ? `${dir}/set-${setId}.json`
-          : `${dir}/set-${setId}.${segment(loadId)}.json`
-        yield* putIfChanged(yield* safeName(prefix, name), jsonBytes(body), "application/json")
       })
 
     const writeRun = (run: RunRecord) =>

@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from "@effect/vitest"
 import * as crypto from "node:crypto"
+import * as http from "node:http"
 import * as path from "node:path"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -33,6 +34,37 @@ const chunked = (b: Uint8Array, size: number) =>
     )
   )
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
+
+/** A loopback HTTP proxy to Azurite; set `refuseSetUploads` to answer 403 to every PUT of a set blob. */
+const refusingProxy = (azurite: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const target = new URL(/BlobEndpoint=([^;]+)/.exec(azurite)![1]!)
+      const state = { refuseSetUploads: false, connectionString: "" }
+      const server = http.createServer((req, res) => {
+        if (state.refuseSetUploads && req.method === "PUT" && (req.url ?? "").includes("/set-")) {
+          req.resume()
+          res.writeHead(403, { "content-type": "application/xml", "x-ms-error-code": "AuthorizationFailure" })
+          res.end("<?xml version=\"1.0\"?><Error><Code>AuthorizationFailure</Code><Message>refused</Message></Error>")
+          return
+        }
+        const upstream = http.request(
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          (up) => {
+            res.writeHead(up.statusCode ?? 502, up.headers)
+            up.pipe(res)
+          }
+        )
+        upstream.on("error", () => res.destroy())
+        req.pipe(upstream)
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      const port = (server.address() as { port: number }).port
+      state.connectionString = azurite.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=http://127.0.0.1:${port}`)
+      return Object.assign(state, { server })
+    }),
+    (p) => Effect.promise(() => new Promise<void>((resolve) => p.server.close(() => resolve())))
+  )
 
 describe("AzureBlobSink (Azurite)", () => {
   it.scoped("streams content as blocks and records size and sha256", () =>
@@ -157,6 +189,32 @@ describe("AzureBlobSink (Azurite)", () => {
       yield* sink.writeSet(w("r1", "t2"))
       sets = yield* setsOf
       expect(sets.map((s: any) => [s.recordingId, s.transcriptId]).sort()).toEqual([["r1", "t2"], [null, "t1"]].sort())
+    }))
+
+  it.scoped("a re-pairing cut off before its new set blob is written leaves the old set in place", () =>
+    Effect.gen(function*() {
+      // A real loopback proxy in front of Azurite that refuses set-blob uploads once told to: the write
+      // fails where a kill could land, and nothing of the old pairing may be gone.
+      const proxy = yield* refusingProxy(inject("azuriteConnectionString"))
+      const sink = yield* AzureBlobSink.make({ container: containerName(), connectionString: proxy.connectionString })
+      const w = (r: string | null, t: string | null) => ({
+        set: makeSet("m1", r, t),
+        recording: null,
+        transcript: null,
+        cues: []
+      })
+      // A transcript alone first; its recording arrives later and the pair gets a set blob of another name.
+      yield* sink.writeSet(w(null, "t1"))
+      proxy.refuseSetUploads = true
+      expect(Exit.isFailure(yield* Effect.exit(sink.writeSet(w("r1", "t1"))))).toBe(true)
+      const names = (yield* listNames(sink)).filter((n) => n.includes("/set-"))
+      const sets = yield* Effect.forEach(names, (n) => Effect.map(download(sink, n), (b) => JSON.parse(b.toString())))
+      expect(sets.map((s: any) => [s.recordingId, s.transcriptId])).toEqual([[null, "t1"]])
+      proxy.refuseSetUploads = false
+      yield* sink.writeSet(w("r1", "t1"))
+      const after = (yield* listNames(sink)).filter((n) => n.includes("/set-"))
+      const pairs = yield* Effect.forEach(after, (n) => Effect.map(download(sink, n), (b) => JSON.parse(b.toString())))
+      expect(pairs.map((s: any) => [s.recordingId, s.transcriptId])).toEqual([["r1", "t1"]])
     }))
 
   it.scoped("azure-blob: specs use AZURE_STORAGE_CONNECTION_STRING", () =>
