@@ -18,8 +18,9 @@
  * runs/<runId>.json
  * ```
  * JSON blobs hold no write timestamps, so rewriting the same set is a no-op
- * (same name, same hash). Merge re-pairing deletes the set blobs of the meeting
- * that held the set's artifacts and keeps their other artifact alone.
+ * (same name, same hash). Merge re-pairing replaces the set blobs of the meeting
+ * that held the set's artifacts and keeps their other artifact alone: the new
+ * blob is written before the old ones are split or deleted.
  *
  * Credentials: `connectionString` or AZURE_STORAGE_CONNECTION_STRING; else
  * `accountUrl` (or AZURE_STORAGE_ACCOUNT_URL, or AZURE_STORAGE_ACCOUNT) with an
