@@ -194,6 +194,8 @@ describe("packed packages installed with npm into a fresh project", () => {
       const dir = path.join(modules, "@meeting-artifacts", p)
       expect(fs.lstatSync(dir).isSymbolicLink(), p).toBe(false)
       expect(fs.existsSync(path.join(dir, "src")), `${p} ships no sources`).toBe(false)
+      expect(fs.existsSync(path.join(dir, "LICENSE")), `${p} ships its licence`).toBe(true)
+      expect(fs.existsSync(path.join(dir, "README.md")), `${p} ships its README`).toBe(true)
       const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
       expect(manifest.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
       expect(JSON.stringify(manifest.dependencies ?? {})).not.toContain("workspace:")
