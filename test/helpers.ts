@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { generatedBytes, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import { generatedBytes, type RequestSeen, type TenantFixture } from "@meeting-artifacts/graph-emulator"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const cliBin = path.join(repoRoot, "packages/cli/bin/meeting-artifacts.mjs")
@@ -230,3 +230,26 @@ export const syncArgs = (
   emu: { readonly fixture: TenantFixture; readonly baseUrl: string },
   out: string
 ): Array<string> => ["sync", ...organizerArgs(emu.fixture), ...WINDOW_ARGS, "--out", out, "--graph-url", emu.baseUrl]
+
+/**
+ * Holds the emulator's content requests from `close()` until `release()`; `reached` resolves when the
+ * first one arrives (pass `onRequest` to the emulator): "while a sync downloads" becomes a known point.
+ */
+export class ContentGate {
+  private opened: () => void = () => undefined
+  private open: Promise<void> = Promise.resolve()
+  private arrived: () => void = () => undefined
+  reached: Promise<void> = Promise.resolve()
+  close() {
+    this.open = new Promise((r) => (this.opened = r))
+    this.reached = new Promise((r) => (this.arrived = r))
+  }
+  release() {
+    this.opened()
+  }
+  readonly onRequest = (req: RequestSeen) => {
+    if (!/Content$/.test(req.route)) return
+    this.arrived()
+    return this.open
+  }
+}

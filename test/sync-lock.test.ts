@@ -6,38 +6,28 @@
  * emulator holds the first run's first content request until the test lets
  * it go, so "while one runs" is a known point, not a race.
  */
-import { type RequestSeen, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, collect, expectedArtifacts, syncArgs, runCli, spawnCli, tempDir, verifyOutput } from "./helpers.js"
+import {
+  cleanEnv,
+  collect,
+  ContentGate,
+  expectedArtifacts,
+  runCli,
+  spawnCli,
+  syncArgs,
+  tempDir,
+  verifyOutput
+} from "./helpers.js"
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "")
 
-/** Holds content requests while `hold` is set; `reached` resolves when the first one arrives. */
-class Gate {
-  private opened: () => void = () => undefined
-  private open: Promise<void> = Promise.resolve()
-  private arrived: () => void = () => undefined
-  reached: Promise<void> = Promise.resolve()
-  close() {
-    this.open = new Promise((r) => (this.opened = r))
-    this.reached = new Promise((r) => (this.arrived = r))
-  }
-  release() {
-    this.opened()
-  }
-  readonly onRequest = (req: RequestSeen) => {
-    if (!/Content$/.test(req.route)) return
-    this.arrived()
-    return this.open
-  }
-}
-
 describe("two syncs at once", () => {
   let emu: RunningEmulator
-  const gate = new Gate()
+  const gate = new ContentGate()
   beforeAll(async () => {
     emu = await startEmulator({
       generate: {

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { hasHandlerStarted, run } from "../Cli.js"
 import { CliExit, ExitCode } from "../CliExit.js"
+import { interruptedExitCode } from "./serving.js"
 import { escapeControl } from "./terminal.js"
 
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
@@ -65,7 +66,7 @@ main.pipe(
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
       if (Exit.isSuccess(exit)) return onExit(exit.value as number)
-      if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+      if (Cause.isInterruptedOnly(exit.cause)) return onExit(interruptedExitCode())
       process.stderr.write(`meeting-artifacts: unexpected failure: ${describeDefect(Cause.squash(exit.cause))}\n`)
       return onExit(ExitCode.Fatal)
     }

@@ -15,6 +15,7 @@ import * as NodeFs from "node:fs"
 import { CliExit, ExitCode } from "../CliExit.js"
 import type { emulatorFlags } from "./emulatorFlags.js"
 import type { Resolved } from "./flags.js"
+import { markServing } from "./serving.js"
 
 export type EmulatorArgs = Resolved<typeof emulatorFlags>
 
@@ -87,6 +88,7 @@ export const runEmulator = (args: EmulatorArgs): Effect.Effect<never, CliExit> =
             `graph-emulator: admin and counters at ${emu.origin}/_emulator/...; stop with Ctrl-C or SIGTERM\n`
         )
       })
+      yield* markServing
       return yield* Effect.never
     })
   )

@@ -2,6 +2,7 @@ import { serve } from "@meeting-artifacts/viewer"
 import { spawn } from "node:child_process"
 import * as Effect from "effect/Effect"
 import { ExitCode } from "../CliExit.js"
+import { markServing } from "./serving.js"
 
 const fatal = (message: string) =>
   Effect.sync(() => {
@@ -52,6 +53,7 @@ export const runView = (
         )
         if (flags.open) openInBrowser(url)
       })
+      yield* markServing
       return yield* Effect.never
     })
   )
