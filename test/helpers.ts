@@ -56,6 +56,22 @@ export const collect = (child: ChildProcess): Promise<CliResult> =>
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
 
+/** Resolves with a child's first stdout line once it is complete; rejects when the child exits first. */
+export const firstLine = (child: ChildProcess): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let text = ""
+    const onData = (d: Buffer) => {
+      text += d.toString("utf8")
+      const nl = text.indexOf("\n")
+      if (nl >= 0) {
+        child.stdout?.off("data", onData)
+        resolve(text.slice(0, nl))
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.on("close", (code) => reject(new Error(`exited (${code}) before its first line`)))
+  })
+
 export const runCli = (args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
   collect(spawnCli(args, options))
 

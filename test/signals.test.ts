@@ -13,6 +13,7 @@ import {
   collect,
   ContentGate,
   expectedArtifacts,
+  firstLine,
   readManifest,
   runCli,
   spawnCli,
@@ -20,18 +21,6 @@ import {
   tempDir,
   verifyOutput
 } from "./helpers.js"
-
-/** Resolves with the first stdout line of a child, or rejects when it exits first. */
-const firstLine = (child: ReturnType<typeof spawnCli>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    let text = ""
-    child.stdout?.on("data", (d: Buffer) => {
-      text += d.toString("utf8")
-      const nl = text.indexOf("\n")
-      if (nl >= 0) resolve(text.slice(0, nl))
-    })
-    child.on("close", (code) => reject(new Error(`exited (${code}) before its first line`)))
-  })
 
 describe("signals", () => {
   let emu: RunningEmulator

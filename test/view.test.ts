@@ -6,28 +6,11 @@
  * a manifest.
  */
 import { startEmulator } from "@meeting-artifacts/graph-emulator"
-import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, collect, runCli, spawnCli, tempDir, syncArgs } from "./helpers.js"
-
-/** Resolves with stdout's first line once it is complete. */
-const firstLine = (child: ChildProcess): Promise<string> =>
-  new Promise((resolve, reject) => {
-    let text = ""
-    const onData = (d: Buffer) => {
-      text += d.toString("utf8")
-      const nl = text.indexOf("\n")
-      if (nl >= 0) {
-        child.stdout?.off("data", onData)
-        resolve(text.slice(0, nl))
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.on("close", (code) => reject(new Error(`view exited (${code}) before it printed VIEW_URL`)))
-  })
+import { cleanEnv, collect, firstLine, runCli, spawnCli, syncArgs, tempDir } from "./helpers.js"
 
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
