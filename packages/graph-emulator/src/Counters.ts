@@ -36,7 +36,46 @@ export interface Counters {
   readonly meteredMinutes: number
   /** content requests answered 404 because the artifact's content was not ready yet (fixture `notReady`) */
   readonly notReady: number
+  /** change notifications (`/subscriptions`) */
+  readonly notifications: NotificationCounters
 }
+
+export interface NotificationCounters {
+  readonly subscriptionsCreated: number
+  /** validation requests sent (notificationUrl and lifecycleNotificationUrl each count) */
+  readonly validationRequests: number
+  /** validation requests that failed (the subscription was refused) */
+  readonly validationFailures: number
+  /** POSTs of notifications (change and lifecycle, retries included) */
+  readonly attempts: number
+  /** change notifications acknowledged with a 2xx in time */
+  readonly delivered: number
+  /** POSTs without a 2xx in time (error status, timeout, connection failure) */
+  readonly failedAttempts: number
+  readonly retries: number
+  /** notifications given up after the last retry */
+  readonly dropped: number
+  /** injected notification faults by kind (`NotificationFaultKind`) */
+  readonly faults: Record<string, number>
+  /** lifecycle events sent, by `lifecycleEvent` */
+  readonly lifecycle: Record<string, number>
+  /** successful `POST /subscriptions/{id}/reauthorize` calls */
+  readonly reauthorized: number
+}
+
+const emptyNotificationCounters = () => ({
+  subscriptionsCreated: 0,
+  validationRequests: 0,
+  validationFailures: 0,
+  attempts: 0,
+  delivered: 0,
+  failedAttempts: 0,
+  retries: 0,
+  dropped: 0,
+  faults: {} as Record<string, number>,
+  lifecycle: {} as Record<string, number>,
+  reauthorized: 0
+})
 
 /** @internal mutable counters behind `counters()` */
 export class MutableCounters {
@@ -54,6 +93,7 @@ export class MutableCounters {
   tokensIssued = 0
   meteredMinutes = 0
   notReady = 0
+  notifications = emptyNotificationCounters()
 
   bump(record: Record<string, number>, key: string, n = 1): void {
     record[key] = (record[key] ?? 0) + n
@@ -74,7 +114,12 @@ export class MutableCounters {
       secondOrigin: { ...this.secondOrigin },
       tokensIssued: this.tokensIssued,
       meteredMinutes: this.meteredMinutes,
-      notReady: this.notReady
+      notReady: this.notReady,
+      notifications: {
+        ...this.notifications,
+        faults: { ...this.notifications.faults },
+        lifecycle: { ...this.notifications.lifecycle }
+      }
     }
   }
 
@@ -93,5 +138,6 @@ export class MutableCounters {
     this.tokensIssued = 0
     this.meteredMinutes = 0
     this.notReady = 0
+    this.notifications = emptyNotificationCounters()
   }
 }

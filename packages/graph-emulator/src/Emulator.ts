@@ -29,12 +29,22 @@ import {
 } from "./Fixture.js"
 import type { FixtureAdhocCall, FixtureMeeting, FixtureRecording, FixtureTranscript, TenantFixture } from "./Fixture.js"
 import { type GenerateSpec, generateTenant } from "./Generator.js"
+import {
+  type LifecycleEvent,
+  lifecycleEvents,
+  type NotificationFaultConfig,
+  type NotificationFaultProfile,
+  type NotificationOptions,
+  resolveNotificationFaults
+} from "./Notifications.js"
 import type { TenantPolicy } from "./Policy.js"
 import { errorBody, graphApp, type GraphRuntime, type RequestSeen, secondOriginApp } from "./internal/graph.js"
 import { FaultEngine } from "./internal/faults.js"
 import { TenantState, TenantStateError } from "./internal/state.js"
+import { SubscriptionFailure, subscriptionPayload, SubscriptionStore } from "./internal/subscriptions.js"
 import { tokenEndpointApp } from "./internal/tokenEndpoint.js"
 import { signToken } from "./internal/tokens.js"
+import { lazySigningKey } from "./internal/validationTokens.js"
 import {
   type Authority,
   createTestCa,
@@ -78,6 +88,8 @@ export interface EmulatorOptions {
   readonly onRequest?: (request: RequestSeen) => void | Promise<void>
   /** the clock of the rate limiter's token bucket, in ms (default `Date.now`): a test can stop time */
   readonly now?: () => number
+  /** change notifications: trusted CA, http URLs, delivery faults, deadlines, retries (see `NotificationOptions`) */
+  readonly notifications?: NotificationOptions
 }
 
 export interface Emulator {
@@ -115,6 +127,16 @@ export interface Emulator {
   readonly addAdhocCall: (call: FixtureAdhocCall) => void
   readonly addAdhocRecording: (callId: string, recording: FixtureRecording) => void
   readonly addAdhocTranscript: (callId: string, transcript: FixtureTranscript) => void
+  /** live subscriptions (all apps), as Graph serves them */
+  readonly subscriptions: () => ReadonlyArray<ReturnType<typeof subscriptionPayload>>
+  /**
+   * Sends a lifecycle event for a subscription to its lifecycleNotificationUrl (a `subscriptionRemoved`
+   * also removes the subscription); throws EmulatorError for an unknown or expired id
+   */
+  readonly sendLifecycleEvent: (subscriptionId: string, event: LifecycleEvent) => void
+  readonly setNotificationFaults: (faults: NotificationFaultProfile | NotificationFaultConfig) => void
+  /** resolves once no notification is being delivered, retried, delayed or held back */
+  readonly notificationsIdle: () => Promise<void>
   /** a token for this tenant; `subject` is the user `/me` resolves to (omit for an app-only token); negative ttl = expired */
   readonly issueToken: (options?: { readonly subject?: string; readonly ttlSeconds?: number }) => string
 }
@@ -185,8 +207,28 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
     })
     let secondOriginUrl = ""
     let policy: TenantPolicy = options.policy ?? {}
+    const signingKey = lazySigningKey()
+    const notificationOptions = options.notifications ?? {}
+    const subscriptions = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const store = new SubscriptionStore({
+            state,
+            counters,
+            options: notificationOptions,
+            signingKey,
+            defaultSeed: options.seed ?? 1
+          })
+          store.setFaults(resolveNotificationFaults(notificationOptions.faults))
+          return store
+        },
+        catch: (e) => new EmulatorError({ message: e instanceof Error ? e.message : String(e) })
+      }),
+      (store) => Effect.sync(() => store.close())
+    )
     const rt: GraphRuntime = {
       state,
+      subscriptions,
       secret,
       counters,
       faults,
@@ -306,6 +348,48 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
         "/_emulator/faults",
         jsonBody((u) => resolveFaults(u as FaultProfile | FaultConfig), (f) => faults.set(f))
       ),
+      HttpRouter.get(
+        "/_emulator/subscriptions",
+        Effect.sync(() => HttpServerResponse.unsafeJson({ value: subscriptions.all().map(subscriptionPayload) }))
+      ),
+      HttpRouter.post(
+        "/_emulator/subscriptions/:id/lifecycle",
+        Effect.gen(function*() {
+          const { id } = yield* HttpRouter.params
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const body = (yield* Effect.orElseSucceed(request.json, () => ({}))) as { lifecycleEvent?: unknown }
+          const event = body?.lifecycleEvent as LifecycleEvent
+          if (!lifecycleEvents.includes(event)) {
+            return HttpServerResponse.unsafeJson({
+              error: { code: "BadRequest", message: `lifecycleEvent must be one of ${lifecycleEvents.join(", ")}` }
+            }, { status: 400 })
+          }
+          try {
+            subscriptions.lifecycle(id ?? "", event)
+            return HttpServerResponse.empty({ status: 202 })
+          } catch (e) {
+            if (!(e instanceof SubscriptionFailure)) throw e
+            return HttpServerResponse.unsafeJson({ error: { code: "NotFound", message: e.message } }, { status: 404 })
+          }
+        })
+      ),
+      HttpRouter.put(
+        "/_emulator/notificationFaults",
+        jsonBody(
+          (u) => {
+            try {
+              return resolveNotificationFaults(u as NotificationFaultProfile | NotificationFaultConfig)
+            } catch (e) {
+              throw new TenantStateError(e instanceof Error ? e.message : String(e))
+            }
+          },
+          (f) => subscriptions.setFaults(f)
+        )
+      ),
+      HttpRouter.post(
+        "/_emulator/notifications/idle",
+        Effect.promise(() => subscriptions.idle()).pipe(Effect.as(HttpServerResponse.empty({ status: 204 })))
+      ),
       HttpRouter.post(
         "/_emulator/tokens",
         Effect.gen(function*() {
@@ -361,7 +445,8 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
           secret,
           ttlSeconds: () => ttl,
           authority: () => authorityHost,
-          counters
+          counters,
+          signingKey
         })
       ).pipe(Effect.provideService(HttpServer.HttpServer, tls.server))
       authority = { authorityHost, caFile: ca.caFile, tenantId: state.tenantId, clientId, clientSecret }
@@ -405,6 +490,16 @@ export const make = (options: EmulatorOptions): Effect.Effect<Emulator, FixtureE
       addAdhocTranscript: guard((id: string, t: FixtureTranscript) =>
         void state.addAdhocTranscript(id, checkTranscript(t))
       ),
+      subscriptions: () => subscriptions.all().map(subscriptionPayload),
+      sendLifecycleEvent: (id, event) => {
+        try {
+          subscriptions.lifecycle(id, event)
+        } catch (e) {
+          throw e instanceof SubscriptionFailure ? new EmulatorError({ message: e.message }) : e
+        }
+      },
+      setNotificationFaults: (f) => subscriptions.setFaults(resolveNotificationFaults(f)),
+      notificationsIdle: () => subscriptions.idle(),
       issueToken
     } satisfies Emulator
   })

@@ -32,6 +32,10 @@ export type RouteName =
   | "getAllAdhocTranscripts"
   | "getAllAdhocRecordingsDelta"
   | "getAllAdhocTranscriptsDelta"
+  // change notifications: `/subscriptions`, `/subscriptions/{id}`, `/subscriptions/{id}/reauthorize`
+  | "subscriptions"
+  | "subscription"
+  | "subscriptionReauthorize"
   | "unknown"
 
 export const contentRoutes: ReadonlyArray<RouteName> = [

@@ -53,7 +53,10 @@ describe("fixtures", () => {
     NodeFs.mkdirSync(NodePath.join(dir, "media"))
     const video = NodeCryptoBytes(300_000)
     NodeFs.writeFileSync(NodePath.join(dir, "media", "a.mp4"), video)
-    NodeFs.writeFileSync(NodePath.join(dir, "media", "t.vtt"), "WEBVTT\n\n")
+    NodeFs.writeFileSync(
+      NodePath.join(dir, "media", "t.vtt"),
+      "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v A>Hi.</v>\n"
+    )
     const fixture: TenantFixture = {
       ...base,
       meetings: [{
@@ -94,8 +97,18 @@ describe("fixtures", () => {
       const c = emu.counters()
       expect(c.contentRequests["a/1+"]).toBe(2)
       expect(c.contentRequests["empty="]).toBe(1)
-      // a meeting with no metadataContent: 404
-      expect((await get(emu, `/users/u1/onlineMeetings/m1/transcripts/t1/metadataContent`)).status).toBe(404)
+      // a transcript file without metadataContent: derived from the file's cues, as Graph serves one for every transcript
+      const meta = await get(emu, `/users/u1/onlineMeetings/m1/transcripts/t1/metadataContent`)
+      expect(meta.status).toBe(200)
+      expect((await meta.text()).split("\n")[3]).toBe(
+        JSON.stringify({
+          startDateTime: "2024-01-01T00:00:01.000Z",
+          endDateTime: "2024-01-01T00:00:02.000Z",
+          speakerName: "A",
+          spokenText: "Hi.",
+          spokenLanguage: "en-us"
+        })
+      )
     } finally {
       await emu.close()
     }

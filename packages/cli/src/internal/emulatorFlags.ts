@@ -48,6 +48,23 @@ export const emulatorFlags = {
     description: "Lifetime of issued tokens.",
     defaultText: "24 h for GRAPH_ACCESS_TOKEN"
   }),
+  notificationCa: flag("text", {
+    name: "notification-ca",
+    pseudo: "ca.pem",
+    description:
+      "PEM CA certificate trusted for HTTPS notification URLs of /subscriptions (a receiver with a test certificate)."
+  }),
+  notificationFaults: flag("text", {
+    name: "notification-faults",
+    pseudo: "profile",
+    description:
+      "Faults of change notification deliveries: none, hostile, or the path of a NotificationFaultConfig JSON file.",
+    default: "none"
+  }),
+  allowHttpNotifications: flag("boolean", {
+    name: "allow-http-notifications",
+    description: "Accept http:// notification URLs (Graph requires HTTPS)."
+  }),
   pageSize: flag("integer", {
     name: "page-size",
     pseudo: "n",

@@ -8,6 +8,8 @@ import {
   type FaultConfig,
   type FaultProfile,
   isFaultProfile,
+  type NotificationFaultConfig,
+  type NotificationFaultProfile,
   parseGenerateSpec
 } from "@meeting-artifacts/graph-emulator"
 import * as Effect from "effect/Effect"
@@ -32,6 +34,23 @@ const resolveFaults = (value: string): Effect.Effect<FaultProfile | FaultConfig,
       )
   })
 }
+
+const readFile = (flag: string, path: string) =>
+  Effect.try({
+    try: () => NodeFs.readFileSync(path, "utf8"),
+    catch: () => fatal(`${flag} ${path}: cannot read the file`)
+  })
+
+const resolveNotificationFaults = (
+  value: string
+): Effect.Effect<NotificationFaultProfile | NotificationFaultConfig, CliExit> =>
+  value === "none" || value === "hostile"
+    ? Effect.succeed(value)
+    : Effect.flatMap(readFile("--notification-faults", value), (text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as NotificationFaultConfig,
+        catch: () => fatal(`--notification-faults ${value}: not JSON`)
+      }))
 
 /** Serves the emulator until interrupted; fails with a `CliExit` on bad arguments. */
 export const runEmulator = (args: EmulatorArgs): Effect.Effect<never, CliExit> =>
@@ -63,7 +82,14 @@ export const runEmulator = (args: EmulatorArgs): Effect.Effect<never, CliExit> =
           : {}),
         ...(args.seed !== undefined ? { seed: args.seed } : {}),
         ...(args.tokenTtl !== undefined ? { tokenTtlSeconds: args.tokenTtl } : {}),
-        ...(args.pageSize !== undefined ? { pageSize: args.pageSize } : {})
+        ...(args.pageSize !== undefined ? { pageSize: args.pageSize } : {}),
+        notifications: {
+          faults: yield* resolveNotificationFaults(args.notificationFaults),
+          allowHttp: args.allowHttpNotifications,
+          ...(args.notificationCa !== undefined
+            ? { ca: yield* readFile("--notification-ca", args.notificationCa) }
+            : {})
+        }
       }
       const emu = yield* Emulator.make(options).pipe(Effect.mapError((e) => fatal(e.message)))
       const lines = [`GRAPH_BASE_URL=${emu.baseUrl}`, `GRAPH_ACCESS_TOKEN=${emu.accessToken}`]

@@ -24,10 +24,12 @@ import { type ContentSource, sizeOf, writeRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
 import { hash32 } from "./prng.js"
 import type { ArtifactEntry, MeetingEntry, TenantState } from "./state.js"
+import { type Caller, type SubscriptionStore, SubscriptionFailure, subscriptionPayload } from "./subscriptions.js"
 import { openState, sealState, type TokenClaims, verifyToken } from "./tokens.js"
 
 export interface GraphRuntime {
   readonly state: TenantState
+  readonly subscriptions: SubscriptionStore
   readonly secret: Buffer
   readonly counters: MutableCounters
   readonly faults: FaultEngine
@@ -636,6 +638,7 @@ const matchRouteFor = (
   const state = rt.state
   let i = 0
   let userId: string
+  if (segments[0]?.toLowerCase() === "subscriptions") return matchSubscriptions(ctx, segments, claims)
   if (segments[i] === "me") {
     if (claims.oid === undefined) {
       throw badRequest("/me request is only valid with delegated authentication flow.")
@@ -759,6 +762,97 @@ const matchRouteFor = (
     context: `${ctxBase}/onlineMeetings('${meetingId}')`,
     pathKey: `${userKey}|${meetingId}`
   })
+}
+
+const SUBSCRIPTION_ROUTES: ReadonlyArray<RouteName> = ["subscriptions", "subscription", "subscriptionReauthorize"]
+
+/** Runs a subscription operation; its refusals become Graph error responses. */
+const subscriptionCall = (
+  ctx: Ctx,
+  operation: (body: unknown) => Promise<HttpServerResponse.HttpServerResponse> | HttpServerResponse.HttpServerResponse,
+  withBody: boolean
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function*() {
+    const body = withBody ? yield* Effect.orElseSucceed(ctx.request.json, () => undefined) : undefined
+    const result = yield* Effect.either(Effect.tryPromise({
+      try: async () => operation(body),
+      catch: (e) => e
+    }))
+    if (result._tag === "Right") return HttpServerResponse.setHeaders(result.right, ctx.common)
+    const e = result.left
+    if (!(e instanceof SubscriptionFailure)) return yield* Effect.die(e)
+    return HttpServerResponse.setHeaders(
+      failureResponse(new GraphFailure(e.status, e.code, e.message), ctx.requestId, ctx.clientRequestId),
+      ctx.common
+    )
+  })
+
+/** `/subscriptions[/{id}[/reauthorize]]`: Graph's change-notification subscriptions. */
+const matchSubscriptions = (ctx: Ctx, segments: ReadonlyArray<string>, claims: TokenClaims): Matched => {
+  const store = ctx.rt.subscriptions
+  const caller: Caller = { appId: claims.appid ?? "", userId: claims.oid }
+  const method = ctx.request.method
+  const context = `${ctx.origin}/${ctx.version}/$metadata#subscriptions`
+  const notAllowed = () => new GraphFailure(405, "MethodNotAllowed", `Method '${method}' is not allowed here.`)
+  if (segments.length === 1) {
+    return {
+      route: "subscriptions",
+      run: () => {
+        if (method === "GET") {
+          return jsonResponse({ "@odata.context": context, value: store.list(caller).map(subscriptionPayload) })
+        }
+        if (method !== "POST") throw notAllowed()
+        return subscriptionCall(ctx, async (body) => {
+          const created = await store.create(body, caller)
+          return jsonResponse({ "@odata.context": `${context}/$entity`, ...subscriptionPayload(created) }, 201)
+        }, true)
+      }
+    }
+  }
+  const id = keyOf(segments[1]!)
+  if (segments.length === 2) {
+    return {
+      route: "subscription",
+      run: () => {
+        if (method === "GET") {
+          return subscriptionCall(
+            ctx,
+            () =>
+              jsonResponse({ "@odata.context": `${context}/$entity`, ...subscriptionPayload(store.find(id, caller)) }),
+            false
+          )
+        }
+        if (method === "PATCH") {
+          return subscriptionCall(ctx, (body) =>
+            jsonResponse({
+              "@odata.context": `${context}/$entity`,
+              ...subscriptionPayload(store.update(id, body, caller))
+            }), true)
+        }
+        if (method === "DELETE") {
+          return subscriptionCall(ctx, () => {
+            store.delete(id, caller)
+            return HttpServerResponse.empty({ status: 204 })
+          }, false)
+        }
+        throw notAllowed()
+      }
+    }
+  }
+  const action = segments[2]!.replace(/^microsoft\.graph\./, "")
+  if (segments.length === 3 && action === "reauthorize") {
+    return {
+      route: "subscriptionReauthorize",
+      run: () => {
+        if (method !== "POST") throw notAllowed()
+        return subscriptionCall(ctx, () => {
+          store.reauthorize(id, caller)
+          return HttpServerResponse.empty({ status: 204 })
+        }, false)
+      }
+    }
+  }
+  throw badRequest(`Resource not found for the segment '${segments[2]}'.`)
 }
 
 interface UserScope {
@@ -1120,7 +1214,9 @@ export const graphApp = (rt: GraphRuntime) =>
       const seen: RequestSeen = { route: matched.route, method: request.method, url }
       yield* Effect.promise(() => Promise.resolve(rt.onRequest!(seen)))
     }
-    const denied = policyFailure(rt.policy(), matched.route, matched.userId, claims)
+    const denied = SUBSCRIPTION_ROUTES.includes(matched.route)
+      ? undefined
+      : policyFailure(rt.policy(), matched.route, matched.userId, claims)
     if (denied) return fail(denied)
 
     const nodeResponse = NodeHttpServerRequest.toServerResponse(request)

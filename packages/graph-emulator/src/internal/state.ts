@@ -15,6 +15,7 @@ import {
   type TenantFixture
 } from "../Fixture.js"
 import type { ContentSource } from "./content.js"
+import { deriveMetadataContent } from "./metadataContent.js"
 
 export interface ArtifactEntry {
   readonly kind: "recording" | "transcript"
@@ -65,6 +66,16 @@ const fileSource = (path: string): ContentSource => {
   return { _tag: "File", path, size: stat.size }
 }
 
+const derivedMetadata = (vtt: ContentSource, baseMs: number): ContentSource => {
+  const text = vtt._tag === "File"
+    ? NodeFs.readFileSync(vtt.path, "utf8")
+    : vtt._tag === "Bytes"
+    ? Buffer.from(vtt.bytes).toString("utf8")
+    : ""
+  const derived = deriveMetadataContent(text, Number.isNaN(baseMs) ? 0 : baseMs)
+  return { _tag: "Bytes", bytes: new Uint8Array(Buffer.from(derived, "utf8")) }
+}
+
 export class TenantState {
   readonly tenantId: string
   readonly users = new Map<string, FixtureUser>()
@@ -76,6 +87,8 @@ export class TenantState {
   /** all artifacts in sequence order */
   readonly log: Array<ArtifactEntry> = []
   seq = 0
+  /** called with every artifact added after the tenant was loaded (change notifications) */
+  onArtifactAdded: ((entry: ArtifactEntry) => void) | undefined
 
   constructor(fixture: TenantFixture, readonly baseDir: string) {
     this.tenantId = fixture.tenantId
@@ -171,7 +184,10 @@ export class TenantState {
   private transcriptIn(container: Container, t: FixtureTranscript): ArtifactEntry {
     this.requireNewId(t.id)
     const content = textSource(t.content, this.baseDir)
-    const metadata = t.metadataContent === undefined ? undefined : textSource(t.metadataContent, this.baseDir)
+    // Graph serves metadataContent for every transcript: derived from the VTT when the fixture gives none
+    const metadata = t.metadataContent === undefined
+      ? derivedMetadata(content, Date.parse(t.createdDateTime))
+      : textSource(t.metadataContent, this.baseDir)
     const entry = this.entry("transcript", container, t, content, metadata)
     container.transcripts.push(entry)
     return entry
@@ -199,6 +215,7 @@ export class TenantState {
     }
     this.artifacts.set(fixture.id, entry)
     this.log.push(entry)
+    this.onArtifactAdded?.(entry)
     return entry
   }
 

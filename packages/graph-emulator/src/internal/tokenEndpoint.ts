@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as NodeCrypto from "node:crypto"
 import type { MutableCounters } from "../Counters.js"
 import { signToken } from "./tokens.js"
+import { jwks, type SigningKey } from "./validationTokens.js"
 
 export interface TokenEndpointRuntime {
   readonly tenantId: string
@@ -16,6 +17,8 @@ export interface TokenEndpointRuntime {
   readonly ttlSeconds: () => number
   readonly authority: () => string
   readonly counters: MutableCounters
+  /** the key of change-notification validation tokens, published at `jwks_uri` */
+  readonly signingKey: () => SigningKey
 }
 
 const aadError = (status: number, error: string, code: number, description: string) => {
@@ -44,7 +47,7 @@ export const tokenEndpointApp = (rt: TokenEndpointRuntime) =>
     const parts = url.pathname.split("/").filter((s) => s.length > 0)
     const authority = rt.authority()
     const tenantOk = (t: string | undefined) =>
-      t !== undefined && (t.toLowerCase() === rt.tenantId.toLowerCase() || t === "organizations")
+      t !== undefined && (t.toLowerCase() === rt.tenantId.toLowerCase() || t === "organizations" || t === "common")
     const tid = rt.tenantId
 
     if (request.method === "GET" && parts.at(-1) === "openid-configuration") {
@@ -74,6 +77,12 @@ export const tokenEndpointApp = (rt: TokenEndpointRuntime) =>
         msgraph_host: "graph.microsoft.com",
         rbac_url: "https://pas.windows.net"
       })
+    }
+
+    // signing keys (`jwks_uri`): the key validation tokens of change notifications are signed with
+    if (request.method === "GET" && parts[1] === "discovery" && parts.at(-1) === "keys") {
+      if (!tenantOk(parts[0])) return aadError(400, "invalid_tenant", 90002, `Tenant '${parts[0]}' not found.`)
+      return HttpServerResponse.unsafeJson(jwks(rt.signingKey()))
     }
 
     if (request.method === "GET" && parts[0] === "common" && parts[1] === "discovery") {
