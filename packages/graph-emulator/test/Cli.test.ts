@@ -8,7 +8,9 @@ import * as NodeHttps from "node:https"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
+import { createTestCa } from "../src/index.js"
 import { docTenant, MEETING3, ORGANIZER3 } from "./helpers.js"
+import { startReceiver } from "./notificationReceiver.js"
 
 const bin = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "../../cli/bin/meeting-artifacts.mjs")
 
@@ -119,10 +121,67 @@ describe("meeting-artifacts emulator", () => {
     await emu.exited
   })
 
+  it("passes --notification-ca, --allow-http-notifications and --notification-faults to the emulator", async () => {
+    const otherCa = await createTestCa()
+    const dir = NodePath.dirname(otherCa.caFile)
+    const faultsFile = NodePath.join(dir, "faults.json")
+    NodeFs.writeFileSync(faultsFile, JSON.stringify({ rules: [{ fault: "missed", probability: 1, limit: 1 }] }))
+    const notify = await startReceiver(otherCa)
+    const lifecycle = await startReceiver("http")
+    const emu = spawnEmulator([
+      "--fixture",
+      docTenant,
+      "--notification-ca",
+      otherCa.caFile,
+      "--allow-http-notifications",
+      "--notification-faults",
+      faultsFile
+    ])
+    try {
+      const env = await emu.ready
+      const origin = new URL(env.GRAPH_BASE_URL!).origin
+      const token = ((await (await fetch(`${origin}/_emulator/tokens`, { method: "POST" })).json()) as any).access_token
+      const created = await fetch(`${env.GRAPH_BASE_URL}/subscriptions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          changeType: "created",
+          // https with a certificate only --notification-ca makes trusted; http only with --allow-http-notifications
+          notificationUrl: `${notify.origin}/n`,
+          lifecycleNotificationUrl: `${lifecycle.origin}/l`,
+          resource: "communications/onlineMeetings/getAllRecordings",
+          expirationDateTime: new Date(Date.now() + 2 * 3600_000).toISOString()
+        })
+      })
+      expect(created.status).toBe(201)
+      const added = await fetch(`${origin}/_emulator/recordings`, {
+        method: "POST",
+        body: JSON.stringify({
+          meetingId: MEETING3,
+          recording: { id: "cli-rec", createdDateTime: "2024-01-01T00:00:00Z", content: { bytes: 1, seed: 1 } }
+        })
+      })
+      expect(added.status).toBe(201)
+      // the faults file: the notification is missed, a missed lifecycle event says so
+      const missed = await lifecycle.waitFor((r) => r.path === "/l" && r.body.includes("lifecycleEvent"))
+      expect(JSON.parse(missed.body).value[0].lifecycleEvent).toBe("missed")
+      expect(notify.notifications("/n")).toEqual([])
+    } finally {
+      emu.child.kill("SIGTERM")
+      await emu.exited
+      await notify.close()
+      await lifecycle.close()
+      NodeFs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("rejects bad arguments with one line and exit code 2", async () => {
     const emu = spawnEmulator(["--generate", "organizers=x"])
     await expect(emu.ready).rejects.toThrow(/must be a non-negative number/)
     expect(await emu.exited).toBe(2)
     expect(emu.stderr().trim().split("\n")).toHaveLength(1)
+    const faults = spawnEmulator(["--generate", "organizers=1", "--notification-faults", "/nonexistent/faults.json"])
+    await expect(faults.ready).rejects.toThrow(/--notification-faults/)
+    expect(await faults.exited).toBe(2)
   })
 })

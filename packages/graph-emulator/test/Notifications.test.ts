@@ -149,7 +149,7 @@ describe("change notifications", () => {
     expect((await graph(emu, "GET", `/subscriptions/${body.id}`)).status).toBe(404)
   })
 
-  it("refuses the subscription when the endpoint does not echo the token, answers non-200, or never answers", async () => {
+  it("refuses the subscription when the endpoint does not echo the token exactly, answers non-200 or not text/plain", async () => {
     const cases: Array<[string, Behaviour, string]> = [
       ["/wrong", () => [200, "something else", "text/plain"], "must exactly match validationToken"],
       ["/encoded", (r) => [200, encodeURIComponent(r.query.get("validationToken")!), "text/plain"], "exactly match"],
@@ -247,11 +247,6 @@ describe("change notifications", () => {
       },
       content: null
     })
-    // a flipped ciphertext byte no longer matches the signature
-    const data = Buffer.from(n.encryptedContent.data, "base64")
-    data[0] = data[0]! ^ 1
-    const forged = NodeCrypto.createHmac("sha256", key).update(data).digest("base64")
-    expect(forged).not.toBe(n.encryptedContent.dataSignature)
     expect(emu.counters().notifications.delivered).toBe(1)
     await unsubscribe(sub.id)
   })

@@ -25,7 +25,7 @@ export const echo: Behaviour = (r) => {
 }
 
 export interface Receiver {
-  /** `https://127.0.0.1:PORT` */
+  /** `https://127.0.0.1:PORT` (or `http://`) */
   readonly origin: string
   readonly received: Array<Received>
   /** change and lifecycle notifications (not validation requests) to `path` */
@@ -38,14 +38,15 @@ export interface Receiver {
 
 export const sharedCa = (): TestCa => JSON.parse(process.env.GRAPH_EMULATOR_TEST_CA!) as TestCa
 
-export const startReceiver = async (ca: TestCa = sharedCa()): Promise<Receiver> => {
-  const cert = await serverCertificate(ca)
+/** An HTTPS receiver with a certificate from `ca` (default: the tests' shared CA), or a plain HTTP one. */
+export const startReceiver = async (ca: TestCa | "http" = sharedCa()): Promise<Receiver> => {
+  const cert = ca === "http" ? undefined : await serverCertificate(ca)
   const received: Array<Received> = []
   const behaviours = new Map<string, Behaviour>()
   const counts = new Map<string, number>()
   const waiters: Array<{ p: (r: Received) => boolean; resolve: (r: Received) => void }> = []
   const hanging: Array<NodeHttp.ServerResponse> = []
-  const server = NodeHttps.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+  const handle = (req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
@@ -72,11 +73,14 @@ export const startReceiver = async (ca: TestCa = sharedCa()): Promise<Receiver> 
         }
       }
     })
-  })
+  }
+  const server = cert === undefined
+    ? NodeHttp.createServer(handle)
+    : NodeHttps.createServer({ key: cert.key, cert: cert.cert }, handle)
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as { port: number }).port
   return {
-    origin: `https://127.0.0.1:${port}`,
+    origin: `${cert === undefined ? "http" : "https"}://127.0.0.1:${port}`,
     received,
     notifications: (path) =>
       received.filter((r) => r.path === path && !r.query.has("validationToken")).map((r) => JSON.parse(r.body)),
