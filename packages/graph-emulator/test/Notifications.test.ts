@@ -415,60 +415,58 @@ describe("change notifications", () => {
       expect((await admin(emu, "PUT", "notificationFaults", "chaotic")).status).toBe(400)
     })
 
-    it("duplicate: the same notification twice", async () => {
-      const { body: sub } = await subscribe({ notificationUrl: `${rx.origin}/dup` })
-      await setFaults({ rules: [{ fault: "duplicate", probability: 1, limit: 1 }] })
+    /** Subscribes at `path`, injects `faults`, adds recordings a then b, waits until all is delivered. */
+    const twoRecordingsWith = async (path: string, faults: unknown) => {
+      const { body: sub } = await subscribe({
+        notificationUrl: `${rx.origin}${path}`,
+        lifecycleNotificationUrl: `${rx.origin}${path}-life`
+      })
+      await setFaults(faults)
       const a = await addRecording(M1)
       const b = await addRecording(M1)
       await idle()
-      const got = rx.notifications("/dup").map((c) => c.value[0])
-      expect(got.map((n) => n.resourceData.id)).toEqual([a.id, a.id, b.id])
-      expect(got[0].encryptedContent).toEqual(got[1].encryptedContent)
-      expect(emu.counters().notifications.faults.duplicate).toBe(1)
       await setFaults("none")
       await unsubscribe(sub.id)
+      const got = rx.notifications(path).map((c) => c.value[0])
+      return { sub, a, b, got, ids: got.map((n) => n.resourceData.id) }
+    }
+
+    it("duplicate: the same notification twice", async () => {
+      const { a, b, got, ids } = await twoRecordingsWith("/dup", {
+        rules: [{ fault: "duplicate", probability: 1, limit: 1 }]
+      })
+      expect(ids).toEqual([a.id, a.id, b.id])
+      expect(got[0].encryptedContent).toEqual(got[1].encryptedContent)
+      expect(emu.counters().notifications.faults.duplicate).toBe(1)
     })
 
     it("outOfOrder: a notification arrives after the next one", async () => {
-      const { body: sub } = await subscribe({ notificationUrl: `${rx.origin}/ooo` })
-      await setFaults({ rules: [{ fault: "outOfOrder", probability: 1, limit: 1 }], delayMs: 60_000 })
-      const a = await addRecording(M1)
-      const b = await addRecording(M1)
-      await idle()
-      expect(rx.notifications("/ooo").map((c) => c.value[0].resourceData.id)).toEqual([b.id, a.id])
-      await setFaults("none")
-      await unsubscribe(sub.id)
+      const { a, b, ids } = await twoRecordingsWith("/ooo", {
+        rules: [{ fault: "outOfOrder", probability: 1, limit: 1 }],
+        delayMs: 60_000
+      })
+      expect(ids).toEqual([b.id, a.id])
     })
 
     it("delayed: a notification is held for delayMs, later ones overtake it", async () => {
-      const { body: sub } = await subscribe({ notificationUrl: `${rx.origin}/late` })
-      await setFaults({ rules: [{ fault: "delayed", probability: 1, limit: 1 }], delayMs: 1500 })
-      const a = await addRecording(M1)
-      const b = await addRecording(M1)
-      await idle()
-      expect(rx.notifications("/late").map((c) => c.value[0].resourceData.id)).toEqual([b.id, a.id])
+      const { a, b, ids } = await twoRecordingsWith("/late", {
+        rules: [{ fault: "delayed", probability: 1, limit: 1 }],
+        delayMs: 1500
+      })
+      expect(ids).toEqual([b.id, a.id])
       expect(emu.counters().notifications.faults.delayed).toBe(1)
-      await setFaults("none")
-      await unsubscribe(sub.id)
     })
 
     it("missed: the notification is dropped and a missed lifecycle event is sent; the artifact is listed", async () => {
-      const { body: sub } = await subscribe({
-        notificationUrl: `${rx.origin}/miss`,
-        lifecycleNotificationUrl: `${rx.origin}/miss-life`
+      const { a, b, ids, sub } = await twoRecordingsWith("/miss", {
+        rules: [{ fault: "missed", probability: 1, limit: 1 }]
       })
-      await setFaults({ rules: [{ fault: "missed", probability: 1, limit: 1 }] })
-      const a = await addRecording(M1)
-      const b = await addRecording(M1)
-      await idle()
-      expect(rx.notifications("/miss").map((c) => c.value[0].resourceData.id)).toEqual([b.id])
+      expect(ids).toEqual([b.id])
       expect(rx.notifications("/miss-life").map((c) => c.value[0])).toEqual([
         expect.objectContaining({ subscriptionId: sub.id, lifecycleEvent: "missed" })
       ])
       const listed = await get(emu, `/users/${U1}/onlineMeetings/${enc(M1)}/recordings/${enc(a.id)}`)
       expect(listed.status).toBe(200)
-      await setFaults("none")
-      await unsubscribe(sub.id)
     })
   })
 })

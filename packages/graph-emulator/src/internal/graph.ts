@@ -24,7 +24,8 @@ import { type ContentSource, sizeOf, writeRange } from "./content.js"
 import type { FaultEngine } from "./faults.js"
 import { hash32 } from "./prng.js"
 import type { ArtifactEntry, MeetingEntry, TenantState } from "./state.js"
-import { type Caller, type SubscriptionStore, SubscriptionFailure, subscriptionPayload } from "./subscriptions.js"
+import { SubscriptionFailure } from "./subscriptionRequest.js"
+import { type Caller, subscriptionPayload, type SubscriptionStore } from "./subscriptions.js"
 import { openState, sealState, type TokenClaims, verifyToken } from "./tokens.js"
 
 export interface GraphRuntime {

@@ -4,67 +4,30 @@
  * validation tokens, retries, lifecycle events and injected faults) to the subscribers' URLs.
  */
 import * as NodeCrypto from "node:crypto"
-import * as NodeHttp from "node:http"
-import * as NodeHttps from "node:https"
 import * as NodeTls from "node:tls"
 import type { MutableCounters } from "../Counters.js"
 import {
   type LifecycleEvent,
-  lifecycleUrlRequiredAfterMinutes,
-  maxSubscriptionMinutes,
   type NotificationFaultConfig,
   type NotificationFaultKind,
   type NotificationOptions
 } from "../Notifications.js"
-import { encryptResourceData, type EncryptionCertificate, parseEncryptionCertificate } from "./notificationCrypto.js"
+import { postNotification, type PostResult } from "./notificationHttp.js"
+import { changeNotification, lifecycleNotification, notificationCollection } from "./changeNotification.js"
+import type { EncryptionCertificate } from "./notificationCrypto.js"
+import {
+  checkCertificate,
+  checkExpiration,
+  checkUrl,
+  invalid,
+  parseResource,
+  type ResourceMatch,
+  str,
+  SubscriptionFailure
+} from "./subscriptionRequest.js"
 import { dice } from "./prng.js"
 import type { ArtifactEntry, TenantState } from "./state.js"
-import { type SigningKey, signValidationToken } from "./validationTokens.js"
-
-/** A refusal with Graph's status, code and message. */
-export class SubscriptionFailure {
-  constructor(readonly status: number, readonly code: string, readonly message: string) {}
-}
-
-const invalid = (message: string) => new SubscriptionFailure(400, "InvalidRequest", message)
-
-/** What a subscription's `resource` selects. */
-interface ResourceMatch {
-  readonly kind: "recording" | "transcript"
-  readonly container: "meeting" | "adhocCall"
-  /** tenant-wide, one user's (organizer / caller), or one meeting's / call's */
-  readonly scope: "tenant" | "user" | "owner"
-  readonly id: string | undefined
-}
-
-const key = (s: string) => {
-  const m = /^\('(.*)'\)$/s.exec(s) ?? /^'(.*)'$/s.exec(s)
-  return m ? m[1]!.replace(/''/g, "'") : s
-}
-
-/** The resources Graph offers for recordings and transcripts (see README); undefined when unsupported. */
-export const parseResource = (resource: string): ResourceMatch | undefined => {
-  const path = resource.replace(/^\//, "").split("?")[0]!
-  const container = (s: string) => s.toLowerCase() === "onlinemeetings" ? "meeting" as const : "adhocCall" as const
-  const getAll = (s: string) => s.toLowerCase() === "getallrecordings" ? "recording" as const : "transcript" as const
-  let m = /^communications\/(onlineMeetings|adhocCalls)\/(getAllRecordings|getAllTranscripts)(?:\(\))?$/i.exec(path)
-  if (m) return { kind: getAll(m[2]!), container: container(m[1]!), scope: "tenant", id: undefined }
-  m = /^users(?:\/([^/]+)|\(([^)]*)\))\/(onlineMeetings|adhocCalls)\/(getAllRecordings|getAllTranscripts)(?:\(\))?$/i
-    .exec(path)
-  if (m) {
-    return { kind: getAll(m[4]!), container: container(m[3]!), scope: "user", id: key(m[1] ?? `(${m[2]})`) }
-  }
-  m = /^communications\/(onlineMeetings|adhocCalls)(?:\/([^/]+)|(\('.*'\)))\/(recordings|transcripts)$/i.exec(path)
-  if (m) {
-    return {
-      kind: m[4]!.toLowerCase() === "recordings" ? "recording" : "transcript",
-      container: container(m[1]!),
-      scope: "owner",
-      id: key(m[2] ?? m[3]!)
-    }
-  }
-  return undefined
-}
+import type { SigningKey } from "./validationTokens.js"
 
 export interface SubscriptionRecord {
   readonly id: string
@@ -121,21 +84,6 @@ export interface NotificationRuntime {
   readonly defaultSeed: number
 }
 
-interface HttpAnswer {
-  readonly status: number
-  readonly contentType: string
-  readonly body: string
-}
-
-type PostResult = HttpAnswer | "timeout" | "error"
-
-const str = (body: Record<string, unknown>, name: string): string | undefined => {
-  const v = body[name]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== "string") throw invalid(`${name} must be a string.`)
-  return v
-}
-
 export class SubscriptionStore {
   readonly subscriptions = new Map<string, SubscriptionRecord>()
   private faults: NotificationFaultConfig = {}
@@ -145,7 +93,7 @@ export class SubscriptionStore {
   private idleWaiters: Array<() => void> = []
   private held: Array<() => void> = []
   private timers = new Set<ReturnType<typeof setTimeout>>()
-  private aborts = new Set<AbortController>()
+  private readonly closing = new AbortController()
   private closed = false
   private readonly ca: Array<string> | undefined
 
@@ -170,7 +118,7 @@ export class SubscriptionStore {
     this.closed = true
     for (const t of this.timers) clearTimeout(t)
     for (const s of this.subscriptions.values()) if (s.timer) clearTimeout(s.timer)
-    for (const a of this.aborts) a.abort()
+    this.closing.abort()
     this.timers.clear()
     this.held = []
     this.pending = 0
@@ -228,9 +176,11 @@ export class SubscriptionStore {
       )
     }
     const lifecycleNotificationUrl = str(b, "lifecycleNotificationUrl") ?? null
-    this.checkUrl(notificationUrl, "notificationUrl")
-    if (lifecycleNotificationUrl !== null) this.checkUrl(lifecycleNotificationUrl, "lifecycleNotificationUrl")
-    const expirationMs = this.checkExpiration(expiration, lifecycleNotificationUrl !== null)
+    checkUrl(notificationUrl, "notificationUrl", this.rt.options.allowHttp === true)
+    if (lifecycleNotificationUrl !== null) {
+      checkUrl(lifecycleNotificationUrl, "lifecycleNotificationUrl", this.rt.options.allowHttp === true)
+    }
+    const expirationMs = checkExpiration(expiration, lifecycleNotificationUrl !== null)
     const clientState = str(b, "clientState") ?? null
     if (clientState !== null && clientState.length > 128) {
       throw invalid("clientState must be at most 128 characters long.")
@@ -238,7 +188,7 @@ export class SubscriptionStore {
     const includeResourceData = b.includeResourceData === true
     const encryptionCertificate = str(b, "encryptionCertificate") ?? null
     const encryptionCertificateId = str(b, "encryptionCertificateId") ?? null
-    const certificate = this.checkCertificate(includeResourceData, encryptionCertificate, encryptionCertificateId)
+    const certificate = checkCertificate(includeResourceData, encryptionCertificate, encryptionCertificateId)
     // the handshake: notificationUrl first, then lifecycleNotificationUrl (Graph validates both)
     await this.validate(notificationUrl)
     if (lifecycleNotificationUrl !== null) await this.validate(lifecycleNotificationUrl)
@@ -277,12 +227,12 @@ export class SubscriptionStore {
     const expiration = str(b, "expirationDateTime")
     const expirationMs = expiration === undefined
       ? undefined
-      : this.checkExpiration(expiration, s.lifecycleNotificationUrl !== null)
+      : checkExpiration(expiration, s.lifecycleNotificationUrl !== null)
     const newCertificate = str(b, "encryptionCertificate")
     const newCertificateId = str(b, "encryptionCertificateId")
     let certificate = s.certificate
     if (newCertificate !== undefined || newCertificateId !== undefined) {
-      certificate = this.checkCertificate(
+      certificate = checkCertificate(
         s.includeResourceData,
         newCertificate ?? s.encryptionCertificate,
         newCertificateId ?? s.encryptionCertificateId
@@ -330,53 +280,6 @@ export class SubscriptionStore {
   private remove(s: SubscriptionRecord): void {
     if (s.timer) clearTimeout(s.timer)
     this.subscriptions.delete(s.id)
-  }
-
-  private checkUrl(url: string, name: string): void {
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      throw invalid(`${name} '${url}' is not a valid URL.`)
-    }
-    const https = parsed.protocol === "https:"
-    if (!https && !(parsed.protocol === "http:" && this.rt.options.allowHttp === true)) {
-      throw invalid(`${name} must use the HTTPS protocol.`)
-    }
-  }
-
-  private checkExpiration(text: string, hasLifecycleUrl: boolean): number {
-    const ms = Date.parse(text)
-    if (Number.isNaN(ms)) throw invalid(`expirationDateTime '${text}' is not a valid date and time.`)
-    const now = Date.now()
-    if (ms <= now) throw invalid("Subscription expiration must be in the future.")
-    if (ms - now > maxSubscriptionMinutes * 60_000) {
-      throw invalid(`Subscription expiration can only be ${maxSubscriptionMinutes} minutes in the future.`)
-    }
-    if (!hasLifecycleUrl && ms - now > lifecycleUrlRequiredAfterMinutes * 60_000) {
-      throw invalid(
-        "lifecycleNotificationUrl is required for subscription creation on this resource when the expirationDateTime value exceeds 1 hour."
-      )
-    }
-    return ms
-  }
-
-  private checkCertificate(
-    includeResourceData: boolean,
-    certificate: string | null,
-    certificateId: string | null
-  ): EncryptionCertificate | undefined {
-    if (!includeResourceData) return undefined
-    if (certificate === null) {
-      throw invalid("encryptionCertificate is required when includeResourceData is true.")
-    }
-    if (certificateId === null) {
-      throw invalid("encryptionCertificateId is required when includeResourceData is true.")
-    }
-    if (certificateId.length > 128) throw invalid("encryptionCertificateId must be at most 128 characters long.")
-    const parsed = parseEncryptionCertificate(certificate)
-    if (typeof parsed === "string") throw invalid(parsed)
-    return parsed
   }
 
   /** Graph's handshake: POST ?validationToken=…, expects 200, text/plain, the decoded token, within 10 s. */
@@ -444,7 +347,10 @@ export class SubscriptionStore {
     const counters = this.rt.counters.notifications
     const fault = this.decide(`${s.id}|${entry.fixture.id}`)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
-    const body = JSON.stringify(this.collection(s, [this.changeNotification(s, entry)]))
+    const tenantId = this.rt.state.tenantId
+    const body = JSON.stringify(
+      notificationCollection(s, [changeNotification(s, entry, tenantId)], tenantId, this.rt.signingKey)
+    )
     const send = () => this.deliver(s.notificationUrl, body, "change")
     const delayMs = this.faults.delayMs ?? 500
     switch (fault) {
@@ -496,96 +402,20 @@ export class SubscriptionStore {
     return undefined
   }
 
-  private changeNotification(s: SubscriptionRecord, entry: ArtifactEntry) {
-    const what = entry.kind === "recording" ? "recordings" : "transcripts"
-    const owner = entry.container === "meeting" ? "onlineMeetings" : "adhocCalls"
-    const resource = `communications/${owner}('${entry.meetingId}')/${what}('${entry.fixture.id}')`
-    return {
-      subscriptionId: s.id,
-      subscriptionExpirationDateTime: new Date(s.expirationMs).toISOString(),
-      changeType: "created",
-      clientState: s.clientState,
-      resource,
-      resourceData: {
-        id: entry.fixture.id,
-        "@odata.type": `#Microsoft.Graph.${entry.kind === "recording" ? "callRecording" : "callTranscript"}`,
-        "@odata.id": resource
-      },
-      ...(s.includeResourceData && s.certificate !== undefined
-        ? {
-          encryptedContent: encryptResourceData(
-            JSON.stringify(this.resourceData(entry)),
-            s.certificate,
-            s.encryptionCertificateId ?? ""
-          )
-        }
-        : {}),
-      tenantId: this.rt.state.tenantId
-    }
-  }
-
-  /**
-   * The decrypted resource data, as in Graph's samples: content URLs relative to the Graph root,
-   * `meetingOrganizer` without `@odata.type`, a transcript's `createdDateTime` null, a recording's `content` null.
-   */
-  private resourceData(entry: ArtifactEntry): Record<string, unknown> {
-    const f = entry.fixture
-    const adhoc = entry.container === "adhocCall"
-    const what = entry.kind === "recording" ? "recordings" : "transcripts"
-    const contentUrl = `communications/${
-      adhoc ? "adhocCalls" : "onlineMeetings"
-    }/${entry.meetingId}/${what}/${f.id}/content`
-    const organizer = {
-      application: null,
-      device: null,
-      user: { userIdentityType: "aadUser", id: entry.organizerId, displayName: null, tenantId: this.rt.state.tenantId }
-    }
-    const common = {
-      id: f.id,
-      ...(adhoc ? {} : { meetingId: entry.meetingId }),
-      ...(f.callId !== undefined ? { callId: f.callId } : adhoc ? { callId: entry.meetingId } : {}),
-      ...(f.contentCorrelationId !== undefined ? { contentCorrelationId: f.contentCorrelationId } : {}),
-      ...(f.endDateTime !== undefined ? { endDateTime: f.endDateTime } : {}),
-      meetingOrganizer: organizer
-    }
-    return entry.kind === "recording"
-      ? { ...common, createdDateTime: f.createdDateTime, recordingContentUrl: contentUrl, content: null }
-      : {
-        ...common,
-        createdDateTime: null,
-        transcriptContentUrl: contentUrl
-      }
-  }
-
-  /** `{ value, validationTokens }`: one token per app/tenant pair when resource data is included. */
-  private collection(s: SubscriptionRecord, value: ReadonlyArray<unknown>) {
-    return {
-      value,
-      ...(s.includeResourceData
-        ? {
-          validationTokens: [
-            signValidationToken(this.rt.signingKey(), {
-              audience: s.notificationUrlAppId ?? s.applicationId,
-              tenantId: this.rt.state.tenantId
-            }, Date.now())
-          ]
-        }
-        : {})
-    }
-  }
-
   private sendLifecycle(s: SubscriptionRecord, event: LifecycleEvent): void {
     const counters = this.rt.counters.notifications
     if (s.lifecycleNotificationUrl === null) return
     counters.lifecycle[event] = (counters.lifecycle[event] ?? 0) + 1
-    const body = JSON.stringify(this.collection(s, [{
-      subscriptionId: s.id,
-      subscriptionExpirationDateTime: new Date(s.expirationMs).toISOString(),
-      tenantId: this.rt.state.tenantId,
-      clientState: s.clientState,
-      lifecycleEvent: event
-    }]))
+    const tenantId = this.rt.state.tenantId
+    const body = JSON.stringify(
+      notificationCollection(s, [lifecycleNotification(s, event, tenantId)], tenantId, this.rt.signingKey)
+    )
     void this.deliver(s.lifecycleNotificationUrl, body, "lifecycle")
+  }
+
+  private post(url: string, body: string, contentType: string, timeoutMs: number): Promise<PostResult> {
+    if (this.closed) return Promise.resolve("error")
+    return postNotification(url, body, { contentType, timeoutMs, ca: this.ca, signal: this.closing.signal })
   }
 
   private later(ms: number, f: () => void): void {
@@ -632,51 +462,5 @@ export class SubscriptionStore {
       return attempt(n + 1)
     }
     return attempt(0).finally(() => this.settle())
-  }
-
-  /** One POST; "timeout" when no complete answer within `timeoutMs`, "error" when the connection failed. */
-  private post(url: string, body: string, contentType: string, timeoutMs: number): Promise<PostResult> {
-    if (this.closed) return Promise.resolve("error")
-    const abort = new AbortController()
-    this.aborts.add(abort)
-    return new Promise<PostResult>((resolve) => {
-      let settled = false
-      const finish = (r: PostResult) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        this.aborts.delete(abort)
-        resolve(r)
-      }
-      const timer = setTimeout(() => {
-        finish("timeout")
-        abort.abort()
-      }, timeoutMs)
-      let target: URL
-      try {
-        target = new URL(url)
-      } catch {
-        return finish("error")
-      }
-      const options: NodeHttps.RequestOptions = {
-        method: "POST",
-        headers: { "content-type": contentType, "content-length": Buffer.byteLength(body) },
-        signal: abort.signal,
-        ...(target.protocol === "https:" && this.ca !== undefined ? { ca: this.ca } : {})
-      }
-      const request = (target.protocol === "https:" ? NodeHttps.request : NodeHttp.request)(target, options, (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("end", () =>
-          finish({
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers["content-type"] ?? ""),
-            body: Buffer.concat(chunks).toString("utf8")
-          }))
-        res.on("error", () => finish("error"))
-      })
-      request.on("error", () => finish("error"))
-      request.end(body)
-    })
   }
 }
