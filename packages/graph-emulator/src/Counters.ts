@@ -61,6 +61,8 @@ export interface NotificationCounters {
   readonly lifecycle: Record<string, number>
   /** successful `POST /subscriptions/{id}/reauthorize` calls */
   readonly reauthorized: number
+  /** change notifications not sent because the subscription awaited reauthorization past its grace */
+  readonly paused: number
 }
 
 const emptyNotificationCounters = () => ({
@@ -74,7 +76,8 @@ const emptyNotificationCounters = () => ({
   dropped: 0,
   faults: {} as Record<string, number>,
   lifecycle: {} as Record<string, number>,
-  reauthorized: 0
+  reauthorized: 0,
+  paused: 0
 })
 
 /** @internal mutable counters behind `counters()` */

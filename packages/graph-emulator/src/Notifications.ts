@@ -108,4 +108,10 @@ export interface NotificationOptions {
    * 15 minutes, at most half the remaining lifetime)
    */
   readonly reauthorizationLeadSeconds?: number
+  /**
+   * after a `reauthorizationRequired` event, change notifications keep flowing this long; then delivery
+   * pauses (those changes are lost, as Graph documents) until `POST …/reauthorize` or a renewal
+   * (default 600 s)
+   */
+  readonly reauthorizationGraceSeconds?: number
 }

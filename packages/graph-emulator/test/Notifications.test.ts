@@ -534,6 +534,51 @@ describe("change notifications: expiry and trust", () => {
   })
 })
 
+describe("change notifications: reauthorization", () => {
+  it("pauses delivery after reauthorizationRequired and its grace, until reauthorize or renewal; keeps notificationUrl's query", async () => {
+    const rx = await startReceiver()
+    const emu = await startEmulator({ fixture: fixture(), notifications: { reauthorizationGraceSeconds: 0 } })
+    try {
+      const created = await graph(emu, "POST", "/subscriptions", {
+        changeType: "created",
+        notificationUrl: `${rx.origin}/n?tenant=a&x=1`,
+        lifecycleNotificationUrl: `${rx.origin}/l`,
+        resource: "communications/onlineMeetings/getAllRecordings",
+        expirationDateTime: inMinutes(120)
+      })
+      expect(created.status).toBe(201)
+      const sub = (await created.json()) as any
+      const validation = rx.received.find((r) => r.path === "/n")!
+      expect(validation.query.get("tenant")).toBe("a")
+      expect(validation.query.get("validationToken")).toMatch(/^Validation: /)
+      const deliveredIds = () => rx.notifications("/n").map((c) => c.value[0].resourceData.id)
+      const a = recording()
+      emu.addRecording(M1, a)
+      emu.sendLifecycleEvent(sub.id, "reauthorizationRequired")
+      const lost = recording()
+      emu.addRecording(M1, lost)
+      await emu.notificationsIdle()
+      expect(deliveredIds()).toEqual([a.id])
+      expect(rx.received.filter((r) => r.path === "/n" && !r.query.has("validationToken"))[0]!.query.get("x")).toBe("1")
+      expect((await graph(emu, "POST", `/subscriptions/${sub.id}/reauthorize`)).status).toBe(204)
+      const b = recording()
+      emu.addRecording(M1, b)
+      emu.sendLifecycleEvent(sub.id, "reauthorizationRequired")
+      emu.addRecording(M1, recording())
+      expect((await graph(emu, "PATCH", `/subscriptions/${sub.id}`, { expirationDateTime: inMinutes(90) })).status)
+        .toBe(200)
+      const c = recording()
+      emu.addRecording(M1, c)
+      await emu.notificationsIdle()
+      expect(deliveredIds()).toEqual([a.id, b.id, c.id])
+      expect(emu.counters().notifications.paused).toBe(2)
+    } finally {
+      await emu.close()
+      await rx.close()
+    }
+  })
+})
+
 describe("change notifications: acknowledgement deadline", () => {
   it("retries a notification not acknowledged within ackTimeoutMs", async () => {
     const rx = await startReceiver()

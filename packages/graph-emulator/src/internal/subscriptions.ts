@@ -48,6 +48,11 @@ export interface SubscriptionRecord {
   readonly match: ResourceMatch
   /** the expiry the `reauthorizationRequired` timer was set for */
   timer: ReturnType<typeof setTimeout> | undefined
+  /**
+   * set by a `reauthorizationRequired` event: after this time (ms) deliveries pause, and what changes
+   * meanwhile is lost, until the app reauthorizes or renews
+   */
+  pauseAtMs: number | undefined
 }
 
 /** The subscription as Graph serves it. */
@@ -209,7 +214,8 @@ export class SubscriptionStore {
       notificationUrlAppId: str(b, "notificationUrlAppId") ?? null,
       latestSupportedTlsVersion: str(b, "latestSupportedTlsVersion") ?? "v1_2",
       match,
-      timer: undefined
+      timer: undefined,
+      pauseAtMs: undefined
     }
     this.subscriptions.set(record.id, record)
     this.rt.counters.notifications.subscriptionsCreated++
@@ -242,6 +248,8 @@ export class SubscriptionStore {
     if (newCertificate !== undefined) s.encryptionCertificate = newCertificate
     if (newCertificateId !== undefined) s.encryptionCertificateId = newCertificateId
     s.certificate = certificate
+    // a renewal also reauthorizes (Graph docs)
+    s.pauseAtMs = undefined
     this.scheduleReauthorization(s)
     return s
   }
@@ -252,7 +260,7 @@ export class SubscriptionStore {
 
   /** POST /subscriptions/{id}/reauthorize: accepted for a live subscription; its expiry does not change. */
   reauthorize(id: string, caller: Caller): void {
-    this.find(id, caller)
+    this.find(id, caller).pauseAtMs = undefined
     this.rt.counters.notifications.reauthorized++
   }
 
@@ -345,6 +353,11 @@ export class SubscriptionStore {
   /** One change notification for `entry`, through the fault dice. */
   private notify(s: SubscriptionRecord, entry: ArtifactEntry): void {
     const counters = this.rt.counters.notifications
+    if (s.pauseAtMs !== undefined && Date.now() >= s.pauseAtMs) {
+      // Graph: delivery pauses until the app reacts to reauthorizationRequired; these changes are lost
+      counters.paused++
+      return
+    }
     const fault = this.decide(`${s.id}|${entry.fixture.id}`)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
     const tenantId = this.rt.state.tenantId
@@ -406,6 +419,9 @@ export class SubscriptionStore {
     const counters = this.rt.counters.notifications
     if (s.lifecycleNotificationUrl === null) return
     counters.lifecycle[event] = (counters.lifecycle[event] ?? 0) + 1
+    if (event === "reauthorizationRequired" && s.pauseAtMs === undefined) {
+      s.pauseAtMs = Date.now() + (this.rt.options.reauthorizationGraceSeconds ?? 600) * 1000
+    }
     const tenantId = this.rt.state.tenantId
     const body = JSON.stringify(
       notificationCollection(s, [lifecycleNotification(s, event, tenantId)], tenantId, this.rt.signingKey)
