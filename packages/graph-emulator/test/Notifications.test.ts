@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createTestCa, type RunningEmulator, startEmulator, type TenantFixture } from "../src/index.js"
 import { enc, get } from "./helpers.js"
 import {
+  afterHandshake,
   type Behaviour,
   encryptionCertificate,
   type Receiver,
@@ -366,17 +367,8 @@ describe("change notifications", () => {
   })
 
   it("retries a notification that got no 2xx, then drops it when the retries are used up", async () => {
-    rx.on("/flaky", (r, nth) =>
-      r.query.has("validationToken")
-        ? [200, r.query.get("validationToken")!, "text/plain"]
-        : nth < 3
-        ? [503, "", "text/plain"]
-        : [202, "", "text/plain"])
-    rx.on(
-      "/down",
-      (r) =>
-        r.query.has("validationToken") ? [200, r.query.get("validationToken")!, "text/plain"] : [500, "", "text/plain"]
-    )
+    rx.on("/flaky", afterHandshake((nth) => nth < 2 ? 503 : 202))
+    rx.on("/down", afterHandshake(() => 500))
     const flaky = (await subscribe({ notificationUrl: `${rx.origin}/flaky` })).body
     const down = (await subscribe({ notificationUrl: `${rx.origin}/down` })).body
     emu.resetCounters()
@@ -585,12 +577,7 @@ describe("change notifications: acknowledgement deadline", () => {
     // the first notification is never answered; later ones at once
     rx.on(
       "/slow",
-      (r, nth) =>
-        r.query.has("validationToken")
-          ? [200, r.query.get("validationToken")!, "text/plain"]
-          : nth === 1
-          ? "hang"
-          : [202, "", "text/plain"]
+      afterHandshake((nth) => nth === 0 ? "hang" : 202)
     )
     const emu = await startEmulator({
       fixture: fixture(),

@@ -24,6 +24,19 @@ export const echo: Behaviour = (r) => {
   return token !== null ? [200, token, "text/plain; charset=utf-8"] : [202, "", "text/plain"]
 }
 
+/**
+ * Passes the handshake like `echo`; notifications get `answer(nth notification on this path)`: a status
+ * (empty text/plain body) or "hang".
+ */
+export const afterHandshake = (answer: (nth: number) => number | "hang"): Behaviour => {
+  let notifications = 0
+  return (r) => {
+    if (r.query.has("validationToken")) return echo(r, 0)
+    const a = answer(notifications++)
+    return a === "hang" ? a : [a, "", "text/plain"]
+  }
+}
+
 export interface Receiver {
   /** `https://127.0.0.1:PORT` (or `http://`) */
   readonly origin: string
