@@ -20,6 +20,7 @@ import type { BadRequest, GraphError } from "./GraphError.js"
 import type { GraphPolicy } from "./GraphPolicy.js"
 import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
 import type { OnlineMeeting } from "./OnlineMeeting.js"
+import type { Subscription, SubscriptionCreate } from "./Subscription.js"
 import { staticTokenProblem } from "./internal/auth.js"
 import * as internal from "./internal/client.js"
 import { invalidArgument } from "./internal/errors.js"
@@ -215,6 +216,32 @@ export interface GraphClientService {
   ) => Effect.Effect<ReadonlyArray<OnlineMeeting>, GraphError>
   /** The first meeting with this join URL; `NotFound` when none. */
   readonly getMeetingByJoinUrl: (user: UserRef, joinWebUrl: string) => Effect.Effect<OnlineMeeting, GraphError>
+
+  // -- change-notification subscriptions (Graph: subscription resource) --------------------
+  /**
+   * `POST /subscriptions`. Graph first sends a validation request to the notification URL(s) and
+   * answers only after they echo it. Never retried once Graph may have acted on it (only after 429/503
+   * or an unreachable server): after a `TransportError`, `listSubscriptions` tells whether it exists.
+   */
+  readonly createSubscription: (create: SubscriptionCreate) => Effect.Effect<Subscription, GraphError>
+  readonly getSubscription: (subscriptionId: string) => Effect.Effect<Subscription, GraphError>
+  /** The app's subscriptions (every page). */
+  readonly listSubscriptions: () => Stream.Stream<Subscription, GraphError>
+  /**
+   * `PATCH /subscriptions/{id}` with a new `expirationDateTime` (this also reauthorizes it); with
+   * `options`, a new encryption certificate (key rotation).
+   */
+  readonly renewSubscription: (
+    subscriptionId: string,
+    expirationDateTime: string | Date,
+    options?: {
+      readonly encryptionCertificate?: string | undefined
+      readonly encryptionCertificateId?: string | undefined
+    }
+  ) => Effect.Effect<Subscription, GraphError>
+  /** `POST /subscriptions/{id}/reauthorize`: answers a `reauthorizationRequired` lifecycle event without renewing. */
+  readonly reauthorizeSubscription: (subscriptionId: string) => Effect.Effect<void, GraphError>
+  readonly deleteSubscription: (subscriptionId: string) => Effect.Effect<void, GraphError>
 
   /** Counters since the client was made. */
   readonly stats: Effect.Effect<GraphStats>

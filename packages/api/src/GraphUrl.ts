@@ -296,7 +296,8 @@ export const routeOfLink = (baseUrl: string, link: string): string => {
       .split("/")
       .map((s) =>
         s === "" ||
-          /^(me|users|onlineMeetings|adhocCalls|recordings|transcripts|content|metadataContent|delta)$/.test(s)
+          /^(me|users|onlineMeetings|adhocCalls|recordings|transcripts|content|metadataContent|delta|subscriptions)$/
+            .test(s)
           ? s
           : s.startsWith("getAll")
           ? s.replace(/\(.*$/, "(...)")
@@ -319,3 +320,48 @@ export const scopeForBaseUrl = (baseUrl: string): string => {
   ]
   return known.includes(host) ? `https://${host}/.default` : "https://graph.microsoft.com/.default"
 }
+
+/**
+ * Whose artifacts a change-notification subscription watches: the whole tenant (app-only), one
+ * organizer's meetings (or one user's ad hoc calls), or one meeting.
+ */
+export type SubscriptionScope =
+  | { readonly _tag: "Tenant" }
+  | { readonly _tag: "User"; readonly userId: string }
+  | { readonly _tag: "Meeting"; readonly meetingId: string }
+
+/** Online meetings (scheduled) or ad hoc calls (1:1, group, PSTN). */
+export type CallKind = "onlineMeetings" | "adhocCalls"
+
+/**
+ * The `resource` of a subscription to new recordings/transcripts (Graph: "Get change notifications for
+ * meeting transcripts and recordings"): `communications/onlineMeetings/getAllRecordings` (tenant-wide),
+ * `users/{id}/onlineMeetings/getAllRecordings` (one organizer), `communications/onlineMeetings/{id}/recordings`
+ * (one meeting); `adhocCalls` in place of `onlineMeetings` for ad hoc calls (tenant or user scope only).
+ * Relative, without the base URL, as Graph wants it; ids are encoded.
+ */
+export const subscriptionResource = (
+  kind: ArtifactKind,
+  scope: SubscriptionScope,
+  calls: CallKind = "onlineMeetings"
+): string => {
+  const fn = fnName(kind)
+  switch (scope._tag) {
+    case "Tenant":
+      return `communications/${calls}/${fn}`
+    case "User":
+      return `users/${enc(scope.userId, "userId")}/${calls}/${fn}`
+    case "Meeting":
+      if (calls !== "onlineMeetings") {
+        throw new InvalidArgument("a subscription to one call exists for online meetings only")
+      }
+      return `communications/onlineMeetings/${enc(scope.meetingId, "meetingId")}/${kind}`
+  }
+}
+
+/** `/subscriptions`. */
+export const subscriptions = (baseUrl: string): GraphRoute => join(baseUrl, seg("/subscriptions"))
+
+/** `/subscriptions/{id}`, or an action under it (`/reauthorize`). */
+export const subscription = (baseUrl: string, id: string, action: "" | "/reauthorize" = ""): GraphRoute =>
+  join(baseUrl, seg(`/subscriptions/${enc(id, "subscriptionId")}${action}`, `/subscriptions/{subscriptionId}${action}`))

@@ -24,7 +24,7 @@ export interface InvalidItem {
   /** What was being listed, e.g. `CallRecording page`. */
   readonly payload: string
   /** The kind of resource the item should have been. */
-  readonly resource: "CallRecording" | "CallTranscript" | "OnlineMeeting"
+  readonly resource: "CallRecording" | "CallTranscript" | "OnlineMeeting" | "Subscription"
   /** The item's position in its page. */
   readonly index: number
   /** The item's `id` when it has a string one (else null). */

@@ -8,10 +8,22 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Content, ContentOptions, DeltaEvent, DeltaStart, ListOptions } from "../GraphClient.js"
 import type { GraphError } from "../GraphError.js"
+import type { SubscriptionCreate } from "../Subscription.js"
 import * as Url from "../GraphUrl.js"
 import * as Content_ from "./content.js"
-import { deltaPages, getJson, guard, pages, type Resource, resources } from "./pages.js"
+import {
+  deltaPages,
+  getJson,
+  guard,
+  pages,
+  type Resource,
+  resources,
+  type Write,
+  writeJson,
+  writeNoContent
+} from "./pages.js"
 import type { ClientCore } from "./request.js"
+import * as Subscriptions from "./subscriptions.js"
 
 /** A method of the service, given the client's core. */
 type Endpoint<F> = (core: ClientCore) => F
@@ -46,6 +58,37 @@ const single = <A, P extends ReadonlyArray<unknown>>(
     onRight: (route) => getJson(core, name, route, item.schema, item.name)
   })
 
+/** A request that changes something: its route and body are built from the arguments (a bad one is a BadRequest). */
+type BuildWrite<P extends ReadonlyArray<unknown>> = (
+  baseUrl: string,
+  ...args: P
+) => { readonly route: Url.GraphRoute; readonly write: Write }
+
+const mutation = <A, P extends ReadonlyArray<unknown>>(
+  name: string,
+  item: Resource<A>,
+  method: Write["method"],
+  build: BuildWrite<P>
+): Endpoint<(...args: P) => Effect.Effect<A, GraphError>> =>
+(core) =>
+(...args) =>
+  Either.match(guard(method, name, () => build(core.baseUrl, ...args)), {
+    onLeft: Effect.fail,
+    onRight: ({ route, write }) => writeJson(core, name, route, item.schema, item.name, write)
+  })
+
+const action = <P extends ReadonlyArray<unknown>>(
+  name: string,
+  method: Write["method"],
+  build: BuildWrite<P>
+): Endpoint<(...args: P) => Effect.Effect<void, GraphError>> =>
+(core) =>
+(...args) =>
+  Either.match(guard(method, name, () => build(core.baseUrl, ...args)), {
+    onLeft: Effect.fail,
+    onRight: ({ route, write }) => writeNoContent(core, name, route, name, write)
+  })
+
 /** Content downloads all address one artifact of a call, and take `ContentOptions`. */
 type ArtifactArgs = [user: Url.UserRef, call: Url.CallRef, id: string]
 
@@ -68,7 +111,7 @@ const text = <P extends ReadonlyArray<unknown>>(
 (...args) => Content_.text(core, name, () => build(core.baseUrl, ...args), accept)
 
 const VTT = "text/vtt"
-const { meeting, recording, transcript } = resources
+const { meeting, recording, subscription, transcript } = resources
 
 /** Every endpoint of the service but the derived ones (`getMeetingByJoinUrl`, `findMeetingsByJoinUrl`). */
 export const table = {
@@ -158,6 +201,35 @@ export const table = {
     meeting,
     (b, user: Url.UserRef, meetingId: string) => Url.meeting(b, user, meetingId)
   ),
+  createSubscription: mutation(
+    "createSubscription",
+    subscription,
+    "POST",
+    (b, create: SubscriptionCreate) => ({
+      route: Url.subscriptions(b),
+      // a repeated create makes a second subscription: never retried once Graph may have acted on it
+      write: { method: "POST", body: Subscriptions.createBody(create), idempotent: false }
+    })
+  ),
+  getSubscription: single("getSubscription", subscription, (b, id: string) => Url.subscription(b, id)),
+  listSubscriptions: listing("listSubscriptions", subscription, (b) => Url.subscriptions(b)),
+  renewSubscription: mutation(
+    "renewSubscription",
+    subscription,
+    "PATCH",
+    (b, id: string, expirationDateTime: string | Date, options?: Subscriptions.RenewOptions) => ({
+      route: Url.subscription(b, id),
+      write: { method: "PATCH", body: Subscriptions.renewBody(expirationDateTime, options) }
+    })
+  ),
+  reauthorizeSubscription: action("reauthorizeSubscription", "POST", (b, id: string) => ({
+    route: Url.subscription(b, id, "/reauthorize"),
+    write: { method: "POST" }
+  })),
+  deleteSubscription: action("deleteSubscription", "DELETE", (b, id: string) => ({
+    route: Url.subscription(b, id),
+    write: { method: "DELETE" }
+  })),
   listMeetingsByJoinUrl: listing(
     "findMeetingsByJoinUrl",
     meeting,

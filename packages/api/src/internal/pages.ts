@@ -19,8 +19,16 @@ import * as Url from "../GraphUrl.js"
 import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
 import { OnlineMeeting } from "../OnlineMeeting.js"
+import { Subscription } from "../Subscription.js"
 import { decodeError, describeCause, type ErrorContext, invalidArgument } from "./errors.js"
-import { type ClientCore, run } from "./request.js"
+import { type ClientCore, ERROR_BODY_LIMIT, type Method, readBounded, run } from "./request.js"
+
+/** A request that changes something: its method, JSON body, and whether it may be repeated. */
+export interface Write {
+  readonly method: Method
+  readonly body?: unknown
+  readonly idempotent?: boolean | undefined
+}
 
 /** A resource the client lists or gets, with its page schema and item decoder (built once per module). */
 export interface Resource<A> {
@@ -40,7 +48,8 @@ const resource = <A, I>(name: InvalidItem["resource"], schema: Schema.Schema<A, 
 export const resources = {
   recording: resource("CallRecording", CallRecording),
   transcript: resource("CallTranscript", CallTranscript),
-  meeting: resource("OnlineMeeting", OnlineMeeting)
+  meeting: resource("OnlineMeeting", OnlineMeeting),
+  subscription: resource("Subscription", Subscription)
 }
 
 /** A page whose items are left undecoded, for item-by-item decoding. */
@@ -171,6 +180,47 @@ export const getJson = <A>(
   schema: Schema.Schema<A, any>,
   payload: string,
   pageOf?: Resource<unknown>
+): Effect.Effect<A, GraphError> => jsonRequest(core, name, route, schema, payload, pageOf, undefined)
+
+/** A write (POST/PATCH) whose answer is a JSON body decoded with `schema`. */
+export const writeJson = <A>(
+  core: ClientCore,
+  name: string,
+  route: Url.GraphRoute,
+  schema: Schema.Schema<A, any>,
+  payload: string,
+  write: Write
+): Effect.Effect<A, GraphError> => jsonRequest(core, name, route, schema, payload, undefined, write)
+
+/** A write whose answer has no body worth reading (204 No Content, or a 2xx body ignored). */
+export const writeNoContent = (
+  core: ClientCore,
+  name: string,
+  route: Url.GraphRoute,
+  payload: string,
+  write: Write
+): Effect.Effect<void, GraphError> =>
+  run<void, never>(core, {
+    name,
+    url: route.url,
+    route: route.route,
+    accept: "application/json",
+    payload,
+    method: write.method,
+    body: write.body,
+    idempotent: write.idempotent,
+    okStatus: (s) => s >= 200 && s < 300,
+    onOk: (res) => Effect.as(readBounded(res, ERROR_BODY_LIMIT), { _tag: "Value", value: undefined } as const)
+  }, core.execPlain)
+
+const jsonRequest = <A>(
+  core: ClientCore,
+  name: string,
+  route: Url.GraphRoute,
+  schema: Schema.Schema<A, any>,
+  payload: string,
+  pageOf: Resource<unknown> | undefined,
+  write: Write | undefined
 ): Effect.Effect<A, GraphError> => {
   const decode = Schema.decodeUnknown(schema)
   return run<A, never>(core, {
@@ -179,6 +229,9 @@ export const getJson = <A>(
     route: route.route,
     accept: "application/json",
     payload,
+    method: write?.method,
+    body: write?.body,
+    idempotent: write?.idempotent,
     okStatus: (s) => s >= 200 && s < 300,
     onOk: (res, ctx, requestId) =>
       Effect.gen(function*() {

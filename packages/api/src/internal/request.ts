@@ -142,12 +142,25 @@ export type Ok<A> =
   | { readonly _tag: "Malformed"; readonly why: string }
   | { readonly _tag: "Transport"; readonly why: string }
 
+/** The HTTP methods the client sends. */
+export type Method = "GET" | "POST" | "PATCH" | "DELETE"
+
 /** One endpoint call as the request loop sees it. */
 export interface RequestSpec<A, R> {
   readonly name: string
   readonly url: string
   readonly route: string
   readonly accept: string
+  /** Default GET. */
+  readonly method?: Method | undefined
+  /** A JSON body (POST/PATCH). */
+  readonly body?: unknown
+  /**
+   * False for a request that must not be repeated once a server may have acted on it (creating a
+   * subscription twice makes two): it is retried only after answers that say it was not processed
+   * (429, 503) or when the server could not be reached at all. Default true.
+   */
+  readonly idempotent?: boolean | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly okStatus: (status: number) => boolean
   /** Handles a 2xx answer (inside the request slot). */
@@ -185,13 +198,26 @@ const isUnreachable = (error: unknown): boolean => {
   return false
 }
 
+/** One HTTP request; a body is sent as JSON. */
+const buildRequest = (
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  body: unknown
+): HttpClientRequest.HttpClientRequest => {
+  const req = HttpClientRequest.make(method)(url, { headers })
+  return body === undefined ? req : HttpClientRequest.bodyText(req, JSON.stringify(body), "application/json")
+}
+
 /** The request and any redirect hops, credentials dropped once a hop leaves the first URL's origin. */
 export const send = <R>(
   core: ClientCore,
   exec: Exec<R>,
   url: string,
   route: string,
-  headers: Record<string, string>
+  headers: Record<string, string>,
+  method: Method = "GET",
+  body?: unknown
 ): Effect.Effect<Sent, never, R> =>
   Effect.gen(function*() {
     let current: URL
@@ -206,14 +232,15 @@ export const send = <R>(
     for (let hop = 0;; hop++) {
       core.stats.requests++
       yield* Metric.increment(Metric.tagged(requestsTotal, "route", route))
-      const result = yield* Effect.either(exec(HttpClientRequest.get(current.toString(), { headers: h })))
+      const result = yield* Effect.either(exec(buildRequest(method, current.toString(), h, body)))
       if (Either.isLeft(result)) {
         const cause = result.left.cause ?? result.left
         return { _tag: "Transport", why: describeCause(cause), unreachable: isUnreachable(cause) } as const
       }
       const res = result.right
       yield* RequestSpan.annotateAnswer(res.status, res.headers)
-      if (!REDIRECTS.has(res.status)) return { _tag: "Response", res } as const
+      // Only GETs follow redirects: a 301/302/303 would turn a write into a GET, and Graph sends none for writes.
+      if (!REDIRECTS.has(res.status) || method !== "GET") return { _tag: "Response", res } as const
       const location = res.headers["location"]
       if (location === undefined || location === "") return { _tag: "Response", res } as const
       yield* readBounded(res, ERROR_BODY_LIMIT)
@@ -261,7 +288,7 @@ export const attempt = <A, R>(
 ): Effect.Effect<Outcome<A>, GraphError, R> => {
   const timeoutMs = core.policy.requestTimeoutMs
   return Effect.gen(function*() {
-    const sent = yield* send(core, exec, spec.url, spec.route, headers)
+    const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body)
     if (sent._tag === "Transport") return sent
     const res = sent.res
     const requestId = res.headers["request-id"] ?? null
@@ -363,7 +390,8 @@ export const run = <A, R>(
   holdsSlot = false
 ): Effect.Effect<A, GraphError, R> => {
   const { auth, limiter, policy, retryWall, stats, throttleWall } = core
-  const method = "GET"
+  const method = spec.method ?? "GET"
+  const idempotent = spec.idempotent !== false
   const loop = Effect.gen(function*() {
     let attempts = 0
     let waited = 0
@@ -412,12 +440,19 @@ export const run = <A, R>(
           })
           continue
         }
-        if (!isRetryableStatus(status)) return yield* Effect.fail(failureOf(outcome, spec, ctx))
+        if (!isRetryableStatus(status) || (!idempotent && status !== 429 && status !== 503)) {
+          return yield* Effect.fail(failureOf(outcome, spec, ctx))
+        }
         retryAfterMs = outcome.retryAfterMs
         if (status === 429) {
           stats.throttled++
           yield* Metric.increment(Metric.tagged(throttledTotal, "route", spec.route))
         }
+      } else if (
+        !idempotent && (outcome._tag === "Malformed" || (outcome._tag === "Transport" && outcome.unreachable !== true))
+      ) {
+        // the server may have acted on it (an answer came, or the connection broke after sending)
+        return yield* Effect.fail(failureOf(outcome, spec, ctx))
       } else if (outcome._tag === "Malformed") {
         malformed++
         if (malformed > policy.malformedPageRetries) return yield* Effect.fail(failureOf(outcome, spec, ctx))
