@@ -59,7 +59,8 @@ const bearerToken = (name: string): Config.Config<Option.Option<Redacted.Redacte
     }))
   )
 
-const authorityHost = optionalNonEmpty("AZURE_AUTHORITY_HOST").pipe(
+/** `AZURE_AUTHORITY_HOST`: an https URL, when set. */
+export const authorityHost = optionalNonEmpty("AZURE_AUTHORITY_HOST").pipe(
   Config.mapOrFail((host): Either.Either<Option.Option<string>, ConfigError.ConfigError> => {
     if (Option.isNone(host)) return Either.right(host)
     try {
