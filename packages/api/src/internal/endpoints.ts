@@ -64,30 +64,31 @@ type BuildWrite<P extends ReadonlyArray<unknown>> = (
   ...args: P
 ) => { readonly route: Url.GraphRoute; readonly write: Write }
 
-const mutation = <A, P extends ReadonlyArray<unknown>>(
+/** A write endpoint: the arguments build the route and body (a BadRequest when they cannot), `send` sends it. */
+const writing = <A, P extends ReadonlyArray<unknown>>(
   name: string,
-  item: Resource<A>,
   method: Write["method"],
-  build: BuildWrite<P>
+  build: BuildWrite<P>,
+  send: (core: ClientCore, route: Url.GraphRoute, write: Write) => Effect.Effect<A, GraphError>
 ): Endpoint<(...args: P) => Effect.Effect<A, GraphError>> =>
 (core) =>
 (...args) =>
   Either.match(guard(method, name, () => build(core.baseUrl, ...args)), {
     onLeft: Effect.fail,
-    onRight: ({ route, write }) => writeJson(core, name, route, item.schema, item.name, write)
+    onRight: ({ route, write }) => send(core, route, write)
   })
 
-const action = <P extends ReadonlyArray<unknown>>(
+/** A write answered with the resource (JSON). */
+const mutation = <A, P extends ReadonlyArray<unknown>>(
   name: string,
+  item: Resource<A>,
   method: Write["method"],
   build: BuildWrite<P>
-): Endpoint<(...args: P) => Effect.Effect<void, GraphError>> =>
-(core) =>
-(...args) =>
-  Either.match(guard(method, name, () => build(core.baseUrl, ...args)), {
-    onLeft: Effect.fail,
-    onRight: ({ route, write }) => writeNoContent(core, name, route, name, write)
-  })
+) => writing(name, method, build, (core, route, write) => writeJson(core, name, route, item.schema, item.name, write))
+
+/** A write whose answer has no body to read (204). */
+const action = <P extends ReadonlyArray<unknown>>(name: string, method: Write["method"], build: BuildWrite<P>) =>
+  writing(name, method, build, (core, route, write) => writeNoContent(core, name, route, name, write))
 
 /** Content downloads all address one artifact of a call, and take `ContentOptions`. */
 type ArtifactArgs = [user: Url.UserRef, call: Url.CallRef, id: string]
