@@ -28,7 +28,8 @@ interface Received {
   readonly headers: http.IncomingHttpHeaders
 }
 
-type Answer = { readonly status: number; readonly body?: unknown; readonly headers?: Record<string, string> }
+/** `status: "reset"`: the connection is cut after the request arrived (no answer at all). */
+type Answer = { readonly status: number | "reset"; readonly body?: unknown; readonly headers?: Record<string, string> }
 
 let server: http.Server
 let baseUrl: string
@@ -48,6 +49,7 @@ beforeAll(async () => {
       })
       const answer = script.shift() ??
         { status: 500, body: { error: { code: "NoScript", message: "no answer scripted" } } }
+      if (answer.status === "reset") return req.socket.destroy()
       const body = answer.body === undefined ? "" : JSON.stringify(answer.body)
       res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
       res.end(body)
@@ -142,6 +144,24 @@ describe("subscription endpoints", () => {
         expect(error.method).toBe("POST")
         expect(error.route).toBe("/subscriptions")
         expect(received.map((r) => r.method)).toEqual(["POST", "POST"])
+      })
+    ))
+
+  it.live("a connection cut after a create was sent is not repeated; the same cut on a renewal is", () =>
+    run(
+      [{ status: "reset" }, { status: 201, body: subscriptionJson() }, { status: "reset" }, {
+        status: 200,
+        body: subscriptionJson()
+      }],
+      Effect.gen(function*() {
+        const graph = yield* GraphClient
+        const error = yield* Effect.flip(graph.createSubscription(create))
+        expect(error._tag).toBe("TransportError")
+        expect(received.map((r) => r.method)).toEqual(["POST"])
+        // drop the answer a repeated create would have got
+        script.shift()
+        yield* graph.renewSubscription(SUB_ID, "2026-12-09T10:00:00Z")
+        expect(received.map((r) => r.method)).toEqual(["POST", "PATCH", "PATCH"])
       })
     ))
 
