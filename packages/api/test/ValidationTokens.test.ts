@@ -4,14 +4,18 @@
  * The tokens are signed here with node:crypto, claims as Graph's doc shows them.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { serverCertificate, type TestCa } from "@meeting-artifacts/graph-emulator"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as NodeCrypto from "node:crypto"
 import * as http from "node:http"
+import * as https from "node:https"
 import type { AddressInfo } from "node:net"
 import {
   GRAPH_NOTIFICATION_PUBLISHER_APP_ID,
   makeValidationTokenValidator,
+  makeValidationTokenValidatorFromConfig,
   type ValidationTokenOptions
 } from "../src/index.js"
 
@@ -35,27 +39,43 @@ let published: Array<unknown> = []
 const fetches = { config: 0, keys: 0 }
 let server: http.Server
 let authority: string
+let tlsServer: https.Server
+let tlsAuthority: string
+
+/** An Entra-like authority at `origin`: the tenant's openid-configuration and the JWKS it names. */
+const authorityHandler = (origin: () => string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const send = (status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" })
+    res.end(JSON.stringify(body))
+  }
+  if (req.url === `/${TENANT}/.well-known/openid-configuration`) {
+    fetches.config++
+    return send(200, { issuer: `https://sts.windows.net/${TENANT}/`, jwks_uri: `${origin()}/common/discovery/keys` })
+  }
+  if (req.url === "/common/discovery/keys") {
+    fetches.keys++
+    return send(200, { keys: published })
+  }
+  send(404, { error: "not_found" })
+}
+
+const listen = async (s: http.Server | https.Server) => {
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))
+  return (s.address() as AddressInfo).port
+}
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" })
-      res.end(JSON.stringify(body))
-    }
-    if (req.url === `/${TENANT}/.well-known/openid-configuration`) {
-      fetches.config++
-      return send(200, { issuer: `https://sts.windows.net/${TENANT}/`, jwks_uri: `${authority}/common/discovery/keys` })
-    }
-    if (req.url === "/common/discovery/keys") {
-      fetches.keys++
-      return send(200, { keys: published })
-    }
-    send(404, { error: "not_found" })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  authority = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = http.createServer(authorityHandler(() => authority))
+  authority = `http://127.0.0.1:${await listen(server)}`
+  // https with the tests' shared CA (trusted through NODE_EXTRA_CA_CERTS), as AZURE_AUTHORITY_HOST must be
+  const ca = JSON.parse(process.env.GRAPH_EMULATOR_TEST_CA!) as TestCa
+  tlsServer = https.createServer(await serverCertificate(ca), authorityHandler(() => tlsAuthority))
+  tlsAuthority = `https://127.0.0.1:${await listen(tlsServer)}`
 })
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await new Promise<void>((resolve) => tlsServer.close(() => resolve()))
+})
 
 const now = () => Math.floor(Date.now() / 1000)
 
@@ -171,5 +191,21 @@ describe("validationTokens", () => {
       const down = yield* validator({ authorityHost: "http://127.0.0.1:9" })
       expect(yield* reason(down.validate([sign(graphClaims())]))).toBe("signingKeys")
       expect(yield* reason(validator({ authorityHost: "http://login.example.test" }))).toBe("signingKeys")
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.live("makeValidationTokenValidatorFromConfig takes the authority from AZURE_AUTHORITY_HOST (https only)", () =>
+    Effect.gen(function*() {
+      published = [jwk("A", keyA)]
+      const withHost = (host: string) =>
+        Effect.withConfigProvider(
+          makeValidationTokenValidatorFromConfig({ appIds: [APP], tenantIds: [TENANT] }),
+          ConfigProvider.fromMap(new Map([["AZURE_AUTHORITY_HOST", host]]))
+        )
+      const before = fetches.config
+      const v = yield* withHost(tlsAuthority)
+      yield* v.validate([sign(graphClaims())])
+      expect(fetches.config).toBe(before + 1)
+      const plain = yield* Effect.flip(withHost(authority))
+      expect(plain._tag).toBe("ConfigError")
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 })
