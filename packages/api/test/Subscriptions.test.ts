@@ -1,10 +1,9 @@
 /**
- * The subscription endpoints through the real request path (retries, Retry-After, typed errors).
- *
- * A stand-in, said so: the emulator's /subscriptions routes are being written on another branch
- * (w-subs), so until they land this file answers from a small HTTP server on loopback that records
- * what arrives and answers as Graph's "Create/Update/Delete subscription" pages show. The answers
- * are scripted per test; what is asserted is what the client sent and how it treated the answers.
+ * The subscription endpoints through the real request path (retries, Retry-After, typed errors), against
+ * a stand-in, said so: a small HTTP server on loopback whose answers are scripted per request (a 500 to a
+ * create, a connection cut after a create arrived), which the emulator's fault rules cannot aim at one
+ * request. The emulator itself is used in NotificationsEmulator.test.ts. What is asserted here is what the
+ * client sent and how it treated each answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
