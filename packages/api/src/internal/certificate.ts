@@ -17,7 +17,11 @@ export const generate = async (args: {
   readonly notAfter: Date
   readonly modulusLength: number
 }): Promise<Generated> => {
-  const x509 = await import("@peculiar/x509")
+  const loaded = await import("@peculiar/x509")
+  // bundled (the CLI's esbuild build takes the package's CommonJS file), the exports sit behind `default`
+  const x509: typeof loaded = loaded.X509CertificateGenerator === undefined
+    ? (loaded as unknown as { readonly default: typeof loaded }).default
+    : loaded
   // the package's own Crypto type (the DOM one), which node's webcrypto implements
   const crypto = NodeCrypto.webcrypto as unknown as
     & Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]
