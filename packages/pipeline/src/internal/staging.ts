@@ -143,6 +143,37 @@ const writeAllAt = async (
   }
 }
 
+/**
+ * Writes chunks back to back from `written`, one write in flight at a time: `push` returns once the
+ * previous write has landed and this one is handed to the thread pool, so the next chunk is pulled and
+ * hashed while it is written. Each write starts where the previous one ended (explicit positions), so
+ * the size on disk is always the end of a correct prefix; at most one chunk is held behind the write.
+ */
+class ChainedWrites {
+  private inFlight: Promise<void> = Promise.resolve()
+  private failure: { readonly cause: unknown } | undefined
+  constructor(private readonly handle: fsp.FileHandle, public written: number) {}
+
+  async push(buffers: ReadonlyArray<Uint8Array>, bytes: number): Promise<void> {
+    await this.drain()
+    const at = this.written
+    this.inFlight = writeAllAt(this.handle, buffers, at).then(
+      () => {
+        this.written = at + bytes
+      },
+      (cause: unknown) => {
+        this.failure = { cause }
+      }
+    )
+  }
+
+  /** Waits for the write in flight; its failure, if it failed. */
+  async drain(): Promise<void> {
+    await this.inFlight
+    if (this.failure !== undefined) throw this.failure.cause
+  }
+}
+
 /** The sha256 a meta records for content of exactly `bytes` bytes, else null. */
 const hashOf = (meta: Meta | null, bytes: number): string | null =>
   meta !== null && meta.size === bytes && typeof meta.sha256 === "string" && /^[0-9a-f]{64}$/.test(meta.sha256)
@@ -379,10 +410,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
         })
       }
       // What the stream has ready is written at once (one writev, one trip to the thread pool, for all the
-      // socket reads that arrived meanwhile; nothing is held back waiting for more), at explicit
-      // positions: each write lands right after the previous one, so the size on disk is always the end
-      // of a correct prefix.
-      let position = offset
+      // socket reads that arrived meanwhile; nothing is held back waiting for more), hashed first, while
+      // the previous write is still with the thread pool (see ChainedWrites).
+      const writes = new ChainedWrites(handle, offset)
       yield* Stream.runForEachChunk(body.stream, (chunk) =>
         Effect.suspend(() => {
           const buffers = Chunk.toReadonlyArray(chunk)
@@ -391,18 +421,19 @@ export const make = (dir: string, now: () => number = Date.now) => {
             hash.update(b)
             bytes += b.byteLength
           }
-          const at = position
           return Effect.zipRight(
             Effect.tryPromise({
-              try: () =>
-                writeAllAt(handle, buffers, at).then(() => {
-                  position = at + bytes
-                }),
+              try: () => writes.push(buffers, bytes),
               catch: (e) => new StagingError(`cannot write ${p.part}`, e)
             }),
-            Effect.forEach(buffers, (b) => onChunk(b.byteLength), { discard: true })
+            onChunk(bytes)
           )
         }))
+      yield* Effect.tryPromise({
+        try: () => writes.drain(),
+        catch: (e) => new StagingError(`cannot write ${p.part}`, e)
+      })
+      const position = writes.written
       // The stream ended: the part is the whole artifact. A resumable part whose size nobody told us (no
       // total in the answers) gets it in its meta, with the hash, before anything else, so a kill from
       // here on leaves a part `promote` recognises as complete instead of one the next run asks Graph
