@@ -102,6 +102,7 @@ const child = async () => {
   }, 20)
   let chunks = 0
   const started = performance.now()
+  const cpuBefore = process.cpuUsage()
   const bytes = process.env.BENCH_MODE === "fetch"
     ? await rawFetch(baseUrl, token)
     : process.env.BENCH_MODE === "http"
@@ -119,6 +120,7 @@ const child = async () => {
       ).pipe(Effect.provide(GraphClient.layer({ baseUrl, credential: Redacted.make(token) })))
     )
   const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuBefore)
   clearInterval(sampler)
   const usage = process.resourceUsage()
   const breakdown = {
@@ -133,6 +135,7 @@ const child = async () => {
       JSON.stringify({
         bytes,
         seconds,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
         baselineMb,
         peakMb: Math.max(usage.maxRSS / 1024, peakFromProc()),
         breakdown,
@@ -147,6 +150,7 @@ const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
     {
       bytes: number
       seconds: number
+      cpuSeconds: number
       baselineMb: number
       peakMb: number
       breakdown: Record<string, number>
@@ -231,7 +235,9 @@ const main = async () => {
       for (const mode of MODES) {
         const r = runs.get(mode)![i]!
         console.log(
-          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  peak RSS ${
+          `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  cpu ${
+            r.cpuSeconds.toFixed(2)
+          } s  peak RSS ${
             r.peakMb.toFixed(0)
           } MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${
             parts(r.breakdown)
