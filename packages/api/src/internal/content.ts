@@ -17,7 +17,7 @@ import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
 import type * as Url from "../GraphUrl.js"
 import { describeCause, invalidArgument, transportError } from "./errors.js"
-import { nodeSource, pullBatched } from "./nodeBody.js"
+import { nodeSource, pullBody } from "./nodeBody.js"
 import { guard } from "./pages.js"
 import { type ClientCore, run } from "./request.js"
 
@@ -229,9 +229,9 @@ const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk
 const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const idle = body.core.policy.bodyIdleTimeoutMs
-    // Node's client: its message read in batches (see nodeBody.ts); any other transport: its stream.
+    // Node's client: its message pulled directly (see nodeBody.ts); any other transport: its stream.
     const source = nodeSource(opened.res)
-    const pull = source !== undefined ? yield* pullBatched(source) : yield* Stream.toPull(opened.res.stream)
+    const pull = source !== undefined ? yield* pullBody(source) : yield* Stream.toPull(opened.res.stream)
     const state = { toSkip: skip, waitingSince: 0, stalled: false }
     yield* Effect.forkScoped(Effect.gen(function*() {
       for (;;) {

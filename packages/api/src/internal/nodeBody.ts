@@ -1,9 +1,10 @@
 /**
- * A Node response body read in batches. `res.stream` (the platform's `NodeStream.fromReadable`) runs
- * a few Effect steps per socket read (~64 KiB): at disk speed that made the download CPU-bound. Here
- * 'data' events collect the buffers while the consumer is busy (hashing, writing) and each pull takes
- * all of them as one Chunk, so the Effect cost is paid per batch, not per read; the body is paused at
- * `BATCH_BYTES` buffered, so memory stays bounded (backpressure reaches the socket as before).
+ * A Node response body read by direct pulls. `res.stream` (the platform's `NodeStream.fromReadable`)
+ * runs each read through a Channel (a latch, a write, a flatMap per socket read of ~64 KiB): at disk
+ * speed that made downloads CPU-bound. Here a pull is one Effect that takes everything the message has
+ * buffered (`read()` until null), or waits for 'readable', 'end' or 'error'. The message is read only
+ * when pulled, so backpressure reaches the socket exactly as before: what the consumer has not asked
+ * for stays in the message (up to its highWaterMark) and in the kernel.
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
@@ -12,10 +13,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Readable } from "node:stream"
 
-/** Bytes buffered before the body is paused until the consumer pulls them. */
-export const BATCH_BYTES = 256 * 1024
-
-/** One pull: the buffers that arrived since the last, a failure (Some: the body broke off), or the end (None). */
+/** One pull: what the message had buffered, a failure (Some: the body broke off), or the end (None). */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Error>>
 
 /** The Node message behind a response of `@effect/platform-node`'s client, if it is one. */
@@ -24,9 +22,7 @@ export const nodeSource = (res: HttpClientResponse.HttpClientResponse): Readable
   return source instanceof Readable ? source : undefined
 }
 
-class BatchedBody {
-  private pending: Array<Uint8Array> = []
-  private pendingBytes = 0
+class PulledBody {
   private ended = false
   private failure: Error | undefined
   private waiter: ((pull: BodyPull) => void) | undefined
@@ -36,19 +32,13 @@ class BatchedBody {
     else if (source.readableEnded) this.ended = true
     else if (source.destroyed) this.failure = new Error("the connection closed before the body ended")
     else {
-      source.on("data", this.onData)
+      source.on("readable", this.wake)
       source.on("end", this.onEnd)
       source.on("error", this.onError)
       source.on("close", this.onClose)
     }
   }
 
-  private readonly onData = (chunk: Uint8Array) => {
-    this.pending.push(chunk)
-    this.pendingBytes += chunk.length
-    if (this.pendingBytes >= BATCH_BYTES) this.source.pause()
-    this.wake()
-  }
   private readonly onEnd = () => {
     this.ended = true
     this.wake()
@@ -63,21 +53,21 @@ class BatchedBody {
     this.wake()
   }
 
-  /** What is there to hand over now, or undefined (wait). Buffers come before a failure or the end. */
+  /** What there is to hand over now, or undefined (wait). Buffered bytes come before a failure or the end. */
   private take(): BodyPull | undefined {
-    if (this.pending.length > 0) {
-      const out = this.pending
-      this.pending = []
-      this.pendingBytes = 0
-      if (this.source.isPaused() && !this.ended && this.failure === undefined) this.source.resume()
-      return Effect.succeed(Chunk.unsafeFromArray(out))
+    if (this.failure === undefined && !this.ended) {
+      let out: Array<Uint8Array> | undefined
+      for (let b = this.source.read() as Uint8Array | null; b !== null; b = this.source.read() as Uint8Array | null) {
+        ;(out ??= []).push(b)
+      }
+      if (out !== undefined) return Effect.succeed(Chunk.unsafeFromArray(out))
     }
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
     if (this.ended) return Effect.fail(Option.none())
     return undefined
   }
 
-  private wake() {
+  private readonly wake = () => {
     const resume = this.waiter
     if (resume === undefined) return
     const next = this.take()
@@ -98,9 +88,8 @@ class BatchedBody {
   /** Stops listening; a body not read to its end is destroyed (its connection is not reused half-read). */
   close() {
     this.waiter = undefined
-    this.pending = []
     const s = this.source
-    s.off("data", this.onData)
+    s.off("readable", this.wake)
     s.off("end", this.onEnd)
     s.off("error", this.onError)
     s.off("close", this.onClose)
@@ -110,9 +99,9 @@ class BatchedBody {
   }
 }
 
-/** Pulls of `source` in batches, for as long as the scope is open. */
-export const pullBatched = (source: Readable): Effect.Effect<BodyPull, never, Scope.Scope> =>
+/** Pulls of `source`, for as long as the scope is open. */
+export const pullBody = (source: Readable): Effect.Effect<BodyPull, never, Scope.Scope> =>
   Effect.map(
-    Effect.acquireRelease(Effect.sync(() => new BatchedBody(source)), (b) => Effect.sync(() => b.close())),
+    Effect.acquireRelease(Effect.sync(() => new PulledBody(source)), (b) => Effect.sync(() => b.close())),
     (b) => b.pull
   )
