@@ -64,29 +64,23 @@ describe("pullBody", () => {
       expect(yield* Effect.exit(pull)).toEqual(Exit.fail(Option.none()))
     }))
 
-  it.scoped("a source that fails: its failure after the bytes pulled before it", () =>
+  it.scoped.each([
+    { how: "fails", destroyWith: new Error("socket hang up"), message: /^socket hang up$/ },
+    { how: "closes before its end (no error)", destroyWith: undefined, message: /closed before the body ended/ }
+  ])("a source that $how gives a failure after the bytes pulled before it, never a quiet end", ({
+    destroyWith,
+    message
+  }) =>
     Effect.gen(function*() {
       const source = new PassThrough()
       const pull = yield* pullBody(source)
       source.write(Buffer.alloc(100))
       yield* settle
       expect(bytesOf(yield* pull)).toBe(100)
-      source.destroy(new Error("socket hang up"))
+      source.destroy(destroyWith)
       yield* settle
       const failed = yield* Effect.flip(pull)
-      expect(Option.isSome(failed) && failed.value.message).toBe("socket hang up")
-    }))
-
-  it.scoped("a source closed before its end (no error) fails, never ends quietly short", () =>
-    Effect.gen(function*() {
-      const source = new PassThrough()
-      const pull = yield* pullBody(source)
-      source.write(Buffer.alloc(100))
-      yield* settle
-      expect(bytesOf(yield* pull)).toBe(100)
-      source.destroy()
-      const failed = yield* Effect.flip(pull)
-      expect(Option.isSome(failed) && failed.value.message).toMatch(/closed before the body ended/)
+      expect(Option.isSome(failed) && failed.value.message).toMatch(message)
     }))
 
   it.effect("closing the scope early destroys a source not read to its end", () =>
