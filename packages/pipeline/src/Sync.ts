@@ -185,12 +185,13 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         tally.discovered.recording += recordings.length
         tally.discovered.transcript += transcripts.length
         const sets = correlate(recordings, transcripts, { organizerId })
+        // One look-up of the checkpoint for every artifact of the organizer: the pending count and the
+        // processing below both read it.
+        const completed = yield* Content.lookUpCompleted(checkpoint, sets, opts.metadataContent)
         let pending = 0
         for (const s of sets) {
           for (const [kind, a] of [["recording", s.recording], ["transcript", s.transcript]] as const) {
-            if (a === null) continue
-            const c = yield* checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal))
-            if (Option.isNone(c)) pending++
+            if (a !== null && Option.isNone(completed.get(kind, a.id))) pending++
           }
         }
         yield* emit(ProgressEvent.Discovered({
@@ -202,13 +203,13 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           pendingBytes: null
         }))
         if (opts.dryRun) {
-          yield* Effect.forEach(sets, planSet, { discard: true })
+          for (const s of sets) planSet(s, completed)
           return
         }
         // Progress rows say which organizer + window a run is in and which ones finished.
         const progressKey = { organizerId, windowFrom, windowTo, kind: targeted ? "meetings" : "window" }
         yield* checkpoint.setProgress(progressKey, { status: "running" }).pipe(Effect.mapError(sinkFatal))
-        yield* Effect.forEach(sets, processSet, { concurrency: opts.concurrency, discard: true })
+        yield* Effect.forEach(sets, (s) => processSet(s, completed), { concurrency: opts.concurrency, discard: true })
         yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
         yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length })
           .pipe(

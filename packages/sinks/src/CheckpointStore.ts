@@ -9,7 +9,9 @@
  *
  * SQLite (default, `<out>/.meeting-artifacts/state.sqlite`, WAL: every call is
  * one transaction, so a kill at any instant leaves the state before or after
- * it) or Postgres. Tables are prefixed `checkpoint_` so the store can share a
+ * it) or Postgres. `markCompleted` calls that arrive while one is committing
+ * share the next transaction (one commit, one fsync, for all of them); each
+ * returns only once its own row is committed. Tables are prefixed `checkpoint_` so the store can share a
  * database with the SQL record sinks.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -20,6 +22,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
+import * as GroupCommit from "./internal/groupCommit.js"
 import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
 import { lockStore } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
@@ -137,6 +140,11 @@ export interface CheckpointStoreService {
   /** Record a completed artifact (upsert by kind + id) and drop its dead letter, in one transaction. */
   readonly markCompleted: (artifact: CompletedInput) => Effect.Effect<void, SinkError>
   readonly getCompleted: (kind: CompletedKind, id: string) => Effect.Effect<Option.Option<CompletedArtifact>, SinkError>
+  /** The completed artifacts among `ids` of one kind, by id (absent ids are not completed): one query per few hundred ids. */
+  readonly getCompletedMany: (
+    kind: CompletedKind,
+    ids: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, CompletedArtifact>, SinkError>
   readonly listCompleted: (filter?: { readonly kind?: CompletedKind; readonly meetingId?: string }) => Effect.Effect<
     ReadonlyArray<CompletedArtifact>,
     SinkError
@@ -240,6 +248,15 @@ const migrations = {
 
 const now = () => new Date().toISOString()
 
+/** Ids per look-up query: well under the bound variables SQLite (32766) and Postgres (65535) accept. */
+const LOOKUP_CHUNK = 500
+
+const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
 const toProgress = (r: any): Progress => ({
   organizerId: r.organizer_id,
   windowFrom: r.window_from,
@@ -320,20 +337,50 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
       }))
     )
 
-  const markCompleted = (a: CompletedInput) =>
-    q(
-      "markCompleted",
-      sql.withTransaction(Effect.gen(function*() {
-        yield* sql`INSERT INTO checkpoint_completed (kind, artifact_id, meeting_id, organizer_id, path, bytes, sha256,
+  const insertCompleted = (a: CompletedInput, at: string) =>
+    Effect.zipRight(
+      sql`INSERT INTO checkpoint_completed (kind, artifact_id, meeting_id, organizer_id, path, bytes, sha256,
             content_type, cues, run_id, completed_at)
           VALUES (${a.kind}, ${a.id}, ${a.meetingId}, ${a.organizerId}, ${a.path}, ${a.bytes}, ${a.sha256},
-            ${a.contentType ?? null}, ${a.cues ?? null}, ${a.runId ?? null}, ${now()})
+            ${a.contentType ?? null}, ${a.cues ?? null}, ${a.runId ?? null}, ${at})
           ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
             organizer_id = excluded.organizer_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
             content_type = excluded.content_type, cues = excluded.cues, run_id = excluded.run_id,
-            completed_at = excluded.completed_at`
-        yield* sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${a.kind} AND artifact_id = ${a.id}`
-      }))
+            completed_at = excluded.completed_at`,
+      sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${a.kind} AND artifact_id = ${a.id}`
+    )
+
+  // Rows waiting for the next commit. A failed commit puts its rows back, so a caller waiting on a later
+  // commit never returns before its row is in one.
+  let queued: Array<CompletedInput> = []
+  const commitQueued = GroupCommit.make(Effect.suspend(() => {
+    const batch = queued
+    queued = []
+    if (batch.length === 0) return Effect.void
+    const at = now()
+    return q(
+      "markCompleted",
+      sql.withTransaction(Effect.forEach(batch, (a) => insertCompleted(a, at), { discard: true }))
+    ).pipe(Effect.tapError(() => Effect.sync(() => (queued = [...batch, ...queued]))))
+  }))
+  const markCompleted = (a: CompletedInput) =>
+    Effect.suspend(() => {
+      queued.push(a)
+      return commitQueued.commit
+    })
+
+  const getCompletedMany = (kind: CompletedKind, ids: ReadonlyArray<string>) =>
+    Effect.reduce(
+      chunksOf([...new Set(ids)], LOOKUP_CHUNK),
+      new Map<string, CompletedArtifact>(),
+      (found, chunk) =>
+        q(
+          "getCompletedMany",
+          sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND ${sql.in("artifact_id", chunk)}`
+        ).pipe(Effect.map((rows) => {
+          for (const r of rows) found.set(r.artifact_id as string, toCompleted(r))
+          return found
+        }))
     )
 
   const getRun = (runId: string) =>
@@ -347,6 +394,7 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     getDeltaLink: (k) => Effect.map(getProgress(k), Option.flatMap((p) => Option.fromNullable(p.deltaLink))),
     setDeltaLink: (k, deltaLink) => setProgress(k, { deltaLink }),
     markCompleted,
+    getCompletedMany,
     getCompleted: (kind, id) =>
       q("getCompleted", sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCompleted))

@@ -97,6 +97,24 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         expect((yield* store.listDeadLetters()).some((d) => d.id === id)).toBe(false)
         expect(yield* store.getCompleted("transcript", id)).toEqual(Option.none())
 
+        // Concurrent marks share commits; each returns once its row is committed. Look-ups by many ids
+        // (more than one query's worth) find exactly the completed ones.
+        const prefix = `many-${Math.random()}-`
+        const ids = Array.from({ length: 1200 }, (_, i) => `${prefix}${i}`)
+        yield* Effect.forEach(ids.filter((_, i) => i % 2 === 0), (mid) =>
+          Effect.flatMap(
+            store.markCompleted({ ...completed, kind: "transcript", id: mid, path: `o/m/${mid}.vtt` }),
+            () => store.getCompleted("transcript", mid)
+          ).pipe(Effect.map((row) => expect(Option.getOrThrow(row).path).toBe(`o/m/${mid}.vtt`))), {
+          concurrency: 40,
+          discard: true
+        })
+        const many = yield* store.getCompletedMany("transcript", [...ids, ids[0]!])
+        expect([...many.keys()].sort()).toEqual(ids.filter((_, i) => i % 2 === 0).sort())
+        expect(many.get(ids[0]!)).toMatchObject({ kind: "transcript", id: ids[0], path: `o/m/${ids[0]}.vtt` })
+        expect((yield* store.getCompletedMany("recording", ids)).size).toBe(0)
+        expect((yield* store.getCompletedMany("transcript", [])).size).toBe(0)
+
         const runId = `run-${Math.random()}`
         const run = yield* store.startRun({
           runId,

@@ -11,7 +11,13 @@ import {
   parseMetadataContentEither,
   parseVttEither
 } from "@meeting-artifacts/correlate"
-import { Layout, Manifest, type SetFile, type WrittenContent } from "@meeting-artifacts/sinks"
+import {
+  CheckpointStore,
+  Layout,
+  Manifest,
+  type SetFile,
+  type WrittenContent
+} from "@meeting-artifacts/sinks"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
@@ -27,6 +33,38 @@ import * as Staging from "./staging.js"
 import { markOutcome } from "./telemetry.js"
 
 type Artifact = CallRecording | CallTranscript
+
+/** What the checkpoint says is completed among the artifacts of some sets, looked up once for all of them. */
+export interface CompletedIndex {
+  readonly get: (
+    kind: CheckpointStore.CompletedKind,
+    id: string
+  ) => Option.Option<CheckpointStore.CompletedArtifact>
+}
+
+/**
+ * Looks up the checkpoint rows of every artifact of `sets` (a few queries per organizer instead of one
+ * per artifact). Within a run nothing else completes these artifacts (the run holds the store's lock and
+ * handles each artifact once), so the index stays true until each is processed.
+ */
+export const lookUpCompleted = (
+  checkpoint: CheckpointStore.CheckpointStoreService,
+  sets: ReadonlyArray<ArtifactSet>,
+  metadataContent: boolean
+): Effect.Effect<CompletedIndex, SyncFatalError> => {
+  const recordings = sets.flatMap((s) => (s.recording === null ? [] : [s.recording.id]))
+  const transcripts = sets.flatMap((s) => (s.transcript === null ? [] : [s.transcript.id]))
+  return Effect.all({
+    recording: checkpoint.getCompletedMany("recording", recordings),
+    transcript: checkpoint.getCompletedMany("transcript", transcripts),
+    transcriptMetadata: metadataContent
+      ? checkpoint.getCompletedMany("transcriptMetadata", transcripts)
+      : Effect.succeed(new Map<string, CheckpointStore.CompletedArtifact>())
+  }).pipe(
+    Effect.mapError(sinkFatal),
+    Effect.map((found) => ({ get: (kind, id) => Option.fromNullable(found[kind].get(id)) }))
+  )
+}
 
 /** Content answers after which an artifact's partial download is dropped (fatal ones stop the run first). */
 const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 410])
@@ -109,13 +147,14 @@ export const make = (ctx: RunContext) => {
   const fetchArtifact = (
     kind: ArtifactKind,
     set: ArtifactSet,
-    artifact: Artifact
+    artifact: Artifact,
+    completedIndex: CompletedIndex
   ): Effect.Effect<FileFacts | null, SyncFatalError> =>
     Effect.gen(function*() {
       const id = artifact.id
       const meetingId = artifact.meetingId ?? set.meetingId
       const organizerId = set.organizerId
-      const completed = yield* checkpoint.getCompleted(kind, id).pipe(Effect.mapError(sinkFatal))
+      const completed = completedIndex.get(kind, id)
       if (Option.isSome(completed)) {
         const c = completed.value
         const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(
@@ -275,7 +314,8 @@ export const make = (ctx: RunContext) => {
    */
   const fetchMetadata = (
     set: ArtifactSet,
-    transcript: CallTranscript
+    transcript: CallTranscript,
+    completedIndex: CompletedIndex
   ): Effect.Effect<ReadonlyArray<unknown> | null, SyncFatalError> =>
     Effect.gen(function*() {
       const id = transcript.id
@@ -285,7 +325,7 @@ export const make = (ctx: RunContext) => {
         const doc = parseMetadataContentEither(text, { mode: "lenient" })
         return doc._tag === "Right" ? doc.right.cues.map((c) => ({ ...c })) : []
       }
-      const completed = yield* checkpoint.getCompleted("transcriptMetadata", id).pipe(Effect.mapError(sinkFatal))
+      const completed = completedIndex.get("transcriptMetadata", id)
       if (Option.isSome(completed)) {
         const c = completed.value
         const intact = yield* content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 }).pipe(
@@ -345,15 +385,15 @@ export const make = (ctx: RunContext) => {
       return cues
     }).pipe(artifactSpan("transcriptMetadata", set, transcript))
 
-  const processSet = (set: ArtifactSet): Effect.Effect<void, SyncFatalError> =>
+  const processSet = (set: ArtifactSet, completed: CompletedIndex): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
       const [rec, tr] = yield* Effect.all([
-        set.recording === null ? Effect.succeed(null) : fetchArtifact("recording", set, set.recording),
-        set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript)
+        set.recording === null ? Effect.succeed(null) : fetchArtifact("recording", set, set.recording, completed),
+        set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript, completed)
       ], { concurrency: 2 })
       if (rec === null && tr === null) return
       const metadata = opts.metadataContent && tr !== null && set.transcript !== null
-        ? yield* fetchMetadata(set, set.transcript)
+        ? yield* fetchMetadata(set, set.transcript, completed)
         : null
       // Only what was written goes into the line; a side that failed is left out (and retried next run).
       const written = (rec === null) === (set.recording === null) && (tr === null) === (set.transcript === null)
@@ -405,34 +445,22 @@ export const make = (ctx: RunContext) => {
     }))
 
   /** Dry run: what would be downloaded (not completed yet) and its metered minutes. */
-  const planSet = (set: ArtifactSet) =>
-    Effect.forEach([set.recording, set.transcript] as const, (a, i) => {
-      if (a === null) return Effect.void
-      const kind: ArtifactKind = i === 0 ? "recording" : "transcript"
-      return Effect.map(checkpoint.getCompleted(kind, a.id).pipe(Effect.mapError(sinkFatal)), (c) => {
-        if (Option.isSome(c)) tally.artifact(kind, "skipped")
-        else {
-          tally.artifact(kind, "downloaded")
-          tally.meteredMinutes(kind, meteredMinutes(a.createdDateTime, a.endDateTime))
-        }
-      })
-    }, { discard: true }).pipe(
-      Effect.zipRight(
-        opts.metadataContent && set.transcript !== null
-          ? Effect.map(
-            checkpoint.getCompleted("transcriptMetadata", set.transcript.id).pipe(Effect.mapError(sinkFatal)),
-            (c) => {
-              if (Option.isNone(c)) {
-                tally.meteredMinutes(
-                  "transcript",
-                  meteredMinutes(set.transcript!.createdDateTime, set.transcript!.endDateTime)
-                )
-              }
-            }
-          )
-          : Effect.void
-      )
-    )
+  const planSet = (set: ArtifactSet, completed: CompletedIndex): void => {
+    for (const [kind, a] of [["recording", set.recording], ["transcript", set.transcript]] as const) {
+      if (a === null) continue
+      if (Option.isSome(completed.get(kind, a.id))) tally.artifact(kind, "skipped")
+      else {
+        tally.artifact(kind, "downloaded")
+        tally.meteredMinutes(kind, meteredMinutes(a.createdDateTime, a.endDateTime))
+      }
+    }
+    if (
+      opts.metadataContent && set.transcript !== null &&
+      Option.isNone(completed.get("transcriptMetadata", set.transcript.id))
+    ) {
+      tally.meteredMinutes("transcript", meteredMinutes(set.transcript.createdDateTime, set.transcript.endDateTime))
+    }
+  }
 
   return { processSet, planSet }
 }

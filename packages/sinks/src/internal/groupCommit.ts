@@ -3,8 +3,8 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 
 /**
- * Group commit for a file rewritten whole: `commit` marks the in-memory state
- * changed and returns once a rewrite that started after the change is done.
+ * Group commit (a file rewritten whole, a batch of rows): `commit` marks the
+ * in-memory state changed and returns once a write that started after the change is done.
  * One rewrite at a time; changes that arrive while one is in flight wait for
  * it, then the first waiter rewrites for all of them. (A semaphore is not
  * enough: a newcomer can take a freed permit before the woken waiters run, so
