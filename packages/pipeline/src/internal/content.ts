@@ -18,6 +18,7 @@ import {
   type SetFile,
   type WrittenContent
 } from "@meeting-artifacts/sinks"
+import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
@@ -79,6 +80,19 @@ interface FileFacts {
   readonly contentType: string | null
   readonly cues: number | null
 }
+
+/** Staged text up to this size is read back synchronously. */
+const SMALL_TEXT_BYTES = 256 * 1024
+
+/**
+ * A staged text file's content. A small one (most transcripts) is read synchronously: it was just
+ * written (page cache), and one blocking read of a few KiB costs less than the four thread-pool round
+ * trips of an asynchronous readFile.
+ */
+const readStagedText = (staged: Staging.Staged): Effect.Effect<string> =>
+  staged.bytes <= SMALL_TEXT_BYTES
+    ? Effect.sync(() => fs.readFileSync(staged.file, "utf8"))
+    : Effect.promise(() => fsp.readFile(staged.file, "utf8"))
 
 /** One artifact's span: its download's Graph requests (and their retries) are its children. */
 const artifactSpan = (kind: string, set: ArtifactSet, artifact: Artifact) =>
@@ -269,7 +283,7 @@ export const make = (ctx: RunContext) => {
         ? Layout.recordingPath(organizerId, meetingId, id, contentType)
         : Layout.transcriptPath(organizerId, meetingId, id)
       const cues = kind === "transcript"
-        ? countCues(yield* Effect.promise(() => fsp.readFile(stagedFile.file, "utf8")))
+        ? countCues(yield* readStagedText(stagedFile))
         : null
       const written = yield* place(path, stagedFile, contentType, (w) =>
         checkpoint.markCompleted({
@@ -284,7 +298,7 @@ export const make = (ctx: RunContext) => {
           cues,
           runId
         }).pipe(Effect.mapError(sinkFatal)))
-      yield* staging.remove(key)
+      yield* staging.remove(key, { moved: content.adopt !== undefined })
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {
         tally.artifact(kind, "downloaded")

@@ -239,8 +239,8 @@ export const make = (dir: string, now: () => number = Date.now) => {
    */
   let leftovers: Set<string> | null = null
   const mayHaveFiles = (key: string) => leftovers === null || leftovers.has(key)
-  /** Keys `stage` wrote files for in this run. */
-  const stagedHere = new Set<string>()
+  /** Keys `stage` wrote files for in this run, each with whether it wrote a meta (resumable kinds). */
+  const stagedHere = new Map<string, boolean>()
 
   const rmAll = (files: ReadonlyArray<string>) =>
     Promise.all(files.map((f) => fsp.unlink(f).catch(() => undefined))).then(() => undefined)
@@ -269,11 +269,11 @@ export const make = (dir: string, now: () => number = Date.now) => {
   /**
    * Replaces `<key>.json` by a rename of a fully written temp file in the same folder, so a kill leaves
    * either the old meta or the new one, never a truncated one; nothing is written when the meta already
-   * says the same (a resume of the same content).
+   * says the same (a resume of the same content). `fresh`: the key has no files yet (not read).
    */
-  const writeMeta = async (file: string, meta: Meta): Promise<void> => {
+  const writeMeta = async (file: string, meta: Meta, fresh = false): Promise<void> => {
     const text = JSON.stringify(meta)
-    const current = await fsp.readFile(file, "utf8").catch(() => null)
+    const current = fresh ? null : await fsp.readFile(file, "utf8").catch(() => null)
     if (current === text) return
     const tmp = `${file}${TMP}`
     await fsp.writeFile(tmp, text)
@@ -358,7 +358,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
   ): Effect.Effect<Staged, E | StagingError, R> =>
     Effect.gen(function*() {
       yield* ensureDir
-      stagedHere.add(key)
+      // No leftovers of earlier runs and not staged before in this one: there is no meta to compare with.
+      const fresh = !mayHaveFiles(key) && !stagedHere.has(key)
+      stagedHere.set(key, RESUMABLE_KINDS.has(owner.kind))
       const p = paths(key)
       const offset = body.offset ?? 0
       const meta: Meta = {
@@ -396,7 +398,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
       // resumed and get no meta: a `.done` of theirs a kill left is used with the default content type).
       if (RESUMABLE_KINDS.has(owner.kind)) {
         yield* Effect.tryPromise({
-          try: () => writeMeta(p.meta, meta),
+          try: () => writeMeta(p.meta, meta, fresh),
           catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
         })
       }
@@ -467,15 +469,18 @@ export const make = (dir: string, now: () => number = Date.now) => {
 
   /**
    * Drops the staged files of `key` once its content is safely in the sink and checkpointed. Without
-   * leftovers of earlier runs under the key, only what this run's `stage` can have left is looked at
-   * (the `.done`, when the sink copied rather than adopted it, and a meta), and nothing for a key this
-   * run did not stage.
+   * leftovers of earlier runs under the key, only what this run's `stage` left is removed (the `.done`
+   * unless `moved`: the sink adopted it; the meta of a resumable kind), and nothing for a key this run
+   * did not stage: no unlink that can only fail.
    */
-  const remove = (key: string): Effect.Effect<void> =>
+  const remove = (key: string, options?: { readonly moved?: boolean }): Effect.Effect<void> =>
     Effect.promise(() => {
       const p = paths(key)
       if (mayHaveFiles(key)) return rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`])
-      return stagedHere.delete(key) ? rmAll([p.done, p.meta]) : Promise.resolve()
+      const meta = stagedHere.get(key)
+      if (meta === undefined) return Promise.resolve()
+      stagedHere.delete(key)
+      return rmAll([...(options?.moved === true ? [] : [p.done]), ...(meta ? [p.meta] : [])])
     })
 
   /**
