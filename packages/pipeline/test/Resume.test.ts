@@ -394,6 +394,30 @@ describe("staging meta and part lifetime", () => {
   })
 })
 
+describe("staging of a first run (no staging folder yet)", () => {
+  it("the sweep's empty view is trusted (no look on disk per key), and remove takes only what stage left", async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ma-first-")), "staging")
+    const staging = Staging.make(dir)
+    await Effect.runPromise(staging.sweep)
+    const body = (text: string) => ({ stream: Stream.make(new TextEncoder().encode(text)), contentType: "text/vtt" })
+    const tKey = Staging.stagingKey("transcript", "t1")
+    const rKey = Staging.stagingKey("recording", "r1")
+    await Effect.runPromise(staging.stage(tKey, { kind: "transcript", id: "t1" }, body("WEBVTT\n"), () => Effect.void))
+    await Effect.runPromise(staging.stage(rKey, { kind: "recording", id: "r1" }, body("bytes"), () => Effect.void))
+    expect(fs.readdirSync(dir).sort()).toEqual([`${rKey}.done`, `${rKey}.json`, `${tKey}.done`].sort())
+    // A file that appeared under a key this run never staged is not what the sweep saw: not found.
+    const stray = Staging.stagingKey("transcript", "stray")
+    fs.writeFileSync(path.join(dir, `${stray}.done`), "x")
+    expect(await Effect.runPromise(staging.find(stray))).toBeNull()
+    fs.rmSync(path.join(dir, `${stray}.done`))
+    // The transcript's .done stays with the pipeline (a sink that copied it); the recording's was adopted.
+    fs.renameSync(path.join(dir, `${rKey}.done`), path.join(dir, "..", "adopted"))
+    await Effect.runPromise(staging.remove(tKey))
+    await Effect.runPromise(staging.remove(rKey, { moved: true }))
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+})
+
 describe("a part of an artifact whose content is refused for good", () => {
   it("404 on content: the part is dropped (a cut body keeps it, see above)", async () => {
     const fixture = generateTenant({

@@ -493,7 +493,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
     let names: Array<string> = []
     try {
       names = await fsp.readdir(dir)
-    } catch {
+    } catch (e) {
+      // No staging folder yet (a first run): nothing was left, so no key needs a look on disk.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") leftovers = new Set()
       return
     }
     const keysOf = (ext: string) => new Set(names.filter((n) => n.endsWith(ext)).map((n) => n.slice(0, -ext.length)))
