@@ -16,14 +16,16 @@ const SINK = "filesystem"
 /**
  * Stream `content` to `<out>/<path>` atomically. `path` is a `/`-separated
  * relative path (from `Layout`); anything that would escape `out` fails.
+ * `realDirs`: see `atomic.resolveUnder`.
  */
 export const writeContent = <E, R>(
   out: string,
   path: string,
-  content: Stream.Stream<Uint8Array, E, R>
+  content: Stream.Stream<Uint8Array, E, R>,
+  realDirs?: Set<string>
 ): Effect.Effect<WrittenContent, E | SinkError, R> =>
   Effect.flatMap(
-    atomic.resolveUnder(out, path, SINK),
+    atomic.resolveUnder(out, path, SINK, realDirs),
     (abs) =>
       Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 }))
   )
@@ -36,10 +38,11 @@ export const adoptContent = (
   out: string,
   path: string,
   file: string,
-  expected: ExpectedContent
+  expected: ExpectedContent,
+  realDirs?: Set<string>
 ): Effect.Effect<WrittenContent, SinkError> =>
   Effect.flatMap(
-    atomic.resolveUnder(out, path, SINK),
+    atomic.resolveUnder(out, path, SINK, realDirs),
     (abs) => Effect.as(atomic.moveFileAtomic(file, abs, SINK), { path, bytes: expected.bytes, sha256: expected.sha256 })
   )
 
@@ -64,12 +67,16 @@ export const removeTempFiles = (out: string): Effect.Effect<number, SinkError> =
 export const writeFile = (out: string, path: string, data: string | Uint8Array): Effect.Effect<void, SinkError> =>
   Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.writeFileAtomic(abs, data, SINK))
 
-export const make = (out: string): ContentSinkService => ({
-  name: `filesystem:${out}`,
-  write: (path, content) => writeContent(out, path, content),
-  adopt: (path, file, expected) => adoptContent(out, path, file, expected),
-  isComplete: (path, expected) => isComplete(out, path, expected),
-  stat: (path) => statContent(out, path)
-})
+export const make = (out: string): ContentSinkService => {
+  // Folders of `out` this sink has found to be real ones (not links): checked once, not per file.
+  const realDirs = new Set<string>()
+  return {
+    name: `filesystem:${out}`,
+    write: (path, content) => writeContent(out, path, content, realDirs),
+    adopt: (path, file, expected) => adoptContent(out, path, file, expected, realDirs),
+    isComplete: (path, expected) => isComplete(out, path, expected),
+    stat: (path) => statContent(out, path)
+  }
+}
 
 export const layer = (out: string): Layer.Layer<ContentSink> => Layer.succeed(ContentSink, make(out))

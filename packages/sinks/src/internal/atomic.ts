@@ -12,9 +12,16 @@ export const TEMP_SUFFIX = ".partial"
 /**
  * Resolve `rel` (a `/`-separated layout path) under `root`, refusing anything that escapes it, including
  * through a symbolic link planted inside `root` (a folder or file of `rel` that is a link): what a sync
- * writes stays under `root` whatever is put there.
+ * writes stays under `root` whatever is put there. `realDirs` (a writer's own, for its lifetime) keeps the
+ * folders already found to be real ones, so each is looked at once rather than once per file in it (a
+ * link swapped in afterwards, while the writer runs, is a race no check before a rename can close anyway).
  */
-export const resolveUnder = (root: string, rel: string, sink: string): Effect.Effect<string, SinkError> =>
+export const resolveUnder = (
+  root: string,
+  rel: string,
+  sink: string,
+  realDirs?: Set<string>
+): Effect.Effect<string, SinkError> =>
   Effect.suspend(() => {
     const absRoot = path.resolve(root)
     const parts = rel.split("/")
@@ -32,7 +39,7 @@ export const resolveUnder = (root: string, rel: string, sink: string): Effect.Ef
       )
     }
     return Effect.flatMap(
-      Effect.tryPromise({ try: () => symlinkOnPath(absRoot, parts), catch: sinkError(sink, "resolve") }),
+      Effect.tryPromise({ try: () => symlinkOnPath(absRoot, parts, realDirs), catch: sinkError(sink, "resolve") }),
       (link) =>
         link === null ? Effect.succeed(abs) : Effect.fail(
           new SinkError({
@@ -45,13 +52,24 @@ export const resolveUnder = (root: string, rel: string, sink: string): Effect.Ef
     )
   })
 
-/** The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path), or null. */
-export const symlinkOnPath = async (absRoot: string, parts: ReadonlyArray<string>): Promise<string | null> => {
+/**
+ * The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path),
+ * or null. Folders in `realDirs` are not looked at again; real folders found are added to it.
+ */
+export const symlinkOnPath = async (
+  absRoot: string,
+  parts: ReadonlyArray<string>,
+  realDirs?: Set<string>
+): Promise<string | null> => {
   let current = absRoot
   for (let i = 0; i < parts.length; i++) {
     current = path.join(current, parts[i]!)
+    const folder = i < parts.length - 1
+    if (folder && realDirs?.has(current) === true) continue
     try {
-      if ((await fsp.lstat(current)).isSymbolicLink()) return parts.slice(0, i + 1).join("/")
+      const stat = await fsp.lstat(current)
+      if (stat.isSymbolicLink()) return parts.slice(0, i + 1).join("/")
+      if (folder && stat.isDirectory()) realDirs?.add(current)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return null
       throw e
