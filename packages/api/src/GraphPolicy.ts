@@ -81,9 +81,11 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
 
 /**
  * Parses `Retry-After` (RFC 9110: delay-seconds or an HTTP-date) into a wait
- * in ms, never negative. For a date the wait is measured against our clock
- * and, when given, against the response's `Date` header, and the longer wins:
- * a skewed local clock must not make us retry early.
+ * in ms, never negative. A date is measured against our clock while that
+ * agrees with the response's `Date` header (which has whole seconds: the
+ * server's clock was somewhere in that second); a local clock running ahead
+ * of it must not make us retry early, so then the wait is measured from the
+ * server's `Date` instead.
  * Returns `undefined` when absent or unparsable.
  */
 export const parseRetryAfter = (
@@ -102,7 +104,8 @@ export const parseRetryAfter = (
   let wait = at - nowMs
   if (responseDate) {
     const server = Date.parse(responseDate)
-    if (!Number.isNaN(server)) wait = Math.max(wait, at - server)
+    // (a clock behind the server's already waits longer than `at - server`)
+    if (!Number.isNaN(server) && nowMs >= server + 1000) wait = Math.max(wait, at - server)
   }
   return Math.max(0, wait)
 }
