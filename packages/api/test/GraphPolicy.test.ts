@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import {
   backoffDelay,
@@ -14,7 +15,7 @@ import {
 import { parseContentRange } from "../src/internal/content.js"
 import { stripCredentials } from "../src/internal/request.js"
 import { describeCause, errorFromResponse, parseErrorBody } from "../src/internal/errors.js"
-import { EVIDENCE_MIN_THROTTLED, limiterFor } from "../src/internal/limiter.js"
+import { BUDGET_MEMORY_MS, limiterFor, SPENT_MIN_THROTTLED } from "../src/internal/limiter.js"
 
 const now = Date.parse("2026-01-01T00:00:00Z")
 
@@ -32,6 +33,14 @@ describe("Retry-After", () => {
   it("uses the response's Date when our clock runs ahead, so we never retry early", () => {
     // Our clock says 00:00:02, the server said 00:00:00 and asks for 00:00:03: wait 3 s, not 1 s.
     expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:03 GMT", now + 2000, "Thu, 01 Jan 2026 00:00:00 GMT")).toBe(3000)
+  })
+
+  it("measures from our clock while it is within the second the response's Date names", () => {
+    // The server's clock was somewhere in 00:00:00.xxx; ours says 00:00:00.600: wait 1.4 s, not the 2 s
+    // the whole-second Date header would make of it.
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:02 GMT", now + 600, "Thu, 01 Jan 2026 00:00:00 GMT")).toBe(1400)
+    // a clock behind the server's waits the longer wait it measures
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:02 GMT", now - 500, "Thu, 01 Jan 2026 00:00:00 GMT")).toBe(2500)
   })
 
   it("ignores garbage and absence", () => {
@@ -182,11 +191,16 @@ describe("limiter", () => {
   it.effect("lowers its rate on evidence of a spent budget and wins it back on successes, within bounds", () =>
     Effect.gen(function*() {
       const l = limiterFor(makePolicy({ requestsPerSecond: 40 }))
-      const spentBudget = Effect.repeatN(l.throttled(0), EVIDENCE_MIN_THROTTLED - 1)
+      const spentBudget = Effect.repeatN(l.throttled(0), SPENT_MIN_THROTTLED - 1)
       yield* spentBudget
       expect(l.currentRate()).toBe(20)
       for (let i = 0; i < 10; i++) yield* spentBudget
-      expect(l.currentRate()).toBe(10) // floor: a quarter of the configured rate
+      expect(l.currentRate()).toBe(4) // floor: a tenth of the configured rate
+      // near the known budget the rate climbs slowly...
+      for (let i = 0; i < 100; i++) yield* l.success
+      expect(l.currentRate()).toBeLessThan(4.5)
+      // ...a minute later at the usual pace
+      yield* TestClock.adjust(BUDGET_MEMORY_MS)
       for (let i = 0; i < 1000; i++) yield* l.success
       expect(l.currentRate()).toBe(40)
     }))

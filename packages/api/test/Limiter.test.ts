@@ -14,27 +14,139 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { GraphClient, type GraphRetry, handleRetries, makePolicy } from "../src/index.js"
-import { EVIDENCE_MIN_THROTTLED, EVIDENCE_WINDOW_MS, makeLimiter, ThrottleEvidence } from "../src/internal/limiter.js"
+import {
+  BUDGET_MEMORY_MS,
+  BUDGET_STEP_INTERVAL_MS,
+  DISTRUST_MS,
+  EVIDENCE_WINDOW_MS,
+  makeLimiter,
+  OVER_BUDGET_MIN_THROTTLED,
+  RateControl,
+  SPENT_MIN_THROTTLED,
+  ThrottleEvidence,
+  type Verdict
+} from "../src/internal/limiter.js"
 import { ALICE, clientLayer, MEETINGS, meetingId, recordingId, tenant, WINDOW } from "./helpers.js"
 
+/**
+ * A client sending every `everyMs` to a per-tenant token bucket of `rate`/s and `burst` tokens, each
+ * refused request retried after 1 s: the answers a spent budget gives, fed to the evidence. Returns the
+ * first verdict (and when), or null.
+ */
+const againstBucket = (rate: number, burst: number, everyMs: number, untilMs: number) => {
+  const e = new ThrottleEvidence()
+  let tokens = burst
+  let refilledAt = 0
+  for (let t = 0; t < untilMs; t += everyMs) {
+    tokens = Math.min(burst, tokens + ((t - refilledAt) / 1000) * rate)
+    refilledAt = t
+    const ok = tokens >= 1
+    if (ok) tokens -= 1
+    const verdict = e.record(t, ok ? null : t + 1000)
+    if (verdict !== null) return { at: t, verdict }
+  }
+  return null
+}
+
 describe("throttle evidence", () => {
-  it("a few 429s among successes are no evidence; most answers of the window throttled are", () => {
+  it("sporadic 429s among successes are no evidence, even a third of the answers at a few a second", () => {
     const e = new ThrottleEvidence()
-    // sporadic: every third answer a 429, over a long run
-    for (let t = 0; t < 300; t++) expect(e.record(t * 10, t % 3 === 0 ? t * 10 + 1000 : null)).toBeNull()
-    // a spent budget: every answer throttled
+    // about 7 answers a second for a minute, 3 of every 10 throttled
+    for (let i = 0; i < 400; i++) {
+      const t = i * 150
+      expect(e.record(t, [0, 3, 7].includes(i % 10) ? t + 1000 : null)).toBeNull()
+    }
+  })
+
+  it("a budget refusing nearly every answer is spent: everyone waits until the latest deadline, never the sum", () => {
     const f = new ThrottleEvidence()
     const deadlines = [5000, 9000, 7000, 6000]
     const verdicts = deadlines.map((d, i) => f.record(i, d))
-    expect(verdicts.slice(0, EVIDENCE_MIN_THROTTLED - 1)).toEqual([null, null, null])
-    // overlapping waits overlap: the latest deadline, not their sum
-    expect(verdicts[EVIDENCE_MIN_THROTTLED - 1]).toBe(9000)
+    expect(verdicts.slice(0, SPENT_MIN_THROTTLED - 1)).toEqual([null, null, null])
+    expect(verdicts[SPENT_MIN_THROTTLED - 1]).toEqual({ _tag: "Spent", until: 9000 })
+  })
+
+  it("a rate above a token bucket is read as such, with the bucket's rate as what it accepts", () => {
+    // 20 requests a second against 5 a second (burst 5)
+    const found = againstBucket(5, 5, 50, 10_000)
+    expect(found?.verdict._tag).toBe("OverBudget")
+    const accepted = (found!.verdict as Extract<Verdict, { _tag: "OverBudget" }>).acceptedPerSecond
+    expect(accepted).toBeGreaterThan(4)
+    expect(accepted).toBeLessThan(6.5)
+    // within the first two seconds: before many more 429s than the rule needs
+    expect(found!.at).toBeLessThan(2000)
+    // a client within the budget gets no verdict
+    expect(againstBucket(5, 5, 210, 60_000)).toBeNull()
   })
 
   it("answers older than the window do not count", () => {
     const e = new ThrottleEvidence()
-    for (let i = 0; i < EVIDENCE_MIN_THROTTLED - 1; i++) e.record(i, 2000)
+    for (let i = 0; i < SPENT_MIN_THROTTLED - 1; i++) e.record(i, 2000)
     expect(e.record(EVIDENCE_WINDOW_MS + 10, 3000)).toBeNull()
+    const g = new ThrottleEvidence()
+    for (let i = 0; i < OVER_BUDGET_MIN_THROTTLED - 1; i++) g.record(i * 10, 2000)
+    for (let i = 0; i < 10; i++) g.record(100 + i, null)
+    expect(g.record(EVIDENCE_WINDOW_MS + 10, 5000)).toBeNull()
+  })
+})
+
+describe("rate control", () => {
+  const overBudget = (acceptedPerSecond: number, share: number): Verdict => ({
+    _tag: "OverBudget",
+    acceptedPerSecond,
+    share
+  })
+
+  it("drops to the rate the budget accepts, steps down once per wave of 429s, and climbs back slowly", () => {
+    const c = new RateControl(20)
+    c.throttled(0, null) // a sporadic 429: nothing known yet
+    expect(c.rate).toBe(20)
+    // a little below what went through
+    c.throttled(1000, overBudget(5, 0.4))
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    // a wave: the 429s of requests in flight together lower the rate once
+    c.throttled(1500, null)
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    c.throttled(1000 + BUDGET_STEP_INTERVAL_MS, null)
+    c.throttled(1010 + BUDGET_STEP_INTERVAL_MS, null)
+    expect(c.rate).toBeCloseTo(4.05, 6)
+    // near the budget: a hundred successes win back about a tenth
+    for (let i = 0; i < 100; i++) c.success(3000 + i)
+    expect(c.rate).toBeGreaterThan(4.4)
+    expect(c.rate).toBeLessThan(4.55)
+    // a minute without news: back to full speed within a few hundred successes
+    for (let i = 0; i < 400; i++) c.success(2000 + BUDGET_MEMORY_MS + i)
+    expect(c.rate).toBe(20)
+  })
+
+  it("a cut after which throttling goes on as often is undone: it did not follow our rate", () => {
+    const c = new RateControl(20)
+    c.throttled(0, overBudget(14, 0.3))
+    expect(c.rate).toBeCloseTo(12.6, 6)
+    c.throttled(1000, null)
+    expect(c.rate).toBeCloseTo(11.34, 6)
+    c.throttled(2500, overBudget(9, 0.3))
+    expect(c.rate).toBe(20)
+    // and for a while further verdicts of that kind are not believed
+    c.throttled(5000, overBudget(9, 0.3))
+    c.throttled(6500, null)
+    expect(c.rate).toBe(20)
+    // a throttling that did become rarer after the cut is a budget: the second cut stands
+    const d = new RateControl(20)
+    d.throttled(0, overBudget(7, 0.45))
+    d.throttled(3000, overBudget(5, 0.3))
+    expect(d.rate).toBeCloseTo(4.5, 6)
+    // distrust ends
+    c.throttled(5000 + DISTRUST_MS, overBudget(9, 0.3))
+    expect(c.rate).toBeCloseTo(8.1, 6)
+  })
+
+  it("a spent budget halves the rate, down to a tenth of the configured one", () => {
+    const c = new RateControl(40)
+    c.throttled(0, { _tag: "Spent", until: 1000 })
+    expect(c.rate).toBe(20)
+    for (let i = 1; i < 10; i++) c.throttled(i, { _tag: "Spent", until: 1000 })
+    expect(c.rate).toBe(4)
   })
 })
 
@@ -65,6 +177,29 @@ describe("limiter (TestClock)", () => {
       expect(Option.isNone(yield* Fiber.poll(take))).toBe(true)
       yield* TestClock.adjust(1)
       yield* Fiber.join(take)
+    }))
+})
+
+describe("limiter near a known budget (TestClock)", () => {
+  it.effect("paces requests a little below the rate the budget accepted, without a burst", () =>
+    Effect.gen(function*() {
+      const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
+      // 100 ms apart, every other answer throttled: after the first refusal 5 successes a second
+      for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
+        yield* TestClock.adjust(100)
+        yield* i % 2 === 1 ? l.throttled(10_000) : l.success
+      }
+      expect(l.currentRate()).toBeCloseTo(4.5, 6)
+      expect(l.pausedUntil()).toBe(0)
+      // three requests: two back to back at most (a timer's lateness made up), the third an interval
+      // (1000/4.5 ms) later, not in a burst of ten
+      const takes = yield* Effect.fork(Effect.all([l.take, l.take, l.take]))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
+      yield* TestClock.adjust(222)
+      expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
+      yield* TestClock.adjust(1)
+      yield* Fiber.join(takes)
     }))
 })
 

@@ -4,12 +4,17 @@
  *
  * The rate is GCRA-style (a burst, then one request per interval); fibers queue for slots instead of
  * stampeding. A throttling answer (429, or 503 with Retry-After) delays its own request only. The tenant
- * as a whole waits only on evidence that its budget is spent: most answers of the last second throttled,
- * from several requests (sporadic 429s are interleaved with successes; a spent budget rejects everyone).
- * Then every request waits until the latest of those deadlines (overlapping waits overlap, never add up)
- * and the rate is halved; for a minute after, each further 429 lowers it a little more (a budget near the
- * current rate is known); successes win it back slowly (AIMD), so a server limit below the configured
- * rate costs a few 429s, not a storm.
+ * as a whole slows down only on evidence, read from its answers of the last two seconds:
+ * - a budget spent outright (nearly every answer throttled, from several requests): every request waits
+ *   until the latest of those deadlines (overlapping waits overlap, never add up) and the rate halves;
+ * - a rate above the budget (throttled answers keep coming, several per second, a fair share of all
+ *   answers, while others succeed): the server accepts about as many requests per second as succeeded
+ *   in the window, so the rate drops to that, without a wait.
+ * Sporadic 429s (occasional, interleaved with successes) are neither. After such evidence the budget is
+ * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
+ * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
+ * steady trickle (AIMD). A cut is also an experiment: when throttling goes on as often as before, it does
+ * not follow our rate (faults, however many), and the rate goes back up.
  *
  * Times are read from Effect's Clock, so the behaviour is testable with TestClock.
  */
@@ -17,22 +22,43 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { GraphPolicy } from "../GraphPolicy.js"
 
-/** How far back answers count as evidence of a spent budget. */
-export const EVIDENCE_WINDOW_MS = 1000
-/** Throttled answers (from different requests) in the window before the tenant slows down... */
-export const EVIDENCE_MIN_THROTTLED = 4
-/** ...and the share of the window's answers they must be at least. */
-export const EVIDENCE_MIN_SHARE = 0.5
+/** How far back answers count as evidence. */
+export const EVIDENCE_WINDOW_MS = 2000
+/** A budget spent outright: at least this many throttled answers in the window... */
+export const SPENT_MIN_THROTTLED = 4
+/** ...and at least this share of the window's answers. */
+export const SPENT_MIN_SHARE = 0.8
 /**
- * After such evidence the tenant is known to have a budget near its current rate: for this long every
- * further 429 lowers the rate a little (without a tenant-wide wait), so the slow recovery does not climb
- * back over the budget into a steady trickle of 429s.
+ * A rate above the budget: this many throttled answers in the window (a spent budget answers several
+ * per second however few requests are in flight: each throttled request waits, the next one is
+ * throttled in turn)...
+ */
+export const OVER_BUDGET_MIN_THROTTLED = 6
+/** ...and at least this share of the window's answers (a large tenant's occasional 429 is no evidence). */
+export const OVER_BUDGET_MIN_SHARE = 0.25
+/**
+ * After evidence the tenant is known to have a budget near its current rate: for this long each further
+ * wave of 429s lowers the rate a little and the recovery is slow, so it does not climb back over the
+ * budget into a steady trickle of 429s.
  */
 export const BUDGET_MEMORY_MS = 60_000
-const BUDGET_STEP_DOWN = 0.8
+/** The rate's step down on a wave of 429s while the budget is known... */
+const BUDGET_STEP_DOWN = 0.9
+/** ...once per this long: the 429s of requests that were in flight together are one wave. */
+export const BUDGET_STEP_INTERVAL_MS = 1000
+
+/** What a tenant's recent answers say. */
+export type Verdict =
+  /** Nearly everything was throttled: wait until `until` (the latest deadline), all of the tenant. */
+  | { readonly _tag: "Spent"; readonly until: number }
+  /**
+   * Throttled steadily (`share` of the window's answers) while `acceptedPerSecond` requests a second went
+   * through: the budget.
+   */
+  | { readonly _tag: "OverBudget"; readonly acceptedPerSecond: number; readonly share: number }
 
 /**
- * The recent answers of a tenant and the rule that reads a spent budget from them. Pure: the caller
+ * The recent answers of a tenant and the rules that read a spent budget from them. Pure: the caller
  * passes the times.
  */
 export class ThrottleEvidence {
@@ -40,13 +66,12 @@ export class ThrottleEvidence {
 
   /**
    * Records an answer at `at` (retryAt: when its request may be retried, for a throttling answer; null
-   * for a success). Returns the time until which the whole tenant should wait when the window now shows
-   * a spent budget (the latest deadline of its throttled answers), else null. Evidence is used once.
+   * for a success). Returns what the window now shows, or null for nothing. Evidence is used once.
    */
-  record(at: number, retryAt: number | null): number | null {
+  record(at: number, retryAt: number | null): Verdict | null {
     const from = at - EVIDENCE_WINDOW_MS
     let keep = 0
-    while (keep < this.answers.length && this.answers[keep]!.at < from) keep++
+    while (keep < this.answers.length && this.answers[keep]!.at <= from) keep++
     if (keep > 0) this.answers = this.answers.slice(keep)
     this.answers.push({ at, retryAt })
     if (retryAt === null) return null
@@ -58,9 +83,30 @@ export class ThrottleEvidence {
         if (a.retryAt > latest) latest = a.retryAt
       }
     }
-    if (throttled < EVIDENCE_MIN_THROTTLED || throttled < EVIDENCE_MIN_SHARE * this.answers.length) return null
-    this.answers = []
-    return latest
+    const share = throttled / this.answers.length
+    let verdict: Verdict | null = null
+    if (throttled >= SPENT_MIN_THROTTLED && share >= SPENT_MIN_SHARE) {
+      verdict = { _tag: "Spent", until: latest }
+    } else if (throttled >= OVER_BUDGET_MIN_THROTTLED && share >= OVER_BUDGET_MIN_SHARE) {
+      // refusals over at least half the window: what a budget refills shows only over time
+      const first = this.answers.findIndex((a) => a.retryAt !== null)
+      const seconds = (at - this.answers[first]!.at) / 1000
+      if (seconds >= EVIDENCE_WINDOW_MS / 2000) {
+        verdict = { _tag: "OverBudget", acceptedPerSecond: this.successesAfter(first) / seconds, share }
+      }
+    }
+    if (verdict !== null) this.answers = []
+    return verdict
+  }
+
+  /**
+   * Successes after the answer at `index`. From a first refusal on, a budget is empty: what still goes
+   * through is what it refills (earlier successes may have been its burst).
+   */
+  private successesAfter(index: number): number {
+    let n = 0
+    for (let i = index + 1; i < this.answers.length; i++) if (this.answers[i]!.retryAt === null) n++
+    return n
   }
 }
 
@@ -79,22 +125,94 @@ export interface Limiter {
   readonly pausedUntil: () => number
 }
 
+/** The lowest rate evidence brings a tenant to: a tenth of the configured one (at most that, at least 0.5/s). */
+export const minimumRate = (requestsPerSecond: number): number =>
+  Math.min(requestsPerSecond, Math.max(0.5, requestsPerSecond / 10))
+
+/**
+ * A second verdict of a rate above the budget, with throttling at least this share of what it was when
+ * the rate was last cut: the cut did not make throttling rarer, so it does not follow our rate (sporadic
+ * faults, however many); the rate goes back to what it was.
+ */
+export const NOT_RATE_DRIVEN = 0.8
+/** After that, verdicts of a rate above the budget are not believed for this long. */
+export const DISTRUST_MS = 20_000
+
+/**
+ * The tenant's rate and what its answers taught about the budget (AIMD). Pure: the caller passes the
+ * times and the verdicts of `ThrottleEvidence`.
+ */
+export class RateControl {
+  rate: number
+  private readonly minRate: number
+  private budgetSeenAt = Number.NEGATIVE_INFINITY
+  private steppedAt = Number.NEGATIVE_INFINITY
+  /** At the last cut for a rate above the budget: the throttled share then, and the rate before the cuts. */
+  private lastCut: { readonly share: number; readonly rateBefore: number } | null = null
+  private distrustUntil = Number.NEGATIVE_INFINITY
+
+  constructor(private readonly maxRate: number) {
+    this.rate = maxRate
+    this.minRate = minimumRate(maxRate)
+  }
+
+  /** Whether a budget near the current rate is known (answers of the last BUDGET_MEMORY_MS said so). */
+  budgetKnown(now: number): boolean {
+    return now - this.budgetSeenAt < BUDGET_MEMORY_MS
+  }
+
+  /** A throttling answer at `now`, with what the evidence made of it. */
+  throttled(now: number, verdict: Verdict | null): void {
+    if (verdict?._tag === "Spent") return this.cut(now, this.rate / 2)
+    if (now < this.distrustUntil) return
+    if (verdict === null) {
+      // one more wave of 429s near a known budget: a small step down, once per wave
+      if (this.budgetKnown(now) && now - this.steppedAt >= BUDGET_STEP_INTERVAL_MS) this.cut(now, this.rate * BUDGET_STEP_DOWN)
+      return
+    }
+    const last = this.budgetKnown(now) ? this.lastCut : null
+    if (last !== null && verdict.share >= NOT_RATE_DRIVEN * last.share) {
+      this.rate = Math.max(this.rate, last.rateBefore)
+      this.lastCut = null
+      this.budgetSeenAt = Number.NEGATIVE_INFINITY
+      this.distrustUntil = now + DISTRUST_MS
+      return
+    }
+    this.lastCut = { share: verdict.share, rateBefore: last?.rateBefore ?? this.rate }
+    // a little below what went through: exactly at a budget, timing noise alone gets requests refused
+    this.cut(now, BUDGET_STEP_DOWN * Math.min(this.rate, verdict.acceptedPerSecond))
+  }
+
+  /** A successful answer at `now`: additive recovery, slow near a known budget (a thousand successes to double). */
+  success(now: number): void {
+    if (this.rate >= this.maxRate) return
+    const step = this.budgetKnown(now) ? this.rate / 1000 : this.maxRate / 500
+    this.rate = Math.min(this.maxRate, this.rate + step)
+  }
+
+  private cut(now: number, to: number): void {
+    this.budgetSeenAt = now
+    this.steppedAt = now
+    this.rate = Math.max(this.minRate, Math.min(this.rate, to))
+  }
+}
+
 export const makeLimiter = (policy: GraphPolicy): Limiter => {
-  const maxRate = policy.requestsPerSecond
-  const minRate = Math.min(maxRate, Math.max(0.5, maxRate / 4))
   const evidence = new ThrottleEvidence()
-  let rate = maxRate
+  const control = new RateControl(policy.requestsPerSecond)
   // -Infinity: a fresh limiter has its whole burst (also when the clock starts at 0, as TestClock does)
   let nextFree = Number.NEGATIVE_INFINITY
   let pausedUntil = Number.NEGATIVE_INFINITY
-  let budgetSeenAt = Number.NEGATIVE_INFINITY
   // One fiber at a time waits for the next slot, re-checking rate and pause when it wakes: a slot
   // reserved before the tenant slowed down must not fire at the old rate.
   const gate = Effect.unsafeMakeSemaphore(1)
   const attempt: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const interval = 1000 / rate
-    // at most `burst` requests back to back: the first of them at now - (burst - 1) intervals
-    const start = Math.max(nextFree, now - (policy.burst - 1) * interval, pausedUntil)
+    const interval = 1000 / control.rate
+    // at most `burst` requests back to back: the first of them at now - (burst - 1) intervals; near a
+    // known budget two at most, a tolerance of one interval for late timers (a burst is what a spent
+    // budget refuses first)
+    const burst = control.budgetKnown(now) ? Math.min(2, policy.burst) : policy.burst
+    const start = Math.max(nextFree, now - (burst - 1) * interval, pausedUntil)
     if (start <= now) {
       nextFree = start + interval
       return Effect.void
@@ -105,25 +223,21 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     take: gate.withPermits(1)(attempt),
     throttled: (retryAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const until = evidence.record(now, retryAt)
-        if (until === null) {
-          if (now - budgetSeenAt < BUDGET_MEMORY_MS) rate = Math.max(minRate, rate * BUDGET_STEP_DOWN)
-          return
+        const verdict = evidence.record(now, retryAt)
+        if (verdict?._tag === "Spent") {
+          if (verdict.until > pausedUntil) pausedUntil = verdict.until
+          // After a pause, start from an empty burst allowance.
+          if (nextFree < pausedUntil) nextFree = pausedUntil
         }
-        budgetSeenAt = now
-        if (until > pausedUntil) pausedUntil = until
-        // After a pause, start from an empty burst allowance.
-        if (nextFree < pausedUntil) nextFree = pausedUntil
-        rate = Math.max(minRate, rate / 2)
+        control.throttled(now, verdict)
       }),
     success: Effect.map(Clock.currentTimeMillis, (now) => {
       evidence.record(now, null)
-      // Slow additive recovery: a few hundred successes back to full speed.
-      if (rate < maxRate) rate = Math.min(maxRate, rate + maxRate / 500)
+      control.success(now)
     }),
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
     downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
-    currentRate: () => rate,
+    currentRate: () => control.rate,
     pausedUntil: () => Math.max(0, pausedUntil)
   }
 }
