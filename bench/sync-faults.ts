@@ -26,7 +26,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { argValue } from "./internal/tenant.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -226,6 +226,7 @@ const runCliSync = async (
       failures: number
       elapsedMs: number
       requests: number
+      retries: number
       throttleWaitMs: number
     }
     return { wallMs: r.wallMs, summary }
@@ -295,7 +296,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
           } | ` +
             `${String(cli429).padStart(8)} ${String(base429).padStart(10)} ${ratio(cli429, base429).padStart(6)} | ` +
             `${String(cli.summary.failures).padStart(10)} ${String(base.result.failed).padStart(12)}` +
-            `   (cli throttleWaitMs ${cli.summary.throttleWaitMs})`
+            `   (cli retries ${cli.summary.retries}, throttleWaitMs ${cli.summary.throttleWaitMs})`
         )
       }
     }
@@ -351,6 +352,9 @@ if (process.argv.includes("--baseline")) {
   const rates = (argValue("--rates") ?? "5,20").split(",").map(Number)
   const concurrency = Number(argValue("--concurrency") ?? 4)
   const only = argValue("--only")
+  // the CLI runs from its bundle: measure the sources as they are, not a bundle built before a change
+  const { buildBin } = await import(pathToFileURL(path.join(root, "packages/cli/scripts/build-bin.mjs")).href)
+  await buildBin({ ifStale: true })
   console.log(`load: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (${os.cpus().length} cores)`)
   if (only !== "bucket") await faultsBench(seeds, concurrency)
   if (only !== "faults") await bucketBench(rates, concurrency)
