@@ -167,7 +167,9 @@ export class RateControl {
     if (now < this.distrustUntil) return
     if (verdict === null) {
       // one more wave of 429s near a known budget: a small step down, once per wave
-      if (this.budgetKnown(now) && now - this.steppedAt >= BUDGET_STEP_INTERVAL_MS) this.cut(now, this.rate * BUDGET_STEP_DOWN)
+      if (this.budgetKnown(now) && now - this.steppedAt >= BUDGET_STEP_INTERVAL_MS) {
+        this.cut(now, this.rate * BUDGET_STEP_DOWN)
+      }
       return
     }
     const last = this.budgetKnown(now) ? this.lastCut : null
