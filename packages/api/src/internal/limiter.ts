@@ -7,9 +7,9 @@
  * as a whole slows down only on evidence, read from its answers of the last two seconds:
  * - a budget spent outright (nearly every answer throttled, from several requests): every request waits
  *   until the latest of those deadlines (overlapping waits overlap, never add up) and the rate halves;
- * - a rate above the budget (throttled answers keep coming, several per second, a fair share of all
- *   answers, while others succeed): the server accepts about as many requests per second as succeeded
- *   in the window, so the rate drops to that, without a wait.
+ * - a rate above the budget (throttled answers keep coming for a second or more, several per second, a
+ *   fair share of all answers, while others succeed): the server accepts about as many requests per
+ *   second as succeeded since the first refusal, so the rate drops a little below that, without a wait.
  * Sporadic 429s (occasional, interleaved with successes) are neither. After such evidence the budget is
  * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
  * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
