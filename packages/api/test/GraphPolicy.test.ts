@@ -191,7 +191,11 @@ describe("limiter", () => {
   it.effect("lowers its rate on evidence of a spent budget and wins it back on successes, within bounds", () =>
     Effect.gen(function*() {
       const l = limiterFor(makePolicy({ requestsPerSecond: 40 }))
-      const spentBudget = Effect.repeatN(l.throttled(0), SPENT_MIN_THROTTLED - 1)
+      const spentBudget = Effect.forEach(
+        Array.from({ length: SPENT_MIN_THROTTLED }, (_, i) => i),
+        (request) => l.throttled(0, request),
+        { discard: true }
+      )
       yield* spentBudget
       expect(l.currentRate()).toBe(20)
       for (let i = 0; i < 10; i++) yield* spentBudget

@@ -42,7 +42,7 @@ const againstBucket = (rate: number, burst: number, everyMs: number, untilMs: nu
     refilledAt = t
     const ok = tokens >= 1
     if (ok) tokens -= 1
-    const verdict = e.record(t, ok ? null : t + 1000)
+    const verdict = e.record(t, ok ? null : t + 1000, t)
     if (verdict !== null) return { at: t, verdict }
   }
   return null
@@ -54,16 +54,29 @@ describe("throttle evidence", () => {
     // about 7 answers a second for a minute, 3 of every 10 throttled
     for (let i = 0; i < 400; i++) {
       const t = i * 150
-      expect(e.record(t, [0, 3, 7].includes(i % 10) ? t + 1000 : null)).toBeNull()
+      expect(e.record(t, [0, 3, 7].includes(i % 10) ? t + 1000 : null, i)).toBeNull()
     }
   })
 
   it("a budget refusing nearly every answer is spent: everyone waits until the latest deadline, never the sum", () => {
     const f = new ThrottleEvidence()
     const deadlines = [5000, 9000, 7000, 6000]
-    const verdicts = deadlines.map((d, i) => f.record(i, d))
+    const verdicts = deadlines.map((d, i) => f.record(i, d, i))
     expect(verdicts.slice(0, SPENT_MIN_THROTTLED - 1)).toEqual([null, null, null])
     expect(verdicts[SPENT_MIN_THROTTLED - 1]).toEqual({ _tag: "Spent", until: 9000 })
+  })
+
+  it("one or two requests refused again and again are no evidence, however few other answers there are", () => {
+    const e = new ThrottleEvidence()
+    // two listings, each throttled three times in a row while nothing else is in flight
+    for (let i = 0; i < 6; i++) {
+      expect(e.record(i * 300, i * 300 + 1000, i % 2 === 0 ? "recordings" : "transcripts")).toBeNull()
+    }
+    // and among successes, retried requests alone are no budget either
+    const f = new ThrottleEvidence()
+    for (let i = 0; i < 30; i++) {
+      expect(f.record(i * 60, i % 3 === 0 ? i * 60 + 1000 : null, `page ${i % 2}`)).toBeNull()
+    }
   })
 
   it("a rate above a token bucket is read as such, with the bucket's rate as what it accepts", () => {
@@ -81,12 +94,12 @@ describe("throttle evidence", () => {
 
   it("answers older than the window do not count", () => {
     const e = new ThrottleEvidence()
-    for (let i = 0; i < SPENT_MIN_THROTTLED - 1; i++) e.record(i, 2000)
-    expect(e.record(EVIDENCE_WINDOW_MS + 10, 3000)).toBeNull()
+    for (let i = 0; i < SPENT_MIN_THROTTLED - 1; i++) e.record(i, 2000, i)
+    expect(e.record(EVIDENCE_WINDOW_MS + 10, 3000, "late")).toBeNull()
     const g = new ThrottleEvidence()
-    for (let i = 0; i < OVER_BUDGET_MIN_THROTTLED - 1; i++) g.record(i * 10, 2000)
+    for (let i = 0; i < OVER_BUDGET_MIN_THROTTLED - 1; i++) g.record(i * 10, 2000, i)
     for (let i = 0; i < 10; i++) g.record(100 + i, null)
-    expect(g.record(EVIDENCE_WINDOW_MS + 10, 5000)).toBeNull()
+    expect(g.record(EVIDENCE_WINDOW_MS + 10, 5000, "late")).toBeNull()
   })
 })
 
@@ -154,7 +167,7 @@ describe("limiter (TestClock)", () => {
   it.effect("one throttling answer does not hold back the tenant's other requests", () =>
     Effect.gen(function*() {
       const l = makeLimiter(makePolicy({ requestsPerSecond: 10, burst: 5 }))
-      yield* l.throttled(60_000)
+      yield* l.throttled(60_000, "listing")
       expect(l.pausedUntil()).toBe(0)
       expect(l.currentRate()).toBe(10)
       // the burst goes out without the clock moving
@@ -166,11 +179,11 @@ describe("limiter (TestClock)", () => {
   it.effect("a spent budget holds every request until the latest deadline, to the ms, and halves the rate", () =>
     Effect.gen(function*() {
       const l = makeLimiter(makePolicy({ requestsPerSecond: 10, burst: 5 }))
-      for (const d of [3000, 4000, 2500, 3500]) yield* l.throttled(d)
+      for (const d of [3000, 4000, 2500, 3500]) yield* l.throttled(d, d)
       expect(l.pausedUntil()).toBe(4000)
       expect(l.currentRate()).toBe(5)
       // a later, earlier-ending wait does not shorten it
-      for (const d of [1000, 1500, 1200, 1100]) yield* l.throttled(d)
+      for (const d of [1000, 1500, 1200, 1100]) yield* l.throttled(d, d)
       expect(l.pausedUntil()).toBe(4000)
       const take = yield* Effect.fork(l.take)
       yield* TestClock.adjust(3999)
@@ -187,7 +200,7 @@ describe("limiter near a known budget (TestClock)", () => {
       // 100 ms apart, every other answer throttled: after the first refusal 5 successes a second
       for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
         yield* TestClock.adjust(100)
-        yield* i % 2 === 1 ? l.throttled(10_000) : l.success
+        yield* i % 2 === 1 ? l.throttled(10_000, i) : l.success
       }
       expect(l.currentRate()).toBeCloseTo(4.5, 6)
       expect(l.pausedUntil()).toBe(0)

@@ -4,8 +4,9 @@
  *
  * The rate is GCRA-style (a burst, then one request per interval); fibers queue for slots instead of
  * stampeding. A throttling answer (429, or 503 with Retry-After) delays its own request only. The tenant
- * as a whole slows down only on evidence, read from its answers of the last two seconds:
- * - a budget spent outright (nearly every answer throttled, from several requests): every request waits
+ * as a whole slows down only on evidence, read from its answers of the last two seconds (429s only: a
+ * 503 is the service's trouble, not the tenant's budget):
+ * - a budget spent outright (nearly every answer a 429, to several requests): every request waits
  *   until the latest of those deadlines (overlapping waits overlap, never add up) and the rate halves;
  * - a rate above the budget (throttled answers keep coming for a second or more, several per second, a
  *   fair share of all answers, while others succeed): the server accepts about as many requests per
@@ -24,7 +25,10 @@ import type { GraphPolicy } from "../GraphPolicy.js"
 
 /** How far back answers count as evidence. */
 export const EVIDENCE_WINDOW_MS = 2000
-/** A budget spent outright: at least this many throttled answers in the window... */
+/**
+ * A budget spent outright: throttled answers to at least this many different requests in the window (one
+ * or two requests refused again and again are unlucky, not a budget)...
+ */
 export const SPENT_MIN_THROTTLED = 4
 /** ...and at least this share of the window's answers. */
 export const SPENT_MIN_SHARE = 0.8
@@ -34,6 +38,8 @@ export const SPENT_MIN_SHARE = 0.8
  * throttled in turn)...
  */
 export const OVER_BUDGET_MIN_THROTTLED = 6
+/** ...to at least this many different requests... */
+export const OVER_BUDGET_MIN_REQUESTS = 4
 /** ...and at least this share of the window's answers (a large tenant's occasional 429 is no evidence). */
 export const OVER_BUDGET_MIN_SHARE = 0.25
 /**
@@ -62,32 +68,38 @@ export type Verdict =
  * passes the times.
  */
 export class ThrottleEvidence {
-  private answers: Array<{ readonly at: number; readonly retryAt: number | null }> = []
+  private answers: Array<{ readonly at: number; readonly retryAt: number | null; readonly request: unknown }> = []
 
   /**
    * Records an answer at `at` (retryAt: when its request may be retried, for a throttling answer; null
-   * for a success). Returns what the window now shows, or null for nothing. Evidence is used once.
+   * for a success; `request`: what identifies the request, the same for its retries). Returns what the
+   * window now shows, or null for nothing. Evidence is used once.
    */
-  record(at: number, retryAt: number | null): Verdict | null {
+  record(at: number, retryAt: number | null, request?: unknown): Verdict | null {
     const from = at - EVIDENCE_WINDOW_MS
     let keep = 0
     while (keep < this.answers.length && this.answers[keep]!.at <= from) keep++
     if (keep > 0) this.answers = this.answers.slice(keep)
-    this.answers.push({ at, retryAt })
+    this.answers.push({ at, retryAt, request })
     if (retryAt === null) return null
     let throttled = 0
     let latest = 0
+    const requests = new Set<unknown>()
     for (const a of this.answers) {
       if (a.retryAt !== null) {
         throttled++
+        requests.add(a.request)
         if (a.retryAt > latest) latest = a.retryAt
       }
     }
     const share = throttled / this.answers.length
     let verdict: Verdict | null = null
-    if (throttled >= SPENT_MIN_THROTTLED && share >= SPENT_MIN_SHARE) {
+    if (requests.size >= SPENT_MIN_THROTTLED && share >= SPENT_MIN_SHARE) {
       verdict = { _tag: "Spent", until: latest }
-    } else if (throttled >= OVER_BUDGET_MIN_THROTTLED && share >= OVER_BUDGET_MIN_SHARE) {
+    } else if (
+      throttled >= OVER_BUDGET_MIN_THROTTLED && requests.size >= OVER_BUDGET_MIN_REQUESTS &&
+      share >= OVER_BUDGET_MIN_SHARE
+    ) {
       // refusals over at least half the window: what a budget refills shows only over time
       const first = this.answers.findIndex((a) => a.retryAt !== null)
       const seconds = (at - this.answers[first]!.at) / 1000
@@ -113,8 +125,11 @@ export class ThrottleEvidence {
 export interface Limiter {
   /** Waits for a request slot: the rate, and any tenant-wide wait. */
   readonly take: Effect.Effect<void>
-  /** A throttling answer whose request may be retried at `retryAt` (Clock ms); may slow the tenant down. */
-  readonly throttled: (retryAt: number) => Effect.Effect<void>
+  /**
+   * A 429 whose request (`request` identifies it, the same for its retries) may be retried at `retryAt`
+   * (Clock ms); may slow the tenant down.
+   */
+  readonly throttled: (retryAt: number, request: unknown) => Effect.Effect<void>
   /** A successful answer. */
   readonly success: Effect.Effect<void>
   readonly requests: Effect.Semaphore
@@ -223,9 +238,9 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
   })
   return {
     take: gate.withPermits(1)(attempt),
-    throttled: (retryAt) =>
+    throttled: (retryAt, request) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const verdict = evidence.record(now, retryAt)
+        const verdict = evidence.record(now, retryAt, request)
         if (verdict?._tag === "Spent") {
           if (verdict.until > pausedUntil) pausedUntil = verdict.until
           // After a pause, start from an empty burst allowance.

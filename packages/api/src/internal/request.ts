@@ -490,7 +490,8 @@ export const run = <A, R>(
       // waits (the limiter decides whether the tenant as a whole must); other retries are backoff.
       const throttled = outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)
       if (throttled) {
-        yield* limiter.throttled(now + decision.delayMs)
+        // only a 429 tells of the tenant's budget (a 503 is the service's own trouble); `spec` is this call
+        if (outcome.status === 429) yield* limiter.throttled(now + decision.delayMs, spec)
         stats.throttleWaitMs += throttleWall.add(now, now + decision.delayMs)
       } else {
         stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)
