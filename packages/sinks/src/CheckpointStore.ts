@@ -89,6 +89,8 @@ export interface DeadLetter {
   readonly kind: string
   readonly id: string
   readonly meetingId: string | null
+  /** "adhocCall" when `meetingId` is an ad hoc call's id (null: an online meeting). */
+  readonly source: string | null
   readonly organizerId: string | null
   readonly reason: string
   readonly status: number | null
@@ -101,9 +103,13 @@ export interface DeadLetter {
 }
 
 export type DeadLetterInput =
-  & Omit<DeadLetter, "attempts" | "at" | "runId" | "meetingId" | "organizerId" | "status" | "code" | "requestId">
+  & Omit<
+    DeadLetter,
+    "attempts" | "at" | "runId" | "meetingId" | "source" | "organizerId" | "status" | "code" | "requestId"
+  >
   & {
     readonly meetingId?: string | null | undefined
+    readonly source?: string | null | undefined
     readonly organizerId?: string | null | undefined
     readonly status?: number | null | undefined
     readonly code?: string | null | undefined
@@ -243,6 +249,11 @@ const migrations = {
       started_at TEXT NOT NULL,
       renewed_at TEXT NOT NULL
     )`
+  }),
+  // Dead letters of ad hoc calls are fetched again through /adhocCalls/{id}, not /onlineMeetings/{id}.
+  "3_dead_letter_source": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE checkpoint_dead_letters ADD COLUMN source TEXT`
   })
 }
 
@@ -286,6 +297,7 @@ const toDeadLetter = (r: any): DeadLetter => ({
   kind: r.kind,
   id: r.artifact_id,
   meetingId: str(r.meeting_id),
+  source: str(r.source),
   organizerId: str(r.organizer_id),
   reason: r.reason,
   status: num(r.status),
@@ -412,13 +424,13 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     addDeadLetter: (d) =>
       q(
         "addDeadLetter",
-        sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, organizer_id, reason, status, code,
-            request_id, run_id, attempts, at)
-          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${
+        sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, source, organizer_id, reason, status,
+            code, request_id, run_id, attempts, at)
+          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.source ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${
           d.status ?? null
         },
             ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
-          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id, source = excluded.source,
             organizer_id = excluded.organizer_id, reason = excluded.reason, status = excluded.status,
             code = excluded.code, request_id = excluded.request_id, run_id = excluded.run_id,
             attempts = checkpoint_dead_letters.attempts + 1, at = excluded.at`

@@ -6,6 +6,9 @@
  * { kind, id, meetingId, organizerId, reason, status, code, requestId, at }
  * ```
  *
+ * A failure of an ad hoc call or its artifacts carries `"source": "adhocCall"` after `meetingId`
+ * (which holds the call's id), as in the manifest.
+ *
  * Keyed by kind + id: recording the same artifact again replaces its line, and
  * `resolve` removes it once it was exported. Rewritten atomically like the manifest.
  */
@@ -15,6 +18,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { ArtifactSource } from "@meeting-artifacts/correlate"
 import { writeFileAtomic } from "./internal/atomic.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
@@ -31,6 +35,8 @@ export const FailureRecord = Schema.Struct({
   kind: FailureKind,
   id: Schema.String,
   meetingId: Schema.NullOr(Schema.String),
+  /** "adhocCall" when `meetingId` is an ad hoc call's id. */
+  source: Schema.optional(ArtifactSource),
   organizerId: Schema.NullOr(Schema.String),
   /** A human-readable reason, e.g. the error's message. Never contains a token. */
   reason: Schema.String,
@@ -55,6 +61,7 @@ export const formatFailure = (f: FailureRecord): string =>
     kind: f.kind,
     id: f.id,
     meetingId: f.meetingId,
+    ...(f.source !== undefined ? { source: f.source } : {}),
     organizerId: f.organizerId,
     reason: f.reason,
     status: f.status,

@@ -9,6 +9,9 @@
  *   transcript: null|{ id, createdDateTime, endDateTime, path, bytes, sha256, cues } }
  * ```
  *
+ * A line of an ad hoc call (not an online meeting) has the call's id as `meetingId` and one
+ * extra key right after it, `"source": "adhocCall"`; meeting lines have no `source`.
+ *
  * Upserts keep every recording id and every transcript id in exactly one line:
  * a new line replaces every line that shares its recording or transcript id,
  * and an artifact of a replaced line that the new line does not carry stays,
@@ -31,7 +34,7 @@
  * (an append cut short, whose upsert never returned).
  */
 import type { ArtifactSet } from "@meeting-artifacts/correlate"
-import { MatchKind } from "@meeting-artifacts/correlate"
+import { ArtifactSource, MatchKind } from "@meeting-artifacts/correlate"
 import { createHash } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -67,6 +70,8 @@ export type ManifestTranscript = typeof ManifestTranscript.Type
 
 export const ManifestEntry = Schema.Struct({
   meetingId: Schema.String,
+  /** "adhocCall" when `meetingId` is an ad hoc call's id; absent for online meetings. */
+  source: Schema.optional(ArtifactSource),
   organizerId: Schema.String,
   contentCorrelationId: Schema.NullOr(Schema.String),
   match: MatchKind,
@@ -103,6 +108,7 @@ export const entryFromSet = (
   }
 ): ManifestEntry => ({
   meetingId: set.meetingId,
+  ...(set.source !== undefined ? { source: set.source } : {}),
   organizerId: set.organizerId,
   contentCorrelationId: set.contentCorrelationId,
   match: set.match,
@@ -134,6 +140,8 @@ export const entryFromSet = (
 export const formatEntry = (e: ManifestEntry): string =>
   JSON.stringify({
     meetingId: e.meetingId,
+    // only on ad hoc call lines: meeting lines stay exactly as they always were
+    ...(e.source !== undefined ? { source: e.source } : {}),
     organizerId: e.organizerId,
     contentCorrelationId: e.contentCorrelationId,
     match: e.match,
