@@ -1,9 +1,17 @@
 /**
  * Generates tenants for tests and benchmarks: N organizers × M meetings with the mixes real tenants
  * have (restarted recordings, transcript-only and recording-only meetings, legacy artifacts without a
- * contentCorrelationId), Teams-style WebVTT, and recording sizes in a range. Deterministic from `seed`.
+ * contentCorrelationId), Teams-style WebVTT, and recording sizes in a range, and optionally ad hoc calls
+ * (1:1 / group / PSTN) with the same mixes. Deterministic from `seed`.
  */
-import type { FixtureMeeting, FixtureRecording, FixtureTranscript, FixtureUser, TenantFixture } from "./Fixture.js"
+import type {
+  FixtureAdhocCall,
+  FixtureMeeting,
+  FixtureRecording,
+  FixtureTranscript,
+  FixtureUser,
+  TenantFixture
+} from "./Fixture.js"
 import { guid, mulberry32 } from "./internal/prng.js"
 
 export interface GenerateSpec {
@@ -23,6 +31,11 @@ export interface GenerateSpec {
    * recordingOnly 0.1, legacy 0.1, empty 0.05
    */
   readonly mix?: Partial<Record<MeetingKind, number>>
+  /**
+   * ad hoc calls per organizer (default 0), over the same span, kinds and sizes as the meetings; drawn
+   * after every meeting from a stream of their own, so a tenant's meetings do not depend on it
+   */
+  readonly adhocCallsPerOrganizer?: number
 }
 
 export type MeetingKind = "paired" | "restarted" | "transcriptOnly" | "recordingOnly" | "legacy" | "empty"
@@ -150,8 +163,9 @@ export const generateTenant = (spec: GenerateSpec): TenantFixture => {
     : defaultMix
   const kinds = Object.keys(mix) as Array<MeetingKind>
   const totalWeight = kinds.reduce((s, k) => s + mix[k], 0)
-  const pickKind = (): MeetingKind => {
-    let r = rand() * totalWeight
+  const sizes: Sizes = { minBytes, maxBytes, minCues, maxCues }
+  const pickKind = (random: () => number = rand): MeetingKind => {
+    let r = random() * totalWeight
     for (const k of kinds) {
       r -= mix[k]
       if (r < 0) return k
@@ -170,41 +184,7 @@ export const generateTenant = (spec: GenerateSpec): TenantFixture => {
       const durationMs = (15 + Math.floor(rand() * 90)) * 60_000
       const kind = pickKind()
       const speakers = [displayName, ...NAMES.filter((x) => x !== displayName).slice(0, 1 + Math.floor(rand() * 3))]
-      const recordings: Array<FixtureRecording> = []
-      const transcripts: Array<FixtureTranscript> = []
-      const sessions = kind === "restarted" ? 2 : kind === "empty" ? 0 : 1
-      let sessionStart = startMs + Math.floor(rand() * 120_000)
-      for (let s = 0; s < sessions; s++) {
-        const sessionMs = Math.floor(durationMs / sessions) - 60_000
-        const callId = guid(rand)
-        const corr = rand() < 0.5 ? guid(rand) : `${guid(rand)}-${s}`
-        const created = graphTime(sessionStart, rand)
-        const ended = graphTime(sessionStart + sessionMs, rand)
-        const base = kind === "legacy"
-          ? { createdDateTime: created, endDateTime: ended } // older artifacts: no callId / contentCorrelationId
-          : { callId, contentCorrelationId: corr, createdDateTime: created, endDateTime: ended }
-        if (kind !== "transcriptOnly") {
-          const bytes = minBytes + Math.floor(rand() * (maxBytes - minBytes + 1))
-          recordings.push({
-            id: artifactId(rand),
-            ...base,
-            content: { bytes, seed: Math.floor(rand() * 2 ** 31) }
-          })
-        }
-        if (kind !== "recordingOnly") {
-          const cues = minCues + Math.floor(rand() * (maxCues - minCues + 1))
-          const { metadata, vtt } = makeVtt(rand, speakers, cues, sessionStart)
-          transcripts.push({
-            id: artifactId(rand),
-            ...base,
-            // the transcript is ready a little after the recording
-            createdDateTime: graphTime(sessionStart + 1000 + Math.floor(rand() * 5000), rand),
-            content: { text: vtt },
-            metadataContent: { text: metadata }
-          })
-        }
-        sessionStart += sessionMs + 60_000
-      }
+      const { recordings, transcripts } = makeArtifacts(rand, kind, speakers, startMs, durationMs, sizes)
       meetings.push({
         id: mid,
         organizerId: id,
@@ -219,7 +199,88 @@ export const generateTenant = (spec: GenerateSpec): TenantFixture => {
       })
     }
   }
-  return { tenantId, users, meetings }
+  const calls = spec.adhocCallsPerOrganizer ?? 0
+  if (calls === 0) return { tenantId, users, meetings }
+  const callRand = mulberry32(((spec.seed ?? 1) ^ 0x0adc0a11) >>> 0)
+  const adhocCalls: Array<FixtureAdhocCall> = []
+  for (const user of users) {
+    for (let n = 0; n < calls; n++) {
+      const startMs = from + Math.floor(callRand() * spanMs / 60_000) * 60_000
+      const durationMs = (5 + Math.floor(callRand() * 55)) * 60_000
+      const kind = pickKind(callRand)
+      const speakers = [user.displayName ?? NAMES[0]!, NAMES[(n + 3) % NAMES.length]!]
+      const id = guid(callRand)
+      const made = makeArtifacts(callRand, kind, speakers, startMs, durationMs, sizes)
+      // the emulator gives them the call's id as callId (as Graph does for ad hoc calls)
+      const inCall = <A extends { readonly callId?: string | null | undefined }>(a: A) => {
+        const { callId: _, ...rest } = a
+        return rest
+      }
+      adhocCalls.push({
+        id,
+        userId: user.id,
+        startDateTime: graphTime(startMs, callRand),
+        endDateTime: graphTime(startMs + durationMs, callRand),
+        recordings: made.recordings.map(inCall),
+        transcripts: made.transcripts.map(inCall)
+      })
+    }
+  }
+  return { tenantId, users, meetings, adhocCalls }
+}
+
+interface Sizes {
+  readonly minBytes: number
+  readonly maxBytes: number
+  readonly minCues: number
+  readonly maxCues: number
+}
+
+/** The recordings and transcripts of one meeting or call of `kind` (one session, or two when restarted). */
+const makeArtifacts = (
+  rand: () => number,
+  kind: MeetingKind,
+  speakers: ReadonlyArray<string>,
+  startMs: number,
+  durationMs: number,
+  { maxBytes, maxCues, minBytes, minCues }: Sizes
+) => {
+  const recordings: Array<FixtureRecording> = []
+  const transcripts: Array<FixtureTranscript> = []
+  const sessions = kind === "restarted" ? 2 : kind === "empty" ? 0 : 1
+  let sessionStart = startMs + Math.floor(rand() * 120_000)
+  for (let s = 0; s < sessions; s++) {
+    const sessionMs = Math.floor(durationMs / sessions) - 60_000
+    const callId = guid(rand)
+    const corr = rand() < 0.5 ? guid(rand) : `${guid(rand)}-${s}`
+    const created = graphTime(sessionStart, rand)
+    const ended = graphTime(sessionStart + sessionMs, rand)
+    const base = kind === "legacy"
+      ? { createdDateTime: created, endDateTime: ended } // older artifacts: no callId / contentCorrelationId
+      : { callId, contentCorrelationId: corr, createdDateTime: created, endDateTime: ended }
+    if (kind !== "transcriptOnly") {
+      const bytes = minBytes + Math.floor(rand() * (maxBytes - minBytes + 1))
+      recordings.push({
+        id: artifactId(rand),
+        ...base,
+        content: { bytes, seed: Math.floor(rand() * 2 ** 31) }
+      })
+    }
+    if (kind !== "recordingOnly") {
+      const cues = minCues + Math.floor(rand() * (maxCues - minCues + 1))
+      const { metadata, vtt } = makeVtt(rand, speakers, cues, sessionStart)
+      transcripts.push({
+        id: artifactId(rand),
+        ...base,
+        // the transcript is ready a little after the recording
+        createdDateTime: graphTime(sessionStart + 1000 + Math.floor(rand() * 5000), rand),
+        content: { text: vtt },
+        metadataContent: { text: metadata }
+      })
+    }
+    sessionStart += sessionMs + 60_000
+  }
+  return { recordings, transcripts }
 }
 
 /**
@@ -266,6 +327,10 @@ export const parseGenerateSpec = (text: string): GenerateSpec => {
       case "spanDays":
         spec.spanDays = num(v)
         break
+      case "adhoc":
+      case "adhocCallsPerOrganizer":
+        spec.adhocCallsPerOrganizer = num(v)
+        break
       case "bytes": {
         const range = v.split("-")
         spec.recordingBytes = range.length === 2 ? [num(range[0]!), num(range[1]!)] : num(v)
@@ -275,7 +340,7 @@ export const parseGenerateSpec = (text: string): GenerateSpec => {
         throw new Error(
           `generate spec: unknown key ${
             JSON.stringify(k)
-          } (accepted: organizers, meetings, seed, tenant, from, days, bytes)`
+          } (accepted: organizers, meetings, seed, tenant, from, days, bytes, adhoc)`
         )
     }
   }
