@@ -81,6 +81,8 @@ export const sha256 = (data: Uint8Array | string): string => createHash("sha256"
 
 export interface ManifestLine {
   readonly meetingId: string
+  /** "adhocCall" on lines of ad hoc calls (meetingId is then the call's id) */
+  readonly source?: "adhocCall"
   readonly organizerId: string
   readonly contentCorrelationId: string | null
   readonly match: "contentCorrelationId" | "time-overlap" | "none"
@@ -126,12 +128,29 @@ export interface ExpectedArtifact {
   readonly contentCorrelationId: string | null
   readonly bytes: number
   readonly sha256: string
+  /** "adhocCall" for artifacts of ad hoc calls (their call id is the meetingId) */
+  readonly source?: "adhocCall"
 }
 
-/** Every recording and transcript of a fixture (generated content or inline text), with the bytes it serves. */
-export const expectedArtifacts = (fixture: TenantFixture): Map<string, ExpectedArtifact> => {
+/**
+ * Every recording and transcript of a fixture (generated content or inline text), with the bytes it
+ * serves: those of its meetings, and those of its ad hoc calls (keyed by call id) unless `adhocCalls`
+ * is false.
+ */
+export const expectedArtifacts = (
+  fixture: TenantFixture,
+  options: { readonly adhocCalls?: boolean } = {}
+): Map<string, ExpectedArtifact> => {
   const map = new Map<string, ExpectedArtifact>()
-  for (const m of fixture.meetings) {
+  const owners = [
+    ...fixture.meetings.map((m) => ({ ...m, source: undefined })),
+    ...(options.adhocCalls === false ? [] : (fixture.adhocCalls ?? [])).map((c) => ({
+      ...c,
+      organizerId: c.userId,
+      source: "adhocCall" as const
+    }))
+  ]
+  for (const m of owners) {
     for (const r of m.recordings ?? []) {
       if (!("bytes" in r.content)) throw new Error("only generated recording content is supported here")
       const data = generatedBytes(r.content.seed ?? 1, r.content.bytes)
@@ -142,7 +161,8 @@ export const expectedArtifacts = (fixture: TenantFixture): Map<string, ExpectedA
         organizerId: m.organizerId,
         contentCorrelationId: r.contentCorrelationId ?? null,
         bytes: data.length,
-        sha256: sha256(data)
+        sha256: sha256(data),
+        ...(m.source !== undefined ? { source: m.source } : {})
       })
     }
     for (const t of m.transcripts ?? []) {
@@ -155,7 +175,8 @@ export const expectedArtifacts = (fixture: TenantFixture): Map<string, ExpectedA
         organizerId: m.organizerId,
         contentCorrelationId: t.contentCorrelationId ?? null,
         bytes: data.length,
-        sha256: sha256(data)
+        sha256: sha256(data),
+        ...(m.source !== undefined ? { source: m.source } : {})
       })
     }
   }
@@ -214,6 +235,7 @@ export const verifyOutput = (out: string, expected: Map<string, ExpectedArtifact
         problems.push(`${key}: manifest bytes/sha256 differ from the file`)
       }
       if (line.meetingId !== exp.meetingId) problems.push(`${key}: wrong meetingId`)
+      if (line.source !== exp.source) problems.push(`${key}: source ${line.source} instead of ${exp.source}`)
     }
     if (line.recording !== null && line.transcript !== null) {
       const r = expected.get(`recording:${line.recording.id}`)

@@ -15,7 +15,7 @@
  */
 import type { GraphError, GraphStats } from "@meeting-artifacts/api"
 import { GraphClient, handleRetries } from "@meeting-artifacts/api"
-import { correlate } from "@meeting-artifacts/correlate"
+import { ArtifactSet, correlate } from "@meeting-artifacts/correlate"
 import {
   CheckpointStore,
   ContentSink,
@@ -159,7 +159,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     // -- the run ----------------------------------------------------------------------------
     const seen = new Set<string>()
     const found = new Set<string>()
-    const targeted = opts.meetingIds.length > 0 || opts.joinUrls.length > 0
+    const targeted = opts.meetingIds.length > 0 || opts.joinUrls.length > 0 || opts.adhocCallIds.length > 0
     // Organizers run side by side (discovery pages are sequential per organizer, so this overlaps one
     // organizer's paging and throttle waits with another's downloads); content downloads stay bounded
     // by the shared download slots.
@@ -178,13 +178,23 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         if (discovery === null) return
         for (const f of discovery.found) found.add(f)
         // An artifact already handled in this run (another organizer's listing) is not handled twice.
-        const recordings = dedupe(discovery.recordings).filter((r) => !seen.has(`r:${r.id}`))
-        const transcripts = dedupe(discovery.transcripts).filter((t) => !seen.has(`t:${t.id}`))
-        for (const r of recordings) seen.add(`r:${r.id}`)
-        for (const t of transcripts) seen.add(`t:${t.id}`)
+        const unseen = <A extends { readonly id: string }>(prefix: string, items: ReadonlyArray<A>) => {
+          const fresh = dedupe(items).filter((a) => !seen.has(`${prefix}:${a.id}`))
+          for (const a of fresh) seen.add(`${prefix}:${a.id}`)
+          return fresh
+        }
+        const meetingSets = correlate(unseen("r", discovery.recordings), unseen("t", discovery.transcripts), {
+          organizerId
+        })
+        // Ad hoc calls are correlated apart (their ids are not meeting ids) and marked as such.
+        const callSets = correlate(unseen("r", discovery.adhoc.recordings), unseen("t", discovery.adhoc.transcripts), {
+          organizerId
+        }).map((set) => new ArtifactSet({ ...set, source: "adhocCall" }))
+        const sets = [...meetingSets, ...callSets]
+        const recordings = sets.flatMap((set) => (set.recording === null ? [] : [set.recording]))
+        const transcripts = sets.flatMap((set) => (set.transcript === null ? [] : [set.transcript]))
         tally.discovered.recording += recordings.length
         tally.discovered.transcript += transcripts.length
-        const sets = correlate(recordings, transcripts, { organizerId })
         // One look-up of the checkpoint for every artifact of the organizer: the pending count and the
         // processing below both read it.
         const completed = yield* Content.lookUpCompleted(checkpoint, sets, opts.metadataContent)
@@ -229,6 +239,22 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
             null,
             `no organizer given (${opts.organizers.join(", ")}) has this meeting`,
             null
+          )
+        }
+      }
+      for (const c of opts.adhocCallIds) {
+        if (!found.has(c)) {
+          // Graph lists ad hoc calls only through their artifacts: a call without any is not found.
+          yield* recordFailure(
+            "meeting",
+            c,
+            c,
+            null,
+            `no organizer given (${opts.organizers.join(", ")}) has a recording or transcript of this ad hoc call${
+              opts.from !== null || opts.to !== null ? " in the window" : ""
+            }`,
+            null,
+            "adhocCall"
           )
         }
       }

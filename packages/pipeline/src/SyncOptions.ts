@@ -9,7 +9,7 @@ import { InvalidSyncOptions } from "./SyncError.js"
 export interface SyncOptions {
   /** Organizer user ids (object ids or UPNs) whose meetings are exported. */
   readonly organizers: ReadonlyArray<string>
-  /** Window start, ISO 8601 (inclusive). Required unless meetings or join URLs are listed. */
+  /** Window start, ISO 8601 (inclusive). Required unless meetings, join URLs or ad hoc calls are listed. */
   readonly from?: string | undefined
   /** Window end, ISO 8601 (exclusive). */
   readonly to?: string | undefined
@@ -17,6 +17,16 @@ export interface SyncOptions {
   readonly meetingIds?: ReadonlyArray<string> | undefined
   /** Export only the meetings with these join URLs. */
   readonly joinUrls?: ReadonlyArray<string> | undefined
+  /**
+   * Export only these ad hoc calls (1:1, group and PSTN calls; looked up under each organizer, who
+   * started the call). Their lines carry `source: "adhocCall"` and the call id as `meetingId`.
+   */
+  readonly adhocCallIds?: ReadonlyArray<string> | undefined
+  /**
+   * With a window: also export every ad hoc call each organizer started in it (incremental through
+   * delta like the meetings). Not combinable with meetings, join URLs or ad hoc calls listed by id.
+   */
+  readonly adhocCalls?: boolean | undefined
   /** Output directory: content files, manifest.jsonl, failures.jsonl. */
   readonly out: string
   /** Resume discovery from the delta links stored by the previous run. */
@@ -42,6 +52,8 @@ export interface ValidatedSyncOptions {
   readonly to: string | null
   readonly meetingIds: ReadonlyArray<string>
   readonly joinUrls: ReadonlyArray<string>
+  readonly adhocCallIds: ReadonlyArray<string>
+  readonly adhocCalls: boolean
   readonly out: string
   readonly incremental: boolean
   readonly concurrency: number
@@ -91,13 +103,19 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
     for (const url of joinUrls) {
       if (!isHttpUrl(url)) return invalid(`--join-url is not an http(s) URL: ${JSON.stringify(url)}`)
     }
-    const targeted = meetingIds.length > 0 || joinUrls.length > 0
+    const adhocCallIds = (options.adhocCallIds ?? []).map((c) => c.trim())
+    if (adhocCallIds.some((c) => c === "")) return invalid("--adhoc-call must not be empty")
+    const targeted = meetingIds.length > 0 || joinUrls.length > 0 || adhocCallIds.length > 0
+    const adhocCalls = options.adhocCalls ?? false
+    if (adhocCalls && targeted) {
+      return invalid("--adhoc-calls exports every ad hoc call of a window: list calls with --adhoc-call instead, or drop --meeting/--join-url/--adhoc-call")
+    }
     let from: string | null = null
     let to: string | null = null
     if (options.from !== undefined) {
       from = parseIsoDateTime(options.from)
       if (from === null) return invalid(`--from is not an ISO 8601 date-time: ${JSON.stringify(options.from)}`)
-    } else if (!targeted) return invalid("--from <ISO date-time> is required")
+    } else if (!targeted) return invalid("--from <ISO date-time> is required (or --meeting, --join-url, --adhoc-call)")
     if (options.to !== undefined) {
       to = parseIsoDateTime(options.to)
       if (to === null) return invalid(`--to is not an ISO 8601 date-time: ${JSON.stringify(options.to)}`)
@@ -115,6 +133,8 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
       to,
       meetingIds: [...new Set(meetingIds)],
       joinUrls: [...new Set(joinUrls)],
+      adhocCallIds: [...new Set(adhocCallIds)],
+      adhocCalls,
       out: options.out,
       incremental: options.incremental ?? false,
       concurrency,

@@ -6,6 +6,7 @@ import {
   sync,
   SyncFatalError,
   syncLayer,
+  type SyncOptions,
   validateSyncOptions
 } from "@meeting-artifacts/pipeline"
 import { parseSinkSpecs, type RunLock, type SinkError } from "@meeting-artifacts/sinks"
@@ -100,17 +101,21 @@ const fatalLine = (
 export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
   Effect.gen(function*() {
     const fatal = (message: string) => fatalLine(config.logFormat, message)
-    const validated = yield* validateSyncOptions({
+    const options: SyncOptions = {
       organizers: config.organizer,
       from: config.from,
       to: config.to,
       meetingIds: config.meeting,
       joinUrls: config.joinUrl,
+      adhocCallIds: config.adhocCall,
+      adhocCalls: config.adhocCalls,
       out: config.out,
       incremental: config.incremental,
       concurrency: config.concurrency,
-      dryRun: config.dryRun
-    }).pipe(Effect.either)
+      dryRun: config.dryRun,
+      metadataContent: config.metadataContent
+    }
+    const validated = yield* validateSyncOptions(options).pipe(Effect.either)
     if (validated._tag === "Left") {
       yield* fatal(validated.left.message)
       return ExitCode.Fatal
@@ -153,18 +158,7 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       const renderer = yield* Effect.fork(
         config.logFormat === "json" ? renderJsonLog(untilFinished) : renderProgress(untilFinished)
       )
-      const summary = yield* sync({
-        organizers: config.organizer,
-        from: config.from,
-        to: config.to,
-        meetingIds: config.meeting,
-        joinUrls: config.joinUrl,
-        out: config.out,
-        incremental: config.incremental,
-        concurrency: config.concurrency,
-        dryRun: config.dryRun,
-        metadataContent: config.metadataContent
-      }).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
+      const summary = yield* sync(options).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
       yield* Fiber.join(renderer)
       return summary
     }).pipe(

@@ -26,13 +26,13 @@ export const syncFlags = {
     ...configurable("from"),
     pseudo: "ISO datetime",
     description: "Window start, ISO 8601 (e.g. 2024-01-15T00:00:00Z); a date alone is midnight, no zone means UTC.",
-    required: "required unless --meeting or --join-url"
+    required: "required unless --meeting, --join-url or --adhoc-call"
   }),
   to: flag("text", {
     ...configurable("to"),
     pseudo: "ISO datetime",
     description: "Window end, ISO 8601, after --from.",
-    required: "required unless --meeting or --join-url"
+    required: "required unless --meeting, --join-url or --adhoc-call"
   }),
   out: flag("text", {
     ...configurable("out"),
@@ -104,6 +104,19 @@ export const syncFlags = {
     ...configurable("join-url"),
     pseudo: "url",
     description: "Export only the meeting with this join URL (repeatable)."
+  }),
+  adhocCall: flag("list", {
+    ...configurable("adhoc-call"),
+    pseudo: "id",
+    description:
+      "Export only this ad hoc call (1:1, group or PSTN call, started by an --organizer; repeatable; in the window if one " +
+      "is given). Needs CallRecordings.Read.All / CallTranscripts.Read.All."
+  }),
+  adhocCalls: flag("boolean", {
+    ...configurable("adhoc-calls"),
+    description:
+      "Also export every ad hoc call (1:1, group, PSTN) each --organizer started in the window, incrementally with " +
+      "--incremental. Manifest lines of calls carry \"source\": \"adhocCall\" and the call id as meetingId."
   }),
   dryRun: flag("boolean", {
     ...configurable("dry-run"),

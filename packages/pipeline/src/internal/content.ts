@@ -30,6 +30,7 @@ import { meteredMinutes } from "../RunSummary.js"
 import { SyncFatalError } from "../SyncError.js"
 import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, stagingFatal } from "./context.js"
 import { isFatal, toFatal } from "./errors.js"
+import { callRefOf } from "./discover.js"
 import * as Staging from "./staging.js"
 import { markOutcome } from "./telemetry.js"
 
@@ -204,12 +205,16 @@ export const make = (ctx: RunContext) => {
             id,
             null,
             organizerId,
-            "the artifact names no meetingId, so its content URL cannot be built",
-            null
+            set.source === "adhocCall"
+              ? "the artifact names no ad hoc call id, so its content URL cannot be built"
+              : "the artifact names no meetingId, so its content URL cannot be built",
+            null,
+            set.source
           )
           return null
         }
         const user = { userId: organizerId }
+        const call = callRefOf(meetingId, set.source)
         const owner = { kind, id }
         /**
          * One download, appending to `part` when the server honours the Range (206), from byte 0
@@ -225,8 +230,8 @@ export const make = (ctx: RunContext) => {
               const ifRange = part === null ? undefined : strongETag(part.etag) ?? part.lastModified ?? undefined
               const options = part === null ? undefined : { offset: part.bytes, ifRange }
               const body = kind === "recording"
-                ? yield* graph.recordingContent(user, meetingId, id, options)
-                : yield* graph.transcriptContentStream(user, meetingId, id, options)
+                ? yield* graph.recordingContent(user, call, id, options)
+                : yield* graph.transcriptContentStream(user, call, id, options)
               requested = true
               const size = body.contentLength === null ? null : body.offset + body.contentLength
               const resumed = part !== null && body.offset > 0
@@ -271,7 +276,7 @@ export const make = (ctx: RunContext) => {
           // Gone or refused for this artifact: its part will not be resumed soon, so it does not keep
           // disk until the sweep. Cut bodies, throttling and 5xx keep it for the next run.
           if (PERMANENT_STATUSES.has(e.status)) yield* staging.discard(key)
-          yield* recordFailure(kind, id, meetingId, organizerId, e.message, e)
+          yield* recordFailure(kind, id, meetingId, organizerId, e.message, e, set.source)
           return null
         }
         staged = result.right
@@ -355,12 +360,12 @@ export const make = (ctx: RunContext) => {
       let staged = yield* staging.find(key)
       if (staged === null) {
         const got = yield* downloadSlots.withPermits(1)(
-          graph.transcriptMetadataContent({ userId: organizerId }, meetingId, id)
+          graph.transcriptMetadataContent({ userId: organizerId }, callRefOf(meetingId, set.source), id)
         ).pipe(Effect.either)
         if (got._tag === "Left") {
           const e = got.left
           if (isFatal(e, "content")) return yield* Effect.fail(toFatal(e))
-          yield* recordFailure("transcriptMetadata", id, meetingId, organizerId, e.message, e)
+          yield* recordFailure("transcriptMetadata", id, meetingId, organizerId, e.message, e, set.source)
           return null
         }
         const bytes = new TextEncoder().encode(got.right)

@@ -3,6 +3,7 @@
  * per-item failures are recorded.
  */
 import type { GraphClientService, GraphError } from "@meeting-artifacts/api"
+import type { ArtifactSource } from "@meeting-artifacts/correlate"
 import type {
   CheckpointStore,
   ContentSinkService,
@@ -91,7 +92,9 @@ export const recordFailure = (ctx: RunContext) =>
   meetingId: string | null,
   organizerId: string | null,
   reason: string,
-  e: GraphError | null
+  e: GraphError | null,
+  /** "adhocCall" when `meetingId` is an ad hoc call's id. */
+  source?: ArtifactSource | undefined
 ): Effect.Effect<void, SyncFatalError> =>
   Effect.gen(function*() {
     const { checkpoint, failures, opts, runId, tally } = ctx
@@ -107,11 +110,23 @@ export const recordFailure = (ctx: RunContext) =>
       )
     }
     if (opts.dryRun) return
-    yield* checkpoint.addDeadLetter({ kind, id, meetingId, organizerId, reason, status, code, requestId, runId })
+    yield* checkpoint.addDeadLetter({
+      kind,
+      id,
+      meetingId,
+      source: source ?? null,
+      organizerId,
+      reason,
+      status,
+      code,
+      requestId,
+      runId
+    })
     yield* failures.record({
       kind,
       id,
       meetingId,
+      ...(source !== undefined ? { source } : {}),
       organizerId,
       reason,
       status,

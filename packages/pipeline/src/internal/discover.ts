@@ -1,15 +1,21 @@
 /**
  * Discovery: which recordings and transcripts one organizer has in the window
  * (organizer-wide listing, delta links for incremental runs, or listed
- * meetings and join URLs).
+ * meetings and join URLs), and of the ad hoc calls (1:1, group, PSTN) the
+ * organizer started. Graph v1.0 enumerates ad hoc call artifacts only through
+ * the user's `adhocCalls/getAllRecordings|getAllTranscripts` (no per-call
+ * list), so listed calls are found there too, by call id.
  */
 import {
   CallRecording,
   CallTranscript,
+  type CallRef,
+  type DeltaEvent,
   type GraphError,
   handleInvalidItems,
   type InvalidItem
 } from "@meeting-artifacts/api"
+import type { ArtifactSource } from "@meeting-artifacts/correlate"
 import type { SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -23,15 +29,60 @@ type Artifact = CallRecording | CallTranscript
 /** Incremental runs retry a dead-lettered artifact this many times, then leave it in failures.jsonl. */
 const MAX_DEAD_LETTER_ATTEMPTS = 5
 
-/** What one organizer's discovery produced, and how to commit its cursor once everything is processed. */
-export interface Discovery {
+/** Recordings and transcripts of online meetings, or of ad hoc calls. */
+export interface Artifacts {
   readonly recordings: ReadonlyArray<CallRecording>
   readonly transcripts: ReadonlyArray<CallTranscript>
+}
+
+/** What one organizer's discovery produced, and how to commit its cursor once everything is processed. */
+export interface Discovery extends Artifacts {
+  /** Ad hoc call artifacts, each with its call's id as `meetingId`. */
+  readonly adhoc: Artifacts
   /** Saves delta links; run only after every set was processed. */
   readonly commit: Effect.Effect<void, SinkError>
-  /** Meeting ids / join URLs that were found under this organizer. */
+  /** Meeting ids / join URLs / ad hoc call ids that were found under this organizer. */
   readonly found: ReadonlyArray<string>
 }
+
+const noArtifacts: Artifacts = { recordings: [], transcripts: [] }
+
+/** The call an artifact's content lives under: an online meeting id, or `{ adhocCallId }`. */
+export const callRefOf = (meetingId: string, source: ArtifactSource | undefined): CallRef =>
+  source === "adhocCall" ? { adhocCallId: meetingId } : meetingId
+
+/** The `{callId}` of `…/adhocCalls/{callId}/…` or `…/adhocCalls('{callId}')/…` in a content URL. */
+const callIdInUrl = (url: string | null | undefined): string | null => {
+  const m = url == null ? null : /\/adhocCalls(?:\/|\('?)([^/'()?#]+)/i.exec(url)
+  if (m === null) return null
+  try {
+    return decodeURIComponent(m[1]!)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The ids an ad hoc call artifact may name its call by, best first: the call segment of its content
+ * URL (where Graph says the artifact lives; beta payloads put the call key in `meetingId`, not
+ * `callId`), then `callId`, then `meetingId`.
+ */
+export const adhocCallIdsOf = (a: Artifact): ReadonlyArray<string> => {
+  const url = a instanceof CallRecording ? a.recordingContentUrl : (a as CallTranscript).transcriptContentUrl
+  return [callIdInUrl(url), a.callId, a.meetingId].filter((id): id is string => typeof id === "string" && id !== "")
+}
+
+/** The artifact with `meetingId` set to its ad hoc call's id (left without one when it names none). */
+const inCall = <A extends Artifact>(a: A, callId: string | undefined): A => {
+  if (callId === undefined || a.meetingId === callId) return a
+  return (a instanceof CallRecording
+    ? new CallRecording({ ...a, meetingId: callId })
+    : new CallTranscript({ ...(a as CallTranscript), meetingId: callId })) as A
+}
+
+/** Ad hoc call artifacts keyed by their call (the first id of `adhocCallIdsOf`). */
+const asAdhoc = <A extends Artifact>(items: ReadonlyArray<A>): Array<A> =>
+  items.map((a) => inCall(a, adhocCallIdsOf(a)[0]))
 
 /** Whether an artifact was created in [from, to); one without a (parsable) createdDateTime counts as inside. */
 export const inWindow = (a: Artifact, from: string | null, to: string | null): boolean => {
@@ -80,59 +131,75 @@ export const make = (ctx: RunContext) => {
   const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     deadLetterInvalidItems(organizerId, discoverWindowOf(organizerId))
 
+  /**
+   * One listing of the window through delta: the stored link when there is one, else a fresh delta
+   * call. Items outside the window are dropped; `link` is the deltaLink to store (null: listed in full).
+   */
+  const delta = <A extends Artifact, W>(
+    key: { organizerId: string; windowFrom: string; windowTo: string; kind: string },
+    open: (start: { deltaLink: string } | W) => Stream.Stream<DeltaEvent<A>, GraphError>,
+    freshStart: W,
+    list: Stream.Stream<A, GraphError>
+  ) =>
+    Effect.gen(function*() {
+      const stored = yield* checkpoint.getDeltaLink(key)
+      // A service without delta for these functions (400/404 on a fresh delta call) still gets the
+      // window listed in full; nothing is stored, so the next run lists it again.
+      const fresh = collect(open(freshStart)).pipe(
+        Effect.catchIf(
+          (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
+          () => Effect.map(collect(list), (items) => items.map((item) => ({ _tag: "Item" as const, item })))
+        )
+      )
+      // A stored link Graph no longer accepts (expired sync state: 400/404/410) means starting the
+      // window over; already-exported artifacts are skipped, so this costs metadata calls only.
+      const events = Option.isSome(stored)
+        ? yield* collect(open({ deltaLink: stored.value })).pipe(
+          Effect.catchIf(
+            (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
+            () => fresh
+          )
+        )
+        : yield* fresh
+      const items: Array<A> = []
+      let link: string | null = null
+      for (const ev of events) {
+        if (ev._tag === "Item") items.push(ev.item)
+        else link = ev.deltaLink
+      }
+      return { items: items.filter((a) => inWindow(a, opts.from, opts.to)), link, key }
+    })
+
+  /** Saves the delta links of `listings` (not in dry runs). */
+  const commitLinks = (
+    listings: ReadonlyArray<{ readonly link: string | null; readonly key: Parameters<typeof checkpoint.setDeltaLink>[0] }>
+  ) =>
+    opts.dryRun
+      ? Effect.void
+      : Effect.forEach(listings, (l) => l.link === null ? Effect.void : checkpoint.setDeltaLink(l.key, l.link), {
+        discard: true
+      })
+
   const discoverWindowOf = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     Effect.gen(function*() {
       const window = { organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
+      const adhoc = opts.adhocCalls ? discoverAdhocWindow(organizerId) : Effect.succeed(null)
       if (!opts.incremental) {
-        const [recordings, transcripts] = yield* Effect.all(
-          [collect(graph.getAllRecordings(window)), collect(graph.getAllTranscripts(window))],
-          { concurrency: 2 }
+        const [recordings, transcripts, calls] = yield* Effect.all(
+          [collect(graph.getAllRecordings(window)), collect(graph.getAllTranscripts(window)), adhoc],
+          { concurrency: 3 }
         )
-        return { recordings, transcripts, commit: Effect.void, found: [] }
+        return { recordings, transcripts, adhoc: calls?.artifacts ?? noArtifacts, commit: Effect.void, found: [] }
       }
       const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
-      const delta = <A extends Artifact>(
-        kind: "recordings" | "transcripts",
-        open: (start: { deltaLink: string } | { organizerId: string; startDateTime: string }) => Stream.Stream<
-          { readonly _tag: "Item"; readonly item: A } | { readonly _tag: "DeltaLink"; readonly deltaLink: string },
-          GraphError
-        >,
-        list: Stream.Stream<A, GraphError>
-      ) =>
-        Effect.gen(function*() {
-          const stored = yield* checkpoint.getDeltaLink(key(kind))
-          // A service without delta for these functions (400/404 on a fresh delta call) still gets the
-          // window listed in full; nothing is stored, so the next run lists it again.
-          const fresh = collect(open({ organizerId, startDateTime: opts.from! })).pipe(
-            Effect.catchIf(
-              (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
-              () => Effect.map(collect(list), (items) => items.map((item) => ({ _tag: "Item" as const, item })))
-            )
-          )
-          // A stored link Graph no longer accepts (expired sync state: 400/404/410) means starting the
-          // window over; already-exported artifacts are skipped, so this costs metadata calls only.
-          const events = Option.isSome(stored)
-            ? yield* collect(open({ deltaLink: stored.value })).pipe(
-              Effect.catchIf(
-                (e): e is GraphError => e._tag === "BadRequest" || e._tag === "NotFound",
-                () => fresh
-              )
-            )
-            : yield* fresh
-          const items: Array<A> = []
-          let link: string | null = null
-          for (const ev of events) {
-            if (ev._tag === "Item") items.push(ev.item)
-            else link = ev.deltaLink
-          }
-          return { items: items.filter((a) => inWindow(a, opts.from, opts.to)), link }
-        })
-      const [recs, trs] = yield* Effect.all([
-        delta<CallRecording>("recordings", (s) => graph.getAllRecordingsDelta(s), graph.getAllRecordings(window)),
-        delta<CallTranscript>("transcripts", (s) => graph.getAllTranscriptsDelta(s), graph.getAllTranscripts(window))
-      ], { concurrency: 2 })
+      const fresh = { organizerId, startDateTime: opts.from! }
+      const [recs, trs, calls] = yield* Effect.all([
+        delta(key("recordings"), graph.getAllRecordingsDelta, fresh, graph.getAllRecordings(window)),
+        delta(key("transcripts"), graph.getAllTranscriptsDelta, fresh, graph.getAllTranscripts(window)),
+        adhoc
+      ], { concurrency: 3 })
       // Earlier dead letters of this organizer: delta will not report them again, so retry them here.
-      const retry = yield* retryDeadLetters(organizerId)
+      const retry = yield* retryDeadLetters(organizerId, undefined)
       // A new artifact may pair with one exported earlier: correlate whole meetings.
       const meetings = new Set<string>()
       for (const a of [...recs.items, ...trs.items, ...retry.recordings, ...retry.transcripts]) {
@@ -142,23 +209,91 @@ export const make = (ctx: RunContext) => {
       const siblings = recs.link === null && trs.link === null
         ? { recordings: [], transcripts: [], found: [] }
         : yield* listMeetings(organizerId, [...meetings])
-      const commit = opts.dryRun ? Effect.void : Effect.all([
-        recs.link === null ? Effect.void : checkpoint.setDeltaLink(key("recordings"), recs.link),
-        trs.link === null ? Effect.void : checkpoint.setDeltaLink(key("transcripts"), trs.link)
-      ], { discard: true })
       return {
         recordings: [...recs.items, ...retry.recordings, ...siblings.recordings],
         transcripts: [...trs.items, ...retry.transcripts, ...siblings.transcripts],
-        commit,
+        adhoc: calls?.artifacts ?? noArtifacts,
+        commit: Effect.zipRight(commitLinks([recs, trs]), calls?.commit ?? Effect.void),
         found: []
       }
+    })
+
+  /**
+   * Every ad hoc call artifact the organizer has in the window: the whole window, or (incremental)
+   * what delta reports since the stored links, plus retried dead letters and, for pairing, the
+   * artifacts exported earlier of each call that got a new one (fetched by id: no per-call list).
+   */
+  const discoverAdhocWindow = (organizerId: string) =>
+    Effect.gen(function*() {
+      const window = { userId: organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
+      if (!opts.incremental) {
+        const [recordings, transcripts] = yield* Effect.all(
+          [collect(graph.getAllAdhocRecordings(window)), collect(graph.getAllAdhocTranscripts(window))],
+          { concurrency: 2 }
+        )
+        return { artifacts: { recordings: asAdhoc(recordings), transcripts: asAdhoc(transcripts) }, commit: Effect.void }
+      }
+      const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
+      const fresh = { userId: organizerId, startDateTime: opts.from! }
+      const [recs, trs] = yield* Effect.all([
+        delta(key("adhocRecordings"), graph.getAllAdhocRecordingsDelta, fresh, graph.getAllAdhocRecordings(window)),
+        delta(key("adhocTranscripts"), graph.getAllAdhocTranscriptsDelta, fresh, graph.getAllAdhocTranscripts(window))
+      ], { concurrency: 2 })
+      const retry = yield* retryDeadLetters(organizerId, "adhocCall")
+      const recordings = [...asAdhoc(recs.items), ...retry.recordings]
+      const transcripts = [...asAdhoc(trs.items), ...retry.transcripts]
+      const siblings = recs.link === null && trs.link === null
+        ? noArtifacts
+        : yield* exportedOfCalls(organizerId, [...recordings, ...transcripts])
+      return {
+        artifacts: {
+          recordings: [...recordings, ...siblings.recordings],
+          transcripts: [...transcripts, ...siblings.transcripts]
+        },
+        commit: commitLinks([recs, trs])
+      }
+    })
+
+  /**
+   * The artifacts exported by earlier runs of the calls of `fresh` (from the checkpoint, fetched again
+   * by id for their metadata; their content is complete and is not fetched), so that a new transcript
+   * pairs with its call's recording exported before. Gone ones (404) are left out.
+   */
+  const exportedOfCalls = (organizerId: string, fresh: ReadonlyArray<Artifact>) =>
+    Effect.gen(function*() {
+      const user = { userId: organizerId }
+      const have = new Set(fresh.map((a) => `${a instanceof CallRecording ? "recording" : "transcript"}:${a.id}`))
+      const calls = new Set(fresh.flatMap((a) => (a.meetingId ? [a.meetingId] : [])))
+      const recordings: Array<CallRecording> = []
+      const transcripts: Array<CallTranscript> = []
+      yield* Effect.forEach(calls, (callId) =>
+        Effect.gen(function*() {
+          const done = yield* checkpoint.listCompleted({ meetingId: callId })
+          yield* Effect.forEach(done, (c) => {
+            if ((c.kind !== "recording" && c.kind !== "transcript") || have.has(`${c.kind}:${c.id}`)) return Effect.void
+            if (c.organizerId !== organizerId) return Effect.void
+            const call = { adhocCallId: callId }
+            const get: Effect.Effect<Artifact, GraphError> = c.kind === "recording"
+              ? graph.getRecording(user, call, c.id)
+              : graph.getTranscript(user, call, c.id)
+            return get.pipe(
+              Effect.map((a) => {
+                const item = inCall(a, callId)
+                if (item instanceof CallRecording) recordings.push(item)
+                else transcripts.push(item as CallTranscript)
+              }),
+              Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.void)
+            )
+          }, { concurrency: 4, discard: true })
+        }), { concurrency: 2, discard: true })
+      return { recordings, transcripts }
     })
 
   /**
    * Earlier dead letters of this organizer, fetched again by id (delta will not report them again).
    * Given up on after MAX_DEAD_LETTER_ATTEMPTS; still listed in failures.jsonl then.
    */
-  const retryDeadLetters = (organizerId: string) =>
+  const retryDeadLetters = (organizerId: string, source: ArtifactSource | undefined) =>
     Effect.gen(function*() {
       const letters = yield* checkpoint.listDeadLetters()
       const recordings: Array<CallRecording> = []
@@ -166,18 +301,24 @@ export const make = (ctx: RunContext) => {
       for (const dl of letters) {
         if (dl.organizerId !== organizerId || dl.meetingId === null || dl.attempts >= MAX_DEAD_LETTER_ATTEMPTS) continue
         if (dl.kind !== "recording" && dl.kind !== "transcript") continue
+        if ((dl.source ?? undefined) !== source) continue
         const user = { userId: organizerId }
+        const call = callRefOf(dl.meetingId, source)
         const got = yield* Effect.either(
           dl.kind === "recording"
-            ? graph.getRecording(user, dl.meetingId, dl.id)
-            : graph.getTranscript(user, dl.meetingId, dl.id)
+            ? graph.getRecording(user, call, dl.id)
+            : graph.getTranscript(user, call, dl.id)
         )
         if (got._tag === "Left") {
           const e = got.left
           if (isFatal(e, "discovery")) return yield* Effect.fail(e)
-          yield* recordFailure(dl.kind, dl.id, dl.meetingId, organizerId, e.message, e)
-        } else if (dl.kind === "recording") recordings.push(got.right as CallRecording)
-        else transcripts.push(got.right as CallTranscript)
+          yield* recordFailure(dl.kind, dl.id, dl.meetingId, organizerId, e.message, e, source)
+        } else {
+          // Fetched by id, the artifact belongs to the call it was fetched under.
+          const a = source === "adhocCall" ? inCall(got.right, dl.meetingId) : got.right
+          if (dl.kind === "recording") recordings.push(a as CallRecording)
+          else transcripts.push(a as CallTranscript)
+        }
       }
       return { recordings, transcripts }
     })
@@ -232,12 +373,42 @@ export const make = (ctx: RunContext) => {
           Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.void)
         ), { concurrency: 2, discard: true })
       const listed = yield* listMeetings(organizerId, [...ids])
+      const calls = yield* listAdhocCalls(organizerId, opts.adhocCallIds)
       return {
         recordings: listed.recordings,
         transcripts: listed.transcripts,
+        adhoc: calls,
         commit: Effect.void,
-        found: [...listed.found, ...foundUrls]
+        found: [...listed.found, ...foundUrls, ...calls.found]
       }
+    })
+
+  /**
+   * The artifacts of these ad hoc calls (in the window, when one is given): the organizer's ad hoc
+   * call listings filtered by call id, since Graph v1.0 has no per-call list.
+   */
+  const listAdhocCalls = (organizerId: string, callIds: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      if (callIds.length === 0) return { ...noArtifacts, found: [] }
+      const window = {
+        userId: organizerId,
+        ...(opts.from !== null ? { startDateTime: opts.from } : {}),
+        ...(opts.to !== null ? { endDateTime: opts.to } : {})
+      }
+      const [rs, ts] = yield* Effect.all(
+        [collect(graph.getAllAdhocRecordings(window)), collect(graph.getAllAdhocTranscripts(window))],
+        { concurrency: 2 }
+      )
+      const wanted = new Set(callIds)
+      const found = new Set<string>()
+      const pick = <A extends Artifact>(items: ReadonlyArray<A>): Array<A> =>
+        items.flatMap((a) => {
+          const callId = adhocCallIdsOf(a).find((id) => wanted.has(id))
+          if (callId === undefined || !inWindow(a, opts.from, opts.to)) return []
+          found.add(callId)
+          return [inCall(a, callId)]
+        })
+      return { recordings: pick(rs), transcripts: pick(ts), found: [...found] }
     })
 
   return { discoverWindow, discoverTargeted }
