@@ -17,7 +17,8 @@
  * <organizer>/<meeting>/set-<setId>.json            the correlated set (merge) / set-<setId>.<loadId>.json (append)
  * runs/<runId>.json
  * ```
- * JSON blobs hold no write timestamps, so rewriting the same set is a no-op
+ * The JSON documents of an ad hoc call's set carry `"source": "adhocCall"` after `meetingId` (the call's
+ * id), as its manifest line does. JSON blobs hold no write timestamps, so rewriting the same set is a no-op
  * (same name, same hash). Merge re-pairing replaces the set blobs of the meeting
  * that held the set's artifacts and keeps their other artifact alone: the new
  * blob is written before the old ones are split or deleted.
@@ -27,6 +28,7 @@
  * `@azure/identity` credential (default `DefaultAzureCredential`).
  */
 import type { TokenCredential } from "@azure/identity"
+import type { ArtifactSet } from "@meeting-artifacts/correlate"
 import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob"
 import { createHash, type Hash, randomBytes, randomUUID } from "node:crypto"
 import * as fsp from "node:fs/promises"
@@ -141,6 +143,9 @@ interface Uploader {
   /** Copy bytes into blocks, staging each full block (hashes them). */
   readonly push: (chunk: Uint8Array) => Promise<void>
 }
+
+/** `{ source }` for the documents of an ad hoc call's set (its id is their meetingId); nothing for meetings. */
+const sourceOf = (set: ArtifactSet) => (set.source !== undefined ? { source: set.source } : {})
 
 const jsonBytes = (v: unknown) => Buffer.from(JSON.stringify(v, null, 2) + "\n", "utf8")
 
@@ -432,6 +437,7 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             yield* safeName(prefix, metaName(base, ".json")),
             jsonBytes({
               meetingId: set.meetingId,
+              ...sourceOf(set),
               organizerId: set.organizerId,
               recording: set.recording,
               file: w.recording
@@ -445,6 +451,7 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
             yield* safeName(prefix, metaName(base, ".json")),
             jsonBytes({
               meetingId: set.meetingId,
+              ...sourceOf(set),
               organizerId: set.organizerId,
               transcript: set.transcript,
               file: w.transcript,
@@ -464,6 +471,7 @@ export const make = (options: AzureBlobOptions): Effect.Effect<AzureBlobSinkServ
         ) => ({
           setId: setIdOf(s.recordingId, s.transcriptId, set.meetingId),
           meetingId: set.meetingId,
+          ...sourceOf(set),
           organizerId: set.organizerId,
           contentCorrelationId: s.cc,
           match: s.match,

@@ -25,7 +25,9 @@
  * recording_end_date_time, recording_path, recording_bytes, recording_sha256,
  * recording_content_type, transcript_id, transcript_created_date_time,
  * transcript_end_date_time, transcript_path, transcript_bytes,
- * transcript_sha256, cues, run_id (+ partition column meeting_date).
+ * transcript_sha256, cues, run_id, source ('adhocCall' when meeting_id is an ad hoc call's id, else
+ * NULL; files written before it existed lack the column: read with `union_by_name = true`)
+ * (+ partition column meeting_date).
  * `transcript_cues`: transcript_id, load_id, meeting_id, seq, cue_id,
  * start_ms, end_ms, speaker, text (+ meeting_date).
  * `runs`: run_id, window_from, window_to, organizers, started_at, ended_at,
@@ -89,7 +91,8 @@ const SET_COLUMNS = [
   ["transcript_bytes", "BIGINT"],
   ["transcript_sha256", "VARCHAR"],
   ["cues", "BIGINT"],
-  ["run_id", "VARCHAR"]
+  ["run_id", "VARCHAR"],
+  ["source", "VARCHAR"]
 ] as const satisfies Columns
 
 const CUE_COLUMNS = [
@@ -232,7 +235,8 @@ const setRow = (w: ArtifactSetWrite, loadId: string): Array<Value> => {
     t ? (w.transcript?.bytes ?? null) : null,
     t ? (w.transcript?.sha256 ?? null) : null,
     t ? w.cues.length : null,
-    w.runId ?? null
+    w.runId ?? null,
+    set.source ?? null
   ]
 }
 

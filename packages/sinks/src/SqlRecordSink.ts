@@ -6,7 +6,8 @@
  *   created_date_time, end_date_time, path, bytes, sha256, content_type, metadata, written_at)
  * - `transcripts` (same columns plus cues, metadata_content; no content_type)
  * - `artifact_sets` (set_id, load_id, meeting_id, organizer_id, content_correlation_id, match,
- *   recording_id, transcript_id, meeting_date, run_id, written_at)
+ *   recording_id, transcript_id, meeting_date, run_id, written_at, source): `source` is 'adhocCall'
+ *   when meeting_id is an ad hoc call's id, NULL for online meetings (added by migration 2_source)
  * - `transcript_cues` (transcript_id, load_id, seq, cue_id, start_ms, end_ms, speaker, text)
  * - `runs` (run_id, window_from, window_to, organizers, started_at, ended_at, status, counts,
  *   recordings, transcripts, failed)
@@ -115,6 +116,10 @@ const migrations = {
       transcripts BIGINT NOT NULL DEFAULT 0,
       failed BIGINT NOT NULL DEFAULT 0
     )`
+  }),
+  "2_source": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE artifact_sets ADD COLUMN source TEXT`
   })
 }
 
@@ -129,6 +134,7 @@ interface OldSet {
   readonly transcript_id: string | null
   readonly meeting_date: string
   readonly run_id: string | null
+  readonly source: string | null
 }
 
 const toJson = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v))
@@ -162,7 +168,7 @@ export const make = (
           // Sets that hold one of our artifacts are replaced; their other artifact keeps a set of its own.
           const olds = yield* sql<OldSet>`
             SELECT set_id, meeting_id, organizer_id, content_correlation_id, recording_id, transcript_id,
-              meeting_date, run_id FROM artifact_sets WHERE load_id = '' AND (
+              meeting_date, run_id, source FROM artifact_sets WHERE load_id = '' AND (
               ${rid === null ? sql`1 = 0` : sql`recording_id = ${rid}`} OR
               ${tid === null ? sql`1 = 0` : sql`transcript_id = ${tid}`} OR set_id = ${setId})`
           for (const old of olds) {
@@ -172,9 +178,10 @@ export const make = (
             if (old.transcript_id !== null && old.transcript_id !== tid) residuals.push([null, old.transcript_id])
             for (const [r, t] of residuals) {
               yield* sql`INSERT INTO artifact_sets (set_id, load_id, meeting_id, organizer_id, content_correlation_id,
-                  match, recording_id, transcript_id, meeting_date, run_id, written_at)
+                  match, recording_id, transcript_id, meeting_date, run_id, written_at, source)
                 VALUES (${setIdOf(r, t, old.meeting_id)}, '', ${old.meeting_id}, ${old.organizer_id},
-                  ${old.content_correlation_id}, 'none', ${r}, ${t}, ${old.meeting_date}, ${old.run_id}, ${writtenAt})
+                  ${old.content_correlation_id}, 'none', ${r}, ${t}, ${old.meeting_date}, ${old.run_id}, ${writtenAt},
+                  ${old.source})
                 ON CONFLICT (set_id, load_id) DO NOTHING`
             }
           }
@@ -227,10 +234,10 @@ export const make = (
           }
         }
         yield* sql`INSERT INTO artifact_sets (set_id, load_id, meeting_id, organizer_id, content_correlation_id, match,
-            recording_id, transcript_id, meeting_date, run_id, written_at)
+            recording_id, transcript_id, meeting_date, run_id, written_at, source)
           VALUES (${setId}, ${loadId}, ${set.meetingId}, ${set.organizerId}, ${set.contentCorrelationId}, ${set.match},
-            ${rid}, ${tid}, ${meetingDate(set)}, ${w.runId ?? null}, ${writtenAt})
-          ON CONFLICT (set_id, load_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+            ${rid}, ${tid}, ${meetingDate(set)}, ${w.runId ?? null}, ${writtenAt}, ${set.source ?? null})
+          ON CONFLICT (set_id, load_id) DO UPDATE SET meeting_id = excluded.meeting_id, source = excluded.source,
             organizer_id = excluded.organizer_id, content_correlation_id = excluded.content_correlation_id,
             match = excluded.match, recording_id = excluded.recording_id, transcript_id = excluded.transcript_id,
             meeting_date = excluded.meeting_date, run_id = excluded.run_id, written_at = excluded.written_at`

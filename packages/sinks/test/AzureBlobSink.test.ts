@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import * as fc from "fast-check"
+import { ArtifactSet } from "@meeting-artifacts/correlate"
 import { AzureBlobSink, FileSystemSink, Layout, makeRecordSink } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { cues, makeSet, tempDir } from "./support/data.js"
@@ -215,6 +216,25 @@ describe("AzureBlobSink (Azurite)", () => {
       const after = (yield* listNames(sink)).filter((n) => n.includes("/set-"))
       const pairs = yield* Effect.forEach(after, (n) => Effect.map(download(sink, n), (b) => JSON.parse(b.toString())))
       expect(pairs.map((s: any) => [s.recordingId, s.transcriptId])).toEqual([["r1", "t1"]])
+    }))
+
+  it.scoped("the documents of an ad hoc call's set carry source after meetingId; a meeting's carry none", () =>
+    Effect.gen(function*() {
+      const sink = yield* open()
+      const w = (set: ArtifactSet) => ({ set, recording: null, transcript: null, cues: [] })
+      yield* sink.writeSet(w(makeSet("m1", "r1", "t1")))
+      yield* sink.writeSet(w(new ArtifactSet({ ...makeSet("call-1", "r2", "t2"), source: "adhocCall" })))
+      const docs = yield* Effect.forEach(
+        (yield* listNames(sink)).filter((n) => n.endsWith(".json") && !n.endsWith(".cues.json")),
+        (n) => Effect.map(download(sink, n), (b) => JSON.parse(b.toString()))
+      )
+      expect(docs).toHaveLength(6)
+      for (const doc of docs) {
+        const keys = Object.keys(doc)
+        if (doc.meetingId === "call-1") expect(keys.indexOf("source")).toBe(keys.indexOf("meetingId") + 1)
+        else expect(Object.keys(doc)).not.toContain("source")
+      }
+      expect(docs.filter((d: any) => d.source === "adhocCall")).toHaveLength(3)
     }))
 
   it.scoped("azure-blob: specs use AZURE_STORAGE_CONNECTION_STRING", () =>

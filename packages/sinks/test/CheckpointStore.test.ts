@@ -60,9 +60,16 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
           status: 503,
           requestId: "q2"
         })
+        // An ad hoc call's dead letter remembers that its meetingId is a call id.
+        yield* store.addDeadLetter({ kind: "transcript", id: `${id}-call`, meetingId: "call", source: "adhocCall", reason: "404" })
+        expect((yield* store.listDeadLetters()).find((d) => d.id === `${id}-call`)).toMatchObject({
+          meetingId: "call",
+          source: "adhocCall"
+        })
         const dl = (yield* store.listDeadLetters()).find((d) => d.id === id)!
         expect(dl).toMatchObject({
           kind: "recording",
+          source: null,
           reason: "503 again",
           status: 503,
           code: null,

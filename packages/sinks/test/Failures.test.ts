@@ -20,4 +20,29 @@ describe("failures.jsonl lines", () => {
       expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
       expect(yield* Failures.parseFailures(`${line}\n`)).toEqual([record])
     }))
+
+  it.effect("a failure of an ad hoc call carries source after meetingId; others carry none", () =>
+    Effect.gen(function*() {
+      const base: Failures.FailureRecord = {
+        kind: "transcript",
+        id: "t1",
+        meetingId: "call-1",
+        organizerId: "o",
+        reason: "gone",
+        status: 404,
+        code: "NotFound",
+        requestId: null,
+        at: "2026-12-05T09:00:00.000Z"
+      }
+      const call: Failures.FailureRecord = { ...base, source: "adhocCall" }
+      expect(Object.keys(JSON.parse(Failures.formatFailure(call))).slice(0, 4)).toEqual([
+        "kind",
+        "id",
+        "meetingId",
+        "source"
+      ])
+      expect(Object.keys(JSON.parse(Failures.formatFailure(base)))).not.toContain("source")
+      const text = `${Failures.formatFailure(base)}\n${Failures.formatFailure(call)}\n`
+      expect(yield* Failures.parseFailures(text)).toEqual([base, call])
+    }))
 })

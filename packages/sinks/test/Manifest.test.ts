@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
+import { ArtifactSet } from "@meeting-artifacts/correlate"
 import { Failures, Manifest } from "../src/index.js"
 import { runAndKill } from "./support/child.js"
 import { makeSet, tempDir } from "./support/data.js"
@@ -75,6 +76,43 @@ describe("Manifest", () => {
         },
         transcript: { id: "t1", cues: 3 }
       })
+    }))
+
+  it.effect("an ad hoc call's line has source right after meetingId; a meeting's line has none", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const m = yield* Manifest.make(out)
+      const meeting = entry("m1", "r1", "t1")
+      const call = Manifest.entryFromSet(new ArtifactSet({ ...makeSet("call-1", "r2", "t2"), source: "adhocCall" }), {
+        recording: rf("r2"),
+        transcript: tf("t2")
+      })
+      yield* m.upsert([meeting, call])
+      yield* m.flush
+      const [first, second] = fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").trim().split("\n")
+      // The meeting line is exactly what it was before ad hoc calls existed.
+      expect(first).toBe(
+        `{"meetingId":"m1","organizerId":"org-1","contentCorrelationId":"cc-m1","match":"contentCorrelationId",` +
+          `"recording":{"id":"r1","createdDateTime":"2026-03-02T10:00:00.1234567Z","endDateTime":"2026-03-02T11:00:00.0000000Z",` +
+          `"path":"o/m/recording-r1.mp4","bytes":100,"sha256":"${"a".repeat(64)}","contentType":"video/mp4"},` +
+          `"transcript":{"id":"t1","createdDateTime":"2026-03-02T10:00:05.0000000Z","endDateTime":"2026-03-02T11:00:00.0000000Z",` +
+          `"path":"o/m/transcript-t1.vtt","bytes":50,"sha256":"${"b".repeat(64)}","cues":3}}`
+      )
+      expect(Object.keys(JSON.parse(second!)).slice(0, 3)).toEqual(["meetingId", "source", "organizerId"])
+      // It survives a reload, and a residual of a re-paired call line keeps it.
+      const again = yield* Manifest.make(out)
+      yield* again.upsert(
+        Manifest.entryFromSet(new ArtifactSet({ ...makeSet("call-1", "r3", "t2"), source: "adhocCall" }), {
+          recording: rf("r3"),
+          transcript: tf("t2")
+        })
+      )
+      const lines = yield* again.entries
+      expect(lines.map((l) => [l.meetingId, l.source, l.recording?.id ?? null, l.transcript?.id ?? null])).toEqual([
+        ["m1", undefined, "r1", "t1"],
+        ["call-1", "adhocCall", "r3", "t2"],
+        ["call-1", "adhocCall", "r2", null]
+      ])
     }))
 
   it.effect("re-pairing keeps each id in exactly one line, across reloads", () =>

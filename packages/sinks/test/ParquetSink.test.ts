@@ -134,6 +134,41 @@ describe("ParquetSink", () => {
       expect(yield* cueCount(dir)).toBe(5)
     }))
 
+  it.scoped("source is 'adhocCall' on an ad hoc call's rows; set files written before the column still re-pair", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const sink = yield* ParquetSink.make({ dir })
+      const call = (rec: string | null, tr: string | null) =>
+        new ArtifactSet({ ...makeSet("call-1", rec, tr, { date: "2026-03-02" }), source: "adhocCall" })
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", null, { date: "2026-03-02" })))
+      yield* sink.writeSet(setWrite(call("r9", null)))
+      yield* sink.writeSet(setWrite(call(null, "t9")))
+      // The meeting's set file as an earlier version wrote it: without the source column.
+      const setsDir = path.join(dir, "artifact_sets", "meeting_date=2026-03-02")
+      const files = fs.readdirSync(setsDir).map((f) => path.join(setsDir, f))
+      const old = (yield* Effect.forEach(files, (f) =>
+        Effect.map(query(`SELECT recording_id FROM read_parquet('${f}')`), (rows) => ({ f, r: rows[0]!.recording_id }))
+      )).find((x) => x.r === "r1")!.f
+      yield* query(
+        `COPY (SELECT * EXCLUDE (source) FROM read_parquet('${old}', hive_partitioning = false)) TO '${old}.tmp.parquet' (FORMAT PARQUET)`
+      )
+      fs.renameSync(`${old}.tmp.parquet`, old)
+      expect((yield* query(`DESCRIBE SELECT * FROM read_parquet('${old}', hive_partitioning = false)`)).map((c) =>
+        c.column_name
+      )).toEqual(expect.not.arrayContaining(["source", "meeting_date"]))
+      // Re-pairing reads the old file and a new one together (r1 of the meeting, t9 of the call).
+      yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t9", { date: "2026-03-02" })))
+      yield* sink.writeSet(setWrite(call("r9", "t9")))
+      const rows = yield* query(
+        `SELECT recording_id, transcript_id, source FROM read_parquet('${setsDir}/*.parquet', union_by_name = true)
+         ORDER BY recording_id`
+      )
+      expect(rows.map((r) => [r.recording_id, r.transcript_id, r.source])).toEqual([
+        ["r1", null, null],
+        ["r9", "t9", "adhocCall"]
+      ])
+    }))
+
   it.scoped("writing the same set twice leaves one row and its cues once", () =>
     Effect.gen(function*() {
       const dir = tempDir()

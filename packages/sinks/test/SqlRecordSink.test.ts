@@ -3,6 +3,7 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { artifactSetId, makeRecordSink, type RecordSinkService, SqlRecordSink } from "../src/index.js"
+import { ArtifactSet } from "@meeting-artifacts/correlate"
 import { runAndKill } from "./support/child.js"
 import { makeSet, setWrite, tempDir } from "./support/data.js"
 import { count, freshPgDatabase, openSql } from "./support/db.js"
@@ -72,6 +73,23 @@ const suite = (name: string, target: Effect.Effect<Target>) =>
         for (const id of ["t1", "t2", "t3"]) {
           expect(yield* count(sql, "artifact_sets", `transcript_id = '${id}'`)).toBe(1)
         }
+      }))
+
+    it.scoped("an ad hoc call's sets say so in source, also when re-pairing leaves a residual; meetings' are NULL", () =>
+      Effect.gen(function*() {
+        const { sink, sql } = yield* open()
+        const call = (rec: string | null, tr: string | null) =>
+          new ArtifactSet({ ...makeSet("call-9", rec, tr), source: "adhocCall" })
+        yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t1")))
+        yield* sink.writeSet(setWrite(call("r9", "t9")))
+        // t9 re-pairs with another recording: r9 keeps a set of its own, still the call's
+        yield* sink.writeSet(setWrite(call("r10", "t9")))
+        const rows = yield* sql<any>`SELECT recording_id, transcript_id, source FROM artifact_sets ORDER BY recording_id`
+        expect(rows.map((r: any) => [r.recording_id, r.transcript_id, r.source])).toEqual([
+          ["r1", "t1", null],
+          ["r10", "t9", "adhocCall"],
+          ["r9", null, "adhocCall"]
+        ])
       }))
 
     it.scoped("append adds rows per load and runs upsert by id", () =>

@@ -81,12 +81,15 @@ export const writeParquet = async (
   }
 }
 
-/** Every row of some Parquet files, with the file each came from as `filename`. */
+/**
+ * Every row of some Parquet files, with the file each came from as `filename`. By column name: files
+ * written by an older version may lack a later column (it reads as NULL).
+ */
 export const readParquetFiles = (duck: Duck, files: ReadonlyArray<string>, columns: string) =>
   files.length === 0
     ? Promise.resolve([])
     : duck.rows(
       `SELECT ${columns}, filename FROM read_parquet([${
         files.map(lit).join(", ")
-      }], filename = true, hive_partitioning = false)`
+      }], filename = true, hive_partitioning = false, union_by_name = true)`
     )
