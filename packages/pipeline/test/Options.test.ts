@@ -55,6 +55,14 @@ describe("validateSyncOptions", () => {
   it("lets listed meetings stand in for the window", () => {
     expect(message({ organizers: ["u1"], out: "out", meetingIds: ["m1"] })).toBe("ok")
   })
+  it("lets listed ad hoc calls stand in for the window; --adhoc-calls needs one and no list", () => {
+    expect(message({ organizers: ["u1"], out: "out", adhocCallIds: ["c1"] })).toBe("ok")
+    expect(message({ organizers: ["u1"], out: "out", adhocCallIds: [" "] })).toMatch(/--adhoc-call must not be empty/)
+    expect(message({ organizers: ["u1"], out: "out", adhocCalls: true })).toMatch(/--from/)
+    expect(message({ ...base, adhocCalls: true })).toBe("ok")
+    expect(message({ ...base, adhocCalls: true, adhocCallIds: ["c1"] })).toMatch(/--adhoc-calls/)
+    expect(message({ ...base, adhocCalls: true, meetingIds: ["m1"] })).toMatch(/--adhoc-calls/)
+  })
 })
 
 describe("metered cost", () => {
