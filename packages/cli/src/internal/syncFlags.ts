@@ -26,13 +26,13 @@ export const syncFlags = {
     ...configurable("from"),
     pseudo: "ISO datetime",
     description: "Window start, ISO 8601 (e.g. 2024-01-15T00:00:00Z); a date alone is midnight, no zone means UTC.",
-    required: "required unless --meeting, --join-url or --adhoc-call"
+    required: "required unless --meeting or --join-url (or --adhoc-call)"
   }),
   to: flag("text", {
     ...configurable("to"),
     pseudo: "ISO datetime",
     description: "Window end, ISO 8601, after --from.",
-    required: "required unless --meeting, --join-url or --adhoc-call"
+    required: "required unless --meeting or --join-url (or --adhoc-call)"
   }),
   out: flag("text", {
     ...configurable("out"),
