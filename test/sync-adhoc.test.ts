@@ -197,8 +197,18 @@ describe("sync of ad hoc calls", () => {
       }]
     }
     emu.addAdhocCall(call)
-    const r = await runCli(["sync", "--organizer", call.userId, ...WINDOW_ARGS, "--out", out, "--graph-url",
-      emu.baseUrl, "--adhoc-call", call.id], { env })
+    const r = await runCli([
+      "sync",
+      "--organizer",
+      call.userId,
+      ...WINDOW_ARGS,
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--adhoc-call",
+      call.id
+    ], { env })
     expect(r.code, r.stderr).toBe(0)
     const only = { ...emu.fixture, meetings: [], adhocCalls: [call] }
     expect(verifyOutput(out, expectedArtifacts(only))).toEqual([])

@@ -108,7 +108,9 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
     const targeted = meetingIds.length > 0 || joinUrls.length > 0 || adhocCallIds.length > 0
     const adhocCalls = options.adhocCalls ?? false
     if (adhocCalls && targeted) {
-      return invalid("--adhoc-calls exports every ad hoc call of a window: list calls with --adhoc-call instead, or drop --meeting/--join-url/--adhoc-call")
+      return invalid(
+        "--adhoc-calls exports every ad hoc call of a window: list calls with --adhoc-call instead, or drop --meeting/--join-url/--adhoc-call"
+      )
     }
     let from: string | null = null
     let to: string | null = null

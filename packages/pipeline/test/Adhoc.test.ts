@@ -2,44 +2,47 @@
  * Ad hoc calls in `sync`: which call an artifact belongs to, and dead letters fetched again under
  * `/adhocCalls/{id}` (not `/onlineMeetings/{id}`).
  */
-import { startEmulator } from "@meeting-artifacts/graph-emulator"
+import { type FixtureAdhocCall, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { readManifest, runSync, tempOut, WINDOW } from "./support.js"
 
 const USER = "1273a016-0000-4000-8000-00000000a11c"
+/** An emulator whose tenant has one user and these ad hoc calls of theirs. */
+const emulatorWith = (adhocCalls: ReadonlyArray<Omit<FixtureAdhocCall, "userId">>) =>
+  startEmulator({
+    fixture: {
+      tenantId: "2432b57b-0abd-43db-aa7b-16eadd115d34",
+      users: [{ id: USER, displayName: "Ana" }],
+      meetings: [],
+      adhocCalls: adhocCalls.map((c) => ({ ...c, userId: USER }))
+    }
+  })
+
 const vtt = "WEBVTT\n\nx/1-0\n00:00:01.000 --> 00:00:02.000\n<v Ana>Hello.</v>\n"
 
 describe("sync of ad hoc calls", () => {
   it("files an artifact under the call its content URL names, even when its callId says otherwise", async () => {
-    const emu = await startEmulator({
-      fixture: {
-        tenantId: "2432b57b-0abd-43db-aa7b-16eadd115d34",
-        users: [{ id: USER, displayName: "Ana" }],
-        meetings: [],
-        adhocCalls: [{
-          id: "call-A",
-          userId: USER,
-          recordings: [{
-            id: "rec-1",
-            // beta payloads carry another id here than the call's key
-            callId: "af630fe0-04d3-4559-8cf9-91fe45e36296",
-            contentCorrelationId: "cc-1",
-            createdDateTime: "2024-02-01T10:00:00.0000000Z",
-            endDateTime: "2024-02-01T10:10:00.0000000Z",
-            content: { bytes: 2048, seed: 3 }
-          }],
-          transcripts: [{
-            id: "tr-1",
-            contentCorrelationId: "cc-1",
-            createdDateTime: "2024-02-01T10:00:05.0000000Z",
-            endDateTime: "2024-02-01T10:10:00.0000000Z",
-            content: { text: vtt }
-          }]
-        }]
-      }
-    })
+    const emu = await emulatorWith([{
+      id: "call-A",
+      recordings: [{
+        id: "rec-1",
+        // beta payloads carry another id here than the call's key
+        callId: "af630fe0-04d3-4559-8cf9-91fe45e36296",
+        contentCorrelationId: "cc-1",
+        createdDateTime: "2024-02-01T10:00:00.0000000Z",
+        endDateTime: "2024-02-01T10:10:00.0000000Z",
+        content: { bytes: 2048, seed: 3 }
+      }],
+      transcripts: [{
+        id: "tr-1",
+        contentCorrelationId: "cc-1",
+        createdDateTime: "2024-02-01T10:00:05.0000000Z",
+        endDateTime: "2024-02-01T10:10:00.0000000Z",
+        content: { text: vtt }
+      }]
+    }])
     try {
       // listed by id, and every call of the window
       for (const options of [{ adhocCallIds: ["call-A"] }, { ...WINDOW, adhocCalls: true }]) {
@@ -62,32 +65,29 @@ describe("sync of ad hoc calls", () => {
   })
 
   it("retries a dead-lettered ad hoc artifact under its call on the next incremental run", async () => {
-    const emu = await startEmulator({
-      fixture: {
-        tenantId: "2432b57b-0abd-43db-aa7b-16eadd115d34",
-        users: [{ id: USER, displayName: "Ana" }],
-        meetings: [],
-        adhocCalls: [{
-          id: "call-B",
-          userId: USER,
-          recordings: [{
-            id: "rec-late",
-            createdDateTime: "2024-02-02T10:00:00.0000000Z",
-            endDateTime: "2024-02-02T10:05:00.0000000Z",
-            content: { bytes: 1024, seed: 4 },
-            // Graph still processes it: the first content request is a 404
-            notReady: { requests: 1 }
-          }]
-        }]
-      }
-    })
+    const emu = await emulatorWith([{
+      id: "call-B",
+      recordings: [{
+        id: "rec-late",
+        createdDateTime: "2024-02-02T10:00:00.0000000Z",
+        endDateTime: "2024-02-02T10:05:00.0000000Z",
+        content: { bytes: 1024, seed: 4 },
+        // Graph still processes it: the first content request is a 404
+        notReady: { requests: 1 }
+      }]
+    }])
     try {
       const out = tempOut()
       const options = { organizers: [USER], ...WINDOW, out, adhocCalls: true, incremental: true }
       const first = await runSync(emu.baseUrl, emu.accessToken, options)
       expect(first.summary.failures).toBe(1)
       const failures = fs.readFileSync(path.join(out, "failures.jsonl"), "utf8")
-      expect(JSON.parse(failures)).toMatchObject({ kind: "recording", id: "rec-late", meetingId: "call-B", source: "adhocCall" })
+      expect(JSON.parse(failures)).toMatchObject({
+        kind: "recording",
+        id: "rec-late",
+        meetingId: "call-B",
+        source: "adhocCall"
+      })
 
       emu.resetCounters()
       const second = await runSync(emu.baseUrl, emu.accessToken, options)
@@ -97,7 +97,11 @@ describe("sync of ad hoc calls", () => {
       expect(emu.counters().byRoute).toMatchObject({ adhocRecording: 1, adhocRecordingContent: 1 })
       expect(emu.counters().byRoute.recording ?? 0).toBe(0)
       expect(fs.existsSync(path.join(out, "failures.jsonl"))).toBe(false)
-      expect(readManifest(out)).toMatchObject([{ meetingId: "call-B", source: "adhocCall", recording: { id: "rec-late" } }])
+      expect(readManifest(out)).toMatchObject([{
+        meetingId: "call-B",
+        source: "adhocCall",
+        recording: { id: "rec-late" }
+      }])
     } finally {
       await emu.close()
     }

@@ -426,9 +426,9 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
         "addDeadLetter",
         sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, source, organizer_id, reason, status,
             code, request_id, run_id, attempts, at)
-          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.source ?? null}, ${d.organizerId ?? null}, ${d.reason}, ${
-          d.status ?? null
-        },
+          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.source ?? null}, ${
+          d.organizerId ?? null
+        }, ${d.reason}, ${d.status ?? null},
             ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
           ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id, source = excluded.source,
             organizer_id = excluded.organizer_id, reason = excluded.reason, status = excluded.status,

@@ -61,7 +61,13 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
           requestId: "q2"
         })
         // An ad hoc call's dead letter remembers that its meetingId is a call id.
-        yield* store.addDeadLetter({ kind: "transcript", id: `${id}-call`, meetingId: "call", source: "adhocCall", reason: "404" })
+        yield* store.addDeadLetter({
+          kind: "transcript",
+          id: `${id}-call`,
+          meetingId: "call",
+          source: "adhocCall",
+          reason: "404"
+        })
         expect((yield* store.listDeadLetters()).find((d) => d.id === `${id}-call`)).toMatchObject({
           meetingId: "call",
           source: "adhocCall"

@@ -147,15 +147,19 @@ describe("ParquetSink", () => {
       const setsDir = path.join(dir, "artifact_sets", "meeting_date=2026-03-02")
       const files = fs.readdirSync(setsDir).map((f) => path.join(setsDir, f))
       const old = (yield* Effect.forEach(files, (f) =>
-        Effect.map(query(`SELECT recording_id FROM read_parquet('${f}')`), (rows) => ({ f, r: rows[0]!.recording_id }))
-      )).find((x) => x.r === "r1")!.f
+        Effect.map(
+          query(`SELECT recording_id FROM read_parquet('${f}')`),
+          (rows) => ({ f, r: rows[0]!.recording_id })
+        ))).find((x) => x.r === "r1")!.f
       yield* query(
         `COPY (SELECT * EXCLUDE (source) FROM read_parquet('${old}', hive_partitioning = false)) TO '${old}.tmp.parquet' (FORMAT PARQUET)`
       )
       fs.renameSync(`${old}.tmp.parquet`, old)
-      expect((yield* query(`DESCRIBE SELECT * FROM read_parquet('${old}', hive_partitioning = false)`)).map((c) =>
-        c.column_name
-      )).toEqual(expect.not.arrayContaining(["source", "meeting_date"]))
+      expect(
+        (yield* query(`DESCRIBE SELECT * FROM read_parquet('${old}', hive_partitioning = false)`)).map((c) =>
+          c.column_name
+        )
+      ).toEqual(expect.not.arrayContaining(["source", "meeting_date"]))
       // Re-pairing reads the old file and a new one together (r1 of the meeting, t9 of the call).
       yield* sink.writeSet(setWrite(makeSet("m1", "r1", "t9", { date: "2026-03-02" })))
       yield* sink.writeSet(setWrite(call("r9", "t9")))

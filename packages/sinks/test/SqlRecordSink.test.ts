@@ -84,7 +84,9 @@ const suite = (name: string, target: Effect.Effect<Target>) =>
         yield* sink.writeSet(setWrite(call("r9", "t9")))
         // t9 re-pairs with another recording: r9 keeps a set of its own, still the call's
         yield* sink.writeSet(setWrite(call("r10", "t9")))
-        const rows = yield* sql<any>`SELECT recording_id, transcript_id, source FROM artifact_sets ORDER BY recording_id`
+        const rows = yield* sql<
+          any
+        >`SELECT recording_id, transcript_id, source FROM artifact_sets ORDER BY recording_id`
         expect(rows.map((r: any) => [r.recording_id, r.transcript_id, r.source])).toEqual([
           ["r1", "t1", null],
           ["r10", "t9", "adhocCall"],

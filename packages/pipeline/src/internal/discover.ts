@@ -172,7 +172,9 @@ export const make = (ctx: RunContext) => {
 
   /** Saves the delta links of `listings` (not in dry runs). */
   const commitLinks = (
-    listings: ReadonlyArray<{ readonly link: string | null; readonly key: Parameters<typeof checkpoint.setDeltaLink>[0] }>
+    listings: ReadonlyArray<
+      { readonly link: string | null; readonly key: Parameters<typeof checkpoint.setDeltaLink>[0] }
+    >
   ) =>
     opts.dryRun
       ? Effect.void
@@ -231,7 +233,10 @@ export const make = (ctx: RunContext) => {
           [collect(graph.getAllAdhocRecordings(window)), collect(graph.getAllAdhocTranscripts(window))],
           { concurrency: 2 }
         )
-        return { artifacts: { recordings: asAdhoc(recordings), transcripts: asAdhoc(transcripts) }, commit: Effect.void }
+        return {
+          artifacts: { recordings: asAdhoc(recordings), transcripts: asAdhoc(transcripts) },
+          commit: Effect.void
+        }
       }
       const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
       const fresh = { userId: organizerId, startDateTime: opts.from! }
