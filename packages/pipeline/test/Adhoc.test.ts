@@ -59,6 +59,20 @@ describe("sync of ad hoc calls", () => {
         }])
         expect(emu.counters().byRoute).toMatchObject({ adhocRecordingContent: 1, adhocTranscriptContent: 1 })
       }
+      // Asked for by the callId the recording carries: found, and filed under the same call as above.
+      const out = tempOut()
+      const byCallId = ["af630fe0-04d3-4559-8cf9-91fe45e36296"]
+      const { summary } = await runSync(emu.baseUrl, emu.accessToken, {
+        organizers: [USER],
+        out,
+        adhocCallIds: byCallId
+      })
+      expect(summary.failures).toBe(0)
+      expect(readManifest(out)).toMatchObject([{
+        meetingId: "call-A",
+        source: "adhocCall",
+        recording: { id: "rec-1" }
+      }])
     } finally {
       await emu.close()
     }

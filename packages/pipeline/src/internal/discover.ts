@@ -406,12 +406,15 @@ export const make = (ctx: RunContext) => {
       )
       const wanted = new Set(callIds)
       const found = new Set<string>()
+      // Any id the artifact names may be the one asked for; it is filed (and fetched) under its best
+      // one, as in a window export, so both modes give the same lines.
       const pick = <A extends Artifact>(items: ReadonlyArray<A>): Array<A> =>
         items.flatMap((a) => {
-          const callId = adhocCallIdsOf(a).find((id) => wanted.has(id))
-          if (callId === undefined || !inWindow(a, opts.from, opts.to)) return []
-          found.add(callId)
-          return [inCall(a, callId)]
+          const ids = adhocCallIdsOf(a)
+          const asked = ids.find((id) => wanted.has(id))
+          if (asked === undefined || !inWindow(a, opts.from, opts.to)) return []
+          found.add(asked)
+          return [inCall(a, ids[0])]
         })
       return { recordings: pick(rs), transcripts: pick(ts), found: [...found] }
     })
