@@ -51,25 +51,31 @@ const noArtifacts: Artifacts = { recordings: [], transcripts: [] }
 export const callRefOf = (meetingId: string, source: ArtifactSource | undefined): CallRef =>
   source === "adhocCall" ? { adhocCallId: meetingId } : meetingId
 
-/** The `{callId}` of `…/adhocCalls/{callId}/…` or `…/adhocCalls('{callId}')/…` in a content URL. */
+/**
+ * The `{callId}` of a content URL shaped `…/adhocCalls/{callId}/recordings|transcripts/…` (or
+ * `adhocCalls('{callId}')/…`); null for any other shape (Graph's content URLs are unreliable, and one
+ * that embeds an id raw cannot be split safely).
+ */
 const callIdInUrl = (url: string | null | undefined): string | null => {
-  const m = url == null ? null : /\/adhocCalls(?:\/|\('?)([^/'()?#]+)/i.exec(url)
+  const m = url == null
+    ? null
+    : /\/adhocCalls(?:\/([^/'()?#]+)|\('([^/'()?#]+)'\))\/(?:recordings|transcripts)(?:[/(?#]|$)/i.exec(url)
   if (m === null) return null
   try {
-    return decodeURIComponent(m[1]!)
+    const id = decodeURIComponent(m[1] ?? m[2]!)
+    return id === "." || id === ".." ? null : id
   } catch {
     return null
   }
 }
 
 /**
- * The ids an ad hoc call artifact may name its call by, best first: the call segment of its content
- * URL (where Graph says the artifact lives; beta payloads put the call key in `meetingId`, not
- * `callId`), then `callId`, then `meetingId`.
+ * The ids an ad hoc call artifact may name its call by, best first: `callId` (Graph v1.0 gives the
+ * call's id there), then the call segment of its content URL, then `meetingId`.
  */
 export const adhocCallIdsOf = (a: Artifact): ReadonlyArray<string> => {
   const url = a instanceof CallRecording ? a.recordingContentUrl : (a as CallTranscript).transcriptContentUrl
-  return [callIdInUrl(url), a.callId, a.meetingId].filter((id): id is string => typeof id === "string" && id !== "")
+  return [a.callId, callIdInUrl(url), a.meetingId].filter((id): id is string => typeof id === "string" && id !== "")
 }
 
 /** The artifact with `meetingId` set to its ad hoc call's id (left without one when it names none). */
