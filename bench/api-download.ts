@@ -237,11 +237,11 @@ const main = async () => {
         console.log(
           `    ${LABELS[mode].padEnd(36)} ${mbps(r).toFixed(0).padStart(4)} MiB/s  cpu ${
             r.cpuSeconds.toFixed(2)
-          } s  peak RSS ${
-            r.peakMb.toFixed(0)
-          } MB (idle ${r.baselineMb.toFixed(0)} MB, +${(r.peakMb - r.baselineMb).toFixed(0)});  at peak: ${
-            parts(r.breakdown)
-          }${r.chunks ? `; ${r.chunks} chunks of ${(r.bytes / r.chunks / 1024).toFixed(1)} KiB avg` : ""}`
+          } s  peak RSS ${r.peakMb.toFixed(0)} MB (idle ${r.baselineMb.toFixed(0)} MB, +${
+            (r.peakMb - r.baselineMb).toFixed(0)
+          });  at peak: ${parts(r.breakdown)}${
+            r.chunks ? `; ${r.chunks} chunks of ${(r.bytes / r.chunks / 1024).toFixed(1)} KiB avg` : ""
+          }`
         )
       }
     }

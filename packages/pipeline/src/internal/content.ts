@@ -11,13 +11,7 @@ import {
   parseMetadataContentEither,
   parseVttEither
 } from "@meeting-artifacts/correlate"
-import {
-  CheckpointStore,
-  Layout,
-  Manifest,
-  type SetFile,
-  type WrittenContent
-} from "@meeting-artifacts/sinks"
+import { CheckpointStore, Layout, Manifest, type SetFile, type WrittenContent } from "@meeting-artifacts/sinks"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
