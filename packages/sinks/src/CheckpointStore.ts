@@ -6,6 +6,7 @@
  * - completed artifact ids with the file they were written to
  * - dead letters (reason, HTTP status, Graph code, request-id)
  * - runs (id, window, organizers, counts, started/ended)
+ * - for `listen`: pending notification work, the job's subscriptions, settings
  *
  * SQLite (default, `<out>/.meeting-artifacts/state.sqlite`, WAL: every call is
  * one transaction, so a kill at any instant leaves the state before or after
@@ -24,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
+import * as ListenTables from "./internal/listenTables.js"
 import { lockStore } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
 import type { SinkError } from "./SinkError.js"
@@ -137,6 +139,38 @@ export interface RunStart {
   readonly organizers: ReadonlyArray<string>
 }
 
+/** An artifact a change notification announced, stored before the notification is acknowledged. */
+export interface PendingArtifact {
+  readonly kind: "recording" | "transcript"
+  readonly id: string
+  readonly meetingId: string
+  readonly organizerId: string
+  readonly subscriptionId: string
+  /** The notification's `resource` path, as Graph sent it. */
+  readonly resource: string
+  readonly receivedAt: string
+}
+
+export type PendingInput = Omit<PendingArtifact, "receivedAt">
+
+/**
+ * What storing a pending artifact did: `queued` (new work), `duplicate` (already pending), `completed`
+ * (already exported: nothing to do), `full` (the queue is at its limit: try again later).
+ */
+export type EnqueueOutcome = "queued" | "duplicate" | "completed" | "full"
+
+/** A subscription `listen` created, with the secret clientState Graph echoes in each notification. */
+export interface ListenSubscription {
+  readonly id: string
+  readonly resource: string
+  readonly clientState: string
+  readonly expirationDateTime: string
+  readonly notificationUrl: string
+  readonly lifecycleNotificationUrl: string | null
+  readonly certificateId: string
+  readonly createdAt: string
+}
+
 export interface CheckpointStoreService {
   readonly getProgress: (key: ProgressKey) => Effect.Effect<Option.Option<Progress>, SinkError>
   /** Create or update the progress row; omitted fields keep their value. */
@@ -178,6 +212,16 @@ export interface CheckpointStoreService {
    * a row naming the holder for the message.
    */
   readonly lock: (holder?: LockHolder) => Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope>
+  /** Stores an announced artifact durably unless it is pending or completed already, or `limit` are pending. */
+  readonly enqueuePending: (item: PendingInput, limit: number) => Effect.Effect<EnqueueOutcome, SinkError>
+  /** The oldest pending artifacts first. */
+  readonly listPending: (limit: number) => Effect.Effect<ReadonlyArray<PendingArtifact>, SinkError>
+  readonly removePending: (kind: string, id: string) => Effect.Effect<void, SinkError>
+  readonly putSubscription: (subscription: ListenSubscription) => Effect.Effect<void, SinkError>
+  readonly listSubscriptions: Effect.Effect<ReadonlyArray<ListenSubscription>, SinkError>
+  readonly removeSubscription: (id: string) => Effect.Effect<void, SinkError>
+  readonly getSetting: (name: string) => Effect.Effect<Option.Option<string>, SinkError>
+  readonly setSetting: (name: string, value: string) => Effect.Effect<void, SinkError>
 }
 
 export class CheckpointStore extends Context.Tag("@meeting-artifacts/sinks/CheckpointStore")<
@@ -254,7 +298,8 @@ const migrations = {
   "3_dead_letter_source": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE checkpoint_dead_letters ADD COLUMN source TEXT`
-  })
+  }),
+  "4_listen": Effect.flatMap(SqlClient.SqlClient, ListenTables.migration)
 }
 
 const now = () => new Date().toISOString()
@@ -401,6 +446,7 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     )
 
   return {
+    ...ListenTables.make(sql, q),
     getProgress,
     setProgress,
     getDeltaLink: (k) => Effect.map(getProgress(k), Option.flatMap((p) => Option.fromNullable(p.deltaLink))),

@@ -147,6 +147,69 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         expect(done.endedAt).not.toBeNull()
         expect((yield* store.listRuns).some((r) => r.runId === runId)).toBe(true)
       }).pipe(Effect.provide(layer())))
+
+    it.scoped("listen: pending work is deduplicated by artifact, bounded, and skipped once completed", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const tag = Math.random().toString(36).slice(2)
+        const item = (id: string) => ({
+          kind: "recording" as const,
+          id: `${tag}-${id}`,
+          meetingId: "m",
+          organizerId: "o",
+          subscriptionId: "s",
+          resource: `communications/onlineMeetings/getAllRecordings`
+        })
+        const before = (yield* store.listPending(1000)).length
+        expect(yield* store.enqueuePending(item("a"), before + 2)).toBe("queued")
+        expect(yield* store.enqueuePending(item("a"), before + 2)).toBe("duplicate")
+        expect(yield* store.enqueuePending(item("b"), before + 2)).toBe("queued")
+        expect(yield* store.enqueuePending(item("c"), before + 2)).toBe("full")
+        const mine = (yield* store.listPending(1000)).filter((p) => p.id.startsWith(tag))
+        expect(mine.map((p) => p.id).sort()).toEqual([`${tag}-a`, `${tag}-b`])
+        expect(mine[0]).toMatchObject({ kind: "recording", meetingId: "m", organizerId: "o", subscriptionId: "s" })
+        yield* store.markCompleted({
+          kind: "recording",
+          id: `${tag}-c`,
+          meetingId: "m",
+          organizerId: "o",
+          path: "x",
+          bytes: 1,
+          sha256: "h"
+        })
+        expect(yield* store.enqueuePending(item("c"), 1_000_000)).toBe("completed")
+        yield* store.removePending("recording", `${tag}-a`)
+        yield* store.removePending("recording", `${tag}-b`)
+        expect((yield* store.listPending(1000)).filter((p) => p.id.startsWith(tag))).toEqual([])
+      }).pipe(Effect.provide(layer())))
+
+    it.scoped("listen: subscriptions and settings", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const id = `sub-${Math.random()}`
+        const sub = {
+          id,
+          resource: "communications/onlineMeetings/getAllTranscripts",
+          clientState: "secret",
+          expirationDateTime: "2026-01-01T01:00:00Z",
+          notificationUrl: "https://example.test/n",
+          lifecycleNotificationUrl: null,
+          certificateId: "cert-1",
+          createdAt: "2026-01-01T00:00:00Z"
+        }
+        yield* store.putSubscription(sub)
+        yield* store.putSubscription({ ...sub, expirationDateTime: "2026-01-01T02:00:00Z" })
+        expect((yield* store.listSubscriptions).filter((s) => s.id === id)).toEqual([
+          { ...sub, expirationDateTime: "2026-01-01T02:00:00Z" }
+        ])
+        yield* store.removeSubscription(id)
+        expect((yield* store.listSubscriptions).some((s) => s.id === id)).toBe(false)
+        const name = `setting-${Math.random()}`
+        expect(yield* store.getSetting(name)).toEqual(Option.none())
+        yield* store.setSetting(name, "1")
+        yield* store.setSetting(name, "2")
+        expect(yield* store.getSetting(name)).toEqual(Option.some("2"))
+      }).pipe(Effect.provide(layer())))
   })
 
 suite("sqlite", () => CheckpointStore.layerSqlite(path.join(tempDir(), "nested", "state.sqlite")))

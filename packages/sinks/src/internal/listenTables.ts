@@ -1,0 +1,136 @@
+/**
+ * The `listen` job's tables in the checkpoint store: pending notification work (durable before the 202),
+ * the job's subscriptions, and a few named settings.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type {
+  EnqueueOutcome,
+  ListenSubscription,
+  PendingArtifact,
+  PendingInput
+} from "../CheckpointStore.js"
+import type { SinkError } from "../SinkError.js"
+import { str } from "./sql.js"
+
+type Query = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.Effect<A, SinkError>
+
+export const migration = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    yield* sql`CREATE TABLE IF NOT EXISTS listen_pending (
+      kind TEXT NOT NULL,
+      artifact_id TEXT NOT NULL,
+      meeting_id TEXT NOT NULL,
+      organizer_id TEXT NOT NULL,
+      subscription_id TEXT NOT NULL,
+      resource TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      PRIMARY KEY (kind, artifact_id)
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS listen_subscriptions (
+      subscription_id TEXT PRIMARY KEY,
+      resource TEXT NOT NULL,
+      client_state TEXT NOT NULL,
+      expiration_date_time TEXT NOT NULL,
+      notification_url TEXT NOT NULL,
+      lifecycle_notification_url TEXT,
+      certificate_id TEXT NOT NULL,
+      created_at TEXT NOT NULL
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS listen_settings (
+      name TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    )`
+  })
+
+const toPending = (r: any): PendingArtifact => ({
+  kind: r.kind,
+  id: r.artifact_id,
+  meetingId: r.meeting_id,
+  organizerId: r.organizer_id,
+  subscriptionId: r.subscription_id,
+  resource: r.resource,
+  receivedAt: r.received_at
+})
+
+const toSubscription = (r: any): ListenSubscription => ({
+  id: r.subscription_id,
+  resource: r.resource,
+  clientState: r.client_state,
+  expirationDateTime: r.expiration_date_time,
+  notificationUrl: r.notification_url,
+  lifecycleNotificationUrl: str(r.lifecycle_notification_url),
+  certificateId: r.certificate_id,
+  createdAt: r.created_at
+})
+
+export const make = (sql: SqlClient.SqlClient, q: Query) => {
+  /**
+   * One transaction: an artifact already completed or already pending is a no-op (a duplicate or replayed
+   * notification), a full queue refuses, anything else is inserted and committed before this returns.
+   */
+  const enqueuePending = (item: PendingInput, limit: number): Effect.Effect<EnqueueOutcome, SinkError> =>
+    q(
+      "enqueuePending",
+      sql.withTransaction(Effect.gen(function*() {
+        const done = yield* sql`SELECT 1 AS x FROM checkpoint_completed WHERE kind = ${item.kind}
+          AND artifact_id = ${item.id}`
+        if (done.length > 0) return "completed" as const
+        const pending = yield* sql`SELECT 1 AS x FROM listen_pending WHERE kind = ${item.kind}
+          AND artifact_id = ${item.id}`
+        if (pending.length > 0) return "duplicate" as const
+        const count = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM listen_pending`
+        if (Number(count[0]?.n ?? 0) >= limit) return "full" as const
+        yield* sql`INSERT INTO listen_pending (kind, artifact_id, meeting_id, organizer_id, subscription_id, resource,
+            received_at)
+          VALUES (${item.kind}, ${item.id}, ${item.meetingId}, ${item.organizerId}, ${item.subscriptionId},
+            ${item.resource}, ${new Date().toISOString()})
+          ON CONFLICT (kind, artifact_id) DO NOTHING`
+        return "queued" as const
+      }))
+    )
+
+  return {
+    enqueuePending,
+    listPending: (limit: number) =>
+      q(
+        "listPending",
+        sql`SELECT * FROM listen_pending ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
+      ).pipe(Effect.map((rows) => rows.map(toPending))),
+    removePending: (kind: string, id: string) =>
+      q("removePending", sql`DELETE FROM listen_pending WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
+        Effect.asVoid
+      ),
+    putSubscription: (s: ListenSubscription) =>
+      q(
+        "putSubscription",
+        sql`INSERT INTO listen_subscriptions (subscription_id, resource, client_state, expiration_date_time,
+            notification_url, lifecycle_notification_url, certificate_id, created_at)
+          VALUES (${s.id}, ${s.resource}, ${s.clientState}, ${s.expirationDateTime}, ${s.notificationUrl},
+            ${s.lifecycleNotificationUrl}, ${s.certificateId}, ${s.createdAt})
+          ON CONFLICT (subscription_id) DO UPDATE SET resource = excluded.resource,
+            client_state = excluded.client_state, expiration_date_time = excluded.expiration_date_time,
+            notification_url = excluded.notification_url,
+            lifecycle_notification_url = excluded.lifecycle_notification_url,
+            certificate_id = excluded.certificate_id`
+      ).pipe(Effect.asVoid),
+    listSubscriptions: q("listSubscriptions", sql`SELECT * FROM listen_subscriptions ORDER BY created_at`).pipe(
+      Effect.map((rows) => rows.map(toSubscription))
+    ),
+    removeSubscription: (id: string) =>
+      q("removeSubscription", sql`DELETE FROM listen_subscriptions WHERE subscription_id = ${id}`).pipe(
+        Effect.asVoid
+      ),
+    getSetting: (name: string) =>
+      q("getSetting", sql`SELECT value FROM listen_settings WHERE name = ${name}`).pipe(
+        Effect.map((rows) => Option.fromNullable(str((rows[0] as any)?.value)))
+      ),
+    setSetting: (name: string, value: string) =>
+      q(
+        "setSetting",
+        sql`INSERT INTO listen_settings (name, value) VALUES (${name}, ${value})
+          ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+      ).pipe(Effect.asVoid)
+  }
+}
