@@ -11,7 +11,10 @@ export interface SyncOptions {
   readonly organizers: ReadonlyArray<string>
   /** Window start, ISO 8601 (inclusive). Required unless meetings, join URLs or ad hoc calls are listed. */
   readonly from?: string | undefined
-  /** Window end, ISO 8601 (exclusive). */
+  /**
+   * Window end, ISO 8601 (exclusive). An incremental run may leave it out: the window is then open
+   * (everything created since `from`), which is how `listen` catches up between runs.
+   */
   readonly to?: string | undefined
   /** Export only these online meeting ids (looked up under each organizer). */
   readonly meetingIds?: ReadonlyArray<string> | undefined
@@ -121,7 +124,7 @@ export const validateSyncOptions = (options: SyncOptions): Effect.Effect<Validat
     if (options.to !== undefined) {
       to = parseIsoDateTime(options.to)
       if (to === null) return invalid(`--to is not an ISO 8601 date-time: ${JSON.stringify(options.to)}`)
-    } else if (!targeted) return invalid("--to <ISO date-time> is required")
+    } else if (!targeted && options.incremental !== true) return invalid("--to <ISO date-time> is required")
     if (from !== null && to !== null && !(Date.parse(from) < Date.parse(to))) {
       return invalid(`--from (${options.from}) must be before --to (${options.to})`)
     }

@@ -190,7 +190,8 @@ export const make = (ctx: RunContext) => {
 
   const discoverWindowOf = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     Effect.gen(function*() {
-      const window = { organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
+      // An open window (incremental, no --to) lists up to now where delta is not offered.
+      const window = { organizerId, startDateTime: opts.from!, endDateTime: opts.to ?? new Date().toISOString() }
       const adhoc = opts.adhocCalls ? discoverAdhocWindow(organizerId) : Effect.succeed(null)
       if (!opts.incremental) {
         const [recordings, transcripts, calls] = yield* Effect.all(
@@ -425,5 +426,5 @@ export const make = (ctx: RunContext) => {
       return { recordings: pick(rs), transcripts: pick(ts), found: [...found] }
     })
 
-  return { discoverWindow, discoverTargeted }
+  return { discoverWindow, discoverTargeted, listMeetings }
 }
