@@ -63,6 +63,12 @@ describe("validateSyncOptions", () => {
     expect(message({ ...base, adhocCalls: true, adhocCallIds: ["c1"] })).toMatch(/--adhoc-calls/)
     expect(message({ ...base, adhocCalls: true, meetingIds: ["m1"] })).toMatch(/--adhoc-calls/)
   })
+  it("lets an incremental run leave the window open (no --to), and only an incremental one", () => {
+    const { to: _to, ...open } = base
+    expect(message(open)).toMatch(/--to <ISO date-time> is required/)
+    const v = Effect.runSync(validateSyncOptions({ ...open, incremental: true }))
+    expect(v).toMatchObject({ from: "2024-01-01T00:00:00Z", to: null, incremental: true })
+  })
 })
 
 describe("metered cost", () => {

@@ -31,8 +31,8 @@ export const syncFlags = {
   to: flag("text", {
     ...configurable("to"),
     pseudo: "ISO datetime",
-    description: "Window end, ISO 8601, after --from.",
-    required: "required unless --meeting or --join-url (or --adhoc-call)"
+    description: "Window end, ISO 8601, after --from. An --incremental run without it exports everything since --from.",
+    required: "required unless --meeting, --join-url, --adhoc-call or --incremental"
   }),
   out: flag("text", {
     ...configurable("out"),
