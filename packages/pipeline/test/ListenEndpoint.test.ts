@@ -7,6 +7,7 @@
  * - a notification is stored before the 202, a replay is a no-op, a full queue is 503 + Retry-After;
  * - more requests in work than allowed get 503 at once.
  */
+import type { EncryptedContent } from "@meeting-artifacts/api"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -36,7 +37,7 @@ const subscription: CheckpointStore.ListenSubscription = {
 }
 
 /** Decryption stand-in: `data` is the artifact as JSON unless it says "tampered". */
-const decrypt = (content: Receive.EncryptedContent) =>
+const decrypt = (content: EncryptedContent) =>
   content.data === "tampered"
     ? Effect.fail("signature" as const)
     : Effect.succeed(JSON.parse(Buffer.from(content.data, "base64").toString("utf8")) as Receive.Announced)
@@ -50,7 +51,8 @@ const notification = (id: string, over: Record<string, unknown> = {}) => ({
   encryptedContent: {
     data: Buffer.from(JSON.stringify({ id, meetingId: "m-1", organizerId: "o-1" })).toString("base64"),
     dataSignature: "sig",
-    dataKey: "key"
+    dataKey: "key",
+    encryptionCertificateId: "c1"
   },
   ...over
 })

@@ -3,9 +3,17 @@
  * time, validation tokens, signature, decryption), store what it announces durably, and say what to
  * answer. Nothing here downloads: the worker exports what was stored.
  */
+import {
+  type ChangeNotification,
+  clientStateMatches,
+  decodeChangeNotificationCollection,
+  type EncryptedContent,
+  isLifecycleNotification,
+  type LifecycleEvent
+} from "@meeting-artifacts/api"
 import type { CheckpointStore } from "@meeting-artifacts/sinks"
-import { createHash, timingSafeEqual } from "node:crypto"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { ListenEvent, type RejectReason } from "../ListenEvent.js"
 import type { Answer } from "./listenServer.js"
 import { RETRY_AFTER_SECONDS } from "./listenServer.js"
@@ -17,16 +25,6 @@ export interface Announced {
   readonly organizerId: string | null | undefined
 }
 
-export interface EncryptedContent {
-  readonly data: string
-  readonly dataSignature: string
-  readonly dataKey: string
-  readonly encryptionCertificateId?: string | null | undefined
-  readonly encryptionCertificateThumbprint?: string | null | undefined
-}
-
-export type LifecycleEvent = "reauthorizationRequired" | "subscriptionRemoved" | "missed"
-
 export interface ReceiveDeps {
   readonly checkpoint: CheckpointStore.CheckpointStoreService
   /** The job's live subscriptions by id (kept in step with the store). */
@@ -36,8 +34,11 @@ export interface ReceiveDeps {
     content: EncryptedContent,
     kind: "recording" | "transcript"
   ) => Effect.Effect<Announced, RejectReason>
-  /** Graph's JWTs over the body; fails when any is not valid. */
-  readonly validateTokens: (tokens: ReadonlyArray<string>) => Effect.Effect<void, unknown>
+  /** Graph's JWTs over the body; fails when any is not valid or one of `tenantIds` is not covered. */
+  readonly validateTokens: (
+    tokens: ReadonlyArray<string>,
+    tenantIds: ReadonlyArray<string | null | undefined>
+  ) => Effect.Effect<unknown, unknown>
   readonly queueLimit: number
   readonly event: (e: ListenEvent) => void
   /** Something new is pending. */
@@ -46,11 +47,6 @@ export interface ReceiveDeps {
   readonly lifecycle: (subscription: CheckpointStore.ListenSubscription, event: LifecycleEvent) => Effect.Effect<void>
 }
 
-const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
-
-/** Equal secrets, compared in time that does not depend on where they differ (hashes have one length). */
-export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b))
-
 /** Which artifact kind a subscription's resource announces. */
 export const kindOfResource = (resource: string): "recording" | "transcript" | null =>
   /getAllRecordings|\/recordings\b/i.test(resource)
@@ -58,9 +54,6 @@ export const kindOfResource = (resource: string): "recording" | "transcript" | n
     : /getAllTranscripts|\/transcripts\b/i.test(resource)
     ? "transcript"
     : null
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const text = (u: unknown): string | null => (typeof u === "string" ? u : null)
 
 const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(["reauthorizationRequired", "subscriptionRemoved", "missed"])
 
@@ -73,35 +66,31 @@ export const make = (deps: ReceiveDeps) => {
       return "rejected" as const
     })
 
-  /** The subscription a notification names, when its clientState is the one we gave it. */
-  const authenticate = (item: Record<string, unknown>) => {
-    const subscriptionId = text(item.subscriptionId)
-    const subscription = subscriptionId === null ? undefined : deps.subscriptions().get(subscriptionId)
+  /** The subscription a notification names, when its clientState (compared in constant time) is ours. */
+  const authenticate = (n: ChangeNotification) => {
+    const subscriptionId = n.subscriptionId
+    const subscription = deps.subscriptions().get(subscriptionId)
     if (subscription === undefined) return { subscriptionId, error: "unknownSubscription" as const }
-    const clientState = text(item.clientState)
-    if (clientState === null || !sameSecret(clientState, subscription.clientState)) {
+    if (!clientStateMatches(n, Redacted.make(subscription.clientState))) {
       return { subscriptionId, error: "clientState" as const }
     }
     return { subscriptionId, subscription }
   }
 
-  const changeNotification = (item: Record<string, unknown>): Effect.Effect<Outcome> =>
+  const changeNotification = (item: ChangeNotification, tokensOk: Effect.Effect<boolean>): Effect.Effect<Outcome> =>
     Effect.gen(function*() {
       const auth = authenticate(item)
       if (auth.subscription === undefined) return yield* reject(auth.error, auth.subscriptionId)
       const subscription = auth.subscription
+      if (!(yield* tokensOk)) return yield* reject("validationTokens", subscription.id)
       const kind = kindOfResource(subscription.resource)
       const content = item.encryptedContent
-      if (
-        kind === null || !isRecord(content) || text(content.data) === null || text(content.dataSignature) === null ||
-        text(content.dataKey) === null
-      ) return yield* reject("missingContent", subscription.id)
-      const announced = yield* Effect.either(deps.decrypt(content as unknown as EncryptedContent, kind))
+      if (kind === null || content == null) return yield* reject("missingContent", subscription.id)
+      const announced = yield* Effect.either(deps.decrypt(content, kind))
       if (announced._tag === "Left") return yield* reject(announced.left, subscription.id)
       const a = announced.right
       // The clear-text resourceData names the same artifact as the signed, encrypted payload.
-      const resourceData = isRecord(item.resourceData) ? item.resourceData : {}
-      const claimedId = text(resourceData.id)
+      const claimedId = item.resourceData?.id ?? null
       if (
         (claimedId !== null && claimedId !== a.id) || a.meetingId == null || a.meetingId === "" ||
         a.organizerId == null || a.organizerId === ""
@@ -112,7 +101,7 @@ export const make = (deps: ReceiveDeps) => {
         meetingId: a.meetingId,
         organizerId: a.organizerId,
         subscriptionId: subscription.id,
-        resource: text(item.resource) ?? subscription.resource
+        resource: item.resource ?? subscription.resource
       }, deps.queueLimit).pipe(Effect.orElseSucceed(() => "error" as const))
       if (outcome === "error") return "full" as const
       if (outcome === "full") return "full" as const
@@ -121,7 +110,7 @@ export const make = (deps: ReceiveDeps) => {
       return "accepted" as const
     })
 
-  const lifecycleNotification = (item: Record<string, unknown>, event: LifecycleEvent): Effect.Effect<Outcome> =>
+  const lifecycleNotification = (item: ChangeNotification, event: LifecycleEvent): Effect.Effect<Outcome> =>
     Effect.gen(function*() {
       const auth = authenticate(item)
       if (auth.subscription === undefined) return yield* reject(auth.error, auth.subscriptionId)
@@ -137,31 +126,35 @@ export const make = (deps: ReceiveDeps) => {
       try {
         json = JSON.parse(body.toString("utf8"))
       } catch {
+        json = undefined
+      }
+      const decoded = yield* Effect.either(decodeChangeNotificationCollection(json))
+      if (decoded._tag === "Left") {
         yield* reject("malformed", null)
         return { status: 400 }
       }
-      if (!isRecord(json) || !Array.isArray(json.value)) {
-        yield* reject("malformed", null)
-        return { status: 400 }
-      }
-      const items = json.value.filter(isRecord)
-      const changes = items.filter((i) => !LIFECYCLE_EVENTS.has(String(i.lifecycleEvent)))
+      const items = decoded.right.value
       // Graph signs each body that carries resource data with validation tokens: one missing or not
-      // valid discards every change notification of the body.
-      let tokensValid = true
-      if (changes.some((i) => i.encryptedContent !== undefined)) {
-        const tokens = Array.isArray(json.validationTokens) ? json.validationTokens.filter((t) => typeof t === "string") : []
-        tokensValid = tokens.length > 0 && (yield* Effect.either(deps.validateTokens(tokens)))._tag === "Right"
-      }
+      // valid discards every change notification of the body. Checked once, and only for a body with a
+      // notification of ours (cheap checks first: junk costs no key fetch).
+      let tokensValid: boolean | undefined
+      const tokensOk = Effect.suspend(() => {
+        if (tokensValid !== undefined) return Effect.succeed(tokensValid)
+        const tokens = decoded.right.validationTokens ?? []
+        const tenants = items.filter((i) => !isLifecycleNotification(i)).map((i) => i.tenantId)
+        return (tokens.length === 0 ? Effect.succeed(false) : Effect.isSuccess(deps.validateTokens(tokens, tenants)))
+          .pipe(Effect.tap((ok) => Effect.sync(() => (tokensValid = ok))))
+      })
       const outcomes: Array<Outcome> = []
       for (const item of items) {
-        const lifecycle = text(item.lifecycleEvent)
-        if (lifecycle !== null && LIFECYCLE_EVENTS.has(lifecycle)) {
-          outcomes.push(yield* lifecycleNotification(item, lifecycle as LifecycleEvent))
-        } else if (!tokensValid) {
-          outcomes.push(yield* reject("validationTokens", text(item.subscriptionId)))
+        if (isLifecycleNotification(item)) {
+          outcomes.push(
+            LIFECYCLE_EVENTS.has(item.lifecycleEvent)
+              ? yield* lifecycleNotification(item, item.lifecycleEvent as LifecycleEvent)
+              : "accepted" // an event this version does not know: acknowledged, nothing to do
+          )
         } else {
-          outcomes.push(yield* changeNotification(item))
+          outcomes.push(yield* changeNotification(item, tokensOk))
         }
       }
       if (outcomes.includes("full")) {

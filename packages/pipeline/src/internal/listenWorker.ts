@@ -1,0 +1,131 @@
+/**
+ * The `listen` worker: exports the artifacts notifications announced (stored in the checkpoint store's
+ * pending table), each with its partner, through the sync's own per-set processing, then removes them
+ * from the table. A kill at any point leaves them pending (or completed: then processing skips them).
+ */
+import type { CallRecording, CallTranscript, GraphError } from "@meeting-artifacts/api"
+import { correlate } from "@meeting-artifacts/correlate"
+import type { CheckpointStore } from "@meeting-artifacts/sinks"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { ListenEvent } from "../ListenEvent.js"
+import type { SyncFatalError } from "../SyncError.js"
+import * as Content from "./content.js"
+import { recordFailure as makeRecordFailure, type RunContext, sinkFatal } from "./context.js"
+import * as Discover from "./discover.js"
+import { isFatal, toFatal } from "./errors.js"
+
+/** Pending artifacts taken per round. */
+const BATCH = 64
+/** An announced artifact Graph does not list or serve yet is tried again this many times, then dead-lettered. */
+const MAX_NOT_FOUND = 8
+
+type PendingArtifact = CheckpointStore.PendingArtifact
+
+export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
+  const { checkpoint, graph, manifest } = ctx
+  const { listMeetings } = Discover.make(ctx)
+  const { processSet } = Content.make(ctx)
+  const recordFailure = makeRecordFailure(ctx)
+  /** Not before this time (ms) and how many tries so far, for announced artifacts Graph does not show yet. */
+  const backoff = new Map<string, { readonly until: number; readonly tries: number }>()
+  const keyOf = (p: PendingArtifact) => `${p.kind}:${p.id}`
+
+  const later = (p: PendingArtifact, why: string) =>
+    Effect.gen(function*() {
+      const tries = (backoff.get(keyOf(p))?.tries ?? 0) + 1
+      if (tries >= MAX_NOT_FOUND) {
+        backoff.delete(keyOf(p))
+        yield* recordFailure(p.kind, p.id, p.meetingId, p.organizerId, `announced but ${why}`, null)
+        yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
+        return
+      }
+      backoff.set(keyOf(p), { until: Date.now() + Math.min(60_000, 500 * 2 ** tries), tries })
+    })
+
+  /** A Graph error of one meeting: fatal ones stop the job, others retry the meeting later. */
+  const graphFailed = (items: ReadonlyArray<PendingArtifact>, e: GraphError) =>
+    isFatal(e, "discovery")
+      ? Effect.fail(toFatal(e))
+      : Effect.forEach(items, (p) => later(p, `Graph answered ${e.message}`), { discard: true })
+
+  /** The announced artifact by id, when the meeting's listing does not show it yet. */
+  const fetchAnnounced = (p: PendingArtifact) => {
+    const user = { userId: p.organizerId }
+    return (p.kind === "recording"
+      ? graph.getRecording(user, p.meetingId, p.id)
+      : graph.getTranscript(user, p.meetingId, p.id)) as Effect.Effect<CallRecording | CallTranscript, GraphError>
+  }
+
+  const exportMeeting = (
+    organizerId: string,
+    meetingId: string,
+    items: ReadonlyArray<PendingArtifact>
+  ): Effect.Effect<void, SyncFatalError> =>
+    Effect.gen(function*() {
+      const listed = yield* Effect.either(listMeetings(organizerId, [meetingId]))
+      if (listed._tag === "Left") return yield* graphFailed(items, listed.left)
+      const recordings = [...listed.right.recordings]
+      const transcripts = [...listed.right.transcripts]
+      const ready: Array<PendingArtifact> = []
+      for (const p of items) {
+        const list: ReadonlyArray<{ readonly id: string }> = p.kind === "recording" ? recordings : transcripts
+        if (list.some((a) => a.id === p.id)) {
+          ready.push(p)
+          continue
+        }
+        const got = yield* Effect.either(fetchAnnounced(p))
+        if (got._tag === "Left") {
+          if (got.left._tag === "NotFound") yield* later(p, "Graph does not serve it (404)")
+          else yield* graphFailed([p], got.left)
+          continue
+        }
+        if (p.kind === "recording") recordings.push(got.right as CallRecording)
+        else transcripts.push(got.right as CallTranscript)
+        ready.push(p)
+      }
+      if (ready.length === 0) return
+      const wanted = new Set(ready.map(keyOf))
+      // The whole meeting is correlated, so an announced artifact is paired with a partner exported earlier.
+      const sets = correlate(recordings, transcripts, { organizerId }).filter((s) =>
+        (s.recording !== null && wanted.has(`recording:${s.recording.id}`)) ||
+        (s.transcript !== null && wanted.has(`transcript:${s.transcript.id}`))
+      )
+      yield* Effect.forEach(sets, processSet, { discard: true })
+      for (const p of ready) {
+        // Done either way: exported, or dead-lettered by processSet (failures.jsonl; a catch-up retries it).
+        const done = yield* checkpoint.getCompleted(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
+        yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
+        backoff.delete(keyOf(p))
+        event(
+          Option.isSome(done)
+            ? ListenEvent.Exported({ kind: p.kind, id: p.id, latencyMs: Date.now() - Date.parse(p.receivedAt) })
+            : ListenEvent.Warning({ message: `${p.kind} ${p.id} failed: see failures.jsonl` })
+        )
+      }
+    })
+
+  /** One round: exports what is pending (and due); the number of artifacts it took. */
+  const exportPending: Effect.Effect<number, SyncFatalError> = Effect.gen(function*() {
+    const now = Date.now()
+    const pending = (yield* checkpoint.listPending(BATCH).pipe(Effect.mapError(sinkFatal))).filter((p) =>
+      (backoff.get(keyOf(p))?.until ?? 0) <= now
+    )
+    if (pending.length === 0) return 0
+    const meetings = new Map<string, Array<PendingArtifact>>()
+    for (const p of pending) {
+      const key = JSON.stringify([p.organizerId, p.meetingId])
+      meetings.set(key, [...(meetings.get(key) ?? []), p])
+    }
+    yield* Effect.forEach(
+      meetings.values(),
+      (items) => exportMeeting(items[0]!.organizerId, items[0]!.meetingId, items),
+      { concurrency: ctx.opts.concurrency, discard: true }
+    )
+    // manifest.jsonl itself (not only its journal) shows the new lines at once.
+    yield* manifest.flush.pipe(Effect.mapError(sinkFatal))
+    return pending.length
+  })
+
+  return { exportPending }
+}
