@@ -37,7 +37,7 @@ describe("--help", () => {
       const help = await helpOf(args)
       finished(help)
       expect(help).toMatch(/^meeting-artifacts 0\.1\.0: Export Microsoft Teams/)
-      for (const command of ["sync", "verify", "view", "emulator"]) {
+      for (const command of ["sync", "listen", "verify", "view", "emulator"]) {
         expect(help).toMatch(new RegExp(`^  ${command} +[A-Z][^\\n]+$`, "m"))
       }
       expect(help).toMatch(/^  --version /m)
@@ -79,6 +79,21 @@ describe("--help", () => {
       expect(optionBlock(help, flag)).toMatch(new RegExp(`--${flag} +optional\\n`))
     }
     expect(help).toMatch(/GRAPH_ACCESS_TOKEN[\s\S]*Exit codes: 0/)
+  })
+
+  it("listen: its own flags with their defaults, and the ones it shares with sync", async () => {
+    const help = await helpOf(["listen", "--help"])
+    finished(help)
+    expect(help).toMatch(/^meeting-artifacts listen: Export recordings and transcripts as Graph announces them/)
+    expect(optionBlock(help, "notification-url")).toMatch(/required[\s\S]*env MEETING_ARTIFACTS_NOTIFICATION_URL/)
+    expect(optionBlock(help, "port")).toMatch(/optional, default 0/)
+    expect(optionBlock(help, "queue-limit")).toMatch(/optional, default 10000/)
+    expect(optionBlock(help, "subscription-minutes")).toMatch(/optional,\s+default 60, or 4230 with --lifecycle-url/)
+    expect(optionBlock(help, "client-id")).toMatch(/env AZURE_CLIENT_ID/)
+    expect(optionBlock(help, "out")).toMatch(/required[\s\S]*env MEETING_ARTIFACTS_OUT/)
+    expect(optionBlock(help, "concurrency")).toMatch(new RegExp(`optional, default ${defaultPolicy.maxConcurrentDownloads}\\n`))
+    expect(help).toMatch(/LISTEN_URL=/)
+    expect(help).toMatch(/OnlineMeetingRecording\.Read\.All/)
   })
 
   it("verify, view and emulator read the same way", async () => {

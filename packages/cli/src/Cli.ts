@@ -4,6 +4,7 @@
 import { Command } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
+import { listenCommand } from "./ListenCommand.js"
 import { PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { syncCommand } from "./SyncCommand.js"
 import { verifyCommand } from "./VerifyCommand.js"
@@ -27,6 +28,7 @@ export const rootCommand = Command.make(PROGRAM).pipe(
   Command.withDescription(SUMMARY),
   Command.withSubcommands([
     syncCommand.pipe(Command.transformHandler(markStarted)),
+    listenCommand.pipe(Command.transformHandler(markStarted)),
     emulatorCommand.pipe(Command.transformHandler(markStarted)),
     verifyCommand.pipe(Command.transformHandler(markStarted)),
     viewCommand.pipe(Command.transformHandler(markStarted))

@@ -4,6 +4,7 @@
  */
 import { emulatorDescription, emulatorFlags, emulatorSummary } from "./emulatorFlags.js"
 import type { CommandHelp } from "./help.js"
+import { listenDescription, listenFlags, listenSummary } from "./listenFlags.js"
 import { syncDescription, syncFlags, syncSummary } from "./syncFlags.js"
 import { verifyDescription, verifyFlags, verifySummary } from "./verifyFlags.js"
 import { viewDescription, viewFlags, viewSummary } from "./viewFlags.js"
@@ -14,6 +15,7 @@ export const SUMMARY = "Export Microsoft Teams meeting recordings and transcript
 
 export const commandHelp: ReadonlyArray<CommandHelp> = [
   { name: "sync", summary: syncSummary, description: syncDescription, flags: syncFlags },
+  { name: "listen", summary: listenSummary, description: listenDescription, flags: listenFlags },
   { name: "verify", summary: verifySummary, description: verifyDescription, flags: verifyFlags },
   { name: "view", summary: viewSummary, description: viewDescription, flags: viewFlags },
   {

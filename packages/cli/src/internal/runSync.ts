@@ -12,6 +12,7 @@ import {
 import { parseSinkSpecs, type RunLock, type SinkError } from "@meeting-artifacts/sinks"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as NodeFs from "node:fs"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -78,7 +79,7 @@ export const formatSummary = (s: RunSummary): string => {
   return lines.join("\n")
 }
 
-const describeSetupError = (e: SinkError | GraphError | RunLock.RunLockHeld): string =>
+export const describeSetupError = (e: SinkError | GraphError | RunLock.RunLockHeld): string =>
   e._tag === "RunLockHeld"
     ? e.message
     : isGraphError(e)
@@ -96,6 +97,49 @@ const fatalLine = (
       process.stderr.write(jsonLine("error", "fatal", { message: oneLine(message), ...details }))
     })
     : errorLine(message)
+
+/** The settings `exportLayer` reads (sync's and listen's shared flags). */
+export interface ExportLayerConfig {
+  readonly out: string
+  readonly state: string | undefined
+  readonly sink: ReadonlyArray<string>
+  readonly graphUrl: string
+  readonly allowInsecureHttp: boolean
+  readonly concurrency: number
+  readonly rate: number
+  readonly maxRequests: number
+}
+
+/** The services of an export (Graph client, sinks, checkpoint store) from the flags, or why not (one line). */
+export const exportLayer = (config: ExportLayerConfig, dryRun: boolean) =>
+  Effect.gen(function*() {
+    if (!isHttpUrl(config.graphUrl)) {
+      return Either.left(
+        `--graph-url is not an http(s) URL: ${redactUrlCredentials(JSON.stringify(config.graphUrl))}`
+      )
+    }
+    const sinks = parseSinkSpecs(config.sink)
+    if (sinks._tag === "Left") return Either.left(sinks.left.message)
+    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
+    if (auth._tag === "Left") return Either.left(`cannot set up authentication: ${configErrorLine(auth.left)}`)
+    return Either.right(syncLayer({
+      out: config.out,
+      state: config.state,
+      sinks: sinks.right,
+      dryRun,
+      graph: {
+        baseUrl: config.graphUrl,
+        allowInsecureHttp: config.allowInsecureHttp,
+        credential: auth.right.credential,
+        scope: auth.right.scope,
+        policy: {
+          maxConcurrentDownloads: config.concurrency,
+          requestsPerSecond: config.rate,
+          maxConcurrentRequests: config.maxRequests
+        }
+      }
+    }))
+  })
 
 /** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
 export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
@@ -120,37 +164,11 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       yield* fatal(validated.left.message)
       return ExitCode.Fatal
     }
-    if (!isHttpUrl(config.graphUrl)) {
-      yield* fatal(`--graph-url is not an http(s) URL: ${redactUrlCredentials(JSON.stringify(config.graphUrl))}`)
+    const layer = yield* exportLayer(config, config.dryRun)
+    if (layer._tag === "Left") {
+      yield* fatal(layer.left)
       return ExitCode.Fatal
     }
-    const sinks = parseSinkSpecs(config.sink)
-    if (sinks._tag === "Left") {
-      yield* fatal(sinks.left.message)
-      return ExitCode.Fatal
-    }
-    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
-    if (auth._tag === "Left") {
-      yield* fatal(`cannot set up authentication: ${configErrorLine(auth.left)}`)
-      return ExitCode.Fatal
-    }
-    const layer = syncLayer({
-      out: config.out,
-      state: config.state,
-      sinks: sinks.right,
-      dryRun: config.dryRun,
-      graph: {
-        baseUrl: config.graphUrl,
-        allowInsecureHttp: config.allowInsecureHttp,
-        credential: auth.right.credential,
-        scope: auth.right.scope,
-        policy: {
-          maxConcurrentDownloads: config.concurrency,
-          requestsPerSecond: config.rate,
-          maxConcurrentRequests: config.maxRequests
-        }
-      }
-    })
     const program = Effect.gen(function*() {
       const progress = yield* Progress
       const events = yield* progress.subscribe
@@ -164,7 +182,7 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
     }).pipe(
       Effect.scoped,
       Effect.provide(Progress.layer),
-      Effect.provide(layer),
+      Effect.provide(layer.right),
       // Outermost, so setting up the services is traced too and the exporters flush when the run ends.
       Effect.provide(telemetryLayer()),
       config.logFormat === "json" ? Effect.provide(Logger.replace(Logger.defaultLogger, jsonLogger())) : (e) => e

@@ -25,24 +25,37 @@ const postgresFromEnv = (env: Record<string, string | undefined>): string => {
   return url.trim()
 }
 
-/** Flag > environment > `--config` file > default, for every flag of `sync`. */
-export const resolveSyncConfig = async (
-  parsed: { readonly [K in keyof typeof syncFlags]?: Parsed },
+/** The flags every exporting command (sync, listen) has, resolved the same way. */
+type ExportFlags = Pick<typeof syncFlags, "config" | "state" | "sink" | "logFormat">
+
+/**
+ * Flag > environment > `--config` file > default, for every flag of a command that exports (`sync`,
+ * `listen`): `--log-format` checked, `postgres` alone in `--state` / `--sink` taken from the environment.
+ */
+export const resolveExportConfig = async <T extends ExportFlags>(
+  table: T,
+  parsed: { readonly [K in keyof T]?: Parsed },
   env: Record<string, string | undefined>
-): Promise<SyncCommandConfig> => {
-  const { config } = resolveFlags({ config: syncFlags.config }, { config: parsed.config }, env, undefined)
+): Promise<Omit<Resolved<T>, "logFormat"> & { readonly logFormat: LogFormat }> => {
+  const { config } = resolveFlags({ config: table.config }, { config: parsed.config }, env, undefined)
   const file = config === undefined ? undefined : await loadConfigFile(config)
-  const settings = resolveFlags(syncFlags, parsed, env, file)
+  const settings = resolveFlags(table, parsed, env, file) as Resolved<T> & Resolved<ExportFlags>
   const logFormat = settings.logFormat
   if (logFormat !== "human" && logFormat !== "json") {
     throw new FlagError(`--log-format must be human or json, got ${JSON.stringify(logFormat)}`)
   }
   return {
     ...settings,
-    logFormat,
+    logFormat: logFormat as LogFormat,
     state: settings.state !== undefined && POSTGRES_BARE.test(settings.state.trim()) && !settings.state.includes("+")
       ? postgresFromEnv(env)
       : settings.state,
     sink: settings.sink.map((spec) => POSTGRES_BARE.test(spec.trim()) ? `${spec.trim()}:${postgresFromEnv(env)}` : spec)
   }
 }
+
+/** Flag > environment > `--config` file > default, for every flag of `sync`. */
+export const resolveSyncConfig = (
+  parsed: { readonly [K in keyof typeof syncFlags]?: Parsed },
+  env: Record<string, string | undefined>
+): Promise<SyncCommandConfig> => resolveExportConfig(syncFlags, parsed, env)
