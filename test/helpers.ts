@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -290,4 +291,94 @@ export class ContentGate {
     this.arrived()
     return this.open
   }
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released: the caller binds it next). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/**
+ * Polls `check` until it returns a value other than undefined; fails after `capMs` (a generous cap, not a
+ * timing assertion) with `what` in the message.
+ */
+export const waitFor = async <A>(what: string, check: () => A | undefined, capMs = 60_000): Promise<A> => {
+  const started = Date.now()
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (Date.now() - started > capMs) throw new Error(`timed out after ${capMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** One JSON log line of `listen --log-format json` (stderr). */
+export interface ListenLogLine {
+  readonly level: string
+  readonly event: string
+  readonly [field: string]: unknown
+}
+
+export interface RunningListen {
+  readonly child: ChildProcess
+  /** The local URL it printed (LISTEN_URL=...). */
+  readonly url: string
+  /** Every JSON log line so far. */
+  readonly events: () => Array<ListenLogLine>
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Waits for a log line matching `match` (polled, generous cap). */
+  readonly waitForEvent: (what: string, match: (e: ListenLogLine) => boolean, capMs?: number) => Promise<ListenLogLine>
+  /** Resolves with the exit once the process ends. */
+  readonly done: Promise<CliResult>
+}
+
+/**
+ * Starts `meeting-artifacts listen <args> --log-format json` and resolves once it printed LISTEN_URL (its
+ * subscriptions are in place); rejects when it exits first.
+ */
+export const startListen = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<RunningListen> => {
+  const child = spawnCli(["listen", ...args, "--log-format", "json"], { env })
+  const done = collect(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+  const events = () =>
+    stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => {
+      try {
+        return JSON.parse(l) as ListenLogLine
+      } catch {
+        return { level: "?", event: "unparsed", line: l }
+      }
+    })
+  const waitForEvent = (what: string, match: (e: ListenLogLine) => boolean, capMs = 60_000) =>
+    waitFor(what, () => events().find(match), capMs)
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      const line = stdout.split("\n").find((l) => l.startsWith("LISTEN_URL="))
+      if (line !== undefined) {
+        clearInterval(timer)
+        resolve({
+          child,
+          url: line.slice("LISTEN_URL=".length),
+          events,
+          stdout: () => stdout,
+          stderr: () => stderr,
+          waitForEvent,
+          done
+        })
+      }
+    }, 25)
+    void done.then((r) => {
+      clearInterval(timer)
+      reject(new Error(`listen exited (${r.code ?? r.signal}) before it printed LISTEN_URL: ${r.stderr.slice(-2000)}`))
+    })
+  })
 }
