@@ -16,6 +16,7 @@
 import {
   CallRecording,
   CallTranscript,
+  certificateKeys,
   decryptContent,
   type EncryptedContent,
   GraphClient,
@@ -41,7 +42,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import { Tally } from "./internal/context.js"
@@ -113,8 +113,7 @@ export const listen = (
       let ring = yield* Certificates.load(opts.certificateDir, opts.certificate).pipe(
         Effect.mapError((e) => fatal(e.message, "give a readable certificate and key, or a writable state directory"))
       )
-      const keys = (): ReadonlyArray<NotificationKey> =>
-        ring.keys.map((c) => ({ id: c.id, privateKey: Redacted.make(c.privateKeyPem) }))
+      const keys = (): ReadonlyArray<NotificationKey> => certificateKeys(ring)
 
       // -- the catch-up window (stored on the first start so delta links keep their key) ------
       const catchUpFrom = opts.catchUpFrom ?? (yield* storedCatchUpFrom(checkpoint))
@@ -238,6 +237,7 @@ export const listen = (
         wake: Queue.offer(wake, undefined),
         lifecycle: (s, e) => Effect.asVoid(Queue.offer(lifecycleWork, [s, e]))
       })
+      yield* subscriptions.restore.pipe(Effect.mapError(sinkFatal))
       const runtime = yield* Effect.runtime<never>()
       const url = yield* Server.serve({
         host: opts.host,

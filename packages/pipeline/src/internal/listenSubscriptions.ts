@@ -3,14 +3,19 @@
  * our settings), renewed before they expire, moved to a new certificate on rotation, reauthorized or made
  * again when Graph says so. Each is stored (with its secret clientState) in the checkpoint store.
  */
-import { type GraphClientService, type GraphError, subscriptionResource } from "@meeting-artifacts/api"
+import {
+  type GraphClientService,
+  type GraphError,
+  type NotificationCertificateRing,
+  subscriptionResource
+} from "@meeting-artifacts/api"
 import type { CheckpointStore, SinkError } from "@meeting-artifacts/sinks"
 import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { ListenEvent } from "../ListenEvent.js"
 import type { ValidatedListenOptions } from "../ListenOptions.js"
-import type { CertificateRing } from "./listenCertificate.js"
+
 
 type ListenSubscription = CheckpointStore.ListenSubscription
 
@@ -34,7 +39,7 @@ export interface SubscriptionDeps {
   readonly graph: GraphClientService
   readonly checkpoint: CheckpointStore.CheckpointStoreService
   readonly opts: ValidatedListenOptions
-  readonly certificates: () => CertificateRing
+  readonly certificates: () => NotificationCertificateRing
   readonly event: (e: ListenEvent) => void
 }
 
@@ -101,6 +106,15 @@ export const make = (deps: SubscriptionDeps) => {
         Effect.as(true),
         Effect.catchIf((e): e is GraphError => e._tag === "NotFound", () => Effect.succeed(false))
       )
+
+  /**
+   * The stored subscriptions, accepted from now on (before `ensure` checks them at Graph): Graph redelivers
+   * what a previous process did not answer as soon as the endpoint is back.
+   */
+  const restore: Effect.Effect<void, SinkError> = Effect.flatMap(
+    checkpoint.listSubscriptions,
+    (stored) => Effect.sync(() => stored.forEach((s) => live.set(s.id, s)))
+  )
 
   /**
    * Makes sure one subscription per wanted resource exists; returns whether any had to be made anew (then
@@ -176,5 +190,5 @@ export const make = (deps: SubscriptionDeps) => {
   const recreate = (s: ListenSubscription) =>
     Effect.zipRight(forget(s.id, "removed by Graph"), create(s.resource))
 
-  return { live: (): ReadonlyMap<string, ListenSubscription> => live, ensure, renewDue, reauthorize, recreate }
+  return { live: (): ReadonlyMap<string, ListenSubscription> => live, restore, ensure, renewDue, reauthorize, recreate }
 }
