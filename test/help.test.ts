@@ -91,7 +91,9 @@ describe("--help", () => {
     expect(optionBlock(help, "subscription-minutes")).toMatch(/optional,\s+default 60, or 4230 with --lifecycle-url/)
     expect(optionBlock(help, "client-id")).toMatch(/env AZURE_CLIENT_ID/)
     expect(optionBlock(help, "out")).toMatch(/required[\s\S]*env MEETING_ARTIFACTS_OUT/)
-    expect(optionBlock(help, "concurrency")).toMatch(new RegExp(`optional, default ${defaultPolicy.maxConcurrentDownloads}\\n`))
+    expect(optionBlock(help, "concurrency")).toMatch(
+      new RegExp(`optional, default ${defaultPolicy.maxConcurrentDownloads}\\n`)
+    )
     expect(help).toMatch(/LISTEN_URL=/)
     expect(help).toMatch(/OnlineMeetingRecording\.Read\.All/)
   })

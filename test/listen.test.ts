@@ -181,8 +181,11 @@ describe("listen", () => {
     const added = Date.now()
     emu.addRecording(meetingId, pair.recording)
     emu.addTranscript(meetingId, pair.transcript)
-    const line = await waitFor("the new pair's manifest line", () =>
-      readManifest(out).find((l) => l.recording?.id === pair.recording.id && l.transcript?.id === pair.transcript.id))
+    const line = await waitFor(
+      "the new pair's manifest line",
+      () =>
+        readManifest(out).find((l) => l.recording?.id === pair.recording.id && l.transcript?.id === pair.transcript.id)
+    )
     const latencyMs = Date.now() - added
     // Reported, not asserted (a loaded machine must not fail the test): the goal is 2 s.
     console.log(`listen: recording + transcript in the manifest ${latencyMs} ms after they were added`)
@@ -210,7 +213,10 @@ describe("listen", () => {
     const first = await startListening(emu)
     await startCatchUpDone(first.listen)
     const meetingIds = emu.fixture.meetings.map((m) => m.id)
-    const burst = Array.from({ length: 12 }, (_, i) => ({ meetingId: meetingIds[i % meetingIds.length]!, ...newPair("burst") }))
+    const burst = Array.from(
+      { length: 12 },
+      (_, i) => ({ meetingId: meetingIds[i % meetingIds.length]!, ...newPair("burst") })
+    )
     for (const b of burst) {
       emu.addRecording(b.meetingId, b.recording)
       emu.addTranscript(b.meetingId, b.transcript)
@@ -286,7 +292,12 @@ describe("listen", () => {
       const r = listen.events().filter((e) => e.event === "notification_rejected")
       return r.length >= 4 ? r : undefined
     })
-    expect(rejected.map((e) => e.reason).sort()).toEqual(["clientState", "malformed", "unknownSubscription", "validationTokens"])
+    expect(rejected.map((e) => e.reason).sort()).toEqual([
+      "clientState",
+      "malformed",
+      "unknownSubscription",
+      "validationTokens"
+    ])
     const after = emu.counters()
     expect(after.contentRequests).toEqual(before.contentRequests)
     expect(fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8")).toBe(manifestBefore)
@@ -302,16 +313,22 @@ describe("listen", () => {
     expect(created).toHaveLength(2)
     const firstExpiry = Math.max(...created.map((e) => Date.parse(String(e.expirationDateTime))))
     for (const c of created) {
-      await listen.waitForEvent(`a second renewal of ${c.id}`, (e) =>
-        e.event === "subscription_renewed" && e.id === c.id && Date.parse(String(e.expirationDateTime)) > firstExpiry + 2000)
+      await listen.waitForEvent(
+        `a second renewal of ${c.id}`,
+        (e) =>
+          e.event === "subscription_renewed" && e.id === c.id &&
+          Date.parse(String(e.expirationDateTime)) > firstExpiry + 2000
+      )
     }
     await waitFor("the first expiry to pass", () => (Date.now() > firstExpiry + 500 ? true : undefined))
     expect(emu.subscriptions().map((s) => s.id).sort()).toEqual(created.map((c) => String(c.id)).sort())
     const meetingId = emu.fixture.meetings[0]!.id
     const pair = newPair("renewed")
     emu.addRecording(meetingId, pair.recording)
-    await waitFor("the pair added after the first expiry", () =>
-      readManifest(out).find((l) => l.recording?.id === pair.recording.id))
+    await waitFor(
+      "the pair added after the first expiry",
+      () => readManifest(out).find((l) => l.recording?.id === pair.recording.id)
+    )
     // Renewed in time: no subscription was lost and made anew (which would have meant a catch-up).
     expect(listen.events().filter((e) => e.event === "catch_up_started").map((e) => e.reason)).toEqual([
       "start (new subscriptions)"
@@ -330,8 +347,10 @@ describe("listen", () => {
     const meetingId = emu.fixture.meetings[1]!.id
     const pair = newPair("missed")
     emu.addRecording(meetingId, pair.recording)
-    await listen.waitForEvent("the missed lifecycle event", (e) =>
-      e.event === "lifecycle_received" && e.lifecycleEvent === "missed")
+    await listen.waitForEvent(
+      "the missed lifecycle event",
+      (e) => e.event === "lifecycle_received" && e.lifecycleEvent === "missed"
+    )
     await listen.waitForEvent("the catch-up after it", (e) => e.event === "catch_up_finished" && e.reason === "missed")
     const line = readManifest(out).find((l) => l.recording?.id === pair.recording.id)
     expect(line).toBeDefined()

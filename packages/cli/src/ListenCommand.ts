@@ -24,8 +24,7 @@ export const listenCommand = Command.make("listen", tableOptions(listenFlags), (
   }).pipe(
     // Loaded on use: the server, Graph client and sinks are not needed for --help or a bad flag.
     Effect.flatMap((config) =>
-      Effect.flatMap(Effect.promise(() => import("./internal/runListen.js")), ({ runListen }) =>
-        runListen(config))
+      Effect.flatMap(Effect.promise(() => import("./internal/runListen.js")), ({ runListen }) => runListen(config))
     ),
     Effect.flatMap((code) => code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code })))
   )).pipe(Command.withDescription(listenSummary))

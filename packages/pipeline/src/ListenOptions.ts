@@ -142,7 +142,9 @@ export const validateListenOptions = (
     const concurrencyProblem = options.concurrency === undefined
       ? undefined
       : policyValueProblem("maxConcurrentDownloads", options.concurrency)
-    if (concurrencyProblem !== undefined) return invalid(`--concurrency ${concurrencyProblem}, got ${options.concurrency}`)
+    if (concurrencyProblem !== undefined) {
+      return invalid(`--concurrency ${concurrencyProblem}, got ${options.concurrency}`)
+    }
     return Effect.succeed({
       notificationUrl: options.notificationUrl,
       lifecycleNotificationUrl: lifecycle,

@@ -96,7 +96,12 @@ const start = async (options: { queueLimit?: number; maxInFlight?: number; hold?
       headers: { "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body)
     })
-    return { status: res.status, retryAfter: res.headers.get("retry-after"), text: await res.text(), type: res.headers.get("content-type") }
+    return {
+      status: res.status,
+      retryAfter: res.headers.get("retry-after"),
+      text: await res.text(),
+      type: res.headers.get("content-type")
+    }
   }
   const pending = () => Effect.runPromise(checkpoint.listPending(1000))
   return { url, post, events, lifecycle, pending, checkpoint }
@@ -124,14 +129,19 @@ describe("listen endpoint", () => {
     ])
     expect((await post({ value: [notification("r-1")], validationTokens: ["good"] })).status).toBe(202)
     expect(await pending()).toHaveLength(1)
-    expect(events.flatMap((e) => (e._tag === "NotificationAccepted" ? [e.outcome] : []))).toEqual(["queued", "duplicate"])
+    expect(events.flatMap((e) => (e._tag === "NotificationAccepted" ? [e.outcome] : []))).toEqual([
+      "queued",
+      "duplicate"
+    ])
   })
 
   it("refuses forged notifications, counts each reason, and stores nothing", async () => {
     const { events, pending, post } = await start()
     expect((await post({ value: [notification("f-1", { clientState: "guess" })], validationTokens: ["good"] })).status)
       .toBe(403)
-    expect((await post({ value: [notification("f-2", { subscriptionId: "other" })], validationTokens: ["good"] })).status)
+    expect(
+      (await post({ value: [notification("f-2", { subscriptionId: "other" })], validationTokens: ["good"] })).status
+    )
       .toBe(403)
     expect((await post({ value: [notification("f-3")], validationTokens: ["forged"] })).status).toBe(403)
     expect((await post({ value: [notification("f-4")] })).status).toBe(403)
@@ -143,8 +153,10 @@ describe("listen endpoint", () => {
       })).status
     ).toBe(403)
     // The clear resourceData names another artifact than the signed payload.
-    expect((await post({ value: [notification("f-6", { resourceData: { id: "f-7" } })], validationTokens: ["good"] }))
-      .status).toBe(403)
+    expect(
+      (await post({ value: [notification("f-6", { resourceData: { id: "f-7" } })], validationTokens: ["good"] }))
+        .status
+    ).toBe(403)
     expect((await post("{nope")).status).toBe(400)
     expect(rejections(events)).toEqual([
       "clientState",
@@ -185,7 +197,11 @@ describe("listen endpoint", () => {
 
   it("hands lifecycle events of our subscriptions on, and refuses them with a wrong clientState", async () => {
     const { events, lifecycle, post } = await start()
-    const event = (e: string, clientState = "the-secret") => ({ subscriptionId: "sub-1", clientState, lifecycleEvent: e })
+    const event = (e: string, clientState = "the-secret") => ({
+      subscriptionId: "sub-1",
+      clientState,
+      lifecycleEvent: e
+    })
     expect((await post({ value: [event("missed"), event("reauthorizationRequired")] })).status).toBe(202)
     expect((await post({ value: [event("subscriptionRemoved", "guess")] })).status).toBe(403)
     expect(lifecycle).toEqual(["missed", "reauthorizationRequired"])

@@ -48,7 +48,8 @@ export const listenFlags = {
   tlsCert: flag("text", {
     ...configurable("tls-cert"),
     pseudo: "file",
-    description: "Serve HTTPS locally with this PEM certificate (with --tls-key), for a proxy or tunnel that expects it."
+    description:
+      "Serve HTTPS locally with this PEM certificate (with --tls-key), for a proxy or tunnel that expects it."
   }),
   tlsKey: flag("text", {
     ...configurable("tls-key"),

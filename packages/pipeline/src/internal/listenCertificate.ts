@@ -3,11 +3,7 @@
  * api's generated ring (`rotateCertificates`) stored under the state directory as one JSON file of mode
  * 0600 (it holds the private keys), replaced atomically whenever the ring changes.
  */
-import {
-  type NotificationCertificate,
-  NotificationCertificateRing,
-  rotateCertificates
-} from "@meeting-artifacts/api"
+import { type NotificationCertificate, NotificationCertificateRing, rotateCertificates } from "@meeting-artifacts/api"
 import { createHash, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"

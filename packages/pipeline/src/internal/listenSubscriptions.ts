@@ -16,7 +16,6 @@ import * as Redacted from "effect/Redacted"
 import { ListenEvent } from "../ListenEvent.js"
 import type { ValidatedListenOptions } from "../ListenOptions.js"
 
-
 type ListenSubscription = CheckpointStore.ListenSubscription
 
 /** The resources to subscribe to: tenant-wide, or each organizer's. */
@@ -187,8 +186,7 @@ export const make = (deps: SubscriptionDeps) => {
     )
 
   /** `subscriptionRemoved`: Graph dropped it; make it again (the caller catches up). */
-  const recreate = (s: ListenSubscription) =>
-    Effect.zipRight(forget(s.id, "removed by Graph"), create(s.resource))
+  const recreate = (s: ListenSubscription) => Effect.zipRight(forget(s.id, "removed by Graph"), create(s.resource))
 
   return { live: (): ReadonlyMap<string, ListenSubscription> => live, restore, ensure, renewDue, reauthorize, recreate }
 }

@@ -5,12 +5,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type {
-  EnqueueOutcome,
-  ListenSubscription,
-  PendingArtifact,
-  PendingInput
-} from "../CheckpointStore.js"
+import type { EnqueueOutcome, ListenSubscription, PendingArtifact, PendingInput } from "../CheckpointStore.js"
 import type { SinkError } from "../SinkError.js"
 import { str } from "./sql.js"
 
