@@ -84,7 +84,7 @@ describe("--help", () => {
   it("listen: its own flags with their defaults, and the ones it shares with sync", async () => {
     const help = await helpOf(["listen", "--help"])
     finished(help)
-    expect(help).toMatch(/^meeting-artifacts listen: Export recordings and transcripts as Graph announces them/)
+    expect(help).toMatch(/^meeting-artifacts listen: Export recordings and transcripts as Graph announces\s+them/)
     expect(optionBlock(help, "notification-url")).toMatch(/required[\s\S]*env MEETING_ARTIFACTS_NOTIFICATION_URL/)
     expect(optionBlock(help, "port")).toMatch(/optional, default 0/)
     expect(optionBlock(help, "queue-limit")).toMatch(/optional, default 10000/)

@@ -126,7 +126,7 @@ export const listenFlags = {
   logFormat: syncFlags.logFormat
 } as const
 
-export const listenSummary = "Export recordings and transcripts as Graph announces them (change notifications)"
+export const listenSummary = "Export recordings and transcripts as Graph announces them"
 
 export const listenDescription: ReadonlyArray<string> = [
   "Serves an endpoint for Graph change notifications, subscribes to new recordings and transcripts (includeResourceData, " +
