@@ -202,6 +202,13 @@ describe("listen", () => {
       await listen.waitForEvent(`${id} accepted`, (e) => e.event === "notification_accepted" && e.id === id)
       await listen.waitForEvent(`${id} exported`, (e) => e.event === "exported" && e.id === id)
     }
+    // SIGTERM is its normal end: exit 0, the counters in a last event, nothing refused.
+    listen.child.kill("SIGTERM")
+    const stopped = await listen.done
+    expect(stopped.code, stopped.stderr).toBe(0)
+    expect(stopped.stdout).toBe(`LISTEN_URL=${listen.url}\n`)
+    const last = listen.events().find((e) => e.event === "stopped")
+    expect(last?.stats).toMatchObject({ queued: 2, exported: 2, rejected: {} })
     // The generated encryption key is readable by its owner only.
     const ring = path.join(out, ".meeting-artifacts", "listen-certificates", "certificates.json")
     expect(fs.readFileSync(ring, "utf8")).toContain("PRIVATE KEY")
