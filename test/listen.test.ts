@@ -8,7 +8,8 @@
  * - SIGKILL during a burst, restart: nothing lost, nothing fetched twice (the emulator's content counters);
  * - forged notifications are refused and counted, and never trigger a download;
  * - short-lived subscriptions are renewed (and keep delivering past their first expiry);
- * - a `missed` lifecycle event leads to a catch-up that finds what was missed.
+ * - a `missed` lifecycle event leads to a catch-up that finds what was missed;
+ * - --per-organizer subscribes to users/{id}/onlineMeetings/getAll… instead of the tenant-wide resources.
  */
 import {
   createTestCa,
@@ -213,6 +214,22 @@ describe("listen", () => {
     const ring = path.join(out, ".meeting-artifacts", "listen-certificates", "certificates.json")
     expect(fs.readFileSync(ring, "utf8")).toContain("PRIVATE KEY")
     expect(fs.statSync(ring).mode & 0o777).toBe(0o600)
+  }, 120_000)
+
+  it("--per-organizer subscribes to each organizer's resources instead of the tenant-wide ones", async () => {
+    const emu = await emulator(46)
+    const { listen, out } = await startListening(emu, ["--per-organizer"])
+    await startCatchUpDone(listen)
+    const organizer = emu.fixture.users[0]!.id
+    expect(emu.subscriptions().map((s) => s.resource).sort()).toEqual([
+      `users/${organizer}/onlineMeetings/getAllRecordings`,
+      `users/${organizer}/onlineMeetings/getAllTranscripts`
+    ])
+    const meetingId = emu.fixture.meetings[0]!.id
+    const pair = newPair("organizer")
+    emu.addRecording(meetingId, pair.recording)
+    await listen.waitForEvent("the recording exported", (e) => e.event === "exported" && e.id === pair.recording.id)
+    expect(readManifest(out).find((l) => l.recording?.id === pair.recording.id)).toBeDefined()
   }, 120_000)
 
   it("SIGKILL during a burst, then a restart: nothing lost, nothing fetched twice", async () => {
