@@ -48,12 +48,13 @@ import { Tally } from "./internal/context.js"
 import { sinkFatal } from "./internal/context.js"
 import * as Certificates from "./internal/listenCertificate.js"
 import * as Receive from "./internal/listenReceive.js"
+import * as Stats from "./internal/listenStats.js"
 import * as Server from "./internal/listenServer.js"
 import * as Subscriptions from "./internal/listenSubscriptions.js"
 import * as Worker from "./internal/listenWorker.js"
 import * as Staging from "./internal/staging.js"
 import { toFatal } from "./internal/errors.js"
-import { ListenEvent, type ListenStats, type RejectReason } from "./ListenEvent.js"
+import { ListenEvent, type RejectReason } from "./ListenEvent.js"
 import { InvalidListenOptions, type ListenOptions, validateListenOptions } from "./ListenOptions.js"
 import { sync, type SyncServices } from "./Sync.js"
 import { SyncFatalError } from "./SyncError.js"
@@ -81,33 +82,7 @@ export const listen = (
       const out = nodePath.resolve(opts.out)
       const concurrency = opts.concurrency ?? graph.policy.maxConcurrentDownloads
       // -- counters and events ---------------------------------------------------------------
-      const stats = {
-        received: 0,
-        queued: 0,
-        duplicates: 0,
-        rejected: {} as Record<string, number>,
-        exported: 0,
-        lifecycle: {} as Record<string, number>
-      }
-      const event = (e: ListenEvent): void => {
-        if (e._tag === "NotificationAccepted") {
-          stats.received++
-          if (e.outcome === "queued") stats.queued++
-          else stats.duplicates++
-        } else if (e._tag === "NotificationRejected") {
-          stats.received++
-          stats.rejected[e.reason] = (stats.rejected[e.reason] ?? 0) + 1
-        } else if (e._tag === "Exported") stats.exported++
-        else if (e._tag === "LifecycleReceived") {
-          stats.lifecycle[e.lifecycleEvent] = (stats.lifecycle[e.lifecycleEvent] ?? 0) + 1
-        }
-        onEvent(e)
-      }
-      const snapshot = (): ListenStats => ({
-        ...stats,
-        rejected: { ...stats.rejected },
-        lifecycle: { ...stats.lifecycle }
-      })
+      const { event, runCounts, snapshot } = Stats.make(onEvent)
 
       // -- certificates ------------------------------------------------------------------------
       let ring = yield* Certificates.load(opts.certificateDir, opts.certificate).pipe(
@@ -127,16 +102,7 @@ export const listen = (
         organizers: opts.organizers
       }).pipe(Effect.mapError(sinkFatal))
       yield* Effect.addFinalizer(() =>
-        checkpoint.finishRun(record.runId, {
-          status: "succeeded",
-          counts: {
-            received: stats.received,
-            queued: stats.queued,
-            duplicates: stats.duplicates,
-            exported: stats.exported,
-            rejected: Object.values(stats.rejected).reduce((a, b) => a + b, 0)
-          }
-        }).pipe(Effect.ignore)
+        checkpoint.finishRun(record.runId, { status: "succeeded", counts: runCounts() }).pipe(Effect.ignore)
       )
       const runOpts: ValidatedSyncOptions = {
         organizers: opts.organizers,
