@@ -29,8 +29,6 @@ export const external = [
   "@azure/identity",
   // A CommonJS package loaded only for a YAML --config: bundled, its named exports are lost behind an interop default.
   "yaml",
-  // Likewise, loaded only when listen generates an encryption certificate (api's NotificationCertificate).
-  "@peculiar/x509",
   // Telemetry loads only with OTEL_* set; as packages of their own, the OpenTelemetry SDK and exporters
   // stay out of the bundle's parse and show as loaded (or not) by name.
   "@effect/opentelemetry",

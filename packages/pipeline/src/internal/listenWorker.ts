@@ -57,14 +57,15 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
       : graph.getTranscript(user, p.meetingId, p.id)) as Effect.Effect<CallRecording | CallTranscript, GraphError>
   }
 
+  /** Exports one meeting's announced artifacts; which were taken and whether each was exported (or dead-lettered). */
   const exportMeeting = (
     organizerId: string,
     meetingId: string,
     items: ReadonlyArray<PendingArtifact>
-  ): Effect.Effect<void, SyncFatalError> =>
+  ): Effect.Effect<ReadonlyArray<{ readonly p: PendingArtifact; readonly exported: boolean }>, SyncFatalError> =>
     Effect.gen(function*() {
       const listed = yield* Effect.either(listMeetings(organizerId, [meetingId]))
-      if (listed._tag === "Left") return yield* graphFailed(items, listed.left)
+      if (listed._tag === "Left") return yield* Effect.as(graphFailed(items, listed.left), [])
       const recordings = [...listed.right.recordings]
       const transcripts = [...listed.right.transcripts]
       const ready: Array<PendingArtifact> = []
@@ -84,7 +85,7 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
         else transcripts.push(got.right as CallTranscript)
         ready.push(p)
       }
-      if (ready.length === 0) return
+      if (ready.length === 0) return []
       const wanted = new Set(ready.map(keyOf))
       // The whole meeting is correlated, so an announced artifact is paired with a partner exported earlier.
       const sets = correlate(recordings, transcripts, { organizerId }).filter((s) =>
@@ -92,17 +93,15 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
         (s.transcript !== null && wanted.has(`transcript:${s.transcript.id}`))
       )
       yield* Effect.forEach(sets, processSet, { discard: true })
+      const taken: Array<{ readonly p: PendingArtifact; readonly exported: boolean }> = []
       for (const p of ready) {
         // Done either way: exported, or dead-lettered by processSet (failures.jsonl; a catch-up retries it).
         const done = yield* checkpoint.getCompleted(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
         yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
         backoff.delete(keyOf(p))
-        event(
-          Option.isSome(done)
-            ? ListenEvent.Exported({ kind: p.kind, id: p.id, latencyMs: Date.now() - Date.parse(p.receivedAt) })
-            : ListenEvent.Warning({ message: `${p.kind} ${p.id} failed: see failures.jsonl` })
-        )
+        taken.push({ p, exported: Option.isSome(done) })
       }
+      return taken
     })
 
   /** One round: exports what is pending (and due); the number of artifacts it took. */
@@ -117,13 +116,21 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
       const key = JSON.stringify([p.organizerId, p.meetingId])
       meetings.set(key, [...(meetings.get(key) ?? []), p])
     }
-    yield* Effect.forEach(
+    const taken = yield* Effect.forEach(
       meetings.values(),
       (items) => exportMeeting(items[0]!.organizerId, items[0]!.meetingId, items),
-      { concurrency: ctx.opts.concurrency, discard: true }
+      { concurrency: ctx.opts.concurrency }
     )
-    // manifest.jsonl itself (not only its journal) shows the new lines at once.
+    // manifest.jsonl itself (not only its journal) shows the new lines at once; then they are reported.
     yield* manifest.flush.pipe(Effect.mapError(sinkFatal))
+    const flushed = Date.now()
+    for (const { exported, p } of taken.flat()) {
+      event(
+        exported
+          ? ListenEvent.Exported({ kind: p.kind, id: p.id, latencyMs: flushed - Date.parse(p.receivedAt) })
+          : ListenEvent.Warning({ message: `${p.kind} ${p.id} failed: see failures.jsonl` })
+      )
+    }
     return pending.length
   })
 
