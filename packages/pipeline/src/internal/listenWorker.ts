@@ -92,7 +92,9 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
         (s.recording !== null && wanted.has(`recording:${s.recording.id}`)) ||
         (s.transcript !== null && wanted.has(`transcript:${s.transcript.id}`))
       )
-      yield* Effect.forEach(sets, processSet, { discard: true })
+      // Looked up under the export lock: nothing else completes these artifacts until they are processed.
+      const completed = yield* Content.lookUpCompleted(checkpoint, sets, ctx.opts.metadataContent)
+      yield* Effect.forEach(sets, (set) => processSet(set, completed), { discard: true })
       const taken: Array<{ readonly p: PendingArtifact; readonly exported: boolean }> = []
       for (const p of ready) {
         // Done either way: exported, or dead-lettered by processSet (failures.jsonl; a catch-up retries it).
