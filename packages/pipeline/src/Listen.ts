@@ -110,6 +110,8 @@ export const listen = (
         to: null,
         meetingIds: [],
         joinUrls: [],
+        adhocCallIds: [],
+        adhocCalls: false,
         out: opts.out,
         incremental: true,
         concurrency,
