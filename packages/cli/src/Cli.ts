@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { emulatorCommand } from "./EmulatorCommand.js"
 import { listenCommand } from "./ListenCommand.js"
 import { PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
+import { runnerCommand } from "./RunnerCommand.js"
 import { syncCommand } from "./SyncCommand.js"
 import { verifyCommand } from "./VerifyCommand.js"
 import { viewCommand } from "./ViewCommand.js"
@@ -31,7 +32,8 @@ export const rootCommand = Command.make(PROGRAM).pipe(
     listenCommand.pipe(Command.transformHandler(markStarted)),
     emulatorCommand.pipe(Command.transformHandler(markStarted)),
     verifyCommand.pipe(Command.transformHandler(markStarted)),
-    viewCommand.pipe(Command.transformHandler(markStarted))
+    viewCommand.pipe(Command.transformHandler(markStarted)),
+    runnerCommand.pipe(Command.transformHandler(markStarted))
   ])
 )
 

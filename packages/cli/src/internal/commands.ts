@@ -5,6 +5,7 @@
 import { emulatorDescription, emulatorFlags, emulatorSummary } from "./emulatorFlags.js"
 import type { CommandHelp } from "./help.js"
 import { listenDescription, listenFlags, listenSummary } from "./listenFlags.js"
+import { runnerDescription, runnerFlags, runnerSummary } from "./runnerFlags.js"
 import { syncDescription, syncFlags, syncSummary } from "./syncFlags.js"
 import { verifyDescription, verifyFlags, verifySummary } from "./verifyFlags.js"
 import { viewDescription, viewFlags, viewSummary } from "./viewFlags.js"
@@ -18,6 +19,7 @@ export const commandHelp: ReadonlyArray<CommandHelp> = [
   { name: "listen", summary: listenSummary, description: listenDescription, flags: listenFlags },
   { name: "verify", summary: verifySummary, description: verifyDescription, flags: verifyFlags },
   { name: "view", summary: viewSummary, description: viewDescription, flags: viewFlags },
+  { name: "runner", summary: runnerSummary, description: runnerDescription, flags: runnerFlags },
   {
     name: "emulator",
     summary: emulatorSummary,

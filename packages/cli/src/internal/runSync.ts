@@ -26,7 +26,7 @@ import { telemetryLayer } from "./telemetry.js"
 import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
 
 /** A ConfigError as one line: what is wrong with which variable. */
-const configErrorLine = (e: ConfigError.ConfigError): string => {
+export const configErrorLine = (e: ConfigError.ConfigError): string => {
   switch (e._op) {
     case "And":
     case "Or":
@@ -87,7 +87,7 @@ export const describeSetupError = (e: SinkError | GraphError | RunLock.RunLockHe
     : `cannot open storage: ${e.message}`
 
 /** A fatal error in the chosen log format (a SyncFatalError's Graph code, request-id and fix as fields in JSON). */
-const fatalLine = (
+export const fatalLine = (
   format: LogFormat,
   message: string,
   details: Readonly<Record<string, unknown>> = {}
@@ -144,6 +144,11 @@ export const exportLayer = (config: ExportLayerConfig, dryRun: boolean) =>
 /** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
 export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
   Effect.gen(function*() {
+    if (config.cluster !== undefined) {
+      // Loaded only for cluster runs: @effect/cluster and the Postgres driver stay out of a plain sync.
+      const { runClusterSync } = yield* Effect.promise(() => import("./runClusterSync.js"))
+      return yield* runClusterSync(config, config.cluster)
+    }
     const fatal = (message: string) => fatalLine(config.logFormat, message)
     const options: SyncOptions = {
       organizers: config.organizer,

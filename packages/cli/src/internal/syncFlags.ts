@@ -127,6 +127,14 @@ export const syncFlags = {
     description:
       "Also export each transcript's metadataContent (speaker, language and absolute times per cue; metered) as transcript-<id>.metadata.json."
   }),
+  cluster: flag("text", {
+    ...configurable("cluster"),
+    pseudo: "postgres url",
+    description:
+      "Run on the cluster of `meeting-artifacts runner` processes sharing this Postgres (it also holds the checkpoint " +
+      "state): submit the export, or attach to the same window's run in progress, and wait for it. --out must be a " +
+      "folder every runner sees at the same path."
+  }),
   json: flag("boolean", {
     ...configurable("json"),
     description: "Print the run summary as one JSON object on stdout (progress stays on stderr)."

@@ -1,0 +1,95 @@
+/**
+ * `sync --cluster <postgres url>`: the same run as `sync`, spread over the cluster's runners. Checks
+ * what a cluster cannot do (state elsewhere than its Postgres, a record sink only one process can
+ * write, options the cluster does not run yet) before submitting anything.
+ */
+import { GraphCredentials, redactUrlCredentials } from "@meeting-artifacts/api"
+import { clusterSync } from "@meeting-artifacts/cluster"
+import { isHttpUrl, SyncFatalError, validateSyncOptions } from "@meeting-artifacts/pipeline"
+import { parseSinkSpecs } from "@meeting-artifacts/sinks"
+import * as nodePath from "node:path"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { ExitCode } from "../CliExit.js"
+import { configErrorLine, errorLine, fatalLine, formatSummary } from "./runSync.js"
+import type { SyncCommandConfig } from "./syncConfig.js"
+
+/** Record sinks every runner can write at once (a database, a blob container); the others are one process's. */
+const SHARED_SINK_KINDS: ReadonlySet<string> = new Set(["postgres", "azure-blob"])
+
+/** Why this configuration cannot run on a cluster, or undefined. */
+export const clusterProblem = (config: SyncCommandConfig, cluster: string): string | undefined => {
+  if (!/^postgres(ql)?:\/\//i.test(cluster)) return "--cluster must be a postgres:// URL (the cluster's database)"
+  if (config.state !== undefined) {
+    return "--state cannot be used with --cluster: the cluster's Postgres holds the checkpoint state of its runs"
+  }
+  if (config.incremental) return "--incremental is not supported with --cluster yet"
+  if (config.meeting.length > 0 || config.joinUrl.length > 0) {
+    return "--meeting and --join-url are not supported with --cluster yet"
+  }
+  if (config.dryRun) return "--dry-run is not supported with --cluster: run it without --cluster"
+  if (config.from === undefined || config.to === undefined) return "--from and --to are required"
+  for (const spec of config.sink) {
+    const kind = spec.split(":", 1)[0]!.split("+", 1)[0]!
+    if (!SHARED_SINK_KINDS.has(kind)) {
+      return `--sink ${kind}: only one process can write it; with --cluster use postgres or azure-blob record sinks`
+    }
+  }
+  return undefined
+}
+
+export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const fatal = (message: string) => Effect.as(fatalLine(config.logFormat, message), ExitCode.Fatal)
+    const problem = clusterProblem(config, cluster)
+    if (problem !== undefined) return yield* fatal(problem)
+    const validated = yield* validateSyncOptions({
+      organizers: config.organizer,
+      from: config.from,
+      to: config.to,
+      out: config.out,
+      concurrency: config.concurrency
+    }).pipe(Effect.either)
+    if (validated._tag === "Left") return yield* fatal(validated.left.message)
+    if (!isHttpUrl(config.graphUrl)) {
+      return yield* fatal(
+        `--graph-url is not an http(s) URL: ${redactUrlCredentials(JSON.stringify(config.graphUrl))}`
+      )
+    }
+    const sinks = parseSinkSpecs(config.sink)
+    if (sinks._tag === "Left") return yield* fatal(sinks.left.message)
+    // The runners authenticate with their own credentials; checking ours catches a missing variable early.
+    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
+    if (auth._tag === "Left") return yield* fatal(`cannot set up authentication: ${configErrorLine(auth.left)}`)
+    const opts = validated.right
+    const result = yield* clusterSync({
+      clusterUrl: Redacted.make(cluster),
+      organizers: opts.organizers,
+      from: opts.from!,
+      to: opts.to!,
+      job: {
+        out: nodePath.resolve(opts.out),
+        graphUrl: config.graphUrl,
+        allowInsecureHttp: config.allowInsecureHttp,
+        sinks: config.sink,
+        concurrency: opts.concurrency,
+        requestsPerSecond: config.rate,
+        maxConcurrentRequests: config.maxRequests,
+        metadataContent: config.metadataContent
+      }
+    }, (runId) => errorLine(`run ${runId} submitted to the cluster; waiting for the runners`)).pipe(Effect.either)
+    if (result._tag === "Left") {
+      const e = result.left
+      return e instanceof SyncFatalError
+        ? yield* Effect.as(
+          fatalLine(config.logFormat, e.oneLine, { status: e.status, code: e.code, requestId: e.requestId, fix: e.fix }),
+          ExitCode.Fatal
+        )
+        : yield* fatal(`cannot open the cluster's state: ${e.message}`)
+    }
+    const summary = result.right
+    yield* Effect.sync(() =>
+      process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
+    )
+    return summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok
+  })

@@ -1,0 +1,64 @@
+/**
+ * A runner: one process of the cluster. It registers with the others through
+ * the cluster's Postgres (`@effect/cluster`'s SqlRunnerStorage and
+ * SqlMessageStorage), owns a share of the shards, and runs the export
+ * workflows whose entities live on them. Runners talk to each other over TCP
+ * (`NodeClusterSocket`) at `host:port`, which every other runner must reach.
+ */
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type { GraphCredential } from "@meeting-artifacts/api"
+import { CheckpointStore } from "@meeting-artifacts/sinks"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { workflowsLayer } from "./internal/handlers.js"
+import * as JobResources from "./internal/jobResources.js"
+
+export interface ClusterRunnerOptions {
+  /** The cluster's Postgres (also its checkpoint store). */
+  readonly clusterUrl: Redacted.Redacted<string>
+  /** The address other runners reach this one at. */
+  readonly host: string
+  readonly port: number
+  /** Where to listen, when not `host` (e.g. 0.0.0.0 behind NAT). */
+  readonly listenHost?: string | undefined
+  /** The Graph credential of the tenant this runner exports. */
+  readonly graph: { readonly credential: GraphCredential; readonly scope?: string | undefined }
+}
+
+/**
+ * How fast a runner notices work: the cluster's defaults poll for messages every 10 s; an export
+ * cares more for a moved shard resuming quickly than for a few more small queries.
+ */
+export const shardingTimings = {
+  entityMessagePollInterval: Duration.seconds(1),
+  refreshAssignmentsInterval: Duration.seconds(1),
+  shardLockRefreshInterval: Duration.seconds(5),
+  shardLockExpiration: Duration.seconds(15)
+} as const
+
+/** The cluster's Postgres as the SqlClient of its storage. */
+export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
+  PgClient.layer({ url })
+
+/** A runner for as long as the layer lives (it hands its shards over when its scope closes). */
+export const layer = (options: ClusterRunnerOptions) =>
+  workflowsLayer.pipe(
+    Layer.provide(JobResources.layer(options.graph)),
+    Layer.provide(CheckpointStore.layerPostgres(options.clusterUrl)),
+    Layer.provideMerge(ClusterWorkflowEngine.layer),
+    Layer.provideMerge(NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: {
+        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+        runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost ?? options.host, options.port)),
+        ...shardingTimings
+      }
+    })),
+    Layer.provide(clusterSqlLayer(options.clusterUrl))
+  )
+

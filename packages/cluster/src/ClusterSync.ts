@@ -1,0 +1,77 @@
+/**
+ * `sync --cluster`: submits a run to the cluster's runners as an `ExportRun`
+ * workflow and waits for its end. The run id is derived from the window
+ * (output folder, organizers, from, to) and the number of runs of that window
+ * already closed, so a second submission while one runs gets the same id, the
+ * same workflow execution, and attaches to it instead of starting another.
+ */
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import { type RunSummary, summaryOf, type SyncFatalError } from "@meeting-artifacts/pipeline"
+import { CheckpointStore, type SinkError } from "@meeting-artifacts/sinks"
+import { createHash } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import { clusterSqlLayer, shardingTimings } from "./ClusterRunner.js"
+import { ExportRun, type JobSpec } from "./ExportWorkflows.js"
+import { setupFatal } from "./internal/jobResources.js"
+
+export interface ClusterSyncOptions {
+  readonly clusterUrl: Redacted.Redacted<string>
+  readonly organizers: ReadonlyArray<string>
+  readonly from: string
+  readonly to: string
+  readonly job: JobSpec
+}
+
+/** The window's key: the same export (folder, organizers, window) always has the same one. */
+export const windowKey = (o: Pick<ClusterSyncOptions, "organizers" | "from" | "to" | "job">): string =>
+  createHash("sha256")
+    .update(JSON.stringify([o.job.out, [...o.organizers].sort(), o.from, o.to]))
+    .digest("hex")
+    .slice(0, 24)
+
+/** The id of the window's current run: its key and how many runs of it were closed before. */
+export const currentRunId = (
+  o: Pick<ClusterSyncOptions, "organizers" | "from" | "to" | "job">
+): Effect.Effect<string, SinkError, CheckpointStore.CheckpointStore> =>
+  Effect.gen(function*() {
+    const checkpoint = yield* CheckpointStore.CheckpointStore
+    const prefix = `cluster-${windowKey(o)}-`
+    const runs = yield* checkpoint.listRuns
+    const closed = runs.filter((r) => r.runId.startsWith(prefix) && r.status !== "running").length
+    return `${prefix}${closed + 1}`
+  })
+
+/** A client of the cluster (no shards of its own): enough to submit workflows and wait for them. */
+export const clientLayer = (clusterUrl: Redacted.Redacted<string>) =>
+  ClusterWorkflowEngine.layer.pipe(
+    Layer.provideMerge(NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: shardingTimings })),
+    Layer.provideMerge(clusterSqlLayer(clusterUrl))
+  )
+
+/**
+ * Submits the run (or attaches to the one of the same window in progress) and returns its summary
+ * once every runner's part of it is done. `onRun` is told the run id first.
+ */
+export const clusterSync = (
+  options: ClusterSyncOptions,
+  onRun: (runId: string) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<RunSummary, SyncFatalError | SinkError> =>
+  Effect.gen(function*() {
+    const runId = yield* currentRunId(options).pipe(Effect.provide(CheckpointStore.layerPostgres(options.clusterUrl)))
+    yield* onRun(runId)
+    const totals = yield* ExportRun.execute({
+      runId,
+      organizers: options.organizers,
+      from: options.from,
+      to: options.to,
+      job: options.job
+    }).pipe(
+      Effect.provide(
+        Layer.mapError(clientLayer(options.clusterUrl), (e) => setupFatal(`cannot join the cluster: ${e.message}`))
+      )
+    )
+    return summaryOf(totals)
+  })

@@ -1,0 +1,3 @@
+export * as ClusterRunner from "./ClusterRunner.js"
+export * from "./ClusterSync.js"
+export * from "./ExportWorkflows.js"

@@ -1,0 +1,112 @@
+/**
+ * A runner's services per job (output folder, Graph URL, record sinks, budget): built on first use,
+ * shared by every step of the job that runs on this runner, closed a while after the last one.
+ */
+import { GraphClient, type GraphCredential } from "@meeting-artifacts/api"
+import { type StepContext, type StepServices, SyncFatalError } from "@meeting-artifacts/pipeline"
+import {
+  CheckpointStore,
+  FileSystemSink,
+  parseSinkSpecs,
+  recordSinksLayer,
+  type SinkError
+} from "@meeting-artifacts/sinks"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as RcMap from "effect/RcMap"
+import type * as Scope from "effect/Scope"
+import type { JobSpec, RunPayload } from "../ExportWorkflows.js"
+
+export interface JobServices {
+  readonly context: Context.Context<StepServices>
+  readonly downloadSlots: Effect.Semaphore
+}
+
+export interface JobResourcesService {
+  readonly forJob: (job: JobSpec) => Effect.Effect<JobServices, SyncFatalError, Scope.Scope>
+}
+
+export class JobResources extends Context.Tag("@meeting-artifacts/cluster/JobResources")<
+  JobResources,
+  JobResourcesService
+>() {}
+
+export const setupFatal = (message: string, fix: string | null = null): SyncFatalError =>
+  new SyncFatalError({ message, status: null, code: null, requestId: null, fix })
+
+const servicesLayer = (job: JobSpec, credential: GraphCredential, scope: string | undefined) => {
+  const sinks = parseSinkSpecs(job.sinks)
+  if (sinks._tag === "Left") return Layer.fail(setupFatal(sinks.left.message))
+  return Layer.mergeAll(
+    FileSystemSink.layer(job.out),
+    recordSinksLayer(sinks.right).pipe(
+      Layer.mapError((e: SinkError) => setupFatal(`cannot open a record sink: ${e.message}`))
+    ),
+    GraphClient.layer({
+      baseUrl: job.graphUrl,
+      allowInsecureHttp: job.allowInsecureHttp,
+      credential,
+      scope,
+      policy: {
+        maxConcurrentDownloads: job.concurrency,
+        requestsPerSecond: job.requestsPerSecond,
+        maxConcurrentRequests: job.maxConcurrentRequests
+      }
+    }).pipe(Layer.mapError((e) => setupFatal(`cannot set up the Graph client: ${e.message}`)))
+  )
+}
+
+/** Job resources on the runner's checkpoint store (the cluster's Postgres) and Graph credential. */
+export const layer = (
+  credential: { readonly credential: GraphCredential; readonly scope?: string | undefined }
+): Layer.Layer<JobResources, never, CheckpointStore.CheckpointStore> =>
+  Layer.scoped(
+    JobResources,
+    Effect.gen(function*() {
+      const checkpoint = yield* CheckpointStore.CheckpointStore
+      const jobs = yield* RcMap.make({
+        lookup: (key: string) =>
+          Effect.gen(function*() {
+            const job = JSON.parse(key) as JobSpec
+            const context = yield* Layer.build(servicesLayer(job, credential.credential, credential.scope))
+            const downloadSlots = yield* Effect.makeSemaphore(job.concurrency)
+            return {
+              context: Context.add(context, CheckpointStore.CheckpointStore, checkpoint),
+              downloadSlots
+            } satisfies JobServices
+          }),
+        idleTimeToLive: "1 minute"
+      })
+      return { forJob: (job) => RcMap.get(jobs, JSON.stringify(job)) }
+    })
+  )
+
+/** Runs a step on the services of its run's job. */
+export const withJob = <A>(
+  run: RunPayload,
+  step: (ctx: StepContext) => Effect.Effect<A, SyncFatalError, StepServices>
+): Effect.Effect<A, SyncFatalError, JobResources> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const resources = yield* JobResources
+      const services = yield* resources.forJob(run.job)
+      const ctx: StepContext = {
+        options: {
+          organizers: run.organizers,
+          from: run.from,
+          to: run.to,
+          meetingIds: [],
+          joinUrls: [],
+          out: run.job.out,
+          incremental: false,
+          concurrency: run.job.concurrency,
+          dryRun: false,
+          metadataContent: run.job.metadataContent
+        },
+        runId: run.runId,
+        downloadSlots: services.downloadSlots
+      }
+      return yield* Effect.provide(step(ctx), services.context)
+    })
+  )

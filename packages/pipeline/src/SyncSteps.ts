@@ -1,0 +1,277 @@
+/**
+ * The steps of a sync, one at a time, for runners that spread a run over
+ * several processes (`@meeting-artifacts/cluster`): discover one organizer,
+ * export one correlated set. Each step runs on the services of `sync`, with
+ * the same checkpoint rules (completed content is never fetched again), but
+ * writes nothing that only one process may own: the manifest lines and the
+ * failures.jsonl changes of a step are returned as data (`StepOutcome`), for
+ * the one process that owns `<out>`'s manifest to apply (`applyOutcome`).
+ */
+import { CallRecording, CallTranscript, GraphClient } from "@meeting-artifacts/api"
+import type { ArtifactSet } from "@meeting-artifacts/correlate"
+import { CheckpointStore, ContentSink, Failures, Layout, Manifest, RecordSinks } from "@meeting-artifacts/sinks"
+import * as nodePath from "node:path"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Content from "./internal/content.js"
+import { recordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
+import * as Discover from "./internal/discover.js"
+import { isFatal, toFatal } from "./internal/errors.js"
+import * as Staging from "./internal/staging.js"
+import { meteredCost, type RunSummary } from "./RunSummary.js"
+import type { SyncFatalError } from "./SyncError.js"
+import type { ValidatedSyncOptions } from "./SyncOptions.js"
+
+/** The services a step runs on: those of `sync` without the manifest and failures files. */
+export type StepServices = GraphClient | CheckpointStore.CheckpointStore | ContentSink | RecordSinks
+
+const KindCounts = Schema.Struct({ recording: Schema.Number, transcript: Schema.Number })
+
+/** What a step counted (the summary of a run is the sum over its steps). */
+export const StepCounts = Schema.Struct({
+  discovered: KindCounts,
+  downloaded: KindCounts,
+  skipped: KindCounts,
+  failed: KindCounts,
+  otherFailures: Schema.Number,
+  minutes: KindCounts,
+  bytes: Schema.Number,
+  sets: Schema.Number
+})
+export type StepCounts = typeof StepCounts.Type
+
+/** A change of failures.jsonl, in the order the step made it. */
+export const FailureChange = Schema.Union(
+  Schema.TaggedStruct("Record", { failure: Failures.FailureRecord }),
+  Schema.TaggedStruct("Resolve", { kind: Failures.FailureKind, id: Schema.String })
+)
+export type FailureChange = typeof FailureChange.Type
+
+/** What one step leaves for the owner of the manifest: its lines, its failures.jsonl changes, its counts. */
+export const StepOutcome = Schema.Struct({
+  manifest: Schema.Array(Manifest.ManifestEntry),
+  failures: Schema.Array(FailureChange),
+  counts: StepCounts
+})
+export type StepOutcome = typeof StepOutcome.Type
+
+/** One organizer's discovery: its artifacts (deduplicated by id) and the step's outcome (failures only). */
+export const Discovered = Schema.Struct({
+  recordings: Schema.Array(CallRecording),
+  transcripts: Schema.Array(CallTranscript),
+  outcome: StepOutcome
+})
+export type Discovered = typeof Discovered.Type
+
+export const emptyCounts: StepCounts = {
+  discovered: { recording: 0, transcript: 0 },
+  downloaded: { recording: 0, transcript: 0 },
+  skipped: { recording: 0, transcript: 0 },
+  failed: { recording: 0, transcript: 0 },
+  otherFailures: 0,
+  minutes: { recording: 0, transcript: 0 },
+  bytes: 0,
+  sets: 0
+}
+
+const addKinds = (a: typeof KindCounts.Type, b: typeof KindCounts.Type) => ({
+  recording: a.recording + b.recording,
+  transcript: a.transcript + b.transcript
+})
+
+/** The sum of two steps' counts. */
+export const addCounts = (a: StepCounts, b: StepCounts): StepCounts => ({
+  discovered: addKinds(a.discovered, b.discovered),
+  downloaded: addKinds(a.downloaded, b.downloaded),
+  skipped: addKinds(a.skipped, b.skipped),
+  failed: addKinds(a.failed, b.failed),
+  otherFailures: a.otherFailures + b.otherFailures,
+  minutes: addKinds(a.minutes, b.minutes),
+  bytes: a.bytes + b.bytes,
+  sets: a.sets + b.sets
+})
+
+const countsOf = (t: Tally): StepCounts => ({
+  discovered: { ...t.discovered },
+  downloaded: { ...t.downloaded },
+  skipped: { ...t.skipped },
+  failed: { ...t.failed },
+  otherFailures: t.otherFailures,
+  minutes: { ...t.minutes },
+  bytes: t.bytes,
+  sets: t.sets
+})
+
+/** A manifest that keeps the lines of one step in memory. */
+const capturingManifest = (out: string, lines: Array<Manifest.ManifestEntry>): Manifest.ManifestService => ({
+  path: nodePath.join(out, Manifest.MANIFEST_FILE),
+  entries: Effect.sync(() => lines),
+  upsert: (entries) =>
+    Effect.sync(() => {
+      for (const e of Array.isArray(entries) ? entries : [entries as Manifest.ManifestEntry]) lines.push(e)
+    }),
+  flush: Effect.void
+})
+
+/** A failure log that keeps the changes of one step in memory. */
+const capturingFailures = (out: string, changes: Array<FailureChange>): Failures.FailureLogService => ({
+  path: nodePath.join(out, Failures.FAILURES_FILE),
+  entries: Effect.succeed([]),
+  record: (failure) => Effect.sync(() => void changes.push({ _tag: "Record", failure })),
+  resolve: (kind, id) => Effect.sync(() => void changes.push({ _tag: "Resolve", kind, id })),
+  clear: Effect.void
+})
+
+/** What a step needs besides the services: the run it belongs to and the runner's download slots. */
+export interface StepContext {
+  readonly options: ValidatedSyncOptions
+  readonly runId: string
+  /** Content downloads in flight in this process (shared by every step it runs). */
+  readonly downloadSlots: Effect.Semaphore
+}
+
+const withStepContext = <A>(
+  step: StepContext,
+  body: (ctx: RunContext) => Effect.Effect<A, SyncFatalError>
+): Effect.Effect<{ readonly value: A; readonly outcome: StepOutcome }, SyncFatalError, StepServices> =>
+  Effect.gen(function*() {
+    const out = nodePath.resolve(step.options.out)
+    const lines: Array<Manifest.ManifestEntry> = []
+    const changes: Array<FailureChange> = []
+    const tally = new Tally(true)
+    const ctx: RunContext = {
+      opts: step.options,
+      runId: step.runId,
+      out,
+      windowFrom: step.options.from ?? "",
+      windowTo: step.options.to ?? "",
+      graph: yield* GraphClient,
+      checkpoint: yield* CheckpointStore.CheckpointStore,
+      content: yield* ContentSink,
+      manifest: capturingManifest(out, lines),
+      failures: capturingFailures(out, changes),
+      recordSinks: yield* RecordSinks,
+      staging: Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging")),
+      downloadSlots: step.downloadSlots,
+      tally
+    }
+    const value = yield* body(ctx)
+    return { value, outcome: { manifest: lines, failures: changes, counts: countsOf(tally) } }
+  })
+
+/**
+ * Discovers one organizer's artifacts in the window (listing only; targeted and incremental discovery
+ * stay with `sync`). A Graph failure of the organizer becomes a failure in the outcome; a fatal one fails.
+ */
+export const discoverOrganizer = (
+  step: StepContext,
+  organizerId: string
+): Effect.Effect<Discovered, SyncFatalError, StepServices> =>
+  Effect.map(
+    withStepContext(step, (ctx) =>
+      Discover.make(ctx).discoverWindow(organizerId).pipe(
+        Effect.map((d) => ({ recordings: dedupe(d.recordings), transcripts: dedupe(d.transcripts) })),
+        Effect.catchAll((e) =>
+          e._tag === "SyncFatalError"
+            ? Effect.fail(e)
+            : e._tag === "SinkError"
+            ? Effect.fail(sinkFatal(e))
+            : isFatal(e, "discovery")
+            ? Effect.fail(toFatal(e))
+            : Effect.as(
+              recordFailure(ctx)("organizer", organizerId, null, organizerId, e.message, e),
+              { recordings: [], transcripts: [] }
+            )
+        )
+      )),
+    ({ outcome, value }) => ({ ...value, outcome })
+  )
+
+const dedupe = <A extends { readonly id: string }>(items: Iterable<A>): Array<A> => {
+  const map = new Map<string, A>()
+  for (const a of items) map.set(a.id, a)
+  return [...map.values()]
+}
+
+/**
+ * Exports one correlated set: its content made complete in the content sink (skipped when the
+ * checkpoint has it complete, so a retried or replayed step fetches nothing twice), its record-sink
+ * rows written, its manifest line returned in the outcome.
+ */
+export const exportSet = (
+  step: StepContext,
+  set: ArtifactSet
+): Effect.Effect<StepOutcome, SyncFatalError, StepServices> =>
+  Effect.map(withStepContext(step, (ctx) => Content.make(ctx).processSet(set)), ({ outcome }) => outcome)
+
+/**
+ * Applies steps' outcomes to `<out>`'s manifest and failures.jsonl (in the order given): what a
+ * single-process sync would have written as it went.
+ */
+export const applyOutcomes = (
+  outcomes: ReadonlyArray<StepOutcome>,
+  manifest: Manifest.ManifestService,
+  failures: Failures.FailureLogService
+): Effect.Effect<void, SyncFatalError> =>
+  Effect.forEach(outcomes, (o) =>
+    Effect.zipRight(
+      o.manifest.length === 0 ? Effect.void : manifest.upsert(o.manifest),
+      Effect.forEach(o.failures, (c) =>
+        c._tag === "Record"
+          ? failures.record(c.failure)
+          : failures.resolve(c.kind, c.id), { discard: true })
+    ), { discard: true }).pipe(
+      Effect.zipRight(manifest.flush),
+      Effect.mapError(sinkFatal)
+    )
+
+/** What a run made of steps reports at its end (the summary is built from it by `summaryOf`). */
+export const StepsTotals = Schema.Struct({
+  runId: Schema.String,
+  startedAt: Schema.String,
+  finishedAt: Schema.String,
+  organizers: Schema.Number,
+  counts: StepCounts,
+  out: Schema.String
+})
+export type StepsTotals = typeof StepsTotals.Type
+
+/** Failures counted in a run's summary (and deciding its exit code 1). */
+export const failureCount = (c: StepCounts): number => c.failed.recording + c.failed.transcript + c.otherFailures
+
+/**
+ * The summary of a run made of steps, like `sync`'s. Graph request counts are per process, so a run
+ * spread over several has none to report here (0); the emulator's or Graph's own counters have them.
+ */
+export const summaryOf = (t: StepsTotals): RunSummary => {
+  const kind = (k: "recording" | "transcript") => ({
+    discovered: t.counts.discovered[k],
+    downloaded: t.counts.downloaded[k],
+    skipped: t.counts.skipped[k],
+    failed: t.counts.failed[k]
+  })
+  return {
+    runId: t.runId,
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+    elapsedMs: Date.parse(t.finishedAt) - Date.parse(t.startedAt),
+    dryRun: false,
+    incremental: false,
+    organizers: t.organizers,
+    sets: t.counts.sets,
+    recordings: kind("recording"),
+    transcripts: kind("transcript"),
+    bytes: t.counts.bytes,
+    requests: 0,
+    retries: 0,
+    throttleWaits: 0,
+    throttleWaitMs: 0,
+    recordingMinutes: t.counts.minutes.recording,
+    transcriptMinutes: t.counts.minutes.transcript,
+    cost: meteredCost(t.counts.minutes.recording, t.counts.minutes.transcript),
+    failures: failureCount(t.counts),
+    out: t.out,
+    manifest: nodePath.join(t.out, Manifest.MANIFEST_FILE),
+    failuresFile: nodePath.join(t.out, Failures.FAILURES_FILE)
+  }
+}
