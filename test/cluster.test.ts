@@ -1,0 +1,154 @@
+/**
+ * Cluster mode with real processes: Postgres, the emulator, three `runner`
+ * processes and `sync --cluster`. (a) The output equals a single-process
+ * sync's (manifest lines, files and their hashes). (b) A runner killed with
+ * SIGKILL in the middle of the run: another takes its shards over, the run
+ * ends with the same output, and no content completed before the kill is
+ * fetched again (the emulator counts every body it serves completely).
+ */
+import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import { CheckpointStore } from "@meeting-artifacts/sinks"
+import type { ChildProcess } from "node:child_process"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type RunningServer, startPostgres } from "../packages/sinks/test/support/servers.js"
+import {
+  cleanEnv,
+  collect,
+  expectedArtifacts,
+  listFiles,
+  runCli,
+  sha256,
+  spawnCli,
+  syncArgs,
+  tempDir,
+  verifyOutput
+} from "./helpers.js"
+
+const sortedLines = (out: string) =>
+  fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
+
+/** Every exported file (state folder aside) with its sha256. */
+const fileHashes = (out: string) =>
+  listFiles(out)
+    .filter((f) => !f.startsWith(".meeting-artifacts") && f !== "manifest.jsonl")
+    .sort()
+    .map((f) => `${f} ${sha256(fs.readFileSync(path.join(out, f)))}`)
+
+/** Starts a runner and resolves once it printed its ready line. */
+const startRunner = (cluster: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawnCli(["runner", "--cluster", cluster], { env })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (d: Buffer) => {
+      stdout += d.toString()
+      if (/^RUNNER_READY=\S+:\d+$/m.test(stdout)) resolve(child)
+    })
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.once("exit", (code) => reject(new Error(`runner exited (${code}) before it was ready: ${stderr}`)))
+  })
+
+const stopRunner = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
+    child.once("exit", (code) => resolve(code))
+    child.kill("SIGTERM")
+  })
+
+const completedIds = (url: string) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(CheckpointStore.makePostgres(url), (store) =>
+        Effect.map(store.listCompleted(), (rows) => rows.map((r) => ({ id: r.id, runId: r.runId }))))
+    )
+  )
+
+describe("sync --cluster on three runners", () => {
+  let emu: RunningEmulator
+  let pg: RunningServer
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: {
+        organizers: 3,
+        meetingsPerOrganizer: 5,
+        seed: 41,
+        recordingBytes: [64 * 1024, 256 * 1024],
+        cues: [3, 10]
+      },
+      // Latency spreads the work out, so a kill lands while content is in flight.
+      faults: { latencyMs: { min: 20, max: 60 } }
+    })
+    pg = await startPostgres()
+  }, 120_000)
+  afterAll(async () => {
+    await emu?.close()
+    await pg?.stop()
+  })
+
+  it("(a) writes what a single-process sync writes; (b) survives a runner killed mid-run", async () => {
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const expected = expectedArtifacts(emu.fixture)
+
+    const reference = path.join(tempDir(), "out")
+    const single = await runCli(syncArgs(emu, reference), { env })
+    expect(single.code, single.stderr).toBe(0)
+    expect(verifyOutput(reference, expected)).toEqual([])
+
+    const runners = await Promise.all([1, 2, 3].map(() => startRunner(pg.url, env)))
+    try {
+      // (a)
+      emu.resetCounters()
+      const out = path.join(tempDir(), "out")
+      const clustered = await runCli([...syncArgs(emu, out), "--cluster", pg.url], { env })
+      expect(clustered.code, clustered.stderr).toBe(0)
+      expect(clustered.stdout).toContain(`Exported ${sortedLines(reference).length} set(s)`)
+      expect(verifyOutput(out, expected)).toEqual([])
+      expect(sortedLines(out)).toEqual(sortedLines(reference))
+      expect(fileHashes(out)).toEqual(fileHashes(reference))
+      // Each artifact's content served once.
+      expect(Object.values(emu.counters().contentRequests).every((n) => n === 1)).toBe(true)
+      expect(Object.keys(emu.counters().contentRequests)).toHaveLength(expected.size)
+      const firstRun = /run (\S+) submitted/.exec(clustered.stderr)?.[1]
+      expect(firstRun).toBeDefined()
+
+      // (b) a new output folder (a new window key, so a new run); kill a runner once some content is done.
+      emu.resetCounters()
+      const out2 = path.join(tempDir(), "out")
+      const child = spawnCli([...syncArgs(emu, out2), "--cluster", pg.url], { env })
+      const result = collect(child)
+      const victim = runners[0]!
+      let atKill: { completed: ReadonlyArray<string>; contentRequests: Record<string, number> } | undefined
+      while (atKill === undefined) {
+        const served = Object.keys(emu.counters().contentRequests).length
+        if (served >= 3) {
+          victim.kill("SIGKILL")
+          // Completed by this run (the checkpoint also holds (a)'s completions, of another folder); read
+          // before the counters, so every id in it was served by the time they are read.
+          const completed = (await completedIds(pg.url)).filter((c) => c.runId !== firstRun).map((c) => c.id)
+          const contentRequests = { ...emu.counters().contentRequests }
+          atKill = { completed, contentRequests }
+        } else {
+          await new Promise((r) => setTimeout(r, 5))
+        }
+      }
+      const r = await result
+      expect(r.code, r.stderr).toBe(0)
+      expect(verifyOutput(out2, expected)).toEqual([])
+      expect(sortedLines(out2)).toEqual(sortedLines(reference))
+      expect(fileHashes(out2)).toEqual(fileHashes(reference))
+      const counts = emu.counters().contentRequests
+      // Content completed (checkpointed) when the runner died is not served again.
+      expect(atKill.completed.length).toBeGreaterThan(0)
+      for (const id of atKill.completed) {
+        expect(counts[id], `content of ${id} fetched again`).toBe(atKill.contentRequests[id])
+      }
+    } finally {
+      await Promise.all(runners.map(stopRunner))
+    }
+  }, 300_000)
+})
