@@ -16,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { CallRecording } from "./CallRecording.js"
 import type { CallTranscript } from "./CallTranscript.js"
+import type { GraphBudget } from "./GraphBudget.js"
 import type { BadRequest, GraphError } from "./GraphError.js"
 import type { GraphPolicy } from "./GraphPolicy.js"
 import type { AdhocWindow, CallRef, OrganizerWindow, UserRef } from "./GraphUrl.js"
@@ -40,6 +41,8 @@ export interface GraphClientOptions {
    * send the token unencrypted over a network; loopback http, e.g. the emulator, is always allowed).
    */
   readonly allowInsecureHttp?: boolean | undefined
+  /** The tenant's budget shared with other processes (a cluster's runners); see `GraphBudget`. */
+  readonly budget?: GraphBudget | undefined
 }
 
 /** Items of a delta stream: the artifacts, then (once, last) the link to resume from next time. */

@@ -1,6 +1,7 @@
 export * from "./CallRecording.js"
 export * from "./CallTranscript.js"
 export * from "./ChangeNotification.js"
+export * from "./GraphBudget.js"
 export * from "./GraphClient.js"
 export * as GraphCredentials from "./GraphCredentials.js"
 export * from "./GraphError.js"

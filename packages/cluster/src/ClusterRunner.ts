@@ -59,6 +59,6 @@ export const layer = (options: ClusterRunnerOptions) =>
         ...shardingTimings
       }
     })),
-    Layer.provide(clusterSqlLayer(options.clusterUrl))
+    Layer.provideMerge(clusterSqlLayer(options.clusterUrl))
   )
 

@@ -51,6 +51,7 @@ export const make = (
       policy,
       auth: makeTokenProvider(options.credential, options.scope ?? Url.scopeForBaseUrl(baseUrl)),
       limiter: limiterFor(policy),
+      budget: options.budget,
       http: yield* HttpClient.HttpClient
     })
     const { listMeetingsByJoinUrl, ...endpoints } = Endpoints.bind(core)

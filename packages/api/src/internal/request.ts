@@ -30,6 +30,7 @@ import {
   parseErrorBody,
   transportError
 } from "./errors.js"
+import type { GraphBudget } from "../GraphBudget.js"
 import type { Limiter } from "./limiter.js"
 import * as RequestSpan from "./requestSpan.js"
 
@@ -70,6 +71,8 @@ export interface ClientCore {
   readonly policy: GraphPolicy
   readonly auth: TokenProvider
   readonly limiter: Limiter
+  /** A budget shared with other processes (see GraphBudget), consulted after the limiter. */
+  readonly budget: GraphBudget | undefined
   readonly execPlain: Exec<never>
   readonly execScoped: Exec<Scope.Scope>
   readonly stats: MutableStats
@@ -83,6 +86,7 @@ export const makeCore = (args: {
   readonly policy: GraphPolicy
   readonly auth: TokenProvider
   readonly limiter: Limiter
+  readonly budget?: GraphBudget | undefined
   readonly http: HttpClient.HttpClient
 }): ClientCore => {
   // Our own spans carry route templates only; the platform's would record full URLs and response headers.
@@ -94,6 +98,7 @@ export const makeCore = (args: {
     policy: args.policy,
     auth: args.auth,
     limiter: args.limiter,
+    budget: args.budget,
     execPlain: (req) => http.execute(req),
     execScoped: (req) => scopedHttp.execute(req),
     stats: {
@@ -389,7 +394,8 @@ export const run = <A, R>(
   exec: Exec<R>,
   holdsSlot = false
 ): Effect.Effect<A, GraphError, R> => {
-  const { auth, limiter, policy, retryWall, stats, throttleWall } = core
+  const { auth, budget, limiter, policy, retryWall, stats, throttleWall } = core
+  const take = budget === undefined ? limiter.take : Effect.zipRight(limiter.take, budget.take)
   const method = spec.method ?? "GET"
   const idempotent = spec.idempotent !== false
   const loop = Effect.gen(function*() {
@@ -417,7 +423,7 @@ export const run = <A, R>(
       }
       // The rate slot is taken inside the concurrency slot: otherwise fibers queued on the semaphore
       // would pass the rate gate early and burst out together when slots free up.
-      const paced = Effect.zipRight(limiter.take, attempt(core, spec, exec, headers, ctx))
+      const paced = Effect.zipRight(take, attempt(core, spec, exec, headers, ctx))
       const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
       if (outcome._tag === "Done") {
         yield* limiter.success
@@ -491,7 +497,10 @@ export const run = <A, R>(
       const throttled = outcome._tag === "Status" && (outcome.status === 429 || retryAfterMs !== undefined)
       if (throttled) {
         // only a 429 tells of the tenant's budget (a 503 is the service's own trouble); `spec` is this call
-        if (outcome.status === 429) yield* limiter.throttled(now + decision.delayMs, spec)
+        if (outcome.status === 429) {
+          yield* limiter.throttled(now + decision.delayMs, spec)
+          if (budget !== undefined) yield* budget.throttled(now + decision.delayMs)
+        }
         stats.throttleWaitMs += throttleWall.add(now, now + decision.delayMs)
       } else {
         stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)

@@ -2,7 +2,8 @@
  * A runner's services per job (output folder, Graph URL, record sinks, budget): built on first use,
  * shared by every step of the job that runs on this runner, closed a while after the last one.
  */
-import { GraphClient, type GraphCredential } from "@meeting-artifacts/api"
+import { defaultPolicy, GraphClient, type GraphBudget, type GraphCredential } from "@meeting-artifacts/api"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { type StepContext, type StepServices, SyncFatalError } from "@meeting-artifacts/pipeline"
 import {
   CheckpointStore,
@@ -17,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
 import type { JobSpec, RunPayload } from "../ExportWorkflows.js"
+import * as PostgresBudget from "../PostgresBudget.js"
 
 export interface JobServices {
   readonly context: Context.Context<StepServices>
@@ -35,7 +37,12 @@ export class JobResources extends Context.Tag("@meeting-artifacts/cluster/JobRes
 export const setupFatal = (message: string, fix: string | null = null): SyncFatalError =>
   new SyncFatalError({ message, status: null, code: null, requestId: null, fix })
 
-const servicesLayer = (job: JobSpec, credential: GraphCredential, scope: string | undefined) => {
+const servicesLayer = (
+  job: JobSpec,
+  credential: GraphCredential,
+  scope: string | undefined,
+  budget: GraphBudget
+) => {
   const sinks = parseSinkSpecs(job.sinks)
   if (sinks._tag === "Left") return Layer.fail(setupFatal(sinks.left.message))
   return Layer.mergeAll(
@@ -48,6 +55,7 @@ const servicesLayer = (job: JobSpec, credential: GraphCredential, scope: string 
       allowInsecureHttp: job.allowInsecureHttp,
       credential,
       scope,
+      budget,
       policy: {
         maxConcurrentDownloads: job.concurrency,
         requestsPerSecond: job.requestsPerSecond,
@@ -60,16 +68,23 @@ const servicesLayer = (job: JobSpec, credential: GraphCredential, scope: string 
 /** Job resources on the runner's checkpoint store (the cluster's Postgres) and Graph credential. */
 export const layer = (
   credential: { readonly credential: GraphCredential; readonly scope?: string | undefined }
-): Layer.Layer<JobResources, never, CheckpointStore.CheckpointStore> =>
+): Layer.Layer<JobResources, never, CheckpointStore.CheckpointStore | SqlClient.SqlClient> =>
   Layer.scoped(
     JobResources,
     Effect.gen(function*() {
       const checkpoint = yield* CheckpointStore.CheckpointStore
+      const sqlContext = yield* Effect.context<SqlClient.SqlClient>()
       const jobs = yield* RcMap.make({
         lookup: (key: string) =>
           Effect.gen(function*() {
             const job = JSON.parse(key) as JobSpec
-            const context = yield* Layer.build(servicesLayer(job, credential.credential, credential.scope))
+            // One budget per tenant (its Graph URL), cluster-wide: see PostgresBudget.
+            const budget = yield* PostgresBudget.make({
+              key: job.graphUrl,
+              requestsPerSecond: job.requestsPerSecond,
+              burst: defaultPolicy.burst
+            }).pipe(Effect.provide(sqlContext))
+            const context = yield* Layer.build(servicesLayer(job, credential.credential, credential.scope, budget))
             const downloadSlots = yield* Effect.makeSemaphore(job.concurrency)
             return {
               context: Context.add(context, CheckpointStore.CheckpointStore, checkpoint),
