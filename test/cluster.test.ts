@@ -152,3 +152,49 @@ describe("sync --cluster on three runners", () => {
     }
   }, 300_000)
 })
+
+describe("sync --cluster and the tenant's Graph budget", () => {
+  let emu: RunningEmulator
+  let pg: RunningServer
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: { organizers: 3, meetingsPerOrganizer: 16, seed: 7, recordingBytes: [4 * 1024, 16 * 1024], cues: [2, 4] },
+      // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
+      // budget; three runners each sending 4/s would not.
+      faults: { rateLimit: { requestsPerSecond: 5, burst: 10 } }
+    })
+    pg = await startPostgres()
+  }, 120_000)
+  afterAll(async () => {
+    await emu?.close()
+    await pg?.stop()
+  })
+
+  it("(c) three runners are throttled no more than one process (429s <= 1.1x)", async () => {
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const args = (out: string) => [...syncArgs(emu, out), "--rate", "4"]
+    emu.resetCounters()
+    const single = await runCli(args(path.join(tempDir(), "out")), { env })
+    expect(single.code, single.stderr).toBe(0)
+    const singleCounters = emu.counters()
+
+    const runners = await Promise.all([1, 2, 3].map(() => startRunner(pg.url, env)))
+    try {
+      emu.resetCounters()
+      const out = path.join(tempDir(), "out")
+      const clustered = await runCli([...args(out), "--cluster", pg.url], { env })
+      expect(clustered.code, clustered.stderr).toBe(0)
+      const clusterCounters = emu.counters()
+      console.info(
+        `429s: single process ${singleCounters.throttled} of ${singleCounters.total} requests, ` +
+          `three runners ${clusterCounters.throttled} of ${clusterCounters.total}; ${single.stdout.split("\n")[3]} vs ${
+          clustered.stdout.split("\n")[3]
+        }`
+      )
+      expect(clusterCounters.throttled).toBeLessThanOrEqual(Math.floor(singleCounters.throttled * 1.1))
+      expect(Object.keys(clusterCounters.contentRequests)).toHaveLength(expectedArtifacts(emu.fixture).size)
+    } finally {
+      await Promise.all(runners.map(stopRunner))
+    }
+  }, 300_000)
+})

@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { buildRetrying } from "./internal/buildRetrying.js"
 import { workflowsLayer } from "./internal/handlers.js"
 import * as JobResources from "./internal/jobResources.js"
 
@@ -46,7 +47,9 @@ export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url })
 
 /** A runner for as long as the layer lives (it hands its shards over when its scope closes). */
-export const layer = (options: ClusterRunnerOptions) =>
+export const layer = (options: ClusterRunnerOptions) => Layer.scopedContext(buildRetrying(layerOnce(options)))
+
+const layerOnce = (options: ClusterRunnerOptions) =>
   workflowsLayer.pipe(
     Layer.provide(JobResources.layer(options.graph)),
     Layer.provide(CheckpointStore.layerPostgres(options.clusterUrl)),

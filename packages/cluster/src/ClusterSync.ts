@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import { clusterSqlLayer, shardingTimings } from "./ClusterRunner.js"
 import { ExportRun, type JobSpec } from "./ExportWorkflows.js"
+import { buildRetrying } from "./internal/buildRetrying.js"
 import { setupFatal } from "./internal/jobResources.js"
 
 export interface ClusterSyncOptions {
@@ -70,7 +71,9 @@ export const clusterSync = (
       job: options.job
     }).pipe(
       Effect.provide(
-        Layer.mapError(clientLayer(options.clusterUrl), (e) => setupFatal(`cannot join the cluster: ${e.message}`))
+        Layer.scopedContext(buildRetrying(clientLayer(options.clusterUrl))).pipe(
+          Layer.mapError((e) => setupFatal(`cannot join the cluster: ${e.message}`))
+        )
       )
     )
     return summaryOf(totals)

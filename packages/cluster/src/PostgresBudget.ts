@@ -5,7 +5,7 @@
  * One row per tenant holds a GCRA schedule: the time the next request is due. Each request reserves
  * its slot with one atomic upsert (Postgres's clock, so runners' clocks do not matter) and waits until
  * its slot; a burst of `burst` requests may start at once. A throttling answer seen by any runner pauses
- * the tenant for every runner until its Retry-After has passed.
+ * the tenant for every runner until its Retry-After has passed, and spends the saved-up burst.
  */
 import type { GraphBudget } from "@meeting-artifacts/api"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -48,9 +48,14 @@ export const make = (options: BudgetOptions): Effect.Effect<GraphBudget, never, 
       // process's own limiter still paces it.
       Effect.catchAll(() => Effect.void)
     )
+    // After the pause, requests resume one interval apart: no burst is saved up while paused.
     const throttled = (untilMs: number) =>
-      sql`UPDATE ma_graph_budget SET paused_until_ms = GREATEST(paused_until_ms, ${now} + ${
-        Math.max(0, untilMs - Date.now())
-      }) WHERE tenant = ${options.key}`.pipe(Effect.asVoid, Effect.catchAll(() => Effect.void))
+      Effect.suspend(() => {
+        const pauseMs = Math.max(0, untilMs - Date.now())
+        return sql`UPDATE ma_graph_budget SET
+          paused_until_ms = GREATEST(paused_until_ms, ${now} + ${pauseMs}),
+          next_due_ms = GREATEST(next_due_ms, ${now} + ${pauseMs + toleranceMs})
+          WHERE tenant = ${options.key}`
+      }).pipe(Effect.asVoid, Effect.catchAll(() => Effect.void))
     return { take, throttled } satisfies GraphBudget
   })

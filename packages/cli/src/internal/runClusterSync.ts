@@ -9,6 +9,7 @@ import { isHttpUrl, SyncFatalError, validateSyncOptions } from "@meeting-artifac
 import { parseSinkSpecs } from "@meeting-artifacts/sinks"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
 import { configErrorLine, errorLine, fatalLine, formatSummary } from "./runSync.js"
@@ -77,7 +78,11 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
         maxConcurrentRequests: config.maxRequests,
         metadataContent: config.metadataContent
       }
-    }, (runId) => errorLine(`run ${runId} submitted to the cluster; waiting for the runners`)).pipe(Effect.either)
+    }, (runId) => errorLine(`run ${runId} submitted to the cluster; waiting for the runners`)).pipe(
+      // The cluster's own log lines go to stderr: stdout carries the summary only.
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
+      Effect.either
+    )
     if (result._tag === "Left") {
       const e = result.left
       return e instanceof SyncFatalError

@@ -3,6 +3,7 @@ import { ClusterRunner } from "@meeting-artifacts/cluster"
 import * as net from "node:net"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
 import type { Resolved } from "./flags.js"
@@ -25,6 +26,9 @@ const freePort = (host: string): Effect.Effect<number, Error> =>
       server.close(() => resume(Effect.succeed(port)))
     })
   })
+
+/** The cluster's own log lines go to stderr: stdout carries the ready line only. */
+const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
 /** Runs until interrupted (SIGINT/SIGTERM end the program's fiber, which hands the runner's shards over). */
 export const runRunner = (flags: Resolved<typeof runnerFlags>): Effect.Effect<number> =>
@@ -50,4 +54,4 @@ export const runRunner = (flags: Resolved<typeof runnerFlags>): Effect.Effect<nu
       })
       return yield* Effect.never
     })
-  )
+  ).pipe(Effect.provide(stderrLogger))
