@@ -1,7 +1,8 @@
 /**
  * Cluster mode with real processes: Postgres, the emulator, three `runner`
  * processes and `sync --cluster`. (a) The output equals a single-process
- * sync's (manifest lines, files and their hashes). (b) A runner killed with
+ * sync's (manifest lines, files and their hashes); a second submission of
+ * the same export attaches to the run instead of starting another. (b) A runner killed with
  * SIGKILL in the middle of the run: another takes its shards over, the run
  * ends with the same output, and no content completed before the kill is
  * fetched again (the emulator counts every body it serves completely).
@@ -104,8 +105,15 @@ describe("sync --cluster on three runners", () => {
       // (a)
       emu.resetCounters()
       const out = path.join(tempDir(), "out")
-      const clustered = await runCli([...syncArgs(emu, out), "--cluster", pg.url], { env })
+      // Two submissions of the same export at once: the second attaches to the first's run.
+      const [clustered, attached] = await Promise.all([
+        runCli([...syncArgs(emu, out), "--cluster", pg.url], { env }),
+        runCli([...syncArgs(emu, out), "--cluster", pg.url], { env })
+      ])
       expect(clustered.code, clustered.stderr).toBe(0)
+      expect(attached.code, attached.stderr).toBe(0)
+      expect(/run (\S+) submitted/.exec(attached.stderr)?.[1]).toBe(/run (\S+) submitted/.exec(clustered.stderr)?.[1])
+      expect(attached.stdout).toBe(clustered.stdout)
       expect(clustered.stdout).toContain(`Exported ${sortedLines(reference).length} set(s)`)
       expect(verifyOutput(out, expected)).toEqual([])
       expect(sortedLines(out)).toEqual(sortedLines(reference))
