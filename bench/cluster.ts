@@ -89,7 +89,9 @@ const main = async () => {
           "--cluster",
           pg.url
         ], { env })
-        if (run.code !== 0) throw new Error(`sync --cluster with ${runners} runner(s) exited ${run.code}: ${run.stderr}`)
+        if (run.code !== 0) {
+          throw new Error(`sync --cluster with ${runners} runner(s) exited ${run.code}: ${run.stderr}`)
+        }
         results.push({ runners, seconds: run.seconds })
       } finally {
         await Promise.all(children.map(stopRunner))

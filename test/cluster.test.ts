@@ -166,7 +166,13 @@ describe("sync --cluster and the tenant's Graph budget", () => {
   let pg: RunningServer
   beforeAll(async () => {
     emu = await startEmulator({
-      generate: { organizers: 3, meetingsPerOrganizer: 16, seed: 7, recordingBytes: [4 * 1024, 16 * 1024], cues: [2, 4] },
+      generate: {
+        organizers: 3,
+        meetingsPerOrganizer: 16,
+        seed: 7,
+        recordingBytes: [4 * 1024, 16 * 1024],
+        cues: [2, 4]
+      },
       // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
       // budget; three runners each sending 4/s would not.
       faults: { rateLimit: { requestsPerSecond: 5, burst: 10 } }
@@ -196,8 +202,8 @@ describe("sync --cluster and the tenant's Graph budget", () => {
       console.info(
         `429s: single process ${singleCounters.throttled} of ${singleCounters.total} requests, ` +
           `three runners ${clusterCounters.throttled} of ${clusterCounters.total}; ${single.stdout.split("\n")[3]} vs ${
-          clustered.stdout.split("\n")[3]
-        }`
+            clustered.stdout.split("\n")[3]
+          }`
       )
       expect(clusterCounters.throttled).toBeLessThanOrEqual(Math.floor(singleCounters.throttled * 1.1))
       expect(Object.keys(clusterCounters.contentRequests)).toHaveLength(expectedArtifacts(emu.fixture).size)

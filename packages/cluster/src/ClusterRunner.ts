@@ -43,8 +43,7 @@ export const shardingTimings = {
 } as const
 
 /** The cluster's Postgres as the SqlClient of its storage. */
-export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
-  PgClient.layer({ url })
+export const clusterSqlLayer = (url: Redacted.Redacted<string>) => PgClient.layer({ url })
 
 /** A runner for as long as the layer lives (it hands its shards over when its scope closes). */
 export const layer = (options: ClusterRunnerOptions) => Layer.scopedContext(buildRetrying(layerOnce(options)))
@@ -64,4 +63,3 @@ const layerOnce = (options: ClusterRunnerOptions) =>
     })),
     Layer.provideMerge(clusterSqlLayer(options.clusterUrl))
   )
-

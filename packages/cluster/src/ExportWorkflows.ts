@@ -65,7 +65,11 @@ export const DiscoverOrganizer = Workflow.make({
 
 /** A set's key in its run: its recording id, else its transcript id, else its meeting id. */
 export const setKey = (set: ArtifactSet): string =>
-  set.recording !== null ? `r:${set.recording.id}` : set.transcript !== null ? `t:${set.transcript.id}` : `m:${set.meetingId}`
+  set.recording !== null
+    ? `r:${set.recording.id}`
+    : set.transcript !== null
+    ? `t:${set.transcript.id}`
+    : `m:${set.meetingId}`
 
 export const ExportSet = Workflow.make({
   name: "meeting-artifacts/ExportSet",

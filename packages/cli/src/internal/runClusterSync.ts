@@ -87,7 +87,12 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
       const e = result.left
       return e instanceof SyncFatalError
         ? yield* Effect.as(
-          fatalLine(config.logFormat, e.oneLine, { status: e.status, code: e.code, requestId: e.requestId, fix: e.fix }),
+          fatalLine(config.logFormat, e.oneLine, {
+            status: e.status,
+            code: e.code,
+            requestId: e.requestId,
+            fix: e.fix
+          }),
           ExitCode.Fatal
         )
         : yield* fatal(`cannot open the cluster's state: ${e.message}`)

@@ -50,7 +50,9 @@ export const runRunner = (flags: Resolved<typeof runnerFlags>): Effect.Effect<nu
       if (started._tag === "Left") return yield* fatal(`cannot join the cluster: ${String(started.left)}`)
       yield* Effect.sync(() => {
         process.stdout.write(`RUNNER_READY=${flags.host}:${port}\n`)
-        process.stderr.write(`meeting-artifacts runner: joined the cluster as ${flags.host}:${port}; stop with SIGTERM\n`)
+        process.stderr.write(
+          `meeting-artifacts runner: joined the cluster as ${flags.host}:${port}; stop with SIGTERM\n`
+        )
       })
       return yield* Effect.never
     })

@@ -98,9 +98,12 @@ const finishRun = (run: RunPayload, startedAt: string, outcomes: ReadonlyArray<S
 
 /** A run that failed is closed as such, so the next submission of its window starts a new one. */
 const failRun = (run: RunPayload) =>
-  withJob(run, () =>
-    Effect.flatMap(CheckpointStore.CheckpointStore, (checkpoint) =>
-      checkpoint.finishRun(run.runId, { status: "failed", counts: {} }).pipe(Effect.mapError(sinkFatal))))
+  withJob(
+    run,
+    () =>
+      Effect.flatMap(CheckpointStore.CheckpointStore, (checkpoint) =>
+        checkpoint.finishRun(run.runId, { status: "failed", counts: {} }).pipe(Effect.mapError(sinkFatal)))
+  )
 
 /**
  * The sets of a run from its organizers' discoveries, in organizer order: an artifact listed under
@@ -138,8 +141,7 @@ const exportRunLayer = ExportRun.toLayer((run) =>
     })
     const discovered = yield* Effect.forEach(
       run.organizers,
-      (organizerId) =>
-        Effect.map(DiscoverOrganizer.execute({ run, organizerId }), (d) => ({ ...d, organizerId })),
+      (organizerId) => Effect.map(DiscoverOrganizer.execute({ run, organizerId }), (d) => ({ ...d, organizerId })),
       { concurrency: ORGANIZER_CONCURRENCY }
     )
     const { discovered: found, sets } = setsOf(discovered)
