@@ -7,7 +7,7 @@
  * ends with the same output, and no content completed before the kill is
  * fetched again (the emulator counts every body it serves completely).
  */
-import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import type { ChildProcess } from "node:child_process"
 import * as Effect from "effect/Effect"
@@ -69,29 +69,50 @@ const completedIds = (url: string) =>
     )
   )
 
-describe("sync --cluster on three runners", () => {
-  let emu: RunningEmulator
-  let pg: RunningServer
+/** An emulator (from `options`) and a throwaway Postgres for the tests of a describe block. */
+const clusterServers = (options: EmulatorOptions) => {
+  const servers: { emu?: RunningEmulator; pg?: RunningServer } = {}
   beforeAll(async () => {
-    emu = await startEmulator({
-      generate: {
-        organizers: 3,
-        meetingsPerOrganizer: 5,
-        seed: 41,
-        recordingBytes: [64 * 1024, 256 * 1024],
-        cues: [3, 10]
-      },
-      // Latency spreads the work out, so a kill lands while content is in flight.
-      faults: { latencyMs: { min: 20, max: 60 } }
-    })
-    pg = await startPostgres()
+    servers.emu = await startEmulator(options)
+    servers.pg = await startPostgres()
   }, 120_000)
   afterAll(async () => {
-    await emu?.close()
-    await pg?.stop()
+    await servers.emu?.close()
+    await servers.pg?.stop()
+  })
+  return { emu: () => servers.emu!, pg: () => servers.pg! }
+}
+
+/** Runs `f` with three runners on `cluster`, stopped (SIGTERM) afterwards. */
+const withRunners = async (
+  cluster: string,
+  env: NodeJS.ProcessEnv,
+  f: (runners: ReadonlyArray<ChildProcess>) => Promise<void>
+) => {
+  const runners = await Promise.all([1, 2, 3].map(() => startRunner(cluster, env)))
+  try {
+    await f(runners)
+  } finally {
+    await Promise.all(runners.map(stopRunner))
+  }
+}
+
+describe("sync --cluster on three runners", () => {
+  const servers = clusterServers({
+    generate: {
+      organizers: 3,
+      meetingsPerOrganizer: 5,
+      seed: 41,
+      recordingBytes: [64 * 1024, 256 * 1024],
+      cues: [3, 10]
+    },
+    // Latency spreads the work out, so a kill lands while content is in flight.
+    faults: { latencyMs: { min: 20, max: 60 } }
   })
 
   it("(a) writes what a single-process sync writes; (b) survives a runner killed mid-run", async () => {
+    const emu = servers.emu()
+    const pg = servers.pg()
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
     const expected = expectedArtifacts(emu.fixture)
 
@@ -100,8 +121,7 @@ describe("sync --cluster on three runners", () => {
     expect(single.code, single.stderr).toBe(0)
     expect(verifyOutput(reference, expected)).toEqual([])
 
-    const runners = await Promise.all([1, 2, 3].map(() => startRunner(pg.url, env)))
-    try {
+    await withRunners(pg.url, env, async (runners) => {
       // (a)
       emu.resetCounters()
       const out = path.join(tempDir(), "out")
@@ -155,36 +175,27 @@ describe("sync --cluster on three runners", () => {
       for (const id of atKill.completed) {
         expect(counts[id], `content of ${id} fetched again`).toBe(atKill.contentRequests[id])
       }
-    } finally {
-      await Promise.all(runners.map(stopRunner))
-    }
+    })
   }, 300_000)
 })
 
 describe("sync --cluster and the tenant's Graph budget", () => {
-  let emu: RunningEmulator
-  let pg: RunningServer
-  beforeAll(async () => {
-    emu = await startEmulator({
-      generate: {
-        organizers: 3,
-        meetingsPerOrganizer: 16,
-        seed: 7,
-        recordingBytes: [4 * 1024, 16 * 1024],
-        cues: [2, 4]
-      },
-      // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
-      // budget; three runners each sending 4/s would not.
-      faults: { rateLimit: { requestsPerSecond: 5, burst: 10 } }
-    })
-    pg = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await emu?.close()
-    await pg?.stop()
+  const servers = clusterServers({
+    generate: {
+      organizers: 3,
+      meetingsPerOrganizer: 16,
+      seed: 7,
+      recordingBytes: [4 * 1024, 16 * 1024],
+      cues: [2, 4]
+    },
+    // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
+    // budget; three runners each sending 4/s would not.
+    faults: { rateLimit: { requestsPerSecond: 5, burst: 10 } }
   })
 
   it("(c) three runners are throttled no more than one process (429s <= 1.1x)", async () => {
+    const emu = servers.emu()
+    const pg = servers.pg()
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
     const args = (out: string) => [...syncArgs(emu, out), "--rate", "4"]
     emu.resetCounters()
@@ -192,8 +203,7 @@ describe("sync --cluster and the tenant's Graph budget", () => {
     expect(single.code, single.stderr).toBe(0)
     const singleCounters = emu.counters()
 
-    const runners = await Promise.all([1, 2, 3].map(() => startRunner(pg.url, env)))
-    try {
+    await withRunners(pg.url, env, async () => {
       emu.resetCounters()
       const out = path.join(tempDir(), "out")
       const clustered = await runCli([...args(out), "--cluster", pg.url], { env })
@@ -207,8 +217,6 @@ describe("sync --cluster and the tenant's Graph budget", () => {
       )
       expect(clusterCounters.throttled).toBeLessThanOrEqual(Math.floor(singleCounters.throttled * 1.1))
       expect(Object.keys(clusterCounters.contentRequests)).toHaveLength(expectedArtifacts(emu.fixture).size)
-    } finally {
-      await Promise.all(runners.map(stopRunner))
-    }
+    })
   }, 300_000)
 })
