@@ -89,8 +89,11 @@ const withRunners = async (
   env: NodeJS.ProcessEnv,
   f: (runners: ReadonlyArray<ChildProcess>) => Promise<void>
 ) => {
-  const runners = await Promise.all([1, 2, 3].map(() => startRunner(cluster, env)))
+  const started = await Promise.allSettled([1, 2, 3].map(() => startRunner(cluster, env)))
+  const runners = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))
   try {
+    // One that failed to start fails the test, after the others are stopped (none left behind).
+    for (const r of started) if (r.status === "rejected") throw r.reason
     await f(runners)
   } finally {
     await Promise.all(runners.map(stopRunner))
