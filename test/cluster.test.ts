@@ -223,3 +223,37 @@ describe("sync --cluster and the tenant's Graph budget", () => {
     })
   }, 300_000)
 })
+
+describe("sync --cluster refuses what a cluster cannot run", () => {
+  const cluster = "postgres://postgres@127.0.0.1:9/none"
+  const base = [
+    "sync",
+    "--organizer",
+    "u1",
+    "--from",
+    "2024-01-01",
+    "--to",
+    "2024-02-01",
+    "--out",
+    "/tmp/ma-cluster-refused",
+    "--cluster",
+    cluster
+  ]
+  it.each([
+    [["--state", "/tmp/state.sqlite"], "--state cannot be used with --cluster"],
+    [["--sink", "sqlite:/tmp/x.sqlite"], "--sink sqlite: only one process can write it"],
+    [["--sink", "parquet:/tmp/p"], "--sink parquet: only one process can write it"],
+    [["--incremental"], "--incremental is not supported with --cluster"]
+  ])("%j: exit 2 before anything is submitted", async (extra, message) => {
+    const r = await runCli([...base, ...extra], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(message)
+    expect(r.stdout).toBe("")
+  })
+
+  it("runner without --cluster: exit 2 naming the flag", async () => {
+    const r = await runCli(["runner"], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("--cluster")
+  })
+})

@@ -8,16 +8,17 @@
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type { GraphCredential } from "@meeting-artifacts/api"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { workflowsLayer } from "./internal/handlers.js"
 import * as JobResources from "./internal/jobResources.js"
+import { setupFatal } from "./internal/jobResources.js"
 
 export interface ClusterRunnerOptions {
   /** The cluster's Postgres (also its checkpoint store). */
@@ -42,8 +43,20 @@ export const shardingTimings = {
   shardLockExpiration: Duration.seconds(15)
 } as const
 
-/** The cluster's Postgres as the SqlClient of its storage. */
-export const clusterSqlLayer = (url: Redacted.Redacted<string>) => PgClient.layer({ url })
+/**
+ * The cluster's Postgres as the SqlClient of its storage. The driver is an optional peer dependency
+ * (as for the Postgres sinks): loaded here, on use, and named when it is missing.
+ */
+export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
+  Layer.unwrapEffect(
+    Effect.tryPromise({
+      try: () => import("@effect/sql-pg/PgClient"),
+      catch: () =>
+        setupFatal(
+          "cluster mode needs the optional package @effect/sql-pg, which is not installed: npm install @effect/sql-pg"
+        )
+    }).pipe(Effect.map((PgClient) => PgClient.layer({ url })))
+  )
 
 /** A runner for as long as the layer lives (it hands its shards over when its scope closes). */
 export const layer = (options: ClusterRunnerOptions) => Layer.scopedContext(buildRetrying(layerOnce(options)))

@@ -47,7 +47,10 @@ export const runRunner = (flags: Resolved<typeof runnerFlags>): Effect.Effect<nu
         listenHost,
         graph: auth.right
       })).pipe(Effect.either)
-      if (started._tag === "Left") return yield* fatal(`cannot join the cluster: ${String(started.left)}`)
+      if (started._tag === "Left") {
+        const e = started.left
+        return yield* fatal(`cannot join the cluster: ${e instanceof Error ? e.message : String(e)}`)
+      }
       yield* Effect.sync(() => {
         process.stdout.write(`RUNNER_READY=${flags.host}:${port}\n`)
         process.stderr.write(

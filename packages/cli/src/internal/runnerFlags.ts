@@ -34,7 +34,7 @@ export const runnerFlags = {
   })
 } as const
 
-export const runnerSummary = "Run one runner of a cluster (sync --cluster spreads its work over them)"
+export const runnerSummary = "Run one runner of a cluster (see sync --cluster)"
 
 export const runnerDescription: ReadonlyArray<string> = [
   "Joins the cluster of runners sharing a Postgres database and runs the share of sync --cluster exports it is " +
