@@ -202,7 +202,15 @@ export const exportSet = (
   step: StepContext,
   set: ArtifactSet
 ): Effect.Effect<StepOutcome, SyncFatalError, StepServices> =>
-  Effect.map(withStepContext(step, (ctx) => Content.make(ctx).processSet(set)), ({ outcome }) => outcome)
+  Effect.map(
+    withStepContext(step, (ctx) =>
+      // The checkpoint is read when the step runs (a retry or replay sees what an earlier attempt completed).
+      Effect.flatMap(
+        Content.lookUpCompleted(ctx.checkpoint, [set], ctx.opts.metadataContent),
+        (completed) => Content.make(ctx).processSet(set, completed)
+      )),
+    ({ outcome }) => outcome
+  )
 
 /**
  * Applies steps' outcomes to `<out>`'s manifest and failures.jsonl (in the order given): what a

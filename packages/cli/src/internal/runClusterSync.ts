@@ -25,8 +25,8 @@ export const clusterProblem = (config: SyncCommandConfig, cluster: string): stri
     return "--state cannot be used with --cluster: the cluster's Postgres holds the checkpoint state of its runs"
   }
   if (config.incremental) return "--incremental is not supported with --cluster yet"
-  if (config.meeting.length > 0 || config.joinUrl.length > 0) {
-    return "--meeting and --join-url are not supported with --cluster yet"
+  if (config.meeting.length > 0 || config.joinUrl.length > 0 || config.adhocCall.length > 0 || config.adhocCalls) {
+    return "--meeting, --join-url, --adhoc-call and --adhoc-calls are not supported with --cluster yet"
   }
   if (config.dryRun) return "--dry-run is not supported with --cluster: run it without --cluster"
   if (config.from === undefined || config.to === undefined) return "--from and --to are required"

@@ -113,6 +113,8 @@ export const withJob = <A>(
           to: run.to,
           meetingIds: [],
           joinUrls: [],
+          adhocCallIds: [],
+          adhocCalls: false,
           out: run.job.out,
           incremental: false,
           concurrency: run.job.concurrency,
