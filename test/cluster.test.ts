@@ -83,7 +83,7 @@ const clusterServers = (options: EmulatorOptions) => {
   return { emu: () => servers.emu!, pg: () => servers.pg! }
 }
 
-/** Runs `f` with three runners on `cluster`, stopped (SIGTERM) afterwards. */
+/** Runs `f` with three runners on `cluster`, stopped (SIGTERM, exit 0) afterwards. */
 const withRunners = async (
   cluster: string,
   env: NodeJS.ProcessEnv,
@@ -91,12 +91,16 @@ const withRunners = async (
 ) => {
   const started = await Promise.allSettled([1, 2, 3].map(() => startRunner(cluster, env)))
   const runners = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))
+  let done = false
   try {
     // One that failed to start fails the test, after the others are stopped (none left behind).
     for (const r of started) if (r.status === "rejected") throw r.reason
     await f(runners)
+    done = true
   } finally {
-    await Promise.all(runners.map(stopRunner))
+    const codes = await Promise.all(runners.map(stopRunner))
+    // SIGTERM is how a runner is meant to stop: exit 0 (a runner a test SIGKILLed has no code).
+    if (done) expect(codes.filter((c) => c !== null).every((c) => c === 0), `runner exit codes ${codes}`).toBe(true)
   }
 }
 

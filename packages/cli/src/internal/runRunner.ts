@@ -9,6 +9,7 @@ import { ExitCode } from "../CliExit.js"
 import type { Resolved } from "./flags.js"
 import type { runnerFlags } from "./runnerFlags.js"
 import { configErrorLine } from "./runSync.js"
+import { markServing } from "./serving.js"
 
 const fatal = (message: string) =>
   Effect.sync(() => {
@@ -57,6 +58,7 @@ export const runRunner = (flags: Resolved<typeof runnerFlags>): Effect.Effect<nu
           `meeting-artifacts runner: joined the cluster as ${flags.host}:${port}; stop with SIGTERM\n`
         )
       })
+      yield* markServing
       return yield* Effect.never
     })
   ).pipe(Effect.provide(stderrLogger))
