@@ -247,11 +247,13 @@ describe("sync --cluster refuses what a cluster cannot run", () => {
     [["--state", "/tmp/state.sqlite"], "--state cannot be used with --cluster"],
     [["--sink", "sqlite:/tmp/x.sqlite"], "--sink sqlite: only one process can write it"],
     [["--sink", "parquet:/tmp/p"], "--sink parquet: only one process can write it"],
-    [["--incremental"], "--incremental is not supported with --cluster"]
+    [["--incremental"], "--incremental is not supported with --cluster"],
+    [["--sink", "postgres:postgres://exporter:s3cret@127.0.0.1:9/db"], "must not carry a password"]
   ])("%j: exit 2 before anything is submitted", async (extra, message) => {
     const r = await runCli([...base, ...extra], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) })
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(message)
+    expect(r.stderr).not.toContain("s3cret")
     expect(r.stdout).toBe("")
   })
 

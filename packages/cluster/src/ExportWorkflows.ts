@@ -21,7 +21,11 @@ import { Discovered, StepOutcome, StepsTotals, SyncFatalError } from "@meeting-a
 import * as Workflow from "@effect/workflow/Workflow"
 import * as Schema from "effect/Schema"
 
-/** What every step of a run needs to know to build its services on a runner (no secret: see ../README.md). */
+/**
+ * What every step of a run needs to know to build its services on a runner. It is stored in the cluster's
+ * Postgres, so it holds no secret: credentials come from each runner's environment, and `sync --cluster`
+ * refuses sink URLs that carry a password.
+ */
 export const JobSpec = Schema.Struct({
   /** Absolute output folder, the same path on every runner (a shared folder). */
   out: Schema.String,

@@ -35,8 +35,21 @@ export const clusterProblem = (config: SyncCommandConfig, cluster: string): stri
     if (!SHARED_SINK_KINDS.has(kind)) {
       return `--sink ${kind}: only one process can write it; with --cluster use postgres or azure-blob record sinks`
     }
+    if (hasPassword(spec.slice(spec.indexOf(":") + 1))) {
+      return `--sink ${kind}: the run's sink specs are stored in the cluster's Postgres, so a --sink URL (or ` +
+        "DATABASE_URL) must not carry a password: leave it out and give the runners PGPASSWORD (or a ~/.pgpass)"
+    }
   }
   return undefined
+}
+
+/** Whether a URL names a password (not an URL: no). */
+const hasPassword = (text: string): boolean => {
+  try {
+    return new URL(text.trim()).password !== ""
+  } catch {
+    return false
+  }
 }
 
 export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effect.Effect<number> =>
