@@ -17,8 +17,15 @@ import { isFatal, toFatal } from "./errors.js"
 
 /** Pending artifacts taken per round. */
 const BATCH = 64
-/** An announced artifact Graph does not list or serve yet is tried again this many times, then dead-lettered. */
-const MAX_NOT_FOUND = 8
+/**
+ * An announced artifact Graph refuses for itself (404: not ready yet; another per-item refusal) is tried
+ * again this many times, then dead-lettered. Graph's own trouble (throttling, 5xx, the network) does not
+ * count: such an artifact stays pending, tried again with a capped backoff, because Graph will not announce
+ * it twice and no catch-up may come while the process runs.
+ */
+const MAX_REFUSALS = 8
+/** Whether a Graph error says nothing about the artifact itself (it stays pending, however long that lasts). */
+const isTransient = (e: GraphError) => e._tag === "Throttled" || e._tag === "ServerError" || e._tag === "TransportError"
 
 type PendingArtifact = CheckpointStore.PendingArtifact
 
@@ -27,27 +34,29 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
   const { listMeetings } = Discover.make(ctx)
   const { processSet } = Content.make(ctx)
   const recordFailure = makeRecordFailure(ctx)
-  /** Not before this time (ms) and how many tries so far, for announced artifacts Graph does not show yet. */
-  const backoff = new Map<string, { readonly until: number; readonly tries: number }>()
+  /** Not before this time (ms), tries so far and how many of them Graph refused, per announced artifact. */
+  const backoff = new Map<string, { readonly until: number; readonly tries: number; readonly refusals: number }>()
   const keyOf = (p: PendingArtifact) => `${p.kind}:${p.id}`
 
-  const later = (p: PendingArtifact, why: string) =>
+  const later = (p: PendingArtifact, why: string, refused: boolean) =>
     Effect.gen(function*() {
-      const tries = (backoff.get(keyOf(p))?.tries ?? 0) + 1
-      if (tries >= MAX_NOT_FOUND) {
+      const before = backoff.get(keyOf(p))
+      const tries = (before?.tries ?? 0) + 1
+      const refusals = (before?.refusals ?? 0) + (refused ? 1 : 0)
+      if (refusals >= MAX_REFUSALS) {
         backoff.delete(keyOf(p))
         yield* recordFailure(p.kind, p.id, p.meetingId, p.organizerId, `announced but ${why}`, null)
         yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
         return
       }
-      backoff.set(keyOf(p), { until: Date.now() + Math.min(60_000, 500 * 2 ** tries), tries })
+      backoff.set(keyOf(p), { until: Date.now() + Math.min(60_000, 500 * 2 ** tries), tries, refusals })
     })
 
   /** A Graph error of one meeting: fatal ones stop the job, others retry the meeting later. */
   const graphFailed = (items: ReadonlyArray<PendingArtifact>, e: GraphError) =>
     isFatal(e, "discovery")
       ? Effect.fail(toFatal(e))
-      : Effect.forEach(items, (p) => later(p, `Graph answered ${e.message}`), { discard: true })
+      : Effect.forEach(items, (p) => later(p, `Graph answered ${e.message}`, !isTransient(e)), { discard: true })
 
   /** The announced artifact by id, when the meeting's listing does not show it yet. */
   const fetchAnnounced = (p: PendingArtifact) => {
@@ -77,7 +86,7 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
         }
         const got = yield* Effect.either(fetchAnnounced(p))
         if (got._tag === "Left") {
-          if (got.left._tag === "NotFound") yield* later(p, "Graph does not serve it (404)")
+          if (got.left._tag === "NotFound") yield* later(p, "Graph does not serve it (404)", true)
           else yield* graphFailed([p], got.left)
           continue
         }
