@@ -9,6 +9,7 @@
  * - forged notifications are refused and counted, and never trigger a download;
  * - short-lived subscriptions are renewed (and keep delivering past their first expiry);
  * - a `missed` lifecycle event leads to a catch-up that finds what was missed;
+ * - `reauthorizationRequired` is answered by a reauthorize, `subscriptionRemoved` by a new subscription + catch-up;
  * - --per-organizer subscribes to users/{id}/onlineMeetings/getAll… instead of the tenant-wide resources.
  */
 import {
@@ -381,4 +382,49 @@ describe("listen", () => {
     expect(emu.counters().notifications.faults.missed).toBe(1)
     expect(emu.counters().contentRequests[pair.recording.id]).toBe(1)
   }, 120_000)
+
+  it(
+    "reauthorizationRequired is answered by a reauthorize; subscriptionRemoved makes the subscription again and catches up",
+    async () => {
+      const emu = await emulator(47)
+      const port = await freePort()
+      const { listen, out } = await startListening(emu, [
+        "--lifecycle-url",
+        `https://127.0.0.1:${port}/lifecycle`
+      ], { out: path.join(tempDir(), "out"), port })
+      await startCatchUpDone(listen)
+      const [first, second] = emu.subscriptions()
+      expect(second).toBeDefined()
+
+      emu.sendLifecycleEvent(first!.id, "reauthorizationRequired")
+      await listen.waitForEvent("the reauthorize", (e) => e.event === "subscription_reauthorized" && e.id === first!.id)
+      expect(emu.counters().notifications.reauthorized).toBeGreaterThanOrEqual(1)
+
+      // Graph drops the other subscription; what is added meanwhile is announced to nobody.
+      emu.sendLifecycleEvent(second!.id, "subscriptionRemoved")
+      const meetingId = emu.fixture.meetings[0]!.id
+      const pair = newPair("removed")
+      emu.addRecording(meetingId, pair.recording)
+      emu.addTranscript(meetingId, pair.transcript)
+      await listen.waitForEvent(
+        "the catch-up after the removal",
+        (e) => e.event === "catch_up_finished" && e.reason === "subscriptionRemoved"
+      )
+      // Made again for the same resource, under a new id; the old one is gone.
+      const now = emu.subscriptions()
+      expect(now.map((s) => s.id)).not.toContain(second!.id)
+      expect(now.map((s) => s.resource).sort()).toEqual([first!.resource, second!.resource].sort())
+      await waitFor(
+        "the pair added while a subscription was gone",
+        () =>
+          readManifest(out).find((l) =>
+            l.recording?.id === pair.recording.id && l.transcript?.id === pair.transcript.id
+          )
+      )
+      expect(problems(out, withAdded(emu.fixture, [{ meetingId, ...pair }]))).toEqual([])
+      expect(emu.counters().contentRequests[pair.recording.id]).toBe(1)
+      expect(emu.counters().contentRequests[pair.transcript.id]).toBe(1)
+    },
+    120_000
+  )
 })
