@@ -3,11 +3,10 @@
  * the cluster's Postgres (`@effect/cluster`'s SqlRunnerStorage and
  * SqlMessageStorage), owns a share of the shards, and runs the export
  * workflows whose entities live on them. Runners talk to each other over TCP
- * (`NodeClusterSocket`) at `host:port`, which every other runner must reach.
+ * (the shared socket protocol of `@effect/platform-node`) at `host:port`, which every other runner must reach.
  */
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type { GraphCredential } from "@meeting-artifacts/api"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import * as Duration from "effect/Duration"
@@ -18,6 +17,7 @@ import * as Redacted from "effect/Redacted"
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { workflowsLayer } from "./internal/handlers.js"
 import * as JobResources from "./internal/jobResources.js"
+import { socketLayer } from "./internal/socketLayer.js"
 import { setupFatal } from "./internal/jobResources.js"
 
 export interface ClusterRunnerOptions {
@@ -66,8 +66,7 @@ const layerOnce = (options: ClusterRunnerOptions) =>
     Layer.provide(JobResources.layer(options.graph)),
     Layer.provide(CheckpointStore.layerPostgres(options.clusterUrl)),
     Layer.provideMerge(ClusterWorkflowEngine.layer),
-    Layer.provideMerge(NodeClusterSocket.layer({
-      storage: "sql",
+    Layer.provideMerge(socketLayer({
       shardingConfig: {
         runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
         runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost ?? options.host, options.port)),

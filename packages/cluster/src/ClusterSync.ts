@@ -6,7 +6,6 @@
  * same workflow execution, and attaches to it instead of starting another.
  */
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { type RunSummary, summaryOf, type SyncFatalError } from "@meeting-artifacts/pipeline"
 import { CheckpointStore, type SinkError } from "@meeting-artifacts/sinks"
 import { createHash } from "node:crypto"
@@ -17,6 +16,7 @@ import { clusterSqlLayer, shardingTimings } from "./ClusterRunner.js"
 import { ExportRun, type JobSpec } from "./ExportWorkflows.js"
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { setupFatal } from "./internal/jobResources.js"
+import { socketLayer } from "./internal/socketLayer.js"
 
 export interface ClusterSyncOptions {
   readonly clusterUrl: Redacted.Redacted<string>
@@ -48,7 +48,7 @@ export const currentRunId = (
 /** A client of the cluster (no shards of its own): enough to submit workflows and wait for them. */
 export const clientLayer = (clusterUrl: Redacted.Redacted<string>) =>
   ClusterWorkflowEngine.layer.pipe(
-    Layer.provideMerge(NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: shardingTimings })),
+    Layer.provideMerge(socketLayer({ clientOnly: true, shardingConfig: shardingTimings })),
     Layer.provideMerge(clusterSqlLayer(clusterUrl))
   )
 
