@@ -382,3 +382,20 @@ export const startListen = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
     })
   })
 }
+
+/**
+ * A transcript that arrives after its recording (same call and contentCorrelationId, same times): what
+ * an incremental run must pair with the recording it exported earlier.
+ */
+export const lateTranscriptOf = (
+  recording: { callId?: string; contentCorrelationId?: string; createdDateTime: string; endDateTime?: string },
+  id: string,
+  cue: string
+) => ({
+  id,
+  ...(recording.callId !== undefined ? { callId: recording.callId } : {}),
+  contentCorrelationId: recording.contentCorrelationId,
+  createdDateTime: recording.createdDateTime,
+  endDateTime: recording.endDateTime,
+  content: { text: `WEBVTT\n\nx/1-0\n00:00:01.000 --> 00:00:02.500\n${cue}\n` }
+})

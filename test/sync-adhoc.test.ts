@@ -14,6 +14,7 @@ import {
   cleanEnv,
   collect,
   expectedArtifacts,
+  lateTranscriptOf,
   listFiles,
   readFailures,
   readManifest,
@@ -104,13 +105,7 @@ describe("sync of ad hoc calls", () => {
     )
     expect(lonely).toBeDefined()
     const rec = lonely.recordings[0]
-    const transcript = {
-      id: "late/adhoc+transcript==",
-      contentCorrelationId: rec.contentCorrelationId,
-      createdDateTime: rec.createdDateTime,
-      endDateTime: rec.endDateTime,
-      content: { text: "WEBVTT\n\na/1-0\n00:00:01.000 --> 00:00:02.000\n<v Chen Wei>Added later.</v>\n" }
-    }
+    const transcript = lateTranscriptOf(rec, "late/adhoc+transcript==", "<v Chen Wei>Added later.</v>")
     emu.addAdhocTranscript(lonely.id, transcript)
     lonely.transcripts = [transcript]
     const newCall = {

@@ -7,7 +7,16 @@
 import { type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, expectedArtifacts, syncArgs, readManifest, runCli, tempDir, verifyOutput } from "./helpers.js"
+import {
+  cleanEnv,
+  expectedArtifacts,
+  lateTranscriptOf,
+  readManifest,
+  runCli,
+  syncArgs,
+  tempDir,
+  verifyOutput
+} from "./helpers.js"
 
 describe("sync --incremental", () => {
   let emu: RunningEmulator
@@ -46,14 +55,7 @@ describe("sync --incremental", () => {
     )
     expect(lonely).toBeDefined()
     const rec = lonely.recordings[0]
-    const transcript = {
-      id: "added/transcript+1==",
-      callId: rec.callId,
-      contentCorrelationId: rec.contentCorrelationId,
-      createdDateTime: rec.createdDateTime,
-      endDateTime: rec.endDateTime,
-      content: { text: "WEBVTT\n\nx/1-0\n00:00:01.000 --> 00:00:02.500\n<v Priya Raman>Added later.</v>\n" }
-    }
+    const transcript = lateTranscriptOf(rec, "added/transcript+1==", "<v Priya Raman>Added later.</v>")
     emu.addTranscript(lonely.id, transcript)
     lonely.transcripts = [transcript]
     const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
