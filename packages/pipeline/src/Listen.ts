@@ -26,17 +26,8 @@ import {
   type NotificationKey
 } from "@meeting-artifacts/api"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import {
-  CheckpointStore,
-  ContentSink,
-  Failures,
-  Layout,
-  Manifest,
-  RecordSinks,
-  type SinkError
-} from "@meeting-artifacts/sinks"
+import { CheckpointStore, type SinkError } from "@meeting-artifacts/sinks"
 import { randomUUID } from "node:crypto"
-import * as nodePath from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -44,14 +35,13 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import { sinkFatal, Tally } from "./internal/context.js"
+import { makeRunContext, sinkFatal } from "./internal/context.js"
 import * as Certificates from "./internal/listenCertificate.js"
 import * as Receive from "./internal/listenReceive.js"
 import * as Stats from "./internal/listenStats.js"
 import * as Server from "./internal/listenServer.js"
 import * as Subscriptions from "./internal/listenSubscriptions.js"
 import * as Worker from "./internal/listenWorker.js"
-import * as Staging from "./internal/staging.js"
 import { toFatal } from "./internal/errors.js"
 import { ListenEvent, type RejectReason } from "./ListenEvent.js"
 import { InvalidListenOptions, type ListenOptions, validateListenOptions } from "./ListenOptions.js"
@@ -78,7 +68,6 @@ export const listen = (
     Effect.gen(function*() {
       const graph = yield* GraphClient
       const checkpoint = yield* CheckpointStore.CheckpointStore
-      const out = nodePath.resolve(opts.out)
       const concurrency = opts.concurrency ?? graph.policy.maxConcurrentDownloads
       // -- counters and events ---------------------------------------------------------------
       const { event, runCounts, snapshot } = Stats.make(onEvent)
@@ -117,22 +106,13 @@ export const listen = (
         dryRun: false,
         metadataContent: opts.metadataContent
       }
-      const ctx = {
+      const ctx = yield* makeRunContext({
         opts: runOpts,
         runId: record.runId,
-        out,
         windowFrom: "listen",
         windowTo: "",
-        graph,
-        checkpoint,
-        content: yield* ContentSink,
-        manifest: yield* Manifest.Manifest,
-        failures: yield* Failures.FailureLog,
-        recordSinks: yield* RecordSinks,
-        staging: Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging")),
-        downloadSlots: yield* Effect.makeSemaphore(concurrency),
-        tally: new Tally(true)
-      }
+        downloadSlots: yield* Effect.makeSemaphore(concurrency)
+      })
       const worker = Worker.make(ctx, event)
       /** One export at a time: the worker's rounds and catch-ups never fetch the same artifact side by side. */
       const exportLock = yield* Effect.makeSemaphore(1)

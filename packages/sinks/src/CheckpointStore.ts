@@ -149,9 +149,21 @@ export interface PendingArtifact {
   /** The notification's `resource` path, as Graph sent it. */
   readonly resource: string
   readonly receivedAt: string
+  /** Earlier attempts to export it, and how many of them Graph answered by refusing the artifact itself. */
+  readonly tries: number
+  readonly refusals: number
+  /** Not to be tried again before this time (ISO 8601), or null: due now. */
+  readonly notBefore: string | null
 }
 
-export type PendingInput = Omit<PendingArtifact, "receivedAt">
+export type PendingInput = Omit<PendingArtifact, "receivedAt" | "tries" | "refusals" | "notBefore">
+
+/** When a pending artifact is tried again, and what its attempts so far were. */
+export interface PendingRetry {
+  readonly notBefore: string
+  readonly tries: number
+  readonly refusals: number
+}
 
 /**
  * What storing a pending artifact did: `queued` (new work), `duplicate` (already pending), `completed`
@@ -214,8 +226,13 @@ export interface CheckpointStoreService {
   readonly lock: (holder?: LockHolder) => Effect.Effect<void, RunLockHeld | SinkError, Scope.Scope>
   /** Stores an announced artifact durably unless it is pending or completed already, or `limit` are pending. */
   readonly enqueuePending: (item: PendingInput, limit: number) => Effect.Effect<EnqueueOutcome, SinkError>
-  /** The oldest pending artifacts first. */
-  readonly listPending: (limit: number) => Effect.Effect<ReadonlyArray<PendingArtifact>, SinkError>
+  /**
+   * The oldest pending artifacts first; with `dueAt` (ISO 8601) only those not deferred past it, so artifacts
+   * waiting for a retry never hide newer work behind the limit.
+   */
+  readonly listPending: (limit: number, dueAt?: string) => Effect.Effect<ReadonlyArray<PendingArtifact>, SinkError>
+  /** Records a failed attempt: the artifact stays pending, due again at `retry.notBefore`. */
+  readonly deferPending: (kind: string, id: string, retry: PendingRetry) => Effect.Effect<void, SinkError>
   readonly removePending: (kind: string, id: string) => Effect.Effect<void, SinkError>
   readonly putSubscription: (subscription: ListenSubscription) => Effect.Effect<void, SinkError>
   readonly listSubscriptions: Effect.Effect<ReadonlyArray<ListenSubscription>, SinkError>
@@ -299,7 +316,9 @@ const migrations = {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE checkpoint_dead_letters ADD COLUMN source TEXT`
   }),
-  "4_listen": Effect.flatMap(SqlClient.SqlClient, ListenTables.migration)
+  "4_listen": Effect.flatMap(SqlClient.SqlClient, ListenTables.migration),
+  // Retries of announced artifacts survive a restart and are counted across restarts.
+  "5_listen_retry": Effect.flatMap(SqlClient.SqlClient, ListenTables.retryMigration)
 }
 
 const now = () => new Date().toISOString()

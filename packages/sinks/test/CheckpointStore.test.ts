@@ -183,6 +183,39 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         expect((yield* store.listPending(1000)).filter((p) => p.id.startsWith(tag))).toEqual([])
       }).pipe(Effect.provide(layer())))
 
+    it.scoped("listen: a deferred artifact keeps its attempts and is listed again only once due", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const tag = Math.random().toString(36).slice(2)
+        const item = (id: string) => ({
+          kind: "transcript" as const,
+          id: `${tag}-${id}`,
+          meetingId: "m",
+          organizerId: "o",
+          subscriptionId: "s",
+          resource: `communications/onlineMeetings/getAllTranscripts`
+        })
+        yield* store.enqueuePending(item("old"), 1_000_000)
+        yield* store.enqueuePending(item("new"), 1_000_000)
+        yield* store.deferPending("transcript", `${tag}-old`, {
+          notBefore: "2030-01-01T00:00:10.000Z",
+          tries: 3,
+          refusals: 2
+        })
+        const mine = (dueAt?: string) =>
+          Effect.map(store.listPending(1000, dueAt), (ps) => ps.filter((p) => p.id.startsWith(tag)))
+        // Before it is due, the deferred (older) artifact is not listed; the newer one is.
+        expect((yield* mine("2030-01-01T00:00:09.999Z")).map((p) => p.id)).toEqual([`${tag}-new`])
+        const due = yield* mine("2030-01-01T00:00:10.000Z")
+        expect(due.map((p) => p.id)).toEqual([`${tag}-old`, `${tag}-new`])
+        expect(due[0]).toMatchObject({ tries: 3, refusals: 2, notBefore: "2030-01-01T00:00:10.000Z" })
+        expect(due[1]).toMatchObject({ tries: 0, refusals: 0, notBefore: null })
+        // Without a time, everything pending is listed (the queue's size and the endpoint's view).
+        expect((yield* mine()).length).toBe(2)
+        yield* store.removePending("transcript", `${tag}-old`)
+        yield* store.removePending("transcript", `${tag}-new`)
+      }).pipe(Effect.provide(layer())))
+
     it.scoped("listen: subscriptions and settings", () =>
       Effect.gen(function*() {
         const store = yield* CheckpointStore.CheckpointStore

@@ -2,23 +2,27 @@
  * What the parts of one run share: options, services, counters, and how
  * per-item failures are recorded.
  */
-import type { GraphClientService, GraphError } from "@meeting-artifacts/api"
+import { GraphClient, type GraphClientService, type GraphError } from "@meeting-artifacts/api"
 import type { ArtifactSource } from "@meeting-artifacts/correlate"
-import type {
+import {
   CheckpointStore,
-  ContentSinkService,
+  ContentSink,
+  type ContentSinkService,
   Failures,
+  Layout,
   Manifest,
-  RecordSinkService,
-  SinkError
+  RecordSinks,
+  type RecordSinkService,
+  type SinkError
 } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
+import * as nodePath from "node:path"
 import { emit } from "../Progress.js"
 import { type ArtifactKind, ProgressEvent } from "../ProgressEvent.js"
 import { SyncFatalError } from "../SyncError.js"
 import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { codeOf } from "./errors.js"
-import type * as Staging from "./staging.js"
+import * as Staging from "./staging.js"
 import * as Telemetry from "./telemetry.js"
 
 /**
@@ -71,6 +75,43 @@ export interface RunContext {
   readonly downloadSlots: Effect.Semaphore
   readonly tally: Tally
 }
+
+/**
+ * A run's context over the process's own services (output files, checkpoint store, sinks): `listen` and
+ * the tests of its parts. Sync builds its own from services it already holds; cluster steps capture the
+ * manifest and failures per step.
+ */
+export const makeRunContext = (run: {
+  readonly opts: ValidatedSyncOptions
+  readonly runId: string
+  readonly windowFrom: string
+  readonly windowTo: string
+  readonly downloadSlots: Effect.Semaphore
+}): Effect.Effect<
+  RunContext,
+  never,
+  | GraphClient
+  | CheckpointStore.CheckpointStore
+  | ContentSink
+  | Manifest.Manifest
+  | Failures.FailureLog
+  | RecordSinks
+> =>
+  Effect.gen(function*() {
+    const out = nodePath.resolve(run.opts.out)
+    return {
+      ...run,
+      out,
+      graph: yield* GraphClient,
+      checkpoint: yield* CheckpointStore.CheckpointStore,
+      content: yield* ContentSink,
+      manifest: yield* Manifest.Manifest,
+      failures: yield* Failures.FailureLog,
+      recordSinks: yield* RecordSinks,
+      staging: Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging")),
+      tally: new Tally(true)
+    }
+  })
 
 export const sinkFatal = (e: SinkError): SyncFatalError =>
   new SyncFatalError({ message: e.message, status: null, code: null, requestId: null, fix: null })

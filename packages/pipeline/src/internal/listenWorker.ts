@@ -6,6 +6,7 @@
 import type { CallRecording, CallTranscript, GraphError } from "@meeting-artifacts/api"
 import { correlate } from "@meeting-artifacts/correlate"
 import type { CheckpointStore } from "@meeting-artifacts/sinks"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { ListenEvent } from "../ListenEvent.js"
@@ -17,39 +18,54 @@ import { isFatal, toFatal } from "./errors.js"
 
 /** Pending artifacts taken per round. */
 const BATCH = 64
+
 /**
- * An announced artifact Graph refuses for itself (404: not ready yet; another per-item refusal) is tried
- * again this many times, then dead-lettered. Graph's own trouble (throttling, 5xx, the network) does not
- * count: such an artifact stays pending, tried again with a capped backoff, because Graph will not announce
- * it twice and no catch-up may come while the process runs.
+ * How an announced artifact that could not be exported yet is tried again. Graph refusing the artifact
+ * itself (404: not ready yet; another per-item refusal) counts towards `maxRefusals`, then it is
+ * dead-lettered. Graph's own trouble (throttling, 5xx, the network) does not count: such an artifact stays
+ * pending, tried again with the capped backoff, because Graph will not announce it twice and no catch-up
+ * may come while the process runs. The attempts are stored with the artifact, so a restart keeps them.
  */
-const MAX_REFUSALS = 8
+export interface AnnouncedRetry {
+  readonly firstDelayMs: number
+  readonly maxDelayMs: number
+  readonly maxRefusals: number
+}
+
+export const defaultAnnouncedRetry: AnnouncedRetry = { firstDelayMs: 1_000, maxDelayMs: 60_000, maxRefusals: 8 }
+
+/** The delay after the `tries`-th failed attempt (1-based): doubling from `firstDelayMs`, capped. */
+export const retryDelayMs = (retry: AnnouncedRetry, tries: number): number =>
+  Math.min(retry.maxDelayMs, retry.firstDelayMs * 2 ** Math.min(30, tries - 1))
+
 /** Whether a Graph error says nothing about the artifact itself (it stays pending, however long that lasts). */
 const isTransient = (e: GraphError) => e._tag === "Throttled" || e._tag === "ServerError" || e._tag === "TransportError"
 
 type PendingArtifact = CheckpointStore.PendingArtifact
 
-export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
+export const make = (
+  ctx: RunContext,
+  event: (e: ListenEvent) => void,
+  retry: AnnouncedRetry = defaultAnnouncedRetry
+) => {
   const { checkpoint, graph, manifest } = ctx
   const { listMeetings } = Discover.make(ctx)
   const { processSet } = Content.make(ctx)
   const recordFailure = makeRecordFailure(ctx)
-  /** Not before this time (ms), tries so far and how many of them Graph refused, per announced artifact. */
-  const backoff = new Map<string, { readonly until: number; readonly tries: number; readonly refusals: number }>()
   const keyOf = (p: PendingArtifact) => `${p.kind}:${p.id}`
 
   const later = (p: PendingArtifact, why: string, refused: boolean) =>
     Effect.gen(function*() {
-      const before = backoff.get(keyOf(p))
-      const tries = (before?.tries ?? 0) + 1
-      const refusals = (before?.refusals ?? 0) + (refused ? 1 : 0)
-      if (refusals >= MAX_REFUSALS) {
-        backoff.delete(keyOf(p))
+      const tries = p.tries + 1
+      const refusals = p.refusals + (refused ? 1 : 0)
+      if (refusals >= retry.maxRefusals) {
         yield* recordFailure(p.kind, p.id, p.meetingId, p.organizerId, `announced but ${why}`, null)
         yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
         return
       }
-      backoff.set(keyOf(p), { until: Date.now() + Math.min(60_000, 500 * 2 ** tries), tries, refusals })
+      const now = yield* Clock.currentTimeMillis
+      const notBefore = new Date(now + retryDelayMs(retry, tries)).toISOString()
+      yield* checkpoint.deferPending(p.kind, p.id, { notBefore, tries, refusals }).pipe(Effect.mapError(sinkFatal))
     })
 
   /** A Graph error of one meeting: fatal ones stop the job, others retry the meeting later. */
@@ -109,7 +125,6 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
         // Done either way: exported, or dead-lettered by processSet (failures.jsonl; a catch-up retries it).
         const done = yield* checkpoint.getCompleted(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
         yield* checkpoint.removePending(p.kind, p.id).pipe(Effect.mapError(sinkFatal))
-        backoff.delete(keyOf(p))
         taken.push({ p, exported: Option.isSome(done) })
       }
       return taken
@@ -117,10 +132,8 @@ export const make = (ctx: RunContext, event: (e: ListenEvent) => void) => {
 
   /** One round: exports what is pending (and due); the number of artifacts it took. */
   const exportPending: Effect.Effect<number, SyncFatalError> = Effect.gen(function*() {
-    const now = Date.now()
-    const pending = (yield* checkpoint.listPending(BATCH).pipe(Effect.mapError(sinkFatal))).filter((p) =>
-      (backoff.get(keyOf(p))?.until ?? 0) <= now
-    )
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const pending = yield* checkpoint.listPending(BATCH, now).pipe(Effect.mapError(sinkFatal))
     if (pending.length === 0) return 0
     const meetings = new Map<string, Array<PendingArtifact>>()
     for (const p of pending) {

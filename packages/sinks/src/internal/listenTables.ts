@@ -5,7 +5,13 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { EnqueueOutcome, ListenSubscription, PendingArtifact, PendingInput } from "../CheckpointStore.js"
+import type {
+  EnqueueOutcome,
+  ListenSubscription,
+  PendingArtifact,
+  PendingInput,
+  PendingRetry
+} from "../CheckpointStore.js"
 import type { SinkError } from "../SinkError.js"
 import { str } from "./sql.js"
 
@@ -39,6 +45,13 @@ export const migration = (sql: SqlClient.SqlClient) =>
     )`
   })
 
+export const retryMigration = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    yield* sql`ALTER TABLE listen_pending ADD COLUMN not_before TEXT`
+    yield* sql`ALTER TABLE listen_pending ADD COLUMN tries INTEGER NOT NULL DEFAULT 0`
+    yield* sql`ALTER TABLE listen_pending ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0`
+  })
+
 const toPending = (r: any): PendingArtifact => ({
   kind: r.kind,
   id: r.artifact_id,
@@ -46,7 +59,10 @@ const toPending = (r: any): PendingArtifact => ({
   organizerId: r.organizer_id,
   subscriptionId: r.subscription_id,
   resource: r.resource,
-  receivedAt: r.received_at
+  receivedAt: r.received_at,
+  tries: Number(r.tries),
+  refusals: Number(r.refusals),
+  notBefore: str(r.not_before)
 })
 
 const toSubscription = (r: any): ListenSubscription => ({
@@ -88,11 +104,21 @@ export const make = (sql: SqlClient.SqlClient, q: Query) => {
 
   return {
     enqueuePending,
-    listPending: (limit: number) =>
+    listPending: (limit: number, dueAt?: string) =>
       q(
         "listPending",
-        sql`SELECT * FROM listen_pending ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
+        dueAt === undefined
+          ? sql`SELECT * FROM listen_pending ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
+          : sql`SELECT * FROM listen_pending WHERE not_before IS NULL OR not_before <= ${dueAt}
+              ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
       ).pipe(Effect.map((rows) => rows.map(toPending))),
+    deferPending: (kind: string, id: string, retry: PendingRetry) =>
+      q(
+        "deferPending",
+        sql`UPDATE listen_pending SET not_before = ${retry.notBefore}, tries = ${retry.tries},
+            refusals = ${retry.refusals}
+          WHERE kind = ${kind} AND artifact_id = ${id}`
+      ).pipe(Effect.asVoid),
     removePending: (kind: string, id: string) =>
       q("removePending", sql`DELETE FROM listen_pending WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
         Effect.asVoid
