@@ -178,7 +178,10 @@ export const listen = (
         checkpoint,
         subscriptions: subscriptions.live,
         decrypt: (content, kind) => decryptAnnounced(content, kind, keys()),
-        validateTokens: (list, tenantIds) => tokens.validate(list, tenantIds),
+        validateTokens: (list, tenantIds) =>
+          tokens.validate(list, tenantIds).pipe(
+            Effect.mapError((e) => e.reason === "signingKeys" ? "unavailable" as const : "invalid" as const)
+          ),
         queueLimit: opts.queueLimit,
         event,
         wake: Queue.offer(wake, undefined),

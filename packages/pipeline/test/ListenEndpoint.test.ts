@@ -70,7 +70,11 @@ const start = async (options: { queueLimit?: number; maxInFlight?: number; hold?
     checkpoint,
     subscriptions: () => new Map([["sub-1", subscription]]),
     decrypt,
-    validateTokens: (tokens) => tokens.every((t) => t === "good") ? Effect.void : Effect.fail("token"),
+    // "keys-down": the authority's signing keys cannot be fetched right now
+    validateTokens: (tokens) =>
+      tokens.every((t) => t === "good")
+        ? Effect.void
+        : Effect.fail(tokens.includes("keys-down") ? "unavailable" as const : "invalid" as const),
     queueLimit: options.queueLimit ?? 100,
     event: (e) => void events.push(e),
     wake: Effect.void,
@@ -179,6 +183,19 @@ describe("listen endpoint", () => {
     expect(full.status).toBe(503)
     expect(Number(full.retryAfter)).toBeGreaterThan(0)
     expect((await pending()).map((p) => p.id).sort()).toEqual(["q-1", "q-2"])
+  })
+
+  it("tokens that cannot be checked now (signing keys unreachable) answer 503, not a refusal", async () => {
+    const { events, pending, post } = await start()
+    const unchecked = await post({ value: [notification("k-1")], validationTokens: ["keys-down"] })
+    expect(unchecked.status).toBe(503)
+    expect(Number(unchecked.retryAfter)).toBeGreaterThan(0)
+    expect(await pending()).toEqual([])
+    expect(rejections(events)).toEqual([])
+    expect(events.some((e) => e._tag === "Warning" && /signing keys/.test(e.message))).toBe(true)
+    // Graph's redelivery, once the keys can be fetched again, is stored.
+    expect((await post({ value: [notification("k-1")], validationTokens: ["good"] })).status).toBe(202)
+    expect((await pending()).map((p) => p.id)).toEqual(["k-1"])
   })
 
   it("more requests in work than allowed get 503 at once (bounded memory)", async () => {

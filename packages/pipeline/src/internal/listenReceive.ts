@@ -34,11 +34,14 @@ export interface ReceiveDeps {
     content: EncryptedContent,
     kind: "recording" | "transcript"
   ) => Effect.Effect<Announced, RejectReason>
-  /** Graph's JWTs over the body; fails when any is not valid or one of `tenantIds` is not covered. */
+  /**
+   * Graph's JWTs over the body; fails `invalid` when any is not valid or one of `tenantIds` is not covered,
+   * `unavailable` when they cannot be checked now (the authority's signing keys cannot be fetched).
+   */
   readonly validateTokens: (
     tokens: ReadonlyArray<string>,
     tenantIds: ReadonlyArray<string | null | undefined>
-  ) => Effect.Effect<unknown, unknown>
+  ) => Effect.Effect<unknown, "invalid" | "unavailable">
   readonly queueLimit: number
   readonly event: (e: ListenEvent) => void
   /** Something new is pending. */
@@ -57,7 +60,10 @@ export const kindOfResource = (resource: string): "recording" | "transcript" | n
 
 const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(["reauthorizationRequired", "subscriptionRemoved", "missed"])
 
-type Outcome = "accepted" | "rejected" | "full"
+/** `full`: the queue is; `unchecked`: its tokens could not be checked now. Both ask Graph to send it again. */
+type Outcome = "accepted" | "rejected" | "full" | "unchecked"
+
+type TokensVerdict = "valid" | "invalid" | "unavailable"
 
 export const make = (deps: ReceiveDeps) => {
   const reject = (reason: RejectReason, subscriptionId: string | null): Effect.Effect<Outcome> =>
@@ -77,12 +83,17 @@ export const make = (deps: ReceiveDeps) => {
     return { subscriptionId, subscription }
   }
 
-  const changeNotification = (item: ChangeNotification, tokensOk: Effect.Effect<boolean>): Effect.Effect<Outcome> =>
+  const changeNotification = (
+    item: ChangeNotification,
+    tokensVerdict: Effect.Effect<TokensVerdict>
+  ): Effect.Effect<Outcome> =>
     Effect.gen(function*() {
       const auth = authenticate(item)
       if (auth.subscription === undefined) return yield* reject(auth.error, auth.subscriptionId)
       const subscription = auth.subscription
-      if (!(yield* tokensOk)) return yield* reject("validationTokens", subscription.id)
+      const verdict = yield* tokensVerdict
+      if (verdict === "unavailable") return "unchecked" as const
+      if (verdict === "invalid") return yield* reject("validationTokens", subscription.id)
       const kind = kindOfResource(subscription.resource)
       const content = item.encryptedContent
       if (kind === null || content == null) return yield* reject("missingContent", subscription.id)
@@ -137,13 +148,18 @@ export const make = (deps: ReceiveDeps) => {
       // Graph signs each body that carries resource data with validation tokens: one missing or not
       // valid discards every change notification of the body. Checked once, and only for a body with a
       // notification of ours (cheap checks first: junk costs no key fetch).
-      let tokensValid: boolean | undefined
-      const tokensOk = Effect.suspend(() => {
-        if (tokensValid !== undefined) return Effect.succeed(tokensValid)
+      let checked: TokensVerdict | undefined
+      const tokensVerdict = Effect.suspend(() => {
+        if (checked !== undefined) return Effect.succeed(checked)
         const tokens = decoded.right.validationTokens ?? []
         const tenants = items.filter((i) => !isLifecycleNotification(i)).map((i) => i.tenantId)
-        return (tokens.length === 0 ? Effect.succeed(false) : Effect.isSuccess(deps.validateTokens(tokens, tenants)))
-          .pipe(Effect.tap((ok) => Effect.sync(() => (tokensValid = ok))))
+        return (tokens.length === 0
+          ? Effect.succeed<TokensVerdict>("invalid")
+          : deps.validateTokens(tokens, tenants).pipe(
+            Effect.as<TokensVerdict>("valid"),
+            Effect.catchAll((why) => Effect.succeed<TokensVerdict>(why))
+          ))
+          .pipe(Effect.tap((verdict) => Effect.sync(() => (checked = verdict))))
       })
       const outcomes: Array<Outcome> = []
       for (const item of items) {
@@ -154,12 +170,19 @@ export const make = (deps: ReceiveDeps) => {
               : "accepted" // an event this version does not know: acknowledged, nothing to do
           )
         } else {
-          outcomes.push(yield* changeNotification(item, tokensOk))
+          outcomes.push(yield* changeNotification(item, tokensVerdict))
         }
       }
       if (outcomes.includes("full")) {
         deps.event(ListenEvent.QueueFull({ pending: deps.queueLimit }))
         // What was stored stays stored; Graph sends the whole body again later and those are no-ops then.
+        return { status: 503, retryAfterSeconds: RETRY_AFTER_SECONDS }
+      }
+      if (outcomes.includes("unchecked")) {
+        // Refusing would lose the notification for good (Graph does not announce an artifact twice).
+        deps.event(ListenEvent.Warning({
+          message: "could not fetch the authority's signing keys to check validation tokens; asked Graph to retry"
+        }))
         return { status: 503, retryAfterSeconds: RETRY_AFTER_SECONDS }
       }
       // Nothing accepted: say so (a forger learns nothing it did not know; Graph retries a body that a
