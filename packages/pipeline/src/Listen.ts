@@ -31,6 +31,7 @@ import { randomUUID } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
@@ -89,8 +90,12 @@ export const listen = (
         windowTo: "",
         organizers: opts.organizers
       }).pipe(Effect.mapError(sinkFatal))
-      yield* Effect.addFinalizer(() =>
-        checkpoint.finishRun(record.runId, { status: "succeeded", counts: runCounts() }).pipe(Effect.ignore)
+      // Stopped by a signal: the session did its work. A fatal error: the run record says so.
+      yield* Effect.addFinalizer((exit) =>
+        checkpoint.finishRun(record.runId, {
+          status: Exit.isFailure(exit) && !Exit.isInterrupted(exit) ? "failed" : "succeeded",
+          counts: runCounts()
+        }).pipe(Effect.ignore)
       )
       const runOpts: ValidatedSyncOptions = {
         organizers: opts.organizers,
