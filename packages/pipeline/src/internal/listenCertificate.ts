@@ -53,6 +53,13 @@ const writeRing = (file: string, ring: NotificationCertificateRing): void => {
   }
   fs.chmodSync(tmp, 0o600)
   fs.renameSync(tmp, file)
+  // The rename itself durable too: a subscription made with a new key must not outlive the key after a crash.
+  const dir = fs.openSync(nodePath.dirname(file), "r")
+  try {
+    fs.fsyncSync(dir)
+  } finally {
+    fs.closeSync(dir)
+  }
 }
 
 /**
