@@ -126,8 +126,8 @@ export const listen = (
       const catchUp = (reason: string): Effect.Effect<void, SyncFatalError> =>
         exportLock.withPermits(1)(Effect.gen(function*() {
           // Listed organizers, and every organizer an exported artifact belongs to.
-          const completed = yield* checkpoint.listCompleted().pipe(Effect.mapError(sinkFatal))
-          const organizers = [...new Set([...opts.organizers, ...completed.map((c) => c.organizerId)])]
+          const exported = yield* checkpoint.listCompletedOrganizers.pipe(Effect.mapError(sinkFatal))
+          const organizers = [...new Set([...opts.organizers, ...exported])]
           event(ListenEvent.CatchUpStarted({ reason, organizers }))
           if (organizers.length === 0) {
             event(ListenEvent.Warning({

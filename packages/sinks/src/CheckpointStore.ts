@@ -201,6 +201,8 @@ export interface CheckpointStoreService {
     ReadonlyArray<CompletedArtifact>,
     SinkError
   >
+  /** The organizers with at least one completed artifact (one query, however many artifacts), sorted. */
+  readonly listCompletedOrganizers: Effect.Effect<ReadonlyArray<string>, SinkError>
   /** Upsert by kind + id, incrementing `attempts`. */
   readonly addDeadLetter: (dl: DeadLetterInput) => Effect.Effect<void, SinkError>
   readonly removeDeadLetter: (kind: string, id: string) => Effect.Effect<void, SinkError>
@@ -486,6 +488,11 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
           ])
         } ORDER BY kind, artifact_id`
       ).pipe(Effect.map((rows) => rows.map(toCompleted))),
+    listCompletedOrganizers: q(
+      "listCompletedOrganizers",
+      sql<{ readonly organizer_id: string }>`SELECT DISTINCT organizer_id FROM checkpoint_completed
+        ORDER BY organizer_id`
+    ).pipe(Effect.map((rows) => rows.map((r) => r.organizer_id))),
     addDeadLetter: (d) =>
       q(
         "addDeadLetter",

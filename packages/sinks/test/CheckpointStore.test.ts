@@ -183,6 +183,27 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         expect((yield* store.listPending(1000)).filter((p) => p.id.startsWith(tag))).toEqual([])
       }).pipe(Effect.provide(layer())))
 
+    it.scoped("the organizers with completed artifacts, each once", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const tag = Math.random().toString(36).slice(2)
+        const done = (id: string, organizerId: string) =>
+          store.markCompleted({
+            kind: "recording",
+            id: `${tag}-${id}`,
+            meetingId: "m",
+            organizerId,
+            path: "x",
+            bytes: 1,
+            sha256: "h"
+          })
+        yield* done("1", `${tag}-org-b`)
+        yield* done("2", `${tag}-org-a`)
+        yield* done("3", `${tag}-org-b`)
+        const organizers = (yield* store.listCompletedOrganizers).filter((o) => o.startsWith(tag))
+        expect(organizers).toEqual([`${tag}-org-a`, `${tag}-org-b`])
+      }).pipe(Effect.provide(layer())))
+
     it.scoped("listen: a deferred artifact keeps its attempts and is listed again only once due", () =>
       Effect.gen(function*() {
         const store = yield* CheckpointStore.CheckpointStore
