@@ -153,21 +153,36 @@ export const listen = (
 
       // -- subscriptions and lifecycle events ----------------------------------------------
       const subscriptions = Subscriptions.make({ graph, checkpoint, opts, certificates: () => ring, event })
-      const lifecycleWork = yield* Queue.bounded<readonly [CheckpointStore.ListenSubscription, LifecycleEvent]>(
-        256
-      )
+      // Unbounded but coalesced: an event already waiting is not queued again (every "missed" is one
+      // catch-up of everything), so it holds at most one entry per subscription and event, and the
+      // endpoint never waits on it.
+      const lifecycleWork = yield* Queue.unbounded<readonly [CheckpointStore.ListenSubscription, LifecycleEvent]>()
+      const lifecycleWaiting = new Set<string>()
+      const lifecycleKey = (s: CheckpointStore.ListenSubscription, e: LifecycleEvent) =>
+        e === "missed" ? e : `${e}:${s.id}`
+      const queueLifecycle = (s: CheckpointStore.ListenSubscription, e: LifecycleEvent) =>
+        Effect.suspend(() => {
+          const key = lifecycleKey(s, e)
+          if (lifecycleWaiting.has(key)) return Effect.void
+          lifecycleWaiting.add(key)
+          return Effect.asVoid(Queue.offer(lifecycleWork, [s, e]))
+        })
       const handleLifecycle = ([s, e]: readonly [CheckpointStore.ListenSubscription, LifecycleEvent]) =>
-        (e === "reauthorizationRequired"
-          ? Effect.asVoid(subscriptions.reauthorize(s))
-          : e === "subscriptionRemoved"
-          ? Effect.zipRight(subscriptions.recreate(s), catchUp("subscriptionRemoved"))
-          : catchUp("missed")).pipe(
-            Effect.catchAll((err) =>
-              err instanceof SyncFatalError
-                ? Effect.fail(err)
-                : Effect.sync(() => event(ListenEvent.Warning({ message: `${e}: ${err.message}` })))
-            )
+        Effect.suspend(() => {
+          // Taken: a same event arriving from now on needs handling again.
+          lifecycleWaiting.delete(lifecycleKey(s, e))
+          return e === "reauthorizationRequired"
+            ? Effect.asVoid(subscriptions.reauthorize(s))
+            : e === "subscriptionRemoved"
+            ? Effect.zipRight(subscriptions.recreate(s), catchUp("subscriptionRemoved"))
+            : catchUp("missed")
+        }).pipe(
+          Effect.catchAll((err) =>
+            err instanceof SyncFatalError
+              ? Effect.fail(err)
+              : Effect.sync(() => event(ListenEvent.Warning({ message: `${e}: ${err.message}` })))
           )
+        )
 
       // -- the endpoint ------------------------------------------------------------------------
       const tokens = yield* makeValidationTokenValidator({
@@ -190,7 +205,7 @@ export const listen = (
         queueLimit: opts.queueLimit,
         event,
         wake: Queue.offer(wake, undefined),
-        lifecycle: (s, e) => Effect.asVoid(Queue.offer(lifecycleWork, [s, e]))
+        lifecycle: queueLifecycle
       })
       yield* subscriptions.restore.pipe(Effect.mapError(sinkFatal))
       const runtime = yield* Effect.runtime<never>()
