@@ -20,7 +20,7 @@ import { resolveInside } from "./internal/safePath.js"
 import { ViewerError } from "./ViewerError.js"
 
 /** Bumped whenever the index's tables change: an older index is rebuilt. */
-const INDEX_VERSION = "2"
+const INDEX_VERSION = "3"
 export const INDEX_FILE = "view-index.sqlite"
 
 // Snippet markers: private-use characters, stripped from indexed text so they only ever mark matches.
@@ -69,6 +69,8 @@ export interface SetQuery {
 /** A row of the set list. */
 export interface SetRow {
   readonly key: string
+  /** `adhocCall`: `meetingId` is an ad hoc call's id (a 1:1, group or PSTN call); else an online meeting's. */
+  readonly source: "meeting" | "adhocCall"
   readonly meetingId: string
   readonly organizerId: string
   readonly match: string
@@ -177,7 +179,8 @@ const offsetOf = (e: Manifest.ManifestEntry): number => Correlate.recordingOffse
 const SCHEMA = `
   CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE sets (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, meeting_id TEXT NOT NULL, organizer_id TEXT NOT NULL,
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, source TEXT NOT NULL, meeting_id TEXT NOT NULL,
+    organizer_id TEXT NOT NULL,
     correlation_id TEXT, match TEXT NOT NULL, date TEXT, recording_ms INTEGER, transcript_ms INTEGER,
     cues INTEGER, bytes INTEGER NOT NULL, cost REAL NOT NULL, failures INTEGER NOT NULL,
     offset_ms INTEGER NOT NULL, has_recording INTEGER NOT NULL, has_transcript INTEGER NOT NULL, transcript_issue TEXT
@@ -234,9 +237,9 @@ const build = (
     db.exec(SCHEMA)
     const failuresByMeeting = new Map<string, number>()
     const addFailure = db.prepare("INSERT INTO failures (meeting_id, record) VALUES (?, ?)")
-    const addSet = db.prepare(`INSERT INTO sets (key, meeting_id, organizer_id, correlation_id, match, date,
+    const addSet = db.prepare(`INSERT INTO sets (key, source, meeting_id, organizer_id, correlation_id, match, date,
       recording_ms, transcript_ms, cues, bytes, cost, failures, offset_ms, has_recording, has_transcript, transcript_issue)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     const addEntry = db.prepare("INSERT INTO entries (set_id, entry) VALUES (?, ?)")
     const addCue = db.prepare("INSERT INTO cues (set_id, start_ms, end_ms, speaker, text) VALUES (?, ?, ?, ?, ?)")
     const seen = new Set<string>()
@@ -253,6 +256,7 @@ const build = (
         const { cues, issue } = transcriptCues(rootReal, e)
         const setId = addSet.run(
           key,
+          e.source ?? "meeting",
           e.meetingId,
           e.organizerId,
           e.contentCorrelationId,
@@ -310,10 +314,11 @@ const storedMeta = (file: string): { readonly fingerprint?: string; readonly sta
 // -- queries ----------------------------------------------------------------------------------
 
 const LIST_COLUMNS =
-  "key, meeting_id, organizer_id, match, date, recording_ms, transcript_ms, cues, bytes, cost, failures"
+  "key, source, meeting_id, organizer_id, match, date, recording_ms, transcript_ms, cues, bytes, cost, failures"
 
 const toSetRow = (r: any): SetRow => ({
   key: r.key,
+  source: r.source === "adhocCall" ? "adhocCall" : "meeting",
   meetingId: r.meeting_id,
   organizerId: r.organizer_id,
   match: r.match,
@@ -533,6 +538,8 @@ export const openIndex = (
  * this changes, `openIndex` again (it rebuilds only if their contents changed).
  */
 export const sourceStamp = (out: string): string =>
+  // The index's own layout is part of it: an upgraded viewer never reuses an index of an older layout.
+  `v${INDEX_VERSION}|` +
   [nodePath.join(out, Manifest.MANIFEST_FILE), Manifest.journalPath(out), nodePath.join(out, Failures.FAILURES_FILE)]
     .map((file) => {
       try {

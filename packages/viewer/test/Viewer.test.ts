@@ -50,6 +50,7 @@ beforeAll(async () => {
       transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") }
     },
     { meetingId: "m-dotdot", recording: { id: "rec-dotdot", path: "../secret.txt" } },
+    { meetingId: "call-adhoc", source: "adhocCall", recording: { id: "rec-adhoc", data: mp4 } },
     { meetingId: "m-link", recording: { id: "rec-link", path: "org/link.mp4" } },
     { meetingId: "m-state", recording: { id: "rec-state", path: ".meeting-artifacts/state.sqlite" } },
     {
@@ -182,6 +183,16 @@ describe("Viewer", () => {
     expect(one.entry.recording.id).toBe(hostileId)
     // And the hostile id is a working key for its recording.
     expect((await request(recording(`r:${hostileId}`), { headers: { range: "bytes=0-3" } })).status).toBe(206)
+  })
+
+  it("says which sets are ad hoc calls, in the list and in a set", async () => {
+    const list = JSON.parse((await request(`${base}api/sets?limit=200`)).body.toString())
+    const sources = Object.fromEntries(list.items.map((r: any) => [r.meetingId, r.source]))
+    expect(sources["call-adhoc"]).toBe("adhocCall")
+    expect(sources["m-plain"]).toBe("meeting")
+    const one = JSON.parse((await request(`${base}api/set?key=${encodeURIComponent("r:rec-adhoc")}`)).body.toString())
+    expect(one.source).toBe("adhocCall")
+    expect(one.entry.source).toBe("adhocCall")
   })
 
   it("answers unknown sets and routes with 404 JSON", async () => {

@@ -54,7 +54,8 @@ beforeAll(async () => {
       transcript: { id: "tr-a", vtt: fs.readFileSync(fixtureVtt, "utf8") }
     },
     { meetingId: hostileMeeting, organizerId: hostileOrganizer, transcript: { id: "tr-hostile", vtt: hostileVtt } },
-    { meetingId: "m-recording-only", recording: { id: "rec-c", data: mp4 } },
+    // an ad hoc call's set: its id names the call
+    { meetingId: "m-recording-only", source: "adhocCall", recording: { id: "rec-c", data: mp4 } },
     { meetingId: "m-outside", recording: { id: "rec-out", path: "../outside.mp4" } }
   ], [{
     kind: "recording",
@@ -127,8 +128,11 @@ describe("Viewer in chromium", () => {
     await page.click("button[data-sort=meeting]")
     await page.waitForFunction(() => location.hash.includes("sort=meeting"))
     await page.waitForFunction(() =>
-      document.querySelector("#sets tbody tr td:nth-child(3)")?.textContent === "m-recording-only"
+      document.querySelector("#sets tbody tr td:nth-child(3) a")?.textContent === "m-recording-only"
     )
+    // Told apart from the meetings: the ad hoc call's row says what it is.
+    expect(await page.textContent("#sets tbody tr td:nth-child(3)")).toBe("ad hoc callm-recording-only")
+    expect(await page.locator("#sets tbody td:has-text('ad hoc call')").count()).toBe(1)
     await page.fill("#filter-text", "budget")
     await page.waitForFunction(() => document.querySelectorAll("#sets tbody tr").length === 1)
     expect(await page.textContent("#sets tbody")).toContain("m-budget-review")
@@ -244,6 +248,7 @@ describe("Viewer in chromium", () => {
 
     await page.goto(`${base}#/set?key=${encodeURIComponent("r:rec-c")}`)
     await page.waitForSelector("#no-transcript")
+    expect(await page.textContent("h1")).toBe("Ad hoc call m-recording-only")
     expect(await page.isVisible("#player")).toBe(true)
 
     // A recording the viewer refuses to serve (its path leads out of the export) says so.

@@ -20,7 +20,9 @@ export const tempDir = (prefix = "ma-view-"): string => fs.mkdtempSync(path.join
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex")
 
 export interface SetSpec {
+  /** An ad hoc call's id when `source` is `adhocCall`. */
   readonly meetingId: string
+  readonly source?: "adhocCall"
   readonly organizerId?: string
   readonly match?: "contentCorrelationId" | "time-overlap" | "none"
   /** Content of the recording, or a path to write into the manifest as is (no file written). */
@@ -82,6 +84,7 @@ export const writeExport = (
     }
     lines.push(Manifest.formatEntry({
       meetingId: s.meetingId,
+      ...(s.source !== undefined ? { source: s.source } : {}),
       organizerId: s.organizerId ?? "organizer-1",
       contentCorrelationId: recording && transcript ? `corr-${i}` : null,
       match: s.match ?? (recording && transcript ? "contentCorrelationId" : "none"),

@@ -255,7 +255,8 @@ export const appJs = String.raw`"use strict";
         return h("tr", null,
           h("td", { "class": "nowrap" }, date(r.date)),
           h("td", null, h("span", { "class": "d id", title: clean(r.organizerId), text: r.organizerId })),
-          h("td", null, h("a", { "class": "d id", title: clean(r.meetingId), href: hashFor("/set", { key: r.key }) }, clean(r.meetingId))),
+          h("td", null, r.source === "adhocCall" ? h("span", { "class": "pill", title: "an ad hoc call (1:1, group or PSTN), not an online meeting", text: "ad hoc call" }) : null,
+            h("a", { "class": "d id", title: clean(r.meetingId), href: hashFor("/set", { key: r.key }) }, clean(r.meetingId))),
           h("td", null, h("span", { "class": "pill" + (r.match === "none" ? " none" : ""), text: r.match })),
           h("td", { "class": "num" }, duration(r.recordingMs)),
           h("td", { "class": "num" }, duration(r.transcriptMs)),
@@ -415,7 +416,7 @@ export const appJs = String.raw`"use strict";
         set.cueList.length ? talkChart(set.cueList) : h("p", { "class": "muted" }, "No cues."),
         set.failureList.length ? [h("h2", null, "Failures"), failureTable(set.failureList)] : null);
       var right = h("section", null, facts, h("h2", null, "Transcript"), set.cueList.length ? list : h("p", { "class": "muted" }, "No transcript cues."));
-      setPage("sets", [h("p", null, h("a", { href: "#/" }, "← All sets")), h("h1", null, "Meeting ", data(e.meetingId)), h("div", { "class": "meeting" }, left, right)]);
+      setPage("sets", [h("p", null, h("a", { href: "#/" }, "← All sets")), h("h1", null, set.source === "adhocCall" ? "Ad hoc call " : "Meeting ", data(e.meetingId)), h("div", { "class": "meeting" }, left, right)]);
       if (startAt !== null) {
         var i = cueAt(Number(startAt) + offset);
         if (i < 0) i = cueAt(Number(startAt) + offset + 1);
