@@ -21,7 +21,6 @@ import {
   type EncryptedContent,
   GraphClient,
   type GraphError,
-  type LifecycleEvent,
   makeValidationTokenValidator,
   type NotificationKey
 } from "@meeting-artifacts/api"
@@ -37,7 +36,9 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import { makeRunContext, sinkFatal } from "./internal/context.js"
+import * as CatchUp from "./internal/listenCatchUp.js"
 import * as Certificates from "./internal/listenCertificate.js"
+import * as Lifecycle from "./internal/listenLifecycle.js"
 import * as Receive from "./internal/listenReceive.js"
 import * as Stats from "./internal/listenStats.js"
 import * as Server from "./internal/listenServer.js"
@@ -46,7 +47,7 @@ import * as Worker from "./internal/listenWorker.js"
 import { toFatal } from "./internal/errors.js"
 import { ListenEvent, type RejectReason } from "./ListenEvent.js"
 import { InvalidListenOptions, type ListenOptions, validateListenOptions } from "./ListenOptions.js"
-import { sync, type SyncServices } from "./Sync.js"
+import type { SyncServices } from "./Sync.js"
 import { SyncFatalError } from "./SyncError.js"
 import type { ValidatedSyncOptions } from "./SyncOptions.js"
 
@@ -123,66 +124,25 @@ export const listen = (
       const exportLock = yield* Effect.makeSemaphore(1)
 
       // -- catch-up through the sync's delta discovery -------------------------------------
-      const catchUp = (reason: string): Effect.Effect<void, SyncFatalError> =>
-        exportLock.withPermits(1)(Effect.gen(function*() {
-          // Listed organizers, and every organizer an exported artifact belongs to.
-          const exported = yield* checkpoint.listCompletedOrganizers.pipe(Effect.mapError(sinkFatal))
-          const organizers = [...new Set([...opts.organizers, ...exported])]
-          event(ListenEvent.CatchUpStarted({ reason, organizers }))
-          if (organizers.length === 0) {
-            event(ListenEvent.Warning({
-              message: "catch-up needs an organizer: give --organizer for tenants where nothing was exported yet"
-            }))
-            return
-          }
-          const summary = yield* sync({
-            organizers,
-            from: catchUpFrom,
-            incremental: true,
-            out: opts.out,
-            concurrency,
-            metadataContent: opts.metadataContent
-          }).pipe(
-            Effect.provide(services),
-            Effect.catchTag("InvalidSyncOptions", (e) => Effect.fail(fatal(e.message, null)))
-          )
-          // manifest.jsonl itself shows what the catch-up found (not only the journal).
-          yield* ctx.manifest.flush.pipe(Effect.mapError(sinkFatal))
-          event(ListenEvent.CatchUpFinished({ reason, sets: summary.sets, failures: summary.failures }))
-        }))
+      const catchUp = CatchUp.make({
+        opts,
+        checkpoint,
+        manifest: ctx.manifest,
+        catchUpFrom,
+        concurrency,
+        exportLock,
+        services,
+        event
+      })
 
       // -- subscriptions and lifecycle events ----------------------------------------------
       const subscriptions = Subscriptions.make({ graph, checkpoint, opts, certificates: () => ring, event })
-      // Unbounded but coalesced: an event already waiting is not queued again (every "missed" is one
-      // catch-up of everything), so it holds at most one entry per subscription and event, and the
-      // endpoint never waits on it.
-      const lifecycleWork = yield* Queue.unbounded<readonly [CheckpointStore.ListenSubscription, LifecycleEvent]>()
-      const lifecycleWaiting = new Set<string>()
-      const lifecycleKey = (s: CheckpointStore.ListenSubscription, e: LifecycleEvent) =>
-        e === "missed" ? e : `${e}:${s.id}`
-      const queueLifecycle = (s: CheckpointStore.ListenSubscription, e: LifecycleEvent) =>
-        Effect.suspend(() => {
-          const key = lifecycleKey(s, e)
-          if (lifecycleWaiting.has(key)) return Effect.void
-          lifecycleWaiting.add(key)
-          return Effect.asVoid(Queue.offer(lifecycleWork, [s, e]))
-        })
-      const handleLifecycle = ([s, e]: readonly [CheckpointStore.ListenSubscription, LifecycleEvent]) =>
-        Effect.suspend(() => {
-          // Taken: a same event arriving from now on needs handling again.
-          lifecycleWaiting.delete(lifecycleKey(s, e))
-          return e === "reauthorizationRequired"
-            ? Effect.asVoid(subscriptions.reauthorize(s))
-            : e === "subscriptionRemoved"
-            ? Effect.zipRight(subscriptions.recreate(s), catchUp("subscriptionRemoved"))
-            : catchUp("missed")
-        }).pipe(
-          Effect.catchAll((err) =>
-            err instanceof SyncFatalError
-              ? Effect.fail(err)
-              : Effect.sync(() => event(ListenEvent.Warning({ message: `${e}: ${err.message}` })))
-          )
-        )
+      const lifecycle = yield* Lifecycle.make({
+        reauthorize: subscriptions.reauthorize,
+        recreate: subscriptions.recreate,
+        catchUp,
+        event
+      })
 
       // -- the endpoint ------------------------------------------------------------------------
       const tokens = yield* makeValidationTokenValidator({
@@ -205,7 +165,7 @@ export const listen = (
         queueLimit: opts.queueLimit,
         event,
         wake: Queue.offer(wake, undefined),
-        lifecycle: queueLifecycle
+        lifecycle: lifecycle.offer
       })
       yield* subscriptions.restore.pipe(Effect.mapError(sinkFatal))
       const runtime = yield* Effect.runtime<never>()
@@ -244,7 +204,6 @@ export const listen = (
         )
         if (lost) yield* catchUp("subscriptionLost")
       }).pipe(Effect.forever)
-      const lifecycleLoop = Queue.take(lifecycleWork).pipe(Effect.flatMap(handleLifecycle), Effect.forever)
 
       yield* Effect.addFinalizer(() => Effect.sync(() => event(ListenEvent.Stopped({ stats: snapshot() }))))
       // On start: whatever happened while no subscription or no listener was there.
@@ -252,7 +211,7 @@ export const listen = (
         Effect.zipRight(catchUp(remade ? "start (new subscriptions)" : "start"), Effect.never),
         workerLoop,
         renewLoop,
-        lifecycleLoop
+        lifecycle.loop
       ], { concurrency: "unbounded" }).pipe(Effect.zipRight(Effect.never))
     }).pipe(Effect.scoped))
 
