@@ -8,7 +8,10 @@
  * `elapsedMs` (from `--json`) is shown beside it. CPU and peak RSS of each child come from
  * `/usr/bin/time -v`. The emulator serves generated content from this process, for both.
  *
- *   pnpm bench sync-bulk [--bytes 268435456] [--recordings 4] [--rounds 2] [--concurrency 4]
+ *   pnpm bench sync-bulk [--bytes 268435456] [--recordings 4] [--rounds 2] [--concurrency 4] [--profile <dir>]
+ *
+ * `--profile <dir>` also writes a V8 CPU profile of each sync there (node --cpu-prof; it slows sync down).
+ * The CLI bundle is rebuilt first when a source changed, so the figures are of the sources as they are.
  */
 import { createHash } from "node:crypto"
 import * as NodeFs from "node:fs"
@@ -17,11 +20,13 @@ import * as NodePath from "node:path"
 import type { TenantFixture } from "@meeting-artifacts/graph-emulator"
 import { type ChildRun, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const BYTES = Number(argValue("--bytes") ?? 256 * 1024 ** 2)
 const RECORDINGS = Number(argValue("--recordings") ?? 4)
 const ROUNDS = Number(argValue("--rounds") ?? 2)
 const CONCURRENCY = Number(argValue("--concurrency") ?? 4)
+const PROFILE = argValue("--profile")
 const GOAL_RATIO = 0.7
 const GOAL_MB = 150
 
@@ -92,7 +97,10 @@ const main = async () => {
       String(CONCURRENCY),
       "--json"
     ]
-    // the CLI bundles its sources on its first start: not part of what is measured
+    // the CLI runs from its bundle: rebuilt when a source changed, then started once (not measured)
+    const root = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "..")
+    const { buildBin } = await import(pathToFileURL(NodePath.join(root, "packages/cli/scripts/build-bin.mjs")).href)
+    await buildBin({ ifStale: true })
     await runCli(["--help"], emu.accessToken)
     const curlRuns: Array<ChildRun> = []
     const syncRuns: Array<ChildRun & { elapsedMs: number }> = []
@@ -108,7 +116,11 @@ const main = async () => {
       if (sizes.some((s) => s !== BYTES)) throw new Error(`curl wrote ${sizes.join(", ")} bytes`)
       curlRuns.push(c)
       const out = NodeFs.mkdtempSync(NodePath.join(work, "sync-"))
-      const s = await runCli(syncArgs(out), emu.accessToken)
+      const s = await runCli(
+        syncArgs(out),
+        emu.accessToken,
+        PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE]
+      )
       if (s.code !== 0) throw new Error(`sync exited ${s.code}: ${s.stderr}`)
       const summary = JSON.parse(s.stdout.trim().split("\n").at(-1)!) as { elapsedMs: number; bytes: number }
       if (summary.bytes !== total) throw new Error(`sync downloaded ${summary.bytes} bytes, expected ${total}`)
