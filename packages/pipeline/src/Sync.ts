@@ -15,7 +15,6 @@
  */
 import type { GraphError, GraphStats } from "@meeting-artifacts/api"
 import { GraphClient, handleRetries } from "@meeting-artifacts/api"
-import { ArtifactSet, correlate } from "@meeting-artifacts/correlate"
 import {
   CheckpointStore,
   ContentSink,
@@ -35,6 +34,7 @@ import * as Content from "./internal/content.js"
 import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
 import * as Discover from "./internal/discover.js"
 import { isFatal, toFatal } from "./internal/errors.js"
+import { organizerSets } from "./internal/organizerSets.js"
 import * as Staging from "./internal/staging.js"
 import { emit } from "./Progress.js"
 import { type ArtifactKind, ProgressEvent } from "./ProgressEvent.js"
@@ -53,12 +53,6 @@ export type SyncServices =
 
 /** Organizers discovered and processed at the same time. */
 const ORGANIZER_CONCURRENCY = 4
-
-const dedupe = <A extends { readonly id: string }>(items: Iterable<A>): Array<A> => {
-  const map = new Map<string, A>()
-  for (const a of items) map.set(a.id, a)
-  return [...map.values()]
-}
 
 /**
  * Runs one sync. Fails only for invalid options or a fatal error (auth,
@@ -159,7 +153,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     // -- the run ----------------------------------------------------------------------------
     const seen = new Set<string>()
     const found = new Set<string>()
-    const targeted = opts.meetingIds.length > 0 || opts.joinUrls.length > 0 || opts.adhocCallIds.length > 0
+    const targeted = Discover.isTargeted(opts)
     // Organizers run side by side (discovery pages are sequential per organizer, so this overlaps one
     // organizer's paging and throttle waits with another's downloads); content downloads stay bounded
     // by the shared download slots.
@@ -178,19 +172,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         if (discovery === null) return
         for (const f of discovery.found) found.add(f)
         // An artifact already handled in this run (another organizer's listing) is not handled twice.
-        const unseen = <A extends { readonly id: string }>(prefix: string, items: ReadonlyArray<A>) => {
-          const fresh = dedupe(items).filter((a) => !seen.has(`${prefix}:${a.id}`))
-          for (const a of fresh) seen.add(`${prefix}:${a.id}`)
-          return fresh
-        }
-        const meetingSets = correlate(unseen("r", discovery.recordings), unseen("t", discovery.transcripts), {
-          organizerId
-        })
-        // Ad hoc calls are correlated apart (their ids are not meeting ids) and marked as such.
-        const callSets = correlate(unseen("r", discovery.adhoc.recordings), unseen("t", discovery.adhoc.transcripts), {
-          organizerId
-        }).map((set) => new ArtifactSet({ ...set, source: "adhocCall" }))
-        const sets = [...meetingSets, ...callSets]
+        const sets = organizerSets(seen, organizerId, discovery)
         const recordings = sets.flatMap((set) => (set.recording === null ? [] : [set.recording]))
         const transcripts = sets.flatMap((set) => (set.transcript === null ? [] : [set.transcript]))
         tally.discovered.recording += recordings.length
@@ -220,7 +202,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         const progressKey = { organizerId, windowFrom, windowTo, kind: targeted ? "meetings" : "window" }
         yield* checkpoint.setProgress(progressKey, { status: "running" }).pipe(Effect.mapError(sinkFatal))
         yield* Effect.forEach(sets, (s) => processSet(s, completed), { concurrency: opts.concurrency, discard: true })
-        yield* discovery.commit.pipe(Effect.mapError(sinkFatal))
+        yield* Discover.commitDeltaLinks(checkpoint, discovery.deltaLinks).pipe(Effect.mapError(sinkFatal))
         yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length })
           .pipe(
             Effect.mapError(sinkFatal)
@@ -229,36 +211,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       concurrency: ORGANIZER_CONCURRENCY,
       discard: true
     })
-    if (targeted) {
-      for (const m of [...opts.meetingIds, ...opts.joinUrls]) {
-        if (!found.has(m)) {
-          yield* recordFailure(
-            "meeting",
-            m,
-            opts.meetingIds.includes(m) ? m : null,
-            null,
-            `no organizer given (${opts.organizers.join(", ")}) has this meeting`,
-            null
-          )
-        }
-      }
-      for (const c of opts.adhocCallIds) {
-        if (!found.has(c)) {
-          // Graph lists ad hoc calls only through their artifacts: a call without any is not found.
-          yield* recordFailure(
-            "meeting",
-            c,
-            c,
-            null,
-            `no organizer given (${opts.organizers.join(", ")}) has a recording or transcript of this ad hoc call${
-              opts.from !== null || opts.to !== null ? " in the window" : ""
-            }`,
-            null,
-            "adhocCall"
-          )
-        }
-      }
-    }
+    if (targeted) yield* Discover.reportMissingTargets(ctx, found)
 
     // -- summary ----------------------------------------------------------------------------
     const stats = yield* graph.stats

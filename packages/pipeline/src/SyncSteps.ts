@@ -17,6 +17,7 @@ import * as Content from "./internal/content.js"
 import { recordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
 import * as Discover from "./internal/discover.js"
 import { isFatal, toFatal } from "./internal/errors.js"
+import { organizerSets } from "./internal/organizerSets.js"
 import * as Staging from "./internal/staging.js"
 import { meteredCost, type RunSummary } from "./RunSummary.js"
 import type { SyncFatalError } from "./SyncError.js"
@@ -55,10 +56,34 @@ export const StepOutcome = Schema.Struct({
 })
 export type StepOutcome = typeof StepOutcome.Type
 
-/** One organizer's discovery: its artifacts (deduplicated by id) and the step's outcome (failures only). */
+const DiscoveredArtifacts = Schema.Struct({
+  recordings: Schema.Array(CallRecording),
+  transcripts: Schema.Array(CallTranscript)
+})
+
+/** A delta link to store once the run that listed it has exported everything it listed. */
+export const DeltaLink = Schema.Struct({
+  key: Schema.Struct({
+    organizerId: Schema.String,
+    windowFrom: Schema.String,
+    windowTo: Schema.String,
+    kind: Schema.String
+  }),
+  link: Schema.String
+})
+export type DeltaLink = typeof DeltaLink.Type
+
+/**
+ * One organizer's discovery: its artifacts (deduplicated by id), its ad hoc call artifacts, the listed
+ * meetings / join URLs / calls it had (targeted runs), the delta links to store at the end of the run
+ * (incremental runs) and the step's outcome (failures only).
+ */
 export const Discovered = Schema.Struct({
   recordings: Schema.Array(CallRecording),
   transcripts: Schema.Array(CallTranscript),
+  adhoc: Schema.optionalWith(DiscoveredArtifacts, { default: () => ({ recordings: [], transcripts: [] }) }),
+  found: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  deltaLinks: Schema.optionalWith(Schema.Array(DeltaLink), { default: () => [] }),
   outcome: StepOutcome
 })
 export type Discovered = typeof Discovered.Type
@@ -159,18 +184,36 @@ const withStepContext = <A>(
     return { value, outcome: { manifest: lines, failures: changes, counts: countsOf(tally) } }
   })
 
+const noDiscovery = {
+  recordings: [],
+  transcripts: [],
+  adhoc: { recordings: [], transcripts: [] },
+  found: [],
+  deltaLinks: []
+} as const
+
 /**
- * Discovers one organizer's artifacts in the window (listing only; targeted and incremental discovery
- * stay with `sync`). A Graph failure of the organizer becomes a failure in the outcome; a fatal one fails.
+ * Discovers one organizer's artifacts as `sync` does: the window's listing (from the stored delta links
+ * in an incremental run), or the listed meetings, join URLs (resolved here, with the step's Graph
+ * credential) and ad hoc calls. Stores nothing: the delta links come back in the result, to be stored
+ * with `commitDeltaLinks` once the run exported what was listed. A Graph failure of the organizer
+ * becomes a failure in the outcome; a fatal one fails.
  */
 export const discoverOrganizer = (
   step: StepContext,
   organizerId: string
 ): Effect.Effect<Discovered, SyncFatalError, StepServices> =>
   Effect.map(
-    withStepContext(step, (ctx) =>
-      Discover.make(ctx).discoverWindow(organizerId).pipe(
-        Effect.map((d) => ({ recordings: dedupe(d.recordings), transcripts: dedupe(d.transcripts) })),
+    withStepContext(step, (ctx) => {
+      const discover = Discover.make(ctx)
+      return (Discover.isTargeted(ctx.opts) ? discover.discoverTargeted : discover.discoverWindow)(organizerId).pipe(
+        Effect.map((d) => ({
+          recordings: dedupe(d.recordings),
+          transcripts: dedupe(d.transcripts),
+          adhoc: { recordings: dedupe(d.adhoc.recordings), transcripts: dedupe(d.adhoc.transcripts) },
+          found: [...d.found],
+          deltaLinks: [...d.deltaLinks]
+        })),
         Effect.catchAll((e) =>
           e._tag === "SyncFatalError"
             ? Effect.fail(e)
@@ -178,12 +221,10 @@ export const discoverOrganizer = (
             ? Effect.fail(sinkFatal(e))
             : isFatal(e, "discovery")
             ? Effect.fail(toFatal(e))
-            : Effect.as(
-              recordFailure(ctx)("organizer", organizerId, null, organizerId, e.message, e),
-              { recordings: [], transcripts: [] }
-            )
+            : Effect.as(recordFailure(ctx)("organizer", organizerId, null, organizerId, e.message, e), noDiscovery)
         )
-      )),
+      )
+    }),
     ({ outcome, value }) => ({ ...value, outcome })
   )
 
@@ -210,6 +251,50 @@ export const exportSet = (
         (completed) => Content.make(ctx).processSet(set, completed)
       )),
     ({ outcome }) => outcome
+  )
+
+/**
+ * The correlated sets of a run from its organizers' discoveries, taken in the order given: an artifact
+ * listed under several organizers goes with the first (deterministic, so a replay makes the same sets).
+ * `discovered` counts the artifacts in them, as `sync` counts discovered ones.
+ */
+export const runSets = (
+  discoveries: ReadonlyArray<Discovered & { readonly organizerId: string }>
+): { readonly sets: ReadonlyArray<ArtifactSet>; readonly discovered: StepCounts["discovered"] } => {
+  const seen = new Set<string>()
+  const sets = discoveries.flatMap((d) => organizerSets(seen, d.organizerId, d))
+  return {
+    sets,
+    discovered: {
+      recording: sets.filter((s) => s.recording !== null).length,
+      transcript: sets.filter((s) => s.transcript !== null).length
+    }
+  }
+}
+
+/**
+ * A targeted run's meetings, join URLs and ad hoc calls that no organizer had (`found`: the union of
+ * the discoveries' `found`): failures in the outcome (and dead letters), as `sync` reports them.
+ */
+export const reportMissingTargets = (
+  step: StepContext,
+  found: ReadonlyArray<string>
+): Effect.Effect<StepOutcome, SyncFatalError, StepServices> =>
+  Effect.map(
+    withStepContext(
+      step,
+      (ctx) => Discover.isTargeted(ctx.opts) ? Discover.reportMissingTargets(ctx, new Set(found)) : Effect.void
+    ),
+    ({ outcome }) => outcome
+  )
+
+/** Stores a run's delta links: only once every set its discoveries listed was exported (and written). */
+export const commitDeltaLinks = (
+  links: ReadonlyArray<DeltaLink>
+): Effect.Effect<void, SyncFatalError, CheckpointStore.CheckpointStore> =>
+  Effect.flatMap(
+    CheckpointStore.CheckpointStore,
+    (checkpoint) => Discover.commitDeltaLinks(checkpoint, links).pipe(Effect.mapError(sinkFatal))
   )
 
 /**
@@ -240,7 +325,9 @@ export const StepsTotals = Schema.Struct({
   finishedAt: Schema.String,
   organizers: Schema.Number,
   counts: StepCounts,
-  out: Schema.String
+  out: Schema.String,
+  /** Whether discovery resumed from the stored delta links (the summary says so). */
+  incremental: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
 export type StepsTotals = typeof StepsTotals.Type
 
@@ -264,7 +351,7 @@ export const summaryOf = (t: StepsTotals): RunSummary => {
     finishedAt: t.finishedAt,
     elapsedMs: Date.parse(t.finishedAt) - Date.parse(t.startedAt),
     dryRun: false,
-    incremental: false,
+    incremental: t.incremental,
     organizers: t.organizers,
     sets: t.counts.sets,
     recordings: kind("recording"),

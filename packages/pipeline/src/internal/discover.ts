@@ -16,11 +16,12 @@ import {
   type InvalidItem
 } from "@meeting-artifacts/api"
 import type { ArtifactSource } from "@meeting-artifacts/correlate"
-import type { SinkError } from "@meeting-artifacts/sinks"
+import type { CheckpointStore, SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { SyncFatalError } from "../SyncError.js"
+import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { recordFailure as makeRecordFailure, type RunContext } from "./context.js"
 import { isFatal } from "./errors.js"
 
@@ -35,17 +36,30 @@ export interface Artifacts {
   readonly transcripts: ReadonlyArray<CallTranscript>
 }
 
-/** What one organizer's discovery produced, and how to commit its cursor once everything is processed. */
+/** A delta link to store for a listing (organizer, window, kind) once everything it listed is processed. */
+export interface DeltaLinkUpdate {
+  readonly key: CheckpointStore.ProgressKey
+  readonly link: string
+}
+
+/** What one organizer's discovery produced, and the cursors to store once everything is processed. */
 export interface Discovery extends Artifacts {
   /** Ad hoc call artifacts, each with its call's id as `meetingId`. */
   readonly adhoc: Artifacts
-  /** Saves delta links; run only after every set was processed. */
-  readonly commit: Effect.Effect<void, SinkError>
+  /** Delta links to store (`commitDeltaLinks`) only after every set was processed; empty in dry runs. */
+  readonly deltaLinks: ReadonlyArray<DeltaLinkUpdate>
   /** Meeting ids / join URLs / ad hoc call ids that were found under this organizer. */
   readonly found: ReadonlyArray<string>
 }
 
 const noArtifacts: Artifacts = { recordings: [], transcripts: [] }
+
+/** Stores the delta links of a discovery whose sets were all processed. */
+export const commitDeltaLinks = (
+  checkpoint: CheckpointStore.CheckpointStoreService,
+  links: ReadonlyArray<DeltaLinkUpdate>
+): Effect.Effect<void, SinkError> =>
+  Effect.forEach(links, (l) => checkpoint.setDeltaLink(l.key, l.link), { discard: true })
 
 /** The call an artifact's content lives under: an online meeting id, or `{ adhocCallId }`. */
 export const callRefOf = (meetingId: string, source: ArtifactSource | undefined): CallRef =>
@@ -99,6 +113,51 @@ export const inWindow = (a: Artifact, from: string | null, to: string | null): b
   return true
 }
 
+/** Whether the run exports listed meetings, join URLs or ad hoc calls rather than a window. */
+export const isTargeted = (opts: ValidatedSyncOptions): boolean =>
+  opts.meetingIds.length > 0 || opts.joinUrls.length > 0 || opts.adhocCallIds.length > 0
+
+/**
+ * A targeted run's meetings, join URLs and ad hoc calls that no organizer had (`found` is the union of
+ * the organizers' discoveries), each a failure of the run.
+ */
+export const reportMissingTargets = (
+  ctx: RunContext,
+  found: ReadonlySet<string>
+): Effect.Effect<void, SyncFatalError> =>
+  Effect.gen(function*() {
+    const { opts } = ctx
+    const recordFailure = makeRecordFailure(ctx)
+    for (const m of [...opts.meetingIds, ...opts.joinUrls]) {
+      if (!found.has(m)) {
+        yield* recordFailure(
+          "meeting",
+          m,
+          opts.meetingIds.includes(m) ? m : null,
+          null,
+          `no organizer given (${opts.organizers.join(", ")}) has this meeting`,
+          null
+        )
+      }
+    }
+    for (const c of opts.adhocCallIds) {
+      if (!found.has(c)) {
+        // Graph lists ad hoc calls only through their artifacts: a call without any is not found.
+        yield* recordFailure(
+          "meeting",
+          c,
+          c,
+          null,
+          `no organizer given (${opts.organizers.join(", ")}) has a recording or transcript of this ad hoc call${
+            opts.from !== null || opts.to !== null ? " in the window" : ""
+          }`,
+          null,
+          "adhocCall"
+        )
+      }
+    }
+  })
+
 export const make = (ctx: RunContext) => {
   const { checkpoint, graph, opts, windowFrom, windowTo } = ctx
   const recordFailure = makeRecordFailure(ctx)
@@ -131,7 +190,7 @@ export const make = (ctx: RunContext) => {
         seen.add(`${kind}:${id}`)
         yield* recordFailure(kind, id, bad.meetingId, organizerId, bad.error.message, bad.error)
       }
-      return refetchable ? result : { ...result, commit: Effect.void }
+      return refetchable ? result : { ...result, deltaLinks: [] }
     })
 
   const discoverWindow = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
@@ -176,17 +235,11 @@ export const make = (ctx: RunContext) => {
       return { items: items.filter((a) => inWindow(a, opts.from, opts.to)), link, key }
     })
 
-  /** Saves the delta links of `listings` (not in dry runs). */
-  const commitLinks = (
-    listings: ReadonlyArray<
-      { readonly link: string | null; readonly key: Parameters<typeof checkpoint.setDeltaLink>[0] }
-    >
-  ) =>
-    opts.dryRun
-      ? Effect.void
-      : Effect.forEach(listings, (l) => l.link === null ? Effect.void : checkpoint.setDeltaLink(l.key, l.link), {
-        discard: true
-      })
+  /** The delta links of `listings` to store (none in dry runs). */
+  const linksOf = (
+    listings: ReadonlyArray<{ readonly link: string | null; readonly key: CheckpointStore.ProgressKey }>
+  ): Array<DeltaLinkUpdate> =>
+    opts.dryRun ? [] : listings.flatMap((l) => (l.link === null ? [] : [{ key: l.key, link: l.link }]))
 
   const discoverWindowOf = (organizerId: string): Effect.Effect<Discovery, GraphError | SinkError | SyncFatalError> =>
     Effect.gen(function*() {
@@ -198,7 +251,7 @@ export const make = (ctx: RunContext) => {
           [collect(graph.getAllRecordings(window)), collect(graph.getAllTranscripts(window)), adhoc],
           { concurrency: 3 }
         )
-        return { recordings, transcripts, adhoc: calls?.artifacts ?? noArtifacts, commit: Effect.void, found: [] }
+        return { recordings, transcripts, adhoc: calls?.artifacts ?? noArtifacts, deltaLinks: [], found: [] }
       }
       const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
       const fresh = { organizerId, startDateTime: opts.from! }
@@ -222,7 +275,7 @@ export const make = (ctx: RunContext) => {
         recordings: [...recs.items, ...retry.recordings, ...siblings.recordings],
         transcripts: [...trs.items, ...retry.transcripts, ...siblings.transcripts],
         adhoc: calls?.artifacts ?? noArtifacts,
-        commit: Effect.zipRight(commitLinks([recs, trs]), calls?.commit ?? Effect.void),
+        deltaLinks: [...linksOf([recs, trs]), ...(calls?.deltaLinks ?? [])],
         found: []
       }
     })
@@ -242,7 +295,7 @@ export const make = (ctx: RunContext) => {
         )
         return {
           artifacts: { recordings: asAdhoc(recordings), transcripts: asAdhoc(transcripts) },
-          commit: Effect.void
+          deltaLinks: []
         }
       }
       const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
@@ -262,7 +315,7 @@ export const make = (ctx: RunContext) => {
           recordings: [...recordings, ...siblings.recordings],
           transcripts: [...transcripts, ...siblings.transcripts]
         },
-        commit: commitLinks([recs, trs])
+        deltaLinks: linksOf([recs, trs])
       }
     })
 
@@ -390,7 +443,7 @@ export const make = (ctx: RunContext) => {
         recordings: listed.recordings,
         transcripts: listed.transcripts,
         adhoc: calls,
-        commit: Effect.void,
+        deltaLinks: [],
         found: [...listed.found, ...foundUrls, ...calls.found]
       }
     })
