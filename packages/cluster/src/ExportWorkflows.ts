@@ -42,12 +42,33 @@ export const JobSpec = Schema.Struct({
 })
 export type JobSpec = typeof JobSpec.Type
 
+/**
+ * What a run exports besides its window, as `sync`'s flags say it: resume from the stored delta links
+ * (`--incremental`), only listed meetings / join URLs / ad hoc calls (a targeted run), or every ad hoc
+ * call of the window too (`--adhoc-calls`). Join URLs are resolved to meetings by the discovery steps,
+ * on the runners, which hold the Graph credential.
+ */
+export const RunMode = Schema.Struct({
+  incremental: Schema.Boolean,
+  meetingIds: Schema.Array(Schema.String),
+  joinUrls: Schema.Array(Schema.String),
+  adhocCallIds: Schema.Array(Schema.String),
+  adhocCalls: Schema.Boolean
+})
+export type RunMode = typeof RunMode.Type
+
+/** A plain window run: every meeting of each organizer in [from, to). */
+export const windowMode: RunMode = { incremental: false, meetingIds: [], joinUrls: [], adhocCallIds: [], adhocCalls: false }
+
 export const RunPayload = Schema.Struct({
   runId: Schema.String,
   organizers: Schema.Array(Schema.String),
+  /** Window start, ISO; "" when not given (a targeted run), as the checkpoint's run records spell it. */
   from: Schema.String,
+  /** Window end, ISO; "" when not given (an open incremental window, a targeted run). */
   to: Schema.String,
-  job: JobSpec
+  job: JobSpec,
+  mode: Schema.optionalWith(RunMode, { default: () => windowMode })
 })
 export type RunPayload = typeof RunPayload.Type
 

@@ -2,15 +2,17 @@
  * What the workflows of ../ExportWorkflows.ts do on a runner. Every side effect is an activity (its
  * result is stored, so a replay does not run it again); the rest is deterministic over stored results.
  */
-import { type CallRecording, type CallTranscript } from "@meeting-artifacts/api"
-import { type ArtifactSet, correlate } from "@meeting-artifacts/correlate"
 import {
   addCounts,
   applyOutcomes,
+  commitDeltaLinks,
+  type DeltaLink,
   discoverOrganizer,
   emptyCounts,
   exportSet,
   failureCount,
+  reportMissingTargets,
+  runSets,
   StepOutcome,
   StepsTotals,
   SyncFatalError
@@ -54,9 +56,15 @@ const startRun = (run: RunPayload) =>
 
 /**
  * Writes what the steps left (manifest lines, failures.jsonl changes) under `<out>`'s folder lock (the
- * only writer of the manifest), then closes the run record.
+ * only writer of the manifest), then stores the discoveries' delta links (an incremental run: the next
+ * one resumes after what this one exported and wrote) and closes the run record.
  */
-const finishRun = (run: RunPayload, startedAt: string, outcomes: ReadonlyArray<StepOutcome>) =>
+const finishRun = (
+  run: RunPayload,
+  startedAt: string,
+  outcomes: ReadonlyArray<StepOutcome>,
+  deltaLinks: ReadonlyArray<DeltaLink>
+) =>
   withJob(run, () =>
     Effect.gen(function*() {
       const checkpoint = yield* CheckpointStore.CheckpointStore
@@ -67,6 +75,7 @@ const finishRun = (run: RunPayload, startedAt: string, outcomes: ReadonlyArray<S
       const manifest = yield* Manifest.make(run.job.out).pipe(Effect.mapError(sinkFatal))
       const failures = yield* Failures.make(run.job.out).pipe(Effect.mapError(sinkFatal))
       yield* applyOutcomes(outcomes, manifest, failures)
+      yield* commitDeltaLinks(deltaLinks)
       const counts = outcomes.reduce((acc, o) => addCounts(acc, o.counts), emptyCounts)
       const failed = failureCount(counts)
       yield* checkpoint.finishRun(run.runId, {
@@ -92,7 +101,8 @@ const finishRun = (run: RunPayload, startedAt: string, outcomes: ReadonlyArray<S
         finishedAt: new Date().toISOString(),
         organizers: run.organizers.length,
         counts,
-        out: run.job.out
+        out: run.job.out,
+        incremental: run.mode.incremental
       } satisfies StepsTotals
     }).pipe(Effect.scoped))
 
@@ -104,32 +114,6 @@ const failRun = (run: RunPayload) =>
       Effect.flatMap(CheckpointStore.CheckpointStore, (checkpoint) =>
         checkpoint.finishRun(run.runId, { status: "failed", counts: {} }).pipe(Effect.mapError(sinkFatal)))
   )
-
-/**
- * The sets of a run from its organizers' discoveries, in organizer order: an artifact listed under
- * several organizers goes with the first (deterministic, so a replay makes the same children).
- */
-const setsOf = (
-  discovered: ReadonlyArray<{
-    readonly organizerId: string
-    readonly recordings: ReadonlyArray<CallRecording>
-    readonly transcripts: ReadonlyArray<CallTranscript>
-  }>
-) => {
-  const seen = new Set<string>()
-  const sets: Array<ArtifactSet> = []
-  const counts = { recording: 0, transcript: 0 }
-  for (const d of discovered) {
-    const recordings = d.recordings.filter((r) => !seen.has(`r:${r.id}`))
-    const transcripts = d.transcripts.filter((t) => !seen.has(`t:${t.id}`))
-    for (const r of recordings) seen.add(`r:${r.id}`)
-    for (const t of transcripts) seen.add(`t:${t.id}`)
-    counts.recording += recordings.length
-    counts.transcript += transcripts.length
-    sets.push(...correlate(recordings, transcripts, { organizerId: d.organizerId }))
-  }
-  return { sets, discovered: counts }
-}
 
 const exportRunLayer = ExportRun.toLayer((run) =>
   Effect.gen(function*() {
@@ -144,7 +128,14 @@ const exportRunLayer = ExportRun.toLayer((run) =>
       (organizerId) => Effect.map(DiscoverOrganizer.execute({ run, organizerId }), (d) => ({ ...d, organizerId })),
       { concurrency: ORGANIZER_CONCURRENCY }
     )
-    const { discovered: found, sets } = setsOf(discovered)
+    const { discovered: found, sets } = runSets(discovered)
+    // A targeted run's meetings, join URLs and calls no organizer had: failures, reported once.
+    const missing = yield* Activity.make({
+      name: "missing-targets",
+      success: StepOutcome,
+      error: SyncFatalError,
+      execute: withJob(run, (ctx) => reportMissingTargets(ctx, discovered.flatMap((d) => d.found)))
+    })
     const outcomes = yield* Effect.forEach(sets, (set) => ExportSet.execute({ run, set }), {
       concurrency: SET_CONCURRENCY
     })
@@ -157,7 +148,12 @@ const exportRunLayer = ExportRun.toLayer((run) =>
       name: "finish",
       success: StepsTotals,
       error: SyncFatalError,
-      execute: finishRun(run, startedAt, [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes])
+      execute: finishRun(
+        run,
+        startedAt,
+        [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes, missing],
+        discovered.flatMap((d) => d.deltaLinks)
+      )
     })
   }).pipe(
     Effect.tapError(() => Activity.make({ name: "failed", error: SyncFatalError, execute: failRun(run) }))

@@ -109,14 +109,14 @@ export const withJob = <A>(
       const ctx: StepContext = {
         options: {
           organizers: run.organizers,
-          from: run.from,
-          to: run.to,
-          meetingIds: [],
-          joinUrls: [],
-          adhocCallIds: [],
-          adhocCalls: false,
+          from: run.from === "" ? null : run.from,
+          to: run.to === "" ? null : run.to,
+          meetingIds: run.mode.meetingIds,
+          joinUrls: run.mode.joinUrls,
+          adhocCallIds: run.mode.adhocCallIds,
+          adhocCalls: run.mode.adhocCalls,
           out: run.job.out,
-          incremental: false,
+          incremental: run.mode.incremental,
           concurrency: run.job.concurrency,
           dryRun: false,
           metadataContent: run.job.metadataContent
