@@ -1,7 +1,8 @@
 /**
  * `sync --cluster <postgres url>`: the same run as `sync`, spread over the cluster's runners. Checks
  * what a cluster cannot do (state elsewhere than its Postgres, a record sink only one process can
- * write, options the cluster does not run yet) before submitting anything.
+ * write) before submitting anything. A dry run fetches and writes nothing, so it needs no runners: it
+ * runs here, reading the cluster's checkpoint state.
  */
 import { GraphCredentials, redactUrlCredentials } from "@meeting-artifacts/api"
 import { clusterSync } from "@meeting-artifacts/cluster"
@@ -12,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
-import { configErrorLine, errorLine, fatalLine, formatSummary } from "./runSync.js"
+import { configErrorLine, errorLine, fatalLine, formatSummary, runSync } from "./runSync.js"
 import type { SyncCommandConfig } from "./syncConfig.js"
 
 /** Record sinks every runner can write at once (a database, a blob container); the others are one process's. */
@@ -24,12 +25,6 @@ export const clusterProblem = (config: SyncCommandConfig, cluster: string): stri
   if (config.state !== undefined) {
     return "--state cannot be used with --cluster: the cluster's Postgres holds the checkpoint state of its runs"
   }
-  if (config.incremental) return "--incremental is not supported with --cluster yet"
-  if (config.meeting.length > 0 || config.joinUrl.length > 0 || config.adhocCall.length > 0 || config.adhocCalls) {
-    return "--meeting, --join-url, --adhoc-call and --adhoc-calls are not supported with --cluster yet"
-  }
-  if (config.dryRun) return "--dry-run is not supported with --cluster: run it without --cluster"
-  if (config.from === undefined || config.to === undefined) return "--from and --to are required"
   for (const spec of config.sink) {
     const kind = spec.split(":", 1)[0]!.split("+", 1)[0]!
     if (!SHARED_SINK_KINDS.has(kind)) {
@@ -57,11 +52,21 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
     const fatal = (message: string) => Effect.as(fatalLine(config.logFormat, message), ExitCode.Fatal)
     const problem = clusterProblem(config, cluster)
     if (problem !== undefined) return yield* fatal(problem)
+    if (config.dryRun) {
+      // What the cluster would fetch is what its checkpoint store lacks: a single-process dry run on it.
+      yield* errorLine("--dry-run: checking here against the cluster's checkpoint state (no runner needed)")
+      return yield* runSync({ ...config, cluster: undefined, state: cluster })
+    }
     const validated = yield* validateSyncOptions({
       organizers: config.organizer,
       from: config.from,
       to: config.to,
+      meetingIds: config.meeting,
+      joinUrls: config.joinUrl,
+      adhocCallIds: config.adhocCall,
+      adhocCalls: config.adhocCalls,
       out: config.out,
+      incremental: config.incremental,
       concurrency: config.concurrency
     }).pipe(Effect.either)
     if (validated._tag === "Left") return yield* fatal(validated.left.message)
@@ -79,8 +84,15 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
     const result = yield* clusterSync({
       clusterUrl: Redacted.make(cluster),
       organizers: opts.organizers,
-      from: opts.from!,
-      to: opts.to!,
+      from: opts.from ?? "",
+      to: opts.to ?? "",
+      mode: {
+        incremental: opts.incremental,
+        meetingIds: opts.meetingIds,
+        joinUrls: opts.joinUrls,
+        adhocCallIds: opts.adhocCallIds,
+        adhocCalls: opts.adhocCalls
+      },
       job: {
         out: nodePath.resolve(opts.out),
         graphUrl: config.graphUrl,
