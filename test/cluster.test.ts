@@ -6,8 +6,15 @@
  * SIGKILL in the middle of the run: another takes its shards over, the run
  * ends with the same output, and no content completed before the kill is
  * fetched again (the emulator counts every body it serves completely).
+ * (modes) Incremental runs (with ad hoc calls), a targeted run and a dry run
+ * end as the single-process sync's do.
  */
-import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import {
+  type EmulatorOptions,
+  type RunningEmulator,
+  startEmulator,
+  type TenantFixture
+} from "@meeting-artifacts/graph-emulator"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import type { ChildProcess } from "node:child_process"
 import * as Effect from "effect/Effect"
@@ -19,7 +26,10 @@ import {
   cleanEnv,
   collect,
   expectedArtifacts,
+  lateTranscriptOf,
   listFiles,
+  organizerArgs,
+  readFailures,
   runCli,
   sha256,
   spawnCli,
@@ -31,10 +41,10 @@ import {
 const sortedLines = (out: string) =>
   fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
 
-/** Every exported file (state folder aside) with its sha256. */
+/** Every exported file (state folder, manifest and failures.jsonl, whose lines hold times, aside) with its sha256. */
 const fileHashes = (out: string) =>
   listFiles(out)
-    .filter((f) => !f.startsWith(".meeting-artifacts") && f !== "manifest.jsonl")
+    .filter((f) => !f.startsWith(".meeting-artifacts") && f !== "manifest.jsonl" && f !== "failures.jsonl")
     .sort()
     .map((f) => `${f} ${sha256(fs.readFileSync(path.join(out, f)))}`)
 
@@ -228,6 +238,159 @@ describe("sync --cluster and the tenant's Graph budget", () => {
   }, 300_000)
 })
 
+const runIdOf = (stderr: string) => /run (\S+) submitted/.exec(stderr)?.[1]
+
+/** A summary without what differs between any two runs (ids, times, request counts). */
+const comparable = (stdout: string) => {
+  const { elapsedMs, finishedAt, failuresFile, manifest, out, requests, retries, runId, startedAt, throttleWaitMs,
+    throttleWaits, ...rest } = JSON.parse(stdout)
+  return rest
+}
+
+const failuresOf = (out: string) => readFailures(out).map(({ at, ...rest }) => rest)
+
+describe("sync --cluster modes: incremental, ad hoc calls, targeted, dry run", () => {
+  const servers = clusterServers({
+    generate: {
+      organizers: 2,
+      meetingsPerOrganizer: 3,
+      adhocCallsPerOrganizer: 2,
+      seed: 53,
+      recordingBytes: [4 * 1024, 32 * 1024],
+      cues: [2, 5],
+      mix: { paired: 0.5, recordingOnly: 0.5 }
+    },
+    pageSize: 2
+  })
+
+  it("each ends as a single-process sync of the same flags does", async () => {
+    const emu = servers.emu()
+    const pg = servers.pg()
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const incremental = (out: string) => [...syncArgs(emu, out), "--incremental", "--adhoc-calls", "--json"]
+    const reference = path.join(tempDir(), "out")
+    const out = path.join(tempDir(), "out")
+    const fixture = structuredClone(emu.fixture) as { -readonly [K in keyof TenantFixture]: any }
+
+    await withRunners(pg.url, env, async () => {
+      // First incremental run: everything. Two submissions at once attach to one run.
+      const single1 = await runCli(incremental(reference), { env })
+      expect(single1.code, single1.stderr).toBe(0)
+      const [first, attached] = await Promise.all([
+        runCli([...incremental(out), "--cluster", pg.url], { env }),
+        runCli([...incremental(out), "--cluster", pg.url], { env })
+      ])
+      expect(first.code, first.stderr).toBe(0)
+      expect(attached.code, attached.stderr).toBe(0)
+      expect(runIdOf(attached.stderr)).toBe(runIdOf(first.stderr))
+      expect(verifyOutput(out, expectedArtifacts(emu.fixture))).toEqual([])
+      expect(sortedLines(out)).toEqual(sortedLines(reference))
+      expect(fileHashes(out)).toEqual(fileHashes(reference))
+      expect(comparable(first.stdout)).toEqual(comparable(single1.stdout))
+      expect(JSON.parse(first.stdout).incremental).toBe(true)
+
+      // Later: a transcript for a meeting that had only its recording, a recording in another meeting,
+      // a new ad hoc call.
+      const lonely = fixture.meetings.find((m: any) =>
+        (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0
+      )
+      const transcript = lateTranscriptOf(lonely.recordings[0], "late/modes+transcript==", "<v Ana>Later.</v>")
+      emu.addTranscript(lonely.id, transcript)
+      lonely.transcripts = [transcript]
+      const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
+      const recording = {
+        id: "added/modes+recording==",
+        callId: "5a1c3e9f-0000-4000-8000-0000000000d1",
+        contentCorrelationId: "5a1c3e9f-0000-4000-8000-0000000000d2",
+        createdDateTime: "2024-02-10T09:00:00.0000000Z",
+        endDateTime: "2024-02-10T09:30:00.0000000Z",
+        content: { bytes: 20_000, seed: 98 }
+      }
+      emu.addRecording(other.id, recording)
+      other.recordings = [...other.recordings, recording]
+      const call = {
+        id: "3c0ffee0-0000-4000-8000-00000000d0c5",
+        userId: fixture.users[1].id,
+        recordings: [{
+          id: "added/modes+adhoc==",
+          createdDateTime: "2024-02-03T10:00:00.0000000Z",
+          endDateTime: "2024-02-03T10:05:00.0000000Z",
+          content: { bytes: 5000, seed: 5 }
+        }]
+      }
+      emu.addAdhocCall(call)
+      fixture.adhocCalls.push(call)
+      const added = [transcript.id, recording.id, call.recordings[0]!.id].sort()
+
+      const single2 = await runCli(incremental(reference), { env })
+      expect(single2.code, single2.stderr).toBe(0)
+      emu.resetCounters()
+      const second = await runCli([...incremental(out), "--cluster", pg.url], { env })
+      expect(second.code, second.stderr).toBe(0)
+      // The first run closed: this is the next one, resumed from the delta links the first one stored.
+      expect(runIdOf(second.stderr)).not.toBe(runIdOf(first.stderr))
+      expect(Object.keys(emu.counters().contentRequests).sort()).toEqual(added)
+      expect(emu.counters().byRoute.getAllRecordings ?? 0).toBe(0)
+      expect(emu.counters().byRoute.getAllAdhocRecordings ?? 0).toBe(0)
+      expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+      expect(sortedLines(out)).toEqual(sortedLines(reference))
+      expect(fileHashes(out)).toEqual(fileHashes(reference))
+      // Resumed from the stored links: only the new artifacts and the exported ones they pair with are listed.
+      expect(comparable(second.stdout)).toEqual(comparable(single2.stdout))
+      const listed = (o: string) => JSON.parse(o).recordings.discovered + JSON.parse(o).transcripts.discovered
+      expect(listed(second.stdout)).toBeLessThan(listed(first.stdout))
+
+      // Targeted: a meeting by id, one by join URL, an ad hoc call, and a call nobody has (exit 1).
+      const [byId, byUrl] = fixture.meetings.filter((m: any) => (m.recordings ?? []).length > 0)
+      const targeted = (o: string) => [
+        "sync",
+        ...organizerArgs(emu.fixture),
+        "--out",
+        o,
+        "--graph-url",
+        emu.baseUrl,
+        "--meeting",
+        byId.id,
+        "--join-url",
+        byUrl.joinWebUrl,
+        "--adhoc-call",
+        call.id,
+        "--adhoc-call",
+        "no-such-call",
+        "--json"
+      ]
+      const targetedReference = path.join(tempDir(), "out")
+      const targetedOut = path.join(tempDir(), "out")
+      const single3 = await runCli(targeted(targetedReference), { env })
+      expect(single3.code, single3.stderr).toBe(1)
+      const third = await runCli([...targeted(targetedOut), "--cluster", pg.url], { env })
+      expect(third.code, third.stderr).toBe(1)
+      const only = { ...fixture, meetings: [byId, byUrl], adhocCalls: [call] }
+      expect(verifyOutput(targetedOut, expectedArtifacts(only))).toEqual([])
+      expect(sortedLines(targetedOut)).toEqual(sortedLines(targetedReference))
+      expect(fileHashes(targetedOut)).toEqual(fileHashes(targetedReference))
+      expect(failuresOf(targetedOut)).toEqual(failuresOf(targetedReference))
+      expect(failuresOf(targetedOut)).toMatchObject([{ kind: "meeting", id: "no-such-call", source: "adhocCall" }])
+      expect(comparable(third.stdout)).toEqual(comparable(single3.stdout))
+    })
+
+    // A dry run needs no runner (all stopped now): it checks the window against the cluster's checkpoint,
+    // where everything is complete, so nothing would be downloaded; nothing is fetched or written.
+    emu.resetCounters()
+    const before = listFiles(out)
+    const dry = await runCli([...syncArgs(emu, out), "--adhoc-calls", "--dry-run", "--json", "--cluster", pg.url], {
+      env
+    })
+    expect(dry.code, dry.stderr).toBe(0)
+    const summary = JSON.parse(dry.stdout)
+    expect(summary).toMatchObject({ dryRun: true, failures: 0 })
+    expect(summary.recordings.discovered + summary.transcripts.discovered).toBe(expectedArtifacts(fixture).size)
+    expect(summary.recordings.downloaded + summary.transcripts.downloaded).toBe(0)
+    expect(emu.counters().contentRequests).toEqual({})
+    expect(listFiles(out)).toEqual(before)
+  }, 300_000)
+})
+
 describe("sync --cluster refuses what a cluster cannot run", () => {
   const cluster = "postgres://postgres@127.0.0.1:9/none"
   const base = [
@@ -247,7 +410,6 @@ describe("sync --cluster refuses what a cluster cannot run", () => {
     [["--state", "/tmp/state.sqlite"], "--state cannot be used with --cluster"],
     [["--sink", "sqlite:/tmp/x.sqlite"], "--sink sqlite: only one process can write it"],
     [["--sink", "parquet:/tmp/p"], "--sink parquet: only one process can write it"],
-    [["--incremental"], "--incremental is not supported with --cluster"],
     [["--sink", "postgres:postgres://exporter:s3cret@127.0.0.1:9/db"], "must not carry a password"]
   ])("%j: exit 2 before anything is submitted", async (extra, message) => {
     const r = await runCli([...base, ...extra], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: "t" }) })
