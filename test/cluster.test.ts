@@ -240,12 +240,24 @@ describe("sync --cluster and the tenant's Graph budget", () => {
 
 const runIdOf = (stderr: string) => /run (\S+) submitted/.exec(stderr)?.[1]
 
-/** A summary without what differs between any two runs (ids, times, request counts). */
-const comparable = (stdout: string) => {
-  const { elapsedMs, finishedAt, failuresFile, manifest, out, requests, retries, runId, startedAt, throttleWaitMs,
-    throttleWaits, ...rest } = JSON.parse(stdout)
-  return rest
-}
+/** Summary fields that differ between any two runs (ids, times, paths, per-process request counts). */
+const RUN_SPECIFIC = [
+  "runId",
+  "startedAt",
+  "finishedAt",
+  "elapsedMs",
+  "out",
+  "manifest",
+  "failuresFile",
+  "requests",
+  "retries",
+  "throttleWaits",
+  "throttleWaitMs"
+]
+
+/** A JSON summary without its run-specific fields. */
+const comparable = (stdout: string) =>
+  Object.fromEntries(Object.entries(JSON.parse(stdout)).filter(([k]) => !RUN_SPECIFIC.includes(k)))
 
 const failuresOf = (out: string) => readFailures(out).map(({ at, ...rest }) => rest)
 

@@ -58,7 +58,13 @@ export const RunMode = Schema.Struct({
 export type RunMode = typeof RunMode.Type
 
 /** A plain window run: every meeting of each organizer in [from, to). */
-export const windowMode: RunMode = { incremental: false, meetingIds: [], joinUrls: [], adhocCallIds: [], adhocCalls: false }
+export const windowMode: RunMode = {
+  incremental: false,
+  meetingIds: [],
+  joinUrls: [],
+  adhocCallIds: [],
+  adhocCalls: false
+}
 
 export const RunPayload = Schema.Struct({
   runId: Schema.String,

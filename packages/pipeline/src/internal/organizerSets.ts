@@ -34,4 +34,3 @@ export const organizerSets = (
   }).map((set) => new ArtifactSet({ ...set, source: "adhocCall" }))
   return [...meetingSets, ...callSets]
 }
-
