@@ -9,12 +9,7 @@
  * (modes) Incremental runs (with ad hoc calls), a targeted run and a dry run
  * end as the single-process sync's do.
  */
-import {
-  type EmulatorOptions,
-  type RunningEmulator,
-  startEmulator,
-  type TenantFixture
-} from "@meeting-artifacts/graph-emulator"
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import type { ChildProcess } from "node:child_process"
 import * as Effect from "effect/Effect"
@@ -23,11 +18,13 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningServer, startPostgres } from "../packages/sinks/test/support/servers.js"
 import {
+  addAdhocCallWithRecording,
+  addLaterMeetingArtifacts,
   cleanEnv,
   collect,
   expectedArtifacts,
-  lateTranscriptOf,
   listFiles,
+  type MutableFixture,
   organizerArgs,
   readFailures,
   runCli,
@@ -282,7 +279,7 @@ describe("sync --cluster modes: incremental, ad hoc calls, targeted, dry run", (
     const incremental = (out: string) => [...syncArgs(emu, out), "--incremental", "--adhoc-calls", "--json"]
     const reference = path.join(tempDir(), "out")
     const out = path.join(tempDir(), "out")
-    const fixture = structuredClone(emu.fixture) as { -readonly [K in keyof TenantFixture]: any }
+    const fixture = structuredClone(emu.fixture) as MutableFixture
 
     await withRunners(pg.url, env, async () => {
       // First incremental run: everything. Two submissions at once attach to one run.
@@ -303,35 +300,16 @@ describe("sync --cluster modes: incremental, ad hoc calls, targeted, dry run", (
 
       // Later: a transcript for a meeting that had only its recording, a recording in another meeting,
       // a new ad hoc call.
-      const lonely = fixture.meetings.find((m: any) =>
-        (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0
-      )
-      const transcript = lateTranscriptOf(lonely.recordings[0], "late/modes+transcript==", "<v Ana>Later.</v>")
-      emu.addTranscript(lonely.id, transcript)
-      lonely.transcripts = [transcript]
-      const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
-      const recording = {
-        id: "added/modes+recording==",
-        callId: "5a1c3e9f-0000-4000-8000-0000000000d1",
-        contentCorrelationId: "5a1c3e9f-0000-4000-8000-0000000000d2",
-        createdDateTime: "2024-02-10T09:00:00.0000000Z",
-        endDateTime: "2024-02-10T09:30:00.0000000Z",
-        content: { bytes: 20_000, seed: 98 }
-      }
-      emu.addRecording(other.id, recording)
-      other.recordings = [...other.recordings, recording]
-      const call = {
+      const { recording, transcript } = addLaterMeetingArtifacts(emu, fixture, {
+        transcript: "late/modes+transcript==",
+        recording: "added/modes+recording==",
+        seed: 98
+      })
+      const call = addAdhocCallWithRecording(emu, fixture, {
         id: "3c0ffee0-0000-4000-8000-00000000d0c5",
         userId: fixture.users[1].id,
-        recordings: [{
-          id: "added/modes+adhoc==",
-          createdDateTime: "2024-02-03T10:00:00.0000000Z",
-          endDateTime: "2024-02-03T10:05:00.0000000Z",
-          content: { bytes: 5000, seed: 5 }
-        }]
-      }
-      emu.addAdhocCall(call)
-      fixture.adhocCalls.push(call)
+        recordingId: "added/modes+adhoc=="
+      })
       const added = [transcript.id, recording.id, call.recordings[0]!.id].sort()
 
       const single2 = await runCli(incremental(reference), { env })

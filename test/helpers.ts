@@ -9,7 +9,12 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { generatedBytes, type RequestSeen, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import {
+  generatedBytes,
+  type RequestSeen,
+  type RunningEmulator,
+  type TenantFixture
+} from "@meeting-artifacts/graph-emulator"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const cliBin = path.join(repoRoot, "packages/cli/bin/meeting-artifacts.mjs")
@@ -399,3 +404,58 @@ export const lateTranscriptOf = (
   endDateTime: recording.endDateTime,
   content: { text: `WEBVTT\n\nx/1-0\n00:00:01.000 --> 00:00:02.500\n${cue}\n` }
 })
+
+/** A fixture the tests change as they add artifacts to the running emulator. */
+export type MutableFixture = { -readonly [K in keyof TenantFixture]: any }
+
+/**
+ * What an incremental run finds later, added to the running emulator and to `fixture` (the expected
+ * tenant): a transcript for a meeting that so far had only its recording (same contentCorrelationId),
+ * and a new recording in another meeting.
+ */
+export const addLaterMeetingArtifacts = (
+  emu: RunningEmulator,
+  fixture: MutableFixture,
+  ids: { readonly transcript: string; readonly recording: string; readonly seed: number }
+) => {
+  const lonely = fixture.meetings.find((m: any) =>
+    (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0
+  )
+  if (lonely === undefined) throw new Error("the tenant has no meeting with only a recording")
+  const transcript = lateTranscriptOf(lonely.recordings[0], ids.transcript, "<v Priya Raman>Added later.</v>")
+  emu.addTranscript(lonely.id, transcript)
+  lonely.transcripts = [transcript]
+  const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
+  const recording = {
+    id: ids.recording,
+    callId: "5a1c3e9f-0000-4000-8000-000000000002",
+    contentCorrelationId: "5a1c3e9f-0000-4000-8000-0000000000c2",
+    createdDateTime: "2024-02-10T09:00:00.0000000Z",
+    endDateTime: "2024-02-10T09:30:00.0000000Z",
+    content: { bytes: 20_000, seed: ids.seed }
+  }
+  emu.addRecording(other.id, recording)
+  other.recordings = [...other.recordings, recording]
+  return { lonelyRecording: lonely.recordings[0], transcript, recording }
+}
+
+/** A new ad hoc call of `userId` with one recording, added to the running emulator and to `fixture`. */
+export const addAdhocCallWithRecording = (
+  emu: RunningEmulator,
+  fixture: MutableFixture,
+  call: { readonly id: string; readonly userId: string; readonly recordingId: string }
+) => {
+  const added = {
+    id: call.id,
+    userId: call.userId,
+    recordings: [{
+      id: call.recordingId,
+      createdDateTime: "2024-02-03T10:00:00.0000000Z",
+      endDateTime: "2024-02-03T10:05:00.0000000Z",
+      content: { bytes: 5000, seed: 5 }
+    }]
+  }
+  emu.addAdhocCall(added)
+  fixture.adhocCalls.push(added)
+  return added
+}

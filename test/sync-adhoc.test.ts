@@ -4,18 +4,20 @@
  * functions; `sync --adhoc-call <id>` exports listed calls. Their manifest lines carry the call id as
  * meetingId and `"source": "adhocCall"`; meeting lines stay as they were.
  */
-import { type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import { Manifest } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  addAdhocCallWithRecording,
   cleanEnv,
   collect,
   expectedArtifacts,
   lateTranscriptOf,
   listFiles,
+  type MutableFixture,
   readFailures,
   readManifest,
   runCli,
@@ -25,8 +27,6 @@ import {
   verifyOutput,
   WINDOW_ARGS
 } from "./helpers.js"
-
-type Mutable = { -readonly [K in keyof TenantFixture]: any }
 
 /** Cues of a WebVTT text: its timing lines. */
 const cuesOf = (vtt: string) => vtt.split("\n").filter((l) => l.includes("-->")).length
@@ -99,7 +99,7 @@ describe("sync of ad hoc calls", () => {
 
     // Later: a transcript for a call that so far had only a recording (same contentCorrelationId),
     // and a new call with a recording.
-    const fixture = structuredClone(emu.fixture) as Mutable
+    const fixture = structuredClone(emu.fixture) as MutableFixture
     const lonely = fixture.adhocCalls.find((c: any) =>
       (c.recordings ?? []).length === 1 && (c.transcripts ?? []).length === 0
     )
@@ -108,18 +108,11 @@ describe("sync of ad hoc calls", () => {
     const transcript = lateTranscriptOf(rec, "late/adhoc+transcript==", "<v Chen Wei>Added later.</v>")
     emu.addAdhocTranscript(lonely.id, transcript)
     lonely.transcripts = [transcript]
-    const newCall = {
+    const newCall = addAdhocCallWithRecording(emu, fixture, {
       id: "3c0ffee0-0000-4000-8000-00000000ad0c",
       userId: fixture.users[1].id,
-      recordings: [{
-        id: "new/adhoc+recording==",
-        createdDateTime: "2024-02-03T10:00:00.0000000Z",
-        endDateTime: "2024-02-03T10:05:00.0000000Z",
-        content: { bytes: 5000, seed: 5 }
-      }]
-    }
-    emu.addAdhocCall(newCall)
-    fixture.adhocCalls.push(newCall)
+      recordingId: "new/adhoc+recording=="
+    })
 
     emu.resetCounters()
     const second = await runCli(args, { env })

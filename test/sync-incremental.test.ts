@@ -4,13 +4,14 @@
  * only those, re-pairs a transcript that arrived after its recording, and a
  * third run with nothing new fetches nothing.
  */
-import { type RunningEmulator, startEmulator, type TenantFixture } from "@meeting-artifacts/graph-emulator"
+import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   cleanEnv,
+  addLaterMeetingArtifacts,
   expectedArtifacts,
-  lateTranscriptOf,
+  type MutableFixture,
   readManifest,
   runCli,
   syncArgs,
@@ -47,28 +48,12 @@ describe("sync --incremental", () => {
     expect(first.code, first.stderr).toBe(0)
     expect(verifyOutput(out, expectedArtifacts(emu.fixture))).toEqual([])
 
-    // A transcript for a meeting that so far only had a recording (same contentCorrelationId),
-    // and a new recording in another meeting.
-    const fixture = structuredClone(emu.fixture) as { -readonly [K in keyof TenantFixture]: any }
-    const lonely = fixture.meetings.find((m: any) =>
-      (m.recordings ?? []).length === 1 && (m.transcripts ?? []).length === 0
-    )
-    expect(lonely).toBeDefined()
-    const rec = lonely.recordings[0]
-    const transcript = lateTranscriptOf(rec, "added/transcript+1==", "<v Priya Raman>Added later.</v>")
-    emu.addTranscript(lonely.id, transcript)
-    lonely.transcripts = [transcript]
-    const other = fixture.meetings.find((m: any) => m.id !== lonely.id && (m.recordings ?? []).length > 0)
-    const recording = {
-      id: "added/recording+2==",
-      callId: "5a1c3e9f-0000-4000-8000-000000000002",
-      contentCorrelationId: "5a1c3e9f-0000-4000-8000-0000000000c2",
-      createdDateTime: "2024-02-10T09:00:00.0000000Z",
-      endDateTime: "2024-02-10T09:30:00.0000000Z",
-      content: { bytes: 20_000, seed: 99 }
-    }
-    emu.addRecording(other.id, recording)
-    other.recordings = [...other.recordings, recording]
+    const fixture = structuredClone(emu.fixture) as MutableFixture
+    const { lonelyRecording: rec, recording, transcript } = addLaterMeetingArtifacts(emu, fixture, {
+      transcript: "added/transcript+1==",
+      recording: "added/recording+2==",
+      seed: 99
+    })
 
     emu.resetCounters()
     const second = await runCli(args, { env })
