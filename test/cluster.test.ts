@@ -276,7 +276,20 @@ describe("sync --cluster modes: incremental, ad hoc calls, targeted, dry run", (
     const emu = servers.emu()
     const pg = servers.pg()
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
-    const incremental = (out: string) => [...syncArgs(emu, out), "--incremental", "--adhoc-calls", "--json"]
+    // An open window (no --to: everything since --from), whose run id must not depend on "now".
+    const incremental = (out: string) => [
+      "sync",
+      ...organizerArgs(emu.fixture),
+      "--from",
+      "2024-01-01T00:00:00Z",
+      "--out",
+      out,
+      "--graph-url",
+      emu.baseUrl,
+      "--incremental",
+      "--adhoc-calls",
+      "--json"
+    ]
     const reference = path.join(tempDir(), "out")
     const out = path.join(tempDir(), "out")
     const fixture = structuredClone(emu.fixture) as MutableFixture

@@ -132,8 +132,8 @@ export const syncFlags = {
     pseudo: "postgres url",
     description:
       "Run on the cluster of `meeting-artifacts runner` processes sharing this Postgres (it also holds the checkpoint " +
-      "state): submit the export, or attach to the same window's run in progress, and wait for it. --out must be a " +
-      "folder every runner sees at the same path."
+      "state): submit the export, or attach to the same export's run in progress, and wait for it. --out must be a " +
+      "folder every runner sees at the same path. --dry-run runs here, against the cluster's checkpoint state."
   }),
   json: flag("boolean", {
     ...configurable("json"),
