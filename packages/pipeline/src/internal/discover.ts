@@ -287,7 +287,12 @@ export const make = (ctx: RunContext) => {
    */
   const discoverAdhocWindow = (organizerId: string) =>
     Effect.gen(function*() {
-      const window = { userId: organizerId, startDateTime: opts.from!, endDateTime: opts.to! }
+      // An open window (incremental, no --to): no end, rather than an `undefined` one in the URL.
+      const window = {
+        userId: organizerId,
+        startDateTime: opts.from!,
+        ...(opts.to !== null ? { endDateTime: opts.to } : {})
+      }
       if (!opts.incremental) {
         const [recordings, transcripts] = yield* Effect.all(
           [collect(graph.getAllAdhocRecordings(window)), collect(graph.getAllAdhocTranscripts(window))],
