@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { generatedBytes, type RunningEmulator, startEmulator } from "../src/index.js"
+import { Pacer } from "../src/internal/content.js"
 import { enc, get } from "./helpers.js"
 
 describe("content ranges and byte counters", () => {
@@ -104,5 +105,30 @@ describe("content ranges and byte counters", () => {
     const full = await get(emu, url)
     expect(Buffer.from(await full.arrayBuffer()).equals(Buffer.from(data))).toBe(true)
     expect(emu.counters().contentRequests[id]).toBe(1)
+  })
+})
+
+describe("content pacing (a token bucket per response stream)", () => {
+  it("sends one slice at a time at the rate, and a stream that fell behind does not catch up in a burst", () => {
+    let now = 0
+    const pacer = new Pacer(100_000, () => now)
+    // 2 KB slices: 20 ms of the rate
+    expect(pacer.slice).toBe(2000)
+    expect(pacer.take(2000)).toBe(0)
+    expect(pacer.take(2000)).toBe(20)
+    now += 20
+    expect(pacer.take(2000)).toBe(0)
+    // the client stopped reading for 10 s: the bucket holds two slices, not the 1 MB the rate would have sent
+    now += 10_000
+    expect(pacer.take(2000)).toBe(0)
+    expect(pacer.take(2000)).toBe(0)
+    expect(pacer.take(2000)).toBe(20)
+    now += 5
+    expect(pacer.take(2000)).toBe(15)
+  })
+
+  it("cuts slices between 1 KiB and 64 KiB whatever the rate", () => {
+    expect(new Pacer(1000).slice).toBe(1024)
+    expect(new Pacer(1024 ** 3).slice).toBe(64 * 1024)
   })
 })

@@ -89,11 +89,74 @@ export interface WriteOptions {
   readonly bytesPerSecond?: number
 }
 
+/** How finely a paced body is cut: a slice per this many milliseconds of the rate. */
+const PACE_SLICE_MS = 20
+/** Slices never smaller than this (a slow rate sends fewer, not tinier, writes)... */
+const MIN_SLICE = 1024
+
+/**
+ * A token bucket for one response stream: `rate` bytes per second, holding at most two slices (one to
+ * send, one to absorb a late timer), so a stream that fell behind (its client stopped reading) never
+ * catches up in a burst: its link stays a link of that rate.
+ */
+export class Pacer {
+  readonly slice: number
+  private tokens: number
+  private last: number
+  constructor(readonly rate: number, private readonly now: () => number = Date.now) {
+    this.slice = Math.max(MIN_SLICE, Math.min(BLOCK, Math.floor((rate * PACE_SLICE_MS) / 1000)))
+    this.tokens = this.slice
+    this.last = now()
+  }
+  /** Milliseconds until `n` bytes (at most one slice) may be sent; takes them when that is now (0). */
+  take(n: number): number {
+    const now = this.now()
+    this.tokens = Math.min(2 * this.slice, this.tokens + ((now - this.last) * this.rate) / 1000)
+    this.last = now
+    if (this.tokens >= n) {
+      this.tokens -= n
+      return 0
+    }
+    return Math.ceil(((n - this.tokens) * 1000) / this.rate)
+  }
+}
+
+/**
+ * Writes `chunk` through `pacer` one slice at a time, each after the previous one was handed over;
+ * `sent(n)` as each slice is handed to the socket.
+ */
+const writePaced = (
+  res: import("node:http").ServerResponse,
+  chunk: Uint8Array,
+  pacer: Pacer,
+  stopped: () => boolean,
+  sent: (n: number) => void,
+  done: (err: Error | null | undefined) => void
+): void => {
+  let at = 0
+  const next = (): void => {
+    if (stopped()) return
+    if (at >= chunk.length) return done(null)
+    const n = Math.min(pacer.slice, chunk.length - at)
+    const wait = pacer.take(n)
+    if (wait > 0) {
+      setTimeout(next, wait)
+      return
+    }
+    const slice = chunk.subarray(at, at + n)
+    at += n
+    sent(n)
+    res.write(slice, (err) => (err ? done(err) : next()))
+  }
+  next()
+}
+
 /**
  * Writes bytes `[start, end]` of the source to a node response whose head is already written, with two
  * recycled 64 KiB buffers: a buffer is refilled only after the socket reports it flushed, so serving any
  * size allocates nothing per block (no garbage for the GC to lag behind) and needs no backpressure
- * bookkeeping beyond the two buffers in flight.
+ * bookkeeping beyond the two buffers in flight. A paced body uses one buffer, sent in slices through its
+ * own token bucket (see `Pacer`).
  */
 export const writeRange = (
   res: import("node:http").ServerResponse,
@@ -120,7 +183,9 @@ export const writeRange = (
       return
     }
     const fd = source._tag === "File" ? NodeFs.openSync(source.path, "r") : -1
-    const free = [Buffer.allocUnsafeSlow(BLOCK), Buffer.allocUnsafeSlow(BLOCK)]
+    const pacer = options.bytesPerSecond === undefined ? undefined : new Pacer(options.bytesPerSecond)
+    const buffers = pacer === undefined ? 2 : 1
+    const free = Array.from({ length: buffers }, () => Buffer.allocUnsafeSlow(BLOCK))
     let pos = start
     let filling = false
     let ending = false
@@ -132,13 +197,18 @@ export const writeRange = (
       resolve(how)
     }
     res.once("close", () => settle(res.writableFinished ? "complete" : "aborted"))
-    const startedAt = Date.now()
-    const rate = options.bytesPerSecond
-    // the next block once the bytes sent so far are due at `rate` (at once without a rate)
-    const paced = (): void => {
-      const wait = rate === undefined ? 0 : startedAt + ((pos - start) * 1000) / rate - Date.now()
-      if (wait <= 0) step()
-      else setTimeout(step, wait)
+    let handed = start
+    // counted as bytes are handed to the socket, complete with the last one: a client that has read it
+    // all sees it counted
+    const sent = (n: number) => {
+      handed += n
+      options.onBytes(n)
+      if (handed > end) options.onComplete()
+    }
+    const send = (chunk: Uint8Array, done: (err: Error | null | undefined) => void) => {
+      if (pacer !== undefined) return writePaced(res, chunk, pacer, () => settled, sent, done)
+      sent(chunk.length)
+      res.write(chunk, done)
     }
     // fills `buf` with the bytes at `at` (up to the block boundary for generated content)
     const fill = (buf: Buffer, at: number, done: (err: Error | null, n: number) => void) => {
@@ -156,7 +226,7 @@ export const writeRange = (
     const step = (): void => {
       while (!settled && !filling && free.length > 0) {
         if (pos > end) {
-          if (free.length === 2 && !ending) {
+          if (free.length === buffers && !ending) {
             // everything flushed
             ending = true
             res.end(() => settle("complete"))
@@ -186,15 +256,12 @@ export const writeRange = (
             return
           }
           pos += n
-          options.onBytes(n)
-          // counted as the last byte is handed to the socket: a client that has read it all sees it counted
-          if (pos > end) options.onComplete()
-          res.write(chunk, (werr) => {
+          send(chunk, (werr) => {
             free.push(buf)
             if (werr) return settle("aborted")
-            paced()
+            step()
           })
-          paced()
+          step()
         })
       }
     }
