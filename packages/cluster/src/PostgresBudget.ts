@@ -1,16 +1,25 @@
 /**
  * A tenant's Graph budget (`GraphBudget`) held in Postgres, so every runner of a cluster draws on one
- * budget: N runners send the tenant no more requests per second than one process would.
+ * budget: N runners send the tenant no more requests per second, and have no more requests in flight,
+ * than one process would.
  *
- * One row per tenant holds a GCRA schedule: the time the next request is due. Each request reserves
+ * Rate: one row per tenant holds a GCRA schedule: the time the next request is due. Each request reserves
  * its slot with one atomic upsert (Postgres's clock, so runners' clocks do not matter) and waits until
  * its slot; a burst of `burst` requests may start at once. A throttling answer seen by any runner pauses
  * the tenant for every runner until its Retry-After has passed, and spends the saved-up burst.
+ *
+ * Concurrency: the tenant has `maxConcurrentRequests` request slots, one row each. A request (a content
+ * body for as long as it streams) leases a free slot with one atomic update and gives it back when it
+ * ends. A lease expires `leaseTtl` after it was taken or last renewed; the process renews its leases
+ * while it lives, so the slots of a killed runner come back once their leases expire.
  */
 import type { GraphBudget } from "@meeting-artifacts/api"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { randomUUID } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 
 export interface BudgetOptions {
   /** The tenant (one budget per key). */
@@ -18,12 +27,27 @@ export interface BudgetOptions {
   readonly requestsPerSecond: number
   /** Requests that may start at once after a quiet period. */
   readonly burst: number
+  /** Requests in flight cluster-wide (content bodies included); absent: only each process's own limit. */
+  readonly maxConcurrentRequests?: number | undefined
+  /**
+   * How long a lease outlives the last sign of its process (default 30 s): a killed runner's slots are
+   * free again after at most this long. Renewed every third of it.
+   */
+  readonly leaseTtl?: Duration.DurationInput | undefined
 }
 
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)"
+const DEFAULT_LEASE_TTL = Duration.seconds(30)
+/** How often a process waiting for a slot asks again, at most (it starts at a tenth of this). */
+const SLOT_POLL_MAX_MS = 100
 
-/** Creates the budget table if needed; the budget of `options.key` on it. */
-export const make = (options: BudgetOptions): Effect.Effect<GraphBudget, never, SqlClient.SqlClient> =>
+/**
+ * Creates the budget tables if needed; the budget of `options.key` on them. The scope keeps this
+ * process's leases alive (renewed); closing it lets them expire.
+ */
+export const make = (
+  options: BudgetOptions
+): Effect.Effect<GraphBudget, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE IF NOT EXISTS ma_graph_budget (
@@ -57,5 +81,67 @@ export const make = (options: BudgetOptions): Effect.Effect<GraphBudget, never, 
           next_due_ms = GREATEST(next_due_ms, ${now} + ${pauseMs + toleranceMs})
           WHERE tenant = ${options.key}`
       }).pipe(Effect.asVoid, Effect.catchAll(() => Effect.void))
-    return { take, throttled } satisfies GraphBudget
+    const requestSlot = options.maxConcurrentRequests === undefined
+      ? undefined
+      : yield* makeRequestSlots(sql, options.key, options.maxConcurrentRequests, options.leaseTtl ?? DEFAULT_LEASE_TTL)
+    return { take, throttled, requestSlot } satisfies GraphBudget
+  })
+
+/**
+ * The tenant's `max` request slots: `requestSlot` leases a free one (waiting, polled, until one is)
+ * and returns what gives it back. One fiber of the process polls at a time, the others queue behind it
+ * in the process, so waiting costs the database one query per poll per process, not per request.
+ */
+const makeRequestSlots = (
+  sql: SqlClient.SqlClient,
+  tenant: string,
+  max: number,
+  leaseTtl: Duration.DurationInput
+) =>
+  Effect.gen(function*() {
+    yield* sql`CREATE TABLE IF NOT EXISTS ma_graph_request_slots (
+      tenant TEXT NOT NULL,
+      slot INTEGER NOT NULL,
+      holder TEXT,
+      expires_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+      PRIMARY KEY (tenant, slot)
+    )`.pipe(Effect.orDie)
+    yield* sql`INSERT INTO ma_graph_request_slots (tenant, slot)
+      SELECT ${tenant}, s FROM generate_series(0, ${max - 1}) AS s
+      ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
+    // This process's leases carry its id: renewed together, given back one by one.
+    const holder = randomUUID()
+    const ttlMs = Duration.toMillis(leaseTtl)
+    const now = sql.literal(NOW_MS)
+    const lease = sql<{ slot: number }>`
+      UPDATE ma_graph_request_slots SET holder = ${holder}, expires_ms = ${now} + ${ttlMs}
+      WHERE tenant = ${tenant} AND slot = (
+        SELECT slot FROM ma_graph_request_slots
+        WHERE tenant = ${tenant} AND slot < ${max} AND expires_ms < ${now}
+        ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+      )
+      RETURNING slot`
+    const giveBack = (slot: number) =>
+      sql`UPDATE ma_graph_request_slots SET holder = NULL, expires_ms = 0
+        WHERE tenant = ${tenant} AND slot = ${slot} AND holder = ${holder}`.pipe(
+        Effect.asVoid,
+        Effect.catchAll(() => Effect.void)
+      )
+    yield* sql`UPDATE ma_graph_request_slots SET expires_ms = ${now} + ${ttlMs}
+      WHERE tenant = ${tenant} AND holder = ${holder} AND expires_ms > 0`.pipe(
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced(Duration.millis(ttlMs / 3))),
+      Effect.forkScoped
+    )
+    const polling = yield* Effect.makeSemaphore(1)
+    const poll = (waitMs: number): Effect.Effect<Effect.Effect<void>, unknown> =>
+      Effect.flatMap(lease, (rows) =>
+        rows.length > 0
+          ? Effect.succeed(giveBack(Number(rows[0]!.slot)))
+          : Effect.zipRight(
+            Effect.sleep(Duration.millis(waitMs * (0.5 + Math.random()))),
+            Effect.suspend(() => poll(Math.min(SLOT_POLL_MAX_MS, waitMs * 2)))
+          ))
+    // Like the rate, a courtesy: without the database, the process's own limit still holds.
+    return polling.withPermits(1)(poll(SLOT_POLL_MAX_MS / 10)).pipe(Effect.orElseSucceed(() => Effect.void))
   })

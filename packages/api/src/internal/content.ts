@@ -424,11 +424,22 @@ const bodyStream = (
     return Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(following(body))), reportBytes(body))
   })
 
-/** The download and request slots of one content stream, each released once. */
+/**
+ * The download and request slots of one content stream (and the shared budget's request slot, when it
+ * has them), each released once.
+ */
 const makeSlots = (core: ClientCore) => {
-  const held = { download: false, request: false }
+  const held: { download: boolean; request: boolean; shared: Effect.Effect<void> | null } = {
+    download: false,
+    request: false,
+    shared: null
+  }
   const release = Effect.suspend(() => {
     const out: Array<Effect.Effect<void>> = []
+    if (held.shared !== null) {
+      out.push(held.shared)
+      held.shared = null
+    }
     if (held.request) {
       held.request = false
       out.push(core.limiter.requests.release(1))
@@ -445,6 +456,10 @@ const makeSlots = (core: ClientCore) => {
       () => release
     )
     yield* Effect.acquireRelease(Effect.tap(core.limiter.requests.take(1), () => (held.request = true)), () => release)
+    const shared = core.budget?.requestSlot
+    if (shared !== undefined) {
+      yield* Effect.acquireRelease(Effect.tap(shared, (giveBack) => (held.shared = giveBack)), () => release)
+    }
   })
   return { acquire, release }
 }

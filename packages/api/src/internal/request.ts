@@ -384,6 +384,15 @@ const failureOf = <A>(
   }
 }
 
+/** `effect` holding one of the budget's request slots shared with other processes, when it has them. */
+const withSharedSlot = <A, E, R>(
+  budget: GraphBudget | undefined,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  budget?.requestSlot === undefined
+    ? effect
+    : Effect.acquireUseRelease(budget.requestSlot, () => effect, (release) => release)
+
 /**
  * The request loop: rate limit → token → attempt → classify → retry or fail. `holdsSlot`: the caller
  * already holds a request slot (content downloads hold theirs for the whole body).
@@ -424,7 +433,7 @@ export const run = <A, R>(
       // The rate slot is taken inside the concurrency slot: otherwise fibers queued on the semaphore
       // would pass the rate gate early and burst out together when slots free up.
       const paced = Effect.zipRight(take, attempt(core, spec, exec, headers, ctx))
-      const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(paced))
+      const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))
       if (outcome._tag === "Done") {
         yield* limiter.success
         return outcome.value

@@ -78,11 +78,13 @@ export const layer = (
         lookup: (key: string) =>
           Effect.gen(function*() {
             const job = JSON.parse(key) as JobSpec
-            // One budget per tenant (its Graph URL), cluster-wide: see PostgresBudget.
+            // One budget per tenant (its Graph URL), cluster-wide (rate and requests in flight): see
+            // PostgresBudget.
             const budget = yield* PostgresBudget.make({
               key: job.graphUrl,
               requestsPerSecond: job.requestsPerSecond,
-              burst: defaultPolicy.burst
+              burst: defaultPolicy.burst,
+              maxConcurrentRequests: job.maxConcurrentRequests
             }).pipe(Effect.provide(sqlContext))
             const context = yield* Layer.build(servicesLayer(job, credential.credential, credential.scope, budget))
             const downloadSlots = yield* Effect.makeSemaphore(job.concurrency)
