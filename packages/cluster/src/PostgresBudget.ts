@@ -89,8 +89,8 @@ export const make = (
 
 /**
  * The tenant's `max` request slots: `requestSlot` leases a free one (waiting, polled, until one is)
- * and returns what gives it back. One fiber of the process polls at a time, the others queue behind it
- * in the process, so waiting costs the database one query per poll per process, not per request.
+ * and returns what gives it back. A request that finds none free queues in its process behind the one
+ * fiber that polls, so waiting costs the database one query per poll per process, not per request.
  */
 const makeRequestSlots = (
   sql: SqlClient.SqlClient,
@@ -109,11 +109,14 @@ const makeRequestSlots = (
     yield* sql`INSERT INTO ma_graph_request_slots (tenant, slot)
       SELECT ${tenant}, s FROM generate_series(0, ${max - 1}) AS s
       ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
-    // This process's leases carry its id: renewed together, given back one by one.
-    const holder = randomUUID()
+    // Each lease is `<process id>/<n>`: the process renews all of its own at once, and a lease given
+    // back never frees a slot the process has leased again since.
+    const processId = randomUUID()
+    let leases = 0
     const ttlMs = Duration.toMillis(leaseTtl)
     const now = sql.literal(NOW_MS)
-    const lease = sql<{ slot: number }>`
+    const lease = (holder: string) =>
+      sql<{ slot: number }>`
       UPDATE ma_graph_request_slots SET holder = ${holder}, expires_ms = ${now} + ${ttlMs}
       WHERE tenant = ${tenant} AND slot = (
         SELECT slot FROM ma_graph_request_slots
@@ -121,27 +124,37 @@ const makeRequestSlots = (
         ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
       )
       RETURNING slot`
-    const giveBack = (slot: number) =>
+    const giveBack = (slot: number, holder: string) =>
       sql`UPDATE ma_graph_request_slots SET holder = NULL, expires_ms = 0
         WHERE tenant = ${tenant} AND slot = ${slot} AND holder = ${holder}`.pipe(
         Effect.asVoid,
         Effect.catchAll(() => Effect.void)
       )
     yield* sql`UPDATE ma_graph_request_slots SET expires_ms = ${now} + ${ttlMs}
-      WHERE tenant = ${tenant} AND holder = ${holder} AND expires_ms > 0`.pipe(
+      WHERE tenant = ${tenant} AND holder LIKE ${`${processId}/%`} AND expires_ms > 0`.pipe(
       Effect.ignore,
       Effect.repeat(Schedule.spaced(Duration.millis(ttlMs / 3))),
       Effect.forkScoped
     )
     const polling = yield* Effect.makeSemaphore(1)
+    /** One try: the give-back of the slot leased, or null when none was free. */
+    const tryLease = Effect.suspend(() => {
+      const holder = `${processId}/${++leases}`
+      return Effect.map(lease(holder), (rows) => rows.length > 0 ? giveBack(Number(rows[0]!.slot), holder) : null)
+    })
     const poll = (waitMs: number): Effect.Effect<Effect.Effect<void>, unknown> =>
-      Effect.flatMap(lease, (rows) =>
-        rows.length > 0
-          ? Effect.succeed(giveBack(Number(rows[0]!.slot)))
+      Effect.flatMap(tryLease, (got) =>
+        got !== null
+          ? Effect.succeed(got)
           : Effect.zipRight(
             Effect.sleep(Duration.millis(waitMs * (0.5 + Math.random()))),
             Effect.suspend(() => poll(Math.min(SLOT_POLL_MAX_MS, waitMs * 2)))
           ))
+    // A free slot is leased at once; only waiting goes through the one poller of the process.
+    const leaseOrWait = Effect.flatMap(
+      tryLease,
+      (got) => got !== null ? Effect.succeed(got) : polling.withPermits(1)(poll(SLOT_POLL_MAX_MS / 10))
+    )
     // Like the rate, a courtesy: without the database, the process's own limit still holds.
-    return polling.withPermits(1)(poll(SLOT_POLL_MAX_MS / 10)).pipe(Effect.orElseSucceed(() => Effect.void))
+    return leaseOrWait.pipe(Effect.orElseSucceed(() => Effect.void))
   })

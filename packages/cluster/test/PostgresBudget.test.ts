@@ -57,7 +57,16 @@ describe("PostgresBudget request slots", () => {
       yield* Effect.sleep("300 millis")
       expect((yield* Fiber.poll(third))._tag).toBe("None")
       yield* bGiveBack
-      yield* Fiber.join(third)
+      const thirdGiveBack = yield* Fiber.join(third)
+      // a give-back run twice frees nothing the second time, though the process leased that slot again
+      yield* thirdGiveBack
+      const again = yield* a.slot
+      yield* thirdGiveBack
+      const fourth = yield* Effect.fork(b.slot)
+      yield* Effect.sleep("300 millis")
+      expect((yield* Fiber.poll(fourth))._tag).toBe("None")
+      yield* again
+      yield* Fiber.join(fourth)
       yield* Scope.close(a.scope, Exit.void)
       yield* Scope.close(b.scope, Exit.void)
     }))

@@ -458,7 +458,12 @@ const makeSlots = (core: ClientCore) => {
     yield* Effect.acquireRelease(Effect.tap(core.limiter.requests.take(1), () => (held.request = true)), () => release)
     const shared = core.budget?.requestSlot
     if (shared !== undefined) {
-      yield* Effect.acquireRelease(Effect.tap(shared, (giveBack) => (held.shared = giveBack)), () => release)
+      yield* Effect.acquireRelease(
+        Effect.map(shared, (giveBack) => {
+          held.shared = giveBack
+        }),
+        () => release
+      )
     }
   })
   return { acquire, release }
