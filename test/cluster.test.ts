@@ -428,3 +428,39 @@ describe("sync --cluster refuses what a cluster cannot run", () => {
     expect(r.stderr).toContain("--cluster")
   })
 })
+
+describe("sync --cluster and the tenant's requests in flight", () => {
+  const servers = clusterServers({
+    generate: {
+      organizers: 3,
+      meetingsPerOrganizer: 4,
+      seed: 11,
+      recordingBytes: [160 * 1024, 256 * 1024],
+      cues: [2, 4]
+    },
+    // The tenant's ceiling: 3 requests in flight (over it: a 429 counted as "concurrency"), one above the
+    // cluster's --max-requests 2: a body's last bytes reach the client a moment before the emulator counts
+    // it done, and the next lease may be quicker than that. Bodies are paced to 1-2 s each, so
+    // the runners' downloads overlap.
+    faults: { maxConcurrency: 3, contentBytesPerSecond: 128 * 1024 }
+  })
+
+  it("(d) three runners together have no more requests in flight than --max-requests", async () => {
+    const emu = servers.emu()
+    const pg = servers.pg()
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    await withRunners(pg.url, env, async () => {
+      emu.resetCounters()
+      const out = path.join(tempDir(), "out")
+      // Each runner alone may have 2 requests (downloads) in flight: three of them, 6.
+      const clustered = await runCli(
+        [...syncArgs(emu, out), "--concurrency", "2", "--max-requests", "2", "--cluster", pg.url],
+        { env }
+      )
+      expect(clustered.code, clustered.stderr).toBe(0)
+      const counters = emu.counters()
+      expect(Object.keys(counters.contentRequests)).toHaveLength(expectedArtifacts(emu.fixture).size)
+      expect(counters.faults["concurrency"] ?? 0, `concurrency 429s; faults ${JSON.stringify(counters.faults)}`).toBe(0)
+    })
+  }, 300_000)
+})
