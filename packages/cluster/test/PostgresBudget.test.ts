@@ -4,6 +4,7 @@
  * slots of a runner that stops renewing its leases (killed) come back once they expire.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -26,7 +27,7 @@ const withSql = <A, E>(f: Effect.Effect<A, E, import("@effect/sql/SqlClient").Sq
   Effect.runPromise(Effect.scoped(Effect.provide(f, PgClient.layer({ url: Redacted.make(pg.url) }))))
 
 /** A runner's budget for `key` in its own scope (closing it stops the lease renewals, as a kill would). */
-const runnerBudget = (key: string, leaseTtl?: string) =>
+const runnerBudget = (key: string, leaseTtl?: Duration.DurationInput) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const budget = yield* PostgresBudget.make({
