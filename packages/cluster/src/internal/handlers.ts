@@ -29,8 +29,14 @@ import { JobResources, setupFatal, withJob } from "./jobResources.js"
 
 /** Organizers discovered at the same time (as in a single-process sync). */
 const ORGANIZER_CONCURRENCY = 4
-/** Sets in flight per run, cluster-wide (downloads are bounded per runner by the job's concurrency). */
-const SET_CONCURRENCY = 256
+/**
+ * Sets in flight per run, cluster-wide (downloads are bounded per runner by the job's concurrency).
+ * Enough to keep every download slot of a dozen runners busy; few enough that downloads start while
+ * later sets are still being dispatched, and that the shard hash's uneven split costs little at the
+ * end: sets go out as others finish, so the last runner to finish holds its share of this many, not of
+ * the whole run's.
+ */
+const SET_CONCURRENCY = 64
 
 const sinkFatal = (e: { readonly message: string }) => setupFatal(e.message)
 
