@@ -17,7 +17,7 @@
  *   from `--concurrency` x 3 fibers at once, next to the content body they guard.
  *
  *   pnpm bench cluster [--only bandwidth|rate|leases] [--recordings 240] [--bytes 196608]
- *     [--link 262144] [--concurrency 4] [--meetings 40] [--tenant-rate 20]
+ *     [--link 262144] [--concurrency 4] [--meetings 25] [--tenant-rate 10]
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -38,8 +38,8 @@ const RECORDINGS = Number(argValue("--recordings") ?? 240)
 const BYTES = Number(argValue("--bytes") ?? 192 * 1024)
 const LINK = Number(argValue("--link") ?? 256 * 1024)
 const CONCURRENCY = Number(argValue("--concurrency") ?? 4)
-const MEETINGS = Number(argValue("--meetings") ?? 40)
-const TENANT_RATE = Number(argValue("--tenant-rate") ?? 20)
+const MEETINGS = Number(argValue("--meetings") ?? 25)
+const TENANT_RATE = Number(argValue("--tenant-rate") ?? 10)
 const ORGANIZERS = 3
 const GOAL = 2.5
 /** @effect/cluster's shards per group (its default, which the runners use). */
