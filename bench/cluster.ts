@@ -219,13 +219,13 @@ const bandwidth = async (pgUrl: string, work: string) => {
       "200"
     ], [1, 2, 3])
     console.log(
-      `bandwidth-bound tenant: ${recordings} recordings x ${(BYTES / 1024).toFixed(0)} KiB = ${mib.toFixed(0)} MiB, link ${
+      `bandwidth-bound tenant: ${recordings} recordings x ${(BYTES / 1024).toFixed(0)} KiB = ${
+        mib.toFixed(0)
+      } MiB, link ${
         (LINK / 1024).toFixed(0)
       } KiB/s per connection, --concurrency ${CONCURRENCY} per runner, --max-requests ${
         3 * CONCURRENCY + 4
-      } (one runner's ceiling ${
-        ((CONCURRENCY * LINK) / 1024 ** 2).toFixed(2)
-      } MiB/s); ${load()}`
+      } (one runner's ceiling ${((CONCURRENCY * LINK) / 1024 ** 2).toFixed(2)} MiB/s); ${load()}`
     )
     printCounts(results, "MiB/s", mib)
     const ratio = results[0]!.seconds / results[2]!.seconds
@@ -266,7 +266,9 @@ const rate = async (pgUrl: string, work: string) => {
     const sameSpeed = three.seconds <= one.seconds * 1.1 && three.seconds >= one.seconds * 0.7
     const no429 = three.throttled <= Math.max(one.throttled * 1.1, one.throttled + 2)
     console.log(
-      `  three runners: ${(one.seconds / three.seconds).toFixed(2)}x one runner's throughput (goal about 1x), 429s ${three.throttled} vs ${one.throttled}`
+      `  three runners: ${
+        (one.seconds / three.seconds).toFixed(2)
+      }x one runner's throughput (goal about 1x), 429s ${three.throttled} vs ${one.throttled}`
     )
     return sameSpeed && no429
   } finally {
@@ -306,7 +308,9 @@ const leases = async (pgUrl: string) => {
   console.log(
     `leases: ${fibers} fibers x ${rounds} lease + give-back of a request slot: ${ms.toFixed(1)} ms each (wall) vs ${
       plainMs.toFixed(1)
-    } ms for two plain queries (SELECT 1) = ${(ms / plainMs).toFixed(2)}x; a ${(BYTES / 1024).toFixed(0)} KiB body at the link takes ${bodyMs.toFixed(0)} ms: ${
+    } ms for two plain queries (SELECT 1) = ${(ms / plainMs).toFixed(2)}x; a ${
+      (BYTES / 1024).toFixed(0)
+    } KiB body at the link takes ${bodyMs.toFixed(0)} ms: ${
       ((100 * ms) / bodyMs).toFixed(1)
     } % added per body; ${load()}`
   )
