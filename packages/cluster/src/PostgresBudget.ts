@@ -42,6 +42,13 @@ const DEFAULT_LEASE_TTL = Duration.seconds(30)
 const SLOT_POLL_MAX_MS = 100
 
 /**
+ * Runners starting their first job together create the tables together: Postgres's CREATE TABLE IF NOT
+ * EXISTS can still fail on the loser's side of that race (a unique violation in its catalog); again, it
+ * sees the table.
+ */
+const createRace = <A, E, R>(create: Effect.Effect<A, E, R>) => Effect.retry(create, { times: 3 })
+
+/**
  * Creates the budget tables if needed; the budget of `options.key` on them. The scope keeps this
  * process's leases alive (renewed); closing it lets them expire.
  */
@@ -54,7 +61,7 @@ export const make = (
       tenant TEXT PRIMARY KEY,
       next_due_ms DOUBLE PRECISION NOT NULL,
       paused_until_ms DOUBLE PRECISION NOT NULL DEFAULT 0
-    )`.pipe(Effect.orDie)
+    )`.pipe(createRace, Effect.orDie)
     const intervalMs = 1000 / options.requestsPerSecond
     const toleranceMs = Math.max(0, options.burst - 1) * intervalMs
     const now = sql.literal(NOW_MS)
@@ -105,7 +112,7 @@ const makeRequestSlots = (
       holder TEXT,
       expires_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant, slot)
-    )`.pipe(Effect.orDie)
+    )`.pipe(createRace, Effect.orDie)
     yield* sql`INSERT INTO ma_graph_request_slots (tenant, slot)
       SELECT ${tenant}, s FROM generate_series(0, ${max - 1}) AS s
       ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
