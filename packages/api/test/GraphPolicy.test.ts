@@ -201,11 +201,11 @@ describe("limiter", () => {
       for (let i = 0; i < 10; i++) yield* spentBudget
       expect(l.currentRate()).toBe(4) // floor: a tenth of the configured rate
       // near the known budget the rate climbs slowly...
-      for (let i = 0; i < 100; i++) yield* l.success
+      for (let i = 0; i < 100; i++) yield* l.success()
       expect(l.currentRate()).toBeLessThan(4.5)
       // ...a minute later at the usual pace
       yield* TestClock.adjust(BUDGET_MEMORY_MS)
-      for (let i = 0; i < 1000; i++) yield* l.success
+      for (let i = 0; i < 1000; i++) yield* l.success()
       expect(l.currentRate()).toBe(40)
     }))
 })

@@ -19,8 +19,10 @@ import {
   BUDGET_STEP_INTERVAL_MS,
   DISTRUST_MS,
   EVIDENCE_WINDOW_MS,
+  EXPERIMENT_ANSWERS,
   makeLimiter,
   OVER_BUDGET_MIN_THROTTLED,
+  PROBE_AFTER_MS,
   RateControl,
   SPENT_MIN_THROTTLED,
   ThrottleEvidence,
@@ -154,6 +156,64 @@ describe("rate control", () => {
     expect(c.rate).toBeCloseTo(8.1, 6)
   })
 
+  it("a cut is read on the requests sent after it: throttled about as often as before, it is undone at once", () => {
+    const c = new RateControl(20)
+    // sporadic faults: a third of the answers throttled, read as a rate above the budget
+    c.throttled(1000, overBudget(5, 0.4), 950)
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    expect(c.experimenting()).toBe(true)
+    // answers to requests sent before the cut say nothing of it
+    for (let i = 0; i < 5; i++) c.throttled(1010 + i, null, 990)
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    // sent at the new rate: a success, then throttled again and again (faults do not follow our rate)
+    c.success(1300, 1250)
+    c.throttled(1500, null, 1450)
+    c.throttled(2600, null, 2550)
+    expect(c.rate).toBeLessThan(4.6)
+    c.throttled(2800, null, 2750)
+    expect(c.rate).toBe(20)
+    expect(c.experimenting()).toBe(false)
+    // and such verdicts are not believed for a while
+    c.throttled(3000, overBudget(5, 0.4), 2900)
+    expect(c.rate).toBe(20)
+  })
+
+  it("a cut after which requests sent at the new rate are seldom throttled stands, and 429s then step it down", () => {
+    const c = new RateControl(20)
+    c.throttled(1000, overBudget(5, 0.4), 950)
+    c.throttled(1400, null, 1300)
+    for (let i = 1; i < EXPERIMENT_ANSWERS; i++) c.success(1400 + 200 * i, 1300 + 200 * i)
+    expect(c.experimenting()).toBe(false)
+    expect(c.rate).toBeGreaterThan(4.5)
+    expect(c.rate).toBeLessThan(4.6)
+    const before = c.rate
+    c.throttled(4000, null, 3900)
+    expect(c.rate).toBeCloseTo(0.9 * before, 6)
+  })
+
+  it("near a known budget a quiet while probes upward; a 429 steps back and starts the quiet again", () => {
+    const c = new RateControl(20)
+    c.throttled(0, overBudget(5, 0.4), -50)
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    // a success every 200 ms, no 429
+    let t = 0
+    const successesUntil = (end: number) => {
+      for (; t < end; t += 200) c.success(t, t - 50)
+    }
+    successesUntil(PROBE_AFTER_MS)
+    expect(c.rate).toBeLessThan(4.65)
+    successesUntil(PROBE_AFTER_MS + 10_000)
+    // ten seconds of probing: about a tenth more than the successes alone win back
+    expect(c.rate).toBeGreaterThan(5.2)
+    expect(c.rate).toBeLessThan(5.6)
+    const probed = c.rate
+    c.throttled(t, null, t - 50)
+    expect(c.rate).toBeCloseTo(0.9 * probed, 6)
+    const stepped = c.rate
+    successesUntil(t + PROBE_AFTER_MS - 200)
+    expect(c.rate).toBeLessThan(stepped * 1.03)
+  })
+
   it("a spent budget halves the rate, down to a tenth of the configured one", () => {
     const c = new RateControl(40)
     c.throttled(0, { _tag: "Spent", until: 1000 })
@@ -200,7 +260,7 @@ describe("limiter near a known budget (TestClock)", () => {
       // 100 ms apart, every other answer throttled: after the first refusal 5 successes a second
       for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
         yield* TestClock.adjust(100)
-        yield* i % 2 === 1 ? l.throttled(10_000, i) : l.success
+        yield* i % 2 === 1 ? l.throttled(10_000, i) : l.success()
       }
       expect(l.currentRate()).toBeCloseTo(4.5, 6)
       expect(l.pausedUntil()).toBe(0)
@@ -213,6 +273,28 @@ describe("limiter near a known budget (TestClock)", () => {
       expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
       yield* TestClock.adjust(1)
       yield* Fiber.join(takes)
+    }))
+})
+
+describe("limiter reading a cut (TestClock)", () => {
+  it.effect("answers to requests whose slots were granted after a cut undo it when throttled as before", () =>
+    Effect.gen(function*() {
+      const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
+      // 100 ms apart, every other answer throttled: read as a budget of 5/s
+      for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
+        yield* TestClock.adjust(100)
+        yield* i % 2 === 1 ? l.throttled(10_000, i, 0) : l.success(0)
+      }
+      expect(l.currentRate()).toBeCloseTo(4.5, 6)
+      // the slots granted from now on are sent at the new rate: their 429s undo the cut
+      for (let i = 0; i < 3; i++) {
+        const slot = yield* Effect.fork(l.take)
+        yield* TestClock.adjust(300)
+        const sentAt = yield* Fiber.join(slot)
+        expect(l.currentRate()).toBeLessThan(5)
+        yield* l.throttled(20_000, `after ${i}`, sentAt)
+      }
+      expect(l.currentRate()).toBe(20)
     }))
 })
 

@@ -14,8 +14,9 @@
  * Sporadic 429s (occasional, interleaved with successes) are neither. After such evidence the budget is
  * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
  * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
- * steady trickle (AIMD). A cut is also an experiment: when throttling goes on as often as before, it does
- * not follow our rate (faults, however many), and the rate goes back up.
+ * steady trickle (AIMD). A cut is also an experiment, read on the answers to requests sent after it: a
+ * rate below a budget is not refused, so when throttling goes on among them at least half as often as
+ * before, it does not follow our rate (faults, however many), and the rate goes back up at once.
  *
  * Times are read from Effect's Clock, so the behaviour is testable with TestClock.
  */
@@ -123,15 +124,15 @@ export class ThrottleEvidence {
 }
 
 export interface Limiter {
-  /** Waits for a request slot: the rate, and any tenant-wide wait. */
-  readonly take: Effect.Effect<void>
+  /** Waits for a request slot (the rate, and any tenant-wide wait); yields when it was granted (Clock ms). */
+  readonly take: Effect.Effect<number>
   /**
    * A 429 whose request (`request` identifies it, the same for its retries) may be retried at `retryAt`
-   * (Clock ms); may slow the tenant down.
+   * (Clock ms); `sentAt`: when its slot was granted (`take`). May slow the tenant down.
    */
-  readonly throttled: (retryAt: number, request: unknown) => Effect.Effect<void>
-  /** A successful answer. */
-  readonly success: Effect.Effect<void>
+  readonly throttled: (retryAt: number, request: unknown, sentAt?: number) => Effect.Effect<void>
+  /** A successful answer to a request whose slot was granted at `sentAt`. */
+  readonly success: (sentAt?: number) => Effect.Effect<void>
   readonly requests: Effect.Semaphore
   readonly downloads: Effect.Semaphore
   /** Current rate (requests/s), for tests and diagnostics. */
@@ -152,6 +153,21 @@ export const minimumRate = (requestsPerSecond: number): number =>
 export const NOT_RATE_DRIVEN = 0.8
 /** After that, verdicts of a rate above the budget are not believed for this long. */
 export const DISTRUST_MS = 20_000
+/**
+ * Near a known budget, after this long without a 429 the rate probes upward (PROBE_PER_SECOND): a pace
+ * a step below the budget would otherwise cap what goes through at that step.
+ */
+export const PROBE_AFTER_MS = 5000
+/** How much the rate grows per second of probing (a budget a step above is found in about ten seconds). */
+export const PROBE_PER_SECOND = 0.01
+/**
+ * A cut for a rate above the budget is read on the first this-many answers to requests sent after it:
+ * throttled at least half as often as before the cut (and at least twice), throttling does not follow
+ * our rate and the cut is undone; otherwise it stands.
+ */
+export const EXPERIMENT_ANSWERS = 12
+/** How often, relative to before the cut, throttling must go on after it to undo the cut. */
+export const NOT_FOLLOWING_SHARE = 0.5
 
 /**
  * The tenant's rate and what its answers taught about the budget (AIMD). Pure: the caller passes the
@@ -164,7 +180,12 @@ export class RateControl {
   private steppedAt = Number.NEGATIVE_INFINITY
   /** At the last cut for a rate above the budget: the throttled share then, and the rate before the cuts. */
   private lastCut: { readonly share: number; readonly rateBefore: number } | null = null
+  /** The last cut being read on the answers to requests sent after it (at `at`). */
+  private experiment: { readonly at: number; answers: number; throttled: number; readonly undoAt: number } | null =
+    null
   private distrustUntil = Number.NEGATIVE_INFINITY
+  private throttledAt = Number.NEGATIVE_INFINITY
+  private probedAt = Number.NEGATIVE_INFINITY
 
   constructor(private readonly maxRate: number) {
     this.rate = maxRate
@@ -176,10 +197,26 @@ export class RateControl {
     return now - this.budgetSeenAt < BUDGET_MEMORY_MS
   }
 
-  /** A throttling answer at `now`, with what the evidence made of it. */
-  throttled(now: number, verdict: Verdict | null): void {
-    if (verdict?._tag === "Spent") return this.cut(now, this.rate / 2)
+  /**
+   * A throttling answer at `now` to a request sent at `sentAt` (its rate slot; unknown: before any cut),
+   * with what the evidence made of it.
+   */
+  throttled(now: number, verdict: Verdict | null, sentAt = Number.NEGATIVE_INFINITY): void {
+    this.throttledAt = now
+    if (verdict?._tag === "Spent") {
+      this.experiment = null
+      return this.cut(now, this.rate / 2)
+    }
     if (now < this.distrustUntil) return
+    const e = this.experiment
+    if (e !== null && sentAt >= e.at) {
+      // sent at the cut rate: data for the experiment, not a reason to cut further
+      e.answers++
+      e.throttled++
+      if (e.throttled >= e.undoAt) this.undo(now)
+      else if (e.answers >= EXPERIMENT_ANSWERS) this.experiment = null
+      return
+    }
     if (verdict === null) {
       // one more wave of 429s near a known budget: a small step down, once per wave
       if (this.budgetKnown(now) && now - this.steppedAt >= BUDGET_STEP_INTERVAL_MS) {
@@ -188,23 +225,53 @@ export class RateControl {
       return
     }
     const last = this.budgetKnown(now) ? this.lastCut : null
-    if (last !== null && verdict.share >= NOT_RATE_DRIVEN * last.share) {
-      this.rate = Math.max(this.rate, last.rateBefore)
-      this.lastCut = null
-      this.budgetSeenAt = Number.NEGATIVE_INFINITY
-      this.distrustUntil = now + DISTRUST_MS
-      return
-    }
+    if (last !== null && verdict.share >= NOT_RATE_DRIVEN * last.share) return this.undo(now)
     this.lastCut = { share: verdict.share, rateBefore: last?.rateBefore ?? this.rate }
+    this.experiment = {
+      at: now,
+      answers: 0,
+      throttled: 0,
+      undoAt: Math.max(2, Math.ceil(NOT_FOLLOWING_SHARE * verdict.share * EXPERIMENT_ANSWERS))
+    }
     // a little below what went through: exactly at a budget, timing noise alone gets requests refused
     this.cut(now, BUDGET_STEP_DOWN * Math.min(this.rate, verdict.acceptedPerSecond))
   }
 
-  /** A successful answer at `now`: additive recovery, slow near a known budget (a thousand successes to double). */
-  success(now: number): void {
+  /**
+   * A successful answer at `now` to a request sent at `sentAt`: additive recovery, slow near a known
+   * budget (a thousand successes to double).
+   */
+  success(now: number, sentAt = Number.NEGATIVE_INFINITY): void {
+    const e = this.experiment
+    if (e !== null && sentAt >= e.at && ++e.answers >= EXPERIMENT_ANSWERS) this.experiment = null
     if (this.rate >= this.maxRate) return
-    const step = this.budgetKnown(now) ? this.rate / 1000 : this.maxRate / 500
-    this.rate = Math.min(this.maxRate, this.rate + step)
+    if (!this.budgetKnown(now)) {
+      this.rate = Math.min(this.maxRate, this.rate + this.maxRate / 500)
+      return
+    }
+    let rate = this.rate + this.rate / 1000
+    // quiet for a while: probe upward, in proportion to the time since the quiet began or the last probe
+    const probeFrom = Math.max(this.throttledAt, this.steppedAt) + PROBE_AFTER_MS
+    if (now > probeFrom) {
+      const since = Math.max(probeFrom, this.probedAt)
+      rate *= 1 + (PROBE_PER_SECOND * (now - since)) / 1000
+      this.probedAt = now
+    }
+    this.rate = Math.min(this.maxRate, rate)
+  }
+
+  /** Whether a cut is being read (see EXPERIMENT_ANSWERS). */
+  experimenting(): boolean {
+    return this.experiment !== null
+  }
+
+  /** The throttling did not follow our rate: back to the rate before the cuts, and such verdicts are not believed for a while. */
+  private undo(now: number): void {
+    if (this.lastCut !== null) this.rate = Math.max(this.rate, this.lastCut.rateBefore)
+    this.lastCut = null
+    this.experiment = null
+    this.budgetSeenAt = Number.NEGATIVE_INFINITY
+    this.distrustUntil = now + DISTRUST_MS
   }
 
   private cut(now: number, to: number): void {
@@ -223,7 +290,7 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
   // One fiber at a time waits for the next slot, re-checking rate and pause when it wakes: a slot
   // reserved before the tenant slowed down must not fire at the old rate.
   const gate = Effect.unsafeMakeSemaphore(1)
-  const attempt: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  const attempt: Effect.Effect<number> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const interval = 1000 / control.rate
     // at most `burst` requests back to back: the first of them at now - (burst - 1) intervals; near a
     // known budget two at most, a tolerance of one interval for late timers (a burst is what a spent
@@ -232,13 +299,13 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     const start = Math.max(nextFree, now - (burst - 1) * interval, pausedUntil)
     if (start <= now) {
       nextFree = start + interval
-      return Effect.void
+      return Effect.succeed(now)
     }
     return Effect.zipRight(Effect.sleep(Math.max(1, Math.ceil(start - now))), Effect.suspend(() => attempt))
   })
   return {
     take: gate.withPermits(1)(attempt),
-    throttled: (retryAt, request) =>
+    throttled: (retryAt, request, sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const verdict = evidence.record(now, retryAt, request)
         if (verdict?._tag === "Spent") {
@@ -246,12 +313,13 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
           // After a pause, start from an empty burst allowance.
           if (nextFree < pausedUntil) nextFree = pausedUntil
         }
-        control.throttled(now, verdict)
+        control.throttled(now, verdict, sentAt)
       }),
-    success: Effect.map(Clock.currentTimeMillis, (now) => {
-      evidence.record(now, null)
-      control.success(now)
-    }),
+    success: (sentAt) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        evidence.record(now, null)
+        control.success(now, sentAt)
+      }),
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
     downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
     currentRate: () => control.rate,

@@ -404,7 +404,7 @@ export const run = <A, R>(
   holdsSlot = false
 ): Effect.Effect<A, GraphError, R> => {
   const { auth, budget, limiter, policy, retryWall, stats, throttleWall } = core
-  const take = budget === undefined ? limiter.take : Effect.zipRight(limiter.take, budget.take)
+  const take = budget === undefined ? limiter.take : Effect.zipLeft(limiter.take, budget.take)
   const method = spec.method ?? "GET"
   const idempotent = spec.idempotent !== false
   const loop = Effect.gen(function*() {
@@ -432,10 +432,15 @@ export const run = <A, R>(
       }
       // The rate slot is taken inside the concurrency slot: otherwise fibers queued on the semaphore
       // would pass the rate gate early and burst out together when slots free up.
-      const paced = Effect.zipRight(take, attempt(core, spec, exec, headers, ctx))
+      // (when the rate slot was granted: the limiter reads a rate cut on the answers to requests sent after it)
+      let sentAt = 0
+      const paced = Effect.zipRight(
+        Effect.map(take, (t) => (sentAt = t)),
+        attempt(core, spec, exec, headers, ctx)
+      )
       const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))
       if (outcome._tag === "Done") {
-        yield* limiter.success
+        yield* limiter.success(sentAt)
         return outcome.value
       }
       let retryAfterMs: number | undefined
@@ -507,7 +512,7 @@ export const run = <A, R>(
       if (throttled) {
         // only a 429 tells of the tenant's budget (a 503 is the service's own trouble); `spec` is this call
         if (outcome.status === 429) {
-          yield* limiter.throttled(now + decision.delayMs, spec)
+          yield* limiter.throttled(now + decision.delayMs, spec, sentAt)
           if (budget !== undefined) yield* budget.throttled(now + decision.delayMs)
         }
         stats.throttleWaitMs += throttleWall.add(now, now + decision.delayMs)
