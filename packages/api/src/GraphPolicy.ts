@@ -85,13 +85,16 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
  * agrees with the response's `Date` header (which has whole seconds: the
  * server's clock was somewhere in that second); a local clock running ahead
  * of it must not make us retry early, so then the wait is measured from the
- * server's `Date` instead.
+ * server's `Date` instead. Ahead means: the server's second had ended before
+ * we sent the request (`sentMs`, default `nowMs`); an answer that merely took
+ * its time arriving says nothing of the clocks.
  * Returns `undefined` when absent or unparsable.
  */
 export const parseRetryAfter = (
   value: string | undefined | null,
   nowMs: number,
-  responseDate?: string | undefined | null
+  responseDate?: string | undefined | null,
+  sentMs: number = nowMs
 ): number | undefined => {
   if (value === undefined || value === null) return undefined
   const v = value.trim()
@@ -105,7 +108,7 @@ export const parseRetryAfter = (
   if (responseDate) {
     const server = Date.parse(responseDate)
     // (a clock behind the server's already waits longer than `at - server`)
-    if (!Number.isNaN(server) && nowMs >= server + 1000) wait = Math.max(wait, at - server)
+    if (!Number.isNaN(server) && Math.min(sentMs, nowMs) >= server + 1000) wait = Math.max(wait, at - server)
   }
   return Math.max(0, wait)
 }

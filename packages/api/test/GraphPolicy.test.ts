@@ -43,6 +43,15 @@ describe("Retry-After", () => {
     expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:02 GMT", now - 500, "Thu, 01 Jan 2026 00:00:00 GMT")).toBe(2500)
   })
 
+  it("reads a slow answer as slow, not as our clock running ahead: the server's second ended after we sent", () => {
+    // sent at 00:00:00.900, stamped by the server within 00:00:00, read at 00:00:01.100: wait the 0.9 s to
+    // 00:00:02, not the 2 s from the whole-second Date
+    const date = "Thu, 01 Jan 2026 00:00:00 GMT"
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:02 GMT", now + 1100, date, now + 900)).toBe(900)
+    // sent after the server's second had ended: our clock is ahead, the wait is measured from its Date
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:02 GMT", now + 1100, date, now + 1000)).toBe(2000)
+  })
+
   it("ignores garbage and absence", () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined()
     expect(parseRetryAfter("", now)).toBeUndefined()
