@@ -254,14 +254,22 @@ describe("limiter (TestClock)", () => {
 })
 
 describe("limiter near a known budget (TestClock)", () => {
+  /**
+   * A limiter of 20/s that was answered 100 ms apart, every other answer throttled (requests sent
+   * before the clock moved): after the first refusal 5 successes a second, read as a budget.
+   */
+  const overBudgetAt5PerSecond = Effect.gen(function*() {
+    const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
+    for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
+      yield* TestClock.adjust(100)
+      yield* i % 2 === 1 ? l.throttled(10_000, i, 0) : l.success(0)
+    }
+    return l
+  })
+
   it.effect("paces requests a little below the rate the budget accepted, without a burst", () =>
     Effect.gen(function*() {
-      const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
-      // 100 ms apart, every other answer throttled: after the first refusal 5 successes a second
-      for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
-        yield* TestClock.adjust(100)
-        yield* i % 2 === 1 ? l.throttled(10_000, i) : l.success()
-      }
+      const l = yield* overBudgetAt5PerSecond
       expect(l.currentRate()).toBeCloseTo(4.5, 6)
       expect(l.pausedUntil()).toBe(0)
       // three requests: two back to back at most (a timer's lateness made up), the third an interval
@@ -274,17 +282,10 @@ describe("limiter near a known budget (TestClock)", () => {
       yield* TestClock.adjust(1)
       yield* Fiber.join(takes)
     }))
-})
 
-describe("limiter reading a cut (TestClock)", () => {
   it.effect("answers to requests whose slots were granted after a cut undo it when throttled as before", () =>
     Effect.gen(function*() {
-      const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
-      // 100 ms apart, every other answer throttled: read as a budget of 5/s
-      for (let i = 0; i < 2 * OVER_BUDGET_MIN_THROTTLED; i++) {
-        yield* TestClock.adjust(100)
-        yield* i % 2 === 1 ? l.throttled(10_000, i, 0) : l.success(0)
-      }
+      const l = yield* overBudgetAt5PerSecond
       expect(l.currentRate()).toBeCloseTo(4.5, 6)
       // the slots granted from now on are sent at the new rate: their 429s undo the cut
       for (let i = 0; i < 3; i++) {

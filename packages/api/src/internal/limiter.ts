@@ -181,8 +181,7 @@ export class RateControl {
   /** At the last cut for a rate above the budget: the throttled share then, and the rate before the cuts. */
   private lastCut: { readonly share: number; readonly rateBefore: number } | null = null
   /** The last cut being read on the answers to requests sent after it (at `at`). */
-  private experiment: { readonly at: number; answers: number; throttled: number; readonly undoAt: number } | null =
-    null
+  private experiment: { readonly at: number; answers: number; throttled: number; readonly undoAt: number } | null = null
   private distrustUntil = Number.NEGATIVE_INFINITY
   private throttledAt = Number.NEGATIVE_INFINITY
   private probedAt = Number.NEGATIVE_INFINITY
