@@ -162,12 +162,17 @@ export const PROBE_AFTER_MS = 5000
 export const PROBE_PER_SECOND = 0.01
 /**
  * A cut for a rate above the budget is read on the first this-many answers to requests sent after it:
- * throttled at least half as often as before the cut (and at least twice), throttling does not follow
+ * throttled at least half as often as before the cut (and at least 3 times), throttling does not follow
  * our rate and the cut is undone; otherwise it stands.
  */
 export const EXPERIMENT_ANSWERS = 12
-/** How often, relative to before the cut, throttling must go on after it to undo the cut. */
+/** How often, relative to before the cut, throttling must go on after it to undo the cut... */
 export const NOT_FOLLOWING_SHARE = 0.5
+/**
+ * ...and at least this many times: a cut a little above a budget still gets the odd 429, and undoing a
+ * right cut sends a tenant back over its budget for DISTRUST_MS (a third of its answers refused).
+ */
+export const EXPERIMENT_MIN_THROTTLED = 3
 
 /**
  * The tenant's rate and what its answers taught about the budget (AIMD). Pure: the caller passes the
@@ -230,7 +235,7 @@ export class RateControl {
       at: now,
       answers: 0,
       throttled: 0,
-      undoAt: Math.max(2, Math.ceil(NOT_FOLLOWING_SHARE * verdict.share * EXPERIMENT_ANSWERS))
+      undoAt: Math.max(EXPERIMENT_MIN_THROTTLED, Math.ceil(NOT_FOLLOWING_SHARE * verdict.share * EXPERIMENT_ANSWERS))
     }
     // a little below what went through: exactly at a budget, timing noise alone gets requests refused
     this.cut(now, BUDGET_STEP_DOWN * Math.min(this.rate, verdict.acceptedPerSecond))
