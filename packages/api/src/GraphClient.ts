@@ -90,6 +90,12 @@ export interface Content {
    * `TransportError`: a body is never ended short silently nor spliced from two versions.
    */
   readonly stream: Stream.Stream<Uint8Array, GraphError>
+  /**
+   * The whole body, when it was small enough to be read before the call returned (a 200 with a small
+   * Content-Length that arrived complete): the same bytes `stream` delivers, for callers that can take
+   * them in one piece. Undefined otherwise.
+   */
+  readonly bytes?: Uint8Array | undefined
 }
 
 /** Options of a content download. */

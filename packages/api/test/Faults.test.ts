@@ -136,6 +136,46 @@ describe("faults on content (emulator)", () => {
       expect(log.filter((e) => e.headers["range"] !== undefined).map((e) => e.status)).toEqual([206, 206])
     }))
 
+  // Node's client (GraphClient.layer): bodies of a 200 with a small Content-Length are read whole.
+  it.live("a small body (read whole) cut off mid-way is resumed with Range from the byte after what arrived", () =>
+    Effect.gen(function*() {
+      emu.setFaults(
+        only("reset", { rules: [{ fault: "reset", probability: 1, limit: 1, routes: ["transcriptContent"] }] })
+      )
+      emu.resetCounters()
+      const { bytes, held, stats } = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.transcriptContentStream({ userId: ALICE }, meetingId(1), transcriptId(1))
+          const bytes = yield* collectBytes(content.stream)
+          return { bytes, held: content.bytes, stats: yield* api.stats }
+        })),
+        clientLayer(emu)
+      )
+      expect(held).toBeUndefined()
+      expect(Buffer.from(bytes).toString("utf8")).toBe(vtt(1))
+      const c = emu.counters()
+      expect(c.faults["reset"]).toBe(1)
+      expect(c.byStatus["206"]).toBe(1)
+      expect(stats.resumes).toBe(1)
+      // each byte once: the half before the cut, then only the rest
+      expect(c.contentBytes).toBe(Buffer.byteLength(vtt(1)))
+    }))
+
+  it.live("a small body that arrives whole is handed over in one piece (Content.bytes)", () =>
+    Effect.gen(function*() {
+      emu.setFaults(only("reset", { rules: [] }))
+      const content = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          return yield* api.transcriptContentStream({ userId: ALICE }, meetingId(2), transcriptId(2))
+        })),
+        clientLayer(emu)
+      )
+      expect(Buffer.from(content.bytes!).toString("utf8")).toBe(vtt(2))
+      expect(content.contentLength).toBe(Buffer.byteLength(vtt(2)))
+    }))
+
   it.live("a cross-origin redirect reaches the second origin without credentials", () =>
     Effect.gen(function*() {
       emu.setFaults(

@@ -12,12 +12,14 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Readable } from "node:stream"
 import type { Content, ContentOptions } from "../GraphClient.js"
 import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
 import type * as Url from "../GraphUrl.js"
 import { describeCause, invalidArgument, transportError } from "./errors.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
+import { readWholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
 import { type ClientCore, run } from "./request.js"
 
@@ -533,18 +535,76 @@ export const open = (
       // another process's download continued (see GraphStats.resumes)
       if (asked > 0) core.stats.resumes++
     }
-    return {
+    const facts = {
       contentType: res.headers["content-type"] ?? null,
       contentLength: total,
       offset: start,
       etag: res.headers["etag"] ?? null,
-      lastModified: res.headers["last-modified"] ?? null,
+      lastModified: res.headers["last-modified"] ?? null
+    }
+    const source = nodeSource(res)
+    if (res.status === 200 && total !== null && total <= WHOLE_BODY_BYTES && source !== undefined) {
+      return yield* whole(core, spec, opened, source, total, slots.release, facts)
+    }
+    return {
+      ...facts,
       stream: Stream.ensuring(
         bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined),
         slots.release
       )
     }
   })
+
+/**
+ * Bodies of a 200 with a Content-Length up to this size are read whole before `open` returns (see
+ * `whole`): most transcripts, every metadata-sized body.
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024
+
+/**
+ * A small body read whole (`Content.bytes`), its slots freed at once. A body cut short (a transport
+ * error, a close, `bodyIdleTimeoutMs` without data, an end before Content-Length) goes on as a streamed
+ * body whose first piece was cut there: the bytes that arrived, then a resume from the byte after them.
+ */
+const whole = (
+  core: ClientCore,
+  spec: ContentSpec,
+  opened: Opened,
+  source: Readable,
+  total: number,
+  release: Effect.Effect<void>,
+  facts: Omit<Content, "stream">
+): Effect.Effect<Content, GraphError> =>
+  Effect.flatMap(
+    Effect.promise(() => readWholeBody(source, total, core.policy.bodyIdleTimeoutMs, describeCause)),
+    (read) => {
+      if (read.tooLong) {
+        return Effect.zipRight(
+          release,
+          Effect.fail(contentError(spec, `the body is longer than its Content-Length ${total}`, 1))
+        )
+      }
+      const n = read.bytes.length
+      core.stats.bytes += n
+      const counted = n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
+      if (read.cut === null) {
+        return Effect.as(Effect.zipRight(counted, release), {
+          ...facts,
+          bytes: read.bytes,
+          stream: Stream.succeed(read.bytes)
+        })
+      }
+      const body = new Body(core, spec, opened, 0, 0, total, null, undefined)
+      body.started = true
+      body.delivered = n
+      body.cut = read.cut
+      const rest = Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(following(body))), reportBytes(body))
+      return Effect.as(
+        Effect.zipRight(counted, read.stalled ? opened.abort : Effect.void),
+        { ...facts, stream: Stream.ensuring(n === 0 ? rest : Stream.concat(Stream.succeed(read.bytes), rest), release) }
+      )
+    }
+  )
 
 /** A whole (small) body as text, e.g. a transcript. */
 export const collectText = (core: ClientCore, spec: ContentSpec): Effect.Effect<string, GraphError> =>
