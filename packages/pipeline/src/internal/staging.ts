@@ -77,6 +77,11 @@ export interface StageBody<E, R> {
   /** The content's validators, kept in the meta for `If-Range` when the part is resumed. */
   readonly etag?: string | null | undefined
   readonly lastModified?: string | null | undefined
+  /**
+   * The whole body already in memory (the same bytes `stream` delivers; only with `offset` 0): written
+   * with a few blocking calls and one fsync on the thread pool, and `stream` is not run.
+   */
+  readonly bytes?: Uint8Array | undefined
 }
 
 export class StagingError {
@@ -190,6 +195,34 @@ const syncFile = async (file: string): Promise<void> => {
   }
 }
 
+/** fsync of an open descriptor on the thread pool (the one asynchronous call of `writeWhole`). */
+const fsyncFd = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.fsync(fd, (e) => (e === null ? resolve() : reject(e))))
+
+/**
+ * Writes `bytes` as the whole of `part`, fsyncs it and renames it to `done`. The page-cache calls (open,
+ * write, close, rename) are made blocking: for a small body each costs a few microseconds, less than the
+ * thread-pool round trip an asynchronous one costs; only the fsync waits for the disk.
+ */
+const writeWhole = async (part: string, done: string, bytes: Uint8Array): Promise<void> => {
+  const fd = fs.openSync(part, "w")
+  try {
+    let off = 0
+    while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, bytes.byteLength - off)
+    await fsyncFd(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(part, done)
+}
+
+/** `writeMeta` for a key with no files yet, blocking (see `writeWhole`): temp file, then rename. */
+const writeFreshMetaSync = (file: string, meta: Meta): void => {
+  const tmp = `${file}${TMP}`
+  fs.writeFileSync(tmp, JSON.stringify(meta))
+  fs.renameSync(tmp, file)
+}
+
 /** Feeds bytes [0, end) of `file` into `hash` (the prefix a resumed part already holds). */
 const hashPrefix = (file: string, end: number, hash: Hash): Promise<void> =>
   end === 0 ? Promise.resolve() : new Promise((resolve, reject) => {
@@ -246,9 +279,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
     Promise.all(files.map((f) => fsp.unlink(f).catch(() => undefined))).then(() => undefined)
 
   /** A previously completed download of `key`, if any. */
-  const find = (key: string): Effect.Effect<Staged | null> =>
+  const find = (key: string): Effect.Effect<Staged | null> => mayHaveFiles(key) ? findOnDisk(key) : Effect.succeed(null)
+  const findOnDisk = (key: string): Effect.Effect<Staged | null> =>
     Effect.promise(async () => {
-      if (!mayHaveFiles(key)) return null
       const p = paths(key)
       try {
         const stat = await fsp.stat(p.done)
@@ -289,8 +322,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
    * age, keeps the part of an artifact that is still being asked for even if no byte arrives.
    */
   const resumable = (key: string, owner: Owner): Effect.Effect<Resumable | null> =>
+    mayHaveFiles(key) ? resumableOnDisk(key, owner) : Effect.succeed(null)
+  const resumableOnDisk = (key: string, owner: Owner): Effect.Effect<Resumable | null> =>
     Effect.promise(async () => {
-      if (!mayHaveFiles(key)) return null
       const p = paths(key)
       let bytes: number
       try {
@@ -356,116 +390,167 @@ export const make = (dir: string, now: () => number = Date.now) => {
     body: StageBody<E, R>,
     onChunk: (bytes: number) => Effect.Effect<void>
   ): Effect.Effect<Staged, E | StagingError, R> =>
+    body.bytes !== undefined && (body.offset ?? 0) === 0 ?
+      stageWhole(key, owner, body, body.bytes, onChunk) :
+      Effect.gen(function*() {
+        yield* ensureDir
+        // No leftovers of earlier runs and not staged before in this one: there is no meta to compare with.
+        const fresh = !mayHaveFiles(key) && !stagedHere.has(key)
+        stagedHere.set(key, RESUMABLE_KINDS.has(owner.kind))
+        const p = paths(key)
+        const offset = body.offset ?? 0
+        const meta: Meta = {
+          kind: owner.kind,
+          id: owner.id,
+          contentType: body.contentType,
+          size: body.size ?? null,
+          etag: body.etag ?? null,
+          lastModified: body.lastModified ?? null
+        }
+        // The part is opened (emptied when starting over) BEFORE the new meta is renamed in: a kill, an
+        // interruption or a failure between the two then leaves an empty part (never resumed) or the old
+        // part under its old meta, never the old content's bytes under a meta naming new content (which the
+        // next run would resume with the new validator as If-Range, splicing two versions).
+        const handle = yield* Effect.acquireRelease(
+          Effect.tryPromise({
+            try: async () => {
+              if (offset === 0) return fsp.open(p.part, "w")
+              const h = await fsp.open(p.part, "r+")
+              try {
+                const size = (await h.stat()).size
+                if (size < offset) throw new Error(`it holds ${size} bytes, expected at least ${offset}`)
+                if (size > offset) await h.truncate(offset)
+                return h
+              } catch (e) {
+                await h.close().catch(() => undefined)
+                throw e
+              }
+            },
+            catch: (e) => new StagingError(`cannot open ${p.part}`, e)
+          }),
+          (h) => Effect.promise(() => h.close().catch(() => undefined))
+        )
+        // A `.part` is only ever resumed under a meta that names its artifact (other kinds are never
+        // resumed and get no meta: a `.done` of theirs a kill left is used with the default content type).
+        if (RESUMABLE_KINDS.has(owner.kind)) {
+          yield* Effect.tryPromise({
+            try: () => writeMeta(p.meta, meta, fresh),
+            catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
+          })
+        }
+        // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
+        // part's prefix is read once here (Node cannot save a sha256 state to resume from).
+        const hash = createHash("sha256")
+        if (offset > 0) {
+          yield* Effect.tryPromise({
+            try: () => hashPrefix(p.part, offset, hash),
+            catch: (e) => new StagingError(`cannot read ${p.part}`, e)
+          })
+        }
+        // What the stream has ready is written at once (one writev, one trip to the thread pool, for all the
+        // socket reads that arrived meanwhile; nothing is held back waiting for more), hashed first, while
+        // the previous write is still with the thread pool (see ChainedWrites).
+        const writes = new ChainedWrites(handle, offset)
+        yield* Stream.runForEachChunk(body.stream, (chunk) =>
+          Effect.suspend(() => {
+            const buffers = Chunk.toReadonlyArray(chunk)
+            let bytes = 0
+            for (const b of buffers) {
+              hash.update(b)
+              bytes += b.byteLength
+            }
+            return Effect.zipRight(
+              Effect.tryPromise({
+                try: () => writes.push(buffers, bytes),
+                catch: (e) => new StagingError(`cannot write ${p.part}`, e)
+              }),
+              onChunk(bytes)
+            )
+          }))
+        yield* Effect.tryPromise({
+          try: () => writes.drain(),
+          catch: (e) => new StagingError(`cannot write ${p.part}`, e)
+        })
+        const position = writes.written
+        // The stream ended: the part is the whole artifact. A resumable part whose size nobody told us (no
+        // total in the answers) gets it in its meta, with the hash, before anything else, so a kill from
+        // here on leaves a part `promote` recognises as complete instead of one the next run asks Graph
+        // for again. (With a known size the meta already says so; a part or `.done` a kill left is hashed
+        // once by the run that finishes it.) Then the part's one fsync, then the rename to `.done`.
+        const sha256 = hash.digest("hex")
+        if (RESUMABLE_KINDS.has(owner.kind) && meta.size === null) {
+          yield* Effect.tryPromise({
+            try: () => writeMeta(p.meta, { ...meta, size: position, sha256 }),
+            catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
+          })
+        }
+        yield* Effect.tryPromise({
+          try: () => handle.sync(),
+          catch: (e) => new StagingError(`cannot fsync ${p.part}`, e)
+        })
+        yield* Effect.tryPromise({
+          try: () => handle.close(),
+          catch: (e) => new StagingError(`cannot close ${p.part}`, e)
+        })
+        yield* Effect.tryPromise({
+          try: () => fsp.rename(p.part, p.done),
+          catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
+        })
+        return { file: p.done, bytes: position, received: position - offset, contentType: body.contentType, sha256 }
+      }).pipe(
+        Effect.scoped,
+        // onError runs uninterruptibly, so an interrupted download (Ctrl-C) is handled the same way.
+        Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key)))
+      )
+
+  /**
+   * `stage` of a body already whole in memory: the same files in the same order (the part emptied, the
+   * meta of a resumable kind, the bytes, one fsync, the rename to `.done`), without running a stream.
+   */
+  const stageWhole = (
+    key: string,
+    owner: Owner,
+    body: StageBody<unknown, unknown>,
+    bytes: Uint8Array,
+    onChunk: (bytes: number) => Effect.Effect<void>
+  ): Effect.Effect<Staged, StagingError> =>
     Effect.gen(function*() {
       yield* ensureDir
-      // No leftovers of earlier runs and not staged before in this one: there is no meta to compare with.
       const fresh = !mayHaveFiles(key) && !stagedHere.has(key)
-      stagedHere.set(key, RESUMABLE_KINDS.has(owner.kind))
+      const resumableKind = RESUMABLE_KINDS.has(owner.kind)
+      stagedHere.set(key, resumableKind)
       const p = paths(key)
-      const offset = body.offset ?? 0
       const meta: Meta = {
         kind: owner.kind,
         id: owner.id,
         contentType: body.contentType,
-        size: body.size ?? null,
+        // the body is whole: its size is known even when the answer named none
+        size: bytes.byteLength,
         etag: body.etag ?? null,
         lastModified: body.lastModified ?? null
       }
-      // The part is opened (emptied when starting over) BEFORE the new meta is renamed in: a kill, an
-      // interruption or a failure between the two then leaves an empty part (never resumed) or the old
-      // part under its old meta, never the old content's bytes under a meta naming new content (which the
-      // next run would resume with the new validator as If-Range, splicing two versions).
-      const handle = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async () => {
-            if (offset === 0) return fsp.open(p.part, "w")
-            const h = await fsp.open(p.part, "r+")
-            try {
-              const size = (await h.stat()).size
-              if (size < offset) throw new Error(`it holds ${size} bytes, expected at least ${offset}`)
-              if (size > offset) await h.truncate(offset)
-              return h
-            } catch (e) {
-              await h.close().catch(() => undefined)
-              throw e
-            }
-          },
-          catch: (e) => new StagingError(`cannot open ${p.part}`, e)
-        }),
-        (h) => Effect.promise(() => h.close().catch(() => undefined))
-      )
-      // A `.part` is only ever resumed under a meta that names its artifact (other kinds are never
-      // resumed and get no meta: a `.done` of theirs a kill left is used with the default content type).
-      if (RESUMABLE_KINDS.has(owner.kind)) {
-        yield* Effect.tryPromise({
-          try: () => writeMeta(p.meta, meta, fresh),
-          catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
-        })
-      }
-      // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
-      // part's prefix is read once here (Node cannot save a sha256 state to resume from).
-      const hash = createHash("sha256")
-      if (offset > 0) {
-        yield* Effect.tryPromise({
-          try: () => hashPrefix(p.part, offset, hash),
-          catch: (e) => new StagingError(`cannot read ${p.part}`, e)
-        })
-      }
-      // What the stream has ready is written at once (one writev, one trip to the thread pool, for all the
-      // socket reads that arrived meanwhile; nothing is held back waiting for more), hashed first, while
-      // the previous write is still with the thread pool (see ChainedWrites).
-      const writes = new ChainedWrites(handle, offset)
-      yield* Stream.runForEachChunk(body.stream, (chunk) =>
-        Effect.suspend(() => {
-          const buffers = Chunk.toReadonlyArray(chunk)
-          let bytes = 0
-          for (const b of buffers) {
-            hash.update(b)
-            bytes += b.byteLength
-          }
-          return Effect.zipRight(
-            Effect.tryPromise({
-              try: () => writes.push(buffers, bytes),
-              catch: (e) => new StagingError(`cannot write ${p.part}`, e)
-            }),
-            onChunk(bytes)
-          )
-        }))
       yield* Effect.tryPromise({
-        try: () => writes.drain(),
+        try: async () => {
+          if (resumableKind) {
+            // emptied before the new meta names it (see `stage`)
+            fs.closeSync(fs.openSync(p.part, "w"))
+            if (fresh) writeFreshMetaSync(p.meta, meta)
+            else await writeMeta(p.meta, meta)
+          }
+          await writeWhole(p.part, p.done, bytes)
+        },
         catch: (e) => new StagingError(`cannot write ${p.part}`, e)
       })
-      const position = writes.written
-      // The stream ended: the part is the whole artifact. A resumable part whose size nobody told us (no
-      // total in the answers) gets it in its meta, with the hash, before anything else, so a kill from
-      // here on leaves a part `promote` recognises as complete instead of one the next run asks Graph
-      // for again. (With a known size the meta already says so; a part or `.done` a kill left is hashed
-      // once by the run that finishes it.) Then the part's one fsync, then the rename to `.done`.
-      const sha256 = hash.digest("hex")
-      if (RESUMABLE_KINDS.has(owner.kind) && meta.size === null) {
-        yield* Effect.tryPromise({
-          try: () => writeMeta(p.meta, { ...meta, size: position, sha256 }),
-          catch: (e) => new StagingError(`cannot write ${p.meta}`, e)
-        })
+      yield* onChunk(bytes.byteLength)
+      const sha256 = createHash("sha256").update(bytes).digest("hex")
+      return {
+        file: p.done,
+        bytes: bytes.byteLength,
+        received: bytes.byteLength,
+        contentType: body.contentType,
+        sha256
       }
-      yield* Effect.tryPromise({
-        try: () => handle.sync(),
-        catch: (e) => new StagingError(`cannot fsync ${p.part}`, e)
-      })
-      yield* Effect.tryPromise({
-        try: () => handle.close(),
-        catch: (e) => new StagingError(`cannot close ${p.part}`, e)
-      })
-      yield* Effect.tryPromise({
-        try: () => fsp.rename(p.part, p.done),
-        catch: (e) => new StagingError(`cannot rename ${p.part}`, e)
-      })
-      return { file: p.done, bytes: position, received: position - offset, contentType: body.contentType, sha256 }
-    }).pipe(
-      Effect.scoped,
-      // onError runs uninterruptibly, so an interrupted download (Ctrl-C) is handled the same way.
-      Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key)))
-    )
+    }).pipe(Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key))))
 
   /**
    * Drops the staged files of `key` once its content is safely in the sink and checkpointed. Without
@@ -474,13 +559,22 @@ export const make = (dir: string, now: () => number = Date.now) => {
    * did not stage: no unlink that can only fail.
    */
   const remove = (key: string, options?: { readonly moved?: boolean }): Effect.Effect<void> =>
-    Effect.promise(() => {
+    Effect.suspend(() => {
       const p = paths(key)
-      if (mayHaveFiles(key)) return rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`])
+      if (mayHaveFiles(key)) return Effect.promise(() => rmAll([p.part, p.done, p.meta, `${p.meta}${TMP}`]))
       const meta = stagedHere.get(key)
-      if (meta === undefined) return Promise.resolve()
+      if (meta === undefined) return Effect.void
       stagedHere.delete(key)
-      return rmAll([...(options?.moved === true ? [] : [p.done]), ...(meta ? [p.meta] : [])])
+      // What this run's own `stage` left (at most two small files): unlinked blocking, no thread-pool trip each.
+      return Effect.sync(() => {
+        for (const f of [...(options?.moved === true ? [] : [p.done]), ...(meta ? [p.meta] : [])]) {
+          try {
+            fs.unlinkSync(f)
+          } catch {
+            // already gone
+          }
+        }
+      })
     })
 
   /**
