@@ -67,7 +67,8 @@ export const symlinkOnPath = async (
     const folder = i < parts.length - 1
     if (folder && realDirs?.has(current) === true) continue
     try {
-      const stat = await fsp.lstat(current)
+      // blocking: an lstat costs a few microseconds, less than the thread-pool trip of an asynchronous one
+      const stat = fs.lstatSync(current)
       if (stat.isSymbolicLink()) return parts.slice(0, i + 1).join("/")
       if (folder && stat.isDirectory()) realDirs?.add(current)
     } catch (e) {
@@ -82,11 +83,24 @@ const tempNameFor = (abs: string) =>
   path.join(path.dirname(abs), `.${path.basename(abs).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
 
 /** fsync a directory so a rename inside it is durable (no-op where directories can't be opened, e.g. Windows). */
-export const fsyncDir = (dir: string): Promise<void> =>
-  fsp.open(dir, "r").then(
-    (h) => h.sync().catch(() => undefined).finally(() => h.close()),
-    () => undefined
+export const fsyncDir = (dir: string): Promise<void> => {
+  // open and close blocking (page cache, microseconds); only the fsync goes to the thread pool
+  let fd: number
+  try {
+    fd = fs.openSync(dir, "r")
+  } catch {
+    return Promise.resolve()
+  }
+  return new Promise<void>((resolve) =>
+    fs.fsync(fd, () => {
+      try {
+        fs.closeSync(fd)
+      } finally {
+        resolve()
+      }
+    })
   )
+}
 
 export interface Written {
   readonly bytes: number
@@ -165,11 +179,14 @@ export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.
       try: async () => {
         try {
           // the folder usually exists (the meeting's other artifact made it): mkdir only when it does not
-          await fsp.rename(file, abs).catch(async (e: NodeJS.ErrnoException) => {
-            if (e.code !== "ENOENT") throw e
+          // blocking: a rename within one file system is a metadata update, cheaper than a thread-pool trip
+          try {
+            fs.renameSync(file, abs)
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
             await fsp.mkdir(dir, { recursive: true })
-            await fsp.rename(file, abs)
-          })
+            fs.renameSync(file, abs)
+          }
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === "EXDEV") return false
           throw e
