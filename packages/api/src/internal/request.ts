@@ -52,6 +52,23 @@ const throttleWaitMs = Metric.counter("graph_retry_wait_ms_total", {
   incremental: true
 })
 
+/** A counter tagged with a route, made once per route (tagging anew per request re-hashes its key every time). */
+const perRoute = (metric: Metric.Metric.Counter<number>) => {
+  const tagged = new Map<string, Metric.Metric.Counter<number>>()
+  return (route: string): Metric.Metric.Counter<number> => {
+    let m = tagged.get(route)
+    if (m === undefined) {
+      m = Metric.tagged(metric, "route", route)
+      tagged.set(route, m)
+    }
+    return m
+  }
+}
+const requestsOf = perRoute(requestsTotal)
+const retriesOf = perRoute(retriesTotal)
+const throttledOf = perRoute(throttledTotal)
+const throttleWaitOf = perRoute(throttleWaitMs)
+
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "cookie", "proxy-authorization"])
 export const ERROR_BODY_LIMIT = 64 * 1024
@@ -236,7 +253,7 @@ export const send = <R>(
     let h = headers
     for (let hop = 0;; hop++) {
       core.stats.requests++
-      yield* Metric.increment(Metric.tagged(requestsTotal, "route", route))
+      yield* Metric.increment(requestsOf(route))
       const result = yield* Effect.either(exec(buildRequest(method, current.toString(), h, body)))
       if (Either.isLeft(result)) {
         const cause = result.left.cause ?? result.left
@@ -420,7 +437,7 @@ export const run = <A, R>(
       attempts++
       if (attempts > 1) {
         stats.retries++
-        yield* Metric.increment(Metric.tagged(retriesTotal, "route", spec.route))
+        yield* Metric.increment(retriesOf(spec.route))
       }
       const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
       const clientRequestId = randomUUID()
@@ -468,7 +485,7 @@ export const run = <A, R>(
         retryAfterMs = outcome.retryAfterMs
         if (status === 429) {
           stats.throttled++
-          yield* Metric.increment(Metric.tagged(throttledTotal, "route", spec.route))
+          yield* Metric.increment(throttledOf(spec.route))
         }
       } else if (
         !idempotent && (outcome._tag === "Malformed" || (outcome._tag === "Transport" && outcome.unreachable !== true))
@@ -522,7 +539,7 @@ export const run = <A, R>(
         stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)
       }
       // the metric sums every retry's wait over requests (the stats above are wall time)
-      yield* Metric.incrementBy(Metric.tagged(throttleWaitMs, "route", spec.route), decision.delayMs)
+      yield* Metric.incrementBy(throttleWaitOf(spec.route), decision.delayMs)
       const onRetry = yield* FiberRef.get(currentRetryHandler)
       if (onRetry !== null) {
         yield* onRetry({
