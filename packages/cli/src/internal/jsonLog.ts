@@ -51,10 +51,12 @@ export const renderJsonLog = <E, R>(
   events: Stream.Stream<ProgressEvent, E, R>,
   out: NodeJS.WritableStream = process.stderr
 ): Effect.Effect<void, E, R> =>
-  Stream.runForEach(events, (event) =>
+  // The events that are ready go out in one write, not one system call each.
+  Stream.runForEachChunk(events, (chunk) =>
     Effect.sync(() => {
-      const line = eventLine(event)
-      if (line !== null) out.write(line)
+      let text = ""
+      for (const event of chunk) text += eventLine(event) ?? ""
+      if (text !== "") out.write(text)
     }))
 
 const levelOf = (label: string): LogLevel =>

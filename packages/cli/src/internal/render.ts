@@ -158,17 +158,22 @@ export const renderProgress = <E, R>(
   if (!tty) {
     // The header waits for the next line, so a run that fails at once prints only its one-line error.
     let header: string | null = null
-    return Stream.runForEach(events, (event) =>
+    // The events that are ready go out in one write (one per artifact was a system call per artifact).
+    return Stream.runForEachChunk(events, (chunk) =>
       Effect.sync(() => {
-        const line = plainLine(event)
-        if (line === null) return
-        if (event._tag === "RunStarted") {
-          header = line
-          return
+        let text = ""
+        for (const event of chunk) {
+          const line = plainLine(event)
+          if (line === null) continue
+          if (event._tag === "RunStarted") {
+            header = line
+            continue
+          }
+          if (header !== null) text += `${header}\n`
+          header = null
+          text += `${line}\n`
         }
-        if (header !== null) out.write(`${header}\n`)
-        header = null
-        out.write(`${line}\n`)
+        if (text !== "") out.write(text)
       }))
   }
   const state = new ProgressState()
