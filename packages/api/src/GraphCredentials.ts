@@ -17,7 +17,6 @@
  */
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -77,13 +76,7 @@ export const fromConfig: Effect.Effect<ResolvedGraphCredential, ConfigError.Conf
 export const fromEnv = (
   env: Record<string, string | undefined> = process.env
 ): Effect.Effect<ResolvedGraphCredential, ConfigError.ConfigError> =>
-  Effect.withConfigProvider(fromConfig, ConfigProvider.fromMap(envMap(env)))
-
-const envMap = (env: Record<string, string | undefined>): Map<string, string> => {
-  const map = new Map<string, string>()
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) map.set(k, v)
-  return map
-}
+  Effect.withConfigProvider(fromConfig, internal.envProvider(env))
 
 /** `GRAPH_BASE_URL`, optional (the client's default applies when unset). */
 export const baseUrlConfig: Config.Config<string | undefined> = internal.optionalNonEmpty("GRAPH_BASE_URL").pipe(

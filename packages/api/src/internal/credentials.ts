@@ -5,6 +5,7 @@
 import type { TokenCredential } from "@azure/identity"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -26,6 +27,13 @@ const knownAuthorityHosts = new Set([
   "sts.windows.net"
 ])
 
+/** An environment as a ConfigProvider (unset variables left out). */
+export const envProvider = (env: Record<string, string | undefined>): ConfigProvider.ConfigProvider => {
+  const map = new Map<string, string>()
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) map.set(k, v)
+  return ConfigProvider.fromMap(map)
+}
+
 /**
  * An optional variable, trimmed. Set but empty is an error, not "unset": a variable someone meant to
  * fill (`GRAPH_ACCESS_TOKEN=$(cat missing-file)`) must not silently switch to another credential.
@@ -43,7 +51,7 @@ export const optionalNonEmpty = (name: string): Config.Config<Option.Option<stri
 
 // A bearer token is one printable word: what no HTTP header can carry (staticTokenProblem, the
 // client's own check) and whitespace both mean the variable holds something else.
-const bearerToken = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
+export const bearerToken = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
   optionalNonEmpty(name).pipe(
     Config.mapOrFail(Option.match({
       onNone: () => Either.right(Option.none()),
