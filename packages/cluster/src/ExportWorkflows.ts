@@ -16,10 +16,22 @@
  * their workflow, so a parent replayed on another runner gets them back
  * without running them again.
  */
+import { GraphCredentialReference } from "@meeting-artifacts/api"
 import { ArtifactSet } from "@meeting-artifacts/correlate"
 import { Discovered, StepOutcome, StepsTotals, SyncFatalError } from "@meeting-artifacts/pipeline"
 import * as Workflow from "@effect/workflow/Workflow"
 import * as Schema from "effect/Schema"
+
+/**
+ * The tenant a job exports, when it names one (a `--tenants` file): its app and the reference to its
+ * credential, which each runner resolves from its own environment (the secret never enters Postgres).
+ */
+export const JobTenant = Schema.Struct({
+  /** The tenant's name in the tenants file (for messages). */
+  name: Schema.String,
+  ...GraphCredentialReference.TenantCredential.fields
+})
+export type JobTenant = typeof JobTenant.Type
 
 /**
  * What every step of a run needs to know to build its services on a runner. It is stored in the cluster's
@@ -38,7 +50,9 @@ export const JobSpec = Schema.Struct({
   /** The tenant's Graph budget, cluster-wide. */
   requestsPerSecond: Schema.Number,
   maxConcurrentRequests: Schema.Number,
-  metadataContent: Schema.Boolean
+  metadataContent: Schema.Boolean,
+  /** Absent: the tenant of the runners' own credential (GRAPH_ACCESS_TOKEN, AZURE_*). */
+  tenant: Schema.optional(JobTenant)
 })
 export type JobSpec = typeof JobSpec.Type
 

@@ -2,7 +2,13 @@
  * A runner's services per job (output folder, Graph URL, record sinks, budget): built on first use,
  * shared by every step of the job that runs on this runner, closed a while after the last one.
  */
-import { defaultPolicy, GraphClient, type GraphBudget, type GraphCredential } from "@meeting-artifacts/api"
+import {
+  defaultPolicy,
+  GraphClient,
+  type GraphBudget,
+  type GraphCredential,
+  GraphCredentialReference
+} from "@meeting-artifacts/api"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { type StepContext, type StepServices, SyncFatalError } from "@meeting-artifacts/pipeline"
 import {
@@ -17,7 +23,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
-import type { JobSpec, RunPayload } from "../ExportWorkflows.js"
+import { hostname } from "node:os"
+import type { JobSpec, JobTenant, RunPayload } from "../ExportWorkflows.js"
 import * as PostgresBudget from "../PostgresBudget.js"
 
 export interface JobServices {
@@ -65,6 +72,27 @@ const servicesLayer = (
   )
 }
 
+/**
+ * The key of a job's Graph budget. Graph throttles per app and tenant: a job of a named tenant draws on
+ * that tenant's budget (so two tenants never share one, and one's 429s never pause another); a job of the
+ * runners' own credential on its Graph URL's.
+ */
+export const budgetKey = (job: JobSpec): string =>
+  job.tenant === undefined
+    ? job.graphUrl
+    : `tenant:${new URL(job.graphUrl).host}/${job.tenant.tenantId}/${job.tenant.clientId}`
+
+/** A named tenant's credential, from this runner's environment (the variables or file its reference names). */
+const tenantCredential = (tenant: JobTenant) =>
+  GraphCredentialReference.fromEnv(tenant).pipe(
+    Effect.mapError((e) =>
+      setupFatal(
+        `tenant ${tenant.name}: cannot set up its credential on runner ${hostname()}: ${e.message}`,
+        "give every runner the variables (or the certificate file) the tenants file names for this tenant"
+      )
+    )
+  )
+
 /** Job resources on the runner's checkpoint store (the cluster's Postgres) and Graph credential. */
 export const layer = (
   credential: { readonly credential: GraphCredential; readonly scope?: string | undefined }
@@ -78,15 +106,15 @@ export const layer = (
         lookup: (key: string) =>
           Effect.gen(function*() {
             const job = JSON.parse(key) as JobSpec
-            // One budget per tenant (its Graph URL), cluster-wide (rate and requests in flight): see
-            // PostgresBudget.
+            // One budget per tenant, cluster-wide (rate and requests in flight): see PostgresBudget.
+            const graph = job.tenant === undefined ? credential : yield* tenantCredential(job.tenant)
             const budget = yield* PostgresBudget.make({
-              key: job.graphUrl,
+              key: budgetKey(job),
               requestsPerSecond: job.requestsPerSecond,
               burst: defaultPolicy.burst,
               maxConcurrentRequests: job.maxConcurrentRequests
             }).pipe(Effect.provide(sqlContext))
-            const context = yield* Layer.build(servicesLayer(job, credential.credential, credential.scope, budget))
+            const context = yield* Layer.build(servicesLayer(job, graph.credential, graph.scope, budget))
             const downloadSlots = yield* Effect.makeSemaphore(job.concurrency)
             return {
               context: Context.add(context, CheckpointStore.CheckpointStore, checkpoint),
