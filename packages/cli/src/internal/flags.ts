@@ -27,6 +27,8 @@ export interface Flag<K extends FlagKind = FlagKind> {
    * unless --meeting or --join-url"; the command checks that).
    */
   readonly required?: string | undefined
+  /** Required unless this other flag of the table is given (its key); `required` then says so for `--help`. */
+  readonly requiredUnless?: string | undefined
   /** Why a value is not acceptable ("must be ..."), or undefined. The knob's own home provides it. */
   readonly check?: ((value: number) => string | undefined) | undefined
 }
@@ -156,7 +158,12 @@ export const resolveFlags = <T extends FlagTable>(
         throw new FlagError(`--${f.name}${where.startsWith("--") ? "" : ` (from ${where})`} ${problem}, got ${value}`)
       }
     }
-    if (f.required === "required" && !isGiven(value)) {
+    out[key] = value ?? (f.kind === "list" ? [] : f.kind === "boolean" ? false : undefined)
+  }
+  for (const [key, f] of Object.entries(table)) {
+    const required = f.required === "required" ||
+      (f.requiredUnless !== undefined && !isGiven(out[f.requiredUnless] as Parsed))
+    if (required && !isGiven(out[key] as Parsed)) {
       const also = [f.env, f.inFile === true ? `${f.name}: in the --config file` : undefined].filter((x) =>
         x !== undefined
       )
@@ -166,7 +173,6 @@ export const resolveFlags = <T extends FlagTable>(
         }`
       )
     }
-    out[key] = value ?? (f.kind === "list" ? [] : f.kind === "boolean" ? false : undefined)
   }
   return out as Resolved<T>
 }

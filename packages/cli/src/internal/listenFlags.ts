@@ -12,7 +12,7 @@ import {
   SHORT_SUBSCRIPTION_MINUTES
 } from "@meeting-artifacts/pipeline/ListenLimits"
 import { envName, flag } from "./flags.js"
-import { syncFlags } from "./syncFlags.js"
+import { outFlag, syncFlags } from "./syncFlags.js"
 
 const configurable = <const N extends string>(name: N) => ({ name, env: envName(name), inFile: true }) as const
 
@@ -114,7 +114,7 @@ export const listenFlags = {
     pseudo: "id",
     description: "The app (client) id: the audience Graph's validation tokens must name."
   }),
-  out: syncFlags.out,
+  out: outFlag,
   state: syncFlags.state,
   sink: syncFlags.sink,
   graphUrl: syncFlags.graphUrl,

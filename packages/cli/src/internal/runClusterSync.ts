@@ -4,8 +4,8 @@
  * write) before submitting anything. A dry run fetches and writes nothing, so it needs no runners: it
  * runs here, reading the cluster's checkpoint state.
  */
-import { GraphCredentials, redactUrlCredentials } from "@meeting-artifacts/api"
-import { clusterSync } from "@meeting-artifacts/cluster"
+import { redactUrlCredentials } from "@meeting-artifacts/api"
+import { clusterSync, type JobTenant } from "@meeting-artifacts/cluster"
 import { isHttpUrl, SyncFatalError, validateSyncOptions } from "@meeting-artifacts/pipeline"
 import { parseSinkSpecs } from "@meeting-artifacts/sinks"
 import * as nodePath from "node:path"
@@ -13,7 +13,17 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
-import { configErrorLine, errorLine, fatalLine, formatSummary, runSync } from "./runSync.js"
+import {
+  envCredential,
+  errorLine,
+  exportOnce,
+  type ExportConfig,
+  type ExportOutcome,
+  fatalLine,
+  fatalOutcome,
+  printSummary,
+  tenantCredential
+} from "./runSync.js"
 import type { SyncCommandConfig } from "./syncConfig.js"
 
 /** Record sinks every runner can write at once (a database, a blob container); the others are one process's. */
@@ -47,15 +57,28 @@ const hasPassword = (text: string): boolean => {
   }
 }
 
-export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effect.Effect<number> =>
+/**
+ * One export on the cluster: submits its run (or attaches to it) and waits. With `tenant`, the runners
+ * authenticate with that tenant's credential reference, resolved from their own environment. Fatal
+ * errors are written to stderr (each line starting with `label`); the summary is returned.
+ */
+export const clusterExport = (
+  config: ExportConfig,
+  cluster: string,
+  tenant: JobTenant | undefined,
+  label = ""
+): Effect.Effect<ExportOutcome> =>
   Effect.gen(function*() {
-    const fatal = (message: string) => Effect.as(fatalLine(config.logFormat, message), ExitCode.Fatal)
-    const problem = clusterProblem(config, cluster)
-    if (problem !== undefined) return yield* fatal(problem)
+    const fatal = (message: string, details?: Readonly<Record<string, unknown>>) =>
+      fatalOutcome(config.logFormat, label, message, details)
     if (config.dryRun) {
       // What the cluster would fetch is what its checkpoint store lacks: a single-process dry run on it.
-      yield* errorLine("--dry-run: checking here against the cluster's checkpoint state (no runner needed)")
-      return yield* runSync({ ...config, cluster: undefined, state: cluster })
+      yield* errorLine(`${label}--dry-run: checking here against the cluster's checkpoint state (no runner needed)`)
+      return yield* exportOnce(
+        { ...config, cluster: undefined, state: cluster },
+        tenant === undefined ? envCredential : tenantCredential(tenant),
+        label
+      )
     }
     const validated = yield* validateSyncOptions({
       organizers: config.organizer,
@@ -77,9 +100,11 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
     }
     const sinks = parseSinkSpecs(config.sink)
     if (sinks._tag === "Left") return yield* fatal(sinks.left.message)
-    // The runners authenticate with their own credentials; checking ours catches a missing variable early.
-    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
-    if (auth._tag === "Left") return yield* fatal(`cannot set up authentication: ${configErrorLine(auth.left)}`)
+    if (tenant === undefined) {
+      // The runners authenticate with their own credentials; checking ours catches a missing variable early.
+      const auth = yield* Effect.either(envCredential)
+      if (auth._tag === "Left") return yield* fatal(auth.left)
+    }
     const opts = validated.right
     const result = yield* clusterSync({
       clusterUrl: Redacted.make(cluster),
@@ -101,9 +126,10 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
         concurrency: opts.concurrency,
         requestsPerSecond: config.rate,
         maxConcurrentRequests: config.maxRequests,
-        metadataContent: config.metadataContent
+        metadataContent: config.metadataContent,
+        ...(tenant !== undefined ? { tenant } : {})
       }
-    }, (runId) => errorLine(`run ${runId} submitted to the cluster; waiting for the runners`)).pipe(
+    }, (runId) => errorLine(`${label}run ${runId} submitted to the cluster; waiting for the runners`)).pipe(
       // The cluster's own log lines go to stderr: stdout carries the summary only.
       Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
       Effect.either
@@ -111,20 +137,19 @@ export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effe
     if (result._tag === "Left") {
       const e = result.left
       return e instanceof SyncFatalError
-        ? yield* Effect.as(
-          fatalLine(config.logFormat, e.oneLine, {
-            status: e.status,
-            code: e.code,
-            requestId: e.requestId,
-            fix: e.fix
-          }),
-          ExitCode.Fatal
-        )
+        ? yield* fatal(e.oneLine, { status: e.status, code: e.code, requestId: e.requestId, fix: e.fix })
         : yield* fatal(`cannot open the cluster's state: ${e.message}`)
     }
     const summary = result.right
-    yield* Effect.sync(() =>
-      process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
-    )
-    return summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok
+    return { code: summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok, summary, error: null }
+  })
+
+export const runClusterSync = (config: SyncCommandConfig, cluster: string): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const problem = clusterProblem(config, cluster)
+    if (problem !== undefined) return yield* Effect.as(fatalLine(config.logFormat, problem), ExitCode.Fatal)
+    // Required unless --tenants (checked with the flags); the type cannot say so.
+    const outcome = yield* clusterExport({ ...config, out: config.out! }, cluster, undefined)
+    if (outcome.summary !== null) yield* printSummary(config, outcome.summary)
+    return outcome.code
   })

@@ -1,4 +1,10 @@
-import { type GraphError, GraphCredentials, isGraphError, redactUrlCredentials } from "@meeting-artifacts/api"
+import {
+  type GraphError,
+  GraphCredentialReference,
+  GraphCredentials,
+  isGraphError,
+  redactUrlCredentials
+} from "@meeting-artifacts/api"
 import {
   isHttpUrl,
   Progress,
@@ -110,8 +116,23 @@ export interface ExportLayerConfig {
   readonly maxRequests: number
 }
 
+/** The Graph credential of the environment (GRAPH_ACCESS_TOKEN, AZURE_*), or why not (one line). */
+export const envCredential: Effect.Effect<GraphCredentials.ResolvedGraphCredential, string> = Effect.suspend(() =>
+  GraphCredentials.fromEnv(process.env)
+).pipe(Effect.mapError((e) => `cannot set up authentication: ${configErrorLine(e)}`))
+
+/** A tenant's Graph credential from the variables or file its reference names, or why not (one line). */
+export const tenantCredential = (
+  tenant: GraphCredentialReference.TenantCredential
+): Effect.Effect<GraphCredentials.ResolvedGraphCredential, string> =>
+  GraphCredentialReference.fromEnv(tenant).pipe(Effect.mapError((e) => `cannot set up authentication: ${e.message}`))
+
 /** The services of an export (Graph client, sinks, checkpoint store) from the flags, or why not (one line). */
-export const exportLayer = (config: ExportLayerConfig, dryRun: boolean) =>
+export const exportLayer = (
+  config: ExportLayerConfig,
+  dryRun: boolean,
+  credential: Effect.Effect<GraphCredentials.ResolvedGraphCredential, string> = envCredential
+) =>
   Effect.gen(function*() {
     if (!isHttpUrl(config.graphUrl)) {
       return Either.left(
@@ -120,8 +141,8 @@ export const exportLayer = (config: ExportLayerConfig, dryRun: boolean) =>
     }
     const sinks = parseSinkSpecs(config.sink)
     if (sinks._tag === "Left") return Either.left(sinks.left.message)
-    const auth = yield* GraphCredentials.fromEnv(process.env).pipe(Effect.either)
-    if (auth._tag === "Left") return Either.left(`cannot set up authentication: ${configErrorLine(auth.left)}`)
+    const auth = yield* Effect.either(credential)
+    if (auth._tag === "Left") return Either.left(auth.left)
     return Either.right(syncLayer({
       out: config.out,
       state: config.state,
@@ -141,15 +162,37 @@ export const exportLayer = (config: ExportLayerConfig, dryRun: boolean) =>
     }))
   })
 
-/** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
-export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
+/** How one export ended: its exit code, and its summary unless it was fatal (then `error` says why). */
+export interface ExportOutcome {
+  readonly code: number
+  readonly summary: RunSummary | null
+  readonly error: string | null
+}
+
+/** A fatal error of one export: written to stderr (after `label`), and its outcome. */
+export const fatalOutcome = (
+  format: LogFormat,
+  label: string,
+  message: string,
+  details: Readonly<Record<string, unknown>> = {}
+): Effect.Effect<ExportOutcome> =>
+  Effect.as(fatalLine(format, `${label}${message}`, details), { code: ExitCode.Fatal, summary: null, error: message })
+
+/** The settings of one export (`sync`'s, or one tenant's of a `--tenants` file). */
+export type ExportConfig = SyncCommandConfig & { readonly out: string }
+
+/**
+ * One export in this process; fatal errors are written to stderr (each line starting with `label`),
+ * the summary is returned for the caller to print.
+ */
+export const exportOnce = (
+  config: ExportConfig,
+  credential: Effect.Effect<GraphCredentials.ResolvedGraphCredential, string> = envCredential,
+  label = ""
+): Effect.Effect<ExportOutcome> =>
   Effect.gen(function*() {
-    if (config.cluster !== undefined) {
-      // Loaded only for cluster runs: @effect/cluster and the Postgres driver stay out of a plain sync.
-      const { runClusterSync } = yield* Effect.promise(() => import("./runClusterSync.js"))
-      return yield* runClusterSync(config, config.cluster)
-    }
-    const fatal = (message: string) => fatalLine(config.logFormat, message)
+    const fatal = (message: string, details?: Readonly<Record<string, unknown>>) =>
+      fatalOutcome(config.logFormat, label, message, details)
     const options: SyncOptions = {
       organizers: config.organizer,
       from: config.from,
@@ -165,15 +208,9 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       metadataContent: config.metadataContent
     }
     const validated = yield* validateSyncOptions(options).pipe(Effect.either)
-    if (validated._tag === "Left") {
-      yield* fatal(validated.left.message)
-      return ExitCode.Fatal
-    }
-    const layer = yield* exportLayer(config, config.dryRun)
-    if (layer._tag === "Left") {
-      yield* fatal(layer.left)
-      return ExitCode.Fatal
-    }
+    if (validated._tag === "Left") return yield* fatal(validated.left.message)
+    const layer = yield* exportLayer(config, config.dryRun, credential)
+    if (layer._tag === "Left") return yield* fatal(layer.left)
     const program = Effect.gen(function*() {
       const progress = yield* Progress
       const events = yield* progress.subscribe
@@ -192,21 +229,43 @@ export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
       Effect.provide(telemetryLayer()),
       config.logFormat === "json" ? Effect.provide(Logger.replace(Logger.defaultLogger, jsonLogger())) : (e) => e
     )
-
     return yield* program.pipe(
-      Effect.flatMap((summary) =>
-        Effect.sync(() => {
-          process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
-          return summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok
-        })
-      ),
+      Effect.map((summary): ExportOutcome => ({
+        code: summary.failures > 0 ? ExitCode.PartialFailure : ExitCode.Ok,
+        summary,
+        error: null
+      })),
       Effect.catchAll((e) => {
         if (e instanceof SyncFatalError) {
           const { code, fix, requestId, status } = e
-          return Effect.as(fatalLine(config.logFormat, e.oneLine, { status, code, requestId, fix }), ExitCode.Fatal)
+          return fatal(e.oneLine, { status, code, requestId, fix })
         }
-        if (e._tag === "InvalidSyncOptions") return Effect.as(fatal(e.message), ExitCode.Fatal)
-        return Effect.as(fatal(describeSetupError(e)), ExitCode.Fatal)
+        if (e._tag === "InvalidSyncOptions") return fatal(e.message)
+        return fatal(describeSetupError(e))
       })
     )
+  })
+
+/** Prints a summary on stdout (one JSON object with --json). */
+export const printSummary = (config: Pick<SyncCommandConfig, "json">, summary: RunSummary): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
+  })
+
+/** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
+export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    if (config.tenants !== undefined) {
+      const { runTenants } = yield* Effect.promise(() => import("./runTenants.js"))
+      return yield* runTenants(config, config.tenants)
+    }
+    if (config.cluster !== undefined) {
+      // Loaded only for cluster runs: @effect/cluster and the Postgres driver stay out of a plain sync.
+      const { runClusterSync } = yield* Effect.promise(() => import("./runClusterSync.js"))
+      return yield* runClusterSync(config, config.cluster)
+    }
+    // Required unless --tenants (checked with the flags); the type cannot say so.
+    const outcome = yield* exportOnce({ ...config, out: config.out! })
+    if (outcome.summary !== null) yield* printSummary(config, outcome.summary)
+    return outcome.code
   })

@@ -9,6 +9,14 @@ import { envName, flag } from "./flags.js"
 
 const configurable = <const N extends string>(name: N) => ({ name, env: envName(name), inFile: true }) as const
 
+/** `--out`, required (as `listen` has it; `sync` has it too unless --tenants). */
+export const outFlag = flag("text", {
+  ...configurable("out"),
+  pseudo: "dir",
+  description: "Output directory: content files, manifest.jsonl, failures.jsonl.",
+  required: "required"
+})
+
 export const syncFlags = {
   config: flag("text", {
     name: "config",
@@ -20,7 +28,8 @@ export const syncFlags = {
     ...configurable("organizer"),
     pseudo: "userId",
     description: "Organizer whose meetings are exported (user object id or UPN). Repeat for several.",
-    required: "required"
+    required: "required unless --tenants",
+    requiredUnless: "tenants"
   }),
   from: flag("text", {
     ...configurable("from"),
@@ -34,12 +43,12 @@ export const syncFlags = {
     description: "Window end, ISO 8601, after --from. An --incremental run without it exports everything since --from.",
     required: "required unless --meeting, --join-url, --adhoc-call or --incremental"
   }),
-  out: flag("text", {
-    ...configurable("out"),
-    pseudo: "dir",
-    description: "Output directory: content files, manifest.jsonl, failures.jsonl.",
-    required: "required"
-  }),
+  out: {
+    ...outFlag,
+    description: `${outFlag.description} With --tenants: the parent of the folders of tenants without their own out.`,
+    required: "required unless --tenants",
+    requiredUnless: "tenants"
+  },
   graphUrl: flag("text", {
     ...configurable("graph-url"),
     // The emulator prints GRAPH_BASE_URL=... for exactly this.
@@ -134,6 +143,14 @@ export const syncFlags = {
       "Run on the cluster of `meeting-artifacts runner` processes sharing this Postgres (it also holds the checkpoint " +
       "state): submit the export, or attach to the same export's run in progress, and wait for it. --out must be a " +
       "folder every runner sees at the same path. --dry-run runs here, against the cluster's checkpoint state."
+  }),
+  tenants: flag("text", {
+    ...configurable("tenants"),
+    pseudo: "file",
+    description:
+      "Export several tenants: a JSON file listing each one's name, tenantId, clientId, credential reference (the " +
+      "variable or certificate file holding its secret), organizers, out, and optionally graphUrl, rate, max-requests " +
+      "and concurrency (see the README's \"Several tenants\"). --organizer cannot be combined with it."
   }),
   json: flag("boolean", {
     ...configurable("json"),
