@@ -11,7 +11,7 @@
  */
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
-import type { ChildProcess } from "node:child_process"
+import { type ChildProcess, execFileSync } from "node:child_process"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -32,7 +32,8 @@ import {
   spawnCli,
   syncArgs,
   tempDir,
-  verifyOutput
+  verifyOutput,
+  WINDOW_ARGS
 } from "./helpers.js"
 
 const sortedLines = (out: string) =>
@@ -90,13 +91,14 @@ const clusterServers = (options: EmulatorOptions) => {
   return { emu: () => servers.emu!, pg: () => servers.pg! }
 }
 
-/** Runs `f` with three runners on `cluster`, stopped (SIGTERM, exit 0) afterwards. */
+/** Runs `f` with `count` (default three) runners on `cluster`, stopped (SIGTERM, exit 0) afterwards. */
 const withRunners = async (
   cluster: string,
   env: NodeJS.ProcessEnv,
-  f: (runners: ReadonlyArray<ChildProcess>) => Promise<void>
+  f: (runners: ReadonlyArray<ChildProcess>) => Promise<void>,
+  count = 3
 ) => {
-  const started = await Promise.allSettled([1, 2, 3].map(() => startRunner(cluster, env)))
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startRunner(cluster, env)))
   const runners = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))
   let done = false
   try {
@@ -463,4 +465,105 @@ describe("sync --cluster and the tenant's requests in flight", () => {
       expect(counters.faults["concurrency"] ?? 0, `concurrency 429s; faults ${JSON.stringify(counters.faults)}`).toBe(0)
     })
   }, 300_000)
+})
+
+describe("sync --tenants: two tenants, each with its own credential, folder and Graph budget", () => {
+  const tenant = (seed: number): EmulatorOptions => ({
+    generate: { organizers: 2, meetingsPerOrganizer: 3, seed, recordingBytes: [16 * 1024, 64 * 1024], cues: [2, 5] }
+  })
+  const servers = clusterServers(tenant(5))
+  const refs: { emuB?: RunningEmulator; a?: string; b?: string } = {}
+  const emus = () => ({ a: servers.emu(), b: refs.emuB! })
+  // Each tenant's token in its own variable; "wrong" is tenant b's Graph with tenant a's token.
+  const tokens = () => ({ TOKEN_A: emus().a.accessToken, TOKEN_B: emus().b.accessToken })
+
+  beforeAll(async () => {
+    refs.emuB = await startEmulator(tenant(6))
+    // The reference: a single-process sync of each tenant alone.
+    const [a, b] = [path.join(tempDir(), "out"), path.join(tempDir(), "out")]
+    const results = await Promise.all([
+      runCli(syncArgs(emus().a, a), { env: cleanEnv({ GRAPH_ACCESS_TOKEN: tokens().TOKEN_A }) }),
+      runCli(syncArgs(emus().b, b), { env: cleanEnv({ GRAPH_ACCESS_TOKEN: tokens().TOKEN_B }) })
+    ])
+    for (const r of results) expect(r.code, r.stderr).toBe(0)
+    Object.assign(refs, { a, b })
+  }, 120_000)
+  afterAll(async () => {
+    await refs.emuB?.close()
+  })
+
+  /** A tenants file in a new folder; the tenants' folders are <--out>/<name>. */
+  const tenantsFile = () => {
+    const { a, b } = emus()
+    const entry = (name: string, emu: RunningEmulator, tokenEnv: string, clientId: string) => ({
+      name,
+      tenantId: emu.tenantId,
+      clientId,
+      credential: { accessTokenEnv: tokenEnv },
+      graphUrl: emu.baseUrl,
+      organizers: emu.fixture.users.map((u) => u.id)
+    })
+    const file = path.join(tempDir(), "tenants.json")
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: [
+          entry("a", a, "TOKEN_A", "00000000-0000-4000-8000-00000000000a"),
+          entry("b", b, "TOKEN_B", "00000000-0000-4000-8000-00000000000b"),
+          entry("wrong", b, "TOKEN_A", "00000000-0000-4000-8000-0000000000ff")
+        ]
+      })
+    )
+    return file
+  }
+
+  const expectTenantOutputs = (base: string, result: { code: number | null; stdout: string; stderr: string }) => {
+    // The worst tenant's exit code; the other two exported in full, exactly as alone.
+    expect(result.code, result.stderr).toBe(2)
+    for (const [name, reference] of [["a", refs.a!], ["b", refs.b!]] as const) {
+      const out = path.join(base, name)
+      expect(sortedLines(out), name).toEqual(sortedLines(reference))
+      expect(fileHashes(out), name).toEqual(fileHashes(reference))
+      expect(result.stdout).toContain(`[${name}] Exported ${sortedLines(reference).length} set(s) into ${out}`)
+    }
+    expect(result.stdout).toMatch(/^\[wrong\] failed: .*401/m)
+    expect(result.stdout).toContain("Tenants: 2 exported, 0 with failed items, 1 failed (exit 2)")
+    expect(result.stderr).toMatch(/tenant wrong: .*401/)
+    expect(result.stderr).not.toContain(emus().a.accessToken)
+  }
+
+  it(
+    "in one process: each tenant's folder equals its own sync; a wrong credential fails that tenant only",
+    async () => {
+      const base = tempDir()
+      const r = await runCli(["sync", "--tenants", tenantsFile(), ...WINDOW_ARGS, "--out", base], {
+        env: cleanEnv(tokens())
+      })
+      expectTenantOutputs(base, r)
+    },
+    120_000
+  )
+
+  it("on the cluster: one run per tenant, credentials resolved on the runners, one budget per tenant", async () => {
+    const pg = servers.pg()
+    await withRunners(pg.url, cleanEnv(tokens()), async () => {
+      const base = tempDir()
+      // The submitter holds no secret: the runners resolve each tenant's credential reference.
+      const r = await runCli(["sync", "--cluster", pg.url, "--tenants", tenantsFile(), ...WINDOW_ARGS, "--out", base], {
+        env: cleanEnv()
+      })
+      expectTenantOutputs(base, r)
+      expect(r.stderr.match(/run \S+ submitted/g)).toHaveLength(3)
+      const budgets = execFileSync("psql", [pg.url, "-At", "-c", "SELECT tenant FROM ma_graph_budget ORDER BY 1"], {
+        encoding: "utf8"
+      }).split("\n").filter(Boolean)
+      const key = (emu: RunningEmulator, clientId: string) =>
+        `tenant:${new URL(emu.baseUrl).host}/${emu.tenantId}/${clientId}`
+      expect(budgets).toEqual(expect.arrayContaining([
+        key(emus().a, "00000000-0000-4000-8000-00000000000a"),
+        key(emus().b, "00000000-0000-4000-8000-00000000000b")
+      ]))
+      expect(budgets).not.toContain(emus().a.baseUrl)
+    }, 2)
+  }, 180_000)
 })
