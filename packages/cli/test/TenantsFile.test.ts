@@ -153,3 +153,17 @@ describe("sync flags with --tenants", () => {
     expect(tenantsProblem({ ...config, meeting: ["m"] })).toContain("--meeting")
   })
 })
+
+describe("the README's tenants file", () => {
+  it("decodes as the README says: fabrikam's folder under --out, contoso's own", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "../../../README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("### Several tenants"))
+    const json = /```json\n([\s\S]*?)```/.exec(section)![1]!
+    const r = decode(JSON.parse(json), { out: "/mnt/exports" })
+    if (Either.isLeft(r)) throw new Error(r.left.message)
+    expect(r.right.map((t) => [t.name, t.out, t.graphUrl, t.rate])).toEqual([
+      ["contoso", "/mnt/exports/contoso", "https://graph.microsoft.com/v1.0", 10],
+      ["fabrikam", "/mnt/exports/fabrikam", "https://graph.microsoft.us/v1.0", 20]
+    ])
+  })
+})

@@ -40,7 +40,8 @@ export const runnerDescription: ReadonlyArray<string> = [
   "Joins the cluster of runners sharing a Postgres database and runs the share of sync --cluster exports it is " +
   "assigned; another runner takes over the share of one that stops or dies. Start one per process or machine; " +
   "every runner must see the --out folders of the exports at the same path.",
-  "Auth: the Graph credential of the tenant, from the same variables as sync (GRAPH_ACCESS_TOKEN, AZURE_*).",
+  "Auth: the Graph credential of the tenant, from the same variables as sync (GRAPH_ACCESS_TOKEN, AZURE_*); for runs " +
+  "of sync --tenants, each tenant's from the variable or certificate file its entry names (set them on every runner).",
   "Prints RUNNER_READY=<host>:<port> on stdout once it has joined; stops cleanly (handing its work over) on SIGTERM " +
   "or Ctrl-C.",
   "Exit codes: 2 bad arguments, no credential, or the cluster's Postgres or the port is unusable."
