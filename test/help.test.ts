@@ -50,9 +50,12 @@ describe("--help", () => {
     expect(help).toMatch(/^Usage:\n  meeting-artifacts sync --organizer <userId>\.\.\. --out <dir> \[options\]$/m)
     expect(help).toContain("precedence: flag > environment > config file > default")
     expect(optionBlock(help, "organizer")).toMatch(
-      /required, repeatable[\s\S]*env MEETING_ARTIFACTS_ORGANIZER \(comma-separated\)/
+      /required unless --tenants, repeatable[\s\S]*env MEETING_ARTIFACTS_ORGANIZER \(comma-separated\)/
     )
-    expect(optionBlock(help, "out")).toMatch(/--out <dir> +required\n[\s\S]*env MEETING_ARTIFACTS_OUT; config key out/)
+    expect(optionBlock(help, "out")).toMatch(
+      /--out <dir> +required unless --tenants\n[\s\S]*env MEETING_ARTIFACTS_OUT; config key out/
+    )
+    expect(optionBlock(help, "tenants")).toMatch(/--tenants <file> +optional\n[\s\S]*env MEETING_ARTIFACTS_TENANTS/)
     expect(optionBlock(help, "from")).toMatch(/required unless --meeting or --join-url/)
     expect(optionBlock(help, "graph-url")).toMatch(
       /optional,\s+default https:\/\/graph\.microsoft\.com\/v1\.0[\s\S]*env GRAPH_BASE_URL/

@@ -53,7 +53,8 @@ const sources = (f: Flag): string | undefined => {
 const usageLine = (program: string, c: CommandHelp): string => {
   if (c.usage !== undefined) return `${program} ${c.name} ${c.usage}`
   const flags = Object.values(c.flags)
-  const required = flags.filter((f) => f.required === "required").map(signature)
+  // A flag required unless another is given is in the usage too: the common case needs it.
+  const required = flags.filter((f) => f.required === "required" || f.requiredUnless !== undefined).map(signature)
   return `${program} ${c.name} ${[...required, "[options]"].join(" ")}`
 }
 
