@@ -1,7 +1,8 @@
 /**
  * Cluster mode with real processes: Postgres, the emulator, three `runner`
  * processes and `sync --cluster`. (a) The output equals a single-process
- * sync's (manifest lines, files and their hashes); a second submission of
+ * sync's (manifest lines, files and their hashes, `postgres:` record-sink
+ * rows); a second submission of
  * the same export attaches to the run instead of starting another. (b) A runner killed with
  * SIGKILL in the middle of the run: another takes its shards over, the run
  * ends with the same output, and no content completed before the kill is
@@ -13,10 +14,11 @@ import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meet
 import { CheckpointStore } from "@meeting-artifacts/sinks"
 import { type ChildProcess, execFileSync } from "node:child_process"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freshPgDatabase } from "../packages/sinks/test/support/db.js"
 import { type RunningServer, startPostgres } from "../packages/sinks/test/support/servers.js"
+import { completedIds, fileHashes, sinkRows, sortedLines, startRunners, stopRunner } from "./clusterHelpers.js"
 import {
   addAdhocCallWithRecording,
   addLaterMeetingArtifacts,
@@ -28,54 +30,12 @@ import {
   organizerArgs,
   readFailures,
   runCli,
-  sha256,
   spawnCli,
   syncArgs,
   tempDir,
   verifyOutput,
   WINDOW_ARGS
 } from "./helpers.js"
-
-const sortedLines = (out: string) =>
-  fs.readFileSync(path.join(out, "manifest.jsonl"), "utf8").split("\n").filter(Boolean).sort()
-
-/** Every exported file (state folder, manifest and failures.jsonl, whose lines hold times, aside) with its sha256. */
-const fileHashes = (out: string) =>
-  listFiles(out)
-    .filter((f) => !f.startsWith(".meeting-artifacts") && f !== "manifest.jsonl" && f !== "failures.jsonl")
-    .sort()
-    .map((f) => `${f} ${sha256(fs.readFileSync(path.join(out, f)))}`)
-
-/** Starts a runner and resolves once it printed its ready line. */
-const startRunner = (cluster: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawnCli(["runner", "--cluster", cluster], { env })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (d: Buffer) => {
-      stdout += d.toString()
-      if (/^RUNNER_READY=\S+:\d+$/m.test(stdout)) resolve(child)
-    })
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.once("exit", (code) => reject(new Error(`runner exited (${code}) before it was ready: ${stderr}`)))
-  })
-
-const stopRunner = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
-    child.once("exit", (code) => resolve(code))
-    child.kill("SIGTERM")
-  })
-
-const completedIds = (url: string) =>
-  Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(CheckpointStore.makePostgres(url), (store) =>
-        Effect.map(store.listCompleted(), (rows) => rows.map((r) => ({ id: r.id, runId: r.runId }))))
-    )
-  )
 
 /** An emulator (from `options`) and a throwaway Postgres for the tests of a describe block. */
 const clusterServers = (options: EmulatorOptions) => {
@@ -98,12 +58,9 @@ const withRunners = async (
   f: (runners: ReadonlyArray<ChildProcess>) => Promise<void>,
   count = 3
 ) => {
-  const started = await Promise.allSettled(Array.from({ length: count }, () => startRunner(cluster, env)))
-  const runners = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))
+  const runners = await startRunners(count, cluster, env)
   let done = false
   try {
-    // One that failed to start fails the test, after the others are stopped (none left behind).
-    for (const r of started) if (r.status === "rejected") throw r.reason
     await f(runners)
     done = true
   } finally {
@@ -132,10 +89,16 @@ describe("sync --cluster on three runners", () => {
     const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
     const expected = expectedArtifacts(emu.fixture)
 
+    // A postgres: record sink per export (no password in its URL, as --cluster requires).
+    const [referenceSink, sinkA, sinkB] = await Promise.all(
+      [1, 2, 3].map(() => Effect.runPromise(freshPgDatabase(pg.url)))
+    )
     const reference = path.join(tempDir(), "out")
-    const single = await runCli(syncArgs(emu, reference), { env })
+    const single = await runCli([...syncArgs(emu, reference), "--sink", `postgres:${referenceSink}`], { env })
     expect(single.code, single.stderr).toBe(0)
     expect(verifyOutput(reference, expected)).toEqual([])
+    const referenceRows = await sinkRows(referenceSink!)
+    expect(referenceRows.artifact_sets).toHaveLength(sortedLines(reference).length)
 
     await withRunners(pg.url, env, async (runners) => {
       // (a)
@@ -143,8 +106,8 @@ describe("sync --cluster on three runners", () => {
       const out = path.join(tempDir(), "out")
       // Two submissions of the same export at once: the second attaches to the first's run.
       const [clustered, attached] = await Promise.all([
-        runCli([...syncArgs(emu, out), "--cluster", pg.url], { env }),
-        runCli([...syncArgs(emu, out), "--cluster", pg.url], { env })
+        runCli([...syncArgs(emu, out), "--sink", `postgres:${sinkA}`, "--cluster", pg.url], { env }),
+        runCli([...syncArgs(emu, out), "--sink", `postgres:${sinkA}`, "--cluster", pg.url], { env })
       ])
       expect(clustered.code, clustered.stderr).toBe(0)
       expect(attached.code, attached.stderr).toBe(0)
@@ -154,6 +117,7 @@ describe("sync --cluster on three runners", () => {
       expect(verifyOutput(out, expected)).toEqual([])
       expect(sortedLines(out)).toEqual(sortedLines(reference))
       expect(fileHashes(out)).toEqual(fileHashes(reference))
+      expect(await sinkRows(sinkA!)).toEqual(referenceRows)
       // Each artifact's content served once.
       expect(Object.values(emu.counters().contentRequests).every((n) => n === 1)).toBe(true)
       expect(Object.keys(emu.counters().contentRequests)).toHaveLength(expected.size)
@@ -163,28 +127,24 @@ describe("sync --cluster on three runners", () => {
       // (b) a new output folder (a new window key, so a new run); kill a runner once some content is done.
       emu.resetCounters()
       const out2 = path.join(tempDir(), "out")
-      const child = spawnCli([...syncArgs(emu, out2), "--cluster", pg.url], { env })
+      const child = spawnCli([...syncArgs(emu, out2), "--sink", `postgres:${sinkB}`, "--cluster", pg.url], { env })
       const result = collect(child)
       const victim = runners[0]!
-      let atKill: { completed: ReadonlyArray<string>; contentRequests: Record<string, number> } | undefined
-      while (atKill === undefined) {
-        const served = Object.keys(emu.counters().contentRequests).length
-        if (served >= 3) {
-          victim.kill("SIGKILL")
-          // Completed by this run (the checkpoint also holds (a)'s completions, of another folder); read
-          // before the counters, so every id in it was served by the time they are read.
-          const completed = (await completedIds(pg.url)).filter((c) => c.runId !== firstRun).map((c) => c.id)
-          const contentRequests = { ...emu.counters().contentRequests }
-          atKill = { completed, contentRequests }
-        } else {
-          await new Promise((r) => setTimeout(r, 5))
-        }
-      }
+      // Completed by this run (the checkpoint also holds (a)'s completions, of another folder).
+      const completedNow = async () => (await completedIds(pg.url)).filter((c) => c.runId !== firstRun).map((c) => c.id)
+      // The kill waits for a first checkpointed completion (not for served bodies, which a loaded machine
+      // may not have checkpointed yet), so the no-refetch check below always has something to check.
+      while (child.exitCode === null && (await completedNow()).length === 0) await new Promise((r) => setTimeout(r, 50))
+      victim.kill("SIGKILL")
+      // Read before the counters, so every id in it was served by the time they are read.
+      const completed = await completedNow()
+      const atKill = { completed, contentRequests: { ...emu.counters().contentRequests } }
       const r = await result
       expect(r.code, r.stderr).toBe(0)
       expect(verifyOutput(out2, expected)).toEqual([])
       expect(sortedLines(out2)).toEqual(sortedLines(reference))
       expect(fileHashes(out2)).toEqual(fileHashes(reference))
+      expect(await sinkRows(sinkB!)).toEqual(referenceRows)
       const counts = emu.counters().contentRequests
       // Content completed (checkpointed) when the runner died is not served again.
       expect(atKill.completed.length).toBeGreaterThan(0)

@@ -42,8 +42,16 @@ export interface RunningServer {
   readonly stop: () => Promise<void>
 }
 
+export interface RunningPostgres extends RunningServer {
+  /**
+   * Stops the server as a crash would (`-m immediate`: every connection cut, no checkpoint) and starts it
+   * again on the same port and data folder: what clients see of a database restart or failover.
+   */
+  readonly restart: () => Promise<void>
+}
+
 /** Start a throwaway Postgres cluster; returns its URL. */
-export const startPostgres = async (): Promise<RunningServer> => {
+export const startPostgres = async (): Promise<RunningPostgres> => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), "ma-sinks-pg-"))
   const dir = path.join(base, "data")
   let lastError: unknown
@@ -54,6 +62,10 @@ export const startPostgres = async (): Promise<RunningServer> => {
       const url = out.trim().split("\n").pop()!
       return {
         url,
+        restart: async () => {
+          await run("bash", [postgresScript, "stop", dir])
+          await run("bash", [postgresScript, "start", dir, String(port)])
+        },
         stop: async () => {
           await run("bash", [postgresScript, "stop", dir]).catch(() => undefined)
           fs.rmSync(base, { recursive: true, force: true })
