@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { GraphStats } from "../GraphClient.js"
 import { DecodeError, type GraphError } from "../GraphError.js"
+import { currentRequestTally } from "../GraphRequestTally.js"
 import { currentRetryHandler } from "../GraphRetry.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
 import type { TokenFailure, TokenProvider } from "./auth.js"
@@ -251,8 +252,10 @@ export const send = <R>(
     const origin = current.origin
     const maxRedirects = core.policy.maxRedirects
     let h = headers
+    const tally = yield* FiberRef.get(currentRequestTally)
     for (let hop = 0;; hop++) {
       core.stats.requests++
+      if (tally !== null) tally.requests++
       yield* Metric.increment(requestsOf(route))
       const result = yield* Effect.either(exec(buildRequest(method, current.toString(), h, body)))
       if (Either.isLeft(result)) {
@@ -427,6 +430,7 @@ export const run = <A, R>(
   const method = spec.method ?? "GET"
   const idempotent = spec.idempotent !== false
   const loop = Effect.gen(function*() {
+    const tally = yield* FiberRef.get(currentRequestTally)
     let attempts = 0
     let waited = 0
     // waits after attempts that could not reach the server at all (bounded by policy.connectRetryMs)
@@ -437,6 +441,7 @@ export const run = <A, R>(
       attempts++
       if (attempts > 1) {
         stats.retries++
+        if (tally !== null) tally.retries++
         yield* Metric.increment(retriesOf(spec.route))
       }
       const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
@@ -485,6 +490,7 @@ export const run = <A, R>(
         retryAfterMs = outcome.retryAfterMs
         if (status === 429) {
           stats.throttled++
+          if (tally !== null) tally.throttled++
           yield* Metric.increment(throttledOf(spec.route))
         }
       } else if (
@@ -535,6 +541,7 @@ export const run = <A, R>(
           if (budget !== undefined) yield* budget.throttled(now + decision.delayMs)
         }
         stats.throttleWaitMs += throttleWall.add(now, now + decision.delayMs)
+        if (tally !== null) tally.throttleWaitMs += decision.delayMs
       } else {
         stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)
       }
