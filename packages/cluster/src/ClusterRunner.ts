@@ -6,6 +6,7 @@
  * (the shared socket protocol of `@effect/platform-node`) at `host:port`, which every other runner must reach.
  */
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type { GraphCredential } from "@meeting-artifacts/api"
 import { CheckpointStore } from "@meeting-artifacts/sinks"
@@ -18,6 +19,7 @@ import { buildRetrying } from "./internal/buildRetrying.js"
 import { workflowsLayer } from "./internal/handlers.js"
 import * as JobResources from "./internal/jobResources.js"
 import { socketLayer } from "./internal/socketLayer.js"
+import * as RunProgress from "./RunProgress.js"
 import { setupFatal } from "./internal/jobResources.js"
 
 export interface ClusterRunnerOptions {
@@ -64,8 +66,13 @@ export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
 /** A runner for as long as the layer lives (it hands its shards over when its scope closes). */
 export const layer = (options: ClusterRunnerOptions) => Layer.scopedContext(buildRetrying(layerOnce(options)))
 
+/** The progress table the steps write to (see RunProgress). */
+const progressTableLayer = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.orDie(RunProgress.ensureTable(sql)))
+)
+
 const layerOnce = (options: ClusterRunnerOptions) =>
-  workflowsLayer.pipe(
+  Layer.merge(workflowsLayer, progressTableLayer).pipe(
     Layer.provide(JobResources.layer(options.graph)),
     Layer.provide(CheckpointStore.layerPostgres(options.clusterUrl)),
     Layer.provideMerge(ClusterWorkflowEngine.layer),

@@ -11,14 +11,20 @@ import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import { type RunSummary, summaryOf, type SyncFatalError } from "@meeting-artifacts/pipeline"
 import { CheckpointStore, type SinkError } from "@meeting-artifacts/sinks"
 import { createHash } from "node:crypto"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Data from "effect/Data"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import { clusterSqlLayer, shardingTimings } from "./ClusterRunner.js"
 import { ExportRun, type JobSpec, type RunMode, windowMode } from "./ExportWorkflows.js"
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { setupFatal } from "./internal/jobResources.js"
 import { socketLayer } from "./internal/socketLayer.js"
+import * as RunProgress from "./RunProgress.js"
 
 export interface ClusterSyncOptions {
   readonly clusterUrl: Redacted.Redacted<string>
@@ -30,6 +36,16 @@ export interface ClusterSyncOptions {
   readonly job: JobSpec
   /** What the run exports besides the window (default: the window's meetings, in full). */
   readonly mode?: RunMode | undefined
+  /** Told the run's progress every `progressInterval` while it changes (see `RunProgress`). */
+  readonly onProgress?: ((progress: RunProgress.RunProgress) => Effect.Effect<void>) | undefined
+  /** Default 2 seconds. */
+  readonly progressInterval?: Duration.DurationInput | undefined
+  /**
+   * Told once when no runner has joined the cluster `noRunnerHintAfter` (default 5 seconds) after the
+   * submission: the run waits for one (the submission stays, and a runner started later picks it up).
+   */
+  readonly onNoRunner?: (() => Effect.Effect<void>) | undefined
+  readonly noRunnerHintAfter?: Duration.DurationInput | undefined
 }
 
 const sortedSet = (items: ReadonlyArray<string>) => [...new Set(items)].sort()
@@ -86,19 +102,69 @@ export const clusterSync = (
   Effect.gen(function*() {
     const runId = yield* currentRunId(options).pipe(Effect.provide(CheckpointStore.layerPostgres(options.clusterUrl)))
     yield* onRun(runId)
-    const totals = yield* ExportRun.execute({
+    const run = ExportRun.execute({
       runId,
       organizers: options.organizers,
       from: options.from,
       to: options.to,
       job: options.job,
       mode: options.mode ?? windowMode
+    })
+    const summary = yield* Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* RunProgress.ensureTable(sql).pipe(Effect.ignore)
+      yield* Effect.forkScoped(followProgress(sql, runId, options))
+      yield* Effect.forkScoped(hintWithoutRunners(sql, options))
+      const totals = yield* run
+      // The steps' Graph requests, summed in Postgres (each process counts only its own).
+      const progress = yield* RunProgress.read(sql, runId).pipe(Effect.option)
+      return withRequests(summaryOf(totals), progress._tag === "Some" ? progress.value : undefined)
     }).pipe(
+      Effect.scoped,
+      // A run that died (a defect its runner stored, e.g. from an older version) is a failed run, not a crash.
+      Effect.catchAllDefect((defect) => Effect.fail(setupFatal(`the run ${runId} failed: ${String(defect)}`))),
       Effect.provide(
         Layer.scopedContext(buildRetrying(clientLayer(options.clusterUrl))).pipe(
           Layer.mapError((e) => setupFatal(`cannot join the cluster: ${e.message}`))
         )
       )
     )
-    return summaryOf(totals)
+    return summary
   })
+
+/** A summary with the request counters of the run's steps. */
+const withRequests = (summary: RunSummary, progress: RunProgress.RunProgress | undefined): RunSummary =>
+  progress === undefined ? summary : {
+    ...summary,
+    requests: progress.requests,
+    retries: progress.retries,
+    throttleWaits: progress.throttled,
+    throttleWaitMs: progress.throttleWaitMs
+  }
+
+/** Tells `onProgress` the run's progress whenever it changed since the last time (a database hiccup skips a turn). */
+const followProgress = (sql: SqlClient.SqlClient, runId: string, options: ClusterSyncOptions) => {
+  const onProgress = options.onProgress
+  if (onProgress === undefined) return Effect.void
+  let last: RunProgress.RunProgress | undefined
+  const poll = RunProgress.read(sql, runId).pipe(
+    Effect.flatMap((p) => {
+      if (last !== undefined && Equal.equals(Data.struct(last), Data.struct(p))) return Effect.void
+      last = p
+      return onProgress(p)
+    }),
+    Effect.ignore
+  )
+  return Effect.repeat(poll, Schedule.spaced(options.progressInterval ?? "2 seconds"))
+}
+
+/** Tells `onNoRunner`, once, that no runner has joined after a while; the run waits on. */
+const hintWithoutRunners = (sql: SqlClient.SqlClient, options: ClusterSyncOptions) => {
+  const onNoRunner = options.onNoRunner
+  if (onNoRunner === undefined) return Effect.void
+  const after = Duration.decode(options.noRunnerHintAfter ?? "5 seconds")
+  return Effect.sleep(after).pipe(
+    Effect.zipRight(RunProgress.liveRunners(sql)),
+    Effect.flatMap((n) => (n === 0 ? onNoRunner() : Effect.void))
+  )
+}

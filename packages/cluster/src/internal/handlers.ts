@@ -2,6 +2,7 @@
  * What the workflows of ../ExportWorkflows.ts do on a runner. Every side effect is an activity (its
  * result is stored, so a replay does not run it again); the rest is deterministic over stored results.
  */
+import { tallyRequests } from "@meeting-artifacts/api"
 import {
   addCounts,
   applyOutcomes,
@@ -18,14 +19,17 @@ import {
   SyncFatalError
 } from "@meeting-artifacts/pipeline"
 import { CheckpointStore, Failures, Manifest, RecordSinks, RunLock } from "@meeting-artifacts/sinks"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Activity from "@effect/workflow/Activity"
 import * as fsp from "node:fs/promises"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { DiscoverOrganizer, ExportRun, ExportSet, type RunPayload } from "../ExportWorkflows.js"
+import { DiscoverOrganizer, ExportRun, ExportSet, type RunPayload, setKey } from "../ExportWorkflows.js"
+import * as RunProgress from "../RunProgress.js"
 import { JobResources, setupFatal, withJob } from "./jobResources.js"
+import { retryStep } from "./stepRetry.js"
 
 /** Organizers discovered at the same time (as in a single-process sync). */
 const ORGANIZER_CONCURRENCY = 4
@@ -39,6 +43,36 @@ const ORGANIZER_CONCURRENCY = 4
 const SET_CONCURRENCY = 64
 
 const sinkFatal = (e: { readonly message: string }) => setupFatal(e.message)
+
+const progressFatal = (e: { readonly message: string }) => setupFatal(`cannot record the run's progress: ${e.message}`)
+
+/**
+ * A step of a run on its job's services, its Graph requests counted and, with what it counted, recorded
+ * in the run's progress (`RunProgress`); retried while its failure may pass (`retryStep`).
+ */
+const progressStep = <A>(
+  run: RunPayload,
+  step: string,
+  body: Parameters<typeof withJob<A>>[1],
+  countsOf: (a: A) => StepOutcome["counts"]
+) =>
+  retryStep(
+    step,
+    Effect.gen(function*() {
+      const [value, tally] = yield* withJob(run, (ctx) => tallyRequests(body(ctx)))
+      const sql = yield* SqlClient.SqlClient
+      yield* RunProgress.recordStep(sql, run.runId, step, countsOf(value), tally).pipe(Effect.mapError(progressFatal))
+      return value
+    })
+  )
+
+/** Records the run's plan: how many sets it exports. */
+const recordPlan = (run: RunPayload, sets: number) =>
+  retryStep(
+    "plan",
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      RunProgress.recordPlan(sql, run.runId, sets).pipe(Effect.mapError(progressFatal)))
+  )
 
 /** Records the run as started (checkpoint and record sinks); returns its start time. */
 const startRun = (run: RunPayload) =>
@@ -127,7 +161,7 @@ const exportRunLayer = ExportRun.toLayer((run) =>
       name: "start",
       success: Schema.String,
       error: SyncFatalError,
-      execute: startRun(run)
+      execute: retryStep("start", startRun(run))
     })
     const discovered = yield* Effect.forEach(
       run.organizers,
@@ -140,8 +174,12 @@ const exportRunLayer = ExportRun.toLayer((run) =>
       name: "missing-targets",
       success: StepOutcome,
       error: SyncFatalError,
-      execute: withJob(run, (ctx) => reportMissingTargets(ctx, discovered.flatMap((d) => d.found)))
+      execute: retryStep(
+        "missing-targets",
+        withJob(run, (ctx) => reportMissingTargets(ctx, discovered.flatMap((d) => d.found)))
+      )
     })
+    yield* Activity.make({ name: "plan", error: SyncFatalError, execute: recordPlan(run, sets.length) })
     const outcomes = yield* Effect.forEach(sets, (set) => ExportSet.execute({ run, set }), {
       concurrency: SET_CONCURRENCY
     })
@@ -154,15 +192,23 @@ const exportRunLayer = ExportRun.toLayer((run) =>
       name: "finish",
       success: StepsTotals,
       error: SyncFatalError,
-      execute: finishRun(
-        run,
-        startedAt,
-        [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes, missing],
-        discovered.flatMap((d) => d.deltaLinks)
+      execute: retryStep(
+        "finish",
+        finishRun(
+          run,
+          startedAt,
+          [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes, missing],
+          discovered.flatMap((d) => d.deltaLinks)
+        )
       )
     })
   }).pipe(
-    Effect.tapError(() => Activity.make({ name: "failed", error: SyncFatalError, execute: failRun(run) }))
+    // A defect of the run's own code (its steps' come back as failures) fails the run like a fatal error.
+    Effect.catchAllDefect((defect) => Effect.fail(setupFatal(`the run failed: ${String(defect)}`))),
+    // Closed as failed, so the next submission of its window starts a new run instead of attaching to this one.
+    Effect.tapError(() =>
+      Activity.make({ name: "failed", error: SyncFatalError, execute: retryStep("failed", failRun(run)) })
+    )
   )
 )
 
@@ -171,7 +217,12 @@ const discoverLayer = DiscoverOrganizer.toLayer(({ organizerId, run }) =>
     name: "discover",
     success: DiscoverOrganizer.successSchema,
     error: SyncFatalError,
-    execute: withJob(run, (ctx) => discoverOrganizer(ctx, organizerId))
+    execute: progressStep(
+      run,
+      `discover/${organizerId}`,
+      (ctx) => discoverOrganizer(ctx, organizerId),
+      (d) => d.outcome.counts
+    )
   })
 )
 
@@ -180,7 +231,7 @@ const exportSetLayer = ExportSet.toLayer(({ run, set }) =>
     name: "export",
     success: StepOutcome,
     error: SyncFatalError,
-    execute: withJob(run, (ctx) => exportSet(ctx, set))
+    execute: progressStep(run, `set/${setKey(set)}`, (ctx) => exportSet(ctx, set), (o) => o.counts)
   })
 )
 

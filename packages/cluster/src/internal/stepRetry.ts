@@ -1,0 +1,42 @@
+/**
+ * How a runner retries a step that failed for a reason that may pass. Steps are idempotent (the
+ * checkpoint skips content a previous attempt completed; rows are upserts), so running one again is safe.
+ */
+import type { SyncFatalError } from "@meeting-artifacts/pipeline"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { setupFatal } from "./jobResources.js"
+
+/**
+ * Every 0.5 s, 1 s, 2 s ... up to 10 s apart, for up to 5 minutes: longer than a database restart or
+ * failover, short enough that a broken configuration still ends the run.
+ */
+const STEP_RETRY = Schedule.exponential("500 millis").pipe(
+  Schedule.union(Schedule.spaced("10 seconds")),
+  Schedule.upTo("5 minutes")
+)
+
+/**
+ * Fatal errors of storage (the cluster's Postgres or a sink unreachable, a connection cut: no HTTP status)
+ * may pass and are retried; Graph's fatal answers (a rejected token, a missing permission: with a
+ * status) are not. A defect (a bug, or a driver that died instead of failing) becomes a fatal error, so
+ * it ends the run (closed as failed) rather than leaving it running, after the same retries.
+ */
+export const retryStep = <A, R>(
+  step: string,
+  effect: Effect.Effect<A, SyncFatalError, R>
+): Effect.Effect<A, SyncFatalError, R> =>
+  effect.pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.fail(setupFatal(`${step}: unexpected error: ${Cause.pretty(Cause.die(defect)).split("\n")[0]}`))
+    ),
+    Effect.tapError((e) =>
+      e.status === null
+        ? Effect.logWarning("step failed; retrying it (steps are idempotent)").pipe(
+          Effect.annotateLogs({ step, reason: e.message })
+        )
+        : Effect.void
+    ),
+    Effect.retry({ schedule: STEP_RETRY, while: (e) => e.status === null })
+  )
