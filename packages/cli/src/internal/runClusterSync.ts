@@ -5,7 +5,7 @@
  * runs here, reading the cluster's checkpoint state.
  */
 import { redactUrlCredentials } from "@meeting-artifacts/api"
-import { clusterSync, type JobTenant } from "@meeting-artifacts/cluster"
+import { clusterSync, type JobTenant, type RunProgress } from "@meeting-artifacts/cluster"
 import { isHttpUrl, SyncFatalError, validateSyncOptions } from "@meeting-artifacts/pipeline"
 import { parseSinkSpecs } from "@meeting-artifacts/sinks"
 import * as nodePath from "node:path"
@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
+import { jsonLine } from "./jsonLog.js"
+import { formatBytes } from "./render.js"
 import {
   envCredential,
   errorLine,
@@ -24,7 +26,7 @@ import {
   printSummary,
   tenantCredential
 } from "./runSync.js"
-import type { SyncCommandConfig } from "./syncConfig.js"
+import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
 
 /** Record sinks every runner can write at once (a database, a blob container); the others are one process's. */
 const SHARED_SINK_KINDS: ReadonlySet<string> = new Set(["postgres", "azure-blob"])
@@ -55,6 +57,28 @@ const hasPassword = (text: string): boolean => {
   } catch {
     return false
   }
+}
+
+/** One progress line of a cluster run on stderr (a JSON line with `--log-format json`), after `label`. */
+const progressLine = (format: LogFormat, label: string, p: RunProgress.RunProgress): Effect.Effect<void> =>
+  format === "json"
+    ? Effect.sync(() =>
+      process.stderr.write(jsonLine("info", "cluster_progress", { ...(label === "" ? {} : { tenant: label }), ...p }))
+    )
+    : errorLine(
+      `${label}progress: ${p.setsDone}/${p.plannedSets ?? "?"} set(s) exported, ${formatBytes(p.bytes)} downloaded, ` +
+        `${p.requests} Graph request(s) (${p.throttled} throttled)` +
+        (p.failures > 0 ? `, ${p.failures} item(s) failed` : "")
+    )
+
+/** Said once when no runner has joined: the run waits for one. */
+const noRunnerLine = (format: LogFormat, cluster: string): Effect.Effect<void> => {
+  const message = "no runner has joined the cluster yet; the run waits for one: start " +
+    `\`meeting-artifacts runner --cluster ${redactUrlCredentials(cluster)}\` (cluster_runners in the cluster's ` +
+    "Postgres lists the runners)"
+  return format === "json"
+    ? Effect.sync(() => process.stderr.write(jsonLine("warn", "cluster_no_runner", { message })))
+    : errorLine(message)
 }
 
 /**
@@ -128,7 +152,9 @@ export const clusterExport = (
         maxConcurrentRequests: config.maxRequests,
         metadataContent: config.metadataContent,
         ...(tenant !== undefined ? { tenant } : {})
-      }
+      },
+      onProgress: (p) => progressLine(config.logFormat, label, p),
+      onNoRunner: () => noRunnerLine(config.logFormat, cluster)
     }, (runId) => errorLine(`${label}run ${runId} submitted to the cluster; waiting for the runners`)).pipe(
       // The cluster's own log lines go to stderr: stdout carries the summary only.
       Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
