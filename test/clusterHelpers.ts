@@ -20,20 +20,26 @@ export const fileHashes = (out: string) =>
     .sort()
     .map((f) => `${f} ${sha256(fs.readFileSync(path.join(out, f)))}`)
 
+const runnerLogs = new WeakMap<ChildProcess, { stderr: string }>()
+
+/** What a runner started by `startRunner` wrote on stderr so far (its log lines). */
+export const runnerStderr = (child: ChildProcess): string => runnerLogs.get(child)?.stderr ?? ""
+
 /** Starts a runner and resolves once it printed its ready line. */
 export const startRunner = (cluster: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
     const child = spawnCli(["runner", "--cluster", cluster], { env })
     let stdout = ""
-    let stderr = ""
+    const log = { stderr: "" }
+    runnerLogs.set(child, log)
     child.stdout!.on("data", (d: Buffer) => {
       stdout += d.toString()
       if (/^RUNNER_READY=\S+:\d+$/m.test(stdout)) resolve(child)
     })
     child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString()
+      log.stderr += d.toString()
     })
-    child.once("exit", (code) => reject(new Error(`runner exited (${code}) before it was ready: ${stderr}`)))
+    child.once("exit", (code) => reject(new Error(`runner exited (${code}) before it was ready: ${log.stderr}`)))
   })
 
 /** SIGTERM (how a runner is meant to stop); resolves with its exit code (null when it was killed by a signal). */

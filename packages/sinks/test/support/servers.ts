@@ -44,10 +44,11 @@ export interface RunningServer {
 
 export interface RunningPostgres extends RunningServer {
   /**
-   * Stops the server as a crash would (`-m immediate`: every connection cut, no checkpoint) and starts it
-   * again on the same port and data folder: what clients see of a database restart or failover.
+   * Stops the server as a crash would (`-m immediate`: every connection cut, no checkpoint), awaits
+   * `whileDown`, and starts it again on the same port and data folder: what clients see of a database
+   * restart or failover.
    */
-  readonly restart: () => Promise<void>
+  readonly restart: (whileDown?: () => Promise<void>) => Promise<void>
 }
 
 /** Start a throwaway Postgres cluster; returns its URL. */
@@ -62,8 +63,9 @@ export const startPostgres = async (): Promise<RunningPostgres> => {
       const url = out.trim().split("\n").pop()!
       return {
         url,
-        restart: async () => {
+        restart: async (whileDown) => {
           await run("bash", [postgresScript, "stop", dir])
+          await whileDown?.()
           await run("bash", [postgresScript, "start", dir, String(port)])
         },
         stop: async () => {
