@@ -1,0 +1,60 @@
+/**
+ * How a runner retries its steps (internal/stepRetry.ts), on the test clock: a storage failure that
+ * passes is retried until the step succeeds; a Graph fatal answer is not retried; a defect becomes a
+ * fatal error (so it ends the run as failed) once the retries are spent.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { SyncFatalError } from "@meeting-artifacts/pipeline"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import { retryStep } from "../src/internal/stepRetry.js"
+
+const fatal = (status: number | null) =>
+  new SyncFatalError({
+    message: status === null ? "connection refused" : "rejected",
+    status,
+    code: null,
+    requestId: null,
+    fix: null
+  })
+
+/** A step that runs `body(attempt)` on each attempt; returns the step and its attempt count. */
+const counted = <A>(body: (attempt: number) => Effect.Effect<A, SyncFatalError>) => {
+  let attempts = 0
+  return { step: Effect.suspend(() => body(++attempts)), attempts: () => attempts }
+}
+
+describe("retryStep", () => {
+  it.effect("retries a storage failure until the step succeeds", () =>
+    Effect.gen(function*() {
+      const s = counted((n) => (n < 4 ? Effect.fail(fatal(null)) : Effect.succeed("done")))
+      const fiber = yield* Effect.fork(retryStep("set/r:1", s.step))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toBe("done")
+      expect(s.attempts()).toBe(4)
+    }))
+
+  it.effect("does not retry Graph's fatal answers", () =>
+    Effect.gen(function*() {
+      const s = counted(() => Effect.fail(fatal(401)))
+      const exit = yield* Effect.exit(retryStep("discover/u1", s.step))
+      expect(exit).toStrictEqual(Exit.fail(fatal(401)))
+      expect(s.attempts()).toBe(1)
+    }))
+
+  it.effect("a defect is retried, then fails the step with a fatal error", () =>
+    Effect.gen(function*() {
+      const s = counted(() => Effect.die(new TypeError("cannot read properties of undefined")))
+      const fiber = yield* Effect.fork(Effect.exit(retryStep("set/r:2", s.step)))
+      yield* TestClock.adjust("10 minutes")
+      const exit = yield* Fiber.join(fiber)
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : exit).toMatchObject({
+        _tag: "SyncFatalError",
+        status: null,
+        message: expect.stringContaining("cannot read properties of undefined")
+      })
+      expect(s.attempts()).toBeGreaterThan(1)
+    }))
+})
