@@ -118,6 +118,12 @@ describe("sync --cluster on three runners", () => {
       expect(sortedLines(out)).toEqual(sortedLines(reference))
       expect(fileHashes(out)).toEqual(fileHashes(reference))
       expect(await sinkRows(sinkA!)).toEqual(referenceRows)
+      // The summary's requests are the steps' own, summed in Postgres: every request the emulator answered
+      // (Graph's and the content origin's), and those a retry followed without an answer (a cut connection).
+      const answered = Object.values(emu.counters().byStatus).reduce((a, b) => a + b, 0)
+      const [, requests, retries] = /; (\d+) requests, (\d+) retries/.exec(clustered.stdout)!.map(Number)
+      expect(requests).toBeGreaterThanOrEqual(answered)
+      expect(requests).toBeLessThanOrEqual(answered + retries!)
       // Each artifact's content served once.
       expect(Object.values(emu.counters().contentRequests).every((n) => n === 1)).toBe(true)
       expect(Object.keys(emu.counters().contentRequests)).toHaveLength(expected.size)
