@@ -15,6 +15,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
+import * as Fiber from "effect/Fiber"
 import * as Data from "effect/Data"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -113,9 +114,15 @@ export const clusterSync = (
     const summary = yield* Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* RunProgress.ensureTable(sql).pipe(Effect.ignore)
-      yield* Effect.forkScoped(followProgress(sql, runId, options))
+      const reportProgress = progressReporter(sql, runId, options)
+      const following = yield* Effect.forkScoped(
+        Effect.repeat(reportProgress, Schedule.spaced(options.progressInterval ?? "2 seconds"))
+      )
       yield* Effect.forkScoped(hintWithoutRunners(sql, options))
       const totals = yield* run
+      // The last word: the run's final progress, whenever the last turn happened to look.
+      yield* Fiber.interrupt(following)
+      yield* reportProgress
       // The steps' Graph requests, summed in Postgres (each process counts only its own).
       const progress = yield* RunProgress.read(sql, runId).pipe(Effect.option)
       return withRequests(summaryOf(totals), progress._tag === "Some" ? progress.value : undefined)
@@ -142,12 +149,19 @@ const withRequests = (summary: RunSummary, progress: RunProgress.RunProgress | u
     throttleWaitMs: progress.throttleWaitMs
   }
 
-/** Tells `onProgress` the run's progress whenever it changed since the last time (a database hiccup skips a turn). */
-const followProgress = (sql: SqlClient.SqlClient, runId: string, options: ClusterSyncOptions) => {
+/**
+ * Tells `onProgress` the run's progress when it changed since the last time it was told (a database
+ * hiccup skips a turn).
+ */
+const progressReporter = (
+  sql: SqlClient.SqlClient,
+  runId: string,
+  options: ClusterSyncOptions
+): Effect.Effect<void> => {
   const onProgress = options.onProgress
   if (onProgress === undefined) return Effect.void
   let last: RunProgress.RunProgress | undefined
-  const poll = RunProgress.read(sql, runId).pipe(
+  return RunProgress.read(sql, runId).pipe(
     Effect.flatMap((p) => {
       if (last !== undefined && Equal.equals(Data.struct(last), Data.struct(p))) return Effect.void
       last = p
@@ -155,7 +169,6 @@ const followProgress = (sql: SqlClient.SqlClient, runId: string, options: Cluste
     }),
     Effect.ignore
   )
-  return Effect.repeat(poll, Schedule.spaced(options.progressInterval ?? "2 seconds"))
 }
 
 /** Tells `onNoRunner`, once, that no runner has joined after a while; the run waits on. */
