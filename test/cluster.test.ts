@@ -11,7 +11,7 @@
  * end as the single-process sync's do.
  */
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
-import { CheckpointStore } from "@meeting-artifacts/sinks"
+import * as fs from "node:fs"
 import { type ChildProcess, execFileSync } from "node:child_process"
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
