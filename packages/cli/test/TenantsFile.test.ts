@@ -130,6 +130,19 @@ describe("tenants file", () => {
     const e = await Effect.runPromise(Effect.flip(loadTenants(broken, defaults)))
     expect(e.message).toMatch(new RegExp(`^--tenants ${broken}: not valid JSON`))
     expect(e.message).not.toContain("s3cret")
+    // A secret pasted unquoted: JSON.parse's own message would quote the text around it.
+    for (
+      const text of [
+        "{\"tenants\": [{\"credential\": {\"clientSecretEnv\": Xq8~s3cret}}]}",
+        "{\"tenants\": [{\"name\": \"a\",\n  \"credential\": Xq8~s3cret\n}]}"
+      ]
+    ) {
+      fs.writeFileSync(broken, text)
+      const pasted = await Effect.runPromise(Effect.flip(loadTenants(broken, defaults)))
+      expect(pasted.message).toMatch(new RegExp(`^--tenants ${broken}: not valid JSON`))
+      expect(pasted.message).not.toContain("s3cret")
+      expect(pasted.message).not.toContain("Xq8")
+    }
   })
 })
 

@@ -190,15 +190,21 @@ export const loadTenants = (
     })
     const value = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
-      // The first line only, without the excerpt JSON.parse may quote.
-      catch: (e) =>
-        new TenantsFileError({
-          file,
-          field: "",
-          problem: `not valid JSON: ${
-            String((e as Error).message).split("\n")[0]!.replace(/,? ?".*" is not valid JSON/, "")
-          }`
-        })
+      catch: (e) => new TenantsFileError({ file, field: "", problem: jsonProblem(text, e) })
     })
     return yield* decodeTenants(file, value, defaults)
   })
+
+/**
+ * Where the file stops being JSON, never what it says there: JSON.parse's message may quote the text
+ * around the error, and a tenants file is where a secret pasted by mistake would be.
+ */
+const jsonProblem = (text: string, e: unknown): string => {
+  const message = e instanceof Error ? e.message : ""
+  if (/^Unexpected end of JSON input/.test(message)) return "not valid JSON: it ends too early"
+  const position = /\bposition (\d+)/.exec(message)
+  if (position === null) return "not valid JSON"
+  const before = text.slice(0, Number(position[1]))
+  const line = before.split("\n").length
+  return `not valid JSON at line ${line}, column ${before.length - before.lastIndexOf("\n")}`
+}
