@@ -138,6 +138,7 @@ export const listen = (
       // -- subscriptions and lifecycle events ----------------------------------------------
       const subscriptions = Subscriptions.make({ graph, checkpoint, opts, certificates: () => ring, event })
       const lifecycle = yield* Lifecycle.make({
+        current: (id) => subscriptions.live().get(id),
         reauthorize: subscriptions.reauthorize,
         recreate: subscriptions.recreate,
         catchUp,

@@ -149,8 +149,9 @@ export const syncFlags = {
     pseudo: "file",
     description:
       "Export several tenants: a JSON file listing each one's name, tenantId, clientId, credential reference (the " +
-      "variable or certificate file holding its secret), organizers, out, and optionally graphUrl, rate, max-requests " +
-      "and concurrency (see the README's \"Several tenants\"). --organizer cannot be combined with it."
+      "variable or certificate file holding its secret) and organizers, and optionally out (default <--out>/<name>), " +
+      "graphUrl, rate, maxRequests and concurrency (see the README's \"Several tenants\"). --organizer cannot be " +
+      "combined with it."
   }),
   json: flag("boolean", {
     ...configurable("json"),

@@ -12,6 +12,8 @@ import { SyncFatalError } from "../SyncError.js"
 type Subscription = CheckpointStore.ListenSubscription
 
 export interface LifecycleDeps {
+  /** The subscription as it is now (an event queued earlier may carry an older copy), if it still exists. */
+  readonly current: (id: string) => Subscription | undefined
   readonly reauthorize: (s: Subscription) => Effect.Effect<unknown, { readonly message: string }>
   readonly recreate: (s: Subscription) => Effect.Effect<unknown, { readonly message: string }>
   readonly catchUp: (reason: string) => Effect.Effect<void, SyncFatalError>
@@ -43,10 +45,11 @@ export const make = (deps: LifecycleDeps) =>
       Effect.suspend((): Effect.Effect<unknown, SyncFatalError | { readonly message: string }> => {
         // Taken: the same event arriving from now on needs handling again.
         waiting.delete(keyOf(s, e))
+        const now = deps.current(s.id) ?? s
         return e === "reauthorizationRequired"
-          ? deps.reauthorize(s)
+          ? deps.reauthorize(now)
           : e === "subscriptionRemoved"
-          ? Effect.zipRight(deps.recreate(s), deps.catchUp("subscriptionRemoved"))
+          ? Effect.zipRight(deps.recreate(now), deps.catchUp("subscriptionRemoved"))
           : deps.catchUp("missed")
       }).pipe(
         Effect.asVoid,
