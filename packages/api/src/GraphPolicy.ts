@@ -81,20 +81,19 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
 
 /**
  * Parses `Retry-After` (RFC 9110: delay-seconds or an HTTP-date) into a wait
- * in ms, never negative. A date is measured against our clock while that
- * agrees with the response's `Date` header (which has whole seconds: the
- * server's clock was somewhere in that second); a local clock running ahead
- * of it must not make us retry early, so then the wait is measured from the
- * server's `Date` instead. Ahead means: the server's second had ended before
- * we sent the request (`sentMs`, default `nowMs`); an answer that merely took
- * its time arriving says nothing of the clocks.
+ * in ms, never negative, never shorter than what truly remains. A date is
+ * measured against the server's clock when the response has a `Date` (whole
+ * seconds): the server stamped it no earlier than that second began and no
+ * later than our `nowMs`, so however far our clock runs ahead (and however long
+ * the answer took to arrive, which looks the same) at most `at - Date` remains;
+ * a clock behind the server's measures the longer `at - nowMs`. The longer of
+ * the two: at most a second too long while the clocks agree, never early.
  * Returns `undefined` when absent or unparsable.
  */
 export const parseRetryAfter = (
   value: string | undefined | null,
   nowMs: number,
-  responseDate?: string | undefined | null,
-  sentMs: number = nowMs
+  responseDate?: string | undefined | null
 ): number | undefined => {
   if (value === undefined || value === null) return undefined
   const v = value.trim()
@@ -107,8 +106,7 @@ export const parseRetryAfter = (
   let wait = at - nowMs
   if (responseDate) {
     const server = Date.parse(responseDate)
-    // (a clock behind the server's already waits longer than `at - server`)
-    if (!Number.isNaN(server) && Math.min(sentMs, nowMs) >= server + 1000) wait = Math.max(wait, at - server)
+    if (!Number.isNaN(server)) wait = Math.max(wait, at - server)
   }
   return Math.max(0, wait)
 }

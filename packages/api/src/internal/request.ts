@@ -313,8 +313,6 @@ export const attempt = <A, R>(
 ): Effect.Effect<Outcome<A>, GraphError, R> => {
   const timeoutMs = core.policy.requestTimeoutMs
   return Effect.gen(function*() {
-    // (a Retry-After date is checked against the clocks from here: see parseRetryAfter)
-    const sentMs = Date.now()
     const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body)
     if (sent._tag === "Transport") return sent
     const res = sent.res
@@ -330,7 +328,7 @@ export const attempt = <A, R>(
       _tag: "Status",
       status: res.status,
       body: parseErrorBody(text, requestId),
-      retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"], sentMs)
+      retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"])
     } as const
   }).pipe(
     Effect.timeoutTo({
