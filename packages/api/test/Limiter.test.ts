@@ -191,6 +191,36 @@ describe("rate control", () => {
     expect(c.rate).toBeCloseTo(0.9 * before, 6)
   })
 
+  it("a cut that made throttling rarer but not rare enough is cut further, not undone", () => {
+    // configured 20/s, budget 5/s: the first verdict overestimates what went through (8/s)
+    const c = new RateControl(20)
+    c.throttled(1000, overBudget(8, 0.4), 950)
+    expect(c.rate).toBeCloseTo(7.2, 6)
+    // at 7.2/s a third of the answers are still refused (1 - 5/7.2): rarer than the 0.4 before the cut
+    let t = 1100
+    const answersAtTheCutRate = (throttledEvery: number | null) => {
+      for (let i = 1; i <= EXPERIMENT_ANSWERS; i++, t += 150) {
+        if (throttledEvery !== null && i % throttledEvery === 0) c.throttled(t, null, t - 100)
+        else c.success(t, t - 100)
+      }
+    }
+    answersAtTheCutRate(3)
+    // the throttling followed our rate down: a little below what the third still refused leaves (0.9 of
+    // 7.2 * 2/3, plus what the successes won back)
+    expect(c.rate).toBeGreaterThan(4.32)
+    expect(c.rate).toBeLessThan(4.4)
+    expect(c.experimenting()).toBe(true)
+    // that cut is read in turn: seldom throttled, it stands
+    answersAtTheCutRate(null)
+    expect(c.experimenting()).toBe(false)
+    expect(c.rate).toBeGreaterThan(4.32)
+    expect(c.rate).toBeLessThan(4.45)
+    // and evidence of a rate above the budget is still believed, not distrusted
+    const before = c.rate
+    c.throttled(t, overBudget(4, 0.25), t - 100)
+    expect(c.rate).toBeCloseTo(0.9 * Math.min(before, 4), 6)
+  })
+
   it("near a known budget a quiet while probes upward; a 429 steps back and starts the quiet again", () => {
     const c = new RateControl(20)
     c.throttled(0, overBudget(5, 0.4), -50)

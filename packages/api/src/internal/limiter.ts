@@ -14,9 +14,10 @@
  * Sporadic 429s (occasional, interleaved with successes) are neither. After such evidence the budget is
  * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
  * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
- * steady trickle (AIMD). A cut is also an experiment, read on the answers to requests sent after it: a
- * rate below a budget is not refused, so when throttling goes on among them at least half as often as
- * before, it does not follow our rate (faults, however many), and the rate goes back up at once.
+ * steady trickle (AIMD). A cut is also an experiment, read on the answers to requests sent after it:
+ * when throttling goes on among them at least as often as before, it does not follow our rate (faults,
+ * however many), and the rate goes back up at once; when it goes on less often, it followed our rate down
+ * and the cut was not deep enough: the rate is cut further, by the share still refused.
  *
  * Times are read from Effect's Clock, so the behaviour is testable with TestClock.
  */
@@ -146,12 +147,9 @@ export const minimumRate = (requestsPerSecond: number): number =>
   Math.min(requestsPerSecond, Math.max(0.5, requestsPerSecond / 10))
 
 /**
- * A second verdict of a rate above the budget, with throttling at least this share of what it was when
- * the rate was last cut: the cut did not make throttling rarer, so it does not follow our rate (sporadic
- * faults, however many); the rate goes back to what it was.
+ * After a cut is undone (throttling did not follow our rate: sporadic faults, however many), verdicts of
+ * a rate above the budget are not believed for this long.
  */
-export const NOT_RATE_DRIVEN = 0.8
-/** After that, verdicts of a rate above the budget are not believed for this long. */
 export const DISTRUST_MS = 20_000
 /**
  * Near a known budget, after this long without a 429 the rate probes upward (PROBE_PER_SECOND): a pace
@@ -162,17 +160,24 @@ export const PROBE_AFTER_MS = 5000
 export const PROBE_PER_SECOND = 0.01
 /**
  * A cut for a rate above the budget is read on the first this-many answers to requests sent after it:
- * throttled at least half as often as before the cut (and at least 3 times), throttling does not follow
- * our rate and the cut is undone; otherwise it stands.
+ * throttled at least as often as before the cut (and at least EXPERIMENT_MIN_THROTTLED times), throttling
+ * does not follow our rate and the cut is undone at once; throttled less often but still that many times,
+ * the cut was right but too shallow and the rate is cut further; otherwise it stands.
  */
 export const EXPERIMENT_ANSWERS = 12
-/** How often, relative to before the cut, throttling must go on after it to undo the cut... */
-export const NOT_FOLLOWING_SHARE = 0.5
 /**
- * ...and at least this many times: a cut a little above a budget still gets the odd 429, and undoing a
- * right cut sends a tenant back over its budget for DISTRUST_MS (a third of its answers refused).
+ * Throttled answers among them that say more than "a little above the budget" (which still gets the odd
+ * 429): undoing a right cut would send a tenant back over its budget for DISTRUST_MS.
  */
 export const EXPERIMENT_MIN_THROTTLED = 3
+
+/** A cut being read on the answers to requests sent after it (at `at`); `share`: throttled before it. */
+interface Experiment {
+  readonly at: number
+  readonly share: number
+  answers: number
+  throttled: number
+}
 
 /**
  * The tenant's rate and what its answers taught about the budget (AIMD). Pure: the caller passes the
@@ -186,7 +191,7 @@ export class RateControl {
   /** At the last cut for a rate above the budget: the throttled share then, and the rate before the cuts. */
   private lastCut: { readonly share: number; readonly rateBefore: number } | null = null
   /** The last cut being read on the answers to requests sent after it (at `at`). */
-  private experiment: { readonly at: number; answers: number; throttled: number; readonly undoAt: number } | null = null
+  private experiment: Experiment | null = null
   private distrustUntil = Number.NEGATIVE_INFINITY
   private throttledAt = Number.NEGATIVE_INFINITY
   private probedAt = Number.NEGATIVE_INFINITY
@@ -217,8 +222,9 @@ export class RateControl {
       // sent at the cut rate: data for the experiment, not a reason to cut further
       e.answers++
       e.throttled++
-      if (e.throttled >= e.undoAt) this.undo(now)
-      else if (e.answers >= EXPERIMENT_ANSWERS) this.experiment = null
+      // as often as before the cut or more: the 429s did not follow our rate down
+      if (e.throttled >= EXPERIMENT_MIN_THROTTLED && e.throttled >= e.share * e.answers) this.undo(now)
+      else if (e.answers >= EXPERIMENT_ANSWERS) this.readExperiment(now, e)
       return
     }
     if (verdict === null) {
@@ -229,16 +235,10 @@ export class RateControl {
       return
     }
     const last = this.budgetKnown(now) ? this.lastCut : null
-    if (last !== null && verdict.share >= NOT_RATE_DRIVEN * last.share) return this.undo(now)
-    this.lastCut = { share: verdict.share, rateBefore: last?.rateBefore ?? this.rate }
-    this.experiment = {
-      at: now,
-      answers: 0,
-      throttled: 0,
-      undoAt: Math.max(EXPERIMENT_MIN_THROTTLED, Math.ceil(NOT_FOLLOWING_SHARE * verdict.share * EXPERIMENT_ANSWERS))
-    }
+    // a second verdict, throttled at least as often as at the last cut: it did not follow our rate
+    if (last !== null && verdict.share >= last.share) return this.undo(now)
     // a little below what went through: exactly at a budget, timing noise alone gets requests refused
-    this.cut(now, BUDGET_STEP_DOWN * Math.min(this.rate, verdict.acceptedPerSecond))
+    this.experimentalCut(now, verdict.share, BUDGET_STEP_DOWN * Math.min(this.rate, verdict.acceptedPerSecond))
   }
 
   /**
@@ -247,7 +247,7 @@ export class RateControl {
    */
   success(now: number, sentAt = Number.NEGATIVE_INFINITY): void {
     const e = this.experiment
-    if (e !== null && sentAt >= e.at && ++e.answers >= EXPERIMENT_ANSWERS) this.experiment = null
+    if (e !== null && sentAt >= e.at && ++e.answers >= EXPERIMENT_ANSWERS) this.readExperiment(now, e)
     if (this.rate >= this.maxRate) return
     if (!this.budgetKnown(now)) {
       this.rate = Math.min(this.maxRate, this.rate + this.maxRate / 500)
@@ -267,6 +267,26 @@ export class RateControl {
   /** Whether a cut is being read (see EXPERIMENT_ANSWERS). */
   experimenting(): boolean {
     return this.experiment !== null
+  }
+
+  /** A cut for a rate above the budget (throttled `share` of the answers before it), read as an experiment. */
+  private experimentalCut(now: number, share: number, to: number): void {
+    const last = this.budgetKnown(now) ? this.lastCut : null
+    this.lastCut = { share, rateBefore: last?.rateBefore ?? this.rate }
+    this.experiment = { at: now, share, answers: 0, throttled: 0 }
+    this.cut(now, to)
+  }
+
+  /**
+   * All answers of experiment `e` are in, throttled less often than before its cut (else it was undone).
+   * Still throttled a few times: throttling followed our rate down but the cut was too shallow (the
+   * verdict overestimated what went through); the rate goes a little below what the share refused leaves.
+   */
+  private readExperiment(now: number, e: Experiment): void {
+    this.experiment = null
+    if (e.throttled < EXPERIMENT_MIN_THROTTLED) return
+    const share = e.throttled / e.answers
+    this.experimentalCut(now, share, BUDGET_STEP_DOWN * this.rate * (1 - share))
   }
 
   /** The throttling did not follow our rate: back to the rate before the cuts, and such verdicts are not believed for a while. */
