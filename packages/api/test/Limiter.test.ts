@@ -23,6 +23,7 @@ import {
   makeLimiter,
   OVER_BUDGET_MIN_THROTTLED,
   PROBE_AFTER_MS,
+  PROBE_MAX_CREDIT_MS,
   RateControl,
   SPENT_MIN_THROTTLED,
   ThrottleEvidence,
@@ -219,6 +220,18 @@ describe("rate control", () => {
     const before = c.rate
     c.throttled(t, overBudget(4, 0.25), t - 100)
     expect(c.rate).toBeCloseTo(0.9 * Math.min(before, 4), 6)
+  })
+
+  it("a long silence near a known budget credits the upward probe one step, not a jump", () => {
+    const c = new RateControl(20)
+    c.throttled(0, overBudget(5, 0.4), -50)
+    for (let t = 100; t <= 2500; t += 200) c.success(t, t - 50)
+    expect(c.experimenting()).toBe(false)
+    const before = c.rate
+    // no answer for ~55 s (fibers streaming content), still within the budget's memory
+    c.success(BUDGET_MEMORY_MS - 4000, BUDGET_MEMORY_MS - 4100)
+    expect(c.rate).toBeGreaterThan(before)
+    expect(c.rate).toBeLessThanOrEqual(before * 1.001 * (1 + (0.01 * PROBE_MAX_CREDIT_MS) / 1000) + 1e-9)
   })
 
   it("near a known budget a quiet while probes upward; a 429 steps back and starts the quiet again", () => {

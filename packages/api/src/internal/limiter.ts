@@ -170,6 +170,8 @@ export const EXPERIMENT_ANSWERS = 12
  * 429): undoing a right cut would send a tenant back over its budget for DISTRUST_MS.
  */
 export const EXPERIMENT_MIN_THROTTLED = 3
+/** The most time one success credits to the upward probe: a long silence (streaming downloads) is no sign the budget grew. */
+export const PROBE_MAX_CREDIT_MS = 1000
 
 /** A cut being read on the answers to requests sent after it (at `at`); `share`: throttled before it. */
 interface Experiment {
@@ -258,7 +260,7 @@ export class RateControl {
     const probeFrom = Math.max(this.throttledAt, this.steppedAt) + PROBE_AFTER_MS
     if (now > probeFrom) {
       const since = Math.max(probeFrom, this.probedAt)
-      rate *= 1 + (PROBE_PER_SECOND * (now - since)) / 1000
+      rate *= 1 + (PROBE_PER_SECOND * Math.min(now - since, PROBE_MAX_CREDIT_MS)) / 1000
       this.probedAt = now
     }
     this.rate = Math.min(this.maxRate, rate)
