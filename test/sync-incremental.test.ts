@@ -2,7 +2,8 @@
  * Incremental sync: after artifacts are added to the running emulator, a
  * second `--incremental` run (resuming from the stored delta links) fetches
  * only those, re-pairs a transcript that arrived after its recording, and a
- * third run with nothing new fetches nothing.
+ * third run with nothing new fetches nothing. Delta links are the output
+ * folder's own: a run into another folder sharing the `--state` lists in full.
  */
 import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
@@ -72,5 +73,34 @@ describe("sync --incremental", () => {
     expect(third.code, third.stderr).toBe(0)
     expect(emu.counters().contentRequests).toEqual({})
     expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+  })
+})
+
+describe("sync --incremental into two folders sharing one --state", () => {
+  let emu: RunningEmulator
+  beforeAll(async () => {
+    emu = await startEmulator({
+      generate: { organizers: 1, meetingsPerOrganizer: 3, seed: 37, recordingBytes: [2048, 8192], cues: [2, 3] },
+      pageSize: 2
+    })
+  })
+  afterAll(() => emu?.close())
+
+  it("lists the second folder in full instead of resuming from the first folder's delta links", async () => {
+    const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+    const dir = tempDir()
+    const state = path.join(dir, "shared-state.sqlite")
+    const into = (out: string) => [...syncArgs(emu, out), "--incremental", "--state", state, "--json"]
+    const expected = expectedArtifacts(emu.fixture)
+
+    const a = await runCli(into(path.join(dir, "a")), { env })
+    expect(a.code, a.stderr).toBe(0)
+    expect(verifyOutput(path.join(dir, "a"), expected)).toEqual([])
+
+    // Folder B has none of it yet: delta from A's links would report nothing new.
+    const b = await runCli(into(path.join(dir, "b")), { env })
+    expect(b.code, b.stderr).toBe(0)
+    expect(verifyOutput(path.join(dir, "b"), expected)).toEqual([])
+    expect(JSON.parse(b.stdout).sets).toBe(JSON.parse(a.stdout).sets)
   })
 })

@@ -20,6 +20,7 @@ import type { CheckpointStore, SinkError } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import type { SyncFatalError } from "../SyncError.js"
 import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { recordFailure as makeRecordFailure, type RunContext } from "./context.js"
@@ -158,8 +159,25 @@ export const reportMissingTargets = (
     }
   })
 
+/**
+ * The scope a delta link is stored under: the Graph endpoint and the absolute output folder. Delta only
+ * reports changes since its link, so a link stored by a run into another folder (or against another
+ * Graph) sharing the checkpoint store must never resume this folder's listing: what that run found
+ * would never be listed here.
+ */
+const deltaLinkScope = (graphBaseUrl: string, out: string): string =>
+  createHash("sha256").update(`${graphBaseUrl}\n${out}`).digest("hex").slice(0, 16)
+
 export const make = (ctx: RunContext) => {
   const { checkpoint, graph, opts, windowFrom, windowTo } = ctx
+  const scope = deltaLinkScope(graph.baseUrl, ctx.out)
+  /** A listing's progress key; its kind carries the scope (the key's columns are the store's contract). */
+  const deltaKey = (organizerId: string, kind: string): CheckpointStore.ProgressKey => ({
+    organizerId,
+    windowFrom,
+    windowTo,
+    kind: `${kind}@${scope}`
+  })
   const recordFailure = makeRecordFailure(ctx)
 
   const collect = <A>(s: Stream.Stream<A, GraphError>) => Effect.map(Stream.runCollect(s), (c) => [...c])
@@ -201,7 +219,7 @@ export const make = (ctx: RunContext) => {
    * call. Items outside the window are dropped; `link` is the deltaLink to store (null: listed in full).
    */
   const delta = <A extends Artifact, W>(
-    key: { organizerId: string; windowFrom: string; windowTo: string; kind: string },
+    key: CheckpointStore.ProgressKey,
     open: (start: { deltaLink: string } | W) => Stream.Stream<DeltaEvent<A>, GraphError>,
     freshStart: W,
     list: Stream.Stream<A, GraphError>
@@ -253,7 +271,7 @@ export const make = (ctx: RunContext) => {
         )
         return { recordings, transcripts, adhoc: calls?.artifacts ?? noArtifacts, deltaLinks: [], found: [] }
       }
-      const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
+      const key = (kind: string) => deltaKey(organizerId, kind)
       const fresh = { organizerId, startDateTime: opts.from! }
       const [recs, trs, calls] = yield* Effect.all([
         delta(key("recordings"), graph.getAllRecordingsDelta, fresh, graph.getAllRecordings(window)),
@@ -303,7 +321,7 @@ export const make = (ctx: RunContext) => {
           deltaLinks: []
         }
       }
-      const key = (kind: string) => ({ organizerId, windowFrom, windowTo, kind })
+      const key = (kind: string) => deltaKey(organizerId, kind)
       const fresh = { userId: organizerId, startDateTime: opts.from! }
       const [recs, trs] = yield* Effect.all([
         delta(key("adhocRecordings"), graph.getAllAdhocRecordingsDelta, fresh, graph.getAllAdhocRecordings(window)),
