@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { sync, syncLayer, type SyncOptions } from "../src/index.js"
+import { deltaLinkKind, deltaLinkScope } from "../src/internal/discover.js"
 
 describe("sync --incremental", () => {
   it("stores delta links, and starts the window over when Graph rejects a stored one", async () => {
@@ -41,11 +42,13 @@ describe("sync --incremental", () => {
         windowTo: "2024-03-01T00:00:00Z",
         kind
       })
+      // Delta links are the output folder's (and Graph endpoint's) own.
+      const linkKey = (kind: string) => key(deltaLinkKind(kind, deltaLinkScope(emu.baseUrl, path.resolve(out))))
       const store = CheckpointStore.layerSqlite(path.join(out, ".meeting-artifacts", "state.sqlite"))
       const links = await Effect.runPromise(
         Effect.flatMap(
           CheckpointStore.CheckpointStore,
-          (s) => Effect.all([s.getDeltaLink(key("recordings")), s.getDeltaLink(key("transcripts"))])
+          (s) => Effect.all([s.getDeltaLink(linkKey("recordings")), s.getDeltaLink(linkKey("transcripts"))])
         ).pipe(Effect.provide(store))
       )
       expect(links.every(Option.isSome)).toBe(true)
@@ -59,7 +62,7 @@ describe("sync --incremental", () => {
         Effect.flatMap(CheckpointStore.CheckpointStore, (s) =>
           Effect.all(["recordings", "transcripts"].map((k) => {
             const link = Option.getOrThrow(k === "recordings" ? links[0] : links[1])
-            return s.setDeltaLink(key(k), link.replace(/(token=)[^&]+/i, "$1expired-token"))
+            return s.setDeltaLink(linkKey(k), link.replace(/(token=)[^&]+/i, "$1expired-token"))
           }))).pipe(Effect.provide(store))
       )
       emu.resetCounters()

@@ -165,18 +165,20 @@ export const reportMissingTargets = (
  * Graph) sharing the checkpoint store must never resume this folder's listing: what that run found
  * would never be listed here.
  */
-const deltaLinkScope = (graphBaseUrl: string, out: string): string =>
+export const deltaLinkScope = (graphBaseUrl: string, out: string): string =>
   createHash("sha256").update(`${graphBaseUrl}\n${out}`).digest("hex").slice(0, 16)
+
+/** A listing's progress kind in scope (the scope rides in the kind: the key's columns are the store's contract). */
+export const deltaLinkKind = (listing: string, scope: string): string => `${listing}@${scope}`
 
 export const make = (ctx: RunContext) => {
   const { checkpoint, graph, opts, windowFrom, windowTo } = ctx
   const scope = deltaLinkScope(graph.baseUrl, ctx.out)
-  /** A listing's progress key; its kind carries the scope (the key's columns are the store's contract). */
   const deltaKey = (organizerId: string, kind: string): CheckpointStore.ProgressKey => ({
     organizerId,
     windowFrom,
     windowTo,
-    kind: `${kind}@${scope}`
+    kind: deltaLinkKind(kind, scope)
   })
   const recordFailure = makeRecordFailure(ctx)
 
