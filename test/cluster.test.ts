@@ -8,7 +8,8 @@
  * ends with the same output, and no content completed before the kill is
  * fetched again (the emulator counts every body it serves completely).
  * (modes) Incremental runs (with ad hoc calls), a targeted run and a dry run
- * end as the single-process sync's do.
+ * end as the single-process sync's do; another folder's incremental run on the
+ * same cluster gets everything (delta links are each folder's own).
  */
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as fs from "node:fs"
@@ -310,6 +311,11 @@ describe("sync --cluster modes: incremental, ad hoc calls, targeted, dry run", (
       expect(comparable(second.stdout)).toEqual(comparable(single2.stdout))
       const listed = (o: string) => JSON.parse(o).recordings.discovered + JSON.parse(o).transcripts.discovered
       expect(listed(second.stdout)).toBeLessThan(listed(first.stdout))
+      // Another folder on the same cluster resumes from no link of `out`'s: it lists and exports everything.
+      const otherOut = path.join(tempDir(), "out")
+      const other = await runCli([...incremental(otherOut), "--cluster", pg.url], { env })
+      expect(other.code, other.stderr).toBe(0)
+      expect(verifyOutput(otherOut, expectedArtifacts(fixture))).toEqual([])
 
       // Targeted: a meeting by id, one by join URL, an ad hoc call, and a call nobody has (exit 1).
       const [byId, byUrl] = fixture.meetings.filter((m: any) => (m.recordings ?? []).length > 0)
