@@ -10,8 +10,9 @@
  *
  * Concurrency: the tenant has `maxConcurrentRequests` request slots, one row each. A request (a content
  * body for as long as it streams) leases a free slot with one atomic update and gives it back when it
- * ends. A lease expires `leaseTtl` after it was taken or last renewed; the process renews its leases
- * while it lives, so the slots of a killed runner come back once their leases expire.
+ * ends. A lease expires `leaseTtl` after it was taken or last renewed; the process renews the leases of
+ * its requests in flight, so the slots of a killed runner, or of a give-back that failed, come back once
+ * their leases expire.
  */
 import type { GraphBudget } from "@meeting-artifacts/api"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -40,6 +41,8 @@ const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)"
 const DEFAULT_LEASE_TTL = Duration.seconds(30)
 /** How often a process waiting for a slot asks again, at most (it starts at a tenth of this). */
 const SLOT_POLL_MAX_MS = 100
+/** A give-back that failed (a database blip) is tried again a few times before its lease is left to expire. */
+const GIVE_BACK_RETRY = Schedule.exponential(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(4)))
 
 /**
  * Runners starting their first job together create the tables together: Postgres's CREATE TABLE IF NOT
@@ -116,10 +119,12 @@ const makeRequestSlots = (
     yield* sql`INSERT INTO ma_graph_request_slots (tenant, slot)
       SELECT ${tenant}, s FROM generate_series(0, ${max - 1}) AS s
       ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
-    // Each lease is `<process id>/<n>`: the process renews all of its own at once, and a lease given
-    // back never frees a slot the process has leased again since.
+    // Each lease is `<process id>/<n>`: a lease given back never frees a slot the process has leased
+    // again since. `live`: the leases of the requests in flight, the only ones renewed, so a lease whose
+    // give-back failed (after its retries) expires `leaseTtl` later instead of being renewed for good.
     const processId = randomUUID()
     let leases = 0
+    const live = new Set<string>()
     const ttlMs = Duration.toMillis(leaseTtl)
     const now = sql.literal(NOW_MS)
     const lease = (holder: string) =>
@@ -132,36 +137,53 @@ const makeRequestSlots = (
       )
       RETURNING slot`
     const giveBack = (slot: number, holder: string) =>
-      sql`UPDATE ma_graph_request_slots SET holder = NULL, expires_ms = 0
-        WHERE tenant = ${tenant} AND slot = ${slot} AND holder = ${holder}`.pipe(
-        Effect.asVoid,
-        Effect.catchAll(() => Effect.void)
+      Effect.suspend(() => {
+        live.delete(holder)
+        return sql`UPDATE ma_graph_request_slots SET holder = NULL, expires_ms = 0
+          WHERE tenant = ${tenant} AND slot = ${slot} AND holder = ${holder}`
+      }).pipe(
+        Effect.retry(GIVE_BACK_RETRY),
+        Effect.ignore
       )
-    yield* sql`UPDATE ma_graph_request_slots SET expires_ms = ${now} + ${ttlMs}
-      WHERE tenant = ${tenant} AND holder LIKE ${`${processId}/%`} AND expires_ms > 0`.pipe(
+    yield* Effect.suspend(() =>
+      live.size === 0 ? Effect.void : sql`UPDATE ma_graph_request_slots SET expires_ms = ${now} + ${ttlMs}
+        WHERE tenant = ${tenant} AND holder IN ${sql.in([...live])} AND expires_ms > 0`
+    ).pipe(
       Effect.ignore,
       Effect.repeat(Schedule.spaced(Duration.millis(ttlMs / 3))),
       Effect.forkScoped
     )
     const polling = yield* Effect.makeSemaphore(1)
-    /** One try: the give-back of the slot leased, or null when none was free. */
-    const tryLease = Effect.suspend(() => {
-      const holder = `${processId}/${++leases}`
-      return Effect.map(lease(holder), (rows) => rows.length > 0 ? giveBack(Number(rows[0]!.slot), holder) : null)
-    })
-    const poll = (waitMs: number): Effect.Effect<Effect.Effect<void>, unknown> =>
-      Effect.flatMap(tryLease, (got) =>
-        got !== null
-          ? Effect.succeed(got)
-          : Effect.zipRight(
-            Effect.sleep(Duration.millis(waitMs * (0.5 + Math.random()))),
-            Effect.suspend(() => poll(Math.min(SLOT_POLL_MAX_MS, waitMs * 2)))
-          ))
-    // A free slot is leased at once; only waiting goes through the one poller of the process.
-    const leaseOrWait = Effect.flatMap(
-      tryLease,
-      (got) => got !== null ? Effect.succeed(got) : polling.withPermits(1)(poll(SLOT_POLL_MAX_MS / 10))
+    return Effect.suspend(() => {
+      // The give-back of a lease granted but not yet handed to the caller (see the interruption below).
+      let granted: Effect.Effect<void> | null = null
+      // One try, uninterruptible: a lease the database granted is always registered for its give-back.
+      const tryLease = Effect.uninterruptible(Effect.suspend(() => {
+        const holder = `${processId}/${++leases}`
+        return Effect.map(lease(holder), (rows) => {
+          if (rows.length === 0) return null
+          live.add(holder)
+          return granted = giveBack(Number(rows[0]!.slot), holder)
+        })
+      }))
+      const poll = (waitMs: number): Effect.Effect<Effect.Effect<void>, unknown> =>
+        Effect.flatMap(tryLease, (got) =>
+          got !== null
+            ? Effect.succeed(got)
+            : Effect.zipRight(
+              Effect.sleep(Duration.millis(waitMs * (0.5 + Math.random()))),
+              Effect.suspend(() => poll(Math.min(SLOT_POLL_MAX_MS, waitMs * 2)))
+            ))
+      // A free slot is leased at once; only waiting goes through the one poller of the process.
+      const leaseOrWait = Effect.flatMap(
+        tryLease,
+        (got) => got !== null ? Effect.succeed(got) : polling.withPermits(1)(poll(SLOT_POLL_MAX_MS / 10))
+      )
+      // Waiting can be interrupted (SIGTERM, a shard moving away) even inside a caller's uninterruptible
+      // acquire; a lease granted just before the interruption is given back.
+      return Effect.interruptible(leaseOrWait).pipe(Effect.onInterrupt(() => granted ?? Effect.void))
+    }).pipe(
+      // Like the rate, a courtesy: without the database, the process's own limit still holds.
+      Effect.orElseSucceed(() => Effect.void)
     )
-    // Like the rate, a courtesy: without the database, the process's own limit still holds.
-    return leaseOrWait.pipe(Effect.orElseSucceed(() => Effect.void))
   })

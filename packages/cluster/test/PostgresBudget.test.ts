@@ -4,6 +4,7 @@
  * slots of a runner that stops renewing its leases (killed) come back once they expire.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -23,7 +24,7 @@ afterAll(async () => {
 })
 
 /** Runs `f` with a Postgres client of the test's server. */
-const withSql = <A, E>(f: Effect.Effect<A, E, import("@effect/sql/SqlClient").SqlClient | Scope.Scope>) =>
+const withSql = <A, E>(f: Effect.Effect<A, E, SqlClient.SqlClient | Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(Effect.provide(f, PgClient.layer({ url: Redacted.make(pg.url) }))))
 
 /** A runner's budget for `key` in its own scope (closing it stops the lease renewals, as a kill would). */
@@ -103,4 +104,48 @@ describe("PostgresBudget request slots", () => {
       yield* Scope.close(other.scope, Exit.void)
     }))
   }, 30_000)
+
+  it("a give-back that failed does not keep its slot past the lease time", async () => {
+    await withSql(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const alive = yield* runnerBudget("tenant-d", "1 second")
+      const giveBack = yield* alive.slot
+      yield* alive.slot
+      // A database blip for the give-back (and its retries): every update freeing a slot fails meanwhile.
+      yield* sql.unsafe(`CREATE FUNCTION ma_test_blip() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'blip'; END $$`)
+      yield* sql.unsafe(`CREATE TRIGGER ma_test_blip BEFORE UPDATE ON ma_graph_request_slots
+        FOR EACH ROW WHEN (NEW.holder IS NULL) EXECUTE FUNCTION ma_test_blip()`)
+      yield* giveBack
+      yield* sql.unsafe("DROP TRIGGER ma_test_blip ON ma_graph_request_slots")
+      yield* sql.unsafe("DROP FUNCTION ma_test_blip()")
+      // The runner lives on (renewing the lease of its request in flight, not the one given back): the
+      // slot comes back once its lease expires; renewed for good, this times out.
+      const other = yield* runnerBudget("tenant-d", "1 second")
+      const got = yield* other.slot.pipe(Effect.timeout("15 seconds"), Effect.exit)
+      expect(Exit.isSuccess(got)).toBe(true)
+      yield* Scope.close(alive.scope, Exit.void)
+      yield* Scope.close(other.scope, Exit.void)
+    }))
+  }, 60_000)
+
+  it("a request waiting for a slot can be interrupted, and leases nothing", async () => {
+    await withSql(Effect.gen(function*() {
+      const holder = yield* runnerBudget("tenant-e")
+      const giveBacks = [yield* holder.slot, yield* holder.slot]
+      const other = yield* runnerBudget("tenant-e")
+      // As the Graph client holds a slot: acquired in acquireUseRelease's uninterruptible acquire.
+      const waiting = yield* Effect.fork(Effect.acquireUseRelease(other.slot, () => Effect.never, (giveBack) => giveBack))
+      yield* Effect.sleep("300 millis")
+      // Uninterruptible while waiting, this returns only once a slot frees (none does): a timeout.
+      const interrupted = yield* Fiber.interrupt(waiting).pipe(Effect.timeout("10 seconds"), Effect.exit)
+      expect(Exit.isSuccess(interrupted)).toBe(true)
+      // The interrupted request holds no slot: both come back to the holder's give-backs.
+      for (const giveBack of giveBacks) yield* giveBack
+      yield* other.slot
+      yield* other.slot
+      yield* Scope.close(holder.scope, Exit.void)
+      yield* Scope.close(other.scope, Exit.void)
+    }))
+  }, 60_000)
 })
