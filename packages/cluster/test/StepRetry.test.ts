@@ -1,6 +1,6 @@
 /**
  * How a runner retries its steps (internal/stepRetry.ts), on the test clock: a storage failure that
- * passes is retried until the step succeeds; a Graph fatal answer is not retried; a defect becomes a
+ * passes is retried until the step succeeds; a Graph fatal answer or the runner's own set-up is not retried; a defect becomes a
  * fatal error (so it ends the run as failed) once the retries are spent.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
+import { RUNNER_SETUP_CODE } from "../src/internal/jobResources.js"
 import { retryStep } from "../src/internal/stepRetry.js"
 
 const fatal = (status: number | null) =>
@@ -41,6 +42,21 @@ describe("retryStep", () => {
       const s = counted(() => Effect.fail(fatal(401)))
       const exit = yield* Effect.exit(retryStep("discover/u1", s.step))
       expect(exit).toStrictEqual(Exit.fail(fatal(401)))
+      expect(s.attempts()).toBe(1)
+    }))
+
+  it.effect("does not retry a runner's own set-up (a credential variable it lacks)", () =>
+    Effect.gen(function*() {
+      const lacking = new SyncFatalError({
+        message: "TOKEN_A is not set",
+        status: null,
+        code: RUNNER_SETUP_CODE,
+        requestId: null,
+        fix: null
+      })
+      const s = counted(() => Effect.fail(lacking))
+      const exit = yield* Effect.exit(retryStep("start", s.step))
+      expect(exit).toStrictEqual(Exit.fail(lacking))
       expect(s.attempts()).toBe(1)
     }))
 

@@ -44,6 +44,9 @@ export class JobResources extends Context.Tag("@meeting-artifacts/cluster/JobRes
 export const setupFatal = (message: string, fix: string | null = null): SyncFatalError =>
   new SyncFatalError({ message, status: null, code: null, requestId: null, fix })
 
+/** The code of a fatal error of the runner's own set-up (its environment), which retrying does not change. */
+export const RUNNER_SETUP_CODE = "RunnerSetup"
+
 const servicesLayer = (
   job: JobSpec,
   credential: GraphCredential,
@@ -86,10 +89,13 @@ export const budgetKey = (job: JobSpec): string =>
 const tenantCredential = (tenant: JobTenant) =>
   GraphCredentialReference.fromEnv(tenant).pipe(
     Effect.mapError((e) =>
-      setupFatal(
-        `tenant ${tenant.name}: cannot set up its credential on runner ${hostname()}: ${e.message}`,
-        "give every runner the variables (or the certificate file) the tenants file names for this tenant"
-      )
+      new SyncFatalError({
+        message: `tenant ${tenant.name}: cannot set up its credential on runner ${hostname()}: ${e.message}`,
+        status: null,
+        code: RUNNER_SETUP_CODE,
+        requestId: null,
+        fix: "give every runner the variables (or the certificate file) the tenants file names for this tenant"
+      })
     )
   )
 

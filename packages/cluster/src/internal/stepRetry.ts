@@ -6,7 +6,7 @@ import type { SyncFatalError } from "@meeting-artifacts/pipeline"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { setupFatal } from "./jobResources.js"
+import { RUNNER_SETUP_CODE, setupFatal } from "./jobResources.js"
 
 /**
  * Every 0.5 s, 1 s, 2 s ... up to 10 s apart, for up to 5 minutes: longer than a database restart or
@@ -17,10 +17,14 @@ const STEP_RETRY = Schedule.exponential("500 millis").pipe(
   Schedule.upTo("5 minutes")
 )
 
+/** Whether a step that failed may succeed if run again (see `retryStep`). */
+const mayPass = (e: SyncFatalError) => e.status === null && e.code !== RUNNER_SETUP_CODE
+
 /**
  * Fatal errors of storage (the cluster's Postgres or a sink unreachable, a connection cut: no HTTP status)
  * may pass and are retried; Graph's fatal answers (a rejected token, a missing permission: with a
- * status) are not. A defect (a bug, or a driver that died instead of failing) becomes a fatal error, so
+ * status) are not, nor is a runner's own set-up (a credential variable it lacks: its environment does not
+ * change). A defect (a bug, or a driver that died instead of failing) becomes a fatal error, so
  * it ends the run (closed as failed) rather than leaving it running, after the same retries.
  */
 export const retryStep = <A, R>(
@@ -32,11 +36,11 @@ export const retryStep = <A, R>(
       Effect.fail(setupFatal(`${step}: unexpected error: ${Cause.pretty(Cause.die(defect)).split("\n")[0]}`))
     ),
     Effect.tapError((e) =>
-      e.status === null
+      mayPass(e)
         ? Effect.logWarning("step failed; retrying it (steps are idempotent)").pipe(
           Effect.annotateLogs({ step, reason: e.message })
         )
         : Effect.void
     ),
-    Effect.retry({ schedule: STEP_RETRY, while: (e) => e.status === null })
+    Effect.retry({ schedule: STEP_RETRY, while: mayPass })
   )
