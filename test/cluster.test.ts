@@ -464,29 +464,28 @@ describe("sync --tenants: two tenants, each with its own credential, folder and 
     await refs.emuB?.close()
   })
 
+  const entry = (name: string, emu: RunningEmulator, tokenEnv: string, clientId: string) => ({
+    name,
+    tenantId: emu.tenantId,
+    clientId,
+    credential: { accessTokenEnv: tokenEnv },
+    graphUrl: emu.baseUrl,
+    organizers: emu.fixture.users.map((u) => u.id)
+  })
+  const writeTenants = (tenants: ReadonlyArray<ReturnType<typeof entry>>) => {
+    const file = path.join(tempDir(), "tenants.json")
+    fs.writeFileSync(file, JSON.stringify({ tenants }))
+    return file
+  }
+
   /** A tenants file in a new folder; the tenants' folders are <--out>/<name>. */
   const tenantsFile = () => {
     const { a, b } = emus()
-    const entry = (name: string, emu: RunningEmulator, tokenEnv: string, clientId: string) => ({
-      name,
-      tenantId: emu.tenantId,
-      clientId,
-      credential: { accessTokenEnv: tokenEnv },
-      graphUrl: emu.baseUrl,
-      organizers: emu.fixture.users.map((u) => u.id)
-    })
-    const file = path.join(tempDir(), "tenants.json")
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        tenants: [
-          entry("a", a, "TOKEN_A", "00000000-0000-4000-8000-00000000000a"),
-          entry("b", b, "TOKEN_B", "00000000-0000-4000-8000-00000000000b"),
-          entry("wrong", b, "TOKEN_A", "00000000-0000-4000-8000-0000000000ff")
-        ]
-      })
-    )
-    return file
+    return writeTenants([
+      entry("a", a, "TOKEN_A", "00000000-0000-4000-8000-00000000000a"),
+      entry("b", b, "TOKEN_B", "00000000-0000-4000-8000-00000000000b"),
+      entry("wrong", b, "TOKEN_A", "00000000-0000-4000-8000-0000000000ff")
+    ])
   }
 
   const expectTenantOutputs = (base: string, result: { code: number | null; stdout: string; stderr: string }) => {
@@ -538,4 +537,36 @@ describe("sync --tenants: two tenants, each with its own credential, folder and 
       expect(budgets).not.toContain(emus().a.baseUrl)
     }, 2)
   }, 180_000)
+
+  it(
+    "on the cluster: a run that failed before its record existed (no credential on the runner) is re-run once the runner has it",
+    async () => {
+      const pg = servers.pg()
+      const base = tempDir()
+      // The run fails on the runner before its run record is written (the credential is set up first).
+      const file = writeTenants([entry("a", emus().a, "TOKEN_A", "00000000-0000-4000-8000-00000000000a")])
+      const submit = () =>
+        runCli(["sync", "--cluster", pg.url, "--tenants", file, ...WINDOW_ARGS, "--out", base], { env: cleanEnv() })
+      const runIds = (stderr: string) => [...stderr.matchAll(/run (\S+) submitted/g)].map((m) => m[1])
+      let first: Array<string | undefined> = []
+      // A runner without TOKEN_A: the run fails at once (exit 2), and is closed as failed.
+      await withRunners(pg.url, cleanEnv({ TOKEN_B: tokens().TOKEN_B }), async () => {
+        const r = await submit()
+        expect(r.code, r.stderr).toBe(2)
+        expect(r.stderr).toContain("give every runner the variables")
+        first = runIds(r.stderr)
+        expect(first).toHaveLength(1)
+      }, 1)
+      // Given the variable, as the error advises, the resubmission starts a new run (not the failed one).
+      await withRunners(pg.url, cleanEnv(tokens()), async () => {
+        const r = await submit()
+        expect(r.code, r.stderr).toBe(0)
+        const second = runIds(r.stderr)
+        expect(second).toHaveLength(1)
+        expect(second[0]).not.toBe(first[0])
+        expect(sortedLines(path.join(base, "a"))).toEqual(sortedLines(refs.a!))
+      }, 1)
+    },
+    180_000
+  )
 })

@@ -146,14 +146,26 @@ const finishRun = (
       } satisfies StepsTotals
     }).pipe(Effect.scoped))
 
-/** A run that failed is closed as such, so the next submission of its window starts a new one. */
+/**
+ * A run that failed is closed as such, so the next submission of its window starts a new one. Only on
+ * the checkpoint store (the cluster's Postgres), not on the job's services: a run can fail because those
+ * cannot be set up (a credential missing on this runner), before its record was written; it is written
+ * here then, so that it is closed all the same.
+ */
 const failRun = (run: RunPayload) =>
-  withJob(
-    run,
-    () =>
-      Effect.flatMap(CheckpointStore.CheckpointStore, (checkpoint) =>
-        checkpoint.finishRun(run.runId, { status: "failed", counts: {} }).pipe(Effect.mapError(sinkFatal)))
-  )
+  Effect.gen(function*() {
+    const checkpoint = yield* CheckpointStore.CheckpointStore
+    const record = yield* checkpoint.getRun(run.runId)
+    if (Option.isNone(record)) {
+      yield* checkpoint.startRun({
+        runId: run.runId,
+        windowFrom: run.from,
+        windowTo: run.to,
+        organizers: run.organizers
+      })
+    }
+    yield* checkpoint.finishRun(run.runId, { status: "failed", counts: {} })
+  }).pipe(Effect.mapError(sinkFatal))
 
 const exportRunLayer = ExportRun.toLayer((run) =>
   Effect.gen(function*() {
