@@ -135,7 +135,9 @@ describe("PostgresBudget request slots", () => {
       const giveBacks = [yield* holder.slot, yield* holder.slot]
       const other = yield* runnerBudget("tenant-e")
       // As the Graph client holds a slot: acquired in acquireUseRelease's uninterruptible acquire.
-      const waiting = yield* Effect.fork(Effect.acquireUseRelease(other.slot, () => Effect.never, (giveBack) => giveBack))
+      const waiting = yield* Effect.fork(
+        Effect.acquireUseRelease(other.slot, () => Effect.never, (giveBack) => giveBack)
+      )
       yield* Effect.sleep("300 millis")
       // Uninterruptible while waiting, this returns only once a slot frees (none does): a timeout.
       const interrupted = yield* Fiber.interrupt(waiting).pipe(Effect.timeout("10 seconds"), Effect.exit)
