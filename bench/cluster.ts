@@ -16,7 +16,7 @@
  * - leases: the cost of the cluster-wide request slots (PostgresBudget): a lease and its give-back,
  *   from `--concurrency` x 3 fibers at once, next to the content body they guard.
  *
- *   pnpm bench cluster [--only bandwidth|rate|leases] [--recordings 240] [--bytes 196608]
+ *   pnpm bench cluster [--only bandwidth|rate|leases] [--recordings 480] [--bytes 196608]
  *     [--link 262144] [--concurrency 4] [--meetings 25] [--tenant-rate 10]
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -34,7 +34,7 @@ import { cleanEnv, cliBin, runBench, runMeasured, verdict } from "./internal/cli
 import { argValue } from "./internal/tenant.js"
 
 const ONLY = argValue("--only")
-const RECORDINGS = Number(argValue("--recordings") ?? 240)
+const RECORDINGS = Number(argValue("--recordings") ?? 480)
 const BYTES = Number(argValue("--bytes") ?? 192 * 1024)
 const LINK = Number(argValue("--link") ?? 256 * 1024)
 const CONCURRENCY = Number(argValue("--concurrency") ?? 4)

@@ -80,8 +80,13 @@ describe("sync --cluster on three runners", () => {
       recordingBytes: [64 * 1024, 256 * 1024],
       cues: [3, 10]
     },
-    // Latency spreads the work out, so a kill lands while content is in flight.
-    faults: { latencyMs: { min: 20, max: 60 } }
+    // Bandwidth-bound under a tenant budget, as the cluster tests ask: every body paced per
+    // connection and a token bucket; latency spreads the work out, so a kill lands while content is in flight.
+    faults: {
+      latencyMs: { min: 20, max: 60 },
+      contentBytesPerSecond: 512 * 1024,
+      rateLimit: { requestsPerSecond: 40, burst: 20 }
+    }
   })
 
   it("(a) writes what a single-process sync writes; (b) survives a runner killed mid-run", async () => {
