@@ -24,6 +24,7 @@ import {
   fatalLine,
   fatalOutcome,
   printSummary,
+  syncOptionsOf,
   tenantCredential
 } from "./runSync.js"
 import type { LogFormat, SyncCommandConfig } from "./syncConfig.js"
@@ -104,18 +105,7 @@ export const clusterExport = (
         label
       )
     }
-    const validated = yield* validateSyncOptions({
-      organizers: config.organizer,
-      from: config.from,
-      to: config.to,
-      meetingIds: config.meeting,
-      joinUrls: config.joinUrl,
-      adhocCallIds: config.adhocCall,
-      adhocCalls: config.adhocCalls,
-      out: config.out,
-      incremental: config.incremental,
-      concurrency: config.concurrency
-    }).pipe(Effect.either)
+    const validated = yield* validateSyncOptions(syncOptionsOf(config)).pipe(Effect.either)
     if (validated._tag === "Left") return yield* fatal(validated.left.message)
     if (!isHttpUrl(config.graphUrl)) {
       return yield* fatal(

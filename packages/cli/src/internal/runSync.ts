@@ -181,6 +181,22 @@ export const fatalOutcome = (
 /** The settings of one export (`sync`'s, or one tenant's of a `--tenants` file). */
 export type ExportConfig = SyncCommandConfig & { readonly out: string }
 
+/** The job's options as the flags give them (validated by `validateSyncOptions`, here or on a cluster). */
+export const syncOptionsOf = (config: ExportConfig): SyncOptions => ({
+  organizers: config.organizer,
+  from: config.from,
+  to: config.to,
+  meetingIds: config.meeting,
+  joinUrls: config.joinUrl,
+  adhocCallIds: config.adhocCall,
+  adhocCalls: config.adhocCalls,
+  out: config.out,
+  incremental: config.incremental,
+  concurrency: config.concurrency,
+  dryRun: config.dryRun,
+  metadataContent: config.metadataContent
+})
+
 /**
  * One export in this process; fatal errors are written to stderr (each line starting with `label`),
  * the summary is returned for the caller to print.
@@ -193,20 +209,7 @@ export const exportOnce = (
   Effect.gen(function*() {
     const fatal = (message: string, details?: Readonly<Record<string, unknown>>) =>
       fatalOutcome(config.logFormat, label, message, details)
-    const options: SyncOptions = {
-      organizers: config.organizer,
-      from: config.from,
-      to: config.to,
-      meetingIds: config.meeting,
-      joinUrls: config.joinUrl,
-      adhocCallIds: config.adhocCall,
-      adhocCalls: config.adhocCalls,
-      out: config.out,
-      incremental: config.incremental,
-      concurrency: config.concurrency,
-      dryRun: config.dryRun,
-      metadataContent: config.metadataContent
-    }
+    const options = syncOptionsOf(config)
     const validated = yield* validateSyncOptions(options).pipe(Effect.either)
     if (validated._tag === "Left") return yield* fatal(validated.left.message)
     const layer = yield* exportLayer(config, config.dryRun, credential)
