@@ -9,6 +9,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { expect } from "vitest"
 import {
   generatedBytes,
   type RequestSeen,
@@ -458,4 +459,19 @@ export const addAdhocCallWithRecording = (
   emu.addAdhocCall(added)
   fixture.adhocCalls.push(added)
   return added
+}
+
+/** One more run of `args` changes nothing: exit 0, no content fetched, `out` holds exactly `fixture`'s artifacts. */
+export const expectRerunFetchesNothing = async (
+  emu: RunningEmulator,
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  out: string,
+  fixture: TenantFixture
+) => {
+  emu.resetCounters()
+  const again = await runCli(args, { env })
+  expect(again.code, again.stderr).toBe(0)
+  expect(emu.counters().contentRequests).toEqual({})
+  expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
 }

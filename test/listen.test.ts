@@ -171,6 +171,17 @@ const newPair = (tag: string) => {
 const startCatchUpDone = (l: RunningListen) =>
   l.waitForEvent("the start catch-up", (e) => e.event === "catch_up_finished" && String(e.reason).startsWith("start"))
 
+/** `listen` with a lifecycle URL on its own port, once its start-up catch-up is done. */
+const listeningWithLifecycle = async (emu: Parameters<typeof startListening>[0]) => {
+  const port = await freePort()
+  const started = await startListening(emu, ["--lifecycle-url", `https://127.0.0.1:${port}/lifecycle`], {
+    out: path.join(tempDir(), "out"),
+    port
+  })
+  await startCatchUpDone(started.listen)
+  return started
+}
+
 describe("listen", () => {
   it("exports a new recording and its transcript shortly after they are added (manifest line, file hash)", async () => {
     const emu = await emulator(41)
@@ -362,12 +373,7 @@ describe("listen", () => {
 
   it("a missed notification (lifecycle event `missed`) is caught up through the delta links", async () => {
     const emu = await emulator(45)
-    const port = await freePort()
-    const { listen, out } = await startListening(emu, [
-      "--lifecycle-url",
-      `https://127.0.0.1:${port}/lifecycle`
-    ], { out: path.join(tempDir(), "out"), port })
-    await startCatchUpDone(listen)
+    const { listen, out } = await listeningWithLifecycle(emu)
     emu.setNotificationFaults({ rules: [{ fault: "missed", probability: 1, limit: 1 }] })
     const meetingId = emu.fixture.meetings[1]!.id
     const pair = newPair("missed")
@@ -387,12 +393,7 @@ describe("listen", () => {
     "reauthorizationRequired is answered by a reauthorize; subscriptionRemoved makes the subscription again and catches up",
     async () => {
       const emu = await emulator(47)
-      const port = await freePort()
-      const { listen, out } = await startListening(emu, [
-        "--lifecycle-url",
-        `https://127.0.0.1:${port}/lifecycle`
-      ], { out: path.join(tempDir(), "out"), port })
-      await startCatchUpDone(listen)
+      const { listen, out } = await listeningWithLifecycle(emu)
       const [first, second] = emu.subscriptions()
       expect(second).toBeDefined()
 

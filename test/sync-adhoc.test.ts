@@ -15,6 +15,7 @@ import {
   cleanEnv,
   collect,
   expectedArtifacts,
+  expectRerunFetchesNothing,
   lateTranscriptOf,
   listFiles,
   type MutableFixture,
@@ -135,11 +136,7 @@ describe("sync of ad hoc calls", () => {
     const summary = JSON.parse(second.stdout)
     expect(summary.recordings.downloaded + summary.transcripts.downloaded).toBe(2)
 
-    emu.resetCounters()
-    const third = await runCli(args, { env })
-    expect(third.code, third.stderr).toBe(0)
-    expect(emu.counters().contentRequests).toEqual({})
-    expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+    await expectRerunFetchesNothing(emu, args, env, out, fixture)
   })
 
   it("--adhoc-call exports only the listed calls; a call nobody has is a failure", async () => {

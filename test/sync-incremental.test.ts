@@ -12,6 +12,7 @@ import {
   cleanEnv,
   addLaterMeetingArtifacts,
   expectedArtifacts,
+  expectRerunFetchesNothing,
   type MutableFixture,
   readManifest,
   runCli,
@@ -68,11 +69,7 @@ describe("sync --incremental", () => {
     const summary = JSON.parse(second.stdout)
     expect(summary.recordings.downloaded + summary.transcripts.downloaded).toBe(2)
 
-    emu.resetCounters()
-    const third = await runCli(args, { env })
-    expect(third.code, third.stderr).toBe(0)
-    expect(emu.counters().contentRequests).toEqual({})
-    expect(verifyOutput(out, expectedArtifacts(fixture))).toEqual([])
+    await expectRerunFetchesNothing(emu, args, env, out, fixture)
   })
 })
 

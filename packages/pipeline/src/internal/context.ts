@@ -20,6 +20,7 @@ import * as nodePath from "node:path"
 import { emit } from "../Progress.js"
 import { type ArtifactKind, ProgressEvent } from "../ProgressEvent.js"
 import { SyncFatalError } from "../SyncError.js"
+import type { SyncServices } from "../Sync.js"
 import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { codeOf } from "./errors.js"
 import * as Staging from "./staging.js"
@@ -87,16 +88,7 @@ export const makeRunContext = (run: {
   readonly windowFrom: string
   readonly windowTo: string
   readonly downloadSlots: Effect.Semaphore
-}): Effect.Effect<
-  RunContext,
-  never,
-  | GraphClient
-  | CheckpointStore.CheckpointStore
-  | ContentSink
-  | Manifest.Manifest
-  | Failures.FailureLog
-  | RecordSinks
-> =>
+}): Effect.Effect<RunContext, never, SyncServices> =>
   Effect.gen(function*() {
     const out = nodePath.resolve(run.opts.out)
     return {
