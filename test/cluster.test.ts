@@ -177,8 +177,10 @@ describe("sync --cluster and the tenant's Graph budget", () => {
       cues: [2, 4]
     },
     // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
-    // budget; three runners each sending 4/s would not.
-    faults: { rateLimit: { requestsPerSecond: 5, burst: 10 } }
+    // budget; three runners each sending 4/s would not. The bucket holds more than the clients' own burst
+    // (10): right after a burst of 10 an empty bucket turned one late timer among three processes into a
+    // 429 (1 vs 0 in CI), which says nothing about the shared budget.
+    faults: { rateLimit: { requestsPerSecond: 5, burst: 20 } }
   })
 
   it("(c) three runners are throttled no more than one process (429s <= 1.1x)", async () => {
