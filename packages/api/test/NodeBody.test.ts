@@ -1,7 +1,7 @@
 /**
  * The direct reader of Node response bodies (src/internal/nodeBody.ts), on real Node streams: what
- * arrived between two pulls comes as one pull, in order; nothing is read that was not pulled (the
- * source fills up and its writer is held back: backpressure); a source that ends gives None after its
+ * arrived between two pulls comes as one pull, in order; at most QUEUE_BYTES is read ahead of the pulls
+ * (then the source fills up and its writer is held back: backpressure); a source that ends gives None after its
  * last bytes, one that fails or closes before its end gives a failure, never a quiet end.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { PassThrough } from "node:stream"
-import { pullBody } from "../src/internal/nodeBody.js"
+import { pullBody, QUEUE_BYTES } from "../src/internal/nodeBody.js"
 
 const bytesOf = (chunk: Chunk.Chunk<Uint8Array>) => Chunk.reduce(chunk, 0, (n, b) => n + b.length)
 /** Lets the stream deliver what was written (its 'data' events run on later ticks). */
@@ -43,7 +43,7 @@ describe("pullBody", () => {
       expect(Exit.isSuccess(got) && Buffer.concat(Chunk.toReadonlyArray(got.value)).toString()).toBe("abc")
     }))
 
-  it.scoped("nothing is read that was not pulled: the source fills up and holds its writer back", () =>
+  it.scoped("at most QUEUE_BYTES is read ahead of the pulls: then the source fills up and holds its writer back", () =>
     Effect.gen(function*() {
       const source = new PassThrough({ highWaterMark: 64 * 1024 })
       const pull = yield* pullBody(source)
@@ -52,7 +52,8 @@ describe("pullBody", () => {
       do written += piece.length
       while (source.write(piece))
       yield* settle
-      // not pulled: still in the stream, and its writer was told to wait
+      // not pulled: the rest is still in the stream, and its writer was told to wait
+      expect(written).toBeGreaterThan(QUEUE_BYTES)
       expect(source.readableLength).toBeGreaterThan(0)
       expect(source.writableNeedDrain).toBe(true)
       const drained = new Promise((resolve) => source.once("drain", resolve))

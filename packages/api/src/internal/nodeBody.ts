@@ -1,10 +1,13 @@
 /**
  * A Node response body read by direct pulls. `res.stream` (the platform's `NodeStream.fromReadable`)
  * runs each read through a Channel (a latch, a write, a flatMap per socket read of ~64 KiB): at disk
- * speed that made downloads CPU-bound. Here a pull is one Effect that takes everything the message has
- * buffered (`read()` until null), or waits for 'readable', 'end' or 'error'. The message is read only
- * when pulled, so backpressure reaches the socket exactly as before: what the consumer has not asked
- * for stays in the message (up to its highWaterMark) and in the kernel.
+ * speed that made downloads CPU-bound. Here the message flows ('data' events) into a queue that a pull
+ * empties at once: one Effect per pull, however many socket reads arrived since the last one. A waiting
+ * pull is resumed once the event loop has run the reads that were ready together (setImmediate: libuv
+ * reads a busy socket several times per poll), so a fast network costs a pull per few reads, not per
+ * read; there is no timer to fill a batch (a chunk held longer survives a scavenge and is then only
+ * freed by a mark-compact). Backpressure: at `QUEUE_BYTES` queued the message is paused, so what the
+ * consumer has not taken stays in the message (up to its highWaterMark) and in the kernel.
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
@@ -16,6 +19,9 @@ import { Readable } from "node:stream"
 /** One pull: what the message had buffered, a failure (Some: the body broke off), or the end (None). */
 export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Error>>
 
+/** Bytes read ahead of the consumer before the message is paused (a few socket reads). */
+export const QUEUE_BYTES = 256 * 1024
+
 /** The Node message behind a response of `@effect/platform-node`'s client, if it is one. */
 export const nodeSource = (res: HttpClientResponse.HttpClientResponse): Readable | undefined => {
   const source = (res as { readonly source?: unknown }).source
@@ -26,19 +32,35 @@ class PulledBody {
   private ended = false
   private failure: Error | undefined
   private waiter: ((pull: BodyPull) => void) | undefined
+  private queue: Array<Uint8Array> = []
+  private queued = 0
 
-  constructor(private readonly source: Readable) {
+  constructor(private readonly source: Readable, private readonly limit: number) {
     if (source.errored !== null && source.errored !== undefined) this.failure = source.errored
     else if (source.readableEnded) this.ended = true
     else if (source.destroyed) this.failure = new Error("the connection closed before the body ended")
     else {
-      source.on("readable", this.wake)
+      source.on("data", this.onData)
       source.on("end", this.onEnd)
       source.on("error", this.onError)
       source.on("close", this.onClose)
     }
   }
 
+  private flushing: ReturnType<typeof setImmediate> | undefined
+
+  private readonly onData = (b: Uint8Array) => {
+    this.queue.push(b)
+    this.queued += b.length
+    if (this.queued >= this.limit) {
+      this.source.pause()
+      this.wake()
+    } else if (this.waiter !== undefined && this.flushing === undefined) this.flushing = setImmediate(this.flush)
+  }
+  private readonly flush = () => {
+    this.flushing = undefined
+    this.wake()
+  }
   private readonly onEnd = () => {
     this.ended = true
     this.wake()
@@ -53,14 +75,14 @@ class PulledBody {
     this.wake()
   }
 
-  /** What there is to hand over now, or undefined (wait). Buffered bytes come before a failure or the end. */
+  /** What there is to hand over now, or undefined (wait). Queued bytes come before a failure or the end. */
   private take(): BodyPull | undefined {
-    if (this.failure === undefined && !this.ended) {
-      let out: Array<Uint8Array> | undefined
-      for (let b = this.source.read() as Uint8Array | null; b !== null; b = this.source.read() as Uint8Array | null) {
-        ;(out ??= []).push(b)
-      }
-      if (out !== undefined) return Effect.succeed(Chunk.unsafeFromArray(out))
+    if (this.queued > 0) {
+      const out = this.queue
+      this.queue = []
+      this.queued = 0
+      if (this.source.isPaused() && !this.ended && this.failure === undefined) this.source.resume()
+      return Effect.succeed(Chunk.unsafeFromArray(out))
     }
     if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
     if (this.ended) return Effect.fail(Option.none())
@@ -88,8 +110,11 @@ class PulledBody {
   /** Stops listening; a body not read to its end is destroyed (its connection is not reused half-read). */
   close() {
     this.waiter = undefined
+    if (this.flushing !== undefined) clearImmediate(this.flushing)
+    this.queue = []
+    this.queued = 0
     const s = this.source
-    s.off("readable", this.wake)
+    s.off("data", this.onData)
     s.off("end", this.onEnd)
     s.off("error", this.onError)
     s.off("close", this.onClose)
@@ -100,8 +125,8 @@ class PulledBody {
 }
 
 /** Pulls of `source`, for as long as the scope is open. */
-export const pullBody = (source: Readable): Effect.Effect<BodyPull, never, Scope.Scope> =>
+export const pullBody = (source: Readable, limit = QUEUE_BYTES): Effect.Effect<BodyPull, never, Scope.Scope> =>
   Effect.map(
-    Effect.acquireRelease(Effect.sync(() => new PulledBody(source)), (b) => Effect.sync(() => b.close())),
+    Effect.acquireRelease(Effect.sync(() => new PulledBody(source, limit)), (b) => Effect.sync(() => b.close())),
     (b) => b.pull
   )
