@@ -10,10 +10,13 @@ import {
   type RunningEmulator,
   startEmulator
 } from "@meeting-artifacts/graph-emulator"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { GraphClient } from "../src/index.js"
@@ -21,6 +24,7 @@ import {
   ALICE,
   clientLayer,
   collectBytes,
+  drainBytes,
   type Exchange,
   MEETINGS,
   meetingId,
@@ -134,6 +138,76 @@ describe("faults on content (emulator)", () => {
       expect(c.byStatus["206"]).toBeGreaterThanOrEqual(1)
       expect(stats.resumes).toBe(2)
       expect(log.filter((e) => e.headers["range"] !== undefined).map((e) => e.status)).toEqual([206, 206])
+    }))
+
+  // Content.drain on Node's client (GraphClient.layer): the chunks go to the consumer inside the socket's
+  // reads (drainBody.ts), not through the stream; resumes must work the same.
+  it.live("Content.drain: a body cut off mid-way is resumed with Range and completed byte-exact", () =>
+    Effect.gen(function*() {
+      emu.setFaults(
+        only("reset", { rules: [{ fault: "reset", probability: 1, limit: 2, routes: ["recordingContent"] }] })
+      )
+      emu.resetCounters()
+      const { bytes, stats } = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.recordingContent({ userId: ALICE }, meetingId(1), recordingId(1))
+          const bytes = yield* drainBytes(content)
+          return { bytes, stats: yield* api.stats }
+        })),
+        clientLayer(emu)
+      )
+      expect(bytes.length).toBe(RECORDING_BYTES(1))
+      expect(sha256(bytes)).toBe(sha256(generatedBytes(2, RECORDING_BYTES(1))))
+      const c = emu.counters()
+      expect(c.faults["reset"]).toBe(2)
+      expect(c.byStatus["206"]).toBeGreaterThanOrEqual(1)
+      expect(stats.resumes).toBe(2)
+    }))
+
+  it.live("Content.drain: a consumer that holds the body back longer than the idle timeout does not cut it", () =>
+    Effect.gen(function*() {
+      emu.setFaults(only("reset", { rules: [] }))
+      emu.resetCounters()
+      let calls = 0
+      const parts: Array<Uint8Array> = []
+      const stats = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2))
+          yield* content.drain((chunk) => {
+            parts.push(Uint8Array.from(chunk))
+            // the first two chunks are held for 3x the idle timeout each
+            return ++calls <= 2 ? new Promise((resolve) => setTimeout(resolve, 600)) : undefined
+          })
+          return yield* api.stats
+        })),
+        clientLayer(emu, { policy: { bodyIdleTimeoutMs: 200 } })
+      )
+      expect(sha256(Buffer.concat(parts))).toBe(sha256(generatedBytes(3, RECORDING_BYTES(2))))
+      expect(stats.resumes).toBe(0)
+      expect(emu.counters().byStatus["206"] ?? 0).toBe(0)
+    }))
+
+  it.live("Content.drain: a consumer that throws stops the body (a defect with its error) and frees the download slot", () =>
+    Effect.gen(function*() {
+      emu.setFaults(only("reset", { rules: [] }))
+      const boom = new Error("disk full")
+      const { exit, next } = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.recordingContent({ userId: ALICE }, meetingId(1), recordingId(1))
+          const exit = yield* Effect.exit(content.drain(() => {
+            throw boom
+          }))
+          // one download slot: the next download only starts if the failed one gave its slot back
+          const again = yield* api.recordingContent({ userId: ALICE }, meetingId(2), recordingId(2))
+          return { exit, next: yield* drainBytes(again) }
+        })),
+        clientLayer(emu, { policy: { maxConcurrentDownloads: 1 } })
+      )
+      expect(Exit.isFailure(exit) && Cause.dieOption(exit.cause)).toEqual(Option.some(boom))
+      expect(next.length).toBe(RECORDING_BYTES(2))
     }))
 
   // Node's client (GraphClient.layer): bodies of a 200 with a small Content-Length are read whole.

@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
-import { GraphClient, type GraphClientOptions } from "../src/index.js"
+import { type Content, GraphClient, type GraphClientOptions } from "../src/index.js"
 
 export const ALICE = "a1a1a1a1-0000-4000-8000-00000000a11c"
 export const BOB = "b0b0b0b0-0000-4000-8000-0000000000b0"
@@ -96,6 +96,20 @@ export const collectBytes = <E>(stream: Stream.Stream<Uint8Array, E>) =>
     }),
     (parts) => new Uint8Array(Buffer.concat(parts))
   )
+
+/** Collects a body through `Content.drain` (its chunks copied: they are the consumer's only until `push` returns). */
+export const drainBytes = (content: Content) =>
+  Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    return Effect.map(
+      content.drain((chunk) => void parts.push(Uint8Array.from(chunk))),
+      () => new Uint8Array(Buffer.concat(parts))
+    )
+  })
+
+/** The body of `content` through `stream` or through `drain`. */
+export const bodyBytes = (content: Content, how: "stream" | "drain") =>
+  how === "stream" ? collectBytes(content.stream) : drainBytes(content)
 
 export const provideClient = <A, E>(
   effect: Effect.Effect<A, E, GraphClient>,

@@ -18,6 +18,7 @@ import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
 import type * as Url from "../GraphUrl.js"
 import { describeCause, invalidArgument, transportError } from "./errors.js"
+import { type ChunkConsumer, drainBody, type Drained } from "./drainBody.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
 import { readWholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
@@ -141,6 +142,8 @@ class Body {
   /** Why the last piece was cut off, until the resume that follows it is asked for. */
   cut: string | null = null
   started = false
+  /** `Content.drain`'s consumer: pieces read from a Node message feed it directly (see `drainPiece`). */
+  sink: ChunkConsumer | undefined = undefined
   constructor(
     readonly core: ClientCore,
     readonly spec: ContentSpec,
@@ -178,47 +181,92 @@ const reportBytes = (body: Body): Effect.Effect<void> =>
 type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<GraphError>>
 
 /**
- * Checks and counts one pulled chunk: drops the `skip` bytes the consumer already has, fails a body
- * longer than its Content-Length or Content-Range. Copies the element list only when an element changed.
+ * Checks one chunk of a piece: drops the `skip` bytes the consumer already has (`segment.toSkip`), fails
+ * a body longer than its Content-Length or Content-Range. `pending`: bytes of the same pull before it,
+ * not yet counted in `body.delivered`. The bytes to deliver (maybe empty), or the failure.
  */
-const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk<Uint8Array>): Step => {
+const admit = (body: Body, segment: { toSkip: number }, pending: number, chunk: Uint8Array): Uint8Array | GraphError => {
   const { base, rangeEnd, spec, total } = body
+  let c = chunk
+  if (segment.toSkip > 0) {
+    if (c.length <= segment.toSkip) {
+      segment.toSkip -= c.length
+      return EMPTY
+    }
+    c = c.subarray(segment.toSkip)
+    segment.toSkip = 0
+  }
+  if (total !== null && body.delivered + pending + c.length > total) {
+    return contentError(spec, `the body is longer than its Content-Length ${total}`, body.resumes + 1)
+  }
+  if (rangeEnd !== null && base + body.delivered + pending + c.length > rangeEnd) {
+    return contentError(spec, `the body goes past the end of its Content-Range (byte ${rangeEnd})`, body.resumes + 1)
+  }
+  return c
+}
+
+/** Counts `n` delivered bytes (the metric in batches: a metric update per chunk costs more than the rest). */
+const count = (body: Body, n: number): void => {
+  body.delivered += n
+  body.core.stats.bytes += n
+  body.unreported += n
+}
+
+/** Checks and counts one pulled chunk (see `admit`). Copies the element list only when an element changed. */
+const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk<Uint8Array>): Step => {
   let out: Array<Uint8Array> | undefined
   let n = 0
   let i = 0
-  for (let c of chunk) {
-    const original = c
-    if (segment.toSkip > 0) {
-      if (c.length <= segment.toSkip) {
-        segment.toSkip -= c.length
-        c = EMPTY
-      } else {
-        c = c.subarray(segment.toSkip)
-        segment.toSkip = 0
-      }
-    }
-    if (total !== null && body.delivered + n + c.length > total) {
-      return Effect.fail(
-        Option.some(contentError(spec, `the body is longer than its Content-Length ${total}`, body.resumes + 1))
-      )
-    }
-    if (rangeEnd !== null && base + body.delivered + n + c.length > rangeEnd) {
-      return Effect.fail(
-        Option.some(
-          contentError(spec, `the body goes past the end of its Content-Range (byte ${rangeEnd})`, body.resumes + 1)
-        )
-      )
-    }
+  for (const original of chunk) {
+    const c = admit(body, segment, n, original)
+    if (!(c instanceof Uint8Array)) return Effect.fail(Option.some(c))
     n += c.length
     if (out === undefined && (c !== original || c.length === 0)) out = Chunk.toReadonlyArray(chunk).slice(0, i)
     if (out !== undefined && c.length > 0) out.push(c)
     i++
   }
-  body.delivered += n
-  body.core.stats.bytes += n
-  body.unreported += n
+  count(body, n)
   const result = out === undefined ? chunk : Chunk.unsafeFromArray(out)
   return body.unreported >= METRIC_BATCH_BYTES ? Effect.as(reportBytes(body), result) : Effect.succeed(result)
+}
+
+/** A chunk `admit` refused, thrown out of the consumer to stop the body. */
+class Refused {
+  constructor(readonly error: GraphError) {}
+}
+
+/**
+ * A piece read from a Node message straight into `body.sink` (see drainBody.ts): each chunk checked and
+ * counted as `acceptChunk` does, inside the message's 'data' event; one Effect for the whole piece. A cut
+ * (a transport error, a close, `bodyIdleTimeoutMs` without data while the sink was not holding the body
+ * back) ends the piece, noted in `body.cut` for `following` to resume, as a streamed piece's would be.
+ */
+const drainPiece = (body: Body, opened: Opened, source: Readable, skip: number): Effect.Effect<void, GraphError> => {
+  const sink = body.sink!
+  const segment = { toSkip: skip }
+  const consume = (chunk: Uint8Array) => {
+    const c = admit(body, segment, 0, chunk)
+    if (!(c instanceof Uint8Array)) throw new Refused(c)
+    if (c.length === 0) return
+    count(body, c.length)
+    return sink(c)
+  }
+  const idle = body.core.policy.bodyIdleTimeoutMs
+  return Effect.async<Drained>((resume) => {
+    const cancel = drainBody(source, idle, describeCause, consume, (d) => resume(Effect.succeed(d)))
+    return Effect.sync(cancel)
+  }).pipe(
+    Effect.flatMap((d): Effect.Effect<void, GraphError> => {
+      if (d.stopped !== null) {
+        const cause = d.stopped.cause
+        return cause instanceof Refused ? Effect.fail(cause.error) : Effect.die(cause)
+      }
+      if (d.cut === null) return Effect.void
+      body.cut = d.cut
+      return d.stalled ? opened.abort : Effect.void
+    }),
+    Effect.ensuring(reportBytes(body))
+  )
 }
 
 /**
@@ -228,7 +276,7 @@ const acceptChunk = (body: Body, segment: { toSkip: number }, chunk: Chunk.Chunk
  * the consumer spends between pulls does not count) ends the piece, noted in `body.cut` for
  * `following` to resume.
  */
-const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
+const pulledPiece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const idle = body.core.policy.bodyIdleTimeoutMs
     // Node's client: its message pulled directly (see nodeBody.ts); any other transport: its stream.
@@ -265,6 +313,12 @@ const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Arr
     )
     return Stream.repeatEffectChunkOption(step)
   }))
+
+/** One response's body: into `body.sink` when it has one and the response is a Node message, else pulled. */
+const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> => {
+  const source = body.sink === undefined ? undefined : nodeSource(opened.res)
+  return source !== undefined ? Stream.execute(drainPiece(body, opened, source, skip)) : pulledPiece(body, opened, skip)
+}
 
 /**
  * What follows the last piece: the first piece, a resume, the next range, or the end (None). The pieces
@@ -409,7 +463,8 @@ const adopt = (body: Body, opened: Opened, at: number, attempts: number): Stream
  * (absolute, exclusive) when it is a 206 that may stop before the end of the content (its total
  * unknown, or larger than its end): the stream then asks for the next range from there, until an
  * answer shows the content ended (a 206 reaching a known total, a 200, a 416 at that offset), so it
- * never ends silently short.
+ * never ends silently short. With `sink`, Node messages are read into it and the stream emits only
+ * what other transports deliver (see `drainInto`).
  */
 const bodyStream = (
   core: ClientCore,
@@ -419,10 +474,12 @@ const bodyStream = (
   firstSkip: number,
   base: number,
   firstEnd: number | null,
-  callerIfRange: string | undefined
+  callerIfRange: string | undefined,
+  sink?: ChunkConsumer
 ): Stream.Stream<Uint8Array, GraphError> =>
   Stream.suspend(() => {
     const body = new Body(core, spec, first, firstSkip, base, total, firstEnd, callerIfRange)
+    body.sink = sink
     return Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(following(body))), reportBytes(body))
   })
 
@@ -497,7 +554,8 @@ export const open = (
           offset,
           etag: opened.res.headers["etag"] ?? null,
           lastModified: opened.res.headers["last-modified"] ?? null,
-          stream: Stream.empty
+          stream: Stream.empty,
+          drain: () => Effect.void
         }
       }
       // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
@@ -546,13 +604,12 @@ export const open = (
     if (res.status === 200 && total !== null && total <= WHOLE_BODY_BYTES && source !== undefined) {
       return yield* whole(core, spec, opened, source, total, slots.release, facts)
     }
-    return {
-      ...facts,
-      stream: Stream.ensuring(
-        bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined),
+    const streamed = (sink?: ChunkConsumer) =>
+      Stream.ensuring(
+        bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined, sink),
         slots.release
       )
-    }
+    return { ...facts, stream: streamed(), drain: (push) => drainInto(streamed(push), push) }
   })
 
 /**
@@ -573,7 +630,7 @@ const whole = (
   source: Readable,
   total: number,
   release: Effect.Effect<void>,
-  facts: Omit<Content, "stream">
+  facts: Omit<Content, "stream" | "drain">
 ): Effect.Effect<Content, GraphError> =>
   Effect.flatMap(
     Effect.promise(() => readWholeBody(source, total, core.policy.bodyIdleTimeoutMs, describeCause)),
@@ -588,10 +645,12 @@ const whole = (
       core.stats.bytes += n
       const counted = n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
       if (read.cut === null) {
+        const stream = Stream.succeed(read.bytes)
         return Effect.as(Effect.zipRight(counted, release), {
           ...facts,
           bytes: read.bytes,
-          stream: Stream.succeed(read.bytes)
+          stream,
+          drain: (push) => drainInto(stream, push)
         })
       }
       const body = new Body(core, spec, opened, 0, 0, total, null, undefined)
@@ -599,12 +658,27 @@ const whole = (
       body.delivered = n
       body.cut = read.cut
       const rest = Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(following(body))), reportBytes(body))
+      const stream = Stream.ensuring(n === 0 ? rest : Stream.concat(Stream.succeed(read.bytes), rest), release)
       return Effect.as(
         Effect.zipRight(counted, read.stalled ? opened.abort : Effect.void),
-        { ...facts, stream: Stream.ensuring(n === 0 ? rest : Stream.concat(Stream.succeed(read.bytes), rest), release) }
+        { ...facts, stream, drain: (push) => drainInto(stream, push) }
       )
     }
   )
+
+/**
+ * `Content.drain`: runs `stream` (built with `push` as its sink, when it reads Node messages) and hands
+ * what it emits to `push` too, waiting for a returned Promise; a throw or rejection of `push` is a defect.
+ */
+const drainInto = (
+  stream: Stream.Stream<Uint8Array, GraphError>,
+  push: ChunkConsumer
+): Effect.Effect<void, GraphError> =>
+  Stream.runForEach(stream, (chunk) =>
+    Effect.suspend(() => {
+      const r = push(chunk)
+      return r === undefined ? Effect.void : Effect.promise(() => r)
+    }))
 
 /** A whole (small) body as text, e.g. a transcript. */
 export const collectText = (core: ClientCore, spec: ContentSpec): Effect.Effect<string, GraphError> =>

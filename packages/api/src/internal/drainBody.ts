@@ -1,0 +1,164 @@
+/**
+ * A Node response body handed to a synchronous consumer inside the message's own 'data' events: no
+ * Effect, no Stream element and no queue per socket read (each read's Buffer is dead as soon as the
+ * consumer returns, so it never survives a scavenge). A consumer that returns a Promise pauses the
+ * message until it settles (backpressure; that time does not count as idle). How the read ended is
+ * reported as a value, so the caller can resume a cut body as a streamed one would be.
+ */
+import type { Readable } from "node:stream"
+
+/** Takes one chunk; a returned Promise holds the next chunk back until it settles; a throw stops the body. */
+export type ChunkConsumer = (chunk: Uint8Array) => void | Promise<void>
+
+export interface Drained {
+  /** Why the body stopped before its end (a transport error, a close, the idle timeout), or null. */
+  readonly cut: string | null
+  /** The idle timeout cut it (the caller aborts the request). */
+  readonly stalled: boolean
+  /** The consumer threw or its Promise rejected: what with (the body was destroyed). */
+  readonly stopped: { readonly cause: unknown } | null
+}
+
+class Drain {
+  private readonly backlog: Array<Buffer> = []
+  private busy = false
+  private ended = false
+  private done = false
+  /** How it ended, once it has; handed over when the consumer's last Promise settles. */
+  private result: Drained | undefined
+  /** When the wait for data began (0 while the consumer holds the body back). */
+  private waitingSince = Date.now()
+  private readonly timer: ReturnType<typeof setInterval>
+
+  constructor(
+    private readonly source: Readable,
+    private readonly idleMs: number,
+    private readonly describe: (cause: unknown) => string,
+    private readonly consume: ChunkConsumer,
+    private readonly resolve: (d: Drained) => void
+  ) {
+    this.timer = setInterval(this.watch, Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
+    source.on("data", this.onData)
+    source.on("end", this.onEnd)
+    source.on("error", this.onError)
+    source.on("close", this.onClose)
+  }
+
+  /** Stops listening without an answer (the caller was interrupted); a body not read to its end is destroyed. */
+  cancel() {
+    if (this.done) return
+    this.done = true
+    this.unlisten()
+    if (!this.ended) this.source.destroy()
+  }
+
+  private unlisten() {
+    clearInterval(this.timer)
+    const s = this.source
+    s.off("data", this.onData)
+    s.off("end", this.onEnd)
+    s.off("error", this.onError)
+    s.off("close", this.onClose)
+    // an error emitted after this (e.g. by a destroy) must not go unhandled
+    s.on("error", () => {})
+  }
+
+  private finish(d: Drained) {
+    if (this.done) return
+    this.done = true
+    this.unlisten()
+    const s = this.source
+    if (d.cut !== null || d.stopped !== null) s.destroy()
+    this.result = d
+    // the consumer is never called again before the chunk it holds back is done
+    if (!this.busy) this.resolve(d)
+  }
+
+  private readonly watch = () => {
+    if (this.waitingSince !== 0 && Date.now() - this.waitingSince > this.idleMs) {
+      this.finish({ cut: `no data for ${this.idleMs} ms`, stalled: true, stopped: null })
+    }
+  }
+
+  /** Hands `chunk` over; false when the consumer holds the body back (or stopped it). */
+  private deliver(chunk: Buffer): boolean {
+    let r: void | Promise<void>
+    try {
+      r = this.consume(chunk)
+    } catch (cause) {
+      this.finish({ cut: null, stalled: false, stopped: { cause } })
+      return false
+    }
+    if (r === undefined) return true
+    this.busy = true
+    this.waitingSince = 0
+    this.source.pause()
+    r.then(this.onConsumed, this.onRejected)
+    return false
+  }
+
+  private readonly onRejected = (cause: unknown) => {
+    this.busy = false
+    if (this.done) {
+      if (this.result !== undefined) this.resolve({ ...this.result, stopped: { cause } })
+    }
+    else this.finish({ cut: null, stalled: false, stopped: { cause } })
+  }
+
+  private readonly onConsumed = () => {
+    this.busy = false
+    if (this.done) {
+      if (this.result !== undefined) this.resolve(this.result)
+      return
+    }
+    while (this.backlog.length > 0) {
+      if (!this.deliver(this.backlog.shift()!)) return
+    }
+    if (this.ended) return this.finish({ cut: null, stalled: false, stopped: null })
+    this.waitingSince = Date.now()
+    this.source.resume()
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    if (this.busy) {
+      this.backlog.push(chunk)
+      return
+    }
+    this.waitingSince = Date.now()
+    this.deliver(chunk)
+  }
+
+  private readonly onEnd = () => {
+    this.ended = true
+    if (!this.busy) this.finish({ cut: null, stalled: false, stopped: null })
+  }
+
+  private readonly onError = (e: unknown) => this.finish({ cut: this.describe(e), stalled: false, stopped: null })
+
+  // (a message whose connection closed before its end emits an error first; this covers one that does not)
+  private readonly onClose = () => {
+    if (!this.ended) this.finish({ cut: "the connection closed before the body ended", stalled: false, stopped: null })
+  }
+}
+
+/**
+ * Feeds `source` to `consume` until it ends, is cut (a gap of `idleMs` without data cuts it), or
+ * `consume` stops it; then calls `done` once. The function returned stops it without calling `done`.
+ */
+export const drainBody = (
+  source: Readable,
+  idleMs: number,
+  describe: (cause: unknown) => string,
+  consume: ChunkConsumer,
+  done: (d: Drained) => void
+): () => void => {
+  if (source.errored !== null && source.errored !== undefined) {
+    done({ cut: describe(source.errored), stalled: false, stopped: null })
+  } else if (source.readableEnded) done({ cut: null, stalled: false, stopped: null })
+  else if (source.destroyed) done({ cut: "the connection closed before the body ended", stalled: false, stopped: null })
+  else {
+    const drain = new Drain(source, idleMs, describe, consume, done)
+    return () => drain.cancel()
+  }
+  return () => {}
+}
