@@ -92,9 +92,9 @@ export interface Content {
   readonly stream: Stream.Stream<Uint8Array, GraphError>
   /**
    * The same bytes as `stream`, handed to `push` one chunk at a time, for consumers that copy or hash
-   * each chunk at once (e.g. into a file writer): from Node's HTTP client the chunks are passed inside
-   * the socket's own read events, one Effect per response rather than per chunk, so a large download
-   * costs a fraction of the CPU and garbage. A returned Promise holds the next chunk back until it
+   * each chunk at once (e.g. into a file writer): from Node's HTTP client the chunks are passed as the
+   * socket's reads arrive, one Effect per response rather than per chunk, so a large download makes
+   * far less garbage (no mark-compact storm). A returned Promise holds the next chunk back until it
    * settles (backpressure; that wait never counts as an idle body). Cuts are resumed, ranges followed
    * and sizes and validators checked exactly as for `stream`. A chunk is the consumer's until `push`
    * returns (or its Promise settles): keep a copy past that, not the chunk. A throw or rejection of `push` stops
