@@ -155,152 +155,155 @@ const use = (m: Mode) => {
   served = 0
 }
 
-describe.each(["stream", "drain"] as const)("a 206 that stops before the end of the content (Content.%s)", (consumer) => {
-  beforeEach(() => {
-    how = consumer
-  })
+describe.each(["stream", "drain"] as const)(
+  "a 206 that stops before the end of the content (Content.%s)",
+  (consumer) => {
+    beforeEach(() => {
+      how = consumer
+    })
 
-  it.live("`bytes S-E/*` pieces: the next range is asked for until a 416 says the content ended; byte-exact", () =>
-    Effect.gen(function*() {
-      mode = "star"
-      seen.length = 0
-      const r = yield* download()
-      expect(r.content.contentLength).toBeNull()
-      expect(r.bytes.length).toBe(SIZE)
-      expect(sha256(r.bytes)).toBe(sha256(DATA))
-      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
-      // continuing after a piece that ended where it said is not a resume (maxResumes is 0 here)
-      expect(r.stats.resumes).toBe(0)
-    }))
+    it.live("`bytes S-E/*` pieces: the next range is asked for until a 416 says the content ended; byte-exact", () =>
+      Effect.gen(function*() {
+        mode = "star"
+        seen.length = 0
+        const r = yield* download()
+        expect(r.content.contentLength).toBeNull()
+        expect(r.bytes.length).toBe(SIZE)
+        expect(sha256(r.bytes)).toBe(sha256(DATA))
+        expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
+        // continuing after a piece that ended where it said is not a resume (maxResumes is 0 here)
+        expect(r.stats.resumes).toBe(0)
+      }))
 
-  it.live("the last piece names its total: no request after it", () =>
-    Effect.gen(function*() {
-      mode = "known-last"
-      seen.length = 0
-      const r = yield* download()
-      expect(sha256(r.bytes)).toBe(sha256(DATA))
-      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-"])
-    }))
+    it.live("the last piece names its total: no request after it", () =>
+      Effect.gen(function*() {
+        mode = "known-last"
+        seen.length = 0
+        const r = yield* download()
+        expect(sha256(r.bytes)).toBe(sha256(DATA))
+        expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-"])
+      }))
 
-  it.live("a 200 past the end: what the consumer has is skipped and the stream ends byte-exact", () =>
-    Effect.gen(function*() {
-      mode = "200-at-end"
-      seen.length = 0
-      const r = yield* download()
-      expect(sha256(r.bytes)).toBe(sha256(DATA))
-      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
-    }))
+    it.live("a 200 past the end: what the consumer has is skipped and the stream ends byte-exact", () =>
+      Effect.gen(function*() {
+        mode = "200-at-end"
+        seen.length = 0
+        const r = yield* download()
+        expect(sha256(r.bytes)).toBe(sha256(DATA))
+        expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
+      }))
 
-  it.live("from an offset: the stream holds the rest in pieces, counted as one cross-run resume; If-Range goes out", () =>
-    Effect.gen(function*() {
-      mode = "star"
-      seen.length = 0
-      const r = yield* download({ offset: 2500, ifRange: "\"v1\"" })
-      expect(r.content.offset).toBe(2500)
-      expect(r.content.etag).toBe("\"v1\"")
-      expect(sha256(r.bytes)).toBe(sha256(DATA.subarray(2500)))
-      expect(ranges()).toEqual(["bytes=2500-", "bytes=5500-", "bytes=8500-", "bytes=10000-"])
-      expect(seen[0]!["if-range"]).toBe("\"v1\"")
-      expect(r.stats.resumes).toBe(1)
-    }))
+    it.live("from an offset: the stream holds the rest in pieces, counted as one cross-run resume; If-Range goes out", () =>
+      Effect.gen(function*() {
+        mode = "star"
+        seen.length = 0
+        const r = yield* download({ offset: 2500, ifRange: "\"v1\"" })
+        expect(r.content.offset).toBe(2500)
+        expect(r.content.etag).toBe("\"v1\"")
+        expect(sha256(r.bytes)).toBe(sha256(DATA.subarray(2500)))
+        expect(ranges()).toEqual(["bytes=2500-", "bytes=5500-", "bytes=8500-", "bytes=10000-"])
+        expect(seen[0]!["if-range"]).toBe("\"v1\"")
+        expect(r.stats.resumes).toBe(1)
+      }))
 
-  it.live("an answer that makes no progress is a TransportError, never a short body reported complete", () =>
-    Effect.gen(function*() {
-      mode = "stuck"
-      seen.length = 0
-      const e = yield* Effect.flip(download())
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/asked for bytes from 3000, answered with Content-Range bytes 0-2999\/\*/)
-    }))
+    it.live("an answer that makes no progress is a TransportError, never a short body reported complete", () =>
+      Effect.gen(function*() {
+        mode = "stuck"
+        seen.length = 0
+        const e = yield* Effect.flip(download())
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(/asked for bytes from 3000, answered with Content-Range bytes 0-2999\/\*/)
+      }))
 
-  it.live("a piece with another ETag than the first answer is a TransportError (never bytes of two versions)", () =>
-    Effect.gen(function*() {
-      mode = "changes"
-      seen.length = 0
-      const e = yield* Effect.flip(download())
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/the content changed between requests \(ETag "v1" → "v2"\)/)
-    }))
+    it.live("a piece with another ETag than the first answer is a TransportError (never bytes of two versions)", () =>
+      Effect.gen(function*() {
+        mode = "changes"
+        seen.length = 0
+        const e = yield* Effect.flip(download())
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(/the content changed between requests \(ETag "v1" → "v2"\)/)
+      }))
 
-  it.live("every continuation carries the first answer's ETag as If-Range", () =>
-    Effect.gen(function*() {
-      use("star")
-      yield* download()
-      expect(seen.map((h) => h["if-range"] ?? null)).toEqual([null, "\"v1\"", "\"v1\"", "\"v1\"", "\"v1\""])
-    }))
+    it.live("every continuation carries the first answer's ETag as If-Range", () =>
+      Effect.gen(function*() {
+        use("star")
+        yield* download()
+        expect(seen.map((h) => h["if-range"] ?? null)).toEqual([null, "\"v1\"", "\"v1\"", "\"v1\"", "\"v1\""])
+      }))
 
-  it.live("a connection cut right after the last byte of a piece of unknown total: the 416 of the resume ends the stream", () =>
-    Effect.gen(function*() {
-      use("cut-at-end")
-      const r = yield* download(undefined, 2)
-      expect(sha256(r.bytes)).toBe(sha256(DATA))
-      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
-      expect(r.stats.resumes).toBe(1)
-    }))
+    it.live("a connection cut right after the last byte of a piece of unknown total: the 416 of the resume ends the stream", () =>
+      Effect.gen(function*() {
+        use("cut-at-end")
+        const r = yield* download(undefined, 2)
+        expect(sha256(r.bytes)).toBe(sha256(DATA))
+        expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-", "bytes=9000-", "bytes=10000-"])
+        expect(r.stats.resumes).toBe(1)
+      }))
 
-  it.live("Last-Modified only, content replaced after the first piece, If-Range honoured (200): TransportError, never spliced", () =>
-    Effect.gen(function*() {
-      use("lm-honours")
-      const e = yield* Effect.flip(download())
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(
-        /the content changed between requests \(Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/
-      )
-      // the continuation asked with the first answer's Last-Modified
-      expect(seen[1]!["if-range"]).toBe(LM1)
-    }))
+    it.live("Last-Modified only, content replaced after the first piece, If-Range honoured (200): TransportError, never spliced", () =>
+      Effect.gen(function*() {
+        use("lm-honours")
+        const e = yield* Effect.flip(download())
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(
+          /the content changed between requests \(Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/
+        )
+        // the continuation asked with the first answer's Last-Modified
+        expect(seen[1]!["if-range"]).toBe(LM1)
+      }))
 
-  it.live("Last-Modified only, content replaced after the first piece, If-Range ignored (206): TransportError, never spliced", () =>
-    Effect.gen(function*() {
-      use("lm-ignores")
-      const e = yield* Effect.flip(download())
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/)
-    }))
+    it.live("Last-Modified only, content replaced after the first piece, If-Range ignored (206): TransportError, never spliced", () =>
+      Effect.gen(function*() {
+        use("lm-ignores")
+        const e = yield* Effect.flip(download())
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(/Last-Modified Mon, 01 Jan 2024 00:00:00 GMT → Tue, 02 Jan 2024/)
+      }))
 
-  it.live("content that shrank while pieces were fetched (416 naming a smaller length): TransportError, not a short body", () =>
-    Effect.gen(function*() {
-      use("shrinks")
-      const e = yield* Effect.flip(download())
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/asked for bytes from 6000, answered 416 .*the content is 5000 bytes long now/)
-      expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-"])
-    }))
+    it.live("content that shrank while pieces were fetched (416 naming a smaller length): TransportError, not a short body", () =>
+      Effect.gen(function*() {
+        use("shrinks")
+        const e = yield* Effect.flip(download())
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(/asked for bytes from 6000, answered 416 .*the content is 5000 bytes long now/)
+        expect(ranges()).toEqual([null, "bytes=3000-", "bytes=6000-"])
+      }))
 
-  it.live("from an offset at the end of the content (If-Range with the ETag, 416 `bytes *` + `/*`): an empty stream at that offset, one request", () =>
-    Effect.gen(function*() {
-      use("star")
-      const r = yield* download({ offset: SIZE, ifRange: "\"v1\"" })
-      expect(r.content.offset).toBe(SIZE)
-      expect(r.content.contentLength).toBe(0)
-      expect(r.bytes.length).toBe(0)
-      expect(ranges()).toEqual([`bytes=${SIZE}-`])
-    }))
+    it.live("from an offset at the end of the content (If-Range with the ETag, 416 `bytes *` + `/*`): an empty stream at that offset, one request", () =>
+      Effect.gen(function*() {
+        use("star")
+        const r = yield* download({ offset: SIZE, ifRange: "\"v1\"" })
+        expect(r.content.offset).toBe(SIZE)
+        expect(r.content.contentLength).toBe(0)
+        expect(r.bytes.length).toBe(0)
+        expect(ranges()).toEqual([`bytes=${SIZE}-`])
+      }))
 
-  it.live("a resume whose 206 carries no validator: the caller's If-Range stays the expected one, so new content is a TransportError", () =>
-    Effect.gen(function*() {
-      use("caller-validator")
-      const e = yield* Effect.flip(download({ offset: 2500, ifRange: "\"v1\"" }, 2))
-      expect(e._tag).toBe("TransportError")
-      expect(e.message).toMatch(/the content changed between requests/)
-      // the in-stream resume asked with the caller's validator
-      expect(seen.map((h) => h["if-range"] ?? null)).toEqual(["\"v1\"", "\"v1\""])
-    }))
+    it.live("a resume whose 206 carries no validator: the caller's If-Range stays the expected one, so new content is a TransportError", () =>
+      Effect.gen(function*() {
+        use("caller-validator")
+        const e = yield* Effect.flip(download({ offset: 2500, ifRange: "\"v1\"" }, 2))
+        expect(e._tag).toBe("TransportError")
+        expect(e.message).toMatch(/the content changed between requests/)
+        // the in-stream resume asked with the caller's validator
+        expect(seen.map((h) => h["if-range"] ?? null)).toEqual(["\"v1\"", "\"v1\""])
+      }))
 
-  it.live("a strong ETag that holds: a Last-Modified stamped anew per response does not stop a cut body from resuming", () =>
-    Effect.gen(function*() {
-      use("dynamic-lm")
-      const r = yield* download(undefined, 2)
-      expect(sha256(r.bytes)).toBe(sha256(DATA))
-      expect(ranges()).toEqual([null, `bytes=${CUT}-`])
-      expect(seen[1]!["if-range"]).toBe("\"v1\"")
-    }))
+    it.live("a strong ETag that holds: a Last-Modified stamped anew per response does not stop a cut body from resuming", () =>
+      Effect.gen(function*() {
+        use("dynamic-lm")
+        const r = yield* download(undefined, 2)
+        expect(sha256(r.bytes)).toBe(sha256(DATA))
+        expect(ranges()).toEqual([null, `bytes=${CUT}-`])
+        expect(seen[1]!["if-range"]).toBe("\"v1\"")
+      }))
 
-  it.live("an If-Range that is not a header value is a BadRequest before any request", () =>
-    Effect.gen(function*() {
-      seen.length = 0
-      const e = yield* Effect.flip(download({ offset: 10, ifRange: "\"a\"\r\nx: y" }))
-      expect(e._tag).toBe("BadRequest")
-      expect(seen).toHaveLength(0)
-    }))
-})
+    it.live("an If-Range that is not a header value is a BadRequest before any request", () =>
+      Effect.gen(function*() {
+        seen.length = 0
+        const e = yield* Effect.flip(download({ offset: 10, ifRange: "\"a\"\r\nx: y" }))
+        expect(e._tag).toBe("BadRequest")
+        expect(seen).toHaveLength(0)
+      }))
+  }
+)

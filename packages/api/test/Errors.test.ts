@@ -19,7 +19,17 @@ import * as Tracer from "effect/Tracer"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { GraphClient, type GraphError, isGraphError, isTenantFatal } from "../src/index.js"
-import { ALICE, bodyBytes, clientLayer, collectBytes, meetingId, recordingId, sha256, tenant, WINDOW } from "./helpers.js"
+import {
+  ALICE,
+  bodyBytes,
+  clientLayer,
+  collectBytes,
+  meetingId,
+  recordingId,
+  sha256,
+  tenant,
+  WINDOW
+} from "./helpers.js"
 
 let emu: RunningEmulator
 
@@ -339,53 +349,53 @@ describe("errors Graph gives that the emulator does not (tiny loopback server)",
     }))
 
   for (const how of ["stream", "drain"] as const) {
-  it.live(`a body that stalls is treated as cut off after the idle timeout and resumed with Range (Content.${how})`, () =>
-    Effect.gen(function*() {
-      const size = 200_000
-      const body = generatedBytes(12, size)
-      const ranges: Array<string | undefined> = []
-      let clientHungUp = false
-      handlers.set("/content", (req, res) => {
-        const range = req.headers["range"]
-        ranges.push(range)
-        if (range === undefined) {
-          // half the body, then silence with the connection open
-          res.writeHead(200, { "content-type": "video/mp4", "content-length": String(size) })
-          res.write(body.subarray(0, 50_000))
-          // the client must give up on its own: we only hang up much later
-          let serverHungUp = false
-          const late = setTimeout(() => {
-            serverHungUp = true
-            res.destroy()
-          }, 30_000)
-          late.unref()
-          res.on("close", () => {
-            clientHungUp = !serverHungUp
-            clearTimeout(late)
+    it.live(`a body that stalls is treated as cut off after the idle timeout and resumed with Range (Content.${how})`, () =>
+      Effect.gen(function*() {
+        const size = 200_000
+        const body = generatedBytes(12, size)
+        const ranges: Array<string | undefined> = []
+        let clientHungUp = false
+        handlers.set("/content", (req, res) => {
+          const range = req.headers["range"]
+          ranges.push(range)
+          if (range === undefined) {
+            // half the body, then silence with the connection open
+            res.writeHead(200, { "content-type": "video/mp4", "content-length": String(size) })
+            res.write(body.subarray(0, 50_000))
+            // the client must give up on its own: we only hang up much later
+            let serverHungUp = false
+            const late = setTimeout(() => {
+              serverHungUp = true
+              res.destroy()
+            }, 30_000)
+            late.unref()
+            res.on("close", () => {
+              clientHungUp = !serverHungUp
+              clearTimeout(late)
+            })
+            return
+          }
+          const start = Number(/bytes=(\d+)-/.exec(range)![1])
+          res.writeHead(206, {
+            "content-type": "video/mp4",
+            "content-length": String(size - start),
+            "content-range": `bytes ${start}-${size - 1}/${size}`
           })
-          return
-        }
-        const start = Number(/bytes=(\d+)-/.exec(range)![1])
-        res.writeHead(206, {
-          "content-type": "video/mp4",
-          "content-length": String(size - start),
-          "content-range": `bytes ${start}-${size - 1}/${size}`
+          res.end(body.subarray(start))
         })
-        res.end(body.subarray(start))
-      })
-      const bytes = yield* Effect.provide(
-        Effect.scoped(
-          Effect.flatMap(
-            GraphClient,
-            (api) => Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r"), (c) => bodyBytes(c, how))
-          )
-        ),
-        clientLayer({ baseUrl: tinyBase, accessToken: "t" }, { policy: { bodyIdleTimeoutMs: 300 } })
-      )
-      expect(sha256(bytes)).toBe(sha256(body))
-      expect(ranges).toEqual([undefined, "bytes=50000-"])
-      expect(clientHungUp).toBe(true)
-    }))
+        const bytes = yield* Effect.provide(
+          Effect.scoped(
+            Effect.flatMap(
+              GraphClient,
+              (api) => Effect.flatMap(api.recordingContent({ userId: "u" }, "m", "r"), (c) => bodyBytes(c, how))
+            )
+          ),
+          clientLayer({ baseUrl: tinyBase, accessToken: "t" }, { policy: { bodyIdleTimeoutMs: 300 } })
+        )
+        expect(sha256(bytes)).toBe(sha256(body))
+        expect(ranges).toEqual([undefined, "bytes=50000-"])
+        expect(clientHungUp).toBe(true)
+      }))
   }
 
   it.live("spans name the route template, status and attempts, and never carry the token", () =>

@@ -185,7 +185,12 @@ type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<GraphError>>
  * a body longer than its Content-Length or Content-Range. `pending`: bytes of the same pull before it,
  * not yet counted in `body.delivered`. The bytes to deliver (maybe empty), or the failure.
  */
-const admit = (body: Body, segment: { toSkip: number }, pending: number, chunk: Uint8Array): Uint8Array | GraphError => {
+const admit = (
+  body: Body,
+  segment: { toSkip: number },
+  pending: number,
+  chunk: Uint8Array
+): Uint8Array | GraphError => {
   const { base, rangeEnd, spec, total } = body
   let c = chunk
   if (segment.toSkip > 0) {

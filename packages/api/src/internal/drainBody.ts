@@ -8,6 +8,7 @@
  * one would be.
  */
 import type { Readable } from "node:stream"
+import { type BodyListeners, listen, unlisten } from "./nodeBody.js"
 
 /** Takes one chunk; a returned Promise holds the next chunk back until it settles; a throw stops the body. */
 export type ChunkConsumer = (chunk: Uint8Array) => void | Promise<void>
@@ -21,7 +22,7 @@ export interface Drained {
   readonly stopped: { readonly cause: unknown } | null
 }
 
-class Drain {
+class Drain implements BodyListeners {
   private readonly backlog: Array<Buffer> = []
   private busy = false
   private ended = false
@@ -40,10 +41,7 @@ class Drain {
     private readonly resolve: (d: Drained) => void
   ) {
     this.timer = setInterval(this.watch, Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
-    source.on("data", this.onData)
-    source.on("end", this.onEnd)
-    source.on("error", this.onError)
-    source.on("close", this.onClose)
+    listen(source, this)
   }
 
   /** Stops listening without an answer (the caller was interrupted); a body not read to its end is destroyed. */
@@ -57,13 +55,7 @@ class Drain {
   private unlisten() {
     clearInterval(this.timer)
     if (this.turn !== undefined) clearImmediate(this.turn)
-    const s = this.source
-    s.off("data", this.onData)
-    s.off("end", this.onEnd)
-    s.off("error", this.onError)
-    s.off("close", this.onClose)
-    // an error emitted after this (e.g. by a destroy) must not go unhandled
-    s.on("error", () => {})
+    unlisten(this.source, this)
   }
 
   private finish(d: Drained) {
@@ -104,8 +96,7 @@ class Drain {
     this.busy = false
     if (this.done) {
       if (this.result !== undefined) this.resolve({ ...this.result, stopped: { cause } })
-    }
-    else this.finish({ cut: null, stalled: false, stopped: { cause } })
+    } else this.finish({ cut: null, stalled: false, stopped: { cause } })
   }
 
   private readonly onConsumed = () => {
@@ -125,7 +116,7 @@ class Drain {
   /** The reads of one event-loop turn are handed over together, after it (as nodeBody.ts's pulls). */
   private turn: ReturnType<typeof setImmediate> | undefined
 
-  private readonly onData = (chunk: Buffer) => {
+  readonly onData = (chunk: Buffer) => {
     if (this.busy) {
       this.backlog.push(chunk)
       return
@@ -144,15 +135,15 @@ class Drain {
     if (this.ended) this.finish({ cut: null, stalled: false, stopped: null })
   }
 
-  private readonly onEnd = () => {
+  readonly onEnd = () => {
     this.ended = true
     if (!this.busy && this.turn === undefined) this.finish({ cut: null, stalled: false, stopped: null })
   }
 
-  private readonly onError = (e: unknown) => this.finish({ cut: this.describe(e), stalled: false, stopped: null })
+  readonly onError = (e: unknown) => this.finish({ cut: this.describe(e), stalled: false, stopped: null })
 
   // (a message whose connection closed before its end emits an error first; this covers one that does not)
-  private readonly onClose = () => {
+  readonly onClose = () => {
     if (!this.ended) this.finish({ cut: "the connection closed before the body ended", stalled: false, stopped: null })
   }
 }

@@ -28,7 +28,32 @@ export const nodeSource = (res: HttpClientResponse.HttpClientResponse): Readable
   return source instanceof Readable ? source : undefined
 }
 
-class PulledBody {
+/** The listeners a body reader puts on a Node message. */
+export interface BodyListeners {
+  readonly onData: (chunk: Buffer) => void
+  readonly onEnd: () => void
+  readonly onError: (e: Error) => void
+  readonly onClose: () => void
+}
+
+/** Puts a reader's listeners on `source`. */
+export const listen = (source: Readable, l: BodyListeners): void => {
+  source.on("data", l.onData)
+  source.on("end", l.onEnd)
+  source.on("error", l.onError)
+  source.on("close", l.onClose)
+}
+
+/** Takes them off again; an error emitted after this (e.g. by a destroy) must not go unhandled. */
+export const unlisten = (source: Readable, l: BodyListeners): void => {
+  source.off("data", l.onData)
+  source.off("end", l.onEnd)
+  source.off("error", l.onError)
+  source.off("close", l.onClose)
+  source.on("error", () => {})
+}
+
+class PulledBody implements BodyListeners {
   private ended = false
   private failure: Error | undefined
   private waiter: ((pull: BodyPull) => void) | undefined
@@ -40,16 +65,13 @@ class PulledBody {
     else if (source.readableEnded) this.ended = true
     else if (source.destroyed) this.failure = new Error("the connection closed before the body ended")
     else {
-      source.on("data", this.onData)
-      source.on("end", this.onEnd)
-      source.on("error", this.onError)
-      source.on("close", this.onClose)
+      listen(source, this)
     }
   }
 
   private flushing: ReturnType<typeof setImmediate> | undefined
 
-  private readonly onData = (b: Uint8Array) => {
+  readonly onData = (b: Uint8Array) => {
     this.queue.push(b)
     this.queued += b.length
     if (this.queued >= this.limit) {
@@ -61,16 +83,16 @@ class PulledBody {
     this.flushing = undefined
     this.wake()
   }
-  private readonly onEnd = () => {
+  readonly onEnd = () => {
     this.ended = true
     this.wake()
   }
-  private readonly onError = (e: Error) => {
+  readonly onError = (e: Error) => {
     this.failure ??= e
     this.wake()
   }
   // (a message whose connection closed before its end emits an error first; this covers one that does not)
-  private readonly onClose = () => {
+  readonly onClose = () => {
     if (!this.ended) this.failure ??= new Error("the connection closed before the body ended")
     this.wake()
   }
@@ -114,12 +136,7 @@ class PulledBody {
     this.queue = []
     this.queued = 0
     const s = this.source
-    s.off("data", this.onData)
-    s.off("end", this.onEnd)
-    s.off("error", this.onError)
-    s.off("close", this.onClose)
-    // an error emitted after this (e.g. by the destroy below) must not go unhandled
-    s.on("error", () => {})
+    unlisten(s, this)
     if (!this.ended && !s.destroyed) s.destroy()
   }
 }
