@@ -82,8 +82,8 @@ export const symlinkOnPath = async (
 const tempNameFor = (abs: string) =>
   path.join(path.dirname(abs), `.${path.basename(abs).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
 
-/** fsync a directory so a rename inside it is durable (no-op where directories can't be opened, e.g. Windows). */
-export const fsyncDir = (dir: string): Promise<void> => {
+/** fsync of one directory (no-op where directories can't be opened, e.g. Windows); never fails. */
+const fsyncDirOnce = (dir: string): Promise<void> => {
   // open and close blocking (page cache, microseconds); only the fsync goes to the thread pool
   let fd: number
   try {
@@ -101,6 +101,56 @@ export const fsyncDir = (dir: string): Promise<void> => {
     })
   )
 }
+
+/** Folders one round of `DirSyncs` fsyncs at most (the rest wait for the next round). */
+export const DIR_SYNC_ROUND_MAX = 64
+
+/**
+ * Directory fsyncs in rounds (group commit): a folder asked for while a round is in flight waits for
+ * the next one, where it is fsynced once however many renames in it asked meanwhile (a meeting's
+ * recording and transcript land in one folder; concurrent downloads finish together). Each caller returns
+ * once an fsync of its folder that STARTED after its call has finished, never by joining one already in
+ * flight (that one may predate its rename). A caller alone starts its round at once (no timer, no added
+ * wait); a round holds at most `DIR_SYNC_ROUND_MAX` folders, and its callers, each waiting for its own
+ * rename to be durable, bound how many wait. `syncOnce` is the fsync of one folder (injectable: a test
+ * cannot observe durability, only the order of calls).
+ */
+export class DirSyncs {
+  private waiting = new Map<string, Array<() => void>>()
+  private running = false
+  constructor(private readonly syncOnce: (dir: string) => Promise<void> = fsyncDirOnce) {}
+
+  sync(dir: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiters = this.waiting.get(dir)
+      if (waiters === undefined) this.waiting.set(dir, [resolve])
+      else waiters.push(resolve)
+      if (!this.running) this.round()
+    })
+  }
+
+  private round(): void {
+    const dirs = [...this.waiting].slice(0, DIR_SYNC_ROUND_MAX)
+    if (dirs.length === 0) {
+      this.running = false
+      return
+    }
+    this.running = true
+    for (const [dir] of dirs) this.waiting.delete(dir)
+    void Promise.all(
+      dirs.map(([dir, waiters]) =>
+        this.syncOnce(dir).catch(() => undefined).then(() => {
+          for (const w of waiters) w()
+        })
+      )
+    ).then(() => this.round())
+  }
+}
+
+const dirSyncs = new DirSyncs()
+
+/** fsync a directory so a rename inside it is durable (grouped with concurrent ones: see `DirSyncs`). */
+export const fsyncDir = (dir: string): Promise<void> => dirSyncs.sync(dir)
 
 export interface Written {
   readonly bytes: number
@@ -184,7 +234,7 @@ export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.
             fs.renameSync(file, abs)
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-            await fsp.mkdir(dir, { recursive: true })
+            fs.mkdirSync(dir, { recursive: true })
             fs.renameSync(file, abs)
           }
         } catch (e) {
