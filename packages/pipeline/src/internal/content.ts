@@ -278,7 +278,7 @@ export const make = (ctx: RunContext) => {
         fetched = true
       }
       const stagedFile = staged
-      const contentType = stagedFile.contentType ?? (kind === "recording" ? "video/mp4" : "text/vtt")
+      const contentType = stagedFile.contentType ?? Staging.defaultContentType(kind)
       const path = kind === "recording"
         ? Layout.recordingPath(organizerId, meetingId, id, contentType)
         : Layout.transcriptPath(organizerId, meetingId, id)

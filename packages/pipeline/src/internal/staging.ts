@@ -112,6 +112,9 @@ interface Meta {
 
 const TMP = ".tmp"
 
+/** The content type a staged file of `kind` is taken to have when nothing says otherwise (no meta, no header). */
+export const defaultContentType = (kind: string): string => (kind === "recording" ? "video/mp4" : "text/vtt")
+
 /** A file name for an artifact: kind + sha256 of the id, so ids never shape paths. */
 export const stagingKey = (kind: string, id: string): string =>
   `${kind}-${createHash("sha256").update(id, "utf8").digest("hex").slice(0, 40)}`
@@ -285,7 +288,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
       const p = paths(key)
       try {
         const stat = await fsp.stat(p.done)
-        // meta is written before the rename; absent only if someone removed it
+        // meta is written before the rename; absent when `stageWhole` needed none (default type) or someone removed it
         const meta = await readMeta(p.meta)
         return {
           file: p.done,
@@ -517,8 +520,13 @@ export const make = (dir: string, now: () => number = Date.now) => {
     Effect.gen(function*() {
       yield* ensureDir
       const fresh = !mayHaveFiles(key) && !stagedHere.has(key)
-      const resumableKind = RESUMABLE_KINDS.has(owner.kind)
-      stagedHere.set(key, resumableKind)
+      // A meta is what lets a `.part` be resumed and a `.done` keep its content type and hash. A whole
+      // body is written at once (nothing worth resuming), so a key with no files yet whose content type
+      // is the default gets none: a `.done` a kill leaves is read the same without it (default type, hashed
+      // once), a `.part` is swept; one file created per artifact instead of two, and no rename of it.
+      const withMeta = RESUMABLE_KINDS.has(owner.kind) &&
+        (!fresh || (body.contentType !== null && body.contentType !== defaultContentType(owner.kind)))
+      stagedHere.set(key, withMeta)
       const p = paths(key)
       const meta: Meta = {
         kind: owner.kind,
@@ -531,7 +539,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
       }
       yield* Effect.tryPromise({
         try: async () => {
-          if (resumableKind) {
+          if (withMeta) {
             // emptied before the new meta names it (see `stage`)
             fs.closeSync(fs.openSync(p.part, "w"))
             if (fresh) writeFreshMetaSync(p.meta, meta)
