@@ -39,7 +39,7 @@ export const resolveUnder = (
       )
     }
     return Effect.flatMap(
-      Effect.tryPromise({ try: () => symlinkOnPath(absRoot, parts, realDirs), catch: sinkError(sink, "resolve") }),
+      Effect.try({ try: () => symlinkOnPath(absRoot, parts, realDirs), catch: sinkError(sink, "resolve") }),
       (link) =>
         link === null ? Effect.succeed(abs) : Effect.fail(
           new SinkError({
@@ -54,13 +54,14 @@ export const resolveUnder = (
 
 /**
  * The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path),
- * or null. Folders in `realDirs` are not looked at again; real folders found are added to it.
+ * or null. Folders in `realDirs` are not looked at again; real folders found are added to it. Blocking
+ * (a few lstats of cached entries): no trip to the thread pool, no asynchronous step per file.
  */
-export const symlinkOnPath = async (
+export const symlinkOnPath = (
   absRoot: string,
   parts: ReadonlyArray<string>,
   realDirs?: Set<string>
-): Promise<string | null> => {
+): string | null => {
   let current = absRoot
   for (let i = 0; i < parts.length; i++) {
     current = path.join(current, parts[i]!)
