@@ -28,13 +28,31 @@ export const bytesTotal = Metric.counter("sync_bytes_total", {
   incremental: true
 })
 
-const labels = (pairs: Record<string, string>) => Object.entries(pairs).map(([k, v]) => MetricLabel.make(k, v))
+/**
+ * The labels `names` = the values given, one array per distinct values: a metric finds its hook for an
+ * array it has seen by identity, where fresh labels per artifact build and hash a metric key every time
+ * (so does a `Metric.taggedWithLabels` counter: it joins its labels into a new array per update).
+ */
+const labelsOnce = (names: ReadonlyArray<string>) => {
+  const made = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  return (...values: ReadonlyArray<string>): ReadonlyArray<MetricLabel.MetricLabel> => {
+    const key = values.join("\u0000")
+    let labels = made.get(key)
+    if (labels === undefined) {
+      labels = names.map((n, i) => MetricLabel.make(n, values[i]!))
+      made.set(key, labels)
+    }
+    return labels
+  }
+}
+const artifactLabels = labelsOnce(["kind", "outcome"])
+const kindLabels = labelsOnce(["kind"])
 
 export const countArtifact = (kind: string, outcome: ArtifactOutcome): void =>
-  artifactsTotal.unsafeUpdate(1, labels({ kind, outcome }))
+  artifactsTotal.unsafeUpdate(1, artifactLabels(kind, outcome))
 
 export const countMinutes = (kind: string, minutes: number): void => {
-  if (minutes > 0) meteredMinutesTotal.unsafeUpdate(minutes, labels({ kind }))
+  if (minutes > 0) meteredMinutesTotal.unsafeUpdate(minutes, kindLabels(kind))
 }
 
 export const countBytes = (bytes: number): void => {
