@@ -9,7 +9,6 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { expect } from "vitest"
 import {
   generatedBytes,
   type RequestSeen,
@@ -469,6 +468,8 @@ export const expectRerunFetchesNothing = async (
   out: string,
   fixture: TenantFixture
 ) => {
+  // imported here: the soaks import this module outside vitest, where importing it fails at load
+  const { expect } = await import("vitest")
   emu.resetCounters()
   const again = await runCli(args, { env })
   expect(again.code, again.stderr).toBe(0)
