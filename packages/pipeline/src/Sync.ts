@@ -83,6 +83,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     const recordSinks = yield* RecordSinks
     const out = nodePath.resolve(opts.out)
     const staging = Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging"))
+    // the part writer's worker (large downloads) ends with the run, not after its idle delay
+    yield* Effect.addFinalizer(() => staging.close)
     const startedAt = new Date()
     const stats0 = yield* graph.stats
     const tally = new Tally(!opts.dryRun)

@@ -35,6 +35,7 @@ import * as nodePath from "node:path"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { PartWriters, type Written } from "./partWriter.js"
 
 export interface Staged {
   readonly file: string
@@ -68,8 +69,13 @@ export interface Owner {
 }
 
 /** The body to stage: where its stream starts in the artifact (0: a fresh `.part`) and the artifact's size. */
+/** A body handed over chunk by chunk (see `Content.drain` in the api package): a Promise holds the next back. */
+export type Drain<E, R> = (push: (chunk: Uint8Array) => void | Promise<void>) => Effect.Effect<void, E, R>
+
 export interface StageBody<E, R> {
   readonly stream: Stream.Stream<Uint8Array, E, R>
+  /** The same bytes as `stream`, pushed (cheaper for large bodies); used instead of `stream` when given. */
+  readonly drain?: Drain<E, R> | undefined
   readonly contentType: string | null
   /** N > 0 appends to a `.part` holding exactly bytes [0, N) (from `resumable`); 0 (default) starts over. */
   readonly offset?: number | undefined
@@ -182,6 +188,150 @@ class ChainedWrites {
   }
 }
 
+/**
+ * Where `stage` puts a body's bytes: hashed and written strictly in order from the offset the part was
+ * opened at.
+ */
+interface PartSink {
+  /** Takes a chunk; a promise when the next may only come after it settles (the writes are behind). */
+  readonly push: (buffers: ReadonlyArray<Uint8Array>, bytes: number) => void | Promise<void>
+  /** Once every byte pushed is written: the sha256 of the whole part (prefix included) and its end. */
+  readonly finish: () => Promise<Written>
+  /** Waits until nothing touches the descriptor any more (before it is closed); never fails. */
+  readonly release: () => Promise<void>
+}
+
+/** A body of at least this many bytes still to come (or of unknown size) is hashed and written by the worker. */
+export const LARGE_BODY_BYTES = 8 * 1024 * 1024
+
+const isLarge = (offset: number, size: number | null): boolean => size === null || size - offset >= LARGE_BODY_BYTES
+
+/** Hash and writes on this thread (small bodies: not worth a trip to the worker). */
+const inThreadSink = async (handle: fsp.FileHandle, part: string, offset: number): Promise<PartSink> => {
+  const hash = createHash("sha256")
+  await hashPrefix(part, offset, hash)
+  const writes = new ChainedWrites(handle, offset)
+  return {
+    push: (buffers, bytes) => {
+      for (const b of buffers) hash.update(b)
+      return writes.push(buffers, bytes)
+    },
+    finish: async () => {
+      await writes.drain()
+      return { sha256: hash.digest("hex"), position: writes.written }
+    },
+    release: () => writes.drain().catch(() => undefined)
+  }
+}
+
+/** Hash and writes in the part writer's worker; the chunk is copied into the body's ring and let go. */
+const workerSink = (writers: PartWriters, handle: fsp.FileHandle, offset: number): PartSink => {
+  const body = writers.open(handle.fd, offset)
+  const pushFrom = (buffers: ReadonlyArray<Uint8Array>, from: number): void | Promise<void> => {
+    for (let i = from; i < buffers.length; i++) {
+      const pending = body.push(buffers[i]!)
+      if (pending !== undefined) return i + 1 === buffers.length ? pending : pending.then(() => pushFrom(buffers, i + 1))
+    }
+  }
+  return { push: (buffers) => pushFrom(buffers, 0), finish: () => body.finish(), release: () => body.release() }
+}
+
+const openSink = (
+  writers: PartWriters,
+  handle: fsp.FileHandle,
+  part: string,
+  offset: number,
+  large: boolean
+): Promise<PartSink> => large ? Promise.resolve(workerSink(writers, handle, offset)) : inThreadSink(handle, part, offset)
+
+/** How often a body's received bytes are reported (one ArtifactBytes event, not one per socket read). */
+const PROGRESS_MS = 250
+
+/** The error of a failed write (or prefix read) of `part`. */
+const writeFailure = (part: string) => (cause: unknown) => new StagingError(`cannot write ${part}`, cause)
+
+/**
+ * Runs `body` into `sink`: through `drain` when it has one (chunks handed over inside the socket's own
+ * events: no Effect per chunk), else chunk by chunk from `stream`. `onChunk` gets the bytes received every
+ * `PROGRESS_MS` and the rest once the body ended or failed, so the events add up to every byte received.
+ */
+const pushBody = <E, R>(
+  body: StageBody<E, R>,
+  sink: PartSink,
+  part: string,
+  onChunk: (bytes: number) => Effect.Effect<void>
+): Effect.Effect<void, E | StagingError, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    let unreported = 0
+    const count = (bytes: number) => {
+      unreported += bytes
+    }
+    const report = Effect.suspend(() => {
+      const bytes = unreported
+      unreported = 0
+      return bytes > 0 ? onChunk(bytes) : Effect.void
+    })
+    yield* report.pipe(Effect.delay(PROGRESS_MS), Effect.forever, Effect.forkScoped)
+    const failed = writeFailure(part)
+    yield* (body.drain === undefined
+      ? streamInto(body.stream, sink, count, failed)
+      : drainInto(body.drain, sink, count, failed)).pipe(Effect.ensuring(report))
+  }))
+
+/** The stream's chunks (each what the socket had ready) pushed in order; a failed push fails it. */
+const streamInto = <E, R>(
+  stream: Stream.Stream<Uint8Array, E, R>,
+  sink: PartSink,
+  count: (bytes: number) => void,
+  failed: (cause: unknown) => StagingError
+): Effect.Effect<void, E | StagingError, R> =>
+  Stream.runForEachChunk(stream, (chunk) =>
+    Effect.suspend(() => {
+      const buffers = Chunk.toReadonlyArray(chunk)
+      let bytes = 0
+      for (const b of buffers) bytes += b.byteLength
+      count(bytes)
+      let pending: void | Promise<void>
+      try {
+        pending = sink.push(buffers, bytes)
+      } catch (e) {
+        return Effect.fail(failed(e))
+      }
+      return pending === undefined ? Effect.void : Effect.tryPromise({ try: () => pending, catch: failed })
+    }))
+
+/**
+ * The body's chunks pushed from `drain`'s consumer. A failed push throws (which stops the body, as a
+ * defect of `drain`): its failure is kept here and is what the body fails with.
+ */
+const drainInto = <E, R>(
+  drain: Drain<E, R>,
+  sink: PartSink,
+  count: (bytes: number) => void,
+  failed: (cause: unknown) => StagingError
+): Effect.Effect<void, E | StagingError, R> =>
+  Effect.suspend(() => {
+    let failure: { readonly cause: unknown } | undefined
+    const keep = (cause: unknown) => {
+      failure ??= { cause }
+      throw cause
+    }
+    const push = (chunk: Uint8Array): void | Promise<void> => {
+      count(chunk.byteLength)
+      let pending: void | Promise<void>
+      try {
+        pending = sink.push([chunk], chunk.byteLength)
+      } catch (e) {
+        return keep(e)
+      }
+      return pending === undefined ? undefined : pending.catch(keep)
+    }
+    return Effect.flatMap(
+      Effect.exit(drain(push)),
+      (exit): Effect.Effect<void, E | StagingError> => failure !== undefined ? Effect.fail(failed(failure.cause)) : exit
+    )
+  })
+
 /** The sha256 a meta records for content of exactly `bytes` bytes, else null. */
 const hashOf = (meta: Meta | null, bytes: number): string | null =>
   meta !== null && meta.size === bytes && typeof meta.sha256 === "string" && /^[0-9a-f]{64}$/.test(meta.sha256)
@@ -250,6 +400,8 @@ export const hashStaged = (
   })
 
 export const make = (dir: string, now: () => number = Date.now) => {
+  /** Hashes and writes large bodies off the main thread; its worker starts with the first one. */
+  const writers = new PartWriters()
   const paths = (key: string) => ({
     part: nodePath.join(dir, `${key}.part`),
     done: nodePath.join(dir, `${key}.done`),
@@ -385,7 +537,8 @@ export const make = (dir: string, now: () => number = Date.now) => {
   /**
    * Streams `body` into `<key>.part` (appending when `body.offset` > 0), then renames it to `<key>.done`.
    * On failure or interruption the `.part` is kept for resumable kinds (its bytes are a correct prefix)
-   * and removed otherwise. `onChunk` sees each chunk's size.
+   * and removed otherwise. `onChunk` gets the bytes received, in batches (`ProgressBatch`) whose sum is
+   * everything this call received, the last batch included when the stream ends or fails.
    */
   const stage = <E, R>(
     key: string,
@@ -442,45 +595,25 @@ export const make = (dir: string, now: () => number = Date.now) => {
           })
         }
         // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
-        // part's prefix is read once here (Node cannot save a sha256 state to resume from).
-        const hash = createHash("sha256")
-        if (offset > 0) {
-          yield* Effect.tryPromise({
-            try: () => hashPrefix(p.part, offset, hash),
+        // part's prefix is read once first (Node cannot save a sha256 state to resume from). A large body
+        // is hashed and written by the part writer's worker, a small one here (see `openSink`).
+        const sink = yield* Effect.acquireRelease(
+          Effect.tryPromise({
+            try: () => openSink(writers, handle, p.part, offset, isLarge(offset, meta.size ?? null)),
             catch: (e) => new StagingError(`cannot read ${p.part}`, e)
-          })
-        }
-        // What the stream has ready is written at once (one writev, one trip to the thread pool, for all the
-        // socket reads that arrived meanwhile; nothing is held back waiting for more), hashed first, while
-        // the previous write is still with the thread pool (see ChainedWrites).
-        const writes = new ChainedWrites(handle, offset)
-        yield* Stream.runForEachChunk(body.stream, (chunk) =>
-          Effect.suspend(() => {
-            const buffers = Chunk.toReadonlyArray(chunk)
-            let bytes = 0
-            for (const b of buffers) {
-              hash.update(b)
-              bytes += b.byteLength
-            }
-            return Effect.zipRight(
-              Effect.tryPromise({
-                try: () => writes.push(buffers, bytes),
-                catch: (e) => new StagingError(`cannot write ${p.part}`, e)
-              }),
-              onChunk(bytes)
-            )
-          }))
-        yield* Effect.tryPromise({
-          try: () => writes.drain(),
-          catch: (e) => new StagingError(`cannot write ${p.part}`, e)
+          }),
+          (s) => Effect.promise(() => s.release())
+        )
+        yield* pushBody(body, sink, p.part, onChunk)
+        const { position, sha256 } = yield* Effect.tryPromise({
+          try: () => sink.finish(),
+          catch: writeFailure(p.part)
         })
-        const position = writes.written
         // The stream ended: the part is the whole artifact. A resumable part whose size nobody told us (no
         // total in the answers) gets it in its meta, with the hash, before anything else, so a kill from
         // here on leaves a part `promote` recognises as complete instead of one the next run asks Graph
         // for again. (With a known size the meta already says so; a part or `.done` a kill left is hashed
         // once by the run that finishes it.) Then the part's one fsync, then the rename to `.done`.
-        const sha256 = hash.digest("hex")
         if (RESUMABLE_KINDS.has(owner.kind) && meta.size === null) {
           yield* Effect.tryPromise({
             try: () => writeMeta(p.meta, { ...meta, size: position, sha256 }),
@@ -631,7 +764,10 @@ export const make = (dir: string, now: () => number = Date.now) => {
     leftovers = new Set([...done, ...parts])
   })
 
-  return { find, resumable, promote, discard, stage, remove, sweep, dir }
+  /** Ends the part writer's worker (at the end of a run; it also ends by itself when idle). */
+  const close: Effect.Effect<void> = Effect.promise(() => writers.close())
+
+  return { find, resumable, promote, discard, stage, remove, sweep, close, dir }
 }
 
 export type Staging = ReturnType<typeof make>

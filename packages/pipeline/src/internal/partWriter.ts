@@ -1,0 +1,289 @@
+/**
+ * Hash + write of large bodies off the main thread. At disk speed, hashing (sha256: ~0.66 s per GiB on
+ * one core) and the write calls of a download cost the main thread as much as receiving it; here one
+ * worker thread, started on the first large body and ended when idle (or by `close`), does both for
+ * every body of a staging folder. The main thread copies each received chunk into the body's ring (a
+ * SharedArrayBuffer) and lets go of it at once; no chunk waits on a write, so none lives long enough to
+ * be promoted by the garbage collector. The worker writes strictly in order at the end of the part, so
+ * the part's size on disk stays the end of a correct prefix (see `staging.ts`).
+ *
+ * The descriptor stays the main thread's (it truncates, fsyncs and closes it): `release` waits until the
+ * worker has written out the ring and let go of it, and must come before the close.
+ */
+import { Worker } from "node:worker_threads"
+import { RING_HEADER, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } from "./partWriterWorker.js"
+
+/** Room per body for bytes received and not yet written: enough to ride out a slow write. */
+export const RING_BYTES = 4 * 1024 * 1024
+
+/** An idle worker (no body for this long) is ended; the next large body starts another. */
+const IDLE_MS = 2_000
+
+/** What the worker says about a body. */
+type WorkerMessage =
+  | { readonly op: "space"; readonly id: number }
+  | { readonly op: "failed"; readonly id: number; readonly error: WorkerError }
+  | {
+    readonly op: "done"
+    readonly id: number
+    readonly sha256?: string
+    readonly position?: number
+    readonly error?: WorkerError
+  }
+  | { readonly op: "released"; readonly id: number }
+
+interface WorkerError {
+  readonly message: string
+  readonly code?: string
+  readonly errno?: number
+  readonly syscall?: string
+}
+
+/** The worker's account of a failure as an Error with the system error's code (ENOSPC, EIO, ...). */
+const toError = (e: WorkerError): Error =>
+  Object.assign(new Error(e.message), {
+    ...(e.code === undefined ? {} : { code: e.code }),
+    ...(e.errno === undefined ? {} : { errno: e.errno }),
+    ...(e.syscall === undefined ? {} : { syscall: e.syscall })
+  })
+
+/** A body's complete content as the worker wrote it. */
+export interface Written {
+  readonly sha256: string
+  /** End of the part: the offset it was opened at plus every byte pushed. */
+  readonly position: number
+}
+
+interface Deferred<A> {
+  readonly promise: Promise<A>
+  readonly resolve: (a: A) => void
+  readonly reject: (e: unknown) => void
+}
+
+const deferred = <A>(): Deferred<A> => {
+  let resolve!: (a: A) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<A>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** What a body needs of its worker. */
+interface Owner {
+  readonly post: (m: object) => void
+  readonly wakeWorker: () => void
+  /** The worker let go of the body. */
+  readonly forget: (body: BodyWriter) => void
+}
+
+/** One body's ring: `push` the received bytes in order, then `finish`; `release` before closing the descriptor. */
+export class BodyWriter {
+  private readonly ctrl: Int32Array
+  private readonly data: Uint8Array
+  /** Where the next byte goes in the ring (the worker keeps its own read position). */
+  private at = 0
+  private failure: Error | undefined
+  private spaceWaiter: (() => void) | undefined
+  private ending: Deferred<Written> | undefined
+  private releasing: Deferred<void> | undefined
+  /** Whether the worker still has the body (and may touch its descriptor). */
+  private inWorker = true
+
+  constructor(readonly id: number, readonly ring: SharedArrayBuffer, private readonly owner: Owner) {
+    this.ctrl = new Int32Array(ring, 0, 2)
+    this.data = new Uint8Array(ring, RING_HEADER)
+  }
+
+  /** Copies `chunk` into the ring: returns at once when it fit, else a promise of when it is all in. */
+  push(chunk: Uint8Array): void | Promise<void> {
+    if (this.failure !== undefined) throw this.failure
+    const off = this.copyIn(chunk, 0)
+    if (off < chunk.byteLength) return this.pushRest(chunk, off)
+  }
+
+  /** Copies what fits of `chunk` from `off`; the offset reached. */
+  private copyIn(chunk: Uint8Array, off: number): number {
+    const size = this.data.byteLength
+    const n = Math.min(size - Atomics.load(this.ctrl, RING_USED), chunk.byteLength - off)
+    if (n <= 0) return off
+    for (let left = n; left > 0;) {
+      const run = Math.min(left, size - this.at)
+      this.data.set(chunk.subarray(off, off + run), this.at)
+      this.at = (this.at + run) % size
+      off += run
+      left -= run
+    }
+    Atomics.add(this.ctrl, RING_USED, n)
+    this.owner.wakeWorker()
+    return off
+  }
+
+  private async pushRest(chunk: Uint8Array, off: number): Promise<void> {
+    while (off < chunk.byteLength) {
+      await this.room()
+      if (this.failure !== undefined) throw this.failure
+      off = this.copyIn(chunk, off)
+    }
+  }
+
+  /** Resolves when the worker has made room (or failed). */
+  private room(): Promise<void> {
+    return new Promise((resolve) => {
+      this.spaceWaiter = resolve
+      Atomics.store(this.ctrl, RING_WAITING, 1)
+      // the worker may have made room between the caller's look and the flag
+      if (Atomics.load(this.ctrl, RING_USED) < this.data.byteLength || this.failure !== undefined) {
+        this.spaceWaiter = undefined
+        resolve()
+      }
+    })
+  }
+
+  /** Once every pushed byte is written: the content's sha256 and end; fails with the first write failure. */
+  finish(): Promise<Written> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    this.ending = deferred()
+    this.owner.post({ op: "finish", id: this.id })
+    return this.ending.promise
+  }
+
+  /** Resolves once the worker no longer touches the descriptor (what it holds of the body is written first). */
+  release(): Promise<void> {
+    if (!this.inWorker) return Promise.resolve()
+    if (this.releasing === undefined) {
+      this.releasing = deferred()
+      // after `finish` the worker lets go by itself (`done`)
+      if (this.ending === undefined) this.owner.post({ op: "release", id: this.id })
+    }
+    return this.releasing.promise
+  }
+
+  onMessage(m: WorkerMessage): void {
+    switch (m.op) {
+      case "space":
+        return this.wakePusher()
+      case "failed":
+        this.failure ??= toError(m.error)
+        return this.wakePusher()
+      case "done":
+        this.gone()
+        if (m.error !== undefined) {
+          this.failure ??= toError(m.error)
+          this.ending?.reject(this.failure)
+        } else this.ending?.resolve({ sha256: m.sha256!, position: m.position! })
+        return
+      case "released":
+        return this.gone()
+    }
+  }
+
+  /** The worker died: nothing more is written for this body. */
+  lost(cause: Error): void {
+    this.failure ??= cause
+    this.wakePusher()
+    this.gone()
+    this.ending?.reject(this.failure)
+  }
+
+  private wakePusher(): void {
+    const waiter = this.spaceWaiter
+    this.spaceWaiter = undefined
+    waiter?.()
+  }
+
+  private gone(): void {
+    if (!this.inWorker) return
+    this.inWorker = false
+    this.owner.forget(this)
+    this.releasing?.resolve()
+  }
+}
+
+/**
+ * The worker of one staging folder, started by the first `open`; between bodies it does not keep the
+ * process alive, and after `IDLE_MS` without a body it is ended.
+ */
+export class PartWriters {
+  private worker: Worker | undefined
+  private wake: Int32Array | undefined
+  private readonly bodies = new Map<number, BodyWriter>()
+  private nextId = 1
+  private idleTimer: NodeJS.Timeout | undefined
+
+  /** A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed first). */
+  open(fd: number, offset: number, ringBytes = RING_BYTES): BodyWriter {
+    const worker = this.started()
+    const id = this.nextId++
+    const body = new BodyWriter(id, new SharedArrayBuffer(RING_HEADER + ringBytes), this)
+    this.bodies.set(id, body)
+    if (this.bodies.size === 1) {
+      clearTimeout(this.idleTimer)
+      worker.ref()
+    }
+    this.post({ op: "open", id, fd, offset, ring: body.ring })
+    return body
+  }
+
+  /** Ends the worker (the bodies still open fail). */
+  close(): Promise<void> {
+    const worker = this.worker
+    if (worker === undefined) return Promise.resolve()
+    this.stopped(worker, new Error("the part writer was closed"))
+    return worker.terminate().then(() => undefined)
+  }
+
+  readonly post = (m: object): void => {
+    this.worker?.postMessage(m)
+    this.wakeWorker()
+  }
+
+  readonly wakeWorker = (): void => {
+    const wake = this.wake
+    if (wake === undefined) return
+    Atomics.add(wake, WAKE_SEQ, 1)
+    // a notify is a system call: only for a worker that is (about to be) asleep
+    if (Atomics.load(wake, WAKE_ASLEEP) === 1) Atomics.notify(wake, WAKE_SEQ)
+  }
+
+  readonly forget = (body: BodyWriter): void => {
+    if (this.bodies.get(body.id) !== body) return
+    this.bodies.delete(body.id)
+    const worker = this.worker
+    if (this.bodies.size > 0 || worker === undefined) return
+    worker.unref()
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => {
+      if (this.bodies.size === 0 && this.worker === worker) void this.close()
+    }, IDLE_MS).unref()
+  }
+
+  private started(): Worker {
+    if (this.worker !== undefined) return this.worker
+    const wakeBuffer = new SharedArrayBuffer(8)
+    const worker = new Worker(workerSource, {
+      eval: true,
+      workerData: { wake: wakeBuffer },
+      // the worker allocates next to nothing: a small heap keeps its memory small
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 }
+    })
+    worker.on("message", (m: WorkerMessage) => this.bodies.get(m.id)?.onMessage(m))
+    worker.on("error", (e) => this.stopped(worker, e))
+    worker.on("messageerror", (e) => this.stopped(worker, e))
+    worker.on("exit", (code) => this.stopped(worker, new Error(`the part writer exited (code ${code})`)))
+    this.worker = worker
+    this.wake = new Int32Array(wakeBuffer)
+    return worker
+  }
+
+  /** The worker is gone: every body still open fails with `cause`. */
+  private stopped(worker: Worker, cause: Error): void {
+    if (this.worker !== worker) return
+    this.worker = undefined
+    this.wake = undefined
+    clearTimeout(this.idleTimer)
+    for (const body of this.bodies.values()) body.lost(cause)
+    this.bodies.clear()
+  }
+}

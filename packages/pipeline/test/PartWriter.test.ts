@@ -1,0 +1,187 @@
+/**
+ * Staging of large bodies through the part writer's worker (hash + writes off the main thread): the
+ * staged file and its sha256 are the body's, also when a cut body is resumed (the hash covers the part's
+ * prefix), through `stream` and through `drain`; a write failure is a StagingError with the system's
+ * code; progress adds up. Real files and a real worker thread; the bodies are generated in the test.
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import { afterAll, describe, expect, it } from "vitest"
+import { PartWriters } from "../src/internal/partWriter.js"
+import * as Staging from "../src/internal/staging.js"
+
+const MiB = 1024 * 1024
+/** Content of `bytes` bytes that differs at every offset a test cuts at. */
+const content = (bytes: number): Uint8Array => {
+  const b = new Uint8Array(bytes)
+  for (let i = 0; i < bytes; i++) b[i] = (i * 31 + (i >>> 13)) & 0xff
+  return b
+}
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+/** `bytes` in socket-read-sized chunks (fresh copies, as a socket delivers them). */
+const chunksOf = (bytes: Uint8Array, size = 64 * 1024): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  for (let at = 0; at < bytes.byteLength; at += size) out.push(bytes.slice(at, at + size))
+  return out
+}
+/** A `drain` that pushes `chunks` in order, waiting whenever a push returns a Promise. */
+const drainOf = (chunks: ReadonlyArray<Uint8Array>): Staging.Drain<never, never> => (push) =>
+  Effect.promise(async () => {
+    for (const c of chunks) await push(c)
+  })
+
+const dirs: Array<string> = []
+const tempDir = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "staging-test-"))
+  dirs.push(d)
+  return d
+}
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+const owner = { kind: "recording", id: "rec-1" }
+const key = Staging.stagingKey(owner.kind, owner.id)
+
+/** Stages `body` and closes the staging's worker afterwards; the result and the bytes of each progress event. */
+const stage = (staging: Staging.Staging, body: Staging.StageBody<Error, never>) =>
+  Effect.gen(function*() {
+    const events: Array<number> = []
+    const exit = yield* Effect.exit(staging.stage(key, owner, body, (n) => Effect.sync(() => void events.push(n))))
+    yield* staging.close
+    return { exit, events }
+  })
+
+describe("staging a large body through the part writer's worker", () => {
+  const whole = content(20 * MiB + 12345)
+
+  it.each(["stream", "drain"] as const)(
+    "the staged file and its sha256 are the body's; progress adds up in far fewer events than chunks (%s)",
+    async (how) => {
+      const staging = Staging.make(tempDir())
+      const chunks = chunksOf(whole)
+      const { events, exit } = await Effect.runPromise(stage(staging, {
+        stream: Stream.fromIterable(chunks),
+        ...(how === "drain" ? { drain: drainOf(chunks) } : {}),
+        contentType: "video/mp4",
+        size: whole.byteLength
+      }))
+      if (!Exit.isSuccess(exit)) throw new Error(`stage failed: ${String(exit.cause)}`)
+      const staged = exit.value
+      expect(staged.bytes).toBe(whole.byteLength)
+      expect(staged.sha256).toBe(sha256(whole))
+      expect(sha256(fs.readFileSync(staged.file))).toBe(sha256(whole))
+      expect(events.reduce((a, b) => a + b, 0)).toBe(whole.byteLength)
+      expect(events.length).toBeLessThan(chunks.length)
+    }
+  )
+
+  it.each(["stream", "drain"] as const)(
+    "a body cut mid-way keeps its prefix in the part; resumed, the sha256 covers the prefix on disk (%s)",
+    async (how) => {
+      const dir = tempDir()
+      const cutAt = 9 * MiB + 4096
+      const first = chunksOf(whole.subarray(0, cutAt))
+      const cut = new Error("the connection closed before the body ended")
+      const firstRun = await Effect.runPromise(stage(Staging.make(dir), {
+        stream: Stream.concat(Stream.fromIterable(first), Stream.fail(cut)),
+        ...(how === "drain" ? { drain: (push) => Effect.zipRight(drainOf(first)(push), Effect.fail(cut)) } : {}),
+        contentType: "video/mp4",
+        size: whole.byteLength,
+        etag: "\"v1\""
+      }))
+      expect(firstRun.exit).toStrictEqual(Exit.fail(cut))
+      // the next run: what the sweep and `resumable` find, then the rest appended through the worker
+      const staging = Staging.make(dir)
+      await Effect.runPromise(staging.sweep)
+      const part = await Effect.runPromise(staging.resumable(key, owner))
+      expect(part).toStrictEqual({ bytes: cutAt, size: whole.byteLength, etag: "\"v1\"", lastModified: null })
+      const rest = chunksOf(whole.subarray(cutAt))
+      const { exit } = await Effect.runPromise(stage(staging, {
+        stream: Stream.fromIterable(rest),
+        ...(how === "drain" ? { drain: drainOf(rest) } : {}),
+        contentType: "video/mp4",
+        offset: cutAt,
+        size: whole.byteLength,
+        etag: "\"v1\""
+      }))
+      if (!Exit.isSuccess(exit)) throw new Error(`stage failed: ${String(exit.cause)}`)
+      expect(exit.value.received).toBe(whole.byteLength - cutAt)
+      expect(exit.value.sha256).toBe(sha256(whole))
+      expect(sha256(fs.readFileSync(exit.value.file))).toBe(sha256(whole))
+    }
+  )
+
+  it.each(["stream", "drain"] as const)(
+    "a write that fails (disk full) is a StagingError with the system's code; the part stays (%s)",
+    async (how) => {
+      const dir = tempDir()
+      fs.mkdirSync(dir, { recursive: true })
+      // every write to /dev/full fails with ENOSPC: a real full disk, for the part only
+      fs.symlinkSync("/dev/full", path.join(dir, `${key}.part`))
+      const chunks = chunksOf(whole)
+      const { exit } = await Effect.runPromise(stage(Staging.make(dir), {
+        stream: Stream.fromIterable(chunks),
+        ...(how === "drain" ? { drain: drainOf(chunks) } : {}),
+        contentType: "video/mp4",
+        size: whole.byteLength
+      }))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const error = Exit.isFailure(exit) ? exit.cause : null
+      const failure = error !== null && error._tag === "Fail" ? error.error : null
+      expect(failure).toBeInstanceOf(Staging.StagingError)
+      expect((failure as Staging.StagingError).message).toContain("cannot write")
+      expect(((failure as Staging.StagingError).cause as NodeJS.ErrnoException).code).toBe("ENOSPC")
+      expect(fs.lstatSync(path.join(dir, `${key}.part`)).isSymbolicLink()).toBe(true)
+      expect(fs.existsSync(path.join(dir, `${key}.done`))).toBe(false)
+    }
+  )
+})
+
+describe("PartWriters", () => {
+  it("a ring smaller than the chunks: every byte is written in order and hashed (the push waits for room)", async () => {
+    const file = path.join(tempDir(), "small-ring.part")
+    const fd = fs.openSync(file, "w")
+    const writers = new PartWriters()
+    try {
+      const bytes = content(5 * MiB + 7)
+      const body = writers.open(fd, 0, 64 * 1024)
+      let waited = 0
+      for (const c of chunksOf(bytes, MiB)) {
+        const pending = body.push(c)
+        if (pending !== undefined) {
+          waited++
+          await pending
+        }
+      }
+      const written = await body.finish()
+      expect(waited).toBeGreaterThan(0)
+      expect(written).toStrictEqual({ sha256: sha256(bytes), position: bytes.byteLength })
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+    } finally {
+      await writers.close()
+      fs.closeSync(fd)
+    }
+  })
+
+  it("closed while a body is open: the body fails with an error, its release resolves", async () => {
+    const file = path.join(tempDir(), "closed.part")
+    const fd = fs.openSync(file, "w")
+    const writers = new PartWriters()
+    try {
+      const body = writers.open(fd, 0)
+      body.push(content(1000))
+      await writers.close()
+      await expect(body.finish()).rejects.toThrow("the part writer was closed")
+      await body.release()
+      expect(() => body.push(content(10))).toThrow("the part writer was closed")
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+})
