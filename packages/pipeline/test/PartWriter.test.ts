@@ -169,6 +169,22 @@ describe("PartWriters", () => {
     }
   })
 
+  it("bytes of a body that stalls reach the part without another push (a kill then loses none of them)", async () => {
+    const file = path.join(tempDir(), "stalled.part")
+    const fd = fs.openSync(file, "w")
+    const writers = new PartWriters()
+    try {
+      const body = writers.open(fd, 0)
+      // fewer bytes than wake the worker at once: the owner's timer does
+      expect(body.push(content(1000))).toBeUndefined()
+      await expect.poll(() => fs.statSync(file).size, { timeout: 10_000 }).toBe(1000)
+      await body.release()
+    } finally {
+      await writers.close()
+      fs.closeSync(fd)
+    }
+  })
+
   it("closed while a body is open: the body fails with an error, its release resolves", async () => {
     const file = path.join(tempDir(), "closed.part")
     const fd = fs.openSync(file, "w")

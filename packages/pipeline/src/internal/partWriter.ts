@@ -13,8 +13,20 @@
 import { Worker } from "node:worker_threads"
 import { RING_HEADER, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } from "./partWriterWorker.js"
 
-/** Room per body for bytes received and not yet written: enough to ride out a slow write. */
-export const RING_BYTES = 4 * 1024 * 1024
+/**
+ * Room per body for bytes received and not yet written: enough to ride out a slow write, small enough
+ * to stay in the CPU's cache between the copy in and the worker's write (and to cost little memory).
+ */
+export const RING_BYTES = 1024 * 1024
+
+/**
+ * A sleeping worker is woken once a ring holds this much (one wake, one write and one hash call per this
+ * many bytes, not per socket read); less waits for the owner's timer (`TICK_MS`), the body's end, or more.
+ */
+const WAKE_BYTES = 256 * 1024
+
+/** While bodies are open, the worker is woken this often, so a slow body's bytes do not wait in the ring. */
+const TICK_MS = 100
 
 /** An idle worker (no body for this long) is ended; the next large body starts another. */
 const IDLE_MS = 2_000
@@ -82,6 +94,8 @@ interface Owner {
 export class BodyWriter {
   private readonly ctrl: Int32Array
   private readonly data: Uint8Array
+  /** Bytes in the ring from which a push wakes a sleeping worker. */
+  private readonly wakeAt: number
   /** Where the next byte goes in the ring (the worker keeps its own read position). */
   private at = 0
   private failure: Error | undefined
@@ -94,6 +108,7 @@ export class BodyWriter {
   constructor(readonly id: number, readonly ring: SharedArrayBuffer, private readonly owner: Owner) {
     this.ctrl = new Int32Array(ring, 0, 2)
     this.data = new Uint8Array(ring, RING_HEADER)
+    this.wakeAt = Math.min(WAKE_BYTES, this.data.byteLength / 4)
   }
 
   /** Copies `chunk` into the ring: returns at once when it fit, else a promise of when it is all in. */
@@ -115,8 +130,7 @@ export class BodyWriter {
       off += run
       left -= run
     }
-    Atomics.add(this.ctrl, RING_USED, n)
-    this.owner.wakeWorker()
+    if (Atomics.add(this.ctrl, RING_USED, n) + n >= this.wakeAt) this.owner.wakeWorker()
     return off
   }
 
@@ -211,6 +225,7 @@ export class PartWriters {
   private readonly bodies = new Map<number, BodyWriter>()
   private nextId = 1
   private idleTimer: NodeJS.Timeout | undefined
+  private tick: NodeJS.Timeout | undefined
 
   /** A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed first). */
   open(fd: number, offset: number, ringBytes = RING_BYTES): BodyWriter {
@@ -220,6 +235,7 @@ export class PartWriters {
     this.bodies.set(id, body)
     if (this.bodies.size === 1) {
       clearTimeout(this.idleTimer)
+      this.tick = setInterval(this.wakeWorker, TICK_MS).unref()
       worker.ref()
     }
     this.post({ op: "open", id, fd, offset, ring: body.ring })
@@ -252,6 +268,7 @@ export class PartWriters {
     this.bodies.delete(body.id)
     const worker = this.worker
     if (this.bodies.size > 0 || worker === undefined) return
+    clearInterval(this.tick)
     worker.unref()
     clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {
@@ -283,6 +300,7 @@ export class PartWriters {
     this.worker = undefined
     this.wake = undefined
     clearTimeout(this.idleTimer)
+    clearInterval(this.tick)
     for (const body of this.bodies.values()) body.lost(cause)
     this.bodies.clear()
   }
