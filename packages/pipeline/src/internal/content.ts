@@ -240,6 +240,7 @@ export const make = (ctx: RunContext) => {
               yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
               return yield* staging.stage(key, owner, {
                 stream: body.stream,
+                drain: body.drain,
                 bytes: body.bytes,
                 contentType: body.contentType,
                 offset: body.offset,
