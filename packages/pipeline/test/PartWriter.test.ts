@@ -144,11 +144,21 @@ describe("staging a large body through the part writer's worker", () => {
 })
 
 describe("PartWriters", () => {
-  it("a ring smaller than the chunks: every byte is written in order and hashed (the push waits for room)", async () => {
-    const file = path.join(tempDir(), "small-ring.part")
+  /** Runs `f` with a fresh part open for writing and a PartWriters, both closed after. */
+  const withPart = async (f: (file: string, fd: number, writers: PartWriters) => Promise<void>) => {
+    const file = path.join(tempDir(), "body.part")
     const fd = fs.openSync(file, "w")
     const writers = new PartWriters()
     try {
+      await f(file, fd, writers)
+    } finally {
+      await writers.close()
+      fs.closeSync(fd)
+    }
+  }
+
+  it("a ring smaller than the chunks: every byte is written in order and hashed (the push waits for room)", () =>
+    withPart(async (file, fd, writers) => {
       const bytes = content(5 * MiB + 7)
       const body = writers.open(fd, 0, 64 * 1024)
       let waited = 0
@@ -163,41 +173,24 @@ describe("PartWriters", () => {
       expect(waited).toBeGreaterThan(0)
       expect(written).toStrictEqual({ sha256: sha256(bytes), position: bytes.byteLength })
       expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
-    } finally {
-      await writers.close()
-      fs.closeSync(fd)
-    }
-  })
+    }))
 
-  it("bytes of a body that stalls reach the part without another push (a kill then loses none of them)", async () => {
-    const file = path.join(tempDir(), "stalled.part")
-    const fd = fs.openSync(file, "w")
-    const writers = new PartWriters()
-    try {
+  it("bytes of a body that stalls reach the part without another push (a kill then loses none of them)", () =>
+    withPart(async (file, fd, writers) => {
       const body = writers.open(fd, 0)
-      // fewer bytes than wake the worker at once: the owner's timer does
+      // fewer bytes than a push wakes the worker for: the owner's timer does
       expect(body.push(content(1000))).toBeUndefined()
       await expect.poll(() => fs.statSync(file).size, { timeout: 10_000 }).toBe(1000)
       await body.release()
-    } finally {
-      await writers.close()
-      fs.closeSync(fd)
-    }
-  })
+    }))
 
-  it("closed while a body is open: the body fails with an error, its release resolves", async () => {
-    const file = path.join(tempDir(), "closed.part")
-    const fd = fs.openSync(file, "w")
-    const writers = new PartWriters()
-    try {
+  it("closed while a body is open: the body fails with an error, its release resolves", () =>
+    withPart(async (_file, fd, writers) => {
       const body = writers.open(fd, 0)
       body.push(content(1000))
       await writers.close()
       await expect(body.finish()).rejects.toThrow("the part writer was closed")
       await body.release()
       expect(() => body.push(content(10))).toThrow("the part writer was closed")
-    } finally {
-      fs.closeSync(fd)
-    }
-  })
+    }))
 })

@@ -230,7 +230,11 @@ const workerSink = (writers: PartWriters, handle: fsp.FileHandle, offset: number
   const pushFrom = (buffers: ReadonlyArray<Uint8Array>, from: number): void | Promise<void> => {
     for (let i = from; i < buffers.length; i++) {
       const pending = body.push(buffers[i]!)
-      if (pending !== undefined) return i + 1 === buffers.length ? pending : pending.then(() => pushFrom(buffers, i + 1))
+      if (pending !== undefined) {
+        return i + 1 === buffers.length
+          ? pending
+          : pending.then(() => pushFrom(buffers, i + 1))
+      }
     }
   }
   return { push: (buffers) => pushFrom(buffers, 0), finish: () => body.finish(), release: () => body.release() }
@@ -242,7 +246,8 @@ const openSink = (
   part: string,
   offset: number,
   large: boolean
-): Promise<PartSink> => large ? Promise.resolve(workerSink(writers, handle, offset)) : inThreadSink(handle, part, offset)
+): Promise<PartSink> =>
+  large ? Promise.resolve(workerSink(writers, handle, offset)) : inThreadSink(handle, part, offset)
 
 /** How often a body's received bytes are reported (one ArtifactBytes event, not one per socket read). */
 const PROGRESS_MS = 250
