@@ -201,10 +201,13 @@ interface PartSink {
   readonly release: () => Promise<void>
 }
 
-/** A body of at least this many bytes still to come (or of unknown size) is hashed and written by the worker. */
+/**
+ * The body of an artifact of at least this many bytes (or of unknown size) is hashed and written by the
+ * worker; so is a resumed part's prefix, which can be most of a large recording.
+ */
 export const LARGE_BODY_BYTES = 8 * 1024 * 1024
 
-const isLarge = (offset: number, size: number | null): boolean => size === null || size - offset >= LARGE_BODY_BYTES
+const isLarge = (size: number | null): boolean => size === null || size >= LARGE_BODY_BYTES
 
 /** Hash and writes on this thread (small bodies: not worth a trip to the worker). */
 const inThreadSink = async (handle: fsp.FileHandle, part: string, offset: number): Promise<PartSink> => {
@@ -604,7 +607,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
         // is hashed and written by the part writer's worker, a small one here (see `openSink`).
         const sink = yield* Effect.acquireRelease(
           Effect.tryPromise({
-            try: () => openSink(writers, handle, p.part, offset, isLarge(offset, meta.size ?? null)),
+            try: () => openSink(writers, handle, p.part, offset, isLarge(meta.size ?? null)),
             catch: (e) => new StagingError(`cannot read ${p.part}`, e)
           }),
           (s) => Effect.promise(() => s.release())
