@@ -2,7 +2,7 @@
  * `GraphClient`: every meeting-artifact call of Microsoft Graph as an Effect
  * or a Stream with typed errors, behind one per-tenant rate limiter.
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { TokenCredential } from "@azure/identity"
 import type * as Config from "effect/Config"
@@ -24,6 +24,7 @@ import type { OnlineMeeting } from "./OnlineMeeting.js"
 import type { Subscription, SubscriptionCreate } from "./Subscription.js"
 import { staticTokenProblem } from "./internal/auth.js"
 import * as internal from "./internal/client.js"
+import * as NodeSend from "./internal/nodeSend.js"
 import { invalidArgument } from "./internal/errors.js"
 
 /** A static bearer token, or any `@azure/identity` credential (client secret, certificate, managed identity, ...). */
@@ -279,9 +280,12 @@ const checkCredential = (options: GraphClientOptions): Effect.Effect<void, BadRe
   return problem === null ? Effect.void : Effect.fail(invalidArgument(problem, "NEW", "GraphClient"))
 }
 
-const nodeHttpClient = Layer.provide(
-  NodeHttpClient.layerWithoutAgent,
-  NodeHttpClient.makeAgentLayer({ keepAlive: true })
+const nodeHttpClient = Layer.effect(
+  HttpClient.HttpClient,
+  // this client's requests are sent on its agents directly (internal/nodeSend.ts)
+  Effect.zipWith(HttpClient.HttpClient, NodeHttpClient.HttpAgent, NodeSend.register)
+).pipe(
+  Layer.provide(Layer.provideMerge(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true })))
 )
 
 export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {

@@ -3,7 +3,7 @@
  * (Range/206) or restarted (200, bytes already delivered skipped) when cut, followed range by range when
  * a 206 stops before the end, and never spliced from two versions of the content.
  */
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Answer } from "./nodeSend.js"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -17,7 +17,7 @@ import type { Content, ContentOptions } from "../GraphClient.js"
 import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
 import type * as Url from "../GraphUrl.js"
-import { describeCause, invalidArgument, transportError } from "./errors.js"
+import { describeCause, invalidArgument, transportCause, transportError } from "./errors.js"
 import { type ChunkConsumer, drainBody, type Drained } from "./drainBody.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
 import { readWholeBody } from "./wholeBody.js"
@@ -55,7 +55,7 @@ const parseLength = (value: string | undefined): number | null => {
  * asked about and `at` is not inside it). A length other than `at` (the content shrank or grew), or no
  * length without If-Range, cannot show the end: the caller fails.
  */
-const endsAt = (res: HttpClientResponse.HttpClientResponse, at: number, sentIfRange: boolean): true | string => {
+const endsAt = (res: Answer, at: number, sentIfRange: boolean): true | string => {
   const header = res.headers["content-range"]
   const m = header === undefined ? null : /^\s*bytes\s+\*\/(\d+|\*)\s*$/i.exec(header)
   const total = m === null || m[1] === "*" ? null : Number(m[1])
@@ -76,7 +76,7 @@ const contentError = (spec: ContentSpec, why: string, attempts: number): GraphEr
 
 /** One answer to a content request, in a scope of its own. */
 interface Opened {
-  readonly res: HttpClientResponse.HttpClientResponse
+  readonly res: Answer
   /** Aborts the request (closes the scope it was made in): its body then fails. */
   readonly abort: Effect.Effect<void>
 }
@@ -87,8 +87,8 @@ const request = (
   spec: ContentSpec,
   offset: number,
   ifRange: string | undefined
-): Effect.Effect<HttpClientResponse.HttpClientResponse, GraphError, Scope.Scope> =>
-  run<HttpClientResponse.HttpClientResponse, Scope.Scope>(
+): Effect.Effect<Answer, GraphError, Scope.Scope> =>
+  run<Answer, Scope.Scope>(
     core,
     {
       name: spec.name,
@@ -306,7 +306,7 @@ const pulledPiece = (body: Body, opened: Opened, skip: number): Stream.Stream<Ui
           if (Option.isSome(e)) {
             body.cut = state.stalled
               ? `no data for ${idle} ms`
-              : describeCause(e.value.cause ?? e.value)
+              : describeCause(transportCause(e.value))
           }
           return Effect.fail(Option.none())
         },

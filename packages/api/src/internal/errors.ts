@@ -260,3 +260,11 @@ export const redactUrls = (text: string): string =>
       return "<url>"
     }
   })
+
+/** The transport's own error behind a platform `RequestError`/`ResponseError` (its cause), or `e` itself. */
+export const transportCause = (e: unknown): unknown => {
+  const tag = e !== null && typeof e === "object" ? (e as { _tag?: unknown })._tag : undefined
+  return (tag === "RequestError" || tag === "ResponseError") && (e as { cause?: unknown }).cause !== undefined
+    ? (e as { cause: unknown }).cause
+    : e
+}

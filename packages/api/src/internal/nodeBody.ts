@@ -9,7 +9,7 @@
  * freed by a mark-compact). Backpressure: at `QUEUE_BYTES` queued the message is paused, so what the
  * consumer has not taken stays in the message (up to its highWaterMark) and in the kernel.
  */
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Answer } from "./nodeSend.js"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -23,7 +23,7 @@ export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Erro
 export const QUEUE_BYTES = 256 * 1024
 
 /** The Node message behind a response of `@effect/platform-node`'s client, if it is one. */
-export const nodeSource = (res: HttpClientResponse.HttpClientResponse): Readable | undefined => {
+export const nodeSource = (res: Answer): Readable | undefined => {
   const source = (res as { readonly source?: unknown }).source
   return source instanceof Readable ? source : undefined
 }

@@ -14,13 +14,13 @@ import { CallRecording, MAX_ID_LENGTH } from "../CallRecording.js"
 import { CallTranscript } from "../CallTranscript.js"
 import type { DeltaEvent, DeltaStart } from "../GraphClient.js"
 import { type BadRequest, DecodeError, type GraphError } from "../GraphError.js"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Answer } from "./nodeSend.js"
 import * as Url from "../GraphUrl.js"
 import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
 import { ODataPage } from "../ODataPage.js"
 import { OnlineMeeting } from "../OnlineMeeting.js"
 import { Subscription } from "../Subscription.js"
-import { decodeError, describeCause, type ErrorContext, invalidArgument } from "./errors.js"
+import { decodeError, describeCause, type ErrorContext, invalidArgument, transportCause } from "./errors.js"
 import { type ClientCore, ERROR_BODY_LIMIT, type Method, readBounded, run } from "./request.js"
 
 /** A request that changes something: its method, JSON body, and whether it may be repeated. */
@@ -136,7 +136,7 @@ const decodeItems = <A>(
   })
 
 /** A JSON body as text, or null when it is larger than `limit` bytes (then it is not read any further). */
-const readJson = (res: HttpClientResponse.HttpClientResponse, limit: number) => {
+const readJson = (res: Answer, limit: number) => {
   // a declared length over the limit: stop before the first chunk
   const declared = Number(res.headers["content-length"] ?? 0)
   return res.stream.pipe(
@@ -236,7 +236,7 @@ const jsonRequest = <A>(
     onOk: (res, ctx, requestId) =>
       Effect.gen(function*() {
         const text = yield* Effect.either(readJson(res, core.policy.maxJsonBytes))
-        if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(text.left.cause ?? text.left) } as const
+        if (Either.isLeft(text)) return { _tag: "Transport", why: describeCause(transportCause(text.left)) } as const
         if (text.right === null) {
           return yield* Effect.fail(tooLarge(payload, core.policy.maxJsonBytes, res.status, ctx, requestId))
         }

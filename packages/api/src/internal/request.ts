@@ -4,9 +4,7 @@
  * `RequestSpec.onOk`.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -29,10 +27,13 @@ import {
   errorFromResponse,
   type GraphErrorBody,
   parseErrorBody,
+  transportCause,
   transportError
 } from "./errors.js"
 import type { GraphBudget } from "../GraphBudget.js"
 import type { Limiter } from "./limiter.js"
+import * as NodeSend from "./nodeSend.js"
+import type { Answer, Outgoing } from "./nodeSend.js"
 import * as RequestSpan from "./requestSpan.js"
 
 // -- metrics (process-wide, tagged by route template) ---------------------------------------
@@ -77,10 +78,28 @@ export const ERROR_BODY_LIMIT = 64 * 1024
 /** The counters behind `GraphClientService.stats`. */
 export type MutableStats = { -readonly [K in keyof GraphStats]: GraphStats[K] }
 
-/** Sends a request: the plain client, or the scoped one whose response lives as long as the caller's scope. */
-export type Exec<R> = (
-  req: HttpClientRequest.HttpClientRequest
-) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, R>
+/**
+ * Sends a request: the plain client, or the scoped one whose answer lives as long as the caller's scope.
+ * A failure is the transport's cause (what a platform `RequestError` carries).
+ */
+export type Exec<R> = (req: Outgoing) => Effect.Effect<Answer, unknown, R>
+
+/** `out` as a platform request: a body is JSON. */
+const platformRequest = (out: Outgoing): HttpClientRequest.HttpClientRequest => {
+  const req = HttpClientRequest.make(out.method as Method)(out.url.toString(), { headers: out.headers })
+  return out.body === undefined ? req : HttpClientRequest.bodyText(req, out.body, "application/json")
+}
+
+/** The client's requests through the platform `HttpClient` in context (any transport). */
+const platformExec = (http: HttpClient.HttpClient) => {
+  // Our own spans carry route templates only; the platform's would record full URLs and response headers.
+  const plain = http.pipe(HttpClient.withTracerDisabledWhen(() => true))
+  const scoped = HttpClient.withScope(plain)
+  return {
+    execPlain: (out: Outgoing) => Effect.mapError(plain.execute(platformRequest(out)), transportCause),
+    execScoped: (out: Outgoing) => Effect.mapError(scoped.execute(platformRequest(out)), transportCause)
+  }
+}
 
 /** What every request of one client shares. */
 export interface ClientCore {
@@ -107,9 +126,11 @@ export const makeCore = (args: {
   readonly budget?: GraphBudget | undefined
   readonly http: HttpClient.HttpClient
 }): ClientCore => {
-  // Our own spans carry route templates only; the platform's would record full URLs and response headers.
-  const http = args.http.pipe(HttpClient.withTracerDisabledWhen(() => true))
-  const scopedHttp = HttpClient.withScope(http)
+  // the client GraphClient.layer builds on Node's http/https: its requests go straight to the agent
+  const agent = NodeSend.agentOf(args.http)
+  const { execPlain, execScoped } = agent === undefined
+    ? platformExec(args.http)
+    : { execPlain: NodeSend.exchange(agent), execScoped: NodeSend.exchangeScoped(agent) }
   return {
     baseUrl: args.baseUrl,
     baseOrigin: new URL(args.baseUrl).origin,
@@ -117,8 +138,8 @@ export const makeCore = (args: {
     auth: args.auth,
     limiter: args.limiter,
     budget: args.budget,
-    execPlain: (req) => http.execute(req),
-    execScoped: (req) => scopedHttp.execute(req),
+    execPlain,
+    execScoped,
     stats: {
       requests: 0,
       retries: 0,
@@ -144,7 +165,7 @@ export const stripCredentials = (headers: Readonly<Record<string, string>>): Rec
 }
 
 /** At most `limit` bytes of a body as text ("" when it cannot be read): error bodies and redirect bodies. */
-export const readBounded = (res: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
+export const readBounded = (res: Answer, limit: number): Effect.Effect<string> =>
   res.stream.pipe(
     Stream.runFoldWhile(
       { parts: [] as Array<Uint8Array>, size: 0 },
@@ -188,7 +209,7 @@ export interface RequestSpec<A, R> {
   readonly okStatus: (status: number) => boolean
   /** Handles a 2xx answer (inside the request slot). */
   readonly onOk: (
-    res: HttpClientResponse.HttpClientResponse,
+    res: Answer,
     ctx: ErrorContext,
     requestId: string | null
   ) => Effect.Effect<Ok<A>, GraphError, R>
@@ -197,7 +218,7 @@ export interface RequestSpec<A, R> {
 }
 
 type Sent =
-  | { readonly _tag: "Response"; readonly res: HttpClientResponse.HttpClientResponse }
+  | { readonly _tag: "Response"; readonly res: Answer }
   | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
 
 /** Error codes of a request that never reached a server (nothing was sent). */
@@ -221,17 +242,6 @@ const isUnreachable = (error: unknown): boolean => {
   return false
 }
 
-/** One HTTP request; a body is sent as JSON. */
-const buildRequest = (
-  method: Method,
-  url: string,
-  headers: Record<string, string>,
-  body: unknown
-): HttpClientRequest.HttpClientRequest => {
-  const req = HttpClientRequest.make(method)(url, { headers })
-  return body === undefined ? req : HttpClientRequest.bodyText(req, JSON.stringify(body), "application/json")
-}
-
 /** The request and any redirect hops, credentials dropped once a hop leaves the first URL's origin. */
 export const send = <R>(
   core: ClientCore,
@@ -253,13 +263,14 @@ export const send = <R>(
     const maxRedirects = core.policy.maxRedirects
     let h = headers
     const tally = yield* FiberRef.get(currentRequestTally)
+    const text = body === undefined ? undefined : JSON.stringify(body)
     for (let hop = 0;; hop++) {
       core.stats.requests++
       if (tally !== null) tally.requests++
       yield* Metric.increment(requestsOf(route))
-      const result = yield* Effect.either(exec(buildRequest(method, current.toString(), h, body)))
+      const result = yield* Effect.either(exec({ method, url: current, headers: h, body: text }))
       if (Either.isLeft(result)) {
-        const cause = result.left.cause ?? result.left
+        const cause = result.left
         return { _tag: "Transport", why: describeCause(cause), unreachable: isUnreachable(cause) } as const
       }
       const res = result.right
