@@ -7,6 +7,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
@@ -342,13 +343,41 @@ export const attempt = <A, R>(
       retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"])
     } as const
   }).pipe(
-    Effect.timeoutTo({
-      duration: timeoutMs,
-      onTimeout: (): Outcome<A> => ({ _tag: "Transport", why: `no answer within ${timeoutMs} ms` }),
-      onSuccess: (o): Outcome<A> => o
-    })
+    withDeadline(timeoutMs, (): Outcome<A> => ({ _tag: "Transport", why: `no answer within ${timeoutMs} ms` }))
   )
 }
+
+/**
+ * `effect`, or `onTimeout()` once `ms` pass before it ends (it is then interrupted, which destroys its
+ * request). One forked fiber and one timer: `Effect.timeoutTo` races two fibers (a sleep among them) and
+ * merges the winner's FiberRefs back, which cost more CPU than a small request. The attempt sets no
+ * FiberRef its caller reads (its span is annotated in place).
+ */
+const withDeadline = <B>(ms: number, onTimeout: () => B) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.fork(restore(effect)), (fiber) =>
+      Effect.onInterrupt(
+        restore(Effect.async<A | B, E>((resume) => {
+          let settled = false
+          const timer = setTimeout(() => {
+            if (settled) return
+            settled = true
+            resume(Effect.as(Fiber.interrupt(fiber), onTimeout()))
+          }, ms)
+          fiber.addObserver((exit) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            resume(exit)
+          })
+          return Effect.sync(() => {
+            settled = true
+            clearTimeout(timer)
+          })
+        })),
+        () => Fiber.interrupt(fiber)
+      ))
+  )
 
 const tokenError = (f: TokenFailure, method: string, route: string) =>
   errorFromResponse(401, { code: f.code, innerCode: null, message: f.message, requestId: null }, {
