@@ -10,18 +10,32 @@ import * as Effect from "effect/Effect"
 
 export const RETRY_EVENT = "graph.retry"
 
-/** Wraps a request's whole retry loop in its span. */
+/**
+ * The tracer Effect uses when none is provided: its spans reach no exporter and nothing here reads them,
+ * so with it the request loop makes none (a span costs more CPU than a small request's own work).
+ */
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/** Whether spans of the current fiber go anywhere (a tracer was provided). */
+const traced: Effect.Effect<boolean> = Effect.tracerWith((tracer) => Effect.succeed(tracer !== nativeTracer))
+
+/** Wraps a request's whole retry loop in its span (none without a tracer). */
 export const withRequestSpan =
   (name: string, method: string, route: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withSpan(self, `GraphClient.${name}`, {
-      kind: "client",
-      attributes: {
-        "http.request.method": method,
-        "graph.route": route,
-        "graph.attempts": 1,
-        "graph.throttle_wait_ms": 0
-      }
-    })
+    Effect.flatMap(traced, (on) =>
+      on
+        ? Effect.withSpan(self, `GraphClient.${name}`, {
+          kind: "client",
+          // (the stack of a call into the request loop names the loop, not the caller)
+          captureStackTrace: false,
+          attributes: {
+            "http.request.method": method,
+            "graph.route": route,
+            "graph.attempts": 1,
+            "graph.throttle_wait_ms": 0
+          }
+        })
+        : self)
 
 const bodySize = (contentLength: string | undefined): number | undefined => {
   if (contentLength === undefined || !/^\s*\d+\s*$/.test(contentLength)) return undefined
@@ -34,6 +48,13 @@ const bodySize = (contentLength: string | undefined): number | undefined => {
  * pre-signed download host sends none, so the id of the Graph answer that redirected stays).
  */
 export const annotateAnswer = (
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>
+): Effect.Effect<void> =>
+  // (without a tracer there is no request span: the caller's own span is not annotated instead)
+  Effect.flatMap(traced, (on) => (on ? annotate(status, headers) : Effect.void))
+
+const annotate = (
   status: number,
   headers: Readonly<Record<string, string | undefined>>
 ): Effect.Effect<void> => {
@@ -62,6 +83,9 @@ export interface Retry {
 
 /** Records a retry about to happen: an event on the request's span, and the running wait total. */
 export const recordRetry = (retry: Retry): Effect.Effect<void> =>
+  Effect.flatMap(traced, (on) => (on ? retryEvent(retry) : Effect.void))
+
+const retryEvent = (retry: Retry): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeNanos, (now) =>
     Effect.flatMap(Effect.currentSpan, (span) =>
       Effect.sync(() => {
