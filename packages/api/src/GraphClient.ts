@@ -285,7 +285,9 @@ const nodeHttpClient = Layer.effect(
   // this client's requests are sent on its agents directly (internal/nodeSend.ts)
   Effect.zipWith(HttpClient.HttpClient, NodeHttpClient.HttpAgent, NodeSend.register)
 ).pipe(
-  Layer.provide(Layer.provideMerge(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true })))
+  Layer.provide(
+    Layer.provideMerge(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+  )
 )
 
 export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient")<GraphClient, GraphClientService>() {
