@@ -84,3 +84,36 @@ const clientOn = (baseUrl: string) =>
     credential: Redacted.make("token"),
     policy: { requestTimeoutMs: TIMEOUT_MS, baseDelayMs: 10, maxBackoffMs: 20 }
   })
+
+describe("request timeout beyond what a Node timer holds", () => {
+  // setTimeout fires a delay over 2^31 - 1 ms after 1 ms: such a deadline must mean none, not an instant one
+  const server = http.createServer((_req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ value: [] }))
+    }, 50)
+  })
+  let baseUrl = ""
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1.0`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it.live("requestTimeoutMs of 3e9 ms waits for a 50 ms answer without a retry", () =>
+    Effect.gen(function*() {
+      const api = yield* GraphClient
+      const items = yield* Stream.runCollect(api.getAllRecordings(WINDOW))
+      expect(Chunk.size(items)).toBe(0)
+      expect((yield* api.stats).retries).toBe(0)
+    }).pipe(
+      Effect.provide(GraphClient.layer({
+        baseUrl,
+        credential: Redacted.make("token"),
+        policy: { requestTimeoutMs: 3_000_000_000, baseDelayMs: 10, maxBackoffMs: 20 }
+      }))
+    ))
+})

@@ -347,37 +347,44 @@ export const attempt = <A, R>(
   )
 }
 
+/** The longest delay `setTimeout` honours (2^31 - 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /**
  * `effect`, or `onTimeout()` once `ms` pass before it ends (it is then interrupted, which destroys its
  * request). One forked fiber and one timer: `Effect.timeoutTo` races two fibers (a sleep among them) and
  * merges the winner's FiberRefs back, which cost more CPU than a small request. The attempt sets no
  * FiberRef its caller reads (its span is annotated in place).
  */
-const withDeadline = <B>(ms: number, onTimeout: () => B) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(effect)), (fiber) =>
-      Effect.onInterrupt(
-        restore(Effect.async<A | B, E>((resume) => {
-          let settled = false
-          const timer = setTimeout(() => {
-            if (settled) return
-            settled = true
-            resume(Effect.as(Fiber.interrupt(fiber), onTimeout()))
-          }, ms)
-          fiber.addObserver((exit) => {
-            if (settled) return
-            settled = true
-            clearTimeout(timer)
-            resume(exit)
-          })
-          return Effect.sync(() => {
-            settled = true
-            clearTimeout(timer)
-          })
-        })),
-        () => Fiber.interrupt(fiber)
-      ))
-  )
+const withDeadline =
+  <B>(ms: number, onTimeout: () => B) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A | B, E, R> =>
+    // Node fires a longer timer after 1 ms (TimeoutOverflowWarning): a deadline that far off is none at all
+    ms > MAX_TIMER_MS ?
+      effect :
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.fork(restore(effect)), (fiber) =>
+          Effect.onInterrupt(
+            restore(Effect.async<A | B, E>((resume) => {
+              let settled = false
+              const timer = setTimeout(() => {
+                if (settled) return
+                settled = true
+                resume(Effect.as(Fiber.interrupt(fiber), onTimeout()))
+              }, ms)
+              fiber.addObserver((exit) => {
+                if (settled) return
+                settled = true
+                clearTimeout(timer)
+                resume(exit)
+              })
+              return Effect.sync(() => {
+                settled = true
+                clearTimeout(timer)
+              })
+            })),
+            () => Fiber.interrupt(fiber)
+          ))
+      )
 
 const tokenError = (f: TokenFailure, method: string, route: string) =>
   errorFromResponse(401, { code: f.code, innerCode: null, message: f.message, requestId: null }, {
