@@ -42,6 +42,15 @@ export const register = (client: HttpClient.HttpClient, agent: NodeHttpClient.Ht
 /** The agents to send `client`'s requests on directly, when it is one `register` marked. */
 export const agentOf = (client: HttpClient.HttpClient): NodeHttpClient.HttpAgent | undefined => direct.get(client)
 
+/**
+ * Messages whose answer was dropped (collected) before its body was asked for, e.g. by a caller
+ * interrupted between the headers and the body: destroyed, so their sockets do not stay taken until
+ * the server closes them (the platform's client keeps the same safety net).
+ */
+const unread = new FinalizationRegistry<Http.IncomingMessage>((msg) => {
+  if (!msg.complete && !msg.destroyed) msg.destroy()
+})
+
 /** An answer off a Node message (headers as Node gives them: lower-case names, repeats joined). */
 class NodeAnswer implements Answer {
   constructor(readonly source: Http.IncomingMessage) {}
@@ -52,6 +61,8 @@ class NodeAnswer implements Answer {
     return this.source.headers as Readonly<Record<string, string | undefined>>
   }
   get stream(): Stream.Stream<Uint8Array, unknown> {
+    // its reader owns the message from here (and destroys it if it stops early)
+    unread.unregister(this)
     return NodeStream.fromReadable(() => this.source, (e) => e)
   }
 }
@@ -106,7 +117,10 @@ const send = (agent: NodeHttpClient.HttpAgent, out: Outgoing, onAnswer: (req: Ht
 
 /** A request whose answer is read by the caller at its own pace (its body is destroyed if unread when it is done). */
 export const exchange = (agent: NodeHttpClient.HttpAgent) => (out: Outgoing): Effect.Effect<Answer, unknown> =>
-  send(agent, out, ignore)
+  Effect.map(send(agent, out, ignore), (answer) => {
+    if (answer instanceof NodeAnswer) unread.register(answer, answer.source, answer)
+    return answer
+  })
 
 /**
  * A request whose answer lives as long as the caller's scope: closing it ends a body still in flight
