@@ -263,7 +263,30 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
     recordingBytes: [8 * 1024, 96 * 1024],
     cues: [3, 8]
   })
-  const emu = await startEmulator({ fixture, pageSize: 5 })
+  // --timeline <dir>: every request's arrival (ms since the run's first, route, URL), one file per run
+  const timelineDir = argValue("--timeline")
+  let arrivals: Array<string> = []
+  let firstAt = 0
+  const emu = await startEmulator({
+    fixture,
+    pageSize: 5,
+    ...(timelineDir === undefined ? {} : {
+      onRequest: (seen: { route: string; url: string }) => {
+        const now = performance.now()
+        if (arrivals.length === 0) firstAt = now
+        arrivals.push(
+          `${(now - firstAt).toFixed(0).padStart(6)} ${seen.route} ${seen.url.replace(/^.*?\/users\//, "")}`
+        )
+      }
+    })
+  })
+  const saveTimeline = (name: string) => {
+    if (timelineDir !== undefined) {
+      fs.mkdirSync(timelineDir, { recursive: true })
+      fs.writeFileSync(path.join(timelineDir, `${name}.txt`), arrivals.join("\n") + "\n")
+    }
+    arrivals = []
+  }
   try {
     console.log(`faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}`)
     console.log(
@@ -276,12 +299,15 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         const faults: FaultConfig = { ...profiles[profile], seed }
         emu.setFaults(faults)
         emu.resetCounters()
+        arrivals = []
         const cli = await runCliSync(emu, concurrency)
         const cli429 = emu.counters().throttled
+        saveTimeline(`${profile}-${seed}-cli`)
         emu.setFaults(faults)
         emu.resetCounters()
         const base = await runBaselineChild(emu, concurrency)
         const base429 = emu.counters().throttled
+        saveTimeline(`${profile}-${seed}-base`)
         // the run (process start excluded); the process walls are shown beside it
         const wallRatio = cli.summary.elapsedMs / base.result.elapsedMs
         const throttleRatio = base429 === 0 ? (cli429 === 0 ? 1 : Infinity) : cli429 / base429
