@@ -82,18 +82,21 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
 /**
  * Parses `Retry-After` (RFC 9110: delay-seconds or an HTTP-date) into a wait
  * in ms, never negative, never shorter than what truly remains. A date is
- * measured against the server's clock when the response has a `Date` (whole
- * seconds): the server stamped it no earlier than that second began and no
- * later than our `nowMs`, so however far our clock runs ahead (and however long
- * the answer took to arrive, which looks the same) at most `at - Date` remains;
- * a clock behind the server's measures the longer `at - nowMs`. The longer of
- * the two: at most a second too long while the clocks agree, never early.
+ * measured against the server's clock: `serverNowAtLeast` is the earliest the
+ * server's clock can read now, as its answers tell (see internal/serverClock.ts:
+ * tight after a few answers). Without it, the response's `Date` (whole seconds)
+ * is used: the server stamped it no earlier than that second began and no later
+ * than our `nowMs`, so however far our clock runs ahead (and however long the
+ * answer took to arrive, which looks the same) at most `at - Date` remains; a
+ * clock behind the server's measures the longer `at - nowMs`. The longer of the
+ * two: at most a second too long while the clocks agree, never early.
  * Returns `undefined` when absent or unparsable.
  */
 export const parseRetryAfter = (
   value: string | undefined | null,
   nowMs: number,
-  responseDate?: string | undefined | null
+  responseDate?: string | undefined | null,
+  serverNowAtLeast?: number | null
 ): number | undefined => {
   if (value === undefined || value === null) return undefined
   const v = value.trim()
@@ -103,6 +106,7 @@ export const parseRetryAfter = (
   if (/^\d/.test(v) || /^-/.test(v)) return undefined
   const at = Date.parse(v)
   if (Number.isNaN(at)) return undefined
+  if (serverNowAtLeast !== undefined && serverNowAtLeast !== null) return Math.max(0, Math.ceil(at - serverNowAtLeast))
   let wait = at - nowMs
   if (responseDate) {
     const server = Date.parse(responseDate)

@@ -24,6 +24,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { GraphPolicy } from "../GraphPolicy.js"
+import { ServerClock } from "./serverClock.js"
 
 /** How far back answers count as evidence. */
 export const EVIDENCE_WINDOW_MS = 2000
@@ -140,6 +141,8 @@ export interface Limiter {
   readonly currentRate: () => number
   /** Until when (Clock ms) every request of the tenant waits; 0 when none has. */
   readonly pausedUntil: () => number
+  /** The Graph origin's clock as its answers tell (Retry-After dates are its clock's). */
+  readonly serverClock: ServerClock
 }
 
 /** The lowest rate evidence brings a tenant to: a tenth of the configured one (at most that, at least 0.5/s). */
@@ -349,7 +352,8 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
     downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
     currentRate: () => control.rate,
-    pausedUntil: () => Math.max(0, pausedUntil)
+    pausedUntil: () => Math.max(0, pausedUntil),
+    serverClock: new ServerClock()
   }
 }
 

@@ -299,6 +299,10 @@ export const send = <R>(
     }
   })
 
+/** Whether `url` is on `origin` (scheme://host[:port], no trailing slash). */
+const isOfOrigin = (url: string, origin: string): boolean =>
+  url.startsWith(origin) && (url.length === origin.length || url[origin.length] === "/")
+
 /** How one attempt ended. */
 export type Outcome<A> =
   | { readonly _tag: "Done"; readonly value: A; readonly status: number }
@@ -325,9 +329,13 @@ export const attempt = <A, R>(
 ): Effect.Effect<Outcome<A>, GraphError, R> => {
   const timeoutMs = core.policy.requestTimeoutMs
   return Effect.gen(function*() {
+    const sentMs = Date.now()
     const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body)
     if (sent._tag === "Transport") return sent
     const res = sent.res
+    // every answer of Graph's own origin tells about its clock (a redirect's target is another server's)
+    const fromGraph = isOfOrigin(res.request.url, core.baseOrigin)
+    if (fromGraph) core.limiter.serverClock.observe(res.headers["date"], sentMs, Date.now())
     const requestId = res.headers["request-id"] ?? null
     if (spec.okStatus(res.status)) {
       const ok = yield* spec.onOk(res, ctx, requestId)
@@ -340,7 +348,12 @@ export const attempt = <A, R>(
       _tag: "Status",
       status: res.status,
       body: parseErrorBody(text, requestId),
-      retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now(), res.headers["date"])
+      retryAfterMs: parseRetryAfter(
+        res.headers["retry-after"],
+        Date.now(),
+        res.headers["date"],
+        fromGraph ? core.limiter.serverClock.serverTimeAtLeast(Date.now()) : null
+      )
     } as const
   }).pipe(
     withDeadline(timeoutMs, (): Outcome<A> => ({ _tag: "Transport", why: `no answer within ${timeoutMs} ms` }))
