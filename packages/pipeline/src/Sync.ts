@@ -33,6 +33,7 @@ import * as Schedule from "effect/Schedule"
 import * as Content from "./internal/content.js"
 import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
 import * as Discover from "./internal/discover.js"
+import { EarlyDownloads } from "./internal/earlyDownloads.js"
 import { isFatal, toFatal } from "./internal/errors.js"
 import { organizerSets } from "./internal/organizerSets.js"
 import * as Staging from "./internal/staging.js"
@@ -140,11 +141,13 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       recordSinks,
       staging,
       downloadSlots,
+      // (the run's scope: a set may take a download another organizer's listing started)
+      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope),
       tally
     }
     const recordFailure = makeRecordFailure(ctx)
-    const { discoverTargeted, discoverWindow } = Discover.make(ctx)
-    const { planSet, processSet } = Content.make(ctx)
+    const { downloadEarly, planSet, processSet } = Content.make(ctx)
+    const { discoverTargeted, discoverWindow } = Discover.make(ctx, downloadEarly)
 
     /** Graph errors of discovery: fatal ones stop the run, others become a failure of the organizer. */
     const discoveryFailed = (organizerId: string, e: GraphError) =>
@@ -158,7 +161,8 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
     const targeted = Discover.isTargeted(opts)
     // Organizers run side by side (discovery pages are sequential per organizer, so this overlaps one
     // organizer's paging and throttle waits with another's downloads); content downloads stay bounded
-    // by the shared download slots.
+    // by the shared download slots. A window listing's artifacts start downloading as its pages arrive;
+    // their sets (formed once both listings are complete) take those downloads.
     yield* Effect.forEach(opts.organizers, (organizerId) =>
       Effect.gen(function*() {
         const discovery = yield* (targeted ? discoverTargeted(organizerId) : discoverWindow(organizerId)).pipe(
@@ -209,7 +213,11 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           .pipe(
             Effect.mapError(sinkFatal)
           )
-      }).pipe(Effect.withSpan("sync.organizer", { attributes: { "sync.organizer_id": organizerId } })), {
+      }).pipe(
+        // early downloads no set of the run took (its discovery failed, or another organizer has them)
+        Effect.ensuring(ctx.earlyDownloads?.cancel(organizerId) ?? Effect.void),
+        Effect.withSpan("sync.organizer", { attributes: { "sync.organizer_id": organizerId } })
+      ), {
       concurrency: ORGANIZER_CONCURRENCY,
       discard: true
     })

@@ -3,7 +3,7 @@
  * what is complete, finish what is staged, download the rest into staging
  * first), then writing the set to the manifest and record sinks.
  */
-import type { CallRecording, CallTranscript } from "@meeting-artifacts/api"
+import type { CallRecording, CallRef, CallTranscript } from "@meeting-artifacts/api"
 import {
   ArtifactSet,
   countCues,
@@ -25,6 +25,7 @@ import { SyncFatalError } from "../SyncError.js"
 import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, stagingFatal } from "./context.js"
 import { isFatal, toFatal } from "./errors.js"
 import { callRefOf } from "./discover.js"
+import type { DownloadResult, Downloaded } from "./earlyDownloads.js"
 import * as Staging from "./staging.js"
 import { markOutcome } from "./telemetry.js"
 
@@ -104,6 +105,7 @@ export const make = (ctx: RunContext) => {
     checkpoint,
     content,
     downloadSlots,
+    earlyDownloads,
     failures,
     graph,
     manifest,
@@ -152,6 +154,107 @@ export const make = (ctx: RunContext) => {
       return yield* adopt(path, staged.file, facts).pipe(Effect.mapError(sinkFatal))
     })
 
+  /**
+   * One artifact's content into staging (resuming a part left by an earlier run), holding a download
+   * slot. Its failure is returned: the set records it (see `fetchArtifact`).
+   */
+  const download = (
+    kind: ArtifactKind,
+    id: string,
+    meetingId: string,
+    organizerId: string,
+    call: CallRef
+  ): Effect.Effect<DownloadResult> =>
+    Effect.gen(function*() {
+      const key = Staging.stagingKey(kind, id)
+      let requested = false
+      const user = { userId: organizerId }
+      const owner = { kind, id }
+      /**
+       * One download, appending to `part` when the server honours the Range (206), from byte 0
+       * otherwise. The Range carries `If-Range` with the part's validator (a strong ETag, else
+       * Last-Modified), so a server whose content changed sends it whole (200). "mismatch": a 206 for
+       * content of another size, or with another ETag, than the part was cut from.
+       * Progress: `expectedBytes` and the ArtifactBytes events count what this request delivers
+       * (the rest after a 206), so they add up per artifact and per run; ArtifactCompleted has the file size.
+       */
+      const attempt = (part: Staging.Resumable | null) =>
+        Effect.scoped(
+          Effect.gen(function*() {
+            const ifRange = part === null ? undefined : strongETag(part.etag) ?? part.lastModified ?? undefined
+            const options = part === null ? undefined : { offset: part.bytes, ifRange }
+            const body = kind === "recording"
+              ? yield* graph.recordingContent(user, call, id, options)
+              : yield* graph.transcriptContentStream(user, call, id, options)
+            requested = true
+            const size = body.contentLength === null ? null : body.offset + body.contentLength
+            const resumed = part !== null && body.offset > 0
+            if (
+              resumed && (
+                (part.size !== null && size !== null && size !== part.size) ||
+                (part.etag !== null && body.etag !== null && body.etag !== part.etag)
+              )
+            ) {
+              return "mismatch" as const
+            }
+            yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
+            return yield* staging.stage(key, owner, {
+              stream: body.stream,
+              drain: body.drain,
+              bytes: body.bytes,
+              contentType: body.contentType,
+              offset: body.offset,
+              size,
+              // a 206 without validators keeps those the part was stored with (it is the same content)
+              etag: body.etag ?? (resumed ? part.etag : null),
+              lastModified: body.lastModified ?? (resumed ? part.lastModified : null)
+            }, (bytes) => emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
+          })
+        )
+      const resumeOrFetch = Effect.gen(function*() {
+        const part = Staging.RESUMABLE_KINDS.has(kind) ? yield* staging.resumable(key, owner) : null
+        // Killed after the last byte was written but before the rename: nothing left to ask for.
+        if (part !== null && part.size !== null && part.bytes === part.size) return yield* staging.promote(key)
+        const first = yield* attempt(part)
+        if (first !== "mismatch") return first
+        yield* staging.discard(key)
+        const again = yield* attempt(null)
+        return again === "mismatch" ? yield* Effect.die("a fresh download cannot mismatch") : again
+      })
+      return yield* downloadSlots.withPermits(1)(resumeOrFetch).pipe(
+        Effect.map((staged): Downloaded => ({ staged, requested })),
+        Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
+        Effect.either
+      )
+    })
+
+  /**
+   * Starts the early download (see EarlyDownloads) of each listed artifact of `organizerId` that is not
+   * completed, staged or claimed already. Online meeting artifacts only: their content URL is the
+   * listed meetingId's, whatever set they join (an ad hoc call's id is settled with its set).
+   */
+  const downloadEarly = (
+    organizerId: string,
+    kind: ArtifactKind,
+    listed: Iterable<Artifact>
+  ): Effect.Effect<void, SyncFatalError> =>
+    Effect.gen(function*() {
+      if (earlyDownloads === undefined) return
+      const fresh = [...listed].filter((a) =>
+        a.meetingId != null && a.meetingId !== "" && !earlyDownloads.claimed(Staging.stagingKey(kind, a.id))
+      )
+      if (fresh.length === 0) return
+      const completed = yield* checkpoint.getCompletedMany(kind, fresh.map((a) => a.id)).pipe(
+        Effect.mapError(sinkFatal)
+      )
+      for (const a of fresh) {
+        const key = Staging.stagingKey(kind, a.id)
+        // completed, or staged whole by an earlier run: the set finishes it without a request
+        if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
+        yield* earlyDownloads.start(key, organizerId, download(kind, a.id, a.meetingId!, organizerId, a.meetingId!))
+      }
+    })
+
   /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
   const fetchArtifact = (
     kind: ArtifactKind,
@@ -188,7 +291,9 @@ export const make = (ctx: RunContext) => {
         }
       }
       const key = Staging.stagingKey(kind, id)
-      let staged = yield* staging.find(key)
+      // an early download (started when a listing page named the artifact) is this one's
+      const early = earlyDownloads === undefined ? null : yield* earlyDownloads.take(key)
+      let staged = early === null ? yield* staging.find(key) : null
       let fetched = false
       // Whether this run asked Graph for content (what it pays for), not only finished an earlier run's part.
       let requested = false
@@ -207,64 +312,7 @@ export const make = (ctx: RunContext) => {
           )
           return null
         }
-        const user = { userId: organizerId }
-        const call = callRefOf(meetingId, set.source)
-        const owner = { kind, id }
-        /**
-         * One download, appending to `part` when the server honours the Range (206), from byte 0
-         * otherwise. The Range carries `If-Range` with the part's validator (a strong ETag, else
-         * Last-Modified), so a server whose content changed sends it whole (200). "mismatch": a 206 for
-         * content of another size, or with another ETag, than the part was cut from.
-         * Progress: `expectedBytes` and the ArtifactBytes events count what this request delivers
-         * (the rest after a 206), so they add up per artifact and per run; ArtifactCompleted has the file size.
-         */
-        const attempt = (part: Staging.Resumable | null) =>
-          Effect.scoped(
-            Effect.gen(function*() {
-              const ifRange = part === null ? undefined : strongETag(part.etag) ?? part.lastModified ?? undefined
-              const options = part === null ? undefined : { offset: part.bytes, ifRange }
-              const body = kind === "recording"
-                ? yield* graph.recordingContent(user, call, id, options)
-                : yield* graph.transcriptContentStream(user, call, id, options)
-              requested = true
-              const size = body.contentLength === null ? null : body.offset + body.contentLength
-              const resumed = part !== null && body.offset > 0
-              if (
-                resumed && (
-                  (part.size !== null && size !== null && size !== part.size) ||
-                  (part.etag !== null && body.etag !== null && body.etag !== part.etag)
-                )
-              ) {
-                return "mismatch" as const
-              }
-              yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
-              return yield* staging.stage(key, owner, {
-                stream: body.stream,
-                drain: body.drain,
-                bytes: body.bytes,
-                contentType: body.contentType,
-                offset: body.offset,
-                size,
-                // a 206 without validators keeps those the part was stored with (it is the same content)
-                etag: body.etag ?? (resumed ? part.etag : null),
-                lastModified: body.lastModified ?? (resumed ? part.lastModified : null)
-              }, (bytes) => emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
-            })
-          )
-        const download = Effect.gen(function*() {
-          const part = Staging.RESUMABLE_KINDS.has(kind) ? yield* staging.resumable(key, owner) : null
-          // Killed after the last byte was written but before the rename: nothing left to ask for.
-          if (part !== null && part.size !== null && part.bytes === part.size) return yield* staging.promote(key)
-          const first = yield* attempt(part)
-          if (first !== "mismatch") return first
-          yield* staging.discard(key)
-          const again = yield* attempt(null)
-          return again === "mismatch" ? yield* Effect.die("a fresh download cannot mismatch") : again
-        })
-        const result = yield* downloadSlots.withPermits(1)(download).pipe(
-          Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
-          Effect.either
-        )
+        const result = early ?? (yield* download(kind, id, meetingId, organizerId, callRefOf(meetingId, set.source)))
         if (result._tag === "Left") {
           const e = result.left
           if (e instanceof SyncFatalError) return yield* Effect.fail(e)
@@ -275,7 +323,8 @@ export const make = (ctx: RunContext) => {
           yield* recordFailure(kind, id, meetingId, organizerId, e.message, e, set.source)
           return null
         }
-        staged = result.right
+        staged = result.right.staged
+        requested = result.right.requested
         fetched = true
       }
       const stagedFile = staged
@@ -477,5 +526,5 @@ export const make = (ctx: RunContext) => {
     }
   }
 
-  return { processSet, planSet }
+  return { processSet, planSet, downloadEarly }
 }

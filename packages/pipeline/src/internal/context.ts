@@ -23,6 +23,7 @@ import { SyncFatalError } from "../SyncError.js"
 import type { SyncServices } from "../Sync.js"
 import type { ValidatedSyncOptions } from "../SyncOptions.js"
 import { codeOf } from "./errors.js"
+import type { EarlyDownloads } from "./earlyDownloads.js"
 import * as Staging from "./staging.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -74,6 +75,8 @@ export interface RunContext {
   readonly staging: Staging.Staging
   /** Content downloads in flight (the run's own limit, apart from metadata calls). */
   readonly downloadSlots: Effect.Semaphore
+  /** Downloads started while listings are still paging (sync, not dry runs); their sets take them. */
+  readonly earlyDownloads?: EarlyDownloads | undefined
   readonly tally: Tally
 }
 

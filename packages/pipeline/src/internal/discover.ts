@@ -171,7 +171,17 @@ export const deltaLinkScope = (graphBaseUrl: string, out: string): string =>
 /** A listing's progress kind in scope (the scope rides in the kind: the key's columns are the store's contract). */
 export const deltaLinkKind = (listing: string, scope: string): string => `${listing}@${scope}`
 
-export const make = (ctx: RunContext) => {
+/**
+ * Told of each page of a window listing as it arrives (what the organizer listed, before its sets are
+ * formed): sync starts the downloads then (see EarlyDownloads).
+ */
+export type OnListed = (
+  organizerId: string,
+  kind: "recording" | "transcript",
+  items: Iterable<Artifact>
+) => Effect.Effect<void, SyncFatalError>
+
+export const make = (ctx: RunContext, onListed?: OnListed) => {
   const { checkpoint, graph, opts, windowFrom, windowTo } = ctx
   const scope = deltaLinkScope(graph.baseUrl, ctx.out)
   const deltaKey = (organizerId: string, kind: string): CheckpointStore.ProgressKey => ({
@@ -182,7 +192,17 @@ export const make = (ctx: RunContext) => {
   })
   const recordFailure = makeRecordFailure(ctx)
 
-  const collect = <A>(s: Stream.Stream<A, GraphError>) => Effect.map(Stream.runCollect(s), (c) => [...c])
+  const collect = <A, E>(s: Stream.Stream<A, E>) => Effect.map(Stream.runCollect(s), (c) => [...c])
+
+  /** A window listing whose pages are told to `onListed` as they arrive. */
+  const told = <A extends Artifact>(
+    organizerId: string,
+    kind: "recording" | "transcript",
+    listing: Stream.Stream<A, GraphError>
+  ): Stream.Stream<A, GraphError | SyncFatalError> =>
+    onListed === undefined
+      ? listing
+      : Stream.mapChunksEffect(listing, (page) => Effect.as(onListed(organizerId, kind, page), page))
 
   /**
    * Runs one organizer's discovery with listed items that do not decode dead-lettered one by one
@@ -268,7 +288,11 @@ export const make = (ctx: RunContext) => {
       const adhoc = opts.adhocCalls ? discoverAdhocWindow(organizerId) : Effect.succeed(null)
       if (!opts.incremental) {
         const [recordings, transcripts, calls] = yield* Effect.all(
-          [collect(graph.getAllRecordings(window)), collect(graph.getAllTranscripts(window)), adhoc],
+          [
+            collect(told(organizerId, "recording", graph.getAllRecordings(window))),
+            collect(told(organizerId, "transcript", graph.getAllTranscripts(window))),
+            adhoc
+          ],
           { concurrency: 3 }
         )
         return { recordings, transcripts, adhoc: calls?.artifacts ?? noArtifacts, deltaLinks: [], found: [] }

@@ -1,0 +1,108 @@
+/**
+ * Content downloads started as soon as a listing page names an artifact, before its organizer's
+ * discovery ends. Sets are formed only once both listings are complete (a recording pairs with a
+ * transcript that may come on the last page), but the bytes of each artifact do not depend on its set:
+ * fetching them into staging while later pages (and their 429 waits) are still to come keeps the
+ * download slots busy. Only staging is written early; the artifact is placed, checkpointed and written
+ * to the manifest by its set, as before, which takes the early download's result (`take`).
+ *
+ * Each artifact is downloaded at most once per run: the first of `start` and `take` to see its key
+ * claims it.
+ */
+import type { GraphError } from "@meeting-artifacts/api"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import type * as Either from "effect/Either"
+import type { SyncFatalError } from "../SyncError.js"
+import type { Staged } from "./staging.js"
+
+/** An artifact's content in staging; `requested`: Graph was asked for content (not only an earlier part finished). */
+export interface Downloaded {
+  readonly staged: Staged
+  readonly requested: boolean
+}
+
+/** How a download into staging ended: its failure is the set's to record. */
+export type DownloadResult = Either.Either<Downloaded, GraphError | SyncFatalError>
+
+/** A started download (its outcome lands in `done`, also when it is interrupted), or a key claimed by a set. */
+type Entry =
+  | {
+    readonly _tag: "Started"
+    readonly organizerId: string
+    readonly done: Deferred.Deferred<Exit.Exit<DownloadResult>>
+    fiber: Fiber.RuntimeFiber<void> | null
+    cancelled: boolean
+  }
+  | { readonly _tag: "Claimed" }
+
+const claimed = { _tag: "Claimed" } as const
+
+export class EarlyDownloads {
+  private readonly entries = new Map<string, Entry>()
+
+  /** `scope`: the run's, which outlives every organizer (a set of one organizer may take another's download). */
+  constructor(private readonly scope: Scope.Scope) {}
+
+  /** Whether `key` was started or taken already in this run. */
+  claimed(key: string): boolean {
+    return this.entries.has(key)
+  }
+
+  /** Starts `download` for `key` (listed by `organizerId`) unless the key is claimed already. */
+  start(key: string, organizerId: string, download: Effect.Effect<DownloadResult>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.entries.has(key)) return Effect.void
+      // in the map before anything yields: a `take` from now on waits for this download
+      const entry = {
+        _tag: "Started" as const,
+        organizerId,
+        done: Deferred.unsafeMake<Exit.Exit<DownloadResult>>(FiberId.none),
+        fiber: null as Fiber.RuntimeFiber<void> | null,
+        cancelled: false
+      }
+      this.entries.set(key, entry)
+      const run = Effect.onExit(download, (exit) => Deferred.succeed(entry.done, exit))
+      return Effect.flatMap(Effect.forkIn(Effect.asVoid(run), this.scope), (fiber) => {
+        entry.fiber = fiber
+        return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
+      })
+    })
+  }
+
+  /**
+   * The result of `key`'s early download, awaited; null when there is none (the key is claimed for the
+   * caller, who downloads it) or it was cancelled before it finished.
+   */
+  take(key: string): Effect.Effect<DownloadResult | null> {
+    return Effect.suspend(() => {
+      const entry = this.entries.get(key)
+      this.entries.set(key, claimed)
+      if (entry === undefined || entry._tag === "Claimed") return Effect.succeed(null)
+      return Effect.map(Deferred.await(entry.done), (exit) => (Exit.isSuccess(exit) ? exit.value : null))
+    })
+  }
+
+  /**
+   * Interrupts the downloads `organizerId` started that no set took (its discovery failed, or another
+   * organizer's listing had them): they would hold download slots for nothing. A part already staged
+   * stays for the next run.
+   */
+  cancel(organizerId: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const fibers: Array<Fiber.RuntimeFiber<void>> = []
+      for (const [key, entry] of this.entries) {
+        if (entry._tag === "Started" && entry.organizerId === organizerId) {
+          entry.cancelled = true
+          if (entry.fiber !== null) fibers.push(entry.fiber)
+          this.entries.set(key, claimed)
+        }
+      }
+      return Fiber.interruptAll(fibers)
+    })
+  }
+}
