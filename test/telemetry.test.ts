@@ -127,11 +127,16 @@ describe("telemetry", () => {
     expect(downloaded).toHaveLength(summary.recordings.downloaded + summary.transcripts.downloaded)
     expect(downloaded.reduce((n, a) => n + Number(a.attributes["artifact.bytes"]), 0)).toBe(summary.bytes)
 
-    // Graph requests: one span per request, under the artifact (content) or the discovery (listings).
+    // A download started while its organizer's listings were still paging: a span under the discovery.
+    const early = named("sync.download")
+    for (const d of early) expect(parentOf(d)?.name).toBe("sync.discover")
+
+    // Graph requests: one span per request, under the artifact or its early download (content), or the
+    // discovery (listings).
     const requests = spans.filter((s) => s.name.startsWith("GraphClient."))
     expect(requests.length).toBeGreaterThan(0)
     for (const r of requests) {
-      expect(["sync.artifact", "sync.discover"]).toContain(parentOf(r)?.name)
+      expect(["sync.artifact", "sync.download", "sync.discover"]).toContain(parentOf(r)?.name)
       expect(r.attributes["http.request.method"]).toBe("GET")
       // A route template: placeholders, never the ids of the request.
       expect(String(r.attributes["graph.route"])).toMatch(/^\/users\/\{userId\}\//)
@@ -142,8 +147,13 @@ describe("telemetry", () => {
       }
     }
     for (const a of downloaded) {
+      const downloads = early.filter((d) =>
+        d.attributes["artifact.id"] === a.attributes["artifact.id"] &&
+        d.attributes["artifact.kind"] === a.attributes["artifact.kind"]
+      )
       const content = requests.filter((r) =>
-        parentOf(r) === a && String(r.attributes["graph.route"]).endsWith("/content")
+        (parentOf(r) === a || downloads.includes(parentOf(r)!)) &&
+        String(r.attributes["graph.route"]).endsWith("/content")
       )
       expect(content.length, `content request under ${a.attributes["artifact.id"]}`).toBeGreaterThan(0)
       expect(content.some((r) => Number(r.attributes["http.response.body.size"]) > 0)).toBe(true)

@@ -251,7 +251,13 @@ export const make = (ctx: RunContext) => {
         const key = Staging.stagingKey(kind, a.id)
         // completed, or staged whole by an earlier run: the set finishes it without a request
         if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
-        yield* earlyDownloads.start(key, organizerId, download(kind, a.id, a.meetingId!, organizerId, a.meetingId!))
+        // its requests happen before its set (and the set's sync.artifact span) exist: a span of its own
+        const early = download(kind, a.id, a.meetingId!, organizerId, a.meetingId!).pipe(
+          Effect.withSpan("sync.download", {
+            attributes: { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! }
+          })
+        )
+        yield* earlyDownloads.start(key, organizerId, early)
       }
     })
 
