@@ -255,6 +255,31 @@ const runBaselineChild = async (
 
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "inf") : (a / b).toFixed(2))
 
+/**
+ * `--timeline <dir>`: every request's arrival at the emulator (ms since the run's first request, route,
+ * URL), one file per run (`save(name)`; `save(null)` drops what came before).
+ */
+const arrivalLog = () => {
+  const dir = argValue("--timeline")
+  let arrivals: Array<string> = []
+  let firstAt = 0
+  const onRequest = (seen: { route: string; url: string }) => {
+    const now = performance.now()
+    if (arrivals.length === 0) firstAt = now
+    arrivals.push(`${(now - firstAt).toFixed(0).padStart(6)} ${seen.route} ${seen.url.replace(/^.*?\/users\//, "")}`)
+  }
+  return {
+    options: dir === undefined ? {} : { onRequest },
+    save: (name: string | null) => {
+      if (dir !== undefined && name !== null) {
+        fs.mkdirSync(dir, { recursive: true })
+        fs.writeFileSync(path.join(dir, `${name}.txt`), arrivals.join("\n") + "\n")
+      }
+      arrivals = []
+    }
+  }
+}
+
 const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) => {
   const fixture = generateTenant({
     organizers: 2,
@@ -263,30 +288,8 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
     recordingBytes: [8 * 1024, 96 * 1024],
     cues: [3, 8]
   })
-  // --timeline <dir>: every request's arrival (ms since the run's first, route, URL), one file per run
-  const timelineDir = argValue("--timeline")
-  let arrivals: Array<string> = []
-  let firstAt = 0
-  const emu = await startEmulator({
-    fixture,
-    pageSize: 5,
-    ...(timelineDir === undefined ? {} : {
-      onRequest: (seen: { route: string; url: string }) => {
-        const now = performance.now()
-        if (arrivals.length === 0) firstAt = now
-        arrivals.push(
-          `${(now - firstAt).toFixed(0).padStart(6)} ${seen.route} ${seen.url.replace(/^.*?\/users\//, "")}`
-        )
-      }
-    })
-  })
-  const saveTimeline = (name: string) => {
-    if (timelineDir !== undefined) {
-      fs.mkdirSync(timelineDir, { recursive: true })
-      fs.writeFileSync(path.join(timelineDir, `${name}.txt`), arrivals.join("\n") + "\n")
-    }
-    arrivals = []
-  }
+  const timeline = arrivalLog()
+  const emu = await startEmulator({ fixture, pageSize: 5, ...timeline.options })
   try {
     console.log(`faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}`)
     console.log(
@@ -299,15 +302,15 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         const faults: FaultConfig = { ...profiles[profile], seed }
         emu.setFaults(faults)
         emu.resetCounters()
-        arrivals = []
+        timeline.save(null)
         const cli = await runCliSync(emu, concurrency)
         const cli429 = emu.counters().throttled
-        saveTimeline(`${profile}-${seed}-cli`)
+        timeline.save(`${profile}-${seed}-cli`)
         emu.setFaults(faults)
         emu.resetCounters()
         const base = await runBaselineChild(emu, concurrency)
         const base429 = emu.counters().throttled
-        saveTimeline(`${profile}-${seed}-base`)
+        timeline.save(`${profile}-${seed}-base`)
         // the run (process start excluded); the process walls are shown beside it
         const wallRatio = cli.summary.elapsedMs / base.result.elapsedMs
         const throttleRatio = base429 === 0 ? (cli429 === 0 ? 1 : Infinity) : cli429 / base429
@@ -345,9 +348,16 @@ const bucketBench = async (rates: ReadonlyArray<number>, concurrency: number) =>
       recordingBytes: [1024, 4096],
       cues: [2, 3]
     })
-    const emu = await startEmulator({ fixture, pageSize: 50, faults: { rateLimit: { requestsPerSecond: rate } } })
+    const timeline = arrivalLog()
+    const emu = await startEmulator({
+      fixture,
+      pageSize: 50,
+      faults: { rateLimit: { requestsPerSecond: rate } },
+      ...timeline.options
+    })
     try {
       const cli = await runCliSync(emu, concurrency)
+      timeline.save(`bucket-${rate}-cli`)
       const c = emu.counters()
       const share = c.throttled / c.total
       // goodput over the run (process start excluded): answers that were not 429s, per second
