@@ -204,6 +204,18 @@ export const make = (ctx: RunContext, onListed?: OnListed) => {
       ? listing
       : Stream.mapChunksEffect(listing, (page) => Effect.as(onListed(organizerId, kind, page), page))
 
+  /** A delta listing whose pages' items in the window are told to `onListed` as they arrive. */
+  const toldDelta = <A extends Artifact>(
+    organizerId: string,
+    kind: "recording" | "transcript",
+    listing: Stream.Stream<DeltaEvent<A>, GraphError>
+  ): Stream.Stream<DeltaEvent<A>, GraphError | SyncFatalError> =>
+    onListed === undefined ? listing : Stream.mapChunksEffect(listing, (page) => {
+      const items: Array<A> = []
+      for (const ev of page) if (ev._tag === "Item" && inWindow(ev.item, opts.from, opts.to)) items.push(ev.item)
+      return Effect.as(onListed(organizerId, kind, items), page)
+    })
+
   /**
    * Runs one organizer's discovery with listed items that do not decode dead-lettered one by one
    * (failures.jsonl, exit 1) instead of failing their page, and with it every later page. An item
@@ -242,9 +254,9 @@ export const make = (ctx: RunContext, onListed?: OnListed) => {
    */
   const delta = <A extends Artifact, W>(
     key: CheckpointStore.ProgressKey,
-    open: (start: { deltaLink: string } | W) => Stream.Stream<DeltaEvent<A>, GraphError>,
+    open: (start: { deltaLink: string } | W) => Stream.Stream<DeltaEvent<A>, GraphError | SyncFatalError>,
     freshStart: W,
-    list: Stream.Stream<A, GraphError>
+    list: Stream.Stream<A, GraphError | SyncFatalError>
   ) =>
     Effect.gen(function*() {
       const stored = yield* checkpoint.getDeltaLink(key)
@@ -300,8 +312,18 @@ export const make = (ctx: RunContext, onListed?: OnListed) => {
       const key = (kind: string) => deltaKey(organizerId, kind)
       const fresh = { organizerId, startDateTime: opts.from! }
       const [recs, trs, calls] = yield* Effect.all([
-        delta(key("recordings"), graph.getAllRecordingsDelta, fresh, graph.getAllRecordings(window)),
-        delta(key("transcripts"), graph.getAllTranscriptsDelta, fresh, graph.getAllTranscripts(window)),
+        delta(
+          key("recordings"),
+          (start) => toldDelta(organizerId, "recording", graph.getAllRecordingsDelta(start)),
+          fresh,
+          told(organizerId, "recording", graph.getAllRecordings(window))
+        ),
+        delta(
+          key("transcripts"),
+          (start) => toldDelta(organizerId, "transcript", graph.getAllTranscriptsDelta(start)),
+          fresh,
+          told(organizerId, "transcript", graph.getAllTranscripts(window))
+        ),
         adhoc
       ], { concurrency: 3 })
       // Earlier dead letters of this organizer: delta will not report them again, so retry them here.
