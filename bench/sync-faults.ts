@@ -13,6 +13,8 @@
  * `--baseline`), and their process walls are shown beside it.
  *
  * `pnpm bench sync-faults -- --seeds 1,2,3 --rates 5,20 --concurrency 4 [--only faults|bucket]`
+ * `--timeline <dir>`: each request's arrival per run, to see where the time goes; `--other <dist/bin.js>`:
+ * another build of the CLI run beside this one on each profile and seed (an A/B in the same minutes).
  */
 import {
   generateTenant,
@@ -31,6 +33,8 @@ import { argValue } from "./internal/tenant.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const cliBin = path.join(root, "packages/cli/bin/meeting-artifacts.mjs")
+/** `--other <entry.js>`: another build of the CLI (say, of main) run beside it on each profile and seed: an A/B in one run. */
+const otherBin = argValue("--other")
 const FROM = "2024-01-01T00:00:00Z"
 const TO = "2024-03-01T00:00:00Z"
 
@@ -198,13 +202,14 @@ const artifacts = (fixture: TenantFixture) =>
 
 const runCliSync = async (
   emu: { baseUrl: string; accessToken: string; fixture: TenantFixture },
-  concurrency: number
+  concurrency: number,
+  bin = cliBin
 ) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sync-faults-"))
   try {
     const r = await run(
       [
-        cliBin,
+        bin,
         "sync",
         ...emu.fixture.users.flatMap((u) => ["--organizer", u.id]),
         "--from",
@@ -311,6 +316,17 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         const base = await runBaselineChild(emu, concurrency)
         const base429 = emu.counters().throttled
         timeline.save(`${profile}-${seed}-base`)
+        // the other build, after the baseline: its run next to the same baseline's
+        let other = ""
+        if (otherBin !== undefined) {
+          emu.setFaults(faults)
+          emu.resetCounters()
+          const o = await runCliSync(emu, concurrency, otherBin)
+          other = `   other: run ${(o.summary.elapsedMs / 1000).toFixed(2)}s ${
+            ratio(o.summary.elapsedMs, base.result.elapsedMs)
+          }x, 429s ${emu.counters().throttled}, failed ${o.summary.failures}`
+          timeline.save(`${profile}-${seed}-other`)
+        }
         // the run (process start excluded); the process walls are shown beside it
         const wallRatio = cli.summary.elapsedMs / base.result.elapsedMs
         const throttleRatio = base429 === 0 ? (cli429 === 0 ? 1 : Infinity) : cli429 / base429
@@ -325,7 +341,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
           } | ` +
             `${String(cli429).padStart(8)} ${String(base429).padStart(10)} ${ratio(cli429, base429).padStart(6)} | ` +
             `${String(cli.summary.failures).padStart(10)} ${String(base.result.failed).padStart(12)}` +
-            `   (cli retries ${cli.summary.retries}, throttleWaitMs ${cli.summary.throttleWaitMs})`
+            `   (cli retries ${cli.summary.retries}, throttleWaitMs ${cli.summary.throttleWaitMs})${other}`
         )
       }
     }
