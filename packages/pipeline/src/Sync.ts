@@ -142,7 +142,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       staging,
       downloadSlots,
       // (the run's scope: a set may take a download another organizer's listing started)
-      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope),
+      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope, opts.concurrency),
       tally
     }
     const recordFailure = makeRecordFailure(ctx)

@@ -7,7 +7,8 @@
  * to the manifest by its set, as before, which takes the early download's result (`take`).
  *
  * Each artifact is downloaded at most once per run: the first of `start` and `take` to see its key
- * claims it.
+ * claims it. A listed artifact found while as many early downloads as there are download slots are
+ * pending is left to its set.
  */
 import type { GraphError } from "@meeting-artifacts/api"
 import * as Deferred from "effect/Deferred"
@@ -45,8 +46,15 @@ const claimed = { _tag: "Claimed" } as const
 export class EarlyDownloads {
   private readonly entries = new Map<string, Entry>()
 
-  /** `scope`: the run's, which outlives every organizer (a set of one organizer may take another's download). */
-  constructor(private readonly scope: Scope.Scope) {}
+  /** Early downloads started and not finished yet. */
+  private pending = 0
+
+  /**
+   * `scope`: the run's, which outlives every organizer (a set of one organizer may take another's
+   * download). `limit`: at most this many early downloads pending at a time (the download slots): they
+   * are to fill slots the listings leave idle, not to queue a whole tenant's artifacts ahead of the sets.
+   */
+  constructor(private readonly scope: Scope.Scope, private readonly limit: number) {}
 
   /** Whether `key` was started or taken already in this run. */
   claimed(key: string): boolean {
@@ -56,7 +64,8 @@ export class EarlyDownloads {
   /** Starts `download` for `key` (listed by `organizerId`) unless the key is claimed already. */
   start(key: string, organizerId: string, download: Effect.Effect<DownloadResult>): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.entries.has(key)) return Effect.void
+      if (this.entries.has(key) || this.pending >= this.limit) return Effect.void
+      this.pending++
       // in the map before anything yields: a `take` from now on waits for this download
       const entry = {
         _tag: "Started" as const,
@@ -66,7 +75,10 @@ export class EarlyDownloads {
         cancelled: false
       }
       this.entries.set(key, entry)
-      const run = Effect.onExit(download, (exit) => Deferred.succeed(entry.done, exit))
+      const run = Effect.onExit(download, (exit) => {
+        this.pending--
+        return Deferred.succeed(entry.done, exit)
+      })
       return Effect.flatMap(Effect.forkIn(Effect.asVoid(run), this.scope), (fiber) => {
         entry.fiber = fiber
         return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
