@@ -219,7 +219,12 @@ export interface RequestSpec<A, R> {
 }
 
 type Sent =
-  | { readonly _tag: "Response"; readonly res: Answer }
+  | {
+    readonly _tag: "Response"
+    readonly res: Answer
+    /** Whether it came from Graph's own origin (not a redirect's target): its Date is Graph's clock. */
+    readonly fromGraph: boolean
+  }
   | { readonly _tag: "Transport"; readonly why: string; readonly unreachable?: boolean }
 
 /** Error codes of a request that never reached a server (nothing was sent). */
@@ -277,9 +282,10 @@ export const send = <R>(
       const res = result.right
       yield* RequestSpan.annotateAnswer(res.status, res.headers)
       // Only GETs follow redirects: a 301/302/303 would turn a write into a GET, and Graph sends none for writes.
-      if (!REDIRECTS.has(res.status) || method !== "GET") return { _tag: "Response", res } as const
+      const fromGraph = current.origin === core.baseOrigin
+      if (!REDIRECTS.has(res.status) || method !== "GET") return { _tag: "Response", res, fromGraph } as const
       const location = res.headers["location"]
-      if (location === undefined || location === "") return { _tag: "Response", res } as const
+      if (location === undefined || location === "") return { _tag: "Response", res, fromGraph } as const
       yield* readBounded(res, ERROR_BODY_LIMIT)
       if (hop >= maxRedirects) return { _tag: "Transport", why: `more than ${maxRedirects} redirects` } as const
       let next: URL
@@ -298,10 +304,6 @@ export const send = <R>(
       current = next
     }
   })
-
-/** Whether `url` is on `origin` (scheme://host[:port], no trailing slash). */
-const isOfOrigin = (url: string, origin: string): boolean =>
-  url.startsWith(origin) && (url.length === origin.length || url[origin.length] === "/")
 
 /** How one attempt ended. */
 export type Outcome<A> =
@@ -334,7 +336,7 @@ export const attempt = <A, R>(
     if (sent._tag === "Transport") return sent
     const res = sent.res
     // every answer of Graph's own origin tells about its clock (a redirect's target is another server's)
-    const fromGraph = isOfOrigin(res.request.url, core.baseOrigin)
+    const fromGraph = sent.fromGraph
     if (fromGraph) core.limiter.serverClock.observe(res.headers["date"], sentMs, Date.now())
     const requestId = res.headers["request-id"] ?? null
     if (spec.okStatus(res.status)) {
