@@ -194,15 +194,21 @@ export const make = (ctx: RunContext, onListed?: OnListed) => {
 
   const collect = <A, E>(s: Stream.Stream<A, E>) => Effect.map(Stream.runCollect(s), (c) => [...c])
 
-  /** A window listing whose pages are told to `onListed` as they arrive. */
+  /**
+   * A window listing whose pages' items in the window are told to `onListed` as they arrive (a server
+   * may bound its window otherwise than `inWindow`, e.g. take in an item made exactly at `--to`: the
+   * sets leave such an item out, so it must not be downloaded early either).
+   */
   const told = <A extends Artifact>(
     organizerId: string,
     kind: "recording" | "transcript",
     listing: Stream.Stream<A, GraphError>
   ): Stream.Stream<A, GraphError | SyncFatalError> =>
-    onListed === undefined
-      ? listing
-      : Stream.mapChunksEffect(listing, (page) => Effect.as(onListed(organizerId, kind, page), page))
+    onListed === undefined ? listing : Stream.mapChunksEffect(listing, (page) => {
+      const items: Array<A> = []
+      for (const item of page) if (inWindow(item, opts.from, opts.to)) items.push(item)
+      return Effect.as(onListed(organizerId, kind, items), page)
+    })
 
   /** A delta listing whose pages' items in the window are told to `onListed` as they arrive. */
   const toldDelta = <A extends Artifact>(

@@ -36,7 +36,7 @@ type Entry =
     readonly _tag: "Started"
     readonly organizerId: string
     readonly done: Deferred.Deferred<Exit.Exit<DownloadResult>>
-    fiber: Fiber.RuntimeFiber<void> | null
+    fiber: Fiber.RuntimeFiber<DownloadResult> | null
     cancelled: boolean
   }
   | { readonly _tag: "Claimed" }
@@ -71,24 +71,27 @@ export class EarlyDownloads {
         _tag: "Started" as const,
         organizerId,
         done: Deferred.unsafeMake<Exit.Exit<DownloadResult>>(FiberId.none),
-        fiber: null as Fiber.RuntimeFiber<void> | null,
+        fiber: null as Fiber.RuntimeFiber<DownloadResult> | null,
         cancelled: false
       }
       this.entries.set(key, entry)
-      const run = Effect.onExit(download, (exit) => {
-        this.pending--
-        return Deferred.succeed(entry.done, exit)
-      })
-      return Effect.flatMap(Effect.forkIn(Effect.asVoid(run), this.scope), (fiber) => {
+      return Effect.flatMap(Effect.forkIn(download, this.scope), (fiber) => {
         entry.fiber = fiber
+        // an observer sees every end, an interruption before the download began included (an onExit
+        // inside it would not run then: the count would stay up and a `take` would wait forever)
+        fiber.addObserver((exit) => {
+          this.pending--
+          Deferred.unsafeDone(entry.done, Exit.succeed(exit))
+        })
         return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
       })
     })
   }
 
   /**
-   * The result of `key`'s early download, awaited; null when there is none (the key is claimed for the
-   * caller, who downloads it) or it was cancelled before it finished.
+   * The result of `key`'s early download, awaited (a cancelled one until it has stopped, so that its
+   * caller never writes the key's staging files beside it); null when there is none (the key is claimed
+   * for the caller, who downloads it) or it was interrupted before it finished.
    */
   take(key: string): Effect.Effect<DownloadResult | null> {
     return Effect.suspend(() => {
@@ -106,12 +109,12 @@ export class EarlyDownloads {
    */
   cancel(organizerId: string): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const fibers: Array<Fiber.RuntimeFiber<void>> = []
-      for (const [key, entry] of this.entries) {
+      const fibers: Array<Fiber.RuntimeFiber<DownloadResult>> = []
+      for (const entry of this.entries.values()) {
         if (entry._tag === "Started" && entry.organizerId === organizerId) {
+          // (it stays Started: a later `take` waits for it to stop, and uses it if it had finished)
           entry.cancelled = true
           if (entry.fiber !== null) fibers.push(entry.fiber)
-          this.entries.set(key, claimed)
         }
       }
       return Fiber.interruptAll(fibers)
