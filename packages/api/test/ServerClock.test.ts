@@ -115,3 +115,31 @@ describe("ServerClock: Retry-After dates waited out on the server's clock", () =
     expect(wait).toBeGreaterThanOrEqual(at - (now - 5000))
   })
 })
+
+describe("ServerClock: clocks that run at different rates", () => {
+  it("is never early over three hours with our clock 50 ppm fast (answers every 2.1 s)", () => {
+    const clock = new ServerClock()
+    // the server's clock: ours slowed by 50 ppm, 1.234 s ahead at the start
+    const server = (t: number) => t0 + 1234 + (t - t0) * (1 - 50e-6)
+    let worst = Number.POSITIVE_INFINITY
+    for (let sentAt = t0; sentAt < t0 + 3 * 3600_000; sentAt += 2100) {
+      const madeAt = sentAt + 15
+      const receivedAt = sentAt + 30
+      clock.observe(httpDate(server(madeAt)), sentAt, receivedAt)
+      // a 429 made then, asking for the next whole server second plus two
+      const at = Math.floor(server(madeAt) / 1000) * 1000 + 3000
+      const wait = parseRetryAfter(
+        new Date(at).toUTCString(),
+        receivedAt,
+        httpDate(server(madeAt)),
+        clock.serverTimeAtLeast(receivedAt)
+      )!
+      // our ms until the server's clock reads `at`
+      const remaining = (at - server(receivedAt)) / (1 - 50e-6)
+      worst = Math.min(worst, wait - remaining)
+    }
+    expect(worst).toBeGreaterThanOrEqual(0)
+    // and still tight: the drift allowance only adds what two seconds of drift can be, plus the skew allowance
+    expect(worst).toBeLessThan(FRONT_END_SKEW_MS + 50)
+  })
+})

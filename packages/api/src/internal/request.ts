@@ -36,6 +36,7 @@ import type { Limiter } from "./limiter.js"
 import * as NodeSend from "./nodeSend.js"
 import type { Answer, Outgoing } from "./nodeSend.js"
 import * as RequestSpan from "./requestSpan.js"
+import { monotonicNow } from "./serverClock.js"
 
 // -- metrics (process-wide, tagged by route template) ---------------------------------------
 const requestsTotal = Metric.counter("graph_requests_total", {
@@ -331,13 +332,13 @@ export const attempt = <A, R>(
 ): Effect.Effect<Outcome<A>, GraphError, R> => {
   const timeoutMs = core.policy.requestTimeoutMs
   return Effect.gen(function*() {
-    const sentMs = Date.now()
+    const sentMs = monotonicNow()
     const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body)
     if (sent._tag === "Transport") return sent
     const res = sent.res
     // every answer of Graph's own origin tells about its clock (a redirect's target is another server's)
     const fromGraph = sent.fromGraph
-    if (fromGraph) core.limiter.serverClock.observe(res.headers["date"], sentMs, Date.now())
+    if (fromGraph) core.limiter.serverClock.observe(res.headers["date"], sentMs, monotonicNow())
     const requestId = res.headers["request-id"] ?? null
     if (spec.okStatus(res.status)) {
       const ok = yield* spec.onOk(res, ctx, requestId)
@@ -354,7 +355,7 @@ export const attempt = <A, R>(
         res.headers["retry-after"],
         Date.now(),
         res.headers["date"],
-        fromGraph ? core.limiter.serverClock.serverTimeAtLeast(Date.now()) : null
+        fromGraph ? core.limiter.serverClock.serverTimeAtLeast(monotonicNow()) : null
       )
     } as const
   }).pipe(

@@ -9,8 +9,17 @@
  * `at - (now + lower bound)` is never early for any offset the answers allow, and after a few answers
  * it is within a few ms of the truth (one answer alone: up to a second long, as `Date` alone gives).
  *
- * Pure: the caller passes the times (ms on our clock).
+ * Pure: the caller passes the times (ms on our clock). They should come from `monotonicNow`: a wall
+ * clock stepped forward between answers (NTP) would make the learned bound too high, and waits early.
+ * The bounds also widen by `DRIFT_PER_MS` of the time since they were learned, so two clocks that run
+ * at slightly different rates (ours fast, by up to 200 ppm) never make a wait early either.
  */
+
+/** Our clock for the server clock's bounds: steady (never stepped), in ms on the Unix epoch's scale. */
+export const monotonicNow = (): number => performance.timeOrigin + performance.now()
+
+/** How far apart two clocks' rates may be (200 ppm: several times what a free-running crystal drifts). */
+export const DRIFT_PER_MS = 200e-6
 
 /**
  * Answers older than this are forgotten (the bounds start over): clocks drift and get stepped, and a
@@ -45,20 +54,24 @@ export class ServerClock {
     if (Number.isNaN(dateMs) || dateMs % 1000 !== 0) return
     const lower = dateMs - receivedAt
     const upper = dateMs + 1000 - sentAt
+    // what the earlier answers still tell, widened by how far the clocks may have drifted apart since
+    const drift = DRIFT_PER_MS * Math.max(0, receivedAt - this.observedAt)
+    const agedLower = this.lower - drift
+    const agedUpper = this.upper + drift
     // forgotten, or at odds with what earlier answers said (the server's clock was stepped): start over
-    if (receivedAt - this.observedAt > SERVER_CLOCK_MEMORY_MS || lower >= this.upper || upper <= this.lower) {
+    if (receivedAt - this.observedAt > SERVER_CLOCK_MEMORY_MS || lower >= agedUpper || upper <= agedLower) {
       this.lower = lower
       this.upper = upper
     } else {
-      this.lower = Math.max(this.lower, lower)
-      this.upper = Math.min(this.upper, upper)
+      this.lower = Math.max(agedLower, lower)
+      this.upper = Math.min(agedUpper, upper)
     }
-    this.observedAt = receivedAt
+    this.observedAt = Math.max(this.observedAt, receivedAt)
   }
 
   /** The earliest the server's clock can read at our `now`; null when no answer told (or it was forgotten). */
   serverTimeAtLeast(now: number): number | null {
     if (this.lower === Number.NEGATIVE_INFINITY || now - this.observedAt > SERVER_CLOCK_MEMORY_MS) return null
-    return now + this.lower - FRONT_END_SKEW_MS
+    return now + this.lower - DRIFT_PER_MS * Math.max(0, now - this.observedAt) - FRONT_END_SKEW_MS
   }
 }
