@@ -15,6 +15,9 @@
  * `pnpm bench sync-faults -- --seeds 1,2,3 --rates 5,20 --concurrency 4 [--only faults|bucket]`
  * `--timeline <dir>`: each request's arrival per run, to see where the time goes; `--other <dist/bin.js>`:
  * another build of the CLI run beside this one on each profile and seed (an A/B in the same minutes).
+ * `--cli-rate <n>`: the profile runs give the CLI `--rate <n>`. By default it keeps its own ceiling of
+ * 20 requests/s (burst 10), which the baseline does not have: with 18 artifacts (23 requests) that alone
+ * is ~0.6 s of a 3-4 s run (`--cli-rate 100000` shows the fault handling without it).
  */
 import {
   generateTenant,
@@ -200,10 +203,14 @@ const cleanEnv = (token: string): NodeJS.ProcessEnv => {
 const artifacts = (fixture: TenantFixture) =>
   fixture.meetings.reduce((n, m) => n + (m.recordings?.length ?? 0) + (m.transcripts?.length ?? 0), 0)
 
+/** `--cli-rate <n>`: `--rate <n>` for the CLI's profile runs (see the header). */
+const CLI_RATE: ReadonlyArray<string> = argValue("--cli-rate") === undefined ? [] : ["--rate", argValue("--cli-rate")!]
+
 const runCliSync = async (
   emu: { baseUrl: string; accessToken: string; fixture: TenantFixture },
   concurrency: number,
-  bin = cliBin
+  bin = cliBin,
+  cliRate: ReadonlyArray<string> = []
 ) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sync-faults-"))
   try {
@@ -222,6 +229,7 @@ const runCliSync = async (
         emu.baseUrl,
         "--concurrency",
         String(concurrency),
+        ...cliRate,
         "--json"
       ],
       cleanEnv(emu.accessToken)
@@ -296,7 +304,11 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
   const timeline = arrivalLog()
   const emu = await startEmulator({ fixture, pageSize: 5, ...timeline.options })
   try {
-    console.log(`faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}`)
+    console.log(
+      `faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}${
+        CLI_RATE.length > 0 ? ` ${CLI_RATE.join(" ")}` : " (the CLI's default rate ceiling: 20/s, burst 10)"
+      }`
+    )
     console.log(
       "profile   seed | cli run  base run  ratio | cli wall  base wall  ratio | cli 429s  base 429s  ratio | cli failed  base failed"
     )
@@ -308,7 +320,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         emu.setFaults(faults)
         emu.resetCounters()
         timeline.save(null)
-        const cli = await runCliSync(emu, concurrency)
+        const cli = await runCliSync(emu, concurrency, cliBin, CLI_RATE)
         const cli429 = emu.counters().throttled
         timeline.save(`${profile}-${seed}-cli`)
         emu.setFaults(faults)
@@ -321,7 +333,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         if (otherBin !== undefined) {
           emu.setFaults(faults)
           emu.resetCounters()
-          const o = await runCliSync(emu, concurrency, otherBin)
+          const o = await runCliSync(emu, concurrency, otherBin, CLI_RATE)
           other = `   other: run ${(o.summary.elapsedMs / 1000).toFixed(2)}s ${
             ratio(o.summary.elapsedMs, base.result.elapsedMs)
           }x, 429s ${emu.counters().throttled}, failed ${o.summary.failures}`
