@@ -68,13 +68,13 @@ export interface Owner {
   readonly id: string
 }
 
-/** The body to stage: where its stream starts in the artifact (0: a fresh `.part`) and the artifact's size. */
 /** A body handed over chunk by chunk (see `Content.drain` in the api package): a Promise holds the next back. */
 export type Drain<E, R> = (push: (chunk: Uint8Array) => void | Promise<void>) => Effect.Effect<void, E, R>
 
+/** The body to stage: where its stream starts in the artifact (0: a fresh `.part`) and the artifact's size. */
 export interface StageBody<E, R> {
   readonly stream: Stream.Stream<Uint8Array, E, R>
-  /** The same bytes as `stream`, pushed (cheaper for large bodies); used instead of `stream` when given. */
+  /** The same bytes as `stream`, pushed (cheaper for large bodies); a large body uses it when given. */
   readonly drain?: Drain<E, R> | undefined
   readonly contentType: string | null
   /** N > 0 appends to a `.part` holding exactly bytes [0, N) (from `resumable`); 0 (default) starts over. */
@@ -202,12 +202,14 @@ interface PartSink {
 }
 
 /**
- * The body of an artifact of at least this many bytes (or of unknown size) is hashed and written by the
- * worker; so is a resumed part's prefix, which can be most of a large recording.
+ * The body of an artifact of at least this many bytes (or a recording of unknown size) is hashed and
+ * written by the worker; so is a resumed part's prefix, which can be most of a large recording.
  */
 export const LARGE_BODY_BYTES = 8 * 1024 * 1024
 
-const isLarge = (size: number | null): boolean => size === null || size >= LARGE_BODY_BYTES
+// (a transcript of unknown size is a few KB or MB of text: not worth starting a thread for)
+const isLarge = (size: number | null, kind: string): boolean =>
+  size === null ? RESUMABLE_KINDS.has(kind) : size >= LARGE_BODY_BYTES
 
 /** Hash and writes on this thread (small bodies: not worth a trip to the worker). */
 const inThreadSink = async (handle: fsp.FileHandle, part: string, offset: number): Promise<PartSink> => {
@@ -259,13 +261,16 @@ const PROGRESS_MS = 250
 const writeFailure = (part: string) => (cause: unknown) => new StagingError(`cannot write ${part}`, cause)
 
 /**
- * Runs `body` into `sink`: through `drain` when it has one (chunks handed over inside the socket's own
- * events: no Effect per chunk), else chunk by chunk from `stream`. `onChunk` gets the bytes received every
- * `PROGRESS_MS` and the rest once the body ended or failed, so the events add up to every byte received.
+ * Runs `body` into `sink`: a large body through `drain` when it has one (chunks handed over inside the
+ * socket's own events: no Effect per chunk), else chunk by chunk from `stream` (a pull holds every read
+ * of one turn, which the in-thread sink writes with one writev: drained, each read would be a write and
+ * a pause of the socket). `onChunk` gets the bytes received every `PROGRESS_MS` and the rest once the body
+ * ended or failed, so the events add up to every byte received.
  */
 const pushBody = <E, R>(
   body: StageBody<E, R>,
   sink: PartSink,
+  large: boolean,
   part: string,
   onChunk: (bytes: number) => Effect.Effect<void>
 ): Effect.Effect<void, E | StagingError, R> =>
@@ -281,7 +286,7 @@ const pushBody = <E, R>(
     })
     yield* report.pipe(Effect.delay(PROGRESS_MS), Effect.forever, Effect.forkScoped)
     const failed = writeFailure(part)
-    yield* (body.drain === undefined
+    yield* (body.drain === undefined || !large
       ? streamInto(body.stream, sink, count, failed)
       : drainInto(body.drain, sink, count, failed)).pipe(Effect.ensuring(report))
   }))
@@ -545,7 +550,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
   /**
    * Streams `body` into `<key>.part` (appending when `body.offset` > 0), then renames it to `<key>.done`.
    * On failure or interruption the `.part` is kept for resumable kinds (its bytes are a correct prefix)
-   * and removed otherwise. `onChunk` gets the bytes received, in batches (`ProgressBatch`) whose sum is
+   * and removed otherwise. `onChunk` gets the bytes received, in batches (every `PROGRESS_MS`) whose sum is
    * everything this call received, the last batch included when the stream ends or fails.
    */
   const stage = <E, R>(
@@ -605,14 +610,15 @@ export const make = (dir: string, now: () => number = Date.now) => {
         // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
         // part's prefix is read once first (Node cannot save a sha256 state to resume from). A large body
         // is hashed and written by the part writer's worker, a small one here (see `openSink`).
+        const large = isLarge(meta.size ?? null, owner.kind)
         const sink = yield* Effect.acquireRelease(
           Effect.tryPromise({
-            try: () => openSink(writers, handle, p.part, offset, isLarge(meta.size ?? null)),
+            try: () => openSink(writers, handle, p.part, offset, large),
             catch: (e) => new StagingError(`cannot read ${p.part}`, e)
           }),
           (s) => Effect.promise(() => s.release())
         )
-        yield* pushBody(body, sink, p.part, onChunk)
+        yield* pushBody(body, sink, large, p.part, onChunk)
         const { position, sha256 } = yield* Effect.tryPromise({
           try: () => sink.finish(),
           catch: writeFailure(p.part)
