@@ -303,7 +303,8 @@ export class GraphClient extends Context.Tag("@meeting-artifacts/api/GraphClient
   ): Layer.Layer<GraphClient, BadRequest, HttpClient.HttpClient> => Layer.effect(GraphClient, GraphClient.make(options))
 
   /**
-   * A client with its own HttpClient on Node's `http`/`https` modules (keep-alive connections).
+   * A client that sends on its own keep-alive agents of Node's `http`/`https` modules directly (no
+   * platform HttpClient per request: see internal/nodeSend.ts).
    * For another transport (e.g. undici: `NodeHttpClient.layerUndici`), use `layerWithoutHttpClient`.
    */
   static readonly layer = (options: GraphClientOptions): Layer.Layer<GraphClient, BadRequest> =>
