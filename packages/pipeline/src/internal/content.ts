@@ -239,7 +239,8 @@ export const make = (ctx: RunContext) => {
     listed: Iterable<Artifact>
   ): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
-      if (earlyDownloads === undefined) return
+      // (no room: the checkpoint and staging lookups below would be for nothing; the sets do them)
+      if (earlyDownloads === undefined || !earlyDownloads.hasRoom()) return
       const fresh = [...listed].filter((a) =>
         a.meetingId != null && a.meetingId !== "" && !earlyDownloads.claimed(Staging.stagingKey(kind, a.id))
       )
@@ -248,6 +249,7 @@ export const make = (ctx: RunContext) => {
         Effect.mapError(sinkFatal)
       )
       for (const a of fresh) {
+        if (!earlyDownloads.hasRoom()) return
         const key = Staging.stagingKey(kind, a.id)
         // completed, or staged whole by an earlier run: the set finishes it without a request
         if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue

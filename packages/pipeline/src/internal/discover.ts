@@ -195,32 +195,28 @@ export const make = (ctx: RunContext, onListed?: OnListed) => {
   const collect = <A, E>(s: Stream.Stream<A, E>) => Effect.map(Stream.runCollect(s), (c) => [...c])
 
   /**
-   * A window listing whose pages' items in the window are told to `onListed` as they arrive (a server
-   * may bound its window otherwise than `inWindow`, e.g. take in an item made exactly at `--to`: the
-   * sets leave such an item out, so it must not be downloaded early either).
+   * A listing whose pages' artifacts in the window (`itemOf` finds a page element's artifact, if any) are
+   * told to `onListed` as they arrive. (A server may bound its window otherwise than `inWindow`, e.g. take
+   * in an item made exactly at `--to`: the sets leave such an item out, so it is not downloaded early either.)
    */
-  const told = <A extends Artifact>(
+  const tell = <T, A extends Artifact>(itemOf: (element: T) => A | undefined) =>
+  (
     organizerId: string,
     kind: "recording" | "transcript",
-    listing: Stream.Stream<A, GraphError>
-  ): Stream.Stream<A, GraphError | SyncFatalError> =>
+    listing: Stream.Stream<T, GraphError>
+  ): Stream.Stream<T, GraphError | SyncFatalError> =>
     onListed === undefined ? listing : Stream.mapChunksEffect(listing, (page) => {
       const items: Array<A> = []
-      for (const item of page) if (inWindow(item, opts.from, opts.to)) items.push(item)
+      for (const element of page) {
+        const item = itemOf(element)
+        if (item !== undefined && inWindow(item, opts.from, opts.to)) items.push(item)
+      }
       return Effect.as(onListed(organizerId, kind, items), page)
     })
-
-  /** A delta listing whose pages' items in the window are told to `onListed` as they arrive. */
-  const toldDelta = <A extends Artifact>(
-    organizerId: string,
-    kind: "recording" | "transcript",
-    listing: Stream.Stream<DeltaEvent<A>, GraphError>
-  ): Stream.Stream<DeltaEvent<A>, GraphError | SyncFatalError> =>
-    onListed === undefined ? listing : Stream.mapChunksEffect(listing, (page) => {
-      const items: Array<A> = []
-      for (const ev of page) if (ev._tag === "Item" && inWindow(ev.item, opts.from, opts.to)) items.push(ev.item)
-      return Effect.as(onListed(organizerId, kind, items), page)
-    })
+  /** A window listing, told page by page. */
+  const told = tell(<A extends Artifact>(item: A) => item)
+  /** A delta listing, its items told page by page. */
+  const toldDelta = tell(<A extends Artifact>(ev: DeltaEvent<A>) => (ev._tag === "Item" ? ev.item : undefined))
 
   /**
    * Runs one organizer's discovery with listed items that do not decode dead-lettered one by one

@@ -56,6 +56,11 @@ export class EarlyDownloads {
    */
   constructor(private readonly scope: Scope.Scope, private readonly limit: number) {}
 
+  /** Whether another early download may start now (fewer than `limit` pending). */
+  hasRoom(): boolean {
+    return this.pending < this.limit
+  }
+
   /** Whether `key` was started or taken already in this run. */
   claimed(key: string): boolean {
     return this.entries.has(key)
