@@ -105,12 +105,19 @@ class Drain implements BodyListeners {
       if (this.result !== undefined) this.resolve(this.result)
       return
     }
-    while (this.backlog.length > 0) {
-      if (!this.deliver(this.backlog.shift()!)) return
-    }
-    if (this.ended) return this.finish({ cut: null, stalled: false, stopped: null })
+    if (!this.flush()) return
     this.waitingSince = Date.now()
     this.source.resume()
+  }
+
+  /** Hands the backlog over in order; true when the consumer took it all and the body goes on (not ended). */
+  private flush(): boolean {
+    while (this.backlog.length > 0) {
+      if (!this.deliver(this.backlog.shift()!)) return false
+    }
+    if (!this.ended) return true
+    this.finish({ cut: null, stalled: false, stopped: null })
+    return false
   }
 
   /** The reads of one event-loop turn are handed over together, after it (as nodeBody.ts's pulls). */
@@ -129,10 +136,7 @@ class Drain implements BodyListeners {
   private readonly onTurn = () => {
     this.turn = undefined
     if (this.busy || this.done) return
-    while (this.backlog.length > 0) {
-      if (!this.deliver(this.backlog.shift()!)) return
-    }
-    if (this.ended) this.finish({ cut: null, stalled: false, stopped: null })
+    this.flush()
   }
 
   readonly onEnd = () => {
