@@ -99,14 +99,21 @@ describe("sync killed with SIGKILL and re-run", () => {
         )
         const remaining = expected.size - done.size
         const base = emu.counters().total
-        // Kill after a random number of requests of this run: during discovery or during the first few
-        // downloads, so that work is left for later kills.
-        const target = base + 1 + Math.floor(rand() * (overhead + Math.max(2, Math.min(6, remaining))))
+        // Kill after a random number of requests of this run: during discovery or during the first
+        // downloads, so that work is left for later kills. (Downloads start while listings still page, up to
+        // --concurrency of them before any set is formed: the window reaches past those.)
+        const target = base + 1 + Math.floor(rand() * (overhead + Math.max(2, Math.min(10, remaining))))
+        // Every other run is killed right after its first new manifest line instead: mid-export for sure
+        // (downloads start during discovery, so a count of requests alone rarely lands between two sets).
+        const manifestFile = path.join(out, "manifest.jsonl")
+        const manifestBytes = () => (fs.existsSync(manifestFile) ? fs.statSync(manifestFile).size : 0)
+        const manifestBefore = attempt % 2 === 1 ? manifestBytes() : null
+        const due = () => manifestBefore === null ? emu.counters().total >= target : manifestBytes() > manifestBefore
         const child = spawnCli(args(out), { env })
         const result = collect(child)
         let killed = false
         const timer = setInterval(() => {
-          if (!killed && emu.counters().total >= target) {
+          if (!killed && due()) {
             killed = true
             child.kill("SIGKILL")
           }
