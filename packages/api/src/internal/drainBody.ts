@@ -8,7 +8,7 @@
  * one would be.
  */
 import type { Readable } from "node:stream"
-import { type BodyListeners, listen, unlisten } from "./nodeBody.js"
+import { type BodyListeners, CLOSED_EARLY, listen, unlisten } from "./nodeBody.js"
 
 /** Takes one chunk; a returned Promise holds the next chunk back until it settles; a throw stops the body. */
 export type ChunkConsumer = (chunk: Uint8Array) => void | Promise<void>
@@ -148,7 +148,7 @@ class Drain implements BodyListeners {
 
   // (a message whose connection closed before its end emits an error first; this covers one that does not)
   readonly onClose = () => {
-    if (!this.ended) this.finish({ cut: "the connection closed before the body ended", stalled: false, stopped: null })
+    if (!this.ended) this.finish({ cut: CLOSED_EARLY, stalled: false, stopped: null })
   }
 }
 
@@ -166,7 +166,7 @@ export const drainBody = (
   if (source.errored !== null && source.errored !== undefined) {
     done({ cut: describe(source.errored), stalled: false, stopped: null })
   } else if (source.readableEnded) done({ cut: null, stalled: false, stopped: null })
-  else if (source.destroyed) done({ cut: "the connection closed before the body ended", stalled: false, stopped: null })
+  else if (source.destroyed) done({ cut: CLOSED_EARLY, stalled: false, stopped: null })
   else {
     const drain = new Drain(source, idleMs, describe, consume, done)
     return () => drain.cancel()

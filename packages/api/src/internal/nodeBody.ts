@@ -29,6 +29,9 @@ export const nodeSource = (res: Answer): Readable | undefined => {
 }
 
 /** The listeners a body reader puts on a Node message. */
+/** Why a body whose connection closed before its end stopped (Node does not always emit an error for it). */
+export const CLOSED_EARLY = "the connection closed before the body ended"
+
 export interface BodyListeners {
   readonly onData: (chunk: Buffer) => void
   readonly onEnd: () => void
@@ -63,7 +66,7 @@ class PulledBody implements BodyListeners {
   constructor(private readonly source: Readable, private readonly limit: number) {
     if (source.errored !== null && source.errored !== undefined) this.failure = source.errored
     else if (source.readableEnded) this.ended = true
-    else if (source.destroyed) this.failure = new Error("the connection closed before the body ended")
+    else if (source.destroyed) this.failure = new Error(CLOSED_EARLY)
     else {
       listen(source, this)
     }
@@ -93,7 +96,7 @@ class PulledBody implements BodyListeners {
   }
   // (a message whose connection closed before its end emits an error first; this covers one that does not)
   readonly onClose = () => {
-    if (!this.ended) this.failure ??= new Error("the connection closed before the body ended")
+    if (!this.ended) this.failure ??= new Error(CLOSED_EARLY)
     this.wake()
   }
 

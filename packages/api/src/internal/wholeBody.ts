@@ -5,6 +5,7 @@
  * the result, so the caller can resume a cut body as a streamed one would be.
  */
 import type { Readable } from "node:stream"
+import { type BodyListeners, CLOSED_EARLY, listen, unlisten } from "./nodeBody.js"
 
 export interface WholeBody {
   /** The bytes that arrived, in order (all of them when `cut` is null and `tooLong` false). */
@@ -33,12 +34,7 @@ export const readWholeBody = (
     let timer: ReturnType<typeof setTimeout> | undefined
     const finish = (cut: string | null, extra: { stalled?: boolean; tooLong?: boolean } = {}) => {
       if (timer !== undefined) clearTimeout(timer)
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-      source.off("close", onClose)
-      // an error emitted after this (e.g. by a destroy) must not go unhandled
-      source.on("error", () => {})
+      unlisten(source, listeners)
       resolve({
         bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size),
         cut,
@@ -60,15 +56,15 @@ export const readWholeBody = (
       }
       arm()
     }
-    const onEnd = () => finish(size === length ? null : `the body ended after ${size} of ${length} bytes`)
-    const onError = (e: unknown) => finish(describe(e))
-    // (a message whose connection closed before its end emits an error first; this covers one that does not)
-    const onClose = () => finish("the connection closed before the body ended")
+    const listeners: BodyListeners = {
+      onData,
+      onEnd: () => finish(size === length ? null : `the body ended after ${size} of ${length} bytes`),
+      onError: (e) => finish(describe(e)),
+      // (a message whose connection closed before its end emits an error first; this covers one that does not)
+      onClose: () => finish(CLOSED_EARLY)
+    }
     if (source.errored !== null && source.errored !== undefined) return finish(describe(source.errored))
-    if (source.destroyed) return finish("the connection closed before the body ended")
-    source.on("data", onData)
-    source.on("end", onEnd)
-    source.on("error", onError)
-    source.on("close", onClose)
+    if (source.destroyed) return finish(CLOSED_EARLY)
+    listen(source, listeners)
     arm()
   })
