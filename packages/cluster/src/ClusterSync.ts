@@ -25,6 +25,7 @@ import { ExportRun, type JobSpec, type RunMode, windowMode } from "./ExportWorkf
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { setupFatal } from "./internal/jobResources.js"
 import { socketLayer } from "./internal/socketLayer.js"
+import { throughStorageOutage } from "./internal/stepRetry.js"
 import * as RunProgress from "./RunProgress.js"
 
 export interface ClusterSyncOptions {
@@ -103,14 +104,18 @@ export const clusterSync = (
   Effect.gen(function*() {
     const runId = yield* currentRunId(options).pipe(Effect.provide(CheckpointStore.layerPostgres(options.clusterUrl)))
     yield* onRun(runId)
-    const run = ExportRun.execute({
+    // Submitting again while the cluster's Postgres restarts finds the same execution: its id is the run's.
+    const run = throughStorageOutage(
       runId,
-      organizers: options.organizers,
-      from: options.from,
-      to: options.to,
-      job: options.job,
-      mode: options.mode ?? windowMode
-    })
+      ExportRun.execute({
+        runId,
+        organizers: options.organizers,
+        from: options.from,
+        to: options.to,
+        job: options.job,
+        mode: options.mode ?? windowMode
+      })
+    )
     const summary = yield* Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* RunProgress.ensureTable(sql).pipe(Effect.ignore)

@@ -1,16 +1,19 @@
 /**
  * How a runner retries its steps (internal/stepRetry.ts), on the test clock: a storage failure that
  * passes is retried until the step succeeds; a Graph fatal answer or the runner's own set-up is not retried; a defect becomes a
- * fatal error (so it ends the run as failed) once the retries are spent.
+ * fatal error (so it ends the run as failed) once the retries are spent. And how workflow messages are sent
+ * again while the cluster's storage is unreachable (`throughStorageOutage`).
  */
+import { PersistenceError } from "@effect/cluster/ClusterError"
 import { describe, expect, it } from "@effect/vitest"
 import { SyncFatalError } from "@meeting-artifacts/pipeline"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { RUNNER_SETUP_CODE } from "../src/internal/jobResources.js"
-import { retryStep } from "../src/internal/stepRetry.js"
+import { retryStep, throughStorageOutage } from "../src/internal/stepRetry.js"
 
 const fatal = (status: number | null) =>
   new SyncFatalError({
@@ -72,5 +75,40 @@ describe("retryStep", () => {
         message: expect.stringContaining("cannot read properties of undefined")
       })
       expect(s.attempts()).toBeGreaterThan(1)
+    }))
+})
+
+describe("throughStorageOutage", () => {
+  // What the workflow engine dies with when Postgres cuts a connection under it.
+  const outage = () => Effect.die(new PersistenceError({ cause: new Error("Connection terminated unexpectedly") }))
+
+  it.effect("sends again while the cluster's storage is unreachable, then returns the answer", () =>
+    Effect.gen(function*() {
+      const s = counted((n) => (n < 5 ? outage() : Effect.succeed("exported")))
+      const fiber = yield* Effect.fork(throughStorageOutage("set/r:1", s.step))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toBe("exported")
+      expect(s.attempts()).toBe(5)
+    }))
+
+  it.effect("gives up after the step schedule, with the storage's defect", () =>
+    Effect.gen(function*() {
+      const s = counted(() => outage())
+      const fiber = yield* Effect.fork(Effect.exit(throughStorageOutage("run", s.step)))
+      yield* TestClock.adjust("10 minutes")
+      const exit = yield* Fiber.join(fiber)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(s.attempts()).toBeGreaterThan(5)
+    }))
+
+  it.effect("does not send again on another defect or on a failure", () =>
+    Effect.gen(function*() {
+      const bug = counted(() => Effect.die(new TypeError("x is undefined")))
+      const bugExit = yield* Effect.exit(throughStorageOutage("run", bug.step))
+      expect(Exit.isFailure(bugExit) && Cause.isDie(bugExit.cause)).toBe(true)
+      expect(bug.attempts()).toBe(1)
+      const failed = counted(() => Effect.fail(fatal(null)))
+      expect(yield* Effect.exit(throughStorageOutage("run", failed.step))).toStrictEqual(Exit.fail(fatal(null)))
+      expect(failed.attempts()).toBe(1)
     }))
 })

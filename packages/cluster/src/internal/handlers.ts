@@ -29,7 +29,7 @@ import * as Schema from "effect/Schema"
 import { DiscoverOrganizer, ExportRun, ExportSet, type RunPayload, setKey } from "../ExportWorkflows.js"
 import * as RunProgress from "../RunProgress.js"
 import { JobResources, setupFatal, withJob } from "./jobResources.js"
-import { retryStep } from "./stepRetry.js"
+import { retryStep, throughStorageOutage } from "./stepRetry.js"
 
 /** Organizers discovered at the same time (as in a single-process sync). */
 const ORGANIZER_CONCURRENCY = 4
@@ -169,82 +169,109 @@ const failRun = (run: RunPayload) =>
 
 const exportRunLayer = ExportRun.toLayer((run) =>
   Effect.gen(function*() {
-    const startedAt = yield* Activity.make({
-      name: "start",
-      success: Schema.String,
-      error: SyncFatalError,
-      execute: retryStep("start", startRun(run))
-    })
+    const startedAt = yield* throughStorageOutage(
+      "start",
+      Activity.make({
+        name: "start",
+        success: Schema.String,
+        error: SyncFatalError,
+        execute: retryStep("start", startRun(run))
+      })
+    )
     const discovered = yield* Effect.forEach(
       run.organizers,
-      (organizerId) => Effect.map(DiscoverOrganizer.execute({ run, organizerId }), (d) => ({ ...d, organizerId })),
+      (organizerId) =>
+        Effect.map(
+          throughStorageOutage(`discover/${organizerId}`, DiscoverOrganizer.execute({ run, organizerId })),
+          (d) => ({ ...d, organizerId })
+        ),
       { concurrency: ORGANIZER_CONCURRENCY }
     )
     const { discovered: found, sets } = runSets(discovered)
     // A targeted run's meetings, join URLs and calls no organizer had: failures, reported once.
-    const missing = yield* Activity.make({
-      name: "missing-targets",
-      success: StepOutcome,
-      error: SyncFatalError,
-      execute: retryStep(
-        "missing-targets",
-        withJob(run, (ctx) => reportMissingTargets(ctx, discovered.flatMap((d) => d.found)))
-      )
-    })
-    yield* Activity.make({ name: "plan", error: SyncFatalError, execute: recordPlan(run, sets.length) })
-    const outcomes = yield* Effect.forEach(sets, (set) => ExportSet.execute({ run, set }), {
-      concurrency: SET_CONCURRENCY
-    })
+    const missing = yield* throughStorageOutage(
+      "missing-targets",
+      Activity.make({
+        name: "missing-targets",
+        success: StepOutcome,
+        error: SyncFatalError,
+        execute: retryStep(
+          "missing-targets",
+          withJob(run, (ctx) => reportMissingTargets(ctx, discovered.flatMap((d) => d.found)))
+        )
+      })
+    )
+    yield* throughStorageOutage(
+      "plan",
+      Activity.make({ name: "plan", error: SyncFatalError, execute: recordPlan(run, sets.length) })
+    )
+    const outcomes = yield* Effect.forEach(
+      sets,
+      (set) => throughStorageOutage(`set/${setKey(set)}`, ExportSet.execute({ run, set })),
+      { concurrency: SET_CONCURRENCY }
+    )
     const discoveryOutcome: StepOutcome = {
       manifest: [],
       failures: [],
       counts: { ...emptyCounts, discovered: found }
     }
-    return yield* Activity.make({
-      name: "finish",
-      success: StepsTotals,
-      error: SyncFatalError,
-      execute: retryStep(
-        "finish",
-        finishRun(
-          run,
-          startedAt,
-          [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes, missing],
-          discovered.flatMap((d) => d.deltaLinks)
+    return yield* throughStorageOutage(
+      "finish",
+      Activity.make({
+        name: "finish",
+        success: StepsTotals,
+        error: SyncFatalError,
+        execute: retryStep(
+          "finish",
+          finishRun(
+            run,
+            startedAt,
+            [...discovered.map((d) => d.outcome), discoveryOutcome, ...outcomes, missing],
+            discovered.flatMap((d) => d.deltaLinks)
+          )
         )
-      )
-    })
+      })
+    )
   }).pipe(
     // A defect of the run's own code (its steps' come back as failures) fails the run like a fatal error.
     Effect.catchAllDefect((defect) => Effect.fail(setupFatal(`the run failed: ${String(defect)}`))),
     // Closed as failed, so the next submission of its window starts a new run instead of attaching to this one.
     Effect.tapError(() =>
-      Activity.make({ name: "failed", error: SyncFatalError, execute: retryStep("failed", failRun(run)) })
+      throughStorageOutage(
+        "failed",
+        Activity.make({ name: "failed", error: SyncFatalError, execute: retryStep("failed", failRun(run)) })
+      )
     )
   )
 )
 
 const discoverLayer = DiscoverOrganizer.toLayer(({ organizerId, run }) =>
-  Activity.make({
-    name: "discover",
-    success: DiscoverOrganizer.successSchema,
-    error: SyncFatalError,
-    execute: progressStep(
-      run,
-      `discover/${organizerId}`,
-      (ctx) => discoverOrganizer(ctx, organizerId),
-      (d) => d.outcome.counts
-    )
-  })
+  throughStorageOutage(
+    `discover/${organizerId}`,
+    Activity.make({
+      name: "discover",
+      success: DiscoverOrganizer.successSchema,
+      error: SyncFatalError,
+      execute: progressStep(
+        run,
+        `discover/${organizerId}`,
+        (ctx) => discoverOrganizer(ctx, organizerId),
+        (d) => d.outcome.counts
+      )
+    })
+  )
 )
 
 const exportSetLayer = ExportSet.toLayer(({ run, set }) =>
-  Activity.make({
-    name: "export",
-    success: StepOutcome,
-    error: SyncFatalError,
-    execute: progressStep(run, `set/${setKey(set)}`, (ctx) => exportSet(ctx, set), (o) => o.counts)
-  })
+  throughStorageOutage(
+    `set/${setKey(set)}`,
+    Activity.make({
+      name: "export",
+      success: StepOutcome,
+      error: SyncFatalError,
+      execute: progressStep(run, `set/${setKey(set)}`, (ctx) => exportSet(ctx, set), (o) => o.counts)
+    })
+  )
 )
 
 /** The three workflows, registered with the engine. */

@@ -4,7 +4,9 @@
  */
 import type { SyncFatalError } from "@meeting-artifacts/pipeline"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import { RUNNER_SETUP_CODE, setupFatal } from "./jobResources.js"
 
@@ -43,4 +45,36 @@ export const retryStep = <A, R>(
         : Effect.void
     ),
     Effect.retry({ schedule: STEP_RETRY, while: mayPass })
+  )
+
+/**
+ * Whether a cause is only the cluster's storage failing. The workflow engine turns a `PersistenceError`
+ * (a message or reply it could not save or read: Postgres restarting, a connection cut) into a defect.
+ */
+const isStorageOutage = (cause: Cause.Cause<unknown>): boolean => {
+  const defects = Chunk.toReadonlyArray(Cause.defects(cause))
+  return defects.length > 0 && Chunk.isEmpty(Cause.failures(cause)) && !Cause.isInterrupted(cause) &&
+    defects.every((d) => Predicate.isTagged(d, "PersistenceError"))
+}
+
+/**
+ * Sends a workflow message (a run, a child workflow, an activity) again while the cluster's storage
+ * cannot take it, on the step schedule: a database restart must not fail a run that only waited on it.
+ * Sending again is safe: a message's id comes from its payload, and the storage keeps one of each.
+ */
+export const throughStorageOutage = <A, E, R>(
+  what: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  effect.pipe(
+    Effect.sandbox,
+    Effect.tapError((cause) =>
+      isStorageOutage(cause)
+        ? Effect.logWarning("the cluster's storage is unreachable; sending again").pipe(
+          Effect.annotateLogs({ message: what, reason: Cause.pretty(cause).split("\n")[0] })
+        )
+        : Effect.void
+    ),
+    Effect.retry({ schedule: STEP_RETRY, while: isStorageOutage }),
+    Effect.unsandbox
   )
