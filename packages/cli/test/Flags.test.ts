@@ -153,3 +153,19 @@ describe("resolveSyncConfig: Postgres from the environment", () => {
     )
   })
 })
+
+describe("resolveExportConfig: downloads within the requests in flight", () => {
+  it("refuses --concurrency above --max-requests, wherever either comes from, and takes it equal", async () => {
+    const { resolveSyncConfig } = await import("../src/internal/syncConfig.js")
+    const above = resolveSyncConfig({ ...base, concurrency: 16 }, {})
+    await expect(above).rejects.toBeInstanceOf(FlagError)
+    await expect(above).rejects.toThrow(
+      `--concurrency 16 is above --max-requests ${defaultPolicy.maxConcurrentRequests}: every download is a Graph request`
+    )
+    await expect(resolveSyncConfig({ ...base }, { MEETING_ARTIFACTS_MAX_REQUESTS: "3" })).rejects.toThrow(
+      `--concurrency ${defaultPolicy.maxConcurrentDownloads} is above --max-requests 3`
+    )
+    const equal = await resolveSyncConfig({ ...base, concurrency: 16, maxRequests: 16 }, {})
+    expect([equal.concurrency, equal.maxRequests]).toEqual([16, 16])
+  })
+})

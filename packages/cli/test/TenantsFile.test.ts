@@ -106,7 +106,15 @@ describe("tenants file", () => {
     [{ tenants: [{ ...contoso, organizers: [" "] }] }, "tenants[0].organizers[0]", "must not be empty"],
     [{ tenants: [{ ...contoso, rate: 0 }] }, "tenants[0].rate", "positive number"],
     [{ tenants: [{ ...contoso, concurrency: 65 }] }, "tenants[0].concurrency", "from 1 to 64"],
-    [{ tenants: [{ ...contoso, maxRequests: 1.5 }] }, "tenants[0].maxRequests", "integer"]
+    [{ tenants: [{ ...contoso, maxRequests: 1.5 }] }, "tenants[0].maxRequests", "integer"],
+    // More downloads than requests in flight: named as the file spells them, or as the flags that gave them.
+    [
+      { tenants: [{ ...contoso, concurrency: 8, maxRequests: 6 }] },
+      "tenants[0]",
+      "concurrency 8 is above maxRequests 6"
+    ],
+    [{ tenants: [{ ...contoso, concurrency: 16 }] }, "tenants[0]", "concurrency 16 is above --max-requests 12"],
+    [{ tenants: [{ ...contoso, maxRequests: 2 }] }, "tenants[0]", "--concurrency 4 is above maxRequests 2"]
   ])("refuses %j at %s", (value, field, problem) => {
     const e = refused(value)
     expect(e._tag).toBe("TenantsFileError")

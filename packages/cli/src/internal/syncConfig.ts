@@ -4,7 +4,7 @@
  */
 import { loadConfigFile } from "./configFile.js"
 import { FlagError, type Parsed, type Resolved, resolveFlags } from "./flags.js"
-import { syncFlags } from "./syncFlags.js"
+import { downloadsAboveRequests, syncFlags } from "./syncFlags.js"
 
 /** How progress, warnings and errors are written on stderr: for people, or as JSON lines for log collectors. */
 export type LogFormat = "human" | "json"
@@ -26,11 +26,11 @@ const postgresFromEnv = (env: Record<string, string | undefined>): string => {
 }
 
 /** The flags every exporting command (sync, listen) has, resolved the same way. */
-type ExportFlags = Pick<typeof syncFlags, "config" | "state" | "sink" | "logFormat">
+type ExportFlags = Pick<typeof syncFlags, "config" | "state" | "sink" | "logFormat" | "concurrency" | "maxRequests">
 
 /**
  * Flag > environment > `--config` file > default, for every flag of a command that exports (`sync`,
- * `listen`): `--log-format` checked, `postgres` alone in `--state` / `--sink` taken from the environment.
+ * `listen`): `--log-format` checked, `--concurrency` within `--max-requests`, `postgres` alone in `--state` / `--sink` taken from the environment.
  */
 export const resolveExportConfig = async <T extends ExportFlags>(
   table: T,
@@ -44,6 +44,11 @@ export const resolveExportConfig = async <T extends ExportFlags>(
   if (logFormat !== "human" && logFormat !== "json") {
     throw new FlagError(`--log-format must be human or json, got ${JSON.stringify(logFormat)}`)
   }
+  const overBudget = downloadsAboveRequests(settings.concurrency, settings.maxRequests, {
+    concurrency: "--concurrency",
+    maxRequests: "--max-requests"
+  })
+  if (overBudget !== undefined) throw new FlagError(overBudget)
   return {
     ...settings,
     logFormat: logFormat as LogFormat,

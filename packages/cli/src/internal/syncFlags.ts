@@ -88,7 +88,8 @@ export const syncFlags = {
   maxRequests: flag("integer", {
     ...configurable("max-requests"),
     pseudo: "n",
-    description: "Graph requests in flight at once, downloads included; keep it above --concurrency.",
+    description:
+      "Graph requests in flight at once, downloads included; at least --concurrency (a larger --concurrency is refused).",
     default: defaultPolicy.maxConcurrentRequests,
     check: (n: number) => policyValueProblem("maxConcurrentRequests", n)
   }),
@@ -166,6 +167,21 @@ export const syncFlags = {
     default: "human"
   })
 } as const
+
+/**
+ * Why `concurrency` downloads cannot all run under `maxRequests` requests in flight (each download is
+ * one), or undefined. `names` are how the two settings are spelled where they came from.
+ */
+export const downloadsAboveRequests = (
+  concurrency: number,
+  maxRequests: number,
+  names: { readonly concurrency: string; readonly maxRequests: string }
+): string | undefined =>
+  concurrency > maxRequests
+    ? `${names.concurrency} ${concurrency} is above ${names.maxRequests} ${maxRequests}: every download is a Graph ` +
+      `request, so at most ${maxRequests} could run; raise ${names.maxRequests} to at least ${concurrency}, or lower ` +
+      names.concurrency
+    : undefined
 
 export const syncSummary = "Export recordings and transcripts of a window of meetings"
 

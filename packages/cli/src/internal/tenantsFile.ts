@@ -18,6 +18,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import { downloadsAboveRequests } from "./syncFlags.js"
 
 /** A bad tenants file: which file, which field (`tenants[1].out`), what is wrong. */
 export class TenantsFileError extends Schema.TaggedError<TenantsFileError>()("TenantsFileError", {
@@ -151,6 +152,13 @@ export const decodeTenants = (
     if (clash >= 0) {
       return fail(`${at}.out`, `${out} overlaps tenants[${clash}]'s folder ${tenants[clash]!.out}: give each its own`)
     }
+    const concurrency = entry.concurrency ?? defaults.concurrency
+    const maxRequests = entry.maxRequests ?? defaults.maxRequests
+    const overBudget = downloadsAboveRequests(concurrency, maxRequests, {
+      concurrency: entry.concurrency !== undefined ? "concurrency" : "--concurrency",
+      maxRequests: entry.maxRequests !== undefined ? "maxRequests" : "--max-requests"
+    })
+    if (overBudget !== undefined) return fail(at, overBudget)
     tenants.push({
       name: entry.name,
       tenantId: entry.tenantId,
@@ -161,8 +169,8 @@ export const decodeTenants = (
       out,
       organizers: entry.organizers,
       rate: entry.rate ?? defaults.rate,
-      maxRequests: entry.maxRequests ?? defaults.maxRequests,
-      concurrency: entry.concurrency ?? defaults.concurrency
+      maxRequests,
+      concurrency
     })
   }
   return Either.right(tenants)
