@@ -9,7 +9,7 @@ import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type { GraphCredential } from "@meeting-artifacts/api"
-import { CheckpointStore } from "@meeting-artifacts/sinks"
+import { CheckpointStore, PostgresClient } from "@meeting-artifacts/sinks"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -49,18 +49,19 @@ export const shardingTimings = {
 } as const
 
 /**
- * The cluster's Postgres as the SqlClient of its storage. The driver is an optional peer dependency
- * (as for the Postgres sinks): loaded here, on use, and named when it is missing.
+ * The cluster's Postgres as the SqlClient of its storage: the sinks' pool (its driver an optional peer
+ * dependency, its connections bounded in time, its connect errors saying why), with the driver's usual
+ * ten connections (shard locks, message polling and steps share them).
  */
 export const clusterSqlLayer = (url: Redacted.Redacted<string>) =>
-  Layer.unwrapEffect(
-    Effect.tryPromise({
-      try: () => import("@effect/sql-pg/PgClient"),
-      catch: () =>
-        setupFatal(
-          "cluster mode needs the optional package @effect/sql-pg, which is not installed: npm install @effect/sql-pg"
-        )
-    }).pipe(Effect.map((PgClient) => PgClient.layer({ url })))
+  PostgresClient.layer(url, { maxConnections: 10 }).pipe(
+    Layer.mapError((e) =>
+      setupFatal(
+        e.operation === "load driver"
+          ? "cluster mode needs the optional package @effect/sql-pg, which is not installed: npm install @effect/sql-pg"
+          : e.message
+      )
+    )
   )
 
 /** A runner for as long as the layer lives (it hands its shards over when its scope closes). */

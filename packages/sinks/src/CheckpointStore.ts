@@ -24,7 +24,8 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { defaultStatePath } from "./Layout.js"
 import * as GroupCommit from "./internal/groupCommit.js"
-import { migrate, num, pgClientLayer, sqliteClientLayer, str } from "./internal/sql.js"
+import { migrate, num, sqliteClientLayer, str } from "./internal/sql.js"
+import * as PostgresClient from "./PostgresClient.js"
 import * as ListenTables from "./internal/listenTables.js"
 import { lockStore } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
@@ -567,7 +568,7 @@ export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkErro
 
 /** The store in Postgres (tables `checkpoint_*`). */
 export const layerPostgres = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
-  layer.pipe(Layer.provide(pgClientLayer(url)))
+  layer.pipe(Layer.provide(PostgresClient.layer(url)))
 
 /** The SQLite store as a scoped value (the database closes with the scope). */
 export const makeSqlite = (filename: string): Effect.Effect<CheckpointStoreService, SinkError, Scope.Scope> =>

@@ -23,7 +23,8 @@ import type * as Scope from "effect/Scope"
 import type * as Redacted from "effect/Redacted"
 import { randomUUID } from "node:crypto"
 import type { RunRecord } from "./CheckpointStore.js"
-import { migrate, pgClientLayer, sqliteClientLayer } from "./internal/sql.js"
+import { migrate, sqliteClientLayer } from "./internal/sql.js"
+import * as PostgresClient from "./PostgresClient.js"
 import {
   type ArtifactSetWrite,
   artifactSetId,
@@ -274,6 +275,6 @@ export const makePostgres = (
   url: string | Redacted.Redacted<string>,
   options: SqlRecordSinkOptions = {}
 ): Effect.Effect<RecordSinkService, SinkError, Scope.Scope> =>
-  Layer.build(pgClientLayer(url)).pipe(
+  Layer.build(PostgresClient.layer(url)).pipe(
     Effect.flatMap((ctx) => Effect.provide(make({ name: "postgres", ...options }), ctx))
   )
