@@ -72,7 +72,10 @@ describe("--help", () => {
       )
     )
     expect(optionBlock(help, "max-requests")).toMatch(
-      new RegExp(`optional, default ${defaultPolicy.maxConcurrentRequests}\\n[\\s\\S]*MEETING_ARTIFACTS_MAX_REQUESTS`)
+      new RegExp(
+        `optional, default ${defaultPolicy.maxConcurrentRequests}, or --concurrency when that is larger\\n` +
+          `[\\s\\S]*MEETING_ARTIFACTS_MAX_REQUESTS`
+      )
     )
     expect(optionBlock(help, "config")).toMatch(
       /--config <file> +optional[\s\S]*JSON or YAML[\s\S]*MEETING_ARTIFACTS_CONFIG/

@@ -24,7 +24,8 @@ describe("resolveFlags (sync's table)", () => {
     expect(defaults).toMatchObject({
       concurrency: defaultPolicy.maxConcurrentDownloads,
       rate: defaultPolicy.requestsPerSecond,
-      maxRequests: defaultPolicy.maxConcurrentRequests,
+      // Not given: it follows --concurrency (see `maxRequestsFor`).
+      maxRequests: undefined,
       graphUrl: "https://graph.microsoft.com/v1.0",
       state: undefined,
       sink: [],
@@ -155,17 +156,28 @@ describe("resolveSyncConfig: Postgres from the environment", () => {
 })
 
 describe("resolveExportConfig: downloads within the requests in flight", () => {
-  it("refuses --concurrency above --max-requests, wherever either comes from, and takes it equal", async () => {
+  it("refuses --concurrency above a --max-requests given, wherever either comes from, and takes it equal", async () => {
     const { resolveSyncConfig } = await import("../src/internal/syncConfig.js")
-    const above = resolveSyncConfig({ ...base, concurrency: 16 }, {})
+    const above = resolveSyncConfig({ ...base, concurrency: 16, maxRequests: 12 }, {})
     await expect(above).rejects.toBeInstanceOf(FlagError)
     await expect(above).rejects.toThrow(
-      `--concurrency 16 is above --max-requests ${defaultPolicy.maxConcurrentRequests}: every download is a Graph request`
+      "--concurrency 16 is above --max-requests 12: every download is a Graph request"
     )
     await expect(resolveSyncConfig({ ...base }, { MEETING_ARTIFACTS_MAX_REQUESTS: "3" })).rejects.toThrow(
       `--concurrency ${defaultPolicy.maxConcurrentDownloads} is above --max-requests 3`
     )
     const equal = await resolveSyncConfig({ ...base, concurrency: 16, maxRequests: 16 }, {})
     expect([equal.concurrency, equal.maxRequests]).toEqual([16, 16])
+  })
+
+  it("without --max-requests, the requests in flight follow a --concurrency above the default", async () => {
+    const { resolveSyncConfig } = await import("../src/internal/syncConfig.js")
+    const { maxRequestsFor } = await import("../src/internal/syncFlags.js")
+    const wide = await resolveSyncConfig({ ...base, concurrency: 32 }, {})
+    expect(wide.maxRequests).toBeUndefined()
+    expect(maxRequestsFor(wide.concurrency, wide.maxRequests)).toBe(32)
+    const narrow = await resolveSyncConfig({ ...base, concurrency: 2 }, {})
+    expect(maxRequestsFor(narrow.concurrency, narrow.maxRequests)).toBe(defaultPolicy.maxConcurrentRequests)
+    expect(maxRequestsFor(2, 5)).toBe(5)
   })
 })

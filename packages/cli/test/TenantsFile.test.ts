@@ -123,6 +123,15 @@ describe("tenants file", () => {
     expect(e.message).toBe(`--tenants /etc/ma/tenants.json: ${field}: ${e.problem}`)
   })
 
+  it("without maxRequests anywhere, a tenant's requests in flight follow its concurrency above the default", () => {
+    const r = decode(
+      { tenants: [{ ...contoso, concurrency: 16 }, { ...fabrikam, concurrency: 2 }] },
+      { maxRequests: undefined }
+    )
+    if (Either.isLeft(r)) throw new Error(r.left.message)
+    expect(r.right.map((t) => [t.concurrency, t.maxRequests])).toEqual([[16, 16], [2, 12]])
+  })
+
   it("refuses a tenant without out when --out is not given", () => {
     expect(refused({ tenants: [contoso] }, { out: undefined }).message).toContain(
       "tenants[0].out: is required without --out"

@@ -14,6 +14,7 @@ import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
 import { jsonLine } from "./jsonLog.js"
+import { maxRequestsFor } from "./syncFlags.js"
 import { formatBytes } from "./render.js"
 import {
   envCredential,
@@ -139,7 +140,7 @@ export const clusterExport = (
         sinks: config.sink,
         concurrency: opts.concurrency,
         requestsPerSecond: config.rate,
-        maxConcurrentRequests: config.maxRequests,
+        maxConcurrentRequests: maxRequestsFor(opts.concurrency, config.maxRequests),
         metadataContent: config.metadataContent,
         ...(tenant !== undefined ? { tenant } : {})
       },

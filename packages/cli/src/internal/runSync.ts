@@ -25,6 +25,7 @@ import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import { ExitCode } from "../CliExit.js"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
+import { maxRequestsFor } from "./syncFlags.js"
 import { formatBytes, formatDuration, renderProgress } from "./render.js"
 import { escapeControl } from "./terminal.js"
 import { telemetryLayer } from "./telemetry.js"
@@ -113,7 +114,8 @@ export interface ExportLayerConfig {
   readonly allowInsecureHttp: boolean
   readonly concurrency: number
   readonly rate: number
-  readonly maxRequests: number
+  /** As given; absent: see `maxRequestsFor`. */
+  readonly maxRequests: number | undefined
 }
 
 /** The Graph credential of the environment (GRAPH_ACCESS_TOKEN, AZURE_*), or why not (one line). */
@@ -156,7 +158,7 @@ export const exportLayer = (
         policy: {
           maxConcurrentDownloads: config.concurrency,
           requestsPerSecond: config.rate,
-          maxConcurrentRequests: config.maxRequests
+          maxConcurrentRequests: maxRequestsFor(config.concurrency, config.maxRequests)
         }
       }
     }))

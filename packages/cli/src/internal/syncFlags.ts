@@ -88,9 +88,8 @@ export const syncFlags = {
   maxRequests: flag("integer", {
     ...configurable("max-requests"),
     pseudo: "n",
-    description:
-      "Graph requests in flight at once, downloads included; at least --concurrency (a larger --concurrency is refused).",
-    default: defaultPolicy.maxConcurrentRequests,
+    description: "Graph requests in flight at once, downloads included; at least --concurrency.",
+    defaultText: `${defaultPolicy.maxConcurrentRequests}, or --concurrency when that is larger`,
     check: (n: number) => policyValueProblem("maxConcurrentRequests", n)
   }),
   sink: flag("list", {
@@ -169,15 +168,22 @@ export const syncFlags = {
 } as const
 
 /**
- * Why `concurrency` downloads cannot all run under `maxRequests` requests in flight (each download is
- * one), or undefined. `names` are how the two settings are spelled where they came from.
+ * Requests in flight when none were given: the policy's default, raised to `concurrency` when that is
+ * larger (every download is a request, so fewer would leave downloads that could never run).
+ */
+export const maxRequestsFor = (concurrency: number, given: number | undefined): number =>
+  given ?? Math.max(defaultPolicy.maxConcurrentRequests, concurrency)
+
+/**
+ * Why `concurrency` downloads cannot all run under the `maxRequests` given (each download is one
+ * request in flight), or undefined. `names` are how the two settings are spelled where they came from.
  */
 export const downloadsAboveRequests = (
   concurrency: number,
-  maxRequests: number,
+  maxRequests: number | undefined,
   names: { readonly concurrency: string; readonly maxRequests: string }
 ): string | undefined =>
-  concurrency > maxRequests
+  maxRequests !== undefined && concurrency > maxRequests
     ? `${names.concurrency} ${concurrency} is above ${names.maxRequests} ${maxRequests}: every download is a Graph ` +
       `request, so at most ${maxRequests} could run; raise ${names.maxRequests} to at least ${concurrency}, or lower ` +
       names.concurrency

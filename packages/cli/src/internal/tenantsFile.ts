@@ -18,7 +18,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { downloadsAboveRequests } from "./syncFlags.js"
+import { downloadsAboveRequests, maxRequestsFor } from "./syncFlags.js"
 
 /** A bad tenants file: which file, which field (`tenants[1].out`), what is wrong. */
 export class TenantsFileError extends Schema.TaggedError<TenantsFileError>()("TenantsFileError", {
@@ -69,7 +69,7 @@ export const TenantEntry = Schema.Struct({
   /** Default: `<--out>/<name>`. Relative: to the tenants file's folder. */
   out: Schema.optional(NonEmpty),
   organizers: Schema.Array(NonEmpty).pipe(Schema.minItems(1, { message: () => "must list at least one organizer" })),
-  /** The tenant's Graph budget; default: `--rate`, `--max-requests`, `--concurrency`. */
+  /** The tenant's Graph budget; default: `--rate`, `--max-requests` (else 12, or its concurrency when larger), `--concurrency`. */
   rate: Schema.optional(policyNumber("requestsPerSecond")),
   maxRequests: Schema.optional(policyNumber("maxConcurrentRequests")),
   concurrency: Schema.optional(policyNumber("maxConcurrentDownloads"))
@@ -97,7 +97,8 @@ export interface TenantDefaults {
   /** `--out`: the parent of the folders of tenants without `out`. */
   readonly out: string | undefined
   readonly rate: number
-  readonly maxRequests: number
+  /** `--max-requests` when given (else each tenant's default follows its concurrency). */
+  readonly maxRequests: number | undefined
   readonly concurrency: number
 }
 
@@ -153,12 +154,13 @@ export const decodeTenants = (
       return fail(`${at}.out`, `${out} overlaps tenants[${clash}]'s folder ${tenants[clash]!.out}: give each its own`)
     }
     const concurrency = entry.concurrency ?? defaults.concurrency
-    const maxRequests = entry.maxRequests ?? defaults.maxRequests
-    const overBudget = downloadsAboveRequests(concurrency, maxRequests, {
+    const givenMaxRequests = entry.maxRequests ?? defaults.maxRequests
+    const overBudget = downloadsAboveRequests(concurrency, givenMaxRequests, {
       concurrency: entry.concurrency !== undefined ? "concurrency" : "--concurrency",
       maxRequests: entry.maxRequests !== undefined ? "maxRequests" : "--max-requests"
     })
     if (overBudget !== undefined) return fail(at, overBudget)
+    const maxRequests = maxRequestsFor(concurrency, givenMaxRequests)
     tenants.push({
       name: entry.name,
       tenantId: entry.tenantId,
