@@ -22,7 +22,10 @@ export interface GraphPolicy {
   readonly requestsPerSecond: number
   /** Requests allowed back to back before the rate applies. */
   readonly burst: number
-  /** Concurrent requests in flight per tenant, content bodies included (keep it above maxConcurrentDownloads). */
+  /**
+   * Concurrent requests in flight per tenant, content bodies included: at least maxConcurrentDownloads.
+   * Unset, 12 or maxConcurrentDownloads when that is larger (`maxConcurrentRequestsFor`).
+   */
   readonly maxConcurrentRequests: number
   /** Concurrent content downloads per tenant (held for the whole body). */
   readonly maxConcurrentDownloads: number
@@ -223,12 +226,31 @@ export const policyValueProblem = (key: NumericKey, value: unknown): string | un
   return ok ? undefined : `must be ${describeBound(b)}`
 }
 
+/**
+ * Requests in flight for `downloads` concurrent downloads: the one `given`, else the default, raised to
+ * `downloads` when that is larger (every download is a request: fewer would leave downloads that never run).
+ */
+export const maxConcurrentRequestsFor = (downloads: number, given?: number | undefined): number =>
+  given ?? Math.max(defaultPolicy.maxConcurrentRequests, downloads)
+
 /** Validates and completes a partial policy. */
 export const makePolicy = (overrides?: Partial<GraphPolicy>): GraphPolicy => {
-  const p: GraphPolicy = { ...defaultPolicy, ...(overrides ?? {}) }
+  const given = overrides ?? {}
+  const downloads = given.maxConcurrentDownloads ?? defaultPolicy.maxConcurrentDownloads
+  const p: GraphPolicy = {
+    ...defaultPolicy,
+    ...given,
+    maxConcurrentRequests: maxConcurrentRequestsFor(downloads, given.maxConcurrentRequests)
+  }
   for (const k of Object.keys(policyBounds) as Array<NumericKey>) {
     const problem = policyValueProblem(k, p[k])
     if (problem !== undefined) throw new Error(`GraphPolicy.${k} ${problem}; got ${p[k]}`)
+  }
+  if (p.maxConcurrentRequests < p.maxConcurrentDownloads) {
+    throw new Error(
+      `GraphPolicy.maxConcurrentRequests (${p.maxConcurrentRequests}) is below maxConcurrentDownloads ` +
+        `(${p.maxConcurrentDownloads}): every download is a request, so some could never run`
+    )
   }
   return p
 }

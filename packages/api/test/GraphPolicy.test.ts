@@ -122,6 +122,14 @@ describe("decideRetry", () => {
     expect(policyValueProblem("maxConcurrentDownloads", 64)).toBeUndefined()
     expect(policyValueProblem("maxConcurrentDownloads", "4")).toBe("must be an integer from 1 to 64")
   })
+  it("requests in flight: unset, they follow downloads above the default; set below downloads, refused", () => {
+    expect(makePolicy({ maxConcurrentDownloads: 32 }).maxConcurrentRequests).toBe(32)
+    expect(makePolicy({ maxConcurrentDownloads: 2 }).maxConcurrentRequests).toBe(defaultPolicy.maxConcurrentRequests)
+    expect(makePolicy({ maxConcurrentDownloads: 8, maxConcurrentRequests: 8 }).maxConcurrentRequests).toBe(8)
+    expect(() => makePolicy({ maxConcurrentDownloads: 16, maxConcurrentRequests: 12 })).toThrow(
+      "GraphPolicy.maxConcurrentRequests (12) is below maxConcurrentDownloads (16)"
+    )
+  })
 })
 
 describe("redirect credential strip", () => {

@@ -24,7 +24,7 @@ describe("resolveFlags (sync's table)", () => {
     expect(defaults).toMatchObject({
       concurrency: defaultPolicy.maxConcurrentDownloads,
       rate: defaultPolicy.requestsPerSecond,
-      // Not given: it follows --concurrency (see `maxRequestsFor`).
+      // Not given: it follows --concurrency (see `maxConcurrentRequestsFor`).
       maxRequests: undefined,
       graphUrl: "https://graph.microsoft.com/v1.0",
       state: undefined,
@@ -172,7 +172,7 @@ describe("resolveExportConfig: downloads within the requests in flight", () => {
 
   it("without --max-requests, the requests in flight follow a --concurrency above the default", async () => {
     const { resolveSyncConfig } = await import("../src/internal/syncConfig.js")
-    const { maxRequestsFor } = await import("../src/internal/syncFlags.js")
+    const { maxConcurrentRequestsFor: maxRequestsFor } = await import("@meeting-artifacts/api/GraphPolicy")
     const wide = await resolveSyncConfig({ ...base, concurrency: 32 }, {})
     expect(wide.maxRequests).toBeUndefined()
     expect(maxRequestsFor(wide.concurrency, wide.maxRequests)).toBe(32)

@@ -13,8 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import { ExitCode } from "../CliExit.js"
+import { maxConcurrentRequestsFor } from "@meeting-artifacts/api/GraphPolicy"
 import { jsonLine } from "./jsonLog.js"
-import { maxRequestsFor } from "./syncFlags.js"
 import { formatBytes } from "./render.js"
 import {
   envCredential,
@@ -140,7 +140,7 @@ export const clusterExport = (
         sinks: config.sink,
         concurrency: opts.concurrency,
         requestsPerSecond: config.rate,
-        maxConcurrentRequests: maxRequestsFor(opts.concurrency, config.maxRequests),
+        maxConcurrentRequests: maxConcurrentRequestsFor(opts.concurrency, config.maxRequests),
         metadataContent: config.metadataContent,
         ...(tenant !== undefined ? { tenant } : {})
       },

@@ -24,8 +24,8 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import { ExitCode } from "../CliExit.js"
+import { maxConcurrentRequestsFor } from "@meeting-artifacts/api/GraphPolicy"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
-import { maxRequestsFor } from "./syncFlags.js"
 import { formatBytes, formatDuration, renderProgress } from "./render.js"
 import { escapeControl } from "./terminal.js"
 import { telemetryLayer } from "./telemetry.js"
@@ -114,7 +114,7 @@ export interface ExportLayerConfig {
   readonly allowInsecureHttp: boolean
   readonly concurrency: number
   readonly rate: number
-  /** As given; absent: see `maxRequestsFor`. */
+  /** As given; absent: see `maxConcurrentRequestsFor`. */
   readonly maxRequests: number | undefined
 }
 
@@ -158,7 +158,7 @@ export const exportLayer = (
         policy: {
           maxConcurrentDownloads: config.concurrency,
           requestsPerSecond: config.rate,
-          maxConcurrentRequests: maxRequestsFor(config.concurrency, config.maxRequests)
+          maxConcurrentRequests: maxConcurrentRequestsFor(config.concurrency, config.maxRequests)
         }
       }
     }))

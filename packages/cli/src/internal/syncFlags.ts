@@ -168,13 +168,6 @@ export const syncFlags = {
 } as const
 
 /**
- * Requests in flight when none were given: the policy's default, raised to `concurrency` when that is
- * larger (every download is a request, so fewer would leave downloads that could never run).
- */
-export const maxRequestsFor = (concurrency: number, given: number | undefined): number =>
-  given ?? Math.max(defaultPolicy.maxConcurrentRequests, concurrency)
-
-/**
  * Why `concurrency` downloads cannot all run under the `maxRequests` given (each download is one
  * request in flight), or undefined. `names` are how the two settings are spelled where they came from.
  */

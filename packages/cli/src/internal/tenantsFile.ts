@@ -10,7 +10,7 @@
  * `TenantsFileError` naming the file and the field.
  */
 import { GraphCredentialReference } from "@meeting-artifacts/api"
-import { policyValueProblem } from "@meeting-artifacts/api/GraphPolicy"
+import { maxConcurrentRequestsFor, policyValueProblem } from "@meeting-artifacts/api/GraphPolicy"
 import { DEFAULT_BASE_URL } from "@meeting-artifacts/api/GraphUrl"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -18,7 +18,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { downloadsAboveRequests, maxRequestsFor } from "./syncFlags.js"
+import { downloadsAboveRequests } from "./syncFlags.js"
 
 /** A bad tenants file: which file, which field (`tenants[1].out`), what is wrong. */
 export class TenantsFileError extends Schema.TaggedError<TenantsFileError>()("TenantsFileError", {
@@ -160,7 +160,7 @@ export const decodeTenants = (
       maxRequests: entry.maxRequests !== undefined ? "maxRequests" : "--max-requests"
     })
     if (overBudget !== undefined) return fail(at, overBudget)
-    const maxRequests = maxRequestsFor(concurrency, givenMaxRequests)
+    const maxRequests = maxConcurrentRequestsFor(concurrency, givenMaxRequests)
     tenants.push({
       name: entry.name,
       tenantId: entry.tenantId,
