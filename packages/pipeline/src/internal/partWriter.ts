@@ -8,16 +8,51 @@
  * the part's size on disk stays the end of a correct prefix (see `staging.ts`).
  *
  * The descriptor stays the main thread's (it truncates, fsyncs and closes it): `release` waits until the
- * worker has written out the ring and let go of it, and must come before the close.
+ * worker has written out the ring and let go of it, and must come before the close. Given the part's
+ * path, a body also gets a second descriptor opened with O_DIRECT (where the file system takes it), that
+ * the worker writes whole blocks through (see `partWriterWorker.ts`); it is closed when the worker lets go.
  */
+import * as fs from "node:fs"
 import { Worker } from "node:worker_threads"
-import { RING_HEADER, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } from "./partWriterWorker.js"
+import { BLOCK, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } from "./partWriterWorker.js"
 
 /**
  * Room per body for bytes received and not yet written: enough to ride out a slow write, small enough
  * to stay in the CPU's cache between the copy in and the worker's write (and to cost little memory).
  */
 export const RING_BYTES = 1024 * 1024
+
+/** WebAssembly pages are 64 KiB: ring sizes are rounded up to them. */
+const WASM_PAGE = 64 * 1024
+
+/**
+ * Ring memory: a shared WebAssembly memory, because V8 maps it page-aligned (a SharedArrayBuffer's
+ * memory comes from malloc, 16 bytes off a page), and direct writes need block-aligned addresses.
+ */
+const ringMemory = (bytes: number): SharedArrayBuffer => {
+  const pages = Math.ceil(bytes / WASM_PAGE)
+  return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer
+}
+
+/** The one WebAssembly API used here (the project's TypeScript libs declare no WebAssembly values). */
+const wasm = (globalThis as unknown as {
+  readonly WebAssembly: {
+    readonly Memory: new(
+      d: { initial: number; maximum: number; shared: true }
+    ) => { readonly buffer: SharedArrayBuffer }
+  }
+}).WebAssembly
+
+/** A second descriptor of `file` for direct writes, or -1 where there is none (no O_DIRECT, tmpfs, ...). */
+const openDirect = (file: string | undefined): number => {
+  const flag = fs.constants.O_DIRECT
+  if (file === undefined || flag === undefined) return -1
+  try {
+    return fs.openSync(file, fs.constants.O_WRONLY | flag)
+  } catch {
+    return -1
+  }
+}
 
 /**
  * A sleeping worker is woken once a ring holds this much (one wake, one write and one hash call per this
@@ -40,6 +75,7 @@ type WorkerMessage =
     readonly id: number
     readonly sha256?: string
     readonly position?: number
+    readonly directBytes?: number
     readonly error?: WorkerError
   }
   | { readonly op: "released"; readonly id: number }
@@ -64,6 +100,8 @@ export interface Written {
   readonly sha256: string
   /** End of the part: the offset it was opened at plus every byte pushed. */
   readonly position: number
+  /** How many of the pushed bytes went through the O_DIRECT descriptor (the rest through the page cache). */
+  readonly directBytes: number
 }
 
 interface Deferred<A> {
@@ -105,9 +143,19 @@ export class BodyWriter {
   /** Whether the worker still has the body (and may touch its descriptor). */
   private inWorker = true
 
-  constructor(readonly id: number, readonly ring: SharedArrayBuffer, private readonly owner: Owner) {
-    this.ctrl = new Int32Array(ring, 0, 2)
-    this.data = new Uint8Array(ring, RING_HEADER)
+  constructor(
+    readonly id: number,
+    readonly ring: SharedArrayBuffer,
+    readonly control: SharedArrayBuffer,
+    /** The part's end when opened: the ring is filled from the same position modulo a block. */
+    offset: number,
+    /** The O_DIRECT descriptor (or -1), closed once the worker lets go of the body. */
+    private readonly direct: number,
+    private readonly owner: Owner
+  ) {
+    this.ctrl = new Int32Array(control)
+    this.data = new Uint8Array(ring)
+    this.at = offset % BLOCK
     this.wakeAt = Math.min(WAKE_BYTES, this.data.byteLength / 4)
   }
 
@@ -186,7 +234,7 @@ export class BodyWriter {
         if (m.error !== undefined) {
           this.failure ??= toError(m.error)
           this.ending?.reject(this.failure)
-        } else this.ending?.resolve({ sha256: m.sha256!, position: m.position! })
+        } else this.ending?.resolve({ sha256: m.sha256!, position: m.position!, directBytes: m.directBytes! })
         return
       case "released":
         return this.gone()
@@ -210,6 +258,7 @@ export class BodyWriter {
   private gone(): void {
     if (!this.inWorker) return
     this.inWorker = false
+    if (this.direct >= 0) fs.close(this.direct, () => {})
     this.owner.forget(this)
     this.releasing?.resolve()
   }
@@ -227,18 +276,22 @@ export class PartWriters {
   private idleTimer: NodeJS.Timeout | undefined
   private tick: NodeJS.Timeout | undefined
 
-  /** A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed first). */
-  open(fd: number, offset: number, ringBytes = RING_BYTES): BodyWriter {
+  /**
+   * A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed
+   * first); with `file` (the part's path), whole blocks are written to it directly where the file system can.
+   */
+  open(fd: number, offset: number, file?: string, ringBytes = RING_BYTES): BodyWriter {
     const worker = this.started()
     const id = this.nextId++
-    const body = new BodyWriter(id, new SharedArrayBuffer(RING_HEADER + ringBytes), this)
+    const direct = openDirect(file)
+    const body = new BodyWriter(id, ringMemory(ringBytes), new SharedArrayBuffer(8), offset, direct, this)
     this.bodies.set(id, body)
     if (this.bodies.size === 1) {
       clearTimeout(this.idleTimer)
       this.tick = setInterval(this.wakeWorker, TICK_MS).unref()
       worker.ref()
     }
-    this.post({ op: "open", id, fd, offset, ring: body.ring })
+    this.post({ op: "open", id, fd, direct, offset, ring: body.ring, ctrl: body.control })
     return body
   }
 

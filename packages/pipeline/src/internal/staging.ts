@@ -223,15 +223,15 @@ const inThreadSink = async (handle: fsp.FileHandle, part: string, offset: number
     },
     finish: async () => {
       await writes.drain()
-      return { sha256: hash.digest("hex"), position: writes.written }
+      return { sha256: hash.digest("hex"), position: writes.written, directBytes: 0 }
     },
     release: () => writes.drain().catch(() => undefined)
   }
 }
 
 /** Hash and writes in the part writer's worker; the chunk is copied into the body's ring and let go. */
-const workerSink = (writers: PartWriters, handle: fsp.FileHandle, offset: number): PartSink => {
-  const body = writers.open(handle.fd, offset)
+const workerSink = (writers: PartWriters, handle: fsp.FileHandle, part: string, offset: number): PartSink => {
+  const body = writers.open(handle.fd, offset, part)
   const pushFrom = (buffers: ReadonlyArray<Uint8Array>, from: number): void | Promise<void> => {
     for (let i = from; i < buffers.length; i++) {
       const pending = body.push(buffers[i]!)
@@ -252,7 +252,7 @@ const openSink = (
   offset: number,
   large: boolean
 ): Promise<PartSink> =>
-  large ? Promise.resolve(workerSink(writers, handle, offset)) : inThreadSink(handle, part, offset)
+  large ? Promise.resolve(workerSink(writers, handle, part, offset)) : inThreadSink(handle, part, offset)
 
 /** How often a body's received bytes are reported (one ArtifactBytes event, not one per socket read). */
 const PROGRESS_MS = 250
