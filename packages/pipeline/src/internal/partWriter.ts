@@ -142,6 +142,8 @@ export class BodyWriter {
   private releasing: Deferred<void> | undefined
   /** Whether the worker still has the body (and may touch its descriptor). */
   private inWorker = true
+  /** Once the worker was lost: when it has exited (and the body's descriptors are free to close). */
+  private afterExit: Promise<void> | undefined
 
   constructor(
     readonly id: number,
@@ -213,7 +215,7 @@ export class BodyWriter {
 
   /** Resolves once the worker no longer touches the descriptor (what it holds of the body is written first). */
   release(): Promise<void> {
-    if (!this.inWorker) return Promise.resolve()
+    if (!this.inWorker) return this.afterExit ?? Promise.resolve()
     if (this.releasing === undefined) {
       this.releasing = deferred()
       // after `finish` the worker lets go by itself (`done`)
@@ -241,12 +243,22 @@ export class BodyWriter {
     }
   }
 
-  /** The worker died: nothing more is written for this body. */
-  lost(cause: Error): void {
+  /**
+   * The worker died or is being ended: nothing more is written for this body. Its descriptors are let go
+   * of once the worker has exited (a write it had started on the thread pool is over by then).
+   */
+  lost(cause: Error, exited: Promise<unknown>): void {
     this.failure ??= cause
     this.wakePusher()
-    this.gone()
     this.ending?.reject(this.failure)
+    if (!this.inWorker) return
+    this.inWorker = false
+    this.afterExit = exited.then(() => this.closeDirect())
+    void this.afterExit.then(() => this.releasing?.resolve())
+  }
+
+  private closeDirect(): void {
+    if (this.direct >= 0) fs.close(this.direct, () => {})
   }
 
   private wakePusher(): void {
@@ -258,7 +270,7 @@ export class BodyWriter {
   private gone(): void {
     if (!this.inWorker) return
     this.inWorker = false
-    if (this.direct >= 0) fs.close(this.direct, () => {})
+    this.closeDirect()
     this.owner.forget(this)
     this.releasing?.resolve()
   }
@@ -341,20 +353,24 @@ export class PartWriters {
     worker.on("message", (m: WorkerMessage) => this.bodies.get(m.id)?.onMessage(m))
     worker.on("error", (e) => this.stopped(worker, e))
     worker.on("messageerror", (e) => this.stopped(worker, e))
-    worker.on("exit", (code) => this.stopped(worker, new Error(`the part writer exited (code ${code})`)))
+    worker.on(
+      "exit",
+      (code) => this.stopped(worker, new Error(`the part writer exited (code ${code})`), Promise.resolve())
+    )
     this.worker = worker
     this.wake = new Int32Array(wakeBuffer)
     return worker
   }
 
   /** The worker is gone: every body still open fails with `cause`. */
-  private stopped(worker: Worker, cause: Error): void {
+  private stopped(worker: Worker, cause: Error, exited?: Promise<unknown>): void {
     if (this.worker !== worker) return
     this.worker = undefined
     this.wake = undefined
     clearTimeout(this.idleTimer)
     clearInterval(this.tick)
-    for (const body of this.bodies.values()) body.lost(cause)
+    const gone = exited ?? new Promise((resolve) => worker.once("exit", resolve))
+    for (const body of this.bodies.values()) body.lost(cause, gone)
     this.bodies.clear()
   }
 }

@@ -4,11 +4,12 @@
  * bundle (which has no file of its own for a worker to load).
  *
  * The worker serves every body of its owner. Each body has a ring (shared memory, with two Int32 counters
- * in a SharedArrayBuffer of their own) that the main thread copies received bytes into. The worker takes one
- * contiguous run of each ring in turn, writes it at the end of the part (blocking `writeSync`: this is
- * the worker's own thread), hashes it, and hands its room back (`USED` goes down). It sleeps on the
- * owner's wake counter when no ring holds bytes; control messages (open, finish, release) are taken with
- * `receiveMessageOnPort` between runs, so the worker never needs its event loop.
+ * in a SharedArrayBuffer of their own) that the main thread copies received bytes into. The worker takes
+ * one contiguous run of a ring, hashes it and writes it at the end of the part in the background (the
+ * thread pool), and hands its room back (`USED` goes down) once it is written. One write per body is in
+ * flight at a time, so the part only ever grows at its end; the bodies' writes run side by side (the
+ * disk gets several at once, while the worker hashes). Between runs it waits (Atomics.waitAsync) on the
+ * owner's wake counter; control messages (open, finish, release) arrive on its port.
  *
  * A body with a second descriptor opened with O_DIRECT (see `partWriter.ts`) has its whole 4 KiB blocks
  * written through it, from the page-aligned ring straight to the device: no copy into the page cache (at
@@ -32,12 +33,13 @@ export const WAKE_SEQ = 0
 export const WAKE_ASLEEP = 1
 
 export const workerSource = `"use strict"
-const { parentPort, workerData, receiveMessageOnPort } = require("node:worker_threads")
+const { parentPort, workerData } = require("node:worker_threads")
 const { createHash } = require("node:crypto")
 const fs = require("node:fs")
 const USED = ${RING_USED}, WAITING = ${RING_WAITING}
 const SEQ = ${WAKE_SEQ}, ASLEEP = ${WAKE_ASLEEP}, BLOCK = ${BLOCK}
-// a partial block waits this long for the rest of it, then goes through the buffered descriptor
+// a partial block waits this long for the rest of it (the owner's timer wakes the worker meanwhile), then
+// goes through the buffered descriptor
 const PARTIAL_MS = 50
 const wake = new Int32Array(workerData.wake)
 const bodies = new Map()
@@ -50,12 +52,6 @@ const fail = (b, e) => {
   if (b.error !== undefined) return
   b.error = errorOf(e)
   parentPort.postMessage({ op: "failed", id: b.id, error: b.error })
-}
-const writeAll = (fd, buf, off, len, position) => {
-  while (len > 0) {
-    const n = fs.writeSync(fd, buf, off, len, position)
-    off += n; len -= n; position += n
-  }
 }
 // bytes [0, end) already in the part (a resumed body): its hash covers them
 const hashPrefix = (b, end) => {
@@ -71,13 +67,11 @@ const open = (m) => {
   const b = {
     id: m.id, fd: m.fd, direct: m.direct, ctrl: new Int32Array(m.ctrl), data: new Uint8Array(m.ring),
     read: m.offset % BLOCK, position: m.offset, hash: createHash("sha256"), error: undefined, end: undefined,
-    partialSince: 0, directBytes: 0
+    writing: false, partialSince: 0, directBytes: 0
   }
   bodies.set(m.id, b)
   try { hashPrefix(b, m.offset) } catch (e) { fail(b, e) }
 }
-// a body has a partial block waiting for the rest of it (the worker sleeps at most PARTIAL_MS then)
-let partial = false
 // where the next run of \`b\` goes: [descriptor, bytes], or null to wait for a whole block
 const target = (b, n, now) => {
   if (b.direct < 0 || b.error !== undefined) return [b.fd, n]
@@ -86,72 +80,104 @@ const target = (b, n, now) => {
   if (n >= BLOCK) return [b.direct, n - (n % BLOCK)]
   if (b.end !== undefined) return [b.fd, n]
   if (b.partialSince === 0) b.partialSince = now
-  if (now - b.partialSince >= PARTIAL_MS) return [b.fd, n]
-  partial = true
-  return null
+  return now - b.partialSince >= PARTIAL_MS ? [b.fd, n] : null
 }
-// true when the bytes went through the direct descriptor
-const write = (b, fd, n) => {
-  try {
-    writeAll(fd, b.data, b.read, n, b.position)
-    return fd === b.direct
-  } catch (e) {
-    if (fd !== b.direct || e.code !== "EINVAL") throw e
-    b.direct = -1
-    writeAll(b.fd, b.data, b.read, n, b.position)
-    return false
-  }
+// the run's room goes back to the ring
+const advance = (b, n) => {
+  b.read = (b.read + n) % b.data.length
+  Atomics.sub(b.ctrl, USED, n)
+  if (Atomics.exchange(b.ctrl, WAITING, 0) === 1) parentPort.postMessage({ op: "space", id: b.id })
 }
-// one contiguous run of the ring: written at the end of the part, hashed, then its room handed back
-const consume = (b, now) => {
+// writes ring bytes [off, off + len) of the run that started at \`b.read\` (n bytes in all)
+const writeRun = (b, fd, off, len, n) => {
+  fs.write(fd, b.data, off, len, b.position + off - b.read, (e, written) => {
+    if (e && fd === b.direct && e.code === "EINVAL") {
+      // the file system refuses this direct write after all: buffered from here on
+      b.direct = -1
+      return writeRun(b, b.fd, off, len, n)
+    }
+    if (e) fail(b, e)
+    else if (written < len) return writeRun(b, fd, off + written, len - written, n)
+    else {
+      if (fd === b.direct) b.directBytes += n
+      b.position += n
+    }
+    b.writing = false
+    writes--
+    advance(b, n)
+    pump()
+  })
+}
+// starts the write of one contiguous run of \`b\`'s ring (hashed first); false when there is none to write
+const start = (b, now) => {
   const used = Atomics.load(b.ctrl, USED)
   if (used === 0) return false
   const to = target(b, Math.min(used, b.data.length - b.read), now)
   if (to === null) return false
-  const n = to[1]
   b.partialSince = 0
-  if (b.error === undefined) {
-    try {
-      if (write(b, to[0], n)) b.directBytes += n
-      b.hash.update(b.data.subarray(b.read, b.read + n))
-      b.position += n
-    } catch (e) { fail(b, e) }
+  const n = to[1]
+  if (b.error !== undefined) {
+    // nothing after a failure is written: the bytes are dropped
+    advance(b, n)
+    return true
   }
-  b.read = (b.read + n) % b.data.length
-  Atomics.sub(b.ctrl, USED, n)
-  if (Atomics.exchange(b.ctrl, WAITING, 0) === 1) parentPort.postMessage({ op: "space", id: b.id })
+  b.hash.update(b.data.subarray(b.read, b.read + n))
+  b.writing = true
+  writes++
+  writeRun(b, to[0], b.read, n, n)
   return true
 }
-// the body's end was asked for and its ring is empty (nothing is pushed after finish or release)
+// the body's end was asked for, its ring is empty and its last write done (nothing is pushed after finish or release)
 const settle = (b) => {
   bodies.delete(b.id)
   if (b.end === "release") parentPort.postMessage({ op: "released", id: b.id })
   else if (b.error !== undefined) parentPort.postMessage({ op: "done", id: b.id, error: b.error })
   else parentPort.postMessage({ op: "done", id: b.id, sha256: b.hash.digest("hex"), position: b.position, directBytes: b.directBytes })
 }
-const onMessage = (m) => {
-  if (m.op === "open") return open(m)
-  const b = bodies.get(m.id)
-  if (b === undefined) parentPort.postMessage({ op: "released", id: m.id })
-  else b.end = m.op
-}
-for (;;) {
+// writes in flight (their ends pump again) and whether a wait for the owner's bump is pending
+let writes = 0
+let waiting = false
+// starts every write it can, settles the bodies that are done, then waits for the owner's next bump
+const pump = () => {
   const seen = Atomics.load(wake, SEQ)
-  for (let m = receiveMessageOnPort(parentPort); m !== undefined; m = receiveMessageOnPort(parentPort)) {
-    onMessage(m.message)
-  }
-  let busy = false
-  partial = false
   const now = Date.now()
-  for (const b of bodies.values()) {
-    if (consume(b, now)) busy = true
-    else if (b.end !== undefined) settle(b)
+  for (let progress = true; progress;) {
+    progress = false
+    for (const b of bodies.values()) {
+      if (b.writing) continue
+      if (start(b, now)) progress = true
+      else if (b.end !== undefined) settle(b)
+    }
   }
-  if (!busy) {
-    // the main thread notifies only a worker that says it sleeps; a bump after \`seen\` makes the wait return
-    Atomics.store(wake, ASLEEP, 1)
-    Atomics.wait(wake, SEQ, seen, partial ? PARTIAL_MS : Infinity)
+  // the owner notifies only a worker that says it waits: not while a write's end is bound to pump anyway
+  if (writes > 0) {
     Atomics.store(wake, ASLEEP, 0)
+    return
   }
+  Atomics.store(wake, ASLEEP, 1)
+  if (waiting) {
+    // a notify ends the pending wait whatever it expected; a bump since \`seen\` came before the flag
+    if (Atomics.load(wake, SEQ) !== seen) setImmediate(pump)
+    return
+  }
+  waiting = true
+  const w = Atomics.waitAsync(wake, SEQ, seen)
+  const woken = () => {
+    waiting = false
+    pump()
+  }
+  if (w.async) w.value.then(woken)
+  else setImmediate(woken)
 }
+// (the port's listener is also what keeps the worker alive between bodies)
+parentPort.on("message", (m) => {
+  if (m.op === "open") open(m)
+  else {
+    const b = bodies.get(m.id)
+    if (b === undefined) parentPort.postMessage({ op: "released", id: m.id })
+    else b.end = m.op
+  }
+  pump()
+})
+pump()
 `
