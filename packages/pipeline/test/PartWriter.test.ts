@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, describe, expect, it } from "vitest"
-import { PartWriters } from "../src/internal/partWriter.js"
+import { PartWriters, writesDirectly } from "../src/internal/partWriter.js"
 import * as Staging from "../src/internal/staging.js"
 
 const MiB = 1024 * 1024
@@ -44,19 +44,6 @@ const tempDir = () => {
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
-
-/** Whether files in `dir` can be opened with O_DIRECT (ext4, xfs: yes; tmpfs: no). */
-const directWrites = (dir: string): boolean => {
-  const probe = path.join(dir, "o-direct-probe")
-  try {
-    fs.closeSync(fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | (fs.constants.O_DIRECT ?? 0)))
-    return fs.constants.O_DIRECT !== undefined
-  } catch {
-    return false
-  } finally {
-    fs.rmSync(probe, { force: true })
-  }
-}
 
 const owner = { kind: "recording", id: "rec-1" }
 const key = Staging.stagingKey(owner.kind, owner.id)
@@ -204,12 +191,12 @@ describe("PartWriters", () => {
       expect(written.sha256).toBe(sha256(bytes))
       expect(written.position).toBe(bytes.byteLength)
       expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
-      // all but the first partial block, the last one and a few around waits for room (a test's disk takes O_DIRECT)
-      if (directWrites(path.dirname(file))) expect(written.directBytes).toBeGreaterThan(bytes.byteLength / 2)
+      // all but the first partial block, the last one and a few around waits for room (ext4 and the like)
+      if (writesDirectly(path.dirname(file))) expect(written.directBytes).toBeGreaterThan(bytes.byteLength / 2)
       else expect(written.directBytes).toBe(0)
     }))
 
-  it("a file system without O_DIRECT (tmpfs): every byte through the page cache, the same content", async () => {
+  it("a file system without direct writes (tmpfs): every byte through the page cache, the same content", async () => {
     const dir = fs.existsSync("/dev/shm") ? fs.mkdtempSync("/dev/shm/part-writer-") : tempDir()
     dirs.push(dir)
     const file = path.join(dir, "body.part")
@@ -223,7 +210,7 @@ describe("PartWriters", () => {
       expect(written).toStrictEqual({
         sha256: sha256(bytes),
         position: bytes.byteLength,
-        directBytes: directWrites(dir) ? written.directBytes : 0
+        directBytes: writesDirectly(dir) ? written.directBytes : 0
       })
       expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
     } finally {

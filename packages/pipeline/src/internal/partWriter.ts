@@ -43,12 +43,27 @@ const wasm = (globalThis as unknown as {
   }
 }).WebAssembly
 
-/** A second descriptor of `file` for direct writes, or -1 where there is none (no O_DIRECT, tmpfs, ...). */
-const openDirect = (file: string | undefined): number => {
-  const flag = fs.constants.O_DIRECT
-  if (file === undefined || flag === undefined) return -1
+/**
+ * Local file systems whose direct writes go to the device as fast as buffered ones get there (ext4, xfs,
+ * btrfs, by `statfs` magic). Elsewhere O_DIRECT may mean a synchronous round trip per write (NFS, SMB,
+ * FUSE) or is refused (tmpfs): there the page cache stays.
+ */
+const DIRECT_FILE_SYSTEMS: ReadonlySet<number> = new Set([0xef53, 0x58465342, 0x9123683e])
+
+/** Whether a body written to `path` (a file or folder) gets direct writes. */
+export const writesDirectly = (path: string): boolean => {
   try {
-    return fs.openSync(file, fs.constants.O_WRONLY | flag)
+    return fs.constants.O_DIRECT !== undefined && DIRECT_FILE_SYSTEMS.has(fs.statfsSync(path).type)
+  } catch {
+    return false
+  }
+}
+
+/** A second descriptor of `file` for direct writes, or -1 where there is none (see `DIRECT_FILE_SYSTEMS`). */
+const openDirect = (file: string | undefined): number => {
+  if (file === undefined || !writesDirectly(file)) return -1
+  try {
+    return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_DIRECT!)
   } catch {
     return -1
   }
