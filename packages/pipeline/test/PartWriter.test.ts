@@ -219,6 +219,19 @@ describe("PartWriters", () => {
     }
   })
 
+  it("the next body reuses the ring of one the worker let go of (each ring reserves address space)", () =>
+    withPart(async (file, fd, writers) => {
+      const first = writers.open(fd, 0, file)
+      await first.push(content(10_000))
+      await first.finish()
+      const second = writers.open(fd, 10_000, file)
+      expect(second.ring).toBe(first.ring)
+      // and a body opened while another is in flight gets a ring of its own
+      const third = writers.open(fd, 10_000, file)
+      expect(third.ring).not.toBe(second.ring)
+      await Promise.all([second.release(), third.release()])
+    }))
+
   it("bytes of a body that stalls reach the part without another push (a kill then loses none of them)", () =>
     withPart(async (file, fd, writers) => {
       const body = writers.open(fd, 0)

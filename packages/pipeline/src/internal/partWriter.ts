@@ -26,12 +26,19 @@ export const RING_BYTES = 1024 * 1024
 const WASM_PAGE = 64 * 1024
 
 /**
- * Ring memory: a shared WebAssembly memory, because V8 maps it page-aligned (a SharedArrayBuffer's
- * memory comes from malloc, 16 bytes off a page), and direct writes need block-aligned addresses.
+ * Ring memory for direct writes: a shared WebAssembly memory, because V8 maps it page-aligned (a
+ * SharedArrayBuffer's memory comes from malloc, 16 bytes off a page) and direct writes need block-aligned
+ * addresses. V8 reserves (does not commit) gigabytes of address space for each, so rings are reused
+ * (`PartWriters`); null where the reservation is refused (a `ulimit -v`, say): the body is written
+ * through the page cache from a plain SharedArrayBuffer then.
  */
-const ringMemory = (bytes: number): SharedArrayBuffer => {
+const alignedRing = (bytes: number): SharedArrayBuffer | null => {
   const pages = Math.ceil(bytes / WASM_PAGE)
-  return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer
+  try {
+    return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer
+  } catch {
+    return null
+  }
 }
 
 /** The one WebAssembly API used here (the project's TypeScript libs declare no WebAssembly values). */
@@ -168,6 +175,8 @@ export class BodyWriter {
     offset: number,
     /** The O_DIRECT descriptor (or -1), closed once the worker lets go of the body. */
     private readonly direct: number,
+    /** Whether the ring is page-aligned memory the owner may give the next body (once the worker let go). */
+    readonly reusable: boolean,
     private readonly owner: Owner
   ) {
     this.ctrl = new Int32Array(control)
@@ -302,6 +311,8 @@ export class PartWriters {
   private nextId = 1
   private idleTimer: NodeJS.Timeout | undefined
   private tick: NodeJS.Timeout | undefined
+  /** Page-aligned rings of `RING_BYTES` the worker let go of, for the next bodies (see `alignedRing`). */
+  private readonly freeRings: Array<SharedArrayBuffer> = []
 
   /**
    * A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed
@@ -310,8 +321,12 @@ export class PartWriters {
   open(fd: number, offset: number, file?: string, ringBytes = RING_BYTES): BodyWriter {
     const worker = this.started()
     const id = this.nextId++
-    const direct = openDirect(file)
-    const body = new BodyWriter(id, ringMemory(ringBytes), new SharedArrayBuffer(8), offset, direct, this)
+    const aligned = ringBytes === RING_BYTES && this.freeRings.length > 0
+      ? this.freeRings.pop()!
+      : alignedRing(ringBytes)
+    const direct = aligned === null ? -1 : openDirect(file)
+    const ring = aligned ?? new SharedArrayBuffer(ringBytes)
+    const body = new BodyWriter(id, ring, new SharedArrayBuffer(8), offset, direct, aligned !== null, this)
     this.bodies.set(id, body)
     if (this.bodies.size === 1) {
       clearTimeout(this.idleTimer)
@@ -346,6 +361,7 @@ export class PartWriters {
   readonly forget = (body: BodyWriter): void => {
     if (this.bodies.get(body.id) !== body) return
     this.bodies.delete(body.id)
+    if (body.reusable && body.ring.byteLength === RING_BYTES) this.freeRings.push(body.ring)
     const worker = this.worker
     if (this.bodies.size > 0 || worker === undefined) return
     clearInterval(this.tick)
