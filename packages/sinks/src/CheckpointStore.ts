@@ -10,9 +10,9 @@
  *
  * SQLite (default, `<out>/.meeting-artifacts/state.sqlite`, WAL: every call is
  * one transaction, so a kill at any instant leaves the state before or after
- * it) or Postgres. `markCompleted` calls that arrive while one is committing
- * share the next transaction (one commit, one fsync, for all of them); each
- * returns only once its own row is committed. Tables are prefixed `checkpoint_` so the store can share a
+ * it) or Postgres. `markCompleted` calls of one event-loop turn, and those that
+ * arrive while one is committing, share a transaction (one commit, one fsync,
+ * for all of them); each returns only once its own row is committed. Tables are prefixed `checkpoint_` so the store can share a
  * database with the SQL record sinks.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -329,6 +329,9 @@ const now = () => new Date().toISOString()
 /** Ids per look-up query: well under the bound variables SQLite (32766) and Postgres (65535) accept. */
 const LOOKUP_CHUNK = 500
 
+/** Completed rows per upsert statement (11 bound values each). */
+const COMPLETED_CHUNK = 200
+
 const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
@@ -416,32 +419,57 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
       }))
     )
 
-  const insertCompleted = (a: CompletedInput, at: string) =>
-    Effect.zipRight(
-      sql`INSERT INTO checkpoint_completed (kind, artifact_id, meeting_id, organizer_id, path, bytes, sha256,
-            content_type, cues, run_id, completed_at)
-          VALUES (${a.kind}, ${a.id}, ${a.meetingId}, ${a.organizerId}, ${a.path}, ${a.bytes}, ${a.sha256},
-            ${a.contentType ?? null}, ${a.cues ?? null}, ${a.runId ?? null}, ${at})
+  /**
+   * Upserts completed rows and drops their dead letters: one statement of each per chunk of rows (a group
+   * commit's rows share them). One row per kind + id (the last one given): a multi-row upsert may not touch
+   * a row twice (Postgres refuses it).
+   */
+  const insertCompleted = (rows: ReadonlyArray<CompletedInput>, at: string) => {
+    const byKey = new Map<string, CompletedInput>()
+    for (const a of rows) byKey.set(`${a.kind}\u0000${a.id}`, a)
+    return Effect.forEach(chunksOf([...byKey.values()], COMPLETED_CHUNK), (chunk) =>
+      Effect.zipRight(
+        sql`INSERT INTO checkpoint_completed ${
+          sql.insert(chunk.map((a) => ({
+            kind: a.kind,
+            artifact_id: a.id,
+            meeting_id: a.meetingId,
+            organizer_id: a.organizerId,
+            path: a.path,
+            bytes: a.bytes,
+            sha256: a.sha256,
+            content_type: a.contentType ?? null,
+            cues: a.cues ?? null,
+            run_id: a.runId ?? null,
+            completed_at: at
+          })))
+        }
           ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
             organizer_id = excluded.organizer_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
             content_type = excluded.content_type, cues = excluded.cues, run_id = excluded.run_id,
             completed_at = excluded.completed_at`,
-      sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${a.kind} AND artifact_id = ${a.id}`
-    )
+        sql`DELETE FROM checkpoint_dead_letters WHERE ${
+          sql.or(chunk.map((a) => sql`(kind = ${a.kind} AND artifact_id = ${a.id})`))
+        }`
+      ), { discard: true })
+  }
 
   // Rows waiting for the next commit. A failed commit puts its rows back, so a caller waiting on a later
   // commit never returns before its row is in one.
   let queued: Array<CompletedInput> = []
-  const commitQueued = GroupCommit.make(Effect.suspend(() => {
-    const batch = queued
-    queued = []
-    if (batch.length === 0) return Effect.void
-    const at = now()
-    return q(
-      "markCompleted",
-      sql.withTransaction(Effect.forEach(batch, (a) => insertCompleted(a, at), { discard: true }))
-    ).pipe(Effect.tapError(() => Effect.sync(() => (queued = [...batch, ...queued]))))
-  }))
+  const commitQueued = GroupCommit.make(
+    Effect.suspend(() => {
+      const batch = queued
+      queued = []
+      if (batch.length === 0) return Effect.void
+      const at = now()
+      return q(
+        "markCompleted",
+        sql.withTransaction(insertCompleted(batch, at))
+      ).pipe(Effect.tapError(() => Effect.sync(() => (queued = [...batch, ...queued]))))
+    }),
+    GroupCommit.nextTurn
+  )
   const markCompleted = (a: CompletedInput) =>
     Effect.suspend(() => {
       queued.push(a)

@@ -39,6 +39,31 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         expect(Option.getOrThrow(yield* store.getProgress(k)).deltaLink).toBe("https://graph/delta?token=1")
       }).pipe(Effect.provide(layer())))
 
+    it.scoped("marks committed together: one row per artifact (the last mark wins), their dead letters dropped", () =>
+      Effect.gen(function*() {
+        const store = yield* CheckpointStore.CheckpointStore
+        const prefix = `batch-${Math.random()}-`
+        const ids = Array.from({ length: 450 }, (_, i) => `${prefix}${i}`)
+        // dead letters of every third artifact, and one of an artifact that stays failed
+        for (const id of [...ids.filter((_, i) => i % 3 === 0), `${prefix}failed`]) {
+          yield* store.addDeadLetter({ kind: "transcript", id, meetingId: "m", reason: "503", status: 503 })
+        }
+        const mark = (id: string, path: string) =>
+          store.markCompleted({ kind: "transcript", id, meetingId: "m", organizerId: "o", path, bytes: 1, sha256: "s" })
+        // Started in one go: they share transactions, more rows than one statement takes, and the same
+        // artifact twice (a multi-row upsert that touched a row twice would fail on Postgres).
+        yield* Effect.all(
+          ids.flatMap((id, i) => i === 7 ? [mark(id, `first/${id}`), mark(id, "again/7")] : [mark(id, `first/${id}`)]),
+          { concurrency: "unbounded", discard: true }
+        )
+        const rows = yield* store.getCompletedMany("transcript", ids)
+        expect(rows.size).toBe(ids.length)
+        expect(rows.get(ids[7]!)?.path).toBe("again/7")
+        expect(rows.get(ids[8]!)?.path).toBe(`first/${ids[8]}`)
+        const dead = (yield* store.listDeadLetters()).filter((d) => d.id.startsWith(prefix)).map((d) => d.id)
+        expect(dead).toEqual([`${prefix}failed`])
+      }).pipe(Effect.provide(layer())))
+
     it.scoped("completed artifacts with their file, dead letters, runs", () =>
       Effect.gen(function*() {
         const store = yield* CheckpointStore.CheckpointStore

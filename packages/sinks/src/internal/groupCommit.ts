@@ -12,8 +12,17 @@ import * as FiberId from "effect/FiberId"
  *
  * `write` must read the state when it runs. It runs uninterruptibly: an
  * abandoned rewrite could otherwise rename older text over a newer one.
+ *
+ * `gather` is what a rewrite waits for before it takes its snapshot: by default one yield (the fibers
+ * woken by the last rewrite add their changes). A writer that never waits for I/O (SQLite's, which
+ * is synchronous) is never in flight when the next change arrives, so a yield groups nothing there;
+ * `nextTurn` waits for the end of the event loop's current turn instead, so every change the I/O
+ * callbacks of that turn led to shares the write.
  */
-export const make = <E>(write: Effect.Effect<void, E>): { readonly commit: Effect.Effect<void, E> } => {
+export const make = <E>(
+  write: Effect.Effect<void, E>,
+  gather: Effect.Effect<void> = Effect.yieldNow()
+): { readonly commit: Effect.Effect<void, E> } => {
   let version = 0
   let written = 0
   let inFlight: Deferred.Deferred<void> | null = null
@@ -23,10 +32,10 @@ export const make = <E>(write: Effect.Effect<void, E>): { readonly commit: Effec
       if (inFlight !== null) return Effect.zipRight(Deferred.await(inFlight), flush(want))
       const done = Deferred.unsafeMake<void>(FiberId.none)
       inFlight = done
-      // Yield once before taking the snapshot: fibers woken by the last
+      // Wait (`gather`) before taking the snapshot: fibers woken by the last
       // rewrite (and the ones they start) add their changes to this one.
       return Effect.uninterruptible(
-        Effect.yieldNow().pipe(
+        gather.pipe(
           Effect.zipRight(Effect.suspend(() => {
             const v = version
             return write.pipe(
@@ -44,3 +53,9 @@ export const make = <E>(write: Effect.Effect<void, E>): { readonly commit: Effec
     })
   return { commit: Effect.suspend(() => flush(++version)) }
 }
+
+/** A `gather` for `make`: the check phase of the event loop's current turn (after its I/O callbacks). */
+export const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(timer))
+})
