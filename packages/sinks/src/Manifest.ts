@@ -43,7 +43,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { appendFileDurable, writeFileAtomic } from "./internal/atomic.js"
+import { AppendLog, writeFileAtomic } from "./internal/atomic.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
@@ -464,10 +464,13 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
     // (not at load: a store that is never written nor flushed, as in a dry run, changes no file).
     let loadedStale = loaded.journal !== "" || lines.text() !== loaded.text
     let mustRewrite = false
+    // Open from the journal's first append until the rewrite that removes it.
+    const journalLog = new AppendLog(journal, SINK)
 
     const rewrite = Effect.gen(function*() {
       const text = lines.text()
       yield* writeFileAtomic(file, text, SINK)
+      journalLog.close()
       loadedStale = false
       manifestBytes = Buffer.byteLength(text)
       manifestSha = sha256(text)
@@ -497,16 +500,24 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
         io = Effect.zipRight(
           first
             ? Effect.tryPromise({
-              try: () =>
-                fsp.mkdir(nodePath.dirname(journal), { recursive: true }).then(() => fsp.rm(journal, { force: true })),
+              try: () => {
+                journalLog.close()
+                return fsp.mkdir(nodePath.dirname(journal), { recursive: true }).then(() =>
+                  fsp.rm(journal, { force: true })
+                )
+              },
               catch: sinkError(SINK, "create journal")
             })
             : Effect.void,
-          appendFileDurable(journal, data, SINK)
+          journalLog.append(data)
         ).pipe(Effect.tap(() => (journalBytes += Buffer.byteLength(data))))
       }
       // After a failed write the files' state is unknown: the next write rewrites the manifest whole.
-      return Effect.tapError(io, () => Effect.sync(() => (mustRewrite = true)))
+      return Effect.tapError(io, () =>
+        Effect.sync(() => {
+          mustRewrite = true
+          journalLog.close()
+        }))
     })
     // Upserts that arrive while a write is in flight share the next one.
     const group = GroupCommit.make(write)

@@ -287,23 +287,42 @@ export const writeFileAtomic = (abs: string, data: string | Uint8Array, sink: st
   })
 
 /**
- * Append `data` to the existing file `abs` and fsync it before returning. For
- * whole lines of a journal-like file: a kill cannot tear a write of this size
- * in practice, and readers of the file tolerate an unterminated last line.
+ * A journal-like file appended to durably: each `append` returns once its data is on disk. The file is
+ * opened at the first append and kept open until `close`, so an append is one blocking write (page
+ * cache, microseconds) and one fdatasync on the thread pool, instead of an open, a write, an fsync and
+ * a close there. For whole lines: a kill cannot tear a write of this size in practice, and readers of
+ * the file tolerate an unterminated last line.
  */
-export const appendFileDurable = (abs: string, data: string, sink: string): Effect.Effect<void, SinkError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const handle = await fsp.open(abs, "a")
+export class AppendLog {
+  private fd: number | null = null
+  constructor(readonly abs: string, private readonly sink: string) {}
+
+  append(data: string): Effect.Effect<void, SinkError> {
+    return Effect.tryPromise({
+      try: () => {
+        const fd = this.fd ??= fs.openSync(this.abs, "a")
+        const bytes = Buffer.from(data, "utf8")
+        let off = 0
+        while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off)
+        return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e === null ? resolve() : reject(e))))
+      },
+      catch: sinkError(this.sink, "append")
+    })
+  }
+
+  /** Closes the file (the next `append` opens it again, e.g. after it was removed). */
+  close(): void {
+    const fd = this.fd
+    this.fd = null
+    if (fd !== null) {
       try {
-        await handle.writeFile(data)
-        await handle.sync()
-      } finally {
-        await handle.close()
+        fs.closeSync(fd)
+      } catch {
+        // closed already
       }
-    },
-    catch: sinkError(sink, "append")
-  })
+    }
+  }
+}
 
 /** Size and sha256 of a file, streamed; `null` when it does not exist. */
 export const hashFile = (abs: string, sink: string): Effect.Effect<Written | null, SinkError> =>
