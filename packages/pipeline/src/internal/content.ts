@@ -27,7 +27,7 @@ import { isFatal, toFatal } from "./errors.js"
 import { callRefOf } from "./discover.js"
 import type { DownloadResult, Downloaded } from "./earlyDownloads.js"
 import * as Staging from "./staging.js"
-import { markOutcome } from "./telemetry.js"
+import { markOutcome, withItemSpan } from "./telemetry.js"
 
 type Artifact = CallRecording | CallTranscript
 
@@ -92,12 +92,10 @@ const readStagedText = (staged: Staging.Staged): Effect.Effect<string> =>
 
 /** One artifact's span: its download's Graph requests (and their retries) are its children. */
 const artifactSpan = (kind: string, set: ArtifactSet, artifact: Artifact) =>
-  Effect.withSpan("sync.artifact", {
-    attributes: {
-      "artifact.kind": kind,
-      "artifact.id": artifact.id,
-      "sync.meeting_id": artifact.meetingId ?? set.meetingId
-    }
+  withItemSpan("sync.artifact", {
+    "artifact.kind": kind,
+    "artifact.id": artifact.id,
+    "sync.meeting_id": artifact.meetingId ?? set.meetingId
   })
 
 export const make = (ctx: RunContext) => {
@@ -255,9 +253,7 @@ export const make = (ctx: RunContext) => {
         if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
         // its requests happen before its set (and the set's sync.artifact span) exist: a span of its own
         const early = download(kind, a.id, a.meetingId!, organizerId, a.meetingId!).pipe(
-          Effect.withSpan("sync.download", {
-            attributes: { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! }
-          })
+          withItemSpan("sync.download", { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! })
         )
         yield* earlyDownloads.start(key, organizerId, early)
       }
@@ -506,14 +502,12 @@ export const make = (ctx: RunContext) => {
         transcriptId: written.transcript?.id ?? null,
         match: written.match
       }))
-    }).pipe(Effect.withSpan("sync.set", {
-      attributes: {
-        "sync.organizer_id": set.organizerId,
-        "sync.meeting_id": set.meetingId,
-        "sync.match": set.match,
-        "sync.recording_id": set.recording?.id ?? "",
-        "sync.transcript_id": set.transcript?.id ?? ""
-      }
+    }).pipe(withItemSpan("sync.set", {
+      "sync.organizer_id": set.organizerId,
+      "sync.meeting_id": set.meetingId,
+      "sync.match": set.match,
+      "sync.recording_id": set.recording?.id ?? "",
+      "sync.transcript_id": set.transcript?.id ?? ""
     }))
 
   /** Dry run: what would be downloaded (not completed yet) and its metered minutes. */

@@ -61,8 +61,27 @@ export const countBytes = (bytes: number): void => {
 
 // -- spans: sync → sync.organizer → (sync.discover | sync.set → sync.artifact) → GraphClient.<endpoint> --
 
-/** Marks the current span (an artifact's) with how it ended. */
+/** The tracer Effect uses when none is provided: its spans reach no exporter. */
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * `Effect.withSpan` for the spans made per set and per artifact: none under Effect's native tracer (nothing
+ * reads them, and each cost a span object and a stack trace per artifact), and no stack trace under a real
+ * one (it would name the run loop, not the caller).
+ */
+export const withItemSpan = (
+  name: string,
+  attributes: Readonly<Record<string, unknown>>
+) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) =>
+    tracer === nativeTracer ? self : Effect.withSpan(self, name, { attributes, captureStackTrace: false })
+  )
+
+/** Marks the current span (an artifact's: see `withItemSpan`, none under the native tracer) with how it ended. */
 export const markOutcome = (outcome: ArtifactOutcome, bytes?: number): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan(
-    bytes === undefined ? { "artifact.outcome": outcome } : { "artifact.outcome": outcome, "artifact.bytes": bytes }
+  Effect.tracerWith((tracer) =>
+    tracer === nativeTracer ? Effect.void : Effect.annotateCurrentSpan(
+      bytes === undefined ? { "artifact.outcome": outcome } : { "artifact.outcome": outcome, "artifact.bytes": bytes }
+    )
   )
