@@ -8,7 +8,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
+import { forEachBatch } from "./render.js"
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
 
@@ -52,12 +53,11 @@ export const renderJsonLog = <E, R>(
   out: NodeJS.WritableStream = process.stderr
 ): Effect.Effect<void, E, R> =>
   // The events that are ready go out in one write, not one system call each.
-  Stream.runForEachChunk(events, (chunk) =>
-    Effect.sync(() => {
-      let text = ""
-      for (const event of chunk) text += eventLine(event) ?? ""
-      if (text !== "") out.write(text)
-    }))
+  forEachBatch(events, (chunk) => {
+    let text = ""
+    for (const event of chunk) text += eventLine(event) ?? ""
+    if (text !== "") out.write(text)
+  })
 
 const levelOf = (label: string): LogLevel =>
   label === "WARN" ? "warn" : label === "ERROR" || label === "FATAL" ? "error" : label === "INFO" ? "info" : "debug"
