@@ -9,9 +9,11 @@
  * When the CLI has a `--rate` flag it is raised out of the way (`--rate 100000`); without it the
  * client's default rate (20 requests/s) paces the run, which costs wall time, hardly CPU.
  *
- *   pnpm bench sync-overhead [--organizers 4] [--meetings 250] [--rounds 1] [--profile <dir>]
+ *   pnpm bench sync-overhead [--organizers 4] [--meetings 250] [--rounds 1] [--profile <dir>] [--other <entry.js>]
  *
  * `--profile <dir>` also writes a V8 CPU profile of each full sync there (node --cpu-prof).
+ * `--other <entry.js>`: another build of the CLI (say, a copy of main's `packages/cli/dist`, its `bin.js`)
+ * measured the same way right after this one in each round: an A/B in the same minutes.
  */
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
@@ -23,6 +25,7 @@ const ORGANIZERS = Number(argValue("--organizers") ?? 4)
 const MEETINGS = Number(argValue("--meetings") ?? 250)
 const ROUNDS = Number(argValue("--rounds") ?? 1)
 const PROFILE = argValue("--profile")
+const OTHER = argValue("--other")
 const GOAL_MS = 2
 
 const main = async () => {
@@ -68,10 +71,11 @@ const main = async () => {
     const sync = async (
       window: readonly [string, string],
       extra: ReadonlyArray<string> = [],
-      flags: ReadonlyArray<string> = []
+      flags: ReadonlyArray<string> = [],
+      bin?: string
     ) => {
       const out = NodeFs.mkdtempSync(NodePath.join(work, "out-"))
-      const r = await runCli(args(out, window, extra), emu.accessToken, flags)
+      const r = await runCli(args(out, window, extra), emu.accessToken, flags, bin)
       NodeFs.rmSync(out, { recursive: true, force: true })
       if (r.code !== 0) throw new Error(`sync exited ${r.code}: ${r.stderr.slice(-2000)}`)
       const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
@@ -85,22 +89,26 @@ const main = async () => {
         elapsedMs: summary.elapsedMs
       }
     }
-    const rows: Array<
-      {
-        empty: ChildRun
-        dry: ChildRun & { downloaded: number }
-        full: ChildRun & { downloaded: number; elapsedMs: number }
-      }
-    > = []
-    for (let round = 0; round < ROUNDS; round++) {
-      const empty = await sync(EMPTY)
-      const dry = await sync(FULL, ["--dry-run"])
-      const full = await sync(FULL, [], PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE])
+    type Row = {
+      empty: ChildRun
+      dry: ChildRun & { downloaded: number }
+      full: ChildRun & { downloaded: number; elapsedMs: number }
+    }
+    const measure = async (bin?: string): Promise<Row> => {
+      const empty = await sync(EMPTY, [], [], bin)
+      const dry = await sync(FULL, ["--dry-run"], [], bin)
+      const full = await sync(FULL, [], PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE], bin)
       if (full.downloaded !== artifacts) throw new Error(`sync downloaded ${full.downloaded} of ${artifacts} artifacts`)
       if (dry.downloaded !== artifacts) {
         throw new Error(`the dry run planned ${dry.downloaded} of ${artifacts} artifacts`)
       }
-      rows.push({ empty, dry, full })
+      return { empty, dry, full }
+    }
+    const rows: Array<Row> = []
+    const others: Array<Row> = []
+    for (let round = 0; round < ROUNDS; round++) {
+      rows.push(await measure())
+      if (OTHER !== undefined) others.push(await measure(OTHER))
     }
     const ms = (cpu: number, base: number) => ((cpu - base) * 1000) / artifacts
     console.log(
@@ -109,9 +117,9 @@ const main = async () => {
           NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")
         }`
     )
-    for (const [i, { dry, empty, full }] of rows.entries()) {
+    const line = (label: string, { dry, empty, full }: Row) =>
       console.log(
-        `  round ${i + 1}: start (empty window) ${empty.cpuSeconds.toFixed(2)} s cpu; dry run ${
+        `  ${label}: start (empty window) ${empty.cpuSeconds.toFixed(2)} s cpu; dry run ${
           dry.cpuSeconds.toFixed(2)
         } s cpu` +
           ` = ${ms(dry.cpuSeconds, empty.cpuSeconds).toFixed(2)} ms/artifact; full sync ${
@@ -121,9 +129,16 @@ const main = async () => {
             ms(full.sysSeconds, empty.sysSeconds).toFixed(2)
           } ms (wall ${full.seconds.toFixed(1)} s, peak RSS ${full.peakMb.toFixed(0)} MB)`
       )
+    for (const [i, row] of rows.entries()) {
+      line(`round ${i + 1}`, row)
+      if (others[i] !== undefined) line(`round ${i + 1}, other build`, others[i]!)
     }
-    const best = Math.min(...rows.map((r) => ms(r.full.cpuSeconds, r.empty.cpuSeconds)))
+    const bestOf = (rs: ReadonlyArray<Row>) => Math.min(...rs.map((r) => ms(r.full.cpuSeconds, r.empty.cpuSeconds)))
+    const best = bestOf(rows)
     console.log(`  best full sync: ${best.toFixed(2)} ms of CPU per artifact, goal <= ${GOAL_MS} ms`)
+    if (others.length > 0) {
+      console.log(`  best full sync of the other build (${OTHER}): ${bestOf(others).toFixed(2)} ms`)
+    }
     verdict(best <= GOAL_MS)
   } finally {
     NodeFs.rmSync(work, { recursive: true, force: true })

@@ -70,9 +70,10 @@ export const runMeasured = (
 export const runCli = (
   args: ReadonlyArray<string>,
   token: string,
-  nodeFlags: ReadonlyArray<string> = []
+  nodeFlags: ReadonlyArray<string> = [],
+  bin: string = cliBin
 ): Promise<ChildRun> =>
-  runMeasured(process.execPath, [...nodeFlags, cliBin, ...args], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: token }) })
+  runMeasured(process.execPath, [...nodeFlags, bin, ...args], { env: cleanEnv({ GRAPH_ACCESS_TOKEN: token }) })
 
 /** Prints PASS or FAIL and sets the exit code to match. */
 export const verdict = (ok: boolean): void => {
