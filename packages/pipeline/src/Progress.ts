@@ -7,7 +7,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -21,7 +20,11 @@ export interface ProgressService {
 
 export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress")<Progress, ProgressService>() {
   static readonly make: Effect.Effect<ProgressService> = Effect.map(PubSub.unbounded<ProgressEvent>(), (hub) => ({
-    publish: (event) => Effect.asVoid(PubSub.publish(hub, event)),
+    // (an unbounded hub takes every event at once: one step, where `PubSub.publish` took several per event)
+    publish: (event) =>
+      Effect.sync(() => {
+        hub.unsafeOffer(event)
+      }),
     subscribe: Effect.map(PubSub.subscribe(hub), (queue) => Stream.fromQueue(queue))
   }))
 
@@ -35,10 +38,7 @@ export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress"
 
 /** Publishes when a `Progress` service is provided; a no-op otherwise. */
 export const emit = (event: ProgressEvent): Effect.Effect<void> =>
-  Effect.flatMap(
-    Effect.serviceOption(Progress),
-    Option.match({
-      onNone: () => Effect.void,
-      onSome: (p) => p.publish(event)
-    })
-  )
+  Effect.contextWithEffect((context: Context.Context<never>) => {
+    const progress = Context.getOption(context, Progress)
+    return progress._tag === "Some" ? progress.value.publish(event) : Effect.void
+  })
