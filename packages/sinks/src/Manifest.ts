@@ -43,6 +43,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { AppendLog, writeFileAtomic } from "./internal/atomic.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { SinkError } from "./SinkError.js"
@@ -450,6 +451,19 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
  * finds them in the journal.
  */
 export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
+  Effect.map(openStore(out), (o) => o.service)
+
+/**
+ * The store of `out`'s manifest for as long as the scope lasts: the journal's file, kept open between
+ * appends, is closed with it (what was upserted is on disk already; nothing is flushed).
+ */
+export const scoped = (out: string): Effect.Effect<ManifestService, SinkError, Scope.Scope> =>
+  Effect.map(Effect.acquireRelease(openStore(out), (o) => o.close), (o) => o.service)
+
+/** The store, and how to close the journal file it keeps open (the next write opens it again). */
+const openStore = (
+  out: string
+): Effect.Effect<{ readonly service: ManifestService; readonly close: Effect.Effect<void> }, SinkError> =>
   Effect.gen(function*() {
     const file = nodePath.join(out, MANIFEST_FILE)
     const journal = journalPath(out)
@@ -521,7 +535,7 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
     })
     // Upserts that arrive while a write is in flight share the next one.
     const group = GroupCommit.make(write)
-    return {
+    const service: ManifestService = {
       path: file,
       entries: Effect.sync(() => lines.lines()),
       upsert: (entries) =>
@@ -537,6 +551,7 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
         return group.commit
       })
     }
+    return { service, close: Effect.sync(() => journalLog.close()) }
   })
 
 /**
@@ -547,12 +562,18 @@ export const make = (out: string): Effect.Effect<ManifestService, SinkError> =>
 export const layer = (out: string, options?: { readonly flushOnClose?: boolean }): Layer.Layer<Manifest, SinkError> =>
   Layer.scoped(
     Manifest,
-    Effect.acquireRelease(make(out), (m) =>
-      options?.flushOnClose === false ?
-        Effect.void :
-        Effect.catchAll(m.flush, (e) =>
-          // The journal still holds every line: the next run merges it. Say so rather than fail a finished run.
-          Effect.logWarning(
-            `manifest.jsonl was not rewritten at the end (${e.message}); its journal keeps every line and the next sync merges it`
-          )))
+    Effect.map(
+      Effect.acquireRelease(openStore(out), ({ close, service }) =>
+        Effect.ensuring(
+          options?.flushOnClose === false ?
+            Effect.void :
+            Effect.catchAll(service.flush, (e) =>
+              // The journal still holds every line: the next run merges it. Say so rather than fail a finished run.
+              Effect.logWarning(
+                `manifest.jsonl was not rewritten at the end (${e.message}); its journal keeps every line and the next sync merges it`
+              )),
+          close
+        )),
+      (o) => o.service
+    )
   )

@@ -265,6 +265,30 @@ describe("Manifest", () => {
       expect(wholeLines().length).toBe(201)
     }))
 
+  it.effect("Manifest.scoped lets go of the journal file it keeps open when its scope closes; its lines stay", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const journal = Manifest.journalPath(out)
+      // Descriptors of this process open on the journal (Linux: /proc/self/fd).
+      const openOnJournal = () =>
+        fs.readdirSync("/proc/self/fd").filter((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`) === journal
+          } catch {
+            return false
+          }
+        }).length
+      yield* Effect.scoped(Effect.gen(function*() {
+        const m = yield* Manifest.scoped(out)
+        yield* m.upsert(entry("m0", "r0", "t0"))
+        yield* m.upsert(entry("m1", "r1", null))
+        expect(fs.existsSync(journal)).toBe(true)
+        expect(openOnJournal()).toBe(1)
+      }))
+      expect(openOnJournal()).toBe(0)
+      expect((yield* Manifest.read(out)).map((l) => l.recording?.id)).toEqual(["r0", "r1"])
+    }))
+
   it.effect("a journal a killed run left is merged by the next make; a stale one is dropped; a cut last line is dropped", () =>
     Effect.gen(function*() {
       const out = tempDir()

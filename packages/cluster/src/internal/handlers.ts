@@ -112,7 +112,7 @@ const finishRun = (
       yield* RunLock.lockFolder(run.job.out).pipe(
         Effect.mapError((e) => setupFatal(e.message, "stop the single-process sync writing this folder"))
       )
-      const manifest = yield* Manifest.make(run.job.out).pipe(Effect.mapError(sinkFatal))
+      const manifest = yield* Manifest.scoped(run.job.out).pipe(Effect.mapError(sinkFatal))
       const failures = yield* Failures.make(run.job.out).pipe(Effect.mapError(sinkFatal))
       yield* applyOutcomes(outcomes, manifest, failures)
       yield* commitDeltaLinks(deltaLinks)

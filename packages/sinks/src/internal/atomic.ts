@@ -299,12 +299,15 @@ export class AppendLog {
 
   append(data: string): Effect.Effect<void, SinkError> {
     return Effect.tryPromise({
-      try: () => {
+      try: async () => {
+        // A file this append creates is durable only once its folder is too (one folder fsync per file).
+        const created = this.fd === null && !fs.existsSync(this.abs)
         const fd = this.fd ??= fs.openSync(this.abs, "a")
         const bytes = Buffer.from(data, "utf8")
         let off = 0
         while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off)
-        return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e === null ? resolve() : reject(e))))
+        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e === null ? resolve() : reject(e))))
+        if (created) await fsyncDir(path.dirname(this.abs))
       },
       catch: sinkError(this.sink, "append")
     })
