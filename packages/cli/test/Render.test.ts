@@ -3,10 +3,18 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ProgressEvent, type RunSummary } from "@meeting-artifacts/pipeline"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { formatSummary } from "../src/internal/runSync.js"
-import { formatBytes, formatDuration, plainLine, ProgressState, renderProgress } from "../src/internal/render.js"
+import {
+  formatBytes,
+  formatDuration,
+  plainLine,
+  ProgressState,
+  renderProgress,
+  stopRenderer
+} from "../src/internal/render.js"
 
 const completed = (id: string, bytes: number, skipped = false) =>
   ProgressEvent.ArtifactCompleted({
@@ -90,6 +98,25 @@ describe("progress rendering", () => {
       "sync r1: 1 organizer(s), window a .. b\ndownloaded recording rec-1 (100 B)\nFAILED transcript t-1 of meeting m: gone (code NotFound) request-id rid-9\n"
     )
     expect(plainLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "x", bytes: 1 }))).toBeNull()
+  })
+
+  it("a run that fails: the renderer is stopped after it has taken what was published before the failure", async () => {
+    const { stream, text } = fakeStream(false)
+    const lines = await Effect.runPromise(Effect.gen(function*() {
+      const queue = yield* Queue.unbounded<ProgressEvent>()
+      const renderer = yield* Effect.fork(renderProgress(Stream.fromQueue(queue), stream))
+      yield* Queue.offer(queue, completed("rec-1", 100))
+      // The renderer has taken rec-1 and rests; the next two arrive during its rest, then the run fails.
+      while (!text().includes("rec-1")) yield* Effect.sleep(1)
+      yield* Queue.offerAll(queue, [completed("rec-2", 200), completed("rec-3", 300)])
+      yield* stopRenderer(renderer)
+      return text().split("\n").filter((l) => l !== "")
+    }))
+    expect(lines).toEqual([
+      "downloaded recording rec-1 (100 B)",
+      "downloaded recording rec-2 (200 B)",
+      "downloaded recording rec-3 (300 B)"
+    ])
   })
 
   it("holds the run header back until something follows, so an immediate failure stays one line", async () => {

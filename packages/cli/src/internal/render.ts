@@ -6,6 +6,7 @@
 import type { ProgressEvent } from "@meeting-artifacts/pipeline"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { escapeControl } from "./terminal.js"
 
@@ -169,6 +170,13 @@ export const forEachBatch = <E, R>(
       render(chunk)
       return Chunk.some(chunk, (e) => e._tag === "RunFinished") ? Effect.void : Effect.sleep(BATCH_PAUSE_MS)
     }))
+
+/**
+ * Stops a renderer of `forEachBatch` when the run failed: first lets it take, after its rest, the events
+ * published before the failure (the last failures and retries say what led to it), then interrupts it.
+ */
+export const stopRenderer = <A, E>(renderer: Fiber.Fiber<A, E>): Effect.Effect<void> =>
+  Effect.zipRight(Effect.sleep(2 * BATCH_PAUSE_MS), Fiber.interrupt(renderer))
 
 export const renderProgress = <E, R>(
   events: Stream.Stream<ProgressEvent, E, R>,

@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { ExitCode } from "../CliExit.js"
 import { maxConcurrentRequestsFor } from "@meeting-artifacts/api/GraphPolicy"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
-import { formatBytes, formatDuration, renderProgress } from "./render.js"
+import { formatBytes, formatDuration, renderProgress, stopRenderer } from "./render.js"
 import { escapeControl } from "./terminal.js"
 import { telemetryLayer } from "./telemetry.js"
 
@@ -223,7 +223,7 @@ export const exportOnce = (
       const renderer = yield* Effect.fork(
         config.logFormat === "json" ? renderJsonLog(untilFinished) : renderProgress(untilFinished)
       )
-      const summary = yield* sync(options).pipe(Effect.onError(() => Fiber.interrupt(renderer)))
+      const summary = yield* sync(options).pipe(Effect.onError(() => stopRenderer(renderer)))
       yield* Fiber.join(renderer)
       return summary
     }).pipe(
