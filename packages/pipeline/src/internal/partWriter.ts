@@ -383,7 +383,12 @@ export class PartWriters {
     })
     worker.on("message", (m: WorkerMessage) => this.bodies.get(m.id)?.onMessage(m))
     worker.on("error", (e) => this.stopped(worker, e))
-    worker.on("messageerror", (e) => this.stopped(worker, e))
+    // A message it could not read leaves the worker running: end it, so that its bodies' `lost` (which waits
+    // for its exit before their files are let go of) ends too.
+    worker.on("messageerror", (e) => {
+      this.stopped(worker, e)
+      void worker.terminate()
+    })
     worker.on(
       "exit",
       (code) => this.stopped(worker, new Error(`the part writer exited (code ${code})`), Promise.resolve())
