@@ -363,8 +363,11 @@ export const startListen = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
         return { level: "?", event: "unparsed", line: l }
       }
     })
+  // A wait that times out says what listen logged meanwhile: the event that came instead tells why.
   const waitForEvent = (what: string, match: (e: ListenLogLine) => boolean, capMs = 60_000) =>
-    waitFor(what, () => events().find(match), capMs)
+    waitFor(what, () => events().find(match), capMs).catch((e: Error) => {
+      throw new Error(`${e.message}; listen's last log lines:\n${stderr.slice(-4000)}`)
+    })
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => {
       const line = stdout.split("\n").find((l) => l.startsWith("LISTEN_URL="))
