@@ -342,8 +342,10 @@ describe("listen", () => {
 
   it("renews short-lived subscriptions, which keep delivering past their first expiry", async () => {
     const emu = await emulator(44)
-    // 0.1 min = 6 s: renewed when half of it is left.
-    const { listen, out } = await startListening(emu, ["--subscription-minutes", "0.1"])
+    // 0.2 min = 12 s: renewed when half of it is left, so a renewal may arrive up to ~4.5 s late (listen
+    // checks every 1.5 s) on a loaded machine before Graph drops the subscription. With 6 s (0.1) a renewal
+    // reached the emulator after the expiry under load: subscription lost, made anew, caught up.
+    const { listen, out } = await startListening(emu, ["--subscription-minutes", "0.2"])
     await startCatchUpDone(listen)
     const created = listen.events().filter((e) => e.event === "subscription_created")
     expect(created).toHaveLength(2)
