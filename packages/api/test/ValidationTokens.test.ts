@@ -193,6 +193,26 @@ describe("validationTokens", () => {
       expect(yield* reason(validator({ authorityHost: "http://login.example.test" }))).toBe("signingKeys")
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
+  it.live("an authority that fails is asked once for a burst of notifications, not once per waiting notification", () =>
+    Effect.gen(function*() {
+      let asked = 0
+      const failing = http.createServer((_req, res) => {
+        asked++
+        res.writeHead(503, { "content-type": "application/json" })
+        res.end("{}")
+      })
+      const port = yield* Effect.promise(() => listen(failing))
+      yield* Effect.addFinalizer(() => Effect.promise(() => new Promise<void>((r) => failing.close(() => r()))))
+      const v = yield* validator({ authorityHost: `http://127.0.0.1:${port}` })
+      const reasons = yield* Effect.forEach(
+        Array.from({ length: 6 }, () => v.validate([sign(graphClaims())])),
+        reason,
+        { concurrency: "unbounded" }
+      )
+      expect(reasons).toEqual(Array(6).fill("signingKeys"))
+      expect(asked).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
+
   it.live("makeValidationTokenValidatorFromConfig takes the authority from AZURE_AUTHORITY_HOST (https only)", () =>
     Effect.gen(function*() {
       published = [jwk("A", keyA)]

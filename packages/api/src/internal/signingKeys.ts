@@ -15,6 +15,12 @@ import { publicKeyOf } from "./jwt.js"
 /** JSON documents of an authority are small; anything larger is not one. */
 const MAX_DOCUMENT_BYTES = 1024 * 1024
 const FETCH_TIMEOUT_MS = 10_000
+/**
+ * How long a failed fetch of a document is remembered: the notifications queued behind it are answered
+ * "retry later" at once, instead of each waiting out a fetch of its own (up to FETCH_TIMEOUT_MS each,
+ * one after another) past Graph's 3 s deadline for the acknowledgement.
+ */
+const FAILURE_MEMORY_MS = 5_000
 
 export interface TenantConfig {
   readonly issuer: string
@@ -91,10 +97,24 @@ export const makeSigningKeys = (args: {
   const keySets = new Map<string, KeySet>()
   // one fetch at a time: concurrent notifications wait for the same document instead of each fetching it
   const lock = Effect.unsafeMakeSemaphore(1)
+  const failures = new Map<string, { readonly at: number; readonly error: string }>()
+
+  /** `fetchJson`, or the failure of its last attempt while that is recent. */
+  const fetchRemembered = (url: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const failed = failures.get(url)
+      if (failed !== undefined && now - failed.at < FAILURE_MEMORY_MS) return Effect.fail(failed.error)
+      return fetchJson(http, url).pipe(
+        Effect.tapBoth({
+          onFailure: (error) => Effect.map(Clock.currentTimeMillis, (at) => void failures.set(url, { at, error })),
+          onSuccess: () => Effect.sync(() => void failures.delete(url))
+        })
+      )
+    })
 
   const fetchConfig = (tenantId: string, now: number) =>
     Effect.flatMap(
-      fetchJson(http, `${authority}/${encodeURIComponent(tenantId)}/.well-known/openid-configuration`),
+      fetchRemembered(`${authority}/${encodeURIComponent(tenantId)}/.well-known/openid-configuration`),
       (json) =>
         Effect.try({
           try: () => {
@@ -107,7 +127,7 @@ export const makeSigningKeys = (args: {
     )
 
   const fetchKeys = (jwksUri: string, now: number, forUnknownKey: boolean) =>
-    Effect.map(fetchJson(http, jwksUri), (json) => {
+    Effect.map(fetchRemembered(jwksUri), (json) => {
       const set = parseKeySet(json, now, forUnknownKey ? now : keySets.get(jwksUri)?.refetchedForUnknownAt ?? null)
       keySets.set(jwksUri, set)
       return set
