@@ -230,7 +230,9 @@ const runCliSync = async (
         "--concurrency",
         String(concurrency),
         ...cliRate,
-        "--json"
+        "--json",
+        // with a timeline: the CLI's retries and artifacts as JSON lines on stderr, merged into it
+        ...(TIMELINE_DIR === undefined ? [] : ["--log-format", "json"])
       ],
       cleanEnv(emu.accessToken)
     )
@@ -242,7 +244,7 @@ const runCliSync = async (
       retries: number
       throttleWaitMs: number
     }
-    return { wallMs: r.wallMs, summary }
+    return { wallMs: r.wallMs, summary, events: cliEvents(r.stderr) }
   } finally {
     fs.rmSync(out, { recursive: true, force: true })
   }
@@ -268,25 +270,66 @@ const runBaselineChild = async (
 
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "inf") : (a / b).toFixed(2))
 
+/** `--timeline <dir>` (see arrivalLog). */
+const TIMELINE_DIR = argValue("--timeline")
+
+/** A line of the timeline: when (epoch ms) and what. */
+interface TimelineEntry {
+  readonly at: number
+  readonly text: string
+}
+
+/** A short tag for an item's id (its last 6 characters), to follow one artifact's requests down a timeline. */
+const tagOf = (id: string) => id.slice(-6)
+
+/**
+ * The CLI's JSON log lines worth a timeline (retries with their reason and wait, artifacts started and
+ * done); nothing without a timeline.
+ */
+const cliEvents = (stderr: string): ReadonlyArray<TimelineEntry> => {
+  if (TIMELINE_DIR === undefined) return []
+  const entries: Array<TimelineEntry> = []
+  for (const line of stderr.split("\n")) {
+    if (!line.startsWith("{")) continue
+    try {
+      const e = JSON.parse(line) as Record<string, unknown>
+      const at = Date.parse(String(e.time))
+      if (e.event === "retrying") {
+        const route = String(e.route).replace(/^.*\//, "").replace(/\(.*$/, "")
+        entries.push({ at, text: `  cli: retry ${route} in ${e.delayMs} ms (attempt ${e.attempt}): ${e.reason}` })
+      } else if (e.event === "artifact_completed" || e.event === "artifact_failed" || e.event === "discovered") {
+        entries.push({ at, text: `  cli: ${e.event} ${e.kind ?? ""} ${typeof e.id === "string" ? tagOf(e.id) : ""}` })
+      }
+    } catch {
+      // not an event line
+    }
+  }
+  return entries
+}
+
 /**
  * `--timeline <dir>`: every request's arrival at the emulator (ms since the run's first request, route,
- * URL), one file per run (`save(name)`; `save(null)` drops what came before).
+ * item tag, URL), and for the CLI its retries and artifacts (`extra`), one file per run (`save(name)`;
+ * `save(null)` drops what came before).
  */
 const arrivalLog = () => {
-  const dir = argValue("--timeline")
-  let arrivals: Array<string> = []
-  let firstAt = 0
+  const dir = TIMELINE_DIR
+  let arrivals: Array<TimelineEntry> = []
   const onRequest = (seen: { route: string; url: string }) => {
-    const now = performance.now()
-    if (arrivals.length === 0) firstAt = now
-    arrivals.push(`${(now - firstAt).toFixed(0).padStart(6)} ${seen.route} ${seen.url.replace(/^.*?\/users\//, "")}`)
+    const url = seen.url.replace(/^.*?\/users\//, "")
+    const content = /\/(recordings|transcripts)\/([^/?]+)\/content/.exec(url)
+    const tag = content === null ? "      " : tagOf(decodeURIComponent(content[2]!))
+    arrivals.push({ at: Date.now(), text: `${seen.route.padEnd(18)} ${tag} ${url}` })
   }
   return {
     options: dir === undefined ? {} : { onRequest },
-    save: (name: string | null) => {
-      if (dir !== undefined && name !== null) {
+    save: (name: string | null, extra: ReadonlyArray<TimelineEntry> = []) => {
+      if (dir !== undefined && name !== null && arrivals.length > 0) {
+        const firstAt = arrivals[0]!.at
+        const lines = [...arrivals, ...extra].sort((a, b) => a.at - b.at)
+          .map((e) => `${String(e.at - firstAt).padStart(6)} ${e.text}`)
         fs.mkdirSync(dir, { recursive: true })
-        fs.writeFileSync(path.join(dir, `${name}.txt`), arrivals.join("\n") + "\n")
+        fs.writeFileSync(path.join(dir, `${name}.txt`), lines.join("\n") + "\n")
       }
       arrivals = []
     }
@@ -322,7 +365,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
         timeline.save(null)
         const cli = await runCliSync(emu, concurrency, cliBin, CLI_RATE)
         const cli429 = emu.counters().throttled
-        timeline.save(`${profile}-${seed}-cli`)
+        timeline.save(`${profile}-${seed}-cli`, cli.events)
         emu.setFaults(faults)
         emu.resetCounters()
         const base = await runBaselineChild(emu, concurrency)
@@ -337,7 +380,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
           other = `   other: run ${(o.summary.elapsedMs / 1000).toFixed(2)}s ${
             ratio(o.summary.elapsedMs, base.result.elapsedMs)
           }x, 429s ${emu.counters().throttled}, failed ${o.summary.failures}`
-          timeline.save(`${profile}-${seed}-other`)
+          timeline.save(`${profile}-${seed}-other`, o.events)
         }
         // the run (process start excluded); the process walls are shown beside it
         const wallRatio = cli.summary.elapsedMs / base.result.elapsedMs
@@ -385,7 +428,7 @@ const bucketBench = async (rates: ReadonlyArray<number>, concurrency: number) =>
     })
     try {
       const cli = await runCliSync(emu, concurrency)
-      timeline.save(`bucket-${rate}-cli`)
+      timeline.save(`bucket-${rate}-cli`, cli.events)
       const c = emu.counters()
       const share = c.throttled / c.total
       // goodput over the run (process start excluded): answers that were not 429s, per second
