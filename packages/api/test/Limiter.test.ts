@@ -18,12 +18,15 @@ import {
   BUDGET_MEMORY_MS,
   BUDGET_STEP_INTERVAL_MS,
   DISTRUST_MS,
+  EMPTIED_DEADLINE_SPREAD_MS,
+  EMPTIED_MIN_ACCEPTED,
   EVIDENCE_WINDOW_MS,
   EXPERIMENT_ANSWERS,
   makeLimiter,
   OVER_BUDGET_MIN_THROTTLED,
   PROBE_AFTER_MS,
   PROBE_MAX_CREDIT_MS,
+  PROVISIONAL_ANSWERS,
   RateControl,
   SPENT_MIN_THROTTLED,
   ThrottleEvidence,
@@ -266,6 +269,105 @@ describe("rate control", () => {
   })
 })
 
+describe("a budget emptied by a burst", () => {
+  /** Seven answers in the first 420 ms went through (a bucket's burst and refill), then requests refused. */
+  const afterBurst = () => {
+    const e = new ThrottleEvidence()
+    for (let i = 0; i < 7; i++) expect(e.record(i * 70, null)).toBeNull()
+    return e
+  }
+
+  it("is read at the third request refused, told to come back at about one moment, with what went through", () => {
+    const e = afterBurst()
+    expect(e.record(440, 1445, "a")).toBeNull()
+    expect(e.emptied()).toBeNull()
+    expect(e.record(455, 1470, "b")).toBeNull()
+    expect(e.emptied()).toBeNull()
+    expect(e.record(470, 1500, "c")).toBeNull()
+    // seven through, spread from the first answer until the refused may come back
+    expect(e.emptied()?.acceptedPerSecond).toBeCloseTo(7 / 1.5, 6)
+    // a refill's odd success among the refusals does not hide it, and counts as gone through
+    const f = afterBurst()
+    f.record(440, 1445, "a")
+    f.record(450, 1450, "b")
+    f.record(460, null)
+    f.record(470, 1475, "c")
+    f.record(480, 1490, "d")
+    expect(f.emptied()?.acceptedPerSecond).toBeCloseTo(8 / 1.49, 6)
+  })
+
+  it("is not read from sporadic 429s, nor from refusals told scattered times, nor without a burst before", () => {
+    // about 7 answers a second, 3 of every 10 throttled, each told 1 s (as in the test of sporadic 429s)
+    const e = new ThrottleEvidence()
+    for (let i = 0; i < 400; i++) {
+      const t = i * 150
+      e.record(t, [0, 3, 7].includes(i % 10) ? t + 1000 : null, i)
+      expect(e.emptied()).toBeNull()
+    }
+    // three refusals in a row after a burst, told 1 s, a date 1.7 s away, and nothing (backoff)
+    const f = afterBurst()
+    f.record(440, 1440, "a")
+    f.record(450, 2150, "b")
+    f.record(460, 460 + EMPTIED_DEADLINE_SPREAD_MS, "c")
+    expect(f.emptied()).toBeNull()
+    // refusals with too few answers through before them: a budget may be spent, not emptied by our burst
+    const g = new ThrottleEvidence()
+    for (let i = 0; i < EMPTIED_MIN_ACCEPTED - 1; i++) g.record(i * 70, null)
+    for (const r of ["a", "b", "c"]) g.record(400, 1400, r)
+    expect(g.emptied()).toBeNull()
+    // one request refused again and again is no wave of refusals
+    const h = afterBurst()
+    for (let i = 0; i < 4; i++) h.record(440 + i, 1440 + i, "same")
+    expect(h.emptied()).toBeNull()
+  })
+
+  it("cuts the rate provisionally; a refusal of a request sent after the cut undoes it", () => {
+    const c = new RateControl(20)
+    expect(c.emptied(500, { acceptedPerSecond: 4.7 })).toBe(true)
+    expect(c.rate).toBeCloseTo(4.7, 6)
+    expect(c.budgetKnown(500)).toBe(true)
+    // answers to requests sent before the cut say nothing of it
+    c.throttled(510, null, 450)
+    expect(c.rate).toBeCloseTo(4.7, 6)
+    c.success(520, 460)
+    // refused though sent at the cut rate: those were sporadic 429s, back to the rate before, nothing known
+    c.throttled(900, null, 800)
+    expect(c.rate).toBe(20)
+    expect(c.budgetKnown(900)).toBe(false)
+    // the next emptied budget is read again (no distrust: a real one must still be found at once)
+    expect(c.emptied(1500, { acceptedPerSecond: 6 })).toBe(true)
+    expect(c.rate).toBeCloseTo(6, 6)
+  })
+
+  it("a provisional cut stands once answers sent after it went through; 429s then step it down as near a budget", () => {
+    const c = new RateControl(20)
+    c.emptied(500, { acceptedPerSecond: 5 })
+    for (let i = 1; i <= PROVISIONAL_ANSWERS; i++) c.success(500 + 200 * i, 450 + 200 * i)
+    const stood = c.rate
+    expect(stood).toBeGreaterThan(5)
+    expect(stood).toBeLessThan(5.05)
+    c.throttled(2000, null, 1950)
+    expect(c.rate).toBeCloseTo(0.9 * stood, 6)
+    expect(c.budgetKnown(2000)).toBe(true)
+  })
+
+  it("no provisional cut near a known budget, while distrusted, or to a rate not below the current one", () => {
+    const c = new RateControl(20)
+    c.throttled(0, { _tag: "OverBudget", acceptedPerSecond: 5, share: 0.4 })
+    expect(c.emptied(100, { acceptedPerSecond: 2 })).toBe(false)
+    expect(c.rate).toBeCloseTo(4.5, 6)
+    const d = new RateControl(20)
+    expect(d.emptied(0, { acceptedPerSecond: 25 })).toBe(false)
+    expect(d.rate).toBe(20)
+    // distrusted: a cut whose throttling went on as often was undone
+    d.throttled(0, { _tag: "OverBudget", acceptedPerSecond: 14, share: 0.3 })
+    d.throttled(1500, { _tag: "OverBudget", acceptedPerSecond: 9, share: 0.3 })
+    expect(d.rate).toBe(20)
+    expect(d.emptied(2000, { acceptedPerSecond: 4 })).toBe(false)
+    expect(d.emptied(2000 + DISTRUST_MS, { acceptedPerSecond: 4 })).toBe(true)
+  })
+})
+
 describe("limiter (TestClock)", () => {
   it.effect("one throttling answer does not hold back the tenant's other requests", () =>
     Effect.gen(function*() {
@@ -293,6 +395,35 @@ describe("limiter (TestClock)", () => {
       expect(Option.isNone(yield* Fiber.poll(take))).toBe(true)
       yield* TestClock.adjust(1)
       yield* Fiber.join(take)
+    }))
+})
+
+describe("limiter after a burst emptied the budget (TestClock)", () => {
+  it.effect("the requests that follow go at what went through, one interval apart, not in a burst", () =>
+    Effect.gen(function*() {
+      const l = makeLimiter(makePolicy({ requestsPerSecond: 20, burst: 10 }))
+      // the burst: seven requests through (one every 70 ms), then three sent together refused, told 1 s
+      for (let i = 0; i < 7; i++) {
+        const sentAt = yield* l.take
+        yield* TestClock.adjust(70)
+        yield* l.success(sentAt)
+      }
+      const refused = yield* Effect.all([l.take, l.take, l.take])
+      yield* TestClock.adjust(10)
+      for (const [i, sentAt] of refused.entries()) yield* l.throttled(1500 + i, `refused ${i}`, sentAt)
+      // seven through from the first answer (70 ms) until the latest deadline (1502 ms)
+      const rate = 7 / ((1502 - 70) / 1000)
+      expect(l.currentRate()).toBeCloseTo(rate, 6)
+      expect(l.pausedUntil()).toBe(0)
+      // the next request an interval after the cut (not at once, though the burst allowance had room)
+      const interval = 1000 / rate
+      const takes = yield* Effect.fork(Effect.all([l.take, l.take]))
+      yield* TestClock.adjust(Math.ceil(interval) - 1)
+      expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
+      yield* TestClock.adjust(Math.ceil(interval) + 1)
+      const [first, second] = yield* Fiber.join(takes)
+      expect(first).toBe(500 + Math.ceil(interval))
+      expect(second - first).toBeGreaterThanOrEqual(interval - 1)
     }))
 })
 

@@ -11,7 +11,11 @@
  * - a rate above the budget (throttled answers keep coming for a second or more, several per second, a
  *   fair share of all answers, while others succeed): the server accepts about as many requests per
  *   second as succeeded since the first refusal, so the rate drops a little below that, without a wait.
- * Sporadic 429s (occasional, interleaved with successes) are neither. After such evidence the budget is
+ * - a budget emptied by a burst (the requests sent after it refused together, told to come back at
+ *   about one moment): provisionally, the rate drops to what went through, spread until they may come
+ *   back, so that their retries and the requests after them do not empty it again; the first refusal of
+ *   a request sent after the cut says those were sporadic 429s after all, and undoes it.
+ * Sporadic 429s (occasional, interleaved with successes) are none of these. After such evidence the budget is
  * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
  * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
  * steady trickle (AIMD). A cut is also an experiment, read on the answers to requests sent after it:
@@ -56,6 +60,22 @@ const BUDGET_STEP_DOWN = 0.9
 /** ...once per this long: the 429s of requests that were in flight together are one wave. */
 export const BUDGET_STEP_INTERVAL_MS = 1000
 
+/**
+ * A budget emptied by a burst (see `Emptied`): throttled answers to at least this many different requests...
+ */
+export const EMPTIED_MIN_REQUESTS = 3
+/** ...nearly every answer since the first of them (a budget's refill lets the odd one through)... */
+export const EMPTIED_MIN_SHARE = 0.75
+/**
+ * ...told to come back within this long of each other (a budget emptied by a burst refuses everything
+ * sent after it until about one moment; sporadic 429s name scattered times)...
+ */
+export const EMPTIED_DEADLINE_SPREAD_MS = 250
+/** ...after at least this many successes in the window (the burst that emptied it). */
+export const EMPTIED_MIN_ACCEPTED = 4
+/** A provisional cut (on `Emptied`) stands once this many answers to requests sent after it went through. */
+export const PROVISIONAL_ANSWERS = 6
+
 /** What a tenant's recent answers say. */
 export type Verdict =
   /** Nearly everything was throttled: wait until `until` (the latest deadline), all of the tenant. */
@@ -65,6 +85,15 @@ export type Verdict =
    * through: the budget.
    */
   | { readonly _tag: "OverBudget"; readonly acceptedPerSecond: number; readonly share: number }
+
+/**
+ * The latest answers refused several requests in a row until about one moment: a budget emptied by a
+ * burst, or a coincidence of sporadic 429s. `acceptedPerSecond`: what went through before the refusals,
+ * spread until the refused may come back.
+ */
+export interface Emptied {
+  readonly acceptedPerSecond: number
+}
 
 /**
  * The recent answers of a tenant and the rules that read a spent budget from them. Pure: the caller
@@ -112,6 +141,35 @@ export class ThrottleEvidence {
     }
     if (verdict !== null) this.answers = []
     return verdict
+  }
+
+  /** An emptied budget (see `Emptied`) at the end of the window, or null; its answers stay evidence for `record`. */
+  emptied(): Emptied | null {
+    // the longest run of latest answers refused nearly throughout, from a refusal on
+    let from = -1
+    let refused = 0
+    for (let i = this.answers.length - 1; i >= 0; i--) {
+      if (this.answers[i]!.retryAt === null) continue
+      refused++
+      if (refused / (this.answers.length - i) >= EMPTIED_MIN_SHARE) from = i
+    }
+    if (from < 0) return null
+    const requests = new Set<unknown>()
+    let earliest = Number.POSITIVE_INFINITY
+    let latest = Number.NEGATIVE_INFINITY
+    for (let i = from; i < this.answers.length; i++) {
+      const a = this.answers[i]!
+      if (a.retryAt === null) continue
+      requests.add(a.request)
+      earliest = Math.min(earliest, a.retryAt)
+      latest = Math.max(latest, a.retryAt)
+    }
+    if (requests.size < EMPTIED_MIN_REQUESTS || latest - earliest > EMPTIED_DEADLINE_SPREAD_MS) return null
+    // what went through in the window: the burst before the refusals and the odd refill among them
+    let accepted = 0
+    for (const a of this.answers) if (a.retryAt === null) accepted++
+    if (accepted < EMPTIED_MIN_ACCEPTED) return null
+    return { acceptedPerSecond: accepted / ((latest - this.answers[0]!.at) / 1000) }
   }
 
   /**
@@ -200,6 +258,8 @@ export class RateControl {
   private distrustUntil = Number.NEGATIVE_INFINITY
   private throttledAt = Number.NEGATIVE_INFINITY
   private probedAt = Number.NEGATIVE_INFINITY
+  /** A cut on an emptied budget (see `Emptied`), until PROVISIONAL_ANSWERS answers sent after it confirm it. */
+  private provisional: { readonly at: number; readonly rateBefore: number; answers: number } | null = null
 
   constructor(private readonly maxRate: number) {
     this.rate = maxRate
@@ -217,8 +277,18 @@ export class RateControl {
    */
   throttled(now: number, verdict: Verdict | null, sentAt = Number.NEGATIVE_INFINITY): void {
     this.throttledAt = now
+    const p = this.provisional
+    if (p !== null && sentAt >= p.at) {
+      // refused again though sent at the provisional rate: those were sporadic 429s (or the budget is
+      // lower still, which the rules below find as before): back to the rate before it
+      this.provisional = null
+      this.rate = Math.max(this.rate, p.rateBefore)
+      this.budgetSeenAt = Number.NEGATIVE_INFINITY
+      this.steppedAt = Number.NEGATIVE_INFINITY
+    }
     if (verdict?._tag === "Spent") {
       this.experiment = null
+      this.provisional = null
       return this.cut(now, this.rate / 2)
     }
     if (now < this.distrustUntil) return
@@ -247,10 +317,27 @@ export class RateControl {
   }
 
   /**
+   * An emptied budget at `now` (its last answer already told to `throttled`): with nothing known of the
+   * budget yet, a provisional cut to what went through (see `Emptied`), undone by the first refusal of a
+   * request sent after it. Returns whether the rate was cut.
+   */
+  emptied(now: number, emptied: Emptied): boolean {
+    if (this.budgetKnown(now) || now < this.distrustUntil || this.experiment !== null || this.provisional !== null) {
+      return false
+    }
+    if (emptied.acceptedPerSecond >= this.rate) return false
+    this.provisional = { at: now, rateBefore: this.rate, answers: 0 }
+    this.cut(now, emptied.acceptedPerSecond)
+    return true
+  }
+
+  /**
    * A successful answer at `now` to a request sent at `sentAt`: additive recovery, slow near a known
    * budget (a thousand successes to double).
    */
   success(now: number, sentAt = Number.NEGATIVE_INFINITY): void {
+    const p = this.provisional
+    if (p !== null && sentAt >= p.at && ++p.answers >= PROVISIONAL_ANSWERS) this.provisional = null
     const e = this.experiment
     if (e !== null && sentAt >= e.at && ++e.answers >= EXPERIMENT_ANSWERS) this.readExperiment(now, e)
     if (this.rate >= this.maxRate) return
@@ -343,6 +430,11 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
           if (nextFree < pausedUntil) nextFree = pausedUntil
         }
         control.throttled(now, verdict, sentAt)
+        const emptied = verdict === null ? evidence.emptied() : null
+        if (emptied !== null && control.emptied(now, emptied)) {
+          // the budget is empty now: the next request goes an interval after the cut, not in a burst
+          nextFree = Math.max(nextFree, now + 1000 / control.rate)
+        }
       }),
     success: (sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
