@@ -1,12 +1,16 @@
 /**
  * The bookkeeping of early downloads (pure Effect, no I/O): a cancelled download is waited for before
- * its key is handed to a set, and a download interrupted before it began frees its slot.
+ * its key is handed to a set, a download interrupted before it began frees its slot, and artifacts
+ * listed while the slots are full start as slots free, in listing order.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import { type DownloadResult, EarlyDownloads } from "../src/internal/earlyDownloads.js"
 
 const staged = (file: string): DownloadResult =>
@@ -66,5 +70,70 @@ describe("EarlyDownloads", () => {
       yield* early.start("b", "organizer-b", Effect.succeed(staged("b.done")))
       const b = yield* early.take("b")
       expect(b !== null && Either.isRight(b) ? b.right.staged.file : null).toBe("b.done")
+    }))
+
+  it.effect("artifacts listed while the slots are full start as the downloads before them end, in listing order", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const early = new EarlyDownloads(scope, 1)
+      const log: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const settle = Effect.repeatN(Effect.yieldNow(), 20)
+      const download = (key: string, wait: Effect.Effect<void> = Effect.void) =>
+        Effect.sync(() => log.push(`${key} started`)).pipe(
+          Effect.zipRight(wait),
+          Effect.as(staged(`${key}.done`))
+        )
+      yield* early.start("a", "organizer-a", download("a", Deferred.await(gate)))
+      // no room: waiting in the backlog, not dropped
+      yield* early.start("b", "organizer-a", download("b"))
+      yield* early.start("c", "organizer-b", download("c"))
+      yield* early.start("d", "organizer-a", download("d"))
+      yield* settle
+      expect(log).toEqual(["a started"])
+      // a set takes "c" before its turn: it is the set's (null: the set downloads it), never started here
+      expect(yield* early.take("c")).toBeNull()
+      // "a" ends: "b" starts in its place, then "d" after it, without any set asking
+      yield* Deferred.succeed(gate, undefined)
+      yield* settle
+      expect(log).toEqual(["a started", "b started", "d started"])
+      const d = yield* early.take("d")
+      expect(d !== null && Either.isRight(d) ? d.right.staged.file : null).toBe("d.done")
+    }))
+
+  it.effect("a cancelled organizer's artifacts waiting in the backlog never start", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const early = new EarlyDownloads(scope, 1)
+      const log: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const download = (key: string, wait: Effect.Effect<void> = Effect.void) =>
+        Effect.sync(() => log.push(`${key} started`)).pipe(Effect.zipRight(wait), Effect.as(staged(`${key}.done`)))
+      yield* early.start("a", "organizer-b", download("a", Deferred.await(gate)))
+      yield* early.start("b", "organizer-a", download("b"))
+      yield* early.start("c", "organizer-b", download("c"))
+      yield* early.cancel("organizer-a")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      expect(log).toEqual(["a started", "c started"])
+      // the cancelled one is no one's: a set downloads it itself
+      expect(yield* early.take("b")).toBeNull()
+    }))
+
+  it.effect("a download started from the backlog can still be interrupted (a request's timeout stops a stalled body)", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const early = new EarlyDownloads(scope, 1)
+      yield* early.start("a", "organizer-a", Effect.succeed(staged("a.done")).pipe(Effect.delay("10 millis")))
+      // a body that never ends, given up after a second (as a request's timeout does: by interrupting it)
+      const stalled = Effect.never.pipe(
+        Effect.timeoutTo({ duration: "1 second", onTimeout: () => null, onSuccess: () => null })
+      )
+      yield* early.start("b", "organizer-a", stalled)
+      yield* TestClock.adjust("10 millis")
+      const b = yield* Effect.fork(early.take("b"))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      expect(Option.isSome(yield* Fiber.poll(b))).toBe(true)
     }))
 })

@@ -16,6 +16,7 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { emit } from "../Progress.js"
@@ -228,8 +229,9 @@ export const make = (ctx: RunContext) => {
 
   /**
    * Starts the early download (see EarlyDownloads) of each listed artifact of `organizerId` that is not
-   * completed, staged or claimed already. Online meeting artifacts only: their content URL is the
-   * listed meetingId's, whatever set they join (an ad hoc call's id is settled with its set).
+   * completed, staged or claimed already (with no room, it waits in their backlog). Online meeting
+   * artifacts only: their content URL is the listed meetingId's, whatever set they join (an ad hoc call's
+   * id is settled with its set).
    */
   const downloadEarly = (
     organizerId: string,
@@ -237,27 +239,46 @@ export const make = (ctx: RunContext) => {
     listed: Iterable<Artifact>
   ): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
-      // (no room: the checkpoint and staging lookups below would be for nothing; the sets do them)
-      if (earlyDownloads === undefined || !earlyDownloads.hasRoom()) return
+      if (earlyDownloads === undefined) return
       const fresh = [...listed].filter((a) =>
         a.meetingId != null && a.meetingId !== "" && !earlyDownloads.claimed(Staging.stagingKey(kind, a.id))
       )
       if (fresh.length === 0) return
-      const completed = yield* checkpoint.getCompletedMany(kind, fresh.map((a) => a.id)).pipe(
-        Effect.mapError(sinkFatal)
-      )
+      // with room, one look-up of the checkpoint for the page; a queued artifact looks itself up when its
+      // turn comes (a full queue must not make each listing page wait on look-ups the sets repeat)
+      const completed = earlyDownloads.hasRoom()
+        ? yield* checkpoint.getCompletedMany(kind, fresh.map((a) => a.id)).pipe(Effect.mapError(sinkFatal))
+        : null
       for (const a of fresh) {
-        if (!earlyDownloads.hasRoom()) return
         const key = Staging.stagingKey(kind, a.id)
-        // completed, or staged whole by an earlier run: the set finishes it without a request
-        if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
-        // its requests happen before its set (and the set's sync.artifact span) exist: a span of its own
-        const early = download(kind, a.id, a.meetingId!, organizerId, a.meetingId!).pipe(
-          withItemSpan("sync.download", { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! })
+        if (completed !== null && earlyDownloads.hasRoom()) {
+          // completed, or staged whole by an earlier run: the set finishes it without a request
+          if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
+          yield* earlyDownloads.start(key, organizerId, earlyDownload(organizerId, kind, a))
+          continue
+        }
+        const lookedUp = Effect.gen(function*() {
+          const done = yield* checkpoint.getCompletedMany(kind, [a.id])
+          return done.has(a.id) || (yield* staging.find(key)) !== null
+        })
+        yield* earlyDownloads.start(
+          key,
+          organizerId,
+          lookedUp.pipe(
+            Effect.matchEffect({
+              onFailure: (e) => Effect.succeed<DownloadResult>(Either.left(sinkFatal(e))),
+              onSuccess: (needless) => (needless ? Effect.succeed(null) : earlyDownload(organizerId, kind, a))
+            })
+          )
         )
-        yield* earlyDownloads.start(key, organizerId, early)
       }
     })
+
+  /** One listed artifact's early download, with a span of its own (it happens before its set and set span exist). */
+  const earlyDownload = (organizerId: string, kind: ArtifactKind, a: Artifact) =>
+    download(kind, a.id, a.meetingId!, organizerId, a.meetingId!).pipe(
+      withItemSpan("sync.download", { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! })
+    )
 
   /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
   const fetchArtifact = (

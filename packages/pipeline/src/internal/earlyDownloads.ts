@@ -8,7 +8,9 @@
  *
  * Each artifact is downloaded at most once per run: the first of `start` and `take` to see its key
  * claims it. A listed artifact found while as many early downloads as there are download slots are
- * pending is left to its set.
+ * pending waits in a backlog, in listing order, and starts when one of them ends (unless its set took it
+ * first): a listing page held up by 429s must not leave the slots idle while the artifacts of earlier
+ * pages wait for their sets.
  */
 import type { GraphError } from "@meeting-artifacts/api"
 import * as Deferred from "effect/Deferred"
@@ -27,24 +29,40 @@ export interface Downloaded {
   readonly requested: boolean
 }
 
-/** How a download into staging ended: its failure is the set's to record. */
+/**
+ * How a download into staging ended: its failure is the set's to record. null: nothing was downloaded
+ * (the key needed no request when its turn came: the set finishes it as it would without an early one).
+ */
 export type DownloadResult = Either.Either<Downloaded, GraphError | SyncFatalError>
 
-/** A started download (its outcome lands in `done`, also when it is interrupted), or a key claimed by a set. */
+/**
+ * A started download (its outcome lands in `done`, also when it is interrupted), one waiting in the
+ * backlog, or a key claimed by a set.
+ */
 type Entry =
   | {
     readonly _tag: "Started"
     readonly organizerId: string
-    readonly done: Deferred.Deferred<Exit.Exit<DownloadResult>>
-    fiber: Fiber.RuntimeFiber<DownloadResult> | null
+    readonly done: Deferred.Deferred<Exit.Exit<DownloadResult | null>>
+    fiber: Fiber.RuntimeFiber<DownloadResult | null> | null
     cancelled: boolean
   }
+  | Queued
   | { readonly _tag: "Claimed" }
+
+interface Queued {
+  readonly _tag: "Queued"
+  readonly key: string
+  readonly organizerId: string
+  readonly download: Effect.Effect<DownloadResult | null>
+}
 
 const claimed = { _tag: "Claimed" } as const
 
 export class EarlyDownloads {
   private readonly entries = new Map<string, Entry>()
+  /** Listed while the slots were full, in listing order (an entry no longer Queued in `entries` is skipped). */
+  private backlog: Array<Queued> = []
 
   /** Early downloads started and not finished yet. */
   private pending = 0
@@ -66,21 +84,58 @@ export class EarlyDownloads {
     return this.entries.has(key)
   }
 
-  /** Starts `download` for `key` (listed by `organizerId`) unless the key is claimed already. */
-  start(key: string, organizerId: string, download: Effect.Effect<DownloadResult>): Effect.Effect<void> {
+  /**
+   * Starts `download` for `key` (listed by `organizerId`) unless the key is claimed already; with no room,
+   * it waits in the backlog. `download` yields null when it found nothing to download.
+   */
+  start(key: string, organizerId: string, download: Effect.Effect<DownloadResult | null>): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.entries.has(key) || this.pending >= this.limit) return Effect.void
+      if (this.entries.has(key)) return Effect.void
+      if (this.pending >= this.limit) {
+        const queued: Queued = { _tag: "Queued", key, organizerId, download }
+        this.entries.set(key, queued)
+        this.backlog.push(queued)
+        return Effect.void
+      }
+      return this.launch(key, organizerId, download)
+    })
+  }
+
+  /** The next download of the backlog still waiting, if any, taken out of it. */
+  private nextQueued(): Queued | undefined {
+    while (this.backlog.length > 0) {
+      const next = this.backlog.shift()!
+      if (this.entries.get(next.key) === next) return next
+    }
+    return undefined
+  }
+
+  private launch(
+    key: string,
+    organizerId: string,
+    download: Effect.Effect<DownloadResult | null>
+  ): Effect.Effect<void> {
+    return Effect.suspend(() => {
       this.pending++
       // in the map before anything yields: a `take` from now on waits for this download
       const entry = {
         _tag: "Started" as const,
         organizerId,
-        done: Deferred.unsafeMake<Exit.Exit<DownloadResult>>(FiberId.none),
-        fiber: null as Fiber.RuntimeFiber<DownloadResult> | null,
+        done: Deferred.unsafeMake<Exit.Exit<DownloadResult | null>>(FiberId.none),
+        fiber: null as Fiber.RuntimeFiber<DownloadResult | null> | null,
         cancelled: false
       }
       this.entries.set(key, entry)
-      return Effect.flatMap(Effect.forkIn(download, this.scope), (fiber) => {
+      // as it ends, the next of the backlog starts in its place (forked from this fiber: the same
+      // context as the download that listed it, retry handler included)
+      const handOver = Effect.suspend(() => {
+        const next = this.nextQueued()
+        return next === undefined ? Effect.void : this.launch(next.key, next.organizerId, next.download)
+      })
+      // interruptible: a fiber forked by a finalizer (the hand-over) would inherit its uninterruptible
+      // region, and a request's timeout could no longer stop a stalled body
+      const run = Effect.interruptible(Effect.ensuring(download, handOver))
+      return Effect.flatMap(Effect.forkIn(run, this.scope), (fiber) => {
         entry.fiber = fiber
         // an observer sees every end, an interruption before the download began included (an onExit
         // inside it would not run then: the count would stay up and a `take` would wait forever)
@@ -102,7 +157,8 @@ export class EarlyDownloads {
     return Effect.suspend(() => {
       const entry = this.entries.get(key)
       this.entries.set(key, claimed)
-      if (entry === undefined || entry._tag === "Claimed") return Effect.succeed(null)
+      // (a queued one is the set's now: it leaves the backlog unstarted)
+      if (entry === undefined || entry._tag !== "Started") return Effect.succeed(null)
       return Effect.map(Deferred.await(entry.done), (exit) => (Exit.isSuccess(exit) ? exit.value : null))
     })
   }
@@ -114,8 +170,10 @@ export class EarlyDownloads {
    */
   cancel(organizerId: string): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const fibers: Array<Fiber.RuntimeFiber<DownloadResult>> = []
-      for (const entry of this.entries.values()) {
+      const fibers: Array<Fiber.RuntimeFiber<DownloadResult | null>> = []
+      for (const [key, entry] of this.entries) {
+        // not started: it never will be (its set, if any, downloads it)
+        if (entry._tag === "Queued" && entry.organizerId === organizerId) this.entries.delete(key)
         if (entry._tag === "Started" && entry.organizerId === organizerId) {
           // (it stays Started: a later `take` waits for it to stop, and uses it if it had finished)
           entry.cancelled = true
