@@ -133,8 +133,16 @@ export const backoffDelay = (
 }
 
 /**
+ * The most a Retry-After wait exceeds what the server asked: 5 ms (timers and clocks have ms granularity,
+ * and "never earlier" must survive rounding) plus up to 20 ms of jitter. Not a share of the wait: a
+ * throttled request is often the last of its run, and requests told the same moment are spread by the
+ * tenant's rate limiter, not by their timers.
+ */
+export const RETRY_AFTER_MARGIN_MS = 25
+
+/**
  * The wait before the next attempt: exactly what Retry-After asked (plus a
- * little jitter, never less), else backoff.
+ * few ms, never less), else backoff.
  */
 export const retryDelay = (
   attempt: number,
@@ -143,8 +151,7 @@ export const retryDelay = (
   random: number
 ): number =>
   retryAfterMs !== undefined
-    // + a few ms: timers and clocks have ms granularity, and "never earlier" must survive rounding
-    ? retryAfterMs + 5 + Math.round(Math.min(250, retryAfterMs * 0.1) * random)
+    ? retryAfterMs + 5 + Math.floor((RETRY_AFTER_MARGIN_MS - 5) * random)
     : backoffDelay(attempt, policy, random)
 
 export type RetryDecision =
