@@ -19,6 +19,16 @@ const staged = (file: string): DownloadResult =>
     requested: true
   })
 
+/** Early downloads with one slot, and downloads that log when they start (then wait for `wait`). */
+const oneSlotLogged = Effect.gen(function*() {
+  const early = new EarlyDownloads(yield* Scope.make(), 1)
+  const log: Array<string> = []
+  const gate = yield* Deferred.make<void>()
+  const download = (key: string, wait: Effect.Effect<void> = Effect.void) =>
+    Effect.sync(() => log.push(`${key} started`)).pipe(Effect.zipRight(wait), Effect.as(staged(`${key}.done`)))
+  return { early, log, gate, download }
+})
+
 describe("EarlyDownloads", () => {
   it.live("a set's take after a cancel waits until the cancelled download has stopped", () =>
     Effect.gen(function*() {
@@ -74,16 +84,8 @@ describe("EarlyDownloads", () => {
 
   it.effect("artifacts listed while the slots are full start as the downloads before them end, in listing order", () =>
     Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const early = new EarlyDownloads(scope, 1)
-      const log: Array<string> = []
-      const gate = yield* Deferred.make<void>()
+      const { download, early, gate, log } = yield* oneSlotLogged
       const settle = Effect.repeatN(Effect.yieldNow(), 20)
-      const download = (key: string, wait: Effect.Effect<void> = Effect.void) =>
-        Effect.sync(() => log.push(`${key} started`)).pipe(
-          Effect.zipRight(wait),
-          Effect.as(staged(`${key}.done`))
-        )
       yield* early.start("a", "organizer-a", download("a", Deferred.await(gate)))
       // no room: waiting in the backlog, not dropped
       yield* early.start("b", "organizer-a", download("b"))
@@ -103,12 +105,7 @@ describe("EarlyDownloads", () => {
 
   it.effect("a cancelled organizer's artifacts waiting in the backlog never start", () =>
     Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const early = new EarlyDownloads(scope, 1)
-      const log: Array<string> = []
-      const gate = yield* Deferred.make<void>()
-      const download = (key: string, wait: Effect.Effect<void> = Effect.void) =>
-        Effect.sync(() => log.push(`${key} started`)).pipe(Effect.zipRight(wait), Effect.as(staged(`${key}.done`)))
+      const { download, early, gate, log } = yield* oneSlotLogged
       yield* early.start("a", "organizer-b", download("a", Deferred.await(gate)))
       yield* early.start("b", "organizer-a", download("b"))
       yield* early.start("c", "organizer-b", download("c"))
