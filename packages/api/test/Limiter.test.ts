@@ -19,6 +19,7 @@ import {
   BUDGET_STEP_INTERVAL_MS,
   DISTRUST_MS,
   EMPTIED_DEADLINE_SPREAD_MS,
+  EMPTIED_MAX_WAIT_MS,
   EMPTIED_MIN_ACCEPTED,
   EVIDENCE_WINDOW_MS,
   EXPERIMENT_ANSWERS,
@@ -323,7 +324,7 @@ describe("a budget emptied by a burst", () => {
 
   it("cuts the rate provisionally; a refusal of a request sent after the cut undoes it", () => {
     const c = new RateControl(20)
-    expect(c.emptied(500, { acceptedPerSecond: 4.7 })).toBe(true)
+    expect(c.emptied(500, { acceptedPerSecond: 4.7, until: 500 })).toBe(true)
     expect(c.rate).toBeCloseTo(4.7, 6)
     expect(c.budgetKnown(500)).toBe(true)
     // answers to requests sent before the cut say nothing of it
@@ -335,13 +336,43 @@ describe("a budget emptied by a burst", () => {
     expect(c.rate).toBe(20)
     expect(c.budgetKnown(900)).toBe(false)
     // the next emptied budget is read again (no distrust: a real one must still be found at once)
-    expect(c.emptied(1500, { acceptedPerSecond: 6 })).toBe(true)
+    expect(c.emptied(1500, { acceptedPerSecond: 6, until: 1500 })).toBe(true)
     expect(c.rate).toBeCloseTo(6, 6)
+  })
+
+  it("refusals of requests sent before the emptied budget's deadline do not undo the cut; a spent budget halves it", () => {
+    const c = new RateControl(20)
+    expect(c.emptied(500, { acceptedPerSecond: 4.7, until: 1500 })).toBe(true)
+    // sent after the cut but before the refused may come back: what an emptied budget does
+    c.throttled(900, null, 705)
+    c.throttled(1200, null, 950)
+    expect(c.rate).toBeCloseTo(4.7, 6)
+    // sent after it and refused: sporadic after all
+    c.throttled(1800, null, 1550)
+    expect(c.rate).toBe(20)
+    // Spent on a provisional cut halves the provisional rate, never raises it
+    const d = new RateControl(20)
+    d.emptied(500, { acceptedPerSecond: 5, until: 1500 })
+    d.throttled(1700, { _tag: "Spent", until: 2700 }, 1600)
+    expect(d.rate).toBeCloseTo(2.5, 6)
+  })
+
+  it("a Retry-After far away is a pause, not a refill rate: no emptied budget is read from it", () => {
+    const e = afterBurst()
+    e.record(440, 30_440, "a")
+    e.record(455, 30_455, "b")
+    e.record(470, 30_470, "c")
+    expect(e.emptied()).toBeNull()
+    const f = afterBurst()
+    f.record(440, 440 + EMPTIED_MAX_WAIT_MS, "a")
+    f.record(455, 455 + EMPTIED_MAX_WAIT_MS, "b")
+    f.record(470, 470 + EMPTIED_MAX_WAIT_MS, "c")
+    expect(f.emptied()?.until).toBe(470 + EMPTIED_MAX_WAIT_MS)
   })
 
   it("a provisional cut stands once answers sent after it went through; 429s then step it down as near a budget", () => {
     const c = new RateControl(20)
-    c.emptied(500, { acceptedPerSecond: 5 })
+    c.emptied(500, { acceptedPerSecond: 5, until: 500 })
     for (let i = 1; i <= PROVISIONAL_ANSWERS; i++) c.success(500 + 200 * i, 450 + 200 * i)
     const stood = c.rate
     expect(stood).toBeGreaterThan(5)
@@ -354,17 +385,17 @@ describe("a budget emptied by a burst", () => {
   it("no provisional cut near a known budget, while distrusted, or to a rate not below the current one", () => {
     const c = new RateControl(20)
     c.throttled(0, { _tag: "OverBudget", acceptedPerSecond: 5, share: 0.4 })
-    expect(c.emptied(100, { acceptedPerSecond: 2 })).toBe(false)
+    expect(c.emptied(100, { acceptedPerSecond: 2, until: 100 })).toBe(false)
     expect(c.rate).toBeCloseTo(4.5, 6)
     const d = new RateControl(20)
-    expect(d.emptied(0, { acceptedPerSecond: 25 })).toBe(false)
+    expect(d.emptied(0, { acceptedPerSecond: 25, until: 0 })).toBe(false)
     expect(d.rate).toBe(20)
     // distrusted: a cut whose throttling went on as often was undone
     d.throttled(0, { _tag: "OverBudget", acceptedPerSecond: 14, share: 0.3 })
     d.throttled(1500, { _tag: "OverBudget", acceptedPerSecond: 9, share: 0.3 })
     expect(d.rate).toBe(20)
-    expect(d.emptied(2000, { acceptedPerSecond: 4 })).toBe(false)
-    expect(d.emptied(2000 + DISTRUST_MS, { acceptedPerSecond: 4 })).toBe(true)
+    expect(d.emptied(2000, { acceptedPerSecond: 4, until: 2000 })).toBe(false)
+    expect(d.emptied(2000 + DISTRUST_MS, { acceptedPerSecond: 4, until: 2000 + DISTRUST_MS })).toBe(true)
   })
 })
 

@@ -14,7 +14,8 @@
  * - a budget emptied by a burst (the requests sent after it refused together, told to come back at
  *   about one moment): provisionally, the rate drops to what went through, spread until they may come
  *   back, so that their retries and the requests after them do not empty it again; the first refusal of
- *   a request sent after the cut says those were sporadic 429s after all, and undoes it.
+ *   a request sent after the cut and after that moment says those were sporadic 429s after all, and undoes
+ *   it. A Retry-After over EMPTIED_MAX_WAIT_MS away is a pause, not a refill rate: no cut is read from it.
  * Sporadic 429s (occasional, interleaved with successes) are none of these. After such evidence the budget is
  * known to be near the current rate: for a minute each further wave of 429s lowers it a little more and
  * successes win it back slowly, so a server limit below the configured rate costs a few 429s, not a
@@ -71,8 +72,13 @@ export const EMPTIED_MIN_SHARE = 0.75
  * sent after it until about one moment; sporadic 429s name scattered times)...
  */
 export const EMPTIED_DEADLINE_SPREAD_MS = 250
-/** ...after at least this many successes in the window (the burst that emptied it). */
+/** ...after at least this many successes in the window (the burst that emptied it)... */
 export const EMPTIED_MIN_ACCEPTED = 4
+/**
+ * ...and told to come back within this long of the last answer: a longer Retry-After is a pause, not a
+ * refill rate (what went through, spread over it, would cut the rate to a crawl for minutes).
+ */
+export const EMPTIED_MAX_WAIT_MS = 2000
 /** A provisional cut (on `Emptied`) stands once this many answers to requests sent after it went through. */
 export const PROVISIONAL_ANSWERS = 6
 
@@ -93,6 +99,8 @@ export type Verdict =
  */
 export interface Emptied {
   readonly acceptedPerSecond: number
+  /** When the refused may come back (the latest of their deadlines): the budget refuses until then. */
+  readonly until: number
 }
 
 /**
@@ -165,11 +173,12 @@ export class ThrottleEvidence {
       latest = Math.max(latest, a.retryAt)
     }
     if (requests.size < EMPTIED_MIN_REQUESTS || latest - earliest > EMPTIED_DEADLINE_SPREAD_MS) return null
+    if (latest - this.answers[this.answers.length - 1]!.at > EMPTIED_MAX_WAIT_MS) return null
     // what went through in the window: the burst before the refusals and the odd refill among them
     let accepted = 0
     for (const a of this.answers) if (a.retryAt === null) accepted++
     if (accepted < EMPTIED_MIN_ACCEPTED) return null
-    return { acceptedPerSecond: accepted / ((latest - this.answers[0]!.at) / 1000) }
+    return { acceptedPerSecond: accepted / ((latest - this.answers[0]!.at) / 1000), until: latest }
   }
 
   /**
@@ -259,7 +268,9 @@ export class RateControl {
   private throttledAt = Number.NEGATIVE_INFINITY
   private probedAt = Number.NEGATIVE_INFINITY
   /** A cut on an emptied budget (see `Emptied`), until PROVISIONAL_ANSWERS answers sent after it confirm it. */
-  private provisional: { readonly at: number; readonly rateBefore: number; answers: number } | null = null
+  private provisional:
+    | { readonly at: number; readonly until: number; readonly rateBefore: number; answers: number }
+    | null = null
 
   constructor(private readonly maxRate: number) {
     this.rate = maxRate
@@ -277,19 +288,21 @@ export class RateControl {
    */
   throttled(now: number, verdict: Verdict | null, sentAt = Number.NEGATIVE_INFINITY): void {
     this.throttledAt = now
+    if (verdict?._tag === "Spent") {
+      // the strongest evidence: halve from where the rate is, provisional cut or not
+      this.experiment = null
+      this.provisional = null
+      return this.cut(now, this.rate / 2)
+    }
     const p = this.provisional
-    if (p !== null && sentAt >= p.at) {
-      // refused again though sent at the provisional rate: those were sporadic 429s (or the budget is
-      // lower still, which the rules below find as before): back to the rate before it
+    if (p !== null && sentAt >= Math.max(p.at, p.until)) {
+      // refused again though sent at the provisional rate after the emptied budget's deadline (refusals of
+      // requests sent before it are what an emptied budget does): those were sporadic 429s (or the budget
+      // is lower still, which the rules below find as before): back to the rate before it
       this.provisional = null
       this.rate = Math.max(this.rate, p.rateBefore)
       this.budgetSeenAt = Number.NEGATIVE_INFINITY
       this.steppedAt = Number.NEGATIVE_INFINITY
-    }
-    if (verdict?._tag === "Spent") {
-      this.experiment = null
-      this.provisional = null
-      return this.cut(now, this.rate / 2)
     }
     if (now < this.distrustUntil) return
     const e = this.experiment
@@ -319,14 +332,14 @@ export class RateControl {
   /**
    * An emptied budget at `now` (its last answer already told to `throttled`): with nothing known of the
    * budget yet, a provisional cut to what went through (see `Emptied`), undone by the first refusal of a
-   * request sent after it. Returns whether the rate was cut.
+   * request sent after it and after the refused may come back. Returns whether the rate was cut.
    */
   emptied(now: number, emptied: Emptied): boolean {
     if (this.budgetKnown(now) || now < this.distrustUntil || this.experiment !== null || this.provisional !== null) {
       return false
     }
     if (emptied.acceptedPerSecond >= this.rate) return false
-    this.provisional = { at: now, rateBefore: this.rate, answers: 0 }
+    this.provisional = { at: now, until: emptied.until, rateBefore: this.rate, answers: 0 }
     this.cut(now, emptied.acceptedPerSecond)
     return true
   }
