@@ -117,6 +117,20 @@ describe("EarlyDownloads", () => {
       expect(yield* early.take("b")).toBeNull()
     }))
 
+  it.effect("a download interrupted before it began still hands its slot to the backlog", () =>
+    Effect.gen(function*() {
+      const { download, early, log } = yield* oneSlotLogged
+      const done = yield* Deferred.make<void>()
+      yield* early.start("a", "organizer-a", download("a"))
+      yield* early.start("b", "organizer-b", download("b", Deferred.succeed(done, undefined)))
+      // cancelled at once: "a" may never take its first step
+      yield* early.cancel("organizer-a")
+      // "b" starts in its place without any set asking (before: it waited, with the slot free, for its set)
+      yield* Deferred.await(done)
+      expect(log).toContain("b started")
+      expect(early.hasRoom()).toBe(true)
+    }))
+
   it.effect("a download started from the backlog can still be interrupted (a request's timeout stops a stalled body)", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as Either from "effect/Either"
 import type { SyncFatalError } from "../SyncError.js"
@@ -69,8 +70,9 @@ export class EarlyDownloads {
 
   /**
    * `scope`: the run's, which outlives every organizer (a set of one organizer may take another's
-   * download). `limit`: at most this many early downloads pending at a time (the download slots): they
-   * are to fill slots the listings leave idle, not to queue a whole tenant's artifacts ahead of the sets.
+   * download). `limit`: at most this many early downloads pending at a time (the download slots, so
+   * that they never hold more connections than the sets would); the artifacts listed beyond it wait in
+   * the backlog, in listing order, unless their set takes them first.
    */
   constructor(private readonly scope: Scope.Scope, private readonly limit: number) {}
 
@@ -127,24 +129,33 @@ export class EarlyDownloads {
       }
       this.entries.set(key, entry)
       // as it ends, the next of the backlog starts in its place (forked from this fiber: the same
-      // context as the download that listed it, retry handler included)
+      // context as the download that listed it, retry handler included), once
+      let handedOver = false
       const handOver = Effect.suspend(() => {
+        if (handedOver) return Effect.void
+        handedOver = true
         const next = this.nextQueued()
         return next === undefined ? Effect.void : this.launch(next.key, next.organizerId, next.download)
       })
       // interruptible: a fiber forked by a finalizer (the hand-over) would inherit its uninterruptible
       // region, and a request's timeout could no longer stop a stalled body
       const run = Effect.interruptible(Effect.ensuring(download, handOver))
-      return Effect.flatMap(Effect.forkIn(run, this.scope), (fiber) => {
-        entry.fiber = fiber
-        // an observer sees every end, an interruption before the download began included (an onExit
-        // inside it would not run then: the count would stay up and a `take` would wait forever)
-        fiber.addObserver((exit) => {
-          this.pending--
-          Deferred.unsafeDone(entry.done, Exit.succeed(exit))
-        })
-        return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
-      })
+      return Effect.flatMap(
+        Effect.runtime<never>(),
+        (runtime) =>
+          Effect.flatMap(Effect.forkIn(run, this.scope), (fiber) => {
+            entry.fiber = fiber
+            // an observer sees every end, an interruption before the download began included (an onExit
+            // inside it would not run then: the count would stay up and a `take` would wait forever)
+            fiber.addObserver((exit) => {
+              this.pending--
+              Deferred.unsafeDone(entry.done, Exit.succeed(exit))
+              // interrupted before its first step, it never ran its `ensuring`: the backlog moves on from here
+              if (!handedOver) Runtime.runFork(runtime)(handOver)
+            })
+            return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
+          })
+      )
     })
   }
 
