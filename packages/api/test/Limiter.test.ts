@@ -350,6 +350,12 @@ describe("a budget emptied by a burst", () => {
     // sent after it and refused: sporadic after all
     c.throttled(1800, null, 1550)
     expect(c.rate).toBe(20)
+    // successes of requests sent before the refused may come back do not confirm a cut: a refusal after does undo it
+    const e = new RateControl(20)
+    e.emptied(500, { acceptedPerSecond: 5, until: 1500 })
+    for (let i = 0; i < PROVISIONAL_ANSWERS; i++) e.success(700 + 100 * i, 650 + 100 * i)
+    e.throttled(1700, null, 1600)
+    expect(e.rate).toBe(20)
     // Spent on a provisional cut halves the provisional rate, never raises it
     const d = new RateControl(20)
     d.emptied(500, { acceptedPerSecond: 5, until: 1500 })

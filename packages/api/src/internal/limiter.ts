@@ -79,7 +79,10 @@ export const EMPTIED_MIN_ACCEPTED = 4
  * refill rate (what went through, spread over it, would cut the rate to a crawl for minutes).
  */
 export const EMPTIED_MAX_WAIT_MS = 2000
-/** A provisional cut (on `Emptied`) stands once this many answers to requests sent after it went through. */
+/**
+ * A provisional cut (on `Emptied`) stands once this many answers to requests sent after it, and after
+ * the refused may come back, went through.
+ */
 export const PROVISIONAL_ANSWERS = 6
 
 /** What a tenant's recent answers say. */
@@ -350,7 +353,8 @@ export class RateControl {
    */
   success(now: number, sentAt = Number.NEGATIVE_INFINITY): void {
     const p = this.provisional
-    if (p !== null && sentAt >= p.at && ++p.answers >= PROVISIONAL_ANSWERS) this.provisional = null
+    // (read on the same requests as its undoing: those sent once the refused may come back)
+    if (p !== null && sentAt >= Math.max(p.at, p.until) && ++p.answers >= PROVISIONAL_ANSWERS) this.provisional = null
     const e = this.experiment
     if (e !== null && sentAt >= e.at && ++e.answers >= EXPERIMENT_ANSWERS) this.readExperiment(now, e)
     if (this.rate >= this.maxRate) return
