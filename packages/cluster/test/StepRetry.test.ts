@@ -101,6 +101,28 @@ describe("throughStorageOutage", () => {
       expect(s.attempts()).toBeGreaterThan(5)
     }))
 
+  it.effect("does not send again when the storage refused for good (a missing table, a full disk)", () =>
+    Effect.gen(function*() {
+      const missingTable = Object.assign(new Error("relation \"cluster_messages\" does not exist"), { code: "42P01" })
+      const refused = counted(() => Effect.die(new PersistenceError({ cause: missingTable })))
+      const exit = yield* Effect.exit(throughStorageOutage("run", refused.step))
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(refused.attempts()).toBe(1)
+      // the server shutting down (SQLSTATE 57P01, deep in the chain) is an outage again
+      const shutdown = Object.assign(new Error("terminating connection due to administrator command"), {
+        code: "57P01"
+      })
+      const s = counted((n) =>
+        n < 3
+          ? Effect.die(new PersistenceError({ cause: new Error("query failed", { cause: shutdown }) }))
+          : Effect.succeed(1)
+      )
+      const fiber = yield* Effect.fork(throughStorageOutage("run", s.step))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+      expect(s.attempts()).toBe(3)
+    }))
+
   it.effect("does not send again on another defect or on a failure", () =>
     Effect.gen(function*() {
       const bug = counted(() => Effect.die(new TypeError("x is undefined")))

@@ -48,19 +48,43 @@ export const retryStep = <A, R>(
   )
 
 /**
- * Whether a cause is only the cluster's storage failing. The workflow engine turns a `PersistenceError`
- * (a message or reply it could not save or read: Postgres restarting, a connection cut) into a defect.
+ * What a lost or refused connection to Postgres says somewhere down a cause chain: the driver's words for
+ * a connection cut or not made, Node's socket errors, and the server's SQLSTATE classes 08 (connection
+ * exception) and 57P01-57P03 (shutting down, crashed, cannot connect now).
+ */
+const CONNECTION_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Connection timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|the database system is (starting up|shutting down|in recovery mode)/i
+const CONNECTION_SQLSTATE = /^(08...|57P0[123])$/
+
+/** Whether `error`, or an error it was caused by, is a lost or refused connection (see above). */
+const isConnectionError = (error: unknown): boolean => {
+  let e = error
+  for (let depth = 0; depth < 8 && typeof e === "object" && e !== null; depth++) {
+    const { cause, code, message } = e as { cause?: unknown; code?: unknown; message?: unknown }
+    if (typeof code === "string" && (CONNECTION_SQLSTATE.test(code) || CONNECTION_MESSAGE.test(code))) return true
+    if (typeof message === "string" && CONNECTION_MESSAGE.test(message)) return true
+    e = cause
+  }
+  return false
+}
+
+/**
+ * Whether a cause is only the cluster's storage being out of reach. The workflow engine turns a
+ * `PersistenceError` (a message or reply it could not save or read) into a defect; only one caused by a
+ * lost or refused connection (Postgres restarting, a failover, a cut) may pass by itself: a full disk, a
+ * missing table or a permission does not, and is reported at once.
  */
 const isStorageOutage = (cause: Cause.Cause<unknown>): boolean => {
   const defects = Chunk.toReadonlyArray(Cause.defects(cause))
   return defects.length > 0 && Chunk.isEmpty(Cause.failures(cause)) && !Cause.isInterrupted(cause) &&
-    defects.every((d) => Predicate.isTagged(d, "PersistenceError"))
+    defects.every((d) => Predicate.isTagged(d, "PersistenceError") && isConnectionError(d))
 }
 
 /**
  * Sends a workflow message (a run, a child workflow, an activity) again while the cluster's storage
  * cannot take it, on the step schedule: a database restart must not fail a run that only waited on it.
- * Sending again is safe: a message's id comes from its payload, and the storage keeps one of each.
+ * Sending again is safe: a message's id comes from what it is (a workflow's payload; an activity's name
+ * and attempt), and the storage keeps one of each.
  */
 export const throughStorageOutage = <A, E, R>(
   what: string,
