@@ -22,9 +22,11 @@ export interface PostgresClientOptions {
 
 /**
  * How long a connection may take, the first or any later one (after a restart cut the pool's): without
- * it, a pool connecting to a host that drops packets waits for the operating system, minutes long.
+ * it, a pool connecting to a host that drops packets waits for the operating system, minutes long. The
+ * driver bounds a query's wait for a free connection of a full pool by the same time, so it is generous:
+ * a busy pool must not fail queries that would have had their turn.
  */
-export const CONNECT_TIMEOUT = Duration.seconds(10)
+export const CONNECT_TIMEOUT = Duration.seconds(30)
 
 /** An SqlClient layer for a Postgres URL (the password is kept redacted). */
 export const layer = (
