@@ -14,6 +14,10 @@
  * arrive while one is committing, share a transaction (one commit, one fsync,
  * for all of them); each returns only once its own row is committed. Tables are prefixed `checkpoint_` so the store can share a
  * database with the SQL record sinks.
+ *
+ * Exports into different folders may share one store (`--state`, a cluster's Postgres): completed
+ * artifacts and dead letters belong to the export that wrote them (`forExport(exportScope(out))`), since
+ * both describe one folder's content: a file written there, an item still missing there.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
@@ -22,11 +26,14 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
+import * as nodePath from "node:path"
 import { defaultStatePath } from "./Layout.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { migrate, num, sqliteClientLayer, str } from "./internal/sql.js"
 import * as PostgresClient from "./PostgresClient.js"
 import * as ListenTables from "./internal/listenTables.js"
+import * as Migrations from "./internal/checkpointMigrations.js"
 import { lockStore } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
 import type { SinkError } from "./SinkError.js"
@@ -184,7 +191,28 @@ export interface ListenSubscription {
   readonly createdAt: string
 }
 
+/**
+ * The scope of rows written before the store kept them per export (and of a store used without
+ * `forExport`). Every export reads them as its own until it writes its own row for the artifact; none
+ * drops them, since which export wrote them is not known.
+ */
+export const UNSCOPED = Migrations.UNSCOPED
+
+/**
+ * The scope of the export into `out`: its absolute path, hashed to a short fixed-width key. The path as
+ * given (made absolute), not as symlinks resolve it: every runner of a cluster run gets the same string
+ * but may reach the folder through other links, and the pipeline's delta links are scoped by it too.
+ */
+export const exportScope = (out: string): string =>
+  `out:${createHash("sha256").update(nodePath.resolve(out)).digest("hex").slice(0, 16)}`
+
 export interface CheckpointStoreService {
+  /**
+   * The same store as one export sees it (`exportScope(out)`): the completed artifacts, dead letters and
+   * the completed check of `enqueuePending` are that export's own, plus the `UNSCOPED` rows written
+   * before; everything else is shared. Marking an artifact completed drops only this export's dead letter.
+   */
+  readonly forExport: (scope: string) => CheckpointStoreService
   readonly getProgress: (key: ProgressKey) => Effect.Effect<Option.Option<Progress>, SinkError>
   /** Create or update the progress row; omitted fields keep their value. */
   readonly setProgress: (key: ProgressKey, update: ProgressUpdate) => Effect.Effect<void, SinkError>
@@ -248,81 +276,6 @@ export class CheckpointStore extends Context.Tag("@meeting-artifacts/sinks/Check
   CheckpointStore,
   CheckpointStoreService
 >() {}
-
-const migrations = {
-  "1_checkpoint": Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_progress (
-      organizer_id TEXT NOT NULL,
-      window_from TEXT NOT NULL,
-      window_to TEXT NOT NULL,
-      kind TEXT NOT NULL,
-      status TEXT NOT NULL,
-      delta_link TEXT,
-      items BIGINT NOT NULL DEFAULT 0,
-      updated_at TEXT NOT NULL,
-      PRIMARY KEY (organizer_id, window_from, window_to, kind)
-    )`
-    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_completed (
-      kind TEXT NOT NULL,
-      artifact_id TEXT NOT NULL,
-      meeting_id TEXT NOT NULL,
-      organizer_id TEXT NOT NULL,
-      path TEXT NOT NULL,
-      bytes BIGINT NOT NULL,
-      sha256 TEXT NOT NULL,
-      content_type TEXT,
-      cues BIGINT,
-      run_id TEXT,
-      completed_at TEXT NOT NULL,
-      PRIMARY KEY (kind, artifact_id)
-    )`
-    yield* sql`CREATE INDEX IF NOT EXISTS checkpoint_completed_meeting ON checkpoint_completed (meeting_id)`
-    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_dead_letters (
-      kind TEXT NOT NULL,
-      artifact_id TEXT NOT NULL,
-      meeting_id TEXT,
-      organizer_id TEXT,
-      reason TEXT NOT NULL,
-      status BIGINT,
-      code TEXT,
-      request_id TEXT,
-      run_id TEXT,
-      attempts BIGINT NOT NULL DEFAULT 1,
-      at TEXT NOT NULL,
-      PRIMARY KEY (kind, artifact_id)
-    )`
-    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_runs (
-      run_id TEXT PRIMARY KEY,
-      window_from TEXT NOT NULL,
-      window_to TEXT NOT NULL,
-      organizers TEXT NOT NULL,
-      started_at TEXT NOT NULL,
-      ended_at TEXT,
-      status TEXT NOT NULL,
-      counts TEXT NOT NULL
-    )`
-  }),
-  "2_lock": Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE IF NOT EXISTS checkpoint_lock (
-      name TEXT PRIMARY KEY,
-      token TEXT NOT NULL,
-      pid BIGINT NOT NULL,
-      host TEXT NOT NULL,
-      started_at TEXT NOT NULL,
-      renewed_at TEXT NOT NULL
-    )`
-  }),
-  // Dead letters of ad hoc calls are fetched again through /adhocCalls/{id}, not /onlineMeetings/{id}.
-  "3_dead_letter_source": Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`ALTER TABLE checkpoint_dead_letters ADD COLUMN source TEXT`
-  }),
-  "4_listen": Effect.flatMap(SqlClient.SqlClient, ListenTables.migration),
-  // Retries of announced artifacts survive a restart and are counted across restarts.
-  "5_listen_retry": Effect.flatMap(SqlClient.SqlClient, ListenTables.retryMigration)
-}
 
 const now = () => new Date().toISOString()
 
@@ -389,11 +342,29 @@ const toRun = (r: any): RunRecord => ({
   counts: JSON.parse(r.counts)
 })
 
+/** A completed row to commit, with the export it belongs to. */
+type ScopedCompleted = CompletedInput & { readonly exportScope: string }
+
+/**
+ * The rows of an export's view (its own and UNSCOPED ones), one per kind + id: its own row wins. Keeps the
+ * order of the first row of each artifact.
+ */
+const ownFirst = (scope: string, rows: ReadonlyArray<any>): Array<any> => {
+  const byKey = new Map<string, any>()
+  for (const r of rows) {
+    const key = `${r.kind}\u0000${r.artifact_id}`
+    if (r.export_scope === scope || !byKey.has(key)) byKey.set(key, r)
+  }
+  return [...byKey.values()]
+}
+
 /** Build the store on the SqlClient in context (SQLite or Postgres), running its migrations first. */
 export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* migrate("checkpoint_migrations", migrations, SINK)
+  yield* migrate(Migrations.TABLE, Migrations.migrations, SINK)
   const q = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.mapError(eff, sinkError(SINK, op))
+  /** Rows an export reads: its own and the UNSCOPED ones. */
+  const visibleTo = (scope: string) => sql.in("export_scope", [...new Set([scope, UNSCOPED])])
 
   const getProgress = (k: ProgressKey) =>
     q(
@@ -420,19 +391,20 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     )
 
   /**
-   * Upserts completed rows and drops their dead letters: one statement of each per chunk of rows (a group
-   * commit's rows share them). One row per kind + id (the last one given): a multi-row upsert may not touch
-   * a row twice (Postgres refuses it).
+   * Upserts completed rows and drops their export's dead letters: one statement of each per chunk of rows
+   * (a group commit's rows share them). One row per export + kind + id (the last one given): a multi-row
+   * upsert may not touch a row twice (Postgres refuses it).
    */
-  const insertCompleted = (rows: ReadonlyArray<CompletedInput>, at: string) => {
-    const byKey = new Map<string, CompletedInput>()
-    for (const a of rows) byKey.set(`${a.kind}\u0000${a.id}`, a)
+  const insertCompleted = (rows: ReadonlyArray<ScopedCompleted>, at: string) => {
+    const byKey = new Map<string, ScopedCompleted>()
+    for (const a of rows) byKey.set(`${a.exportScope}\u0000${a.kind}\u0000${a.id}`, a)
     return Effect.forEach(chunksOf([...byKey.values()], COMPLETED_CHUNK), (chunk) =>
       Effect.zipRight(
         sql`INSERT INTO checkpoint_completed ${
           sql.insert(chunk.map((a) => ({
             kind: a.kind,
             artifact_id: a.id,
+            export_scope: a.exportScope,
             meeting_id: a.meetingId,
             organizer_id: a.organizerId,
             path: a.path,
@@ -444,19 +416,21 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
             completed_at: at
           })))
         }
-          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id,
+          ON CONFLICT (kind, artifact_id, export_scope) DO UPDATE SET meeting_id = excluded.meeting_id,
             organizer_id = excluded.organizer_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
             content_type = excluded.content_type, cues = excluded.cues, run_id = excluded.run_id,
             completed_at = excluded.completed_at`,
         sql`DELETE FROM checkpoint_dead_letters WHERE ${
-          sql.or(chunk.map((a) => sql`(kind = ${a.kind} AND artifact_id = ${a.id})`))
+          sql.or(
+            chunk.map((a) => sql`(kind = ${a.kind} AND artifact_id = ${a.id} AND export_scope = ${a.exportScope})`)
+          )
         }`
       ), { discard: true })
   }
 
-  // Rows waiting for the next commit. A failed commit puts its rows back, so a caller waiting on a later
-  // commit never returns before its row is in one.
-  let queued: Array<CompletedInput> = []
+  // Rows waiting for the next commit (of every export's view: they share commits). A failed commit puts its
+  // rows back, so a caller waiting on a later commit never returns before its row is in one.
+  let queued: Array<ScopedCompleted> = []
   const commitQueued = GroupCommit.make(
     Effect.suspend(() => {
       const batch = queued
@@ -470,84 +444,19 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     }),
     GroupCommit.nextTurn
   )
-  const markCompleted = (a: CompletedInput) =>
-    Effect.suspend(() => {
-      queued.push(a)
-      return commitQueued.commit
-    })
-
-  const getCompletedMany = (kind: CompletedKind, ids: ReadonlyArray<string>) =>
-    Effect.reduce(
-      chunksOf([...new Set(ids)], LOOKUP_CHUNK),
-      new Map<string, CompletedArtifact>(),
-      (found, chunk) =>
-        q(
-          "getCompletedMany",
-          sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND ${sql.in("artifact_id", chunk)}`
-        ).pipe(Effect.map((rows) => {
-          for (const r of rows) found.set(r.artifact_id as string, toCompleted(r))
-          return found
-        }))
-    )
 
   const getRun = (runId: string) =>
     q("getRun", sql`SELECT * FROM checkpoint_runs WHERE run_id = ${runId}`).pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRun))
     )
 
-  return {
-    ...ListenTables.make(sql, q),
+  const shared = {
     getProgress,
     setProgress,
-    getDeltaLink: (k) => Effect.map(getProgress(k), Option.flatMap((p) => Option.fromNullable(p.deltaLink))),
-    setDeltaLink: (k, deltaLink) => setProgress(k, { deltaLink }),
-    markCompleted,
-    getCompletedMany,
-    getCompleted: (kind, id) =>
-      q("getCompleted", sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCompleted))
-      ),
-    listCompleted: (filter) =>
-      q(
-        "listCompleted",
-        sql`SELECT * FROM checkpoint_completed WHERE ${
-          sql.and([
-            ...(filter?.kind ? [sql`kind = ${filter.kind}`] : []),
-            ...(filter?.meetingId ? [sql`meeting_id = ${filter.meetingId}`] : [])
-          ])
-        } ORDER BY kind, artifact_id`
-      ).pipe(Effect.map((rows) => rows.map(toCompleted))),
-    listCompletedOrganizers: q(
-      "listCompletedOrganizers",
-      sql<{ readonly organizer_id: string }>`SELECT DISTINCT organizer_id FROM checkpoint_completed
-        ORDER BY organizer_id`
-    ).pipe(Effect.map((rows) => rows.map((r) => r.organizer_id))),
-    addDeadLetter: (d) =>
-      q(
-        "addDeadLetter",
-        sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, source, organizer_id, reason, status,
-            code, request_id, run_id, attempts, at)
-          VALUES (${d.kind}, ${d.id}, ${d.meetingId ?? null}, ${d.source ?? null}, ${
-          d.organizerId ?? null
-        }, ${d.reason}, ${d.status ?? null},
-            ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
-          ON CONFLICT (kind, artifact_id) DO UPDATE SET meeting_id = excluded.meeting_id, source = excluded.source,
-            organizer_id = excluded.organizer_id, reason = excluded.reason, status = excluded.status,
-            code = excluded.code, request_id = excluded.request_id, run_id = excluded.run_id,
-            attempts = checkpoint_dead_letters.attempts + 1, at = excluded.at`
-      ).pipe(Effect.asVoid),
-    removeDeadLetter: (kind, id) =>
-      q("removeDeadLetter", sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
-        Effect.asVoid
-      ),
-    listDeadLetters: (filter) =>
-      q(
-        "listDeadLetters",
-        filter?.runId
-          ? sql`SELECT * FROM checkpoint_dead_letters WHERE run_id = ${filter.runId} ORDER BY kind, artifact_id`
-          : sql`SELECT * FROM checkpoint_dead_letters ORDER BY kind, artifact_id`
-      ).pipe(Effect.map((rows) => rows.map(toDeadLetter))),
-    startRun: (r) =>
+    getDeltaLink: (k: ProgressKey) =>
+      Effect.map(getProgress(k), Option.flatMap((p) => Option.fromNullable(p.deltaLink))),
+    setDeltaLink: (k: ProgressKey, deltaLink: string | null) => setProgress(k, { deltaLink }),
+    startRun: (r: RunStart) =>
       Effect.gen(function*() {
         const run: RunRecord = {
           runId: r.runId ?? `${now()}-${Math.random().toString(36).slice(2, 10)}`,
@@ -570,7 +479,10 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
         )
         return run
       }),
-    finishRun: (runId, result) =>
+    finishRun: (
+      runId: string,
+      result: { readonly status: RunStatus; readonly counts: Readonly<Record<string, number>> }
+    ) =>
       q(
         "finishRun",
         sql`UPDATE checkpoint_runs SET ended_at = ${now()}, status = ${result.status},
@@ -580,8 +492,89 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     listRuns: q("listRuns", sql`SELECT * FROM checkpoint_runs ORDER BY started_at, run_id`).pipe(
       Effect.map((rows) => rows.map(toRun))
     ),
-    lock: (holder = currentHolder()) => lockStore(sql, holder)
+    lock: (holder: LockHolder = currentHolder()) => lockStore(sql, holder)
   }
+
+  /** The completed artifacts and dead letters of one export; the rest is shared. */
+  const serviceFor = (scope: string): CheckpointStoreService => ({
+    ...shared,
+    ...ListenTables.make(sql, q, visibleTo(scope)),
+    forExport: serviceFor,
+    markCompleted: (a) =>
+      Effect.suspend(() => {
+        queued.push({ ...a, exportScope: scope })
+        return commitQueued.commit
+      }),
+    getCompletedMany: (kind, ids) =>
+      Effect.reduce(
+        chunksOf([...new Set(ids)], LOOKUP_CHUNK),
+        new Map<string, CompletedArtifact>(),
+        (found, chunk) =>
+          q(
+            "getCompletedMany",
+            sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND ${sql.in("artifact_id", chunk)}
+              AND ${visibleTo(scope)}`
+          ).pipe(Effect.map((rows) => {
+            for (const r of ownFirst(scope, rows)) found.set(r.artifact_id as string, toCompleted(r))
+            return found
+          }))
+      ),
+    getCompleted: (kind, id) =>
+      q(
+        "getCompleted",
+        sql`SELECT * FROM checkpoint_completed WHERE kind = ${kind} AND artifact_id = ${id} AND ${visibleTo(scope)}`
+      ).pipe(Effect.map((rows) => Option.map(Option.fromNullable(ownFirst(scope, rows)[0]), toCompleted))),
+    listCompleted: (filter) =>
+      q(
+        "listCompleted",
+        sql`SELECT * FROM checkpoint_completed WHERE ${
+          sql.and([
+            visibleTo(scope),
+            ...(filter?.kind ? [sql`kind = ${filter.kind}`] : []),
+            ...(filter?.meetingId ? [sql`meeting_id = ${filter.meetingId}`] : [])
+          ])
+        } ORDER BY kind, artifact_id`
+      ).pipe(Effect.map((rows) => ownFirst(scope, rows).map(toCompleted))),
+    listCompletedOrganizers: q(
+      "listCompletedOrganizers",
+      sql<{ readonly organizer_id: string }>`SELECT DISTINCT organizer_id FROM checkpoint_completed
+        WHERE ${visibleTo(scope)} ORDER BY organizer_id`
+    ).pipe(Effect.map((rows) => rows.map((r) => r.organizer_id))),
+    addDeadLetter: (d) =>
+      q(
+        "addDeadLetter",
+        sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, export_scope, meeting_id, source, organizer_id,
+            reason, status, code, request_id, run_id, attempts, at)
+          VALUES (${d.kind}, ${d.id}, ${scope}, ${d.meetingId ?? null}, ${d.source ?? null}, ${
+          d.organizerId ?? null
+        }, ${d.reason}, ${d.status ?? null},
+            ${d.code ?? null}, ${d.requestId ?? null}, ${d.runId ?? null}, 1, ${now()})
+          ON CONFLICT (kind, artifact_id, export_scope) DO UPDATE SET meeting_id = excluded.meeting_id,
+            source = excluded.source, organizer_id = excluded.organizer_id, reason = excluded.reason,
+            status = excluded.status, code = excluded.code, request_id = excluded.request_id,
+            run_id = excluded.run_id, attempts = checkpoint_dead_letters.attempts + 1, at = excluded.at`
+      ).pipe(Effect.asVoid),
+    removeDeadLetter: (kind, id) =>
+      q(
+        "removeDeadLetter",
+        sql`DELETE FROM checkpoint_dead_letters WHERE kind = ${kind} AND artifact_id = ${id}
+          AND export_scope = ${scope}`
+      ).pipe(Effect.asVoid),
+    // The export's own dead letters, and the UNSCOPED ones it has neither completed nor failed itself since.
+    listDeadLetters: (filter) =>
+      q(
+        "listDeadLetters",
+        sql`SELECT * FROM checkpoint_dead_letters d WHERE (d.export_scope = ${scope} OR (d.export_scope = ${UNSCOPED}
+            AND NOT EXISTS (SELECT 1 FROM checkpoint_dead_letters o WHERE o.export_scope = ${scope}
+              AND o.kind = d.kind AND o.artifact_id = d.artifact_id)
+            AND NOT EXISTS (SELECT 1 FROM checkpoint_completed c WHERE c.export_scope = ${scope}
+              AND c.kind = d.kind AND c.artifact_id = d.artifact_id)))
+          ${filter?.runId ? sql`AND d.run_id = ${filter.runId}` : sql.literal("")}
+          ORDER BY d.kind, d.artifact_id`
+      ).pipe(Effect.map((rows) => rows.map(toDeadLetter)))
+  })
+
+  return serviceFor(UNSCOPED)
 })
 
 /** The store on the SqlClient in context. */

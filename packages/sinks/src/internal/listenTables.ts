@@ -3,6 +3,7 @@
  * the job's subscriptions, and a few named settings.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type {
@@ -76,7 +77,8 @@ const toSubscription = (r: any): ListenSubscription => ({
   createdAt: r.created_at
 })
 
-export const make = (sql: SqlClient.SqlClient, q: Query) => {
+/** `completedVisible`: which completed rows count as exported (those of the export the tables serve). */
+export const make = (sql: SqlClient.SqlClient, q: Query, completedVisible: Statement.Fragment) => {
   /**
    * One transaction: an artifact already completed or already pending is a no-op (a duplicate or replayed
    * notification), a full queue refuses, anything else is inserted and committed before this returns.
@@ -86,7 +88,7 @@ export const make = (sql: SqlClient.SqlClient, q: Query) => {
       "enqueuePending",
       sql.withTransaction(Effect.gen(function*() {
         const done = yield* sql`SELECT 1 AS x FROM checkpoint_completed WHERE kind = ${item.kind}
-          AND artifact_id = ${item.id}`
+          AND artifact_id = ${item.id} AND ${completedVisible}`
         if (done.length > 0) return "completed" as const
         const pending = yield* sql`SELECT 1 AS x FROM listen_pending WHERE kind = ${item.kind}
           AND artifact_id = ${item.id}`
