@@ -62,12 +62,15 @@ export const startRunners = async (n: number, cluster: string, env: NodeJS.Proce
   return runners
 }
 
-/** The ids of completed artifacts in the cluster's checkpoint store, with their runs. */
-export const completedIds = (url: string) =>
+/** The ids of the artifacts completed into `out` in the cluster's checkpoint store, with their runs. */
+export const completedIds = (url: string, out: string) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.flatMap(CheckpointStore.makePostgres(url), (store) =>
-        Effect.map(store.listCompleted(), (rows) => rows.map((r) => ({ id: r.id, runId: r.runId }))))
+        Effect.map(
+          store.forExport(CheckpointStore.exportScope(out)).listCompleted(),
+          (rows) => rows.map((r) => ({ id: r.id, runId: r.runId }))
+        ))
     )
   )
 

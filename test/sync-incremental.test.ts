@@ -5,15 +5,17 @@
  * third run with nothing new fetches nothing. Delta links are the output
  * folder's own: a run into another folder sharing the `--state` lists in full.
  */
-import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import { generateTenant, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   cleanEnv,
+  type CliResult,
   addLaterMeetingArtifacts,
   expectedArtifacts,
   expectRerunFetchesNothing,
   type MutableFixture,
+  readFailures,
   readManifest,
   runCli,
   syncArgs,
@@ -100,4 +102,95 @@ describe("sync --incremental into two folders sharing one --state", () => {
     expect(verifyOutput(path.join(dir, "b"), expected)).toEqual([])
     expect(JSON.parse(b.stdout).sets).toBe(JSON.parse(a.stdout).sets)
   })
+})
+
+/**
+ * What one export did never hides work from another export sharing the `--state`: a dead letter of
+ * folder A is A's to retry (B completing the same artifact must not drop it), and an artifact A
+ * completed is still exported into B.
+ */
+describe("exports into two folders sharing one --state keep their own completed items and dead letters", () => {
+  /**
+   * Runs `body` against a small tenant whose first recording's content is "not ready yet" (404) at its first
+   * request only (the export that asks first dead-letters it; every later request gets it), with `run(out)`
+   * an incremental export into `out` on one shared state file.
+   */
+  const withSharedState = async (
+    seed: number,
+    body: (t: {
+      readonly run: (out: string, ...flags: ReadonlyArray<string>) => Promise<CliResult>
+      readonly a: string
+      readonly b: string
+      readonly late: string
+      readonly expected: ReturnType<typeof expectedArtifacts>
+    }) => Promise<void>
+  ) => {
+    const fixture = generateTenant({
+      organizers: 1,
+      meetingsPerOrganizer: 2,
+      seed,
+      recordingBytes: [2048, 4096],
+      cues: [2, 3],
+      mix: { paired: 1 }
+    }) as MutableFixture
+    const late = fixture.meetings[0].recordings[0]
+    late.notReady = { requests: 1 }
+    const emu = await startEmulator({ fixture, pageSize: 2 })
+    try {
+      const dir = tempDir()
+      const state = path.join(dir, "shared-state.sqlite")
+      const env = cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken })
+      await body({
+        run: (out, ...flags) =>
+          runCli([...syncArgs(emu, out), "--incremental", "--state", state, "--json", ...flags], { env }),
+        a: path.join(dir, "a"),
+        b: path.join(dir, "b"),
+        late: late.id,
+        expected: expectedArtifacts(emu.fixture)
+      })
+    } finally {
+      await emu.close()
+    }
+  }
+
+  it("a dead letter of folder A is retried by A after folder B exported the same artifact", () =>
+    withSharedState(41, async ({ a, b, expected, late, run }) => {
+      const first = await run(a)
+      expect(first.code, first.stderr).toBe(1)
+      expect(readFailures(a).map((f) => f.id)).toEqual([late])
+
+      const other = await run(b)
+      expect(other.code, other.stderr).toBe(0)
+      expect(verifyOutput(b, expected)).toEqual([])
+
+      // Nothing new for A's delta links: only its dead letter brings the recording back.
+      const again = await run(a)
+      expect(again.code, again.stderr).toBe(0)
+      expect(verifyOutput(a, expected)).toEqual([])
+      expect(readFailures(a)).toEqual([])
+    }))
+
+  it("an artifact folder A completed is exported into folder B too", () =>
+    withSharedState(43, async ({ a, b, expected, run }) => {
+      expect((await run(a)).code).toBe(1)
+      const retried = await run(a)
+      expect(retried.code, retried.stderr).toBe(0)
+      expect(verifyOutput(a, expected)).toEqual([])
+
+      // B's plan and B's run: every artifact is B's to fetch, none skipped as done.
+      const fetched = (r: CliResult) => {
+        const { recordings, transcripts } = JSON.parse(r.stdout)
+        return {
+          downloaded: recordings.downloaded + transcripts.downloaded,
+          skipped: recordings.skipped + transcripts.skipped
+        }
+      }
+      const plan = await run(b, "--dry-run")
+      expect(plan.code, plan.stderr).toBe(0)
+      expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
+      const other = await run(b)
+      expect(other.code, other.stderr).toBe(0)
+      expect(verifyOutput(b, expected)).toEqual([])
+      expect(fetched(other)).toEqual({ downloaded: expected.size, skipped: 0 })
+    }))
 })

@@ -35,7 +35,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import { makeRunContext, sinkFatal } from "./internal/context.js"
+import { exportCheckpoint, makeRunContext, sinkFatal } from "./internal/context.js"
 import * as CatchUp from "./internal/listenCatchUp.js"
 import * as Certificates from "./internal/listenCertificate.js"
 import * as Lifecycle from "./internal/listenLifecycle.js"
@@ -69,7 +69,7 @@ export const listen = (
   Effect.flatMap(validateListenOptions(options), (opts) =>
     Effect.gen(function*() {
       const graph = yield* GraphClient
-      const checkpoint = yield* CheckpointStore.CheckpointStore
+      const checkpoint = yield* exportCheckpoint(opts.out)
       const concurrency = opts.concurrency ?? graph.policy.maxConcurrentDownloads
       // -- counters and events ---------------------------------------------------------------
       const { event, runCounts, snapshot } = Stats.make(onEvent)

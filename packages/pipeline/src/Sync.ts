@@ -31,7 +31,13 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Content from "./internal/content.js"
-import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
+import {
+  exportCheckpoint,
+  recordFailure as makeRecordFailure,
+  type RunContext,
+  sinkFatal,
+  Tally
+} from "./internal/context.js"
 import * as Discover from "./internal/discover.js"
 import { EarlyDownloads } from "./internal/earlyDownloads.js"
 import { isFatal, toFatal } from "./internal/errors.js"
@@ -77,12 +83,12 @@ export const sync = (
 const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalError, SyncServices> =>
   Effect.gen(function*() {
     const graph = yield* GraphClient
-    const checkpoint = yield* CheckpointStore.CheckpointStore
+    const out = nodePath.resolve(opts.out)
+    const checkpoint = yield* exportCheckpoint(out)
     const content = yield* ContentSink
     const manifest = yield* Manifest.Manifest
     const failures = yield* Failures.FailureLog
     const recordSinks = yield* RecordSinks
-    const out = nodePath.resolve(opts.out)
     const staging = Staging.make(nodePath.join(out, Layout.STATE_DIR, "staging"))
     // the part writer's worker (large downloads) ends with the run, not after its idle delay
     yield* Effect.addFinalizer(() => staging.close)

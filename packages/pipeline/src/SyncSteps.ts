@@ -14,7 +14,7 @@ import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Content from "./internal/content.js"
-import { recordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
+import { exportCheckpoint, recordFailure, type RunContext, sinkFatal, Tally } from "./internal/context.js"
 import * as Discover from "./internal/discover.js"
 import { isFatal, toFatal } from "./internal/errors.js"
 import { organizerSets } from "./internal/organizerSets.js"
@@ -171,7 +171,7 @@ const withStepContext = <A>(
       windowFrom: step.options.from ?? "",
       windowTo: step.options.to ?? "",
       graph: yield* GraphClient,
-      checkpoint: yield* CheckpointStore.CheckpointStore,
+      checkpoint: yield* exportCheckpoint(out),
       content: yield* ContentSink,
       manifest: capturingManifest(out, lines),
       failures: capturingFailures(out, changes),

@@ -98,7 +98,7 @@ export const makeRunContext = (run: {
       ...run,
       out,
       graph: yield* GraphClient,
-      checkpoint: yield* CheckpointStore.CheckpointStore,
+      checkpoint: yield* exportCheckpoint(out),
       content: yield* ContentSink,
       manifest: yield* Manifest.Manifest,
       failures: yield* Failures.FailureLog,
@@ -107,6 +107,15 @@ export const makeRunContext = (run: {
       tally: new Tally(true)
     }
   })
+
+/**
+ * The checkpoint store as the export into `out` sees it: its completed artifacts and dead letters are its
+ * own, whatever other exports share the store (`--state`, a cluster).
+ */
+export const exportCheckpoint = (
+  out: string
+): Effect.Effect<CheckpointStore.CheckpointStoreService, never, CheckpointStore.CheckpointStore> =>
+  Effect.map(CheckpointStore.CheckpointStore, (store) => store.forExport(CheckpointStore.exportScope(out)))
 
 export const sinkFatal = (e: SinkError): SyncFatalError =>
   new SyncFatalError({ message: e.message, status: null, code: null, requestId: null, fix: null })
