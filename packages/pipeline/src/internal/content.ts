@@ -16,7 +16,6 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { emit } from "../Progress.js"
@@ -244,33 +243,18 @@ export const make = (ctx: RunContext) => {
         a.meetingId != null && a.meetingId !== "" && !earlyDownloads.claimed(Staging.stagingKey(kind, a.id))
       )
       if (fresh.length === 0) return
-      // with room, one look-up of the checkpoint for the page; a queued artifact looks itself up when its
-      // turn comes (a full queue must not make each listing page wait on look-ups the sets repeat)
-      const completed = earlyDownloads.hasRoom()
-        ? yield* checkpoint.getCompletedMany(kind, fresh.map((a) => a.id)).pipe(Effect.mapError(sinkFatal))
-        : null
+      // One look-up of the checkpoint for the page, whether or not there is room: it stays true until an
+      // artifact's turn comes (only its set completes it in this run, and a set claims the key first, so
+      // the queued download never starts). A look-up per queued artifact cost a query and ~100 Effect
+      // steps each, more than the rest of its early download's bookkeeping.
+      const completed = yield* checkpoint.getCompletedMany(kind, fresh.map((a) => a.id)).pipe(
+        Effect.mapError(sinkFatal)
+      )
       for (const a of fresh) {
         const key = Staging.stagingKey(kind, a.id)
-        if (completed !== null && earlyDownloads.hasRoom()) {
-          // completed, or staged whole by an earlier run: the set finishes it without a request
-          if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
-          yield* earlyDownloads.start(key, organizerId, earlyDownload(organizerId, kind, a))
-          continue
-        }
-        const lookedUp = Effect.gen(function*() {
-          const done = yield* checkpoint.getCompletedMany(kind, [a.id])
-          return done.has(a.id) || (yield* staging.find(key)) !== null
-        })
-        yield* earlyDownloads.start(
-          key,
-          organizerId,
-          lookedUp.pipe(
-            Effect.matchEffect({
-              onFailure: (e) => Effect.succeed<DownloadResult>(Either.left(sinkFatal(e))),
-              onSuccess: (needless) => (needless ? Effect.succeed(null) : earlyDownload(organizerId, kind, a))
-            })
-          )
-        )
+        // completed, or staged whole by an earlier run: the set finishes it without a request
+        if (completed.has(a.id) || (yield* staging.find(key)) !== null) continue
+        yield* earlyDownloads.start(key, organizerId, earlyDownload(organizerId, kind, a))
       }
     })
 
