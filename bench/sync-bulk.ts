@@ -9,7 +9,10 @@
  * `/usr/bin/time -v`. The emulator serves generated content from this process, for both.
  *
  *   pnpm bench sync-bulk [--bytes 268435456] [--recordings 4] [--rounds 2] [--concurrency 4] [--profile <dir>]
+ *                        [--other <bin.js>]
  *
+ * `--other <bin.js>`: another build of the CLI (say, a copy of main's `packages/cli/dist`, its `bin.js`)
+ * synced right after this one in every round (curl, this, other), for an A/B in the same conditions.
  * `--profile <dir>` also writes a V8 CPU profile of each sync there (node --cpu-prof; it slows sync down).
  * The CLI bundle is rebuilt first when a source changed, so the figures are of the sources as they are.
  */
@@ -18,7 +21,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { TenantFixture } from "@meeting-artifacts/graph-emulator"
-import { type ChildRun, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
+import { type ChildRun, cliBin, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -27,6 +30,7 @@ const RECORDINGS = Number(argValue("--recordings") ?? 4)
 const ROUNDS = Number(argValue("--rounds") ?? 2)
 const CONCURRENCY = Number(argValue("--concurrency") ?? 4)
 const PROFILE = argValue("--profile")
+const OTHER = argValue("--other")
 const GOAL_RATIO = 0.7
 const GOAL_MB = 150
 
@@ -75,6 +79,8 @@ const sha256File = (file: string) =>
       resolve(hash.digest("hex")))
   })
 
+type SyncRun = ChildRun & { readonly elapsedMs: number; readonly out: string }
+
 const main = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({ fixture: tenant() })
@@ -103,8 +109,22 @@ const main = async () => {
     await buildBin({ ifStale: true })
     await runCli(["--help"], emu.accessToken)
     const curlRuns: Array<ChildRun> = []
-    const syncRuns: Array<ChildRun & { elapsedMs: number }> = []
+    const syncRuns: Array<SyncRun> = []
+    const otherRuns: Array<SyncRun> = []
     let checked = false
+    const syncOnce = async (bin: string): Promise<SyncRun> => {
+      const out = NodeFs.mkdtempSync(NodePath.join(work, "sync-"))
+      const s = await runCli(
+        syncArgs(out),
+        emu.accessToken,
+        PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE],
+        bin
+      )
+      if (s.code !== 0) throw new Error(`sync exited ${s.code}: ${s.stderr}`)
+      const summary = JSON.parse(s.stdout.trim().split("\n").at(-1)!) as { elapsedMs: number; bytes: number }
+      if (summary.bytes !== total) throw new Error(`sync downloaded ${summary.bytes} bytes, expected ${total}`)
+      return { ...s, elapsedMs: summary.elapsedMs, out }
+    }
     for (let round = 0; round < ROUNDS; round++) {
       const curlDir = NodeFs.mkdtempSync(NodePath.join(work, "curl-"))
       const c = await curlAll(emu.baseUrl, emu.accessToken, curlDir)
@@ -115,16 +135,14 @@ const main = async () => {
       )
       if (sizes.some((s) => s !== BYTES)) throw new Error(`curl wrote ${sizes.join(", ")} bytes`)
       curlRuns.push(c)
-      const out = NodeFs.mkdtempSync(NodePath.join(work, "sync-"))
-      const s = await runCli(
-        syncArgs(out),
-        emu.accessToken,
-        PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE]
-      )
-      if (s.code !== 0) throw new Error(`sync exited ${s.code}: ${s.stderr}`)
-      const summary = JSON.parse(s.stdout.trim().split("\n").at(-1)!) as { elapsedMs: number; bytes: number }
-      if (summary.bytes !== total) throw new Error(`sync downloaded ${summary.bytes} bytes, expected ${total}`)
-      syncRuns.push({ ...s, elapsedMs: summary.elapsedMs })
+      const s = await syncOnce(cliBin)
+      const out = s.out
+      syncRuns.push(s)
+      if (OTHER !== undefined) {
+        const o = await syncOnce(OTHER)
+        NodeFs.rmSync(o.out, { recursive: true, force: true })
+        otherRuns.push(o)
+      }
       if (!checked) {
         // once: the files sync wrote are the bytes curl got, and the manifest's sha256 says so
         const lines = NodeFs.readFileSync(NodePath.join(out, "manifest.jsonl"), "utf8").trim().split("\n").map((l) =>
@@ -158,16 +176,17 @@ const main = async () => {
         NodeOs.loadavg().map((l) => l.toFixed(2)).join(" ")
       }`
     )
+    const syncLine = (s: SyncRun) =>
+      `${s.seconds.toFixed(2)} s (${mibps(s.seconds).toFixed(0)} MiB/s; its elapsedMs ${
+        (s.elapsedMs / 1000).toFixed(2)
+      } s, cpu ${s.cpuSeconds.toFixed(2)} s (sys ${s.sysSeconds.toFixed(2)}), peak RSS ${s.peakMb.toFixed(0)} MB)`
     for (let i = 0; i < ROUNDS; i++) {
       const c = curlRuns[i]!
-      const s = syncRuns[i]!
       console.log(
         `  round ${i + 1}: curl ${c.seconds.toFixed(2)} s (${mibps(c.seconds).toFixed(0)} MiB/s, cpu ${
           c.cpuSeconds.toFixed(2)
-        } s, peak ${c.peakMb.toFixed(0)} MB);` +
-          ` sync ${s.seconds.toFixed(2)} s (${mibps(s.seconds).toFixed(0)} MiB/s; its elapsedMs ${
-            (s.elapsedMs / 1000).toFixed(2)
-          } s, cpu ${s.cpuSeconds.toFixed(2)} s, peak RSS ${s.peakMb.toFixed(0)} MB)`
+        } s, peak ${c.peakMb.toFixed(0)} MB); sync ${syncLine(syncRuns[i]!)}` +
+          (otherRuns[i] === undefined ? "" : `; other build ${syncLine(otherRuns[i]!)}`)
       )
     }
     const ok = ratio >= GOAL_RATIO && peak <= GOAL_MB
@@ -177,6 +196,10 @@ const main = async () => {
       } MiB/s), goal >= ${GOAL_RATIO}x;` +
         ` sync peak RSS ${peak.toFixed(0)} MB, goal <= ${GOAL_MB} MB`
     )
+    if (otherRuns.length > 0) {
+      const o = best(otherRuns)
+      console.log(`  other build (${OTHER}): best ${(bestCurl.seconds / o.seconds).toFixed(2)}x curl`)
+    }
     verdict(ok)
   } finally {
     NodeFs.rmSync(work, { recursive: true, force: true })
