@@ -12,7 +12,6 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Readable } from "node:stream"
 import type { Content, ContentOptions } from "../GraphClient.js"
 import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
@@ -20,7 +19,9 @@ import type * as Url from "../GraphUrl.js"
 import { describeCause, invalidArgument, transportCause, transportError } from "./errors.js"
 import { type ChunkConsumer, drainBody, type Drained } from "./drainBody.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
-import { readWholeBody } from "./wholeBody.js"
+import { drainRaw, readRawWhole } from "./rawDrain.js"
+import { rawConnectionOf } from "./rawSend.js"
+import { readWholeBody, type WholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
 import { type ClientCore, run } from "./request.js"
 
@@ -69,6 +70,8 @@ export interface ContentSpec {
   readonly name: string
   readonly route: Url.GraphRoute
   readonly accept: string
+  /** Large bodies (recordings): sent with `core.execBulk` (see rawSend.ts). */
+  readonly bulk?: boolean | undefined
 }
 
 const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
@@ -104,7 +107,7 @@ const request = (
       okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
       onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
     },
-    core.execScoped,
+    spec.bulk === true ? core.execBulk : core.execScoped,
     true
   )
 
@@ -246,7 +249,12 @@ class Refused {
  * (a transport error, a close, `bodyIdleTimeoutMs` without data while the sink was not holding the body
  * back) ends the piece, noted in `body.cut` for `following` to resume, as a streamed piece's would be.
  */
-const drainPiece = (body: Body, opened: Opened, source: Readable, skip: number): Effect.Effect<void, GraphError> => {
+const drainPiece = (
+  body: Body,
+  opened: Opened,
+  start: DrainStart,
+  skip: number
+): Effect.Effect<void, GraphError> => {
   const sink = body.sink!
   const segment = { toSkip: skip }
   const consume = (chunk: Uint8Array) => {
@@ -258,7 +266,7 @@ const drainPiece = (body: Body, opened: Opened, source: Readable, skip: number):
   }
   const idle = body.core.policy.bodyIdleTimeoutMs
   return Effect.async<Drained>((resume) => {
-    const cancel = drainBody(source, idle, describeCause, consume, (d) => resume(Effect.succeed(d)))
+    const cancel = start(idle, describeCause, consume, (d) => resume(Effect.succeed(d)))
     return Effect.sync(cancel)
   }).pipe(
     Effect.flatMap((d): Effect.Effect<void, GraphError> => {
@@ -319,10 +327,28 @@ const pulledPiece = (body: Body, opened: Opened, skip: number): Stream.Stream<Ui
     return Stream.repeatEffectChunkOption(step)
   }))
 
-/** One response's body: into `body.sink` when it has one and the response is a Node message, else pulled. */
+/** Starts feeding a response's body to a consumer (drainBody.ts, rawDrain.ts); returns its cancel. */
+type DrainStart = (
+  idleMs: number,
+  describe: (cause: unknown) => string,
+  consume: ChunkConsumer,
+  done: (d: Drained) => void
+) => () => void
+
+/** How to drain `res`'s body, when it is a Node message or a raw connection's answer. */
+const drainStart = (res: Answer): DrainStart | undefined => {
+  const raw = rawConnectionOf(res)
+  if (raw !== undefined) return (idle, describe, consume, done) => drainRaw(raw, idle, describe, consume, done)
+  const source = nodeSource(res)
+  return source === undefined
+    ? undefined
+    : (idle, describe, consume, done) => drainBody(source, idle, describe, consume, done)
+}
+
+/** One response's body: into `body.sink` when it has one and the response can be drained, else pulled. */
 const piece = (body: Body, opened: Opened, skip: number): Stream.Stream<Uint8Array, GraphError> => {
-  const source = body.sink === undefined ? undefined : nodeSource(opened.res)
-  return source !== undefined ? Stream.execute(drainPiece(body, opened, source, skip)) : pulledPiece(body, opened, skip)
+  const start = body.sink === undefined ? undefined : drainStart(opened.res)
+  return start !== undefined ? Stream.execute(drainPiece(body, opened, start, skip)) : pulledPiece(body, opened, skip)
 }
 
 /**
@@ -605,10 +631,8 @@ export const open = (
       etag: res.headers["etag"] ?? null,
       lastModified: res.headers["last-modified"] ?? null
     }
-    const source = nodeSource(res)
-    if (res.status === 200 && total !== null && total <= WHOLE_BODY_BYTES && source !== undefined) {
-      return yield* whole(core, spec, opened, source, total, slots.release, facts)
-    }
+    const read = res.status === 200 && total !== null && total <= WHOLE_BODY_BYTES ? wholeReader(res) : undefined
+    if (read !== undefined) return yield* whole(core, spec, opened, read, total!, slots.release, facts)
     const streamed = (sink?: ChunkConsumer) =>
       Stream.ensuring(
         bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined, sink),
@@ -623,6 +647,17 @@ export const open = (
  */
 export const WHOLE_BODY_BYTES = 64 * 1024
 
+/** Reads a small body whole (wholeBody.ts, rawDrain.ts). */
+type WholeRead = (length: number, idleMs: number, describe: (cause: unknown) => string) => Promise<WholeBody>
+
+/** How to read `res`'s body whole, when it is a Node message or a raw connection's answer. */
+const wholeReader = (res: Answer): WholeRead | undefined => {
+  const raw = rawConnectionOf(res)
+  if (raw !== undefined) return (length, idle, describe) => readRawWhole(raw, length, idle, describe)
+  const source = nodeSource(res)
+  return source === undefined ? undefined : (length, idle, describe) => readWholeBody(source, length, idle, describe)
+}
+
 /**
  * A small body read whole (`Content.bytes`), its slots freed at once. A body cut short (a transport
  * error, a close, `bodyIdleTimeoutMs` without data, an end before Content-Length) goes on as a streamed
@@ -632,13 +667,13 @@ const whole = (
   core: ClientCore,
   spec: ContentSpec,
   opened: Opened,
-  source: Readable,
+  read: WholeRead,
   total: number,
   release: Effect.Effect<void>,
   facts: Omit<Content, "stream" | "drain">
 ): Effect.Effect<Content, GraphError> =>
   Effect.flatMap(
-    Effect.promise(() => readWholeBody(source, total, core.policy.bodyIdleTimeoutMs, describeCause)),
+    Effect.promise(() => read(total, core.policy.bodyIdleTimeoutMs, describeCause)),
     (read) => {
       if (read.tooLong) {
         return Effect.zipRight(
@@ -704,7 +739,8 @@ export const openFrom = (
   name: string,
   build: () => Url.GraphRoute,
   accept: string,
-  options: ContentOptions | undefined
+  options: ContentOptions | undefined,
+  bulk = false
 ): Effect.Effect<Content, GraphError, Scope.Scope> => {
   const offset = options?.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -717,7 +753,7 @@ export const openFrom = (
   const route = guard("GET", name, build)
   return route._tag === "Left"
     ? Effect.fail(route.left)
-    : open(core, { name, route: route.right, accept }, offset, ifRange)
+    : open(core, { name, route: route.right, accept, bulk }, offset, ifRange)
 }
 
 /** A whole body as text (e.g. transcripts): the route checked first. */

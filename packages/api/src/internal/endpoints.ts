@@ -96,12 +96,14 @@ type ArtifactArgs = [user: Url.UserRef, call: Url.CallRef, id: string]
 const download = (
   name: string,
   accept: string,
-  build: Build<ArtifactArgs>
+  build: Build<ArtifactArgs>,
+  bulk = false
 ): Endpoint<
   (...args: [...ArtifactArgs, options?: ContentOptions]) => Effect.Effect<Content, GraphError, Scope.Scope>
 > =>
 (core) =>
-(user, call, id, options) => Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options)
+(user, call, id, options) =>
+  Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options, bulk)
 
 const text = <P extends ReadonlyArray<unknown>>(
   name: string,
@@ -129,7 +131,9 @@ export const table = {
   recordingContent: download(
     "recordingContent",
     "*/*",
-    (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content")
+    (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content"),
+    // recordings are the large bodies: read into reused memory (see rawSend.ts); transcripts are a few KiB
+    true
   ),
   listTranscripts: listing(
     "listTranscripts",

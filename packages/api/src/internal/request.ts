@@ -35,6 +35,7 @@ import type { GraphBudget } from "../GraphBudget.js"
 import type { Limiter } from "./limiter.js"
 import * as NodeSend from "./nodeSend.js"
 import type { Answer, Outgoing } from "./nodeSend.js"
+import * as RawSend from "./rawSend.js"
 import * as RequestSpan from "./requestSpan.js"
 import { monotonicNow } from "./serverClock.js"
 
@@ -114,6 +115,8 @@ export interface ClientCore {
   readonly budget: GraphBudget | undefined
   readonly execPlain: Exec<never>
   readonly execScoped: Exec<Scope.Scope>
+  /** `execScoped` for bulk content (recordings): on connections of our own where the transport is ours (rawSend.ts). */
+  readonly execBulk: Exec<Scope.Scope>
   readonly stats: MutableStats
   /** Time requests waited after throttling answers, and after other failures (see `GraphStats`). */
   readonly throttleWall: WaitTime
@@ -134,6 +137,9 @@ export const makeCore = (args: {
     ? platformExec(args.http)
     : { execPlain: NodeSend.exchange(agent), execScoped: NodeSend.exchangeScoped(agent) }
   return {
+    execBulk: agent === undefined || RawSend.envProxied()
+      ? execScoped
+      : RawSend.exchangeScoped(new RawSend.RawPool(), execScoped),
     baseUrl: args.baseUrl,
     baseOrigin: new URL(args.baseUrl).origin,
     policy: args.policy,

@@ -1,0 +1,210 @@
+/**
+ * Content requests sent on connections of our own (see rawConnection.ts) instead of Node's http client,
+ * for the client `GraphClient.layer` builds: recording bodies are read into reused memory and handed to
+ * `Content.drain`'s consumer as views of it, without the fresh buffer per read and the parser's copy of
+ * every chunk that Node's client makes (about 1 s of CPU per GiB). Redirects, credentials, retries and
+ * error answers stay the request loop's (request.ts): an answer here is an `Answer` like any other.
+ *
+ * Connections are kept per origin between requests (a few, for a few seconds, never keeping the process
+ * alive), as the keep-alive agent keeps its sockets; a kept connection the server closed meanwhile is
+ * replaced by a fresh one for the same request when it failed before any byte of an answer.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Answer, Outgoing } from "./nodeSend.js"
+import { type BodyReceiver, RawConnection } from "./rawConnection.js"
+import type { ResponseHead } from "./responseReader.js"
+
+/**
+ * Whether Node may send this process's http(s) requests through a proxy (`NODE_USE_ENV_PROXY`, Node 24):
+ * connections of our own would bypass it, so the agent keeps every request then.
+ */
+export const envProxied = (): boolean => {
+  const v = process.env["NODE_USE_ENV_PROXY"]
+  return v !== undefined && v !== "" && v !== "0"
+}
+
+/** Kept connections per origin: as many as downloads usually run side by side. */
+const KEPT_PER_ORIGIN = 8
+
+/** A kept connection is closed after this long unused (below the 5 s of Node's servers and most others). */
+const KEPT_MS = 4_000
+
+/** Idle connections per origin, for the next requests. */
+export class RawPool {
+  private readonly kept = new Map<string, Array<RawConnection>>()
+
+  /** A kept connection to `url`'s origin, or a new one. */
+  take(url: URL): RawConnection {
+    const key = url.origin
+    const list = this.kept.get(key)
+    while (list !== undefined && list.length > 0) {
+      const conn = list.pop()!
+      if (!conn.idle) continue
+      conn.socket.setTimeout(0)
+      conn.socket.ref()
+      return conn
+    }
+    return new RawConnection(key, url)
+  }
+
+  /** Keeps `conn` (its response read to the end) for the next request, or closes it. */
+  give(conn: RawConnection): void {
+    if (!conn.finish()) return
+    let list = this.kept.get(conn.key)
+    if (list === undefined) this.kept.set(conn.key, list = [])
+    for (let i = list.length - 1; i >= 0; i--) if (!list[i]!.idle) list.splice(i, 1)
+    if (list.length >= KEPT_PER_ORIGIN) return conn.destroy()
+    conn.socket.unref()
+    conn.socket.setTimeout(KEPT_MS)
+    list.push(conn)
+  }
+}
+
+/** The request line and headers (a header value with a line break is refused, as Node's client does). */
+export const requestHead = (out: Outgoing): string => {
+  let head = `${out.method} ${out.url.pathname}${out.url.search} HTTP/1.1\r\nhost: ${out.url.host}\r\n`
+  for (const name in out.headers) {
+    const value = out.headers[name]!
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw new TypeError(`invalid character in header ${JSON.stringify(name)}`)
+    }
+    head += `${name}: ${value}\r\n`
+  }
+  return `${head}\r\n`
+}
+
+/** An answer read off a `RawConnection` (its body through `stream`, or a receiver of the content path). */
+export class RawAnswer implements Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  constructor(readonly connection: RawConnection, head: ResponseHead) {
+    this.status = head.status
+    this.headers = head.headers
+  }
+  get stream(): Stream.Stream<Uint8Array, unknown> {
+    return Stream.suspend(() => Stream.repeatEffectChunkOption(new PulledBody(this.connection).pull))
+  }
+}
+
+/** The connection behind an answer of `exchangeScoped`, if it is one. */
+export const rawConnectionOf = (res: Answer): RawConnection | undefined =>
+  res instanceof RawAnswer ? res.connection : undefined
+
+/** Bytes copied ahead of the puller before the connection is held back. */
+const PULL_AHEAD_BYTES = 256 * 1024
+
+/** A body pulled as copies (error bodies, redirect bodies, `Content.stream`): the memory it reads into is reused. */
+class PulledBody implements BodyReceiver {
+  private queue: Array<Uint8Array> = []
+  private queued = 0
+  private held = false
+  private ended = false
+  private failure: unknown = undefined
+  private waiter: ((pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>>) => void) | undefined
+
+  constructor(private readonly connection: RawConnection) {
+    connection.receive(this)
+  }
+
+  readonly onBody = (chunk: Uint8Array): boolean => {
+    this.queue.push(Buffer.from(chunk))
+    this.queued += chunk.length
+    this.wake()
+    this.held = this.queued >= PULL_AHEAD_BYTES
+    return !this.held
+  }
+  readonly onEnd = (): void => {
+    this.ended = true
+    this.wake()
+  }
+  readonly onCut = (cause: unknown): void => {
+    this.failure ??= cause
+    this.wake()
+  }
+
+  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>> | undefined {
+    if (this.queued > 0) {
+      const out = this.queue
+      this.queue = []
+      this.queued = 0
+      if (this.held) {
+        this.held = false
+        queueMicrotask(this.connection.resume)
+      }
+      return Effect.succeed(Chunk.unsafeFromArray(out))
+    }
+    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+    if (this.ended) return Effect.fail(Option.none())
+    return undefined
+  }
+
+  private wake(): void {
+    const resume = this.waiter
+    if (resume === undefined) return
+    const next = this.take()
+    if (next === undefined) return
+    this.waiter = undefined
+    resume(next)
+  }
+
+  readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>> = Effect.suspend(() =>
+    this.take() ?? Effect.async((resume) => {
+      this.waiter = resume
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  )
+}
+
+/** Sends `out` on `conn`; a kept connection that fails before any byte of an answer is replaced once. */
+const sendOn = (
+  pool: RawPool,
+  out: Outgoing,
+  head: string,
+  current: { conn: RawConnection }
+): Effect.Effect<Answer, unknown> =>
+  Effect.async<Answer, unknown>((resume) => {
+    const attempt = (conn: RawConnection) => {
+      current.conn = conn
+      conn.send(head, {
+        onHead: (h) => resume(Effect.succeed(new RawAnswer(conn, h))),
+        onFail: (cause, beforeAnyByte) => {
+          if (beforeAnyByte && conn.uses > 1) attempt(new RawConnection(conn.key, out.url))
+          else resume(Effect.fail(cause))
+        }
+      })
+    }
+    attempt(pool.take(out.url))
+    return Effect.sync(() => current.conn.destroy())
+  })
+
+/**
+ * A GET whose answer lives as long as the caller's scope (as `NodeSend.exchangeScoped`): closing it
+ * ends a body still in flight, and gives a connection whose answer was read to its end back to `pool`.
+ * Requests with a body go to `other`.
+ */
+export const exchangeScoped = (
+  pool: RawPool,
+  other: (out: Outgoing) => Effect.Effect<Answer, unknown, Scope.Scope>
+) =>
+(out: Outgoing): Effect.Effect<Answer, unknown, Scope.Scope> => {
+  if (out.method !== "GET" || out.body !== undefined) return other(out)
+  let head: string
+  try {
+    head = requestHead(out)
+  } catch (e) {
+    return Effect.fail(e)
+  }
+  return Effect.flatMap(Effect.scope, (scope) => {
+    const current: { conn: RawConnection | undefined } = { conn: undefined }
+    return Effect.zipRight(
+      Scope.addFinalizer(scope, Effect.sync(() => current.conn !== undefined && pool.give(current.conn))),
+      sendOn(pool, out, head, current as { conn: RawConnection })
+    )
+  })
+}
