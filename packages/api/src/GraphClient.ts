@@ -98,7 +98,9 @@ export interface Content {
    * far less garbage (no mark-compact storm). A returned Promise holds the next chunk back until it
    * settles (backpressure; that wait never counts as an idle body). Cuts are resumed, ranges followed
    * and sizes and validators checked exactly as for `stream`. A chunk is the consumer's until `push`
-   * returns (or its Promise settles): keep a copy past that, not the chunk. A throw or rejection of `push` stops
+   * returns (or its Promise settles): keep a copy past that, not the chunk (a recording's chunks from
+   * `GraphClient.layer`'s client are views of memory its connection reads the next bytes into, see
+   * internal/rawSend.ts). A throw or rejection of `push` stops
    * the body and is a defect: keep your own error and fail after. Run either `stream` or `drain`, once.
    */
   readonly drain: (push: (chunk: Uint8Array) => void | Promise<void>) => Effect.Effect<void, GraphError>

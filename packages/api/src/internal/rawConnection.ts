@@ -11,13 +11,11 @@
  */
 import * as Net from "node:net"
 import * as Tls from "node:tls"
+import { CLOSED_EARLY } from "./nodeBody.js"
 import { type ResponseHead, ResponseReader } from "./responseReader.js"
 
 /** Bytes per socket read: a few TCP windows' worth, and no more memory than that per connection. */
 export const READ_BYTES = 256 * 1024
-
-/** Why a body whose connection closed before its end stopped. */
-export const CLOSED_EARLY = "the connection closed before the body ended"
 
 /** Takes a response's body; see the module comment for the lending of chunks. */
 export interface BodyReceiver {
