@@ -103,7 +103,10 @@ export interface Content {
    * internal/rawSend.ts). A throw or rejection of `push` stops
    * the body and is a defect: keep your own error and fail after. Run either `stream` or `drain`, once.
    */
-  readonly drain: (push: (chunk: Uint8Array) => void | Promise<void>) => Effect.Effect<void, GraphError>
+  readonly drain: (
+    push: (chunk: Uint8Array) => void | Promise<void>,
+    options?: DrainOptions
+  ) => Effect.Effect<void, GraphError>
   /**
    * The whole body, when it was small enough to be read before the call returned (a 200 with a small
    * Content-Length that arrived complete): the same bytes `stream` delivers, for callers that can take
@@ -113,6 +116,19 @@ export interface Content {
 }
 
 /** Options of a content download. */
+/** How `Content.drain` may receive a body. */
+export interface DrainOptions {
+  /**
+   * Memory the consumer would like the next bytes received into (say, the free part of its own buffer),
+   * asked before each socket read of a recording on `GraphClient.layer`'s client; undefined: none now.
+   * The chunks then handed to `push` are views of it when they could be read in place (check with
+   * `chunk.buffer` and `chunk.byteOffset`: take them without a copy), and any view of anything else
+   * otherwise (framing, a skipped prefix): `push` gets every byte in order either way. The memory must
+   * stay untouched by the consumer until `push` hands it over or the drain ends.
+   */
+  readonly into?: (() => Uint8Array | undefined) | undefined
+}
+
 export interface ContentOptions {
   /**
    * Resume at this byte (a non-negative integer; default 0): the caller already holds bytes

@@ -17,7 +17,7 @@ import type { GraphError } from "../GraphError.js"
 import { backoffDelay } from "../GraphPolicy.js"
 import type * as Url from "../GraphUrl.js"
 import { describeCause, invalidArgument, transportCause, transportError } from "./errors.js"
-import { type ChunkConsumer, drainBody, type Drained } from "./drainBody.js"
+import { type ChunkConsumer, drainBody, type Drained, type ReceiveInto } from "./drainBody.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
 import { drainRaw, readRawWhole } from "./rawDrain.js"
 import { rawConnectionOf } from "./rawSend.js"
@@ -147,6 +147,8 @@ class Body {
   started = false
   /** `Content.drain`'s consumer: pieces read from a Node message feed it directly (see `drainPiece`). */
   sink: ChunkConsumer | undefined = undefined
+  /** Where the consumer would like bytes received (see `DrainOptions.into`). */
+  into: ReceiveInto | undefined = undefined
   constructor(
     readonly core: ClientCore,
     readonly spec: ContentSpec,
@@ -266,7 +268,7 @@ const drainPiece = (
   }
   const idle = body.core.policy.bodyIdleTimeoutMs
   return Effect.async<Drained>((resume) => {
-    const cancel = start(idle, describeCause, consume, (d) => resume(Effect.succeed(d)))
+    const cancel = start(idle, describeCause, consume, (d) => resume(Effect.succeed(d)), body.into)
     return Effect.sync(cancel)
   }).pipe(
     Effect.flatMap((d): Effect.Effect<void, GraphError> => {
@@ -332,13 +334,16 @@ type DrainStart = (
   idleMs: number,
   describe: (cause: unknown) => string,
   consume: ChunkConsumer,
-  done: (d: Drained) => void
+  done: (d: Drained) => void,
+  into: ReceiveInto | undefined
 ) => () => void
 
 /** How to drain `res`'s body, when it is a Node message or a raw connection's answer. */
 const drainStart = (res: Answer): DrainStart | undefined => {
   const raw = rawConnectionOf(res)
-  if (raw !== undefined) return (idle, describe, consume, done) => drainRaw(raw, idle, describe, consume, done)
+  if (raw !== undefined) {
+    return (idle, describe, consume, done, into) => drainRaw(raw, idle, describe, consume, done, into)
+  }
   const source = nodeSource(res)
   return source === undefined
     ? undefined
@@ -506,11 +511,13 @@ const bodyStream = (
   base: number,
   firstEnd: number | null,
   callerIfRange: string | undefined,
-  sink?: ChunkConsumer
+  sink?: ChunkConsumer,
+  into?: ReceiveInto
 ): Stream.Stream<Uint8Array, GraphError> =>
   Stream.suspend(() => {
     const body = new Body(core, spec, first, firstSkip, base, total, firstEnd, callerIfRange)
     body.sink = sink
+    body.into = into
     return Stream.ensuring(Stream.flatten(Stream.repeatEffectOption(following(body))), reportBytes(body))
   })
 
@@ -633,12 +640,12 @@ export const open = (
     }
     const read = res.status === 200 && total !== null && total <= WHOLE_BODY_BYTES ? wholeReader(res) : undefined
     if (read !== undefined) return yield* whole(core, spec, opened, read, total!, slots.release, facts)
-    const streamed = (sink?: ChunkConsumer) =>
+    const streamed = (sink?: ChunkConsumer, into?: ReceiveInto) =>
       Stream.ensuring(
-        bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined, sink),
+        bodyStream(core, spec, opened, total, skip, start, end, asked > 0 ? ifRange : undefined, sink, into),
         slots.release
       )
-    return { ...facts, stream: streamed(), drain: (push) => drainInto(streamed(push), push) }
+    return { ...facts, stream: streamed(), drain: (push, options) => drainInto(streamed(push, options?.into), push) }
   })
 
 /**

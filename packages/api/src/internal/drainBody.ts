@@ -13,6 +13,9 @@ import { type BodyListeners, CLOSED_EARLY, listen, unlisten } from "./nodeBody.j
 /** Takes one chunk; a returned Promise holds the next chunk back until it settles; a throw stops the body. */
 export type ChunkConsumer = (chunk: Uint8Array) => void | Promise<void>
 
+/** Where the consumer would like the next bytes received (see `DrainOptions.into`). */
+export type ReceiveInto = () => Uint8Array | undefined
+
 export interface Drained {
   /** Why the body stopped before its end (a transport error, a close, the idle timeout), or null. */
   readonly cut: string | null

@@ -24,7 +24,12 @@ export interface BodyReceiver {
   readonly onEnd: () => void
   /** The body was cut (a transport error, a close before its end, bytes that are not HTTP). */
   readonly onCut: (cause: unknown) => void
+  /** Memory the receiver would like the next read to go to (see `DrainOptions.into`). */
+  readonly into?: (() => Uint8Array | undefined) | undefined
 }
+
+/** A receiver's memory smaller than this is not read into (a read that small costs more than its copy). */
+const MIN_INTO_BYTES = 16 * 1024
 
 /** What waits for a response's head. */
 interface HeadWaiter {
@@ -34,7 +39,7 @@ interface HeadWaiter {
 
 /** A region of a read not yet taken by the reader. */
 interface Pending {
-  readonly bytes: Buffer
+  readonly bytes: Uint8Array
   at: number
   readonly end: number
 }
@@ -141,10 +146,21 @@ export class RawConnection {
     this.socket.destroy()
   }
 
-  /** Where the next read goes: never the buffer whose bytes are still lent out or pending. */
-  private readonly nextBuffer = (): Buffer => (this.pending[0]?.bytes === this.main ? this.spare : this.main)
+  /**
+   * Where the next read goes: the receiver's memory when it offers some and nothing is pending (the
+   * read's body bytes are then in place: see BodyReceiver.into), else ours, never the buffer whose
+   * bytes are still lent out or pending. Node asks after every read (once the callback has run).
+   */
+  private readonly nextBuffer = (): Uint8Array => {
+    const pending = this.pending[0]
+    if (pending === undefined && !this.ended && this.receiver?.into !== undefined) {
+      const into = this.receiver.into()
+      if (into !== undefined && into.length >= MIN_INTO_BYTES) return into
+    }
+    return pending?.bytes === this.main ? this.spare : this.main
+  }
 
-  private readonly onRead = (n: number, bytes: Buffer): boolean => {
+  private readonly onRead = (n: number, bytes: Uint8Array): boolean => {
     this.received += n
     if (this.pending.length > 0) {
       // a read while paused (TLS records decrypted before the pause): copied, as `bytes` is reused

@@ -4,7 +4,7 @@
  * reused memory, the connection held back while a Promise the consumer returned is pending (that time
  * does not count as idle), how the read ended reported as a value. Also a small body read whole.
  */
-import type { ChunkConsumer, Drained } from "./drainBody.js"
+import type { ChunkConsumer, Drained, ReceiveInto } from "./drainBody.js"
 import type { BodyReceiver, RawConnection } from "./rawConnection.js"
 import type { WholeBody } from "./wholeBody.js"
 
@@ -23,7 +23,8 @@ class RawDrain implements BodyReceiver {
     private readonly idleMs: number,
     private readonly describe: (cause: unknown) => string,
     private readonly consume: ChunkConsumer,
-    private readonly resolve: (d: Drained) => void
+    private readonly resolve: (d: Drained) => void,
+    readonly into?: ReceiveInto
   ) {
     this.timer = setInterval(this.watch, watchEvery(idleMs))
     connection.receive(this)
@@ -95,16 +96,17 @@ class RawDrain implements BodyReceiver {
 /**
  * Feeds the body of `connection`'s current answer to `consume` until it ends, is cut (a gap of `idleMs`
  * without data cuts it) or `consume` stops it; then calls `done` once. The function returned stops it
- * without calling `done`.
+ * without calling `done`. With `into`, reads go to the memory it offers (see `DrainOptions.into`).
  */
 export const drainRaw = (
   connection: RawConnection,
   idleMs: number,
   describe: (cause: unknown) => string,
   consume: ChunkConsumer,
-  done: (d: Drained) => void
+  done: (d: Drained) => void,
+  into?: ReceiveInto
 ): () => void => {
-  const drain = new RawDrain(connection, idleMs, describe, consume, done)
+  const drain = new RawDrain(connection, idleMs, describe, consume, done, into)
   return () => drain.cancel()
 }
 
