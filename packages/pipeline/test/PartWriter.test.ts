@@ -81,6 +81,39 @@ describe("staging a large body through the part writer's worker", () => {
     }
   )
 
+  it("a drain that receives into the ring (`into`): the bytes received in place are written unchanged, in order", async () => {
+    const staging = Staging.make(tempDir())
+    let inPlace = 0
+    let offered = 0
+    // as a socket reading into what `into` offers: up to 100 KiB of the body at a time, in place when
+    // offered, else from a buffer of its own (copied by the push)
+    const drain: Staging.Drain<never, never> = (push, options) =>
+      Effect.promise(async () => {
+        const own = new Uint8Array(100 * 1024)
+        for (let at = 0; at < whole.byteLength;) {
+          const target = options?.into?.()
+          if (target !== undefined && target.byteLength > 0) offered++
+          const memory = target !== undefined && target.byteLength > 0 ? target : own
+          const n = Math.min(memory.byteLength, 100 * 1024, whole.byteLength - at)
+          memory.set(whole.subarray(at, at + n))
+          if (memory === target) inPlace += n
+          at += n
+          await push(memory.subarray(0, n))
+        }
+      })
+    const { exit } = await Effect.runPromise(stage(staging, {
+      stream: Stream.fromIterable(chunksOf(whole)),
+      drain,
+      contentType: "video/mp4",
+      size: whole.byteLength
+    }))
+    if (!Exit.isSuccess(exit)) throw new Error(`stage failed: ${String(exit.cause)}`)
+    expect(exit.value.sha256).toBe(sha256(whole))
+    expect(sha256(fs.readFileSync(exit.value.file))).toBe(sha256(whole))
+    expect(offered).toBeGreaterThan(0)
+    expect(inPlace).toBeGreaterThan(whole.byteLength / 2)
+  })
+
   it.each(["stream", "drain"] as const)(
     "a body cut mid-way keeps its prefix in the part; resumed, the sha256 covers the prefix on disk (%s)",
     async (how) => {

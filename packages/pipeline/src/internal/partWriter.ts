@@ -185,11 +185,34 @@ export class BodyWriter {
     this.wakeAt = Math.min(WAKE_BYTES, this.data.byteLength / 4)
   }
 
-  /** Copies `chunk` into the ring: returns at once when it fit, else a promise of when it is all in. */
+  /**
+   * Copies `chunk` into the ring: returns at once when it fit, else a promise of when it is all in. A
+   * chunk that already is the ring's next bytes (received in place, see `into`) is only counted.
+   */
   push(chunk: Uint8Array): void | Promise<void> {
     if (this.failure !== undefined) throw this.failure
+    if (chunk.buffer === this.ring && chunk.byteOffset === this.at && chunk.byteLength > 0) {
+      return this.commit(chunk.byteLength)
+    }
     const off = this.copyIn(chunk, 0)
     if (off < chunk.byteLength) return this.pushRest(chunk, off)
+  }
+
+  /**
+   * The ring's free room from where the next byte goes, up to its end (one contiguous run), for a
+   * socket to read into: bytes received there and then pushed are not copied (see `push`). Empty when
+   * the ring is full or the body failed.
+   */
+  into(): Uint8Array {
+    if (this.failure !== undefined) return this.data.subarray(0, 0)
+    const free = this.data.byteLength - Atomics.load(this.ctrl, RING_USED)
+    return this.data.subarray(this.at, this.at + Math.min(free, this.data.byteLength - this.at))
+  }
+
+  /** Counts `n` bytes received in place at the ring's next position (a run of `into`, so never past its room). */
+  private commit(n: number): void {
+    this.at = (this.at + n) % this.data.byteLength
+    if (Atomics.add(this.ctrl, RING_USED, n) + n >= this.wakeAt) this.owner.wakeWorker()
   }
 
   /** Copies what fits of `chunk` from `off`; the offset reached. */

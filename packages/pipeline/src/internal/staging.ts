@@ -69,7 +69,10 @@ export interface Owner {
 }
 
 /** A body handed over chunk by chunk (see `Content.drain` in the api package): a Promise holds the next back. */
-export type Drain<E, R> = (push: (chunk: Uint8Array) => void | Promise<void>) => Effect.Effect<void, E, R>
+export type Drain<E, R> = (
+  push: (chunk: Uint8Array) => void | Promise<void>,
+  options?: { readonly into?: (() => Uint8Array | undefined) | undefined }
+) => Effect.Effect<void, E, R>
 
 /** The body to stage: where its stream starts in the artifact (0: a fresh `.part`) and the artifact's size. */
 export interface StageBody<E, R> {
@@ -199,6 +202,8 @@ interface PartSink {
   readonly finish: () => Promise<Written>
   /** Waits until nothing touches the descriptor any more (before it is closed); never fails. */
   readonly release: () => Promise<void>
+  /** Memory a body may be received into before it is pushed, saving the copy (see `BodyWriter.into`). */
+  readonly into?: (() => Uint8Array) | undefined
 }
 
 /**
@@ -242,7 +247,12 @@ const workerSink = (writers: PartWriters, handle: fsp.FileHandle, part: string, 
       }
     }
   }
-  return { push: (buffers) => pushFrom(buffers, 0), finish: () => body.finish(), release: () => body.release() }
+  return {
+    push: (buffers) => pushFrom(buffers, 0),
+    finish: () => body.finish(),
+    release: () => body.release(),
+    into: () => body.into()
+  }
 }
 
 const openSink = (
@@ -340,7 +350,7 @@ const drainInto = <E, R>(
       return pending === undefined ? undefined : pending.catch(keep)
     }
     return Effect.flatMap(
-      Effect.exit(drain(push)),
+      Effect.exit(drain(push, { into: sink.into })),
       (exit): Effect.Effect<void, E | StagingError> => failure !== undefined ? Effect.fail(failed(failure.cause)) : exit
     )
   })
