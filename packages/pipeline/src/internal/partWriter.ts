@@ -3,8 +3,9 @@
  * one core) and the write calls of a download cost the main thread as much as receiving it; here one
  * worker thread, started on the first large body and ended when idle (or by `close`), does both for
  * every body of a staging folder. The main thread copies each received chunk into the body's ring (a
- * SharedArrayBuffer) and lets go of it at once; no chunk waits on a write, so none lives long enough to
- * be promoted by the garbage collector. The worker writes strictly in order at the end of the part, so
+ * SharedArrayBuffer) and lets go of it at once, or has the socket read into the ring's free run (`into`)
+ * and only counts the chunk; no chunk waits on a write, so none lives long enough to be promoted by the
+ * garbage collector. The worker writes strictly in order at the end of the part, so
  * the part's size on disk stays the end of a correct prefix (see `staging.ts`).
  *
  * The descriptor stays the main thread's (it truncates, fsyncs and closes it): `release` waits until the
