@@ -25,61 +25,38 @@ export interface Drained {
   readonly stopped: { readonly cause: unknown } | null
 }
 
-class Drain implements BodyListeners {
-  private readonly backlog: Array<Buffer> = []
-  private busy = false
-  private ended = false
-  private done = false
+/**
+ * What every drain shares: a chunk handed to the consumer, the body held back while a Promise it
+ * returned is pending (that time is not idle), the idle watch, and one answer, given only once the
+ * consumer is done with the chunk it holds. Subclasses hold and resume their source.
+ */
+export abstract class Handover {
+  protected busy = false
+  protected done = false
   /** How it ended, once it has; handed over when the consumer's last Promise settles. */
   private result: Drained | undefined
   /** When the wait for data began (0 while the consumer holds the body back). */
-  private waitingSince = Date.now()
+  protected waitingSince = Date.now()
   private readonly timer: ReturnType<typeof setInterval>
 
   constructor(
-    private readonly source: Readable,
-    private readonly idleMs: number,
-    private readonly describe: (cause: unknown) => string,
+    protected readonly idleMs: number,
+    protected readonly describe: (cause: unknown) => string,
     private readonly consume: ChunkConsumer,
     private readonly resolve: (d: Drained) => void
   ) {
     this.timer = setInterval(this.watch, Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
-    listen(source, this)
   }
 
-  /** Stops listening without an answer (the caller was interrupted); a body not read to its end is destroyed. */
-  cancel() {
-    if (this.done) return
-    this.done = true
-    this.unlisten()
-    if (!this.ended) this.source.destroy()
-  }
-
-  private unlisten() {
-    clearInterval(this.timer)
-    if (this.turn !== undefined) clearImmediate(this.turn)
-    unlisten(this.source, this)
-  }
-
-  private finish(d: Drained) {
-    if (this.done) return
-    this.done = true
-    this.unlisten()
-    const s = this.source
-    if (d.cut !== null || d.stopped !== null) s.destroy()
-    this.result = d
-    // the consumer is never called again before the chunk it holds back is done
-    if (!this.busy) this.resolve(d)
-  }
-
-  private readonly watch = () => {
-    if (this.waitingSince !== 0 && Date.now() - this.waitingSince > this.idleMs) {
-      this.finish({ cut: `no data for ${this.idleMs} ms`, stalled: true, stopped: null })
-    }
-  }
+  /** The consumer holds a chunk back: no more data until `proceed`. */
+  protected abstract hold(): void
+  /** The consumer took the chunk it held: data flows again (the wait for it counts from now). */
+  protected abstract proceed(): void
+  /** The body ended or stopped (`d`): let go of the source (destroyed when cut or stopped). */
+  protected abstract release(d: Drained): void
 
   /** Hands `chunk` over; false when the consumer holds the body back (or stopped it). */
-  private deliver(chunk: Buffer): boolean {
+  protected deliver(chunk: Uint8Array): boolean {
     let r: void | Promise<void>
     try {
       r = this.consume(chunk)
@@ -90,9 +67,29 @@ class Drain implements BodyListeners {
     if (r === undefined) return true
     this.busy = true
     this.waitingSince = 0
-    this.source.pause()
+    this.hold()
     r.then(this.onConsumed, this.onRejected)
     return false
+  }
+
+  protected stopTimer(): void {
+    clearInterval(this.timer)
+  }
+
+  protected finish(d: Drained): void {
+    if (this.done) return
+    this.done = true
+    this.stopTimer()
+    this.release(d)
+    this.result = d
+    // the consumer is never called again before the chunk it holds back is done
+    if (!this.busy) this.resolve(d)
+  }
+
+  private readonly watch = () => {
+    if (this.waitingSince !== 0 && Date.now() - this.waitingSince > this.idleMs) {
+      this.finish({ cut: `no data for ${this.idleMs} ms`, stalled: true, stopped: null })
+    }
   }
 
   private readonly onRejected = (cause: unknown) => {
@@ -108,9 +105,52 @@ class Drain implements BodyListeners {
       if (this.result !== undefined) this.resolve(this.result)
       return
     }
+    this.proceed()
+  }
+}
+
+class Drain extends Handover implements BodyListeners {
+  private readonly backlog: Array<Buffer> = []
+  private ended = false
+
+  constructor(
+    private readonly source: Readable,
+    idleMs: number,
+    describe: (cause: unknown) => string,
+    consume: ChunkConsumer,
+    resolve: (d: Drained) => void
+  ) {
+    super(idleMs, describe, consume, resolve)
+    listen(source, this)
+  }
+
+  /** Stops listening without an answer (the caller was interrupted); a body not read to its end is destroyed. */
+  cancel() {
+    if (this.done) return
+    this.done = true
+    this.unlisten()
+    if (!this.ended) this.source.destroy()
+  }
+
+  private unlisten() {
+    this.stopTimer()
+    if (this.turn !== undefined) clearImmediate(this.turn)
+    unlisten(this.source, this)
+  }
+
+  protected hold(): void {
+    this.source.pause()
+  }
+
+  protected proceed(): void {
     if (!this.flush()) return
     this.waitingSince = Date.now()
     this.source.resume()
+  }
+
+  protected release(d: Drained): void {
+    this.unlisten()
+    if (d.cut !== null || d.stopped !== null) this.source.destroy()
   }
 
   /** Hands the backlog over in order; true when the consumer took it all and the body goes on (not ended). */

@@ -4,29 +4,20 @@
  * reused memory, the connection held back while a Promise the consumer returned is pending (that time
  * does not count as idle), how the read ended reported as a value. Also a small body read whole.
  */
-import type { ChunkConsumer, Drained, ReceiveInto } from "./drainBody.js"
+import { type ChunkConsumer, type Drained, Handover, type ReceiveInto } from "./drainBody.js"
 import type { BodyReceiver, RawConnection } from "./rawConnection.js"
 import type { WholeBody } from "./wholeBody.js"
 
-const watchEvery = (idleMs: number) => Math.max(10, Math.min(1000, Math.floor(idleMs / 4)))
-
-class RawDrain implements BodyReceiver {
-  private busy = false
-  private done = false
-  private result: Drained | undefined
-  /** When the wait for data began (0 while the consumer holds the body back). */
-  private waitingSince = Date.now()
-  private readonly timer: ReturnType<typeof setInterval>
-
+class RawDrain extends Handover implements BodyReceiver {
   constructor(
     private readonly connection: RawConnection,
-    private readonly idleMs: number,
-    private readonly describe: (cause: unknown) => string,
-    private readonly consume: ChunkConsumer,
-    private readonly resolve: (d: Drained) => void,
+    idleMs: number,
+    describe: (cause: unknown) => string,
+    consume: ChunkConsumer,
+    resolve: (d: Drained) => void,
     readonly into?: ReceiveInto
   ) {
-    this.timer = setInterval(this.watch, watchEvery(idleMs))
+    super(idleMs, describe, consume, resolve)
     connection.receive(this)
   }
 
@@ -34,63 +25,31 @@ class RawDrain implements BodyReceiver {
   cancel(): void {
     if (this.done) return
     this.done = true
-    clearInterval(this.timer)
+    this.stopTimer()
     this.connection.destroy()
+  }
+
+  // (the connection holds the rest of the read while `onBody` says false: nothing to pause here)
+  protected hold(): void {}
+
+  protected proceed(): void {
+    this.waitingSince = Date.now()
+    this.connection.resume()
+  }
+
+  protected release(d: Drained): void {
+    if (d.cut !== null || d.stopped !== null) this.connection.destroy()
   }
 
   readonly onBody = (chunk: Uint8Array): boolean => {
     if (this.done) return true
     this.waitingSince = Date.now()
-    let r: void | Promise<void>
-    try {
-      r = this.consume(chunk)
-    } catch (cause) {
-      this.finish({ cut: null, stalled: false, stopped: { cause } })
-      return false
-    }
-    if (r === undefined) return true
-    this.busy = true
-    this.waitingSince = 0
-    r.then(this.onConsumed, this.onRejected)
-    return false
+    return this.deliver(chunk)
   }
 
   readonly onEnd = (): void => this.finish({ cut: null, stalled: false, stopped: null })
 
   readonly onCut = (cause: unknown): void => this.finish({ cut: this.describe(cause), stalled: false, stopped: null })
-
-  private readonly onConsumed = () => {
-    this.busy = false
-    if (this.done) {
-      if (this.result !== undefined) this.resolve(this.result)
-      return
-    }
-    this.waitingSince = Date.now()
-    this.connection.resume()
-  }
-
-  private readonly onRejected = (cause: unknown) => {
-    this.busy = false
-    if (this.done) {
-      if (this.result !== undefined) this.resolve({ ...this.result, stopped: { cause } })
-    } else this.finish({ cut: null, stalled: false, stopped: { cause } })
-  }
-
-  private readonly watch = () => {
-    if (this.waitingSince !== 0 && Date.now() - this.waitingSince > this.idleMs) {
-      this.finish({ cut: `no data for ${this.idleMs} ms`, stalled: true, stopped: null })
-    }
-  }
-
-  private finish(d: Drained): void {
-    if (this.done) return
-    this.done = true
-    clearInterval(this.timer)
-    if (d.cut !== null || d.stopped !== null) this.connection.destroy()
-    this.result = d
-    // the consumer is never called again before the chunk it holds back is done
-    if (!this.busy) this.resolve(d)
-  }
 }
 
 /**
