@@ -130,20 +130,26 @@ export class RawConnection {
   finish(): boolean {
     const keep = this.ended && this.reusable && this.broken === null && !this.eof && !this.socket.destroyed &&
       this.pending.length === 0
+    if (!keep) {
+      this.destroy()
+      return false
+    }
     this.reader = null
     this.waiter = null
     this.receiver = null
-    if (!keep) this.destroy()
-    return keep
+    return true
   }
 
+  /** Closes the connection; a receiver of a body not read to its end hears of it as a cut. */
   destroy(): void {
+    const receiver = this.ended ? null : this.receiver
     this.reader = null
     this.waiter = null
     this.receiver = null
     this.pending.length = 0
     this.broken ??= new Error("the connection was closed")
     this.socket.destroy()
+    receiver?.onCut(this.broken)
   }
 
   /**
