@@ -22,7 +22,7 @@ import { requestHead } from "../src/internal/rawSend.js"
 import { GraphClient } from "../src/index.js"
 import { clientLayer, sha256 } from "./helpers.js"
 
-const SIZE = 3 * 1024 * 1024 + 4321
+const SIZE = 1024 * 1024 + 4321
 const DATA = generatedBytes(11, SIZE)
 
 /** Writes `DATA` chunked, in chunks of awkward sizes (1 byte to 70 KiB), from `from`; stops (destroys) at byte `cutAt`. */
@@ -69,7 +69,7 @@ const contentHandler = (seen: Array<Seen>, opts: { chunked: boolean; cutFirst: b
     if (!opts.chunked) headers["content-length"] = String(SIZE - from)
     if (from > 0) headers["content-range"] = `bytes ${from}-${SIZE - 1}/${SIZE}`
     res.writeHead(from > 0 ? 206 : 200, headers)
-    const cut = from === 0 && opts.cutFirst && full++ === 0 ? 1_234_567 : Infinity
+    const cut = from === 0 && opts.cutFirst && full++ === 0 ? 654_321 : Infinity
     if (opts.chunked) writeChunked(res, from, cut)
     else if (cut === Infinity) res.end(DATA.subarray(from))
     else {
@@ -320,7 +320,7 @@ describe("recordingContent on raw connections (https loopback Graph and content 
         expect(r.stats.resumes).toBe(1)
         expect(graphSeen.length).toBe(2)
         expect(graphSeen.every((s) => s.authorization === "Bearer token-123")).toBe(true)
-        expect(contentSeen.map((s) => s.range)).toEqual([undefined, "bytes=1234567-"])
+        expect(contentSeen.map((s) => s.range)).toEqual([undefined, "bytes=654321-"])
         expect(contentSeen.every((s) => s.authorization === undefined)).toBe(true)
         // the raw path sends no Connection header (Node's keep-alive agent always does): it was the one used
         expect(contentSeen.every((s) => s.connection === undefined)).toBe(true)
