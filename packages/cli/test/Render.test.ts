@@ -1,20 +1,15 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ProgressEvent, type RunSummary } from "@meeting-artifacts/pipeline"
+import { Progress, ProgressEvent, type RunSummary } from "@meeting-artifacts/pipeline"
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { describe, expect, it } from "vitest"
+import { renderJsonLog } from "../src/internal/jsonLog.js"
 import { formatSummary } from "../src/internal/runSync.js"
-import {
-  formatBytes,
-  formatDuration,
-  plainLine,
-  ProgressState,
-  renderProgress,
-  stopRenderer
-} from "../src/internal/render.js"
+import { formatBytes, formatDuration, plainLine, ProgressState, renderProgress } from "../src/internal/render.js"
 
 const completed = (id: string, bytes: number, skipped = false) =>
   ProgressEvent.ArtifactCompleted({
@@ -100,24 +95,46 @@ describe("progress rendering", () => {
     expect(plainLine(ProgressEvent.ArtifactBytes({ kind: "recording", id: "x", bytes: 1 }))).toBeNull()
   })
 
-  it("a run that fails: the renderer is stopped after it has taken what was published before the failure", async () => {
-    const { stream, text } = fakeStream(false)
-    const lines = await Effect.runPromise(Effect.gen(function*() {
-      const queue = yield* Queue.unbounded<ProgressEvent>()
-      const renderer = yield* Effect.fork(renderProgress(Stream.fromQueue(queue), stream))
-      yield* Queue.offer(queue, completed("rec-1", 100))
-      // The renderer has taken rec-1 and rests; the next two arrive during its rest, then the run fails.
-      while (!text().includes("rec-1")) yield* Effect.sleep(1)
-      yield* Queue.offerAll(queue, [completed("rec-2", 200), completed("rec-3", 300)])
-      yield* stopRenderer(renderer)
-      return text().split("\n").filter((l) => l !== "")
-    }))
-    expect(lines).toEqual([
-      "downloaded recording rec-1 (100 B)",
-      "downloaded recording rec-2 (200 B)",
-      "downloaded recording rec-3 (300 B)"
-    ])
-  })
+  it.effect("a run that ends: the renderer writes every event published before the end, then stops at once", () =>
+    // TestClock: the renderer's 50 ms rest never elapses by itself, so this ends only if the end cuts it
+    // short, and a timer-based stop (sleep, then interrupt) would hang instead of passing.
+    Effect.gen(function*() {
+      const { stream, text } = fakeStream(false)
+      const firstWrite = yield* Deferred.make<void>()
+      const write = stream.write.bind(stream)
+      stream.write = ((s: string) => (Deferred.unsafeDone(firstWrite, Effect.void), write(s))) as typeof stream.write
+      const progress = yield* Progress.make
+      const events = yield* progress.subscribe
+      const renderer = yield* Effect.fork(renderProgress(events, stream, progress.ended))
+      yield* progress.publish(completed("rec-1", 100))
+      // The renderer has written rec-1 and rests; the next two arrive during its rest, then the run ends.
+      yield* Deferred.await(firstWrite)
+      yield* progress.publish(completed("rec-2", 200))
+      yield* progress.publish(completed("rec-3", 300))
+      yield* progress.end
+      yield* Fiber.join(renderer)
+      expect(text().split("\n").filter((l) => l !== "")).toEqual([
+        "downloaded recording rec-1 (100 B)",
+        "downloaded recording rec-2 (200 B)",
+        "downloaded recording rec-3 (300 B)"
+      ])
+    }).pipe(Effect.scoped))
+
+  it.effect("the JSON log of a run that ends keeps the events published just before the end", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const out = { write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WritableStream
+      const progress = yield* Progress.make
+      const events = yield* progress.subscribe
+      const renderer = yield* Effect.fork(renderJsonLog(events, out, progress.ended))
+      yield* progress.publish(completed("rec-1", 100))
+      yield* Effect.yieldNow()
+      yield* progress.publish(completed("rec-2", 200))
+      yield* progress.end
+      yield* Fiber.join(renderer)
+      const ids = lines.join("").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l).id)
+      expect(ids).toEqual(["rec-1", "rec-2"])
+    }).pipe(Effect.scoped))
 
   it("holds the run header back until something follows, so an immediate failure stays one line", async () => {
     const { stream, text } = fakeStream(false)

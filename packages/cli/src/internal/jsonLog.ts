@@ -47,17 +47,18 @@ export const eventLine = (event: ProgressEvent, now = new Date()): string | null
   return jsonLine(kind[0], kind[1], fields, now)
 }
 
-/** Writes each event's line to `out` (stderr) until the stream ends. */
+/** Writes each event's line to `out` (stderr) until the stream ends (`ended`: see `forEachBatch`). */
 export const renderJsonLog = <E, R>(
   events: Stream.Stream<ProgressEvent, E, R>,
-  out: NodeJS.WritableStream = process.stderr
+  out: NodeJS.WritableStream = process.stderr,
+  ended?: Effect.Effect<void>
 ): Effect.Effect<void, E, R> =>
   // The events that are ready go out in one write, not one system call each.
   forEachBatch(events, (chunk) => {
     let text = ""
     for (const event of chunk) text += eventLine(event) ?? ""
     if (text !== "") out.write(text)
-  })
+  }, ended)
 
 const levelOf = (label: string): LogLevel =>
   label === "WARN" ? "warn" : label === "ERROR" || label === "FATAL" ? "error" : label === "INFO" ? "info" : "debug"

@@ -6,7 +6,6 @@
 import type { ProgressEvent } from "@meeting-artifacts/pipeline"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { escapeControl } from "./terminal.js"
 
@@ -147,40 +146,40 @@ const eventLine = (event: ProgressEvent): string | null => {
   }
 }
 
-/**
- * Consumes `events` until it ends, drawing on `stream` (stderr). On a TTY the
- * three bar lines are redrawn at most every 100 ms, and failures are printed
- * above them as they happen.
- */
 /** How long a renderer rests after each batch of events (see `forEachBatch`). */
 const BATCH_PAUSE_MS = 50
 
 /**
  * Runs `render` on the events that are ready, then rests `BATCH_PAUSE_MS` before taking the next ones:
  * the renderer wakes once per batch instead of once per event (several per artifact), so a run of many
- * small artifacts does not pay a fiber wake-up and a stream pull per event. Lines are at most that late;
- * no pause after the run's last event.
+ * small artifacts does not pay a fiber wake-up and a stream pull per event. Lines are at most that late.
+ * No rest after the run's last event, nor once `ended` completes (the stream's end is then near: it
+ * delivers what was published before it and ends), so a renderer is joined without a timer's wait.
  */
 export const forEachBatch = <E, R>(
   events: Stream.Stream<ProgressEvent, E, R>,
-  render: (chunk: Chunk.Chunk<ProgressEvent>) => void
-): Effect.Effect<void, E, R> =>
-  Stream.runForEachChunk(events, (chunk) =>
+  render: (chunk: Chunk.Chunk<ProgressEvent>) => void,
+  ended: Effect.Effect<void> | undefined = undefined
+): Effect.Effect<void, E, R> => {
+  const rest = ended === undefined
+    ? Effect.sleep(BATCH_PAUSE_MS)
+    : Effect.raceFirst(Effect.sleep(BATCH_PAUSE_MS), ended)
+  return Stream.runForEachChunk(events, (chunk) =>
     Effect.suspend(() => {
       render(chunk)
-      return Chunk.some(chunk, (e) => e._tag === "RunFinished") ? Effect.void : Effect.sleep(BATCH_PAUSE_MS)
+      return Chunk.some(chunk, (e) => e._tag === "RunFinished") ? Effect.void : rest
     }))
+}
 
 /**
- * Stops a renderer of `forEachBatch` when the run failed: first lets it take, after its rest, the events
- * published before the failure (the last failures and retries say what led to it), then interrupts it.
+ * Consumes `events` until it ends, drawing on `out` (stderr). On a TTY the three bar lines are redrawn
+ * at most every 100 ms, and failures are printed above them as they happen. `ended` (the run's
+ * `ProgressService.ended`) cuts the renderer's rests short once the run is over.
  */
-export const stopRenderer = <A, E>(renderer: Fiber.Fiber<A, E>): Effect.Effect<void> =>
-  Effect.zipRight(Effect.sleep(2 * BATCH_PAUSE_MS), Fiber.interrupt(renderer))
-
 export const renderProgress = <E, R>(
   events: Stream.Stream<ProgressEvent, E, R>,
-  out: NodeJS.WriteStream = process.stderr
+  out: NodeJS.WriteStream = process.stderr,
+  ended?: Effect.Effect<void>
 ): Effect.Effect<void, E, R> => {
   const tty = out.isTTY === true && process.env.TERM !== "dumb"
   if (!tty) {
@@ -201,7 +200,7 @@ export const renderProgress = <E, R>(
         text += `${line}\n`
       }
       if (text !== "") out.write(text)
-    })
+    }, ended)
   }
   const state = new ProgressState()
   let drawn = 0
@@ -230,5 +229,5 @@ export const renderProgress = <E, R>(
       } else if (event._tag === "RunFinished") draw(true)
       else draw(false)
     }
-  }).pipe(Effect.ensuring(Effect.sync(() => draw(true))))
+  }, ended).pipe(Effect.ensuring(Effect.sync(() => draw(true))))
 }

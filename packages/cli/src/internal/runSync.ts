@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { ExitCode } from "../CliExit.js"
 import { maxConcurrentRequestsFor } from "@meeting-artifacts/api/GraphPolicy"
 import { jsonLine, jsonLogger, renderJsonLog } from "./jsonLog.js"
-import { formatBytes, formatDuration, renderProgress, stopRenderer } from "./render.js"
+import { formatBytes, formatDuration, renderProgress } from "./render.js"
 import { escapeControl } from "./terminal.js"
 import { telemetryLayer } from "./telemetry.js"
 
@@ -221,11 +221,13 @@ export const exportOnce = (
       const events = yield* progress.subscribe
       const untilFinished = events.pipe(Stream.takeUntil((e) => e._tag === "RunFinished"))
       const renderer = yield* Effect.fork(
-        config.logFormat === "json" ? renderJsonLog(untilFinished) : renderProgress(untilFinished)
+        config.logFormat === "json"
+          ? renderJsonLog(untilFinished, process.stderr, progress.ended)
+          : renderProgress(untilFinished, process.stderr, progress.ended)
       )
-      const summary = yield* sync(options).pipe(Effect.onError(() => stopRenderer(renderer)))
-      yield* Fiber.join(renderer)
-      return summary
+      // However the run ends (a fatal error too: the last failures and retries say what led to it), the
+      // renderer writes every event published before, then stops: no timer decides what is shown.
+      return yield* sync(options).pipe(Effect.ensuring(Effect.zipRight(progress.end, Fiber.await(renderer))))
     }).pipe(
       Effect.scoped,
       Effect.provide(Progress.layer),
