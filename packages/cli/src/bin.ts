@@ -1,10 +1,13 @@
 /**
  * The `meeting-artifacts` entry point. Help and `--version` are answered from light data (the flag
  * tables) without loading @effect/cli or the Effect runtime, so a scheduler's probe or a user's
- * `--help` starts in about the time Node itself takes; everything else loads internal/main.js.
+ * `--help` starts in about the time Node itself takes. A plain `sync` line (see internal/plainArgs.ts)
+ * runs without @effect/cli too (internal/syncMain.js); everything else loads internal/main.js.
  */
 import { commandHelp, PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { helpRequest, renderCommandHelp, renderRootHelp, styleFor } from "./internal/help.js"
+import { plainArgs } from "./internal/plainArgs.js"
+import { syncFlags } from "./internal/syncFlags.js"
 
 const args = process.argv.slice(2)
 const help = helpRequest(args, commandHelp)
@@ -19,5 +22,7 @@ if (help !== undefined) {
 } else if (args.length === 1 && args[0] === "--version") {
   process.stdout.write(`${VERSION}\n`)
 } else {
-  await import("./internal/main.js")
+  const plainSync = args[0] === "sync" ? plainArgs(syncFlags, args.slice(1)) : undefined
+  if (plainSync !== undefined) (await import("./internal/syncMain.js")).runPlainSync(plainSync)
+  else await import("./internal/main.js")
 }
