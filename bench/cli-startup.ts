@@ -1,7 +1,8 @@
 /**
  * Start-up of the `meeting-artifacts` command as a user runs it (plain node, the built bin, no tsx):
- * `--version` and `sync --help`, next to `node -e 0` measured in the same run, alternating, so load on
- * the machine hits every side alike. Reports the median wall time and the peak RSS of each, and the
+ * `--version`, `sync --help` and a `sync` refused for a missing flag (exit 2: the way into a run, flags
+ * read and settings resolved, without the run), next to `node -e 0` measured in the same run,
+ * alternating, so load on the machine hits every side alike. Reports the median wall time and the peak RSS of each, and the
  * ratios to the baseline.
  *
  * Goal: each command <= 0.3 s and <= 80 MB RSS on an idle 2-core machine (the baseline is ~0.04 s and
@@ -30,10 +31,12 @@ await buildBin({ ifStale: true })
 
 const bin = path.join(root, "packages/cli/bin/meeting-artifacts.mjs")
 const preload = pathToFileURL(path.join(here, "internal/report-rss.mjs")).href
-const cases: ReadonlyArray<{ readonly name: string; readonly args: ReadonlyArray<string> }> = [
+const cases: ReadonlyArray<{ readonly name: string; readonly args: ReadonlyArray<string>; readonly code?: number }> = [
   { name: "node -e 0", args: ["-e", "0"] },
   { name: "meeting-artifacts --version", args: [bin, "--version"] },
-  { name: "meeting-artifacts sync --help", args: [bin, "sync", "--help"] }
+  { name: "meeting-artifacts sync --help", args: [bin, "sync", "--help"] },
+  // --organizer is missing: exit 2 once the flags are read and the settings resolved
+  { name: "meeting-artifacts sync (refused)", args: [bin, "sync", "--out", os.tmpdir(), "--json"], code: 2 }
 ]
 
 interface Sample {
@@ -41,7 +44,7 @@ interface Sample {
   readonly rss: number
 }
 
-const runOnce = (args: ReadonlyArray<string>): Promise<Sample> =>
+const runOnce = (args: ReadonlyArray<string>, expected = 0): Promise<Sample> =>
   new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
     const child = spawn(process.execPath, ["--import", preload, ...args], {
@@ -59,16 +62,16 @@ const runOnce = (args: ReadonlyArray<string>): Promise<Sample> =>
     child.on("error", reject)
     child.on("close", (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6
-      if (code !== 0) reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))
+      if (code !== expected) reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))
       else resolve({ ms, rss: Number(rss.trim()) })
     })
   })
 
 const samples = new Map<string, Array<Sample>>(cases.map((c) => [c.name, []]))
 // One warm-up round (file cache), then alternate the cases.
-for (const c of cases) await runOnce(c.args)
+for (const c of cases) await runOnce(c.args, c.code)
 for (let i = 0; i < RUNS; i++) {
-  for (const c of cases) samples.get(c.name)!.push(await runOnce(c.args))
+  for (const c of cases) samples.get(c.name)!.push(await runOnce(c.args, c.code))
 }
 
 const median = (xs: ReadonlyArray<number>) => {
