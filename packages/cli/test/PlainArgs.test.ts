@@ -55,6 +55,8 @@ describe("plainArgs: sync's plain command lines without @effect/cli", () => {
         ["--out", "--json"],
         ["--out=o"],
         ["--concurrency", "1e3"],
+        ["--max-requests", "12345678901234567890"],
+        ["--concurrency", "9007199254740993"],
         ["--concurrency", "-1"],
         ["--rate", ".5"],
         ["--json", "true"],
@@ -77,7 +79,22 @@ describe("plainArgs: sync's plain command lines without @effect/cli", () => {
     const names = Object.values(syncFlags).map((f) => `--${f.name}`)
     const token = fc.oneof(
       fc.constantFrom(...names, "--help", "--version", "--log-level", "--"),
-      fc.constantFrom("0", "1", "12", "2.5", "007", "1e3", "-3", "", "true", "x=y", "a b", "https://h.example/v1.0"),
+      fc.constantFrom(
+        "0",
+        "1",
+        "12",
+        "2.5",
+        "007",
+        "1e3",
+        "9007199254740993",
+        "12345678901234567890",
+        "-3",
+        "",
+        "true",
+        "x=y",
+        "a b",
+        "https://h.example/v1.0"
+      ),
       fc.string({ maxLength: 6 })
     )
     fc.assert(

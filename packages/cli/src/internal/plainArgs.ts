@@ -10,6 +10,9 @@ import type { FlagTable, Parsed } from "./flags.js"
 const INTEGER = /^(0|[1-9]\d*)$/
 const NUMBER = /^(0|[1-9]\d*)(\.\d+)?$/
 
+// beyond 2^53 a number would be rounded, where @effect/cli refuses it as "not a integer"
+const isPlainInteger = (value: string) => INTEGER.test(value) && Number.isSafeInteger(Number(value))
+
 /** What `@effect/cli` would have parsed from `args` (as `parsedValues` gives it), or undefined. */
 export const plainArgs = <T extends FlagTable>(
   table: T,
@@ -39,7 +42,7 @@ export const plainArgs = <T extends FlagTable>(
     if (value === undefined || value === "" || value.startsWith("-")) return undefined
     if (f.kind === "list") out[key] = [...(out[key] as ReadonlyArray<string>), value]
     else if (f.kind === "text") out[key] = value
-    else if ((f.kind === "integer" ? INTEGER : NUMBER).test(value)) out[key] = Number(value)
+    else if (f.kind === "integer" ? isPlainInteger(value) : NUMBER.test(value)) out[key] = Number(value)
     else return undefined
   }
   return out as { readonly [K in keyof T]?: Parsed }
