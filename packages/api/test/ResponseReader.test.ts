@@ -155,6 +155,31 @@ describe("ResponseReader", () => {
     expect(r.ended).toBe(true)
   })
 
+  it("a repeated header of one value keeps its first (Location, Retry-After): joined, it would mean nothing", () => {
+    const r = readIn(
+      Buffer.from(
+        "HTTP/1.1 302 Found\r\nLocation: /first\r\nRetry-After: 2\r\nLocation: /second\r\n" +
+          "Retry-After: 7\r\nContent-Length: 0\r\n\r\n"
+      ),
+      []
+    )
+    expect(r.head?.headers["location"]).toBe("/first")
+    expect(r.head?.headers["retry-after"]).toBe("2")
+  })
+
+  it("an HTTP/1.0 answer leaves its connection unusable for another request unless it says keep-alive", () => {
+    const reusableAfter = (head: string) => {
+      const reader = new ResponseReader({ onHead: () => true, onBody: () => true, onEnd: () => {} })
+      const bytes = Buffer.from(`${head}Content-Length: 2\r\n\r\nok`)
+      reader.feed(bytes, 0, bytes.length)
+      expect(reader.done).toBe(true)
+      return reader.reusable
+    }
+    expect(reusableAfter("HTTP/1.0 200 OK\r\n")).toBe(false)
+    expect(reusableAfter("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n")).toBe(true)
+    expect(reusableAfter("HTTP/1.1 200 OK\r\n")).toBe(true)
+  })
+
   it("bad framing is a MalformedResponse, never bytes taken as a body", () => {
     const bad = [
       "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello",

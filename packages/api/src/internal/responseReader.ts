@@ -7,11 +7,29 @@
  * rest. Only what is split across reads is copied: the head, a chunk-size line, trailers.
  */
 
-/** A response's status line and headers (names lower-cased, repeats joined with ", " as Node does). */
+/**
+ * A response's status line and headers (names lower-cased; as Node does, a repeat of a header that takes
+ * one value is dropped and other repeats are joined with ", "). `http10`: an HTTP/1.0 answer (it
+ * closes the connection unless it says keep-alive).
+ */
 export interface ResponseHead {
   readonly status: number
   readonly headers: Readonly<Record<string, string | undefined>>
+  readonly http10?: boolean
 }
+
+/** Headers of one value: the first wins (joined, a repeated Location or Retry-After would mean nothing). */
+const SINGLE_VALUED = new Set([
+  "age",
+  "content-type",
+  "etag",
+  "expires",
+  "last-modified",
+  "location",
+  "retry-after",
+  "server",
+  "content-range"
+])
 
 /** What the reader tells its owner; `false` from a handler stops the read right after that event. */
 export interface ResponseHandlers {
@@ -45,7 +63,7 @@ const hasBody = (status: number) => status >= 200 && status !== 204 && status !=
 /** Parses a head (the bytes before its blank line) into status and headers. */
 export const parseHead = (text: string): ResponseHead => {
   const lines = text.split(/\r?\n/)
-  const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? "")
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? "")
   if (m === null) throw new MalformedResponse(`not an HTTP/1.1 status line: ${JSON.stringify(lines[0]?.slice(0, 80))}`)
   const headers: Record<string, string> = {}
   for (let i = 1; i < lines.length; i++) {
@@ -54,9 +72,11 @@ export const parseHead = (text: string): ResponseHead => {
     if (colon <= 0 || /^[ \t]/.test(line)) throw new MalformedResponse(`malformed header line ${JSON.stringify(line)}`)
     const name = line.slice(0, colon).trim().toLowerCase()
     const value = line.slice(colon + 1).trim()
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
+    const before = headers[name]
+    if (before === undefined) headers[name] = value
+    else if (!SINGLE_VALUED.has(name)) headers[name] = `${before}, ${value}`
   }
-  return { status: Number(m[1]), headers }
+  return m[1] === "0" ? { status: Number(m[2]), headers, http10: true } : { status: Number(m[2]), headers }
 }
 
 /** The body's framing a head announces (RFC 9112 §6.3): a length, chunked, or until the connection closes. */
@@ -242,6 +262,7 @@ export class ResponseReader {
     this.left = f.length
     const connection = head.headers["connection"]?.toLowerCase() ?? ""
     if (f.state === "untilClose" || /(^|,)\s*close\s*(,|$)/.test(connection)) this.reusable = false
+    if (head.http10 === true && !/(^|,)\s*keep-alive\s*(,|$)/.test(connection)) this.reusable = false
     if (head.headers["transfer-encoding"] !== undefined && head.headers["content-length"] !== undefined) {
       this.reusable = false
     }
