@@ -23,6 +23,7 @@ import { drainRaw, readRawWhole } from "./rawDrain.js"
 import { rawConnectionOf } from "./rawSend.js"
 import { readWholeBody, type WholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
+import type { RequestSlots } from "./heldSlots.js"
 import { type ClientCore, run } from "./request.js"
 
 const contentBytes = Metric.counter("graph_content_bytes_total", {
@@ -84,12 +85,16 @@ interface Opened {
   readonly abort: Effect.Effect<void>
 }
 
-/** Requests content from `offset` (a Range request when > 0) through the request loop, under the caller's slot. */
+/**
+ * Requests content from `offset` (a Range request when > 0) through the request loop, under the caller's
+ * slots (`slots`: given back while a retry waits; without, kept).
+ */
 const request = (
   core: ClientCore,
   spec: ContentSpec,
   offset: number,
-  ifRange: string | undefined
+  ifRange: string | undefined,
+  slots?: RequestSlots
 ): Effect.Effect<Answer, GraphError, Scope.Scope> =>
   run<Answer, Scope.Scope>(
     core,
@@ -108,7 +113,7 @@ const request = (
       onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
     },
     spec.bulk === true ? core.execBulk : core.execScoped,
-    true
+    slots ?? true
   )
 
 /** Opens content in a scope of its own, so a stalled body can be aborted without ending the caller's scope. */
@@ -116,12 +121,13 @@ const openIn = (
   core: ClientCore,
   spec: ContentSpec,
   offset: number,
-  ifRange?: string
+  ifRange?: string,
+  slots?: RequestSlots
 ): Effect.Effect<Opened, GraphError, Scope.Scope> =>
   Effect.gen(function*() {
     const outer = yield* Effect.scope
     const own = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-    const res = yield* Scope.extend(request(core, spec, offset, ifRange), own)
+    const res = yield* Scope.extend(request(core, spec, offset, ifRange, slots), own)
     return { res, abort: Scope.close(own, Exit.void) }
   })
 
@@ -523,7 +529,8 @@ const bodyStream = (
 
 /**
  * The download and request slots of one content stream (and the shared budget's request slot, when it
- * has them), each released once.
+ * has them), each released once; given back while its first request waits to be retried (`giveBack`,
+ * `takeAgain`: see RequestSlots).
  */
 const makeSlots = (core: ClientCore) => {
   const held: { download: boolean; request: boolean; shared: Effect.Effect<void> | null } = {
@@ -547,6 +554,21 @@ const makeSlots = (core: ClientCore) => {
     }
     return Effect.all(out, { discard: true })
   })
+  // (in the order `acquire` takes them; each marked held as one step an interruption cannot split)
+  const takeAgain = Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      if (!held.download) {
+        yield* restore(core.limiter.downloads.take(1))
+        held.download = true
+      }
+      if (!held.request) {
+        yield* restore(core.limiter.requests.take(1))
+        held.request = true
+      }
+      const shared = core.budget?.requestSlot
+      if (shared !== undefined && held.shared === null) held.shared = yield* restore(shared)
+    })
+  )
   const acquire = Effect.gen(function*() {
     yield* Effect.acquireRelease(
       Effect.tap(core.limiter.downloads.take(1), () => (held.download = true)),
@@ -563,7 +585,7 @@ const makeSlots = (core: ClientCore) => {
       )
     }
   })
-  return { acquire, release }
+  return { acquire, release, giveBack: release, takeAgain }
 }
 
 /** Opens a content stream from `offset`: the Effect resolves once headers are in. */
@@ -579,7 +601,7 @@ export const open = (
     const slots = makeSlots(core)
     yield* slots.acquire
     let asked = offset
-    let opened = yield* openIn(core, spec, asked, ifRange)
+    let opened = yield* openIn(core, spec, asked, ifRange, slots)
     if (opened.res.status === 416) {
       yield* opened.abort
       // The content ends exactly at `offset` (the caller has all of it): an empty stream, nothing asked
@@ -599,7 +621,7 @@ export const open = (
       // Nothing at or after `offset` (the caller's bytes are not a prefix of this content, or it
       // changed): start over without Range. A second 416 is a BadRequest.
       asked = 0
-      opened = yield* openIn(core, spec, 0)
+      opened = yield* openIn(core, spec, 0, undefined, slots)
     }
     const res = opened.res
     let total = parseLength(res.headers["content-length"])

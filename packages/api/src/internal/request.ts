@@ -32,6 +32,7 @@ import {
   transportError
 } from "./errors.js"
 import type { GraphBudget } from "../GraphBudget.js"
+import { type RequestSlots, waitWithoutSlots } from "./heldSlots.js"
 import type { Limiter } from "./limiter.js"
 import * as NodeSend from "./nodeSend.js"
 import type { Answer, Outgoing } from "./nodeSend.js"
@@ -484,13 +485,15 @@ const withSharedSlot = <A, E, R>(
 
 /**
  * The request loop: rate limit → token → attempt → classify → retry or fail. `holdsSlot`: the caller
- * already holds a request slot (content downloads hold theirs for the whole body).
+ * already holds a request slot (content downloads hold theirs for the whole body): `RequestSlots` it
+ * gives back while a retry waits (with the slots held around the request, see GraphSlot), `true` it
+ * keeps for the whole call.
  */
 export const run = <A, R>(
   core: ClientCore,
   spec: RequestSpec<A, R>,
   exec: Exec<R>,
-  holdsSlot = false
+  holdsSlot: boolean | RequestSlots = false
 ): Effect.Effect<A, GraphError, R> => {
   const { auth, budget, limiter, policy, retryWall, stats, throttleWall } = core
   const take = budget === undefined ? limiter.take : Effect.zipLeft(limiter.take, budget.take)
@@ -529,7 +532,8 @@ export const run = <A, R>(
         Effect.map(take, (t) => (sentAt = t)),
         attempt(core, spec, exec, headers, ctx)
       )
-      const outcome = yield* (holdsSlot ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))
+      const outcome =
+        yield* (holdsSlot !== false ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))
       if (outcome._tag === "Done") {
         yield* limiter.success(sentAt)
         return outcome.value
@@ -624,7 +628,10 @@ export const run = <A, R>(
           throttled
         })
       }
-      yield* Effect.sleep(decision.delayMs)
+      // a request told to wait holds no connection: its slots serve other requests meanwhile
+      yield* (holdsSlot === true
+        ? Effect.sleep(decision.delayMs)
+        : waitWithoutSlots(decision.delayMs, holdsSlot === false ? undefined : holdsSlot))
     }
   })
   return RequestSpan.withRequestSpan(spec.name, method, spec.route)(loop)
