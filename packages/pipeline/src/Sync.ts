@@ -62,6 +62,13 @@ export type SyncServices =
 const ORGANIZER_CONCURRENCY = 4
 
 /**
+ * Sets of an organizer (and early downloads) in progress per download slot. A download waiting out a
+ * Retry-After gives its slot back meanwhile (see holdingSlot): the sets after its own go on downloading
+ * instead of waiting with it. The slots still bound the downloads in flight.
+ */
+const IN_PROGRESS_PER_SLOT = 4
+
+/**
  * Runs one sync. Fails only for invalid options or a fatal error (auth,
  * tenant-wide 403/402, unusable storage); per-item failures are counted in
  * the summary (`failures`) and listed in `<out>/failures.jsonl`.
@@ -148,7 +155,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       staging,
       downloadSlots,
       // (the run's scope: a set may take a download another organizer's listing started)
-      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope, opts.concurrency),
+      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope, opts.concurrency * IN_PROGRESS_PER_SLOT),
       tally
     }
     const recordFailure = makeRecordFailure(ctx)
@@ -213,7 +220,10 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
         // Progress rows say which organizer + window a run is in and which ones finished.
         const progressKey = { organizerId, windowFrom, windowTo, kind: targeted ? "meetings" : "window" }
         yield* checkpoint.setProgress(progressKey, { status: "running" }).pipe(Effect.mapError(sinkFatal))
-        yield* Effect.forEach(sets, (s) => processSet(s, completed), { concurrency: opts.concurrency, discard: true })
+        yield* Effect.forEach(sets, (s) => processSet(s, completed), {
+          concurrency: opts.concurrency * IN_PROGRESS_PER_SLOT,
+          discard: true
+        })
         yield* Discover.commitDeltaLinks(checkpoint, discovery.deltaLinks).pipe(Effect.mapError(sinkFatal))
         yield* checkpoint.setProgress(progressKey, { status: "done", items: recordings.length + transcripts.length })
           .pipe(

@@ -3,7 +3,7 @@
  * what is complete, finish what is staged, download the rest into staging
  * first), then writing the set to the manifest and record sinks.
  */
-import type { CallRecording, CallRef, CallTranscript } from "@meeting-artifacts/api"
+import { type CallRecording, type CallRef, type CallTranscript, holdingSlot } from "@meeting-artifacts/api"
 import {
   ArtifactSet,
   countCues,
@@ -219,7 +219,8 @@ export const make = (ctx: RunContext) => {
         const again = yield* attempt(null)
         return again === "mismatch" ? yield* Effect.die("a fresh download cannot mismatch") : again
       })
-      return yield* downloadSlots.withPermits(1)(resumeOrFetch).pipe(
+      // (a request waiting out a Retry-After gives the slot back meanwhile: see holdingSlot)
+      return yield* holdingSlot(resumeOrFetch, downloadSlots).pipe(
         Effect.map((staged): Downloaded => ({ staged, requested })),
         Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
         Effect.either
@@ -413,8 +414,9 @@ export const make = (ctx: RunContext) => {
       const key = Staging.stagingKey("transcriptMetadata", id)
       let staged = yield* staging.find(key)
       if (staged === null) {
-        const got = yield* downloadSlots.withPermits(1)(
-          graph.transcriptMetadataContent({ userId: organizerId }, callRefOf(meetingId, set.source), id)
+        const got = yield* holdingSlot(
+          graph.transcriptMetadataContent({ userId: organizerId }, callRefOf(meetingId, set.source), id),
+          downloadSlots
         ).pipe(Effect.either)
         if (got._tag === "Left") {
           const e = got.left
