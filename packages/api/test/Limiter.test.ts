@@ -40,17 +40,21 @@ import { ALICE, clientLayer, MEETINGS, meetingId, recordingId, tenant, WINDOW } 
  * refused request retried after 1 s: the answers a spent budget gives, fed to the evidence. Returns the
  * first verdict (and when), or null.
  */
-const againstBucket = (rate: number, burst: number, everyMs: number, untilMs: number) => {
+const againstBucket = (rate: number, burst: number, everyMs: number, untilMs: number, together = 1) => {
   const e = new ThrottleEvidence()
   let tokens = burst
   let refilledAt = 0
   for (let t = 0; t < untilMs; t += everyMs) {
-    tokens = Math.min(burst, tokens + ((t - refilledAt) / 1000) * rate)
-    refilledAt = t
-    const ok = tokens >= 1
-    if (ok) tokens -= 1
-    const verdict = e.record(t, ok ? null : t + 1000, t)
-    if (verdict !== null) return { at: t, verdict }
+    // `together` requests sent 2 ms apart, each answered 20 ms after it was sent
+    for (let k = 0; k < together; k++) {
+      const sent = t + 2 * k
+      tokens = Math.min(burst, tokens + ((sent - refilledAt) / 1000) * rate)
+      refilledAt = sent
+      const ok = tokens >= 1
+      if (ok) tokens -= 1
+      const verdict = e.record(sent + 20, ok ? null : sent + 1000, sent, sent)
+      if (verdict !== null) return { at: sent + 20, verdict }
+    }
   }
   return null
 }
@@ -97,6 +101,31 @@ describe("throttle evidence", () => {
     expect(found!.at).toBeLessThan(2000)
     // a client within the budget gets no verdict
     expect(againstBucket(5, 5, 210, 60_000)).toBeNull()
+  })
+
+  it("a rate above a token bucket is read as such also when requests go out several at a time", () => {
+    // 4 requests together every 400 ms against 5 a second: the bucket lets the first of each group through
+    expect(againstBucket(5, 5, 400, 10_000, 4)?.verdict._tag).toBe("OverBudget")
+  })
+
+  it("429s to requests sent together with requests let through are sporadic, not a rate above a budget", () => {
+    // 3 requests together every 200 ms, the first of each refused (a third of all answers, 5 a second):
+    // a budget refusing the first would not let the next two, sent 2 and 4 ms later, through
+    const e = new ThrottleEvidence()
+    for (let t = 0; t < 10_000; t += 200) {
+      for (let k = 0; k < 3; k++) {
+        const sent = t + 2 * k
+        expect(e.record(sent + 20, k === 0 ? sent + 1000 : null, sent, sent)).toBeNull()
+      }
+    }
+    // the same answers without their sending times are still read as a budget (the rule the above is an
+    // exception to)
+    const f = new ThrottleEvidence()
+    const verdicts: Array<Verdict | null> = []
+    for (let t = 0; t < 2000; t += 200) {
+      for (let k = 0; k < 3; k++) verdicts.push(f.record(t + 2 * k + 20, k === 0 ? t + 1000 : null, t + 2 * k))
+    }
+    expect(verdicts.some((v) => v?._tag === "OverBudget")).toBe(true)
   })
 
   it("answers older than the window do not count", () => {

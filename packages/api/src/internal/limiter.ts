@@ -10,7 +10,9 @@
  *   until the latest of those deadlines (overlapping waits overlap, never add up) and the rate halves;
  * - a rate above the budget (throttled answers keep coming for a second or more, several per second, a
  *   fair share of all answers, while others succeed): the server accepts about as many requests per
- *   second as succeeded since the first refusal, so the rate drops a little below that, without a wait.
+ *   second as succeeded since the first refusal, so the rate drops a little below that, without a wait;
+ *   unless requests sent together were refused and let through side by side, which a budget of that
+ *   rate does not do (see OVER_BUDGET_CONTRADICTIONS).
  * - a budget emptied by a burst (the requests sent after it refused together, told to come back at
  *   about one moment): provisionally, the rate drops to what went through, spread until they may come
  *   back, so that their retries and the requests after them do not empty it again; the first refusal of
@@ -50,6 +52,13 @@ export const OVER_BUDGET_MIN_THROTTLED = 6
 export const OVER_BUDGET_MIN_REQUESTS = 4
 /** ...and at least this share of the window's answers (a large tenant's occasional 429 is no evidence). */
 export const OVER_BUDGET_MIN_SHARE = 0.25
+/**
+ * ...unless the refusals contradict a budget of the rate that went through: a budget refusing a request
+ * sent at t has less than a token left then, so of the requests sent in the next 1/rate at most one goes
+ * through. When at least this many refusals were each followed by two or more successes that soon
+ * (requests sent together, some refused and the others not), the 429s are sporadic, not a budget.
+ */
+export const OVER_BUDGET_CONTRADICTIONS = 2
 /**
  * After evidence the tenant is known to have a budget near its current rate: for this long each further
  * wave of 429s lowers the rate a little and the recovery is slow, so it does not climb back over the
@@ -111,19 +120,26 @@ export interface Emptied {
  * passes the times.
  */
 export class ThrottleEvidence {
-  private answers: Array<{ readonly at: number; readonly retryAt: number | null; readonly request: unknown }> = []
+  private answers: Array<
+    {
+      readonly at: number
+      readonly retryAt: number | null
+      readonly request: unknown
+      readonly sentAt: number | undefined
+    }
+  > = []
 
   /**
    * Records an answer at `at` (retryAt: when its request may be retried, for a throttling answer; null
-   * for a success; `request`: what identifies the request, the same for its retries). Returns what the
-   * window now shows, or null for nothing. Evidence is used once.
+   * for a success; `request`: what identifies the request, the same for its retries; `sentAt`: when it
+   * was sent, if known). Returns what the window now shows, or null for nothing. Evidence is used once.
    */
-  record(at: number, retryAt: number | null, request?: unknown): Verdict | null {
+  record(at: number, retryAt: number | null, request?: unknown, sentAt?: number): Verdict | null {
     const from = at - EVIDENCE_WINDOW_MS
     let keep = 0
     while (keep < this.answers.length && this.answers[keep]!.at <= from) keep++
     if (keep > 0) this.answers = this.answers.slice(keep)
-    this.answers.push({ at, retryAt, request })
+    this.answers.push({ at, retryAt, request, sentAt })
     if (retryAt === null) return null
     let throttled = 0
     let latest = 0
@@ -146,8 +162,12 @@ export class ThrottleEvidence {
       // refusals over at least half the window: what a budget refills shows only over time
       const first = this.answers.findIndex((a) => a.retryAt !== null)
       const seconds = (at - this.answers[first]!.at) / 1000
-      if (seconds >= EVIDENCE_WINDOW_MS / 2000) {
-        verdict = { _tag: "OverBudget", acceptedPerSecond: this.successesAfter(first) / seconds, share }
+      const acceptedPerSecond = this.successesAfter(first) / seconds
+      if (
+        seconds >= EVIDENCE_WINDOW_MS / 2000 &&
+        this.contradictions(first, 1000 / acceptedPerSecond) < OVER_BUDGET_CONTRADICTIONS
+      ) {
+        verdict = { _tag: "OverBudget", acceptedPerSecond, share }
       }
     }
     if (verdict !== null) this.answers = []
@@ -182,6 +202,27 @@ export class ThrottleEvidence {
     for (const a of this.answers) if (a.retryAt === null) accepted++
     if (accepted < EMPTIED_MIN_ACCEPTED) return null
     return { acceptedPerSecond: accepted / ((latest - this.answers[0]!.at) / 1000), until: latest }
+  }
+
+  /**
+   * Refusals from the answer at `index` on that were each followed, within `spanMs` of their sending, by
+   * at least two successes sent after them (see OVER_BUDGET_CONTRADICTIONS); answers of unknown sending
+   * time say nothing.
+   */
+  private contradictions(index: number, spanMs: number): number {
+    let n = 0
+    for (let i = index; i < this.answers.length; i++) {
+      const refused = this.answers[i]!
+      if (refused.retryAt === null || refused.sentAt === undefined) continue
+      let through = 0
+      for (const a of this.answers) {
+        if (a.retryAt === null && a.sentAt !== undefined && a.sentAt > refused.sentAt && a.sentAt - refused.sentAt <= spanMs) {
+          through++
+        }
+      }
+      if (through >= 2) n++
+    }
+    return n
   }
 
   /**
@@ -440,7 +481,7 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     take: gate.withPermits(1)(attempt),
     throttled: (retryAt, request, sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const verdict = evidence.record(now, retryAt, request)
+        const verdict = evidence.record(now, retryAt, request, sentAt)
         if (verdict?._tag === "Spent") {
           if (verdict.until > pausedUntil) pausedUntil = verdict.until
           // After a pause, start from an empty burst allowance.
@@ -455,7 +496,7 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
       }),
     success: (sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        evidence.record(now, null)
+        evidence.record(now, null, undefined, sentAt)
         control.success(now, sentAt)
       }),
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
