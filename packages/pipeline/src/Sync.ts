@@ -62,9 +62,10 @@ export type SyncServices =
 const ORGANIZER_CONCURRENCY = 4
 
 /**
- * Sets of an organizer (and early downloads) in progress per download slot. A download waiting out a
- * Retry-After gives its slot back meanwhile (see holdingSlot): the sets after its own go on downloading
- * instead of waiting with it. The slots still bound the downloads in flight.
+ * Sets of an organizer in progress per download slot. A download waiting out a Retry-After gives its
+ * slot back meanwhile (see holdingSlot): the sets after its own go on downloading instead of waiting with
+ * it. The slots still bound the downloads in flight. (Early downloads stay at one per slot: more would
+ * join the first burst of requests, which a budget of a few requests a second refuses.)
  */
 const IN_PROGRESS_PER_SLOT = 4
 
@@ -155,7 +156,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
       staging,
       downloadSlots,
       // (the run's scope: a set may take a download another organizer's listing started)
-      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope, opts.concurrency * IN_PROGRESS_PER_SLOT),
+      earlyDownloads: opts.dryRun ? undefined : new EarlyDownloads(yield* Effect.scope, opts.concurrency),
       tally
     }
     const recordFailure = makeRecordFailure(ctx)
