@@ -17,6 +17,7 @@ import { GraphClient, type GraphRetry, handleRetries, makePolicy } from "../src/
 import {
   BUDGET_MEMORY_MS,
   BUDGET_STEP_INTERVAL_MS,
+  BURST_SPENT_AFTER,
   DISTRUST_MS,
   EMPTIED_DEADLINE_SPREAD_MS,
   EMPTIED_MAX_WAIT_MS,
@@ -445,6 +446,23 @@ describe("limiter (TestClock)", () => {
       const burst = yield* Effect.fork(Effect.all(Array.from({ length: 5 }, () => l.take)))
       for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
       expect(Option.isSome(yield* Fiber.poll(burst))).toBe(true)
+    }))
+
+  it.effect("refusals of two requests spend the burst allowance: the next requests go at the rate, two back to back at most", () =>
+    Effect.gen(function*() {
+      const l = makeLimiter(makePolicy({ requestsPerSecond: 10, burst: 5 }))
+      for (let i = 0; i < BURST_SPENT_AFTER; i++) yield* l.throttled(60_000, `request ${i}`)
+      // no wait and no cut: only the burst is gone
+      expect(l.pausedUntil()).toBe(0)
+      expect(l.currentRate()).toBe(10)
+      const takes = yield* Effect.fork(Effect.all(Array.from({ length: 3 }, () => l.take)))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
+      // the third an interval (100 ms) after the first two
+      yield* TestClock.adjust(99)
+      expect(Option.isNone(yield* Fiber.poll(takes))).toBe(true)
+      yield* TestClock.adjust(1)
+      expect(yield* Fiber.join(takes)).toEqual([0, 0, 100])
     }))
 
   it.effect("a spent budget holds every request until the latest deadline, to the ms, and halves the rate", () =>

@@ -204,6 +204,13 @@ export class ThrottleEvidence {
     return { acceptedPerSecond: accepted / ((latest - this.answers[0]!.at) / 1000), until: latest }
   }
 
+  /** Different requests refused in the window. */
+  throttledRequests(): number {
+    const requests = new Set<unknown>()
+    for (const a of this.answers) if (a.retryAt !== null) requests.add(a.request)
+    return requests.size
+  }
+
   /**
    * Refusals from the answer at `index` on that were each followed, within `spanMs` of their sending, by
    * at least two successes sent after them (see OVER_BUDGET_CONTRADICTIONS); answers of unknown sending
@@ -216,7 +223,10 @@ export class ThrottleEvidence {
       if (refused.retryAt === null || refused.sentAt === undefined) continue
       let through = 0
       for (const a of this.answers) {
-        if (a.retryAt === null && a.sentAt !== undefined && a.sentAt > refused.sentAt && a.sentAt - refused.sentAt <= spanMs) {
+        if (
+          a.retryAt === null && a.sentAt !== undefined && a.sentAt > refused.sentAt &&
+          a.sentAt - refused.sentAt <= spanMs
+        ) {
           through++
         }
       }
@@ -255,6 +265,9 @@ export interface Limiter {
   /** The Graph origin's clock as its answers tell (Retry-After dates are its clock's). */
   readonly serverClock: ServerClock
 }
+
+/** Different requests refused within the evidence window after which the burst allowance is spent. */
+export const BURST_SPENT_AFTER = 2
 
 /** The lowest rate evidence brings a tenant to: a tenth of the configured one (at most that, at least 0.5/s). */
 export const minimumRate = (requestsPerSecond: number): number =>
@@ -482,6 +495,11 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
     throttled: (retryAt, request, sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const verdict = evidence.record(now, retryAt, request, sentAt)
+        // refusals of two requests in the window spend the burst allowance: the requests after them go at
+        // the rate, two back to back at most as near a known budget (a refused request gives its slots
+        // back at once, and a budget just emptied would refuse a burst whole); one refusal alone leaves it
+        const tolerance = now - 1000 / control.rate
+        if (nextFree < tolerance && evidence.throttledRequests() >= BURST_SPENT_AFTER) nextFree = tolerance
         if (verdict?._tag === "Spent") {
           if (verdict.until > pausedUntil) pausedUntil = verdict.until
           // After a pause, start from an empty burst allowance.
