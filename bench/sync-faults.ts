@@ -14,7 +14,8 @@
  *
  * `pnpm bench sync-faults -- --seeds 1,2,3 --rates 5,20 --concurrency 4 [--only faults|bucket]`
  * `--timeline <dir>`: each request's arrival per run, to see where the time goes; `--other <dist/bin.js>`:
- * another build of the CLI run beside this one on each profile and seed (an A/B in the same minutes).
+ * another build of the CLI run beside this one on each profile and seed, and before it on each bucket
+ * rate (an A/B in the same minutes).
  * `--cli-rate <n>`: the profile runs give the CLI `--rate <n>`. By default it keeps its own ceiling of
  * 20 requests/s (burst 10), which the baseline does not have: with 18 artifacts (23 requests) that alone
  * is ~0.6 s of a 3-4 s run (`--cli-rate 100000` shows the fault handling without it).
@@ -427,6 +428,19 @@ const bucketBench = async (rates: ReadonlyArray<number>, concurrency: number) =>
       ...timeline.options
     })
     try {
+      // the other build first, then this one against a refilled bucket
+      if (otherBin !== undefined) {
+        const o = await runCliSync(emu, concurrency, otherBin)
+        const oc = emu.counters()
+        console.log(
+          `  other: ${rate}/s requests ${oc.total}, 429s ${oc.throttled} (${
+            (100 * oc.throttled / oc.total).toFixed(1)
+          } %), ` +
+            `run ${(o.summary.elapsedMs / 1000).toFixed(1)} s, failed ${o.summary.failures}`
+        )
+        emu.setFaults({ rateLimit: { requestsPerSecond: rate } })
+        emu.resetCounters()
+      }
       const cli = await runCliSync(emu, concurrency)
       timeline.save(`bucket-${rate}-cli`, cli.events)
       const c = emu.counters()
