@@ -17,7 +17,7 @@
  * another build of the CLI run beside this one on each profile and seed, and before it on each bucket
  * rate (an A/B in the same minutes).
  * `--cli-rate <n>`: the profile runs give the CLI `--rate <n>`. By default it keeps its own ceiling of
- * 20 requests/s (burst 10), which the baseline does not have: with 18 artifacts (23 requests) that alone
+ * 20 requests/s (burst 6), which the baseline does not have: with 18 artifacts (23 requests) that alone
  * is ~0.6 s of a 3-4 s run (`--cli-rate 100000` shows the fault handling without it).
  */
 import {
@@ -350,7 +350,7 @@ const faultsBench = async (seeds: ReadonlyArray<number>, concurrency: number) =>
   try {
     console.log(
       `faults: ${artifacts(fixture)} artifacts, 2 organizers, --concurrency ${concurrency}${
-        CLI_RATE.length > 0 ? ` ${CLI_RATE.join(" ")}` : " (the CLI's default rate ceiling: 20/s, burst 10)"
+        CLI_RATE.length > 0 ? ` ${CLI_RATE.join(" ")}` : " (the CLI's default rate ceiling: 20/s, burst 6)"
       }`
     )
     console.log(

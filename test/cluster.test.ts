@@ -176,7 +176,7 @@ describe("sync --cluster and the tenant's Graph budget", () => {
     },
     // The tenant's budget: 5 requests/s. Each process is told 4/s (--rate): alone it stays under the
     // budget; three runners each sending 4/s would not. The bucket holds more than the clients' own burst
-    // (10): right after a burst of 10 an empty bucket turned one late timer among three processes into a
+    // (6; it was 10): right after a burst of 10 an empty bucket turned one late timer among three processes into a
     // 429 (1 vs 0 in CI), which says nothing about the shared budget.
     faults: { rateLimit: { requestsPerSecond: 5, burst: 20 } }
   })

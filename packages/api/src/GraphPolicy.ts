@@ -20,7 +20,11 @@ export interface GraphPolicy {
   readonly maxTotalRetryMs: number
   /** Requests per second per tenant, shared by every fiber using the client. */
   readonly requestsPerSecond: number
-  /** Requests allowed back to back before the rate applies. */
+  /**
+   * Requests allowed back to back before the rate applies. 6 by default: a run's first burst goes out
+   * before any answer can say what the tenant's budget is, and a small budget refuses what it does not
+   * hold (with 10, a 5 requests/s bucket refused 5-6 of a run's first 10 requests).
+   */
   readonly burst: number
   /**
    * Concurrent requests in flight per tenant, content bodies included: at least maxConcurrentDownloads.
@@ -65,7 +69,7 @@ export const defaultPolicy: GraphPolicy = {
   maxSingleWaitMs: 10 * 60_000,
   maxTotalRetryMs: 15 * 60_000,
   requestsPerSecond: 20,
-  burst: 10,
+  burst: 6,
   maxConcurrentRequests: 12,
   maxConcurrentDownloads: 4,
   malformedPageRetries: 3,
