@@ -10,14 +10,13 @@
  * consumer has not taken stays in the message (up to its highWaterMark) and in the kernel.
  */
 import type { Answer } from "./nodeSend.js"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Readable } from "node:stream"
+import { type Pull, QueuedBody } from "./queuedBody.js"
 
 /** One pull: what the message had buffered, a failure (Some: the body broke off), or the end (None). */
-export type BodyPull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<Error>>
+export type BodyPull = Pull<Error>
 
 /** Bytes read ahead of the consumer before the message is paused (a few socket reads). */
 export const QUEUE_BYTES = 256 * 1024
@@ -56,14 +55,9 @@ export const unlisten = (source: Readable, l: BodyListeners): void => {
   source.on("error", () => {})
 }
 
-class PulledBody implements BodyListeners {
-  private ended = false
-  private failure: Error | undefined
-  private waiter: ((pull: BodyPull) => void) | undefined
-  private queue: Array<Uint8Array> = []
-  private queued = 0
-
+class PulledBody extends QueuedBody<Error> implements BodyListeners {
   constructor(private readonly source: Readable, private readonly limit: number) {
+    super()
     if (source.errored !== null && source.errored !== undefined) this.failure = source.errored
     else if (source.readableEnded) this.ended = true
     else if (source.destroyed) this.failure = new Error(CLOSED_EARLY)
@@ -75,12 +69,11 @@ class PulledBody implements BodyListeners {
   private flushing: ReturnType<typeof setImmediate> | undefined
 
   readonly onData = (b: Uint8Array) => {
-    this.queue.push(b)
-    this.queued += b.length
+    this.enqueue(b)
     if (this.queued >= this.limit) {
       this.source.pause()
       this.wake()
-    } else if (this.waiter !== undefined && this.flushing === undefined) this.flushing = setImmediate(this.flush)
+    } else if (this.waiting && this.flushing === undefined) this.flushing = setImmediate(this.flush)
   }
   private readonly flush = () => {
     this.flushing = undefined
@@ -100,44 +93,14 @@ class PulledBody implements BodyListeners {
     this.wake()
   }
 
-  /** What there is to hand over now, or undefined (wait). Queued bytes come before a failure or the end. */
-  private take(): BodyPull | undefined {
-    if (this.queued > 0) {
-      const out = this.queue
-      this.queue = []
-      this.queued = 0
-      if (this.source.isPaused() && !this.ended && this.failure === undefined) this.source.resume()
-      return Effect.succeed(Chunk.unsafeFromArray(out))
-    }
-    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
-    if (this.ended) return Effect.fail(Option.none())
-    return undefined
+  protected taken(): void {
+    if (this.source.isPaused() && !this.ended && this.failure === undefined) this.source.resume()
   }
-
-  private readonly wake = () => {
-    const resume = this.waiter
-    if (resume === undefined) return
-    const next = this.take()
-    if (next === undefined) return
-    this.waiter = undefined
-    resume(next)
-  }
-
-  readonly pull: BodyPull = Effect.suspend(() =>
-    this.take() ?? Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<Error>>((resume) => {
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
-    })
-  )
 
   /** Stops listening; a body not read to its end is destroyed (its connection is not reused half-read). */
   close() {
-    this.waiter = undefined
+    this.clear()
     if (this.flushing !== undefined) clearImmediate(this.flushing)
-    this.queue = []
-    this.queued = 0
     const s = this.source
     unlisten(s, this)
     if (!this.ended && !s.destroyed) s.destroy()

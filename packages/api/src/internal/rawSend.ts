@@ -9,14 +9,13 @@
  * alive), as the keep-alive agent keeps its sockets; a kept connection the server closed meanwhile is
  * replaced by a fresh one for the same request when it failed before any byte of an answer.
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Answer, Outgoing } from "./nodeSend.js"
 import { type BodyReceiver, RawConnection } from "./rawConnection.js"
 import type { ResponseHead } from "./responseReader.js"
+import { QueuedBody } from "./queuedBody.js"
 
 /**
  * Whether Node may send this process's http(s) requests through a proxy (`NODE_USE_ENV_PROXY`, Node 24):
@@ -98,21 +97,16 @@ export const rawConnectionOf = (res: Answer): RawConnection | undefined =>
 const PULL_AHEAD_BYTES = 256 * 1024
 
 /** A body pulled as copies (error bodies, redirect bodies, `Content.stream`): the memory it reads into is reused. */
-class PulledBody implements BodyReceiver {
-  private queue: Array<Uint8Array> = []
-  private queued = 0
+class PulledBody extends QueuedBody<unknown> implements BodyReceiver {
   private held = false
-  private ended = false
-  private failure: unknown = undefined
-  private waiter: ((pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>>) => void) | undefined
 
   constructor(private readonly connection: RawConnection) {
+    super()
     connection.receive(this)
   }
 
   readonly onBody = (chunk: Uint8Array): boolean => {
-    this.queue.push(Buffer.from(chunk))
-    this.queued += chunk.length
+    this.enqueue(Buffer.from(chunk))
     this.wake()
     this.held = this.queued >= PULL_AHEAD_BYTES
     return !this.held
@@ -126,39 +120,11 @@ class PulledBody implements BodyReceiver {
     this.wake()
   }
 
-  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>> | undefined {
-    if (this.queued > 0) {
-      const out = this.queue
-      this.queue = []
-      this.queued = 0
-      if (this.held) {
-        this.held = false
-        queueMicrotask(this.connection.resume)
-      }
-      return Effect.succeed(Chunk.unsafeFromArray(out))
-    }
-    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
-    if (this.ended) return Effect.fail(Option.none())
-    return undefined
+  protected taken(): void {
+    if (!this.held) return
+    this.held = false
+    queueMicrotask(this.connection.resume)
   }
-
-  private wake(): void {
-    const resume = this.waiter
-    if (resume === undefined) return
-    const next = this.take()
-    if (next === undefined) return
-    this.waiter = undefined
-    resume(next)
-  }
-
-  readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<unknown>> = Effect.suspend(() =>
-    this.take() ?? Effect.async((resume) => {
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
-    })
-  )
 }
 
 /** Sends `out` on `conn`; a kept connection that fails before any byte of an answer is replaced once. */
