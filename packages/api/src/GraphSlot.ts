@@ -5,8 +5,9 @@
  * the slot again before its next attempt (the wait may then last longer than asked, never shorter).
  *
  * Like `handleRetries`, the slot is fiber-local (a `FiberRef`): it reaches every request the wrapped
- * effect makes, streams and forked fibers included. Requests the wrapped effect makes concurrently
- * share the one permit as they would without this; each gives back and takes again only what it held.
+ * effect makes, streams and forked fibers included. Make those requests one at a time: the permit is
+ * given back when one of them waits, even while others made concurrently under it are still in flight,
+ * so another holder may then start beside them.
  */
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
