@@ -16,6 +16,7 @@
  * `--profile <dir>` also writes a V8 CPU profile of each sync there (node --cpu-prof; it slows sync down).
  * The CLI bundle is rebuilt first when a source changed, so the figures are of the sources as they are.
  */
+import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
@@ -135,6 +136,8 @@ const main = async () => {
       )
       if (sizes.some((s) => s !== BYTES)) throw new Error(`curl wrote ${sizes.join(", ")} bytes`)
       curlRuns.push(c)
+      // curl leaves its GiB dirty in the page cache: written back now, not during the next child's run
+      execFileSync("sync")
       const s = await syncOnce(cliBin)
       const out = s.out
       syncRuns.push(s)
