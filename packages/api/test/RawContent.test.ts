@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { generatedBytes, serverCertificate, type TestCa } from "@meeting-artifacts/graph-emulator"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -18,7 +21,7 @@ import type { AddressInfo, Socket } from "node:net"
 import type { Drained } from "../src/internal/drainBody.js"
 import { RawConnection } from "../src/internal/rawConnection.js"
 import { drainRaw } from "../src/internal/rawDrain.js"
-import { requestHead } from "../src/internal/rawSend.js"
+import { exchangeScoped, RawLease, RawPool, requestHead } from "../src/internal/rawSend.js"
 import { GraphClient } from "../src/index.js"
 import { clientLayer, sha256 } from "./helpers.js"
 
@@ -108,7 +111,7 @@ const drainWithHolds = (url: URL, readBytes: number) =>
     conn.send(requestHead({ method: "GET", url, headers: { accept: "*/*" }, body: undefined }), {
       onFail: (cause) => reject(cause),
       onHead: (head) => {
-        drainRaw(conn, 30_000, String, (chunk) => {
+        drainRaw(new RawLease(new RawPool(), conn), 30_000, String, (chunk) => {
           bytes += chunk.length
           if (++n % 3 !== 0) return void hash.update(chunk)
           return new Promise<void>((done) =>
@@ -207,7 +210,7 @@ const drainIntoRing = (url: URL, readBytes: number) =>
     conn.send(requestHead({ method: "GET", url, headers: {}, body: undefined }), {
       onFail: reject,
       onHead: () =>
-        drainRaw(conn, 30_000, String, (chunk) => {
+        drainRaw(new RawLease(new RawPool(), conn), 30_000, String, (chunk) => {
           if (chunk.buffer === ring.buffer && chunk.byteOffset === at) {
             inPlace += chunk.length
             at = (at + chunk.length) % ring.length
@@ -372,4 +375,136 @@ describe("recordingContent on raw connections (https loopback Graph and content 
       yield* Effect.promise(() => open.closed)
       hold = "none"
     }), 60_000)
+})
+
+/** A plain loopback server that counts the connections it accepted. */
+const countingServer = async (handler: Http.RequestListener) => {
+  const server = Http.createServer(handler)
+  const counted = { connections: 0 }
+  server.on("connection", () => void counted.connections++)
+  const port = await listen(server)
+  return { server, counted, origin: `http://127.0.0.1:${port}` }
+}
+
+/** A promise and what settles it (Node 20 has no Promise.withResolvers). */
+const gate = () => {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/** The body of `res` read to its end, as one buffer. */
+const readAll = (res: { readonly stream: Stream.Stream<Uint8Array, unknown> }) =>
+  Stream.runFold(res.stream, Buffer.alloc(0), (acc, c) => Buffer.concat([acc, c]))
+
+describe("a raw connection goes back to the pool as soon as its answer has ended", () => {
+  const servers: Array<Http.Server> = []
+  afterAll(() => Promise.all(servers.map(close)))
+
+  it.live("refused attempts (503, 503, 503, then 200) of one download: one connection, not one per attempt", () =>
+    Effect.gen(function*() {
+      let answered = 0
+      const { counted, origin, server } = yield* Effect.promise(() =>
+        countingServer((_req, res) => {
+          if (answered++ < 3) {
+            const body = JSON.stringify({ error: { code: "serviceNotAvailable", message: "try again" } })
+            return void res.writeHead(503, { "content-type": "application/json", "content-length": body.length })
+              .end(body)
+          }
+          res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE }).end(DATA)
+        })
+      )
+      servers.push(server)
+      const r = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const content = yield* api.recordingContent({ userId: "u" }, "m", "r")
+          const parts: Array<Uint8Array> = []
+          yield* content.drain((chunk) => void parts.push(Uint8Array.from(chunk)))
+          return { body: Buffer.concat(parts), stats: yield* api.stats }
+        })),
+        clientLayer({ baseUrl: `${origin}/v1.0`, accessToken: "t" })
+      )
+      expect(sha256(r.body)).toBe(sha256(DATA))
+      expect(r.stats.retries).toBe(3)
+      expect(answered).toBe(4)
+      expect(counted.connections).toBe(1)
+    }), 60_000)
+
+  it.live("a 302's Graph connection serves the next download while the first one's content still flows", () =>
+    Effect.gen(function*() {
+      const contentRequests = yield* Deferred.make<void>()
+      let contentSeen = 0
+      const bodyHeld = gate()
+      const content = yield* Effect.promise(() =>
+        countingServer((_req, res) => {
+          res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE })
+          res.write(DATA.subarray(0, 100_000))
+          // the rest only once both downloads have asked for their content
+          if (++contentSeen === 2) bodyHeld.resolve()
+          void bodyHeld.promise.then(() => res.end(DATA.subarray(100_000)))
+          if (contentSeen === 1) Deferred.unsafeDone(contentRequests, Effect.void)
+        })
+      )
+      const graph = yield* Effect.promise(() =>
+        countingServer((_req, res) =>
+          void res.writeHead(302, { location: `${content.origin}/blob`, "content-length": "0" }).end()
+        )
+      )
+      servers.push(content.server, graph.server)
+      const download = Effect.scoped(Effect.gen(function*() {
+        const api = yield* GraphClient
+        const c = yield* api.recordingContent({ userId: "u" }, "m", "r")
+        const hash = createHash("sha256")
+        yield* c.drain((chunk) => void hash.update(chunk))
+        return hash.digest("hex")
+      }))
+      const shas = yield* Effect.provide(
+        Effect.gen(function*() {
+          const first = yield* Effect.fork(download)
+          // the second download starts while the first one's body is held back by the content host
+          yield* Deferred.await(contentRequests)
+          const second = yield* download
+          return [yield* Fiber.join(first), second]
+        }),
+        clientLayer({ baseUrl: `${graph.origin}/v1.0`, accessToken: "t" })
+      )
+      expect(shas).toEqual([sha256(DATA), sha256(DATA)])
+      expect(graph.counted.connections).toBe(1)
+      expect(content.counted.connections).toBe(2)
+    }), 60_000)
+
+  it.live(
+    "the scope of an answer whose connection another request took closes without touching that request",
+    () =>
+      Effect.gen(function*() {
+        const secondHeld = gate()
+        const { counted, origin, server } = yield* Effect.promise(() =>
+          countingServer((req, res) => {
+            if (req.url === "/first") return void res.writeHead(200, { "content-length": "5" }).end("first")
+            res.writeHead(200, { "content-length": SIZE })
+            res.write(DATA.subarray(0, 1000))
+            void secondHeld.promise.then(() => res.end(DATA.subarray(1000)))
+          })
+        )
+        servers.push(server)
+        const exec = exchangeScoped(new RawPool(), () => Effect.die("only GETs here"))
+        const get = (path: string) => exec({ method: "GET", url: new URL(`${origin}${path}`), headers: {}, body: undefined })
+        const firstScope = yield* Scope.make()
+        const first = yield* Scope.extend(get("/first"), firstScope)
+        expect((yield* readAll(first)).toString()).toBe("first")
+        const second = yield* Effect.scoped(Effect.gen(function*() {
+          const res = yield* get("/second")
+          const body = yield* Effect.fork(readAll(res))
+          // the first answer's scope closes (and its stream is read again) while the second body flows
+          yield* Scope.close(firstScope, Exit.void)
+          expect((yield* readAll(first)).length).toBe(0)
+          secondHeld.resolve()
+          return yield* Fiber.join(body)
+        }))
+        expect(sha256(second)).toBe(sha256(DATA))
+        expect(counted.connections).toBe(1)
+      }),
+    60_000
+  )
 })

@@ -20,7 +20,7 @@ import { describeCause, invalidArgument, transportCause, transportError } from "
 import { type ChunkConsumer, drainBody, type Drained, type ReceiveInto } from "./drainBody.js"
 import { nodeSource, pullBody } from "./nodeBody.js"
 import { drainRaw, readRawWhole } from "./rawDrain.js"
-import { rawConnectionOf } from "./rawSend.js"
+import { rawLeaseOf } from "./rawSend.js"
 import { readWholeBody, type WholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
 import type { RequestSlots } from "./heldSlots.js"
@@ -346,7 +346,7 @@ type DrainStart = (
 
 /** How to drain `res`'s body, when it is a Node message or a raw connection's answer. */
 const drainStart = (res: Answer): DrainStart | undefined => {
-  const raw = rawConnectionOf(res)
+  const raw = rawLeaseOf(res)
   if (raw !== undefined) {
     return (idle, describe, consume, done, into) => drainRaw(raw, idle, describe, consume, done, into)
   }
@@ -681,7 +681,7 @@ type WholeRead = (length: number, idleMs: number, describe: (cause: unknown) => 
 
 /** How to read `res`'s body whole, when it is a Node message or a raw connection's answer. */
 const wholeReader = (res: Answer): WholeRead | undefined => {
-  const raw = rawConnectionOf(res)
+  const raw = rawLeaseOf(res)
   if (raw !== undefined) return (length, idle, describe) => readRawWhole(raw, length, idle, describe)
   const source = nodeSource(res)
   return source === undefined ? undefined : (length, idle, describe) => readWholeBody(source, length, idle, describe)

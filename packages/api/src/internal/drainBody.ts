@@ -54,6 +54,8 @@ export abstract class Handover {
   protected abstract proceed(): void
   /** The body ended or stopped (`d`): let go of the source (destroyed when cut or stopped). */
   protected abstract release(d: Drained): void
+  /** The consumer let go of the chunk it held when the body ended or stopped. */
+  protected settled(): void {}
 
   /** Hands `chunk` over; false when the consumer holds the body back (or stopped it). */
   protected deliver(chunk: Uint8Array): boolean {
@@ -95,6 +97,7 @@ export abstract class Handover {
   private readonly onRejected = (cause: unknown) => {
     this.busy = false
     if (this.done) {
+      this.settled()
       if (this.result !== undefined) this.resolve({ ...this.result, stopped: { cause } })
     } else this.finish({ cut: null, stalled: false, stopped: { cause } })
   }
@@ -102,6 +105,7 @@ export abstract class Handover {
   private readonly onConsumed = () => {
     this.busy = false
     if (this.done) {
+      this.settled()
       if (this.result !== undefined) this.resolve(this.result)
       return
     }

@@ -35,6 +35,11 @@ const MIN_INTO_BYTES = 16 * 1024
 interface HeadWaiter {
   readonly onHead: (head: ResponseHead) => void
   readonly onFail: (cause: unknown, beforeAnyByte: boolean) => void
+  /**
+   * The response ended and its receiver holds none of its bytes: the connection could take the next
+   * request now. Called at most once per request, after the read that ended the response is through.
+   */
+  readonly onDone?: (() => void) | undefined
 }
 
 /** A region of a read not yet taken by the reader. */
@@ -63,6 +68,8 @@ export class RawConnection {
   private reader: ResponseReader | null = null
   private waiter: HeadWaiter | null = null
   private receiver: BodyReceiver | null = null
+  /** The current request's `onDone`, until it is called. */
+  private doneHook: (() => void) | null = null
   /** Bytes of the current response received so far (0: a reused connection that failed may be retried). */
   private received = 0
   /** The current response ended (read to its framed end). */
@@ -106,6 +113,7 @@ export class RawConnection {
     this.lent = false
     this.waiter = waiter
     this.receiver = null
+    this.doneHook = waiter.onDone ?? null
     this.reader = new ResponseReader({ onHead: this.onHead, onBody: this.onBody, onEnd: this.onEnd })
     this.socket.write(head, "latin1")
   }
@@ -121,6 +129,7 @@ export class RawConnection {
   /** A receiver that held a chunk back is done with it: reading goes on. */
   readonly resume = (): void => {
     this.lent = false
+    if (this.ended) queueMicrotask(this.done)
     if (!this.pump() || !this.paused || this.socket.destroyed) return
     this.paused = false
     this.socket.resume()
@@ -137,7 +146,16 @@ export class RawConnection {
     this.reader = null
     this.waiter = null
     this.receiver = null
+    this.doneHook = null
     return true
+  }
+
+  /** Tells the current request that its response is over (see `HeadWaiter.onDone`), once. */
+  private readonly done = (): void => {
+    const hook = this.doneHook
+    if (hook === null || !this.ended || this.lent || this.broken !== null || this.pending.length > 0) return
+    this.doneHook = null
+    hook()
   }
 
   /** Closes the connection; a receiver of a body not read to its end hears of it as a cut. */
@@ -146,6 +164,7 @@ export class RawConnection {
     this.reader = null
     this.waiter = null
     this.receiver = null
+    this.doneHook = null
     this.pending.length = 0
     this.broken ??= new Error("the connection was closed")
     this.socket.destroy()
@@ -247,6 +266,8 @@ export class RawConnection {
     this.ended = true
     if (this.reader !== null && !this.reader.reusable) this.reusable = false
     this.receiver?.onEnd()
+    // (after the feed under way: what is left of its read is dropped or lent by then)
+    queueMicrotask(this.done)
   }
 
   private fail(cause: unknown): void {

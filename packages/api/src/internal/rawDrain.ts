@@ -5,12 +5,13 @@
  * does not count as idle), how the read ended reported as a value. Also a small body read whole.
  */
 import { type ChunkConsumer, type Drained, Handover, type ReceiveInto } from "./drainBody.js"
-import type { BodyReceiver, RawConnection } from "./rawConnection.js"
+import type { BodyReceiver } from "./rawConnection.js"
+import type { RawLease } from "./rawSend.js"
 import type { WholeBody } from "./wholeBody.js"
 
 class RawDrain extends Handover implements BodyReceiver {
   constructor(
-    private readonly connection: RawConnection,
+    private readonly connection: RawLease,
     idleMs: number,
     describe: (cause: unknown) => string,
     consume: ChunkConsumer,
@@ -41,6 +42,11 @@ class RawDrain extends Handover implements BodyReceiver {
     if (d.cut !== null || d.stopped !== null) this.connection.destroy()
   }
 
+  // a last chunk the consumer held back at the end is let go of: the connection can serve the next request
+  protected override settled(): void {
+    this.connection.resume()
+  }
+
   readonly onBody = (chunk: Uint8Array): boolean => {
     if (this.done) return true
     this.waitingSince = Date.now()
@@ -58,7 +64,7 @@ class RawDrain extends Handover implements BodyReceiver {
  * without calling `done`. With `into`, reads go to the memory it offers (see `DrainOptions.into`).
  */
 export const drainRaw = (
-  connection: RawConnection,
+  connection: RawLease,
   idleMs: number,
   describe: (cause: unknown) => string,
   consume: ChunkConsumer,
@@ -71,7 +77,7 @@ export const drainRaw = (
 
 /** Reads the body of `connection`'s current answer whole, expecting `length` bytes (see wholeBody.ts). */
 export const readRawWhole = (
-  connection: RawConnection,
+  connection: RawLease,
   length: number,
   idleMs: number,
   describe: (cause: unknown) => string

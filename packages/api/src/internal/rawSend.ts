@@ -76,22 +76,66 @@ export const requestHead = (out: Outgoing): string => {
   return `${head}\r\n`
 }
 
+/**
+ * One request's hold on a connection, what its answer's body readers go through. The connection goes
+ * back to the pool once: as soon as the answer has ended and its reader holds none of its bytes (so a
+ * redirect's or a refused attempt's connection serves the next request, not a new one), or when the
+ * caller's scope closes (closed then, unless the answer was read to its end). After that every call
+ * here does nothing: a reader of an old answer never touches the connection another request took.
+ */
+export class RawLease {
+  private over = false
+  /** Given back after its answer ended (not because the caller's scope closed first). */
+  private ended = false
+
+  constructor(private readonly pool: RawPool, readonly connection: RawConnection) {}
+
+  /** The answer ended and nothing of it is lent (`HeadWaiter.onDone`). */
+  readonly done = (): void => {
+    if (this.over) return
+    this.ended = true
+    this.giveBack()
+  }
+
+  /** Gives the connection to the pool (kept if its answer was read to the end, else closed), once. */
+  readonly giveBack = (): void => {
+    if (this.over) return
+    this.over = true
+    this.pool.give(this.connection)
+  }
+
+  receive(receiver: BodyReceiver): void {
+    if (!this.over) return this.connection.receive(receiver)
+    if (this.ended) receiver.onEnd()
+    else receiver.onCut(new Error("the connection was closed"))
+  }
+
+  readonly resume = (): void => {
+    if (!this.over) this.connection.resume()
+  }
+
+  destroy(): void {
+    if (this.over) return
+    this.over = true
+    this.connection.destroy()
+  }
+}
+
 /** An answer read off a `RawConnection` (its body through `stream`, or a receiver of the content path). */
 export class RawAnswer implements Answer {
   readonly status: number
   readonly headers: Readonly<Record<string, string | undefined>>
-  constructor(readonly connection: RawConnection, head: ResponseHead) {
+  constructor(readonly lease: RawLease, head: ResponseHead) {
     this.status = head.status
     this.headers = head.headers
   }
   get stream(): Stream.Stream<Uint8Array, unknown> {
-    return Stream.suspend(() => Stream.repeatEffectChunkOption(new PulledBody(this.connection).pull))
+    return Stream.suspend(() => Stream.repeatEffectChunkOption(new PulledBody(this.lease).pull))
   }
 }
 
-/** The connection behind an answer of `exchangeScoped`, if it is one. */
-export const rawConnectionOf = (res: Answer): RawConnection | undefined =>
-  res instanceof RawAnswer ? res.connection : undefined
+/** The hold on a connection behind an answer of `exchangeScoped`, if it is one. */
+export const rawLeaseOf = (res: Answer): RawLease | undefined => res instanceof RawAnswer ? res.lease : undefined
 
 /** Bytes copied ahead of the puller before the connection is held back. */
 const PULL_AHEAD_BYTES = 256 * 1024
@@ -100,7 +144,7 @@ const PULL_AHEAD_BYTES = 256 * 1024
 class PulledBody extends QueuedBody<unknown> implements BodyReceiver {
   private held = false
 
-  constructor(private readonly connection: RawConnection) {
+  constructor(private readonly connection: RawLease) {
     super()
     connection.receive(this)
   }
@@ -132,27 +176,28 @@ const sendOn = (
   pool: RawPool,
   out: Outgoing,
   head: string,
-  current: { conn: RawConnection }
+  current: { lease: RawLease }
 ): Effect.Effect<Answer, unknown> =>
   Effect.async<Answer, unknown>((resume) => {
     const attempt = (conn: RawConnection) => {
-      current.conn = conn
+      const lease = current.lease = new RawLease(pool, conn)
       conn.send(head, {
-        onHead: (h) => resume(Effect.succeed(new RawAnswer(conn, h))),
+        onHead: (h) => resume(Effect.succeed(new RawAnswer(lease, h))),
         onFail: (cause, beforeAnyByte) => {
           if (beforeAnyByte && conn.uses > 1) attempt(new RawConnection(conn.key, out.url))
           else resume(Effect.fail(cause))
-        }
+        },
+        onDone: lease.done
       })
     }
     attempt(pool.take(out.url))
-    return Effect.sync(() => current.conn.destroy())
+    return Effect.sync(() => current.lease.destroy())
   })
 
 /**
- * A GET whose answer lives as long as the caller's scope (as `NodeSend.exchangeScoped`): closing it
- * ends a body still in flight, and gives a connection whose answer was read to its end back to `pool`.
- * Requests with a body go to `other`.
+ * A GET whose answer lives at most as long as the caller's scope (as `NodeSend.exchangeScoped`):
+ * closing it ends a body still in flight. Its connection goes back to `pool` as soon as the answer has
+ * been read to its end (see `RawLease`). Requests with a body go to `other`.
  */
 export const exchangeScoped = (
   pool: RawPool,
@@ -167,10 +212,10 @@ export const exchangeScoped = (
     return Effect.fail(e)
   }
   return Effect.flatMap(Effect.scope, (scope) => {
-    const current: { conn: RawConnection | undefined } = { conn: undefined }
+    const current: { lease: RawLease | undefined } = { lease: undefined }
     return Effect.zipRight(
-      Scope.addFinalizer(scope, Effect.sync(() => current.conn !== undefined && pool.give(current.conn))),
-      sendOn(pool, out, head, current as { conn: RawConnection })
+      Scope.addFinalizer(scope, Effect.sync(() => current.lease?.giveBack())),
+      sendOn(pool, out, head, current as { lease: RawLease })
     )
   })
 }
