@@ -4,7 +4,8 @@
  * that holds them back are never overwritten (a read buffer of a few bytes, TLS records decrypted after
  * a pause), chunked bodies cut mid-chunk are resumed byte-exact, credentials never follow a redirect to
  * another origin, an interrupted download closes its socket, a kept connection the server closed is
- * replaced without a retry.
+ * replaced without a retry, a connection goes back to the pool as soon as its answer ended (and an old
+ * answer's readers and scope never touch the request that reuses it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { generatedBytes, serverCertificate, type TestCa } from "@meeting-artifacts/graph-emulator"
