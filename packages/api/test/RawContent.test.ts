@@ -402,78 +402,86 @@ describe("a raw connection goes back to the pool as soon as its answer has ended
   const servers: Array<Http.Server> = []
   afterAll(() => Promise.all(servers.map(close)))
 
-  it.live("refused attempts (503, 503, 503, then 200) of one download: one connection, not one per attempt", () =>
-    Effect.gen(function*() {
-      let answered = 0
-      const { counted, origin, server } = yield* Effect.promise(() =>
-        countingServer((_req, res) => {
-          if (answered++ < 3) {
-            const body = JSON.stringify({ error: { code: "serviceNotAvailable", message: "try again" } })
-            return void res.writeHead(503, { "content-type": "application/json", "content-length": body.length })
-              .end(body)
-          }
-          res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE }).end(DATA)
-        })
-      )
-      servers.push(server)
-      const r = yield* Effect.provide(
-        Effect.scoped(Effect.gen(function*() {
-          const api = yield* GraphClient
-          const content = yield* api.recordingContent({ userId: "u" }, "m", "r")
-          const parts: Array<Uint8Array> = []
-          yield* content.drain((chunk) => void parts.push(Uint8Array.from(chunk)))
-          return { body: Buffer.concat(parts), stats: yield* api.stats }
-        })),
-        clientLayer({ baseUrl: `${origin}/v1.0`, accessToken: "t" })
-      )
-      expect(sha256(r.body)).toBe(sha256(DATA))
-      expect(r.stats.retries).toBe(3)
-      expect(answered).toBe(4)
-      expect(counted.connections).toBe(1)
-    }), 60_000)
-
-  it.live("a 302's Graph connection serves the next download while the first one's content still flows", () =>
-    Effect.gen(function*() {
-      const contentRequests = yield* Deferred.make<void>()
-      let contentSeen = 0
-      const bodyHeld = gate()
-      const content = yield* Effect.promise(() =>
-        countingServer((_req, res) => {
-          res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE })
-          res.write(DATA.subarray(0, 100_000))
-          // the rest only once both downloads have asked for their content
-          if (++contentSeen === 2) bodyHeld.resolve()
-          void bodyHeld.promise.then(() => res.end(DATA.subarray(100_000)))
-          if (contentSeen === 1) Deferred.unsafeDone(contentRequests, Effect.void)
-        })
-      )
-      const graph = yield* Effect.promise(() =>
-        countingServer((_req, res) =>
-          void res.writeHead(302, { location: `${content.origin}/blob`, "content-length": "0" }).end()
+  it.live(
+    "refused attempts (503, 503, 503, then 200) of one download: one connection, not one per attempt",
+    () =>
+      Effect.gen(function*() {
+        let answered = 0
+        const { counted, origin, server } = yield* Effect.promise(() =>
+          countingServer((_req, res) => {
+            if (answered++ < 3) {
+              const body = JSON.stringify({ error: { code: "serviceNotAvailable", message: "try again" } })
+              return void res.writeHead(503, { "content-type": "application/json", "content-length": body.length })
+                .end(body)
+            }
+            res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE }).end(DATA)
+          })
         )
-      )
-      servers.push(content.server, graph.server)
-      const download = Effect.scoped(Effect.gen(function*() {
-        const api = yield* GraphClient
-        const c = yield* api.recordingContent({ userId: "u" }, "m", "r")
-        const hash = createHash("sha256")
-        yield* c.drain((chunk) => void hash.update(chunk))
-        return hash.digest("hex")
-      }))
-      const shas = yield* Effect.provide(
-        Effect.gen(function*() {
-          const first = yield* Effect.fork(download)
-          // the second download starts while the first one's body is held back by the content host
-          yield* Deferred.await(contentRequests)
-          const second = yield* download
-          return [yield* Fiber.join(first), second]
-        }),
-        clientLayer({ baseUrl: `${graph.origin}/v1.0`, accessToken: "t" })
-      )
-      expect(shas).toEqual([sha256(DATA), sha256(DATA)])
-      expect(graph.counted.connections).toBe(1)
-      expect(content.counted.connections).toBe(2)
-    }), 60_000)
+        servers.push(server)
+        const r = yield* Effect.provide(
+          Effect.scoped(Effect.gen(function*() {
+            const api = yield* GraphClient
+            const content = yield* api.recordingContent({ userId: "u" }, "m", "r")
+            const parts: Array<Uint8Array> = []
+            yield* content.drain((chunk) => void parts.push(Uint8Array.from(chunk)))
+            return { body: Buffer.concat(parts), stats: yield* api.stats }
+          })),
+          clientLayer({ baseUrl: `${origin}/v1.0`, accessToken: "t" })
+        )
+        expect(sha256(r.body)).toBe(sha256(DATA))
+        expect(r.stats.retries).toBe(3)
+        expect(answered).toBe(4)
+        expect(counted.connections).toBe(1)
+      }),
+    60_000
+  )
+
+  it.live(
+    "a 302's Graph connection serves the next download while the first one's content still flows",
+    () =>
+      Effect.gen(function*() {
+        const contentRequests = yield* Deferred.make<void>()
+        let contentSeen = 0
+        const bodyHeld = gate()
+        const content = yield* Effect.promise(() =>
+          countingServer((_req, res) => {
+            res.writeHead(200, { "content-type": "video/mp4", "content-length": SIZE })
+            res.write(DATA.subarray(0, 100_000))
+            // the rest only once both downloads have asked for their content
+            if (++contentSeen === 2) bodyHeld.resolve()
+            void bodyHeld.promise.then(() => res.end(DATA.subarray(100_000)))
+            if (contentSeen === 1) Deferred.unsafeDone(contentRequests, Effect.void)
+          })
+        )
+        const graph = yield* Effect.promise(() =>
+          countingServer((_req, res) =>
+            void res.writeHead(302, { location: `${content.origin}/blob`, "content-length": "0" }).end()
+          )
+        )
+        servers.push(content.server, graph.server)
+        const download = Effect.scoped(Effect.gen(function*() {
+          const api = yield* GraphClient
+          const c = yield* api.recordingContent({ userId: "u" }, "m", "r")
+          const hash = createHash("sha256")
+          yield* c.drain((chunk) => void hash.update(chunk))
+          return hash.digest("hex")
+        }))
+        const shas = yield* Effect.provide(
+          Effect.gen(function*() {
+            const first = yield* Effect.fork(download)
+            // the second download starts while the first one's body is held back by the content host
+            yield* Deferred.await(contentRequests)
+            const second = yield* download
+            return [yield* Fiber.join(first), second]
+          }),
+          clientLayer({ baseUrl: `${graph.origin}/v1.0`, accessToken: "t" })
+        )
+        expect(shas).toEqual([sha256(DATA), sha256(DATA)])
+        expect(graph.counted.connections).toBe(1)
+        expect(content.counted.connections).toBe(2)
+      }),
+    60_000
+  )
 
   it.live(
     "the scope of an answer whose connection another request took closes without touching that request",
@@ -490,7 +498,8 @@ describe("a raw connection goes back to the pool as soon as its answer has ended
         )
         servers.push(server)
         const exec = exchangeScoped(new RawPool(), () => Effect.die("only GETs here"))
-        const get = (path: string) => exec({ method: "GET", url: new URL(`${origin}${path}`), headers: {}, body: undefined })
+        const get = (path: string) =>
+          exec({ method: "GET", url: new URL(`${origin}${path}`), headers: {}, body: undefined })
         const firstScope = yield* Scope.make()
         const first = yield* Scope.extend(get("/first"), firstScope)
         expect((yield* readAll(first)).toString()).toBe("first")
