@@ -85,6 +85,10 @@ describe("two syncs at once", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(verifyOutput(out, expectedArtifacts(emu.fixture)).filter((p) => !/sync\.lock/.test(p))).toEqual([])
     expect(fs.existsSync(path.join(out, ".meeting-artifacts", "sync.lock"))).toBe(false)
+    // the process ended after its store was closed: SQLite removes the WAL and shared-memory files then
+    for (const f of ["state.sqlite-wal", "state.sqlite-shm"]) {
+      expect(fs.existsSync(path.join(out, ".meeting-artifacts", f)), f).toBe(false)
+    }
     // every content body was served once: the second run fetched nothing
     for (const [id, n] of Object.entries(emu.counters().contentRequests)) expect(n, id).toBe(1)
     const after = await runCli(["verify", "--out", out], { env: env() })
