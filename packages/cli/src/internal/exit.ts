@@ -8,12 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { type CliExit, ExitCode } from "../CliExit.js"
 import { interruptedExitCode } from "./serving.js"
-import { escapeControl } from "./terminal.js"
-
-const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
-
-/** Text as one line: ANSI styles dropped, whitespace runs (newlines too) made one space. */
-export const oneLine = (text: string): string => stripAnsi(text).replace(/\s+/g, " ").trim()
+import { escapeControl, oneLine } from "./terminal.js"
 
 /** A defect in one line: its name and message, without the stack, control characters escaped. */
 const describeDefect = (defect: unknown): string => {

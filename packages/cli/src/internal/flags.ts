@@ -53,6 +53,10 @@ export class FlagError extends Error {
   readonly _tag = "FlagError"
 }
 
+/** The line (exit 2) for settings of `command` that could not be resolved: a `FlagError`'s message, or why not. */
+export const settingsErrorLine = (command: string, e: unknown): string =>
+  `meeting-artifacts ${command}: ${e instanceof FlagError ? e.message : `cannot read the configuration: ${String(e)}`}`
+
 export const flag = <const K extends FlagKind, const F extends Omit<Flag<K>, "kind">>(
   kind: K,
   spec: F

@@ -9,7 +9,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { hasHandlerStarted, run } from "../Cli.js"
 import { CliExit, ExitCode } from "../CliExit.js"
-import { cliExitCode, oneLine, runMainOptions } from "./exit.js"
+import { cliExitCode, runMainOptions } from "./exit.js"
+import { oneLine } from "./terminal.js"
 
 // Parse errors become one line on stderr and exit code 2 (not a help dump and 1).
 const main = Effect.gen(function*() {

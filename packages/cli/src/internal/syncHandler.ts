@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import { CliExit, ExitCode } from "../CliExit.js"
-import { FlagError, type Parsed } from "./flags.js"
+import { type Parsed, settingsErrorLine } from "./flags.js"
 import { resolveSyncConfig } from "./syncConfig.js"
 import type { syncFlags } from "./syncFlags.js"
 
@@ -17,13 +17,7 @@ export const resolveThenRun = <C>(
 ): Effect.Effect<void, CliExit> =>
   Effect.tryPromise({
     try: resolve,
-    catch: (e) =>
-      new CliExit({
-        code: ExitCode.Fatal,
-        message: `meeting-artifacts ${command}: ${
-          e instanceof FlagError ? e.message : `cannot read the configuration: ${String(e)}`
-        }`
-      })
+    catch: (e) => new CliExit({ code: ExitCode.Fatal, message: settingsErrorLine(command, e) })
   }).pipe(
     Effect.flatMap(run),
     Effect.flatMap((code) => code === ExitCode.Ok ? Effect.void : Effect.fail(new CliExit({ code })))

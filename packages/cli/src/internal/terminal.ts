@@ -17,3 +17,8 @@ export const escapeControl = (text: string): string =>
     const code = c.codePointAt(0)!
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`
   })
+
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
+
+/** Text as one line: ANSI styles dropped, whitespace runs (newlines too) made one space. */
+export const oneLine = (text: string): string => stripAnsi(text).replace(/\s+/g, " ").trim()
