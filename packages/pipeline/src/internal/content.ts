@@ -16,6 +16,7 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { emit } from "../Progress.js"
@@ -135,22 +136,20 @@ export const make = (ctx: RunContext) => {
     staged: Staging.Staged,
     contentType: string,
     commit: (written: WrittenContent) => Effect.Effect<void, SyncFatalError>
-  ): Effect.Effect<WrittenContent, SyncFatalError> =>
-    Effect.gen(function*() {
-      const adopt = content.adopt
-      if (adopt === undefined) {
-        const written = yield* content.write(path, Staging.readStaged(staged.file), { contentType }).pipe(
-          Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : sinkFatal(e)))
-        )
-        yield* commit(written)
-        return written
-      }
-      const facts = staged.sha256 === null
-        ? yield* Staging.hashStaged(staged.file).pipe(Effect.mapError(stagingFatal))
-        : { bytes: staged.bytes, sha256: staged.sha256 }
-      yield* commit({ path, ...facts })
-      return yield* adopt(path, staged.file, facts).pipe(Effect.mapError(sinkFatal))
-    })
+  ): Effect.Effect<WrittenContent, SyncFatalError> => {
+    const adopt = content.adopt
+    if (adopt === undefined) {
+      return content.write(path, Staging.readStaged(staged.file), { contentType }).pipe(
+        Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : sinkFatal(e))),
+        Effect.tap(commit)
+      )
+    }
+    const adoptWith = (facts: { readonly bytes: number; readonly sha256: string }) =>
+      Effect.zipRight(commit({ path, ...facts }), Effect.mapError(adopt(path, staged.file, facts), sinkFatal))
+    return staged.sha256 === null
+      ? Effect.flatMap(Effect.mapError(Staging.hashStaged(staged.file), stagingFatal), adoptWith)
+      : adoptWith({ bytes: staged.bytes, sha256: staged.sha256 })
+  }
 
   /**
    * One artifact's content into staging (resuming a part left by an earlier run), holding a download
@@ -163,7 +162,7 @@ export const make = (ctx: RunContext) => {
     organizerId: string,
     call: CallRef
   ): Effect.Effect<DownloadResult> =>
-    Effect.gen(function*() {
+    Effect.suspend(() => {
       const key = Staging.stagingKey(kind, id)
       let requested = false
       const user = { userId: organizerId }
@@ -209,21 +208,29 @@ export const make = (ctx: RunContext) => {
             }, (bytes) => emit(ProgressEvent.ArtifactBytes({ kind, id, bytes })))
           })
         )
+      const fresh = Effect.flatMap(
+        attempt(null),
+        (staged) => staged === "mismatch" ? Effect.die("a fresh download cannot mismatch") : Effect.succeed(staged)
+      )
       const resumeOrFetch = Effect.gen(function*() {
-        const part = Staging.RESUMABLE_KINDS.has(kind) ? yield* staging.resumable(key, owner) : null
+        const part = yield* staging.resumable(key, owner)
         // Killed after the last byte was written but before the rename: nothing left to ask for.
         if (part !== null && part.size !== null && part.bytes === part.size) return yield* staging.promote(key)
         const first = yield* attempt(part)
         if (first !== "mismatch") return first
         yield* staging.discard(key)
-        const again = yield* attempt(null)
-        return again === "mismatch" ? yield* Effect.die("a fresh download cannot mismatch") : again
+        return yield* fresh
       })
       // (a request waiting out a Retry-After gives the slot back meanwhile: see holdingSlot)
-      return yield* holdingSlot(resumeOrFetch, downloadSlots).pipe(
-        Effect.map((staged): Downloaded => ({ staged, requested })),
-        Effect.mapError((e) => (e instanceof Staging.StagingError ? stagingFatal(e) : e)),
-        Effect.either
+      // A key with nothing to resume (other kinds, or no files left by earlier runs) goes straight to `fresh`.
+      return holdingSlot(
+        Staging.RESUMABLE_KINDS.has(kind) && staging.mayHaveFiles(key) ? resumeOrFetch : fresh,
+        downloadSlots
+      ).pipe(
+        Effect.match({
+          onFailure: (e) => Either.left(e instanceof Staging.StagingError ? stagingFatal(e) : e),
+          onSuccess: (staged): DownloadResult => Either.right<Downloaded>({ staged, requested })
+        })
       )
     })
 
@@ -460,12 +467,45 @@ export const make = (ctx: RunContext) => {
       return cues
     }).pipe(artifactSpan("transcriptMetadata", set, transcript))
 
+  /**
+   * Whether making `artifact` complete asks Graph for nothing of its own: it is checkpointed already, or
+   * its early download has started (taking it only waits for that). A staged file is not looked for here.
+   */
+  const needsNoRequest = (kind: ArtifactKind, artifact: Artifact, completed: CompletedIndex): boolean =>
+    Option.isSome(completed.get(kind, artifact.id)) ||
+    (earlyDownloads !== undefined && earlyDownloads.started(Staging.stagingKey(kind, artifact.id)))
+
+  /**
+   * Both artifacts of `set` made complete. They run side by side only when each would make its own
+   * request: otherwise one after the other, the one needing a request (if any) first, costs no wall time
+   * (the other's early download runs meanwhile) and spares the set the fibers of a concurrent pair.
+   */
+  const fetchBoth = (
+    set: ArtifactSet,
+    completed: CompletedIndex
+  ): Effect.Effect<readonly [FileFacts | null, FileFacts | null], SyncFatalError> => {
+    const { recording, transcript } = set
+    if (recording === null || transcript === null) {
+      return recording !== null
+        ? Effect.map(fetchArtifact("recording", set, recording, completed), (rec) => [rec, null] as const)
+        : transcript !== null
+        ? Effect.map(fetchArtifact("transcript", set, transcript, completed), (tr) => [null, tr] as const)
+        : Effect.succeed([null, null] as const)
+    }
+    const rec = fetchArtifact("recording", set, recording, completed)
+    const tr = fetchArtifact("transcript", set, transcript, completed)
+    if (needsNoRequest("recording", recording, completed)) {
+      return Effect.flatMap(tr, (t) => Effect.map(rec, (r) => [r, t] as const))
+    }
+    if (needsNoRequest("transcript", transcript, completed)) {
+      return Effect.flatMap(rec, (r) => Effect.map(tr, (t) => [r, t] as const))
+    }
+    return Effect.all([rec, tr], { concurrency: 2 })
+  }
+
   const processSet = (set: ArtifactSet, completed: CompletedIndex): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
-      const [rec, tr] = yield* Effect.all([
-        set.recording === null ? Effect.succeed(null) : fetchArtifact("recording", set, set.recording, completed),
-        set.transcript === null ? Effect.succeed(null) : fetchArtifact("transcript", set, set.transcript, completed)
-      ], { concurrency: 2 })
+      const [rec, tr] = yield* fetchBoth(set, completed)
       if (rec === null && tr === null) return
       const metadata = opts.metadataContent && tr !== null && set.transcript !== null
         ? yield* fetchMetadata(set, set.transcript, completed)

@@ -81,6 +81,11 @@ export class EarlyDownloads {
     return this.pending < this.limit
   }
 
+  /** Whether `key`'s early download has started (it may have ended): a `take` of it makes no request of its own. */
+  started(key: string): boolean {
+    return this.entries.get(key)?._tag === "Started"
+  }
+
   /** Whether `key` was started or taken already in this run. */
   claimed(key: string): boolean {
     return this.entries.has(key)
