@@ -9,7 +9,8 @@ import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import { ContentSink, type ContentSinkService, type ExpectedContent, type WrittenContent } from "./ContentSink.js"
 import * as atomic from "./internal/atomic.js"
-import type { SinkError } from "./SinkError.js"
+import { sinkError } from "./internal/errors.js"
+import { SinkError } from "./SinkError.js"
 
 const SINK = "filesystem"
 
@@ -41,10 +42,16 @@ export const adoptContent = (
   expected: ExpectedContent,
   realDirs?: Set<string>
 ): Effect.Effect<WrittenContent, SinkError> =>
-  Effect.flatMap(
-    atomic.resolveUnder(out, path, SINK, realDirs),
-    (abs) => Effect.as(atomic.moveFileAtomic(file, abs, SINK), { path, bytes: expected.bytes, sha256: expected.sha256 })
-  )
+  // (one asynchronous step per file: the path checks are blocking calls, the folder's fsync the one wait)
+  Effect.suspend(() => {
+    const abs = atomic.resolveUnderOrError(out, path, SINK, realDirs)
+    if (abs instanceof SinkError) return Effect.fail(abs)
+    const written: WrittenContent = { path, bytes: expected.bytes, sha256: expected.sha256 }
+    return Effect.flatMap(
+      Effect.tryPromise({ try: () => atomic.renameIntoPlace(file, abs), catch: sinkError(SINK, "rename") }),
+      (moved) => (moved ? Effect.succeed(written) : Effect.as(atomic.copyIntoPlace(file, abs, SINK), written))
+    )
+  })
 
 /** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */
 export const statContent = (out: string, path: string): Effect.Effect<ExpectedContent | null, SinkError> =>

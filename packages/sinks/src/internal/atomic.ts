@@ -23,34 +23,43 @@ export const resolveUnder = (
   realDirs?: Set<string>
 ): Effect.Effect<string, SinkError> =>
   Effect.suspend(() => {
-    const absRoot = path.resolve(root)
-    const parts = rel.split("/")
-    const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
-      parts.some((p) => p === "" || p === "." || p === "..")
-    const abs = path.resolve(absRoot, ...parts)
-    const inside = path.relative(absRoot, abs)
-    if (bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
-      return Effect.fail(
-        new SinkError({
-          sink,
-          operation: "resolve",
-          message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
-        })
-      )
-    }
-    return Effect.flatMap(
-      Effect.try({ try: () => symlinkOnPath(absRoot, parts, realDirs), catch: sinkError(sink, "resolve") }),
-      (link) =>
-        link === null ? Effect.succeed(abs) : Effect.fail(
-          new SinkError({
-            sink,
-            operation: "symlink",
-            message: `${sink}: refusing to go through the symbolic link ${link} inside ${absRoot}: ` +
-              "remove it (only real folders and files belong there)"
-          })
-        )
-    )
+    const abs = resolveUnderOrError(root, rel, sink, realDirs)
+    return abs instanceof SinkError ? Effect.fail(abs) : Effect.succeed(abs)
   })
+
+/** `resolveUnder` as a plain call (blocking lstats): the absolute path, or the error (returned, not thrown). */
+export const resolveUnderOrError = (
+  root: string,
+  rel: string,
+  sink: string,
+  realDirs?: Set<string>
+): string | SinkError => {
+  const absRoot = path.resolve(root)
+  const parts = rel.split("/")
+  const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
+    parts.some((p) => p === "" || p === "." || p === "..")
+  const abs = path.resolve(absRoot, ...parts)
+  const inside = path.relative(absRoot, abs)
+  if (bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
+    return new SinkError({
+      sink,
+      operation: "resolve",
+      message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
+    })
+  }
+  let link: string | null
+  try {
+    link = symlinkOnPath(absRoot, parts, realDirs)
+  } catch (e) {
+    return sinkError(sink, "resolve")(e)
+  }
+  return link === null ? abs : new SinkError({
+    sink,
+    operation: "symlink",
+    message: `${sink}: refusing to go through the symbolic link ${link} inside ${absRoot}: ` +
+      "remove it (only real folders and files belong there)"
+  })
+}
 
 /**
  * The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path),
@@ -224,39 +233,50 @@ export const writeStreamAtomic = <E, R>(
  * elsewhere) it is streamed into place by `writeStreamAtomic` and removed instead.
  */
 export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.Effect<void, SinkError> =>
-  Effect.gen(function*() {
-    const dir = path.dirname(abs)
-    const moved = yield* Effect.tryPromise({
-      try: async () => {
-        try {
-          // the folder usually exists (the meeting's other artifact made it): mkdir only when it does not
-          // blocking: a rename within one file system is a metadata update, cheaper than a thread-pool trip
-          try {
-            fs.renameSync(file, abs)
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-            fs.mkdirSync(dir, { recursive: true })
-            fs.renameSync(file, abs)
-          }
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EXDEV") return false
-          throw e
-        }
-        await fsyncDir(dir)
-        return true
-      },
-      catch: sinkError(sink, "rename")
-    })
-    if (moved) return
-    const source = Stream.suspend(() =>
-      Stream.fromAsyncIterable(
-        fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
-        sinkError(sink, "read")
-      )
-    )
-    yield* writeStreamAtomic(abs, source, sink)
-    yield* Effect.tryPromise({ try: () => fsp.rm(file, { force: true }), catch: sinkError(sink, "remove") })
-  })
+  Effect.flatMap(
+    Effect.tryPromise({ try: () => renameIntoPlace(file, abs), catch: sinkError(sink, "rename") }),
+    (moved) => (moved ? Effect.void : copyIntoPlace(file, abs, sink))
+  )
+
+/**
+ * The fast path of `moveFileAtomic`: `file` renamed to `abs` (its folder made when missing) and the folder
+ * fsynced; false when they are on different file systems (nothing done: see `copyIntoPlace`).
+ */
+export const renameIntoPlace = async (file: string, abs: string): Promise<boolean> => {
+  const dir = path.dirname(abs)
+  try {
+    // the folder usually exists (the meeting's other artifact made it): mkdir only when it does not
+    // blocking: a rename within one file system is a metadata update, cheaper than a thread-pool trip
+    try {
+      fs.renameSync(file, abs)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+      fs.mkdirSync(dir, { recursive: true })
+      fs.renameSync(file, abs)
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EXDEV") return false
+    throw e
+  }
+  await fsyncDir(dir)
+  return true
+}
+
+/** The slow path of `moveFileAtomic` (another file system): copied atomically, then the source removed. */
+export const copyIntoPlace = (file: string, abs: string, sink: string): Effect.Effect<void, SinkError> =>
+  Effect.zipRight(
+    writeStreamAtomic(
+      abs,
+      Stream.suspend(() =>
+        Stream.fromAsyncIterable(
+          fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
+          sinkError(sink, "read")
+        )
+      ),
+      sink
+    ),
+    Effect.tryPromise({ try: () => fsp.rm(file, { force: true }), catch: sinkError(sink, "remove") })
+  )
 
 /** Write a whole small file atomically (temp + fsync + rename + fsync dir). */
 export const writeFileAtomic = (abs: string, data: string | Uint8Array, sink: string): Effect.Effect<void, SinkError> =>
