@@ -45,6 +45,8 @@ type Entry =
     readonly _tag: "Started"
     readonly organizerId: string
     readonly done: Deferred.Deferred<Exit.Exit<DownloadResult | null>>
+    /** How it ended, once it has (what `done` holds; read without a wait by a `take` that comes later). */
+    ended: Exit.Exit<DownloadResult | null> | null
     fiber: Fiber.RuntimeFiber<DownloadResult | null> | null
     cancelled: boolean
   }
@@ -129,6 +131,7 @@ export class EarlyDownloads {
         _tag: "Started" as const,
         organizerId,
         done: Deferred.unsafeMake<Exit.Exit<DownloadResult | null>>(FiberId.none),
+        ended: null as Exit.Exit<DownloadResult | null> | null,
         fiber: null as Fiber.RuntimeFiber<DownloadResult | null> | null,
         cancelled: false
       }
@@ -154,6 +157,7 @@ export class EarlyDownloads {
             // inside it would not run then: the count would stay up and a `take` would wait forever)
             fiber.addObserver((exit) => {
               this.pending--
+              entry.ended = exit
               Deferred.unsafeDone(entry.done, Exit.succeed(exit))
               // interrupted before its first step, it never ran its `ensuring`: the backlog moves on from here
               if (!handedOver) Runtime.runFork(runtime)(handOver)
@@ -175,7 +179,10 @@ export class EarlyDownloads {
       this.entries.set(key, claimed)
       // (a queued one is the set's now: it leaves the backlog unstarted)
       if (entry === undefined || entry._tag !== "Started") return Effect.succeed(null)
-      return Effect.map(Deferred.await(entry.done), (exit) => (Exit.isSuccess(exit) ? exit.value : null))
+      const valueOf = (exit: Exit.Exit<DownloadResult | null>) => (Exit.isSuccess(exit) ? exit.value : null)
+      return entry.ended !== null
+        ? Effect.succeed(valueOf(entry.ended))
+        : Effect.map(Deferred.await(entry.done), valueOf)
     })
   }
 

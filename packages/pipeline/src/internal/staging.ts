@@ -724,7 +724,7 @@ export const make = (dir: string, now: () => number = Date.now) => {
         },
         catch: (e) => e instanceof StagingError ? e : new StagingError(`cannot write ${p.part}`, e)
       }).pipe(Effect.zipRight(onChunk(bytes.byteLength)), Effect.as(staged))
-    }).pipe(Effect.onError(() => (RESUMABLE_KINDS.has(owner.kind) ? Effect.void : discard(key))))
+    }).pipe((self) => (RESUMABLE_KINDS.has(owner.kind) ? self : Effect.onError(self, () => discard(key))))
 
   /**
    * Drops the staged files of `key` once its content is safely in the sink and checkpointed. Without
