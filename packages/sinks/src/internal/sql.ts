@@ -1,10 +1,13 @@
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
 import * as Layer from "effect/Layer"
 import { SinkError } from "../SinkError.js"
 
@@ -42,20 +45,82 @@ const sqliteOpenError = (filename: string, e: unknown): SinkError => {
   })
 }
 
-/** Run migrations from a record with a dedicated bookkeeping table. */
+/**
+ * Run migrations from a record with a dedicated bookkeeping table, one process at a time: processes
+ * opening the same database together (runners of a cluster, a sync and a listen started after an upgrade)
+ * wait for the one migrating and then find its migrations done. The Migrator alone does not: on SQLite a
+ * second process found its bookkeeping row taken, went on with the old schema and failed on the new
+ * columns; on a new Postgres database two processes both created the bookkeeping table, one failing.
+ */
 export const migrate = (
   table: string,
   migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>,
   sink: string
 ): Effect.Effect<void, SinkError, SqlClient.SqlClient> =>
-  Migrator.make({})({ loader: Migrator.fromRecord(migrations), table }).pipe(
-    Effect.asVoid,
-    Effect.mapError((e) =>
-      e instanceof SinkError
-        ? e
-        : new SinkError({ sink, operation: "migrate", message: `${sink}: migration failed: ${e.message}`, cause: e })
-    )
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      exclusively(sql, table, Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })).pipe(
+        Effect.asVoid,
+        Effect.mapError((e) =>
+          e instanceof SinkError
+            ? e
+            : new SinkError({
+              sink,
+              operation: "migrate",
+              message: `${sink}: migration failed: ${e.message}`,
+              cause: e
+            })
+        )
+      )
   )
+
+/** How long a process waits for another one's migrations (a large store's copy takes a while). */
+const MIGRATION_WAIT = Duration.minutes(10)
+
+/**
+ * `migrate` in one transaction that first takes the database's write lock (SQLite) or an advisory lock
+ * named after the bookkeeping table (Postgres), so the Migrator's own transaction is a savepoint inside it.
+ * The bookkeeping table is created first, in the Migrator's shape: on Postgres the Migrator finds a missing
+ * one by a failing statement, which would abort the surrounding transaction.
+ */
+const exclusively = <A, E>(
+  sql: SqlClient.SqlClient,
+  table: string,
+  migrator: Effect.Effect<A, E, SqlClient.SqlClient>
+): Effect.Effect<A, E | SqlError, SqlClient.SqlClient> =>
+  sql.onDialectOrElse({
+    pg: () =>
+      sql.withTransaction(
+        sql`SELECT pg_advisory_xact_lock(hashtext(${`meeting-artifacts/migrate/${table}`}))`.pipe(
+          Effect.zipRight(sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+            migration_id integer primary key,
+            created_at timestamp with time zone not null default now(),
+            name text not null
+          )`),
+          Effect.zipRight(migrator)
+        )
+      ),
+    // A write as the transaction's first statement waits for the lock (busy timeout, then again here); a
+    // read first would make the write fail at once if another connection writes, without waiting.
+    orElse: () =>
+      sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+        migration_id integer PRIMARY KEY NOT NULL,
+        created_at datetime NOT NULL DEFAULT current_timestamp,
+        name VARCHAR(255) NOT NULL
+      )`.pipe(
+        Effect.zipRight(sql.withTransaction(Effect.zipRight(sql`DELETE FROM ${sql(table)} WHERE 0`, migrator))),
+        Effect.retry({
+          while: isSqliteBusy,
+          schedule: Schedule.spaced(Duration.millis(200)).pipe(Schedule.upTo(MIGRATION_WAIT))
+        })
+      )
+  })
+
+const isSqliteBusy = (e: unknown): boolean => {
+  const code = (e as { cause?: { code?: unknown } })?.cause?.code
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY")
+}
 
 export const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 export const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))

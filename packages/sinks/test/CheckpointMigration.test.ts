@@ -1,0 +1,158 @@
+/**
+ * Processes opening one checkpoint store at the same time (runners of a cluster, a sync and a listen
+ * started together right after an upgrade): the store's migrations run once, in one of them, and the others
+ * wait for it and go on with the migrated store. Real processes on real SQLite and Postgres.
+ */
+import { describe, expect, inject, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { CheckpointStore } from "../src/index.js"
+import * as Migrations from "../src/internal/checkpointMigrations.js"
+import { migrate } from "../src/internal/sql.js"
+import { tempDir } from "./support/data.js"
+import { count, freshPgDatabase, openSql } from "./support/db.js"
+
+type Target = { readonly sqlite: string } | { readonly pg: string }
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const fixture = path.join(here, "fixtures/checkpoint-open.ts")
+
+const stateOf = (t: Target) => ("sqlite" in t ? t.sqlite : t.pg)
+
+/** Old rows: enough that copying them into migration 6's tables takes the others a while to wait out. */
+const OLD_COMPLETED = 20_000
+const OLD_DEAD = 2_000
+
+/** A store as the release before migration 6 left it, with rows of that release. */
+const storeBefore6 = (t: Target) =>
+  Effect.scoped(Effect.gen(function*() {
+    const sql = yield* openSql(t)
+    const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => !k.startsWith("6_")))
+    yield* migrate(Migrations.TABLE, before, "checkpoint").pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    for (let i = 0; i < OLD_COMPLETED; i += 500) {
+      const ids = Array.from({ length: 500 }, (_, j) => `old-${i + j}`)
+      yield* sql`INSERT INTO checkpoint_completed ${
+        sql.insert(ids.map((id) => ({
+          kind: "recording",
+          artifact_id: id,
+          meeting_id: "m",
+          organizer_id: "o",
+          path: `o/m/${id}.mp4`,
+          bytes: 1,
+          sha256: "a".repeat(64),
+          completed_at: "2026-01-01T00:00:00.000Z"
+        })))
+      }`
+      if (i < OLD_DEAD) {
+        yield* sql`INSERT INTO checkpoint_dead_letters ${
+          sql.insert(ids.map((id) => ({
+            kind: "transcript",
+            artifact_id: id,
+            meeting_id: "m",
+            organizer_id: "o",
+            reason: "503",
+            attempts: 1,
+            at: "2026-01-01T00:00:00.000Z"
+          })))
+        }`
+      }
+    }
+  })).pipe(Effect.orDie)
+
+interface Opened {
+  readonly code: number | null
+  readonly result: {
+    readonly ok: boolean
+    readonly completed?: number
+    readonly dead?: number
+    readonly error?: string
+  }
+}
+
+/** Starts one child per `outs`, lets them all open `state` at once, and waits for them. */
+const openTogether = (state: string, outs: ReadonlyArray<string>): Promise<Array<Opened>> => {
+  const children = outs.map((out) => {
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, state, out], {
+      stdio: ["pipe", "pipe", "pipe"],
+      cwd: path.resolve(here, "..")
+    })
+    let stdout = ""
+    let stderr = ""
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.on("data", (d) => {
+        stdout += String(d)
+        if (stdout.startsWith("ready\n")) resolve()
+      })
+    )
+    child.stderr.on("data", (d) => (stderr += String(d)))
+    const exited = new Promise<Opened>((resolve, reject) => {
+      child.on("error", reject)
+      child.on("exit", (code) => {
+        const line = stdout.split("\n").find((l) => l.startsWith("{"))
+        resolve({ code, result: line ? JSON.parse(line) : { ok: false, error: stderr } })
+      })
+    })
+    return { child, ready, exited }
+  })
+  return Promise.all(children.map((c) => c.ready)).then(() => {
+    for (const c of children) c.child.stdin.end("go\n")
+    return Promise.all(children.map((c) => c.exited))
+  })
+}
+
+const suite = (name: string, target: () => Effect.Effect<Target>, opts: { readonly newStore: boolean }) =>
+  describe(`CheckpointStore opened by several processes at once (${name})`, () => {
+    it.live(
+      "a store from before migration 6: migrated once, every process goes on with it",
+      () =>
+        Effect.gen(function*() {
+          const t = yield* target()
+          yield* storeBefore6(t)
+          const dir = tempDir()
+          const outs = ["a", "b", "c"].map((o) => path.join(dir, o))
+          const opened = yield* Effect.promise(() => openTogether(stateOf(t), outs))
+          // Each saw the old rows (as every export does) and wrote its own.
+          expect(opened.map((o) => o.result)).toEqual(outs.map(() => ({ ok: true, completed: 2, dead: OLD_DEAD })))
+          expect(opened.map((o) => o.code)).toEqual([0, 0, 0])
+          yield* Effect.scoped(Effect.gen(function*() {
+            const sql = yield* openSql(t)
+            const ran = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM checkpoint_migrations
+            ORDER BY migration_id`.pipe(Effect.orDie)
+            expect(ran.map((r) => Number(r.migration_id))).toEqual([1, 2, 3, 4, 5, 6])
+            // Copied once: no row lost or doubled.
+            expect(yield* count(sql, "checkpoint_completed")).toBe(OLD_COMPLETED + outs.length)
+            expect(yield* count(sql, "checkpoint_completed", `export_scope = '${CheckpointStore.UNSCOPED}'`)).toBe(
+              OLD_COMPLETED
+            )
+            expect(yield* count(sql, "checkpoint_dead_letters", `export_scope = '${CheckpointStore.UNSCOPED}'`)).toBe(
+              OLD_DEAD
+            )
+          }))
+        }),
+      120_000
+    )
+
+    // Postgres: the Migrator's first statement on a new database is CREATE TABLE, which two sessions could
+    // both run (one failed). (SQLite's CREATE TABLE IF NOT EXISTS waits for the write lock.)
+    if (opts.newStore) {
+      it.live("a new store: created once, every process goes on with it", () =>
+        Effect.gen(function*() {
+          const t = yield* target()
+          const dir = tempDir()
+          const outs = ["a", "b", "c", "d"].map((o) => path.join(dir, o))
+          const opened = yield* Effect.promise(() => openTogether(stateOf(t), outs))
+          expect(opened.map((o) => o.result)).toEqual(outs.map(() => ({ ok: true, completed: 0, dead: 0 })))
+          yield* Effect.scoped(Effect.gen(function*() {
+            const sql = yield* openSql(t)
+            expect(yield* count(sql, "checkpoint_migrations")).toBe(Object.keys(Migrations.migrations).length)
+            expect(yield* count(sql, "checkpoint_completed")).toBe(outs.length)
+          }))
+        }), 120_000)
+    }
+  })
+
+suite("sqlite", () => Effect.sync(() => ({ sqlite: path.join(tempDir(), "state.sqlite") })), { newStore: false })
+suite("postgres", () => Effect.map(freshPgDatabase(inject("pgUrl")), (pg) => ({ pg })), { newStore: true })
