@@ -5,7 +5,10 @@
  * third run with nothing new fetches nothing. Delta links are the output
  * folder's own: a run into another folder sharing the `--state` lists in full.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { generateTenant, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
+import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -123,6 +126,9 @@ describe("exports into two folders sharing one --state keep their own completed 
       readonly b: string
       readonly late: string
       readonly expected: ReturnType<typeof expectedArtifacts>
+      readonly state: string
+      /** The URLs of the requests the emulator answered, in order (empty it to start over). */
+      readonly requested: Array<string>
     }) => Promise<void>
   ) => {
     const fixture = generateTenant({
@@ -135,7 +141,8 @@ describe("exports into two folders sharing one --state keep their own completed 
     }) as MutableFixture
     const late = fixture.meetings[0].recordings[0]
     late.notReady = { requests: 1 }
-    const emu = await startEmulator({ fixture, pageSize: 2 })
+    const requested: Array<string> = []
+    const emu = await startEmulator({ fixture, pageSize: 2, onRequest: (r) => void requested.push(r.url) })
     try {
       const dir = tempDir()
       const state = path.join(dir, "shared-state.sqlite")
@@ -146,7 +153,9 @@ describe("exports into two folders sharing one --state keep their own completed 
         a: path.join(dir, "a"),
         b: path.join(dir, "b"),
         late: late.id,
-        expected: expectedArtifacts(emu.fixture)
+        expected: expectedArtifacts(emu.fixture),
+        state,
+        requested
       })
     } finally {
       await emu.close()
@@ -193,4 +202,59 @@ describe("exports into two folders sharing one --state keep their own completed 
       expect(verifyOutput(b, expected)).toEqual([])
       expect(fetched(other)).toEqual({ downloaded: expected.size, skipped: 0 })
     }))
+
+  it("a dead letter from before the upgrade stops counting once the export has the artifact, and stays for the others", () =>
+    withSharedState(47, async ({ a, expected, late, requested, run, state }) => {
+      const first = await run(a)
+      expect(first.code, first.stderr).toBe(1)
+      expect(readFailures(a).map((f) => f.id)).toEqual([late])
+      await asBeforeExportScopes(state)
+
+      // The upgraded export retries the old dead letter and gets it: nothing failed, nothing left to report.
+      const upgraded = await run(a)
+      expect(upgraded.code, upgraded.stderr).toBe(0)
+      expect(verifyOutput(a, expected)).toEqual([])
+      expect(readFailures(a)).toEqual([])
+      const { recordings, transcripts } = JSON.parse(upgraded.stdout)
+      expect(recordings.failed + transcripts.failed).toBe(0)
+      // Which export wrote it is unknown: the old dead letter stays for an export that may still lack the item.
+      expect(await deadLetters(state)).toEqual([{ artifact_id: late, export_scope: "" }])
+
+      // ... but is not this export's any more: no retry of it, nothing failed.
+      requested.length = 0
+      const again = await run(a)
+      expect(again.code, again.stderr).toBe(0)
+      const askedFor = (url: string) => [late, encodeURIComponent(late)].some((id) => url.includes(id))
+      expect(requested.filter(askedFor)).toEqual([])
+      expect(readFailures(a)).toEqual([])
+    }))
 })
+
+const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, body).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
+  )
+
+/**
+ * Puts a state file back into the shape the release before export scopes (migration 6) left on disk, with
+ * its rows, so that the next run upgrades it: completed artifacts and dead letters without `export_scope`.
+ */
+const asBeforeExportScopes = (file: string) =>
+  withStateFile(file, (sql) =>
+    Effect.gen(function*() {
+      const columns = (table: string) =>
+        Effect.map(
+          sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`,
+          (rows) => rows.map((r) => r.name).filter((n) => n !== "export_scope").join(", ")
+        )
+      for (const table of ["checkpoint_completed", "checkpoint_dead_letters"]) {
+        const cols = yield* columns(table)
+        yield* sql.unsafe(`CREATE TABLE ${table}_before AS SELECT ${cols} FROM ${table}`)
+        yield* sql.unsafe(`DROP TABLE ${table}`)
+        yield* sql.unsafe(`ALTER TABLE ${table}_before RENAME TO ${table}`)
+      }
+      yield* sql`DELETE FROM checkpoint_migrations WHERE migration_id >= 6`
+    }))
+
+const deadLetters = (file: string) =>
+  withStateFile(file, (sql) => sql`SELECT artifact_id, export_scope FROM checkpoint_dead_letters ORDER BY artifact_id`)
