@@ -498,7 +498,7 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
   /** The completed artifacts and dead letters of one export; the rest is shared. */
   const serviceFor = (scope: string): CheckpointStoreService => ({
     ...shared,
-    ...ListenTables.make(sql, q, visibleTo(scope)),
+    ...ListenTables.make(sql, q, scope, visibleTo(scope)),
     forExport: serviceFor,
     markCompleted: (a) =>
       Effect.suspend(() => {

@@ -30,7 +30,7 @@ const OLD_DEAD = 2_000
 const storeBefore6 = (t: Target) =>
   Effect.scoped(Effect.gen(function*() {
     const sql = yield* openSql(t)
-    const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => !k.startsWith("6_")))
+    const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => parseInt(k) < 6))
     yield* migrate(Migrations.TABLE, before, "checkpoint").pipe(Effect.provideService(SqlClient.SqlClient, sql))
     for (let i = 0; i < OLD_COMPLETED; i += 500) {
       const ids = Array.from({ length: 500 }, (_, j) => `old-${i + j}`)

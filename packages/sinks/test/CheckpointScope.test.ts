@@ -81,18 +81,51 @@ const suite = (name: string, target: () => Effect.Effect<Target>) =>
         ])
       }))
 
+    it.scoped("listen's pending work is each export's own: another listener sharing the store neither takes nor hides it", () =>
+      Effect.gen(function*() {
+        const store = yield* openStore(yield* target())
+        const dir = tempDir()
+        const a = store.forExport(CheckpointStore.exportScope(path.join(dir, "a")))
+        const b = store.forExport(CheckpointStore.exportScope(path.join(dir, "b")))
+        const announced = (id: string) => ({ ...completed(id, "o", ""), subscriptionId: "s", resource: "r" })
+        const pendingIds = (view: CheckpointStore.CheckpointStoreService) =>
+          Effect.map(view.listPending(100), (all) => all.map((p) => p.id))
+
+        yield* a.enqueuePending(announced("x"), 100)
+        yield* a.deferPending("recording", "x", { notBefore: "2026-01-01T00:00:00.000Z", tries: 2, refusals: 1 })
+        // B's listener does not see A's work, so its worker neither exports it into B nor removes it.
+        expect(yield* pendingIds(b)).toEqual([])
+        yield* b.removePending("recording", "x")
+        yield* b.deferPending("recording", "x", { notBefore: "2026-02-01T00:00:00.000Z", tries: 9, refusals: 9 })
+        // The same artifact announced to B is B's own work, not a duplicate of A's; each queue has its limit.
+        expect(yield* b.enqueuePending(announced("x"), 100)).toBe("queued")
+        expect(yield* b.enqueuePending(announced("y"), 1)).toBe("full")
+        expect(yield* a.enqueuePending(announced("x"), 100)).toBe("duplicate")
+        expect((yield* a.listPending(100)).map((p) => [p.id, p.tries, p.refusals, p.notBefore])).toEqual([
+          ["x", 2, 1, "2026-01-01T00:00:00.000Z"]
+        ])
+        expect((yield* b.listPending(100)).map((p) => [p.id, p.tries])).toEqual([["x", 0]])
+        yield* a.removePending("recording", "x")
+        expect(yield* pendingIds(a)).toEqual([])
+        expect(yield* pendingIds(b)).toEqual(["x"])
+      }))
+
     it.scoped("a store created before exports had scopes: its rows keep working for the export that wrote them", () =>
       Effect.gen(function*() {
         const t = yield* target()
         // The schema as released before migration 6, with rows written by that version.
         yield* Effect.scoped(Effect.gen(function*() {
           const sql = yield* openSql(t)
-          const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => !k.startsWith("6_")))
+          const before = Object.fromEntries(Object.entries(Migrations.migrations).filter(([k]) => parseInt(k) < 6))
           yield* migrate(Migrations.TABLE, before, "checkpoint").pipe(Effect.provideService(SqlClient.SqlClient, sql))
           yield* sql`INSERT INTO checkpoint_completed (kind, artifact_id, meeting_id, organizer_id, path, bytes, sha256,
               content_type, cues, run_id, completed_at)
             VALUES ('recording', 'done', 'm', 'org-old', 'org-old/m/done.mp4', 5368709127, ${"b".repeat(64)},
               'video/mp4', NULL, 'run-old', '2026-01-01T00:00:00.000Z')`.pipe(Effect.orDie)
+          yield* sql`INSERT INTO listen_pending (kind, artifact_id, meeting_id, organizer_id, subscription_id, resource,
+              received_at, not_before, tries, refusals)
+            VALUES ('transcript', 'announced', 'm', 'org-old', 's', 'r', '2026-01-01T00:00:00.000Z', NULL, 2, 1)`
+            .pipe(Effect.orDie)
           for (const id of ["failed", "failed-too"]) {
             yield* sql`INSERT INTO checkpoint_dead_letters (kind, artifact_id, meeting_id, source, organizer_id, reason,
                 status, code, request_id, run_id, attempts, at)
@@ -126,6 +159,19 @@ const suite = (name: string, target: () => Effect.Effect<Target>) =>
           })
           expect(yield* view.listCompletedOrganizers).toContain("org-old")
         }
+
+        // Pending work from before is any listener's to take (one listener used the store), once.
+        expect((yield* a.listPending(10)).map((p) => [p.id, p.tries, p.refusals])).toEqual([["announced", 2, 1]])
+        expect(
+          yield* b.enqueuePending({
+            ...completed("announced", "o", ""),
+            kind: "transcript",
+            subscriptionId: "s",
+            resource: "r"
+          }, 10)
+        ).toBe("duplicate")
+        yield* b.removePending("transcript", "announced")
+        expect(yield* a.listPending(10)).toEqual([])
 
         // B exporting an old dead letter does not drop it for the others (A may be the one that failed it).
         yield* b.markCompleted({ ...completed("failed", "org-old", "b.vtt"), kind: "transcript" })

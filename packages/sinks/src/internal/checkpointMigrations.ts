@@ -132,5 +132,7 @@ export const migrations = {
         run_id, attempts, at FROM checkpoint_dead_letters`
     yield* sql`DROP TABLE checkpoint_dead_letters`
     yield* sql`ALTER TABLE checkpoint_dead_letters_scoped RENAME TO checkpoint_dead_letters`
-  })
+  }),
+  // listen's pending work per export too: a listener into another folder sharing the store must not take it.
+  "7_listen_pending_scope": Effect.flatMap(SqlClient.SqlClient, (sql) => ListenTables.scopeMigration(sql, UNSCOPED))
 }

@@ -53,6 +53,31 @@ export const retryMigration = (sql: SqlClient.SqlClient) =>
     yield* sql`ALTER TABLE listen_pending ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0`
   })
 
+/** Pending work belongs to the export whose listener stored it (rows from before: `unscoped`). */
+export const scopeMigration = (sql: SqlClient.SqlClient, unscoped: string) =>
+  Effect.gen(function*() {
+    yield* sql`CREATE TABLE listen_pending_scoped (
+      kind TEXT NOT NULL,
+      artifact_id TEXT NOT NULL,
+      export_scope TEXT NOT NULL,
+      meeting_id TEXT NOT NULL,
+      organizer_id TEXT NOT NULL,
+      subscription_id TEXT NOT NULL,
+      resource TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      not_before TEXT,
+      tries INTEGER NOT NULL DEFAULT 0,
+      refusals INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (kind, artifact_id, export_scope)
+    )`
+    yield* sql`INSERT INTO listen_pending_scoped (kind, artifact_id, export_scope, meeting_id, organizer_id,
+        subscription_id, resource, received_at, not_before, tries, refusals)
+      SELECT kind, artifact_id, ${unscoped}, meeting_id, organizer_id, subscription_id, resource, received_at,
+        not_before, tries, refusals FROM listen_pending`
+    yield* sql`DROP TABLE listen_pending`
+    yield* sql`ALTER TABLE listen_pending_scoped RENAME TO listen_pending`
+  })
+
 const toPending = (r: any): PendingArtifact => ({
   kind: r.kind,
   id: r.artifact_id,
@@ -77,8 +102,12 @@ const toSubscription = (r: any): ListenSubscription => ({
   createdAt: r.created_at
 })
 
-/** `completedVisible`: which completed rows count as exported (those of the export the tables serve). */
-export const make = (sql: SqlClient.SqlClient, q: Query, completedVisible: Statement.Fragment) => {
+/**
+ * The tables as the export of `scope` sees them. `visible`: the rows it reads as its own (its scope's and
+ * those from before scopes), for completed artifacts (what counts as exported) and for pending work (what
+ * it takes; a listener into another folder sharing the store leaves it alone, having its own).
+ */
+export const make = (sql: SqlClient.SqlClient, q: Query, scope: string, visible: Statement.Fragment) => {
   /**
    * One transaction: an artifact already completed or already pending is a no-op (a duplicate or replayed
    * notification), a full queue refuses, anything else is inserted and committed before this returns.
@@ -88,18 +117,19 @@ export const make = (sql: SqlClient.SqlClient, q: Query, completedVisible: State
       "enqueuePending",
       sql.withTransaction(Effect.gen(function*() {
         const done = yield* sql`SELECT 1 AS x FROM checkpoint_completed WHERE kind = ${item.kind}
-          AND artifact_id = ${item.id} AND ${completedVisible}`
+          AND artifact_id = ${item.id} AND ${visible}`
         if (done.length > 0) return "completed" as const
         const pending = yield* sql`SELECT 1 AS x FROM listen_pending WHERE kind = ${item.kind}
-          AND artifact_id = ${item.id}`
+          AND artifact_id = ${item.id} AND ${visible}`
         if (pending.length > 0) return "duplicate" as const
-        const count = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM listen_pending`
+        const count = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM listen_pending
+          WHERE ${visible}`
         if (Number(count[0]?.n ?? 0) >= limit) return "full" as const
-        yield* sql`INSERT INTO listen_pending (kind, artifact_id, meeting_id, organizer_id, subscription_id, resource,
-            received_at)
-          VALUES (${item.kind}, ${item.id}, ${item.meetingId}, ${item.organizerId}, ${item.subscriptionId},
+        yield* sql`INSERT INTO listen_pending (kind, artifact_id, export_scope, meeting_id, organizer_id,
+            subscription_id, resource, received_at)
+          VALUES (${item.kind}, ${item.id}, ${scope}, ${item.meetingId}, ${item.organizerId}, ${item.subscriptionId},
             ${item.resource}, ${new Date().toISOString()})
-          ON CONFLICT (kind, artifact_id) DO NOTHING`
+          ON CONFLICT (kind, artifact_id, export_scope) DO NOTHING`
         return "queued" as const
       }))
     )
@@ -110,8 +140,8 @@ export const make = (sql: SqlClient.SqlClient, q: Query, completedVisible: State
       q(
         "listPending",
         dueAt === undefined
-          ? sql`SELECT * FROM listen_pending ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
-          : sql`SELECT * FROM listen_pending WHERE not_before IS NULL OR not_before <= ${dueAt}
+          ? sql`SELECT * FROM listen_pending WHERE ${visible} ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
+          : sql`SELECT * FROM listen_pending WHERE ${visible} AND (not_before IS NULL OR not_before <= ${dueAt})
               ORDER BY received_at, kind, artifact_id LIMIT ${limit}`
       ).pipe(Effect.map((rows) => rows.map(toPending))),
     deferPending: (kind: string, id: string, retry: PendingRetry) =>
@@ -119,12 +149,13 @@ export const make = (sql: SqlClient.SqlClient, q: Query, completedVisible: State
         "deferPending",
         sql`UPDATE listen_pending SET not_before = ${retry.notBefore}, tries = ${retry.tries},
             refusals = ${retry.refusals}
-          WHERE kind = ${kind} AND artifact_id = ${id}`
+          WHERE kind = ${kind} AND artifact_id = ${id} AND ${visible}`
       ).pipe(Effect.asVoid),
     removePending: (kind: string, id: string) =>
-      q("removePending", sql`DELETE FROM listen_pending WHERE kind = ${kind} AND artifact_id = ${id}`).pipe(
-        Effect.asVoid
-      ),
+      q(
+        "removePending",
+        sql`DELETE FROM listen_pending WHERE kind = ${kind} AND artifact_id = ${id} AND ${visible}`
+      ).pipe(Effect.asVoid),
     putSubscription: (s: ListenSubscription) =>
       q(
         "putSubscription",
