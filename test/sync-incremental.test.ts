@@ -228,6 +228,25 @@ describe("exports into two folders sharing one --state keep their own completed 
       expect(requested.filter(askedFor)).toEqual([])
       expect(readFailures(a)).toEqual([])
     }))
+
+  it("what folder A exported before the upgrade is still exported into folder B (A's files are A's)", () =>
+    withSharedState(53, async ({ a, b, expected, requested, run, state }) => {
+      expect((await run(a)).code).toBe(1)
+      expect((await run(a)).code).toBe(0)
+      expect(verifyOutput(a, expected)).toEqual([])
+      // Stored by the release before export scopes: every completed row is UNSCOPED after the upgrade.
+      await asBeforeExportScopes(state)
+
+      const other = await run(b)
+      expect(other.code, other.stderr).toBe(0)
+      expect(verifyOutput(b, expected)).toEqual([])
+      // A has the files of its old rows: nothing fetched again there.
+      requested.length = 0
+      const again = await run(a)
+      expect(again.code, again.stderr).toBe(0)
+      expect(requested.filter((url) => url.includes("/content"))).toEqual([])
+      expect(verifyOutput(a, expected)).toEqual([])
+    }))
 })
 
 const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
@@ -237,7 +256,8 @@ const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effe
 
 /**
  * Puts a state file back into the shape the release before export scopes (migration 6) left on disk, with
- * its rows, so that the next run upgrades it: completed artifacts and dead letters without `export_scope`.
+ * its rows, so that the next run upgrades it: completed artifacts, dead letters and listen's pending work
+ * without `export_scope`.
  */
 const asBeforeExportScopes = (file: string) =>
   withStateFile(file, (sql) =>
@@ -247,7 +267,7 @@ const asBeforeExportScopes = (file: string) =>
           sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`,
           (rows) => rows.map((r) => r.name).filter((n) => n !== "export_scope").join(", ")
         )
-      for (const table of ["checkpoint_completed", "checkpoint_dead_letters"]) {
+      for (const table of ["checkpoint_completed", "checkpoint_dead_letters", "listen_pending"]) {
         const cols = yield* columns(table)
         yield* sql.unsafe(`CREATE TABLE ${table}_before AS SELECT ${cols} FROM ${table}`)
         yield* sql.unsafe(`DROP TABLE ${table}`)
