@@ -34,7 +34,7 @@ import { migrate, num, sqliteClientLayer, str } from "./internal/sql.js"
 import * as PostgresClient from "./PostgresClient.js"
 import * as ListenTables from "./internal/listenTables.js"
 import * as Migrations from "./internal/checkpointMigrations.js"
-import { lockStore } from "./internal/storeLock.js"
+import { lockStore, refuseUpgradeWhileHeld } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
 import type { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
@@ -361,7 +361,7 @@ const ownFirst = (scope: string, rows: ReadonlyArray<any>): Array<any> => {
 /** Build the store on the SqlClient in context (SQLite or Postgres), running its migrations first. */
 export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* migrate(Migrations.TABLE, Migrations.migrations, SINK)
+  yield* migrate(Migrations.TABLE, Migrations.migrations, SINK, refuseUpgradeWhileHeld(sql))
   const q = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.mapError(eff, sinkError(SINK, op))
   /** Rows an export reads: its own and the UNSCOPED ones. */
   const visibleTo = (scope: string) => sql.in("export_scope", [...new Set([scope, UNSCOPED])])

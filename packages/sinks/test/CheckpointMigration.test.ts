@@ -7,6 +7,7 @@ import { describe, expect, inject, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { CheckpointStore } from "../src/index.js"
@@ -19,6 +20,9 @@ type Target = { readonly sqlite: string } | { readonly pg: string }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const fixture = path.join(here, "fixtures/checkpoint-open.ts")
+
+const openStore = (t: Target) =>
+  "sqlite" in t ? CheckpointStore.makeSqlite(t.sqlite) : CheckpointStore.makePostgres(t.pg)
 
 const stateOf = (t: Target) => ("sqlite" in t ? t.sqlite : t.pg)
 
@@ -136,6 +140,36 @@ const suite = (name: string, target: () => Effect.Effect<Target>, opts: { readon
         }),
       120_000
     )
+
+    // A run of the earlier version holds the store's lock (SQLite: its row with a live lease; Postgres: the
+    // session advisory lock and the row): its statements would fail on the new tables mid-run.
+    it.live("a store in use by a run of an earlier version is not upgraded under it", () =>
+      Effect.gen(function*() {
+        const t = yield* target()
+        yield* storeBefore6(t)
+        const now = new Date().toISOString()
+        const opened = yield* Effect.scoped(Effect.gen(function*() {
+          const sql = yield* openSql(t)
+          if ("pg" in t) {
+            const conn = yield* Effect.orDie(sql.reserve)
+            yield* conn.execute("SELECT pg_advisory_lock(hashtext('meeting-artifacts/sync'))", [], undefined).pipe(
+              Effect.orDie
+            )
+          }
+          yield* sql`INSERT INTO checkpoint_lock (name, token, pid, host, started_at, renewed_at)
+            VALUES ('sync', 'earlier', ${process.pid}, ${os.hostname()}, ${now}, ${now})`.pipe(Effect.orDie)
+          return yield* Effect.either(Effect.scoped(openStore(t)))
+        }))
+        expect(opened._tag).toBe("Left")
+        expect(String((opened as any).left.message)).toContain(`pid ${process.pid} on host ${os.hostname()}`)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const sql = yield* openSql(t)
+          expect(yield* count(sql, "checkpoint_migrations")).toBe(5)
+          // That run ended: the next one upgrades the store.
+          yield* sql`DELETE FROM checkpoint_lock`.pipe(Effect.orDie)
+        }))
+        expect((yield* Effect.scoped(Effect.flatMap(openStore(t), (s) => s.listDeadLetters()))).length).toBe(OLD_DEAD)
+      }), 120_000)
 
     // Postgres: the Migrator's first statement on a new database is CREATE TABLE, which two sessions could
     // both run (one failed). (SQLite's CREATE TABLE IF NOT EXISTS waits for the write lock.)

@@ -55,24 +55,30 @@ const sqliteOpenError = (filename: string, e: unknown): SinkError => {
 export const migrate = (
   table: string,
   migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>,
-  sink: string
+  sink: string,
+  /** Run under the lock before any migration is applied (not when none is due): may refuse the upgrade. */
+  beforeUpgrade: Effect.Effect<void, SinkError, SqlClient.SqlClient> = Effect.void
 ): Effect.Effect<void, SinkError, SqlClient.SqlClient> =>
-  Effect.flatMap(
-    SqlClient.SqlClient,
-    (sql) =>
-      exclusively(sql, table, Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })).pipe(
-        Effect.asVoid,
-        Effect.mapError((e) =>
-          e instanceof SinkError
-            ? e
-            : new SinkError({
-              sink,
-              operation: "migrate",
-              message: `${sink}: migration failed: ${e.message}`,
-              cause: e
-            })
-        )
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const last = Math.max(0, ...Object.keys(migrations).map((k) => parseInt(k)))
+    const upgrade = Effect.zipRight(
+      Effect.flatMap(latestMigration(sql, table), (latest) => latest < last ? beforeUpgrade : Effect.void),
+      Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
+    )
+    return exclusively(sql, table, upgrade).pipe(
+      Effect.asVoid,
+      Effect.mapError((e) =>
+        e instanceof SinkError
+          ? e
+          : new SinkError({ sink, operation: "migrate", message: `${sink}: migration failed: ${e.message}`, cause: e })
       )
+    )
+  })
+
+const latestMigration = (sql: SqlClient.SqlClient, table: string) =>
+  Effect.map(
+    sql<{ readonly latest: number | string | null }>`SELECT MAX(migration_id) AS latest FROM ${sql(table)}`,
+    (rows) => Number(rows[0]?.latest ?? 0)
   )
 
 /** How long a process waits for another one's migrations (a large store's copy takes a while). */

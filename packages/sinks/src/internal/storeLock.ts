@@ -6,8 +6,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { isStale, type LockHolder, RENEW_MS, type RunLockHeld, runLockHeld } from "../RunLock.js"
-import type { SinkError } from "../SinkError.js"
+import { currentHolder, isStale, type LockHolder, RENEW_MS, type RunLockHeld, runLockHeld } from "../RunLock.js"
+import { SinkError } from "../SinkError.js"
 import { sinkError } from "./errors.js"
 
 const NAME = "sync"
@@ -99,6 +99,44 @@ const lockAdvisory = (
     yield* q("lock", writeHolderRow(sql, holder, "replace"))
     yield* Effect.addFinalizer(() => releaseRow(sql, holder))
   })
+
+/**
+ * Before the store's schema is upgraded: a live run holding the store's lock is one of an earlier version
+ * (a run of this one upgrades the store before it takes the lock), whose statements would fail on the new
+ * schema mid-run. Refused: it can be upgraded once that run ends. Postgres: the lock is tried for the
+ * upgrade's transaction, so no earlier run takes it meanwhile; SQLite: the upgrade holds the write lock.
+ */
+export const refuseUpgradeWhileHeld = (sql: SqlClient.SqlClient): Effect.Effect<void, SinkError> =>
+  Effect.gen(function*() {
+    const free = yield* sql.onDialectOrElse({
+      pg: () =>
+        Effect.map(
+          sql`SELECT pg_try_advisory_xact_lock(hashtext(${ADVISORY_KEY})) AS ok`,
+          (rows) => (rows[0] as any)?.ok === true
+        ),
+      orElse: () =>
+        Effect.flatMap(
+          sql`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint_lock'`,
+          (tables) =>
+            tables.length === 0 ?
+              Effect.succeed(true) :
+              Effect.map(
+                readHolderRow(sql),
+                (row) => row === undefined || isStale(toHolder(row), Date.parse(String(row.renewed_at)))
+              )
+        )
+    })
+    if (free) return
+    const row = yield* readHolderRow(sql)
+    const held = runLockHeld(RESOURCE, row === undefined ? { ...currentHolder(), host: "unknown" } : toHolder(row))
+    return yield* Effect.fail(
+      new SinkError({
+        sink: "checkpoint",
+        operation: "migrate",
+        message: `checkpoint: not upgraded under a run of an earlier version: ${held.message}`
+      })
+    )
+  }).pipe(Effect.mapError((e) => e instanceof SinkError ? e : sinkError("checkpoint", "migrate")(e)))
 
 export const lockStore = (
   sql: SqlClient.SqlClient,
