@@ -209,8 +209,9 @@ export const exportScope = (out: string): string =>
 export interface CheckpointStoreService {
   /**
    * The same store as one export sees it (`exportScope(out)`): the completed artifacts, dead letters and
-   * the completed check of `enqueuePending` are that export's own, plus the `UNSCOPED` rows written
-   * before; everything else is shared. Marking an artifact completed drops only this export's dead letter.
+   * listen's pending work are that export's own, plus the `UNSCOPED` rows written before (except for the
+   * completed check of `enqueuePending`: own rows only); the rest is shared. Marking an artifact completed
+   * drops only this export's dead letter.
    */
   readonly forExport: (scope: string) => CheckpointStoreService
   readonly getProgress: (key: ProgressKey) => Effect.Effect<Option.Option<Progress>, SinkError>

@@ -104,8 +104,10 @@ const toSubscription = (r: any): ListenSubscription => ({
 
 /**
  * The tables as the export of `scope` sees them. `visible`: the rows it reads as its own (its scope's and
- * those from before scopes), for completed artifacts (what counts as exported) and for pending work (what
- * it takes; a listener into another folder sharing the store leaves it alone, having its own).
+ * those from before scopes): the pending work it takes (a listener into another folder sharing the store
+ * leaves it alone, having its own). An artifact counts as exported only by the export's own completed row:
+ * a row from before scopes may be another folder's, and a notification dropped here is not looked at again
+ * until a catch-up, while the worker skips it anyway when the folder has the file.
  */
 export const make = (sql: SqlClient.SqlClient, q: Query, scope: string, visible: Statement.Fragment) => {
   /**
@@ -117,7 +119,7 @@ export const make = (sql: SqlClient.SqlClient, q: Query, scope: string, visible:
       "enqueuePending",
       sql.withTransaction(Effect.gen(function*() {
         const done = yield* sql`SELECT 1 AS x FROM checkpoint_completed WHERE kind = ${item.kind}
-          AND artifact_id = ${item.id} AND ${visible}`
+          AND artifact_id = ${item.id} AND export_scope = ${scope}`
         if (done.length > 0) return "completed" as const
         const pending = yield* sql`SELECT 1 AS x FROM listen_pending WHERE kind = ${item.kind}
           AND artifact_id = ${item.id} AND ${visible}`
