@@ -65,7 +65,14 @@ export const migrate = (
       Effect.flatMap(latestMigration(sql, table), (latest) => latest < last ? beforeUpgrade : Effect.void),
       Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
     )
-    return exclusively(sql, table, upgrade).pipe(
+    // Up to date (every open but the first after an upgrade): no lock, no transaction. (Its own statement
+    // text: the SQLite client keeps a failed prepare, here of a missing table, for the connection's life.)
+    const upToDate = sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${sql(table)}
+      WHERE migration_id >= ${last}`.pipe(
+      Effect.map((rows) => Number(rows[0]?.n ?? 0) > 0),
+      Effect.orElseSucceed(() => false)
+    )
+    return Effect.flatMap(upToDate, (done) => done ? Effect.void : exclusively(sql, table, upgrade)).pipe(
       Effect.asVoid,
       Effect.mapError((e) =>
         e instanceof SinkError
