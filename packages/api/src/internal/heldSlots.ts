@@ -34,16 +34,25 @@ const give = (slot: HeldSlot): Effect.Effect<void> =>
     return Effect.asVoid(slot.semaphore.release(1))
   })
 
-/** `self` holding one permit of `semaphore`, given back while its requests wait (see GraphSlot). */
+/**
+ * `self` holding one permit of `semaphore`, given back while its requests wait (see GraphSlot). Written
+ * on the primitives (one mask, the FiberRef set and put back by hand) rather than `ensuring` around
+ * `locallyWith`: each of those masks and matches again, and around every download of a tiny artifact
+ * that was ~60 run-loop steps.
+ */
 export const heldSlot = <A, E, R>(self: Effect.Effect<A, E, R>, semaphore: Effect.Semaphore): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) => {
     const slot: HeldSlot = { semaphore, held: false }
     return Effect.flatMap(restore(semaphore.take(1)), () => {
       slot.held = true
-      return Effect.ensuring(
-        restore(Effect.locallyWith(self, currentHeldSlots, (slots) => [...slots, slot])),
-        give(slot)
-      )
+      return Effect.flatMap(FiberRef.getAndUpdate(currentHeldSlots, (slots) => [...slots, slot]), (around) => {
+        // (uninterruptible here: the mask covers both steps)
+        const leave = Effect.zipRight(FiberRef.set(currentHeldSlots, around), give(slot))
+        return Effect.matchCauseEffect(restore(self), {
+          onFailure: (cause) => Effect.zipRight(leave, Effect.failCause(cause)),
+          onSuccess: (a) => Effect.as(leave, a)
+        })
+      })
     })
   })
 
