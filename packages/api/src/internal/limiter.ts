@@ -477,21 +477,41 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
   // One fiber at a time waits for the next slot, re-checking rate and pause when it wakes: a slot
   // reserved before the tenant slowed down must not fire at the old rate.
   const gate = Effect.unsafeMakeSemaphore(1)
-  const attempt: Effect.Effect<number> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const interval = 1000 / control.rate
+  /** When the next slot starts, seen at `now` (granted if not later than `now`). */
+  const slotStart = (now: number): number => {
     // at most `burst` requests back to back: the first of them at now - (burst - 1) intervals; near a
     // known budget two at most, a tolerance of one interval for late timers (a burst is what a spent
     // budget refuses first)
     const burst = control.budgetKnown(now) ? Math.min(2, policy.burst) : policy.burst
-    const start = Math.max(nextFree, now - (burst - 1) * interval, pausedUntil)
-    if (start <= now) {
-      nextFree = start + interval
-      return Effect.succeed(now)
-    }
+    return Math.max(nextFree, now - (burst - 1) * (1000 / control.rate), pausedUntil)
+  }
+  /** Takes the slot starting at `start` if it has started by `now`. */
+  const grant = (now: number, start: number): boolean => {
+    if (start > now) return false
+    nextFree = start + 1000 / control.rate
+    return true
+  }
+  const attempt: Effect.Effect<number> = Effect.clockWith((clock) => {
+    const now = clock.unsafeCurrentTimeMillis()
+    const start = slotStart(now)
+    if (grant(now, start)) return Effect.succeed(now)
     return Effect.zipRight(Effect.sleep(Math.max(1, Math.ceil(start - now))), Effect.suspend(() => attempt))
   })
+  // fibers in the gate or waiting for it: while there are any, a request queues behind them
+  let gated = 0
+  const leaveGate = Effect.sync(() => {
+    gated--
+  })
+  const throughGate = Effect.suspend(() => {
+    gated++
+    return Effect.ensuring(gate.withPermits(1)(attempt), leaveGate)
+  })
   return {
-    take: gate.withPermits(1)(attempt),
+    // a slot free now, with nobody waiting for one, is granted without the gate (one step, not a dozen)
+    take: Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      return gated === 0 && grant(now, slotStart(now)) ? Effect.succeed(now) : throughGate
+    }),
     throttled: (retryAt, request, sentAt) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const verdict = evidence.record(now, retryAt, request, sentAt)
@@ -513,9 +533,11 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
         }
       }),
     success: (sentAt) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
         evidence.record(now, null, undefined, sentAt)
         control.success(now, sentAt)
+        return Effect.void
       }),
     requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
     downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
