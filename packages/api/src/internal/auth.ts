@@ -11,6 +11,11 @@ import * as Redacted from "effect/Redacted"
 export interface TokenProvider {
   /** The current token (Redacted so it cannot end up in a log by accident). */
   readonly get: Effect.Effect<Redacted.Redacted<string>, TokenFailure>
+  /**
+   * The token `get` would yield without fetching (a static one, or a cached one still fresh), else
+   * undefined: the request loop reads it without an Effect per request.
+   */
+  readonly current: () => Redacted.Redacted<string> | undefined
   /** Drops `token` from the cache so the next `get` fetches a fresh one. Returns whether a refresh is possible. */
   readonly invalidate: (token: Redacted.Redacted<string>) => boolean
 }
@@ -45,17 +50,19 @@ export const makeTokenProvider = (
     if (problem !== null) {
       return {
         get: Effect.fail(new TokenFailure(problem, "InvalidCredential")),
+        current: () => undefined,
         invalidate: () => false
       }
     }
-    return { get: Effect.succeed(credential as Redacted.Redacted<string>), invalidate: () => false }
+    const token = credential as Redacted.Redacted<string>
+    return { get: Effect.succeed(token), current: () => token, invalidate: () => false }
   }
   if (
     credential === null || typeof credential !== "object" ||
     typeof (credential as TokenCredential).getToken !== "function"
   ) {
     const failure = new TokenFailure("credential must be a TokenCredential or a Redacted token", "InvalidCredential")
-    return { get: Effect.fail(failure), invalidate: () => false }
+    return { get: Effect.fail(failure), current: () => undefined, invalidate: () => false }
   }
   const cred = credential as TokenCredential
   let cached: { token: Redacted.Redacted<string>; refreshAt: number } | undefined
@@ -94,6 +101,7 @@ export const makeTokenProvider = (
   )
   return {
     get,
+    current: () => (fresh() ? cached!.token : undefined),
     invalidate: (token) => {
       if (cached !== undefined && Redacted.value(cached.token) === Redacted.value(token)) cached = undefined
       return true

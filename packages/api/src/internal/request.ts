@@ -17,7 +17,7 @@ import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { GraphStats } from "../GraphClient.js"
 import { DecodeError, type GraphError } from "../GraphError.js"
-import { currentRequestTally } from "../GraphRequestTally.js"
+import { currentRequestTally, type MutableGraphRequestTally } from "../GraphRequestTally.js"
 import { currentRetryHandler } from "../GraphRetry.js"
 import { decideRetry, type GraphPolicy, isRetryableStatus, parseRetryAfter } from "../GraphPolicy.js"
 import type { TokenFailure, TokenProvider } from "./auth.js"
@@ -264,7 +264,8 @@ export const send = <R>(
   route: string,
   headers: Record<string, string>,
   method: Method = "GET",
-  body?: unknown
+  body?: unknown,
+  tally: MutableGraphRequestTally | null = null
 ): Effect.Effect<Sent, never, R> =>
   Effect.gen(function*() {
     let current: URL
@@ -276,7 +277,6 @@ export const send = <R>(
     const origin = current.origin
     const maxRedirects = core.policy.maxRedirects
     let h = headers
-    const tally = yield* FiberRef.get(currentRequestTally)
     const text = body === undefined ? undefined : JSON.stringify(body)
     for (let hop = 0;; hop++) {
       core.stats.requests++
@@ -335,12 +335,13 @@ export const attempt = <A, R>(
   spec: RequestSpec<A, R>,
   exec: Exec<R>,
   headers: Record<string, string>,
-  ctx: ErrorContext
+  ctx: ErrorContext,
+  tally: MutableGraphRequestTally | null = null
 ): Effect.Effect<Outcome<A>, GraphError, R> => {
   const timeoutMs = core.policy.requestTimeoutMs
   return Effect.gen(function*() {
     const sentMs = monotonicNow()
-    const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body)
+    const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body, tally)
     if (sent._tag === "Transport") return sent
     const res = sent.res
     // every answer of Graph's own origin tells about its clock (a redirect's target is another server's)
@@ -499,6 +500,7 @@ export const run = <A, R>(
   const take = budget === undefined ? limiter.take : Effect.zipLeft(limiter.take, budget.take)
   const method = spec.method ?? "GET"
   const idempotent = spec.idempotent !== false
+  const fetchToken = Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
   const loop = Effect.gen(function*() {
     const tally = yield* FiberRef.get(currentRequestTally)
     let attempts = 0
@@ -514,7 +516,8 @@ export const run = <A, R>(
         if (tally !== null) tally.retries++
         yield* Metric.increment(retriesOf(spec.route))
       }
-      const token = yield* Effect.mapError(auth.get, (f) => tokenError(f, method, spec.route))
+      // (a static or fresh cached token is read without an Effect)
+      const token = auth.current() ?? (yield* fetchToken)
       const clientRequestId = randomUUID()
       const ctx: ErrorContext = { method, route: spec.route, clientRequestId, attempts }
       const headers: Record<string, string> = {
@@ -530,7 +533,7 @@ export const run = <A, R>(
       let sentAt = 0
       const paced = Effect.zipRight(
         Effect.map(take, (t) => (sentAt = t)),
-        attempt(core, spec, exec, headers, ctx)
+        attempt(core, spec, exec, headers, ctx, tally)
       )
       const outcome =
         yield* (holdsSlot !== false ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))

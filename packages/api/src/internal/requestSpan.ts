@@ -16,15 +16,21 @@ export const RETRY_EVENT = "graph.retry"
  */
 const nativeTracer = Effect.runSync(Effect.tracer)
 
-/** Whether spans of the current fiber go anywhere (a tracer was provided). */
-const traced: Effect.Effect<boolean> = Effect.tracerWith((tracer) => Effect.succeed(tracer !== nativeTracer))
+/**
+ * `ifTraced` when spans of the current fiber go anywhere (a tracer was provided), else `otherwise`: one
+ * run-loop step (these checks run for every request).
+ */
+const whenTraced = <A, E, R>(
+  ifTraced: () => Effect.Effect<A, E, R>,
+  otherwise: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.tracerWith((tracer) => (tracer !== nativeTracer ? ifTraced() : otherwise))
 
 /** Wraps a request's whole retry loop in its span (none without a tracer). */
 export const withRequestSpan =
   (name: string, method: string, route: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(traced, (on) =>
-      on
-        ? Effect.withSpan(self, `GraphClient.${name}`, {
+    whenTraced(
+      () =>
+        Effect.withSpan(self, `GraphClient.${name}`, {
           kind: "client",
           // (the stack of a call into the request loop names the loop, not the caller)
           captureStackTrace: false,
@@ -34,8 +40,9 @@ export const withRequestSpan =
             "graph.attempts": 1,
             "graph.throttle_wait_ms": 0
           }
-        })
-        : self)
+        }),
+      self
+    )
 
 const bodySize = (contentLength: string | undefined): number | undefined => {
   if (contentLength === undefined || !/^\s*\d+\s*$/.test(contentLength)) return undefined
@@ -52,7 +59,7 @@ export const annotateAnswer = (
   headers: Readonly<Record<string, string | undefined>>
 ): Effect.Effect<void> =>
   // (without a tracer there is no request span: the caller's own span is not annotated instead)
-  Effect.flatMap(traced, (on) => (on ? annotate(status, headers) : Effect.void))
+  whenTraced(() => annotate(status, headers), Effect.void)
 
 const annotate = (
   status: number,
@@ -82,8 +89,7 @@ export interface Retry {
 }
 
 /** Records a retry about to happen: an event on the request's span, and the running wait total. */
-export const recordRetry = (retry: Retry): Effect.Effect<void> =>
-  Effect.flatMap(traced, (on) => (on ? retryEvent(retry) : Effect.void))
+export const recordRetry = (retry: Retry): Effect.Effect<void> => whenTraced(() => retryEvent(retry), Effect.void)
 
 const retryEvent = (retry: Retry): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeNanos, (now) =>
