@@ -538,8 +538,8 @@ const makeSlots = (core: ClientCore) => {
     request: false,
     shared: null
   }
-  const release = Effect.suspend(() => {
-    const out: Array<Effect.Effect<void>> = []
+  const release: Effect.Effect<void> = Effect.suspend(() => {
+    const out: Array<Effect.Effect<unknown>> = []
     if (held.shared !== null) {
       out.push(held.shared)
       held.shared = null
@@ -552,7 +552,8 @@ const makeSlots = (core: ClientCore) => {
       held.download = false
       out.push(core.limiter.downloads.release(1))
     }
-    return Effect.all(out, { discard: true })
+    // (one after another, as `Effect.all` would, without its bookkeeping)
+    return out.length === 0 ? Effect.void : Effect.asVoid(out.reduce((a, b) => Effect.zipRight(a, b)))
   })
   // (in the order `acquire` takes them; each marked held as one step an interruption cannot split)
   const takeAgain = Effect.uninterruptibleMask((restore) =>
@@ -569,22 +570,8 @@ const makeSlots = (core: ClientCore) => {
       if (shared !== undefined && held.shared === null) held.shared = yield* restore(shared)
     })
   )
-  const acquire = Effect.gen(function*() {
-    yield* Effect.acquireRelease(
-      Effect.tap(core.limiter.downloads.take(1), () => (held.download = true)),
-      () => release
-    )
-    yield* Effect.acquireRelease(Effect.tap(core.limiter.requests.take(1), () => (held.request = true)), () => release)
-    const shared = core.budget?.requestSlot
-    if (shared !== undefined) {
-      yield* Effect.acquireRelease(
-        Effect.map(shared, (giveBack) => {
-          held.shared = giveBack
-        }),
-        () => release
-      )
-    }
-  })
+  // (one finalizer for all of them: `release` frees what is held)
+  const acquire = Effect.acquireRelease(takeAgain, () => release)
   return { acquire, release, giveBack: release, takeAgain }
 }
 
