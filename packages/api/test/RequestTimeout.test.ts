@@ -26,6 +26,11 @@ const holdFirst = () => {
       const h = { closed: false }
       held.push(h)
       res.on("close", () => (h.closed = true))
+      // the transcripts listing: headers and part of the body come, the rest never does
+      if (path.includes("getAllTranscripts")) {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.write("{\"value\": [")
+      }
       return
     }
     if (path.endsWith("/content")) {
@@ -51,21 +56,29 @@ describe("request timeout", () => {
     await new Promise((resolve) => target.server.close(resolve))
   })
 
-  it.live("a listing page and a content request that get no answer are closed after requestTimeoutMs and retried", () =>
+  it.live("listing pages (no answer; half a body) and content requests (both transports) that get no answer are closed after requestTimeoutMs and retried", () =>
     Effect.gen(function*() {
       const api = yield* GraphClient
       const items = yield* Stream.runCollect(api.getAllRecordings(WINDOW))
-      const bytes = yield* Effect.scoped(
+      // a page whose body stops half-way is given up the same way
+      const transcripts = yield* Stream.runCollect(api.getAllTranscripts(WINDOW))
+      // a recording goes on the client's own connections, a transcript through Node's agent: each keeps the time limit
+      const recording = yield* Effect.scoped(
         Effect.flatMap(api.recordingContent({ userId: "u1" }, "m1", "r1"), (c) => collectBytes(c.stream))
       )
+      const transcript = yield* Effect.scoped(
+        Effect.flatMap(api.transcriptContentStream({ userId: "u1" }, "m1", "t1"), (c) => collectBytes(c.stream))
+      )
       expect(Chunk.size(items)).toBe(0)
-      expect(Buffer.from(bytes).toString()).toBe("abc")
-      expect([...target.seen.values()]).toEqual([2, 2])
+      expect(Chunk.size(transcripts)).toBe(0)
+      expect(Buffer.from(recording).toString()).toBe("abc")
+      expect(Buffer.from(transcript).toString()).toBe("abc")
+      expect([...target.seen.values()]).toEqual([2, 2, 2, 2])
       const stats = yield* api.stats
-      expect(stats.retries).toBe(2)
+      expect(stats.retries).toBe(4)
       // the held requests were given up by the client, not left open (their close reaches the server soon after)
       yield* Effect.promise(() => until(() => target.held.every((h) => h.closed), 10_000))
-      expect(target.held.map((h) => h.closed)).toEqual([true, true])
+      expect(target.held.map((h) => h.closed)).toEqual([true, true, true, true])
     }).pipe(
       Effect.provide(clientOn(baseUrl))
     ))
@@ -87,8 +100,13 @@ const clientOn = (baseUrl: string) =>
 
 describe("request timeout beyond what a Node timer holds", () => {
   // setTimeout fires a delay over 2^31 - 1 ms after 1 ms: such a deadline must mean none, not an instant one
-  const server = http.createServer((_req, res) => {
+  const server = http.createServer((req, res) => {
     setTimeout(() => {
+      if ((req.url ?? "").split("?")[0]!.endsWith("/content")) {
+        res.writeHead(200, { "content-type": "video/mp4", "content-length": "3" })
+        res.end("abc")
+        return
+      }
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify({ value: [] }))
     }, 50)
@@ -103,11 +121,19 @@ describe("request timeout beyond what a Node timer holds", () => {
     await new Promise((resolve) => server.close(resolve))
   })
 
-  it.live("requestTimeoutMs of 3e9 ms waits for a 50 ms answer without a retry", () =>
+  it.live("requestTimeoutMs of 3e9 ms waits for a 50 ms answer without a retry (listing, both content transports)", () =>
     Effect.gen(function*() {
       const api = yield* GraphClient
       const items = yield* Stream.runCollect(api.getAllRecordings(WINDOW))
+      const recording = yield* Effect.scoped(
+        Effect.flatMap(api.recordingContent({ userId: "u1" }, "m1", "r1"), (c) => collectBytes(c.stream))
+      )
+      const transcript = yield* Effect.scoped(
+        Effect.flatMap(api.transcriptContentStream({ userId: "u1" }, "m1", "t1"), (c) => collectBytes(c.stream))
+      )
       expect(Chunk.size(items)).toBe(0)
+      expect(Buffer.from(recording).toString()).toBe("abc")
+      expect(Buffer.from(transcript).toString()).toBe("abc")
       expect((yield* api.stats).retries).toBe(0)
     }).pipe(
       Effect.provide(GraphClient.layer({

@@ -110,6 +110,8 @@ const request = (
       payload: "content",
       // 416 (range not satisfiable) comes back to the caller, which starts over or fails clearly.
       okStatus: (s) => s === 200 || s === 206 || (offset > 0 && s === 416),
+      // (the body is read by the caller, under its own idle timeout)
+      immediateOk: true,
       onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
     },
     spec.bulk === true ? core.execBulk : core.execScoped,
@@ -570,8 +572,12 @@ const makeSlots = (core: ClientCore) => {
       if (shared !== undefined && held.shared === null) held.shared = yield* restore(shared)
     })
   )
-  // (one finalizer for all of them: `release` frees what is held)
-  const acquire = Effect.acquireRelease(takeAgain, () => release)
+  // One finalizer for all of them (`release` frees what is held), added to the scope itself: an
+  // `Effect.addFinalizer` would also diff and patch the fiber's FiberRefs around it, which semaphore
+  // releases do not read. (Uninterruptible, as an `acquireRelease`'s acquire: taken means released.)
+  const acquire = Effect.uninterruptible(
+    Effect.zipRight(takeAgain, Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)))
+  )
   return { acquire, release, giveBack: release, takeAgain }
 }
 

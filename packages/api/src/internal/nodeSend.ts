@@ -28,7 +28,45 @@ export interface Outgoing {
   readonly url: URL
   readonly headers: Readonly<Record<string, string>>
   readonly body: string | undefined
+  /**
+   * How long to wait for the answer's headers (ms): past it the request is destroyed and fails with
+   * `AnswerTimeout`. Only transports that `honoursTimeout` says so read it.
+   */
+  readonly timeoutMs?: number | undefined
 }
+
+/** No answer came within `Outgoing.timeoutMs`. */
+export class AnswerTimeout {
+  readonly _tag = "AnswerTimeout"
+}
+
+/** The longest delay `setTimeout` honours (2^31 - 1 ms, ~24.8 days): a timeout longer than that is none. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Transports (see `Exec` in request.ts) that end a request at its `Outgoing.timeoutMs` themselves. */
+const timed = new WeakSet<object>()
+
+/** Marks `exec` as one that honours `Outgoing.timeoutMs`. */
+export const timesOut = <F extends object>(exec: F): F => {
+  timed.add(exec)
+  return exec
+}
+
+/** Whether `exec` honours `Outgoing.timeoutMs` (else its caller bounds the wait itself). */
+export const honoursTimeout = (exec: object): boolean => timed.has(exec)
+
+/**
+ * Arms `out`'s timeout (when it has one a timer can hold): `onTimeout` runs once it passes. Returns the
+ * disarm function.
+ */
+export const armTimeout = (out: Outgoing, onTimeout: () => void): () => void => {
+  const ms = out.timeoutMs
+  if (ms === undefined || ms > MAX_TIMER_MS) return noop
+  const timer = setTimeout(onTimeout, Math.max(0, ms))
+  return () => clearTimeout(timer)
+}
+
+const noop = () => {}
 
 /** The agents of each HttpClient made by `layer` below: those clients' requests go through `exchange`. */
 const direct = new WeakMap<HttpClient.HttpClient, NodeHttpClient.HttpAgent>()
@@ -92,7 +130,9 @@ const send = (agent: NodeHttpClient.HttpAgent, out: Outgoing, onAnswer: (req: Ht
       resume(Effect.fail(e))
       return
     }
+    let disarm = noop
     const settle = () => {
+      disarm()
       req.off("error", onError)
       req.off("response", onResponse)
       req.on("error", ignore)
@@ -106,6 +146,11 @@ const send = (agent: NodeHttpClient.HttpAgent, out: Outgoing, onAnswer: (req: Ht
       onAnswer(req)
       resume(Effect.succeed(new NodeAnswer(msg)))
     }
+    disarm = armTimeout(out, () => {
+      settle()
+      req.destroy()
+      resume(Effect.fail(new AnswerTimeout()))
+    })
     req.on("error", onError)
     req.on("response", onResponse)
     req.end(out.body)
@@ -116,19 +161,21 @@ const send = (agent: NodeHttpClient.HttpAgent, out: Outgoing, onAnswer: (req: Ht
   })
 
 /** A request whose answer is read by the caller at its own pace (its body is destroyed if unread when it is done). */
-export const exchange = (agent: NodeHttpClient.HttpAgent) => (out: Outgoing): Effect.Effect<Answer, unknown> =>
-  Effect.map(send(agent, out, ignore), (answer) => {
-    if (answer instanceof NodeAnswer) unread.register(answer, answer.source, answer)
-    return answer
-  })
+export const exchange = (agent: NodeHttpClient.HttpAgent) =>
+  timesOut((out: Outgoing): Effect.Effect<Answer, unknown> =>
+    Effect.map(send(agent, out, ignore), (answer) => {
+      if (answer instanceof NodeAnswer) unread.register(answer, answer.source, answer)
+      return answer
+    })
+  )
 
 /**
  * A request whose answer lives as long as the caller's scope: closing it ends a body still in flight
  * (as the platform's `HttpClient.withScope` does, without an AbortController). A request whose answer
  * was read to its end is already done (Node marks it destroyed when its socket goes back to the pool).
  */
-export const exchangeScoped =
-  (agent: NodeHttpClient.HttpAgent) => (out: Outgoing): Effect.Effect<Answer, unknown, Scope.Scope> =>
+export const exchangeScoped = (agent: NodeHttpClient.HttpAgent) =>
+  timesOut((out: Outgoing): Effect.Effect<Answer, unknown, Scope.Scope> =>
     Effect.flatMap(Effect.scope, (scope) => {
       let sent: Http.ClientRequest | undefined
       return Effect.zipRight(
@@ -136,3 +183,4 @@ export const exchangeScoped =
         send(agent, out, (req) => (sent = req))
       )
     })
+  )

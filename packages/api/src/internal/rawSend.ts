@@ -12,7 +12,7 @@
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Answer, Outgoing } from "./nodeSend.js"
+import { type Answer, AnswerTimeout, armTimeout, type Outgoing } from "./nodeSend.js"
 import { type BodyReceiver, RawConnection } from "./rawConnection.js"
 import type { ResponseHead } from "./responseReader.js"
 import { QueuedBody } from "./queuedBody.js"
@@ -179,19 +179,35 @@ const sendOn = (
   current: { lease: RawLease }
 ): Effect.Effect<Answer, unknown> =>
   Effect.async<Answer, unknown>((resume) => {
+    // (past `out.timeoutMs` the connection is destroyed: its answer, if one still comes, is not read)
+    let timedOut = false
+    const disarm = armTimeout(out, () => {
+      timedOut = true
+      current.lease.destroy()
+      resume(Effect.fail(new AnswerTimeout()))
+    })
     const attempt = (conn: RawConnection) => {
       const lease = current.lease = new RawLease(pool, conn)
       conn.send(head, {
-        onHead: (h) => resume(Effect.succeed(new RawAnswer(lease, h))),
+        onHead: (h) => {
+          if (timedOut) return
+          disarm()
+          resume(Effect.succeed(new RawAnswer(lease, h)))
+        },
         onFail: (cause, beforeAnyByte) => {
-          if (beforeAnyByte && conn.uses > 1) attempt(new RawConnection(conn.key, out.url))
-          else resume(Effect.fail(cause))
+          if (timedOut) return
+          if (beforeAnyByte && conn.uses > 1) return attempt(new RawConnection(conn.key, out.url))
+          disarm()
+          resume(Effect.fail(cause))
         },
         onDone: lease.done
       })
     }
     attempt(pool.take(out.url))
-    return Effect.sync(() => current.lease.destroy())
+    return Effect.sync(() => {
+      disarm()
+      current.lease.destroy()
+    })
   })
 
 /**

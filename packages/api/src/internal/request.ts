@@ -35,7 +35,7 @@ import type { GraphBudget } from "../GraphBudget.js"
 import { type RequestSlots, waitWithoutSlots } from "./heldSlots.js"
 import type { Limiter } from "./limiter.js"
 import * as NodeSend from "./nodeSend.js"
-import type { Answer, Outgoing } from "./nodeSend.js"
+import { type Answer, AnswerTimeout, MAX_TIMER_MS, type Outgoing } from "./nodeSend.js"
 import * as RawSend from "./rawSend.js"
 import * as RequestSpan from "./requestSpan.js"
 import { monotonicNow } from "./serverClock.js"
@@ -140,7 +140,8 @@ export const makeCore = (args: {
   return {
     execBulk: agent === undefined || RawSend.envProxied()
       ? execScoped
-      : RawSend.exchangeScoped(new RawSend.RawPool(), execScoped),
+      // (raw GETs keep Outgoing.timeoutMs in sendOn; other requests go to execScoped, which does too)
+      : NodeSend.timesOut(RawSend.exchangeScoped(new RawSend.RawPool(), execScoped)),
     baseUrl: args.baseUrl,
     baseOrigin: new URL(args.baseUrl).origin,
     policy: args.policy,
@@ -216,6 +217,11 @@ export interface RequestSpec<A, R> {
   readonly idempotent?: boolean | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly okStatus: (status: number) => boolean
+  /**
+   * `onOk` waits for nothing (it reads no body, e.g. content handed to its caller): it then runs
+   * without a timer of its own. Default false: it runs within what is left of `requestTimeoutMs`.
+   */
+  readonly immediateOk?: boolean | undefined
   /** Handles a 2xx answer (inside the request slot). */
   readonly onOk: (
     res: Answer,
@@ -265,7 +271,9 @@ export const send = <R>(
   headers: Record<string, string>,
   method: Method = "GET",
   body?: unknown,
-  tally: MutableGraphRequestTally | null = null
+  tally: MutableGraphRequestTally | null = null,
+  /** When the answer must have come (`monotonicNow` ms), redirect hops included; none without. */
+  deadline = Number.POSITIVE_INFINITY
 ): Effect.Effect<Sent, never, R> =>
   Effect.gen(function*() {
     let current: URL
@@ -282,9 +290,10 @@ export const send = <R>(
       core.stats.requests++
       if (tally !== null) tally.requests++
       yield* Metric.increment(requestsOf(route))
-      const result = yield* Effect.either(exec({ method, url: current, headers: h, body: text }))
+      const result = yield* Effect.either(sendWithin(exec, { method, url: current, headers: h, body: text }, deadline))
       if (Either.isLeft(result)) {
         const cause = result.left
+        if (cause instanceof AnswerTimeout) return noAnswer(core)
         return { _tag: "Transport", why: describeCause(cause), unreachable: isUnreachable(cause) } as const
       }
       const res = result.right
@@ -294,7 +303,7 @@ export const send = <R>(
       if (!REDIRECTS.has(res.status) || method !== "GET") return { _tag: "Response", res, fromGraph } as const
       const location = res.headers["location"]
       if (location === undefined || location === "") return { _tag: "Response", res, fromGraph } as const
-      yield* readBounded(res, ERROR_BODY_LIMIT)
+      if ((yield* within(deadline, readBounded(res, ERROR_BODY_LIMIT))) === TIMED_OUT) return noAnswer(core)
       if (hop >= maxRedirects) return { _tag: "Transport", why: `more than ${maxRedirects} redirects` } as const
       let next: URL
       try {
@@ -329,6 +338,8 @@ export type Outcome<A> =
  * One attempt of a request: send it (redirect hops included), then hand a 2xx to the spec or read the
  * error body, all within `requestTimeoutMs`. The rate and concurrency slots are the caller's. Each
  * answer is recorded on the request's span (by `send`), each retry as an event on it (by `run`).
+ * The time limit is kept by each wait in turn (the transport's own timer when it has one, see
+ * `sendWithin`), not by a fiber forked around the attempt: a fork cost a tiny request ~a quarter of its CPU.
  */
 export const attempt = <A, R>(
   core: ClientCore,
@@ -337,11 +348,11 @@ export const attempt = <A, R>(
   headers: Record<string, string>,
   ctx: ErrorContext,
   tally: MutableGraphRequestTally | null = null
-): Effect.Effect<Outcome<A>, GraphError, R> => {
-  const timeoutMs = core.policy.requestTimeoutMs
-  return Effect.gen(function*() {
+): Effect.Effect<Outcome<A>, GraphError, R> =>
+  Effect.gen(function*() {
     const sentMs = monotonicNow()
-    const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body, tally)
+    const deadline = sentMs + core.policy.requestTimeoutMs
+    const sent = yield* send(core, exec, spec.url, spec.route, headers, spec.method, spec.body, tally, deadline)
     if (sent._tag === "Transport") return sent
     const res = sent.res
     // every answer of Graph's own origin tells about its clock (a redirect's target is another server's)
@@ -349,12 +360,15 @@ export const attempt = <A, R>(
     if (fromGraph) core.limiter.serverClock.observe(res.headers["date"], sentMs, monotonicNow())
     const requestId = res.headers["request-id"] ?? null
     if (spec.okStatus(res.status)) {
-      const ok = yield* spec.onOk(res, ctx, requestId)
+      const onOk = spec.onOk(res, ctx, requestId)
+      const ok = spec.immediateOk === true ? yield* onOk : yield* within(deadline, onOk)
+      if (ok === TIMED_OUT) return noAnswer(core)
       if (ok._tag === "Value") return { _tag: "Done", value: ok.value, status: res.status } as const
       if (ok._tag === "Malformed") return { _tag: "Malformed", why: ok.why, requestId, status: res.status } as const
       return { _tag: "Transport", why: ok.why } as const
     }
-    const text = yield* readBounded(res, ERROR_BODY_LIMIT)
+    const text = yield* within(deadline, readBounded(res, ERROR_BODY_LIMIT))
+    if (text === TIMED_OUT) return noAnswer(core)
     return {
       _tag: "Status",
       status: res.status,
@@ -366,13 +380,38 @@ export const attempt = <A, R>(
         fromGraph ? core.limiter.serverClock.serverTimeAtLeast(monotonicNow()) : null
       )
     } as const
-  }).pipe(
-    withDeadline(timeoutMs, (): Outcome<A> => ({ _tag: "Transport", why: `no answer within ${timeoutMs} ms` }))
-  )
-}
+  })
 
-/** The longest delay `setTimeout` honours (2^31 - 1 ms, ~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** The outcome of an attempt whose answer did not come within `requestTimeoutMs`. */
+const noAnswer = (core: ClientCore) =>
+  ({ _tag: "Transport", why: `no answer within ${core.policy.requestTimeoutMs} ms` }) as const
+
+/** What `within` gives when the deadline passed first. */
+const TIMED_OUT: unique symbol = Symbol("TIMED_OUT")
+
+/** `effect`, or TIMED_OUT (it is then interrupted) once `deadline` (`monotonicNow` ms) passes before it ends. */
+const within = <A, E, R>(deadline: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A | typeof TIMED_OUT, E, R> =>
+  Effect.suspend(() => {
+    const left = deadline - monotonicNow()
+    return left <= 0 ? Effect.succeed(TIMED_OUT) : withDeadline(left, (): typeof TIMED_OUT => TIMED_OUT)(effect)
+  })
+
+/**
+ * Sends one hop, its answer due by `deadline`: a transport that keeps `Outgoing.timeoutMs` itself gets
+ * what is left (it fails with `AnswerTimeout`); any other runs under `within`.
+ */
+const sendWithin = <R>(exec: Exec<R>, out: Outgoing, deadline: number): Effect.Effect<Answer, unknown, R> =>
+  Effect.suspend(() => {
+    const left = deadline - monotonicNow()
+    if (left <= 0) return Effect.fail(new AnswerTimeout())
+    if (NodeSend.honoursTimeout(exec)) {
+      return exec(left === Number.POSITIVE_INFINITY ? out : { ...out, timeoutMs: left })
+    }
+    return Effect.flatMap(
+      within(deadline, exec(out)),
+      (a) => (a === TIMED_OUT ? Effect.fail(new AnswerTimeout()) : Effect.succeed(a))
+    )
+  })
 
 /**
  * `effect`, or `onTimeout()` once `ms` pass before it ends (it is then interrupted, which destroys its
