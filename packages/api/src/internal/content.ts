@@ -24,7 +24,7 @@ import { rawLeaseOf } from "./rawSend.js"
 import { readWholeBody, type WholeBody } from "./wholeBody.js"
 import { guard } from "./pages.js"
 import type { RequestSlots } from "./heldSlots.js"
-import { type ClientCore, run } from "./request.js"
+import { addToCounter, type ClientCore, run } from "./request.js"
 
 const contentBytes = Metric.counter("graph_content_bytes_total", {
   description: "Content bytes delivered",
@@ -126,12 +126,15 @@ const openIn = (
   ifRange?: string,
   slots?: RequestSlots
 ): Effect.Effect<Opened, GraphError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const outer = yield* Effect.scope
-    const own = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-    const res = yield* Scope.extend(request(core, spec, offset, ifRange, slots), own)
-    return { res, abort: Scope.close(own, Exit.void) }
-  })
+  Effect.flatMap(
+    Effect.scope,
+    (outer) =>
+      Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (own) =>
+        Effect.map(
+          Scope.extend(request(core, spec, offset, ifRange, slots), own),
+          (res) => ({ res, abort: Scope.close(own, Exit.void) })
+        ))
+  )
 
 /**
  * Where one content stream stands across its pieces (the first answer, resumes, next ranges).
@@ -188,7 +191,7 @@ const reportBytes = (body: Body): Effect.Effect<void> =>
   Effect.suspend(() => {
     const n = body.unreported
     body.unreported = 0
-    return n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
+    return n === 0 ? Effect.void : addToCounter(contentBytes, n)
   })
 
 type Step = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<GraphError>>
@@ -705,7 +708,7 @@ const whole = (
       }
       const n = read.bytes.length
       core.stats.bytes += n
-      const counted = n === 0 ? Effect.void : Metric.incrementBy(contentBytes, n)
+      const counted = n === 0 ? Effect.void : addToCounter(contentBytes, n)
       if (read.cut === null) {
         const stream = Stream.succeed(read.bytes)
         return Effect.as(Effect.zipRight(counted, release), {

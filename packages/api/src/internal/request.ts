@@ -70,6 +70,16 @@ const perRoute = (metric: Metric.Metric.Counter<number>) => {
     return m
   }
 }
+/**
+ * Adds `n` to a counter with the fiber's metric labels, as `Metric.incrementBy` does, in one run-loop
+ * step instead of three (counters are updated for every request and every content body).
+ */
+export const addToCounter = (counter: Metric.Metric.Counter<number>, n: number): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    counter.unsafeUpdate(n, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    return Effect.void
+  })
+
 const requestsOf = perRoute(requestsTotal)
 const retriesOf = perRoute(retriesTotal)
 const throttledOf = perRoute(throttledTotal)
@@ -289,7 +299,7 @@ export const send = <R>(
     for (let hop = 0;; hop++) {
       core.stats.requests++
       if (tally !== null) tally.requests++
-      yield* Metric.increment(requestsOf(route))
+      yield* addToCounter(requestsOf(route), 1)
       const result = yield* Effect.either(sendWithin(exec, { method, url: current, headers: h, body: text }, deadline))
       if (Either.isLeft(result)) {
         const cause = result.left
@@ -553,7 +563,7 @@ export const run = <A, R>(
       if (attempts > 1) {
         stats.retries++
         if (tally !== null) tally.retries++
-        yield* Metric.increment(retriesOf(spec.route))
+        yield* addToCounter(retriesOf(spec.route), 1)
       }
       // (a static or fresh cached token is read without an Effect)
       const token = auth.current() ?? (yield* fetchToken)
@@ -604,7 +614,7 @@ export const run = <A, R>(
         if (status === 429) {
           stats.throttled++
           if (tally !== null) tally.throttled++
-          yield* Metric.increment(throttledOf(spec.route))
+          yield* addToCounter(throttledOf(spec.route), 1)
         }
       } else if (
         !idempotent && (outcome._tag === "Malformed" || (outcome._tag === "Transport" && outcome.unreachable !== true))
@@ -659,7 +669,7 @@ export const run = <A, R>(
         stats.retryWaitMs += retryWall.add(now, now + decision.delayMs)
       }
       // the metric sums every retry's wait over requests (the stats above are wall time)
-      yield* Metric.incrementBy(throttleWaitOf(spec.route), decision.delayMs)
+      yield* addToCounter(throttleWaitOf(spec.route), decision.delayMs)
       const onRetry = yield* FiberRef.get(currentRetryHandler)
       if (onRetry !== null) {
         yield* onRetry({
