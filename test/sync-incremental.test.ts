@@ -187,13 +187,6 @@ describe("exports into two folders sharing one --state keep their own completed 
       expect(verifyOutput(a, expected)).toEqual([])
 
       // B's plan and B's run: every artifact is B's to fetch, none skipped as done.
-      const fetched = (r: CliResult) => {
-        const { recordings, transcripts } = JSON.parse(r.stdout)
-        return {
-          downloaded: recordings.downloaded + transcripts.downloaded,
-          skipped: recordings.skipped + transcripts.skipped
-        }
-      }
       const plan = await run(b, "--dry-run")
       expect(plan.code, plan.stderr).toBe(0)
       expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
@@ -237,9 +230,14 @@ describe("exports into two folders sharing one --state keep their own completed 
       // Stored by the release before export scopes: every completed row is UNSCOPED after the upgrade.
       await asBeforeExportScopes(state)
 
+      // B's plan agrees with B's run: the old rows may be A's, and B has none of their files.
+      const plan = await run(b, "--dry-run")
+      expect(plan.code, plan.stderr).toBe(0)
+      expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
       const other = await run(b)
       expect(other.code, other.stderr).toBe(0)
       expect(verifyOutput(b, expected)).toEqual([])
+      expect(fetched(other)).toEqual({ downloaded: expected.size, skipped: 0 })
       // A has the files of its old rows: nothing fetched again there.
       requested.length = 0
       const again = await run(a)
@@ -248,6 +246,15 @@ describe("exports into two folders sharing one --state keep their own completed 
       expect(verifyOutput(a, expected)).toEqual([])
     }))
 })
+
+/** What a sync's `--json` summary says it downloaded and skipped (recordings and transcripts together). */
+const fetched = (r: CliResult) => {
+  const { recordings, transcripts } = JSON.parse(r.stdout)
+  return {
+    downloaded: recordings.downloaded + transcripts.downloaded,
+    skipped: recordings.skipped + transcripts.skipped
+  }
+}
 
 const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
   Effect.runPromise(

@@ -215,7 +215,7 @@ const run = (opts: ValidatedSyncOptions): Effect.Effect<RunSummary, SyncFatalErr
           pendingBytes: null
         }))
         if (opts.dryRun) {
-          for (const s of sets) planSet(s, completed)
+          yield* Effect.forEach(sets, (s) => planSet(s, completed), { concurrency: opts.concurrency, discard: true })
           return
         }
         // Progress rows say which organizer + window a run is in and which ones finished.

@@ -40,6 +40,11 @@ export interface ContentSinkService {
    * streams the file through `write` when a sink has no `adopt`.
    */
   readonly adopt?: (path: string, file: string, expected: ExpectedContent) => Effect.Effect<WrittenContent, SinkError>
+  /**
+   * Optional, a look that reads no content: true when `path` exists with exactly `bytes`. A dry run plans
+   * with it (a sink without it is asked `isComplete`); the real run still checks the sha256.
+   */
+  readonly hasSize?: (path: string, bytes: number) => Effect.Effect<boolean, SinkError>
   /** True when `path` exists with exactly this size and sha256 (skip-if-complete). */
   readonly isComplete: (path: string, expected: ExpectedContent) => Effect.Effect<boolean, SinkError>
   /** Size and sha256 of what is stored at `path`, or null. */

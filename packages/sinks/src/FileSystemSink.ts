@@ -61,6 +61,12 @@ export const statContent = (out: string, path: string): Effect.Effect<ExpectedCo
 export const isComplete = (out: string, path: string, expected: ExpectedContent): Effect.Effect<boolean, SinkError> =>
   Effect.map(statContent(out, path), (s) => s !== null && s.bytes === expected.bytes && s.sha256 === expected.sha256)
 
+/** True when `<out>/<path>` is a file of exactly `bytes` (a stat; nothing read). */
+export const hasSize = (out: string, path: string, bytes: number): Effect.Effect<boolean, SinkError> =>
+  Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.fileSize(abs, SINK)).pipe(
+    Effect.map((size) => size === bytes)
+  )
+
 /** The `*.partial` temp files a killed run left under `out` (relative paths); the next sync removes them. */
 export const listTempFiles = (out: string): Effect.Effect<Array<string>, SinkError> => atomic.listTempFiles(out, SINK)
 
@@ -81,6 +87,7 @@ export const make = (out: string): ContentSinkService => {
     name: `filesystem:${out}`,
     write: (path, content) => writeContent(out, path, content, realDirs),
     adopt: (path, file, expected) => adoptContent(out, path, file, expected, realDirs),
+    hasSize: (path, bytes) => hasSize(out, path, bytes),
     isComplete: (path, expected) => isComplete(out, path, expected),
     stat: (path) => statContent(out, path)
   }

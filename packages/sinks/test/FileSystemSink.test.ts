@@ -82,6 +82,26 @@ describe("FileSystemSink", () => {
       expect(yield* FileSystemSink.statContent(out, "o/m/missing.mp4")).toBeNull()
     }))
 
+  it.effect("hasSize looks at the size only: no content read, no folder or escaping path taken for a file", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const data = bytes(4_321)
+      const w = yield* FileSystemSink.writeContent(out, "o/m/recording-x.mp4", chunked(data))
+      const sink = FileSystemSink.make(out)
+      expect(yield* sink.hasSize!(w.path, data.length)).toBe(true)
+      expect(yield* sink.hasSize!(w.path, data.length - 1)).toBe(false)
+      expect(yield* sink.hasSize!("o/m/missing.mp4", data.length)).toBe(false)
+      expect(yield* sink.hasSize!("o/m/recording-x.mp4/under-a-file.mp4", data.length)).toBe(false)
+      fs.mkdirSync(path.join(out, "o/m/folder.mp4"))
+      expect(yield* sink.hasSize!("o/m/folder.mp4", 4096)).toBe(false)
+      // Same size, other bytes: still "present" to a dry run (the real run's isComplete checks the sha256).
+      fs.writeFileSync(path.join(out, w.path), bytes(data.length, 9))
+      expect(yield* sink.hasSize!(w.path, data.length)).toBe(true)
+      expect(yield* sink.isComplete(w.path, w)).toBe(false)
+      const escaped = yield* Effect.exit(sink.hasSize!("../outside.mp4", 1))
+      expect(Exit.isFailure(escaped)).toBe(true)
+    }))
+
   it.effect("writing the same content twice leaves one file and no temp files", () =>
     Effect.gen(function*() {
       const out = tempDir()

@@ -558,22 +558,32 @@ export const make = (ctx: RunContext) => {
     }))
 
   /** Dry run: what would be downloaded (not completed yet) and its metered minutes. */
-  const planSet = (set: ArtifactSet, completed: CompletedIndex): void => {
-    for (const [kind, a] of [["recording", set.recording], ["transcript", set.transcript]] as const) {
-      if (a === null) continue
-      if (Option.isSome(completed.get(kind, a.id))) tally.artifact(kind, "skipped")
-      else {
-        tally.artifact(kind, "downloaded")
-        tally.meteredMinutes(kind, meteredMinutes(a.createdDateTime, a.endDateTime))
+  // What a dry run counts as done: the export's row, and its file still there with its size (read no
+  // content; a row written before export scopes may be another folder's, and a file may have been removed).
+  const present = (c: { readonly path: string; readonly bytes: number; readonly sha256: string }) =>
+    (content.hasSize === undefined
+      ? content.isComplete(c.path, { bytes: c.bytes, sha256: c.sha256 })
+      : content.hasSize(c.path, c.bytes)).pipe(Effect.mapError(sinkFatal))
+
+  /** A dry run's tally of one set: what the real run would skip and what it would download. */
+  const planSet = (set: ArtifactSet, completed: CompletedIndex): Effect.Effect<void, SyncFatalError> =>
+    Effect.gen(function*() {
+      for (const [kind, a] of [["recording", set.recording], ["transcript", set.transcript]] as const) {
+        if (a === null) continue
+        const row = completed.get(kind, a.id)
+        if (Option.isSome(row) && (yield* present(row.value))) tally.artifact(kind, "skipped")
+        else {
+          tally.artifact(kind, "downloaded")
+          tally.meteredMinutes(kind, meteredMinutes(a.createdDateTime, a.endDateTime))
+        }
       }
-    }
-    if (
-      opts.metadataContent && set.transcript !== null &&
-      Option.isNone(completed.get("transcriptMetadata", set.transcript.id))
-    ) {
-      tally.meteredMinutes("transcript", meteredMinutes(set.transcript.createdDateTime, set.transcript.endDateTime))
-    }
-  }
+      if (opts.metadataContent && set.transcript !== null) {
+        const row = completed.get("transcriptMetadata", set.transcript.id)
+        if (Option.isNone(row) || !(yield* present(row.value))) {
+          tally.meteredMinutes("transcript", meteredMinutes(set.transcript.createdDateTime, set.transcript.endDateTime))
+        }
+      }
+    })
 
   return { processSet, planSet, downloadEarly }
 }

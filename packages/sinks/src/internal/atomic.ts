@@ -366,6 +366,20 @@ export const hashFile = (abs: string, sink: string): Effect.Effect<Written | nul
     catch: sinkError(sink, "read")
   })
 
+/** The size of a regular file; `null` when there is none at `abs`. */
+export const fileSize = (abs: string, sink: string): Effect.Effect<number | null, SinkError> =>
+  Effect.tryPromise({
+    try: () =>
+      fsp.stat(abs).then(
+        (s) => (s.isFile() ? s.size : null),
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === "ENOENT" || e.code === "ENOTDIR") return null
+          throw e
+        }
+      ),
+    catch: sinkError(sink, "stat")
+  })
+
 /** Temp files (`.<name>.<hex>.partial`) a killed writer left under `root`, as `/`-separated relative paths. */
 export const listTempFiles = (root: string, sink: string): Effect.Effect<Array<string>, SinkError> =>
   Effect.tryPromise({
