@@ -110,3 +110,40 @@ describe("a request waiting to be retried holds no slot", () => {
       expect(yield* slots.withPermitsIfAvailable(2)(Effect.void)).toEqual(Option.none())
     }).pipe(Effect.provide(clientLayer(emu))))
 })
+
+describe("a download interrupted while it waits for the shared budget's slot", () => {
+  it.effect("gives the client's own download and request slots back (the next download is not blocked for ever)", () =>
+    Effect.gen(function*() {
+      emu.setFaults({ seed: 1, rules: [] })
+      // One slot shared with "another runner", which holds it at first; waiting for it can be
+      // interrupted (as the cluster's budget's wait can, even inside an uninterruptible acquire).
+      const shared = yield* Effect.makeSemaphore(1)
+      yield* shared.take(1)
+      const waiting = yield* Deferred.make<void>()
+      const budget = {
+        take: Effect.void,
+        throttled: () => Effect.void,
+        requestSlot: Effect.interruptible(
+          Effect.zipRight(Deferred.succeed(waiting, undefined), Effect.as(shared.take(1), shared.release(1)))
+        )
+      }
+      const download = (i: number) =>
+        Effect.scoped(
+          Effect.flatMap(
+            Effect.flatMap(GraphClient, (api) =>
+              api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i))),
+            (c) =>
+              collectBytes(c.stream)
+          )
+        )
+      // one client (one limiter) for both downloads, with a single download slot
+      const bytes = yield* Effect.gen(function*() {
+        const first = yield* Effect.fork(download(0))
+        yield* Deferred.await(waiting)
+        yield* Fiber.interrupt(first)
+        yield* shared.release(1)
+        return yield* soon(download(1))
+      }).pipe(Effect.provide(clientLayer(emu, { budget, policy: { maxConcurrentDownloads: 1 } })))
+      expect(bytes.length).toBeGreaterThan(0)
+    }))
+})

@@ -577,9 +577,10 @@ const makeSlots = (core: ClientCore) => {
   )
   // One finalizer for all of them (`release` frees what is held), added to the scope itself: an
   // `Effect.addFinalizer` would also diff and patch the fiber's FiberRefs around it, which semaphore
-  // releases do not read. (Uninterruptible, as an `acquireRelease`'s acquire: taken means released.)
+  // releases do not read. Added before anything is taken: a take interrupted or failing after others
+  // succeeded (a shared budget's wait can be interrupted) still has them given back.
   const acquire = Effect.uninterruptible(
-    Effect.zipRight(takeAgain, Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)))
+    Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), takeAgain)
   )
   return { acquire, release, giveBack: release, takeAgain }
 }
