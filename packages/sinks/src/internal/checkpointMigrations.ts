@@ -4,12 +4,12 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as ListenTables from "./listenTables.js"
+import { UNSCOPED } from "./unscoped.js"
 
 /** The migrations' bookkeeping table. */
 export const TABLE = "checkpoint_migrations"
 
-/** `export_scope` of rows written before completed artifacts and dead letters were kept per export. */
-export const UNSCOPED = ""
+export { UNSCOPED } from "./unscoped.js"
 
 export const migrations = {
   "1_checkpoint": Effect.gen(function*() {

@@ -14,6 +14,7 @@ import type {
   PendingRetry
 } from "../CheckpointStore.js"
 import type { SinkError } from "../SinkError.js"
+import { UNSCOPED } from "./unscoped.js"
 import { str } from "./sql.js"
 
 type Query = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.Effect<A, SinkError>
@@ -122,8 +123,13 @@ export const make = (sql: SqlClient.SqlClient, q: Query, scope: string, visible:
           AND artifact_id = ${item.id} AND export_scope = ${scope}`
         if (done.length > 0) return "completed" as const
         const pending = yield* sql`SELECT 1 AS x FROM listen_pending WHERE kind = ${item.kind}
-          AND artifact_id = ${item.id} AND ${visible}`
+          AND artifact_id = ${item.id} AND export_scope = ${scope}`
         if (pending.length > 0) return "duplicate" as const
+        // Work stored before export scopes (any listener's to take, once) becomes this export's: its
+        // notification is served by that row, which another listener sharing the store no longer takes.
+        const claimed = yield* sql`UPDATE listen_pending SET export_scope = ${scope} WHERE kind = ${item.kind}
+          AND artifact_id = ${item.id} AND export_scope = ${UNSCOPED} RETURNING 1 AS x`
+        if (claimed.length > 0) return "queued" as const
         const count = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM listen_pending
           WHERE ${visible}`
         if (Number(count[0]?.n ?? 0) >= limit) return "full" as const
