@@ -14,6 +14,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as os from "node:os"
+import { buildCliIfStale } from "./internal/cli.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "..")
@@ -26,8 +27,7 @@ const arg = (name: string, dflt: number): number => {
 }
 const RUNS = arg("runs", 15)
 
-const { buildBin } = await import(pathToFileURL(path.join(root, "packages/cli/scripts/build-bin.mjs")).href)
-await buildBin({ ifStale: true })
+await buildCliIfStale()
 
 const bin = path.join(root, "packages/cli/bin/meeting-artifacts.mjs")
 const preload = pathToFileURL(path.join(here, "internal/report-rss.mjs")).href

@@ -28,9 +28,8 @@ import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { pathToFileURL } from "node:url"
 import { startPostgres } from "../packages/sinks/test/support/servers.js"
-import { cleanEnv, cliBin, runBench, runMeasured, verdict } from "./internal/cli.js"
+import { buildCliIfStale, cleanEnv, cliBin, runBench, runMeasured, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
 
 const ONLY = argValue("--only")
@@ -318,10 +317,7 @@ const leases = async (pgUrl: string) => {
 
 const main = async () => {
   // the CLI runs from its bundle: measure the sources as they are, not a bundle built before a change
-  const { buildBin } = await import(
-    pathToFileURL(NodePath.join(NodePath.dirname(cliBin), "../scripts/build-bin.mjs")).href
-  )
-  await buildBin({ ifStale: true })
+  await buildCliIfStale()
   const pg = await startPostgres()
   const work = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "bench-cluster-"))
   try {

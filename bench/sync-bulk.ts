@@ -22,9 +22,8 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { TenantFixture } from "@meeting-artifacts/graph-emulator"
-import { type ChildRun, cliBin, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
+import { buildCliIfStale, type ChildRun, cliBin, runBench, runCli, runMeasured, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
-import { fileURLToPath, pathToFileURL } from "node:url"
 
 const BYTES = Number(argValue("--bytes") ?? 256 * 1024 ** 2)
 const RECORDINGS = Number(argValue("--recordings") ?? 4)
@@ -105,9 +104,7 @@ const main = async () => {
       "--json"
     ]
     // the CLI runs from its bundle: rebuilt when a source changed, then started once (not measured)
-    const root = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "..")
-    const { buildBin } = await import(pathToFileURL(NodePath.join(root, "packages/cli/scripts/build-bin.mjs")).href)
-    await buildBin({ ifStale: true })
+    await buildCliIfStale()
     await runCli(["--help"], emu.accessToken)
     const curlRuns: Array<ChildRun> = []
     const syncRuns: Array<SyncRun> = []

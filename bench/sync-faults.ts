@@ -32,7 +32,8 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
+import { buildCliIfStale } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -474,8 +475,7 @@ if (process.argv.includes("--baseline")) {
   const concurrency = Number(argValue("--concurrency") ?? 4)
   const only = argValue("--only")
   // the CLI runs from its bundle: measure the sources as they are, not a bundle built before a change
-  const { buildBin } = await import(pathToFileURL(path.join(root, "packages/cli/scripts/build-bin.mjs")).href)
-  await buildBin({ ifStale: true })
+  await buildCliIfStale()
   console.log(`load: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (${os.cpus().length} cores)`)
   if (only !== "bucket") await faultsBench(seeds, concurrency)
   if (only !== "faults") await bucketBench(rates, concurrency)

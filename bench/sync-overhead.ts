@@ -18,7 +18,7 @@
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { type ChildRun, runBench, runCli, verdict } from "./internal/cli.js"
+import { buildCliIfStale, type ChildRun, runBench, runCli, verdict } from "./internal/cli.js"
 import { argValue } from "./internal/tenant.js"
 
 const ORGANIZERS = Number(argValue("--organizers") ?? 4)
@@ -42,6 +42,8 @@ const main = async () => {
       mix: { paired: 1 }
     }
   })
+  // the CLI runs from its bundle: measure the sources as they are, not a bundle built before a change
+  await buildCliIfStale()
   const work = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "bench-sync-overhead-"))
   try {
     const organizers = emu.fixture.users.map((u) => u.id)

@@ -6,12 +6,19 @@
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 export const cliBin = NodePath.resolve(
   NodePath.dirname(fileURLToPath(import.meta.url)),
   "../../packages/cli/bin/meeting-artifacts.mjs"
 )
+
+/** Rebuilds the CLI's bundle when a source changed, so a benchmark measures the sources as they are. */
+export const buildCliIfStale = async (): Promise<void> => {
+  const script = NodePath.join(NodePath.dirname(cliBin), "../scripts/build-bin.mjs")
+  const { buildBin } = await import(pathToFileURL(script).href)
+  await buildBin({ ifStale: true })
+}
 
 const TIME = "/usr/bin/time"
 
