@@ -187,13 +187,7 @@ describe("exports into two folders sharing one --state keep their own completed 
       expect(verifyOutput(a, expected)).toEqual([])
 
       // B's plan and B's run: every artifact is B's to fetch, none skipped as done.
-      const plan = await run(b, "--dry-run")
-      expect(plan.code, plan.stderr).toBe(0)
-      expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
-      const other = await run(b)
-      expect(other.code, other.stderr).toBe(0)
-      expect(verifyOutput(b, expected)).toEqual([])
-      expect(fetched(other)).toEqual({ downloaded: expected.size, skipped: 0 })
+      await expectEverythingFetched(run, b, expected)
     }))
 
   it("a dead letter from before the upgrade stops counting once the export has the artifact, and stays for the others", () =>
@@ -231,13 +225,7 @@ describe("exports into two folders sharing one --state keep their own completed 
       await asBeforeExportScopes(state)
 
       // B's plan agrees with B's run: the old rows may be A's, and B has none of their files.
-      const plan = await run(b, "--dry-run")
-      expect(plan.code, plan.stderr).toBe(0)
-      expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
-      const other = await run(b)
-      expect(other.code, other.stderr).toBe(0)
-      expect(verifyOutput(b, expected)).toEqual([])
-      expect(fetched(other)).toEqual({ downloaded: expected.size, skipped: 0 })
+      await expectEverythingFetched(run, b, expected)
       // A has the files of its old rows: nothing fetched again there.
       requested.length = 0
       const again = await run(a)
@@ -254,6 +242,21 @@ const fetched = (r: CliResult) => {
     downloaded: recordings.downloaded + transcripts.downloaded,
     skipped: recordings.skipped + transcripts.skipped
   }
+}
+
+/** `out`'s dry run plans every artifact as a download (none skipped as done), and its run fetches them all. */
+const expectEverythingFetched = async (
+  run: (out: string, ...flags: ReadonlyArray<string>) => Promise<CliResult>,
+  out: string,
+  expected: ReturnType<typeof expectedArtifacts>
+) => {
+  const plan = await run(out, "--dry-run")
+  expect(plan.code, plan.stderr).toBe(0)
+  expect(fetched(plan)).toEqual({ downloaded: expected.size, skipped: 0 })
+  const result = await run(out)
+  expect(result.code, result.stderr).toBe(0)
+  expect(verifyOutput(out, expected)).toEqual([])
+  expect(fetched(result)).toEqual({ downloaded: expected.size, skipped: 0 })
 }
 
 const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
