@@ -33,6 +33,13 @@ describe("sync --cluster through faults", () => {
   let emu: RunningEmulator
   let pg: RunningPostgres
   let runners: ReadonlyArray<ChildProcess> = []
+  /** The cases' `sync --cluster` children: one a timed-out case leaves behind is killed, not left running. */
+  const syncs: Array<ChildProcess> = []
+  const spawnSync = (...args: Parameters<typeof spawnCli>) => {
+    const child = spawnCli(...args)
+    syncs.push(child)
+    return child
+  }
   let env: NodeJS.ProcessEnv
   beforeAll(async () => {
     emu = await startEmulator({
@@ -50,6 +57,7 @@ describe("sync --cluster through faults", () => {
     runners = await startRunners(2, pg.url, env)
   }, 120_000)
   afterAll(async () => {
+    for (const child of syncs) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
     gate.release()
     const codes = await Promise.all(runners.map(stopRunner))
     await emu?.close()
@@ -72,7 +80,9 @@ describe("sync --cluster through faults", () => {
       emu.resetCounters()
       const out = path.join(tempDir(), "out")
       gate.close()
-      const child = spawnCli([...syncArgs(emu, out), "--sink", `postgres:${clusterSink}`, "--cluster", pg.url], { env })
+      const child = spawnSync([...syncArgs(emu, out), "--sink", `postgres:${clusterSink}`, "--cluster", pg.url], {
+        env
+      })
       const result = collect(child)
       await Promise.race([gate.reached, result.then((r) => Promise.reject(new Error(`sync ended early: ${r.stderr}`)))])
       // Down while the held downloads finish: their checkpoint and sink writes meet no database, and their
@@ -102,7 +112,7 @@ describe("sync --cluster through faults", () => {
 
   it("on a cluster no runner has joined, sync --cluster says so on stderr and waits", async () => {
     const empty = await Effect.runPromise(freshPgDatabase(pg.url))
-    const child = spawnCli([...syncArgs(emu, path.join(tempDir(), "out")), "--cluster", empty], { env })
+    const child = spawnSync([...syncArgs(emu, path.join(tempDir(), "out")), "--cluster", empty], { env })
     let stderr = ""
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
     const result = collect(child)
