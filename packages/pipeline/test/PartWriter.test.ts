@@ -210,6 +210,45 @@ describe("PartWriters", () => {
       expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
     }))
 
+  it("a push that leaves its ring nearly full returns a promise of room, also for bytes received in place", () =>
+    withPart(async (file, fd, writers) => {
+      const ring = 256 * 1024
+      const bytes = content(3 * ring)
+      const body = writers.open(fd, 0, file, ring)
+      // plenty of room left: no wait
+      expect(body.push(bytes.subarray(0, 1000))).toBeUndefined()
+      // fits, but leaves less than an eighth of the ring: the next read would find no room to go to
+      const nearlyFull = body.push(bytes.subarray(1000, ring - 100))
+      expect(nearlyFull).toBeInstanceOf(Promise)
+      await nearlyFull
+      // received in place (as a socket reading into `into`), up to the ring's end: the same
+      let at = ring - 100
+      while (at < 2 * ring) {
+        const target = body.into()
+        const n = Math.min(target.byteLength, 2 * ring - at)
+        target.set(bytes.subarray(at, at + n))
+        const pending = body.push(target.subarray(0, n))
+        at += n
+        if (pending !== undefined) await pending
+      }
+      let waitedInPlace = false
+      for (; at < bytes.byteLength;) {
+        const target = body.into()
+        const n = Math.min(target.byteLength, bytes.byteLength - at)
+        target.set(bytes.subarray(at, at + n))
+        const pending = body.push(target.subarray(0, n))
+        at += n
+        if (pending !== undefined) {
+          waitedInPlace = true
+          await pending
+        }
+      }
+      expect(waitedInPlace).toBe(true)
+      const written = await body.finish()
+      expect(written).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+    }))
+
   it("a resumed part that ends off a block boundary: appended in order, whole blocks written directly where the file system can", () =>
     withPart(async (file, fd, writers) => {
       const bytes = content(3 * MiB + 999)

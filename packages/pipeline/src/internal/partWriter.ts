@@ -85,6 +85,14 @@ const openDirect = (file: string | undefined): number => {
  */
 const WAKE_BYTES = 256 * 1024
 
+/**
+ * A push that leaves less free room in its ring than this (or an eighth of a small ring) holds the pusher
+ * back until a quarter of the ring is free: a socket then waits for the worker instead of reading into
+ * memory of its own that the next push would copy (then wait all the same), and it waits once per
+ * quarter of a ring, not once per write the worker finishes.
+ */
+const LOW_ROOM = 64 * 1024
+
 /** While bodies are open, the worker is woken this often, so a slow body's bytes do not wait in the ring. */
 const TICK_MS = 100
 
@@ -159,6 +167,9 @@ export class BodyWriter {
   private readonly data: Uint8Array
   /** Bytes in the ring from which a push wakes a sleeping worker. */
   private readonly wakeAt: number
+  /** Free room below which a push holds the pusher back until there is `resumeRoom` (see `LOW_ROOM`). */
+  private readonly lowRoom: number
+  private readonly resumeRoom: number
   /** Where the next byte goes in the ring (the worker keeps its own read position). */
   private at = 0
   private failure: Error | undefined
@@ -186,19 +197,24 @@ export class BodyWriter {
     this.data = new Uint8Array(ring)
     this.at = offset % BLOCK
     this.wakeAt = Math.min(WAKE_BYTES, this.data.byteLength / 4)
+    this.lowRoom = Math.min(LOW_ROOM, this.data.byteLength / 8)
+    this.resumeRoom = this.data.byteLength / 4
   }
 
   /**
    * Copies `chunk` into the ring: returns at once when it fit, else a promise of when it is all in. A
-   * chunk that already is the ring's next bytes (received in place, see `into`) is only counted.
+   * chunk that already is the ring's next bytes (received in place, see `into`) is only counted. A chunk
+   * that left the ring nearly full also gets a promise, of room for the next ones (see `LOW_ROOM`).
    */
   push(chunk: Uint8Array): void | Promise<void> {
     if (this.failure !== undefined) throw this.failure
     if (chunk.buffer === this.ring && chunk.byteOffset === this.at && chunk.byteLength > 0) {
-      return this.commit(chunk.byteLength)
+      this.commit(chunk.byteLength)
+    } else {
+      const off = this.copyIn(chunk, 0)
+      if (off < chunk.byteLength) return this.pushRest(chunk, off)
     }
-    const off = this.copyIn(chunk, 0)
-    if (off < chunk.byteLength) return this.pushRest(chunk, off)
+    if (this.data.byteLength - Atomics.load(this.ctrl, RING_USED) < this.lowRoom) return this.roomFor(this.resumeRoom)
   }
 
   /**
@@ -236,19 +252,27 @@ export class BodyWriter {
 
   private async pushRest(chunk: Uint8Array, off: number): Promise<void> {
     while (off < chunk.byteLength) {
-      await this.room()
+      await this.room(1)
       if (this.failure !== undefined) throw this.failure
       off = this.copyIn(chunk, off)
     }
   }
 
-  /** Resolves when the worker has made room (or failed). */
-  private room(): Promise<void> {
+  /** Resolves once the ring has `bytes` of free room; fails with the body's failure. */
+  private async roomFor(bytes: number): Promise<void> {
+    while (this.failure === undefined && this.data.byteLength - Atomics.load(this.ctrl, RING_USED) < bytes) {
+      await this.room(bytes)
+    }
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Resolves when the worker has made room (`bytes` free at least, or it made some since), or failed. */
+  private room(bytes: number): Promise<void> {
     return new Promise((resolve) => {
       this.spaceWaiter = resolve
       Atomics.store(this.ctrl, RING_WAITING, 1)
       // the worker may have made room between the caller's look and the flag
-      if (Atomics.load(this.ctrl, RING_USED) < this.data.byteLength || this.failure !== undefined) {
+      if (this.data.byteLength - Atomics.load(this.ctrl, RING_USED) >= bytes || this.failure !== undefined) {
         this.spaceWaiter = undefined
         resolve()
       }
