@@ -81,6 +81,15 @@ export const firstLine = (child: ChildProcess): Promise<string> =>
 export const runCli = (args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
   collect(spawnCli(args, options))
 
+/** What a sync's `--json` summary says it downloaded and skipped (recordings and transcripts together). */
+export const fetched = (r: CliResult) => {
+  const { recordings, transcripts } = JSON.parse(r.stdout)
+  return {
+    downloaded: recordings.downloaded + transcripts.downloaded,
+    skipped: recordings.skipped + transcripts.skipped
+  }
+}
+
 export const tempDir = (prefix = "ma-e2e-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 
 export const sha256 = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex")

@@ -5,10 +5,7 @@
  * third run with nothing new fetches nothing. Delta links are the output
  * folder's own: a run into another folder sharing the `--state` lists in full.
  */
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { generateTenant, type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-emulator"
-import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -17,6 +14,7 @@ import {
   addLaterMeetingArtifacts,
   expectedArtifacts,
   expectRerunFetchesNothing,
+  fetched,
   type MutableFixture,
   readFailures,
   readManifest,
@@ -25,6 +23,7 @@ import {
   tempDir,
   verifyOutput
 } from "./helpers.js"
+import { asBeforeExportScopes, withStateFile } from "./stateFile.js"
 
 describe("sync --incremental", () => {
   let emu: RunningEmulator
@@ -235,15 +234,6 @@ describe("exports into two folders sharing one --state keep their own completed 
     }))
 })
 
-/** What a sync's `--json` summary says it downloaded and skipped (recordings and transcripts together). */
-const fetched = (r: CliResult) => {
-  const { recordings, transcripts } = JSON.parse(r.stdout)
-  return {
-    downloaded: recordings.downloaded + transcripts.downloaded,
-    skipped: recordings.skipped + transcripts.skipped
-  }
-}
-
 /** `out`'s dry run plans every artifact as a download (none skipped as done), and its run fetches them all. */
 const expectEverythingFetched = async (
   run: (out: string, ...flags: ReadonlyArray<string>) => Promise<CliResult>,
@@ -258,33 +248,6 @@ const expectEverythingFetched = async (
   expect(verifyOutput(out, expected)).toEqual([])
   expect(fetched(result)).toEqual({ downloaded: expected.size, skipped: 0 })
 }
-
-const withStateFile = <A>(file: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.flatMap(SqlClient.SqlClient, body).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
-  )
-
-/**
- * Puts a state file back into the shape the release before export scopes (migration 6) left on disk, with
- * its rows, so that the next run upgrades it: completed artifacts, dead letters and listen's pending work
- * without `export_scope`.
- */
-const asBeforeExportScopes = (file: string) =>
-  withStateFile(file, (sql) =>
-    Effect.gen(function*() {
-      const columns = (table: string) =>
-        Effect.map(
-          sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`,
-          (rows) => rows.map((r) => r.name).filter((n) => n !== "export_scope").join(", ")
-        )
-      for (const table of ["checkpoint_completed", "checkpoint_dead_letters", "listen_pending"]) {
-        const cols = yield* columns(table)
-        yield* sql.unsafe(`CREATE TABLE ${table}_before AS SELECT ${cols} FROM ${table}`)
-        yield* sql.unsafe(`DROP TABLE ${table}`)
-        yield* sql.unsafe(`ALTER TABLE ${table}_before RENAME TO ${table}`)
-      }
-      yield* sql`DELETE FROM checkpoint_migrations WHERE migration_id >= 6`
-    }))
 
 const deadLetters = (file: string) =>
   withStateFile(file, (sql) => sql`SELECT artifact_id, export_scope FROM checkpoint_dead_letters ORDER BY artifact_id`)

@@ -32,8 +32,9 @@ export interface SyncLayerOptions {
   /** Record sinks of your own (any `RecordSinkService`), written after the ones named by `sinks`. */
   readonly recordSinks?: ReadonlyArray<RecordSinkService> | undefined
   /**
-   * A dry run writes nothing: when the state file does not exist yet, an
-   * in-memory store stands in for it.
+   * A dry run writes nothing: it reads a SQLite state file through a private
+   * copy (upgraded there when its schema is older), and an in-memory store
+   * stands in for one that does not exist yet.
    */
   readonly dryRun?: boolean | undefined
 }
@@ -44,8 +45,9 @@ export const statePathFor = (options: { readonly out: string; readonly state?: s
 const checkpointLayer = (options: SyncLayerOptions): Layer.Layer<CheckpointStore.CheckpointStore, SinkError> => {
   const state = statePathFor(options)
   if (/^postgres(ql)?:\/\//i.test(state)) return CheckpointStore.layerPostgres(state)
-  if (options.dryRun === true && !fs.existsSync(state)) return CheckpointStore.layerSqlite(":memory:")
-  return CheckpointStore.layerSqlite(state)
+  if (options.dryRun !== true) return CheckpointStore.layerSqlite(state)
+  // Opening the file would write next to it (its -wal and -shm files; an upgrade of its schema).
+  return fs.existsSync(state) ? CheckpointStore.layerSqliteCopy(state) : CheckpointStore.layerSqlite(":memory:")
 }
 
 /**

@@ -31,6 +31,7 @@ import * as nodePath from "node:path"
 import { defaultStatePath } from "./Layout.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { migrate, num, sqliteClientLayer, str } from "./internal/sql.js"
+import { copyToTemp } from "./internal/sqliteCopy.js"
 import * as PostgresClient from "./PostgresClient.js"
 import * as ListenTables from "./internal/listenTables.js"
 import * as Migrations from "./internal/checkpointMigrations.js"
@@ -584,6 +585,14 @@ export const layer: Layer.Layer<CheckpointStore, SinkError, SqlClient.SqlClient>
 /** The store in a SQLite file (created with its folder when missing). */
 export const layerSqlite = (filename: string): Layer.Layer<CheckpointStore, SinkError> =>
   layer.pipe(Layer.provide(sqliteClientLayer(filename)))
+
+/**
+ * The store in a private copy of a SQLite file (taken when the layer is built, removed with it): what the
+ * file holds, upgraded to this release's schema in the copy, and nothing written to the file or its folder
+ * (a dry run).
+ */
+export const layerSqliteCopy = (filename: string): Layer.Layer<CheckpointStore, SinkError> =>
+  Layer.unwrapScoped(Effect.map(copyToTemp(filename), layerSqlite))
 
 /** The default: `<out>/.meeting-artifacts/state.sqlite`. */
 export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkError> => layerSqlite(defaultStatePath(out))
