@@ -6,6 +6,7 @@
  *
  * - a new artifact lands in --out (manifest line, file hash) shortly after it is added (latency printed);
  * - SIGKILL during a burst, restart: nothing lost, nothing fetched twice (the emulator's content counters);
+ * - SIGTERM while an announced artifact downloads: it stays pending (no file), the next start exports it;
  * - forged notifications are refused and counted, and never trigger a download;
  * - short-lived subscriptions are renewed (and keep delivering past their first expiry);
  * - a `missed` lifecycle event leads to a catch-up that finds what was missed;
@@ -26,6 +27,7 @@ import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import {
   cleanEnv,
+  ContentGate,
   expectedArtifacts,
   freePort,
   readManifest,
@@ -36,6 +38,7 @@ import {
   verifyOutput,
   waitFor
 } from "./helpers.js"
+import { withStateFile } from "./stateFile.js"
 
 let ca: TestCa
 let tls: { readonly key: string; readonly cert: string }
@@ -57,15 +60,27 @@ afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.close()
 })
 
-const emulator = async (seed: number): Promise<RunningEmulator> => {
+const emulator = async (
+  seed: number,
+  options: { readonly gate?: ContentGate; readonly reauthorizationGraceSeconds?: number } = {}
+): Promise<RunningEmulator> => {
   const emu = await startEmulator({
     generate: { organizers: 1, meetingsPerOrganizer: 2, seed, recordingBytes: [4096, 16 * 1024], cues: [2, 4] },
+    ...(options.gate === undefined ? {} : { onRequest: options.gate.onRequest }),
     tls: ca,
     tokenEndpoint: true,
-    // Redelivery after a failed POST (listen killed) sooner than Graph's minutes, so the test is short.
-    notifications: { ca: fs.readFileSync(ca.caFile, "utf8"), retryDelaysMs: [250, 500, 1000, 2000, 4000] }
+    notifications: {
+      ca: fs.readFileSync(ca.caFile, "utf8"),
+      // Redelivery after a failed POST (listen killed) sooner than Graph's minutes, so the test is short.
+      retryDelaysMs: [250, 500, 1000, 2000, 4000],
+      ...(options.reauthorizationGraceSeconds === undefined
+        ? {}
+        : { reauthorizationGraceSeconds: options.reauthorizationGraceSeconds })
+    }
   })
   running.push({ close: () => emu.close() })
+  // (released before the emulator closes: a held request would keep it from closing)
+  if (options.gate !== undefined) running.push({ close: () => options.gate!.release() })
   return emu
 }
 
@@ -280,6 +295,42 @@ describe("listen", () => {
     }
   }, 240_000)
 
+  it(
+    "SIGTERM while an announced recording downloads: exit 0, it stays pending (no file), the next start exports it",
+    async () => {
+      const gate = new ContentGate()
+      const emu = await emulator(48, { gate })
+      const first = await startListening(emu)
+      await startCatchUpDone(first.listen)
+      const meetingId = emu.fixture.meetings[0]!.id
+      const { recording } = newPair("sigterm")
+      gate.close()
+      emu.addRecording(meetingId, recording)
+      await first.listen.waitForEvent(
+        "the notification stored",
+        (e) => e.event === "notification_accepted" && e.id === recording.id
+      )
+      // Graph was answered 202: from here on only the stored row remembers the recording.
+      await gate.reached
+      first.listen.child.kill("SIGTERM")
+      const stopped = await first.listen.done
+      expect(stopped.code, stopped.stderr).toBe(0)
+      const pending = await withStateFile(
+        path.join(first.out, ".meeting-artifacts", "state.sqlite"),
+        (sql) => sql<{ readonly artifact_id: string }>`SELECT artifact_id FROM listen_pending`
+      )
+      expect(pending.map((r) => r.artifact_id)).toEqual([recording.id])
+      // No line, no file (under a final name or a temp one): only what the start catch-up exported.
+      expect(problems(first.out, emu.fixture)).toEqual([])
+
+      gate.release()
+      const second = await startListening(emu, [], { out: first.out, port: first.port })
+      await second.listen.waitForEvent("the recording exported", (e) => e.event === "exported" && e.id === recording.id)
+      expect(problems(first.out, withAdded(emu.fixture, [{ meetingId, recording }]))).toEqual([])
+    },
+    120_000
+  )
+
   it("refuses forged notifications, counts them, and downloads nothing for them", async () => {
     const emu = await emulator(43)
     const { listen, out } = await startListening(emu)
@@ -390,6 +441,51 @@ describe("listen", () => {
     expect(emu.counters().notifications.faults.missed).toBe(1)
     expect(emu.counters().contentRequests[pair.recording.id]).toBe(1)
   }, 120_000)
+
+  it(
+    "a reauthorizationRequired acknowledged but not handled before SIGTERM is answered by the next start",
+    async () => {
+      const gate = new ContentGate()
+      // Deliveries pause at once after the event, until the subscription is reauthorized (or renewed).
+      const emu = await emulator(49, { gate, reauthorizationGraceSeconds: 0 })
+      const first = await listeningWithLifecycle(emu)
+      const recordings = emu.subscriptions().find((s) => /Recordings$/.test(s.resource))!
+      // The lifecycle events are handled one at a time: a `missed` catch-up held mid-download keeps the
+      // reauthorizationRequired after it waiting, answered 202 but not handled.
+      gate.close()
+      emu.setNotificationFaults({ rules: [{ fault: "missed", probability: 1, limit: 1 }] })
+      const meetingId = emu.fixture.meetings[0]!.id
+      const missed = newPair("missed-then-stopped")
+      emu.addRecording(meetingId, missed.recording)
+      await gate.reached
+      emu.sendLifecycleEvent(recordings.id, "reauthorizationRequired")
+      await first.listen.waitForEvent(
+        "the reauthorizationRequired",
+        (e) => e.event === "lifecycle_received" && e.lifecycleEvent === "reauthorizationRequired"
+      )
+      first.listen.child.kill("SIGTERM")
+      expect((await first.listen.done).code).toBe(0)
+      expect(first.listen.events().filter((e) => e.event === "subscription_reauthorized")).toEqual([])
+
+      gate.release()
+      const second = await startListening(emu, ["--lifecycle-url", `https://127.0.0.1:${first.port}/lifecycle`], {
+        out: first.out,
+        port: first.port
+      })
+      await startCatchUpDone(second.listen)
+      // Still the same subscription, and it delivers again: what is added now is announced.
+      expect(emu.subscriptions().map((s) => s.id)).toContain(recordings.id)
+      const later = newPair("after-restart")
+      emu.addRecording(meetingId, later.recording)
+      await emu.notificationsIdle()
+      expect(emu.counters().notifications.paused).toBe(0)
+      await second.listen.waitForEvent(
+        "the new recording's notification",
+        (e) => e.event === "notification_accepted" && e.id === later.recording.id
+      )
+    },
+    120_000
+  )
 
   it(
     "reauthorizationRequired is answered by a reauthorize; subscriptionRemoved makes the subscription again and catches up",

@@ -116,8 +116,8 @@ export const make = (deps: SubscriptionDeps) => {
   )
 
   /**
-   * Makes sure one subscription per wanted resource exists; returns whether any had to be made anew (then
-   * notifications may have been missed: the caller catches up).
+   * Makes sure one subscription per wanted resource exists, each kept one reauthorized; returns whether any
+   * had to be made anew (then notifications may have been missed: the caller catches up).
    */
   const ensure: Effect.Effect<boolean, GraphError | SinkError> = Effect.gen(function*() {
     const wanted = new Set(wantedResources(opts))
@@ -130,6 +130,13 @@ export const make = (deps: SubscriptionDeps) => {
       }
       live.set(s.id, s)
       kept.add(s.resource)
+      // A reauthorizationRequired answered (202) by a process stopped before it acted on it is not sent
+      // again, and Graph pauses the deliveries after a while: every kept subscription is reauthorized.
+      yield* reauthorize(s).pipe(
+        Effect.catchAll((e) =>
+          Effect.sync(() => event(ListenEvent.Warning({ message: `reauthorizing ${s.id} on start: ${e.message}` })))
+        )
+      )
     }
     let made = false
     for (const resource of wanted) {
