@@ -34,7 +34,8 @@ export interface SyncLayerOptions {
   /**
    * A dry run writes nothing: it reads a SQLite state file through a private
    * copy (upgraded there when its schema is older), and an in-memory store
-   * stands in for one that does not exist yet.
+   * stands in for one that does not exist yet; a Postgres store is read as it
+   * is (refused when its schema is older: see `CheckpointStore.layerPostgresAsIs`).
    */
   readonly dryRun?: boolean | undefined
 }
@@ -44,7 +45,9 @@ export const statePathFor = (options: { readonly out: string; readonly state?: s
 
 const checkpointLayer = (options: SyncLayerOptions): Layer.Layer<CheckpointStore.CheckpointStore, SinkError> => {
   const state = statePathFor(options)
-  if (/^postgres(ql)?:\/\//i.test(state)) return CheckpointStore.layerPostgres(state)
+  if (/^postgres(ql)?:\/\//i.test(state)) {
+    return options.dryRun === true ? CheckpointStore.layerPostgresAsIs(state) : CheckpointStore.layerPostgres(state)
+  }
   if (options.dryRun !== true) return CheckpointStore.layerSqlite(state)
   // Opening the file would write next to it (its -wal and -shm files; an upgrade of its schema).
   return fs.existsSync(state) ? CheckpointStore.layerSqliteCopy(state) : CheckpointStore.layerSqlite(":memory:")

@@ -37,7 +37,7 @@ import * as ListenTables from "./internal/listenTables.js"
 import * as Migrations from "./internal/checkpointMigrations.js"
 import { lockStore, refuseUpgradeWhileHeld } from "./internal/storeLock.js"
 import { currentHolder, type LockHolder, type RunLockHeld } from "./RunLock.js"
-import type { SinkError } from "./SinkError.js"
+import { SinkError } from "./SinkError.js"
 import { sinkError } from "./internal/errors.js"
 
 const SINK = "checkpoint"
@@ -600,6 +600,37 @@ export const layerDefault = (out: string): Layer.Layer<CheckpointStore, SinkErro
 /** The store in Postgres (tables `checkpoint_*`). */
 export const layerPostgres = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
   layer.pipe(Layer.provide(PostgresClient.layer(url)))
+
+/**
+ * The store in Postgres as it is, for reading only (a dry run): nothing is created or upgraded. A database
+ * without the store's tables reads as an empty store; one whose schema is older than this release's is
+ * refused, since upgrading it is a write.
+ */
+export const layerPostgresAsIs = (url: string | Redacted.Redacted<string>): Layer.Layer<CheckpointStore, SinkError> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const client = yield* Layer.build(PostgresClient.layer(url))
+    const sql = Context.get(client, SqlClient.SqlClient)
+    const latest = yield* sql<{ readonly latest: number | string | null }>`SELECT MAX(migration_id) AS latest
+      FROM ${sql(Migrations.TABLE)}`.pipe(
+      Effect.map((rows) => Number(rows[0]?.latest ?? 0)),
+      // 42P01: no such table (a database no run has used yet)
+      Effect.catchIf((e) => (e.cause as { code?: unknown } | undefined)?.code === "42P01", () => Effect.succeed(0)),
+      Effect.mapError(sinkError(SINK, "open"))
+    )
+    if (latest === 0) return layerSqlite(":memory:")
+    const release = Math.max(...Object.keys(Migrations.migrations).map((k) => parseInt(k)))
+    if (latest < release) {
+      return Layer.fail(
+        new SinkError({
+          sink: SINK,
+          operation: "open",
+          message: `${SINK}: the store's schema is older than this release's (${latest} of ${release} migrations) ` +
+            "and reading it as it is would need the upgrade, a write: run once without --dry-run to upgrade it"
+        })
+      )
+    }
+    return layer.pipe(Layer.provide(Layer.succeedContext(client)))
+  }))
 
 /** The SQLite store as a scoped value (the database closes with the scope). */
 export const makeSqlite = (filename: string): Effect.Effect<CheckpointStoreService, SinkError, Scope.Scope> =>
