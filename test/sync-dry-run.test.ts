@@ -47,7 +47,12 @@ describe("sync --dry-run", () => {
     const root = tempDir()
     const out = path.join(root, "out")
     emu.resetCounters()
-    const r = await runCli([...syncArgs(emu, out), "--dry-run", "--json"], { env: env(), cwd: root })
+    // (a record sink named too: no file for it either)
+    const records = path.join(root, "records.sqlite")
+    const r = await runCli([...syncArgs(emu, out), "--sink", `sqlite:${records}`, "--dry-run", "--json"], {
+      env: env(),
+      cwd: root
+    })
     expect(r.code, r.stderr).toBe(0)
     const summary = JSON.parse(r.stdout)
     const recs = emu.fixture.meetings.flatMap((m) => m.recordings ?? [])

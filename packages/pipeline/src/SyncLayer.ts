@@ -79,7 +79,10 @@ export const syncLayer = (
     FileSystemSink.layer(options.out),
     Manifest.layer(options.out, { flushOnClose: options.dryRun !== true }),
     Failures.layer(options.out),
-    options.recordSinks === undefined || options.recordSinks.length === 0
+    // A dry run writes no record, and opening a sink would create its file, tables or folder.
+    options.dryRun === true
+      ? Layer.succeed(RecordSinks, [])
+      : options.recordSinks === undefined || options.recordSinks.length === 0
       ? recordSinksLayer(options.sinks ?? [])
       : Layer.effect(
         RecordSinks,
