@@ -18,6 +18,7 @@ import {
   recordSinksLayer,
   type SinkError
 } from "@meeting-artifacts/sinks"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -129,7 +130,18 @@ export const layer = (
           }),
         idleTimeToLive: "1 minute"
       })
-      return { forJob: (job) => RcMap.get(jobs, JSON.stringify(job)) }
+      return {
+        forJob: (job) => {
+          const key = JSON.stringify(job)
+          // An RcMap keeps a failed lookup like a built one, while in use and for its idle time after: a job
+          // first set up on this runner while the cluster's Postgres restarted failed every retry of its
+          // steps (each within a minute of the last) until they gave up, the database long back. Failed,
+          // it is set up again by the next step.
+          return RcMap.get(jobs, key).pipe(
+            Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : RcMap.invalidate(jobs, key))
+          )
+        }
+      }
     })
   )
 
