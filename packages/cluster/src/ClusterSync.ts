@@ -25,6 +25,7 @@ import { ExportRun, type JobSpec, type RunMode, windowMode } from "./ExportWorkf
 import { buildRetrying } from "./internal/buildRetrying.js"
 import { setupFatal } from "./internal/jobResources.js"
 import { socketLayer } from "./internal/socketLayer.js"
+import { failWhenUnreachable } from "./internal/storageWatch.js"
 import { throughStorageOutage } from "./internal/stepRetry.js"
 import * as RunProgress from "./RunProgress.js"
 
@@ -48,7 +49,16 @@ export interface ClusterSyncOptions {
    */
   readonly onNoRunner?: (() => Effect.Effect<void>) | undefined
   readonly noRunnerHintAfter?: Duration.DurationInput | undefined
+  /**
+   * How long the cluster's Postgres may stay unreachable before the wait ends with a fatal error (the run
+   * itself goes on once it is back; submitting again attaches to it). Default 5 minutes: longer than a
+   * restart or failover, as long as the runners' steps retry.
+   */
+  readonly storageLostAfter?: Duration.DurationInput | undefined
 }
+
+/** See `ClusterSyncOptions.storageLostAfter`. */
+const DEFAULT_STORAGE_LOST_AFTER = Duration.minutes(5)
 
 const sortedSet = (items: ReadonlyArray<string>) => [...new Set(items)].sort()
 
@@ -124,7 +134,11 @@ export const clusterSync = (
         Effect.repeat(reportProgress, Schedule.spaced(options.progressInterval ?? "2 seconds"))
       )
       yield* Effect.forkScoped(hintWithoutRunners(sql, options))
-      const totals = yield* run
+      const lostAfter = Duration.decode(options.storageLostAfter ?? DEFAULT_STORAGE_LOST_AFTER)
+      const totals = yield* Effect.raceFirst(
+        run,
+        failWhenUnreachable(sql, lostAfter, () => storageLost(runId, lostAfter))
+      )
       // The last word: the run's final progress, whenever the last turn happened to look.
       yield* Fiber.interrupt(following)
       yield* reportProgress
@@ -143,6 +157,13 @@ export const clusterSync = (
     )
     return summary
   })
+
+/** The wait for run `runId` given up: the cluster's Postgres stayed out of reach. */
+const storageLost = (runId: string, after: Duration.Duration) =>
+  setupFatal(
+    `lost the cluster's Postgres: it did not answer for ${Duration.format(after)} while waiting for the run ${runId}`,
+    "the run goes on once the runners reach it again: bring Postgres back, then run the same sync again to wait for it"
+  )
 
 /** A summary with the request counters of the run's steps. */
 const withRequests = (summary: RunSummary, progress: RunProgress.RunProgress | undefined): RunSummary =>
