@@ -100,6 +100,35 @@ const tenantCredential = (tenant: JobTenant) =>
     )
   )
 
+/** The RcMap key of a job's set-up: its generation, then the job's JSON. */
+const generationKey = (generation: number, job: string) => `${generation}\n${job}`
+const jobOfKey = (key: string) => key.slice(key.indexOf("\n") + 1)
+
+/**
+ * A job's services from `jobs`. An RcMap keeps a failed lookup like a built one, while in use and for its
+ * idle time after: a job first set up on this runner while the cluster's Postgres restarted failed every
+ * retry of its steps (each within a minute of the last) until they gave up, the database long back. So
+ * a failed set-up moves the job to its next generation, set up again by the next step. Only the first
+ * of the steps that shared the failed set-up moves it (compare-and-bump), and it drops only that
+ * generation's key: a step that failed late never drops a good set-up another step has built since.
+ */
+export const forJobIn = (
+  jobs: RcMap.RcMap<string, JobServices, SyncFatalError>,
+  generations: Map<string, number>,
+  job: string
+) =>
+  Effect.suspend(() => {
+    const generation = generations.get(job) ?? 0
+    const key = generationKey(generation, job)
+    return RcMap.get(jobs, key).pipe(
+      Effect.tapErrorCause((cause) => {
+        if (Cause.isInterruptedOnly(cause) || (generations.get(job) ?? 0) !== generation) return Effect.void
+        generations.set(job, generation + 1)
+        return RcMap.invalidate(jobs, key)
+      })
+    )
+  })
+
 /** Job resources on the runner's checkpoint store (the cluster's Postgres) and Graph credential. */
 export const layer = (
   credential: { readonly credential: GraphCredential; readonly scope?: string | undefined }
@@ -112,7 +141,7 @@ export const layer = (
       const jobs = yield* RcMap.make({
         lookup: (key: string) =>
           Effect.gen(function*() {
-            const job = JSON.parse(key) as JobSpec
+            const job = JSON.parse(jobOfKey(key)) as JobSpec
             // One budget per tenant, cluster-wide (rate and requests in flight): see PostgresBudget.
             const graph = job.tenant === undefined ? credential : yield* tenantCredential(job.tenant)
             const budget = yield* PostgresBudget.make({
@@ -130,18 +159,9 @@ export const layer = (
           }),
         idleTimeToLive: "1 minute"
       })
-      return {
-        forJob: (job) => {
-          const key = JSON.stringify(job)
-          // An RcMap keeps a failed lookup like a built one, while in use and for its idle time after: a job
-          // first set up on this runner while the cluster's Postgres restarted failed every retry of its
-          // steps (each within a minute of the last) until they gave up, the database long back. Failed,
-          // it is set up again by the next step.
-          return RcMap.get(jobs, key).pipe(
-            Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : RcMap.invalidate(jobs, key))
-          )
-        }
-      }
+      // Which set-up of each job is current: a failed one is replaced by bumping it (see `forJobIn`).
+      const generations = new Map<string, number>()
+      return { forJob: (job) => forJobIn(jobs, generations, JSON.stringify(job)) }
     })
   )
 
