@@ -11,7 +11,14 @@ import * as NodePath from "node:path"
 /** Bundles `entry` into one ESM file in a new temp directory and returns its path. */
 export const bundleForNode = (
   entry: string,
-  options: { readonly external?: ReadonlyArray<string>; readonly minify?: boolean } = {}
+  options: {
+    readonly external?: ReadonlyArray<string>
+    readonly minify?: boolean
+    /** imports resolved elsewhere (esbuild's `alias`), e.g. another copy of a package for an A/B */
+    readonly alias?: Readonly<Record<string, string>>
+    /** a `.map` beside the bundle (CPU profiles then name the sources) */
+    readonly sourcemap?: boolean
+  } = {}
 ): string => {
   const requireFromTsx = createRequire(createRequire(entry).resolve("tsx/package.json"))
   const esbuild = requireFromTsx("esbuild") as { buildSync: (o: Record<string, unknown>) => unknown }
@@ -27,6 +34,8 @@ export const bundleForNode = (
     logLevel: "error",
     minify: options.minify ?? false,
     external: [...(options.external ?? [])],
+    ...(options.alias === undefined ? {} : { alias: options.alias }),
+    sourcemap: options.sourcemap ?? false,
     // CommonJS dependencies bundled into ESM need a require
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
   })
