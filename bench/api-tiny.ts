@@ -20,7 +20,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode } from "./internal/child.js"
-import { argValue } from "./internal/tenant.js"
+import { argValue, tinyArtifactsTenant } from "./internal/tenant.js"
 
 const ROUNDS = Number(argValue("--rounds") ?? 3)
 const ORGANIZERS = Number(argValue("--organizers") ?? 4)
@@ -177,16 +177,7 @@ const runChild = (script: string, env: Record<string, string>, flags: ReadonlyAr
 const main = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({
-    generate: {
-      organizers: ORGANIZERS,
-      meetingsPerOrganizer: MEETINGS,
-      seed: 7,
-      from: "2024-01-15T08:00:00Z",
-      spanDays: 30,
-      recordingBytes: 300,
-      cues: [2, 4],
-      mix: { paired: 1 }
-    }
+    generate: tinyArtifactsTenant(ORGANIZERS, MEETINGS)
   })
   const external = ["@meeting-artifacts/graph-emulator", "@azure/identity"]
   // (profiled bundles keep their names and carry a source map)

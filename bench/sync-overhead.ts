@@ -19,7 +19,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { buildCliIfStale, type ChildRun, runBench, runCli, verdict } from "./internal/cli.js"
-import { argValue } from "./internal/tenant.js"
+import { argValue, tinyArtifactsTenant } from "./internal/tenant.js"
 
 const ORGANIZERS = Number(argValue("--organizers") ?? 4)
 const MEETINGS = Number(argValue("--meetings") ?? 250)
@@ -31,16 +31,7 @@ const GOAL_MS = 2
 const main = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
   const emu = await startEmulator({
-    generate: {
-      organizers: ORGANIZERS,
-      meetingsPerOrganizer: MEETINGS,
-      seed: 7,
-      from: "2024-01-15T08:00:00Z",
-      spanDays: 30,
-      recordingBytes: 300,
-      cues: [2, 4],
-      mix: { paired: 1 }
-    }
+    generate: tinyArtifactsTenant(ORGANIZERS, MEETINGS)
   })
   // the CLI runs from its bundle: measure the sources as they are, not a bundle built before a change
   await buildCliIfStale()

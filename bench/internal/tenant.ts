@@ -32,3 +32,18 @@ export const recordingContentUrl = (baseUrl: string): string =>
   `${baseUrl}/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(MEETING)}/recordings/${
     encodeURIComponent(RECORDING)
   }/content`
+
+/**
+ * `sync-overhead`'s tenant (the emulator's `generate` option): `organizers` x `meetings`, each meeting a
+ * 300-byte recording and a short transcript.
+ */
+export const tinyArtifactsTenant = (organizers: number, meetings: number) => ({
+  organizers,
+  meetingsPerOrganizer: meetings,
+  seed: 7,
+  from: "2024-01-15T08:00:00Z",
+  spanDays: 30,
+  recordingBytes: 300,
+  cues: [2, 4] as [number, number],
+  mix: { paired: 1 }
+})
