@@ -17,16 +17,16 @@ const SINK = "filesystem"
 /**
  * Stream `content` to `<out>/<path>` atomically. `path` is a `/`-separated
  * relative path (from `Layout`); anything that would escape `out` fails.
- * `realDirs`: see `atomic.resolveUnder`.
+ * `known`: see `atomic.KnownFolders`.
  */
 export const writeContent = <E, R>(
   out: string,
   path: string,
   content: Stream.Stream<Uint8Array, E, R>,
-  realDirs?: Set<string>
+  known?: atomic.KnownFolders
 ): Effect.Effect<WrittenContent, E | SinkError, R> =>
   Effect.flatMap(
-    atomic.resolveUnder(out, path, SINK, realDirs),
+    atomic.resolveUnder(out, path, SINK, known),
     (abs) =>
       Effect.map(atomic.writeStreamAtomic(abs, content, SINK), (w) => ({ path, bytes: w.bytes, sha256: w.sha256 }))
   )
@@ -40,16 +40,19 @@ export const adoptContent = (
   path: string,
   file: string,
   expected: ExpectedContent,
-  realDirs?: Set<string>
+  known?: atomic.KnownFolders
 ): Effect.Effect<WrittenContent, SinkError> =>
   // (one asynchronous step per file: the path checks are blocking calls, the folder's fsync the one wait)
   Effect.suspend(() => {
-    const abs = atomic.resolveUnderOrError(out, path, SINK, realDirs)
-    if (abs instanceof SinkError) return Effect.fail(abs)
+    const to = atomic.resolveUnderOrError(out, path, SINK, known)
+    if (to instanceof SinkError) return Effect.fail(to)
     const written: WrittenContent = { path, bytes: expected.bytes, sha256: expected.sha256 }
     return Effect.flatMap(
-      Effect.tryPromise({ try: () => atomic.renameIntoPlace(file, abs), catch: sinkError(SINK, "rename") }),
-      (moved) => (moved ? Effect.succeed(written) : Effect.as(atomic.copyIntoPlace(file, abs, SINK), written))
+      Effect.tryPromise({
+        try: () => atomic.renameIntoPlace(file, to.abs, to.folderMissing, known),
+        catch: sinkError(SINK, "rename")
+      }),
+      (moved) => (moved ? Effect.succeed(written) : Effect.as(atomic.copyIntoPlace(file, to.abs, SINK), written))
     )
   })
 
@@ -81,12 +84,12 @@ export const writeFile = (out: string, path: string, data: string | Uint8Array):
   Effect.flatMap(atomic.resolveUnder(out, path, SINK), (abs) => atomic.writeFileAtomic(abs, data, SINK))
 
 export const make = (out: string): ContentSinkService => {
-  // Folders of `out` this sink has found to be real ones (not links): checked once, not per file.
-  const realDirs = new Set<string>()
+  // Folders of `out` this sink has found to be real ones (not links) or made: checked once, not per file.
+  const known = new atomic.KnownFolders()
   return {
     name: `filesystem:${out}`,
-    write: (path, content) => writeContent(out, path, content, realDirs),
-    adopt: (path, file, expected) => adoptContent(out, path, file, expected, realDirs),
+    write: (path, content) => writeContent(out, path, content, known),
+    adopt: (path, file, expected) => adoptContent(out, path, file, expected, known),
     hasSize: (path, bytes) => hasSize(out, path, bytes),
     isComplete: (path, expected) => isComplete(out, path, expected),
     stat: (path) => statContent(out, path)

@@ -50,6 +50,32 @@ describe("FileSystemSink", () => {
       expect(fs.existsSync(staged)).toBe(true)
     }))
 
+  it.effect("a sink trusts only the folders it made: a link planted at a file's name elsewhere is still refused", () =>
+    Effect.gen(function*() {
+      const out = tempDir()
+      const outside = path.join(tempDir(), "target.mp4")
+      fs.writeFileSync(outside, "theirs")
+      fs.mkdirSync(path.join(out, "o"))
+      fs.symlinkSync(outside, path.join(out, "o", "planted.mp4"))
+      const sink = FileSystemSink.make(out)
+      const stage = (name: string, data: Uint8Array) => {
+        const file = path.join(out, ".meeting-artifacts", "staging", name)
+        fs.mkdirSync(path.dirname(file), { recursive: true })
+        fs.writeFileSync(file, data)
+        return file
+      }
+      const data = bytes(300)
+      const expected = { bytes: data.length, sha256: sha(data) }
+      // makes o/m (o was there): only o/m is the sink's own
+      yield* sink.adopt!("o/m/recording-a.mp4", stage("a.done", data), expected)
+      yield* sink.adopt!("o/m/transcript-a.vtt", stage("b.done", data), expected)
+      const refused = yield* Effect.flip(sink.adopt!("o/planted.mp4", stage("c.done", data), expected))
+      expect(refused.operation).toBe("symlink")
+      expect(fs.readFileSync(outside, "utf8")).toBe("theirs")
+      expect(fs.lstatSync(path.join(out, "o", "planted.mp4")).isSymbolicLink()).toBe(true)
+      expect(listAll(path.join(out, "o"))).toEqual(["m/recording-a.mp4", "m/transcript-a.vtt"])
+    }))
+
   it.effect("adopt across file systems (EXDEV) streams the file into place instead and removes it", () =>
     Effect.gen(function*() {
       // /dev/shm is a tmpfs on Linux, the temp dir here is not: the rename fails with EXDEV

@@ -10,30 +10,57 @@ import { sinkError } from "./errors.js"
 export const TEMP_SUFFIX = ".partial"
 
 /**
+ * What a writer (a sink, for its lifetime) knows of the folders under its root: `real` ones it found to be
+ * folders, not links, and `made` ones it created itself, which hold nothing it did not put there. A folder
+ * of either kind is not looked at again, nor is a file in a `made` one before it is written (a link
+ * swapped in afterwards, while the writer runs, is a race no check before a rename can close anyway; and a
+ * rename replaces a link at its target name, it never follows it).
+ */
+export class KnownFolders {
+  readonly real = new Set<string>()
+  readonly made = new Set<string>()
+
+  /** Records the folders `fs.mkdirSync(dir, { recursive: true })` made: `first` (what it returned) down to `dir`. */
+  madeDown(first: string | undefined, dir: string): void {
+    if (first === undefined) return
+    for (let d = dir; d.length >= first.length; d = path.dirname(d)) {
+      this.made.add(d)
+      this.real.add(d)
+      if (d === first) return
+    }
+  }
+}
+
+/** Where `rel` goes under `root`, and whether its folder is missing (found absent on the way: make it first). */
+export interface Resolved {
+  readonly abs: string
+  readonly folderMissing: boolean
+}
+
+/**
  * Resolve `rel` (a `/`-separated layout path) under `root`, refusing anything that escapes it, including
  * through a symbolic link planted inside `root` (a folder or file of `rel` that is a link): what a sync
- * writes stays under `root` whatever is put there. `realDirs` (a writer's own, for its lifetime) keeps the
- * folders already found to be real ones, so each is looked at once rather than once per file in it (a
- * link swapped in afterwards, while the writer runs, is a race no check before a rename can close anyway).
+ * writes stays under `root` whatever is put there. `known` (a writer's own, for its lifetime): see
+ * `KnownFolders`.
  */
 export const resolveUnder = (
   root: string,
   rel: string,
   sink: string,
-  realDirs?: Set<string>
+  known?: KnownFolders
 ): Effect.Effect<string, SinkError> =>
   Effect.suspend(() => {
-    const abs = resolveUnderOrError(root, rel, sink, realDirs)
-    return abs instanceof SinkError ? Effect.fail(abs) : Effect.succeed(abs)
+    const r = resolveUnderOrError(root, rel, sink, known)
+    return r instanceof SinkError ? Effect.fail(r) : Effect.succeed(r.abs)
   })
 
-/** `resolveUnder` as a plain call (blocking lstats): the absolute path, or the error (returned, not thrown). */
+/** `resolveUnder` as a plain call (blocking lstats): where `rel` goes, or the error (returned, not thrown). */
 export const resolveUnderOrError = (
   root: string,
   rel: string,
   sink: string,
-  realDirs?: Set<string>
-): string | SinkError => {
+  known?: KnownFolders
+): Resolved | SinkError => {
   const absRoot = path.resolve(root)
   const parts = rel.split("/")
   const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
@@ -47,46 +74,54 @@ export const resolveUnderOrError = (
       message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
     })
   }
-  let link: string | null
+  let found: PathLook
   try {
-    link = symlinkOnPath(absRoot, parts, realDirs)
+    found = lookAlong(absRoot, parts, known)
   } catch (e) {
     return sinkError(sink, "resolve")(e)
   }
-  return link === null ? abs : new SinkError({
+  return found.link === null ? { abs, folderMissing: found.missing } : new SinkError({
     sink,
     operation: "symlink",
-    message: `${sink}: refusing to go through the symbolic link ${link} inside ${absRoot}: ` +
+    message: `${sink}: refusing to go through the symbolic link ${found.link} inside ${absRoot}: ` +
       "remove it (only real folders and files belong there)"
   })
 }
 
+/** What `lookAlong` found: the first symbolic link (a relative path) or null; whether a folder is missing. */
+interface PathLook {
+  readonly link: string | null
+  readonly missing: boolean
+}
+
+const NOTHING_FOUND: PathLook = { link: null, missing: false }
+const FOLDER_MISSING: PathLook = { link: null, missing: true }
+
 /**
- * The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link (as a relative path),
- * or null. Folders in `realDirs` are not looked at again; real folders found are added to it. Blocking
- * (a few lstats of cached entries): no trip to the thread pool, no asynchronous step per file.
+ * The first of `root/parts[0]`, `root/parts[0]/parts[1]`, ... that is a symbolic link, or none; and
+ * whether one of the folders is missing (then nothing below it exists, and the look stops there).
+ * Blocking (a few lstats of cached entries): no trip to the thread pool, no asynchronous step per file.
  */
-export const symlinkOnPath = (
-  absRoot: string,
-  parts: ReadonlyArray<string>,
-  realDirs?: Set<string>
-): string | null => {
+const lookAlong = (absRoot: string, parts: ReadonlyArray<string>, known?: KnownFolders): PathLook => {
   let current = absRoot
   for (let i = 0; i < parts.length; i++) {
+    const parent = current
     current = path.join(current, parts[i]!)
     const folder = i < parts.length - 1
-    if (folder && realDirs?.has(current) === true) continue
+    if (folder ? known?.real.has(current) === true : known?.made.has(parent) === true) continue
     try {
       // blocking: an lstat costs a few microseconds, less than the thread-pool trip of an asynchronous one
       const stat = fs.lstatSync(current)
-      if (stat.isSymbolicLink()) return parts.slice(0, i + 1).join("/")
-      if (folder && stat.isDirectory()) realDirs?.add(current)
+      if (stat.isSymbolicLink()) return { link: parts.slice(0, i + 1).join("/"), missing: false }
+      if (folder && stat.isDirectory()) known?.real.add(current)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return null
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === "ENOENT") return folder ? FOLDER_MISSING : NOTHING_FOUND
+      if (code === "ENOTDIR") return NOTHING_FOUND
       throw e
     }
   }
-  return null
+  return NOTHING_FOUND
 }
 
 const tempNameFor = (abs: string) =>
@@ -241,17 +276,29 @@ export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.
 /**
  * The fast path of `moveFileAtomic`: `file` renamed to `abs` (its folder made when missing) and the folder
  * fsynced; false when they are on different file systems (nothing done: see `copyIntoPlace`).
+ * `folderMissing`: the folder was found absent (`resolveUnderOrError`), so it is made before the rename
+ * rather than after a rename failing for want of it; `known` learns the folders made.
  */
-export const renameIntoPlace = async (file: string, abs: string): Promise<boolean> => {
+export const renameIntoPlace = async (
+  file: string,
+  abs: string,
+  folderMissing = false,
+  known?: KnownFolders
+): Promise<boolean> => {
   const dir = path.dirname(abs)
+  // blocking: a mkdir or a rename within one file system is a metadata update, cheaper than a thread-pool trip
+  const makeFolder = () => {
+    const first = fs.mkdirSync(dir, { recursive: true })
+    known?.madeDown(first, dir)
+  }
   try {
-    // the folder usually exists (the meeting's other artifact made it): mkdir only when it does not
-    // blocking: a rename within one file system is a metadata update, cheaper than a thread-pool trip
+    if (folderMissing) makeFolder()
     try {
       fs.renameSync(file, abs)
     } catch (e) {
+      // the folder is usually there (the meeting's other artifact made it) unless found missing: else made now
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-      fs.mkdirSync(dir, { recursive: true })
+      makeFolder()
       fs.renameSync(file, abs)
     }
   } catch (e) {
