@@ -16,7 +16,8 @@ import { type DownloadResult, EarlyDownloads } from "../src/internal/earlyDownlo
 const staged = (file: string): DownloadResult =>
   Either.right({
     staged: { file, bytes: 3, sha256: null, received: 3, contentType: null },
-    requested: true
+    requested: true,
+    cues: null
   })
 
 /** Early downloads with one slot, and downloads that log when they start (then wait for `wait`). */

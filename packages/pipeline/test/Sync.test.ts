@@ -9,14 +9,16 @@ import {
   startEmulator,
   type TenantFixture
 } from "@meeting-artifacts/graph-emulator"
+import { type AdoptOptions, ContentSink, type ExpectedContent, Manifest } from "@meeting-artifacts/sinks"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type ProgressEvent, type RunSummary, sync, SyncFatalError, syncLayer } from "../src/index.js"
+import { Progress, type ProgressEvent, type RunSummary, sync, SyncFatalError, syncLayer } from "../src/index.js"
 import { stagingKey } from "../src/internal/staging.js"
 import { readManifest, runSync, sha256, tempOut, WINDOW } from "./support.js"
 
@@ -210,6 +212,81 @@ describe("sync", () => {
     expect(summary.cost.total).toBe(0)
     expect(sha256(fs.readFileSync(path.join(out, line.recording.path)))).toBe(sha256(r.bytes))
     expect(fs.readdirSync(staging)).toEqual([])
+  })
+
+  it("a set's files are durable before its manifest line: each renamed file's folder is fsynced after its rename", async () => {
+    // The file system sink and the manifest are wrapped to log the order of what they are asked (whether an
+    // fsync reached the disk cannot be seen without cutting the power; the order of the calls can).
+    const out = tempOut()
+    const log: Array<
+      | { readonly op: "adopted"; readonly path: string; readonly synced: boolean }
+      | { readonly op: "syncStart" | "syncEnd"; readonly paths: ReadonlyArray<string> }
+      | { readonly op: "line"; readonly paths: ReadonlyArray<string> }
+    > = []
+    const logged = Layer.effect(
+      ContentSink,
+      Effect.map(ContentSink, (c) => ({
+        ...c,
+        adopt: (p: string, file: string, expected: ExpectedContent, options?: AdoptOptions) =>
+          c.adopt!(p, file, expected, options).pipe(
+            Effect.tap(() => log.push({ op: "adopted", path: p, synced: options?.syncFolder !== false }))
+          ),
+        syncFolders: (paths: ReadonlyArray<string>) =>
+          Effect.sync(() => log.push({ op: "syncStart", paths })).pipe(
+            Effect.zipRight(c.syncFolders!(paths)),
+            Effect.tap(() => log.push({ op: "syncEnd", paths }))
+          )
+      }))
+    ).pipe(
+      Layer.merge(Layer.effect(
+        Manifest.Manifest,
+        Effect.map(Manifest.Manifest, (m) => ({
+          ...m,
+          upsert: (entries: Manifest.ManifestEntry | ReadonlyArray<Manifest.ManifestEntry>) =>
+            Effect.suspend(() => {
+              for (const e of Array.isArray(entries) ? entries : [entries]) {
+                log.push({ op: "line", paths: [e.recording?.path, e.transcript?.path].filter((x) => x != null) })
+              }
+              return m.upsert(entries)
+            })
+        }))
+      ))
+    )
+    await Effect.runPromise(
+      sync({ organizers: organizers(), ...WINDOW, out }).pipe(
+        Effect.scoped,
+        Effect.provide(Progress.layer),
+        Effect.provide(Layer.provideMerge(
+          logged,
+          syncLayer({ out, graph: { baseUrl: emu.baseUrl, credential: Redacted.make(emu.accessToken) } })
+        ))
+      )
+    )
+    const lines = log.filter((e) => e.op === "line")
+    expect(lines.flatMap((l) => l.paths).length).toBe(recordings.length + transcripts.length)
+    const folder = (p: string) => path.posix.dirname(p)
+    for (const [at, entry] of log.entries()) {
+      if (entry.op !== "line") continue
+      for (const p of entry.paths) {
+        const adopted = log.findIndex((e) => e.op === "adopted" && e.path === p)
+        expect(adopted).toBeGreaterThanOrEqual(0)
+        expect(adopted).toBeLessThan(at)
+        const a = log[adopted] as { synced: boolean }
+        if (a.synced) continue
+        // an fsync of its folder that started after the rename and ended before the line
+        const start = log.findIndex((e, i) =>
+          i > adopted && e.op === "syncStart" && e.paths.some((q) => folder(q) === folder(p))
+        )
+        expect(start).toBeGreaterThan(adopted)
+        const end = log.findIndex((e, i) =>
+          i > start && e.op === "syncEnd" && e.paths === (log[start] as { paths: unknown }).paths
+        )
+        expect(end).toBeGreaterThan(start)
+        expect(end).toBeLessThan(at)
+      }
+    }
+    // the point of leaving the fsync to the set: its recording and transcript share one
+    expect(log.some((e) => e.op === "syncStart" && new Set(e.paths.map(folder)).size < e.paths.length)).toBe(true)
   })
 
   it("a dry run fetches no content, writes nothing, and prices what it would fetch", async () => {

@@ -25,6 +25,15 @@ export interface WriteOptions {
   readonly contentType?: string | undefined
 }
 
+export interface AdoptOptions {
+  /**
+   * false: the rename is left for `syncFolders` to make durable (the caller calls it with this path,
+   * grouped with others, before anything relies on the file being there). Default true: `adopt` returns
+   * once the folder is fsynced.
+   */
+  readonly syncFolder?: boolean | undefined
+}
+
 export interface ContentSinkService {
   readonly name: string
   /** Stream `content` to `path` atomically; a failed or interrupted write leaves the previous state. */
@@ -39,7 +48,18 @@ export interface ContentSinkService {
    * while writing it), to `path` by a rename: no copy, no read-back; the folder is fsynced. The caller
    * streams the file through `write` when a sink has no `adopt`.
    */
-  readonly adopt?: (path: string, file: string, expected: ExpectedContent) => Effect.Effect<WrittenContent, SinkError>
+  readonly adopt?: (
+    path: string,
+    file: string,
+    expected: ExpectedContent,
+    options?: AdoptOptions
+  ) => Effect.Effect<WrittenContent, SinkError>
+  /**
+   * Optional, with `adopt`: makes the renames of `adopt(..., { syncFolder: false })` into the folders of
+   * `paths` durable. Returns once an fsync of each of those folders that started after this call has
+   * finished: one per folder, however many of the paths are in it (a set's recording and transcript).
+   */
+  readonly syncFolders?: (paths: ReadonlyArray<string>) => Effect.Effect<void, SinkError>
   /**
    * Optional, a look that reads no content: true when `path` exists with exactly `bytes`. A dry run plans
    * with it (a sink without it is asked `isComplete`); the real run still checks the sha256.

@@ -7,7 +7,13 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
-import { ContentSink, type ContentSinkService, type ExpectedContent, type WrittenContent } from "./ContentSink.js"
+import {
+  type AdoptOptions,
+  ContentSink,
+  type ContentSinkService,
+  type ExpectedContent,
+  type WrittenContent
+} from "./ContentSink.js"
 import * as atomic from "./internal/atomic.js"
 import { sinkError } from "./internal/errors.js"
 import { SinkError } from "./SinkError.js"
@@ -33,14 +39,16 @@ export const writeContent = <E, R>(
 
 /**
  * Move the complete, fsynced local `file` (size and sha256 `expected`, computed by whoever wrote it) to
- * `<out>/<path>` by a rename and fsync the folder: no copy and no read-back on the same file system.
+ * `<out>/<path>` by a rename and fsync the folder (unless `options.syncFolder` is false: see
+ * `syncFolders`): no copy and no read-back on the same file system.
  */
 export const adoptContent = (
   out: string,
   path: string,
   file: string,
   expected: ExpectedContent,
-  known?: atomic.KnownFolders
+  known?: atomic.KnownFolders,
+  options?: AdoptOptions
 ): Effect.Effect<WrittenContent, SinkError> =>
   // (one asynchronous step per file: the path checks are blocking calls, the folder's fsync the one wait)
   Effect.suspend(() => {
@@ -49,11 +57,26 @@ export const adoptContent = (
     const written: WrittenContent = { path, bytes: expected.bytes, sha256: expected.sha256 }
     return Effect.flatMap(
       Effect.tryPromise({
-        try: () => atomic.renameIntoPlace(file, to.abs, to.folderMissing, known),
+        try: () => atomic.renameIntoPlace(file, to.abs, to.folderMissing, known, options?.syncFolder !== false),
         catch: sinkError(SINK, "rename")
       }),
       (moved) => (moved ? Effect.succeed(written) : Effect.as(atomic.copyIntoPlace(file, to.abs, SINK), written))
     )
+  })
+
+/**
+ * Makes renames into the folders of `paths` under `out` durable: one fsync of each folder (see
+ * `ContentSinkService.syncFolders`). A path that escapes `out` fails, nothing synced.
+ */
+export const syncFolders = (out: string, paths: ReadonlyArray<string>): Effect.Effect<void, SinkError> =>
+  Effect.suspend(() => {
+    const folders = new Set<string>()
+    for (const p of paths) {
+      const folder = atomic.folderUnder(out, p, SINK)
+      if (folder instanceof SinkError) return Effect.fail(folder)
+      folders.add(folder)
+    }
+    return Effect.promise(() => Promise.all([...folders].map(atomic.fsyncDir)))
   })
 
 /** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */
@@ -89,7 +112,8 @@ export const make = (out: string): ContentSinkService => {
   return {
     name: `filesystem:${out}`,
     write: (path, content) => writeContent(out, path, content, known),
-    adopt: (path, file, expected) => adoptContent(out, path, file, expected, known),
+    adopt: (path, file, expected, options) => adoptContent(out, path, file, expected, known, options),
+    syncFolders: (paths) => syncFolders(out, paths),
     hasSize: (path, bytes) => hasSize(out, path, bytes),
     isComplete: (path, expected) => isComplete(out, path, expected),
     stat: (path) => statContent(out, path)

@@ -8,6 +8,7 @@ import {
   ArtifactSet,
   countCues,
   type Cue,
+  makeCueCounter,
   parseMetadataContentEither,
   parseVttEither
 } from "@meeting-artifacts/correlate"
@@ -91,6 +92,13 @@ const readStagedText = (staged: Staging.Staged): Effect.Effect<string> =>
     ? Effect.sync(() => fs.readFileSync(staged.file, "utf8"))
     : Effect.promise(() => fsp.readFile(staged.file, "utf8"))
 
+/** The cue count of a WebVTT body (UTF-8 bytes): `countCues` without decoding it. */
+const cuesIn = (bytes: Uint8Array): number => {
+  const counter = makeCueCounter()
+  counter.update(bytes)
+  return counter.count()
+}
+
 /** One artifact's span: its download's Graph requests (and their retries) are its children. */
 const artifactSpan = (kind: string, set: ArtifactSet, artifact: Artifact) =>
   withItemSpan("sync.artifact", {
@@ -130,12 +138,15 @@ export const make = (ctx: RunContext) => {
    * adopt local files gets the staged file by a rename after the checkpoint commit: a kill between the
    * two leaves the `.done` file, which the next run (finding the checkpointed file missing) moves in
    * without downloading again. Other sinks get the bytes streamed through `write` before the commit.
+   * With `unsynced` (the set's, see `processSet`) and a sink that has `syncFolders`, the rename is left
+   * for the set to make durable, and `path` is added to it.
    */
   const place = (
     path: string,
     staged: Staging.Staged,
     contentType: string,
-    commit: (written: WrittenContent) => Effect.Effect<void, SyncFatalError>
+    commit: (written: WrittenContent) => Effect.Effect<void, SyncFatalError>,
+    unsynced: Array<string> | null
   ): Effect.Effect<WrittenContent, SyncFatalError> => {
     const adopt = content.adopt
     if (adopt === undefined) {
@@ -144,8 +155,14 @@ export const make = (ctx: RunContext) => {
         Effect.tap(commit)
       )
     }
+    const deferSync = unsynced !== null && content.syncFolders !== undefined
     const adoptWith = (facts: { readonly bytes: number; readonly sha256: string }) =>
-      Effect.zipRight(commit({ path, ...facts }), Effect.mapError(adopt(path, staged.file, facts), sinkFatal))
+      Effect.zipRight(
+        commit({ path, ...facts }),
+        Effect.mapError(adopt(path, staged.file, facts, { syncFolder: !deferSync }), sinkFatal)
+      ).pipe(Effect.tap(() => {
+        if (deferSync) unsynced.push(path)
+      }))
     return staged.sha256 === null
       ? Effect.flatMap(Effect.mapError(Staging.hashStaged(staged.file), stagingFatal), adoptWith)
       : adoptWith({ bytes: staged.bytes, sha256: staged.sha256 })
@@ -165,6 +182,7 @@ export const make = (ctx: RunContext) => {
     Effect.suspend(() => {
       const key = Staging.stagingKey(kind, id)
       let requested = false
+      let cues: number | null = null
       const user = { userId: organizerId }
       const owner = { kind, id }
       /**
@@ -195,6 +213,8 @@ export const make = (ctx: RunContext) => {
               return "mismatch" as const
             }
             yield* emit(ProgressEvent.ArtifactStarted({ kind, id, meetingId, expectedBytes: body.contentLength }))
+            // a whole transcript in memory is counted here, so its staged file is not read back for it
+            cues = kind === "transcript" && body.bytes !== undefined && body.offset === 0 ? cuesIn(body.bytes) : null
             return yield* staging.stage(key, owner, {
               stream: body.stream,
               drain: body.drain,
@@ -229,7 +249,7 @@ export const make = (ctx: RunContext) => {
       ).pipe(
         Effect.match({
           onFailure: (e) => Either.left(e instanceof Staging.StagingError ? stagingFatal(e) : e),
-          onSuccess: (staged): DownloadResult => Either.right<Downloaded>({ staged, requested })
+          onSuccess: (staged): DownloadResult => Either.right<Downloaded>({ staged, requested, cues })
         })
       )
     })
@@ -272,12 +292,16 @@ export const make = (ctx: RunContext) => {
       withItemSpan("sync.download", { "artifact.kind": kind, "artifact.id": a.id, "sync.meeting_id": a.meetingId! })
     )
 
-  /** Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by dry runs.) */
+  /**
+   * Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by
+   * dry runs.) A file renamed into place without its folder's fsync has its path added to `unsynced`.
+   */
   const fetchArtifact = (
     kind: ArtifactKind,
     set: ArtifactSet,
     artifact: Artifact,
-    completedIndex: CompletedIndex
+    completedIndex: CompletedIndex,
+    unsynced: Array<string>
   ): Effect.Effect<FileFacts | null, SyncFatalError> =>
     Effect.gen(function*() {
       const id = artifact.id
@@ -312,6 +336,7 @@ export const make = (ctx: RunContext) => {
       const early = earlyDownloads === undefined ? null : yield* earlyDownloads.take(key)
       let staged = early === null ? yield* staging.find(key) : null
       let fetched = false
+      let downloadedCues: number | null = null
       // Whether this run asked Graph for content (what it pays for), not only finished an earlier run's part.
       let requested = false
       if (staged === null) {
@@ -342,6 +367,7 @@ export const make = (ctx: RunContext) => {
         }
         staged = result.right.staged
         requested = result.right.requested
+        downloadedCues = result.right.cues
         fetched = true
       }
       const stagedFile = staged
@@ -350,7 +376,7 @@ export const make = (ctx: RunContext) => {
         ? Layout.recordingPath(organizerId, meetingId, id, contentType)
         : Layout.transcriptPath(organizerId, meetingId, id)
       const cues = kind === "transcript"
-        ? countCues(yield* readStagedText(stagedFile))
+        ? downloadedCues ?? countCues(yield* readStagedText(stagedFile))
         : null
       const written = yield* place(path, stagedFile, contentType, (w) =>
         checkpoint.markCompleted({
@@ -364,7 +390,7 @@ export const make = (ctx: RunContext) => {
           contentType,
           cues,
           runId
-        }).pipe(Effect.mapError(sinkFatal)))
+        }).pipe(Effect.mapError(sinkFatal)), unsynced)
       yield* staging.remove(key, { moved: content.adopt !== undefined })
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {
@@ -482,18 +508,19 @@ export const make = (ctx: RunContext) => {
    */
   const fetchBoth = (
     set: ArtifactSet,
-    completed: CompletedIndex
+    completed: CompletedIndex,
+    unsynced: Array<string>
   ): Effect.Effect<readonly [FileFacts | null, FileFacts | null], SyncFatalError> => {
     const { recording, transcript } = set
     if (recording === null || transcript === null) {
       return recording !== null
-        ? Effect.map(fetchArtifact("recording", set, recording, completed), (rec) => [rec, null] as const)
+        ? Effect.map(fetchArtifact("recording", set, recording, completed, unsynced), (rec) => [rec, null] as const)
         : transcript !== null
-        ? Effect.map(fetchArtifact("transcript", set, transcript, completed), (tr) => [null, tr] as const)
+        ? Effect.map(fetchArtifact("transcript", set, transcript, completed, unsynced), (tr) => [null, tr] as const)
         : Effect.succeed([null, null] as const)
     }
-    const rec = fetchArtifact("recording", set, recording, completed)
-    const tr = fetchArtifact("transcript", set, transcript, completed)
+    const rec = fetchArtifact("recording", set, recording, completed, unsynced)
+    const tr = fetchArtifact("transcript", set, transcript, completed, unsynced)
     if (needsNoRequest("recording", recording, completed)) {
       return Effect.flatMap(tr, (t) => Effect.map(rec, (r) => [r, t] as const))
     }
@@ -503,9 +530,23 @@ export const make = (ctx: RunContext) => {
     return Effect.all([rec, tr], { concurrency: 2 })
   }
 
+  /**
+   * The folder fsync of the files a set renamed into place (see `place`): one per folder for both of its
+   * artifacts, before its manifest line (and whatever else may rely on the files being there).
+   */
+  const syncPlaced = (unsynced: ReadonlyArray<string>): Effect.Effect<void, SyncFatalError> =>
+    unsynced.length === 0 || content.syncFolders === undefined
+      ? Effect.void
+      : Effect.mapError(content.syncFolders(unsynced), sinkFatal)
+
   const processSet = (set: ArtifactSet, completed: CompletedIndex): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
-      const [rec, tr] = yield* fetchBoth(set, completed)
+      const unsynced: Array<string> = []
+      const [rec, tr] = yield* fetchBoth(set, completed, unsynced).pipe(
+        // a set that fails after placing a file still makes it durable
+        Effect.onError(() => Effect.ignore(syncPlaced(unsynced)))
+      )
+      yield* syncPlaced(unsynced)
       if (rec === null && tr === null) return
       const metadata = opts.metadataContent && tr !== null && set.transcript !== null
         ? yield* fetchMetadata(set, set.transcript, completed)

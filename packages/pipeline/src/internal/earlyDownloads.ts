@@ -24,10 +24,15 @@ import type * as Either from "effect/Either"
 import type { SyncFatalError } from "../SyncError.js"
 import type { Staged } from "./staging.js"
 
-/** An artifact's content in staging; `requested`: Graph was asked for content (not only an earlier part finished). */
+/**
+ * An artifact's content in staging; `requested`: Graph was asked for content (not only an earlier part
+ * finished); `cues`: a transcript's cue count, taken from its body while that was whole in memory (null
+ * otherwise: counted from the staged file).
+ */
 export interface Downloaded {
   readonly staged: Staged
   readonly requested: boolean
+  readonly cues: number | null
 }
 
 /**

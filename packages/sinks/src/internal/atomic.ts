@@ -61,31 +61,47 @@ export const resolveUnderOrError = (
   sink: string,
   known?: KnownFolders
 ): Resolved | SinkError => {
+  const at = pathUnder(root, rel, sink)
+  if (at instanceof SinkError) return at
+  let found: PathLook
+  try {
+    found = lookAlong(at.absRoot, at.parts, known)
+  } catch (e) {
+    return sinkError(sink, "resolve")(e)
+  }
+  return found.link === null ? { abs: at.abs, folderMissing: found.missing } : new SinkError({
+    sink,
+    operation: "symlink",
+    message: `${sink}: refusing to go through the symbolic link ${found.link} inside ${at.absRoot}: ` +
+      "remove it (only real folders and files belong there)"
+  })
+}
+
+/** The folder of `rel` under `root` (absolute), by the names alone (nothing looked at), or the error. */
+export const folderUnder = (root: string, rel: string, sink: string): string | SinkError => {
+  const at = pathUnder(root, rel, sink)
+  return at instanceof SinkError ? at : path.dirname(at.abs)
+}
+
+/** `rel` under `root` by the names alone: a relative path of plain names that stays inside, or the error. */
+const pathUnder = (
+  root: string,
+  rel: string,
+  sink: string
+): { readonly absRoot: string; readonly parts: ReadonlyArray<string>; readonly abs: string } | SinkError => {
   const absRoot = path.resolve(root)
   const parts = rel.split("/")
   const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
     parts.some((p) => p === "" || p === "." || p === "..")
   const abs = path.resolve(absRoot, ...parts)
   const inside = path.relative(absRoot, abs)
-  if (bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) {
-    return new SinkError({
+  return bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)
+    ? new SinkError({
       sink,
       operation: "resolve",
       message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
     })
-  }
-  let found: PathLook
-  try {
-    found = lookAlong(absRoot, parts, known)
-  } catch (e) {
-    return sinkError(sink, "resolve")(e)
-  }
-  return found.link === null ? { abs, folderMissing: found.missing } : new SinkError({
-    sink,
-    operation: "symlink",
-    message: `${sink}: refusing to go through the symbolic link ${found.link} inside ${absRoot}: ` +
-      "remove it (only real folders and files belong there)"
-  })
+    : { absRoot, parts, abs }
 }
 
 /** What `lookAlong` found: the first symbolic link (a relative path) or null; whether a folder is missing. */
@@ -277,13 +293,15 @@ export const moveFileAtomic = (file: string, abs: string, sink: string): Effect.
  * The fast path of `moveFileAtomic`: `file` renamed to `abs` (its folder made when missing) and the folder
  * fsynced; false when they are on different file systems (nothing done: see `copyIntoPlace`).
  * `folderMissing`: the folder was found absent (`resolveUnderOrError`), so it is made before the rename
- * rather than after a rename failing for want of it; `known` learns the folders made.
+ * rather than after a rename failing for want of it; `known` learns the folders made. `syncFolder` false:
+ * the folder's fsync is the caller's (`fsyncDir`), e.g. once for several renames into it.
  */
 export const renameIntoPlace = async (
   file: string,
   abs: string,
   folderMissing = false,
-  known?: KnownFolders
+  known?: KnownFolders,
+  syncFolder = true
 ): Promise<boolean> => {
   const dir = path.dirname(abs)
   // blocking: a mkdir or a rename within one file system is a metadata update, cheaper than a thread-pool trip
@@ -305,7 +323,7 @@ export const renameIntoPlace = async (
     if ((e as NodeJS.ErrnoException).code === "EXDEV") return false
     throw e
   }
-  await fsyncDir(dir)
+  if (syncFolder) await fsyncDir(dir)
   return true
 }
 
