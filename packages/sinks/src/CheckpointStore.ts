@@ -363,7 +363,7 @@ const ownFirst = (scope: string, rows: ReadonlyArray<any>): Array<any> => {
 /** Build the store on the SqlClient in context (SQLite or Postgres), running its migrations first. */
 export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* migrate(Migrations.TABLE, Migrations.migrations, SINK, refuseUpgradeWhileHeld(sql))
+  yield* migrate(Migrations.TABLE, Migrations.migrations, SINK, refuseUpgradeWhileHeld(sql), Migrations.fresh)
   const q = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.mapError(eff, sinkError(SINK, op))
   /** Rows an export reads: its own and the UNSCOPED ones. */
   const visibleTo = (scope: string) => sql.in("export_scope", [...new Set([scope, UNSCOPED])])

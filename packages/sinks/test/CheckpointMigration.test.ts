@@ -66,6 +66,56 @@ const storeBefore6 = (t: Target) =>
     }
   })).pipe(Effect.orDie)
 
+
+/** Every migration replaced by a defect: a store opened with these must not run any of them. */
+const failingMigrations = Object.fromEntries(
+  Object.keys(Migrations.migrations).map((k) => [k, Effect.dieMessage(`migration ${k} ran`)])
+)
+
+/** The tables, columns and indexes of a database, comparable across two databases of one dialect. */
+const schemaOf = (sql: SqlClient.SqlClient) =>
+  sql.onDialectOrElse({
+    pg: () =>
+      Effect.all({
+        columns: sql`SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default
+          FROM information_schema.columns WHERE table_schema = current_schema()
+          ORDER BY table_name, ordinal_position`,
+        // An index's own name aside (a primary key keeps the name of the table it was created in).
+        indexes: Effect.map(
+          sql<{ readonly tablename: string; readonly indexdef: string }>`SELECT tablename, indexdef FROM pg_indexes
+            WHERE schemaname = current_schema()`,
+          (rows) => rows.map((r) => `${r.tablename}: ${r.indexdef.replace(/INDEX \S+ ON/, "INDEX ON")}`).sort()
+        )
+      }),
+    orElse: () =>
+      Effect.gen(function*() {
+        const tables = yield* sql<{ readonly name: string }>`SELECT name FROM sqlite_master
+          WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+        const out: Record<string, unknown> = {}
+        for (const { name } of tables) {
+          const indexes = yield* sql.unsafe<{ name: string; unique: number; origin: string; partial: number }>(
+            `PRAGMA index_list(${name})`
+          )
+          out[name] = {
+            columns: yield* sql.unsafe(`PRAGMA table_info(${name})`),
+            indexes: (yield* Effect.forEach(indexes, (i) =>
+              Effect.map(sql.unsafe<{ name: string }>(`PRAGMA index_info(${i.name})`), (cols) =>
+                // Automatic (primary key) indexes are named after the table they were created in.
+                `${i.origin === "c" ? i.name : i.origin} unique=${i.unique} partial=${i.partial} (${
+                  cols.map((c) => c.name).join(", ")
+                })`))).sort()
+          }
+        }
+        return out
+      })
+  }).pipe(Effect.orDie)
+
+const migrationRows = (sql: SqlClient.SqlClient) =>
+  sql`SELECT migration_id, name FROM checkpoint_migrations ORDER BY migration_id`.pipe(
+    Effect.map((rows) => rows.map((r: any) => [Number(r.migration_id), r.name])),
+    Effect.orDie
+  )
+
 interface Opened {
   readonly code: number | null
   readonly result: {
@@ -185,6 +235,48 @@ const suite = (name: string, target: () => Effect.Effect<Target>, opts: { readon
           yield* sql`DELETE FROM checkpoint_lock`.pipe(Effect.orDie)
         }))
         expect((yield* Effect.scoped(Effect.flatMap(openStore(t), (s) => s.listDeadLetters()))).length).toBe(OLD_DEAD)
+      }), 120_000)
+
+    // A new store (every first run into a new folder) gets the final schema in one step: no migration runs,
+    // and it is the store the migrations 1..7 make one after another.
+    it.live("a new store is made in one step, the same as one migrated 1..7", () =>
+      Effect.gen(function*() {
+        const oneStep = yield* target()
+        const migrated = yield* target()
+        const schemas = yield* Effect.forEach([
+          { t: oneStep, migrations: failingMigrations, fresh: Migrations.fresh },
+          { t: migrated, migrations: Migrations.migrations, fresh: undefined }
+        ], ({ fresh, migrations, t }) =>
+          Effect.scoped(Effect.gen(function*() {
+            const sql = yield* openSql(t)
+            yield* migrate(Migrations.TABLE, migrations, "checkpoint", Effect.void, fresh).pipe(
+              Effect.provideService(SqlClient.SqlClient, sql),
+              Effect.orDie
+            )
+            return { schema: yield* schemaOf(sql), rows: yield* migrationRows(sql) }
+          })))
+        expect(schemas[0]).toEqual(schemas[1])
+        expect(schemas[1]!.rows.map(([id]) => id)).toEqual([1, 2, 3, 4, 5, 6, 7])
+        expect(Object.keys(schemas[1]!.schema)).not.toHaveLength(0)
+        // and the store works on it
+        const dead = yield* Effect.scoped(Effect.flatMap(openStore(oneStep), (s) => s.listDeadLetters()))
+        expect(dead).toEqual([])
+      }), 120_000)
+
+    // A database that has one of the store's tables but no migrations recorded is migrated as before.
+    it.live("a database with one of the store's tables is migrated, not made in one step", () =>
+      Effect.gen(function*() {
+        const t = yield* target()
+        const exit = yield* Effect.scoped(Effect.gen(function*() {
+          const sql = yield* openSql(t)
+          yield* sql`CREATE TABLE checkpoint_runs (run_id TEXT PRIMARY KEY)`.pipe(Effect.orDie)
+          return yield* Effect.exit(
+            migrate(Migrations.TABLE, failingMigrations, "checkpoint", Effect.void, Migrations.fresh).pipe(
+              Effect.provideService(SqlClient.SqlClient, sql)
+            )
+          )
+        }))
+        expect(String(exit)).toContain("migration 1_checkpoint ran")
       }), 120_000)
 
     // Postgres: the Migrator's first statement on a new database is CREATE TABLE, which two sessions could

@@ -19,6 +19,41 @@ import { str } from "./sql.js"
 
 type Query = <A>(op: string, eff: Effect.Effect<A, unknown>) => Effect.Effect<A, SinkError>
 
+const subscriptionsTable = (sql: SqlClient.SqlClient) =>
+  sql`CREATE TABLE IF NOT EXISTS listen_subscriptions (
+    subscription_id TEXT PRIMARY KEY,
+    resource TEXT NOT NULL,
+    client_state TEXT NOT NULL,
+    expiration_date_time TEXT NOT NULL,
+    notification_url TEXT NOT NULL,
+    lifecycle_notification_url TEXT,
+    certificate_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  )`
+
+const settingsTable = (sql: SqlClient.SqlClient) =>
+  sql`CREATE TABLE IF NOT EXISTS listen_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  )`
+
+/** listen_pending as `scopeMigration` made it (created under `name`). */
+const scopedPendingTable = (sql: SqlClient.SqlClient, name: string) =>
+  sql`CREATE TABLE ${sql(name)} (
+    kind TEXT NOT NULL,
+    artifact_id TEXT NOT NULL,
+    export_scope TEXT NOT NULL,
+    meeting_id TEXT NOT NULL,
+    organizer_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    not_before TEXT,
+    tries INTEGER NOT NULL DEFAULT 0,
+    refusals INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, artifact_id, export_scope)
+  )`
+
 export const migration = (sql: SqlClient.SqlClient) =>
   Effect.gen(function*() {
     yield* sql`CREATE TABLE IF NOT EXISTS listen_pending (
@@ -31,20 +66,8 @@ export const migration = (sql: SqlClient.SqlClient) =>
       received_at TEXT NOT NULL,
       PRIMARY KEY (kind, artifact_id)
     )`
-    yield* sql`CREATE TABLE IF NOT EXISTS listen_subscriptions (
-      subscription_id TEXT PRIMARY KEY,
-      resource TEXT NOT NULL,
-      client_state TEXT NOT NULL,
-      expiration_date_time TEXT NOT NULL,
-      notification_url TEXT NOT NULL,
-      lifecycle_notification_url TEXT,
-      certificate_id TEXT NOT NULL,
-      created_at TEXT NOT NULL
-    )`
-    yield* sql`CREATE TABLE IF NOT EXISTS listen_settings (
-      name TEXT PRIMARY KEY,
-      value TEXT NOT NULL
-    )`
+    yield* subscriptionsTable(sql)
+    yield* settingsTable(sql)
   })
 
 export const retryMigration = (sql: SqlClient.SqlClient) =>
@@ -57,20 +80,7 @@ export const retryMigration = (sql: SqlClient.SqlClient) =>
 /** Pending work belongs to the export whose listener stored it (rows from before: `unscoped`). */
 export const scopeMigration = (sql: SqlClient.SqlClient, unscoped: string) =>
   Effect.gen(function*() {
-    yield* sql`CREATE TABLE listen_pending_scoped (
-      kind TEXT NOT NULL,
-      artifact_id TEXT NOT NULL,
-      export_scope TEXT NOT NULL,
-      meeting_id TEXT NOT NULL,
-      organizer_id TEXT NOT NULL,
-      subscription_id TEXT NOT NULL,
-      resource TEXT NOT NULL,
-      received_at TEXT NOT NULL,
-      not_before TEXT,
-      tries INTEGER NOT NULL DEFAULT 0,
-      refusals INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (kind, artifact_id, export_scope)
-    )`
+    yield* scopedPendingTable(sql, "listen_pending_scoped")
     yield* sql`INSERT INTO listen_pending_scoped (kind, artifact_id, export_scope, meeting_id, organizer_id,
         subscription_id, resource, received_at, not_before, tries, refusals)
       SELECT kind, artifact_id, ${unscoped}, meeting_id, organizer_id, subscription_id, resource, received_at,
@@ -78,6 +88,17 @@ export const scopeMigration = (sql: SqlClient.SqlClient, unscoped: string) =>
     yield* sql`DROP TABLE listen_pending`
     yield* sql`ALTER TABLE listen_pending_scoped RENAME TO listen_pending`
   })
+
+/** The tables as the migrations above leave them, for a store that has none yet. */
+export const finalSchema = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    yield* scopedPendingTable(sql, "listen_pending")
+    yield* subscriptionsTable(sql)
+    yield* settingsTable(sql)
+  })
+
+/** The tables `finalSchema` creates. */
+export const TABLES = ["listen_pending", "listen_subscriptions", "listen_settings"] as const
 
 const toPending = (r: any): PendingArtifact => ({
   kind: r.kind,

@@ -57,14 +57,23 @@ export const migrate = (
   migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>,
   sink: string,
   /** Run under the lock before any migration is applied (not when none is due): may refuse the upgrade. */
-  beforeUpgrade: Effect.Effect<void, SinkError, SqlClient.SqlClient> = Effect.void
+  beforeUpgrade: Effect.Effect<void, SinkError, SqlClient.SqlClient> = Effect.void,
+  /** The schema all `migrations` leave, created in one step when the database has none of `tables`. */
+  fresh?: FreshSchema
 ): Effect.Effect<void, SinkError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
     const last = Math.max(0, ...Object.keys(migrations).map((k) => parseInt(k)))
-    const upgrade = Effect.zipRight(
-      Effect.flatMap(latestMigration(sql, table), (latest) => latest < last ? beforeUpgrade : Effect.void),
-      Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
-    )
+    const migrator = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
+    const upgrade = Effect.flatMap(latestMigration(sql, table), (latest) =>
+      Effect.zipRight(
+        latest < last ? beforeUpgrade : Effect.void,
+        latest === 0 && fresh !== undefined
+          ? Effect.flatMap(
+            existingTables(sql, fresh.tables),
+            (n) => n === 0 ? createFresh(sql, table, migrations, fresh.create) : Effect.asVoid(migrator)
+          )
+          : Effect.asVoid(migrator)
+      ))
     // Up to date (every open but the first after an upgrade): no lock, no transaction. (Its own statement
     // text: the SQLite client keeps a failed prepare, here of a missing table, for the connection's life.)
     const upToDate = sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${sql(table)}
@@ -81,6 +90,43 @@ export const migrate = (
       )
     )
   })
+
+/** A store's final schema and the tables it creates (see `migrate`). */
+export interface FreshSchema {
+  readonly tables: ReadonlyArray<string>
+  readonly create: Effect.Effect<void, SqlError, SqlClient.SqlClient>
+}
+
+/** How many of `tables` the database has. */
+const existingTables = (sql: SqlClient.SqlClient, tables: ReadonlyArray<string>) =>
+  Effect.map(
+    sql.onDialectOrElse({
+      pg: () =>
+        sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM information_schema.tables
+          WHERE table_schema = current_schema() AND ${sql.in("table_name", tables)}`,
+      orElse: () =>
+        sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM sqlite_master
+          WHERE type = 'table' AND ${sql.in("name", tables)}`
+    }),
+    (rows) => Number(rows[0]?.n ?? 0)
+  )
+
+/** `create`, and every migration recorded as applied, as the Migrator records them (id and name). */
+const createFresh = (
+  sql: SqlClient.SqlClient,
+  table: string,
+  migrations: Record<string, unknown>,
+  create: Effect.Effect<void, SqlError, SqlClient.SqlClient>
+) =>
+  Effect.zipRight(
+    create,
+    sql`INSERT INTO ${sql(table)} ${
+      sql.insert(Object.keys(migrations).flatMap((key) => {
+        const m = /^(\d+)_(.+)$/.exec(key)
+        return m === null ? [] : [{ migration_id: Number(m[1]), name: m[2]! }]
+      }))
+    }`.pipe(Effect.asVoid)
+  )
 
 const latestMigration = (sql: SqlClient.SqlClient, table: string) =>
   Effect.map(
