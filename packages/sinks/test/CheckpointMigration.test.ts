@@ -66,7 +66,6 @@ const storeBefore6 = (t: Target) =>
     }
   })).pipe(Effect.orDie)
 
-
 /** Every migration replaced by a defect: a store opened with these must not run any of them. */
 const failingMigrations = Object.fromEntries(
   Object.keys(Migrations.migrations).map((k) => [k, Effect.dieMessage(`migration ${k} ran`)])
@@ -264,20 +263,24 @@ const suite = (name: string, target: () => Effect.Effect<Target>, opts: { readon
       }), 120_000)
 
     // A database that has one of the store's tables but no migrations recorded is migrated as before.
-    it.live("a database with one of the store's tables is migrated, not made in one step", () =>
-      Effect.gen(function*() {
-        const t = yield* target()
-        const exit = yield* Effect.scoped(Effect.gen(function*() {
-          const sql = yield* openSql(t)
-          yield* sql`CREATE TABLE checkpoint_runs (run_id TEXT PRIMARY KEY)`.pipe(Effect.orDie)
-          return yield* Effect.exit(
-            migrate(Migrations.TABLE, failingMigrations, "checkpoint", Effect.void, Migrations.fresh).pipe(
-              Effect.provideService(SqlClient.SqlClient, sql)
+    it.live(
+      "a database with one of the store's tables is migrated, not made in one step",
+      () =>
+        Effect.gen(function*() {
+          const t = yield* target()
+          const exit = yield* Effect.scoped(Effect.gen(function*() {
+            const sql = yield* openSql(t)
+            yield* sql`CREATE TABLE checkpoint_runs (run_id TEXT PRIMARY KEY)`.pipe(Effect.orDie)
+            return yield* Effect.exit(
+              migrate(Migrations.TABLE, failingMigrations, "checkpoint", Effect.void, Migrations.fresh).pipe(
+                Effect.provideService(SqlClient.SqlClient, sql)
+              )
             )
-          )
-        }))
-        expect(String(exit)).toContain("migration 1_checkpoint ran")
-      }), 120_000)
+          }))
+          expect(String(exit)).toContain("migration 1_checkpoint ran")
+        }),
+      120_000
+    )
 
     // Postgres: the Migrator's first statement on a new database is CREATE TABLE, which two sessions could
     // both run (one failed). (SQLite's CREATE TABLE IF NOT EXISTS waits for the write lock.)

@@ -121,10 +121,12 @@ const createFresh = (
   Effect.zipRight(
     create,
     sql`INSERT INTO ${sql(table)} ${
-      sql.insert(Object.keys(migrations).flatMap((key) => {
-        const m = /^(\d+)_(.+)$/.exec(key)
-        return m === null ? [] : [{ migration_id: Number(m[1]), name: m[2]! }]
-      }))
+      sql.insert(
+        Object.keys(migrations).flatMap((key) => {
+          const m = /^(\d+)_(.+)$/.exec(key)
+          return m === null ? [] : [{ migration_id: Number(m[1]), name: m[2]! }]
+        })
+      )
     }`.pipe(Effect.asVoid)
   )
 
