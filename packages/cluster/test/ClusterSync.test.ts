@@ -8,12 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningServer, startPostgres } from "../../sinks/test/support/servers.js"
 import { clusterSync } from "../src/ClusterSync.js"
+import { unreachableJob } from "./support/job.js"
 
 let pg: RunningServer
 beforeAll(async () => {
@@ -32,16 +30,7 @@ describe("clusterSync", () => {
         organizers: ["organizer-1"],
         from: "2024-01-01T00:00:00.000Z",
         to: "2024-02-01T00:00:00.000Z",
-        job: {
-          out: fs.mkdtempSync(path.join(os.tmpdir(), "ma-cluster-sync-")),
-          graphUrl: "http://127.0.0.1:9/v1.0",
-          allowInsecureHttp: true,
-          sinks: [],
-          concurrency: 2,
-          requestsPerSecond: 10,
-          maxConcurrentRequests: 4,
-          metadataContent: false
-        },
+        job: unreachableJob("ma-cluster-sync-"),
         // No runner joins: told so once it has joined the cluster and waits for the run.
         onNoRunner: () => Deferred.succeed(waiting, undefined),
         noRunnerHintAfter: "0 millis",

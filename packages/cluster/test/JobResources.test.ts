@@ -10,13 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningPostgres, startPostgres } from "../../sinks/test/support/servers.js"
-import type { JobSpec } from "../src/ExportWorkflows.js"
 import * as JobResources from "../src/internal/jobResources.js"
+import { unreachableJob } from "./support/job.js"
 
 let pg: RunningPostgres
 let runtime: ManagedRuntime.ManagedRuntime<JobResources.JobResources, unknown>
@@ -39,16 +36,7 @@ afterAll(async () => {
   await pg?.stop()
 })
 
-const job: JobSpec = {
-  out: fs.mkdtempSync(path.join(os.tmpdir(), "ma-cluster-job-")),
-  graphUrl: "http://127.0.0.1:9/v1.0",
-  allowInsecureHttp: true,
-  sinks: [],
-  concurrency: 2,
-  requestsPerSecond: 10,
-  maxConcurrentRequests: 4,
-  metadataContent: false
-}
+const job = unreachableJob("ma-cluster-job-")
 
 /** One step's use of the job's services: whether it got them. */
 const useJob = () =>
