@@ -2,7 +2,8 @@
 // Builds the `meeting-artifacts` command into dist/bin.js: src/bin.ts with everything it imports (the
 // workspace packages' sources, effect, @effect/*) bundled, so a start reads one file instead of resolving
 // and loading hundreds of modules. Code behind dynamic imports (the sync job, the emulator) goes to
-// dist/chunks/, read only when used: --help and --version parse just what they need. Left to Node's resolution at run time: native addons and the drivers that
+// dist/chunks/, read only when used: --help and --version parse just what they need. A plain sync's run is
+// also built as one CommonJS script, dist/chunks/sync-<hash>.cjs, loaded through V8's code cache. Left to Node's resolution at run time: native addons and the drivers that
 // are optional peer dependencies (the sinks load them on use and name the package when it is missing).
 //
 //   node scripts/build-bin.mjs              # always
@@ -54,6 +55,52 @@ const lazyParsers = {
       resolveDir: args.pluginData.resolveDir
     }))
   }
+}
+
+/**
+ * The specifier under which the sync script asks for telemetry's OTLP module (src/internal/otlp.ts): bin.ts
+ * answers it with that module as an ES module chunk, so it and the OpenTelemetry packages it imports load
+ * as ES modules, as from every other command (see IMPORT_EXTERNAL).
+ */
+const OTLP_MODULE = "#meeting-artifacts/otlp"
+
+const otlpAsModule = {
+  name: "otlp-as-module",
+  setup(build) {
+    build.onResolve(
+      { filter: /^\.\/otlp\.js$/ },
+      (args) =>
+        /[\\/]cli[\\/]src[\\/]internal[\\/]telemetry\.ts$/.test(args.importer)
+          ? { path: OTLP_MODULE, external: true }
+          : undefined
+    )
+  }
+}
+
+/**
+ * The sync script's function parameter that imports a package left outside it (bin.ts passes `(s) =>
+ * import(s)`, see internal/cachedBundle.ts). A script read from a V8 code cache cannot `import()` on Node
+ * 20 ("A dynamic import callback was not specified") and `require()` would find packages elsewhere than
+ * `import` (NODE_PATH, global folders) and not as ES modules: each import() of an external becomes a call
+ * to it, and any other import( left fails the build.
+ */
+const IMPORT_EXTERNAL = "__maImportExternal"
+
+const importsThroughLoader = (code) => {
+  const rewritten = code.replace(/\bimport\(("(?:[^"\\]|\\.)*")\)/g, (_, specifier) => {
+    const name = JSON.parse(specifier)
+    const known = name === OTLP_MODULE ||
+      external.some((e) => e.endsWith("/*") ? name.startsWith(e.slice(0, -1)) : name === e)
+    if (!known) throw new Error(`build-bin: the sync script imports ${name}, which is not an external`)
+    return `${IMPORT_EXTERNAL}(${specifier})`
+  })
+  const left = /\bimport\s*\(/.exec(rewritten)
+  if (left !== null) {
+    throw new Error(
+      `build-bin: an import( is left in the sync script: ${rewritten.slice(left.index - 60, left.index + 60)}`
+    )
+  }
+  return rewritten
 }
 
 /** Sizes and mtimes of everything the bundle is made from (workspace sources, manifests, the lockfile). */
@@ -109,6 +156,30 @@ export const buildBin = async ({ ifStale = false } = {}) => {
   // Resolved from this package (its devDependency), not from whoever loads this file: vitest loads it
   // as the global setup of projects whose root has no esbuild of its own.
   const esbuild = await import(pathToFileURL(createRequire(import.meta.url).resolve("esbuild")).href)
+  // A plain sync's run (src/internal/syncMain.ts and all it imports) also as one CommonJS script, which
+  // bin.ts loads through V8's code cache (src/internal/cachedBundle.ts). Named by its content's hash: a
+  // cache beside it is never one of another build's.
+  const syncRun = await esbuild.build({
+    entryPoints: [path.join(cliRoot, "src", "internal", "syncMain.ts")],
+    outfile: path.join(chunksDir, "sync.cjs"),
+    bundle: true,
+    write: false,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "warning",
+    // a bundled dependency's optional native loader reads import.meta.url inside a try
+    logOverride: { "empty-import-meta": "silent" },
+    external,
+    plugins: [lazyParsers, otlpAsModule],
+    minifyWhitespace: true,
+    minifySyntax: true
+  })
+  const syncRunCode = importsThroughLoader(syncRun.outputFiles[0].text)
+  const syncRunFile = path.join(
+    chunksDir,
+    `sync-${createHash("sha256").update(syncRunCode).digest("hex").slice(0, 16)}.cjs`
+  )
   const result = await esbuild.build({
     entryPoints: { bin: path.join(cliRoot, "src", "bin.ts") },
     outdir: outDir,
@@ -124,6 +195,7 @@ export const buildBin = async ({ ifStale = false } = {}) => {
     logLevel: "warning",
     external,
     plugins: [lazyParsers],
+    define: { __MA_SYNC_BUNDLE__: JSON.stringify(`./chunks/${path.basename(syncRunFile)}`) },
     // Whitespace and syntax only (names kept, so errors and spans read the same; the linked source map
     // maps positions back): Node keeps each loaded chunk's source text in the heap for as long as it runs,
     // and a sync peaks ~2.5 MB lower.
@@ -139,6 +211,8 @@ export const buildBin = async ({ ifStale = false } = {}) => {
   // Chunks (content-hashed names) before the entry that imports them, each file whole under its name, so a
   // concurrent start or build never reads a half-written file.
   const written = new Set()
+  writeAtomic(syncRunFile, syncRunCode)
+  written.add(syncRunFile)
   const outputs = [...result.outputFiles].sort((a, b) => Number(a.path === outFile) - Number(b.path === outFile))
   for (const f of outputs) {
     writeAtomic(f.path, f.contents)
@@ -148,7 +222,10 @@ export const buildBin = async ({ ifStale = false } = {}) => {
   for (const name of fs.readdirSync(chunksDir)) {
     const p = path.join(chunksDir, name)
     try {
-      if (!written.has(p) && Date.now() - fs.statSync(p).mtimeMs > 60 * 60_000) fs.rmSync(p, { force: true })
+      // (a code cache, written by the first run, goes with its bundle)
+      if (!written.has(p.replace(/\.cache$/, "")) && Date.now() - fs.statSync(p).mtimeMs > 60 * 60_000) {
+        fs.rmSync(p, { force: true })
+      }
     } catch {
       // already gone
     }

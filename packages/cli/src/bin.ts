@@ -2,10 +2,11 @@
  * The `meeting-artifacts` entry point. Help and `--version` are answered from light data (the flag
  * tables) without loading @effect/cli or the Effect runtime, so a scheduler's probe or a user's
  * `--help` starts in about the time Node itself takes. A plain `sync` line (see internal/plainArgs.ts)
- * has its settings resolved here and runs without @effect/cli (internal/syncMain.js); everything else
- * loads internal/main.js.
+ * has its settings resolved here and runs without @effect/cli (internal/syncMain.js, from a code-cached
+ * CommonJS bundle once built: internal/cachedBundle.ts); everything else loads internal/main.js.
  */
 import { ExitCode } from "./ExitCode.js"
+import { loadCachedBundle } from "./internal/cachedBundle.js"
 import { commandHelp, PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { helpRequest, renderCommandHelp, renderRootHelp, styleFor } from "./internal/help.js"
 import { settingsErrorLine } from "./internal/flags.js"
@@ -13,6 +14,35 @@ import { plainArgs } from "./internal/plainArgs.js"
 import { resolveSyncConfig } from "./internal/syncConfig.js"
 import { oneLine } from "./internal/terminal.js"
 import { syncFlags } from "./internal/syncFlags.js"
+import { fileURLToPath } from "node:url"
+
+/** The plain sync's run as a CommonJS bundle (see internal/cachedBundle.ts), set by scripts/build-bin.mjs. */
+declare const __MA_SYNC_BUNDLE__: string | undefined
+
+type SyncMain = typeof import("./internal/syncMain.js")
+
+/**
+ * The bundle's imports of what is left outside it, as ES module imports from here (the same node_modules
+ * folders as from dist/chunks/). Telemetry's OTLP module is asked for by a name of the build's
+ * (scripts/build-bin.mjs) and is this build's own chunk, so it and the OpenTelemetry packages load as
+ * ES modules, as from any other command.
+ */
+const importExternal = (specifier: string): Promise<unknown> =>
+  specifier === "#meeting-artifacts/otlp" ? import("./internal/otlp.js") : import(specifier)
+
+/**
+ * Whether Node maps stack traces through source maps (`--enable-source-maps`): Node 20 does not for a
+ * script compiled by `vm`, so such a run takes the ES module chunk and its linked map instead.
+ */
+const sourceMapsEnabled = (): boolean =>
+  (process as { readonly sourceMapsEnabled?: boolean }).sourceMapsEnabled ??
+    [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--enable-source-maps")
+
+/** The run of a plain `sync`: from the code-cached bundle when built, else as a module. */
+const loadSyncMain = async (): Promise<SyncMain> =>
+  typeof __MA_SYNC_BUNDLE__ === "string" && !sourceMapsEnabled()
+    ? loadCachedBundle(fileURLToPath(new URL(__MA_SYNC_BUNDLE__, import.meta.url)), importExternal) as SyncMain
+    : await import("./internal/syncMain.js")
 
 const args = process.argv.slice(2)
 const help = helpRequest(args, commandHelp)
@@ -37,6 +67,6 @@ if (help !== undefined) {
       process.exitCode = ExitCode.Fatal
       return undefined
     })
-    if (config !== undefined) (await import("./internal/syncMain.js")).runPlainSync(config)
+    if (config !== undefined) (await loadSyncMain()).runPlainSync(config)
   }
 }
