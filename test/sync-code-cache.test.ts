@@ -58,12 +58,12 @@ describe("plain sync's code cache", () => {
   })
 
   /** A sync of the tenant into a new folder, its summary on stdout and its log as JSON lines on stderr. */
-  const sync = async (bin: string, extra: ReadonlyArray<string> = []) => {
+  const sync = async (bin: string, extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
     const root = tempDir("ma-compiled-")
     const args = [bin, ...syncArgs(emu, path.join(root, "out")), "--json", "--log-format", "json", ...extra]
     const r = await collect(spawn(process.execPath, args, {
       cwd: root,
-      env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken }),
+      env: cleanEnv({ GRAPH_ACCESS_TOKEN: emu.accessToken, ...env }),
       stdio: ["ignore", "pipe", "pipe"]
     }))
     return { ...r, root }
@@ -133,5 +133,13 @@ describe("plain sync's code cache", () => {
       expect(fs.readdirSync(path.join(parquet, "runs")).filter((n) => n.endsWith(".parquet")), round).toHaveLength(1)
       expect(fs.existsSync(cache), round).toBe(true)
     }
+  })
+
+  it("with --enable-source-maps the run is the ES module chunk (Node maps no vm script): no cache", async () => {
+    const { bin, cache } = fresh()
+    const r = await sync(bin, [], { NODE_OPTIONS: "--enable-source-maps" })
+    expect(r.code, r.stderr).toBe(0)
+    expectJsonStderr(r.stderr)
+    expect(fs.existsSync(cache)).toBe(false)
   })
 })
