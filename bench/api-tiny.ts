@@ -149,7 +149,9 @@ const child = async () => {
         const jobs = yield* list
         const listingMs = cpuMs(c0)
         const c1 = process.cpuUsage()
-        const bytes = http ? yield* Effect.promise(() => pool(jobs, CONCURRENCY, (j) => rawGet(j))) : yield* downloadAll(jobs)
+        const bytes = http
+          ? yield* Effect.promise(() => pool(jobs, CONCURRENCY, (j) => rawGet(j)))
+          : yield* downloadAll(jobs)
         const contentMs = cpuMs(c1)
         if (pass === 1) out = { artifacts: jobs.length, bytes, listingMs, contentMs }
       }
@@ -170,8 +172,11 @@ const runChild = (script: string, env: Record<string, string>, flags: ReadonlyAr
     })
     let out = ""
     p.stdout.on("data", (d) => (out += String(d)))
-    p.on("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`child exited ${code}`)))
+    p.on(
+      "exit",
+      (code) =>
+        code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`child exited ${code}`))
+    )
   })
 
 const main = async () => {
