@@ -15,11 +15,28 @@ const ATTEMPTS = 5
 /** The database file and its write-ahead log: committed changes may be in either. */
 const partsOf = (filename: string) => [filename, `${filename}-wal`]
 
+/**
+ * Bytes of each file's header read into its version: a database's 100-byte header, and a write-ahead
+ * log's 32-byte header, whose checkpoint sequence and salts change each time the log restarts from its
+ * start (then its size can stay the same, within the same mtime tick: size and mtime alone miss it).
+ */
+const HEADER_BYTES = 100
+
+const headerOf = (file: string): string => {
+  const fd = fs.openSync(file, "r")
+  try {
+    const header = Buffer.alloc(HEADER_BYTES)
+    return header.subarray(0, fs.readSync(fd, header, 0, HEADER_BYTES, 0)).toString("hex")
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 /** What a change to the files would change (absent ones included). */
-const versionOf = (filename: string): string =>
+export const versionOf = (filename: string): string =>
   partsOf(filename).map((f) => {
     const st = fs.statSync(f, { throwIfNoEntry: false })
-    return st === undefined ? "-" : `${st.size}:${st.mtimeMs}:${st.ino}`
+    return st === undefined ? "-" : `${st.size}:${st.mtimeMs}:${st.ino}:${headerOf(f)}`
   }).join(" ")
 
 const copyOnce = (filename: string, dir: string): string => {
