@@ -28,7 +28,7 @@ import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundleForNode, memoryOf } from "./internal/child.js"
+import { bundleForNode, memoryOf, runChildJson, runMainOrChild } from "./internal/child.js"
 import {
   argValue,
   benchBytes,
@@ -158,7 +158,7 @@ const child = async () => {
 }
 
 const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
-  new Promise<
+  runChildJson<
     {
       bytes: number
       seconds: number
@@ -168,19 +168,9 @@ const runChild = (script: string, baseUrl: string, token: string, mode: Mode) =>
       breakdown: Record<string, number>
       chunks?: number
     }
-  >((resolve, reject) => {
-    const p = NodeChild.spawn(process.execPath, [...CHILD_FLAGS, script, "--child"], {
-      env: { ...process.env, BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    p.stdout.on("data", (d) => (out += String(d)))
-    p.on(
-      "exit",
-      (code) => (code === 0
-        ? resolve(JSON.parse(out.trim().split("\n").at(-1)!))
-        : reject(new Error(`child exited ${code}`)))
-    )
+  >(script, {
+    nodeFlags: CHILD_FLAGS,
+    env: { BENCH_BASE_URL: baseUrl, BENCH_TOKEN: token, BENCH_MODE: mode }
   })
 
 const runCurl = (url: string, token: string) =>
@@ -288,14 +278,4 @@ const main = async () => {
   }
 }
 
-if (process.argv.includes("--child")) {
-  child().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-} else {
-  main().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-}
+runMainOrChild(main, child)

@@ -15,11 +15,10 @@
  * `--other-api`: another copy of the api package's sources (say, main's, extracted beside this one)
  * bundled into a second child and measured right after this one in each round: an A/B in the same minutes.
  */
-import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundleForNode } from "./internal/child.js"
+import { bundleForNode, runChildJson, runMainOrChild } from "./internal/child.js"
 import { argValue, tinyArtifactsTenant } from "./internal/tenant.js"
 
 const ROUNDS = Number(argValue("--rounds") ?? 3)
@@ -165,19 +164,7 @@ const child = async () => {
 }
 
 const runChild = (script: string, env: Record<string, string>, flags: ReadonlyArray<string> = []) =>
-  new Promise<Figures>((resolve, reject) => {
-    const p = NodeChild.spawn(process.execPath, [...flags, script, "--child"], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    p.stdout.on("data", (d) => (out += String(d)))
-    p.on(
-      "exit",
-      (code) =>
-        code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`child exited ${code}`))
-    )
-  })
+  runChildJson<Figures>(script, { nodeFlags: flags, env })
 
 const main = async () => {
   const { startEmulator } = await import("@meeting-artifacts/graph-emulator")
@@ -240,14 +227,4 @@ const main = async () => {
   }
 }
 
-if (process.argv.includes("--child")) {
-  child().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-} else {
-  main().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-}
+runMainOrChild(main, child)

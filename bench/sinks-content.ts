@@ -27,12 +27,11 @@
  *   pnpm exec tsx bench/sinks-content.ts [--bytes 1073741824] [--no-fresh] [--mode <mode> [--fresh-chunks]]
  *   (BENCH_TRACE=1 samples memory every 200 ms; BENCH_BLOCK / BENCH_CONCURRENCY tune the blob upload)
  */
-import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundleForNode, memoryOf } from "./internal/child.js"
+import { bundleForNode, memoryOf, runChildJson, runMainOrChild } from "./internal/child.js"
 import { argValue, benchBytes } from "./internal/tenant.js"
 
 const GOAL_MB = 150
@@ -143,25 +142,7 @@ const child = async (mode: string) => {
 }
 
 const runChild = (script: string, mode: string, env: Record<string, string>) =>
-  new Promise<Result>((resolve, reject) => {
-    const p = NodeChild.spawn(process.execPath, [script, "--child", mode], {
-      env: {
-        ...process.env,
-        BENCH_BYTES: String(BYTES),
-        ...env
-      },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    p.stdout.on("data", (d) => (out += String(d)))
-    p.on(
-      "exit",
-      (code) =>
-        code === 0
-          ? resolve(JSON.parse(out.trim().split("\n").at(-1)!))
-          : reject(new Error(`${mode} child exited ${code}`))
-    )
-  })
+  runChildJson<Result>(script, { args: [mode], env: { BENCH_BYTES: String(BYTES), ...env } })
 
 const main = async () => {
   const { startAzurite } = await import("../packages/sinks/test/support/servers.js")
@@ -234,14 +215,4 @@ const main = async () => {
   }
 }
 
-if (process.argv.includes("--child")) {
-  child(process.argv[process.argv.indexOf("--child") + 1]!).catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-} else {
-  main().catch((e) => {
-    console.error(e instanceof Error ? e.message : String(e))
-    process.exit(1)
-  })
-}
+runMainOrChild(main, () => child(process.argv[process.argv.indexOf("--child") + 1]!))

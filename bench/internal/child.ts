@@ -3,6 +3,7 @@
  * (this script bundled by esbuild, tsx's own dependency), so the tsx loader's memory is not counted,
  * and reads the child's resident and peak memory from /proc.
  */
+import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodeOs from "node:os"
@@ -47,4 +48,44 @@ export const memoryOf = (pid: number | "self" = "self"): { rssMb: number; peakMb
   const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN)
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 }
+}
+
+/**
+ * Runs `script` (a bundle of a benchmark, see `bundleForNode`) as its own child (`--child` plus `args`), and
+ * resolves with the JSON object on the last line of its stdout: a child's figures, measured in a process
+ * of their own.
+ */
+export const runChildJson = <A>(
+  script: string,
+  options: {
+    readonly args?: ReadonlyArray<string>
+    readonly nodeFlags?: ReadonlyArray<string>
+    readonly env?: Record<string, string>
+  } = {}
+): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const p = NodeChild.spawn(process.execPath, [
+      ...(options.nodeFlags ?? []),
+      script,
+      "--child",
+      ...(options.args ?? [])
+    ], {
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    p.stdout.on("data", (d) => (out += String(d)))
+    p.on("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as A)
+        : reject(new Error(`child${(options.args ?? []).map((a) => ` ${a}`).join("")} exited ${code}`)))
+  })
+
+/** A benchmark that measures in children of its own: runs `child` in a process started with `--child`, else `main`. */
+export const runMainOrChild = (main: () => Promise<void>, child: () => Promise<void>): void => {
+  const run = process.argv.includes("--child") ? child : main
+  run().catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(1)
+  })
 }
