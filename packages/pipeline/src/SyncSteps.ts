@@ -135,6 +135,8 @@ const capturingManifest = (out: string, lines: Array<Manifest.ManifestEntry>): M
     Effect.sync(() => {
       for (const e of Array.isArray(entries) ? entries : [entries as Manifest.ManifestEntry]) lines.push(e)
     }),
+  // the step's lines are written by the workflow after it: a set's folders are always made durable first
+  holds: () => false,
   flush: Effect.void
 })
 

@@ -273,6 +273,11 @@ export interface ManifestService {
   readonly entries: Effect.Effect<ReadonlyArray<ManifestEntry>>
   /** Upsert lines; returns once they are on disk (in manifest.jsonl or its journal). */
   readonly upsert: (entries: ManifestEntry | ReadonlyArray<ManifestEntry>) => Effect.Effect<void, SinkError>
+  /**
+   * Whether this exact line is already in the manifest, so an upsert of it would write nothing. (A set
+   * whose files an earlier run placed makes their folders durable again only when its line is new.)
+   */
+  readonly holds: (entry: ManifestEntry) => boolean
   /** Rewrites manifest.jsonl with every line (nothing to do when the journal is empty). */
   readonly flush: Effect.Effect<void, SinkError>
 }
@@ -361,6 +366,8 @@ export interface ManifestLines {
    * a line added at the end, lines replaced, or nothing (the same line again).
    */
   readonly upsert: (e: ManifestEntry) => "added" | "replaced" | "unchanged"
+  /** Whether an upsert of `e` would be "unchanged". */
+  readonly holds: (e: ManifestEntry) => boolean
   /** The lines, in file order. */
   readonly lines: () => ReadonlyArray<ManifestEntry>
   /** The file's text. */
@@ -402,8 +409,8 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
     return p < 0 ? undefined : { g, p, line: groups[g]![p]! }
   }
 
-  const upsert = (e: ManifestEntry) => {
-    snapshot = null
+  /** The lines an upsert of `e` replaces, in file order. */
+  const hitsOf = (e: ManifestEntry) => {
     const rid = e.recording?.id
     const tid = e.transcript?.id
     const found = [
@@ -413,8 +420,19 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
         ? find(byEmpty.get(e.meetingId), (l) => !l.recording && !l.transcript && l.meetingId === e.meetingId)
         : undefined
     ].filter((h): h is NonNullable<typeof h> => h !== undefined)
-    const hits = found.filter((h, i) => found.findIndex((o) => o.line === h.line) === i)
+    return found.filter((h, i) => found.findIndex((o) => o.line === h.line) === i)
       .sort((x, y) => x.g - y.g || x.p - y.p)
+  }
+  const holds = (e: ManifestEntry) => {
+    const hits = hitsOf(e)
+    return hits.length === 1 && formatOf(hits[0]!.line) === formatOf(e)
+  }
+
+  const upsert = (e: ManifestEntry) => {
+    snapshot = null
+    const rid = e.recording?.id
+    const tid = e.transcript?.id
+    const hits = hitsOf(e)
     if (hits.length === 0) {
       groups.push([e])
       index(e, groups.length - 1)
@@ -439,7 +457,7 @@ export const makeLines = (initial: ReadonlyArray<ManifestEntry> = []): ManifestL
 
   for (const e of initial) upsert(e)
   const lines = () => (snapshot ??= groups.flat())
-  return { upsert, lines, text: () => lines().map(formatOf).join(""), format: formatOf }
+  return { upsert, holds, lines, text: () => lines().map(formatOf).join(""), format: formatOf }
 }
 
 /**
@@ -538,6 +556,7 @@ const openStore = (
     const service: ManifestService = {
       path: file,
       entries: Effect.sync(() => lines.lines()),
+      holds: (e) => lines.holds(e),
       upsert: (entries) =>
         Effect.suspend(() => {
           const list = Array.isArray(entries) ? (entries as ReadonlyArray<ManifestEntry>) : [entries as ManifestEntry]

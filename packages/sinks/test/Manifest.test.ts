@@ -170,7 +170,7 @@ describe("Manifest", () => {
     )
   })
 
-  it("the indexed store (makeLines) gives mergeEntries' lines, in the same order, and the same text", () => {
+  it("the indexed store (makeLines) gives mergeEntries' lines, in the same order, and the same text; holds says which upserts change nothing", () => {
     const arb = fc.array(
       fc.record({
         m: fc.constantFrom("m1", "m2", "m3"),
@@ -189,7 +189,11 @@ describe("Manifest", () => {
           if (i === reloadAt) store = Manifest.makeLines(store.lines())
           const e = entry(op.m, op.r, op.t)
           reference = Manifest.mergeEntries(reference, op.batch ? [e, e] : [e])
+          // holds: the line is there already, exactly; the upsert leaves the text as it was
+          const before = store.text()
+          const held = store.holds(e)
           store.upsert(e)
+          expect(held).toBe(store.text() === before)
           if (op.batch) store.upsert(e)
           expect(store.lines()).toEqual(reference)
         })

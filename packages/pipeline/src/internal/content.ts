@@ -71,6 +71,15 @@ const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 410
 /** An ETag usable in `If-Range` (RFC 9110 allows only strong ones there), or null. */
 const strongETag = (etag: string | null): string | null => (etag !== null && !etag.startsWith("W/") ? etag : null)
 
+/**
+ * A set's files put in place: `unsynced`, renamed in by this run without their folder's fsync (left for the
+ * set, see `place`); `intact`, found complete where an earlier run put them.
+ */
+interface Placed {
+  readonly unsynced: Array<string>
+  readonly intact: Array<string>
+}
+
 interface FileFacts {
   readonly path: string
   readonly bytes: number
@@ -294,14 +303,15 @@ export const make = (ctx: RunContext) => {
 
   /**
    * Makes one artifact's content complete in the content sink; null when it failed for good. (Not used by
-   * dry runs.) A file renamed into place without its folder's fsync has its path added to `unsynced`.
+   * dry runs.) A file renamed into place without its folder's fsync has its path added to
+   * `placed.unsynced`; one an earlier run placed (found intact) to `placed.intact`.
    */
   const fetchArtifact = (
     kind: ArtifactKind,
     set: ArtifactSet,
     artifact: Artifact,
     completedIndex: CompletedIndex,
-    unsynced: Array<string>
+    placed: Placed
   ): Effect.Effect<FileFacts | null, SyncFatalError> =>
     Effect.gen(function*() {
       const id = artifact.id
@@ -328,6 +338,7 @@ export const make = (ctx: RunContext) => {
             skipped: true
           }))
           yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
+          placed.intact.push(c.path)
           return { path: c.path, bytes: c.bytes, sha256: c.sha256, contentType: c.contentType, cues: c.cues }
         }
       }
@@ -390,7 +401,7 @@ export const make = (ctx: RunContext) => {
           contentType,
           cues,
           runId
-        }).pipe(Effect.mapError(sinkFatal)), unsynced)
+        }).pipe(Effect.mapError(sinkFatal)), placed.unsynced)
       yield* staging.remove(key, { moved: content.adopt !== undefined })
       yield* failures.resolve(kind, id).pipe(Effect.mapError(sinkFatal))
       if (fetched) {
@@ -509,18 +520,18 @@ export const make = (ctx: RunContext) => {
   const fetchBoth = (
     set: ArtifactSet,
     completed: CompletedIndex,
-    unsynced: Array<string>
+    placed: Placed
   ): Effect.Effect<readonly [FileFacts | null, FileFacts | null], SyncFatalError> => {
     const { recording, transcript } = set
     if (recording === null || transcript === null) {
       return recording !== null
-        ? Effect.map(fetchArtifact("recording", set, recording, completed, unsynced), (rec) => [rec, null] as const)
+        ? Effect.map(fetchArtifact("recording", set, recording, completed, placed), (rec) => [rec, null] as const)
         : transcript !== null
-        ? Effect.map(fetchArtifact("transcript", set, transcript, completed, unsynced), (tr) => [null, tr] as const)
+        ? Effect.map(fetchArtifact("transcript", set, transcript, completed, placed), (tr) => [null, tr] as const)
         : Effect.succeed([null, null] as const)
     }
-    const rec = fetchArtifact("recording", set, recording, completed, unsynced)
-    const tr = fetchArtifact("transcript", set, transcript, completed, unsynced)
+    const rec = fetchArtifact("recording", set, recording, completed, placed)
+    const tr = fetchArtifact("transcript", set, transcript, completed, placed)
     if (needsNoRequest("recording", recording, completed)) {
       return Effect.flatMap(tr, (t) => Effect.map(rec, (r) => [r, t] as const))
     }
@@ -541,16 +552,12 @@ export const make = (ctx: RunContext) => {
 
   const processSet = (set: ArtifactSet, completed: CompletedIndex): Effect.Effect<void, SyncFatalError> =>
     Effect.gen(function*() {
-      const unsynced: Array<string> = []
-      const [rec, tr] = yield* fetchBoth(set, completed, unsynced).pipe(
+      const placed: Placed = { unsynced: [], intact: [] }
+      const [rec, tr] = yield* fetchBoth(set, completed, placed).pipe(
         // a set that fails after placing a file still makes it durable
-        Effect.onError(() => Effect.ignore(syncPlaced(unsynced)))
+        Effect.onError(() => Effect.ignore(syncPlaced(placed.unsynced)))
       )
-      yield* syncPlaced(unsynced)
-      if (rec === null && tr === null) return
-      const metadata = opts.metadataContent && tr !== null && set.transcript !== null
-        ? yield* fetchMetadata(set, set.transcript, completed)
-        : null
+      if (rec === null && tr === null) return yield* syncPlaced(placed.unsynced)
       // Only what was written goes into the line; a side that failed is left out (and retried next run).
       const written = (rec === null) === (set.recording === null) && (tr === null) === (set.transcript === null)
         ? set
@@ -562,10 +569,16 @@ export const make = (ctx: RunContext) => {
         })
       const recordingFile = rec === null ? null : { ...rec, contentType: rec.contentType ?? "video/mp4" }
       const transcriptFile = tr === null ? null : { ...tr, cues: tr.cues ?? 0 }
-      yield* manifest.upsert(Manifest.entryFromSet(written, { recording: recordingFile, transcript: transcriptFile }))
-        .pipe(
-          Effect.mapError(sinkFatal)
-        )
+      const entry = Manifest.entryFromSet(written, { recording: recordingFile, transcript: transcriptFile })
+      // A file an earlier run renamed into place may lack its folder's fsync (killed before it): its folder
+      // is made durable again before a new line names it, never for a line already there.
+      yield* syncPlaced(
+        placed.intact.length === 0 || manifest.holds(entry) ? placed.unsynced : [...placed.unsynced, ...placed.intact]
+      )
+      const metadata = opts.metadataContent && tr !== null && set.transcript !== null
+        ? yield* fetchMetadata(set, set.transcript, completed)
+        : null
+      yield* manifest.upsert(entry).pipe(Effect.mapError(sinkFatal))
       if (recordSinks.length > 0) {
         const cues = tr === null ? [] : yield* readCues(tr.path)
         const setFile = (f: FileFacts | null): SetFile | null =>
