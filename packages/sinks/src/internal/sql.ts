@@ -11,8 +11,8 @@ import * as Schedule from "effect/Schedule"
 import * as Layer from "effect/Layer"
 import { SinkError } from "../SinkError.js"
 
-/** An SqlClient layer for a SQLite file (WAL, parent directory created). */
-export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
+/** A SQLite file opened in WAL mode (the driver's default), its parent directory created. */
+const sqliteFileLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
   Layer.unwrapEffect(
     Effect.try({
       try: () => {
@@ -29,6 +29,29 @@ export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlCl
       catch: (e) => sqliteOpenError(filename, e)
     })
   )
+
+/**
+ * Every commit on a SQLite file is durable when it returns. The driver's own default depends on the
+ * open: FULL for the connection that switches a new file to WAL, NORMAL (the log synced only at
+ * checkpoints) for every later one, so a re-run's committed rows (and a listener's stored notification,
+ * answered 202 on the strength of it) could vanish in a power loss.
+ */
+const durableCommits: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA synchronous = FULL")).pipe(
+    Effect.mapError((e) =>
+      new SinkError({
+        sink: "sqlite",
+        operation: "open",
+        message: `sqlite: cannot set synchronous: ${e.message}`,
+        cause: e
+      })
+    )
+  )
+)
+
+/** An SqlClient layer for a SQLite file (WAL, every commit synced, parent directory created). */
+export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
+  Layer.provideMerge(durableCommits, sqliteFileLayer(filename))
 
 const sqliteOpenError = (filename: string, e: unknown): SinkError => {
   const code = (e as { code?: string })?.code
