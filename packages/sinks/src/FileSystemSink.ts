@@ -76,7 +76,10 @@ export const syncFolders = (out: string, paths: ReadonlyArray<string>): Effect.E
       if (folder instanceof SinkError) return Effect.fail(folder)
       folders.add(folder)
     }
-    return Effect.promise(() => Promise.all([...folders].map(atomic.fsyncDir)))
+    return Effect.tryPromise({
+      try: () => Promise.all([...folders].map(atomic.fsyncDir)),
+      catch: sinkError(SINK, "fsync folder")
+    })
   })
 
 /** Size and sha256 of `<out>/<path>` (read in full, streamed), or null when absent. */

@@ -7,8 +7,10 @@ import { DIR_SYNC_ROUND_MAX, DirSyncs } from "../src/internal/atomic.js"
  * fsync, and how many fsyncs a round makes.
  */
 const recorder = () => {
-  const calls: Array<{ readonly dir: string; readonly finish: () => void }> = []
-  const syncs = new DirSyncs((dir) => new Promise<void>((resolve) => calls.push({ dir, finish: resolve })))
+  const calls: Array<{ readonly dir: string; readonly finish: () => void; readonly fail: (e: Error) => void }> = []
+  const syncs = new DirSyncs((dir) =>
+    new Promise<void>((resolve, reject) => calls.push({ dir, finish: resolve, fail: reject }))
+  )
   return { calls, syncs }
 }
 
@@ -73,5 +75,30 @@ describe("DirSyncs", () => {
     for (const c of calls.slice(1 + DIR_SYNC_ROUND_MAX)) c.finish()
     await settle()
     expect(finished).toBe(1 + n)
+  })
+
+  it("a folder fsync that fails fails every caller that waited for it, no other, and the next round goes on", async () => {
+    const { calls, syncs } = recorder()
+    const outcome: Record<string, string> = {}
+    const watch = (name: string, p: Promise<void>) =>
+      void p.then(() => (outcome[name] = "ok"), (e: Error) => (outcome[name] = e.message))
+    watch("first", syncs.sync("/first"))
+    watch("a1", syncs.sync("/a"))
+    watch("a2", syncs.sync("/a"))
+    watch("b", syncs.sync("/b"))
+    calls[0]!.finish()
+    await settle()
+    const a = calls.find((c) => c.dir === "/a")!
+    const b = calls.find((c) => c.dir === "/b")!
+    a.fail(new Error("EIO: i/o error, fsync"))
+    b.finish()
+    await settle()
+    expect(outcome).toEqual({ first: "ok", a1: "EIO: i/o error, fsync", a2: "EIO: i/o error, fsync", b: "ok" })
+    // a later caller of the same folder gets a new fsync of its own
+    watch("a3", syncs.sync("/a"))
+    expect(calls.length).toBe(4)
+    calls[3]!.finish()
+    await settle()
+    expect(outcome.a3).toBe("ok")
   })
 })

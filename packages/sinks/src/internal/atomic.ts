@@ -143,7 +143,24 @@ const lookAlong = (absRoot: string, parts: ReadonlyArray<string>, known?: KnownF
 const tempNameFor = (abs: string) =>
   path.join(path.dirname(abs), `.${path.basename(abs).slice(0, 80)}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`)
 
-/** fsync of one directory (no-op where directories can't be opened, e.g. Windows); never fails. */
+/**
+ * Codes of a directory fsync that says the platform or file system cannot fsync directories (nothing to
+ * make durable that way), not that the write-back failed.
+ */
+const DIR_FSYNC_UNSUPPORTED: ReadonlySet<string> = new Set([
+  "EINVAL",
+  "ENOTSUP",
+  "EOPNOTSUPP",
+  "EISDIR",
+  "EPERM",
+  "EBADF"
+])
+
+/**
+ * fsync of one directory: a no-op where directories cannot be opened or fsynced (e.g. Windows); fails
+ * with the error of an fsync that did not make the folder's entries durable (EIO, ENOSPC, ...), so a
+ * rename is never taken as durable when it is not.
+ */
 const fsyncDirOnce = (dir: string): Promise<void> => {
   // open and close blocking (page cache, microseconds); only the fsync goes to the thread pool
   let fd: number
@@ -152,13 +169,15 @@ const fsyncDirOnce = (dir: string): Promise<void> => {
   } catch {
     return Promise.resolve()
   }
-  return new Promise<void>((resolve) =>
-    fs.fsync(fd, () => {
+  return new Promise<void>((resolve, reject) =>
+    fs.fsync(fd, (e) => {
       try {
         fs.closeSync(fd)
-      } finally {
-        resolve()
+      } catch {
+        // the fsync's answer is what counts
       }
+      if (e === null || DIR_FSYNC_UNSUPPORTED.has(e.code ?? "")) resolve()
+      else reject(e)
     })
   )
 }
@@ -177,15 +196,15 @@ export const DIR_SYNC_ROUND_MAX = 64
  * cannot observe durability, only the order of calls).
  */
 export class DirSyncs {
-  private waiting = new Map<string, Array<() => void>>()
+  private waiting = new Map<string, Array<{ readonly resolve: () => void; readonly reject: (e: unknown) => void }>>()
   private running = false
   constructor(private readonly syncOnce: (dir: string) => Promise<void> = fsyncDirOnce) {}
 
   sync(dir: string): Promise<void> {
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const waiters = this.waiting.get(dir)
-      if (waiters === undefined) this.waiting.set(dir, [resolve])
-      else waiters.push(resolve)
+      if (waiters === undefined) this.waiting.set(dir, [{ resolve, reject }])
+      else waiters.push({ resolve, reject })
       if (!this.running) this.round()
     })
   }
@@ -200,9 +219,15 @@ export class DirSyncs {
     for (const [dir] of dirs) this.waiting.delete(dir)
     void Promise.all(
       dirs.map(([dir, waiters]) =>
-        this.syncOnce(dir).catch(() => undefined).then(() => {
-          for (const w of waiters) w()
-        })
+        // a failed fsync fails every caller that waited for it; the next round goes on
+        this.syncOnce(dir).then(
+          () => {
+            for (const w of waiters) w.resolve()
+          },
+          (e) => {
+            for (const w of waiters) w.reject(e)
+          }
+        )
       )
     ).then(() => this.round())
   }
