@@ -8,6 +8,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Worker } from "node:worker_threads"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
@@ -311,6 +312,24 @@ describe("PartWriters", () => {
       expect(body.push(content(1000))).toBeUndefined()
       await expect.poll(() => fs.statSync(file).size, { timeout: 10_000 }).toBe(1000)
       await body.release()
+    }))
+
+  /** The worker thread a PartWriters runs now (private: the tests below look at when it starts and ends). */
+  const workerOf = (writers: PartWriters) => (writers as unknown as { readonly worker: Worker | undefined }).worker
+
+  it("close resolves once the worker is told to end, before its thread has exited", () =>
+    withPart(async (_file, fd, writers) => {
+      const body = writers.open(fd, 0)
+      await body.release()
+      const worker = workerOf(writers)!
+      let exited = false
+      const exit = new Promise((resolve) => worker.once("exit", resolve)).then(() => {
+        exited = true
+      })
+      await writers.close()
+      expect(exited).toBe(false)
+      expect(workerOf(writers)).toBeUndefined()
+      await exit
     }))
 
   it("closed while a body is open: the body fails with an error, its release resolves", () =>
