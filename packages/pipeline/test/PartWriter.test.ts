@@ -317,6 +317,23 @@ describe("PartWriters", () => {
   /** The worker thread a PartWriters runs now (private: the tests below look at when it starts and ends). */
   const workerOf = (writers: PartWriters) => (writers as unknown as { readonly worker: Worker | undefined }).worker
 
+  it("warm starts the worker before any body, and the first body opened after it is written by that worker", () =>
+    withPart(async (file, fd, writers) => {
+      expect(workerOf(writers)).toBeUndefined()
+      writers.warm()
+      const warmed = workerOf(writers)
+      expect(warmed).toBeInstanceOf(Worker)
+      const bytes = content(3 * MiB + 1)
+      const body = writers.open(fd, 0, file)
+      expect(workerOf(writers)).toBe(warmed)
+      for (const c of chunksOf(bytes)) await body.push(c)
+      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+      // warm again while it runs: the same worker
+      writers.warm()
+      expect(workerOf(writers)).toBe(warmed)
+    }))
+
   it("close resolves once the worker is told to end, before its thread has exited", () =>
     withPart(async (_file, fd, writers) => {
       const body = writers.open(fd, 0)

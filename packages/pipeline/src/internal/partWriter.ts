@@ -351,8 +351,8 @@ export class BodyWriter {
 }
 
 /**
- * The worker of one staging folder, started by the first `open`; between bodies it does not keep the
- * process alive, and after `IDLE_MS` without a body it is ended.
+ * The worker of one staging folder, started by the first `open` (or ahead of it: `warm`); between bodies
+ * it does not keep the process alive, and after `IDLE_MS` without a body it is ended.
  */
 export class PartWriters {
   private worker: Worker | undefined
@@ -420,6 +420,21 @@ export class PartWriters {
     const worker = this.worker
     if (this.bodies.size > 0 || worker === undefined) return
     clearInterval(this.tick)
+    this.idle(worker)
+  }
+
+  /**
+   * Starts the worker ahead of a large body's `open`, so that its start-up (tens of milliseconds of
+   * CPU) runs while the body's files are opened instead of holding the body's first bytes back. Until a
+   * body opens it keeps nothing alive, and it is ended after `IDLE_MS` if none comes.
+   */
+  warm(): void {
+    if (this.worker !== undefined) return
+    this.idle(this.started())
+  }
+
+  /** No body: the worker does not keep the process alive, and is ended after `IDLE_MS` unless one opens. */
+  private idle(worker: Worker): void {
     worker.unref()
     clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {

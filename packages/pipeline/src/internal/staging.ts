@@ -582,6 +582,9 @@ export const make = (dir: string, now: () => number = Date.now) => {
     body.bytes !== undefined && (body.offset ?? 0) === 0 ?
       stageWhole(key, owner, body, body.bytes, onChunk) :
       Effect.gen(function*() {
+        // A large body's worker starts now, while the files below are made, not once its bytes are waiting.
+        const large = isLarge(body.size ?? null, owner.kind)
+        if (large) writers.warm()
         yield* ensureDir
         // No leftovers of earlier runs and not staged before in this one: there is no meta to compare with.
         const fresh = !mayHaveFiles(key) && !stagedHere.has(key)
@@ -630,7 +633,6 @@ export const make = (dir: string, now: () => number = Date.now) => {
         // The hash is computed as the bytes arrive, so the finished file is never read back; a resumed
         // part's prefix is read once first (Node cannot save a sha256 state to resume from). A large body
         // is hashed and written by the part writer's worker, a small one here (see `openSink`).
-        const large = isLarge(meta.size ?? null, owner.kind)
         const sink = yield* Effect.acquireRelease(
           Effect.tryPromise({
             try: () => openSink(writers, handle, p.part, offset, large),
