@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, describe, expect, it } from "vitest"
-import { PartWriters, writesDirectly } from "../src/internal/partWriter.js"
+import { FLUSH_BYTES, PartWriters, writesDirectly } from "../src/internal/partWriter.js"
 import * as Staging from "../src/internal/staging.js"
 
 const MiB = 1024 * 1024
@@ -269,6 +269,38 @@ describe("PartWriters", () => {
       else expect(written.directBytes).toBe(0)
     }))
 
+  it("the device cache is flushed while a body is written: past the flush interval a part is persisted progressively, below it never", async () => {
+    const dir = tempDir()
+    const direct = writesDirectly(dir)
+    const bytes = content(6 * MiB + 321)
+    /** Writes `bytes` as a body through `writers`: what the worker reports at its end. */
+    const written = async (writers: PartWriters) => {
+      const file = path.join(dir, `body-${Math.random().toString(36).slice(2)}.part`)
+      const fd = fs.openSync(file, "w+")
+      try {
+        const body = writers.open(fd, 0, file)
+        for (const c of chunksOf(bytes)) await body.push(c)
+        const w = await body.finish()
+        expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+        return w
+      } finally {
+        await writers.close()
+        fs.closeSync(fd)
+      }
+    }
+    // a flush every MiB written directly: most of the body is persisted before its end (its final fsync
+    // finds little left); without direct writes (tmpfs) there is no device cache to flush alongside
+    const progressive = await written(new PartWriters(MiB))
+    if (direct) {
+      expect(progressive.flushedBytes).toBeGreaterThanOrEqual(MiB)
+      expect(progressive.flushedBytes).toBeLessThanOrEqual(progressive.directBytes)
+    } else expect(progressive.flushedBytes).toBe(0)
+    // the default interval is far above such a body: it pays no flush but its final fsync
+    const below = await written(new PartWriters())
+    expect(below.flushedBytes).toBe(0)
+    expect(FLUSH_BYTES).toBeGreaterThan(bytes.byteLength)
+  })
+
   it("a file system without direct writes (tmpfs): every byte through the page cache, the same content", async () => {
     const dir = fs.existsSync("/dev/shm") ? fs.mkdtempSync("/dev/shm/part-writer-") : tempDir()
     dirs.push(dir)
@@ -283,7 +315,8 @@ describe("PartWriters", () => {
       expect(written).toStrictEqual({
         sha256: sha256(bytes),
         position: bytes.byteLength,
-        directBytes: writesDirectly(dir) ? written.directBytes : 0
+        directBytes: writesDirectly(dir) ? written.directBytes : 0,
+        flushedBytes: 0
       })
       expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
     } finally {

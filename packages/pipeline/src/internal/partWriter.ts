@@ -25,6 +25,16 @@ import { BLOCK, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } f
  */
 export const RING_BYTES = 4 * 1024 * 1024
 
+/**
+ * Direct writes (by all bodies together) between two progressive flushes of the device's write cache
+ * (see `partWriterWorker.ts`). A flush costs about its data (~0.6 s per GiB on the VM disk measured, a
+ * few ms more for the journal commit) and holds every write back meanwhile, so it is kept short enough
+ * for the rings to ride it out (16 MiB: ~10-15 ms; a 4 MiB ring holds ~20 ms of a body at 200 MiB/s):
+ * with 64 MiB, sampled with other benchmarks running, each flush left every thread idle for 40-100 ms.
+ * A body that alone stays below it gets no flush but its final fsync (small bodies do not come here).
+ */
+export const FLUSH_BYTES = 16 * 1024 * 1024
+
 /** WebAssembly pages are 64 KiB: ring sizes are rounded up to them. */
 const WASM_PAGE = 64 * 1024
 
@@ -109,6 +119,7 @@ type WorkerMessage =
     readonly sha256?: string
     readonly position?: number
     readonly directBytes?: number
+    readonly flushedBytes?: number
     readonly error?: WorkerError
   }
   | { readonly op: "released"; readonly id: number }
@@ -135,6 +146,8 @@ export interface Written {
   readonly position: number
   /** How many of the pushed bytes went through the O_DIRECT descriptor (the rest through the page cache). */
   readonly directBytes: number
+  /** How many of the direct bytes a progressive flush had persisted before the end (the rest is the final fsync's). */
+  readonly flushedBytes: number
 }
 
 interface Deferred<A> {
@@ -310,7 +323,14 @@ export class BodyWriter {
         if (m.error !== undefined) {
           this.failure ??= toError(m.error)
           this.ending?.reject(this.failure)
-        } else this.ending?.resolve({ sha256: m.sha256!, position: m.position!, directBytes: m.directBytes! })
+        } else {
+          this.ending?.resolve({
+            sha256: m.sha256!,
+            position: m.position!,
+            directBytes: m.directBytes!,
+            flushedBytes: m.flushedBytes!
+          })
+        }
         return
       case "released":
         return this.gone()
@@ -363,6 +383,9 @@ export class PartWriters {
   private tick: NodeJS.Timeout | undefined
   /** Page-aligned rings of `RING_BYTES` the worker let go of, for the next bodies (see `alignedRing`). */
   private readonly freeRings: Array<SharedArrayBuffer> = []
+
+  /** `flushBytes`: direct writes between two progressive flushes (see `FLUSH_BYTES`). */
+  constructor(private readonly flushBytes: number = FLUSH_BYTES) {}
 
   /**
    * A ring for a body written to `fd` from `offset` (bytes [0, offset) are already in the part and hashed
@@ -447,7 +470,7 @@ export class PartWriters {
     const wakeBuffer = new SharedArrayBuffer(8)
     const worker = new Worker(workerSource, {
       eval: true,
-      workerData: { wake: wakeBuffer },
+      workerData: { wake: wakeBuffer, flushBytes: this.flushBytes },
       // the worker allocates next to nothing: a small heap keeps its memory small
       resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 }
     })

@@ -7,7 +7,9 @@
  * makes the next run pay again. So bytes go straight into
  * `<state dir>/staging/<key>.part` as they arrive, hashed (sha256) on the way.
  * When the stream ends, the size and hash go into `<key>.json`, the part gets
- * its one fsync and is renamed to `<key>.done`; a run that finds a `.done`
+ * its fsync and is renamed to `<key>.done` (a large body's writes are also
+ * flushed from the device cache while it streams, so that fsync finds little
+ * left: see `partWriterWorker.ts`); a run that finds a `.done`
  * file (or a `.part` its meta says is complete) uses it instead of
  * downloading again. The staging folder lives under the output folder, so a
  * file sink can then rename the `.done` file into its final place (no copy,
@@ -233,7 +235,7 @@ const inThreadSink = async (handle: fsp.FileHandle, part: string, offset: number
     },
     finish: async () => {
       await writes.drain()
-      return { sha256: hash.digest("hex"), position: writes.written, directBytes: 0 }
+      return { sha256: hash.digest("hex"), position: writes.written, directBytes: 0, flushedBytes: 0 }
     },
     release: () => writes.drain().catch(() => undefined)
   }
