@@ -115,6 +115,9 @@ export interface Emptied {
   readonly until: number
 }
 
+/** Old answers are dropped from the window once this many (and half of it) are old. */
+const STALE_BATCH = 256
+
 /**
  * The recent answers of a tenant and the rules that read a spent budget from them. Pure: the caller
  * passes the times.
@@ -128,6 +131,8 @@ export class ThrottleEvidence {
       readonly sentAt: number | undefined
     }
   > = []
+  /** Answers before the window (the first `stale` of `answers`) not yet dropped. */
+  private stale = 0
 
   /**
    * Records an answer at `at` (retryAt: when its request may be retried, for a throttling answer; null
@@ -136,11 +141,15 @@ export class ThrottleEvidence {
    */
   record(at: number, retryAt: number | null, request?: unknown, sentAt?: number): Verdict | null {
     const from = at - EVIDENCE_WINDOW_MS
-    let keep = 0
-    while (keep < this.answers.length && this.answers[keep]!.at <= from) keep++
-    if (keep > 0) this.answers = this.answers.slice(keep)
+    while (this.stale < this.answers.length && this.answers[this.stale]!.at <= from) this.stale++
     this.answers.push({ at, retryAt, request, sentAt })
-    if (retryAt === null) return null
+    if (retryAt === null) {
+      // a success reads nothing: the window's old answers are dropped in batches (a copy of the window per
+      // answer cost more than the rest of a tiny request's limiter work, and garbage as large as the window)
+      if (this.stale >= STALE_BATCH && this.stale * 2 >= this.answers.length) this.dropStale()
+      return null
+    }
+    this.dropStale()
     let throttled = 0
     let latest = 0
     const requests = new Set<unknown>()
@@ -174,8 +183,15 @@ export class ThrottleEvidence {
     return verdict
   }
 
+  private dropStale(): void {
+    if (this.stale === 0) return
+    this.answers = this.answers.slice(this.stale)
+    this.stale = 0
+  }
+
   /** An emptied budget (see `Emptied`) at the end of the window, or null; its answers stay evidence for `record`. */
   emptied(): Emptied | null {
+    this.dropStale()
     // the longest run of latest answers refused nearly throughout, from a refusal on
     let from = -1
     let refused = 0
@@ -206,6 +222,7 @@ export class ThrottleEvidence {
 
   /** Different requests refused in the window. */
   throttledRequests(): number {
+    this.dropStale()
     const requests = new Set<unknown>()
     for (const a of this.answers) if (a.retryAt !== null) requests.add(a.request)
     return requests.size
