@@ -31,6 +31,9 @@ export interface BodyReceiver {
 /** A receiver's memory smaller than this is not read into (a read that small costs more than its copy). */
 const MIN_INTO_BYTES = 16 * 1024
 
+/** What is left of a read when its reader must wait is copied out, not read later, up to this size. */
+const COPY_NOT_PAUSE_BYTES = 16 * 1024
+
 /** What waits for a response's head. */
 interface HeadWaiter {
   readonly onHead: (head: ResponseHead) => void
@@ -188,8 +191,10 @@ export class RawConnection {
   private readonly onRead = (n: number, bytes: Uint8Array): boolean => {
     this.received += n
     if (this.pending.length > 0) {
-      // a read while paused (TLS records decrypted before the pause): copied, as `bytes` is reused
+      // a read while paused (TLS records decrypted before the pause) or while a copied rest waits (see
+      // below): copied, as `bytes` is reused
       this.pending.push({ bytes: Buffer.from(bytes.subarray(0, n)), at: 0, end: n })
+      this.paused = true
       return false
     }
     if (this.reader === null) {
@@ -198,9 +203,17 @@ export class RawConnection {
       return true
     }
     this.pending.push({ bytes, at: 0, end: n })
-    const all = this.pump()
-    if (!all) this.paused = true
-    return all
+    if (this.pump()) return true
+    // The reader waits for the body's receiver (the request's fiber has yet to take the answer): a few
+    // bytes left of the read (a small body's whole) are copied out and reading goes on. Pausing and
+    // resuming the socket for them cost two system calls and a turn of its stream per request.
+    const p = this.pending[0]
+    if (!this.lent && this.pending.length === 1 && p !== undefined && p.end - p.at <= COPY_NOT_PAUSE_BYTES) {
+      this.pending[0] = { bytes: Buffer.from(p.bytes.subarray(p.at, p.end)), at: 0, end: p.end - p.at }
+      return true
+    }
+    this.paused = true
+    return false
   }
 
   /**
