@@ -71,8 +71,6 @@ export interface ContentSpec {
   readonly name: string
   readonly route: Url.GraphRoute
   readonly accept: string
-  /** Large bodies (recordings): sent with `core.execBulk` (see rawSend.ts). */
-  readonly bulk?: boolean | undefined
 }
 
 const contentError = (spec: ContentSpec, why: string, attempts: number): GraphError =>
@@ -114,7 +112,7 @@ const request = (
       immediateOk: true,
       onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
     },
-    spec.bulk === true ? core.execBulk : core.execScoped,
+    core.execContent,
     slots ?? true
   )
 
@@ -765,8 +763,7 @@ export const openFrom = (
   name: string,
   build: () => Url.GraphRoute,
   accept: string,
-  options: ContentOptions | undefined,
-  bulk = false
+  options: ContentOptions | undefined
 ): Effect.Effect<Content, GraphError, Scope.Scope> => {
   const offset = options?.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -779,7 +776,7 @@ export const openFrom = (
   const route = guard("GET", name, build)
   return route._tag === "Left"
     ? Effect.fail(route.left)
-    : open(core, { name, route: route.right, accept, bulk }, offset, ifRange)
+    : open(core, { name, route: route.right, accept }, offset, ifRange)
 }
 
 /** A whole body as text (e.g. transcripts): the route checked first. */

@@ -96,14 +96,12 @@ type ArtifactArgs = [user: Url.UserRef, call: Url.CallRef, id: string]
 const download = (
   name: string,
   accept: string,
-  build: Build<ArtifactArgs>,
-  bulk = false
+  build: Build<ArtifactArgs>
 ): Endpoint<
   (...args: [...ArtifactArgs, options?: ContentOptions]) => Effect.Effect<Content, GraphError, Scope.Scope>
 > =>
 (core) =>
-(user, call, id, options) =>
-  Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options, bulk)
+(user, call, id, options) => Content_.openFrom(core, name, () => build(core.baseUrl, user, call, id), accept, options)
 
 const text = <P extends ReadonlyArray<unknown>>(
   name: string,
@@ -131,9 +129,7 @@ export const table = {
   recordingContent: download(
     "recordingContent",
     "*/*",
-    (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content"),
-    // recordings are the large bodies: read into reused memory (see rawSend.ts); transcripts are a few KiB
-    true
+    (b, user, call, id) => Url.artifact(b, user, call, "recordings", id, "/content")
   ),
   listTranscripts: listing(
     "listTranscripts",

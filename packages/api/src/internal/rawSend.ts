@@ -1,9 +1,11 @@
 /**
  * Content requests sent on connections of our own (see rawConnection.ts) instead of Node's http client,
- * for the client `GraphClient.layer` builds: recording bodies are read into reused memory and handed to
- * `Content.drain`'s consumer as views of it, without the fresh buffer per read and the parser's copy of
- * every chunk that Node's client makes (about 1 s of CPU per GiB). Redirects, credentials, retries and
- * error answers stay the request loop's (request.ts): an answer here is an `Answer` like any other.
+ * for the client `GraphClient.layer` builds: large bodies (recordings) are read into reused memory and
+ * handed to `Content.drain`'s consumer as views of it, without the fresh buffer per read and the parser's
+ * copy of every chunk that Node's client makes (about 1 s of CPU per GiB); small ones (transcripts, tiny
+ * recordings) without Node's request, message and stream objects, which cost more CPU than the rest of
+ * their request. Redirects, credentials, retries and error answers stay the request loop's (request.ts):
+ * an answer here is an `Answer` like any other.
  *
  * Connections are kept per origin between requests (a few, for a few seconds, never keeping the process
  * alive), as the keep-alive agent keeps its sockets; a kept connection the server closed meanwhile is

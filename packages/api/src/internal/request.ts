@@ -126,8 +126,11 @@ export interface ClientCore {
   readonly budget: GraphBudget | undefined
   readonly execPlain: Exec<never>
   readonly execScoped: Exec<Scope.Scope>
-  /** `execScoped` for bulk content (recordings): on connections of our own where the transport is ours (rawSend.ts). */
-  readonly execBulk: Exec<Scope.Scope>
+  /**
+   * `execScoped` for content bodies: on connections of our own where the transport is ours (rawSend.ts),
+   * large bodies read into reused memory, small ones without Node's request and message objects.
+   */
+  readonly execContent: Exec<Scope.Scope>
   readonly stats: MutableStats
   /** Time requests waited after throttling answers, and after other failures (see `GraphStats`). */
   readonly throttleWall: WaitTime
@@ -148,7 +151,7 @@ export const makeCore = (args: {
     ? platformExec(args.http)
     : { execPlain: NodeSend.exchange(agent), execScoped: NodeSend.exchangeScoped(agent) }
   return {
-    execBulk: agent === undefined || RawSend.envProxied()
+    execContent: agent === undefined || RawSend.envProxied()
       ? execScoped
       // (raw GETs keep Outgoing.timeoutMs in sendOn; other requests go to execScoped, which does too)
       : NodeSend.timesOut(RawSend.exchangeScoped(new RawSend.RawPool(), execScoped)),
