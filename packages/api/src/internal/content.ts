@@ -671,15 +671,22 @@ export const open = (
  */
 export const WHOLE_BODY_BYTES = 64 * 1024
 
-/** Reads a small body whole (wholeBody.ts, rawDrain.ts). */
-type WholeRead = (length: number, idleMs: number, describe: (cause: unknown) => string) => Promise<WholeBody>
+/** Reads a small body whole (wholeBody.ts, rawDrain.ts), calling `done` once. */
+type WholeRead = (
+  length: number,
+  idleMs: number,
+  describe: (cause: unknown) => string,
+  done: (w: WholeBody) => void
+) => void
 
 /** How to read `res`'s body whole, when it is a Node message or a raw connection's answer. */
 const wholeReader = (res: Answer): WholeRead | undefined => {
   const raw = rawLeaseOf(res)
-  if (raw !== undefined) return (length, idle, describe) => readRawWhole(raw, length, idle, describe)
+  if (raw !== undefined) return (length, idle, describe, done) => readRawWhole(raw, length, idle, describe, done)
   const source = nodeSource(res)
-  return source === undefined ? undefined : (length, idle, describe) => readWholeBody(source, length, idle, describe)
+  return source === undefined
+    ? undefined
+    : (length, idle, describe, done) => readWholeBody(source, length, idle, describe, done)
 }
 
 /**
@@ -697,7 +704,10 @@ const whole = (
   facts: Omit<Content, "stream" | "drain">
 ): Effect.Effect<Content, GraphError> =>
   Effect.flatMap(
-    Effect.promise(() => read(total, core.policy.bodyIdleTimeoutMs, describeCause)),
+    // (a body that came with the answer's head is read before `read` returns: no turn of the scheduler)
+    Effect.async<WholeBody>((resume) => {
+      read(total, core.policy.bodyIdleTimeoutMs, describeCause, (w) => resume(Effect.succeed(w)))
+    }),
     (read) => {
       if (read.tooLong) {
         return Effect.zipRight(

@@ -37,15 +37,22 @@ export abstract class Handover {
   private result: Drained | undefined
   /** When the wait for data began (0 while the consumer holds the body back). */
   protected waitingSince = Date.now()
-  private readonly timer: ReturnType<typeof setInterval>
+  private timer: ReturnType<typeof setInterval> | undefined
 
   constructor(
     protected readonly idleMs: number,
     protected readonly describe: (cause: unknown) => string,
     private readonly consume: ChunkConsumer,
     private readonly resolve: (d: Drained) => void
-  ) {
-    this.timer = setInterval(this.watch, Math.max(10, Math.min(1000, Math.floor(idleMs / 4))))
+  ) {}
+
+  /**
+   * Starts the idle watch, once the source is attached (a body it handed over whole meanwhile, as a raw
+   * connection does with bytes already received, needs none).
+   */
+  protected watchIdle(): void {
+    if (this.done) return
+    this.timer = setInterval(this.watch, Math.max(10, Math.min(1000, Math.floor(this.idleMs / 4))))
   }
 
   /** The consumer holds a chunk back: no more data until `proceed`. */
@@ -75,7 +82,7 @@ export abstract class Handover {
   }
 
   protected stopTimer(): void {
-    clearInterval(this.timer)
+    if (this.timer !== undefined) clearInterval(this.timer)
   }
 
   protected finish(d: Drained): void {
@@ -126,6 +133,7 @@ class Drain extends Handover implements BodyListeners {
   ) {
     super(idleMs, describe, consume, resolve)
     listen(source, this)
+    this.watchIdle()
   }
 
   /** Stops listening without an answer (the caller was interrupted); a body not read to its end is destroyed. */

@@ -20,6 +20,7 @@ class RawDrain extends Handover implements BodyReceiver {
   ) {
     super(idleMs, describe, consume, resolve)
     connection.receive(this)
+    this.watchIdle()
   }
 
   /** Stops without an answer (the caller was interrupted): the connection is closed. */
@@ -75,30 +76,33 @@ export const drainRaw = (
   return () => drain.cancel()
 }
 
-/** Reads the body of `connection`'s current answer whole, expecting `length` bytes (see wholeBody.ts). */
+/**
+ * Reads the body of `connection`'s current answer whole, expecting `length` bytes (see wholeBody.ts);
+ * `resolve` is called before this returns when the body had already arrived with the answer's head.
+ */
 export const readRawWhole = (
   connection: RawLease,
   length: number,
   idleMs: number,
-  describe: (cause: unknown) => string
-): Promise<WholeBody> =>
-  new Promise((resolve) => {
-    const bytes = Buffer.allocUnsafe(length)
-    let size = 0
-    let tooLong = false
-    const drain = new RawDrain(connection, idleMs, describe, (chunk) => {
-      if (size + chunk.length > length) {
-        tooLong = true
-        throw new Error("too long")
-      }
-      bytes.set(chunk, size)
-      size += chunk.length
-    }, (d) =>
-      resolve({
-        bytes: bytes.subarray(0, size),
-        cut: tooLong ? null : d.cut ?? (size < length ? "the body ended before its Content-Length" : null),
-        stalled: d.stalled,
-        tooLong
-      }))
-    void drain
-  })
+  describe: (cause: unknown) => string,
+  resolve: (w: WholeBody) => void
+): void => {
+  const bytes = Buffer.allocUnsafe(length)
+  let size = 0
+  let tooLong = false
+  const drain = new RawDrain(connection, idleMs, describe, (chunk) => {
+    if (size + chunk.length > length) {
+      tooLong = true
+      throw new Error("too long")
+    }
+    bytes.set(chunk, size)
+    size += chunk.length
+  }, (d) =>
+    resolve({
+      bytes: bytes.subarray(0, size),
+      cut: tooLong ? null : d.cut ?? (size < length ? "the body ended before its Content-Length" : null),
+      stalled: d.stalled,
+      tooLong
+    }))
+  void drain
+}
