@@ -14,6 +14,7 @@ import { CallRecording, MAX_ID_LENGTH } from "../CallRecording.js"
 import { CallTranscript } from "../CallTranscript.js"
 import type { DeltaEvent, DeltaStart } from "../GraphClient.js"
 import { type BadRequest, DecodeError, type GraphError } from "../GraphError.js"
+import { type BodyPull, nodeSource, pullBody } from "./nodeBody.js"
 import type { Answer } from "./nodeSend.js"
 import * as Url from "../GraphUrl.js"
 import { currentInvalidItemHandler, type InvalidItem } from "../InvalidItem.js"
@@ -136,9 +137,11 @@ const decodeItems = <A>(
   })
 
 /** A JSON body as text, or null when it is larger than `limit` bytes (then it is not read any further). */
-const readJson = (res: Answer, limit: number) => {
+const readJson = (res: Answer, limit: number): Effect.Effect<string | null, unknown> => {
   // a declared length over the limit: stop before the first chunk
   const declared = Number(res.headers["content-length"] ?? 0)
+  const source = declared > limit ? undefined : nodeSource(res)
+  if (source !== undefined) return Effect.scoped(Effect.flatMap(pullBody(source), (pull) => pullText(pull, limit)))
   return res.stream.pipe(
     Stream.runFoldWhile(
       { parts: [] as Array<Uint8Array>, size: declared > limit ? declared : 0 },
@@ -151,6 +154,28 @@ const readJson = (res: Answer, limit: number) => {
     ),
     Effect.map((s) => (s.size > limit ? null : Buffer.concat(s.parts, s.size).toString("utf8")))
   )
+}
+
+/**
+ * A Node message's body pulled directly (nodeBody.ts) as text, or null past `limit` bytes: a page's
+ * body comes in a pull or two, where the platform's stream of it and a fold over it ran ~400 run-loop
+ * steps (a Channel, fibers) per page.
+ */
+const pullText = (pull: BodyPull, limit: number): Effect.Effect<string | null, unknown> => {
+  const parts: Array<Uint8Array> = []
+  let size = 0
+  const next: Effect.Effect<string | null, unknown> = Effect.matchEffect(pull, {
+    onFailure: (e) =>
+      Option.isSome(e) ? Effect.fail(e.value) : Effect.succeed(Buffer.concat(parts, size).toString("utf8")),
+    onSuccess: (chunk) => {
+      for (const c of chunk) {
+        parts.push(c)
+        size += c.length
+      }
+      return size > limit ? Effect.succeed(null) : next
+    }
+  })
+  return next
 }
 
 const tooLarge = (
