@@ -92,9 +92,10 @@ const request = (
   spec: ContentSpec,
   offset: number,
   ifRange: string | undefined,
+  scope: Scope.Scope,
   slots?: RequestSlots
-): Effect.Effect<Answer, GraphError, Scope.Scope> =>
-  run<Answer, Scope.Scope>(
+): Effect.Effect<Answer, GraphError> =>
+  run<Answer, never>(
     core,
     {
       name: spec.name,
@@ -112,7 +113,7 @@ const request = (
       immediateOk: true,
       onOk: (res) => Effect.succeed({ _tag: "Value", value: res } as const)
     },
-    core.execContent,
+    core.execContent(scope),
     slots ?? true
   )
 
@@ -129,7 +130,7 @@ const openIn = (
     (outer) =>
       Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (own) =>
         Effect.map(
-          Scope.extend(request(core, spec, offset, ifRange, slots), own),
+          request(core, spec, offset, ifRange, own, slots),
           (res) => ({ res, abort: Scope.close(own, Exit.void) })
         ))
   )

@@ -221,19 +221,29 @@ export const exchangeScoped = (
   pool: RawPool,
   other: (out: Outgoing) => Effect.Effect<Answer, unknown, Scope.Scope>
 ) =>
-(out: Outgoing): Effect.Effect<Answer, unknown, Scope.Scope> => {
-  if (out.method !== "GET" || out.body !== undefined) return other(out)
+(out: Outgoing): Effect.Effect<Answer, unknown, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => exchangeIn(pool, other, scope)(out))
+
+/**
+ * `exchangeScoped` with the scope given (a content request's own, see content.ts): no scope to read
+ * from the context, nor to put into it around the request loop.
+ */
+export const exchangeIn = (
+  pool: RawPool,
+  other: (out: Outgoing) => Effect.Effect<Answer, unknown, Scope.Scope>,
+  scope: Scope.Scope
+) =>
+(out: Outgoing): Effect.Effect<Answer, unknown> => {
+  if (out.method !== "GET" || out.body !== undefined) return Scope.extend(other(out), scope)
   let head: string
   try {
     head = requestHead(out)
   } catch (e) {
     return Effect.fail(e)
   }
-  return Effect.flatMap(Effect.scope, (scope) => {
-    const current: { lease: RawLease | undefined } = { lease: undefined }
-    return Effect.zipRight(
-      Scope.addFinalizer(scope, Effect.sync(() => current.lease?.giveBack())),
-      sendOn(pool, out, head, current as { lease: RawLease })
-    )
-  })
+  const current: { lease: RawLease | undefined } = { lease: undefined }
+  return Effect.zipRight(
+    Scope.addFinalizer(scope, Effect.sync(() => current.lease?.giveBack())),
+    sendOn(pool, out, head, current as { lease: RawLease })
+  )
 }

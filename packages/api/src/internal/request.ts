@@ -12,7 +12,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { GraphStats } from "../GraphClient.js"
@@ -127,10 +127,11 @@ export interface ClientCore {
   readonly execPlain: Exec<never>
   readonly execScoped: Exec<Scope.Scope>
   /**
-   * `execScoped` for content bodies: on connections of our own where the transport is ours (rawSend.ts),
-   * large bodies read into reused memory, small ones without Node's request and message objects.
+   * `execScoped` for content bodies, their answers living as long as `scope` (a content request's own):
+   * on connections of our own where the transport is ours (rawSend.ts), large bodies read into reused
+   * memory, small ones without Node's request and message objects.
    */
-  readonly execContent: Exec<Scope.Scope>
+  readonly execContent: (scope: Scope.Scope) => Exec<never>
   readonly stats: MutableStats
   /** Time requests waited after throttling answers, and after other failures (see `GraphStats`). */
   readonly throttleWall: WaitTime
@@ -150,11 +151,12 @@ export const makeCore = (args: {
   const { execPlain, execScoped } = agent === undefined
     ? platformExec(args.http)
     : { execPlain: NodeSend.exchange(agent), execScoped: NodeSend.exchangeScoped(agent) }
+  const pool = new RawSend.RawPool()
   return {
     execContent: agent === undefined || RawSend.envProxied()
-      ? execScoped
+      ? (scope) => inScope(execScoped, scope)
       // (raw GETs keep Outgoing.timeoutMs in sendOn; other requests go to execScoped, which does too)
-      : NodeSend.timesOut(RawSend.exchangeScoped(new RawSend.RawPool(), execScoped)),
+      : (scope) => NodeSend.timesOut(RawSend.exchangeIn(pool, execScoped, scope)),
     baseUrl: args.baseUrl,
     baseOrigin: new URL(args.baseUrl).origin,
     policy: args.policy,
@@ -176,6 +178,12 @@ export const makeCore = (args: {
     throttleWall: new WaitTime(),
     retryWall: new WaitTime()
   }
+}
+
+/** `exec` with its answers' scope given, not read from the context (see `ClientCore.execContent`). */
+const inScope = (exec: Exec<Scope.Scope>, scope: Scope.Scope): Exec<never> => {
+  const bound: Exec<never> = (out) => Scope.extend(exec(out), scope)
+  return NodeSend.honoursTimeout(exec) ? NodeSend.timesOut(bound) : bound
 }
 
 /** Removes credential headers, whatever their case (the GHSA-396q-4vc8-28x9 mistake was a case-sensitive strip). */
