@@ -8,7 +8,9 @@
  * content URLs (keep-alive agent, 4 at a time, no Effect) runs in the same rounds as the floor.
  *
  *   pnpm bench api-tiny [--rounds 3] [--organizers 4] [--meetings 250] [--other-api <path/to/api/src/index.ts>]
- *                       [--profile <dir>]
+ *                       [--profile <dir>] [--kind r|t]
+ *
+ * `--kind r` / `--kind t`: only the recordings / only the transcripts are downloaded (listing unchanged).
  *
  * `--profile <dir>`: V8 CPU profiles of the client's children there (node --cpu-prof; both passes).
  *
@@ -26,6 +28,7 @@ const ORGANIZERS = Number(argValue("--organizers") ?? 4)
 const MEETINGS = Number(argValue("--meetings") ?? 250)
 const OTHER_API = argValue("--other-api")
 const PROFILE = argValue("--profile")
+const KIND = argValue("--kind")
 const WINDOW = { startDateTime: "2024-01-01T00:00:00Z", endDateTime: "2024-03-01T00:00:00Z" }
 const CONCURRENCY = 4
 
@@ -95,7 +98,9 @@ const child = async () => {
         jobs.push({ organizer: organizerId, meeting: t.meetingId!, id: t.id, kind: "t" })
       }
     }
-    return jobs
+    // (`--kind r|t`: only the recordings or only the transcripts are downloaded)
+    const only = process.env.BENCH_KIND
+    return only === undefined || only === "" ? jobs : jobs.filter((j) => j.kind === only)
   })
   const download = (job: Job) =>
     Effect.scoped(Effect.gen(function*() {
@@ -186,7 +191,8 @@ const main = async () => {
     const env = {
       BENCH_BASE_URL: emu.baseUrl,
       BENCH_TOKEN: emu.accessToken,
-      BENCH_ORGANIZERS: emu.fixture.users.map((u) => u.id).join(",")
+      BENCH_ORGANIZERS: emu.fixture.users.map((u) => u.id).join(","),
+      BENCH_KIND: KIND ?? ""
     }
     const rows = new Map<string, Array<Figures>>([...scripts.map(([n]) => [n, []] as [string, Array<Figures>]), [
       "node:http",
