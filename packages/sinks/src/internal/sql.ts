@@ -49,9 +49,31 @@ const durableCommits: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer
   )
 )
 
-/** An SqlClient layer for a SQLite file (WAL, every commit synced, parent directory created). */
+/**
+ * Temporary storage in memory. A multi-row statement inside a transaction (a group commit's upsert of a
+ * batch of checkpoint rows) keeps a statement journal, which SQLite spills past 64 KiB into a file it
+ * creates and unlinks in the temporary folder: dozens of files and thousands of writes in a run of a few
+ * thousand artifacts. In memory it stays a few pages that live as long as the statement.
+ */
+const tempInMemory: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA temp_store = MEMORY")).pipe(
+    Effect.mapError((e) =>
+      new SinkError({
+        sink: "sqlite",
+        operation: "open",
+        message: `sqlite: cannot set temp_store: ${e.message}`,
+        cause: e
+      })
+    )
+  )
+)
+
+/**
+ * An SqlClient layer for a SQLite file (WAL, every commit synced, temporary storage in memory, parent
+ * directory created).
+ */
 export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, SinkError> =>
-  Layer.provideMerge(durableCommits, sqliteFileLayer(filename))
+  Layer.provideMerge(Layer.merge(durableCommits, tempInMemory), sqliteFileLayer(filename))
 
 const sqliteOpenError = (filename: string, e: unknown): SinkError => {
   const code = (e as { code?: string })?.code
