@@ -67,6 +67,14 @@ interface Queued {
 
 const claimed = { _tag: "Claimed" } as const
 
+/** A runtime with the context and fiber refs `fiber` was forked with (it may have ended). */
+const runtimeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Runtime.Runtime<never> =>
+  Runtime.make({
+    context: fiber.currentContext,
+    runtimeFlags: Runtime.defaultRuntimeFlags,
+    fiberRefs: fiber.getFiberRefs()
+  })
+
 export class EarlyDownloads {
   private readonly entries = new Map<string, Entry>()
   /** Listed while the slots were full, in listing order (an entry no longer Queued in `entries` is skipped). */
@@ -153,23 +161,23 @@ export class EarlyDownloads {
       // interruptible: a fiber forked by a finalizer (the hand-over) would inherit its uninterruptible
       // region, and a request's timeout could no longer stop a stalled body
       const run = Effect.interruptible(Effect.ensuring(download, handOver))
-      return Effect.flatMap(
-        Effect.runtime<never>(),
-        (runtime) =>
-          Effect.flatMap(Effect.forkIn(run, this.scope), (fiber) => {
-            entry.fiber = fiber
-            // an observer sees every end, an interruption before the download began included (an onExit
-            // inside it would not run then: the count would stay up and a `take` would wait forever)
-            fiber.addObserver((exit) => {
-              this.pending--
-              entry.ended = exit
-              Deferred.unsafeDone(entry.done, Exit.succeed(exit))
-              // interrupted before its first step, it never ran its `ensuring`: the backlog moves on from here
-              if (!handedOver) Runtime.runFork(runtime)(handOver)
-            })
-            return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
-          })
-      )
+      return Effect.flatMap(Effect.forkIn(run, this.scope), (fiber) => {
+        entry.fiber = fiber
+        // an observer sees every end, an interruption before the download began included (an onExit
+        // inside it would not run then: the count would stay up and a `take` would wait forever)
+        fiber.addObserver((exit) => {
+          this.pending--
+          entry.ended = exit
+          // ended: nothing to interrupt any more, and the fiber's state is not kept until the set takes it
+          entry.fiber = null
+          Deferred.unsafeDone(entry.done, Exit.succeed(exit))
+          // Interrupted before its first step, it never ran its `ensuring`: the backlog moves on from here,
+          // in the context the download was forked with (taken from the fiber only in this rare case: a
+          // runtime captured per download cost a copy of the launcher's fiber refs each).
+          if (!handedOver) Runtime.runFork(runtimeOf(fiber))(handOver)
+        })
+        return entry.cancelled ? Fiber.interrupt(fiber) : Effect.void
+      })
     })
   }
 
