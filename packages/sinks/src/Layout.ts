@@ -14,15 +14,20 @@
  * the alphabet makes `..`, `/`, `\`, NUL, reserved device names and trailing
  * dots impossible, and the length is bounded whatever the id.
  */
-import { createHash } from "node:crypto"
+import * as NodeCrypto from "node:crypto"
 
 export type ArtifactKind = "recording" | "transcript" | "transcriptMetadata"
 
 const PREFIX_MAX = 40
 const HASH_HEX = 32
 
-/** sha256 of the UTF-8 bytes of `s`, lower-case hex. */
-export const sha256Hex = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex")
+/**
+ * sha256 of the UTF-8 bytes of `s`, lower-case hex: Node's one-shot `hash` where it has one (20.12+; no
+ * Hash object per call, and three segments are hashed per artifact path).
+ */
+export const sha256Hex: (s: string) => string = typeof NodeCrypto.hash === "function"
+  ? (s) => NodeCrypto.hash("sha256", s, "hex")
+  : (s) => NodeCrypto.createHash("sha256").update(s, "utf8").digest("hex")
 
 /** A safe, bounded, collision-resistant path segment (or blob name part) for an arbitrary id. */
 export const segment = (id: string): string => {

@@ -89,19 +89,37 @@ const pathUnder = (
   rel: string,
   sink: string
 ): { readonly absRoot: string; readonly parts: ReadonlyArray<string>; readonly abs: string } | SinkError => {
-  const absRoot = path.resolve(root)
+  const absRoot = absolute(root)
   const parts = rel.split("/")
   const bad = rel.length === 0 || path.isAbsolute(rel) || rel.includes("\\") || rel.includes("\0") ||
     parts.some((p) => p === "" || p === "." || p === "..")
+  if (bad) return unsafePath(rel, sink)
+  // POSIX: plain names (none empty, `.` or `..`, no separator) joined under a resolved root are already
+  // resolved and inside it, so the join is the whole work (per file, where `resolve` + `relative` cost more)
+  if (path.sep === "/") return { absRoot, parts, abs: `${absRoot === "/" ? "" : absRoot}/${rel}` }
   const abs = path.resolve(absRoot, ...parts)
   const inside = path.relative(absRoot, abs)
-  return bad || inside === "" || inside.startsWith("..") || path.isAbsolute(inside)
-    ? new SinkError({
-      sink,
-      operation: "resolve",
-      message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
-    })
+  return inside === "" || inside.startsWith("..") || path.isAbsolute(inside)
+    ? unsafePath(rel, sink)
     : { absRoot, parts, abs }
+}
+
+const unsafePath = (rel: string, sink: string) =>
+  new SinkError({
+    sink,
+    operation: "resolve",
+    message: `${sink}: path ${JSON.stringify(rel)} is not a safe relative path`
+  })
+
+/** `path.resolve(root)`, the last root's kept (a writer asks for the same root for every file). */
+let lastRoot: { readonly root: string; readonly abs: string; readonly cwd: string } | null = null
+const absolute = (root: string): string => {
+  // a relative root depends on the working directory, which may change between calls
+  const cwd = path.isAbsolute(root) ? "" : process.cwd()
+  if (lastRoot !== null && lastRoot.root === root && lastRoot.cwd === cwd) return lastRoot.abs
+  const abs = path.resolve(root)
+  lastRoot = { root, abs, cwd }
+  return abs
 }
 
 /** What `lookAlong` found: the first symbolic link (a relative path) or null; whether a folder is missing. */
@@ -122,20 +140,22 @@ const lookAlong = (absRoot: string, parts: ReadonlyArray<string>, known?: KnownF
   let current = absRoot
   for (let i = 0; i < parts.length; i++) {
     const parent = current
-    current = path.join(current, parts[i]!)
+    // (plain names, checked by `pathUnder`: joined as `path.join` would, without normalising each time)
+    current = `${current.endsWith(path.sep) ? current : current + path.sep}${parts[i]!}`
     const folder = i < parts.length - 1
     if (folder ? known?.real.has(current) === true : known?.made.has(parent) === true) continue
+    let stat: fs.Stats | undefined
     try {
-      // blocking: an lstat costs a few microseconds, less than the thread-pool trip of an asynchronous one
-      const stat = fs.lstatSync(current)
-      if (stat.isSymbolicLink()) return { link: parts.slice(0, i + 1).join("/"), missing: false }
-      if (folder && stat.isDirectory()) known?.real.add(current)
+      // blocking: an lstat costs a few microseconds, less than the thread-pool trip of an asynchronous one;
+      // a missing entry (each new meeting's folder) is an answer, not an error built with its stack
+      stat = fs.lstatSync(current, { throwIfNoEntry: false })
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === "ENOENT") return folder ? FOLDER_MISSING : NOTHING_FOUND
-      if (code === "ENOTDIR") return NOTHING_FOUND
+      if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return NOTHING_FOUND
       throw e
     }
+    if (stat === undefined) return folder ? FOLDER_MISSING : NOTHING_FOUND
+    if (stat.isSymbolicLink()) return { link: parts.slice(0, i + 1).join("/"), missing: false }
+    if (folder && stat.isDirectory()) known?.real.add(current)
   }
   return NOTHING_FOUND
 }
