@@ -38,13 +38,16 @@ const refuseOnce = (route: RouteName) => {
  * `effect`, failing when it has not ended within 10 s of real time (the TestClock does not move by
  * itself): without the slot given back it would wait for the other request's Retry-After for ever.
  */
-const soon = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+const soon = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  why = "the slot was not given back during the other's wait"
+) =>
   Effect.raceFirst(
     // (disconnected: a loser waiting for a slot in an uninterruptible region must not hold up the race)
     Effect.disconnect(effect),
     Effect.flatMap(
       Effect.promise(() => new Promise((r) => setTimeout(r, 10_000))),
-      () => Effect.dieMessage("still waiting after 10 s: the slot was not given back during the other's wait")
+      () => Effect.dieMessage(`still waiting after 10 s: ${why}`)
     )
   )
 
@@ -146,4 +149,41 @@ describe("a download interrupted while it waits for the shared budget's slot", (
       }).pipe(Effect.provide(clientLayer(emu, { budget, policy: { maxConcurrentDownloads: 1 } })))
       expect(bytes.length).toBeGreaterThan(0)
     }))
+})
+
+describe("a download queued for the client's download slot", () => {
+  it.effect("can be interrupted while it waits: it leaves without asking Graph, and the download holding the slot goes on", () =>
+    Effect.gen(function*() {
+      emu.setFaults({ seed: 1, rules: [] })
+      emu.resetCounters()
+      const api = yield* GraphClient
+      const opened = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const recording = (i: number, hold: boolean) =>
+        Effect.scoped(
+          Effect.flatMap(
+            api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i)),
+            (c) =>
+              hold
+                ? Deferred.succeed(opened, undefined).pipe(
+                  Effect.zipRight(Deferred.await(finish)),
+                  Effect.zipRight(collectBytes(c.stream))
+                )
+                : collectBytes(c.stream)
+          )
+        )
+      // the first download holds the only download slot until the test lets it read its body
+      const holder = yield* Effect.fork(recording(0, true))
+      yield* Deferred.await(opened)
+      const queued = yield* Effect.fork(recording(1, false))
+      // (until it waits on the slot: a fiber suspended with nothing else to wait for)
+      while ((yield* queued.status)._tag !== "Suspended") yield* Effect.yieldNow()
+      yield* soon(Fiber.interrupt(queued), "the interrupted download still waits for the slot")
+      expect(emu.counters().byRoute["recordingContent"]).toBe(1)
+      yield* Deferred.succeed(finish, undefined)
+      expect((yield* Fiber.join(holder)).length).toBeGreaterThan(0)
+      // the slot is not lost to the interrupted waiter: the next download gets it
+      expect((yield* soon(recording(1, false))).length).toBeGreaterThan(0)
+      expect(emu.counters().byRoute["recordingContent"]).toBe(2)
+    }).pipe(Effect.provide(clientLayer(emu, { policy: { maxConcurrentDownloads: 1 } }))))
 })

@@ -576,10 +576,11 @@ const makeSlots = (core: ClientCore) => {
   )
   // One finalizer for all of them (`release` frees what is held), added to the scope itself: an
   // `Effect.addFinalizer` would also diff and patch the fiber's FiberRefs around it, which semaphore
-  // releases do not read. Added before anything is taken: a take interrupted or failing after others
-  // succeeded (a shared budget's wait can be interrupted) still has them given back.
-  const acquire = Effect.uninterruptible(
-    Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), takeAgain)
+  // releases do not read. Added (uninterruptibly) before anything is taken: a take interrupted or failing
+  // after others succeeded still has them given back. The waits themselves stay interruptible (`restore`):
+  // a download queued for a slot must be stoppable without waiting for one to free up.
+  const acquire = Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), restore(takeAgain))
   )
   return { acquire, release, giveBack: release, takeAgain }
 }
