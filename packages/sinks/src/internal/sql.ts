@@ -30,24 +30,28 @@ const sqliteFileLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, Sin
     })
   )
 
+/** A connection setting (`PRAGMA name = value`) made once the file is open. */
+const pragma = (name: string, value: string): Layer.Layer<never, SinkError, SqlClient.SqlClient> =>
+  Layer.effectDiscard(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA ${name} = ${value}`)).pipe(
+      Effect.mapError((e) =>
+        new SinkError({
+          sink: "sqlite",
+          operation: "open",
+          message: `sqlite: cannot set ${name}: ${e.message}`,
+          cause: e
+        })
+      )
+    )
+  )
+
 /**
  * Every commit on a SQLite file is durable when it returns. The driver's own default depends on the
  * open: FULL for the connection that switches a new file to WAL, NORMAL (the log synced only at
  * checkpoints) for every later one, so a re-run's committed rows (and a listener's stored notification,
  * answered 202 on the strength of it) could vanish in a power loss.
  */
-const durableCommits: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer.effectDiscard(
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA synchronous = FULL")).pipe(
-    Effect.mapError((e) =>
-      new SinkError({
-        sink: "sqlite",
-        operation: "open",
-        message: `sqlite: cannot set synchronous: ${e.message}`,
-        cause: e
-      })
-    )
-  )
-)
+const durableCommits = pragma("synchronous", "FULL")
 
 /**
  * Temporary storage in memory. A multi-row statement inside a transaction (a group commit's upsert of a
@@ -55,18 +59,7 @@ const durableCommits: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer
  * creates and unlinks in the temporary folder: dozens of files and thousands of writes in a run of a few
  * thousand artifacts. In memory it stays a few pages that live as long as the statement.
  */
-const tempInMemory: Layer.Layer<never, SinkError, SqlClient.SqlClient> = Layer.effectDiscard(
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA temp_store = MEMORY")).pipe(
-    Effect.mapError((e) =>
-      new SinkError({
-        sink: "sqlite",
-        operation: "open",
-        message: `sqlite: cannot set temp_store: ${e.message}`,
-        cause: e
-      })
-    )
-  )
-)
+const tempInMemory = pragma("temp_store", "MEMORY")
 
 /**
  * An SqlClient layer for a SQLite file (WAL, every commit synced, temporary storage in memory, parent
