@@ -276,8 +276,9 @@ export interface ManifestService {
   /**
    * Whether this exact line is already in the manifest, so an upsert of it would write nothing. (A set
    * whose files an earlier run placed makes their folders durable again only when its line is new.)
+   * Optional, for implementations written before it: without it every line counts as new.
    */
-  readonly holds: (entry: ManifestEntry) => boolean
+  readonly holds?: (entry: ManifestEntry) => boolean
   /** Rewrites manifest.jsonl with every line (nothing to do when the journal is empty). */
   readonly flush: Effect.Effect<void, SinkError>
 }

@@ -573,7 +573,9 @@ export const make = (ctx: RunContext) => {
       // A file an earlier run renamed into place may lack its folder's fsync (killed before it): its folder
       // is made durable again before a new line names it, never for a line already there.
       yield* syncPlaced(
-        placed.intact.length === 0 || manifest.holds(entry) ? placed.unsynced : [...placed.unsynced, ...placed.intact]
+        placed.intact.length === 0 || manifest.holds?.(entry) === true
+          ? placed.unsynced
+          : [...placed.unsynced, ...placed.intact]
       )
       const metadata = opts.metadataContent && tr !== null && set.transcript !== null
         ? yield* fetchMetadata(set, set.transcript, completed)
