@@ -69,7 +69,10 @@ const main = async () => {
     ) => {
       const out = NodeFs.mkdtempSync(NodePath.join(work, "out-"))
       const r = await runCli(args(out, window, extra), emu.accessToken, flags, bin)
-      NodeFs.rmSync(out, { recursive: true, force: true })
+      // Each out folder stays until the bench ends (\`work\` is removed then): on ext4 without a journal
+      // (this VM's root), creating a file scans past every inode of its group freed in the last minutes,
+      // so deleting a sync's ~3,000 files just before the next sync made that one pay 0.1-0.3 ms of
+      // system CPU per file it created: a cost of this harness, not of sync.
       if (r.code !== 0) throw new Error(`sync exited ${r.code}: ${r.stderr.slice(-2000)}`)
       const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
         recordings: { downloaded: number }
