@@ -29,6 +29,7 @@ import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as nodePath from "node:path"
 import { defaultStatePath } from "./Layout.js"
+import * as CompletedRows from "./internal/completedRows.js"
 import * as GroupCommit from "./internal/groupCommit.js"
 import { migrate, num, sqliteClientLayer, str } from "./internal/sql.js"
 import { copyToTemp } from "./internal/sqliteCopy.js"
@@ -284,9 +285,6 @@ const now = () => new Date().toISOString()
 /** Ids per look-up query: well under the bound variables SQLite (32766) and Postgres (65535) accept. */
 const LOOKUP_CHUNK = 500
 
-/** Completed rows per upsert statement (11 bound values each). */
-const COMPLETED_CHUNK = 200
-
 const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
@@ -393,41 +391,15 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
     )
 
   /**
-   * Upserts completed rows and drops their export's dead letters: one statement of each per chunk of rows
-   * (a group commit's rows share them). One row per export + kind + id (the last one given): a multi-row
-   * upsert may not touch a row twice (Postgres refuses it).
+   * Upserts completed rows and drops their export's dead letters, in one transaction (see
+   * `CompletedRows`). One row per export + kind + id (the last one given): a multi-row upsert may not touch
+   * a row twice (Postgres refuses it).
    */
+  const writeCompleted = CompletedRows.make(sql)
   const insertCompleted = (rows: ReadonlyArray<ScopedCompleted>, at: string) => {
     const byKey = new Map<string, ScopedCompleted>()
     for (const a of rows) byKey.set(`${a.exportScope}\u0000${a.kind}\u0000${a.id}`, a)
-    return Effect.forEach(chunksOf([...byKey.values()], COMPLETED_CHUNK), (chunk) =>
-      Effect.zipRight(
-        sql`INSERT INTO checkpoint_completed ${
-          sql.insert(chunk.map((a) => ({
-            kind: a.kind,
-            artifact_id: a.id,
-            export_scope: a.exportScope,
-            meeting_id: a.meetingId,
-            organizer_id: a.organizerId,
-            path: a.path,
-            bytes: a.bytes,
-            sha256: a.sha256,
-            content_type: a.contentType ?? null,
-            cues: a.cues ?? null,
-            run_id: a.runId ?? null,
-            completed_at: at
-          })))
-        }
-          ON CONFLICT (kind, artifact_id, export_scope) DO UPDATE SET meeting_id = excluded.meeting_id,
-            organizer_id = excluded.organizer_id, path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256,
-            content_type = excluded.content_type, cues = excluded.cues, run_id = excluded.run_id,
-            completed_at = excluded.completed_at`,
-        sql`DELETE FROM checkpoint_dead_letters WHERE ${
-          sql.or(
-            chunk.map((a) => sql`(kind = ${a.kind} AND artifact_id = ${a.id} AND export_scope = ${a.exportScope})`)
-          )
-        }`
-      ), { discard: true })
+    return writeCompleted([...byKey.values()], at)
   }
 
   // Rows waiting for the next commit (of every export's view: they share commits). A failed commit puts its
@@ -441,7 +413,7 @@ export const make: Effect.Effect<CheckpointStoreService, SinkError, SqlClient.Sq
       const at = now()
       return q(
         "markCompleted",
-        sql.withTransaction(insertCompleted(batch, at))
+        insertCompleted(batch, at)
       ).pipe(Effect.tapError(() => Effect.sync(() => (queued = [...batch, ...queued]))))
     }),
     GroupCommit.nextTurn

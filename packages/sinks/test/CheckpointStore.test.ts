@@ -48,8 +48,20 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         for (const id of [...ids.filter((_, i) => i % 3 === 0), `${prefix}failed`]) {
           yield* store.addDeadLetter({ kind: "transcript", id, meetingId: "m", reason: "503", status: 503 })
         }
+        // every column its own value, so a value bound to the wrong column shows
         const mark = (id: string, path: string) =>
-          store.markCompleted({ kind: "transcript", id, meetingId: "m", organizerId: "o", path, bytes: 1, sha256: "s" })
+          store.markCompleted({
+            kind: "transcript",
+            id,
+            meetingId: `m-${id}`,
+            organizerId: `o-${id}`,
+            path,
+            bytes: id.length,
+            sha256: `s-${id}`,
+            contentType: `t-${id}`,
+            cues: id.length + 1,
+            runId: `run-${id}`
+          })
         // Started in one go: they share transactions, more rows than one statement takes, and the same
         // artifact twice (a multi-row upsert that touched a row twice would fail on Postgres).
         yield* Effect.all(
@@ -59,7 +71,20 @@ const suite = (name: string, layer: () => Layer.Layer<CheckpointStore.Checkpoint
         const rows = yield* store.getCompletedMany("transcript", ids)
         expect(rows.size).toBe(ids.length)
         expect(rows.get(ids[7]!)?.path).toBe("again/7")
-        expect(rows.get(ids[8]!)?.path).toBe(`first/${ids[8]}`)
+        const eighth = ids[8]!
+        expect(rows.get(eighth)).toEqual({
+          kind: "transcript",
+          id: eighth,
+          meetingId: `m-${eighth}`,
+          organizerId: `o-${eighth}`,
+          path: `first/${eighth}`,
+          bytes: eighth.length,
+          sha256: `s-${eighth}`,
+          contentType: `t-${eighth}`,
+          cues: eighth.length + 1,
+          runId: `run-${eighth}`,
+          completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/)
+        })
         const dead = (yield* store.listDeadLetters()).filter((d) => d.id.startsWith(prefix)).map((d) => d.id)
         expect(dead).toEqual([`${prefix}failed`])
       }).pipe(Effect.provide(layer())))
