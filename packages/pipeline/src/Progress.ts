@@ -37,18 +37,24 @@ type Item = ProgressEvent | typeof END
 
 const isEvent = (item: Item): item is ProgressEvent => item !== END
 
+/**
+ * The synchronous publish of each service `Progress.make` made (keyed by the service): `emit` calls it
+ * in the step that finds the service instead of running the service's `publish` effect after it.
+ */
+const offers = new WeakMap<ProgressService, (event: ProgressEvent) => void>()
+
 export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress")<Progress, ProgressService>() {
   static readonly make: Effect.Effect<ProgressService> = Effect.zipWith(
     PubSub.unbounded<Item>(),
     Deferred.make<void>(),
     (hub, ended): ProgressService => {
       let isEnded = false
-      return {
-        // (an unbounded hub takes every event at once: one step, where `PubSub.publish` took several per event)
-        publish: (event) =>
-          Effect.sync(() => {
-            if (!isEnded) hub.unsafeOffer(event)
-          }),
+      // (an unbounded hub takes every event at once: one step, where `PubSub.publish` took several per event)
+      const offer = (event: ProgressEvent) => {
+        if (!isEnded) hub.unsafeOffer(event)
+      }
+      const service: ProgressService = {
+        publish: (event) => Effect.sync(() => offer(event)),
         subscribe: Effect.map(PubSub.subscribe(hub), (queue) =>
           // Nothing is published after the marker: an empty subscription made after `end` would wait for ever.
           isEnded && Option.getOrElse(queue.unsafeSize(), () => 0) === 0
@@ -62,6 +68,8 @@ export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress"
         }),
         ended: Deferred.await(ended)
       }
+      offers.set(service, offer)
+      return service
     }
   )
 
@@ -73,9 +81,16 @@ export class Progress extends Context.Tag("@meeting-artifacts/pipeline/Progress"
   )
 }
 
-/** Publishes when a `Progress` service is provided; a no-op otherwise. */
+/**
+ * Publishes when a `Progress` service is provided; a no-op otherwise. One run-loop step for a service of
+ * `Progress.make` (its context read and its event offered at once): a sync emits several per artifact.
+ */
 export const emit = (event: ProgressEvent): Effect.Effect<void> =>
-  Effect.contextWithEffect((context: Context.Context<never>) => {
-    const progress = Context.getOption(context, Progress)
-    return progress._tag === "Some" ? progress.value.publish(event) : Effect.void
+  Effect.withFiberRuntime((fiber) => {
+    const progress = Context.getOption(fiber.currentContext, Progress)
+    if (progress._tag === "None") return Effect.void
+    const offer = offers.get(progress.value)
+    if (offer === undefined) return progress.value.publish(event)
+    offer(event)
+    return Effect.void
   })
