@@ -28,6 +28,7 @@ import { recordFailure as makeRecordFailure, type RunContext, sinkFatal, staging
 import { isFatal, toFatal } from "./errors.js"
 import { callRefOf } from "./discover.js"
 import type { DownloadResult, Downloaded } from "./earlyDownloads.js"
+import { lightScoped } from "./lightScope.js"
 import * as Staging from "./staging.js"
 import { markOutcome, withItemSpan } from "./telemetry.js"
 
@@ -203,7 +204,7 @@ export const make = (ctx: RunContext) => {
        * (the rest after a 206), so they add up per artifact and per run; ArtifactCompleted has the file size.
        */
       const attempt = (part: Staging.Resumable | null) =>
-        Effect.scoped(
+        lightScoped(
           Effect.gen(function*() {
             const ifRange = part === null ? undefined : strongETag(part.etag) ?? part.lastModified ?? undefined
             const options = part === null ? undefined : { offset: part.bytes, ifRange }
