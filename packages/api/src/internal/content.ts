@@ -543,37 +543,37 @@ const makeSlots = (core: ClientCore) => {
     shared: null
   }
   const release: Effect.Effect<void> = Effect.suspend(() => {
-    const out: Array<Effect.Effect<unknown>> = []
-    if (held.shared !== null) {
-      out.push(held.shared)
-      held.shared = null
+    const { download, request, shared } = held
+    held.shared = null
+    held.request = false
+    held.download = false
+    // (the shared budget's slot first, then the client's own two in one step)
+    const own = () => {
+      if (request) core.limiter.requests.unsafeRelease()
+      if (download) core.limiter.downloads.unsafeRelease()
     }
-    if (held.request) {
-      held.request = false
-      out.push(core.limiter.requests.release(1))
-    }
-    if (held.download) {
-      held.download = false
-      out.push(core.limiter.downloads.release(1))
-    }
-    // (one after another, as `Effect.all` would, without its bookkeeping)
-    return out.length === 0 ? Effect.void : Effect.asVoid(out.reduce((a, b) => Effect.zipRight(a, b)))
+    if (shared !== null) return Effect.zipRight(shared, Effect.sync(own))
+    own()
+    return Effect.void
   })
   // (in the order `acquire` takes them; each marked held as one step an interruption cannot split)
-  const takeAgain = Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      if (!held.download) {
-        yield* restore(core.limiter.downloads.take(1))
-        held.download = true
-      }
-      if (!held.request) {
-        yield* restore(core.limiter.requests.take(1))
-        held.request = true
-      }
+  const takeAgain = Effect.uninterruptibleMask((restore) => {
+    const takeShared = (): Effect.Effect<void> => {
       const shared = core.budget?.requestSlot
-      if (shared !== undefined && held.shared === null) held.shared = yield* restore(shared)
+      return shared === undefined || held.shared !== null ? Effect.void : Effect.map(restore(shared), (release) => {
+        held.shared = release
+      })
+    }
+    const takeRequest = (): Effect.Effect<void> =>
+      held.request ? takeShared() : Effect.flatMap(restore(core.limiter.requests.take), () => {
+        held.request = true
+        return takeShared()
+      })
+    return held.download ? takeRequest() : Effect.flatMap(restore(core.limiter.downloads.take), () => {
+      held.download = true
+      return takeRequest()
     })
-  )
+  })
   // One finalizer for all of them (`release` frees what is held), added to the scope itself: an
   // `Effect.addFinalizer` would also diff and patch the fiber's FiberRefs around it, which semaphore
   // releases do not read. Added (uninterruptibly) before anything is taken: a take interrupted or failing

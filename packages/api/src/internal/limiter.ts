@@ -32,6 +32,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { GraphPolicy } from "../GraphPolicy.js"
 import { ServerClock } from "./serverClock.js"
+import { Slots } from "./slots.js"
 
 /** How far back answers count as evidence. */
 export const EVIDENCE_WINDOW_MS = 2000
@@ -273,8 +274,8 @@ export interface Limiter {
   readonly throttled: (retryAt: number, request: unknown, sentAt?: number) => Effect.Effect<void>
   /** A successful answer to a request whose slot was granted at `sentAt`. */
   readonly success: (sentAt?: number) => Effect.Effect<void>
-  readonly requests: Effect.Semaphore
-  readonly downloads: Effect.Semaphore
+  readonly requests: Slots
+  readonly downloads: Slots
   /** Current rate (requests/s), for tests and diagnostics. */
   readonly currentRate: () => number
   /** Until when (Clock ms) every request of the tenant waits; 0 when none has. */
@@ -556,8 +557,8 @@ export const makeLimiter = (policy: GraphPolicy): Limiter => {
         control.success(now, sentAt)
         return Effect.void
       }),
-    requests: Effect.unsafeMakeSemaphore(policy.maxConcurrentRequests),
-    downloads: Effect.unsafeMakeSemaphore(policy.maxConcurrentDownloads),
+    requests: new Slots(policy.maxConcurrentRequests),
+    downloads: new Slots(policy.maxConcurrentDownloads),
     currentRate: () => control.rate,
     pausedUntil: () => Math.max(0, pausedUntil),
     serverClock: new ServerClock()

@@ -595,8 +595,7 @@ export const run = <A, R>(
         Effect.map(take, (t) => (sentAt = t)),
         attempt(core, spec, exec, headers, ctx, tally)
       )
-      const outcome =
-        yield* (holdsSlot !== false ? paced : limiter.requests.withPermits(1)(withSharedSlot(budget, paced)))
+      const outcome = yield* (holdsSlot !== false ? paced : limiter.requests.withPermit(withSharedSlot(budget, paced)))
       if (outcome._tag === "Done") {
         yield* limiter.success(sentAt)
         return outcome.value
