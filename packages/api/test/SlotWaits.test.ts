@@ -151,6 +151,46 @@ describe("a download interrupted while it waits for the shared budget's slot", (
     }))
 })
 
+describe("a download interrupted while it gives the shared budget's slot back (a Retry-After wait)", () => {
+  it.effect("still gives the client's own download and request slots back (the next download is not blocked for ever)", () =>
+    Effect.gen(function*() {
+      refuseOnce("recordingContent")
+      const givingBack = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      let first = true
+      const budget = {
+        take: Effect.void,
+        throttled: () => Effect.void,
+        // the first lease's give-back is slow (the cluster's is a database round trip), the others instant
+        requestSlot: Effect.sync(() => {
+          if (!first) return Effect.void
+          first = false
+          return Effect.zipRight(Deferred.succeed(givingBack, undefined), Deferred.await(gate))
+        })
+      }
+      const download = (i: number) =>
+        Effect.scoped(
+          Effect.flatMap(
+            Effect.flatMap(GraphClient, (api) =>
+              api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i))),
+            (c) =>
+              collectBytes(c.stream)
+          )
+        )
+      // one client with a single download slot; the first download is told to wait, gives its slots back
+      // for the wait and is interrupted in the middle of that
+      const bytes = yield* Effect.gen(function*() {
+        const refused = yield* Effect.fork(download(0))
+        yield* Deferred.await(givingBack)
+        yield* Fiber.interrupt(refused)
+        yield* Deferred.succeed(gate, undefined)
+        emu.setFaults({ seed: 1, rules: [] })
+        return yield* soon(download(1), "the interrupted download's own slots were not given back")
+      }).pipe(Effect.provide(clientLayer(emu, { budget, policy: { maxConcurrentDownloads: 1 } })))
+      expect(bytes.length).toBeGreaterThan(0)
+    }))
+})
+
 describe("a download queued for the client's download slot", () => {
   it.effect("can be interrupted while it waits: it leaves without asking Graph, and the download holding the slot goes on", () =>
     Effect.gen(function*() {

@@ -547,14 +547,13 @@ const makeSlots = (core: ClientCore) => {
     held.shared = null
     held.request = false
     held.download = false
-    // (the shared budget's slot first, then the client's own two in one step)
-    const own = () => {
-      if (request) core.limiter.requests.unsafeRelease()
-      if (download) core.limiter.downloads.unsafeRelease()
-    }
-    if (shared !== null) return Effect.zipRight(shared, Effect.sync(own))
-    own()
-    return Effect.void
+    // The client's own two first, in this step: the shared budget's give-back (the cluster's is a
+    // database round trip) can be interrupted, and one interrupted before the own slots were given back
+    // lost them for good (their held flags are already cleared). An interrupted shared give-back only
+    // leaves its lease to expire.
+    if (request) core.limiter.requests.unsafeRelease()
+    if (download) core.limiter.downloads.unsafeRelease()
+    return shared ?? Effect.void
   })
   // (in the order `acquire` takes them; each marked held as one step an interruption cannot split)
   const takeAgain = Effect.uninterruptibleMask((restore) => {
