@@ -12,7 +12,7 @@ import { type RunningEmulator, startEmulator } from "@meeting-artifacts/graph-em
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, collect, repoRoot, syncArgs, tempDir } from "./helpers.js"
+import { cleanEnv, collect, repoRoot, syncArgs, tempDir, WINDOW_ARGS } from "./helpers.js"
 import { spawn } from "node:child_process"
 
 const cliRoot = path.join(repoRoot, "packages", "cli")
@@ -133,6 +133,40 @@ describe("plain sync's code cache", () => {
       expect(fs.readdirSync(path.join(parquet, "runs")).filter((n) => n.endsWith(".parquet")), round).toHaveLength(1)
       expect(fs.existsSync(cache), round).toBe(true)
     }
+  })
+
+  it("the script holds one export: --tenants runs as modules (no cache), and nothing of the tenants file or the cluster is in it", async () => {
+    const { bin, cache } = fresh()
+    const script = fs.readFileSync(cache.replace(/\.cache$/, ""), "utf8")
+    for (const name of ["runTenants", "loadTenants", "runClusterSync", "clusterSync"]) {
+      expect(script.includes(name), name).toBe(false)
+    }
+    const root = tempDir("ma-compiled-tenants-")
+    const tenants = path.join(root, "tenants.json")
+    fs.writeFileSync(
+      tenants,
+      JSON.stringify({
+        tenants: [{
+          name: "a",
+          tenantId: emu.tenantId,
+          clientId: "00000000-0000-4000-8000-00000000000a",
+          credential: { accessTokenEnv: "TOKEN_A" },
+          graphUrl: emu.baseUrl,
+          organizers: emu.fixture.users.map((u) => u.id)
+        }]
+      })
+    )
+    const out = path.join(root, "out")
+    const args = [bin, "sync", "--tenants", tenants, ...WINDOW_ARGS, "--out", out, "--json", "--log-format", "json"]
+    const r = await collect(spawn(process.execPath, args, {
+      cwd: root,
+      env: cleanEnv({ TOKEN_A: emu.accessToken }),
+      stdio: ["ignore", "pipe", "pipe"]
+    }))
+    expect(r.code, r.stderr).toBe(0)
+    expectJsonStderr(r.stderr)
+    expect(fs.existsSync(path.join(out, "a", "manifest.jsonl"))).toBe(true)
+    expect(fs.existsSync(cache)).toBe(false)
   })
 
   it("with --enable-source-maps the run is the ES module chunk (Node maps no vm script): no cache", async () => {

@@ -2,7 +2,7 @@
 // Builds the `meeting-artifacts` command into dist/bin.js: src/bin.ts with everything it imports (the
 // workspace packages' sources, effect, @effect/*) bundled, so a start reads one file instead of resolving
 // and loading hundreds of modules. Code behind dynamic imports (the sync job, the emulator) goes to
-// dist/chunks/, read only when used: --help and --version parse just what they need. A plain sync's run is
+// dist/chunks/, read only when used: --help and --version parse just what they need. A plain sync's one export is
 // also built as one CommonJS script, dist/chunks/sync-<hash>.cjs, loaded through V8's code cache. Left to Node's resolution at run time: native addons and the drivers that
 // are optional peer dependencies (the sinks load them on use and name the package when it is missing).
 //
@@ -156,11 +156,11 @@ export const buildBin = async ({ ifStale = false } = {}) => {
   // Resolved from this package (its devDependency), not from whoever loads this file: vitest loads it
   // as the global setup of projects whose root has no esbuild of its own.
   const esbuild = await import(pathToFileURL(createRequire(import.meta.url).resolve("esbuild")).href)
-  // A plain sync's run (src/internal/syncMain.ts and all it imports) also as one CommonJS script, which
-  // bin.ts loads through V8's code cache (src/internal/cachedBundle.ts). Named by its content's hash: a
-  // cache beside it is never one of another build's.
+  // A plain sync's one export (src/internal/exportMain.ts and all it imports) also as one CommonJS script,
+  // which bin.ts loads through V8's code cache (src/internal/cachedBundle.ts). Named by its content's
+  // hash: a cache beside it is never one of another build's.
   const syncRun = await esbuild.build({
-    entryPoints: [path.join(cliRoot, "src", "internal", "syncMain.ts")],
+    entryPoints: [path.join(cliRoot, "src", "internal", "exportMain.ts")],
     outfile: path.join(chunksDir, "sync.cjs"),
     bundle: true,
     write: false,

@@ -11,15 +11,15 @@ import { commandHelp, PROGRAM, SUMMARY, VERSION } from "./internal/commands.js"
 import { helpRequest, renderCommandHelp, renderRootHelp, styleFor } from "./internal/help.js"
 import { settingsErrorLine } from "./internal/flags.js"
 import { plainArgs } from "./internal/plainArgs.js"
-import { resolveSyncConfig } from "./internal/syncConfig.js"
+import { resolveSyncConfig, type SyncCommandConfig } from "./internal/syncConfig.js"
 import { oneLine } from "./internal/terminal.js"
 import { syncFlags } from "./internal/syncFlags.js"
 import { fileURLToPath } from "node:url"
 
-/** The plain sync's run as a CommonJS bundle (see internal/cachedBundle.ts), set by scripts/build-bin.mjs. */
+/** A plain sync's one export as a CommonJS bundle (see internal/cachedBundle.ts), set by scripts/build-bin.mjs. */
 declare const __MA_SYNC_BUNDLE__: string | undefined
 
-type SyncMain = typeof import("./internal/syncMain.js")
+type ExportMain = typeof import("./internal/exportMain.js")
 
 /**
  * The bundle's imports of what is left outside it, as ES module imports from here (the same node_modules
@@ -38,11 +38,20 @@ const sourceMapsEnabled = (): boolean =>
   (process as { readonly sourceMapsEnabled?: boolean }).sourceMapsEnabled ??
     [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--enable-source-maps")
 
-/** The run of a plain `sync`: from the code-cached bundle when built, else as a module. */
-const loadSyncMain = async (): Promise<SyncMain> =>
-  typeof __MA_SYNC_BUNDLE__ === "string" && !sourceMapsEnabled()
-    ? loadCachedBundle(fileURLToPath(new URL(__MA_SYNC_BUNDLE__, import.meta.url)), importExternal) as SyncMain
-    : await import("./internal/syncMain.js")
+/**
+ * Runs a plain `sync`: one export from the code-cached bundle when built, else (and for --tenants and
+ * --cluster, which the bundle leaves out) as modules.
+ */
+const runPlainSync = async (config: SyncCommandConfig): Promise<void> => {
+  if (
+    typeof __MA_SYNC_BUNDLE__ === "string" && !sourceMapsEnabled() && config.tenants === undefined &&
+    config.cluster === undefined
+  ) {
+    const bundle = fileURLToPath(new URL(__MA_SYNC_BUNDLE__, import.meta.url))
+    return (loadCachedBundle(bundle, importExternal) as ExportMain).runPlainExport(config)
+  }
+  ;(await import("./internal/syncMain.js")).runPlainSync(config)
+}
 
 const args = process.argv.slice(2)
 const help = helpRequest(args, commandHelp)
@@ -67,6 +76,6 @@ if (help !== undefined) {
       process.exitCode = ExitCode.Fatal
       return undefined
     })
-    if (config !== undefined) (await loadSyncMain()).runPlainSync(config)
+    if (config !== undefined) await runPlainSync(config)
   }
 }

@@ -1,6 +1,6 @@
 /**
  * How the process ends, whichever way the command line was read (main.ts through `@effect/cli`,
- * syncMain.ts for a plain `sync` line): a `CliExit`'s message as one line on stderr and its code; a
+ * syncMain.ts and exportMain.ts for a plain `sync` line): a `CliExit`'s message as one line on stderr and its code; a
  * defect as one line without a stack; 130 (or 0 while serving) when a signal interrupted the run.
  */
 import * as Cause from "effect/Cause"

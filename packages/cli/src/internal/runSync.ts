@@ -259,18 +259,12 @@ export const printSummary = (config: Pick<SyncCommandConfig, "json">, summary: R
     process.stdout.write(config.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`)
   })
 
-/** Runs `sync` and returns the exit code (0, 1 or 2); never fails. */
-export const runSync = (config: SyncCommandConfig): Effect.Effect<number> =>
+/**
+ * One export in this process (`sync` without --tenants or --cluster), its summary printed; the exit code
+ * (0, 1 or 2). Never fails.
+ */
+export const runExport = (config: SyncCommandConfig): Effect.Effect<number> =>
   Effect.gen(function*() {
-    if (config.tenants !== undefined) {
-      const { runTenants } = yield* Effect.promise(() => import("./runTenants.js"))
-      return yield* runTenants(config, config.tenants)
-    }
-    if (config.cluster !== undefined) {
-      // Loaded only for cluster runs: @effect/cluster and the Postgres driver stay out of a plain sync.
-      const { runClusterSync } = yield* Effect.promise(() => import("./runClusterSync.js"))
-      return yield* runClusterSync(config, config.cluster)
-    }
     // Required unless --tenants (checked with the flags); the type cannot say so.
     const outcome = yield* exportOnce({ ...config, out: config.out! })
     if (outcome.summary !== null) yield* printSummary(config, outcome.summary)

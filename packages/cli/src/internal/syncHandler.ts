@@ -30,5 +30,9 @@ export const syncHandler = (
     "sync",
     () => resolveSyncConfig(parsed, process.env),
     // Loaded on use: the Graph client, sinks and their drivers are not needed for --help or a bad flag.
-    (config) => Effect.flatMap(Effect.promise(() => import("./runSync.js")), ({ runSync }) => runSync(config))
+    (config) =>
+      Effect.flatMap(
+        Effect.promise(() => import("./runSyncCommand.js")),
+        ({ runSyncCommand }) => runSyncCommand(config)
+      )
   )

@@ -6,7 +6,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { runMainOptions } from "./exit.js"
-import { runSync } from "./runSync.js"
+import { runSyncCommand } from "./runSyncCommand.js"
 import type { SyncCommandConfig } from "./syncConfig.js"
 
-export const runPlainSync = (config: SyncCommandConfig): void => NodeRuntime.runMain(runSync(config), runMainOptions)
+export const runPlainSync = (config: SyncCommandConfig): void =>
+  NodeRuntime.runMain(runSyncCommand(config), runMainOptions)
