@@ -21,6 +21,7 @@ import {
 import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { prestart as prestartPartWriter } from "./internal/partWriter.js"
 import type { SyncServices } from "./Sync.js"
 
 export interface SyncLayerOptions {
@@ -71,6 +72,14 @@ const lockedCheckpointLayer = (
     Layer.provideMerge(Layer.scopedDiscard(RunLock.lockFolder(options.out)))
   )
 
+/**
+ * Before anything else of a run that writes: the part writer's worker starts (see
+ * internal/partWriterSpare.ts), so its thread comes up on another core while the services below are built
+ * and discovery runs, not after the first large body's bytes have arrived.
+ */
+const prestartLayer = (options: SyncLayerOptions): Layer.Layer<never> =>
+  options.dryRun === true ? Layer.empty : Layer.effectDiscard(Effect.sync(prestartPartWriter))
+
 /** Every service `sync` needs, from options. */
 export const syncLayer = (
   options: SyncLayerOptions
@@ -91,5 +100,6 @@ export const syncLayer = (
   ).pipe(
     Layer.provideMerge(lockedCheckpointLayer(options)),
     // First: a client refused for its options (a bad base URL or token) leaves no file behind.
-    Layer.provideMerge(GraphClient.layer(options.graph))
+    Layer.provideMerge(GraphClient.layer(options.graph)),
+    Layer.provideMerge(prestartLayer(options))
   )

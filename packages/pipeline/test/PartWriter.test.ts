@@ -13,7 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, describe, expect, it } from "vitest"
-import { FLUSH_BYTES, PartWriters, writesDirectly } from "../src/internal/partWriter.js"
+import { FLUSH_BYTES, PartWriters, prestart, writesDirectly } from "../src/internal/partWriter.js"
+import { takeSparePartWriter } from "../src/internal/partWriterSpare.js"
 import * as Staging from "../src/internal/staging.js"
 
 const MiB = 1024 * 1024
@@ -366,6 +367,38 @@ describe("PartWriters", () => {
       writers.warm()
       expect(workerOf(writers)).toBe(warmed)
     }))
+
+  it("a worker started ahead (prestart) is the one the next PartWriters writes with; the one after starts its own", () =>
+    withPart(async (file, fd, writers) => {
+      prestart()
+      writers.warm()
+      const taken = workerOf(writers)
+      expect(taken).toBeInstanceOf(Worker)
+      // it was the spare: none is left for anyone else
+      expect(takeSparePartWriter(FLUSH_BYTES)).toBeUndefined()
+      const bytes = content(3 * MiB + 5)
+      const body = writers.open(fd, 0, file)
+      expect(workerOf(writers)).toBe(taken)
+      for (const c of chunksOf(bytes)) await body.push(c)
+      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+      const next = new PartWriters()
+      next.warm()
+      expect(workerOf(next)).toBeInstanceOf(Worker)
+      expect(workerOf(next)).not.toBe(taken)
+      await next.close()
+    }))
+
+  it("a spare started for another flush interval is not taken (its flushes would not be the writer's)", async () => {
+    prestart()
+    const other = new PartWriters(1024 * 1024)
+    other.warm()
+    const spare = takeSparePartWriter(FLUSH_BYTES)
+    expect(spare).toBeDefined()
+    expect(workerOf(other)).not.toBe(spare!.worker)
+    await other.close()
+    await spare!.worker.terminate()
+  })
 
   it("close resolves once the worker is told to end, before its thread has exited", () =>
     withPart(async (_file, fd, writers) => {

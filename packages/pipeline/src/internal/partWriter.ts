@@ -14,8 +14,9 @@
  * the worker writes whole blocks through (see `partWriterWorker.ts`); it is closed when the worker lets go.
  */
 import * as fs from "node:fs"
-import { Worker } from "node:worker_threads"
-import { BLOCK, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ, workerSource } from "./partWriterWorker.js"
+import type { Worker } from "node:worker_threads"
+import { prestartPartWriter, spawnPartWriter, takeSparePartWriter } from "./partWriterSpare.js"
+import { BLOCK, RING_USED, RING_WAITING, WAKE_ASLEEP, WAKE_SEQ } from "./partWriterWorker.js"
 
 /**
  * Room per body for bytes received and not yet written: enough to ride out a slow write and the
@@ -34,6 +35,12 @@ export const RING_BYTES = 4 * 1024 * 1024
  * A body that alone stays below it gets no flush but its final fsync (small bodies do not come here).
  */
 export const FLUSH_BYTES = 16 * 1024 * 1024
+
+/**
+ * Starts a worker for the next staging folder's first large body now (see `partWriterSpare.ts`): a run
+ * that may download large bodies calls it while it sets up.
+ */
+export const prestart = (): void => prestartPartWriter(FLUSH_BYTES)
 
 /** WebAssembly pages are 64 KiB: ring sizes are rounded up to them. */
 const WASM_PAGE = 64 * 1024
@@ -467,13 +474,7 @@ export class PartWriters {
 
   private started(): Worker {
     if (this.worker !== undefined) return this.worker
-    const wakeBuffer = new SharedArrayBuffer(8)
-    const worker = new Worker(workerSource, {
-      eval: true,
-      workerData: { wake: wakeBuffer, flushBytes: this.flushBytes },
-      // the worker allocates next to nothing: a small heap keeps its memory small
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 }
-    })
+    const { wake: wakeBuffer, worker } = takeSparePartWriter(this.flushBytes) ?? spawnPartWriter(this.flushBytes)
     worker.on("message", (m: WorkerMessage) => this.bodies.get(m.id)?.onMessage(m))
     worker.on("error", (e) => this.stopped(worker, e))
     // A message it could not read leaves the worker running: end it, so that its bodies' `lost` (which waits
