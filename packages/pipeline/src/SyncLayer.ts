@@ -4,7 +4,7 @@
  * `<out>/.meeting-artifacts/state.sqlite` by default, or Postgres), and the
  * record sinks named by `--sink` specs.
  */
-import { GraphClient, type GraphClientOptions, type GraphError } from "@meeting-artifacts/api"
+import { defaultPolicy, GraphClient, type GraphClientOptions, type GraphError } from "@meeting-artifacts/api"
 import {
   CheckpointStore,
   Failures,
@@ -73,12 +73,17 @@ const lockedCheckpointLayer = (
   )
 
 /**
- * Before anything else of a run that writes: the part writer's worker starts (see
- * internal/partWriterSpare.ts), so its thread comes up on another core while the services below are built
- * and discovery runs, not after the first large body's bytes have arrived.
+ * Before anything else of a run that writes: the part writer's worker starts, with the rings of as many
+ * bodies as may download at once mapped (see internal/partWriterSpare.ts), so its thread comes up on
+ * another core while the services below are built and discovery runs, not after the first large body's
+ * bytes have arrived.
  */
 const prestartLayer = (options: SyncLayerOptions): Layer.Layer<never> =>
-  options.dryRun === true ? Layer.empty : Layer.effectDiscard(Effect.sync(prestartPartWriter))
+  options.dryRun === true ?
+    Layer.empty :
+    Layer.effectDiscard(Effect.sync(() =>
+      prestartPartWriter(options.graph.policy?.maxConcurrentDownloads ?? defaultPolicy.maxConcurrentDownloads)
+    ))
 
 /** Every service `sync` needs, from options. */
 export const syncLayer = (

@@ -370,7 +370,7 @@ describe("PartWriters", () => {
 
   it("a worker started ahead (prestart) is the one the next PartWriters writes with; the one after starts its own", () =>
     withPart(async (file, fd, writers) => {
-      prestart()
+      prestart(2)
       writers.warm()
       const taken = workerOf(writers)
       expect(taken).toBeInstanceOf(Worker)
@@ -389,8 +389,24 @@ describe("PartWriters", () => {
       await next.close()
     }))
 
+  it("the spare maps the rings of the first bodies ahead: they take those rings, and their bytes are written unchanged", () =>
+    withPart(async (file, fd, writers) => {
+      prestart(2)
+      writers.warm()
+      const free = () => (writers as unknown as { readonly freeRings: ReadonlyArray<SharedArrayBuffer> }).freeRings
+      // the worker reports each ring once it has mapped it
+      while (free().length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+      const mapped = [...free()]
+      const bytes = content(6 * MiB + 3)
+      const body = writers.open(fd, 0, file)
+      expect(mapped).toContain(body.ring)
+      for (const c of chunksOf(bytes)) await body.push(c)
+      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+    }))
+
   it("a spare started for another flush interval is not taken (its flushes would not be the writer's)", async () => {
-    prestart()
+    prestart(2)
     const other = new PartWriters(1024 * 1024)
     other.warm()
     const spare = takeSparePartWriter(FLUSH_BYTES)

@@ -36,11 +36,24 @@ export const RING_BYTES = 4 * 1024 * 1024
  */
 export const FLUSH_BYTES = 16 * 1024 * 1024
 
+/** At most this many rings are mapped ahead (see `prestart`). */
+const PREMAPPED_RINGS = 8
+
 /**
- * Starts a worker for the next staging folder's first large body now (see `partWriterSpare.ts`): a run
- * that may download large bodies calls it while it sets up.
+ * Starts a worker for the next staging folder's first large body now, with the rings of its first
+ * `bodies` bodies mapped (see `partWriterSpare.ts`): a run that may download large bodies calls it while it
+ * sets up.
  */
-export const prestart = (): void => prestartPartWriter(FLUSH_BYTES)
+export const prestart = (bodies: number): void =>
+  prestartPartWriter(FLUSH_BYTES, () => {
+    const rings: Array<SharedArrayBuffer> = []
+    for (let i = 0; i < Math.min(bodies, PREMAPPED_RINGS); i++) {
+      const ring = alignedRing(RING_BYTES)
+      if (ring === null) break
+      rings.push(ring)
+    }
+    return rings
+  })
 
 /** WebAssembly pages are 64 KiB: ring sizes are rounded up to them. */
 const WASM_PAGE = 64 * 1024
@@ -388,8 +401,11 @@ export class PartWriters {
   private nextId = 1
   private idleTimer: NodeJS.Timeout | undefined
   private tick: NodeJS.Timeout | undefined
-  /** Page-aligned rings of `RING_BYTES` the worker let go of, for the next bodies (see `alignedRing`). */
-  private readonly freeRings: Array<SharedArrayBuffer> = []
+  /**
+   * Page-aligned rings of `RING_BYTES` the worker let go of (or mapped ahead, see `prestart`), for the next
+   * bodies (see `alignedRing`).
+   */
+  private freeRings: Array<SharedArrayBuffer> = []
 
   /** `flushBytes`: direct writes between two progressive flushes (see `FLUSH_BYTES`). */
   constructor(private readonly flushBytes: number = FLUSH_BYTES) {}
@@ -474,7 +490,9 @@ export class PartWriters {
 
   private started(): Worker {
     if (this.worker !== undefined) return this.worker
-    const { wake: wakeBuffer, worker } = takeSparePartWriter(this.flushBytes) ?? spawnPartWriter(this.flushBytes)
+    const { rings, wake: wakeBuffer, worker } = takeSparePartWriter(this.flushBytes) ?? spawnPartWriter(this.flushBytes)
+    // (the spare's rings: still filled as the worker maps them, and by the bodies it lets go of)
+    if (rings.length > 0 || this.freeRings.length === 0) this.freeRings = rings
     worker.on("message", (m: WorkerMessage) => this.bodies.get(m.id)?.onMessage(m))
     worker.on("error", (e) => this.stopped(worker, e))
     // A message it could not read leaves the worker running: end it, so that its bodies' `lost` (which waits

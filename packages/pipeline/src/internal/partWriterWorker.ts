@@ -216,6 +216,13 @@ const pump = () => {
 }
 // (the port's listener is also what keeps the worker alive between bodies)
 parentPort.on("message", (m) => {
+  if (m.op === "touch") {
+    // maps a ring's pages ahead of its first body (see partWriterSpare.ts); no body has it yet
+    const bytes = new Uint8Array(m.ring)
+    for (let at = 0; at < bytes.length; at += 4096) bytes[at] = 0
+    parentPort.postMessage({ op: "touched", ring: m.n })
+    return
+  }
   if (m.op === "open") open(m)
   else {
     const b = bodies.get(m.id)
