@@ -45,7 +45,13 @@ let spare: { readonly thread: PartWriterThread; readonly timer: NodeJS.Timeout }
  */
 export const prestartPartWriter = (flushBytes: number, rings: () => ReadonlyArray<SharedArrayBuffer>): void => {
   if (spare !== undefined) return
-  const thread = spawnPartWriter(flushBytes)
+  let thread: PartWriterThread
+  try {
+    thread = spawnPartWriter(flushBytes)
+  } catch {
+    // no thread now (a limit on threads or memory): the first large body starts one, or fails, as without
+    return
+  }
   const { worker } = thread
   worker.unref()
   const touching = rings()
