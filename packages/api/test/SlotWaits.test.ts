@@ -51,6 +51,17 @@ const soon = <A, E, R>(
     )
   )
 
+/** Recording `i`'s whole body, through the client in context. */
+const downloadRecording = (i: number) =>
+  Effect.scoped(
+    Effect.flatMap(
+      Effect.flatMap(GraphClient, (api) =>
+        api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i))),
+      (c) =>
+        collectBytes(c.stream)
+    )
+  )
+
 /** Forks `effect` and waits until its first request has been told to wait (its retry announced). */
 const forkUntilWaiting = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -130,22 +141,13 @@ describe("a download interrupted while it waits for the shared budget's slot", (
           Effect.zipRight(Deferred.succeed(waiting, undefined), Effect.as(shared.take(1), shared.release(1)))
         )
       }
-      const download = (i: number) =>
-        Effect.scoped(
-          Effect.flatMap(
-            Effect.flatMap(GraphClient, (api) =>
-              api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i))),
-            (c) =>
-              collectBytes(c.stream)
-          )
-        )
       // one client (one limiter) for both downloads, with a single download slot
       const bytes = yield* Effect.gen(function*() {
-        const first = yield* Effect.fork(download(0))
+        const first = yield* Effect.fork(downloadRecording(0))
         yield* Deferred.await(waiting)
         yield* Fiber.interrupt(first)
         yield* shared.release(1)
-        return yield* soon(download(1))
+        return yield* soon(downloadRecording(1))
       }).pipe(Effect.provide(clientLayer(emu, { budget, policy: { maxConcurrentDownloads: 1 } })))
       expect(bytes.length).toBeGreaterThan(0)
     }))
@@ -168,24 +170,15 @@ describe("a download interrupted while it gives the shared budget's slot back (a
           return Effect.zipRight(Deferred.succeed(givingBack, undefined), Deferred.await(gate))
         })
       }
-      const download = (i: number) =>
-        Effect.scoped(
-          Effect.flatMap(
-            Effect.flatMap(GraphClient, (api) =>
-              api.recordingContent({ userId: WINDOW.organizerId }, meetingId(i), recordingId(i))),
-            (c) =>
-              collectBytes(c.stream)
-          )
-        )
       // one client with a single download slot; the first download is told to wait, gives its slots back
       // for the wait and is interrupted in the middle of that
       const bytes = yield* Effect.gen(function*() {
-        const refused = yield* Effect.fork(download(0))
+        const refused = yield* Effect.fork(downloadRecording(0))
         yield* Deferred.await(givingBack)
         yield* Fiber.interrupt(refused)
         yield* Deferred.succeed(gate, undefined)
         emu.setFaults({ seed: 1, rules: [] })
-        return yield* soon(download(1), "the interrupted download's own slots were not given back")
+        return yield* soon(downloadRecording(1), "the interrupted download's own slots were not given back")
       }).pipe(Effect.provide(clientLayer(emu, { budget, policy: { maxConcurrentDownloads: 1 } })))
       expect(bytes.length).toBeGreaterThan(0)
     }))

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, describe, expect, it } from "vitest"
-import { FLUSH_BYTES, PartWriters, prestart, writesDirectly } from "../src/internal/partWriter.js"
+import { type BodyWriter, FLUSH_BYTES, PartWriters, prestart, writesDirectly } from "../src/internal/partWriter.js"
 import { takeSparePartWriter } from "../src/internal/partWriterSpare.js"
 import * as Staging from "../src/internal/staging.js"
 
@@ -32,6 +32,13 @@ const chunksOf = (bytes: Uint8Array, size = 64 * 1024): Array<Uint8Array> => {
   return out
 }
 /** A `drain` that pushes `chunks` in order, waiting whenever a push returns a Promise. */
+/** Pushes `bytes` through `body` and checks that the worker reports them, and that `file` holds exactly them. */
+const pushAndCheck = async (body: BodyWriter, bytes: Uint8Array, file: string): Promise<void> => {
+  for (const c of chunksOf(bytes)) await body.push(c)
+  expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
+  expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+}
+
 const drainOf = (chunks: ReadonlyArray<Uint8Array>): Staging.Drain<never, never> => (push) =>
   Effect.promise(async () => {
     for (const c of chunks) await push(c)
@@ -360,9 +367,7 @@ describe("PartWriters", () => {
       const bytes = content(3 * MiB + 1)
       const body = writers.open(fd, 0, file)
       expect(workerOf(writers)).toBe(warmed)
-      for (const c of chunksOf(bytes)) await body.push(c)
-      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
-      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+      await pushAndCheck(body, bytes, file)
       // warm again while it runs: the same worker
       writers.warm()
       expect(workerOf(writers)).toBe(warmed)
@@ -379,9 +384,7 @@ describe("PartWriters", () => {
       const bytes = content(3 * MiB + 5)
       const body = writers.open(fd, 0, file)
       expect(workerOf(writers)).toBe(taken)
-      for (const c of chunksOf(bytes)) await body.push(c)
-      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
-      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+      await pushAndCheck(body, bytes, file)
       const next = new PartWriters()
       next.warm()
       expect(workerOf(next)).toBeInstanceOf(Worker)
@@ -400,9 +403,7 @@ describe("PartWriters", () => {
       const bytes = content(6 * MiB + 3)
       const body = writers.open(fd, 0, file)
       expect(mapped).toContain(body.ring)
-      for (const c of chunksOf(bytes)) await body.push(c)
-      expect(await body.finish()).toMatchObject({ sha256: sha256(bytes), position: bytes.byteLength })
-      expect(sha256(fs.readFileSync(file))).toBe(sha256(bytes))
+      await pushAndCheck(body, bytes, file)
     }))
 
   it("a spare started for another flush interval is not taken (its flushes would not be the writer's)", async () => {
